@@ -1,0 +1,126 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Sentinel errors of the decoders.
+var (
+	// ErrMalformed wraps every decoding failure of a message that is not a
+	// valid jetmr message.
+	ErrMalformed = errors.New("malformed message")
+	// ErrNewerVersion means the message was written by a newer jetmr than
+	// this one; leave it for a worker that understands it.
+	ErrNewerVersion = errors.New("message has a newer wire version")
+)
+
+// EncodeTask encodes t, stamping the current [Version].
+func EncodeTask(t Task) ([]byte, error) {
+	t.V = Version
+	return msgpack.Marshal(&t)
+}
+
+// DecodeTask decodes and validates a task.
+func DecodeTask(data []byte) (Task, error) {
+	var t Task
+	if err := decode(data, &t); err != nil {
+		return Task{}, fmt.Errorf("decoding task: %w", err)
+	}
+	if err := checkVersion(t.V); err != nil {
+		return Task{}, fmt.Errorf("decoding task: %w", err)
+	}
+	switch {
+	case ValidateJobID(t.Job) != nil:
+		return Task{}, fmt.Errorf("decoding task: %w: bad job ID %q", ErrMalformed, t.Job)
+	case t.Offset < 0 || t.Length < 0:
+		return Task{}, fmt.Errorf("decoding task %d: %w: negative range %d+%d", t.Index, ErrMalformed, t.Offset, t.Length)
+	case t.Path != "" && t.Inline != nil:
+		return Task{}, fmt.Errorf("decoding task %d: %w: both a path and inline data", t.Index, ErrMalformed)
+	}
+	return t, nil
+}
+
+// EncodeResult encodes r, stamping the current [Version].
+func EncodeResult(r Result) ([]byte, error) {
+	r.V = Version
+	return msgpack.Marshal(&r)
+}
+
+// DecodeResult decodes and validates a result.
+func DecodeResult(data []byte) (Result, error) {
+	var r Result
+	if err := decode(data, &r); err != nil {
+		return Result{}, fmt.Errorf("decoding result: %w", err)
+	}
+	if err := checkVersion(r.V); err != nil {
+		return Result{}, fmt.Errorf("decoding result: %w", err)
+	}
+	switch {
+	case ValidateJobID(r.Job) != nil:
+		return Result{}, fmt.Errorf("decoding result: %w: bad job ID %q", ErrMalformed, r.Job)
+	case r.Partition < 0:
+		return Result{}, fmt.Errorf("decoding result %d: %w: negative partition", r.Index, ErrMalformed)
+	case r.End < r.Start:
+		return Result{}, fmt.Errorf("decoding result %d: %w: ends before it starts", r.Index, ErrMalformed)
+	case r.Payload != nil && r.Spill != "":
+		return Result{}, fmt.Errorf("decoding result %d: %w: both inline and spilled output", r.Index, ErrMalformed)
+	}
+	return r, nil
+}
+
+// EncodeJobRecord encodes j, stamping the current [Version].
+func EncodeJobRecord(j JobRecord) ([]byte, error) {
+	j.V = Version
+	return msgpack.Marshal(&j)
+}
+
+// DecodeJobRecord decodes and validates a job record.
+func DecodeJobRecord(data []byte) (JobRecord, error) {
+	var j JobRecord
+	if err := decode(data, &j); err != nil {
+		return JobRecord{}, fmt.Errorf("decoding job record: %w", err)
+	}
+	if err := checkVersion(j.V); err != nil {
+		return JobRecord{}, fmt.Errorf("decoding job record: %w", err)
+	}
+	if err := ValidateJobID(j.ID); err != nil {
+		return JobRecord{}, fmt.Errorf("decoding job record: %w: %v", ErrMalformed, err)
+	}
+	if j.Kind != KindPipe && j.Kind != KindMapReduce {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: unknown kind %q", j.ID, ErrMalformed, j.Kind)
+	}
+	if j.Partitions < 1 {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partitions", j.ID, ErrMalformed, j.Partitions)
+	}
+	return j, nil
+}
+
+func decode(data []byte, v any) (err error) {
+	// msgpack reports malformed input as errors; the recover is a last line
+	// of defence so that no byte sequence from the network can crash a worker.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrMalformed, p)
+		}
+	}()
+	if len(data) == 0 {
+		return fmt.Errorf("%w: empty", ErrMalformed)
+	}
+	if err := msgpack.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+func checkVersion(v int) error {
+	switch {
+	case v > Version:
+		return fmt.Errorf("%w: version %d, this jetmr understands up to %d", ErrNewerVersion, v, Version)
+	case v < 1:
+		return fmt.Errorf("%w: version %d", ErrMalformed, v)
+	}
+	return nil
+}

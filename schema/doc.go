@@ -1,0 +1,15 @@
+// Package schema defines jetmr's wire format: the messages that travel over
+// NATS JetStream between the splitter, the mappers and the reducer, and the
+// names of the subjects, streams and buckets they travel on.
+//
+// Every message is msgpack-encoded and carries a version field V. Encoders
+// always write [Version]. Decoders accept any version from 1 to [Version] and
+// return [ErrNewerVersion] for a message written by a newer jetmr, so an old
+// worker can leave such a task for a newer one instead of misreading it.
+// Decoders never panic on malformed input: garbage yields an error wrapping
+// [ErrMalformed].
+//
+// Stable contract: field names (msgpack keys) are never reused with a
+// different meaning; new optional fields may appear within a version; a
+// change that an older reader would misinterpret bumps [Version].
+package schema

@@ -1,0 +1,60 @@
+package schema
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Names of the per-job JetStream resources. A job's ID is part of its
+// stream names and subjects, so it is limited to characters that are valid
+// in both (see [ValidateJobID]).
+const (
+	// JobsBucket is the key-value bucket holding one [JobRecord] per job,
+	// keyed by job ID, plus checkpoints under "<job>.ckpt.<name>".
+	JobsBucket = "jetmr_jobs"
+	// MapperConsumer is the durable consumer that all mappers of a job share.
+	MapperConsumer = "mappers"
+	// ReducerConsumer is the durable consumer of a job's results stream.
+	ReducerConsumer = "reducer"
+	// subjectRoot prefixes every subject jetmr publishes on.
+	subjectRoot = "jetmr"
+)
+
+var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidateJobID reports whether id can name a job: 1 to 64 ASCII letters,
+// digits, '-' or '_'.
+func ValidateJobID(id string) error {
+	if !jobIDPattern.MatchString(id) {
+		return fmt.Errorf("job ID %q is not valid: use 1 to 64 letters, digits, '-' or '_'", id)
+	}
+	return nil
+}
+
+// TaskStream is the work-queue stream holding a job's outstanding tasks.
+func TaskStream(job string) string { return "JETMR_" + job + "_TASKS" }
+
+// ResultStream is the stream holding a job's task results until the job ends.
+func ResultStream(job string) string { return "JETMR_" + job + "_RESULTS" }
+
+// TaskSubject is the subject tasks of a job are published on.
+func TaskSubject(job string) string { return subjectRoot + "." + job + ".tasks" }
+
+// ResultSubjects is the wildcard subject of all results of a job.
+func ResultSubjects(job string) string { return subjectRoot + "." + job + ".results.>" }
+
+// ResultSubject is the subject of results for one reduce partition.
+func ResultSubject(job string, partition int) string {
+	return fmt.Sprintf("%s.%s.results.%d", subjectRoot, job, partition)
+}
+
+// TaskMsgID is the Nats-Msg-Id of a task: publishing the same task twice
+// within the stream's duplicate window stores it once.
+func TaskMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d", job, index) }
+
+// ResultMsgID is the Nats-Msg-Id of the final result of one task for one
+// partition: a redelivered task whose result was already stored is dropped
+// by the server, and the reducer drops any duplicate that gets through.
+func ResultMsgID(job string, index uint64, partition int) string {
+	return fmt.Sprintf("%s/%d/%d", job, index, partition)
+}

@@ -1,0 +1,104 @@
+package schema
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// A run is the keyed output of one task for one partition: key/value pairs
+// sorted by key (bytewise), encoded as a msgpack array of 2n binary strings
+// k1, v1, k2, v2, ... It is the payload of keyed results, inline or spilled.
+
+// EncodeRun encodes pairs, which the caller has sorted by key, as a run.
+func EncodeRun(w io.Writer, pairs []Pair) error {
+	enc := msgpack.NewEncoder(w)
+	if err := enc.EncodeArrayLen(2 * len(pairs)); err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		if err := enc.EncodeBytes(p.Key); err != nil {
+			return err
+		}
+		if err := enc.EncodeBytes(p.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunReader reads the pairs of a run one at a time, so that a run spilled to
+// a file is never held in memory whole.
+type RunReader struct {
+	dec       *msgpack.Decoder
+	remaining int
+	last      []byte
+	started   bool
+}
+
+// NewRunReader reads a run from r.
+func NewRunReader(r io.Reader) *RunReader {
+	if _, ok := r.(io.ByteScanner); !ok {
+		r = bufio.NewReaderSize(r, 64<<10)
+	}
+	return &RunReader{dec: msgpack.NewDecoder(r)}
+}
+
+// Next returns the next pair, or io.EOF after the last one. Key and value
+// are fresh slices the caller may keep. A run whose keys are not sorted, or
+// that is cut short, yields an error wrapping [ErrMalformed].
+func (r *RunReader) Next() (Pair, error) {
+	if !r.started {
+		n, err := r.dec.DecodeArrayLen()
+		if err != nil {
+			return Pair{}, fmt.Errorf("reading run: %w: %v", ErrMalformed, err)
+		}
+		if n < 0 || n%2 != 0 {
+			return Pair{}, fmt.Errorf("reading run: %w: array of %d items", ErrMalformed, n)
+		}
+		r.started, r.remaining = true, n/2
+	}
+	if r.remaining == 0 {
+		return Pair{}, io.EOF
+	}
+	k, err := r.dec.DecodeBytes()
+	if err != nil {
+		return Pair{}, fmt.Errorf("reading run key: %w: %v", ErrMalformed, err)
+	}
+	v, err := r.dec.DecodeBytes()
+	if err != nil {
+		return Pair{}, fmt.Errorf("reading run value: %w: %v", ErrMalformed, err)
+	}
+	if k == nil {
+		k = []byte{}
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	if r.last != nil && bytes.Compare(r.last, k) > 0 {
+		return Pair{}, fmt.Errorf("reading run: %w: key %q after %q is out of order", ErrMalformed, k, r.last)
+	}
+	r.last = k
+	r.remaining--
+	return Pair{Key: k, Value: v}, nil
+}
+
+// DecodeRun decodes a whole in-memory run.
+func DecodeRun(data []byte) ([]Pair, error) {
+	r := NewRunReader(bytes.NewReader(data))
+	var pairs []Pair
+	for {
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return pairs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, p)
+	}
+}

@@ -1,0 +1,107 @@
+package schema
+
+import "time"
+
+// Version is the wire version this jetmr writes.
+const Version = 1
+
+// Task is one unit of map work: a byte range of an input file, or inline
+// bytes when the data travels with the message.
+type Task struct {
+	V     int    `msgpack:"v"`
+	Job   string `msgpack:"job"`
+	Index uint64 `msgpack:"i"`
+	// Path, Offset and Length name a byte range of a file that starts at the
+	// beginning of a line and ends after a newline or at end of file.
+	Path   string `msgpack:"path,omitempty"`
+	Offset int64  `msgpack:"off,omitempty"`
+	Length int64  `msgpack:"len,omitempty"`
+	// Inline holds the task's data when it travels in the message; Path is
+	// empty then.
+	Inline []byte `msgpack:"data,omitempty"`
+}
+
+// Pair is one key/value pair of keyed (map-reduce) output.
+type Pair struct {
+	Key   []byte
+	Value []byte
+}
+
+// Result is the outcome of one attempt of a task, for one reduce partition.
+// A successful task of a job with R partitions yields R results; a failed
+// task yields one result with Err set, on partition 0.
+type Result struct {
+	V         int    `msgpack:"v"`
+	Job       string `msgpack:"job"`
+	Index     uint64 `msgpack:"i"`
+	Partition int    `msgpack:"p"`
+	Attempt   int    `msgpack:"att"`
+	Worker    string `msgpack:"w"`
+	Slot      int    `msgpack:"slot"`
+	// Slots is the worker's concurrency, WorkerStart when it started: the
+	// reducer derives utilization from them.
+	Slots       int   `msgpack:"slots"`
+	WorkerStart int64 `msgpack:"wstart"`
+	// Start and End bound the task's processing, in Unix nanoseconds.
+	Start    int64 `msgpack:"start"`
+	End      int64 `msgpack:"end"`
+	BytesIn  int64 `msgpack:"in"`
+	BytesOut int64 `msgpack:"out"`
+	// Payload holds the output inline; Spill names a file holding it instead
+	// when it is too large for a message. For keyed jobs the output is a run
+	// (see [AppendRun]); for pipe jobs it is the command's stdout.
+	Payload []byte     `msgpack:"data,omitempty"`
+	Spill   string     `msgpack:"spill,omitempty"`
+	Err     *TaskError `msgpack:"err,omitempty"`
+}
+
+// Duration is the task's processing time.
+func (r *Result) Duration() time.Duration { return time.Duration(r.End - r.Start) }
+
+// TaskError describes why a task failed.
+type TaskError struct {
+	Message    string `msgpack:"msg"`
+	ExitStatus int    `msgpack:"exit,omitempty"`
+	Signal     string `msgpack:"sig,omitempty"`
+	StderrTail string `msgpack:"stderr,omitempty"`
+}
+
+func (e *TaskError) Error() string { return e.Message }
+
+// Job kinds.
+const (
+	KindPipe      = "pipe"
+	KindMapReduce = "mapreduce"
+)
+
+// JobRecord describes a job: what it runs and over which inputs. It lives
+// in [JobsBucket] so that workers and a resumed run see the same job.
+type JobRecord struct {
+	V          int      `msgpack:"v"`
+	ID         string   `msgpack:"id"`
+	Kind       string   `msgpack:"kind"`
+	Inputs     []string `msgpack:"inputs"`
+	Output     string   `msgpack:"output,omitempty"`
+	Command    []string `msgpack:"cmd,omitempty"`
+	Map        string   `msgpack:"map,omitempty"`
+	MapCommand []string `msgpack:"mapcmd,omitempty"`
+	Reduce     string   `msgpack:"reduce,omitempty"`
+	// ReduceCommand is set when the reduce is a command, not a built-in.
+	ReduceCommand []string `msgpack:"redcmd,omitempty"`
+	Partitions    int      `msgpack:"parts"`
+	ChunkSize     int64    `msgpack:"chunk"`
+	Retries       int      `msgpack:"retries"`
+	// TimeoutNanos limits one attempt; zero means no limit.
+	TimeoutNanos int64  `msgpack:"timeout,omitempty"`
+	Created      int64  `msgpack:"created"`
+	State        string `msgpack:"state"`
+	// Tasks is the number of tasks, known once splitting finished (0 before).
+	Tasks uint64 `msgpack:"tasks,omitempty"`
+}
+
+// Job states.
+const (
+	StateRunning = "running"
+	StateDone    = "done"
+	StateFailed  = "failed"
+)
