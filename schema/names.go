@@ -52,6 +52,10 @@ func ResultSubject(job string, partition int) string {
 // within the stream's duplicate window stores it once.
 func TaskMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d", job, index) }
 
+// FailureMsgID is the Nats-Msg-Id of the failure result of a task that ran
+// out of attempts.
+func FailureMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d/failed", job, index) }
+
 // ResultMsgID is the Nats-Msg-Id of the final result of one task for one
 // partition: a redelivered task whose result was already stored is dropped
 // by the server, and the reducer drops any duplicate that gets through.

@@ -53,6 +53,11 @@ type Result struct {
 	Payload []byte     `msgpack:"data,omitempty"`
 	Spill   string     `msgpack:"spill,omitempty"`
 	Err     *TaskError `msgpack:"err,omitempty"`
+	// Path, Offset and Length repeat the task's input range in a failure
+	// result, so that its dead letter says which input failed.
+	Path   string `msgpack:"path,omitempty"`
+	Offset int64  `msgpack:"off,omitempty"`
+	Length int64  `msgpack:"len,omitempty"`
 }
 
 // Duration is the task's processing time.

@@ -1,0 +1,188 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Sync policies for the embedded server's JetStream store.
+const (
+	// SyncInterval lets the server fsync on its own schedule (the NATS
+	// default, every two minutes): fast, but acknowledged writes can be lost
+	// if the machine loses power.
+	SyncInterval = "interval"
+	// SyncAlways fsyncs before every acknowledgement.
+	SyncAlways = "always"
+)
+
+// Config says which NATS to use. The zero value runs an embedded server in
+// the default store directory.
+type Config struct {
+	// URL of an external NATS server or cluster ("nats://host:4222", several
+	// separated by commas). Empty runs an embedded server.
+	URL string
+	// StoreDir is where the embedded server keeps JetStream data. Default:
+	// [DefaultStoreDir].
+	StoreDir string
+	// Sync is the embedded server's fsync policy, [SyncInterval] (default)
+	// or [SyncAlways].
+	Sync string
+	// ConnectTimeout bounds reaching an external server. Default 5s.
+	ConnectTimeout time.Duration
+	// Name is the client connection name. Default "jetmr".
+	Name string
+	// Logger receives broker and embedded-server logs. Zero value: none.
+	Logger zerolog.Logger
+}
+
+// Broker is an open JetStream connection, and the embedded server behind it
+// when there is one.
+type Broker struct {
+	NC *nats.Conn
+	JS jetstream.JetStream
+
+	embedded *embeddedServer
+	closed   chan struct{}
+	log      zerolog.Logger
+}
+
+// DefaultStoreDir is $XDG_STATE_HOME/jetmr, or ~/.local/state/jetmr.
+func DefaultStoreDir() (string, error) {
+	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "jetmr"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the default store directory: %w (set --store)", err)
+	}
+	return filepath.Join(home, ".local", "state", "jetmr"), nil
+}
+
+// Open connects to the NATS the config names, starting an embedded server
+// when URL is empty. Errors reaching a server wrap [ErrUnreachable].
+func Open(ctx context.Context, cfg Config) (*Broker, error) {
+	if cfg.Name == "" {
+		cfg.Name = "jetmr"
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	switch cfg.Sync {
+	case "":
+		cfg.Sync = SyncInterval
+	case SyncInterval, SyncAlways:
+	default:
+		return nil, fmt.Errorf("sync policy %q is not valid: use %s or %s", cfg.Sync, SyncAlways, SyncInterval)
+	}
+	b := &Broker{log: cfg.Logger}
+	var err error
+	if cfg.URL == "" {
+		err = b.openEmbedded(cfg)
+	} else {
+		err = b.openExternal(cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkJetStream(ctx, cfg); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Broker) openExternal(cfg Config) error {
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name(cfg.Name),
+		nats.Timeout(cfg.ConnectTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500*time.Millisecond),
+	)
+	if err != nil {
+		return fmt.Errorf("%w: connecting to %s: %v: check the URL and that the server is running, or omit --nats to use the embedded server",
+			ErrUnreachable, redactURL(cfg.URL), err)
+	}
+	return b.attach(nc)
+}
+
+func (b *Broker) attach(nc *nats.Conn) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("%w: opening JetStream: %v", ErrUnreachable, err)
+	}
+	b.closed = make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(b.closed) })
+	if nc.IsClosed() {
+		nc.Close()
+		return fmt.Errorf("%w: connection closed while opening", ErrUnreachable)
+	}
+	b.NC, b.JS = nc, js
+	return nil
+}
+
+func (b *Broker) checkJetStream(ctx context.Context, cfg Config) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	if _, err := b.JS.AccountInfo(ctx); err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return fmt.Errorf("%w: %s has JetStream disabled: start it with -js (or use jetmr server)", ErrUnreachable, redactURL(cfg.URL))
+		}
+		return fmt.Errorf("%w: asking %s for JetStream account info: %v", ErrUnreachable, redactURL(cfg.URL), err)
+	}
+	return nil
+}
+
+// Embedded reports whether the broker runs its own server.
+func (b *Broker) Embedded() bool { return b.embedded != nil }
+
+// Close drains the connection and, when embedded, shuts the server down and
+// releases the store directory.
+func (b *Broker) Close() error {
+	var err error
+	if b.NC != nil {
+		if derr := b.NC.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
+			err = derr
+		}
+		select {
+		case <-b.closed:
+		case <-time.After(10 * time.Second):
+			b.NC.Close()
+		}
+	}
+	if b.embedded != nil {
+		b.embedded.shutdown()
+	}
+	return err
+}
+
+// redactURL hides credentials in a URL before it reaches a message.
+func redactURL(u string) string {
+	if u == "" {
+		return "the embedded server"
+	}
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		parsed, err := url.Parse(strings.TrimSpace(p))
+		if err != nil || parsed.User == nil {
+			continue
+		}
+		if _, hasPassword := parsed.User.Password(); hasPassword {
+			parts[i] = parsed.Redacted()
+		} else {
+			parsed.User = url.User("REDACTED")
+			parts[i] = parsed.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,23 @@
+// Command jetmr runs large parallel jobs — file transformations, keyed
+// map-reduce aggregations — as chunks on NATS JetStream, with an embedded
+// server on one machine or workers on a NATS cluster.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	code := exitCode(err)
+	if err != nil && code != exitOK {
+		fmt.Fprintln(os.Stderr, "jetmr:", message(err))
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/jetmr/jetmr/schema"
+)
+
+func newMapReduceCommand() *cobra.Command {
+	var (
+		f          commonFlags
+		mapSpec    string
+		reduceSpec string
+		partitions int
+	)
+	cmd := &cobra.Command{
+		Use:   "mapreduce [flags] -i PATH... -o DIR --map M --reduce R",
+		Short: "Keyed map-reduce: map chunks to key<TAB>value pairs, reduce by key",
+		Long: `mapreduce maps chunks of the input to key/value pairs and reduces the
+values of each key. M and R are built-ins or commands in Hadoop Streaming
+style (key<TAB>value lines; a reducer command reads its partition's lines
+sorted by key on stdin). Built-in reduces also run map-side as combiners.
+
+Built-in maps:    wordcount, lines, grep:REGEX
+Built-in reduces: sum, count, min, max, concat
+
+DIR must not exist; it appears complete, holding part-00000 ... one file
+per partition, each with key<TAB>value lines sorted by key.`,
+		Example: `  jetmr mapreduce -i books/ -o counts --map wordcount --reduce sum
+  jetmr mapreduce -i logs/ -o errors --map 'grep:ERROR [a-z]+' --reduce count --partitions 4
+  jetmr mapreduce -i data/ -o out --map ./mapper.py --reduce ./reducer.py`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.inputs = append(f.inputs, args...)
+			if f.output == "" {
+				return usageError{"mapreduce needs an output directory: add -o DIR"}
+			}
+			cfg, err := f.config(cmd, schema.KindMapReduce)
+			if err != nil {
+				return err
+			}
+			cfg.Map, cfg.Reduce, cfg.Partitions = mapSpec, reduceSpec, partitions
+			return f.runJob(cmd.Context(), cmd, cfg)
+		},
+	}
+	f.register(cmd)
+	fs := cmd.Flags()
+	fs.StringVarP(&f.output, "output", "o", "", "output directory (must not exist)")
+	fs.StringVar(&mapSpec, "map", "", "map: wordcount, lines, grep:REGEX, or a command")
+	fs.StringVar(&reduceSpec, "reduce", "", "reduce: sum, count, min, max, concat, or a command")
+	fs.IntVar(&partitions, "partitions", 1, "reduce partitions (part files)")
+	return cmd
+}

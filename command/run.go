@@ -1,0 +1,78 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jetmr/jetmr/schema"
+)
+
+// stderrTailSize is how much of a failed command's stderr a result keeps.
+const stderrTailSize = 4 << 10
+
+// Run runs argv with stdin and stdout attached, in its own process
+// group so that cancelling ctx kills the command and every child it started.
+// A non-zero exit, a signal or a failure to start returns a *schema.TaskError.
+func Run(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer) error {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout = stdin, stdout
+	tail := &tailBuffer{max: stderrTailSize}
+	cmd.Stderr = tail
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return &schema.TaskError{Message: fmt.Sprintf("%s: stopped: %v", argv[0], context.Cause(ctx)), Signal: "KILL", StderrTail: tail.String()}
+	}
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		te := &schema.TaskError{ExitStatus: exitErr.ExitCode(), StderrTail: tail.String()}
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			te.Signal = ws.Signal().String()
+			te.Message = fmt.Sprintf("%s killed by signal %s", argv[0], te.Signal)
+		} else {
+			te.Message = fmt.Sprintf("%s exited with status %d", argv[0], te.ExitStatus)
+		}
+		return te
+	}
+	return &schema.TaskError{Message: fmt.Sprintf("running %s: %v", argv[0], err), StderrTail: tail.String()}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(p)
+	if len(p) >= t.max {
+		p = p[len(p)-t.max:]
+		t.buf = append(t.buf[:0], p...)
+		return n, nil
+	}
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return n, nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

@@ -1,0 +1,35 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jetmr/jetmr/reducer"
+)
+
+var (
+	// ErrBadInput wraps every error caused by the job's configuration or
+	// inputs. Nothing was started and nothing was written.
+	ErrBadInput = errors.New("bad input")
+	// ErrTasksFailed means the job ran to the end but some tasks failed on
+	// every attempt; no output was published.
+	ErrTasksFailed = errors.New("tasks failed")
+)
+
+// TasksFailedError carries the dead letters of a job whose tasks failed.
+// It matches [ErrTasksFailed] with errors.Is.
+type TasksFailedError struct {
+	Job  string
+	Dead []reducer.DeadLetter
+}
+
+func (e *TasksFailedError) Error() string {
+	return fmt.Sprintf("job %s: %d task(s) failed on every attempt; no output was published", e.Job, len(e.Dead))
+}
+
+// Is reports whether target is ErrTasksFailed.
+func (e *TasksFailedError) Is(target error) bool { return target == ErrTasksFailed }
+
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,209 @@
+package job
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nuid"
+
+	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
+)
+
+// plan is a validated job: its record, inputs and resolved functions.
+type plan struct {
+	cfg    Config
+	record schema.JobRecord
+	inputs []splitter.Input
+	job    *mapper.Job
+	total  int64
+}
+
+// NewID returns a fresh job ID.
+func NewID() string { return strings.ToLower(nuid.Next()) }
+
+func validate(cfg Config) (*plan, error) {
+	if cfg.ID == "" {
+		cfg.ID = NewID()
+	}
+	if err := schema.ValidateJobID(cfg.ID); err != nil {
+		return nil, badInput("%v", err)
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = runtime.NumCPU()
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 1
+	}
+	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
+		return nil, badInput("--partitions %d is not valid: use 1 to 10000", cfg.Partitions)
+	}
+	if cfg.ChunkSize < 0 {
+		return nil, badInput("chunk size %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize)
+	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = DefaultRetries
+	case cfg.Retries < 0:
+		cfg.Retries = 0
+	}
+	if cfg.Timeout < 0 {
+		return nil, badInput("timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
+	}
+	inputs, err := splitter.ResolveInputs(cfg.Inputs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	p := &plan{cfg: cfg, inputs: inputs}
+	for _, in := range inputs {
+		p.total += in.Size
+	}
+	if p.cfg.ChunkSize == 0 {
+		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
+	}
+	if p.cfg.Window <= 0 {
+		p.cfg.Window = max(8*cfg.Slots, 32)
+	}
+	p.record = schema.JobRecord{
+		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
+		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), Created: time.Now().UnixNano(),
+		State: schema.StateRunning,
+	}
+	for _, in := range inputs {
+		p.record.Inputs = append(p.record.Inputs, in.Path)
+	}
+	switch cfg.Kind {
+	case schema.KindPipe:
+		err = p.validatePipe()
+	case schema.KindMapReduce:
+		err = p.validateMapReduce()
+	default:
+		err = badInput("job kind %q is not valid: use %s or %s", cfg.Kind, schema.KindPipe, schema.KindMapReduce)
+	}
+	if err != nil {
+		return nil, err
+	}
+	job, err := mapper.ResolveJob(p.record)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	p.job = job
+	return p, nil
+}
+
+func (p *plan) validatePipe() error {
+	if err := command.Check(p.cfg.Command); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	p.record.Command = p.cfg.Command
+	if p.cfg.Output == "" {
+		return nil
+	}
+	out, err := p.checkOutputPath(p.cfg.Output)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return badInput("output %s is a directory: give a file path to -o", p.cfg.Output)
+	}
+	p.record.Output = out
+	return nil
+}
+
+func (p *plan) validateMapReduce() error {
+	if p.cfg.Output == "" {
+		return badInput("mapreduce needs an output directory: add -o DIR")
+	}
+	out, err := p.checkOutputPath(p.cfg.Output)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return badInput("output directory %s already exists: remove it or choose another -o", p.cfg.Output)
+	}
+	for _, in := range p.cfg.Inputs {
+		abs, _ := filepath.Abs(in)
+		if rel, err := filepath.Rel(abs, out); err == nil && !strings.HasPrefix(rel, "..") {
+			return badInput("output directory %s is inside input %s: choose an -o outside the inputs", p.cfg.Output, in)
+		}
+	}
+	p.record.Output = out
+	if p.record.Map, p.record.MapCommand, err = resolveMap(p.cfg.Map); err != nil {
+		return err
+	}
+	p.record.Reduce, p.record.ReduceCommand, err = resolveReduce(p.cfg.Reduce)
+	return err
+}
+
+// checkOutputPath checks that the output's folder exists and that the
+// output is none of the inputs, and returns its absolute path.
+func (p *plan) checkOutputPath(path string) (string, error) {
+	out, err := filepath.Abs(path)
+	if err != nil {
+		return "", badInput("output %s: %v", path, err)
+	}
+	parent := filepath.Dir(out)
+	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+		return "", badInput("the folder of output %s (%s) does not exist: create it first", path, parent)
+	}
+	outInfo, statErr := os.Stat(out)
+	for _, in := range p.inputs {
+		if in.Path == out {
+			return "", badInput("output %s is also an input: choose another -o", path)
+		}
+		if statErr == nil {
+			if inInfo, err := os.Stat(in.Path); err == nil && os.SameFile(inInfo, outInfo) {
+				return "", badInput("output %s is the same file as input %s: choose another -o", path, in.Path)
+			}
+		}
+	}
+	return out, nil
+}
+
+func resolveMap(spec string) (string, []string, error) {
+	if spec == "" {
+		return "", nil, badInput("mapreduce needs --map: a built-in (%s) or a command", mapper.BuiltinMapNames)
+	}
+	_, ok, err := mapper.ParseBuiltinMap(spec)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: --map: %v", ErrBadInput, err)
+	}
+	if ok {
+		return spec, nil, nil
+	}
+	argv, err := splitCommand("--map", spec, mapper.BuiltinMapNames)
+	return "", argv, err
+}
+
+func resolveReduce(spec string) (string, []string, error) {
+	if spec == "" {
+		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", reducer.FoldNames)
+	}
+	if _, ok := reducer.ParseFold(spec); ok {
+		return spec, nil, nil
+	}
+	argv, err := splitCommand("--reduce", spec, reducer.FoldNames)
+	return "", argv, err
+}
+
+func splitCommand(flag, spec, builtins string) ([]string, error) {
+	argv, err := command.Split(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
+	}
+	if err := command.Check(argv); err != nil {
+		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') {
+			return nil, badInput("%s %q is neither a built-in (%s) nor a command on PATH", flag, spec, builtins)
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
+	}
+	return argv, nil
+}
+

@@ -1,0 +1,179 @@
+package mapper
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// output is a task's output for one partition: inline bytes or a file.
+type output struct {
+	payload []byte
+	spill   string
+	size    int64
+}
+
+// processor runs tasks of one job. It is safe for concurrent use.
+type processor struct {
+	job       *Job
+	spillDir  string
+	inlineMax int
+	nonce     string
+	bufs      sync.Pool
+}
+
+// process runs one attempt of a task and returns its output per partition,
+// the bytes of input it read, or the task's error.
+func (p *processor) process(ctx context.Context, t schema.Task, attempt int) ([]output, int64, error) {
+	if p.job.Record.Kind == schema.KindPipe {
+		out, err := p.processPipe(ctx, t, attempt)
+		return []output{out}, taskLength(t), err
+	}
+	outs, err := p.processKeyed(ctx, t, attempt)
+	return outs, taskLength(t), err
+}
+
+func taskLength(t schema.Task) int64 {
+	if t.Path == "" {
+		return int64(len(t.Inline))
+	}
+	return t.Length
+}
+
+func (p *processor) spillName(t schema.Task, partition, attempt int) string {
+	return fmt.Sprintf("%d.p%d.a%d.%s", t.Index, partition, attempt, p.nonce)
+}
+
+func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int) (output, error) {
+	in, closeIn, err := openTaskInput(t)
+	if err != nil {
+		return output{}, err
+	}
+	defer closeIn()
+	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax)
+	if err := command.Run(ctx, p.job.Record.Command, in, w); err != nil {
+		w.abort()
+		return output{}, err
+	}
+	payload, spill, err := w.finish()
+	if err != nil {
+		w.abort()
+		return output{}, err
+	}
+	return output{payload: payload, spill: spill, size: w.size()}, nil
+}
+
+func openTaskInput(t schema.Task) (io.Reader, func(), error) {
+	if t.Path == "" {
+		return bytes.NewReader(t.Inline), func() {}, nil
+	}
+	f, err := os.Open(t.Path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening input of task %d: %w", t.Index, err)
+	}
+	return io.NewSectionReader(f, t.Offset, t.Length), func() { f.Close() }, nil
+}
+
+// readChunk returns the task's bytes, in a buffer from the pool that the
+// caller gives back with release.
+func (p *processor) readChunk(t schema.Task) ([]byte, func(), error) {
+	if t.Path == "" {
+		return t.Inline, func() {}, nil
+	}
+	bp, _ := p.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	if int64(cap(*bp)) < t.Length {
+		*bp = make([]byte, t.Length)
+	}
+	buf := (*bp)[:t.Length]
+	release := func() { p.bufs.Put(bp) }
+	f, err := os.Open(t.Path)
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("opening input of task %d: %w", t.Index, err)
+	}
+	defer f.Close()
+	if _, err := f.ReadAt(buf, t.Offset); err != nil {
+		release()
+		return nil, nil, fmt.Errorf("reading %s at %d+%d for task %d: %w", t.Path, t.Offset, t.Length, t.Index, err)
+	}
+	return buf, release, nil
+}
+
+func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int) ([]output, error) {
+	chunk, release, err := p.readChunk(t)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	comb := NewCombiner(p.job.Combiner)
+	if p.job.Map != nil {
+		err = p.job.Map(ctx, chunk, comb)
+	} else {
+		lw := &lineEmitter{emit: comb}
+		err = command.Run(ctx, p.job.Record.MapCommand, bytes.NewReader(chunk), lw)
+		if lw.err != nil {
+			err = lw.err // the command's output was rejected: say why
+		} else if err == nil {
+			err = lw.flush()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	runs, err := comb.Runs(p.job.Record.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([]output, len(runs))
+	for part, run := range runs {
+		if outs[part], err = p.encodeRun(t, part, attempt, run); err != nil {
+			for _, o := range outs[:part] {
+				removeSpill(o)
+			}
+			return nil, err
+		}
+	}
+	return outs, nil
+}
+
+func (p *processor) encodeRun(t schema.Task, part, attempt int, run []schema.Pair) (output, error) {
+	var buf bytes.Buffer
+	if err := schema.EncodeRun(&buf, run); err != nil {
+		return output{}, fmt.Errorf("encoding output of task %d: %w", t.Index, err)
+	}
+	size := int64(buf.Len())
+	if buf.Len() <= p.inlineMax {
+		return output{payload: buf.Bytes(), size: size}, nil
+	}
+	w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), 0)
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		w.abort()
+		return output{}, err
+	}
+	_, path, err := w.finish()
+	if err != nil {
+		w.abort()
+		return output{}, err
+	}
+	return output{spill: path, size: size}, nil
+}
+
+func removeSpill(o output) {
+	if o.spill != "" {
+		os.Remove(o.spill)
+	}
+}
+
+// SpillPath is where a worker in spillDir puts a spilled output; the
+// reducer resolves result references with it.
+func SpillPath(spillDir, name string) string { return filepath.Join(spillDir, name) }

@@ -1,0 +1,138 @@
+package mapper
+
+import (
+	"context"
+	"encoding/binary"
+	"math/bits"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Byte classes of the word scanner.
+const (
+	clsSep   = iota // an ASCII byte that is not part of a word
+	clsLower        // an ASCII lower-case letter or digit: part of a word as is
+	clsUpper        // an ASCII upper-case letter: part of a word once lower-cased
+	clsHigh         // a byte >= 0x80: decode the rune to know
+)
+
+// byteClass and asciiLower drive the ASCII fast path of [Wordcount].
+var byteClass, asciiLower [256]byte
+
+func init() {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= 0x80:
+			byteClass[c] = clsHigh
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			byteClass[c], asciiLower[c] = clsLower, byte(c)
+		case 'A' <= c && c <= 'Z':
+			byteClass[c], asciiLower[c] = clsUpper, byte(c+'a'-'A')
+		}
+	}
+}
+
+// notLowerWord returns v, 8 bytes of input, with the high bit of each byte
+// that is not an ASCII lower-case letter or digit set, and all other bits
+// clear. The sums work on the low 7 bits of each byte and never carry into
+// the next byte.
+func notLowerWord(v uint64) uint64 {
+	const (
+		lsb = 0x0101010101010101
+		msb = 0x8080808080808080
+	)
+	x := v &^ msb
+	lower := (x + (0x80-'a')*lsb) &^ (x + (0x7f-'z')*lsb)
+	digit := (x + (0x80-'0')*lsb) &^ (x + (0x7f-'9')*lsb)
+	return ^((lower | digit) &^ v) & msb
+}
+
+// ctxCheckBytes is how often, in bytes of input, Wordcount checks ctx.
+const ctxCheckBytes = 4 << 20
+
+// isWordRune reports whether r belongs to a word. utf8.RuneError is not a
+// letter, so invalid bytes and a real U+FFFD both separate words.
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// Wordcount is the built-in "wordcount" map function. A word is a maximal
+// run of Unicode letters and digits, lower-cased rune by rune; anything else,
+// including invalid UTF-8, separates words. It counts the words of the chunk
+// itself (combining map-side) and emits each distinct word once, in no
+// particular order, with its count as decimal text.
+func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
+	// Capping chunk's capacity keeps wordTable's 8-byte loads inside it.
+	chunk = chunk[:len(chunk):len(chunk)]
+	wc := newWordTable()
+	scratch := make([]byte, 0, 64)
+	n := len(chunk)
+	nextCheck := 0
+	i := 0
+	for i < n {
+		c := chunk[i]
+		cls := byteClass[c]
+		if cls == clsSep {
+			i++
+			continue
+		}
+		if i >= nextCheck {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			nextCheck = i + ctxCheckBytes
+		}
+		start := i
+		if cls == clsHigh {
+			r, size := utf8.DecodeRune(chunk[i:])
+			if !isWordRune(r) {
+				i += size
+				continue
+			}
+		} else {
+			// Fast path: a word of lower-case ASCII letters and digits is
+			// counted straight from the chunk, without copying.
+			for {
+				if i+8 > n {
+					for i < n && byteClass[chunk[i]] == clsLower {
+						i++
+					}
+					break
+				}
+				if m := notLowerWord(binary.LittleEndian.Uint64(chunk[i:])); m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+					break
+				}
+				i += 8
+			}
+			if i == n || byteClass[chunk[i]] == clsSep {
+				wc.add(chunk[start:i])
+				continue
+			}
+		}
+		// Slow path: the word has upper-case or non-ASCII letters; lower-case
+		// it into scratch.
+		scratch = append(scratch[:0], chunk[start:i]...)
+		for i < n {
+			c := chunk[i]
+			if c < utf8.RuneSelf {
+				l := asciiLower[c]
+				if l == 0 {
+					break
+				}
+				scratch = append(scratch, l)
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRune(chunk[i:])
+			if !isWordRune(r) {
+				break
+			}
+			scratch = utf8.AppendRune(scratch, unicode.ToLower(r))
+			i += size
+		}
+		wc.add(scratch)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return wc.emit(emit)
+}

@@ -1,0 +1,297 @@
+package mapper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/jetmr/jetmr/schema"
+)
+
+// Config configures a [Worker]. Zero fields take the documented defaults.
+type Config struct {
+	// JS is the JetStream connection. Required.
+	JS jetstream.JetStream
+	// Job is the job whose tasks this worker runs. Required.
+	Job *Job
+	// Slots is how many tasks run at once. Default: the number of CPUs.
+	Slots int
+	// SpillDir receives outputs larger than InlineMax. Required.
+	SpillDir string
+	// InlineMax is the largest output sent inside a result message; larger
+	// ones are spilled. Default 256 KiB.
+	InlineMax int
+	// AckWait is how long the server waits for an ack before redelivering a
+	// task; running tasks send a heartbeat every AckWait/3. Default 30s.
+	AckWait time.Duration
+	// Name identifies the worker in results and reports. Default host:pid.
+	Name string
+	// Logger receives the worker's logs. Zero value: none.
+	Logger zerolog.Logger
+}
+
+// Worker pulls a job's tasks from its shared durable consumer and runs up
+// to Slots of them at once. Each task is acknowledged only after its results
+// are stored in the results stream, so a worker that dies mid-task loses
+// nothing: the server redelivers the task to another worker.
+type Worker struct {
+	cfg   Config
+	proc  *processor
+	start time.Time
+	log   zerolog.Logger
+}
+
+// NewWorker validates cfg and applies its defaults.
+func NewWorker(cfg Config) (*Worker, error) {
+	if cfg.JS == nil || cfg.Job == nil {
+		return nil, errors.New("mapper.NewWorker: JS and Job are required")
+	}
+	if cfg.SpillDir == "" {
+		return nil, errors.New("mapper.NewWorker: SpillDir is required")
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = runtime.NumCPU()
+	}
+	if cfg.InlineMax <= 0 {
+		cfg.InlineMax = 256 << 10
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.Name == "" {
+		host, _ := os.Hostname()
+		cfg.Name = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	if err := os.MkdirAll(cfg.SpillDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating spill directory: %w", err)
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
+	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, nonce: nuid.Next()}
+	return w, nil
+}
+
+// ConsumerConfig is the configuration of the durable consumer that all
+// workers of a job share; every worker creates or binds it identically.
+func ConsumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       schema.MapperConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 10000,
+	}
+}
+
+// Run takes and runs tasks until ctx is cancelled. It returns nil on
+// cancellation after the tasks it started have finished or been handed back
+// (a cancelled task is not acknowledged, so the server redelivers it).
+func (w *Worker) Run(ctx context.Context) error {
+	w.start = time.Now()
+	rec := w.cfg.Job.Record
+	cons, err := w.cfg.JS.CreateOrUpdateConsumer(ctx, schema.TaskStream(rec.ID), ConsumerConfig(w.cfg.AckWait))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("binding to the task consumer of job %s: %w", rec.ID, err)
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(w.cfg.Slots))
+	if err != nil {
+		return fmt.Errorf("pulling tasks of job %s: %w", rec.ID, err)
+	}
+	stop := context.AfterFunc(ctx, iter.Stop)
+	defer stop()
+	defer iter.Stop()
+
+	slots := make(chan int, w.cfg.Slots)
+	for i := range w.cfg.Slots {
+		slots <- i
+	}
+	sem := semaphore.NewWeighted(int64(w.cfg.Slots))
+	g, gctx := errgroup.WithContext(ctx)
+	for {
+		if err := sem.Acquire(ctx, 1); err != nil {
+			break
+		}
+		msg, err := iter.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			sem.Release(1)
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				break
+			}
+			w.log.Warn().Err(err).Msg("pulling a task")
+			continue
+		}
+		slot := <-slots
+		g.Go(func() error {
+			defer sem.Release(1)
+			defer func() { slots <- slot }()
+			w.handle(gctx, msg, slot)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// handle runs one delivery of a task and settles it: results stored then
+// ack, or a nak with backoff for another attempt, or a failure result.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
+	task, err := schema.DecodeTask(msg.Data())
+	if err != nil {
+		w.rejectTask(msg, err)
+		return
+	}
+	attempt := 1
+	if md, err := msg.Metadata(); err == nil {
+		attempt = int(md.NumDelivered)
+	}
+	runCtx, cancelRun := w.attemptContext(ctx)
+	defer cancelRun()
+	stopBeat := w.heartbeat(runCtx, msg)
+	start := time.Now()
+	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt)
+	end := time.Now()
+	stopBeat()
+
+	if ctx.Err() != nil { // stopping: hand the task back untouched
+		for _, o := range outs {
+			removeSpill(o)
+		}
+		_ = msg.Nak()
+		return
+	}
+	base := schema.Result{
+		Job: task.Job, Index: task.Index, Attempt: attempt,
+		Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots, WorkerStart: w.start.UnixNano(),
+		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn,
+	}
+	if perr != nil {
+		w.failAttempt(ctx, msg, task, base, perr)
+		return
+	}
+	if err := w.publishOutputs(ctx, base, outs); err != nil {
+		for _, o := range outs {
+			removeSpill(o)
+		}
+		w.log.Warn().Err(err).Uint64("task", task.Index).Msg("storing results failed; the task will be redelivered")
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		// The results are stored; a redelivery is deduplicated.
+		w.log.Debug().Err(err).Uint64("task", task.Index).Msg("acknowledging task")
+	}
+}
+
+func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 {
+		return context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
+	}
+	return context.WithCancel(ctx)
+}
+
+// heartbeat tells the server every AckWait/3 that the task is still being
+// worked on, so that a slow but healthy task is not redelivered.
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(w.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := msg.InProgress(); err != nil {
+					w.log.Debug().Err(err).Msg("sending task heartbeat")
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []output) error {
+	for part, o := range outs {
+		r := base
+		r.Partition, r.Payload, r.Spill, r.BytesOut = part, o.payload, o.spill, o.size
+		if err := w.publish(ctx, r, schema.ResultMsgID(r.Job, r.Index, part)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) publish(ctx context.Context, r schema.Result, msgID string) error {
+	data, err := schema.EncodeResult(r)
+	if err != nil {
+		return fmt.Errorf("encoding result of task %d: %w", r.Index, err)
+	}
+	m := &nats.Msg{Subject: schema.ResultSubject(r.Job, r.Partition), Data: data}
+	if _, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
+		return fmt.Errorf("publishing result of task %d: %w", r.Index, err)
+	}
+	return nil
+}
+
+// failAttempt retries a failed task with backoff while attempts remain,
+// and otherwise stores a failure result (the task's dead letter) and acks.
+func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema.Task, base schema.Result, perr error) {
+	te := asTaskError(perr)
+	maxAttempts := w.cfg.Job.Record.Retries + 1
+	if base.Attempt < maxAttempts {
+		delay := retryDelay(base.Attempt)
+		w.log.Info().Uint64("task", base.Index).Int("attempt", base.Attempt).Str("error", te.Message).
+			Dur("retry_in", delay).Msg("task failed; retrying")
+		_ = msg.NakWithDelay(delay)
+		return
+	}
+	base.Err = te
+	base.Path, base.Offset, base.Length = task.Path, task.Offset, task.Length
+	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index)); err != nil {
+		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	_ = msg.DoubleAck(ctx)
+}
+
+// retryDelay is the backoff before attempt n+1: 100ms doubling, capped at 10s.
+func retryDelay(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt-1, 7)
+	return min(d, 10*time.Second)
+}
+
+func asTaskError(err error) *schema.TaskError {
+	var te *schema.TaskError
+	if errors.As(err, &te) {
+		return te
+	}
+	return &schema.TaskError{Message: err.Error()}
+}
+
+// rejectTask handles a task message that does not decode. A task from a
+// newer jetmr is left for a worker that understands it; garbage is removed
+// so that it cannot block the job, after logging what it was.
+func (w *Worker) rejectTask(msg jetstream.Msg, err error) {
+	if errors.Is(err, schema.ErrNewerVersion) {
+		w.log.Warn().Err(err).Msg("leaving a task from a newer jetmr for another worker")
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	w.log.Error().Err(err).Int("bytes", len(msg.Data())).Msg("dropping a malformed task message")
+	_ = msg.Term()
+}

@@ -1,0 +1,15 @@
+// Package reducer merges the results of a job's tasks exactly once, writes
+// the job's output, and computes the run's efficiency metrics.
+//
+// A [Reducer] reads the job's results stream from its first message. Every
+// (task, partition) pair is merged at most once: a result whose task index
+// and partition were already merged (a redelivered task that ran twice, a
+// publish that got through twice) is recognised and dropped. A task is
+// complete when all its partitions are merged, or when its failure result
+// arrives. The reducer owns its reading goroutine and waits for it.
+//
+// Two sinks merge results: [OrderedSink] writes pipe outputs in input
+// order; [KeyedSink] folds keyed outputs into partitions and writes them
+// sorted by key. Output files are written under temporary names and renamed
+// into place only when complete.
+package reducer

@@ -1,0 +1,304 @@
+package reducer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// KeyedConfig configures a [KeyedSink].
+type KeyedConfig struct {
+	// Dir is the output directory; it must not exist yet. Required.
+	Dir string
+	// Partitions is the number of reduce partitions (part files). Default 1.
+	Partitions int
+	// Fold is the built-in reduce; nil when ReduceCommand is set.
+	Fold Fold
+	// ReduceCommand is a reducer command in Hadoop Streaming style: it reads
+	// its partition's key<TAB>value lines sorted by key on stdin, and its
+	// stdout becomes the part file.
+	ReduceCommand []string
+	// WorkDir holds the sorted runs a reducer command will read. Required
+	// with ReduceCommand.
+	WorkDir string
+	// Parallel bounds how many partitions are written at once. Default:
+	// the number of CPUs.
+	Parallel int
+}
+
+// KeyedSink merges the keyed outputs of a map-reduce job. With a built-in
+// fold, each task's partial values are folded in as they arrive. With a
+// reducer command, each task's sorted run is kept on disk and, at Commit,
+// the runs of a partition are merged by key into the command's stdin.
+//
+// Output goes to a temporary directory next to Dir holding part-00000 ...
+// part-NNNNN, renamed to Dir only when every part is complete.
+type KeyedSink struct {
+	cfg     KeyedConfig
+	tmp     string
+	accs    []map[string]Accumulator
+	runs    [][]indexedRun
+	parts   map[uint64]int
+	inlines int
+}
+
+type indexedRun struct {
+	index uint64
+	path  string
+}
+
+// NewKeyedSink creates the temporary output directory.
+func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
+	if cfg.Partitions < 1 {
+		cfg.Partitions = 1
+	}
+	if cfg.Parallel < 1 {
+		cfg.Parallel = runtime.NumCPU()
+	}
+	if (cfg.Fold == nil) == (len(cfg.ReduceCommand) == 0) {
+		return nil, errors.New("reducer.NewKeyedSink: exactly one of Fold and ReduceCommand is required")
+	}
+	if len(cfg.ReduceCommand) > 0 {
+		if cfg.WorkDir == "" {
+			return nil, errors.New("reducer.NewKeyedSink: WorkDir is required with ReduceCommand")
+		}
+		if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating reduce work directory: %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(cfg.Dir), "."+filepath.Base(cfg.Dir)+".jetmr-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("creating output directory next to %s: %w", cfg.Dir, err)
+	}
+	s := &KeyedSink{cfg: cfg, tmp: tmp, parts: make(map[uint64]int)}
+	s.accs = make([]map[string]Accumulator, cfg.Partitions)
+	for i := range s.accs {
+		s.accs[i] = make(map[string]Accumulator)
+	}
+	s.runs = make([][]indexedRun, cfg.Partitions)
+	return s, nil
+}
+
+// Merge implements [Sink].
+func (s *KeyedSink) Merge(_ context.Context, r *schema.Result) (int, error) {
+	var err error
+	if s.cfg.Fold != nil {
+		err = s.fold(r)
+	} else {
+		err = s.keepRun(r)
+	}
+	if err != nil {
+		return 0, err
+	}
+	s.parts[r.Index]++
+	if s.parts[r.Index] < s.cfg.Partitions {
+		return 0, nil
+	}
+	delete(s.parts, r.Index)
+	return 1, nil
+}
+
+func (s *KeyedSink) fold(r *schema.Result) error {
+	in, closeIn, err := openRun(r)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	accs := s.accs[r.Partition]
+	rr := schema.NewRunReader(in)
+	for {
+		p, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		acc := accs[string(p.Key)]
+		if acc == nil {
+			acc = s.cfg.Fold.New()
+			accs[string(p.Key)] = acc
+		}
+		if err := acc.Merge(p.Value); err != nil {
+			return fmt.Errorf("key %q: %w", p.Key, err)
+		}
+	}
+}
+
+func openRun(r *schema.Result) (io.Reader, func(), error) {
+	if r.Spill == "" {
+		return bytes.NewReader(r.Payload), func() {}, nil
+	}
+	f, err := os.Open(r.Spill)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening spilled output of task %d: %w", r.Index, err)
+	}
+	return bufio.NewReaderSize(f, 64<<10), func() { f.Close() }, nil
+}
+
+// keepRun keeps the task's run on disk for the reducer command.
+func (s *KeyedSink) keepRun(r *schema.Result) error {
+	path := r.Spill
+	if path == "" {
+		path = filepath.Join(s.cfg.WorkDir, fmt.Sprintf("run-%d-p%d", r.Index, r.Partition))
+		if err := os.WriteFile(path, r.Payload, 0o600); err != nil {
+			return fmt.Errorf("keeping output of task %d: %w", r.Index, err)
+		}
+		s.inlines++
+	}
+	s.runs[r.Partition] = append(s.runs[r.Partition], indexedRun{index: r.Index, path: path})
+	return nil
+}
+
+// Fail implements [Sink].
+func (s *KeyedSink) Fail(context.Context, *schema.Result) (int, error) { return 1, nil }
+
+// Commit implements [Sink]: it writes every partition, then renames the
+// temporary directory to Dir. With failed tasks it discards the output.
+func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
+	if failed {
+		s.Abort()
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Parallel)
+	for p := range s.cfg.Partitions {
+		g.Go(func() error { return s.writePartition(gctx, p) })
+	}
+	if err := g.Wait(); err != nil {
+		s.Abort()
+		return err
+	}
+	if err := syncDir(s.tmp); err != nil {
+		s.Abort()
+		return err
+	}
+	if _, err := os.Lstat(s.cfg.Dir); err == nil {
+		s.Abort()
+		return fmt.Errorf("output directory %s appeared while the job ran: remove it or choose another -o", s.cfg.Dir)
+	}
+	if err := os.Rename(s.tmp, s.cfg.Dir); err != nil {
+		s.Abort()
+		return fmt.Errorf("renaming output into %s: %w", s.cfg.Dir, err)
+	}
+	s.cleanRuns()
+	return syncDir(filepath.Dir(s.cfg.Dir))
+}
+
+// PartName is the file name of partition p in the output directory.
+func PartName(p int) string { return fmt.Sprintf("part-%05d", p) }
+
+func (s *KeyedSink) writePartition(ctx context.Context, p int) error {
+	path := filepath.Join(s.tmp, PartName(p))
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	defer f.Close()
+	if s.cfg.Fold != nil {
+		err = s.writeFolded(f, p)
+	} else {
+		err = s.runReduceCommand(ctx, f, p)
+	}
+	if err != nil {
+		return fmt.Errorf("writing partition %d: %w", p, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func (s *KeyedSink) writeFolded(f *os.File, p int) error {
+	accs := s.accs[p]
+	keys := make([]string, 0, len(accs))
+	for k := range accs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	w := bufio.NewWriterSize(f, 256<<10)
+	var line []byte
+	for _, k := range keys {
+		line = append(line[:0], k...)
+		line = append(line, '\t')
+		line = accs[k].AppendFinal(line)
+		line = append(line, '\n')
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+	}
+	s.accs[p] = nil // the partition is written; let its memory go
+	return w.Flush()
+}
+
+// runReduceCommand merges the partition's runs by key into the command.
+func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) error {
+	runs := slices.Clone(s.runs[p])
+	slices.SortFunc(runs, func(a, b indexedRun) int { return cmpUint(a.index, b.index) })
+	paths := make([]string, len(runs))
+	for i, r := range runs {
+		paths[i] = r.path
+	}
+	pr, pw := io.Pipe()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		var line []byte
+		err := MergeRunFiles(gctx, paths, s.cfg.WorkDir, 256, func(pair schema.Pair) error {
+			line = append(append(append(append(line[:0], pair.Key...), '\t'), pair.Value...), '\n')
+			_, err := bw.Write(line)
+			return err
+		})
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+		return err
+	})
+	g.Go(func() error {
+		err := command.Run(gctx, s.cfg.ReduceCommand, pr, f)
+		pr.CloseWithError(errors.New("reducer command exited"))
+		if err != nil {
+			return fmt.Errorf("reducer command: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *KeyedSink) cleanRuns() {
+	for _, runs := range s.runs {
+		for _, r := range runs {
+			os.Remove(r.path)
+		}
+	}
+}
+
+// Abort implements [Sink].
+func (s *KeyedSink) Abort() {
+	s.cleanRuns()
+	os.RemoveAll(s.tmp)
+}

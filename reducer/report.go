@@ -1,0 +1,193 @@
+package reducer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// Targets the advice is given against.
+const (
+	TargetEfficiency  = 0.70
+	TargetUtilization = 0.80
+)
+
+// Report is a run's outcome and efficiency metrics, as written by --report.
+type Report struct {
+	Job  string `json:"job"`
+	Kind string `json:"kind"`
+	// Tasks counts every task of the job; Failed those that are dead letters.
+	Tasks  int `json:"tasks"`
+	Failed int `json:"failed"`
+	// Slots is the number of task slots of all workers that ran tasks.
+	Slots       int     `json:"slots"`
+	WallSeconds float64 `json:"wall_seconds"`
+	BusySeconds float64 `json:"busy_seconds"`
+	// Speedup is busy / wall; Efficiency is Speedup / Slots; Utilization is
+	// busy / (slots x each worker's lifetime in the job).
+	Speedup     float64 `json:"speedup"`
+	Efficiency  float64 `json:"efficiency"`
+	Utilization float64 `json:"utilization"`
+	TaskSeconds struct {
+		P50 float64 `json:"p50"`
+		P90 float64 `json:"p90"`
+		Max float64 `json:"max"`
+	} `json:"task_seconds"`
+	// OverheadSeconds is the slot time per task not spent running tasks.
+	OverheadSeconds float64        `json:"overhead_seconds_per_task"`
+	BytesIn         int64          `json:"bytes_in"`
+	BytesOut        int64          `json:"bytes_out"`
+	Workers         []WorkerReport `json:"workers"`
+	DeadLetters     []DeadLetter   `json:"dead_letters"`
+	Advice          []string       `json:"advice"`
+}
+
+// WorkerReport is one worker's share of the run.
+type WorkerReport struct {
+	Name        string  `json:"name"`
+	Slots       int     `json:"slots"`
+	Tasks       int     `json:"tasks"`
+	BusySeconds float64 `json:"busy_seconds"`
+	Utilization float64 `json:"utilization"`
+}
+
+// Report computes the metrics of the tasks accumulated so far.
+func (s *Stats) Report(job, kind string) *Report {
+	end := s.End
+	if end.IsZero() {
+		end = time.Now()
+	}
+	wall := end.Sub(s.Start)
+	r := &Report{
+		Job: job, Kind: kind, Tasks: len(s.durations), Failed: len(s.Dead),
+		WallSeconds: wall.Seconds(), BusySeconds: s.busy.Seconds(),
+		BytesIn: s.bytesIn, BytesOut: s.bytesOut,
+		DeadLetters: s.Dead, Workers: []WorkerReport{}, Advice: []string{},
+	}
+	if r.DeadLetters == nil {
+		r.DeadLetters = []DeadLetter{}
+	}
+	var capacity time.Duration
+	for _, name := range s.order {
+		w := s.workers[name]
+		life := end.Sub(later(w.start, s.Start))
+		wr := WorkerReport{Name: name, Slots: w.slots, Tasks: w.tasks, BusySeconds: w.busy.Seconds()}
+		if life > 0 && w.slots > 0 {
+			wr.Utilization = w.busy.Seconds() / (float64(w.slots) * life.Seconds())
+			capacity += time.Duration(w.slots) * life
+		}
+		r.Slots += w.slots
+		r.Workers = append(r.Workers, wr)
+	}
+	if wall > 0 {
+		r.Speedup = s.busy.Seconds() / wall.Seconds()
+	}
+	if r.Slots > 0 {
+		r.Efficiency = r.Speedup / float64(r.Slots)
+	}
+	if capacity > 0 {
+		r.Utilization = s.busy.Seconds() / capacity.Seconds()
+	}
+	if n := len(s.durations); n > 0 {
+		d := slices.Clone(s.durations)
+		slices.Sort(d)
+		r.TaskSeconds.P50 = percentile(d, 0.50).Seconds()
+		r.TaskSeconds.P90 = percentile(d, 0.90).Seconds()
+		r.TaskSeconds.Max = d[n-1].Seconds()
+		if r.Slots > 0 {
+			r.OverheadSeconds = max(0, (float64(r.Slots)*wall.Seconds()-s.busy.Seconds())/float64(n))
+		}
+	}
+	r.Advice = advise(r)
+	return r
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// percentile returns the nearest-rank percentile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	i := int(p*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// advise explains missed targets and what to change.
+func advise(r *Report) []string {
+	var out []string
+	if r.Tasks == 0 || r.Slots == 0 {
+		return []string{}
+	}
+	tiny := r.TaskSeconds.P50 < 0.010 || r.OverheadSeconds > r.TaskSeconds.P50
+	if tiny {
+		out = append(out, fmt.Sprintf("tasks take %s at the median against %s of overhead each: per-task overhead dominates, use a larger --chunk-size",
+			fmtDur(r.TaskSeconds.P50), fmtDur(r.OverheadSeconds)))
+	}
+	if r.Efficiency < TargetEfficiency {
+		msg := fmt.Sprintf("efficiency %.0f%% is below the %.0f%% target", 100*r.Efficiency, 100*TargetEfficiency)
+		switch {
+		case r.Tasks < 2*r.Slots:
+			msg += fmt.Sprintf(": %d tasks cannot keep %d slots busy, use a smaller --chunk-size", r.Tasks, r.Slots)
+		case r.TaskSeconds.Max > 4*r.TaskSeconds.P50 && r.TaskSeconds.Max > 0.1*r.WallSeconds:
+			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, use a smaller --chunk-size",
+				fmtDur(r.TaskSeconds.Max), fmtDur(r.TaskSeconds.P50))
+		case !tiny:
+			msg += ": splitting or merging takes a large share of the wall time; the job may be too small to gain from more slots"
+		}
+		out = append(out, msg)
+	}
+	if r.Utilization < TargetUtilization && r.Efficiency >= TargetEfficiency {
+		out = append(out, fmt.Sprintf("utilization %.0f%% is below the %.0f%% target: workers waited for tasks; try fewer slots (-j) or more, smaller tasks",
+			100*r.Utilization, 100*TargetUtilization))
+	}
+	return out
+}
+
+func fmtDur(sec float64) string {
+	return time.Duration(sec * float64(time.Second)).Round(10 * time.Microsecond).String()
+}
+
+// Summary is the one-line summary printed at the end of a run.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "jetmr: job %s: %d tasks", r.Job, r.Tasks)
+	if r.Failed > 0 {
+		fmt.Fprintf(&b, " (%d failed)", r.Failed)
+	}
+	fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %.0f%%, utilization %.0f%%; %s in, %s out",
+		fmtDur(r.WallSeconds), r.Slots, r.Speedup, 100*r.Efficiency, 100*r.Utilization,
+		humanize.IBytes(uint64(r.BytesIn)), humanize.IBytes(uint64(r.BytesOut)))
+	for _, a := range r.Advice {
+		b.WriteString("\njetmr: advice: " + a)
+	}
+	return b.String()
+}
+
+// WriteFile writes the report as indented JSON, atomically.
+func (r *Report) WriteFile(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding report: %w", err)
+	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

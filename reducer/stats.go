@@ -1,0 +1,70 @@
+package reducer
+
+import (
+	"time"
+
+	"github.com/jetmr/jetmr/schema"
+)
+
+// DeadLetter is a task that failed on every attempt.
+type DeadLetter struct {
+	Index    uint64           `json:"index"`
+	Attempts int              `json:"attempts"`
+	Worker   string           `json:"worker"`
+	Path     string           `json:"path,omitempty"`
+	Offset   int64            `json:"offset,omitempty"`
+	Length   int64            `json:"length,omitempty"`
+	Error    schema.TaskError `json:"error"`
+}
+
+// workerStats is what the reducer learns about one worker from its results.
+type workerStats struct {
+	slots int
+	start time.Time
+	busy  time.Duration
+	tasks int
+}
+
+// Stats accumulates the timing and volume of a job's completed tasks. It is
+// not safe for concurrent use.
+type Stats struct {
+	// Start and End bound the job's wall time. The reducer sets End; the
+	// job runner sets Start.
+	Start, End time.Time
+	// Dead lists the tasks that failed for good.
+	Dead []DeadLetter
+
+	durations []time.Duration
+	busy      time.Duration
+	bytesIn   int64
+	bytesOut  int64
+	workers   map[string]*workerStats
+	order     []string
+}
+
+// NewStats returns empty statistics starting now.
+func NewStats() *Stats {
+	return &Stats{Start: time.Now(), workers: make(map[string]*workerStats)}
+}
+
+// AddOutput counts the output bytes of one merged partition of a task.
+func (s *Stats) AddOutput(res *schema.Result) { s.bytesOut += res.BytesOut }
+
+// Add counts one completed task, from any one of its results.
+func (s *Stats) Add(res *schema.Result) {
+	d := res.Duration()
+	s.durations = append(s.durations, d)
+	s.busy += d
+	s.bytesIn += res.BytesIn
+	w := s.workers[res.Worker]
+	if w == nil {
+		w = &workerStats{slots: res.Slots, start: time.Unix(0, res.WorkerStart)}
+		s.workers[res.Worker] = w
+		s.order = append(s.order, res.Worker)
+	}
+	w.busy += d
+	w.tasks++
+}
+
+// Tasks is the number of completed tasks, failed ones included.
+func (s *Stats) Tasks() int { return len(s.durations) }

@@ -1,0 +1,18 @@
+// Package splitter turns the inputs of a job into tasks: it resolves
+// command-line paths into input files and cuts those files into byte
+// ranges that start and end on line boundaries.
+//
+// The contract:
+//
+//   - [ResolveInputs] maps paths to [Input] files in a deterministic order:
+//     paths in the order given, a directory's regular files in lexical order,
+//     each file once. Every problem with the user's paths is reported as an
+//     error wrapping [ErrBadInput] whose message names the path and the fix.
+//   - [Ranges] cuts each input into [Range] values of about a chunk size.
+//     Concatenating the ranges of a file, in order, reproduces the file's
+//     first Size bytes exactly; every range starts at offset 0 or just after a
+//     '\n' and ends just after a '\n' or at the end of the file, so no line is
+//     ever split between two tasks and no range spans two files. Ranges reads
+//     only bounded windows of each file, never a whole file.
+//   - [DefaultChunkSize] and [ParseSize] choose or parse the chunk size.
+package splitter

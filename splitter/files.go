@@ -1,0 +1,243 @@
+package splitter
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// ErrBadInput wraps every error caused by the user's inputs: a missing
+// path, an unreadable file, a directory without files, a path that is not
+// a regular file or directory, or a file that changed while being split.
+// Messages name the path and the fix, e.g.
+// `input "x.log" does not exist: check the path`.
+var ErrBadInput = errors.New("bad input")
+
+// Input is one input file.
+type Input struct {
+	// Path is the absolute, cleaned path of the file. For a symbolic link
+	// it is the path of the link, not of its target.
+	Path string
+	// Size is the size of the file in bytes when it was resolved.
+	Size int64
+}
+
+// badInputError is an error caused by the user's inputs. Its message is
+// written for the user; it matches ErrBadInput and unwraps to its cause.
+type badInputError struct {
+	msg   string
+	cause error
+}
+
+func (e *badInputError) Error() string { return e.msg }
+
+func (e *badInputError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrBadInput}
+	}
+	return []error{ErrBadInput, e.cause}
+}
+
+// badInput returns an ErrBadInput error with a formatted message and an
+// optional underlying cause.
+func badInput(cause error, format string, args ...any) error {
+	return &badInputError{msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
+// ResolveInputs turns command-line paths into input files.
+//
+// A file is itself. A directory is walked recursively and its regular
+// files are taken in lexical order of their path (filepath.WalkDir order);
+// hidden files are included, symbolic links to files are followed, and
+// other entries (symbolic links to directories, broken links, pipes,
+// sockets, devices) are skipped. Each file appears once, at its first
+// occurrence: a path given twice, or a file reached twice (through a
+// directory and by name, or through a link), is taken only the first time.
+//
+// It returns an error wrapping ErrBadInput for an empty path list, a
+// missing path, a file that cannot be opened for reading, a directory that
+// cannot be walked or contains no regular files, and a path that is
+// neither a regular file nor a directory (e.g. a FIFO or a device).
+func ResolveInputs(paths []string) ([]Input, error) {
+	if len(paths) == 0 {
+		return nil, badInput(nil, "no inputs given: pass at least one file or directory")
+	}
+	r := resolver{seen: make(map[string]bool)}
+	for _, p := range paths {
+		if err := r.add(p); err != nil {
+			return nil, err
+		}
+	}
+	return r.inputs, nil
+}
+
+// resolver accumulates inputs, skipping files it has already seen.
+type resolver struct {
+	inputs []Input
+	seen   map[string]bool // keyed by the real path of each file
+}
+
+// add resolves one command-line path.
+func (r *resolver) add(p string) error {
+	if p == "" {
+		return badInput(nil, "input path is empty: pass a file or directory")
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		return statError(p, err)
+	}
+	switch {
+	case info.Mode().IsRegular():
+		return r.addFile(p, info)
+	case info.IsDir():
+		return r.addDir(p)
+	default:
+		return badInput(nil, "input %q is not a regular file or directory (it is a %s): pass a file or directory",
+			p, describeMode(info.Mode()))
+	}
+}
+
+// addFile adds the regular file p unless it was seen before, after
+// checking that it can be opened for reading.
+func (r *resolver) addFile(p string, info fs.FileInfo) error {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return badInput(err, "input %q has no absolute path (%v): check the working directory", p, err)
+	}
+	key, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return statError(p, err)
+	}
+	if r.seen[key] {
+		return nil
+	}
+	if err := checkReadable(p); err != nil {
+		return err
+	}
+	r.seen[key] = true
+	r.inputs = append(r.inputs, Input{Path: abs, Size: info.Size()})
+	return nil
+}
+
+// addDir walks the directory dir and adds its regular files.
+func (r *resolver) addDir(dir string) error {
+	root, err := walkRoot(dir)
+	if err != nil {
+		return err
+	}
+	found := 0
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return badInput(err, "directory %q cannot be read (%s): check its permissions",
+				displayPath(dir, root, p), causeText(err))
+		}
+		info, ok := regularFile(p, d)
+		if !ok {
+			return nil
+		}
+		found++
+		return r.addFile(displayPath(dir, root, p), info)
+	})
+	if err != nil {
+		return err
+	}
+	if found == 0 {
+		return badInput(nil, "directory %q contains no regular files: pass a directory with input files", dir)
+	}
+	return nil
+}
+
+// walkRoot returns the path to walk for the directory dir: dir itself, or
+// its target if dir is a symbolic link, since filepath.WalkDir does not
+// descend into a root that is a link.
+func walkRoot(dir string) (string, error) {
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return "", statError(dir, err)
+	}
+	if info.Mode()&fs.ModeSymlink == 0 {
+		return dir, nil
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", statError(dir, err)
+	}
+	return root, nil
+}
+
+// displayPath rewrites the walked path p, found under root, to lie under
+// dir, the directory the user named.
+func displayPath(dir, root, p string) string {
+	if dir == root {
+		return p
+	}
+	rel, err := filepath.Rel(root, p)
+	if err != nil {
+		return p
+	}
+	return filepath.Join(dir, rel)
+}
+
+// regularFile reports whether the walked entry d at p is a regular file or
+// a symbolic link to one, and returns the file's information.
+func regularFile(p string, d fs.DirEntry) (fs.FileInfo, bool) {
+	switch {
+	case d.Type().IsRegular():
+		info, err := d.Info()
+		return info, err == nil
+	case d.Type()&fs.ModeSymlink != 0:
+		info, err := os.Stat(p)
+		return info, err == nil && info.Mode().IsRegular()
+	default:
+		return nil, false
+	}
+}
+
+// checkReadable opens the file p to check that it can be read.
+func checkReadable(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return badInput(err, "input %q cannot be read (%s): check its permissions", p, causeText(err))
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("closing input %q: %w", p, err)
+	}
+	return nil
+}
+
+// statError describes a failure to stat the path p.
+func statError(p string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return badInput(err, "input %q does not exist: check the path", p)
+	}
+	return badInput(err, "input %q cannot be accessed (%s): check the path and its permissions", p, causeText(err))
+}
+
+// causeText describes err without the operation and path that a
+// *fs.PathError repeats, since messages already name the path.
+func causeText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// describeMode names the type of a file that is neither regular nor a
+// directory.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	default:
+		return "special file"
+	}
+}

@@ -1,0 +1,179 @@
+package splitter_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/jetmr/jetmr/splitter"
+)
+
+func TestResolveInputsNestedDirectoryOrder(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	outside := writeFile(t, root, "outside.txt", []byte("outside\n"))
+	dir := filepath.Join(root, "in")
+	for name, data := range map[string]string{
+		"b.txt": "bb\n", "a/z.txt": "z\n", "a/.hidden": "h\n", "A.txt": "A\n",
+		"a.txt": "", "c/d/e.txt": "eee\n",
+	} {
+		writeFile(t, dir, name, []byte(data))
+	}
+	mustSymlink(t, outside, filepath.Join(dir, "link.txt"))
+	mustSymlink(t, filepath.Join(dir, "b.txt"), filepath.Join(dir, "same-as-b.txt"))
+	mustSymlink(t, filepath.Join(dir, "c"), filepath.Join(dir, "dirlink"))
+	mustSymlink(t, filepath.Join(dir, "gone"), filepath.Join(dir, "broken"))
+	mustMkfifo(t, filepath.Join(dir, "fifo"))
+
+	got, err := splitter.ResolveInputs([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []splitter.Input{
+		{filepath.Join(dir, "A.txt"), 2},
+		{filepath.Join(dir, "a/.hidden"), 2},
+		{filepath.Join(dir, "a/z.txt"), 2},
+		{filepath.Join(dir, "a.txt"), 0},
+		{filepath.Join(dir, "b.txt"), 3},
+		{filepath.Join(dir, "c/d/e.txt"), 4},
+		{filepath.Join(dir, "link.txt"), 8},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ResolveInputs(dir) =\n%v\nwant\n%v", got, want)
+	}
+}
+
+func TestResolveInputsOrderAndDuplicates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := writeFile(t, dir, "d/a", []byte("a\n"))
+	b := writeFile(t, dir, "d/b", []byte("bb\n"))
+	c := writeFile(t, dir, "c", []byte("ccc\n"))
+	linkDir := filepath.Join(dir, "linkdir")
+	mustSymlink(t, filepath.Join(dir, "d"), linkDir)
+	unclean := dir + "/d/./../d//b"
+
+	tests := []struct {
+		name  string
+		paths []string
+		want  []splitter.Input
+	}{
+		{"file then directory", []string{b, c, filepath.Join(dir, "d")},
+			[]splitter.Input{{b, 3}, {c, 4}, {a, 2}}},
+		{"path given twice", []string{c, a, c}, []splitter.Input{{c, 4}, {a, 2}}},
+		{"unclean path is cleaned", []string{unclean}, []splitter.Input{{b, 3}}},
+		{"symlinked directory keeps the link's path", []string{linkDir},
+			[]splitter.Input{{filepath.Join(linkDir, "a"), 2}, {filepath.Join(linkDir, "b"), 3}}},
+		{"directory and its link", []string{filepath.Join(dir, "d"), linkDir},
+			[]splitter.Input{{a, 2}, {b, 3}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := splitter.ResolveInputs(tt.paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ResolveInputs(%q) = %v, want %v", tt.paths, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveInputsErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.log")
+	empty := filepath.Join(dir, "empty")
+	mustMkdir(t, empty)
+	onlyDirs := filepath.Join(dir, "only-dirs")
+	mustMkdir(t, filepath.Join(onlyDirs, "sub", "subsub"))
+	fifo := filepath.Join(dir, "fifo")
+	mustMkfifo(t, fifo)
+	fifoDir := filepath.Join(dir, "fifo-dir")
+	mustMkdir(t, fifoDir)
+	mustMkfifo(t, filepath.Join(fifoDir, "fifo"))
+	broken := filepath.Join(dir, "broken")
+	mustSymlink(t, missing, broken)
+	good := writeFile(t, dir, "good", []byte("x\n"))
+
+	tests := []struct {
+		name     string
+		paths    []string
+		contains []string
+	}{
+		{"no paths", nil, []string{"no inputs given"}},
+		{"empty path", []string{""}, []string{"empty"}},
+		{"missing path", []string{good, missing}, []string{`"` + missing + `" does not exist: check the path`}},
+		{"broken symlink", []string{broken}, []string{broken, "does not exist"}},
+		{"empty directory", []string{empty}, []string{empty, "contains no regular files"}},
+		{"directory of directories", []string{onlyDirs}, []string{onlyDirs, "contains no regular files"}},
+		{"directory of a fifo", []string{fifoDir}, []string{fifoDir, "contains no regular files"}},
+		{"fifo", []string{fifo}, []string{fifo, "named pipe", "pass a file or directory"}},
+		{"device", []string{os.DevNull}, []string{os.DevNull, "device"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			checkBadInput(t, tt.paths, tt.contains...)
+		})
+	}
+}
+
+func TestResolveInputsUnreadable(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() == 0 {
+		t.Skip("running as root, which can read any file, so no file is unreadable")
+	}
+	dir := t.TempDir()
+	p := writeFile(t, dir, "secret/locked.log", []byte("x\n"))
+	if err := os.Chmod(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	checkBadInput(t, []string{p}, p, "cannot be read", "permission denied")
+	checkBadInput(t, []string{filepath.Dir(p)}, p, "cannot be read")
+}
+
+// checkBadInput checks that resolving paths fails with an ErrBadInput error
+// whose message contains each of the given strings.
+func checkBadInput(t *testing.T, paths []string, contains ...string) {
+	t.Helper()
+	got, err := splitter.ResolveInputs(paths)
+	if err == nil {
+		t.Fatalf("ResolveInputs(%q) = %v, want an error", paths, got)
+	}
+	if !errors.Is(err, splitter.ErrBadInput) {
+		t.Errorf("ResolveInputs(%q) error %q does not wrap ErrBadInput", paths, err)
+	}
+	for _, s := range contains {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("ResolveInputs(%q) error %q does not contain %q", paths, err, s)
+		}
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustMkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustMkfifo(t *testing.T, p string) {
+	t.Helper()
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
