@@ -206,4 +206,3 @@ func splitCommand(flag, spec, builtins string) ([]string, error) {
 	}
 	return argv, nil
 }
-
