@@ -1,0 +1,184 @@
+package schema_test
+
+import (
+	"bytes"
+	"errors"
+	"hash/fnv"
+	"io"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/jetmr/jetmr/schema"
+)
+
+func TestTaskRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, task := range []schema.Task{
+		{Job: "j1", Index: 7, Path: "/data/in.log", Offset: 4096, Length: 100},
+		{Job: "j-2_x", Index: 0, Inline: []byte("a\nb\n")},
+	} {
+		data, err := schema.EncodeTask(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := schema.DecodeTask(data)
+		if err != nil {
+			t.Fatalf("DecodeTask: %v", err)
+		}
+		task.V = schema.Version
+		if got.Job != task.Job || got.Index != task.Index || got.Path != task.Path ||
+			got.Offset != task.Offset || got.Length != task.Length || !bytes.Equal(got.Inline, task.Inline) || got.V != task.V {
+			t.Errorf("round trip: got %+v, want %+v", got, task)
+		}
+	}
+}
+
+func TestResultRoundTrip(t *testing.T) {
+	t.Parallel()
+	r := schema.Result{
+		Job: "j", Index: 3, Partition: 2, Attempt: 1, Worker: "h:1", Slot: 1, Slots: 2,
+		Start: 10, End: 20, BytesIn: 5, BytesOut: 6, Spill: "/tmp/x",
+		Err: &schema.TaskError{Message: "boom", ExitStatus: 3, StderrTail: "bad line"},
+	}
+	data, err := schema.EncodeResult(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := schema.DecodeResult(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Index != 3 || got.Partition != 2 || got.Spill != "/tmp/x" || got.Err == nil || got.Err.ExitStatus != 3 || got.Duration() != 10 {
+		t.Errorf("round trip: got %+v", got)
+	}
+}
+
+func TestJobRecordRoundTrip(t *testing.T) {
+	t.Parallel()
+	rec := schema.JobRecord{ID: "job1", Kind: schema.KindMapReduce, Inputs: []string{"/a"}, Map: "wordcount", Reduce: "sum", Partitions: 4}
+	data, err := schema.EncodeJobRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := schema.DecodeJobRecord(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != rec.ID || got.Partitions != 4 || got.Map != "wordcount" {
+		t.Errorf("round trip: got %+v", got)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	t.Parallel()
+	enc := func(v any) []byte {
+		data, err := msgpack.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want error
+		dec  func([]byte) error
+	}{
+		{"empty task", nil, schema.ErrMalformed, decodeTask},
+		{"garbage task", []byte{0xc1, 0xff, 0x00}, schema.ErrMalformed, decodeTask},
+		{"task of a newer version", enc(map[string]any{"v": schema.Version + 1, "job": "j"}), schema.ErrNewerVersion, decodeTask},
+		{"task without version", enc(map[string]any{"job": "j"}), schema.ErrMalformed, decodeTask},
+		{"task with bad job", enc(map[string]any{"v": 1, "job": "a.b"}), schema.ErrMalformed, decodeTask},
+		{"task with negative range", enc(map[string]any{"v": 1, "job": "j", "off": -1}), schema.ErrMalformed, decodeTask},
+		{"task with wrong field type", enc(map[string]any{"v": "one", "job": "j"}), schema.ErrMalformed, decodeTask},
+		{"result ending before start", enc(map[string]any{"v": 1, "job": "j", "start": 5, "end": 1}), schema.ErrMalformed, decodeResult},
+		{"result with negative partition", enc(map[string]any{"v": 1, "job": "j", "p": -1}), schema.ErrMalformed, decodeResult},
+		{"result of a newer version", enc(map[string]any{"v": 99, "job": "j"}), schema.ErrNewerVersion, decodeResult},
+		{"record of unknown kind", enc(map[string]any{"v": 1, "id": "j", "kind": "x", "parts": 1}), schema.ErrMalformed, decodeRecord},
+		{"record without partitions", enc(map[string]any{"v": 1, "id": "j", "kind": "pipe"}), schema.ErrMalformed, decodeRecord},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if err := c.dec(c.data); !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want an error wrapping %v", err, c.want)
+			}
+		})
+	}
+}
+
+func decodeTask(b []byte) error   { _, err := schema.DecodeTask(b); return err }
+func decodeResult(b []byte) error { _, err := schema.DecodeResult(b); return err }
+func decodeRecord(b []byte) error { _, err := schema.DecodeJobRecord(b); return err }
+
+func TestRunRoundTrip(t *testing.T) {
+	t.Parallel()
+	pairs := []schema.Pair{{Key: []byte(""), Value: []byte("0")}, {Key: []byte("a"), Value: []byte("1")}, {Key: []byte("a"), Value: []byte("2")}, {Key: []byte("b\t"), Value: nil}}
+	var buf bytes.Buffer
+	if err := schema.EncodeRun(&buf, pairs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := schema.DecodeRun(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(pairs) {
+		t.Fatalf("got %d pairs, want %d", len(got), len(pairs))
+	}
+	for i := range pairs {
+		if !bytes.Equal(got[i].Key, pairs[i].Key) || !bytes.Equal(got[i].Value, pairs[i].Value) {
+			t.Errorf("pair %d: got %q=%q, want %q=%q", i, got[i].Key, got[i].Value, pairs[i].Key, pairs[i].Value)
+		}
+	}
+}
+
+func TestRunRejectsUnsortedAndTruncated(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := schema.EncodeRun(&buf, []schema.Pair{{Key: []byte("b")}, {Key: []byte("a")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schema.DecodeRun(buf.Bytes()); !errors.Is(err, schema.ErrMalformed) {
+		t.Errorf("unsorted run: got %v, want ErrMalformed", err)
+	}
+	buf.Reset()
+	if err := schema.EncodeRun(&buf, []schema.Pair{{Key: []byte("a"), Value: []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schema.DecodeRun(buf.Bytes()[:buf.Len()-1]); !errors.Is(err, schema.ErrMalformed) {
+		t.Errorf("truncated run: got %v, want ErrMalformed", err)
+	}
+	r := schema.NewRunReader(bytes.NewReader(nil))
+	if _, err := r.Next(); !errors.Is(err, schema.ErrMalformed) || errors.Is(err, io.EOF) {
+		t.Errorf("empty input: got %v, want ErrMalformed", err)
+	}
+}
+
+func TestPartition(t *testing.T) {
+	t.Parallel()
+	counts := make([]int, 4)
+	for i := range 10000 {
+		p := schema.Partition([]byte{byte(i), byte(i >> 8), 'k'}, 4)
+		if p < 0 || p >= 4 {
+			t.Fatalf("partition %d out of range", p)
+		}
+		counts[p]++
+	}
+	for p, n := range counts {
+		if n < 2000 {
+			t.Errorf("partition %d got %d of 10000 keys: hash spreads badly", p, n)
+		}
+	}
+	if got := schema.Partition([]byte("hello"), 1); got != 0 {
+		t.Errorf("one partition: got %d", got)
+	}
+	// The hash is part of the wire format: it must stay FNV-1a.
+	for _, key := range []string{"", "hello", "naïve", "\xff\x00"} {
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		if got, want := schema.Partition([]byte(key), 1000), int(h.Sum32()%1000); got != want {
+			t.Errorf("Partition(%q, 1000) = %d, want FNV-1a's %d", key, got, want)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package schema_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/jetmr/jetmr/schema"
+)
+
+// The decoders read bytes from the network: whatever arrives, they return
+// a value or an error, never panic.
+
+func FuzzDecodeTask(f *testing.F) {
+	good, _ := schema.EncodeTask(schema.Task{Job: "j", Index: 1, Path: "/a", Offset: 1, Length: 2})
+	f.Add(good)
+	f.Add([]byte{})
+	f.Add([]byte{0x80})
+	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		task, err := schema.DecodeTask(data)
+		if err != nil {
+			return
+		}
+		again, err := schema.EncodeTask(task)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded task: %v", err)
+		}
+		if _, err := schema.DecodeTask(again); err != nil {
+			t.Fatalf("a re-encoded task does not decode: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeResult(f *testing.F) {
+	good, _ := schema.EncodeResult(schema.Result{Job: "j", Index: 1, Start: 1, End: 2, Payload: []byte("x"), Err: &schema.TaskError{Message: "m"}})
+	f.Add(good)
+	f.Add([]byte{0x81, 0xa1, 'v', 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := schema.DecodeResult(data)
+		if err == nil && r.End < r.Start {
+			t.Fatalf("accepted a result that ends before it starts")
+		}
+	})
+}
+
+func FuzzDecodeJobRecord(f *testing.F) {
+	good, _ := schema.EncodeJobRecord(schema.JobRecord{ID: "j", Kind: schema.KindPipe, Partitions: 1, Command: []string{"cat"}})
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = schema.DecodeJobRecord(data)
+	})
+}
+
+func FuzzDecodeRun(f *testing.F) {
+	var buf bytes.Buffer
+	_ = schema.EncodeRun(&buf, []schema.Pair{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Value: []byte("2")}})
+	f.Add(buf.Bytes())
+	f.Add([]byte{0xdd, 0x7f, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pairs, err := schema.DecodeRun(data)
+		if err != nil {
+			return
+		}
+		for i := 1; i < len(pairs); i++ {
+			if bytes.Compare(pairs[i-1].Key, pairs[i].Key) > 0 {
+				t.Fatalf("accepted an unsorted run")
+			}
+		}
+	})
+}
