@@ -84,6 +84,7 @@ func (p *plan) execute(ctx context.Context, b *broker.Broker, sink reducer.Sink,
 	}
 	worker, err := mapper.NewWorker(mapper.Config{
 		JS: b.JS, Job: p.job, Slots: p.cfg.Slots, SpillDir: spillDir, Logger: p.cfg.Logger,
+		SyncSpills: p.cfg.Broker.Sync == broker.SyncAlways,
 	})
 	if err != nil {
 		return nil, err

@@ -22,11 +22,12 @@ type output struct {
 
 // processor runs tasks of one job. It is safe for concurrent use.
 type processor struct {
-	job       *Job
-	spillDir  string
-	inlineMax int
-	nonce     string
-	bufs      sync.Pool
+	job        *Job
+	spillDir   string
+	inlineMax  int
+	syncSpills bool
+	nonce      string
+	bufs       sync.Pool
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -57,7 +58,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		return output{}, err
 	}
 	defer closeIn()
-	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax)
+	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	if err := command.Run(ctx, p.job.Record.Command, in, w); err != nil {
 		w.abort()
 		return output{}, err
@@ -155,7 +156,7 @@ func (p *processor) encodeRun(t schema.Task, part, attempt int, run []schema.Pai
 	if buf.Len() <= p.inlineMax {
 		return output{payload: buf.Bytes(), size: size}, nil
 	}
-	w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), 0)
+	w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), 0, p.syncSpills)
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		w.abort()
 		return output{}, err

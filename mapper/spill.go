@@ -12,13 +12,14 @@ import (
 type spillWriter struct {
 	dir, name string
 	max       int
+	sync      bool
 	buf       []byte
 	file      *os.File
 	n         int64
 }
 
-func newSpillWriter(dir, name string, max int) *spillWriter {
-	return &spillWriter{dir: dir, name: name, max: max}
+func newSpillWriter(dir, name string, max int, sync bool) *spillWriter {
+	return &spillWriter{dir: dir, name: name, max: max, sync: sync}
 }
 
 func (w *spillWriter) Write(p []byte) (int, error) {
@@ -42,8 +43,9 @@ func (w *spillWriter) Write(p []byte) (int, error) {
 }
 
 // finish closes the writer and returns the output: inline bytes, or the
-// path of the file holding it. Spilled output is flushed to disk first, so
-// that a result published afterwards never points at lost data.
+// path of the file holding it. With sync, spilled output is flushed to disk
+// first, so that a result published afterwards never points at data a
+// power loss could take.
 func (w *spillWriter) finish() (inline []byte, path string, err error) {
 	if w.file == nil {
 		if w.buf == nil {
@@ -51,9 +53,11 @@ func (w *spillWriter) finish() (inline []byte, path string, err error) {
 		}
 		return w.buf, "", nil
 	}
-	if err := w.file.Sync(); err != nil {
-		w.file.Close()
-		return nil, "", fmt.Errorf("syncing spilled output: %w", err)
+	if w.sync {
+		if err := w.file.Sync(); err != nil {
+			w.file.Close()
+			return nil, "", fmt.Errorf("syncing spilled output: %w", err)
+		}
 	}
 	if err := w.file.Close(); err != nil {
 		return nil, "", fmt.Errorf("closing spilled output: %w", err)

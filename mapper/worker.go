@@ -35,6 +35,10 @@ type Config struct {
 	// AckWait is how long the server waits for an ack before redelivering a
 	// task; running tasks send a heartbeat every AckWait/3. Default 30s.
 	AckWait time.Duration
+	// SyncSpills fsyncs spilled outputs before their result is published,
+	// for jobs whose broker fsyncs every write (sync policy "always"):
+	// without it a power loss could keep a result whose file is gone.
+	SyncSpills bool
 	// Name identifies the worker in results and reports. Default host:pid.
 	Name string
 	// Logger receives the worker's logs. Zero value: none.
@@ -77,7 +81,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("creating spill directory: %w", err)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
-	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, nonce: nuid.Next()}
+	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next()}
 	return w, nil
 }
 
