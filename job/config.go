@@ -44,6 +44,15 @@ type Config struct {
 	// and so the memory and stream space a job uses. Default 8 per slot,
 	// at least 32.
 	Window int
+	// Resume continues the job named by ID from where it stopped or
+	// crashed, without redoing committed tasks. The inputs, command and
+	// functions must be the ones the job started with.
+	Resume bool
+	// RetryFailed, with Resume, runs the job's dead letters again; it is the
+	// one resume that may change the command (or map and reduce).
+	RetryFailed bool
+	// Halt says when failed tasks stop the job. Default: never.
+	Halt Halt
 	// Broker says which NATS to use. Default: embedded.
 	Broker broker.Config
 	// Logger receives the job's logs. Zero value: none.
@@ -54,3 +63,35 @@ type Config struct {
 const (
 	DefaultRetries = 3
 )
+
+// Halt policies, with GNU parallel's meaning.
+const (
+	// HaltNever runs every task whatever fails.
+	HaltNever = "never"
+	// HaltSoon stops starting tasks once Fail tasks failed, lets running
+	// ones finish, and ends the job.
+	HaltSoon = "soon"
+	// HaltNow kills running tasks once Fail tasks failed and ends the job.
+	HaltNow = "now"
+)
+
+// Halt is a --halt policy.
+type Halt struct {
+	// When is HaltNever (default), HaltSoon or HaltNow.
+	When string
+	// Fail is the number of failed tasks that triggers the halt. Default 1.
+	Fail int
+}
+
+func (h Halt) validate() error {
+	switch h.When {
+	case "", HaltNever:
+		return nil
+	case HaltSoon, HaltNow:
+		if h.Fail < 1 {
+			return badInput("--halt %s needs fail=N with N >= 1, e.g. --halt %s,fail=1", h.When, h.When)
+		}
+		return nil
+	}
+	return badInput("--halt %q is not valid: use never, soon,fail=N or now,fail=N", h.When)
+}

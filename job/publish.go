@@ -2,66 +2,160 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
 
+// errSplitStopped ends splitting early, for --halt soon.
+var errSplitStopped = errors.New("splitting stopped")
+
+// checkpointEvery is the least time between splitter checkpoints.
+const checkpointEvery = time.Second
+
 // publishTasks splits the inputs and publishes one task per range, holding
-// a place in window for each until the reducer retires it. It returns the
-// number of tasks once the server has stored them all.
-func publishTasks(ctx context.Context, js jetstream.JetStream, p *plan, window *semaphore.Weighted) (uint64, error) {
-	acks := make(chan jetstream.PubAckFuture, 1024)
+// a place in the window for each until the reducer retires it. Tasks below
+// the splitter checkpoint of a resumed job are skipped: they are in the
+// task stream or done. It returns the number of tasks once the server has
+// stored them all, or early when stop is closed.
+func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan struct{}) (uint64, error) {
+	if s.split.Done {
+		return s.split.Published, nil
+	}
+	acks := make(chan pendingTask, 1024)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return awaitAcks(gctx, acks) })
+	g.Go(func() error { return s.awaitAcks(gctx, acks) })
 	var n uint64
 	g.Go(func() error {
 		defer close(acks)
-		return splitter.Ranges(gctx, p.inputs, p.cfg.ChunkSize, func(r splitter.Range) error {
-			if err := window.Acquire(gctx, 1); err != nil {
+		err := splitter.Ranges(gctx, s.inputs, s.record.ChunkSize, func(r splitter.Range) error {
+			select {
+			case <-stop:
+				return errSplitStopped
+			default:
+			}
+			i := n
+			n++
+			if i < s.split.Published {
+				return nil
+			}
+			if err := win.acquire(gctx, i); err != nil {
 				return err
 			}
-			t := schema.Task{Job: p.record.ID, Index: n, Path: r.Path, Offset: r.Offset, Length: r.Length}
-			data, err := schema.EncodeTask(t)
+			t := schema.Task{Job: s.record.ID, Index: i, Path: r.Path, Offset: r.Offset, Length: r.Length}
+			fut, err := s.publishTask(t, schema.TaskMsgID(s.record.ID, i))
 			if err != nil {
-				return fmt.Errorf("encoding task %d: %w", n, err)
+				return err
 			}
-			msg := &nats.Msg{Subject: schema.TaskSubject(p.record.ID), Data: data}
-			fut, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(schema.TaskMsgID(p.record.ID, n)))
-			if err != nil {
-				return fmt.Errorf("publishing task %d: %w", n, err)
-			}
-			n++
 			select {
-			case acks <- fut:
+			case acks <- pendingTask{index: i, fut: fut}:
 				return nil
 			case <-gctx.Done():
 				return gctx.Err()
 			}
 		})
+		if errors.Is(err, errSplitStopped) {
+			n = max(n-1, 0) // the range that saw the stop was not published
+			return nil
+		}
+		return err
 	})
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	ckpt := schema.SplitCheckpoint{Published: s.split.Published, Done: err == nil}
+	if err == nil {
+		ckpt.Published = n
+		select {
+		case <-stop:
+			ckpt.Done = false
+		default:
+		}
+	}
+	// Record how far splitting got even when stopping, so a resume goes on
+	// from there.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if cerr := s.saveSplit(sctx, ckpt); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return 0, err
 	}
 	return n, nil
 }
 
-// awaitAcks checks that the server stored every published task.
-func awaitAcks(ctx context.Context, acks <-chan jetstream.PubAckFuture) error {
-	for fut := range acks {
+type pendingTask struct {
+	index uint64
+	fut   jetstream.PubAckFuture
+}
+
+func (s *session) publishTask(t schema.Task, msgID string) (jetstream.PubAckFuture, error) {
+	data, err := schema.EncodeTask(t)
+	if err != nil {
+		return nil, fmt.Errorf("encoding task %d: %w", t.Index, err)
+	}
+	msg := &nats.Msg{Subject: schema.TaskSubject(s.record.ID), Data: data}
+	fut, err := s.b.JS.PublishMsgAsync(msg, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return nil, fmt.Errorf("publishing task %d: %w", t.Index, err)
+	}
+	return fut, nil
+}
+
+// awaitAcks checks that the server stored every published task, in order,
+// and checkpoints how many are stored.
+func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask) error {
+	last := time.Now()
+	for p := range acks {
 		select {
-		case <-fut.Ok():
-		case err := <-fut.Err():
-			return fmt.Errorf("publishing a task: %w", err)
+		case <-p.fut.Ok():
+		case err := <-p.fut.Err():
+			return fmt.Errorf("publishing task %d: %w", p.index, err)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		s.split.Published = p.index + 1
+		if time.Since(last) >= checkpointEvery {
+			if err := s.saveSplit(ctx, s.split); err != nil {
+				return err
+			}
+			last = time.Now()
+		}
 	}
 	return nil
+}
+
+func (s *session) saveSplit(ctx context.Context, c schema.SplitCheckpoint) error {
+	data, err := schema.EncodeCheckpoint(&c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.jobs.Put(ctx, schema.CheckpointKey(s.record.ID, schema.CheckpointSplit), data); err != nil {
+		return fmt.Errorf("saving the splitter checkpoint: %w", err)
+	}
+	return nil
+}
+
+// retryFunc publishes again, in this --retry-failed round, a task that
+// failed in an earlier round.
+func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
+	if !s.cfg.RetryFailed {
+		return nil
+	}
+	return func(r *schema.Result) error {
+		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length}
+		data, err := schema.EncodeTask(t)
+		if err != nil {
+			return err
+		}
+		msg := &nats.Msg{Subject: schema.TaskSubject(s.record.ID), Data: data}
+		_, err = s.b.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(schema.RetryMsgID(s.record.ID, r.Index, s.record.Round)))
+		return err
+	}
 }

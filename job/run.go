@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
@@ -18,8 +17,13 @@ import (
 	"github.com/jetmr/jetmr/schema"
 )
 
+// ErrHalted is the cause of a job stopped by its --halt policy.
+var ErrHalted = errors.New("halted by the --halt policy")
+
 // Run validates cfg, runs the job to the end and returns its report. The
-// report is returned with ErrTasksFailed too.
+// report is returned with ErrTasksFailed too. When ctx is cancelled the job
+// stops, keeping what a later Run with Resume needs, and Run returns an
+// error wrapping context.Canceled.
 func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 	start := time.Now()
 	p, err := validate(cfg)
@@ -34,78 +38,107 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 	return p.run(ctx, b, start)
 }
 
+// session is one run of a job against an open broker.
+type session struct {
+	*plan
+	b     *broker.Broker
+	jobs  jetstream.KeyValue
+	spill string // this process's spill directory
+	split schema.SplitCheckpoint
+}
+
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
-	log := p.cfg.Logger.With().Str("job", p.record.ID).Logger()
 	jobs, err := b.Jobs(ctx, 1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
 	}
-	if err := createRecord(ctx, jobs, p.record); err != nil {
+	s := &session{plan: p, b: b, jobs: jobs}
+	if p.cfg.Resume {
+		done, err := s.resume(ctx)
+		if err != nil || done {
+			return nil, err
+		}
+	} else if err := s.create(ctx); err != nil {
 		return nil, err
 	}
 	if _, err := b.ProvisionJob(ctx, p.record.ID, broker.ProvisionOptions{}); err != nil {
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
 	}
-	spillDir, err := p.spillDir()
+	if s.spill, err = p.spillDir(); err != nil {
+		return nil, err
+	}
+	sink, err := s.newSink(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sink, err := p.newSink(spillDir)
-	if err != nil {
-		return nil, err
-	}
-	log.Info().Int("inputs", len(p.inputs)).Int64("bytes", p.total).Int64("chunk_size", p.cfg.ChunkSize).
-		Int("slots", p.cfg.Slots).Msg("job starting")
+	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.inputs)).Int64("bytes", p.total).
+		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
-	stats, runErr := p.execute(ctx, b, sink, spillDir, start)
-	cleanupErr := p.cleanup(b, jobs, spillDir, stats, runErr)
+	stats, runErr := s.execute(ctx, sink, start)
+	endErr := s.end(stats, runErr)
 	if runErr != nil {
+		if errors.Is(runErr, ErrHalted) && stats != nil {
+			return s.report(stats), &TasksFailedError{Job: p.record.ID, Dead: stats.Dead}
+		}
 		return nil, runErr
 	}
-	report := stats.Report(p.record.ID, p.record.Kind)
+	report := s.report(stats)
 	if len(stats.Dead) > 0 {
 		return report, &TasksFailedError{Job: p.record.ID, Dead: stats.Dead}
 	}
-	return report, cleanupErr
+	return report, endErr
+}
+
+func (s *session) report(stats *reducer.Stats) *reducer.Report {
+	annotateLines(stats.Dead)
+	return stats.Report(s.record.ID, s.record.Kind)
 }
 
 // execute runs splitter, workers and reducer until the reducer has merged
 // every task.
-func (p *plan) execute(ctx context.Context, b *broker.Broker, sink reducer.Sink, spillDir string, start time.Time) (*reducer.Stats, error) {
-	window := semaphore.NewWeighted(int64(p.cfg.Window))
+func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Time) (*reducer.Stats, error) {
+	win := newWindow(s.cfg.Window)
 	total := make(chan uint64, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	haltCtx, halt := context.WithCancelCause(gctx)
+	defer halt(nil)
+	stopSplit := make(chan struct{})
 	red, err := reducer.New(reducer.Config{
-		JS: b.JS, Job: p.record, Sink: sink, Total: total, Start: start,
-		Retired: func(n int) { window.Release(int64(n)) },
-		Logger:  p.cfg.Logger,
+		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
+		Retired: win.retire,
+		Retry:   s.retryFunc(haltCtx),
+		Failed:  s.haltFunc(halt, stopSplit),
+		BeforeCommit: func(ctx context.Context) error {
+			s.record.State = schema.StateCommitting
+			return s.putRecord(ctx)
+		},
+		Logger: s.cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 	worker, err := mapper.NewWorker(mapper.Config{
-		JS: b.JS, Job: p.job, Slots: p.cfg.Slots, SpillDir: spillDir, Logger: p.cfg.Logger,
-		SyncSpills: p.cfg.Broker.Sync == broker.SyncAlways,
+		JS: s.b.JS, Job: s.job, Slots: s.cfg.Slots, SpillDir: s.spill, Logger: s.cfg.Logger,
+		SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways,
 	})
 	if err != nil {
 		return nil, err
 	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	workCtx, stopWork := context.WithCancel(gctx)
+	workCtx, stopWork := context.WithCancel(haltCtx)
 	defer stopWork()
 	var stats *reducer.Stats
 	g.Go(func() error {
 		defer stopWork()
 		var err error
-		stats, err = red.Run(gctx)
+		stats, err = red.Run(haltCtx)
 		return err
 	})
 	g.Go(func() error { return worker.Run(workCtx) })
 	g.Go(func() error {
-		n, err := publishTasks(workCtx, b.JS, p, window)
+		n, err := s.publishTasks(workCtx, win, stopSplit)
 		if err != nil {
-			if workCtx.Err() != nil && gctx.Err() == nil {
-				return nil // the reducer finished first; nothing is lost
+			if workCtx.Err() != nil {
+				return nil // stopping: the reducer or the caller says why
 			}
 			return err
 		}
@@ -113,10 +146,29 @@ func (p *plan) execute(ctx context.Context, b *broker.Broker, sink reducer.Sink,
 		return nil
 	})
 	err = g.Wait()
-	if err == nil && ctx.Err() != nil {
+	if cause := context.Cause(haltCtx); errors.Is(cause, ErrHalted) {
+		return stats, cause
+	}
+	if err == nil {
 		err = ctx.Err()
 	}
 	return stats, err
+}
+
+// haltFunc applies the --halt policy when the n-th task has failed.
+func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}) func(n int) {
+	h := s.cfg.Halt
+	return func(n int) {
+		if h.When == "" || h.When == HaltNever || n != max(h.Fail, 1) {
+			return
+		}
+		s.cfg.Logger.Warn().Str("job", s.record.ID).Int("failed", n).Str("halt", h.When).Msg("halting")
+		if h.When == HaltNow {
+			halt(fmt.Errorf("%w: %d task(s) failed", ErrHalted, n))
+			return
+		}
+		close(stopSplit)
+	}
 }
 
 // spillDir is where workers of this process put large outputs.
@@ -138,61 +190,84 @@ func (p *plan) spillDir() (string, error) {
 	return dir, nil
 }
 
-func (p *plan) newSink(spillDir string) (reducer.Sink, error) {
-	if p.record.Kind == schema.KindPipe {
-		if p.record.Output == "" {
-			out := p.cfg.Stdout
-			if out == nil {
-				out = os.Stdout
-			}
-			return reducer.NewOrderedStreamSink(out), nil
+func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
+	if s.record.Kind == schema.KindPipe {
+		out := s.cfg.Stdout
+		if out == nil {
+			out = os.Stdout
 		}
-		return reducer.NewOrderedFileSink(p.record.Output)
+		return reducer.NewOrderedSink(ctx, reducer.OrderedConfig{
+			Path: s.record.Output, Stream: out, Job: s.record.ID,
+			Checkpoints: reducer.KVCheckpoints{KV: s.jobs, Job: s.record.ID},
+			Sync:        s.cfg.Broker.Sync == broker.SyncAlways,
+		})
 	}
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
-		Dir: p.record.Output, Partitions: p.record.Partitions,
-		Fold: p.job.Combiner, ReduceCommand: p.record.ReduceCommand,
-		WorkDir: filepath.Join(spillDir, "runs"),
+		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
+		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand,
+		WorkDir: filepath.Join(s.spill, "runs"),
+		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
 	})
 }
 
-func createRecord(ctx context.Context, jobs jetstream.KeyValue, rec schema.JobRecord) error {
-	data, err := schema.EncodeJobRecord(rec)
+func (s *session) create(ctx context.Context) error {
+	data, err := schema.EncodeJobRecord(s.record)
 	if err != nil {
 		return err
 	}
-	if _, err := jobs.Create(ctx, rec.ID, data); err != nil {
+	if _, err := s.jobs.Create(ctx, s.record.ID, data); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return badInput("job %s already exists: choose another --job", rec.ID)
+			return badInput("job %s already exists: add --resume to continue it, or choose another --job", s.record.ID)
 		}
-		return fmt.Errorf("%w: recording job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		return fmt.Errorf("%w: recording job %s: %v", broker.ErrUnreachable, s.record.ID, err)
 	}
 	return nil
 }
 
-// cleanup removes the job's streams and spill files once it ended, and
-// records its final state.
-func (p *plan) cleanup(b *broker.Broker, jobs jetstream.KeyValue, spillDir string, stats *reducer.Stats, runErr error) error {
+func (s *session) putRecord(ctx context.Context) error {
+	data, err := schema.EncodeJobRecord(s.record)
+	if err != nil {
+		return err
+	}
+	if _, err := s.jobs.Put(ctx, s.record.ID, data); err != nil {
+		return fmt.Errorf("recording job %s: %w", s.record.ID, err)
+	}
+	return nil
+}
+
+// end records how the run ended. A complete job's streams, checkpoints and
+// spill files are deleted; a failed or stopped one keeps them for --resume.
+func (s *session) end(stats *reducer.Stats, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rec := p.record
-	rec.State = schema.StateDone
-	if runErr != nil || (stats != nil && len(stats.Dead) > 0) {
-		rec.State = schema.StateFailed
+	switch {
+	case runErr != nil && !errors.Is(runErr, ErrHalted) && errors.Is(runErr, context.Canceled):
+		s.record.State = schema.StateStopped
+	case runErr != nil, stats != nil && len(stats.Dead) > 0:
+		s.record.State = schema.StateFailed
+	default:
+		s.record.State = schema.StateDone
 	}
 	if stats != nil {
-		rec.Tasks = uint64(stats.Tasks())
+		s.record.Tasks = uint64(stats.Tasks())
+	}
+	err := s.putRecord(ctx)
+	if s.record.State != schema.StateDone {
+		return err
 	}
 	var errs []error
-	if data, err := schema.EncodeJobRecord(rec); err == nil {
-		if _, err := jobs.Put(ctx, rec.ID, data); err != nil {
-			errs = append(errs, fmt.Errorf("recording the end of job %s: %w", rec.ID, err))
-		}
-	}
-	if err := b.DeleteJob(ctx, rec.ID); err != nil {
+	if err != nil {
 		errs = append(errs, err)
 	}
-	if err := os.RemoveAll(spillDir); err != nil {
+	for _, name := range []string{schema.CheckpointSplit, schema.CheckpointOutput} {
+		if err := s.jobs.Delete(ctx, schema.CheckpointKey(s.record.ID, name)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.b.DeleteJob(ctx, s.record.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.RemoveAll(s.spill); err != nil {
 		errs = append(errs, fmt.Errorf("removing spill files: %w", err))
 	}
 	return errors.Join(errs...)

@@ -24,12 +24,24 @@ type plan struct {
 	inputs []splitter.Input
 	job    *mapper.Job
 	total  int64
+	// chunkGiven is whether the caller chose the chunk size (a resume keeps
+	// the job's own otherwise).
+	chunkGiven bool
 }
 
 // NewID returns a fresh job ID.
 func NewID() string { return strings.ToLower(nuid.Next()) }
 
 func validate(cfg Config) (*plan, error) {
+	if cfg.Resume && cfg.ID == "" {
+		return nil, badInput("--resume needs --job ID: the job ID printed when the job started")
+	}
+	if cfg.RetryFailed && !cfg.Resume {
+		return nil, badInput("--retry-failed reruns the dead letters of an earlier run: add --resume --job ID")
+	}
+	if err := cfg.Halt.validate(); err != nil {
+		return nil, err
+	}
 	if cfg.ID == "" {
 		cfg.ID = NewID()
 	}
@@ -61,7 +73,7 @@ func validate(cfg Config) (*plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
-	p := &plan{cfg: cfg, inputs: inputs}
+	p := &plan{cfg: cfg, inputs: inputs, chunkGiven: cfg.ChunkSize != 0}
 	for _, in := range inputs {
 		p.total += in.Size
 	}
@@ -78,6 +90,7 @@ func validate(cfg Config) (*plan, error) {
 	}
 	for _, in := range inputs {
 		p.record.Inputs = append(p.record.Inputs, in.Path)
+		p.record.InputSizes = append(p.record.InputSizes, in.Size)
 	}
 	switch cfg.Kind {
 	case schema.KindPipe:
@@ -125,7 +138,7 @@ func (p *plan) validateMapReduce() error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(out); err == nil {
+	if _, err := os.Lstat(out); err == nil && !p.cfg.Resume {
 		return badInput("output directory %s already exists: remove it or choose another -o", p.cfg.Output)
 	}
 	for _, in := range p.cfg.Inputs {

@@ -32,10 +32,10 @@ func init() {
 	}
 }
 
-// notLowerWord returns v, 8 bytes of input, with the high bit of each byte
-// that is not an ASCII lower-case letter or digit set, and all other bits
-// clear. The sums work on the low 7 bits of each byte and never carry into
-// the next byte.
+// notLowerWord returns a mask of v, 8 bytes of input, with the high bit set
+// in each byte that is not an ASCII lower-case letter or digit and all other
+// bits clear. The sums work on the low 7 bits of each byte and never carry
+// into the next byte.
 func notLowerWord(v uint64) uint64 {
 	const (
 		lsb = 0x0101010101010101
@@ -62,7 +62,7 @@ func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) 
 func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 	// Capping chunk's capacity keeps wordTable's 8-byte loads inside it.
 	chunk = chunk[:len(chunk):len(chunk)]
-	wc := newWordTable()
+	wc := newWordTable(len(chunk))
 	scratch := make([]byte, 0, 64)
 	n := len(chunk)
 	nextCheck := 0
@@ -90,21 +90,33 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 		} else {
 			// Fast path: a word of lower-case ASCII letters and digits is
 			// counted straight from the chunk, without copying.
-			for {
-				if i+8 > n {
-					for i < n && byteClass[chunk[i]] == clsLower {
-						i++
+			// Eight bytes at a time while they last; w0 keeps the first
+			// eight, the word's head if it is a lower-case ASCII word.
+			var w0 uint64
+			if i+8 <= n {
+				w0 = binary.LittleEndian.Uint64(chunk[i:])
+				v := w0
+				for {
+					if m := notLowerWord(v); m != 0 {
+						i += bits.TrailingZeros64(m) >> 3
+						break
 					}
-					break
+					i += 8
+					if i+8 > n {
+						break
+					}
+					v = binary.LittleEndian.Uint64(chunk[i:])
 				}
-				if m := notLowerWord(binary.LittleEndian.Uint64(chunk[i:])); m != 0 {
-					i += bits.TrailingZeros64(m) >> 3
-					break
-				}
-				i += 8
+			}
+			for i < n && byteClass[chunk[i]] == clsLower {
+				i++
 			}
 			if i == n || byteClass[chunk[i]] == clsSep {
-				wc.add(chunk[start:i])
+				if w := chunk[start:i]; start+8 <= n {
+					wc.add(w, maskHead(w0, len(w)))
+				} else {
+					wc.add(w, head(w))
+				}
 				continue
 			}
 		}
@@ -129,7 +141,7 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 			scratch = utf8.AppendRune(scratch, unicode.ToLower(r))
 			i += size
 		}
-		wc.add(scratch)
+		wc.add(scratch, head(scratch))
 	}
 	if err := ctx.Err(); err != nil {
 		return err

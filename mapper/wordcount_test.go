@@ -3,6 +3,7 @@ package mapper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"strconv"
@@ -211,5 +212,35 @@ func BenchmarkWordcount(b *testing.B) {
 		if err := Wordcount(ctx, text, discard{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWordcountLengthsAndAlignments covers the 8-byte scanning and hashing
+// with words of every length up to 40 at every alignment, ending at the
+// chunk's end or not.
+func TestWordcountLengthsAndAlignments(t *testing.T) {
+	const letters = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	for l := 1; l <= 40; l++ {
+		w := []byte(strings.Repeat(letters, 2)[l%len(letters):][:l])
+		for off := range 10 {
+			for _, tail := range []string{"", " ", ".\n", "É", "\xff"} {
+				in := []byte(strings.Repeat(" ", off) + string(w) + " " + strings.ToLower(string(w)) + "," + string(w) + tail)
+				if got, want := wordcountMap(t, in), referenceWordcount(in); !maps.Equal(got, want) {
+					t.Fatalf("Wordcount(%q) = %v, want %v", in, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestWordcountManyWords makes the table grow.
+func TestWordcountManyWords(t *testing.T) {
+	var b []byte
+	for i := range 60000 {
+		b = fmt.Appendf(b, "w%d x%dyz%d ", i%20000, i%7, i)
+	}
+	got, want := wordcountMap(t, b), referenceWordcount(b)
+	if !maps.Equal(got, want) {
+		t.Fatalf("got %d words, want %d", len(got), len(want))
 	}
 }

@@ -3,8 +3,8 @@ package mapper
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/maphash"
 	"math/bits"
+	"math/rand/v2"
 	"strconv"
 )
 
@@ -30,19 +30,20 @@ type wordSlot struct {
 
 // wordSeed makes the table's hash differ between processes, so that no
 // input can be crafted to collide.
-var wordSeed = func() uint64 {
-	var h maphash.Hash
-	return h.Sum64() | 1
-}()
+var wordSeed = rand.Uint64()
 
 const (
-	wordTableBits = 12 // initial size: 4096 slots
-	mix1          = 0xa0761d6478bd642f
-	mix2          = 0xe7037ed1a0b428db
+	minWordTableBits = 8  // 256 slots
+	maxWordTableBits = 16 // the largest initial size, a 2 MiB table
+	mix1             = 0xa0761d6478bd642f
+	mix2             = 0xe7037ed1a0b428db
 )
 
-func newWordTable() *wordTable {
-	return &wordTable{slots: make([]wordSlot, 1<<wordTableBits), shift: 64 - wordTableBits}
+// newWordTable returns a table sized for a chunk of size bytes: a slot per
+// 512 bytes, a guess at the number of distinct words, within limits.
+func newWordTable(size int) *wordTable {
+	b := min(max(bits.Len(uint(size/512)), minWordTableBits), maxWordTableBits)
+	return &wordTable{slots: make([]wordSlot, 1<<b), shift: 64 - uint(b)}
 }
 
 // mum is a 64x64->128-bit multiply folded to 64 bits, wyhash's mixer.
@@ -55,17 +56,22 @@ func mum(a, b uint64) uint64 {
 // integer, zero-padded. len(w) > 0.
 func head(w []byte) uint64 {
 	if cap(w) >= 8 {
-		v := binary.LittleEndian.Uint64(w[:8])
-		if len(w) >= 8 {
-			return v
-		}
-		return v & (^uint64(0) >> (64 - 8*uint(len(w))))
+		return maskHead(binary.LittleEndian.Uint64(w[:8]), len(w))
 	}
 	var v uint64
 	for i := min(len(w), 8) - 1; i >= 0; i-- {
 		v = v<<8 | uint64(w[i])
 	}
 	return v
+}
+
+// maskHead returns the head of a word of n > 0 bytes from its first 8 bytes
+// (or those of what follows it) v.
+func maskHead(v uint64, n int) uint64 {
+	if n >= 8 {
+		return v
+	}
+	return v & (^uint64(0) >> (64 - 8*uint(n)))
 }
 
 // hashWord hashes w, whose head is w0.
@@ -82,11 +88,10 @@ func hashWord(w []byte, w0 uint64) uint64 {
 	return mum(h^binary.LittleEndian.Uint64(w[n-8:]), mix2)
 }
 
-// add counts one occurrence of w, which is not empty. It copies w only if
-// w is new.
-func (t *wordTable) add(w []byte) {
+// add counts one occurrence of w, which is not empty and has head w0. It
+// copies w only if w is new.
+func (t *wordTable) add(w []byte, w0 uint64) {
 	n := len(w)
-	w0 := head(w)
 	mask := len(t.slots) - 1
 	i := int(hashWord(w, w0) >> t.shift)
 	for {

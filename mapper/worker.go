@@ -176,7 +176,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		return
 	}
 	base := schema.Result{
-		Job: task.Job, Index: task.Index, Attempt: attempt,
+		Job: task.Job, Index: task.Index, Attempt: attempt, Round: w.cfg.Job.Record.Round,
 		Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots, WorkerStart: w.start.UnixNano(),
 		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn,
 	}
@@ -265,7 +265,7 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	}
 	base.Err = te
 	base.Path, base.Offset, base.Length = task.Path, task.Offset, task.Length
-	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index)); err != nil {
+	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round)); err != nil {
 		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")
 		_ = msg.NakWithDelay(time.Second)
 		return

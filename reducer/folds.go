@@ -21,16 +21,20 @@ var (
 	// Sum adds decimal numbers: as int64 while they are integers and the sum
 	// fits, as float64 once a value has a fraction or exponent or the sum
 	// overflows. The output is integer text or the shortest float text
-	// (strconv 'g' format).
+	// (strconv 'g' format). The partial is the sum as integer text or, for
+	// a float, in 'e' format (or +Inf, -Inf, NaN), so that it reads back as
+	// a float.
 	Sum Fold = sumFold{}
-	// Count counts the values of a key, whatever they hold.
+	// Count counts the values of a key, whatever they hold. The partial is
+	// the count.
 	Count Fold = countFold{}
-	// Min keeps the least of decimal numbers, compared exactly; the output is
-	// formatted as Sum's.
+	// Min keeps the least of decimal numbers, compared exactly, even an
+	// int64 with a float64; the output and partial are formatted as Sum's.
 	Min Fold = extremeFold{max: false}
 	// Max keeps the greatest of decimal numbers, as Min does the least.
 	Max Fold = extremeFold{max: true}
-	// Concat joins the values of a key, sorted bytewise, with ",".
+	// Concat joins the values of a key, sorted bytewise, with ",". The
+	// partial is the values, each preceded by its length as a uvarint.
 	Concat Fold = concatFold{}
 )
 

@@ -23,6 +23,9 @@ import (
 type KeyedConfig struct {
 	// Dir is the output directory; it must not exist yet. Required.
 	Dir string
+	// Job names the job; it makes the temporary directory's name,
+	// ".<base>.jetmr-<job>.tmp" next to Dir.
+	Job string
 	// Partitions is the number of reduce partitions (part files). Default 1.
 	Partitions int
 	// Fold is the built-in reduce; nil when ReduceCommand is set.
@@ -37,6 +40,9 @@ type KeyedConfig struct {
 	// Parallel bounds how many partitions are written at once. Default:
 	// the number of CPUs.
 	Parallel int
+	// Sync fsyncs the part files and directories before the output is
+	// renamed into place, so that it survives a power loss.
+	Sync bool
 }
 
 // KeyedSink merges the keyed outputs of a map-reduce job. With a built-in
@@ -79,8 +85,13 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 			return nil, fmt.Errorf("creating reduce work directory: %w", err)
 		}
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(cfg.Dir), "."+filepath.Base(cfg.Dir)+".jetmr-*.tmp")
-	if err != nil {
+	// The temporary directory of an interrupted run is stale: a resumed
+	// sink rebuilds everything from the results stream.
+	tmp := TempPath(cfg.Dir, cfg.Job)
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, fmt.Errorf("removing stale output %s: %w", tmp, err)
+	}
+	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output directory next to %s: %w", cfg.Dir, err)
 	}
 	s := &KeyedSink{cfg: cfg, tmp: tmp, parts: make(map[uint64]int)}
@@ -93,7 +104,7 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 }
 
 // Merge implements [Sink].
-func (s *KeyedSink) Merge(_ context.Context, r *schema.Result) (int, error) {
+func (s *KeyedSink) Merge(_ context.Context, r *schema.Result) (Span, error) {
 	var err error
 	if s.cfg.Fold != nil {
 		err = s.fold(r)
@@ -101,14 +112,14 @@ func (s *KeyedSink) Merge(_ context.Context, r *schema.Result) (int, error) {
 		err = s.keepRun(r)
 	}
 	if err != nil {
-		return 0, err
+		return Span{}, err
 	}
 	s.parts[r.Index]++
 	if s.parts[r.Index] < s.cfg.Partitions {
-		return 0, nil
+		return Span{}, nil
 	}
 	delete(s.parts, r.Index)
-	return 1, nil
+	return one(r.Index), nil
 }
 
 func (s *KeyedSink) fold(r *schema.Result) error {
@@ -164,14 +175,14 @@ func (s *KeyedSink) keepRun(r *schema.Result) error {
 }
 
 // Fail implements [Sink].
-func (s *KeyedSink) Fail(context.Context, *schema.Result) (int, error) { return 1, nil }
+func (s *KeyedSink) Fail(_ context.Context, r *schema.Result) (Span, error) { return one(r.Index), nil }
 
 // Commit implements [Sink]: it writes every partition, then renames the
-// temporary directory to Dir. With failed tasks it discards the output.
+// temporary directory to Dir. With failed tasks it writes nothing: a resume
+// rebuilds the state from the results stream.
 func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 	if failed {
-		s.Abort()
-		return nil
+		return s.Suspend(ctx)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Parallel)
@@ -179,23 +190,35 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 		g.Go(func() error { return s.writePartition(gctx, p) })
 	}
 	if err := g.Wait(); err != nil {
-		s.Abort()
+		os.RemoveAll(s.tmp)
 		return err
 	}
-	if err := syncDir(s.tmp); err != nil {
-		s.Abort()
-		return err
+	if s.cfg.Sync {
+		if err := syncDir(s.tmp); err != nil {
+			os.RemoveAll(s.tmp)
+			return err
+		}
 	}
 	if _, err := os.Lstat(s.cfg.Dir); err == nil {
-		s.Abort()
+		os.RemoveAll(s.tmp)
 		return fmt.Errorf("output directory %s appeared while the job ran: remove it or choose another -o", s.cfg.Dir)
 	}
 	if err := os.Rename(s.tmp, s.cfg.Dir); err != nil {
-		s.Abort()
+		os.RemoveAll(s.tmp)
 		return fmt.Errorf("renaming output into %s: %w", s.cfg.Dir, err)
 	}
 	s.cleanRuns()
+	if !s.cfg.Sync {
+		return nil
+	}
 	return syncDir(filepath.Dir(s.cfg.Dir))
+}
+
+// Suspend implements [Sink]: the folded state lives in memory and the runs
+// in the results stream and spill files, so nothing needs keeping but the
+// spill files; the temporary directory goes.
+func (s *KeyedSink) Suspend(context.Context) error {
+	return os.RemoveAll(s.tmp)
 }
 
 // PartName is the file name of partition p in the output directory.
@@ -216,8 +239,10 @@ func (s *KeyedSink) writePartition(ctx context.Context, p int) error {
 	if err != nil {
 		return fmt.Errorf("writing partition %d: %w", p, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", path, err)
+	if s.cfg.Sync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("syncing %s: %w", path, err)
+		}
 	}
 	return f.Close()
 }
@@ -297,7 +322,7 @@ func (s *KeyedSink) cleanRuns() {
 	}
 }
 
-// Abort implements [Sink].
+// Abort discards the partial output and the runs.
 func (s *KeyedSink) Abort() {
 	s.cleanRuns()
 	os.RemoveAll(s.tmp)

@@ -103,11 +103,13 @@ func mergeRuns(ctx context.Context, runs []io.Reader, name func(int) string, emi
 }
 
 // MergeRunFiles merges the runs in the files at paths, as [MergeRuns] does,
-// reading at most fanIn (at least 2) of them at once. With more files it
-// first merges consecutive groups of them into intermediate run files in
-// tmpDir (the default temporary directory if empty), as few as needed, and
-// repeats until at most fanIn remain; it removes the intermediate files
-// before returning. The files at paths are only read.
+// reading at most fanIn (at least 2) files at once. With more files it first
+// merges consecutive groups of at most fanIn of them into intermediate run
+// files in tmpDir (the default temporary directory if empty), so that one
+// group merge has fanIn files open for reading and one for writing; it
+// merges as few as needed, repeats until at most fanIn files remain, and
+// removes the intermediate files before returning. Merging consecutive
+// groups keeps ties in the order of paths. The files at paths are only read.
 func MergeRunFiles(ctx context.Context, paths []string, tmpDir string, fanIn int, emit func(schema.Pair) error) (err error) {
 	if fanIn < 2 {
 		return fmt.Errorf("merging runs: fan-in %d, need at least 2", fanIn)

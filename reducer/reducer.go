@@ -13,20 +13,26 @@ import (
 	"github.com/jetmr/jetmr/schema"
 )
 
+// Span is the task indices [From, To) a sink retired: it no longer needs
+// their results, which frees their places in the splitter's window.
+type Span struct{ From, To uint64 }
+
+// one is the span of a single task.
+func one(i uint64) Span { return Span{i, i + 1} }
+
 // Sink merges results into a job's output.
 type Sink interface {
 	// Merge merges one result. The reducer calls it at most once per task
-	// index and partition, from one goroutine. It returns how many tasks it
-	// retired: tasks whose results it no longer needs, which frees their
-	// place in the splitter's window.
-	Merge(ctx context.Context, r *schema.Result) (retired int, err error)
-	// Fail records that a task failed for good. It returns the tasks retired.
-	Fail(ctx context.Context, r *schema.Result) (retired int, err error)
+	// index and partition, from one goroutine.
+	Merge(ctx context.Context, r *schema.Result) (Span, error)
+	// Fail records that a task failed for good.
+	Fail(ctx context.Context, r *schema.Result) (Span, error)
 	// Commit completes the output once every task is merged or failed. With
-	// failed tasks it discards the output instead.
+	// failed tasks it publishes nothing and keeps what a resume needs.
 	Commit(ctx context.Context, failed bool) error
-	// Abort discards any partial output.
-	Abort()
+	// Suspend keeps the output as far as it got for a later resume: the job
+	// was interrupted.
+	Suspend(ctx context.Context) error
 }
 
 // Config configures a [Reducer].
@@ -40,9 +46,20 @@ type Config struct {
 	// Total delivers the number of tasks once the splitter has published
 	// them all. Required.
 	Total <-chan uint64
-	// Retired is called with the number of tasks retired by each merge, so
-	// the splitter can publish more. Optional.
-	Retired func(n int)
+	// Retired is called with the tasks each merge retired, so the splitter
+	// can publish more. Optional.
+	Retired func(Span)
+	// Retry is called, during a --retry-failed round, for each task that
+	// failed in an earlier round: it must publish the task again. Optional;
+	// without it earlier failures stay final.
+	Retry func(r *schema.Result) error
+	// Failed is called after each task that failed for good, with the number
+	// of such tasks so far (for --halt). Optional.
+	Failed func(n int)
+	// BeforeCommit is called once every task is complete, before the sink
+	// publishes the output; the job records that it is committing, so that
+	// a crash during the commit is recognised on resume. Optional.
+	BeforeCommit func(ctx context.Context) error
 	// Start is when the job started, for its wall time. Default: now.
 	Start time.Time
 	// Logger receives the reducer's logs. Zero value: none.
@@ -50,15 +67,22 @@ type Config struct {
 }
 
 // Reducer consumes a job's results and merges them through a Sink.
+//
+// Where its truth lives: the results stream holds every task's result until
+// the job is deleted, so a reducer that restarts replays it from the first
+// message and rebuilds its state, dropping duplicates by task index and
+// partition. The only state kept elsewhere is an ordered output file's
+// checkpoint (see [OrderedSink]).
 type Reducer struct {
-	cfg     Config
-	parts   int
-	merged  map[uint64][]bool // task index -> partitions merged, for incomplete tasks
-	done    doneSet
-	nDone   uint64
-	stats   *Stats
-	dead    []DeadLetter
-	dropped int
+	cfg       Config
+	parts     int
+	merged    map[uint64][]bool // task index -> partitions merged, for incomplete tasks
+	done      doneSet
+	nDone     uint64
+	stats     *Stats
+	dead      []DeadLetter
+	dropped   int
+	replayEnd uint64 // last stream sequence stored before this run
 }
 
 // New returns a reducer for cfg.
@@ -67,25 +91,33 @@ func New(cfg Config) (*Reducer, error) {
 		return nil, errors.New("reducer.New: JS, Sink and Total are required")
 	}
 	if cfg.Retired == nil {
-		cfg.Retired = func(int) {}
+		cfg.Retired = func(Span) {}
 	}
-	parts := max(cfg.Job.Partitions, 1)
+	if cfg.Failed == nil {
+		cfg.Failed = func(int) {}
+	}
 	stats := NewStats()
 	if !cfg.Start.IsZero() {
 		stats.Start = cfg.Start
 	}
 	return &Reducer{
-		cfg: cfg, parts: parts,
+		cfg: cfg, parts: max(cfg.Job.Partitions, 1),
 		merged: make(map[uint64][]bool), done: doneSet{above: make(map[uint64]struct{})},
 		stats: stats,
 	}, nil
 }
 
 // Run merges results until every task is complete, then commits the sink.
-// It returns the statistics of the merged tasks. With failed tasks the
-// output is discarded and the dead letters are in the stats.
+// It returns the statistics of the job's tasks. With failed tasks the
+// output is not published and the dead letters are in the stats. When ctx
+// is cancelled the sink is suspended for a resume and ctx's error returned.
 func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
-	cons, err := r.cfg.JS.OrderedConsumer(ctx, schema.ResultStream(r.cfg.Job.ID), jetstream.OrderedConsumerConfig{})
+	stream, err := r.cfg.JS.Stream(ctx, schema.ResultStream(r.cfg.Job.ID))
+	if err != nil {
+		return nil, fmt.Errorf("opening results of job %s: %w", r.cfg.Job.ID, err)
+	}
+	r.replayEnd = stream.CachedInfo().State.LastSeq
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return nil, fmt.Errorf("reading results of job %s: %w", r.cfg.Job.ID, err)
 	}
@@ -101,14 +133,22 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 		return r.loop(gctx, msgs)
 	})
 	if err := g.Wait(); err != nil {
-		r.cfg.Sink.Abort()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if serr := r.cfg.Sink.Suspend(sctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
 		return r.stats, err
 	}
 	r.stats.Dead = r.dead
-	if err := r.cfg.Sink.Commit(ctx, len(r.dead) > 0); err != nil {
-		return r.stats, err
+	if r.cfg.BeforeCommit != nil && len(r.dead) == 0 {
+		if err := r.cfg.BeforeCommit(ctx); err != nil {
+			return r.stats, err
+		}
 	}
-	return r.stats, nil
+	err = r.cfg.Sink.Commit(ctx, len(r.dead) > 0)
+	r.stats.End = time.Now() // the wall time includes writing the output
+	return r.stats, err
 }
 
 // readResults moves messages from the iterator to msgs until it is stopped.
@@ -146,7 +186,7 @@ func (r *Reducer) loop(ctx context.Context, msgs <-chan jetstream.Msg) error {
 			if !ok {
 				return fmt.Errorf("results stream of job %s closed with %d of %d tasks merged", r.cfg.Job.ID, r.nDone, total)
 			}
-			if err := r.handle(ctx, m.Data()); err != nil {
+			if err := r.handle(ctx, m); err != nil {
 				return err
 			}
 		}
@@ -155,18 +195,26 @@ func (r *Reducer) loop(ctx context.Context, msgs <-chan jetstream.Msg) error {
 	return nil
 }
 
-func (r *Reducer) handle(ctx context.Context, data []byte) error {
-	res, err := schema.DecodeResult(data)
-	if err != nil || res.Job != r.cfg.Job.ID || res.Partition >= r.parts {
+func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
+	res, err := schema.DecodeResult(m.Data())
+	if err == nil && (res.Job != r.cfg.Job.ID || res.Partition >= r.parts) {
+		err = fmt.Errorf("%w: result of job %q, partition %d", schema.ErrMalformed, res.Job, res.Partition)
+	}
+	if err != nil {
 		r.dropped++
-		r.cfg.Logger.Error().Err(err).Str("result_job", res.Job).Msg("dropping a malformed result message")
+		r.stats.Malformed = append(r.stats.Malformed, err.Error())
+		r.cfg.Logger.Error().Err(err).Msg("dropping a malformed result message")
 		return nil
 	}
 	if r.done.has(res.Index) {
 		return nil // a duplicate of a task already complete
 	}
+	replayed := false
+	if md, err := m.Metadata(); err == nil {
+		replayed = md.Sequence.Stream <= r.replayEnd
+	}
 	if res.Err != nil {
-		return r.fail(ctx, &res)
+		return r.fail(ctx, &res, replayed)
 	}
 	seen := r.merged[res.Index]
 	if seen == nil {
@@ -176,21 +224,28 @@ func (r *Reducer) handle(ctx context.Context, data []byte) error {
 	if seen[res.Partition] {
 		return nil // this partition of this task is already merged
 	}
-	retired, err := r.cfg.Sink.Merge(ctx, &res)
+	span, err := r.cfg.Sink.Merge(ctx, &res)
 	if err != nil {
 		return fmt.Errorf("merging result of task %d: %w", res.Index, err)
 	}
 	seen[res.Partition] = true
 	r.stats.AddOutput(&res)
 	if allTrue(seen) {
-		r.complete(&res)
+		r.complete(&res, replayed)
 	}
-	r.cfg.Retired(retired)
+	r.cfg.Retired(span)
 	return nil
 }
 
-func (r *Reducer) fail(ctx context.Context, res *schema.Result) error {
-	retired, err := r.cfg.Sink.Fail(ctx, res)
+func (r *Reducer) fail(ctx context.Context, res *schema.Result, replayed bool) error {
+	if res.Round < r.cfg.Job.Round && r.cfg.Retry != nil {
+		// Failed in an earlier round: this round runs it again.
+		if err := r.cfg.Retry(res); err != nil {
+			return fmt.Errorf("retrying task %d: %w", res.Index, err)
+		}
+		return nil
+	}
+	span, err := r.cfg.Sink.Fail(ctx, res)
 	if err != nil {
 		return fmt.Errorf("recording failure of task %d: %w", res.Index, err)
 	}
@@ -198,16 +253,17 @@ func (r *Reducer) fail(ctx context.Context, res *schema.Result) error {
 		Index: res.Index, Attempts: res.Attempt, Worker: res.Worker,
 		Path: res.Path, Offset: res.Offset, Length: res.Length, Error: *res.Err,
 	})
-	r.complete(res)
-	r.cfg.Retired(retired)
+	r.complete(res, replayed)
+	r.cfg.Retired(span)
+	r.cfg.Failed(len(r.dead))
 	return nil
 }
 
-func (r *Reducer) complete(res *schema.Result) {
+func (r *Reducer) complete(res *schema.Result, replayed bool) {
 	delete(r.merged, res.Index)
 	r.done.add(res.Index)
 	r.nDone++
-	r.stats.Add(res)
+	r.stats.Add(res, replayed)
 }
 
 func allTrue(bs []bool) bool {

@@ -24,6 +24,10 @@ type Report struct {
 	// Tasks counts every task of the job; Failed those that are dead letters.
 	Tasks  int `json:"tasks"`
 	Failed int `json:"failed"`
+	// Executed counts the tasks this run completed; Committed those an
+	// earlier, interrupted run had completed (the metrics cover this run).
+	Executed  int `json:"executed"`
+	Committed int `json:"already_committed"`
 	// Slots is the number of task slots of all workers that ran tasks.
 	Slots       int     `json:"slots"`
 	WallSeconds float64 `json:"wall_seconds"`
@@ -45,6 +49,8 @@ type Report struct {
 	Workers         []WorkerReport `json:"workers"`
 	DeadLetters     []DeadLetter   `json:"dead_letters"`
 	Advice          []string       `json:"advice"`
+	// Malformed lists result messages that did not decode and were dropped.
+	Malformed []string `json:"malformed_messages,omitempty"`
 }
 
 // WorkerReport is one worker's share of the run.
@@ -64,7 +70,8 @@ func (s *Stats) Report(job, kind string) *Report {
 	}
 	wall := end.Sub(s.Start)
 	r := &Report{
-		Job: job, Kind: kind, Tasks: len(s.durations), Failed: len(s.Dead),
+		Job: job, Kind: kind, Tasks: s.Tasks(), Failed: len(s.Dead),
+		Executed: s.Executed, Committed: s.Committed, Malformed: s.Malformed,
 		WallSeconds: wall.Seconds(), BusySeconds: s.busy.Seconds(),
 		BytesIn: s.bytesIn, BytesOut: s.bytesOut,
 		DeadLetters: s.Dead, Workers: []WorkerReport{}, Advice: []string{},
@@ -159,6 +166,9 @@ func fmtDur(sec float64) string {
 func (r *Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "jetmr: job %s: %d tasks", r.Job, r.Tasks)
+	if r.Committed > 0 {
+		fmt.Fprintf(&b, " (%d already committed, %d run now)", r.Committed, r.Executed)
+	}
 	if r.Failed > 0 {
 		fmt.Fprintf(&b, " (%d failed)", r.Failed)
 	}

@@ -8,13 +8,15 @@ import (
 
 // DeadLetter is a task that failed on every attempt.
 type DeadLetter struct {
-	Index    uint64           `json:"index"`
-	Attempts int              `json:"attempts"`
-	Worker   string           `json:"worker"`
-	Path     string           `json:"path,omitempty"`
-	Offset   int64            `json:"offset,omitempty"`
-	Length   int64            `json:"length,omitempty"`
-	Error    schema.TaskError `json:"error"`
+	Index    uint64 `json:"index"`
+	Attempts int    `json:"attempts"`
+	Worker   string `json:"worker"`
+	Path     string `json:"path,omitempty"`
+	// Line is the number of the first line of the task's input range.
+	Line   int              `json:"line,omitempty"`
+	Offset int64            `json:"offset,omitempty"`
+	Length int64            `json:"length,omitempty"`
+	Error  schema.TaskError `json:"error"`
 }
 
 // workerStats is what the reducer learns about one worker from its results.
@@ -33,6 +35,11 @@ type Stats struct {
 	Start, End time.Time
 	// Dead lists the tasks that failed for good.
 	Dead []DeadLetter
+	// Malformed lists the errors of result messages that did not decode.
+	Malformed []string
+	// Executed counts the tasks completed by this run; Committed those a
+	// previous run of the job had completed already (found on resume).
+	Executed, Committed int
 
 	durations []time.Duration
 	busy      time.Duration
@@ -50,8 +57,15 @@ func NewStats() *Stats {
 // AddOutput counts the output bytes of one merged partition of a task.
 func (s *Stats) AddOutput(res *schema.Result) { s.bytesOut += res.BytesOut }
 
-// Add counts one completed task, from any one of its results.
-func (s *Stats) Add(res *schema.Result) {
+// Add counts one completed task, from any one of its results. A replayed
+// task was completed by an earlier run of the job: it counts as committed,
+// not executed, and not towards this run's busy time.
+func (s *Stats) Add(res *schema.Result, replayed bool) {
+	if replayed {
+		s.Committed++
+		return
+	}
+	s.Executed++
 	d := res.Duration()
 	s.durations = append(s.durations, d)
 	s.busy += d
@@ -67,4 +81,4 @@ func (s *Stats) Add(res *schema.Result) {
 }
 
 // Tasks is the number of completed tasks, failed ones included.
-func (s *Stats) Tasks() int { return len(s.durations) }
+func (s *Stats) Tasks() int { return s.Executed + s.Committed }

@@ -124,3 +124,38 @@ func checkVersion(v int) error {
 	}
 	return nil
 }
+
+// EncodeCheckpoint encodes a checkpoint (a *SplitCheckpoint or an
+// *OutputCheckpoint), stamping the current [Version].
+func EncodeCheckpoint(c any) ([]byte, error) {
+	switch c := c.(type) {
+	case *SplitCheckpoint:
+		c.V = Version
+	case *OutputCheckpoint:
+		c.V = Version
+	default:
+		return nil, fmt.Errorf("schema.EncodeCheckpoint: unsupported type %T", c)
+	}
+	return msgpack.Marshal(c)
+}
+
+// DecodeSplitCheckpoint decodes a splitter checkpoint.
+func DecodeSplitCheckpoint(data []byte) (SplitCheckpoint, error) {
+	var c SplitCheckpoint
+	if err := decode(data, &c); err != nil {
+		return c, fmt.Errorf("decoding split checkpoint: %w", err)
+	}
+	return c, checkVersion(c.V)
+}
+
+// DecodeOutputCheckpoint decodes an output checkpoint.
+func DecodeOutputCheckpoint(data []byte) (OutputCheckpoint, error) {
+	var c OutputCheckpoint
+	if err := decode(data, &c); err != nil {
+		return c, fmt.Errorf("decoding output checkpoint: %w", err)
+	}
+	if c.Offset < 0 {
+		return c, fmt.Errorf("decoding output checkpoint: %w: negative offset", ErrMalformed)
+	}
+	return c, checkVersion(c.V)
+}

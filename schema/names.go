@@ -53,8 +53,24 @@ func ResultSubject(job string, partition int) string {
 func TaskMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d", job, index) }
 
 // FailureMsgID is the Nats-Msg-Id of the failure result of a task that ran
-// out of attempts.
-func FailureMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d/failed", job, index) }
+// out of attempts in a retry round.
+func FailureMsgID(job string, index uint64, round int) string {
+	return fmt.Sprintf("%s/%d/failed/%d", job, index, round)
+}
+
+// RetryMsgID is the Nats-Msg-Id of a task published again in a retry round.
+func RetryMsgID(job string, index uint64, round int) string {
+	return fmt.Sprintf("%s/%d/retry/%d", job, index, round)
+}
+
+// Checkpoint keys in [JobsBucket].
+const (
+	CheckpointSplit  = "split"
+	CheckpointOutput = "output"
+)
+
+// CheckpointKey is the key of a job's checkpoint in [JobsBucket].
+func CheckpointKey(job, name string) string { return job + ".ckpt." + name }
 
 // ResultMsgID is the Nats-Msg-Id of the final result of one task for one
 // partition: a redelivered task whose result was already stored is dropped

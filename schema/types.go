@@ -36,8 +36,11 @@ type Result struct {
 	Index     uint64 `msgpack:"i"`
 	Partition int    `msgpack:"p"`
 	Attempt   int    `msgpack:"att"`
-	Worker    string `msgpack:"w"`
-	Slot      int    `msgpack:"slot"`
+	// Round is the job's retry round the result belongs to: 0 for the first
+	// run, n after the n-th resume with --retry-failed.
+	Round  int    `msgpack:"round,omitempty"`
+	Worker string `msgpack:"w"`
+	Slot   int    `msgpack:"slot"`
 	// Slots is the worker's concurrency, WorkerStart when it started: the
 	// reducer derives utilization from them.
 	Slots       int   `msgpack:"slots"`
@@ -82,10 +85,13 @@ const (
 // JobRecord describes a job: what it runs and over which inputs. It lives
 // in [JobsBucket] so that workers and a resumed run see the same job.
 type JobRecord struct {
-	V          int      `msgpack:"v"`
-	ID         string   `msgpack:"id"`
-	Kind       string   `msgpack:"kind"`
-	Inputs     []string `msgpack:"inputs"`
+	V      int      `msgpack:"v"`
+	ID     string   `msgpack:"id"`
+	Kind   string   `msgpack:"kind"`
+	Inputs []string `msgpack:"inputs"`
+	// InputSizes are the sizes of Inputs when the job started, so that a
+	// resume can refuse inputs that changed.
+	InputSizes []int64  `msgpack:"sizes,omitempty"`
 	Output     string   `msgpack:"output,omitempty"`
 	Command    []string `msgpack:"cmd,omitempty"`
 	Map        string   `msgpack:"map,omitempty"`
@@ -102,11 +108,41 @@ type JobRecord struct {
 	State        string `msgpack:"state"`
 	// Tasks is the number of tasks, known once splitting finished (0 before).
 	Tasks uint64 `msgpack:"tasks,omitempty"`
+	// Round counts the resumes with --retry-failed: a task that failed in an
+	// earlier round runs again in the current one.
+	Round int `msgpack:"round,omitempty"`
 }
 
 // Job states.
 const (
+	// StateRunning: the job is running, or its process crashed; --resume
+	// continues it.
 	StateRunning = "running"
-	StateDone    = "done"
-	StateFailed  = "failed"
+	// StateCommitting: every task is merged and the output is being renamed
+	// into place.
+	StateCommitting = "committing"
+	// StateDone: the output is complete and published.
+	StateDone = "done"
+	// StateFailed: tasks failed for good; --resume --retry-failed reruns them.
+	StateFailed = "failed"
+	// StateStopped: the job was interrupted; --resume continues it.
+	StateStopped = "stopped"
 )
+
+// SplitCheckpoint records how far a job's splitter got: every task below
+// Published is stored in the task stream, or done.
+type SplitCheckpoint struct {
+	V         int    `msgpack:"v"`
+	Published uint64 `msgpack:"pub"`
+	// Done is set once every task is published; Published is the total then.
+	Done bool `msgpack:"done,omitempty"`
+}
+
+// OutputCheckpoint records how much of an ordered output file is durable:
+// the outputs of tasks below Next fill its first Offset bytes, synced to
+// disk.
+type OutputCheckpoint struct {
+	V      int    `msgpack:"v"`
+	Next   uint64 `msgpack:"next"`
+	Offset int64  `msgpack:"off"`
+}

@@ -23,11 +23,21 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// interruptedError reports a job stopped by SIGINT or SIGTERM.
+type interruptedError struct{ msg string }
+
+func (e interruptedError) Error() string { return e.msg }
+
 func exitCode(err error) int {
-	var usage usageError
+	var (
+		usage       usageError
+		interrupted interruptedError
+	)
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &interrupted):
+		return exitInterrupted
 	case errors.As(err, &usage), errors.Is(err, job.ErrBadInput):
 		return exitBadInput
 	case errors.Is(err, job.ErrTasksFailed):

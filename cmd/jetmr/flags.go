@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"runtime"
 	"strconv"
@@ -30,6 +31,9 @@ type commonFlags struct {
 	natsURL   string
 	sync      string
 	jobID     string
+	resume    bool
+	retryFail bool
+	halt      string
 	report    string
 	logLevel  string
 	logFormat string
@@ -46,7 +50,10 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
 	fs.StringVar(&f.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: embedded)")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
-	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated)")
+	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")
+	fs.BoolVar(&f.retryFail, "retry-failed", false, "with --resume: run the job's dead letters again (the command may change)")
+	fs.StringVar(&f.halt, "halt", "never", "when failures stop the job: never, soon,fail=N or now,fail=N")
 	fs.StringVar(&f.report, "report", "", "write the run report as JSON to this file")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
@@ -79,8 +86,16 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string) (job.Config, error
 	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
 		return job.Config{}, usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
 	}
+	halt, err := job.ParseHalt(f.halt)
+	if err != nil {
+		return job.Config{}, err
+	}
+	if f.jobID == "" && !f.resume {
+		f.jobID = job.NewID()
+	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
+		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt,
 		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout,
 		Broker: broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log},
 		Logger: log,
@@ -110,9 +125,19 @@ func parseJobs(s string) (int, error) {
 
 // runJob runs cfg and prints the summary, dead letters and report.
 func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Config) error {
+	stderr := cmd.ErrOrStderr()
+	if !f.quiet {
+		fmt.Fprintf(stderr, "jetmr: job %s\n", cfg.ID)
+	}
 	report, err := job.Run(ctx, cfg)
+	switch {
+	case errors.Is(err, job.ErrAlreadyDone):
+		fmt.Fprintln(stderr, "jetmr:", err)
+		return nil
+	case errors.Is(err, context.Canceled):
+		return interruptedError{fmt.Sprintf("interrupted: job %s stopped; continue it with:\n  %s", cfg.ID, resumeCommand(cfg.ID))}
+	}
 	if report != nil {
-		stderr := cmd.ErrOrStderr()
 		if !f.quiet {
 			fmt.Fprintln(stderr, report.Summary())
 		}
@@ -139,6 +164,47 @@ func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []reducer.
 			}
 		}
 	}
+}
+
+// resumeCommand is this process's command line with --job ID --resume.
+func resumeCommand(id string) string {
+	var args []string
+	skip := false
+	for _, a := range os.Args {
+		switch {
+		case skip:
+			skip = false
+			continue
+		case a == "--job":
+			skip = true
+			continue
+		case strings.HasPrefix(a, "--job=") || a == "--resume":
+			continue
+		}
+		args = append(args, shellQuote(a))
+	}
+	// Put the flags before "--" so that they are not taken for the command.
+	tail := []string{}
+	for i, a := range args {
+		if a == "--" {
+			tail = args[i:]
+			args = args[:i]
+			break
+		}
+	}
+	args = append(args, "--job", id, "--resume")
+	return strings.Join(append(args, tail...), " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == ':' || r == '=' || r == ',' || r == '%' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // inputsAndCommand splits positional arguments at "--": before it, more

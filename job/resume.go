@@ -1,0 +1,170 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// ErrAlreadyDone is returned by a resume of a job that completed.
+var ErrAlreadyDone = errors.New("job already complete")
+
+// resume loads the job's record and checkpoints and checks that this run
+// continues the same job. done reports a job that needs no more work.
+func (s *session) resume(ctx context.Context) (done bool, err error) {
+	entry, err := s.jobs.Get(ctx, s.record.ID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, badInput("there is no job %s to resume in this store: check --job and --store (and --nats)", s.record.ID)
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, s.record.ID, err)
+	}
+	old, err := schema.DecodeJobRecord(entry.Value())
+	if err != nil {
+		return false, fmt.Errorf("loading job %s: %w", s.record.ID, err)
+	}
+	if err := s.compare(old); err != nil {
+		return false, err
+	}
+	next := old
+	next.Retries, next.TimeoutNanos = s.record.Retries, s.record.TimeoutNanos
+	if s.cfg.RetryFailed {
+		next.Command, next.Map, next.MapCommand = s.record.Command, s.record.Map, s.record.MapCommand
+		next.Reduce, next.ReduceCommand = s.record.Reduce, s.record.ReduceCommand
+		next.Round++
+	}
+	s.record = next
+	if s.job, err = mapper.ResolveJob(s.record); err != nil {
+		return false, fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	switch old.State {
+	case schema.StateDone:
+		return true, fmt.Errorf("%w: job %s finished already; its output is %s", ErrAlreadyDone, old.ID, describeOutput(old))
+	case schema.StateCommitting:
+		if committed(old) {
+			s.record.State = schema.StateDone
+			return true, s.finishCommitted(ctx)
+		}
+	}
+	if old.Kind == schema.KindMapReduce {
+		if _, err := os.Lstat(old.Output); err == nil {
+			return false, badInput("output directory %s exists: remove it to resume job %s", old.Output, old.ID)
+		}
+	}
+	if s.split, err = s.loadSplit(ctx); err != nil {
+		return false, err
+	}
+	s.record.State = schema.StateRunning
+	if err := s.putRecord(ctx); err != nil {
+		return false, err
+	}
+	if s.b.Embedded() {
+		// No other worker shares an embedded server: tasks the crashed run
+		// had taken can be handed out at once instead of after AckWait.
+		if err := s.b.JS.DeleteConsumer(ctx, schema.TaskStream(s.record.ID), schema.MapperConsumer); err != nil &&
+			!errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return false, fmt.Errorf("resetting the task consumer of job %s: %w", s.record.ID, err)
+		}
+	}
+	return false, nil
+}
+
+// compare refuses a resume whose inputs or functions differ from the job's.
+func (s *session) compare(old schema.JobRecord) error {
+	cur := s.record
+	var diffs []string
+	add := func(what, was, now string) {
+		if was != now {
+			diffs = append(diffs, fmt.Sprintf("%s was %s, now %s", what, was, now))
+		}
+	}
+	add("the kind", old.Kind, cur.Kind)
+	add("the inputs", strings.Join(old.Inputs, " "), strings.Join(cur.Inputs, " "))
+	if slices.Equal(old.Inputs, cur.Inputs) && !slices.Equal(old.InputSizes, cur.InputSizes) {
+		diffs = append(diffs, "the inputs changed size since the job started")
+	}
+	add("the output", describeOutput(old), describeOutput(cur))
+	add("--partitions", fmt.Sprint(old.Partitions), fmt.Sprint(cur.Partitions))
+	if s.chunkGiven {
+		add("--chunk-size", fmt.Sprint(old.ChunkSize), fmt.Sprint(cur.ChunkSize))
+	}
+	if !s.cfg.RetryFailed {
+		add("the command", quoteArgv(old.Command), quoteArgv(cur.Command))
+		add("--map", old.Map+quoteArgv(old.MapCommand), cur.Map+quoteArgv(cur.MapCommand))
+		add("--reduce", old.Reduce+quoteArgv(old.ReduceCommand), cur.Reduce+quoteArgv(cur.ReduceCommand))
+	}
+	if len(diffs) > 0 {
+		return badInput("cannot resume job %s: %s; resume with the job's own inputs and command (only --retry-failed may change the command)",
+			old.ID, strings.Join(diffs, "; "))
+	}
+	if old.Kind == schema.KindPipe && old.Output == "" && old.State != schema.StateDone {
+		return badInput("job %s wrote to stdout, which cannot be resumed: run it again without --resume (use -o FILE to make a pipe job resumable)", old.ID)
+	}
+	return nil
+}
+
+func describeOutput(r schema.JobRecord) string {
+	if r.Output == "" {
+		return "stdout"
+	}
+	return r.Output
+}
+
+func quoteArgv(argv []string) string {
+	if len(argv) == 0 {
+		return ""
+	}
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = fmt.Sprintf("%q", a)
+	}
+	return "[" + strings.Join(q, " ") + "]"
+}
+
+// committed reports whether a job that crashed while committing got as far
+// as renaming its output into place.
+func committed(r schema.JobRecord) bool {
+	if _, err := os.Lstat(r.Output); err != nil {
+		return false
+	}
+	_, err := os.Lstat(reducer.TempPath(r.Output, r.ID))
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// finishCommitted completes the bookkeeping of a job whose output was
+// published before its process stopped.
+func (s *session) finishCommitted(ctx context.Context) error {
+	if err := s.putRecord(ctx); err != nil {
+		return err
+	}
+	spill, err := s.spillDir()
+	if err == nil {
+		s.spill = spill
+		err = s.end(nil, nil)
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: job %s had published its output %s before it stopped", ErrAlreadyDone, s.record.ID, s.record.Output)
+}
+
+func (s *session) loadSplit(ctx context.Context) (schema.SplitCheckpoint, error) {
+	e, err := s.jobs.Get(ctx, schema.CheckpointKey(s.record.ID, schema.CheckpointSplit))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return schema.SplitCheckpoint{}, nil
+	}
+	if err != nil {
+		return schema.SplitCheckpoint{}, fmt.Errorf("%w: loading the splitter checkpoint: %v", broker.ErrUnreachable, err)
+	}
+	return schema.DecodeSplitCheckpoint(e.Value())
+}
