@@ -109,6 +109,9 @@ func decode(data []byte, v any) (err error) {
 	if len(data) == 0 {
 		return fmt.Errorf("%w: empty", ErrMalformed)
 	}
+	if err := checkBounds(data); err != nil {
+		return err
+	}
 	if err := msgpack.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

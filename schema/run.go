@@ -65,19 +65,13 @@ func (r *RunReader) Next() (Pair, error) {
 	if r.remaining == 0 {
 		return Pair{}, io.EOF
 	}
-	k, err := r.dec.DecodeBytes()
+	k, err := r.item("key")
 	if err != nil {
-		return Pair{}, fmt.Errorf("reading run key: %w: %v", ErrMalformed, err)
+		return Pair{}, err
 	}
-	v, err := r.dec.DecodeBytes()
+	v, err := r.item("value")
 	if err != nil {
-		return Pair{}, fmt.Errorf("reading run value: %w: %v", ErrMalformed, err)
-	}
-	if k == nil {
-		k = []byte{}
-	}
-	if v == nil {
-		v = []byte{}
+		return Pair{}, err
 	}
 	if r.last != nil && bytes.Compare(r.last, k) > 0 {
 		return Pair{}, fmt.Errorf("reading run: %w: key %q after %q is out of order", ErrMalformed, k, r.last)
@@ -87,8 +81,41 @@ func (r *RunReader) Next() (Pair, error) {
 	return Pair{Key: k, Value: v}, nil
 }
 
+// MaxRunItem is the largest key or value a run may hold.
+const MaxRunItem = 64 << 20
+
+// item reads one binary string, allocating as the bytes arrive rather than
+// trusting the claimed length: a corrupt header cannot force a huge
+// allocation.
+func (r *RunReader) item(what string) ([]byte, error) {
+	n, err := r.dec.DecodeBytesLen()
+	if err != nil {
+		return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+	}
+	if n < 0 {
+		return []byte{}, nil
+	}
+	if n > MaxRunItem {
+		return nil, fmt.Errorf("reading run %s: %w: %d bytes, more than %d", what, ErrMalformed, n, MaxRunItem)
+	}
+	b := make([]byte, 0, min(n, 64<<10))
+	for len(b) < n {
+		chunk := min(n-len(b), max(len(b), 64<<10))
+		b = append(b, make([]byte, chunk)...)
+		if err := r.dec.ReadFull(b[len(b)-chunk:]); err != nil {
+			return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+		}
+	}
+	return b, nil
+}
+
 // DecodeRun decodes a whole in-memory run.
 func DecodeRun(data []byte) ([]Pair, error) {
+	if len(data) > 0 {
+		if err := checkBounds(data); err != nil {
+			return nil, fmt.Errorf("reading run: %w", err)
+		}
+	}
 	r := NewRunReader(bytes.NewReader(data))
 	var pairs []Pair
 	for {
