@@ -29,9 +29,11 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 	if s.split.Done {
 		return s.split.Published, nil
 	}
+	skip := s.split.Published
 	acks := make(chan pendingTask, 1024)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.awaitAcks(gctx, acks) })
+	stored := skip // tasks the server confirmed, owned by awaitAcks until Wait
+	g.Go(func() error { return s.awaitAcks(gctx, acks, &stored) })
 	var n uint64
 	g.Go(func() error {
 		defer close(acks)
@@ -43,7 +45,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			}
 			i := n
 			n++
-			if i < s.split.Published {
+			if i < skip {
 				return nil
 			}
 			if err := win.acquire(gctx, i); err != nil {
@@ -68,7 +70,8 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 		return err
 	})
 	err := g.Wait()
-	ckpt := schema.SplitCheckpoint{Published: s.split.Published, Done: err == nil}
+	s.split.Published = stored
+	ckpt := schema.SplitCheckpoint{Published: stored, Done: err == nil}
 	if err == nil {
 		ckpt.Published = n
 		select {
@@ -110,7 +113,7 @@ func (s *session) publishTask(t schema.Task, msgID string) (jetstream.PubAckFutu
 
 // awaitAcks checks that the server stored every published task, in order,
 // and checkpoints how many are stored.
-func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask) error {
+func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask, stored *uint64) error {
 	last := time.Now()
 	for p := range acks {
 		select {
@@ -120,9 +123,9 @@ func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask) error 
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		s.split.Published = p.index + 1
+		*stored = p.index + 1
 		if time.Since(last) >= checkpointEvery {
-			if err := s.saveSplit(ctx, s.split); err != nil {
+			if err := s.saveSplit(ctx, schema.SplitCheckpoint{Published: *stored}); err != nil {
 				return err
 			}
 			last = time.Now()

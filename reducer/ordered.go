@@ -269,9 +269,8 @@ func (s *OrderedSink) checkpoint(ctx context.Context) error {
 // into place; with failures it checkpoints and keeps it for a resume.
 func (s *OrderedSink) Commit(ctx context.Context, failed bool) error {
 	if s.file == nil {
-		if failed || s.broken {
-			return nil
-		}
+		// A stream gets everything written: with a failure, the outputs of
+		// the tasks before it.
 		if err := s.out.Flush(); err != nil {
 			return fmt.Errorf("writing output: %w", err)
 		}
