@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// procResult is what one finished subprocess cost.
+type procResult struct {
+	Wall time.Duration
+	// MaxRSSKiB is the child's rusage ru_maxrss (KiB on Linux). wait4
+	// reports the larger of the child's own peak and that of the largest
+	// of its reaped children, never their sum: for jetmr, its own peak,
+	// since the commands it runs are far smaller. It cannot be below
+	// FloorKiB (see [resetPeakRSS]).
+	MaxRSSKiB int64
+	// FloorKiB is the bench's own peak RSS when the child started.
+	FloorKiB int64
+	Stderr   string // the tail of its standard error
+}
+
+// resetPeakRSS lowers the bench's own peak RSS as far as it can and returns
+// it in KiB (0 if unknown). os/exec starts a child with vfork, sharing the
+// bench's memory until exec, and Linux's exec carries the high-water mark
+// of that memory into the child's ru_maxrss: without this, every child
+// would report at least the bench's peak (the in-process wordcount limit
+// reads hundreds of MiB). So: collect, return freed memory to the system,
+// and reset the high-water mark to the current RSS (clear_refs 5).
+func resetPeakRSS() int64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	if f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0); err == nil {
+		f.WriteString("5")
+		f.Close()
+	}
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				kib, _ := strconv.ParseInt(f[0], 10, 64)
+				return kib
+			}
+		}
+	}
+	return 0
+}
+
+// stderrTail bounds the standard error kept from a subprocess.
+const stderrTail = 16 << 10
+
+// tailBuffer keeps the last stderrTail bytes written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if over := len(t.b) - stderrTail; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+// runProc runs name with args, stdin read from the file stdinPath and stdout
+// written to the file stdoutPath ("" for /dev/null either way), and returns
+// its wall time, measured from just before start to just after exit, and
+// peak RSS. A non-zero exit is an error carrying the stderr tail.
+func runProc(ctx context.Context, stdinPath, stdoutPath, name string, args ...string) (procResult, error) {
+	var res procResult
+	cmd := exec.CommandContext(ctx, name, args...)
+	// On interrupt, let the child clean up (jetmr stops its server) before
+	// it is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	if stdinPath != "" {
+		f, err := os.Open(stdinPath)
+		if err != nil {
+			return res, fmt.Errorf("%s: stdin: %w", name, err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	if stdoutPath != "" {
+		f, err := os.Create(stdoutPath)
+		if err != nil {
+			return res, fmt.Errorf("%s: stdout: %w", name, err)
+		}
+		defer f.Close()
+		cmd.Stdout = f
+	}
+	var stderr tailBuffer
+	cmd.Stderr = &stderr
+	res.FloorKiB = resetPeakRSS()
+	start := time.Now()
+	err := cmd.Run()
+	res.Wall = time.Since(start)
+	res.Stderr = string(stderr.b)
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.MaxRSSKiB = int64(ru.Maxrss)
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("%s %s: %w%s", name, strings.Join(quoteArgs(args), " "), err, indentTail(res.Stderr))
+	}
+	return res, nil
+}
+
+// sampleOf makes the sample of a finished run; report may be nil.
+func sampleOf(res procResult, report *JobReport) Sample {
+	return Sample{Seconds: res.Wall.Seconds(), MaxRSSKiB: res.MaxRSSKiB, FloorKiB: res.FloorKiB, Report: report}
+}
+
+// quoteArgs quotes the arguments that need it, for messages.
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"\\$()<>|&;*?[]{}") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// indentTail formats a stderr tail to follow an error message.
+func indentTail(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return "\n\tstderr: " + strings.Join(lines, "\n\tstderr: ")
+}
+
+// JobReport is the part of jetmr's --report JSON the bench reads.
+type JobReport struct {
+	Job         string  `json:"job"`
+	Kind        string  `json:"kind"`
+	Tasks       int     `json:"tasks"`
+	Failed      int     `json:"failed"`
+	Slots       int     `json:"slots"`
+	WallSeconds float64 `json:"wall_seconds"`
+	BusySeconds float64 `json:"busy_seconds"`
+	Speedup     float64 `json:"speedup"`
+	Efficiency  float64 `json:"efficiency"`
+	Utilization float64 `json:"utilization"`
+	TaskSeconds struct {
+		P50 float64 `json:"p50"`
+		P90 float64 `json:"p90"`
+		Max float64 `json:"max"`
+	} `json:"task_seconds"`
+	OverheadSeconds float64 `json:"overhead_seconds_per_task"`
+	BytesIn         int64   `json:"bytes_in"`
+	BytesOut        int64   `json:"bytes_out"`
+}
+
+// runJetmr runs the jetmr binary with args plus a fresh --store and a
+// --report file under the work directory, and returns its cost and report.
+// The store is removed afterwards, so that big runs do not pile up on disk.
+func (b *bench) runJetmr(args ...string) (procResult, *JobReport, error) {
+	store := b.fresh("store")
+	reportPath := b.fresh("report") + ".json"
+	defer os.RemoveAll(store)
+	defer os.Remove(reportPath)
+	// Flags after "--" would belong to the command: put ours before it.
+	dash := slices.Index(args, "--")
+	if dash < 0 {
+		dash = len(args)
+	}
+	full := slices.Concat(args[:dash], []string{"--store", store, "--report", reportPath}, args[dash:])
+	res, err := runProc(b.ctx, "", "", b.jetmr, full...)
+	if err != nil {
+		return res, nil, err
+	}
+	data, err := os.ReadFile(reportPath)
+	if err != nil {
+		return res, nil, fmt.Errorf("jetmr report: %w", err)
+	}
+	var rep JobReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return res, nil, fmt.Errorf("jetmr report %s: %w", reportPath, err)
+	}
+	if rep.Failed > 0 {
+		return res, &rep, fmt.Errorf("jetmr job %s: %d of %d tasks failed%s", rep.Job, rep.Failed, rep.Tasks, indentTail(res.Stderr))
+	}
+	return res, &rep, nil
+}
+
+// buildJetmr builds ./cmd/jetmr of the module the current directory is in
+// into dir, and returns the binary's path.
+func buildJetmr(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("build jetmr: go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("build jetmr: not inside a Go module: run from the jetmr module or pass -jetmr")
+	}
+	bin := filepath.Join(dir, "jetmr")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/jetmr")
+	cmd.Dir = filepath.Dir(gomod)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build jetmr: go build ./cmd/jetmr in %s: %w%s", cmd.Dir, err, indentTail(stderr.String()))
+	}
+	return bin, nil
+}
