@@ -296,6 +296,16 @@ func (w *Worker) rejectTask(msg jetstream.Msg, err error) {
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
 	}
-	w.log.Error().Err(err).Int("bytes", len(msg.Data())).Msg("dropping a malformed task message")
-	_ = msg.Term()
+	w.log.Error().Err(err).Int("bytes", len(msg.Data())).Msg("dead-lettering a malformed task message")
+	report := fmt.Sprintf("task message of %d bytes on %s: %v", len(msg.Data()), msg.Subject(), err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	subject := schema.MalformedSubject(w.cfg.Job.Record.ID)
+	if _, perr := w.cfg.JS.Publish(ctx, subject, []byte(report)); perr != nil {
+		// Keep the message until its dead letter is recorded.
+		w.log.Warn().Err(perr).Msg("recording a malformed task message")
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	_ = msg.Term() // Term removes it from the work queue, after its record is stored
 }

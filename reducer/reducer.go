@@ -196,13 +196,17 @@ func (r *Reducer) loop(ctx context.Context, msgs <-chan jetstream.Msg) error {
 }
 
 func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
+	if m.Subject() == schema.MalformedSubject(r.cfg.Job.ID) {
+		r.stats.Malformed = append(r.stats.Malformed, string(m.Data()))
+		return nil
+	}
 	res, err := schema.DecodeResult(m.Data())
 	if err == nil && (res.Job != r.cfg.Job.ID || res.Partition >= r.parts) {
 		err = fmt.Errorf("%w: result of job %q, partition %d", schema.ErrMalformed, res.Job, res.Partition)
 	}
 	if err != nil {
 		r.dropped++
-		r.stats.Malformed = append(r.stats.Malformed, err.Error())
+		r.stats.Malformed = append(r.stats.Malformed, fmt.Sprintf("result message on %s: %v", m.Subject(), err))
 		r.cfg.Logger.Error().Err(err).Msg("dropping a malformed result message")
 		return nil
 	}

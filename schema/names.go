@@ -48,6 +48,11 @@ func ResultSubject(job string, partition int) string {
 	return fmt.Sprintf("%s.%s.results.%d", subjectRoot, job, partition)
 }
 
+// MalformedSubject is where a worker reports a task message it could not
+// decode, so that the job lists it instead of losing it silently. It lies
+// within [ResultSubjects], in the results stream.
+func MalformedSubject(job string) string { return subjectRoot + "." + job + ".results.malformed" }
+
 // TaskMsgID is the Nats-Msg-Id of a task: publishing the same task twice
 // within the stream's duplicate window stores it once.
 func TaskMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d", job, index) }

@@ -142,6 +142,9 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 			fmt.Fprintln(stderr, report.Summary())
 		}
 		printDeadLetters(stderr, report.DeadLetters)
+		for _, m := range report.Malformed {
+			fmt.Fprintf(stderr, "jetmr: dead letter: malformed %s\n", m)
+		}
 		if f.report != "" {
 			if werr := report.WriteFile(f.report); werr != nil {
 				err = errors.Join(err, werr)
@@ -156,6 +159,9 @@ func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []reducer.
 		where := ""
 		if d.Path != "" {
 			where = fmt.Sprintf(" (%s bytes %d-%d)", d.Path, d.Offset, d.Offset+d.Length)
+		}
+		if d.Line > 0 {
+			where = fmt.Sprintf(" (%s line %d, bytes %d-%d)", d.Path, d.Line, d.Offset, d.Offset+d.Length)
 		}
 		fmt.Fprintf(w, "jetmr: dead letter: task %d%s after %d attempt(s): %s\n", d.Index, where, d.Attempts, d.Error.Message)
 		if tail := strings.TrimSpace(d.Error.StderrTail); tail != "" {
