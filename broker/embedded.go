@@ -76,7 +76,10 @@ func (b *Broker) openEmbedded(cfg Config) error {
 func (e *embeddedServer) shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
-	e.lock.Close() // closing the file releases the flock
+	// Unlock explicitly: a child forked by another goroutine holds a copy of
+	// the descriptor until it execs, and with it the flock.
+	syscall.Flock(int(e.lock.Fd()), syscall.LOCK_UN)
+	e.lock.Close()
 }
 
 // lockStore creates dir and takes an exclusive, non-blocking lock on it, so

@@ -129,6 +129,10 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return readResults(gctx, iter, msgs) })
 	g.Go(func() error {
+		defer func() {
+			for range msgs {
+			}
+		}() // after Stop: unblock readResults, which may hold a message nobody needs
 		defer iter.Stop()
 		return r.loop(gctx, msgs)
 	})

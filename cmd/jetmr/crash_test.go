@@ -8,8 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"slices"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -139,7 +139,6 @@ func runUntilDone(t *testing.T, dir string, r *rand.Rand, sig syscall.Signal, ma
 		}
 	}
 }
-
 
 func TestCrashResumePipe(t *testing.T) {
 	t.Parallel()
