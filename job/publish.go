@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -124,10 +125,12 @@ func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask, stored
 			return ctx.Err()
 		}
 		*stored = p.index + 1
+		crashpoint.Hit("task.stored")
 		if time.Since(last) >= checkpointEvery {
 			if err := s.saveSplit(ctx, schema.SplitCheckpoint{Published: *stored}); err != nil {
 				return err
 			}
+			crashpoint.Hit("split.checkpointed")
 			last = time.Now()
 		}
 	}

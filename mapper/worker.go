@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -184,6 +185,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		w.failAttempt(ctx, msg, task, base, perr)
 		return
 	}
+	crashpoint.Hit("task.processed")
 	if err := w.publishOutputs(ctx, base, outs); err != nil {
 		for _, o := range outs {
 			removeSpill(o)
@@ -192,6 +194,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	crashpoint.Hit("task.published")
 	if err := msg.DoubleAck(ctx); err != nil {
 		// The results are stored; a redelivery is deduplicated.
 		w.log.Debug().Err(err).Uint64("task", task.Index).Msg("acknowledging task")

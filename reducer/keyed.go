@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -203,10 +204,12 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 		os.RemoveAll(s.tmp)
 		return fmt.Errorf("output directory %s appeared while the job ran: remove it or choose another -o", s.cfg.Dir)
 	}
+	crashpoint.Hit("commit.written")
 	if err := os.Rename(s.tmp, s.cfg.Dir); err != nil {
 		os.RemoveAll(s.tmp)
 		return fmt.Errorf("renaming output into %s: %w", s.cfg.Dir, err)
 	}
+	crashpoint.Hit("commit.renamed")
 	s.cleanRuns()
 	if !s.cfg.Sync {
 		return nil

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -251,12 +252,14 @@ func (s *OrderedSink) checkpoint(ctx context.Context) error {
 			return fmt.Errorf("syncing %s: %w", s.temp, err)
 		}
 	}
+	crashpoint.Hit("output.flushed")
 	if s.cfg.Checkpoints != nil {
 		c := schema.OutputCheckpoint{Next: s.next, Offset: s.offset}
 		if err := s.cfg.Checkpoints.Save(ctx, c); err != nil {
 			return fmt.Errorf("saving the output checkpoint: %w", err)
 		}
 	}
+	crashpoint.Hit("output.checkpointed")
 	for _, p := range s.written {
 		os.Remove(p)
 	}
@@ -288,6 +291,7 @@ func (s *OrderedSink) Commit(ctx context.Context, failed bool) error {
 	if err := os.Rename(s.temp, s.cfg.Path); err != nil {
 		return fmt.Errorf("renaming output into %s: %w", s.cfg.Path, err)
 	}
+	crashpoint.Hit("commit.renamed")
 	if !s.cfg.Sync {
 		return nil
 	}

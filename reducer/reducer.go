@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -149,6 +150,7 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 		if err := r.cfg.BeforeCommit(ctx); err != nil {
 			return r.stats, err
 		}
+		crashpoint.Hit("commit.marked")
 	}
 	err = r.cfg.Sink.Commit(ctx, len(r.dead) > 0)
 	r.stats.End = time.Now() // the wall time includes writing the output

@@ -1,0 +1,77 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestCrashPoints kills jetmr at each named step of its commit protocol
+// (see package internal/crashpoint), then resumes: every crash between two
+// steps must be safe.
+func TestCrashPoints(t *testing.T) {
+	t.Parallel()
+	pipePoints := []string{
+		"task.processed:3", "task.published:3", "task.stored:5", "split.checkpointed:1",
+		"output.flushed:1", "output.checkpointed:1", "output.checkpointed:2",
+		"commit.marked", "commit.renamed",
+	}
+	for _, point := range pipePoints {
+		t.Run("pipe/"+point, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.txt")
+			genText(t, in, 1<<20, 31)
+			argv := []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}
+			args := append([]string{"pipe", "--store", filepath.Join(dir, "store"), "--job", "cp", "-i", in,
+				"-o", "out.txt", "--chunk-size", "16KiB", "-j", "4", "--"}, argv...)
+			crashThenResume(t, dir, point, args)
+			got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := sequential(t, argv, in); string(got) != want {
+				t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
+			}
+			assertNoTemporaries(t, dir)
+		})
+	}
+	for _, point := range []string{"task.published:2", "commit.marked", "commit.written", "commit.renamed"} {
+		t.Run("mapreduce/"+point, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.txt")
+			genText(t, in, 512<<10, 32)
+			args := []string{"mapreduce", "--store", filepath.Join(dir, "store"), "--job", "cp", "-i", in,
+				"-o", "counts", "--map", "wordcount", "--reduce", "sum", "--partitions", "2", "--chunk-size", "32KiB"}
+			crashThenResume(t, dir, point, args)
+			got, want := readCounts(t, filepath.Join(dir, "counts")), referenceCounts(t, in)
+			if len(got) != len(want) {
+				t.Fatalf("%d distinct words, want %d", len(got), len(want))
+			}
+			for w, n := range want {
+				if got[w] != n {
+					t.Fatalf("count of %q is %d, want %d", w, got[w], n)
+				}
+			}
+			assertNoTemporaries(t, dir)
+		})
+	}
+}
+
+// crashThenResume runs args with the crash point armed, checks that the
+// process died there, and resumes the job without it.
+func crashThenResume(t *testing.T, dir, point string, args []string) {
+	t.Helper()
+	env := []string{"XDG_STATE_HOME=" + t.TempDir()}
+	_, stderr, wait := startJetmr(t, dir, append(env, "JETMR_CRASHPOINT="+point), args...)
+	if code := wait(); code != 128+int(syscall.SIGKILL) {
+		t.Fatalf("with crash point %s armed, jetmr exited %d instead of being killed there; stderr:\n%s", point, code, stderr)
+	}
+	resume := append([]string{args[0], "--resume"}, args[1:]...)
+	_, stderr, wait = startJetmr(t, dir, env, resume...)
+	if code := wait(); code != 0 {
+		t.Fatalf("resume after a crash at %s: exit %d; stderr:\n%s", point, code, stderr)
+	}
+}
