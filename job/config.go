@@ -55,6 +55,9 @@ type Config struct {
 	Halt Halt
 	// Broker says which NATS to use. Default: embedded.
 	Broker broker.Config
+	// Started is called once the job is validated and recorded, before any
+	// task runs, with its ID. Optional.
+	Started func(jobID string)
 	// Logger receives the job's logs. Zero value: none.
 	Logger zerolog.Logger
 }

@@ -130,7 +130,6 @@ func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask, stored
 			if err := s.saveSplit(ctx, schema.SplitCheckpoint{Published: *stored}); err != nil {
 				return err
 			}
-			crashpoint.Hit("split.checkpointed")
 			last = time.Now()
 		}
 	}
@@ -145,6 +144,7 @@ func (s *session) saveSplit(ctx context.Context, c schema.SplitCheckpoint) error
 	if _, err := s.jobs.Put(ctx, schema.CheckpointKey(s.record.ID, schema.CheckpointSplit), data); err != nil {
 		return fmt.Errorf("saving the splitter checkpoint: %w", err)
 	}
+	crashpoint.Hit("split.checkpointed")
 	return nil
 }
 

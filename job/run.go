@@ -71,6 +71,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	if err != nil {
 		return nil, err
 	}
+	if p.cfg.Started != nil {
+		p.cfg.Started(p.record.ID)
+	}
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.inputs)).Int64("bytes", p.total).
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 

@@ -127,7 +127,7 @@ func parseJobs(s string) (int, error) {
 func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Config) error {
 	stderr := cmd.ErrOrStderr()
 	if !f.quiet {
-		fmt.Fprintf(stderr, "jetmr: job %s\n", cfg.ID)
+		cfg.Started = func(id string) { fmt.Fprintf(stderr, "jetmr: job %s\n", id) }
 	}
 	report, err := job.Run(ctx, cfg)
 	switch {

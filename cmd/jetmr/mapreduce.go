@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/jetmr/jetmr/schema"
@@ -32,6 +34,9 @@ per partition, each with key<TAB>value lines sorted by key.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.inputs = append(f.inputs, args...)
+			if partitions < 1 {
+				return usageError{fmt.Sprintf("--partitions %d is not valid: use 1 or more", partitions)}
+			}
 			if f.output == "" {
 				return usageError{"mapreduce needs an output directory: add -o DIR"}
 			}
