@@ -7,6 +7,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 // Config describes a job. Zero fields take the documented defaults.
@@ -15,8 +17,16 @@ type Config struct {
 	ID string
 	// Kind is schema.KindPipe or schema.KindMapReduce. Required.
 	Kind string
-	// Inputs are files or directories (walked recursively). Required.
+	// Inputs are files or directories (walked recursively). Required
+	// unless Source is set.
 	Inputs []string
+	// Source produces the tasks instead of Inputs: any splitter.Source, such
+	// as splitter.Lines over a reader. A job can be resumed only when its
+	// source is deterministic and describes itself (splitter.Describer).
+	Source splitter.Source
+	// Registry resolves Map and Reduce names to Go functions. Default: a
+	// registry of the built-ins (mapper.NewRegistry).
+	Registry *mapper.Registry
 	// Output is, for pipe, the output file ("" writes to Stdout) and, for
 	// mapreduce, the output directory, which must not exist yet.
 	Output string

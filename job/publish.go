@@ -38,7 +38,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 	var n uint64
 	g.Go(func() error {
 		defer close(acks)
-		err := splitter.Ranges(gctx, s.inputs, s.record.ChunkSize, func(r splitter.Range) error {
+		err := s.source.Split(gctx, s.record.ChunkSize, func(c splitter.Chunk) error {
 			select {
 			case <-stop:
 				return errSplitStopped
@@ -52,7 +52,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			if err := win.acquire(gctx, i); err != nil {
 				return err
 			}
-			t := schema.Task{Job: s.record.ID, Index: i, Path: r.Path, Offset: r.Offset, Length: r.Length}
+			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data}
 			fut, err := s.publishTask(t, schema.TaskMsgID(s.record.ID, i))
 			if err != nil {
 				return err

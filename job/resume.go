@@ -44,7 +44,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		next.Round++
 	}
 	s.record = next
-	if s.job, err = mapper.ResolveJob(s.record); err != nil {
+	if s.job, err = mapper.ResolveJob(s.record, s.reg); err != nil {
 		return false, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
 	switch old.State {
@@ -82,6 +82,9 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 // compare refuses a resume whose inputs or functions differ from the job's.
 func (s *session) compare(old schema.JobRecord) error {
 	cur := s.record
+	if len(old.Inputs) == 0 {
+		return badInput("job %s reads a source that cannot be split again, so it cannot be resumed: run it again without --resume", old.ID)
+	}
 	var diffs []string
 	add := func(what, was, now string) {
 		if was != now {

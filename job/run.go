@@ -74,7 +74,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	if p.cfg.Started != nil {
 		p.cfg.Started(p.record.ID)
 	}
-	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.inputs)).Int64("bytes", p.total).
+	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
 	stats, runErr := s.execute(ctx, sink, start)
@@ -207,7 +207,7 @@ func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
 	}
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
-		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand,
+		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
 	})

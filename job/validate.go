@@ -12,7 +12,6 @@ import (
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/mapper"
-	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -21,7 +20,9 @@ import (
 type plan struct {
 	cfg    Config
 	record schema.JobRecord
-	inputs []splitter.Input
+	inputs []splitter.Input // the input files, when the source is files
+	source splitter.Source
+	reg    *mapper.Registry
 	job    *mapper.Job
 	total  int64
 	// chunkGiven is whether the caller chose the chunk size (a resume keeps
@@ -69,13 +70,24 @@ func validate(cfg Config) (*plan, error) {
 	if cfg.Timeout < 0 {
 		return nil, badInput("timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
 	}
-	inputs, err := splitter.ResolveInputs(cfg.Inputs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+	p := &plan{cfg: cfg, chunkGiven: cfg.ChunkSize != 0, reg: cfg.Registry, source: cfg.Source}
+	if p.reg == nil {
+		p.reg = mapper.NewRegistry()
 	}
-	p := &plan{cfg: cfg, inputs: inputs, chunkGiven: cfg.ChunkSize != 0}
-	for _, in := range inputs {
-		p.total += in.Size
+	if p.source == nil {
+		inputs, err := splitter.ResolveInputs(cfg.Inputs)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+		p.inputs, p.source = inputs, splitter.Files(inputs)
+	}
+	var names []string
+	var sizes []int64
+	if d, ok := p.source.(splitter.Describer); ok {
+		names, sizes = d.Describe()
+	}
+	for _, n := range sizes {
+		p.total += n
 	}
 	if p.cfg.ChunkSize == 0 {
 		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
@@ -88,10 +100,8 @@ func validate(cfg Config) (*plan, error) {
 		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), Created: time.Now().UnixNano(),
 		State: schema.StateRunning,
 	}
-	for _, in := range inputs {
-		p.record.Inputs = append(p.record.Inputs, in.Path)
-		p.record.InputSizes = append(p.record.InputSizes, in.Size)
-	}
+	p.record.Inputs, p.record.InputSizes = names, sizes
+	var err error
 	switch cfg.Kind {
 	case schema.KindPipe:
 		err = p.validatePipe()
@@ -103,7 +113,7 @@ func validate(cfg Config) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	job, err := mapper.ResolveJob(p.record)
+	job, err := mapper.ResolveJob(p.record, p.reg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
@@ -148,10 +158,10 @@ func (p *plan) validateMapReduce() error {
 		}
 	}
 	p.record.Output = out
-	if p.record.Map, p.record.MapCommand, err = resolveMap(p.cfg.Map); err != nil {
+	if p.record.Map, p.record.MapCommand, err = p.resolveMap(p.cfg.Map); err != nil {
 		return err
 	}
-	p.record.Reduce, p.record.ReduceCommand, err = resolveReduce(p.cfg.Reduce)
+	p.record.Reduce, p.record.ReduceCommand, err = p.resolveReduce(p.cfg.Reduce)
 	return err
 }
 
@@ -180,29 +190,29 @@ func (p *plan) checkOutputPath(path string) (string, error) {
 	return out, nil
 }
 
-func resolveMap(spec string) (string, []string, error) {
+func (p *plan) resolveMap(spec string) (string, []string, error) {
 	if spec == "" {
-		return "", nil, badInput("mapreduce needs --map: a built-in (%s) or a command", mapper.BuiltinMapNames)
+		return "", nil, badInput("mapreduce needs --map: a built-in (%s) or a command", p.reg.MapNames())
 	}
-	_, ok, err := mapper.ParseBuiltinMap(spec)
+	_, ok, err := p.reg.Map(spec)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: --map: %v", ErrBadInput, err)
 	}
 	if ok {
 		return spec, nil, nil
 	}
-	argv, err := splitCommand("--map", spec, mapper.BuiltinMapNames)
+	argv, err := splitCommand("--map", spec, p.reg.MapNames())
 	return "", argv, err
 }
 
-func resolveReduce(spec string) (string, []string, error) {
+func (p *plan) resolveReduce(spec string) (string, []string, error) {
 	if spec == "" {
-		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", reducer.FoldNames)
+		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", p.reg.ReduceNames())
 	}
-	if _, ok := reducer.ParseFold(spec); ok {
+	if _, _, ok := p.reg.Reduce(spec); ok {
 		return spec, nil, nil
 	}
-	argv, err := splitCommand("--reduce", spec, reducer.FoldNames)
+	argv, err := splitCommand("--reduce", spec, p.reg.ReduceNames())
 	return "", argv, err
 }
 

@@ -1,11 +1,19 @@
 package mapper
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
+
+// ErrUnknownFunction means a job names a map or reduce function that is
+// not registered in this process.
+var ErrUnknownFunction = errors.New("unknown function")
+
+// builtins resolves jobs for callers that give no registry.
+var builtins = NewRegistry()
 
 // Job is a job as a worker runs it: its record with the map function and
 // combiner resolved.
@@ -14,14 +22,20 @@ type Job struct {
 	// Map is the built-in map function of a keyed job; nil when the map is a
 	// command (Record.MapCommand) or the job is a pipe job.
 	Map MapFunc
-	// Combiner is the built-in reduce run map-side; nil when the reduce is a
-	// command, which needs every raw value.
+	// Combiner is the fold run map-side, and by the reducer; nil when the
+	// reduce is a command or a ReduceFunc, which need every raw value.
 	Combiner reducer.Fold
+	// Reduce is the registered reduce function, when the job names one.
+	Reduce reducer.ReduceFunc
 }
 
-// ResolveJob finds the functions a job record names. A job naming a map or
-// reduce this worker does not know returns an error.
-func ResolveJob(rec schema.JobRecord) (*Job, error) {
+// ResolveJob finds the functions a job record names in reg (nil: the
+// built-ins). A job naming a map or reduce reg lacks returns an error
+// wrapping [ErrUnknownFunction].
+func ResolveJob(rec schema.JobRecord, reg *Registry) (*Job, error) {
+	if reg == nil {
+		reg = builtins
+	}
 	j := &Job{Record: rec}
 	switch rec.Kind {
 	case schema.KindPipe:
@@ -34,21 +48,21 @@ func ResolveJob(rec schema.JobRecord) (*Job, error) {
 		return nil, fmt.Errorf("job %s: unknown kind %q", rec.ID, rec.Kind)
 	}
 	if len(rec.MapCommand) == 0 {
-		fn, ok, err := ParseBuiltinMap(rec.Map)
+		fn, ok, err := reg.Map(rec.Map)
 		if err != nil {
 			return nil, fmt.Errorf("job %s: %w", rec.ID, err)
 		}
 		if !ok {
-			return nil, fmt.Errorf("job %s: unknown map %q: this worker knows %s", rec.ID, rec.Map, BuiltinMapNames)
+			return nil, fmt.Errorf("job %s: %w: map %q; this worker knows %s", rec.ID, ErrUnknownFunction, rec.Map, reg.MapNames())
 		}
 		j.Map = fn
 	}
 	if len(rec.ReduceCommand) == 0 {
-		fold, ok := reducer.ParseFold(rec.Reduce)
+		fold, fn, ok := reg.Reduce(rec.Reduce)
 		if !ok {
-			return nil, fmt.Errorf("job %s: unknown reduce %q: this worker knows %s", rec.ID, rec.Reduce, reducer.FoldNames)
+			return nil, fmt.Errorf("job %s: %w: reduce %q; this worker knows %s", rec.ID, ErrUnknownFunction, rec.Reduce, reg.ReduceNames())
 		}
-		j.Combiner = fold
+		j.Combiner, j.Reduce = fold, fn
 	}
 	return j, nil
 }

@@ -30,7 +30,7 @@ func startWorker(t *testing.T, retries int, command ...string) (*broker.Broker, 
 	if _, err := b.ProvisionJob(ctx, rec.ID, broker.ProvisionOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	job, err := mapper.ResolveJob(rec)
+	job, err := mapper.ResolveJob(rec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,13 +124,22 @@ func TestWorkerLeavesNewerVersionTask(t *testing.T) {
 	if r, err := schema.DecodeResult(nextResult(t, it).Data()); err != nil || r.Index != 1 {
 		t.Fatalf("got %+v, %v; want the result of task 1 only", r, err)
 	}
-	// The newer task stays in the work queue for a worker that knows it.
-	s, err := b.JS.Stream(context.Background(), schema.TaskStream("w1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := s.CachedInfo().State.Msgs; n != 1 {
-		t.Fatalf("task stream holds %d messages, want the newer task", n)
+	// The newer task stays in the work queue for a worker that knows it,
+	// once task 1 is acknowledged (just after its result is stored).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := b.JS.Stream(context.Background(), schema.TaskStream("w1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := info.CachedInfo().State.Msgs
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task stream holds %d messages, want only the newer task", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -167,7 +176,7 @@ func TestWorkerTimeoutKillsProcessGroup(t *testing.T) {
 	if _, err := b.ProvisionJob(ctx, rec.ID, broker.ProvisionOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	job, _ := mapper.ResolveJob(rec)
+	job, _ := mapper.ResolveJob(rec, nil)
 	w, err := mapper.NewWorker(mapper.Config{JS: b.JS, Job: job, Slots: 1, SpillDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

@@ -35,8 +35,11 @@ type KeyedConfig struct {
 	// its partition's key<TAB>value lines sorted by key on stdin, and its
 	// stdout becomes the part file.
 	ReduceCommand []string
-	// WorkDir holds the sorted runs a reducer command will read. Required
-	// with ReduceCommand.
+	// ReduceFunc is a Go reduce over all values of one key; nil when Fold
+	// or ReduceCommand is set.
+	ReduceFunc ReduceFunc
+	// WorkDir holds the sorted runs a reducer command or ReduceFunc will
+	// read. Required with them.
 	WorkDir string
 	// Parallel bounds how many partitions are written at once. Default:
 	// the number of CPUs.
@@ -75,10 +78,10 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 	if cfg.Parallel < 1 {
 		cfg.Parallel = runtime.NumCPU()
 	}
-	if (cfg.Fold == nil) == (len(cfg.ReduceCommand) == 0) {
-		return nil, errors.New("reducer.NewKeyedSink: exactly one of Fold and ReduceCommand is required")
+	if n := count(cfg.Fold != nil, len(cfg.ReduceCommand) > 0, cfg.ReduceFunc != nil); n != 1 {
+		return nil, errors.New("reducer.NewKeyedSink: exactly one of Fold, ReduceCommand and ReduceFunc is required")
 	}
-	if len(cfg.ReduceCommand) > 0 {
+	if cfg.Fold == nil {
 		if cfg.WorkDir == "" {
 			return nil, errors.New("reducer.NewKeyedSink: WorkDir is required with ReduceCommand")
 		}
@@ -234,9 +237,12 @@ func (s *KeyedSink) writePartition(ctx context.Context, p int) error {
 		return fmt.Errorf("creating %s: %w", path, err)
 	}
 	defer f.Close()
-	if s.cfg.Fold != nil {
+	switch {
+	case s.cfg.Fold != nil:
 		err = s.writeFolded(f, p)
-	} else {
+	case s.cfg.ReduceFunc != nil:
+		err = s.runReduceFunc(ctx, f, p)
+	default:
 		err = s.runReduceCommand(ctx, f, p)
 	}
 	if err != nil {
@@ -272,14 +278,71 @@ func (s *KeyedSink) writeFolded(f *os.File, p int) error {
 	return w.Flush()
 }
 
-// runReduceCommand merges the partition's runs by key into the command.
-func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) error {
+// runPaths are the partition's run files in task order.
+func (s *KeyedSink) runPaths(p int) []string {
 	runs := slices.Clone(s.runs[p])
 	slices.SortFunc(runs, func(a, b indexedRun) int { return cmpUint(a.index, b.index) })
 	paths := make([]string, len(runs))
 	for i, r := range runs {
 		paths[i] = r.path
 	}
+	return paths
+}
+
+// runReduceFunc merges the partition's runs by key and calls the reduce
+// function once per key with all its values.
+func (s *KeyedSink) runReduceFunc(ctx context.Context, f *os.File, p int) error {
+	w := bufio.NewWriterSize(f, 256<<10)
+	var (
+		key    []byte
+		values [][]byte
+		line   []byte
+	)
+	flush := func() error {
+		if key == nil {
+			return nil
+		}
+		return s.cfg.ReduceFunc(ctx, key, values, func(v []byte) error {
+			line = append(append(append(append(line[:0], key...), '\t'), v...), '\n')
+			_, err := w.Write(line)
+			return err
+		})
+	}
+	err := MergeRunFiles(ctx, s.runPaths(p), s.cfg.WorkDir, 256, func(pair schema.Pair) error {
+		if key != nil && bytes.Equal(pair.Key, key) {
+			values = append(values, pair.Value)
+			return nil
+		}
+		if err := flush(); err != nil {
+			return fmt.Errorf("reducing key %q: %w", key, err)
+		}
+		key, values = pair.Key, [][]byte{pair.Value}
+		return nil
+	})
+	if err == nil {
+		if err = flush(); err != nil {
+			err = fmt.Errorf("reducing key %q: %w", key, err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+func count(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
+}
+
+// runReduceCommand merges the partition's runs by key into the command.
+func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) error {
+	paths := s.runPaths(p)
 	pr, pw := io.Pipe()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
