@@ -1,10 +1,14 @@
 // Command bench benchmarks jetmr against its baselines: the in-process limit
 // of the wordcount map function, sequential sed and GNU parallel for a pipe,
-// and its peak memory over growing inputs. Run it from the module root:
+// and its peak memory over growing inputs. Opt-in scenarios measure the
+// per-task overhead (tiny), the cost of --sync always over --sync interval
+// (sync) and the time one crash and resume lose (crash). Run it from the
+// module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
 //	go run ./bench -size-scale 0.05 -n 1      # a quick check
 //	go run ./bench -scenarios tiny            # per-task overhead
+//	go run ./bench -scenarios all,sync,crash  # the default set and two opt-in ones
 //
 // Contenders of a scenario alternate within each repetition (ABAB...), so
 // that a slow phase of the machine hits them alike. Progress goes to stderr;
@@ -37,17 +41,34 @@ const (
 // scenarioFunc runs one scenario and fills in s; an error fails it.
 type scenarioFunc func(b *bench, s *Scenario) error
 
-// scenarios in the order they run; defaultScenarios run without -scenarios.
+// scenarios in the order they run; defaultScenarios run without -scenarios
+// and are what "all" stands for: the others run only when named.
 var (
 	scenarios = map[string]scenarioFunc{
 		"wordcount": runWordcount,
 		"pipe":      runPipe,
 		"rss":       runRSS,
 		"tiny":      runTiny,
+		"sync":      runSync,
+		"crash":     runCrash,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
+
+// scenariosHelp is the help of -scenarios: the scenarios, what "all"
+// stands for and which run only when named.
+func scenariosHelp() string {
+	defaults := strings.Split(defaultScenarios, ",")
+	var optIn []string
+	for _, name := range scenarioOrder {
+		if !slices.Contains(defaults, name) {
+			optIn = append(optIn, name)
+		}
+	}
+	return fmt.Sprintf("comma-separated scenarios: %s; all means the default set (%s); %s run only when named",
+		strings.Join(scenarioOrder, ", "), defaultScenarios, strings.Join(optIn, ", "))
+}
 
 // bench is the state the scenarios share.
 type bench struct {
@@ -128,7 +149,7 @@ func main() {
 // returns the exit status.
 func run() int {
 	var (
-		names    = flag.String("scenarios", defaultScenarios, "comma-separated scenarios: "+strings.Join(scenarioOrder, ", ")+" (tiny runs only when named)")
+		names    = flag.String("scenarios", defaultScenarios, scenariosHelp())
 		scale    = flag.Float64("size-scale", 1, "multiply every input size by this, e.g. 0.05 for a quick run")
 		n        = flag.Int("n", 3, "repetitions of each contender")
 		workdir  = flag.String("workdir", "", "directory to work in (default: a new temporary directory); the bench makes its own subdirectory there")

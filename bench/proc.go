@@ -119,6 +119,45 @@ func runProc(ctx context.Context, stdinPath, stdoutPath, name string, args ...st
 	return res, nil
 }
 
+// runProcKill runs name with args like [runProc], stdin and stdout on
+// /dev/null, but sends it SIGKILL once delay has passed since its start if
+// it is still running. killed reports whether the signal ended it. Wall
+// runs from just before the start until the child is reaped, killed or
+// not. Dying of the signal is not an error; any other failure is.
+func runProcKill(ctx context.Context, delay time.Duration, name string, args ...string) (res procResult, killed bool, err error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	var stderr tailBuffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, false, fmt.Errorf("%s: %w", name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	timer := time.NewTimer(delay - time.Since(start))
+	defer timer.Stop()
+	select {
+	case err = <-done:
+	case <-timer.C:
+		// An error means it exited meanwhile: its wait status tells.
+		cmd.Process.Kill()
+		err = <-done
+	}
+	res.Wall = time.Since(start)
+	res.Stderr = string(stderr.b)
+	if cmd.ProcessState != nil {
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return res, true, nil
+		}
+	}
+	if err != nil {
+		return res, false, fmt.Errorf("%s %s: %w%s", name, strings.Join(quoteArgs(args), " "), err, indentTail(res.Stderr))
+	}
+	return res, false, nil
+}
+
 // sampleOf makes the sample of a finished run; report may be nil.
 func sampleOf(res procResult, report *JobReport) Sample {
 	return Sample{Seconds: res.Wall.Seconds(), MaxRSSKiB: res.MaxRSSKiB, FloorKiB: res.FloorKiB, Report: report}
@@ -155,6 +194,8 @@ type JobReport struct {
 	Kind        string  `json:"kind"`
 	Tasks       int     `json:"tasks"`
 	Failed      int     `json:"failed"`
+	Executed    int     `json:"executed"`          // tasks this run completed
+	Committed   int     `json:"already_committed"` // tasks an interrupted run had completed
 	Slots       int     `json:"slots"`
 	WallSeconds float64 `json:"wall_seconds"`
 	BusySeconds float64 `json:"busy_seconds"`
@@ -176,8 +217,14 @@ type JobReport struct {
 // The store is removed afterwards, so that big runs do not pile up on disk.
 func (b *bench) runJetmr(args ...string) (procResult, *JobReport, error) {
 	store := b.fresh("store")
-	reportPath := b.fresh("report") + ".json"
 	defer os.RemoveAll(store)
+	return b.runJetmrIn(store, args...)
+}
+
+// runJetmrIn is [bench.runJetmr] with a given --store, which it leaves in
+// place: a resume needs the store of the run it continues.
+func (b *bench) runJetmrIn(store string, args ...string) (procResult, *JobReport, error) {
+	reportPath := b.fresh("report") + ".json"
 	defer os.Remove(reportPath)
 	// Flags after "--" would belong to the command: put ours before it.
 	dash := slices.Index(args, "--")
@@ -191,7 +238,7 @@ func (b *bench) runJetmr(args ...string) (procResult, *JobReport, error) {
 	}
 	data, err := os.ReadFile(reportPath)
 	if err != nil {
-		return res, nil, fmt.Errorf("jetmr report: %w", err)
+		return res, nil, fmt.Errorf("jetmr report: %w%s", err, indentTail(res.Stderr))
 	}
 	var rep JobReport
 	if err := json.Unmarshal(data, &rep); err != nil {

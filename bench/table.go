@@ -111,6 +111,8 @@ func (m *Metric) formatValue() string {
 		return fmt.Sprintf("%.2f", m.Value)
 	case "MiB":
 		return fmt.Sprintf("%.1f MiB", m.Value)
+	case "s":
+		return fmt.Sprintf("%.3f s", m.Value)
 	default:
 		return fmt.Sprintf("%.1f %s", m.Value, m.Unit)
 	}
