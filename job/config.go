@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	Halt Halt
 	// Broker says which NATS to use. Default: embedded.
 	Broker broker.Config
+	// Observer receives the job's events: start and end, tasks published,
+	// each task attempt (observe.NewProgress, NewMetrics, NewJobLog,
+	// NewTrace, a Recorder, or several with observe.Multi). Optional.
+	Observer observe.Observer
 	// Started is called once the job is validated and recorded, before any
 	// task runs, with its ID. Optional.
 	Started func(jobID string)

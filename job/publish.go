@@ -28,6 +28,7 @@ const checkpointEvery = time.Second
 // stored them all, or early when stop is closed.
 func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan struct{}) (uint64, error) {
 	if s.split.Done {
+		s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(s.split.Published), true)
 		return s.split.Published, nil
 	}
 	skip := s.split.Published
@@ -91,6 +92,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 	if err != nil {
 		return 0, err
 	}
+	s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(n), ckpt.Done)
 	return n, nil
 }
 
@@ -126,6 +128,7 @@ func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask, stored
 		}
 		*stored = p.index + 1
 		crashpoint.Hit("task.stored")
+		s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(*stored), false)
 		if time.Since(last) >= checkpointEvery {
 			if err := s.saveSplit(ctx, schema.SplitCheckpoint{Published: *stored}); err != nil {
 				return err

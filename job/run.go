@@ -13,6 +13,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -74,11 +75,13 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	if p.cfg.Started != nil {
 		p.cfg.Started(p.record.ID)
 	}
+	s.obs().JobStarted(p.record.ID, p.record.Kind, -1, p.total, p.cfg.Slots)
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
 	stats, runErr := s.execute(ctx, sink, start)
 	endErr := s.end(stats, runErr)
+	s.obs().JobEnded(p.record.ID, p.record.Kind, errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
 			return s.report(stats), &TasksFailedError{Job: p.record.ID, Dead: stats.Dead}
@@ -121,7 +124,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil, err
 	}
 	worker, err := mapper.NewWorker(mapper.Config{
-		JS: s.b.JS, Job: s.job, Slots: s.cfg.Slots, SpillDir: s.spill, Logger: s.cfg.Logger,
+		JS: s.b.JS, Job: s.job, Slots: s.cfg.Slots, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
 		SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways,
 	})
 	if err != nil {
@@ -156,6 +159,14 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		err = ctx.Err()
 	}
 	return stats, err
+}
+
+// obs is the job's observer, or one that ignores everything.
+func (s *session) obs() observe.Observer {
+	if s.cfg.Observer == nil {
+		return observe.Multi()
+	}
+	return s.cfg.Observer
 }
 
 // haltFunc applies the --halt policy when the n-th task has failed.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/jetmr/jetmr/internal/crashpoint"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -42,6 +44,9 @@ type Config struct {
 	SyncSpills bool
 	// Name identifies the worker in results and reports. Default host:pid.
 	Name string
+	// Observer receives an event as each task attempt starts and ends
+	// (progress, metrics, job log, trace). Optional.
+	Observer observe.Observer
 	// Logger receives the worker's logs. Zero value: none.
 	Logger zerolog.Logger
 }
@@ -165,9 +170,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	defer cancelRun()
 	stopBeat := w.heartbeat(runCtx, msg)
 	start := time.Now()
+	ev := w.attemptEvent(task, attempt, slot, start)
+	w.observer().AttemptStarted(ev)
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt)
 	end := time.Now()
 	stopBeat()
+	defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, ctx.Err() != nil) }()
 
 	if ctx.Err() != nil { // stopping: hand the task back untouched
 		for _, o := range outs {
@@ -274,6 +282,48 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 		return
 	}
 	_ = msg.DoubleAck(ctx)
+}
+
+func (w *Worker) observer() observe.Observer {
+	if w.cfg.Observer == nil {
+		return observe.Multi()
+	}
+	return w.cfg.Observer
+}
+
+func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time) observe.Attempt {
+	rec := w.cfg.Job.Record
+	cmd := rec.Command
+	if len(cmd) == 0 {
+		cmd = rec.MapCommand
+	}
+	name := strings.Join(cmd, " ")
+	if name == "" {
+		name = rec.Map
+	}
+	return observe.Attempt{
+		Job: rec.ID, Stage: rec.Kind, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot,
+		Start: start, BytesIn: taskLength(t), Command: name,
+	}
+}
+
+// attemptEnded reports the end of an attempt: failed ones say whether
+// another attempt follows; an attempt cut short by a stop is handed back.
+func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, outs []output, perr error, stopped bool) {
+	ev.End, ev.BytesIn = end, bytesIn
+	for _, o := range outs {
+		ev.BytesOut += o.size
+	}
+	if perr != nil || stopped {
+		ev.Failed = true
+		te := asTaskError(perr)
+		if perr == nil {
+			te = &schema.TaskError{Message: "stopped", Signal: "KILL"}
+		}
+		ev.ExitCode, ev.Signal = te.ExitStatus, te.Signal
+		ev.Retried = stopped || ev.Attempt < w.cfg.Job.Record.Retries+1
+	}
+	w.observer().AttemptEnded(ev)
 }
 
 // retryDelay is the backoff before attempt n+1: 100ms doubling, capped at 10s.
