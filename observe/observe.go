@@ -1,0 +1,140 @@
+// Package observe turns the engine's task-attempt events into what people
+// and tools watch a run with: a progress bar or progress log lines, Prometheus
+// metrics, a GNU parallel style job log, a Chrome trace-event timeline, and a
+// self-contained HTML run report.
+//
+// The engine reports each attempt of each task to an [Observer]; [Multi] fans
+// the events out to several of them. Every Observer in this package is safe
+// for concurrent use, and none of them ever writes to standard output.
+package observe
+
+import (
+	"errors"
+	"io"
+	"time"
+)
+
+// Attempt is one attempt of one task on one worker slot.
+type Attempt struct {
+	Job   string `json:"job"`
+	Stage string `json:"stage,omitempty"`
+	Index uint64 `json:"index"`
+	// Attempt counts from 1; attempts after the first are redeliveries.
+	Attempt int    `json:"attempt"`
+	Worker  string `json:"worker"`
+	Slot    int    `json:"slot"`
+	// Start and End bound the attempt; End is zero in AttemptStarted.
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	BytesIn  int64     `json:"bytes_in"`
+	BytesOut int64     `json:"bytes_out"`
+	ExitCode int       `json:"exit_code"`
+	// Signal names the signal that killed the task's command, if any, as
+	// "KILL", "SIGKILL", "killed" or "9".
+	Signal string `json:"signal,omitempty"`
+	Failed bool   `json:"failed,omitempty"`
+	// Retried is set when a later attempt of the task follows this one.
+	Retried bool `json:"retried,omitempty"`
+	// Command is the command line, for the job log's Command column.
+	Command string `json:"command,omitempty"`
+}
+
+// Duration is how long the attempt ran, zero when it has not ended.
+func (a Attempt) Duration() time.Duration {
+	if a.End.IsZero() || a.End.Before(a.Start) {
+		return 0
+	}
+	return a.End.Sub(a.Start)
+}
+
+// final reports whether no other attempt of the task follows this one.
+func (a Attempt) final() bool { return !a.Retried }
+
+// Observer receives events. Implementations are safe for concurrent use.
+type Observer interface {
+	// JobStarted opens a job (or one stage of it). totalTasks is -1 while
+	// unknown; totalBytes is 0 when unknown.
+	JobStarted(job, stage string, totalTasks int64, totalBytes int64, slots int)
+	// TasksPublished says n tasks are known so far; total is true once
+	// splitting is done and n is the final count.
+	TasksPublished(job, stage string, n int64, total bool)
+	AttemptStarted(a Attempt)
+	AttemptEnded(a Attempt)
+	JobEnded(job, stage string, err error)
+}
+
+// Multi returns an Observer that passes every event to each of obs in turn,
+// skipping nil ones. The result also implements io.Closer: Close closes
+// those of obs that implement io.Closer, in reverse order, and joins their
+// errors.
+func Multi(obs ...Observer) Observer {
+	var m multi
+	for _, o := range obs {
+		switch o := o.(type) {
+		case nil:
+		case multi:
+			m = append(m, o...)
+		default:
+			m = append(m, o)
+		}
+	}
+	return m
+}
+
+type multi []Observer
+
+var _ io.Closer = multi(nil)
+
+func (m multi) JobStarted(job, stage string, totalTasks, totalBytes int64, slots int) {
+	for _, o := range m {
+		o.JobStarted(job, stage, totalTasks, totalBytes, slots)
+	}
+}
+
+func (m multi) TasksPublished(job, stage string, n int64, total bool) {
+	for _, o := range m {
+		o.TasksPublished(job, stage, n, total)
+	}
+}
+
+func (m multi) AttemptStarted(a Attempt) {
+	for _, o := range m {
+		o.AttemptStarted(a)
+	}
+}
+
+func (m multi) AttemptEnded(a Attempt) {
+	for _, o := range m {
+		o.AttemptEnded(a)
+	}
+}
+
+func (m multi) JobEnded(job, stage string, err error) {
+	for _, o := range m {
+		o.JobEnded(job, stage, err)
+	}
+}
+
+func (m multi) Close() error {
+	var errs []error
+	for i := len(m) - 1; i >= 0; i-- {
+		if c, ok := m[i].(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// jobKey names one stage of one job.
+type jobKey struct{ job, stage string }
+
+// label is how progress output names a job stage.
+func (k jobKey) label() string {
+	if k.stage == "" {
+		return "job " + k.job
+	}
+	return "job " + k.job + " stage " + k.stage
+}
+
+// flusher is implemented by buffered writers such as *bufio.Writer.
+type flusher interface{ Flush() error }

@@ -1,0 +1,128 @@
+package observe_test
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jetmr/jetmr/observe"
+)
+
+var progressLine = regexp.MustCompile(`^jetmr: job wc-2025 stage map: \d+/\d+\+? tasks( \(\d+%\))?, [0-9.]+ [KMGT]?i?B( of [0-9.]+ [KMGT]?i?B)?, [0-9.]+ tasks/s, ETA (unknown|<1s|[0-9hms]+), \d+ failed$`)
+
+func TestProgressLog(t *testing.T) {
+	r := sampleRun()
+	var buf syncBuffer
+	p := observe.NewProgress(&buf, false, observe.ProgressInterval(5*time.Millisecond))
+	p.JobStarted(r.job, r.stage, -1, r.totalBytes, r.slots)
+	p.TasksPublished(r.job, r.stage, 10, false)
+	eventually(t, 5*time.Second, "a progress line while splitting", func() bool { return strings.Contains(buf.String(), "0/10+ tasks") })
+	p.TasksPublished(r.job, r.stage, int64(r.tasks), true)
+	done := 0
+	for _, a := range r.attempts {
+		p.AttemptStarted(a)
+		p.AttemptEnded(a)
+		if !a.Retried {
+			done++
+		}
+		if done == r.tasks/2 {
+			break
+		}
+	}
+	eventually(t, 5*time.Second, "a line at 50%", func() bool { return strings.Contains(buf.String(), "32/64 tasks (50%)") })
+	p.JobEnded(r.job, r.stage, errors.New("interrupted"))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	out := buf.String()
+	if strings.ContainsAny(out, "\r\x1b") {
+		t.Errorf("progress log has carriage returns or escapes: %q", out)
+	}
+	if !strings.HasSuffix(out, "\n") {
+		t.Fatalf("output does not end in a newline: %q", out)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	for _, l := range lines[:len(lines)-1] {
+		if !progressLine.MatchString(l) {
+			t.Errorf("line %q does not match %s", l, progressLine)
+		}
+	}
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "jetmr: job wc-2025 stage map: 32/64 tasks (50%),") || !strings.HasSuffix(last, "0 failed: interrupted") {
+		t.Errorf("last line %q", last)
+	}
+	// Nothing is written after the job ended and Close returned.
+	if buf.String() != out {
+		t.Error("output after Close")
+	}
+}
+
+func TestProgressLogFormat(t *testing.T) {
+	var buf syncBuffer
+	p := observe.NewProgress(&buf, false, observe.ProgressInterval(time.Millisecond))
+	defer p.Close()
+	p.JobStarted("J", "", 400, 4<<30, 8)
+	for i := range 120 {
+		p.AttemptEnded(observe.Attempt{Job: "J", Index: uint64(i), BytesIn: 1288490188 / 120, Failed: i == 7})
+	}
+	re := regexp.MustCompile(`(?m)^jetmr: job J: 120/400 tasks \(30%\), 1\.2 GiB of 4\.0 GiB, [0-9.]+ tasks/s, ETA (<1s|[0-9hms]+), 1 failed$`)
+	eventually(t, 5*time.Second, "a line in the documented format", func() bool { return re.MatchString(buf.String()) })
+	p.JobEnded("J", "", nil)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^jetmr: job J: 120/400 tasks \(30%\), 1\.2 GiB, done in [0-9hms.µ]+, 1 failed$`).MatchString(buf.String()) {
+		t.Errorf("no final line in:\n%s", buf.String())
+	}
+}
+
+func TestProgressTerminal(t *testing.T) {
+	r := sampleRun()
+	var buf syncBuffer
+	p := observe.NewProgress(&buf, true, observe.ProgressInterval(5*time.Millisecond))
+	p.JobStarted(r.job, r.stage, int64(r.tasks), r.totalBytes, r.slots)
+	for _, a := range r.attempts[:20] {
+		p.AttemptEnded(a)
+	}
+	eventually(t, 5*time.Second, "a progress bar", func() bool {
+		s := buf.String()
+		return strings.Contains(s, "\r") && strings.Contains(s, "|") && strings.Contains(s, " tasks, ")
+	})
+	p.JobEnded(r.job, r.stage, nil)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "\n") {
+		t.Errorf("the bar wrote a newline: %q", out)
+	}
+	// The bar is cleared at the end: the output ends by blanking the line.
+	if !regexp.MustCompile(`\r +\r$`).MatchString(out) {
+		t.Errorf("bar not cleared at the end: %q", out[max(0, len(out)-200):])
+	}
+}
+
+func TestProgressTerminalUnknownTotal(t *testing.T) {
+	var buf syncBuffer
+	p := observe.NewProgress(&buf, true, observe.ProgressInterval(2*time.Millisecond))
+	p.JobStarted("J", "", -1, 0, 2)
+	p.TasksPublished("J", "", 3, false)
+	for i := range 3 {
+		p.AttemptEnded(observe.Attempt{Job: "J", Index: uint64(i)})
+	}
+	// All known tasks are done but splitting goes on: the bar stays.
+	eventually(t, 5*time.Second, "the bar at 3/3+", func() bool { return strings.Contains(buf.String(), "3/3+ tasks") })
+	p.TasksPublished("J", "", 5, true)
+	eventually(t, 5*time.Second, "the bar at 3/5", func() bool { return strings.Contains(buf.String(), "3/5 tasks") })
+	if err := p.Close(); err != nil { // Close clears the bar of a job still running
+		t.Fatal(err)
+	}
+	if out := buf.String(); !regexp.MustCompile(`\r +\r$`).MatchString(out) {
+		t.Errorf("bar not cleared by Close: %q", out[max(0, len(out)-200):])
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package observe
+
+func platformSignal(string) int { return 0 }
