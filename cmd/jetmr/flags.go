@@ -38,6 +38,7 @@ type commonFlags struct {
 	logLevel  string
 	logFormat string
 	quiet     bool
+	watch     observeFlags
 }
 
 func (f *commonFlags) register(cmd *cobra.Command) {
@@ -57,7 +58,8 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.report, "report", "", "write the run report as JSON to this file")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the summary line")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the job ID and the summary line")
+	f.watch.register(cmd)
 }
 
 // config builds the job configuration shared by every job command.
@@ -126,10 +128,20 @@ func parseJobs(s string) (int, error) {
 // runJob runs cfg and prints the summary, dead letters and report.
 func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Config) error {
 	stderr := cmd.ErrOrStderr()
-	if !f.quiet {
-		cfg.Started = func(id string) { fmt.Fprintf(stderr, "jetmr: job %s\n", id) }
+	w, err := f.watch.start(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	var openErr error
+	cfg.Observer = w.observer
+	cfg.Started = func(id string) {
+		if !f.quiet {
+			fmt.Fprintf(stderr, "jetmr: job %s\n", id)
+		}
+		openErr = w.open()
 	}
 	report, err := job.Run(ctx, cfg)
+	err = errors.Join(err, openErr, w.close())
 	switch {
 	case errors.Is(err, job.ErrAlreadyDone):
 		fmt.Fprintln(stderr, "jetmr:", err)
@@ -146,7 +158,8 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 			fmt.Fprintf(stderr, "jetmr: dead letter: malformed %s\n", m)
 		}
 		if f.report != "" {
-			if werr := report.WriteFile(f.report); werr != nil {
+			run := runFile{Report: report, Attempts: w.recorder.Attempts(), DroppedAttempts: w.recorder.Dropped()}
+			if werr := writeJSON(f.report, run); werr != nil {
 				err = errors.Join(err, werr)
 			}
 		}
