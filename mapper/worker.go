@@ -316,9 +316,9 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 	}
 	if perr != nil || stopped {
 		ev.Failed = true
-		te := asTaskError(perr)
-		if perr == nil {
-			te = &schema.TaskError{Message: "stopped", Signal: "KILL"}
+		te := &schema.TaskError{Message: "stopped", Signal: "KILL"}
+		if perr != nil {
+			te = asTaskError(perr)
 		}
 		ev.ExitCode, ev.Signal = te.ExitStatus, te.Signal
 		ev.Retried = stopped || ev.Attempt < w.cfg.Job.Record.Retries+1
