@@ -68,7 +68,10 @@ func (r *Result) Duration() time.Duration { return time.Duration(r.End - r.Start
 
 // TaskError describes why a task failed.
 type TaskError struct {
-	Message    string `msgpack:"msg"`
+	Message string `msgpack:"msg"`
+	// Permanent marks a failure that a retry cannot fix (an SQL error such
+	// as a constraint violation): the task becomes a dead letter at once.
+	Permanent  bool   `msgpack:"perm,omitempty"`
 	ExitStatus int    `msgpack:"exit,omitempty"`
 	Signal     string `msgpack:"sig,omitempty"`
 	StderrTail string `msgpack:"stderr,omitempty"`
@@ -80,6 +83,7 @@ func (e *TaskError) Error() string { return e.Message }
 const (
 	KindPipe      = "pipe"
 	KindMapReduce = "mapreduce"
+	KindMigrate   = "migrate"
 )
 
 // JobRecord describes a job: what it runs and over which inputs. It lives
@@ -100,8 +104,15 @@ type JobRecord struct {
 	// ReduceCommand is set when the reduce is a command, not a built-in.
 	ReduceCommand []string `msgpack:"redcmd,omitempty"`
 	Partitions    int      `msgpack:"parts"`
-	ChunkSize     int64    `msgpack:"chunk"`
-	Retries       int      `msgpack:"retries"`
+	// Migration of a table: the database URL, the table, its key column,
+	// the splitting filter and the SQL run per key-range batch.
+	DB        string `msgpack:"db,omitempty"`
+	Table     string `msgpack:"table,omitempty"`
+	Key       string `msgpack:"key,omitempty"`
+	Where     string `msgpack:"where,omitempty"`
+	SQL       string `msgpack:"sql,omitempty"`
+	ChunkSize int64  `msgpack:"chunk"`
+	Retries   int    `msgpack:"retries"`
 	// TimeoutNanos limits one attempt; zero means no limit.
 	TimeoutNanos int64  `msgpack:"timeout,omitempty"`
 	Created      int64  `msgpack:"created"`

@@ -27,6 +27,17 @@ type Describer interface {
 	Describe() (names []string, sizes []int64)
 }
 
+// CursorSource is a Source that can go on after a given chunk without
+// splitting again what came before it, for inputs that change as the job
+// runs (a table being migrated). A job checkpoints each chunk of such a
+// source before publishing it; a resumed job publishes that chunk again and
+// continues with SplitAfter.
+type CursorSource interface {
+	Source
+	// SplitAfter calls yield for each chunk after last, in order.
+	SplitAfter(ctx context.Context, last Chunk, chunkSize int64, yield func(Chunk) error) error
+}
+
 // Chunk is one task's input: a byte range of a file that workers can read
 // (they share a filesystem with the splitter), or the bytes themselves.
 type Chunk struct {

@@ -1,0 +1,119 @@
+package migrate
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// DB is a database a migration runs on. [Open] returns one of its two
+// implementations, SQLite or PostgreSQL; the package's functions ([Check],
+// [Batches], [EstimateRows], [RunBatch], [DoneBatches]) validate their
+// arguments and call it, and are what callers should use. A DB is safe for
+// concurrent use.
+//
+// Every method that takes a Spec expects one that passed [Check]'s name
+// checks. Errors caused by the Spec wrap [ErrBadInput]; failures to reach
+// the database wrap [ErrUnreachable].
+type DB interface {
+	// Driver names the implementation: "sqlite" or "postgres".
+	Driver() string
+	// Inspect returns the kind of spec's key column, or an error wrapping
+	// ErrBadInput naming what is wrong when the table or the column does
+	// not exist or the column is neither integer nor text.
+	Inspect(ctx context.Context, spec Spec) (KeyKind, error)
+	// Prepare compiles spec's where clause and SQL without running them,
+	// and creates the progress table if it is missing.
+	Prepare(ctx context.Context, spec Spec) error
+	// EstimateRows estimates how many rows spec's where clause selects.
+	EstimateRows(ctx context.Context, spec Spec) (int64, error)
+	// Seek returns the key that comes skip rows after the first row whose
+	// key is greater than after (first key overall when after is
+	// Unbounded), in key order, among the rows of spec's table that spec's
+	// where clause selects; ok is false when no row is there. after.Kind
+	// is the key column's kind.
+	Seek(ctx context.Context, spec Spec, after Key, skip int) (k Key, ok bool, err error)
+	// RunBatch runs spec's SQL for b in one transaction together with b's
+	// progress record, unless the progress table says b is done: see the
+	// package function RunBatch.
+	RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error)
+	// DoneBatches calls yield for each committed batch of job, in commit
+	// order, and returns yield's error unchanged.
+	DoneBatches(ctx context.Context, job string, yield func(Done) error) error
+	// Close releases the connections.
+	Close() error
+}
+
+// Outcome is what RunBatch did.
+type Outcome struct {
+	// AlreadyDone means the batch had been committed before (by this job):
+	// nothing ran and nothing was committed.
+	AlreadyDone bool
+	// Rows is the number of rows the SQL affected; 0 when AlreadyDone.
+	Rows int64
+}
+
+// Done is one committed batch, as the progress table records it.
+type Done struct {
+	// Lo and Hi are the batch's keys in text form; Hi is "" and Open true
+	// for the last batch.
+	Lo, Hi string
+	Open   bool
+	// Rows is the number of rows the batch's SQL affected.
+	Rows int64
+	// At is the commit time.
+	At time.Time
+}
+
+const urlForms = "sqlite:PATH (an existing SQLite file), postgres://USER:PASSWORD@HOST:PORT/DATABASE or postgresql://..."
+
+// Open connects to the database named by url:
+//
+//   - sqlite:PATH opens an existing SQLite file (sqlite://PATH and
+//     sqlite:///ABS/PATH also work); a missing file is an error wrapping
+//     ErrBadInput: Open never creates a database. Connections use WAL
+//     journaling, a 10 s busy timeout and foreign keys. SQLite has one
+//     writer at a time: batches begin their transactions IMMEDIATE, and the
+//     batches of one process take turns in order, so that concurrent
+//     batches queue for the write lock instead of failing.
+//   - postgres://... and postgresql://... connect to PostgreSQL with a
+//     connection pool (pgx); every libpq URL parameter works, and
+//     pool_max_conns sizes the pool (default: the larger of 4 and the
+//     number of CPUs). Without connect_timeout, connecting times out after
+//     10 s.
+//
+// Open checks that the database answers. An unknown scheme or a malformed
+// URL is an error wrapping ErrBadInput; a server that cannot be reached or
+// rejects the credentials, an error wrapping ErrUnreachable. Error messages
+// never include the password.
+func Open(ctx context.Context, url string) (DB, error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return openPostgres(ctx, url)
+	}
+	scheme, _, found := strings.Cut(url, ":")
+	if !found || strings.ContainsAny(scheme, "/ ") {
+		return nil, badInput("--db %q is not a database URL: use %s", redactURL(url), urlForms)
+	}
+	return nil, badInput("--db: unknown database scheme %q: use %s", scheme, urlForms)
+}
+
+// redactURL hides the password in a URL-like string: user:secret@host.
+func redactURL(url string) string {
+	at := strings.LastIndexByte(url, '@')
+	if at < 0 {
+		return url
+	}
+	start := strings.Index(url, "://")
+	if start < 0 {
+		start = 0
+	} else {
+		start += 3
+	}
+	if colon := strings.IndexByte(url[start:at], ':'); colon >= 0 {
+		return url[:start+colon+1] + "xxxxx" + url[at:]
+	}
+	return url
+}

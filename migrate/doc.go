@@ -1,0 +1,56 @@
+// Package migrate is the database layer of "jetmr migrate": a migration
+// or backfill of one table, split into key-range batches that workers run
+// in parallel, each committed exactly once. It works on SQLite
+// ("sqlite:PATH") and PostgreSQL ("postgres://..."), behind the [DB]
+// interface that [Open] returns.
+//
+// The contract:
+//
+//   - [Check] validates a [Spec] before anything runs: every problem with
+//     it (unknown scheme, missing table or key column, a key that is
+//     neither integer nor text, a where clause or SQL that does not
+//     compile, SQL without $1 and $2) is an error wrapping [ErrBadInput]
+//     whose message names the culprit and the flag to fix. A database
+//     that cannot be reached or rejects the credentials is an error
+//     wrapping [ErrUnreachable]. User identifiers are always quoted, never
+//     spliced in as they are; Table may be schema-qualified.
+//   - [Batches] splits the table by keyset pagination over the real keys,
+//     integer or text: each [Batch] is the half-open key range [Lo, Hi)
+//     holding about the requested number of rows, whatever the gaps in
+//     the keys. Batches are contiguous: together they cover every key from
+//     the first one up, each exactly once. Splitting never holds more than
+//     one key in memory and scans the key index once in all.
+//   - The last batch is open-ended: its Hi is [Unbounded], which the SQL
+//     receives as $2 = NULL, so that rows appended after splitting (a
+//     growing serial key) are migrated too. The SQL's contract is: $1 and
+//     $2 have the key column's type, and the statement handles exactly
+//     the rows with $1 <= key < $2, reading a NULL $2 as "no upper bound"
+//     (example below). The statement is sent as written, never rewritten;
+//     on PostgreSQL its parameters are declared with the key column's
+//     type, so "$2 IS NULL" needs no cast.
+//   - The where clause (--where) only shapes the batches, so that each
+//     holds about the same number of rows of interest; the SQL must do its
+//     own filtering, since a batch's range also holds the rows in between
+//     that the where clause rejects.
+//   - Exactly once: [RunBatch] runs a batch in one transaction that also
+//     writes the batch's row (job, lo) in the [ProgressTable], claimed
+//     before the SQL runs. A batch whose row is there is not run again
+//     (Outcome.AlreadyDone); concurrent runs of one batch serialize on the
+//     claim; a failed batch commits nothing. Redelivering or retrying a
+//     batch is therefore always safe, and a job's progress survives
+//     crashes. The guarantee is per (job, batch lower key): the batches of
+//     a job must come from one split ([BatchesAfter] resumes one).
+//   - Failures of a batch are *[BatchError] values naming the batch's key
+//     range and wrapping the database's error; [Retriable] tells transient
+//     ones (serialization failures, deadlocks, lock and statement
+//     timeouts, SQLite BUSY/LOCKED, lost connections) from the rest, and
+//     [IsTimeout] those where time ran out.
+//
+// A typical statement:
+//
+//	UPDATE t SET n = n + 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)
+//
+// A DB is safe for concurrent use by many goroutines; the package keeps no
+// global state and logs nothing. Package [github.com/jetmr/jetmr/migrate/pgtest]
+// starts throwaway PostgreSQL servers for tests.
+package migrate

@@ -1,0 +1,369 @@
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pgConnectTimeout bounds connecting when the URL has no connect_timeout.
+const pgConnectTimeout = 10 * time.Second
+
+// pgOIDInt8 is the type OID of bigint, for OFFSET's parameter.
+const pgOIDInt8 = 20
+
+// pgDB is the PostgreSQL implementation of DB, on a pgx pool.
+//
+// Key values travel as text, with their parameters declared to be of the
+// key column's type (the base type of a domain). Declaring the type is
+// what lets the user's SQL test "$2 IS NULL", and it keeps every
+// comparison in the column's type and collation.
+type pgDB struct {
+	pool *pgxpool.Pool
+
+	mu      sync.Mutex
+	columns map[[2]string]pgColumn // by Spec.Table, Spec.Key
+}
+
+// pgColumn is an inspected key column.
+type pgColumn struct {
+	kind KeyKind
+	oid  uint32 // parameter type: the column's type, or a domain's base type
+}
+
+func openPostgres(ctx context.Context, url string) (DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx redacts the password from its message.
+		return nil, badInput("--db: %v: use %s", err, urlForms)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = pgConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, badInput("--db: %v", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, pgConnectError(ctx, cfg, err)
+	}
+	return &pgDB{pool: pool, columns: map[[2]string]pgColumn{}}, nil
+}
+
+// pgConnectError explains a failure to connect, and names the fix.
+func pgConnectError(ctx context.Context, cfg *pgxpool.Config, err error) error {
+	err = withContext(ctx, err)
+	where := fmt.Sprintf("PostgreSQL at %s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
+	if code, ok := pgCode(err); ok {
+		switch code {
+		case pgInvalidPassword, pgInvalidAuthorization:
+			return fmt.Errorf("%w: %s refused user %q: %w: check the user name and password in --db", ErrUnreachable, where, cfg.ConnConfig.User, err)
+		case pgInvalidCatalogName:
+			return fmt.Errorf("%w: %s has no database %q: check the database name in --db", ErrBadInput, where, cfg.ConnConfig.Database)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return fmt.Errorf("%w: connecting to %s timed out: %w: check that the server is running and that --db names its host and port", ErrUnreachable, where, err)
+	}
+	return fmt.Errorf("%w: connecting to %s: %w: check that the server is running and that --db names its host and port", ErrUnreachable, where, err)
+}
+
+func (p *pgDB) Driver() string { return "postgres" }
+
+func (p *pgDB) Close() error {
+	p.pool.Close()
+	return nil
+}
+
+// wrap classifies an error outside a batch: a server's error about the
+// statement is the spec's fault (ErrBadInput), a lost connection
+// ErrUnreachable.
+func (p *pgDB) wrap(ctx context.Context, err error, what string) error {
+	err = withContext(ctx, err)
+	var pe *pgconn.PgError
+	switch {
+	case ctx.Err() != nil:
+	case errors.As(err, &pe):
+		// Syntax errors and undefined objects (class 42), bad data (22),
+		// bad input to a function.
+		if strings.HasPrefix(pe.Code, "42") || strings.HasPrefix(pe.Code, "22") {
+			return fmt.Errorf("%w: %s: %w", ErrBadInput, what, err)
+		}
+	case pgConnectionLost(err):
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (p *pgDB) Inspect(ctx context.Context, spec Spec) (KeyKind, error) {
+	col, err := p.column(ctx, spec)
+	return col.kind, err
+}
+
+// column inspects spec's key column, once per DB.
+func (p *pgDB) column(ctx context.Context, spec Spec) (pgColumn, error) {
+	cacheKey := [2]string{spec.Table, spec.Key}
+	p.mu.Lock()
+	col, ok := p.columns[cacheKey]
+	p.mu.Unlock()
+	if ok {
+		return col, nil
+	}
+	t, err := parseTarget(spec, true)
+	if err != nil {
+		return pgColumn{}, err
+	}
+	var relid *uint32
+	if err := p.pool.QueryRow(ctx, `SELECT to_regclass($1)::oid`, t.table.quoted()).Scan(&relid); err != nil {
+		return pgColumn{}, p.wrap(ctx, err, fmt.Sprintf("inspecting table %q", t.table.String()))
+	}
+	if relid == nil {
+		return pgColumn{}, badInput("table %q does not exist: check --table", t.table.String())
+	}
+	var (
+		baseOID      uint32
+		baseName     string
+		baseCategory string
+		typeName     string
+	)
+	err = p.pool.QueryRow(ctx, `
+		SELECT b.oid, b.typname, b.typcategory::text, format_type(a.atttypid, a.atttypmod)
+		FROM pg_attribute a
+		JOIN pg_type t ON t.oid = a.atttypid
+		JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+		WHERE a.attrelid = $1 AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
+		*relid, t.key).Scan(&baseOID, &baseName, &baseCategory, &typeName)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pgColumn{}, badInput("table %q has no column %q: check --key", t.table.String(), t.key)
+	}
+	if err != nil {
+		return pgColumn{}, p.wrap(ctx, err, fmt.Sprintf("inspecting column %q of table %q", t.key, t.table.String()))
+	}
+	switch {
+	case baseName == "int2" || baseName == "int4" || baseName == "int8":
+		col = pgColumn{kind: KindInteger, oid: baseOID}
+	case baseCategory == "S":
+		col = pgColumn{kind: KindText, oid: baseOID}
+	default:
+		return pgColumn{}, badInput("column %q of table %q has type %s: jetmr migrate splits on integer or text keys: choose another --key", t.key, t.table.String(), typeName)
+	}
+	p.mu.Lock()
+	p.columns[cacheKey] = col
+	p.mu.Unlock()
+	return col, nil
+}
+
+func (p *pgDB) Prepare(ctx context.Context, spec Spec) error {
+	col, err := p.column(ctx, spec)
+	if err != nil {
+		return err
+	}
+	t, err := parseTarget(spec, true)
+	if err != nil {
+		return err
+	}
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return p.wrap(ctx, err, "connecting")
+	}
+	defer conn.Release()
+	pg := conn.Conn().PgConn()
+	// Parse and describe only: the unnamed statement is never executed.
+	if strings.TrimSpace(spec.Where) != "" {
+		if _, err := pg.Prepare(ctx, "", "SELECT 1 FROM "+t.table.quoted()+" WHERE ("+spec.Where+")", nil); err != nil {
+			return p.wrap(ctx, err, fmt.Sprintf("checking --where %q", spec.Where))
+		}
+	}
+	sd, err := pg.Prepare(ctx, "", spec.SQL, []uint32{col.oid, col.oid})
+	if err != nil {
+		return p.wrap(ctx, err, "checking --sql")
+	}
+	if len(sd.ParamOIDs) != 2 {
+		return badInput("--sql takes %d parameters: only $1 and $2, the batch's key range, are passed to it", len(sd.ParamOIDs))
+	}
+	if _, err := conn.Exec(ctx, progressDDL); err != nil {
+		code, _ := pgCode(err)
+		switch {
+		case code == pgUniqueViolation || code == pgDuplicateTable:
+			// Another process created it at the same moment.
+		case strings.HasPrefix(code, "42"):
+			return fmt.Errorf("%w: creating the progress table %s: %w: grant CREATE on the first schema of the search_path, or create the table yourself:\n%s",
+				ErrBadInput, ProgressTable, err, progressDDL)
+		default:
+			return p.wrap(ctx, err, "creating the progress table "+ProgressTable)
+		}
+	}
+	return nil
+}
+
+func (p *pgDB) EstimateRows(ctx context.Context, spec Spec) (int64, error) {
+	t, err := parseTarget(spec, true)
+	if err != nil {
+		return 0, err
+	}
+	// The planner's estimate: free, and as good as the table's statistics.
+	var plan string
+	q := "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + t.table.quoted() + " WHERE true" + whereClause(spec.Where)
+	if err := p.pool.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol).Scan(&plan); err != nil {
+		return 0, p.wrap(ctx, err, fmt.Sprintf("estimating the rows of %q", t.table.String()))
+	}
+	var explained []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	if err := json.Unmarshal([]byte(plan), &explained); err != nil || len(explained) == 0 {
+		return 0, fmt.Errorf("estimating the rows of %q: reading the plan %q: %v", t.table.String(), plan, err)
+	}
+	return int64(explained[0].Plan.Rows), nil
+}
+
+func (p *pgDB) Seek(ctx context.Context, spec Spec, after Key, skip int) (Key, bool, error) {
+	col, err := p.column(ctx, spec)
+	if err != nil {
+		return Key{}, false, err
+	}
+	t, err := parseTarget(spec, true)
+	if err != nil {
+		return Key{}, false, err
+	}
+	key := quoteIdent(t.key)
+	q := "SELECT " + key + " FROM " + t.table.quoted()
+	values := [][]byte{[]byte(strconv.Itoa(skip))}
+	oids := []uint32{pgOIDInt8}
+	if after.Unbounded {
+		q += " WHERE " + key + " IS NOT NULL"
+	} else {
+		s, _ := after.text()
+		q += " WHERE " + key + " > $2"
+		values, oids = append(values, []byte(s)), append(oids, col.oid)
+	}
+	q += whereClause(spec.Where) + " ORDER BY " + key + " LIMIT 1 OFFSET $1"
+
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return Key{}, false, p.wrap(ctx, err, "connecting")
+	}
+	defer conn.Release()
+	// Text in, text out: results arrive in the column's text form.
+	rr := conn.Conn().PgConn().ExecParams(ctx, q, values, oids, nil, nil)
+	var found []byte
+	ok := false
+	for rr.NextRow() {
+		found, ok = append([]byte(nil), rr.Values()[0]...), true
+	}
+	if _, err := rr.Close(); err != nil {
+		return Key{}, false, p.wrap(ctx, err, fmt.Sprintf("finding the keys of %q after %v", t.table.String(), after))
+	}
+	if !ok {
+		return Key{}, false, nil
+	}
+	k, err := parseKey(col.kind, string(found))
+	return k, err == nil, err
+}
+
+func (p *pgDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error) {
+	fail := func(op string, err error) (Outcome, error) {
+		err = withContext(ctx, err)
+		var ce *pgconn.ConnectError
+		code, isPg := pgCode(err)
+		if ctx.Err() == nil && (errors.As(err, &ce) || !isPg && pgConnectionLost(err) ||
+			isPg && (strings.HasPrefix(code, pgClassConnection) || code == pgAdminShutdown || code == pgCrashShutdown || code == pgCannotConnectNow)) {
+			err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+		}
+		return Outcome{}, &BatchError{Batch: b, Op: op, Err: err}
+	}
+	col, err := p.column(ctx, spec)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if col.kind != b.Lo.Kind {
+		return Outcome{}, badInput("batch %d has %v keys but column %q is %v: it was split for another key", b.Index, b.Lo.Kind, spec.Key, col.kind)
+	}
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return fail("beginning", err)
+	}
+	defer func() {
+		// Rolling back must not depend on a context that may have ended.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		tx.Rollback(rctx)
+	}()
+	lo, _ := b.Lo.text()
+	hi := b.Hi.textOrNil()
+	// The claim: a concurrent run of the same batch waits here until this
+	// transaction ends, then finds the row (and runs nothing) or, if this
+	// one rolled back, claims the batch itself.
+	tag, err := tx.Exec(ctx, pgClaim, spec.Job, lo, hi)
+	if err != nil {
+		return fail("claiming the batch", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return Outcome{AlreadyDone: true}, nil
+	}
+	values := [][]byte{[]byte(lo), nil}
+	if s, ok := b.Hi.text(); ok {
+		values[1] = []byte(s)
+	}
+	rr := tx.Conn().PgConn().ExecParams(ctx, spec.SQL, values, []uint32{col.oid, col.oid}, nil, nil)
+	for rr.NextRow() {
+		// A statement returning rows: they are not needed.
+	}
+	tag, err = rr.Close()
+	if err != nil {
+		return fail("running the SQL", err)
+	}
+	rows := tag.RowsAffected()
+	if _, err := tx.Exec(ctx, pgRecord, rows, spec.Job, lo); err != nil {
+		return fail("recording the batch", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fail("committing", err)
+	}
+	return Outcome{Rows: rows}, nil
+}
+
+const (
+	pgNow   = `(clock_timestamp() AT TIME ZONE 'UTC')`
+	pgClaim = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, 0, ` + pgNow + `)
+		ON CONFLICT (job, lo) DO NOTHING`
+	pgRecord = `UPDATE ` + ProgressTable + ` SET "rows" = $1, done_at = ` + pgNow + ` WHERE job = $2 AND lo = $3`
+)
+
+func (p *pgDB) DoneBatches(ctx context.Context, job string, yield func(Done) error) error {
+	rows, err := p.pool.Query(ctx, `SELECT lo, hi, "rows", done_at FROM `+ProgressTable+` WHERE job = $1 ORDER BY done_at, lo`, job)
+	if err != nil {
+		return p.wrap(ctx, err, "reading the progress table "+ProgressTable)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d Done
+		var hi *string
+		if err := rows.Scan(&d.Lo, &hi, &d.Rows, &d.At); err != nil {
+			return p.wrap(ctx, err, "reading the progress table "+ProgressTable)
+		}
+		if hi != nil {
+			d.Hi = *hi
+		} else {
+			d.Open = true
+		}
+		if err := yield(d); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return p.wrap(ctx, err, "reading the progress table "+ProgressTable)
+	}
+	return nil
+}

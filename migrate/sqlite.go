@@ -1,0 +1,326 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteBusyTimeout is how long a connection waits for another's lock.
+const sqliteBusyTimeout = 10 * time.Second
+
+// sqliteDB is the SQLite implementation of DB, on database/sql. SQLite
+// accepts PostgreSQL's $1-style parameters as they are.
+//
+// SQLite lets one transaction write at a time, and its busy handler is not
+// fair: a writer polling for the lock can starve while others take turns.
+// So the batches of one process queue for the write lock on writer, in
+// order, and only batches of other processes meet the busy timeout.
+type sqliteDB struct {
+	db     *sql.DB
+	path   string
+	writer chan struct{} // a semaphore of 1, FIFO
+}
+
+func openSQLite(ctx context.Context, path string) (DB, error) {
+	path = strings.TrimPrefix(path, "//")
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, badInput("--db sqlite:%s: name an existing database file, e.g. sqlite:/var/lib/app.db", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, badInput("--db sqlite:%s: %v", path, err)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, badInput("SQLite database %s does not exist: check --db (jetmr migrate never creates a database)", abs)
+	case err != nil:
+		return nil, badInput("SQLite database %s: %v: check --db", abs, err)
+	case fi.IsDir():
+		return nil, badInput("SQLite database %s is a directory: --db sqlite:PATH must name the database file", abs)
+	}
+	// A file: URI so that mode=rw refuses to create the file should it
+	// vanish now, and so that any character in the path is escaped.
+	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() +
+		fmt.Sprintf("?mode=rw&_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)",
+			sqliteBusyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, badInput("opening SQLite database %s: %v", abs, err)
+	}
+	db.SetMaxIdleConns(8)
+	var n int64
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		db.Close()
+		err = withContext(ctx, err)
+		code, _ := sqliteCode(err)
+		switch code & 0xff {
+		case sqlite3.SQLITE_NOTADB:
+			return nil, badInput("%s is not a SQLite database: check --db", abs)
+		case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_AUTH:
+			return nil, badInput("opening SQLite database %s: %v: check the permissions of the file and of its directory (WAL mode writes %s-wal and %s-shm next to it)", abs, err, abs, abs)
+		}
+		return nil, fmt.Errorf("%w: opening SQLite database %s: %w", ErrUnreachable, abs, err)
+	}
+	return &sqliteDB{db: db, path: abs, writer: make(chan struct{}, 1)}, nil
+}
+
+func (s *sqliteDB) Driver() string { return "sqlite" }
+
+func (s *sqliteDB) Close() error { return s.db.Close() }
+
+// wrap classifies an error of a query outside a batch: an SQL error
+// (SQLITE_ERROR: syntax, unknown table or column) is the spec's fault;
+// anything else is returned as it is, with what for context.
+func (s *sqliteDB) wrap(ctx context.Context, err error, what string) error {
+	err = withContext(ctx, err)
+	if ctx.Err() == nil {
+		if code, ok := sqliteCode(err); ok && code&0xff == sqlite3.SQLITE_ERROR {
+			return fmt.Errorf("%w: %s: %w", ErrBadInput, what, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (s *sqliteDB) Inspect(ctx context.Context, spec Spec) (KeyKind, error) {
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return 0, err
+	}
+	// table_xinfo lists generated columns too; hidden = 1 marks the
+	// hidden columns of virtual tables.
+	q := `SELECT name, type FROM pragma_table_xinfo($1) WHERE hidden <> 1`
+	args := []any{t.table.name}
+	if t.table.schema != "" {
+		q = `SELECT name, type FROM pragma_table_xinfo($1, $2) WHERE hidden <> 1`
+		args = append(args, t.table.schema)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		if code, ok := sqliteCode(err); ok && code&0xff == sqlite3.SQLITE_ERROR && ctx.Err() == nil {
+			// "unknown database": the schema is missing.
+			return 0, badInput("table %q does not exist (%v): check --table", t.table.String(), err)
+		}
+		return 0, s.wrap(ctx, err, fmt.Sprintf("inspecting table %q", t.table.String()))
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		found = true
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return 0, s.wrap(ctx, err, fmt.Sprintf("inspecting table %q", t.table.String()))
+		}
+		if strings.EqualFold(name, t.key) {
+			return sqliteKind(t, name, typ)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, s.wrap(ctx, err, fmt.Sprintf("inspecting table %q", t.table.String()))
+	}
+	if !found {
+		return 0, badInput("table %q does not exist: check --table", t.table.String())
+	}
+	return 0, badInput("table %q has no column %q: check --key", t.table.String(), t.key)
+}
+
+// sqliteKind maps a declared column type to a key kind by SQLite's
+// affinity rules.
+func sqliteKind(t target, column, declared string) (KeyKind, error) {
+	u := strings.ToUpper(declared)
+	switch {
+	case strings.Contains(u, "INT"):
+		return KindInteger, nil
+	case strings.Contains(u, "CHAR"), strings.Contains(u, "CLOB"), strings.Contains(u, "TEXT"):
+		return KindText, nil
+	case declared == "":
+		return 0, badInput("column %q of table %q has no declared type: jetmr migrate splits on INTEGER or TEXT keys: choose another --key", column, t.table.String())
+	}
+	return 0, badInput("column %q of table %q has type %s: jetmr migrate splits on INTEGER or TEXT keys: choose another --key", column, t.table.String(), declared)
+}
+
+func (s *sqliteDB) Prepare(ctx context.Context, spec Spec) error {
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(spec.Where) != "" {
+		rows, err := s.db.QueryContext(ctx, "SELECT 1 FROM "+t.table.quoted()+" WHERE ("+spec.Where+") LIMIT 0")
+		if err != nil {
+			return s.wrap(ctx, err, fmt.Sprintf("checking --where %q", spec.Where))
+		}
+		rows.Close()
+	}
+	stmt, err := s.db.PrepareContext(ctx, spec.SQL)
+	if err != nil {
+		return s.wrap(ctx, err, "checking --sql")
+	}
+	stmt.Close()
+	if _, err := s.db.ExecContext(ctx, progressDDL); err != nil {
+		return s.wrap(ctx, err, "creating the progress table "+ProgressTable)
+	}
+	return nil
+}
+
+// progressDDL creates the progress table; the same text works on SQLite
+// and PostgreSQL.
+const progressDDL = `CREATE TABLE IF NOT EXISTS ` + ProgressTable + ` (
+	job TEXT NOT NULL,
+	lo TEXT NOT NULL,
+	hi TEXT,
+	"rows" BIGINT NOT NULL,
+	done_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (job, lo)
+)`
+
+// whereClause is " AND (where)", or "".
+func whereClause(where string) string {
+	if strings.TrimSpace(where) == "" {
+		return ""
+	}
+	return " AND (" + where + ")"
+}
+
+func (s *sqliteDB) EstimateRows(ctx context.Context, spec Spec) (int64, error) {
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	q := "SELECT count(*) FROM " + t.table.quoted() + " WHERE true" + whereClause(spec.Where)
+	if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return 0, s.wrap(ctx, err, fmt.Sprintf("counting the rows of %q", t.table.String()))
+	}
+	return n, nil
+}
+
+func (s *sqliteDB) Seek(ctx context.Context, spec Spec, after Key, skip int) (Key, bool, error) {
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return Key{}, false, err
+	}
+	key := quoteIdent(t.key)
+	q := "SELECT " + key + " FROM " + t.table.quoted()
+	var args []any
+	if after.Unbounded {
+		q += " WHERE " + key + " IS NOT NULL"
+		args = []any{skip}
+	} else {
+		q += " WHERE " + key + " > $2"
+		args = []any{skip, after.value()}
+	}
+	q += whereClause(spec.Where) + " ORDER BY " + key + " LIMIT 1 OFFSET $1"
+	var v any
+	err = s.db.QueryRowContext(ctx, q, args...).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, false, nil
+	}
+	if err != nil {
+		return Key{}, false, s.wrap(ctx, err, fmt.Sprintf("finding the keys of %q after %v", t.table.String(), after))
+	}
+	switch x := v.(type) {
+	case int64:
+		if after.Kind == KindInteger {
+			return IntKey(x), true, nil
+		}
+	case string:
+		if after.Kind == KindText {
+			return TextKey(x), true, nil
+		}
+	}
+	return Key{}, false, badInput("column %q of table %q holds %T value %v where %s keys were expected (SQLite lets any column hold any type): fix the row or choose another --key",
+		t.key, t.table.String(), v, v, after.Kind)
+}
+
+func (s *sqliteDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error) {
+	fail := func(op string, err error) (Outcome, error) {
+		err = withContext(ctx, err)
+		return Outcome{}, &BatchError{Batch: b, Op: op, Err: err}
+	}
+	select {
+	case s.writer <- struct{}{}:
+		defer func() { <-s.writer }()
+	case <-ctx.Done():
+		return fail("waiting for the write lock", ctx.Err())
+	}
+	// _txlock=immediate: BEGIN IMMEDIATE takes the write lock now, waiting
+	// up to the busy timeout, so the transaction never fails to upgrade.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail("beginning", err)
+	}
+	defer tx.Rollback()
+	lo, _ := b.Lo.text()
+	res, err := tx.ExecContext(ctx, sqliteClaim, spec.Job, lo, b.Hi.textOrNil())
+	if err != nil {
+		return fail("claiming the batch", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fail("claiming the batch", err)
+	} else if n == 0 {
+		return Outcome{AlreadyDone: true}, nil
+	}
+	res, err = tx.ExecContext(ctx, spec.SQL, b.Lo.value(), b.Hi.value())
+	if err != nil {
+		return fail("running the SQL", err)
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return fail("running the SQL", err)
+	}
+	if _, err := tx.ExecContext(ctx, sqliteRecord, rows, spec.Job, lo); err != nil {
+		return fail("recording the batch", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail("committing", err)
+	}
+	return Outcome{Rows: rows}, nil
+}
+
+const (
+	sqliteNow   = `strftime('%Y-%m-%d %H:%M:%f', 'now')`
+	sqliteClaim = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, 0, ` + sqliteNow + `)
+		ON CONFLICT (job, lo) DO NOTHING`
+	sqliteRecord = `UPDATE ` + ProgressTable + ` SET "rows" = $1, done_at = ` + sqliteNow + ` WHERE job = $2 AND lo = $3`
+)
+
+func (s *sqliteDB) DoneBatches(ctx context.Context, job string, yield func(Done) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT lo, hi, "rows", done_at FROM `+ProgressTable+` WHERE job = $1 ORDER BY done_at, lo`, job)
+	if err != nil {
+		return s.wrap(ctx, err, "reading the progress table "+ProgressTable)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d Done
+		var hi sql.NullString
+		var at any
+		if err := rows.Scan(&d.Lo, &hi, &d.Rows, &at); err != nil {
+			return s.wrap(ctx, err, "reading the progress table "+ProgressTable)
+		}
+		d.Hi, d.Open = hi.String, !hi.Valid
+		switch x := at.(type) {
+		case time.Time:
+			d.At = x.UTC()
+		case string:
+			d.At, _ = time.Parse("2006-01-02 15:04:05.999999999", x)
+		}
+		if err := yield(d); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.wrap(ctx, err, "reading the progress table "+ProgressTable)
+	}
+	return nil
+}
