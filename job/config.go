@@ -39,6 +39,9 @@ type Config struct {
 	// command line (split into argv like a shell would, but never run
 	// through one) in Hadoop Streaming style.
 	Map, Reduce string
+	// Migration describes a migrate job (schema.KindMigrate); its
+	// ChunkSize counts rows per batch (default 1000).
+	Migration *Migration
 	// Partitions is the number of reduce partitions. Default 1.
 	Partitions int
 	// ChunkSize is the bytes per task. Default: splitter.DefaultChunkSize.

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/schema"
@@ -27,19 +28,23 @@ const checkpointEvery = time.Second
 // task stream or done. It returns the number of tasks once the server has
 // stored them all, or early when stop is closed.
 func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan struct{}) (uint64, error) {
-	if s.split.Done {
-		s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(s.split.Published), true)
-		return s.split.Published, nil
+	if s.splitState.Done {
+		s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(s.splitState.Published), true)
+		return s.splitState.Published, nil
 	}
-	skip := s.split.Published
+	skip := s.splitState.Published
+	if s.splitState.Cursor != nil {
+		skip = 0 // a cursor source resumes from its cursor, not by skipping
+	}
 	acks := make(chan pendingTask, 1024)
 	g, gctx := errgroup.WithContext(ctx)
 	stored := skip // tasks the server confirmed, owned by awaitAcks until Wait
 	g.Go(func() error { return s.awaitAcks(gctx, acks, &stored) })
 	var n uint64
+	throttle := s.throttle()
 	g.Go(func() error {
 		defer close(acks)
-		err := s.source.Split(gctx, s.record.ChunkSize, func(c splitter.Chunk) error {
+		err := s.split(gctx, &n, func(c splitter.Chunk) error {
 			select {
 			case <-stop:
 				return errSplitStopped
@@ -49,6 +54,17 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			n++
 			if i < skip {
 				return nil
+			}
+			if err := throttle(gctx); err != nil {
+				return err
+			}
+			if _, ok := s.source.(splitter.CursorSource); ok {
+				// Write ahead: a resume must find this chunk even if the
+				// source changes before the task is published.
+				ckpt := schema.SplitCheckpoint{Cursor: c.Data, CursorIndex: i}
+				if err := s.saveSplit(gctx, ckpt); err != nil {
+					return err
+				}
 			}
 			if err := win.acquire(gctx, i); err != nil {
 				return err
@@ -72,8 +88,15 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 		return err
 	})
 	err := g.Wait()
-	s.split.Published = stored
+	s.splitState.Published = stored
 	ckpt := schema.SplitCheckpoint{Published: stored, Done: err == nil}
+	if _, ok := s.source.(splitter.CursorSource); ok && !ckpt.Done {
+		// Keep the write-ahead cursor: a resume starts from it.
+		if err == nil {
+			err = errSplitStopped
+		}
+		return 0, err
+	}
 	if err == nil {
 		ckpt.Published = n
 		select {
@@ -94,6 +117,58 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 	}
 	s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(n), ckpt.Done)
 	return n, nil
+}
+
+// split runs the source: from the start, or, for a cursor source that a
+// crashed run had started, from its write-ahead cursor; n is set to the
+// index of the first chunk yielded.
+func (s *session) split(ctx context.Context, n *uint64, yield func(splitter.Chunk) error) error {
+	cs, ok := s.source.(splitter.CursorSource)
+	if !ok || s.splitState.Cursor == nil {
+		return s.source.Split(ctx, s.record.ChunkSize, yield)
+	}
+	last := splitter.Chunk{Data: s.splitState.Cursor}
+	*n = s.splitState.CursorIndex
+	if err := yield(last); err != nil {
+		return err
+	}
+	return cs.SplitAfter(ctx, last, s.record.ChunkSize, yield)
+}
+
+// throttle returns what waits before each task of a migrate job: the
+// --max-rate bound and the --pause-when health query.
+func (s *session) throttle() func(context.Context) error {
+	m := s.cfg.Migration
+	if m == nil || s.db == nil || (m.MaxRate <= 0 && m.PauseWhen == "") {
+		return func(context.Context) error { return nil }
+	}
+	var lim *rate.Limiter
+	if m.MaxRate > 0 {
+		lim = rate.NewLimiter(rate.Limit(m.MaxRate), 1)
+	}
+	return func(ctx context.Context) error {
+		if lim != nil {
+			if err := lim.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		for m.PauseWhen != "" {
+			pause, err := s.db.Healthy(ctx, m.PauseWhen)
+			if err != nil {
+				return fmt.Errorf("--pause-when: %w", err)
+			}
+			if !pause {
+				return nil
+			}
+			s.cfg.Logger.Info().Str("job", s.record.ID).Msg("paused by --pause-when")
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
 }
 
 type pendingTask struct {

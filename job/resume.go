@@ -61,7 +61,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 			return false, badInput("output directory %s exists: remove it to resume job %s", old.Output, old.ID)
 		}
 	}
-	if s.split, err = s.loadSplit(ctx); err != nil {
+	if s.splitState, err = s.loadSplit(ctx); err != nil {
 		return false, err
 	}
 	s.record.State = schema.StateRunning

@@ -27,10 +27,11 @@ var ErrHalted = errors.New("halted by the --halt policy")
 // error wrapping context.Canceled.
 func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 	start := time.Now()
-	p, err := validate(cfg)
+	p, err := validate(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	defer p.close()
 	b, err := broker.Open(ctx, cfg.Broker)
 	if err != nil {
 		return nil, err
@@ -42,10 +43,11 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 // session is one run of a job against an open broker.
 type session struct {
 	*plan
-	b     *broker.Broker
-	jobs  jetstream.KeyValue
-	spill string // this process's spill directory
-	split schema.SplitCheckpoint
+	b          *broker.Broker
+	jobs       jetstream.KeyValue
+	spill      string // this process's spill directory
+	splitState schema.SplitCheckpoint
+	counts     *reducer.CountSink // a migrate job's sink
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
@@ -97,7 +99,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 
 func (s *session) report(stats *reducer.Stats) *reducer.Report {
 	annotateLines(stats.Dead)
-	return stats.Report(s.record.ID, s.record.Kind)
+	r := stats.Report(s.record.ID, s.record.Kind)
+	if s.counts != nil {
+		r.Rows, r.BatchesAlreadyDone = s.counts.Rows, s.counts.AlreadyDone
+	}
+	return r
 }
 
 // execute runs splitter, workers and reducer until the reducer has merged
@@ -205,6 +211,10 @@ func (p *plan) spillDir() (string, error) {
 }
 
 func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
+	if s.record.Kind == schema.KindMigrate {
+		s.counts = &reducer.CountSink{}
+		return s.counts, nil
+	}
 	if s.record.Kind == schema.KindPipe {
 		out := s.cfg.Stdout
 		if out == nil {

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/migrate"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -23,6 +25,7 @@ type plan struct {
 	inputs []splitter.Input // the input files, when the source is files
 	source splitter.Source
 	reg    *mapper.Registry
+	db     migrate.DB // a migrate job's database, closed by Run
 	job    *mapper.Job
 	total  int64
 	// chunkGiven is whether the caller chose the chunk size (a resume keeps
@@ -30,10 +33,20 @@ type plan struct {
 	chunkGiven bool
 }
 
+// DefaultBatchRows is the rows per batch of a migrate job.
+const DefaultBatchRows = 1000
+
+// close releases what validate opened.
+func (p *plan) close() {
+	if p.db != nil {
+		p.db.Close()
+	}
+}
+
 // NewID returns a fresh job ID.
 func NewID() string { return strings.ToLower(nuid.Next()) }
 
-func validate(cfg Config) (*plan, error) {
+func validate(ctx context.Context, cfg Config) (*plan, error) {
 	if cfg.Resume && cfg.ID == "" {
 		return nil, badInput("--resume needs --job ID: the job ID printed when the job started")
 	}
@@ -74,6 +87,14 @@ func validate(cfg Config) (*plan, error) {
 	if p.reg == nil {
 		p.reg = mapper.NewRegistry()
 	}
+	if cfg.Kind == schema.KindMigrate {
+		if err := p.openMigration(ctx); err != nil {
+			return nil, err
+		}
+		if p.cfg.ChunkSize == 0 {
+			p.cfg.ChunkSize = DefaultBatchRows
+		}
+	}
 	if p.source == nil {
 		inputs, err := splitter.ResolveInputs(cfg.Inputs)
 		if err != nil {
@@ -101,20 +122,26 @@ func validate(cfg Config) (*plan, error) {
 		State: schema.StateRunning,
 	}
 	p.record.Inputs, p.record.InputSizes = names, sizes
+	if m := cfg.Migration; cfg.Kind == schema.KindMigrate {
+		p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL
+	}
 	var err error
 	switch cfg.Kind {
 	case schema.KindPipe:
 		err = p.validatePipe()
 	case schema.KindMapReduce:
 		err = p.validateMapReduce()
+	case schema.KindMigrate:
 	default:
-		err = badInput("job kind %q is not valid: use %s or %s", cfg.Kind, schema.KindPipe, schema.KindMapReduce)
+		err = badInput("job kind %q is not valid: use %s, %s or %s", cfg.Kind, schema.KindPipe, schema.KindMapReduce, schema.KindMigrate)
 	}
 	if err != nil {
+		p.close()
 		return nil, err
 	}
 	job, err := mapper.ResolveJob(p.record, p.reg)
 	if err != nil {
+		p.close()
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
 	p.job = job

@@ -38,6 +38,11 @@ func ResolveJob(rec schema.JobRecord, reg *Registry) (*Job, error) {
 	}
 	j := &Job{Record: rec}
 	switch rec.Kind {
+	case schema.KindMigrate:
+		if rec.DB == "" || rec.SQL == "" {
+			return nil, fmt.Errorf("job %s: migrate job without a database or SQL", rec.ID)
+		}
+		return j, nil
 	case schema.KindPipe:
 		if len(rec.Command) == 0 {
 			return nil, fmt.Errorf("job %s: pipe job without a command", rec.ID)

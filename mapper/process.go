@@ -27,15 +27,20 @@ type processor struct {
 	inlineMax  int
 	syncSpills bool
 	nonce      string
+	migrator   migrator
 	bufs       sync.Pool
 }
 
 // process runs one attempt of a task and returns its output per partition,
 // the bytes of input it read, or the task's error.
 func (p *processor) process(ctx context.Context, t schema.Task, attempt int) ([]output, int64, error) {
-	if p.job.Record.Kind == schema.KindPipe {
+	switch p.job.Record.Kind {
+	case schema.KindPipe:
 		out, err := p.processPipe(ctx, t, attempt)
 		return []output{out}, taskLength(t), err
+	case schema.KindMigrate:
+		out, err := p.processBatch(ctx, t)
+		return []output{out}, 0, err
 	}
 	outs, err := p.processKeyed(ctx, t, attempt)
 	return outs, taskLength(t), err

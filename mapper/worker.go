@@ -151,7 +151,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		})
 	}
-	return g.Wait()
+	err = g.Wait()
+	w.proc.migrator.close()
+	return err
 }
 
 // handle runs one delivery of a task and settles it: results stored then
@@ -267,7 +269,7 @@ func (w *Worker) publish(ctx context.Context, r schema.Result, msgID string) err
 func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema.Task, base schema.Result, perr error) {
 	te := asTaskError(perr)
 	maxAttempts := w.cfg.Job.Record.Retries + 1
-	if base.Attempt < maxAttempts {
+	if base.Attempt < maxAttempts && !te.Permanent {
 		delay := retryDelay(base.Attempt)
 		w.log.Info().Uint64("task", base.Index).Int("attempt", base.Attempt).Str("error", te.Message).
 			Dur("retry_in", delay).Msg("task failed; retrying")

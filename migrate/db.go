@@ -40,6 +40,9 @@ type DB interface {
 	// DoneBatches calls yield for each committed batch of job, in commit
 	// order, and returns yield's error unchanged.
 	DoneBatches(ctx context.Context, job string, yield func(Done) error) error
+	// Healthy runs a health query, one that returns a single boolean (the
+	// --pause-when query), and reports its value.
+	Healthy(ctx context.Context, query string) (bool, error)
 	// Close releases the connections.
 	Close() error
 }

@@ -367,3 +367,12 @@ func (p *pgDB) DoneBatches(ctx context.Context, job string, yield func(Done) err
 	}
 	return nil
 }
+
+// Healthy implements [DB].
+func (p *pgDB) Healthy(ctx context.Context, query string) (bool, error) {
+	var v bool
+	if err := p.pool.QueryRow(ctx, query).Scan(&v); err != nil {
+		return false, p.wrap(ctx, err, "running the health query")
+	}
+	return v, nil
+}

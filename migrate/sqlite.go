@@ -324,3 +324,12 @@ func (s *sqliteDB) DoneBatches(ctx context.Context, job string, yield func(Done)
 	}
 	return nil
 }
+
+// Healthy implements [DB].
+func (s *sqliteDB) Healthy(ctx context.Context, query string) (bool, error) {
+	var v bool
+	if err := s.db.QueryRowContext(ctx, query).Scan(&v); err != nil {
+		return false, s.wrap(ctx, err, "running the health query")
+	}
+	return v, nil
+}

@@ -43,12 +43,16 @@ type Report struct {
 		Max float64 `json:"max"`
 	} `json:"task_seconds"`
 	// OverheadSeconds is the slot time per task not spent running tasks.
-	OverheadSeconds float64        `json:"overhead_seconds_per_task"`
-	BytesIn         int64          `json:"bytes_in"`
-	BytesOut        int64          `json:"bytes_out"`
-	Workers         []WorkerReport `json:"workers"`
-	DeadLetters     []DeadLetter   `json:"dead_letters"`
-	Advice          []string       `json:"advice"`
+	OverheadSeconds float64 `json:"overhead_seconds_per_task"`
+	// Rows counts the rows a migrate job's SQL affected; BatchesAlreadyDone
+	// the batches found committed by an earlier run.
+	Rows               int64          `json:"rows,omitempty"`
+	BatchesAlreadyDone int64          `json:"batches_already_done,omitempty"`
+	BytesIn            int64          `json:"bytes_in"`
+	BytesOut           int64          `json:"bytes_out"`
+	Workers            []WorkerReport `json:"workers"`
+	DeadLetters        []DeadLetter   `json:"dead_letters"`
+	Advice             []string       `json:"advice"`
 	// Malformed lists result messages that did not decode and were dropped.
 	Malformed []string `json:"malformed_messages,omitempty"`
 }
@@ -172,9 +176,13 @@ func (r *Report) Summary() string {
 	if r.Failed > 0 {
 		fmt.Fprintf(&b, " (%d failed)", r.Failed)
 	}
-	fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %.0f%%, utilization %.0f%%; %s in, %s out",
-		fmtDur(r.WallSeconds), r.Slots, r.Speedup, 100*r.Efficiency, 100*r.Utilization,
-		humanize.IBytes(uint64(r.BytesIn)), humanize.IBytes(uint64(r.BytesOut)))
+	fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %.0f%%, utilization %.0f%%; ",
+		fmtDur(r.WallSeconds), r.Slots, r.Speedup, 100*r.Efficiency, 100*r.Utilization)
+	if r.Kind == "migrate" {
+		fmt.Fprintf(&b, "%d rows", r.Rows)
+	} else {
+		fmt.Fprintf(&b, "%s in, %s out", humanize.IBytes(uint64(r.BytesIn)), humanize.IBytes(uint64(r.BytesOut)))
+	}
 	for _, a := range r.Advice {
 		b.WriteString("\njetmr: advice: " + a)
 	}

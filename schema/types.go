@@ -147,6 +147,11 @@ type SplitCheckpoint struct {
 	Published uint64 `msgpack:"pub"`
 	// Done is set once every task is published; Published is the total then.
 	Done bool `msgpack:"done,omitempty"`
+	// Cursor, for sources that change as the job runs, is the chunk of task
+	// CursorIndex, recorded before that task is published: a resume
+	// publishes it again and splits on after it.
+	Cursor      []byte `msgpack:"cursor,omitempty"`
+	CursorIndex uint64 `msgpack:"cidx,omitempty"`
 }
 
 // OutputCheckpoint records how much of an ordered output file is durable:

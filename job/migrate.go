@@ -1,0 +1,153 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/migrate"
+	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
+)
+
+// Migration describes a migrate job: the SQL runs once per key-range batch
+// of the table, each batch committed exactly once together with its row in
+// the database's progress table.
+type Migration struct {
+	// DB is the database URL: sqlite:PATH or postgres://...
+	DB string
+	// Table and Key name the table and the integer or text column its
+	// batches are ranges of.
+	Table, Key string
+	// Where restricts the rows the batches are sized by (optional).
+	Where string
+	// SQL runs per batch with $1 = the batch's low key (inclusive) and
+	// $2 = its high key (exclusive; NULL for the last batch).
+	SQL string
+	// MaxRate bounds how many batches start per second (0: no bound).
+	MaxRate float64
+	// PauseWhen is a health query returning one boolean: while it returns
+	// true, no new batch starts (it is asked before each batch).
+	PauseWhen string
+}
+
+func (m Migration) spec(job string) migrate.Spec {
+	return migrate.Spec{Job: job, Table: m.Table, Key: m.Key, Where: m.Where, SQL: m.SQL}
+}
+
+// batchSource is the Source of a migrate job: batches of about chunkSize
+// rows, found by keyset pagination, carried in the task messages.
+type batchSource struct {
+	db   migrate.DB
+	spec migrate.Spec
+	name string
+}
+
+func (b batchSource) Split(ctx context.Context, rows int64, yield func(splitter.Chunk) error) error {
+	return migrate.Batches(ctx, b.db, b.spec, int(rows), func(bt migrate.Batch) error { return yieldBatch(bt, yield) })
+}
+
+func (b batchSource) SplitAfter(ctx context.Context, last splitter.Chunk, rows int64, yield func(splitter.Chunk) error) error {
+	var bt migrate.Batch
+	if err := msgpack.Unmarshal(last.Data, &bt); err != nil {
+		return fmt.Errorf("decoding the checkpointed batch: %w", err)
+	}
+	return migrate.BatchesAfter(ctx, b.db, b.spec, int(rows), bt, func(bt migrate.Batch) error { return yieldBatch(bt, yield) })
+}
+
+// Describe names the table: a resume must migrate the same one.
+func (b batchSource) Describe() ([]string, []int64) { return []string{b.name}, []int64{0} }
+
+func yieldBatch(bt migrate.Batch, yield func(splitter.Chunk) error) error {
+	data, err := msgpack.Marshal(&bt)
+	if err != nil {
+		return err
+	}
+	return yield(splitter.Chunk{Data: data})
+}
+
+// openMigration connects to the database and checks the migration before
+// anything runs.
+func (p *plan) openMigration(ctx context.Context) error {
+	m := p.cfg.Migration
+	if m == nil {
+		return badInput("a migrate job needs a Migration (--db, --table, --key, --sql)")
+	}
+	db, err := migrate.Open(ctx, m.DB)
+	if err != nil {
+		return migrateError(err)
+	}
+	spec := m.spec(p.cfg.ID)
+	if err := migrate.Check(ctx, db, spec); err != nil {
+		db.Close()
+		return migrateError(err)
+	}
+	p.db = db
+	p.source = batchSource{db: db, spec: spec, name: redactDB(m.DB) + " " + m.Table + "." + m.Key}
+	if est, err := migrate.EstimateRows(ctx, db, spec); err == nil {
+		p.total = est
+	}
+	return nil
+}
+
+// migrateError maps the database layer's errors onto the job's.
+func migrateError(err error) error {
+	switch {
+	case errors.Is(err, migrate.ErrBadInput):
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	case errors.Is(err, migrate.ErrUnreachable):
+		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	}
+	return err
+}
+
+// redactDB hides a password in a database URL.
+func redactDB(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return url
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return url
+	}
+	return scheme + "://" + user + ":REDACTED" + rest[at:]
+}
+
+// DryRun validates a migrate job and prints its batches and SQL to w
+// without running anything: no broker, no change to the database beyond
+// creating the progress table if it is missing.
+func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
+	cfg.Kind = schema.KindMigrate
+	p, err := validate(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	fmt.Fprintf(w, "-- job %s: %s, about %d rows, %d rows per batch\n", p.record.ID, p.record.Inputs[0], p.total, p.record.ChunkSize)
+	fmt.Fprintf(w, "-- each batch runs, in one transaction with its row in %s:\n%s\n", migrate.ProgressTable, cfg.Migration.SQL)
+	n := 0
+	err = p.source.Split(ctx, p.record.ChunkSize, func(c splitter.Chunk) error {
+		var b migrate.Batch
+		if err := msgpack.Unmarshal(c.Data, &b); err != nil {
+			return err
+		}
+		n++
+		_, err := fmt.Fprintf(w, "batch %d: %s\n", b.Index, b.Range())
+		return err
+	})
+	if err != nil {
+		return migrateError(err)
+	}
+	fmt.Fprintf(w, "-- %d batches; nothing was run\n", n)
+	return nil
+}
