@@ -55,8 +55,9 @@ type Config struct {
 	// Timeout limits one attempt of a task. Default: no limit.
 	Timeout time.Duration
 	// Window bounds the tasks published but not yet retired by the reducer,
-	// and so the memory and stream space a job uses. Default 8 per slot,
-	// at least 32.
+	// and so the memory and stream space a job uses. Default: 8 per slot
+	// and at least 32, more for small chunks (up to 4096, or 64 MiB of
+	// chunks); 2 per slot for a migrate job.
 	Window int
 	// Resume continues the job named by ID from where it stopped or
 	// crashed, without redoing committed tasks. The inputs, command and

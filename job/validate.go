@@ -33,6 +33,15 @@ type plan struct {
 	chunkGiven bool
 }
 
+// defaultWindow sizes the window of outstanding tasks: at least 8 per slot
+// (32 in all) so that workers never wait for the splitter, more for small
+// chunks so that the round trips of many tiny tasks overlap, and never so
+// many that their chunks add up to more than 64 MiB (4096 at most).
+func defaultWindow(chunkSize int64, slots int) int {
+	byBytes := int64(64<<20) / max(chunkSize, 1)
+	return int(min(max(byBytes, int64(8*slots), 32), 4096))
+}
+
 // DefaultBatchRows is the rows per batch of a migrate job.
 const DefaultBatchRows = 1000
 
@@ -114,7 +123,12 @@ func validate(ctx context.Context, cfg Config) (*plan, error) {
 		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
 	}
 	if p.cfg.Window <= 0 {
-		p.cfg.Window = max(8*cfg.Slots, 32)
+		p.cfg.Window = defaultWindow(p.cfg.ChunkSize, cfg.Slots)
+		if cfg.Kind == schema.KindMigrate {
+			// Batches start when published: keep the queue short, so that
+			// --max-rate and --pause-when govern when batches start.
+			p.cfg.Window = 2 * cfg.Slots
+		}
 	}
 	p.record = schema.JobRecord{
 		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,

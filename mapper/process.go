@@ -28,6 +28,7 @@ type processor struct {
 	syncSpills bool
 	nonce      string
 	migrator   migrator
+	files      fileCache
 	bufs       sync.Pool
 }
 
@@ -102,12 +103,12 @@ func (p *processor) readChunk(t schema.Task) ([]byte, func(), error) {
 	}
 	buf := (*bp)[:t.Length]
 	release := func() { p.bufs.Put(bp) }
-	f, err := os.Open(t.Path)
+	f, done, err := p.files.open(t.Path)
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("opening input of task %d: %w", t.Index, err)
 	}
-	defer f.Close()
+	defer done()
 	if _, err := f.ReadAt(buf, t.Offset); err != nil {
 		release()
 		return nil, nil, fmt.Errorf("reading %s at %d+%d for task %d: %w", t.Path, t.Offset, t.Length, t.Index, err)
@@ -183,3 +184,45 @@ func removeSpill(o output) {
 // SpillPath is where a worker in spillDir puts a spilled output; the
 // reducer resolves result references with it.
 func SpillPath(spillDir, name string) string { return filepath.Join(spillDir, name) }
+
+// fileCache keeps input files open across tasks: small chunks of one file
+// would otherwise pay an open and a close each. ReadAt is safe for
+// concurrent use, so tasks share a file.
+type fileCache struct {
+	mu    sync.Mutex
+	files map[string]*os.File
+}
+
+// maxCachedFiles bounds the open files a worker keeps.
+const maxCachedFiles = 64
+
+// open returns the file at path; the caller calls done when it has read.
+// Past maxCachedFiles, files are opened for one task and closed by done.
+func (c *fileCache) open(path string) (f *os.File, done func(), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.files[path]; ok {
+		return f, func() {}, nil
+	}
+	if f, err = os.Open(path); err != nil {
+		return nil, nil, err
+	}
+	if len(c.files) >= maxCachedFiles {
+		return f, func() { f.Close() }, nil
+	}
+	if c.files == nil {
+		c.files = make(map[string]*os.File)
+	}
+	c.files[path] = f
+	return f, func() {}, nil
+}
+
+// close closes every cached file, once no task reads any more.
+func (c *fileCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, f := range c.files {
+		f.Close()
+		delete(c.files, p)
+	}
+}

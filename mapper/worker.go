@@ -153,6 +153,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	err = g.Wait()
 	w.proc.migrator.close()
+	w.proc.files.close()
 	return err
 }
 
@@ -205,8 +206,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		return
 	}
 	crashpoint.Hit("task.published")
-	if err := msg.DoubleAck(ctx); err != nil {
-		// The results are stored; a redelivery is deduplicated.
+	// A plain ack: were it lost, the redelivered task's results would be
+	// dropped as duplicates, so waiting for the server's confirmation
+	// would only slow small tasks down.
+	if err := msg.Ack(); err != nil {
 		w.log.Debug().Err(err).Uint64("task", task.Index).Msg("acknowledging task")
 	}
 }
