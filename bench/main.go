@@ -2,13 +2,15 @@
 // of the wordcount map function, sequential sed and GNU parallel for a pipe,
 // and its peak memory over growing inputs. Opt-in scenarios measure the
 // per-task overhead (tiny), the cost of --sync always over --sync interval
-// (sync) and the time one crash and resume lose (crash). Run it from the
-// module root:
+// (sync), the time one crash and resume lose (crash), and jetmr migrate
+// against a sequential batched loop and a single UPDATE on a throwaway
+// PostgreSQL (migrate). Run it from the module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
 //	go run ./bench -size-scale 0.05 -n 1      # a quick check
 //	go run ./bench -scenarios tiny            # per-task overhead
 //	go run ./bench -scenarios all,sync,crash  # the default set and two opt-in ones
+//	go run ./bench -scenarios migrate         # needs the PostgreSQL server binaries
 //
 // Contenders of a scenario alternate within each repetition (ABAB...), so
 // that a slow phase of the machine hits them alike. Progress goes to stderr;
@@ -51,8 +53,9 @@ var (
 		"tiny":      runTiny,
 		"sync":      runSync,
 		"crash":     runCrash,
+		"migrate":   runMigrate,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 
