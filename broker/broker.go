@@ -135,6 +135,9 @@ func (b *Broker) checkJetStream(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	if _, err := b.JS.AccountInfo(ctx); err != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return ctx.Err() // stopped by the caller, not unreachable
+		}
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			return fmt.Errorf("%w: %s has JetStream disabled: start it with -js (or use jetmr server)", ErrUnreachable, redactURL(cfg.URL))
 		}

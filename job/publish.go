@@ -29,7 +29,7 @@ const checkpointEvery = time.Second
 // stored them all, or early when stop is closed.
 func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan struct{}) (uint64, error) {
 	if s.splitState.Done {
-		s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(s.splitState.Published), true)
+		s.obs().TasksPublished(s.record.ID, "", int64(s.splitState.Published), true)
 		return s.splitState.Published, nil
 	}
 	skip := s.splitState.Published
@@ -115,7 +115,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 	if err != nil {
 		return 0, err
 	}
-	s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(n), ckpt.Done)
+	s.obs().TasksPublished(s.record.ID, "", int64(n), ckpt.Done)
 	return n, nil
 }
 
@@ -203,7 +203,7 @@ func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask, stored
 		}
 		*stored = p.index + 1
 		crashpoint.Hit("task.stored")
-		s.obs().TasksPublished(s.record.ID, s.record.Kind, int64(*stored), false)
+		s.obs().TasksPublished(s.record.ID, "", int64(*stored), false)
 		if time.Since(last) >= checkpointEvery {
 			if err := s.saveSplit(ctx, schema.SplitCheckpoint{Published: *stored}); err != nil {
 				return err

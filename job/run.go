@@ -77,13 +77,13 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	if p.cfg.Started != nil {
 		p.cfg.Started(p.record.ID)
 	}
-	s.obs().JobStarted(p.record.ID, p.record.Kind, -1, p.total, p.cfg.Slots)
+	s.obs().JobStarted(p.record.ID, "", -1, p.total, p.cfg.Slots)
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
 	stats, runErr := s.execute(ctx, sink, start)
 	endErr := s.end(stats, runErr)
-	s.obs().JobEnded(p.record.ID, p.record.Kind, errors.Join(runErr, endErr))
+	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
 			return s.report(stats), &TasksFailedError{Job: p.record.ID, Dead: stats.Dead}

@@ -178,9 +178,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt)
 	end := time.Now()
 	stopBeat()
-	defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, ctx.Err() != nil) }()
+	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
+	defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
 
-	if ctx.Err() != nil { // stopping: hand the task back untouched
+	if stopped { // stopping: hand the task back untouched
 		for _, o := range outs {
 			removeSpill(o)
 		}
@@ -307,7 +308,7 @@ func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time)
 		name = rec.Map
 	}
 	return observe.Attempt{
-		Job: rec.ID, Stage: rec.Kind, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot,
+		Job: rec.ID, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot,
 		Start: start, BytesIn: taskLength(t), Command: name,
 	}
 }

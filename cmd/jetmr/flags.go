@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,7 +139,7 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		if !f.quiet {
 			fmt.Fprintf(stderr, "jetmr: job %s\n", id)
 		}
-		openErr = w.open()
+		openErr = w.open(stderr)
 	}
 	report, err := job.Run(ctx, cfg)
 	err = errors.Join(err, openErr, w.close())
@@ -206,7 +207,7 @@ func resumeCommand(id string) string {
 	tail := []string{}
 	for i, a := range args {
 		if a == "--" {
-			tail = args[i:]
+			tail = slices.Clone(args[i:])
 			args = args[:i]
 			break
 		}

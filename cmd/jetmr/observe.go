@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,7 @@ type watch struct {
 	files    []*deferredFile
 	closers  []io.Closer
 	stop     func() error
+	announce string // printed once the job has started
 }
 
 // start builds the observers. Output files are created only once the job
@@ -57,6 +59,14 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 		p := observe.NewProgress(stderr, terminal)
 		obs = append(obs, p)
 		w.closers = append(w.closers, p)
+	}
+	for flag, path := range map[string]string{"--joblog": o.joblog, "--trace": o.trace} {
+		if path == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+			return nil, usageError{fmt.Sprintf("%s %s: the folder %s does not exist: create it first", flag, path, filepath.Dir(path))}
+		}
 	}
 	if o.joblog != "" {
 		f := &deferredFile{path: o.joblog}
@@ -80,7 +90,7 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 			cancel()
 			return nil, usageError{fmt.Sprintf("--metrics %s: %v: give a free HOST:PORT", o.metrics, err)}
 		}
-		fmt.Fprintf(stderr, "jetmr: metrics on http://%s/metrics\n", addr)
+		w.announce = fmt.Sprintf("jetmr: metrics on http://%s/metrics", addr)
 		w.stop = func() error { cancel(); return wait() }
 	}
 	w.observer = observe.Multi(obs...)
@@ -88,7 +98,10 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 }
 
 // open creates the output files once the job has started.
-func (w *watch) open() error {
+func (w *watch) open(stderr io.Writer) error {
+	if w.announce != "" {
+		fmt.Fprintln(stderr, w.announce)
+	}
 	for _, f := range w.files {
 		if err := f.open(); err != nil {
 			return err

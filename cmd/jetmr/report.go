@@ -56,11 +56,7 @@ func readRunFile(path string) (*runFile, error) {
 	}
 	var run runFile
 	if err := json.Unmarshal(data, &run); err != nil || run.Report == nil || run.Job == "" {
-		why := "it has no job"
-		if err != nil {
-			why = err.Error()
-		}
-		return nil, usageError{fmt.Sprintf("%s is not a jetmr run report (%s): give the file a job wrote with --report", path, why)}
+		return nil, usageError{fmt.Sprintf("%s is not a jetmr run report (a JSON object with a job): give the file a job wrote with --report", path)}
 	}
 	return &run, nil
 }
