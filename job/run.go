@@ -77,7 +77,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	if p.cfg.Started != nil {
 		p.cfg.Started(p.record.ID)
 	}
-	s.obs().JobStarted(p.record.ID, "", -1, p.total, p.cfg.Slots)
+	totalBytes := p.total
+	if p.record.Kind == schema.KindMigrate {
+		totalBytes = 0 // p.total estimates rows, not bytes
+	}
+	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
