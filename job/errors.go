@@ -20,10 +20,14 @@ var (
 // It matches [ErrTasksFailed] with errors.Is.
 type TasksFailedError struct {
 	Job  string
+	Kind string
 	Dead []reducer.DeadLetter
 }
 
 func (e *TasksFailedError) Error() string {
+	if e.Kind == "migrate" {
+		return fmt.Sprintf("job %s: %d batch(es) failed; the other batches committed; fix the cause and run again with --resume --retry-failed", e.Job, len(e.Dead))
+	}
 	return fmt.Sprintf("job %s: %d task(s) failed on every attempt; no output was published", e.Job, len(e.Dead))
 }
 

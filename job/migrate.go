@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -77,6 +78,12 @@ func (p *plan) openMigration(ctx context.Context) error {
 	m := p.cfg.Migration
 	if m == nil {
 		return badInput("a migrate job needs a Migration (--db, --table, --key, --sql)")
+	}
+	if path, ok := strings.CutPrefix(m.DB, "sqlite:"); ok && path != "" && !strings.HasPrefix(path, "/") {
+		// One database, one name: a resume may give the path another way.
+		if abs, err := filepath.Abs(path); err == nil {
+			m.DB = "sqlite:" + abs
+		}
 	}
 	db, err := migrate.Open(ctx, m.DB)
 	if err != nil {

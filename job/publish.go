@@ -74,6 +74,18 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			if err != nil {
 				return err
 			}
+			if _, ok := s.source.(splitter.CursorSource); ok {
+				// The next write-ahead checkpoint replaces this one: this
+				// task must be stored before it, or a crash would lose it.
+				select {
+				case <-fut.Ok():
+				case err := <-fut.Err():
+					return fmt.Errorf("publishing task %d: %w", i, err)
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				fut = nil // confirmed; a future's Ok is delivered once
+			}
 			select {
 			case acks <- pendingTask{index: i, fut: fut}:
 				return nil
@@ -194,12 +206,14 @@ func (s *session) publishTask(t schema.Task, msgID string) (jetstream.PubAckFutu
 func (s *session) awaitAcks(ctx context.Context, acks <-chan pendingTask, stored *uint64) error {
 	last := time.Now()
 	for p := range acks {
-		select {
-		case <-p.fut.Ok():
-		case err := <-p.fut.Err():
-			return fmt.Errorf("publishing task %d: %w", p.index, err)
-		case <-ctx.Done():
-			return ctx.Err()
+		if p.fut != nil {
+			select {
+			case <-p.fut.Ok():
+			case err := <-p.fut.Err():
+				return fmt.Errorf("publishing task %d: %w", p.index, err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		*stored = p.index + 1
 		crashpoint.Hit("task.stored")
@@ -233,7 +247,7 @@ func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
 		return nil
 	}
 	return func(r *schema.Result) error {
-		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length}
+		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length, Inline: r.TaskData}
 		data, err := schema.EncodeTask(t)
 		if err != nil {
 			return err

@@ -41,6 +41,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 	if s.cfg.RetryFailed {
 		next.Command, next.Map, next.MapCommand = s.record.Command, s.record.Map, s.record.MapCommand
 		next.Reduce, next.ReduceCommand = s.record.Reduce, s.record.ReduceCommand
+		next.SQL = s.record.SQL
 		next.Round++
 	}
 	s.record = next
@@ -101,7 +102,11 @@ func (s *session) compare(old schema.JobRecord) error {
 	if s.chunkGiven {
 		add("--chunk-size", fmt.Sprint(old.ChunkSize), fmt.Sprint(cur.ChunkSize))
 	}
+	add("--table", old.Table, cur.Table)
+	add("--key", old.Key, cur.Key)
+	add("--where", old.Where, cur.Where)
 	if !s.cfg.RetryFailed {
+		add("--sql", old.SQL, cur.SQL)
 		add("the command", quoteArgv(old.Command), quoteArgv(cur.Command))
 		add("--map", old.Map+quoteArgv(old.MapCommand), cur.Map+quoteArgv(cur.MapCommand))
 		add("--reduce", old.Reduce+quoteArgv(old.ReduceCommand), cur.Reduce+quoteArgv(cur.ReduceCommand))

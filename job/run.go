@@ -90,13 +90,13 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
-			return s.report(stats), &TasksFailedError{Job: p.record.ID, Dead: stats.Dead}
+			return s.report(stats), &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
 		}
 		return nil, runErr
 	}
 	report := s.report(stats)
 	if len(stats.Dead) > 0 {
-		return report, &TasksFailedError{Job: p.record.ID, Dead: stats.Dead}
+		return report, &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
 	}
 	return report, endErr
 }

@@ -282,6 +282,9 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	}
 	base.Err = te
 	base.Path, base.Offset, base.Length = task.Path, task.Offset, task.Length
+	if len(task.Inline) <= maxRetryData {
+		base.TaskData = task.Inline
+	}
 	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round)); err != nil {
 		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")
 		_ = msg.NakWithDelay(time.Second)
@@ -331,6 +334,9 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 	}
 	w.observer().AttemptEnded(ev)
 }
+
+// maxRetryData bounds the inline task data a failure result repeats.
+const maxRetryData = 64 << 10
 
 // retryDelay is the backoff before attempt n+1: 100ms doubling, capped at 10s.
 func retryDelay(attempt int) time.Duration {

@@ -57,10 +57,13 @@ type Result struct {
 	Spill   string     `msgpack:"spill,omitempty"`
 	Err     *TaskError `msgpack:"err,omitempty"`
 	// Path, Offset and Length repeat the task's input range in a failure
-	// result, so that its dead letter says which input failed.
-	Path   string `msgpack:"path,omitempty"`
-	Offset int64  `msgpack:"off,omitempty"`
-	Length int64  `msgpack:"len,omitempty"`
+	// result, so that its dead letter says which input failed; TaskData
+	// repeats a small inline task (a migrate batch), so that
+	// --retry-failed can publish it again.
+	Path     string `msgpack:"path,omitempty"`
+	Offset   int64  `msgpack:"off,omitempty"`
+	Length   int64  `msgpack:"len,omitempty"`
+	TaskData []byte `msgpack:"tdata,omitempty"`
 }
 
 // Duration is the task's processing time.

@@ -1,13 +1,16 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -79,6 +82,16 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 			testMigrateCrash(t, b, seed)
 		})
 	}
+	// Deterministic crashes at the named steps of the protocol (see
+	// internal/crashpoint): after a write-ahead split cursor, after a
+	// batch committed in the database but before its result was
+	// published, after the result, after a task was stored.
+	for _, point := range []string{"split.checkpointed:2", "split.checkpointed:8", "task.processed:3", "task.published:3", "task.stored:5"} {
+		t.Run("CrashPoint/"+point, func(t *testing.T) {
+			t.Parallel()
+			testMigrateCrashPoint(t, b.open(t), point)
+		})
+	}
 	t.Run("FailingBatch", func(t *testing.T) {
 		t.Parallel()
 		testMigrateFailingBatch(t, b.open(t), b.checkViolation)
@@ -113,7 +126,7 @@ func testMigrateCrash(t *testing.T, b migBackend, seed uint64) {
 		"--table", "t", "--key", "id", "--sql", b.crashSQL, "--chunk-size", strconv.Itoa(chunk), "-j", "4", "--report", "run.json"}
 	r := rand.New(rand.NewPCG(seed, 42))
 	start := time.Now()
-	n := runUntilDone(t, dir, r, syscall.SIGKILL, b.crashDelay, args)
+	n := migrateUntilDone(t, d, ks, chunk, dir, r, b.crashDelay, args)
 	took := time.Since(start).Round(time.Millisecond)
 	// The last run's report says how much the killed runs had done: tasks
 	// they committed, and batches committed in the database whose results
@@ -137,6 +150,141 @@ func testMigrateCrash(t *testing.T, b migBackend, seed uint64) {
 	d.checkProgress(t, "crash", ks, chunk, -1)
 }
 
+// migHang bounds one run of jetmr migrate in the crash tests; a run takes
+// a few seconds at most.
+const migHang = 25 * time.Second
+
+// migrateUntilDone runs args (a migrate job of the rows of ks in batches
+// of chunk), SIGKILLing each of the first six runs after a random delay
+// below maxDelay, and resumes with --resume until a run completes. It
+// returns how many runs were killed. A run that does not end within
+// migHang fails the test with its stderr and the batches that were never
+// committed.
+func migrateUntilDone(t *testing.T, d *migDB, ks keySet, chunk int, dir string, r *rand.Rand, maxDelay time.Duration, args []string) int {
+	t.Helper()
+	resume := slices.Insert(slices.Clone(args), 1, "--resume")
+	kills, recorded := 0, false
+	for run := 0; ; run++ {
+		if run > 20 {
+			t.Fatalf("job not done after %d runs", run)
+		}
+		a := args
+		if recorded {
+			a = resume
+		}
+		kill := time.Duration(r.Int64N(int64(maxDelay)))
+		if run >= 6 {
+			kill = 0 // enough kills: let it finish
+		}
+		res := runMigrateProcess(t, dir, nil, kill, a)
+		switch {
+		case res.hung:
+			t.Errorf("run %d (%q) did not end within %v; stderr:\n%s", run, a, migHang, res.stderr)
+			d.checkProgress(t, "crash", ks, chunk, -1) // names the batches never committed
+			t.FailNow()
+		case res.killed:
+			kills++
+			recorded = true
+		case res.code == 2 && strings.Contains(res.stderr, "there is no job"):
+			// Killed before it recorded the job: start afresh, as a user would.
+			recorded = false
+		case res.code != 0:
+			t.Fatalf("run %d (%q) exited %d; stderr:\n%s", run, a, res.code, res.stderr)
+		default:
+			return kills
+		}
+	}
+}
+
+type migRun struct {
+	code         int
+	stderr       string
+	killed, hung bool
+}
+
+// runMigrateProcess runs the binary with args in dir, SIGKILLs it after
+// kill unless 0, and reports how it ended; a run still going after
+// migHang is killed and reported hung.
+func runMigrateProcess(t *testing.T, dir string, env []string, kill time.Duration, args []string) migRun {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+t.TempDir()), env...)
+	var stderr bytes.Buffer // read once Wait has returned
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var killTimer <-chan time.Time
+	if kill > 0 {
+		killTimer = time.After(kill)
+	}
+	hang := time.After(migHang)
+	var res migRun
+	var err error
+	select {
+	case err = <-done:
+	case <-killTimer:
+		cmd.Process.Signal(syscall.SIGKILL)
+		err = <-done
+	case <-hang:
+		cmd.Process.Kill()
+		<-done
+		res.hung = true
+	}
+	res.stderr = stderr.String()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		res.code = exitErr.ExitCode()
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.code = 128 + int(ws.Signal())
+			res.killed = ws.Signal() == syscall.SIGKILL && !res.hung
+		}
+	} else if err != nil {
+		t.Fatalf("running jetmr: %v", err)
+	}
+	return res
+}
+
+// testMigrateCrashPoint kills jetmr migrate at a named step (internal/
+// crashpoint), then resumes it: the resume must complete, every row be
+// touched exactly once, and every batch be recorded once.
+func testMigrateCrashPoint(t *testing.T, d *migDB, point string) {
+	ks := intKeys(4000, 8)
+	const chunk = 50
+	d.createTable(t, ks, false)
+	dir := t.TempDir()
+	args := []string{"migrate", "--store", filepath.Join(dir, "store"), "--job", "crash", "--db", d.url,
+		"--table", "t", "--key", "id", "--sql", migUpdate, "--chunk-size", strconv.Itoa(chunk), "-j", "4", "--report", "run.json"}
+	res := runMigrateProcess(t, dir, []string{"JETMR_CRASHPOINT=" + point}, 0, args)
+	if !res.killed {
+		t.Fatalf("with crash point %s armed, jetmr exited %d (hung: %v) instead of being killed there; stderr:\n%s", point, res.code, res.hung, res.stderr)
+	}
+	resume := slices.Insert(slices.Clone(args), 1, "--resume")
+	res = runMigrateProcess(t, dir, nil, 0, resume)
+	if res.hung || res.code != 0 {
+		if res.hung {
+			t.Errorf("resume after a crash at %s did not end within %v; stderr:\n%s", point, migHang, res.stderr)
+		} else {
+			t.Errorf("resume after a crash at %s: exit %d; stderr:\n%s", point, res.code, res.stderr)
+		}
+		d.checkProgress(t, "crash", ks, chunk, -1) // names the batches never committed
+		t.FailNow()
+	}
+	d.checkAllOnce(t, len(ks.keys))
+	d.checkProgress(t, "crash", ks, chunk, -1)
+	rep := readReport(t, filepath.Join(dir, "run.json"))
+	if strings.HasPrefix(point, "task.processed") {
+		// The batch that crashed committed in the database but published
+		// no result: the resume runs its task again and finds it done.
+		if found, _ := rep["batches_already_done"].(float64); found < 1 {
+			t.Errorf("the resume found %v batches already done in the database, want at least the one that crashed", rep["batches_already_done"])
+		}
+	}
+}
+
 // testMigrateFailingBatch checks exit status 1 when the database rejects
 // a batch: that batch alone is a dead letter on stderr naming its key
 // range and the database's error, and commits nothing.
@@ -147,8 +295,8 @@ func testMigrateFailingBatch(t *testing.T, d *migDB, violation string) {
 	badKey := ks.keys[bad]
 	d.exec(t, "UPDATE t SET n = 1 WHERE id = "+badKey) // n + 1 = 2 violates CHECK (n < 2)
 	want := ks.batches(chunk)
-	dir := t.TempDir()
-	r := jetmr(t, dir, "migrate", "--store", t.TempDir(), "--job", "failing", "--db", d.url, "--table", "t", "--key", "id",
+	dir, store := t.TempDir(), t.TempDir()
+	r := jetmr(t, dir, "migrate", "--store", store, "--job", "failing", "--db", d.url, "--table", "t", "--key", "id",
 		"--sql", migUpdate, "--chunk-size", strconv.Itoa(chunk), "-j", "3", "--report", "run.json")
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1; stderr:\n%s", r.code, r.stderr)
@@ -176,6 +324,18 @@ func testMigrateFailingBatch(t *testing.T, d *migDB, violation string) {
 		t.Errorf("%d rows of the failed batch changed (counting the preset one), want only the preset row: the batch must commit nothing", n)
 	}
 	d.checkProgress(t, "failing", ks, chunk, 4)
+
+	// --resume --retry-failed with corrected SQL runs only the failed batch.
+	fixed := "UPDATE t SET n = CASE WHEN n = 1 THEN 1 ELSE n + 1 END WHERE id >= $1 AND ($2 IS NULL OR id < $2)"
+	r = jetmr(t, dir, "migrate", "--store", store, "--job", "failing", "--db", d.url, "--table", "t", "--key", "id",
+		"--sql", fixed, "--chunk-size", strconv.Itoa(chunk), "-j", "3", "--resume", "--retry-failed")
+	if r.code != 0 {
+		t.Fatalf("--resume --retry-failed: exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	d.checkAllOnce(t, len(ks.keys))
+	if n := d.progressRows(t, "failing"); n != int64(len(want)) {
+		t.Errorf("%d progress rows after the retry, want %d", n, len(want))
+	}
 }
 
 // testMigrateBadInput checks exit status 2, one line on stderr naming the
