@@ -188,7 +188,11 @@ func buildView(d PageData) pageView {
 	}
 	v.Facts = append(v.Facts, fmtSeconds(r.WallSeconds)+" wall", fmt.Sprintf("%d slots", r.Slots))
 	if len(r.Workers) > 0 {
-		v.Facts = append(v.Facts, fmt.Sprintf("%d workers", len(r.Workers)))
+		noun := "workers"
+		if len(r.Workers) == 1 {
+			noun = "worker"
+		}
+		v.Facts = append(v.Facts, fmt.Sprintf("%d %s", len(r.Workers), noun))
 	}
 	for _, h := range headline(r) {
 		v.Targets = append(v.Targets, card{Label: h.Label, Value: h.Value, Target: "target " + h.Target, Detail: h.Detail, Status: h.Status})

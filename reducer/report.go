@@ -150,7 +150,9 @@ func advise(r *Report) []string {
 		case r.TaskSeconds.Max > 4*r.TaskSeconds.P50 && r.TaskSeconds.Max > 0.1*r.WallSeconds:
 			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, use a smaller --chunk-size",
 				fmtDur(r.TaskSeconds.Max), fmtDur(r.TaskSeconds.P50))
-		case !tiny:
+		case tiny:
+			msg += ": the tasks are too small for their overhead (see above)"
+		default:
 			msg += ": splitting or merging takes a large share of the wall time; the job may be too small to gain from more slots"
 		}
 		out = append(out, msg)
