@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -150,6 +151,8 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return err
 	})
 	g.Go(func() error { return worker.Run(workCtx) })
+	var published atomic.Int64
+	published.Store(-1)
 	g.Go(func() error {
 		n, err := s.publishTasks(workCtx, win, stopSplit)
 		if err != nil {
@@ -158,9 +161,11 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			}
 			return err
 		}
+		published.Store(int64(n))
 		total <- n
 		return nil
 	})
+	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
 	err = g.Wait()
 	if cause := context.Cause(haltCtx); errors.Is(cause, ErrHalted) {
 		return stats, cause

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,6 +81,7 @@ type Reducer struct {
 	merged    map[uint64][]bool // task index -> partitions merged, for incomplete tasks
 	done      doneSet
 	nDone     uint64
+	completed atomic.Uint64 // nDone, for other goroutines
 	stats     *Stats
 	dead      []DeadLetter
 	dropped   int
@@ -107,6 +109,10 @@ func New(cfg Config) (*Reducer, error) {
 		stats: stats,
 	}, nil
 }
+
+// Completed is the number of tasks merged or failed so far. It is safe to
+// call while Run runs.
+func (r *Reducer) Completed() uint64 { return r.completed.Load() }
 
 // Run merges results until every task is complete, then commits the sink.
 // It returns the statistics of the job's tasks. With failed tasks the
@@ -273,6 +279,7 @@ func (r *Reducer) complete(res *schema.Result, replayed bool) {
 	delete(r.merged, res.Index)
 	r.done.add(res.Index)
 	r.nDone++
+	r.completed.Store(r.nDone)
 	r.stats.Add(res, replayed)
 }
 
