@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +23,7 @@ type commonFlags struct {
 	inputs    []string
 	output    string
 	jobs      string
+	io        bool
 	chunkSize string
 	retries   int
 	timeout   time.Duration
@@ -45,7 +44,8 @@ type commonFlags struct {
 func (f *commonFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively)")
-	fs.StringVarP(&f.jobs, "jobs", "j", "", "tasks run at once: N, N% of cores, or auto (default: number of cores)")
+	fs.StringVarP(&f.jobs, "jobs", "j", "auto", "tasks run at once: N, N% of the cores, or auto (the cores, 3 per core with --io, capped by available memory)")
+	fs.BoolVar(&f.io, "io", false, "the command mostly waits (network, disk): -j auto runs 3 tasks per core")
 	fs.StringVar(&f.chunkSize, "chunk-size", "", "bytes per task, e.g. 64KiB or 8MiB (default: sized from the input, 256KiB to 8MiB)")
 	fs.IntVar(&f.retries, "retries", job.DefaultRetries, "retries of a failed task before it becomes a dead letter")
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall-time limit per task attempt, e.g. 30s (default: none)")
@@ -64,12 +64,10 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 }
 
 // config builds the job configuration shared by every job command.
-func (f *commonFlags) config(cmd *cobra.Command, kind string) (job.Config, error) {
+// runsCommand says whether the job's tasks run a command rather than a
+// built-in function, for -j auto.
+func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) (job.Config, error) {
 	log, err := newLogger(f.logLevel, f.logFormat, cmd.ErrOrStderr())
-	if err != nil {
-		return job.Config{}, err
-	}
-	slots, err := parseJobs(f.jobs)
 	if err != nil {
 		return job.Config{}, err
 	}
@@ -79,6 +77,11 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string) (job.Config, error
 			return job.Config{}, usageError{"--chunk-size: " + err.Error()}
 		}
 	}
+	slots, why, err := job.Slots(f.jobs, job.SlotOptions{Command: runsCommand, IO: f.io, ChunkSize: chunk})
+	if err != nil {
+		return job.Config{}, err
+	}
+	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
 	if len(f.inputs) == 0 {
 		return job.Config{}, usageError{fmt.Sprintf("no input: give files or directories with -i (see jetmr %s --help)", cmd.Name())}
 	}
@@ -103,27 +106,6 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string) (job.Config, error
 		Broker: broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log},
 		Logger: log,
 	}, nil
-}
-
-// parseJobs reads -j: N, N% of the cores, or auto (the cores).
-func parseJobs(s string) (int, error) {
-	cores := runtime.NumCPU()
-	bad := usageError{fmt.Sprintf("-j %q is not valid: use a number of tasks (4), a share of the cores (50%%) or auto", s)}
-	switch {
-	case s == "" || s == "auto":
-		return cores, nil
-	case strings.HasSuffix(s, "%"):
-		pct, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if err != nil || pct <= 0 {
-			return 0, bad
-		}
-		return max(1, int(float64(cores)*pct/100)), nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return 0, bad
-	}
-	return n, nil
 }
 
 // runJob runs cfg and prints the summary, dead letters and report.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -40,7 +41,8 @@ per partition, each with key<TAB>value lines sorted by key.`,
 			if f.output == "" {
 				return usageError{"mapreduce needs an output directory: add -o DIR"}
 			}
-			cfg, err := f.config(cmd, schema.KindMapReduce)
+			_, builtin, _ := mapper.NewRegistry().Map(mapSpec)
+			cfg, err := f.config(cmd, schema.KindMapReduce, !builtin)
 			if err != nil {
 				return err
 			}

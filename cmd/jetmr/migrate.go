@@ -48,7 +48,7 @@ Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 			}
 			f.chunkSize = ""
 			f.inputs = []string{"(table)"} // a migrate job reads a table, not files
-			cfg, err := f.config(cmd, schema.KindMigrate)
+			cfg, err := f.config(cmd, schema.KindMigrate, false)
 			if err != nil {
 				return err
 			}

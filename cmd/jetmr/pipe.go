@@ -23,7 +23,7 @@ when the job is complete.`,
 			if len(argv) == 0 {
 				return usageError{"pipe needs a command after --, e.g. jetmr pipe -i in.log -- tr a-z A-Z"}
 			}
-			cfg, err := f.config(cmd, schema.KindPipe)
+			cfg, err := f.config(cmd, schema.KindPipe, true)
 			if err != nil {
 				return err
 			}
