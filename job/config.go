@@ -46,6 +46,9 @@ type Config struct {
 	Partitions int
 	// ChunkSize is the bytes per task. Default: splitter.DefaultChunkSize.
 	ChunkSize int64
+	// MemFree holds back new tasks while less memory than this is
+	// available (--memfree). Default 0: no check.
+	MemFree int64
 	// Slots is how many tasks this process runs at once. Default: the
 	// number of CPUs.
 	Slots int

@@ -136,7 +136,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	}
 	worker, err := mapper.NewWorker(mapper.Config{
 		JS: s.b.JS, Job: s.job, Slots: s.cfg.Slots, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
-		SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways,
+		SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
 	})
 	if err != nil {
 		return nil, err

@@ -1,13 +1,12 @@
 package job
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
+
+	sysmem "github.com/jetmr/jetmr/internal/memory"
 )
 
 // SlotOptions describe the tasks a -j value is chosen for.
@@ -70,7 +69,7 @@ func autoSlots(cores int, o SlotOptions) (int, string, error) {
 	}
 	memory := o.Memory
 	if memory == nil {
-		memory = availableMemory
+		memory = sysmem.Available
 	}
 	avail, err := memory()
 	if err != nil || avail <= 0 {
@@ -89,58 +88,4 @@ func autoSlots(cores int, o SlotOptions) (int, string, error) {
 		return byMemory, fmt.Sprintf("auto: %d, not %s: %d MiB available / %d MiB per task", byMemory, why, avail>>20, perTask>>20), nil
 	}
 	return n, fmt.Sprintf("auto: %s (%d MiB available, %d MiB per task)", why, avail>>20, perTask>>20), nil
-}
-
-// availableMemory is the memory this process may still use: the
-// kernel's MemAvailable, or less when a cgroup limit is lower.
-func availableMemory() (int64, error) {
-	avail, err := memAvailable()
-	if err != nil {
-		return 0, err
-	}
-	if limit, ok := cgroupRoom(); ok && limit < avail {
-		return limit, nil
-	}
-	return avail, nil
-}
-
-// memAvailable reads MemAvailable from /proc/meminfo.
-func memAvailable() (int64, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no MemAvailable in /proc/meminfo")
-}
-
-// cgroupRoom is the cgroup's memory limit minus its usage (v2, else v1).
-func cgroupRoom() (int64, bool) {
-	for _, p := range [][2]string{
-		{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
-		{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"},
-	} {
-		limit, ok1 := readInt(p[0])
-		used, ok2 := readInt(p[1])
-		if ok1 && ok2 && limit > used && limit < 1<<60 {
-			return limit - used, true
-		}
-	}
-	return 0, false
-}
-
-func readInt(path string) (int64, bool) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(bytes.TrimSpace(data)), 10, 64)
-	return n, err == nil
 }

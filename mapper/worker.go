@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/jetmr/jetmr/internal/crashpoint"
+	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -44,6 +45,12 @@ type Config struct {
 	SyncSpills bool
 	// Name identifies the worker in results and reports. Default host:pid.
 	Name string
+	// MemFree holds back new tasks while the available memory is below
+	// it (--memfree); 0 starts tasks whenever a slot is free.
+	MemFree int64
+	// Memory reports the available memory for MemFree. Default: the
+	// kernel's MemAvailable, or the cgroup's room when that is lower.
+	Memory func() (int64, error)
 	// Observer receives an event as each task attempt starts and ends
 	// (progress, metrics, job log, trace). Optional.
 	Observer observe.Observer
@@ -134,6 +141,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err := sem.Acquire(ctx, 1); err != nil {
 			break
 		}
+		if err := w.waitForMemory(ctx); err != nil {
+			sem.Release(1)
+			break
+		}
 		msg, err := iter.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			sem.Release(1)
@@ -155,6 +166,34 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.proc.migrator.close()
 	w.proc.files.close()
 	return err
+}
+
+// waitForMemory holds the next task back while less than MemFree is
+// available, checking every half second.
+func (w *Worker) waitForMemory(ctx context.Context) error {
+	if w.cfg.MemFree <= 0 {
+		return nil
+	}
+	read := w.cfg.Memory
+	if read == nil {
+		read = memory.Available
+	}
+	logged := false
+	for {
+		avail, err := read()
+		if err != nil || avail >= w.cfg.MemFree {
+			return nil
+		}
+		if !logged {
+			w.log.Info().Int64("available", avail).Int64("memfree", w.cfg.MemFree).Msg("waiting for free memory before the next task")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // prefetch is how many tasks the client buffers. A buffered task's ack

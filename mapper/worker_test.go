@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,5 +203,47 @@ func TestWorkerTimeoutKillsProcessGroup(t *testing.T) {
 	time.Sleep(2 * time.Second) // past the moment the child would have written
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the command's child outlived the timeout (marker: %v)", err)
+	}
+}
+
+func TestWorkerWaitsForFreeMemory(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, err := broker.Open(ctx, broker.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: []string{"cat"}, Partitions: 1}
+	if _, err := b.ProvisionJob(ctx, rec.ID, broker.ProvisionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	job, _ := mapper.ResolveJob(rec, nil)
+	var plenty atomic.Bool
+	w, err := mapper.NewWorker(mapper.Config{
+		JS: b.JS, Job: job, Slots: 1, SpillDir: t.TempDir(), MemFree: 1 << 30,
+		Memory: func() (int64, error) {
+			if plenty.Load() {
+				return 2 << 30, nil
+			}
+			return 1 << 20, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	it := results(t, b.JS)
+	data, _ := schema.EncodeTask(schema.Task{Job: "w1", Index: 0, Inline: []byte("m\n")})
+	publishTask(t, b.JS, data)
+	if m, err := it.Next(jetstream.NextMaxWait(time.Second)); err == nil {
+		t.Fatalf("a task ran while memory was short: %s", m.Data())
+	}
+	plenty.Store(true)
+	if r, err := schema.DecodeResult(nextResult(t, it).Data()); err != nil || string(r.Payload) != "m\n" {
+		t.Fatalf("after memory freed: %+v, %v", r, err)
 	}
 }

@@ -24,6 +24,7 @@ type commonFlags struct {
 	output    string
 	jobs      string
 	io        bool
+	memfree   string
 	chunkSize string
 	retries   int
 	timeout   time.Duration
@@ -45,6 +46,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively)")
 	fs.StringVarP(&f.jobs, "jobs", "j", "auto", "tasks run at once: N, N% of the cores, or auto (the cores, 3 per core with --io, capped by available memory)")
+	fs.StringVar(&f.memfree, "memfree", "", "start no new task while less memory than this is available, e.g. 2GiB")
 	fs.BoolVar(&f.io, "io", false, "the command mostly waits (network, disk): -j auto runs 3 tasks per core")
 	fs.StringVar(&f.chunkSize, "chunk-size", "", "bytes per task, e.g. 64KiB or 8MiB (default: sized from the input, 256KiB to 8MiB)")
 	fs.IntVar(&f.retries, "retries", job.DefaultRetries, "retries of a failed task before it becomes a dead letter")
@@ -77,6 +79,12 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 			return job.Config{}, usageError{"--chunk-size: " + err.Error()}
 		}
 	}
+	var memfree int64
+	if f.memfree != "" {
+		if memfree, err = splitter.ParseSize(f.memfree); err != nil {
+			return job.Config{}, usageError{"--memfree: " + strings.Replace(err.Error(), "chunk size", "size", 1)}
+		}
+	}
 	slots, why, err := job.Slots(f.jobs, job.SlotOptions{Command: runsCommand, IO: f.io, ChunkSize: chunk})
 	if err != nil {
 		return job.Config{}, err
@@ -102,7 +110,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
 		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt,
-		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout,
+		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout, MemFree: memfree,
 		Broker: broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log},
 		Logger: log,
 	}, nil
