@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,11 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +20,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the tests' own queries
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 
+	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
 )
 
@@ -41,7 +38,7 @@ const migSlowUpdate = "WITH pause AS (SELECT pg_sleep(0.02)) UPDATE t SET n = n 
 
 // migBackend is a kind of database the suite runs on.
 type migBackend struct {
-	open func(t *testing.T) *migDB
+	open func(t *testing.T) *migratetest.DB
 	// crashRows and crashSQL make the table and the statement of the
 	// crash tests; crashDelay bounds the random moment of each kill.
 	crashRows  int
@@ -57,11 +54,11 @@ func TestMigrateSQLite(t *testing.T) {
 	// the tables with SQLite in pure Go, which is slow under -race: 20,000
 	// rows there, 100,000 without it.
 	rows, delay := 100_000, 3*time.Second
-	if raceEnabled() {
+	if migratetest.RaceEnabled() {
 		rows, delay = 20_000, time.Second
 	}
 	migrateCLISuite(t, migBackend{
-		open: openSQLiteMig, crashRows: rows, crashSQL: migUpdate, crashDelay: delay,
+		open: migratetest.OpenSQLite, crashRows: rows, crashSQL: migUpdate, crashDelay: delay,
 		checkViolation: "CHECK constraint failed",
 	})
 }
@@ -70,7 +67,7 @@ func TestMigratePostgres(t *testing.T) {
 	t.Parallel()
 	srv := pgtest.Start(t)
 	migrateCLISuite(t, migBackend{
-		open: postgresOpener(srv), crashRows: 100_000, crashSQL: migSlowUpdate, crashDelay: 1500 * time.Millisecond,
+		open: migratetest.PostgresOpener(srv), crashRows: 100_000, crashSQL: migSlowUpdate, crashDelay: 1500 * time.Millisecond,
 		checkViolation: "violates check constraint",
 	})
 }
@@ -115,14 +112,14 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 // progress table must hold exactly one row per batch.
 func testMigrateCrash(t *testing.T, b migBackend, seed uint64) {
 	d := b.open(t)
-	ks := intKeys(b.crashRows, seed)
-	d.createTable(t, ks, false)
+	ks := migratetest.IntKeys(b.crashRows, seed)
+	d.CreateTable(t, ks, false)
 	chunk := b.crashRows / 200
-	if d.driver == "sqlite" {
+	if d.Driver == "sqlite" {
 		chunk = b.crashRows / 500 // SQLite batches are quicker: more of them
 	}
 	dir := t.TempDir()
-	args := []string{"migrate", "--store", filepath.Join(dir, "store"), "--job", "crash", "--db", d.url,
+	args := []string{"migrate", "--store", filepath.Join(dir, "store"), "--job", "crash", "--db", d.URL,
 		"--table", "t", "--key", "id", "--sql", b.crashSQL, "--chunk-size", strconv.Itoa(chunk), "-j", "4", "--report", "run.json"}
 	r := rand.New(rand.NewPCG(seed, 42))
 	start := time.Now()
@@ -137,17 +134,17 @@ func testMigrateCrash(t *testing.T, b migBackend, seed uint64) {
 		// job, except the batches found done: their rows count as 0.
 		rows, _ := rep["rows"].(float64)
 		found, _ := rep["batches_already_done"].(float64)
-		if rows > float64(len(ks.keys)) || rows < float64(len(ks.keys))-found*float64(chunk) {
+		if rows > float64(len(ks.Keys)) || rows < float64(len(ks.Keys))-found*float64(chunk) {
 			t.Errorf("the last run reports %v rows with %v batches found done, want %d rows less at most %v batches of %d",
-				rows, found, len(ks.keys), found, chunk)
+				rows, found, len(ks.Keys), found, chunk)
 		}
 		t.Logf("%s: %d rows in %d batches completed after %d kills, in %v; the last run: %v tasks already committed, %v batches found done in the database, %v rows",
-			d.driver, len(ks.keys), len(ks.batches(chunk)), n, took, rep["already_committed"], rep["batches_already_done"], rep["rows"])
+			d.Driver, len(ks.Keys), len(ks.Batches(chunk)), n, took, rep["already_committed"], rep["batches_already_done"], rep["rows"])
 	} else {
-		t.Logf("%s: %d rows in %d batches completed after %d kills, in %v (the last run found the job complete)", d.driver, len(ks.keys), len(ks.batches(chunk)), n, took)
+		t.Logf("%s: %d rows in %d batches completed after %d kills, in %v (the last run found the job complete)", d.Driver, len(ks.Keys), len(ks.Batches(chunk)), n, took)
 	}
-	d.checkAllOnce(t, len(ks.keys))
-	d.checkProgress(t, "crash", ks, chunk, -1)
+	d.CheckAllOnce(t, len(ks.Keys))
+	d.CheckProgress(t, "crash", ks, chunk, -1)
 }
 
 // migHang bounds one run of jetmr migrate in the crash tests; a run takes
@@ -160,7 +157,7 @@ const migHang = 25 * time.Second
 // returns how many runs were killed. A run that does not end within
 // migHang fails the test with its stderr and the batches that were never
 // committed.
-func migrateUntilDone(t *testing.T, d *migDB, ks keySet, chunk int, dir string, r *rand.Rand, maxDelay time.Duration, args []string) int {
+func migrateUntilDone(t *testing.T, d *migratetest.DB, ks migratetest.KeySet, chunk int, dir string, r *rand.Rand, maxDelay time.Duration, args []string) int {
 	t.Helper()
 	resume := slices.Insert(slices.Clone(args), 1, "--resume")
 	kills, recorded := 0, false
@@ -180,7 +177,7 @@ func migrateUntilDone(t *testing.T, d *migDB, ks keySet, chunk int, dir string, 
 		switch {
 		case res.hung:
 			t.Errorf("run %d (%q) did not end within %v; stderr:\n%s", run, a, migHang, res.stderr)
-			d.checkProgress(t, "crash", ks, chunk, -1) // names the batches never committed
+			d.CheckProgress(t, "crash", ks, chunk, -1) // names the batches never committed
 			t.FailNow()
 		case res.killed:
 			kills++
@@ -251,12 +248,12 @@ func runMigrateProcess(t *testing.T, dir string, env []string, kill time.Duratio
 // testMigrateCrashPoint kills jetmr migrate at a named step (internal/
 // crashpoint), then resumes it: the resume must complete, every row be
 // touched exactly once, and every batch be recorded once.
-func testMigrateCrashPoint(t *testing.T, d *migDB, point string) {
-	ks := intKeys(4000, 8)
+func testMigrateCrashPoint(t *testing.T, d *migratetest.DB, point string) {
+	ks := migratetest.IntKeys(4000, 8)
 	const chunk = 50
-	d.createTable(t, ks, false)
+	d.CreateTable(t, ks, false)
 	dir := t.TempDir()
-	args := []string{"migrate", "--store", filepath.Join(dir, "store"), "--job", "crash", "--db", d.url,
+	args := []string{"migrate", "--store", filepath.Join(dir, "store"), "--job", "crash", "--db", d.URL,
 		"--table", "t", "--key", "id", "--sql", migUpdate, "--chunk-size", strconv.Itoa(chunk), "-j", "4", "--report", "run.json"}
 	res := runMigrateProcess(t, dir, []string{"JETMR_CRASHPOINT=" + point}, 0, args)
 	if !res.killed {
@@ -270,11 +267,11 @@ func testMigrateCrashPoint(t *testing.T, d *migDB, point string) {
 		} else {
 			t.Errorf("resume after a crash at %s: exit %d; stderr:\n%s", point, res.code, res.stderr)
 		}
-		d.checkProgress(t, "crash", ks, chunk, -1) // names the batches never committed
+		d.CheckProgress(t, "crash", ks, chunk, -1) // names the batches never committed
 		t.FailNow()
 	}
-	d.checkAllOnce(t, len(ks.keys))
-	d.checkProgress(t, "crash", ks, chunk, -1)
+	d.CheckAllOnce(t, len(ks.Keys))
+	d.CheckProgress(t, "crash", ks, chunk, -1)
 	rep := readReport(t, filepath.Join(dir, "run.json"))
 	if strings.HasPrefix(point, "task.processed") {
 		// The batch that crashed committed in the database but published
@@ -288,15 +285,15 @@ func testMigrateCrashPoint(t *testing.T, d *migDB, point string) {
 // testMigrateFailingBatch checks exit status 1 when the database rejects
 // a batch: that batch alone is a dead letter on stderr naming its key
 // range and the database's error, and commits nothing.
-func testMigrateFailingBatch(t *testing.T, d *migDB, violation string) {
-	ks := intKeys(5000, 7)
+func testMigrateFailingBatch(t *testing.T, d *migratetest.DB, violation string) {
+	ks := migratetest.IntKeys(5000, 7)
 	const chunk, bad = 500, 2345 // the key at index 2345 is in batch 4
-	d.createTable(t, ks, true)
-	badKey := ks.keys[bad]
-	d.exec(t, "UPDATE t SET n = 1 WHERE id = "+badKey) // n + 1 = 2 violates CHECK (n < 2)
-	want := ks.batches(chunk)
+	d.CreateTable(t, ks, true)
+	badKey := ks.Keys[bad]
+	d.Exec(t, "UPDATE t SET n = 1 WHERE id = "+badKey) // n + 1 = 2 violates CHECK (n < 2)
+	want := ks.Batches(chunk)
 	dir, store := t.TempDir(), t.TempDir()
-	r := jetmr(t, dir, "migrate", "--store", store, "--job", "failing", "--db", d.url, "--table", "t", "--key", "id",
+	r := jetmr(t, dir, "migrate", "--store", store, "--job", "failing", "--db", d.URL, "--table", "t", "--key", "id",
 		"--sql", migUpdate, "--chunk-size", strconv.Itoa(chunk), "-j", "3", "--report", "run.json")
 	if r.code != 1 {
 		t.Fatalf("exit status %d, want 1; stderr:\n%s", r.code, r.stderr)
@@ -307,42 +304,42 @@ func testMigrateFailingBatch(t *testing.T, d *migDB, violation string) {
 			dead = append(dead, l)
 		}
 	}
-	rng := ks.rangeString(want[4])
+	rng := ks.RangeString(want[4])
 	if len(dead) != 1 || !strings.Contains(dead[0], "task 4 ") || !strings.Contains(dead[0], rng) || !strings.Contains(dead[0], violation) {
 		t.Errorf("dead letters on stderr: %q; want one, of task 4, naming the range %s and the database's %q; stderr:\n%s",
 			dead, rng, violation, r.stderr)
 	}
 	rep := readReport(t, filepath.Join(dir, "run.json"))
-	if rep["rows"] != float64(len(ks.keys)-chunk) || rep["failed"] != float64(1) || rep["tasks"] != float64(len(want)) {
-		t.Errorf("report: rows %v, failed %v, tasks %v; want %d, 1, %d", rep["rows"], rep["failed"], rep["tasks"], len(ks.keys)-chunk, len(want))
+	if rep["rows"] != float64(len(ks.Keys)-chunk) || rep["failed"] != float64(1) || rep["tasks"] != float64(len(want)) {
+		t.Errorf("report: rows %v, failed %v, tasks %v; want %d, 1, %d", rep["rows"], rep["failed"], rep["tasks"], len(ks.Keys)-chunk, len(want))
 	}
 	inBatch := fmt.Sprintf("(id >= %s AND id < %s)", want[4][0], want[4][1])
-	if n := d.int(t, "SELECT count(*) FROM t WHERE n <> 1 AND NOT "+inBatch); n != 0 {
+	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 1 AND NOT "+inBatch); n != 0 {
 		t.Errorf("%d rows outside the failed batch do not have n = 1", n)
 	}
-	if n := d.int(t, "SELECT count(*) FROM t WHERE n <> 0 AND "+inBatch); n != 1 {
+	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0 AND "+inBatch); n != 1 {
 		t.Errorf("%d rows of the failed batch changed (counting the preset one), want only the preset row: the batch must commit nothing", n)
 	}
-	d.checkProgress(t, "failing", ks, chunk, 4)
+	d.CheckProgress(t, "failing", ks, chunk, 4)
 
 	// --resume --retry-failed with corrected SQL runs only the failed batch.
 	fixed := "UPDATE t SET n = CASE WHEN n = 1 THEN 1 ELSE n + 1 END WHERE id >= $1 AND ($2 IS NULL OR id < $2)"
-	r = jetmr(t, dir, "migrate", "--store", store, "--job", "failing", "--db", d.url, "--table", "t", "--key", "id",
+	r = jetmr(t, dir, "migrate", "--store", store, "--job", "failing", "--db", d.URL, "--table", "t", "--key", "id",
 		"--sql", fixed, "--chunk-size", strconv.Itoa(chunk), "-j", "3", "--resume", "--retry-failed")
 	if r.code != 0 {
 		t.Fatalf("--resume --retry-failed: exit status %d; stderr:\n%s", r.code, r.stderr)
 	}
-	d.checkAllOnce(t, len(ks.keys))
-	if n := d.progressRows(t, "failing"); n != int64(len(want)) {
+	d.CheckAllOnce(t, len(ks.Keys))
+	if n := d.ProgressRows(t, "failing"); n != int64(len(want)) {
 		t.Errorf("%d progress rows after the retry, want %d", n, len(want))
 	}
 }
 
 // testMigrateBadInput checks exit status 2, one line on stderr naming the
 // culprit, and nothing run, for mistakes in the migration.
-func testMigrateBadInput(t *testing.T, d *migDB) {
-	ks := intKeys(2000, 4)
-	d.createTable(t, ks, false)
+func testMigrateBadInput(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(2000, 4)
+	d.CreateTable(t, ks, false)
 	for _, c := range []struct {
 		name       string
 		table, key string
@@ -359,7 +356,7 @@ func testMigrateBadInput(t *testing.T, d *migDB) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			store := filepath.Join(t.TempDir(), "store")
-			args := []string{"migrate", "--store", store, "--db", d.url, "--table", c.table, "--key", c.key}
+			args := []string{"migrate", "--store", store, "--db", d.URL, "--table", c.table, "--key", c.key}
 			if c.sql != "" {
 				args = append(args, "--sql", c.sql)
 			}
@@ -377,10 +374,10 @@ func testMigrateBadInput(t *testing.T, d *migDB) {
 			if _, err := os.Stat(store); !os.IsNotExist(err) {
 				t.Errorf("the store %s was created for a rejected job", store)
 			}
-			if n := d.int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
+			if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
 				t.Errorf("%d rows changed", n)
 			}
-			if n := d.progressRows(t, ""); n != 0 {
+			if n := d.ProgressRows(t, ""); n != 0 {
 				t.Errorf("%d batches recorded", n)
 			}
 		})
@@ -389,16 +386,16 @@ func testMigrateBadInput(t *testing.T, d *migDB) {
 
 // testMigrateDryRun checks that --dry-run lists the batches of the
 // default size (1000 rows) and changes nothing.
-func testMigrateDryRun(t *testing.T, d *migDB) {
-	ks := intKeys(20_000, 5)
-	d.createTable(t, ks, false)
+func testMigrateDryRun(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(20_000, 5)
+	d.CreateTable(t, ks, false)
 	store := filepath.Join(t.TempDir(), "store")
-	r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--job", "dry", "--db", d.url, "--table", "t", "--key", "id",
+	r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--job", "dry", "--db", d.URL, "--table", "t", "--key", "id",
 		"--sql", migUpdate, "--dry-run")
 	if r.code != 0 {
 		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
 	}
-	want := ks.batches(1000)
+	want := ks.Batches(1000)
 	var lines []string
 	for _, l := range strings.Split(r.stdout, "\n") {
 		if strings.HasPrefix(l, "batch ") {
@@ -409,7 +406,7 @@ func testMigrateDryRun(t *testing.T, d *migDB) {
 		t.Errorf("%d batch lines, want %d (20,000 rows, 1000 per batch):\n%s", len(lines), len(want), r.stdout)
 	}
 	for i := range min(len(lines), len(want)) {
-		if w := fmt.Sprintf("batch %d: %s", i, ks.rangeString(want[i])); lines[i] != w {
+		if w := fmt.Sprintf("batch %d: %s", i, ks.RangeString(want[i])); lines[i] != w {
 			t.Errorf("line %q, want %q", lines[i], w)
 			break
 		}
@@ -417,10 +414,10 @@ func testMigrateDryRun(t *testing.T, d *migDB) {
 	if !strings.Contains(r.stdout, migUpdate) || !strings.Contains(r.stdout, fmt.Sprintf("%d batches; nothing was run", len(want))) {
 		t.Errorf("the dry run does not show the SQL and the batch count:\n%s", r.stdout)
 	}
-	if n := d.int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
+	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
 		t.Errorf("the dry run changed %d rows", n)
 	}
-	if n := d.progressRows(t, ""); n != 0 {
+	if n := d.ProgressRows(t, ""); n != 0 {
 		t.Errorf("the dry run recorded %d batches", n)
 	}
 	if _, err := os.Stat(store); !os.IsNotExist(err) {
@@ -431,11 +428,11 @@ func testMigrateDryRun(t *testing.T, d *migDB) {
 // testMigrateMaxRate checks that --max-rate 20 spreads 10 batches over at
 // least 9 intervals of 50 ms. Only lower bounds on time are asserted: the
 // last batch cannot start before 0.45 s into the job.
-func testMigrateMaxRate(t *testing.T, d *migDB) {
-	ks := intKeys(1000, 6)
-	d.createTable(t, ks, false)
+func testMigrateMaxRate(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(1000, 6)
+	d.CreateTable(t, ks, false)
 	dir := t.TempDir()
-	r := jetmr(t, dir, "migrate", "--store", t.TempDir(), "--db", d.url, "--table", "t", "--key", "id",
+	r := jetmr(t, dir, "migrate", "--store", t.TempDir(), "--db", d.URL, "--table", "t", "--key", "id",
 		"--sql", migUpdate, "--chunk-size", "100", "--max-rate", "20", "-j", "4", "--report", "run.json")
 	if r.code != 0 {
 		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
@@ -475,7 +472,7 @@ func testMigrateMaxRate(t *testing.T, d *migDB) {
 	}
 	// Not asserted: a worker slow to start would bunch the first batches.
 	t.Logf("took %v (report: %.3fs); the batches started over %v", r.took.Round(time.Millisecond), run.Wall, last.Sub(first).Round(time.Millisecond))
-	d.checkAllOnce(t, 1000)
+	d.CheckAllOnce(t, 1000)
 }
 
 // TestMigrateUnreachable checks exit status 3, quickly, when nothing
@@ -517,233 +514,4 @@ func TestMigrateMissingSQLiteFile(t *testing.T) {
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("jetmr migrate created %s (stat: %v)", path, err)
 	}
-}
-
-// raceEnabled reports whether the test binary was built with -race.
-func raceEnabled() bool {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" {
-				return s.Value == "true"
-			}
-		}
-	}
-	return false
-}
-
-// migDB is a fresh database a migrate job runs on, with the test's own
-// connection to it.
-type migDB struct {
-	driver string // "sqlite" or "postgres"
-	url    string // --db
-	conn   *sql.DB
-}
-
-func openSQLiteMig(t *testing.T) *migDB {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "app.db")
-	if err := os.WriteFile(path, nil, 0o644); err != nil { // an empty file is an empty database
-		t.Fatal(err)
-	}
-	conn, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &migDB{driver: "sqlite", url: "sqlite:" + path, conn: conn}
-}
-
-var migDatabases atomic.Int64
-
-func postgresOpener(srv *pgtest.Server) func(t *testing.T) *migDB {
-	return func(t *testing.T) *migDB {
-		t.Helper()
-		url, err := srv.CreateDatabase(context.Background(), fmt.Sprintf("mig%d", migDatabases.Add(1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn, err := sql.Open("pgx", url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return &migDB{driver: "postgres", url: url, conn: conn}
-	}
-}
-
-func (d *migDB) exec(t testing.TB, q string, args ...any) {
-	t.Helper()
-	if _, err := d.conn.Exec(q, args...); err != nil {
-		t.Fatalf("%.200s: %v", q, err)
-	}
-}
-
-func (d *migDB) int(t testing.TB, q string, args ...any) int64 {
-	t.Helper()
-	var n int64
-	if err := d.conn.QueryRow(q, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return n
-}
-
-// progressRows counts the rows of the progress table (of job, unless
-// ""), 0 when the table does not exist.
-func (d *migDB) progressRows(t testing.TB, job string) int64 {
-	t.Helper()
-	exists := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jetmr_batches'"
-	if d.driver == "postgres" {
-		exists = "SELECT count(*) FROM pg_tables WHERE tablename = 'jetmr_batches'"
-	}
-	if d.int(t, exists) == 0 {
-		return 0
-	}
-	if job == "" {
-		return d.int(t, "SELECT count(*) FROM jetmr_batches")
-	}
-	return d.int(t, "SELECT count(*) FROM jetmr_batches WHERE job = $1", job)
-}
-
-// createTable creates t (id PRIMARY KEY, n = 0) holding the keys of ks;
-// check adds CHECK (n < 2). The keys go in as one JSON array: SQLite
-// (pure Go) under -race takes seconds for 100,000 rows otherwise.
-func (d *migDB) createTable(t testing.TB, ks keySet, check bool) {
-	t.Helper()
-	typ, constraint := "INTEGER", "" // SQLite: the rowid
-	if d.driver == "postgres" {
-		typ = "BIGINT"
-	}
-	if check {
-		constraint = " CHECK (n < 2)"
-	}
-	d.exec(t, fmt.Sprintf("CREATE TABLE t (id %s PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0%s)", typ, constraint))
-	array := "[" + strings.Join(ks.keys, ",") + "]"
-	insert := "INSERT INTO t (id) SELECT value FROM json_each($1)"
-	if d.driver == "postgres" {
-		insert = "INSERT INTO t (id) SELECT value::bigint FROM json_array_elements_text($1::json)"
-	}
-	d.exec(t, insert, array)
-	if n := d.int(t, "SELECT count(*) FROM t"); n != int64(len(ks.keys)) {
-		t.Fatalf("the table holds %d rows, want %d", n, len(ks.keys))
-	}
-	if d.driver == "postgres" {
-		d.exec(t, "ANALYZE t")
-	}
-}
-
-// checkAllOnce checks that the table holds rows rows, each with n = 1.
-func (d *migDB) checkAllOnce(t testing.TB, rows int) {
-	t.Helper()
-	var count, ones, minN, maxN int64
-	err := d.conn.QueryRow("SELECT count(*), coalesce(sum(CASE WHEN n = 1 THEN 1 ELSE 0 END), 0), coalesce(min(n), -1), coalesce(max(n), -1) FROM t").
-		Scan(&count, &ones, &minN, &maxN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if count != int64(rows) || ones != count {
-		t.Errorf("%d rows, %d of them with n = 1 (n from %d to %d); want %d rows, all with n = 1", count, ones, minN, maxN, rows)
-	}
-}
-
-// checkProgress checks that the progress table holds, for job, exactly
-// one row per batch of ks (except batch failed, unless -1), with the
-// batch's range and row count: no batch missing, doubled or overlapping.
-func (d *migDB) checkProgress(t testing.TB, job string, ks keySet, chunk, failed int) {
-	t.Helper()
-	rows, err := d.conn.Query(`SELECT lo, hi, "rows" FROM jetmr_batches WHERE job = $1`, job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	type rec struct {
-		hi   sql.NullString
-		rows int64
-	}
-	got := map[string]rec{}
-	for rows.Next() {
-		var lo string
-		var r rec
-		if err := rows.Scan(&lo, &r.hi, &r.rows); err != nil {
-			t.Fatal(err)
-		}
-		if _, dup := got[lo]; dup {
-			t.Errorf("batch at %s recorded twice", lo)
-		}
-		got[lo] = r
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	want := ks.batches(chunk)
-	var sum int64
-	for i, w := range want {
-		r, ok := got[w[0]]
-		delete(got, w[0])
-		if i == failed {
-			if ok {
-				t.Errorf("the failed batch %d %s is recorded as done", i, ks.rangeString(w))
-			}
-			continue
-		}
-		if !ok {
-			t.Errorf("batch %d %s is not recorded", i, ks.rangeString(w))
-			continue
-		}
-		wantRows := int64(min(chunk, len(ks.keys)-i*chunk))
-		if r.hi.Valid != (w[1] != "") || r.hi.String != w[1] || r.rows != wantRows {
-			t.Errorf("batch %d at %s: recorded hi %v (valid %v), rows %d; want %s, %d rows",
-				i, w[0], r.hi.String, r.hi.Valid, r.rows, ks.rangeString(w), wantRows)
-		}
-		sum += r.rows
-	}
-	for lo, r := range got {
-		t.Errorf("unexpected batch recorded: lo %s, hi %v, rows %d", lo, r.hi, r.rows)
-	}
-	wantSum := int64(len(ks.keys))
-	if failed >= 0 {
-		wantSum -= int64(min(chunk, len(ks.keys)-failed*chunk))
-	}
-	if sum != wantSum {
-		t.Errorf("the recorded batches hold %d rows, want %d", sum, wantSum)
-	}
-}
-
-// keySet is the integer keys of a test table, in key order, as text.
-type keySet struct {
-	keys []string
-}
-
-// intKeys returns n increasing keys from 1 with random steps of 1 to 3.
-func intKeys(n int, seed uint64) keySet {
-	r := rand.New(rand.NewPCG(seed, 1))
-	keys := make([]string, n)
-	k := int64(0)
-	for i := range keys {
-		k += 1 + r.Int64N(3)
-		keys[i] = strconv.FormatInt(k, 10)
-	}
-	return keySet{keys: slices.Clip(keys)}
-}
-
-// batches is the split of ks into batches of chunk keys: {lo, hi}, hi ""
-// for the open end.
-func (ks keySet) batches(chunk int) [][2]string {
-	var out [][2]string
-	for i := 0; i < len(ks.keys); i += chunk {
-		hi := ""
-		if i+chunk < len(ks.keys) {
-			hi = ks.keys[i+chunk]
-		}
-		out = append(out, [2]string{ks.keys[i], hi})
-	}
-	return out
-}
-
-// rangeString formats a batch as jetmr does: [lo, hi) or [lo, end).
-func (ks keySet) rangeString(b [2]string) string {
-	hi := "end"
-	if b[1] != "" {
-		hi = b[1]
-	}
-	return "[" + b[0] + ", " + hi + ")"
 }
