@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jetmr/jetmr/reducer"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,29 +189,8 @@ func indentTail(s string) string {
 	return "\n\tstderr: " + strings.Join(lines, "\n\tstderr: ")
 }
 
-// JobReport is the part of jetmr's --report JSON the bench reads.
-type JobReport struct {
-	Job         string  `json:"job"`
-	Kind        string  `json:"kind"`
-	Tasks       int     `json:"tasks"`
-	Failed      int     `json:"failed"`
-	Executed    int     `json:"executed"`          // tasks this run completed
-	Committed   int     `json:"already_committed"` // tasks an interrupted run had completed
-	Slots       int     `json:"slots"`
-	WallSeconds float64 `json:"wall_seconds"`
-	BusySeconds float64 `json:"busy_seconds"`
-	Speedup     float64 `json:"speedup"`
-	Efficiency  float64 `json:"efficiency"`
-	Utilization float64 `json:"utilization"`
-	TaskSeconds struct {
-		P50 float64 `json:"p50"`
-		P90 float64 `json:"p90"`
-		Max float64 `json:"max"`
-	} `json:"task_seconds"`
-	OverheadSeconds float64 `json:"overhead_seconds_per_task"`
-	BytesIn         int64   `json:"bytes_in"`
-	BytesOut        int64   `json:"bytes_out"`
-}
+// JobReport is jetmr's --report JSON, read with jetmr's own type.
+type JobReport = reducer.Report
 
 // runJetmr runs the jetmr binary with args plus a fresh --store and a
 // --report file under the work directory, and returns its cost and report.
