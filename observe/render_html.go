@@ -307,18 +307,7 @@ func timeline(r *reducer.Report, attempts []Attempt) *chart {
 		}
 		c.Labels = append(c.Labels, label{X: laneLabelW - 10, Y: px(y + laneH/2 + 4), Text: "slot " + strconv.Itoa(l.slot), Anchor: "end", Class: "lane-slot"})
 	}
-	total := t1.Sub(t0)
-	x := func(t time.Time) float64 {
-		if total <= 0 {
-			return float64(c.PlotX)
-		}
-		return float64(c.PlotX) + float64(t.Sub(t0))/float64(total)*float64(c.PlotW)
-	}
-	for _, tk := range timeTicks(total) {
-		xx := px(x(t0.Add(tk)))
-		c.Grid = append(c.Grid, line{X1: xx, Y1: c.PlotY - 4, X2: xx, Y2: c.PlotY + c.PlotH, Class: "grid",
-			Text: fmtTick(tk), TX: xx, TY: c.PlotY - 9, Anchor: "middle"})
-	}
+	x := c.timeAxis(t0, t1)
 	for _, a := range attempts {
 		x0 := x(a.Start)
 		w := max(x(a.End)-x0, 0.8)
@@ -338,7 +327,7 @@ func timeline(r *reducer.Report, attempts []Attempt) *chart {
 		})
 	}
 	c.Legend = []legendItem{{"swatch ok", "succeeded"}, {"swatch retried", "failed, retried"}, {"swatch failed", "failed for good"}}
-	c.Note = fmt.Sprintf("%d attempts on %d slots over %s", len(attempts), len(lanes), fmtDuration(total))
+	c.Note = fmt.Sprintf("%d attempts on %d slots over %s", len(attempts), len(lanes), fmtDuration(t1.Sub(t0)))
 	return c
 }
 
@@ -576,18 +565,7 @@ func stageChart(stages []Stage, wall float64) (*chart, string) {
 	c := &chart{Width: chartW, PlotX: laneLabelW, PlotY: axisH, PlotW: chartW - laneLabelW - rightPad}
 	c.PlotH = px(float64(len(ss)) * stageH)
 	c.Height = c.PlotY + c.PlotH + 8
-	total := t1.Sub(t0)
-	x := func(t time.Time) float64 {
-		if total <= 0 {
-			return float64(c.PlotX)
-		}
-		return float64(c.PlotX) + float64(t.Sub(t0))/float64(total)*float64(c.PlotW)
-	}
-	for _, tk := range timeTicks(total) {
-		xx := px(x(t0.Add(tk)))
-		c.Grid = append(c.Grid, line{X1: xx, Y1: c.PlotY - 4, X2: xx, Y2: c.PlotY + c.PlotH, Class: "grid",
-			Text: fmtTick(tk), TX: xx, TY: c.PlotY - 9, Anchor: "middle"})
-	}
+	x := c.timeAxis(t0, t1)
 	var crit []string
 	var cStart, cEnd time.Time
 	for i, s := range ss {
@@ -632,4 +610,22 @@ func stageChart(stages []Stage, wall float64) (*chart, string) {
 		path += "."
 	}
 	return c, path
+}
+
+// timeAxis draws the grid of time ticks from t0 to t1 across the plot and
+// returns the mapping from a time to its x position.
+func (c *chart) timeAxis(t0, t1 time.Time) func(time.Time) float64 {
+	total := t1.Sub(t0)
+	x := func(t time.Time) float64 {
+		if total <= 0 {
+			return float64(c.PlotX)
+		}
+		return float64(c.PlotX) + float64(t.Sub(t0))/float64(total)*float64(c.PlotW)
+	}
+	for _, tk := range timeTicks(total) {
+		xx := px(x(t0.Add(tk)))
+		c.Grid = append(c.Grid, line{X1: xx, Y1: c.PlotY - 4, X2: xx, Y2: c.PlotY + c.PlotH, Class: "grid",
+			Text: fmtTick(tk), TX: xx, TY: c.PlotY - 9, Anchor: "middle"})
+	}
+	return x
 }
