@@ -86,6 +86,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 30 * time.Second
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = observe.Multi() // one that ignores every event
+	}
 	if cfg.Name == "" {
 		host, _ := os.Hostname()
 		cfg.Name = host + ":" + strconv.Itoa(os.Getpid())
@@ -343,12 +346,7 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	_ = msg.DoubleAck(ctx)
 }
 
-func (w *Worker) observer() observe.Observer {
-	if w.cfg.Observer == nil {
-		return observe.Multi()
-	}
-	return w.cfg.Observer
-}
+func (w *Worker) observer() observe.Observer { return w.cfg.Observer }
 
 func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time) observe.Attempt {
 	rec := w.cfg.Job.Record
