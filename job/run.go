@@ -177,12 +177,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 }
 
 // obs is the job's observer, or one that ignores everything.
-func (s *session) obs() observe.Observer {
-	if s.cfg.Observer == nil {
-		return observe.Multi()
-	}
-	return s.cfg.Observer
-}
+func (s *session) obs() observe.Observer { return s.cfg.Observer }
 
 // haltFunc applies the --halt policy when the n-th task has failed.
 func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}) func(n int) {

@@ -14,6 +14,7 @@ import (
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/migrate"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -91,6 +92,9 @@ func validate(ctx context.Context, cfg Config) (*plan, error) {
 	}
 	if cfg.Timeout < 0 {
 		return nil, badInput("timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = observe.Multi() // one that ignores every event
 	}
 	p := &plan{cfg: cfg, chunkGiven: cfg.ChunkSize != 0, reg: cfg.Registry, source: cfg.Source}
 	if p.reg == nil {
