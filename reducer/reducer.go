@@ -55,6 +55,10 @@ type Config struct {
 	// failed in an earlier round: it must publish the task again. Optional;
 	// without it earlier failures stay final.
 	Retry func(r *schema.Result) error
+	// Merged is called, from the reducer's goroutine, with the result of
+	// each task merged in full (for keyed jobs, its last partition), replays
+	// included: --task-time sizes the next chunks from them. Optional.
+	Merged func(res *schema.Result)
 	// Failed is called after each task that failed for good, with the number
 	// of such tasks so far (for --halt). Optional.
 	Failed func(n int)
@@ -248,6 +252,9 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	r.stats.AddOutput(&res)
 	if allTrue(seen) {
 		r.complete(&res, replayed)
+		if r.cfg.Merged != nil {
+			r.cfg.Merged(&res)
+		}
 	}
 	r.cfg.Retired(span)
 	return nil

@@ -117,9 +117,13 @@ type JobRecord struct {
 	ChunkSize int64  `msgpack:"chunk"`
 	Retries   int    `msgpack:"retries"`
 	// TimeoutNanos limits one attempt; zero means no limit.
-	TimeoutNanos int64  `msgpack:"timeout,omitempty"`
-	Created      int64  `msgpack:"created"`
-	State        string `msgpack:"state"`
+	TimeoutNanos int64 `msgpack:"timeout,omitempty"`
+	// TaskTimeNanos, when set, is the time a task should take (--task-time):
+	// chunks are sized adaptively from ChunkSize on, and split with a
+	// write-ahead cursor.
+	TaskTimeNanos int64  `msgpack:"tasktime,omitempty"`
+	Created       int64  `msgpack:"created"`
+	State         string `msgpack:"state"`
 	// Tasks is the number of tasks, known once splitting finished (0 before).
 	Tasks uint64 `msgpack:"tasks,omitempty"`
 	// Round counts the resumes with --retry-failed: a task that failed in an
@@ -155,7 +159,16 @@ type SplitCheckpoint struct {
 	// publishes it again and splits on after it.
 	Cursor      []byte `msgpack:"cursor,omitempty"`
 	CursorIndex uint64 `msgpack:"cidx,omitempty"`
+	// CursorPath, CursorOffset and CursorLength are the cursor chunk of a
+	// file source split adaptively (--task-time), whose ranges cannot be
+	// cut the same way twice.
+	CursorPath   string `msgpack:"cpath,omitempty"`
+	CursorOffset int64  `msgpack:"coff,omitempty"`
+	CursorLength int64  `msgpack:"clen,omitempty"`
 }
+
+// HasCursor reports whether the checkpoint holds a write-ahead cursor.
+func (c SplitCheckpoint) HasCursor() bool { return c.Cursor != nil || c.CursorPath != "" }
 
 // OutputCheckpoint records how much of an ordered output file is durable:
 // the outputs of tasks below Next fill its first Offset bytes, synced to

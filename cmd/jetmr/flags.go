@@ -28,6 +28,7 @@ type commonFlags struct {
 	chunkSize string
 	retries   int
 	timeout   time.Duration
+	taskTime  time.Duration
 	store     string
 	natsURL   string
 	sync      string
@@ -49,6 +50,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.memfree, "memfree", "", "start no new task while less memory than this is available, e.g. 2GiB")
 	fs.BoolVar(&f.io, "io", false, "the command mostly waits (network, disk): -j auto runs 3 tasks per core")
 	fs.StringVar(&f.chunkSize, "chunk-size", "", "bytes per task, e.g. 64KiB or 8MiB (default: sized from the input, 256KiB to 8MiB)")
+	fs.DurationVar(&f.taskTime, "task-time", 0, "size chunks adaptively so that a task takes about this long, e.g. 2s (--chunk-size is then the first size)")
 	fs.IntVar(&f.retries, "retries", job.DefaultRetries, "retries of a failed task before it becomes a dead letter")
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall-time limit per task attempt, e.g. 30s (default: none)")
 	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
@@ -110,7 +112,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
 		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt,
-		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout, MemFree: memfree,
+		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Broker: broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log},
 		Logger: log,
 	}, nil
