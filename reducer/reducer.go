@@ -158,7 +158,9 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 	r.stats.Dead = r.dead
 	if r.cfg.BeforeCommit != nil && len(r.dead) == 0 {
 		if err := r.cfg.BeforeCommit(ctx); err != nil {
-			return r.stats, err
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			return r.stats, errors.Join(err, r.cfg.Sink.Suspend(sctx))
 		}
 		crashpoint.Hit("commit.marked")
 	}
