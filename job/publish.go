@@ -71,6 +71,9 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 				return err
 			}
 			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data}
+			if err := s.ship(gctx, &t); err != nil {
+				return err
+			}
 			fut, err := s.publishTask(t, schema.TaskMsgID(s.record.ID, i))
 			if err != nil {
 				return err
@@ -255,6 +258,9 @@ func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
 	}
 	return func(r *schema.Result) error {
 		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length, Inline: r.TaskData}
+		if err := s.ship(ctx, &t); err != nil {
+			return err
+		}
 		data, err := schema.EncodeTask(t)
 		if err != nil {
 			return err

@@ -49,8 +49,9 @@ type session struct {
 	jobs       jetstream.KeyValue
 	spill      string // this process's spill directory
 	splitState schema.SplitCheckpoint
-	counts     *reducer.CountSink // a migrate job's sink
-	sizer      *splitter.Sizer    // sizes chunks of a --task-time job; nil otherwise
+	counts     *reducer.CountSink    // a migrate job's sink
+	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
+	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
@@ -73,6 +74,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	}
 	if _, err := b.ProvisionJob(ctx, p.record.ID, broker.ProvisionOptions{}); err != nil {
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	}
+	if s.record.Transport == schema.TransportObject {
+		if s.data, err = b.DataStore(ctx, p.record.ID, 1); err != nil {
+			return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		}
 	}
 	if s.spill, err = p.spillDir(); err != nil {
 		return nil, err
@@ -130,6 +136,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
 		Retired: win.retire,
 		Merged:  s.observeTask,
+		Fetch:   s.fetchOutput,
 		Retry:   s.retryFunc(haltCtx),
 		Failed:  s.haltFunc(halt, stopSplit),
 		BeforeCommit: func(ctx context.Context) error {

@@ -156,16 +156,20 @@ func validate(ctx context.Context, cfg Config) (*plan, error) {
 			p.cfg.Window = 2 * cfg.Slots
 		}
 	}
+	var err error
 	p.record = schema.JobRecord{
 		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
 		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
 		State: schema.StateRunning,
 	}
 	p.record.Inputs, p.record.InputSizes = names, sizes
+	if p.record.Transport, err = transport(cfg.Transport, cfg.Broker.URL != ""); err != nil {
+		p.close()
+		return nil, err
+	}
 	if m := cfg.Migration; cfg.Kind == schema.KindMigrate {
 		p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL
 	}
-	var err error
 	switch cfg.Kind {
 	case schema.KindPipe:
 		err = p.validatePipe()

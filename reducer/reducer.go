@@ -55,6 +55,11 @@ type Config struct {
 	// failed in an earlier round: it must publish the task again. Optional;
 	// without it earlier failures stay final.
 	Retry func(r *schema.Result) error
+	// Fetch is called with each successful result whose output is an
+	// object (transport "object") before the sink sees it: it must make the
+	// output a local spill file (set Spill, clear Object). Required for jobs
+	// whose workers ship outputs as objects.
+	Fetch func(ctx context.Context, r *schema.Result) error
 	// Merged is called, from the reducer's goroutine, with the result of
 	// each task merged in full (for keyed jobs, its last partition), replays
 	// included: --task-time sizes the next chunks from them. Optional.
@@ -245,6 +250,14 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	if seen[res.Partition] {
 		return nil // this partition of this task is already merged
+	}
+	if res.Object != "" {
+		if r.cfg.Fetch == nil {
+			return fmt.Errorf("result of task %d is in object %s, and this reducer cannot fetch objects", res.Index, res.Object)
+		}
+		if err := r.cfg.Fetch(ctx, &res); err != nil {
+			return fmt.Errorf("fetching the output of task %d: %w", res.Index, err)
+		}
 	}
 	span, err := r.cfg.Sink.Merge(ctx, &res)
 	if err != nil {

@@ -31,6 +31,7 @@ type commonFlags struct {
 	taskTime  time.Duration
 	store     string
 	natsURL   string
+	transport string
 	sync      string
 	jobID     string
 	resume    bool
@@ -55,6 +56,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall-time limit per task attempt, e.g. 30s (default: none)")
 	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
 	fs.StringVar(&f.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: embedded)")
+	fs.StringVar(&f.transport, "transport", job.TransportAuto, "how chunks and large outputs reach workers: shared (a filesystem all workers share), object (task messages and the JetStream object store) or auto (shared with the embedded server, object with --nats)")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")
@@ -111,7 +113,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
-		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt,
+		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt, Transport: f.transport,
 		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Broker: broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log},
 		Logger: log,
