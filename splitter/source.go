@@ -51,8 +51,10 @@ type AdaptiveSource interface {
 	SplitSized(ctx context.Context, last *Chunk, size func() int64, yield func(Chunk) error) error
 }
 
-// Chunk is one task's input: a byte range of a file that workers can read
-// (they share a filesystem with the splitter), or the bytes themselves.
+// Chunk is one task's input: a byte range of a file, or the bytes
+// themselves. Workers read a byte range from the file when they share a
+// filesystem with the splitter; with transport "object" the job reads the
+// range and ships its bytes to them.
 type Chunk struct {
 	Path           string
 	Offset, Length int64
