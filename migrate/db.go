@@ -37,9 +37,13 @@ type DB interface {
 	// that first claims the progress row (spec.Job, b.Lo) and then records
 	// b.Hi and the rows affected in it. If the row is there already, it
 	// runs nothing and returns the row's Hi and Rows with Found set. Two
-	// runs of one part serialize on the claim. A failure is a *BatchError
-	// for b, and commits nothing. See the package function RunBatch.
-	RunPart(ctx context.Context, spec Spec, b Batch) (Part, error)
+	// runs of one part serialize on the claim. A positive timeout bounds
+	// the transaction, from when it may begin: on SQLite, once the
+	// process's turn for the write lock has come, so that parts queued
+	// behind one another do not time out for waiting. A failure is a
+	// *BatchError for b, and commits nothing. See the package function
+	// RunBatch.
+	RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error)
 	// Middle returns a key that splits the rows of [lo, hi) that spec's
 	// where clause selects into two halves: the first key above lo at or
 	// past the middle row, so that lo < mid < hi. ok is false when the
@@ -171,4 +175,12 @@ func foundPart(b Batch, recorded *string, rows int64) (Part, error) {
 // reach past the middle.
 func middleOffset(n, atLo int64) int64 {
 	return max(n/2-atLo, 0)
+}
+
+// withTimeout bounds ctx by timeout when it is positive.
+func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return ctx, func() {}
 }

@@ -327,7 +327,9 @@ func (p *pgDB) Middle(ctx context.Context, spec Spec, lo, hi Key) (Key, bool, er
 	return mid, err == nil, err
 }
 
-func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch) (Part, error) {
+func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
 	fail := func(op string, err error) (Part, error) {
 		err = withContext(ctx, err)
 		var ce *pgconn.ConnectError

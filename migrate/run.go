@@ -16,7 +16,8 @@ type runOptions struct {
 }
 
 // PartTimeout bounds each transaction of the batch: one that runs longer
-// fails with a timeout (see [IsTimeout]). 0 sets no bound.
+// fails with a timeout (see [IsTimeout]). 0 sets no bound. On SQLite the
+// time spent waiting for the process's turn to write does not count.
 func PartTimeout(d time.Duration) RunOption {
 	return func(o *runOptions) { o.timeout = d }
 }
@@ -102,7 +103,7 @@ func (r *batchRun) run(ctx context.Context) (Outcome, error) {
 	lo, ends := r.b.Lo, []Key{r.b.Hi}
 	for {
 		part := Batch{Index: r.b.Index, Lo: lo, Hi: ends[len(ends)-1]}
-		p, err := r.runPart(ctx, part)
+		p, err := r.db.RunPart(ctx, r.spec, part, r.opts.timeout)
 		if err != nil {
 			mid, ok := r.splitPoint(ctx, part, err)
 			if !ok {
@@ -148,15 +149,6 @@ func dropThrough(ends []Key, k Key) []Key {
 	return ends[:1]
 }
 
-func (r *batchRun) runPart(ctx context.Context, part Batch) (Part, error) {
-	if r.opts.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.opts.timeout)
-		defer cancel()
-	}
-	return r.db.RunPart(ctx, r.spec, part)
-}
-
 // splitPoint decides whether a part that failed with err is split, and
 // where: only with SplitOnTimeout, only when its SQL ran out of time
 // (rather than waiting for a lock to start), and only when it holds two
@@ -166,11 +158,8 @@ func (r *batchRun) splitPoint(ctx context.Context, part Batch, err error) (Key, 
 	if !r.opts.split || ctx.Err() != nil || !IsTimeout(err) || !errors.As(err, &be) || be.Op != opSQL {
 		return Key{}, false
 	}
-	if r.opts.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.opts.timeout)
-		defer cancel()
-	}
+	ctx, cancel := withTimeout(ctx, r.opts.timeout)
+	defer cancel()
 	mid, ok, merr := r.db.Middle(ctx, r.spec, part.Lo, part.Hi)
 	return mid, ok && merr == nil
 }

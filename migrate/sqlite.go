@@ -248,16 +248,18 @@ func (s *sqliteDB) keyOf(t target, v any, kind KeyKind) (Key, bool, error) {
 		t.key, t.table.String(), v, v, kind)
 }
 
-func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch) (Part, error) {
-	fail := func(op string, err error) (Part, error) {
-		err = withContext(ctx, err)
-		return Part{}, &BatchError{Batch: b, Op: op, Err: err}
-	}
+func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
 	select {
 	case s.writer <- struct{}{}:
 		defer func() { <-s.writer }()
 	case <-ctx.Done():
-		return fail("waiting for the write lock", ctx.Err())
+		return Part{}, &BatchError{Batch: b, Op: "waiting for the write lock", Err: ctx.Err()}
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	fail := func(op string, err error) (Part, error) {
+		err = withContext(ctx, err)
+		return Part{}, &BatchError{Batch: b, Op: op, Err: err}
 	}
 	// _txlock=immediate: BEGIN IMMEDIATE takes the write lock now, waiting
 	// up to the busy timeout, so the transaction never fails to upgrade.
