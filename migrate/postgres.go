@@ -357,6 +357,15 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 		defer cancel()
 		tx.Rollback(rctx)
 	}()
+	if timeout > 0 {
+		// The server keeps the bound too: should this process die, its
+		// statement stops there rather than holding its locks, the claim
+		// among them, until it ends on its own.
+		ms := max(timeout.Milliseconds(), 1)
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", ms)); err != nil {
+			return fail("beginning", err)
+		}
+	}
 	lo, _ := b.Lo.text()
 	hi := b.Hi.textOrNil()
 	// The claim: a concurrent run of the same batch waits here until this
