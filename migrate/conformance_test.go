@@ -39,6 +39,7 @@ func exercise(t *testing.T, open opener) {
 	t.Run("SplitOnTimeout", func(t *testing.T) { t.Parallel(); testSplitOnTimeout(t, open(t)) })
 	t.Run("ResumeSplitBatch", func(t *testing.T) { t.Parallel(); testResumeSplitBatch(t, open(t)) })
 	t.Run("Middle", func(t *testing.T) { t.Parallel(); testMiddle(t, open(t)) })
+	t.Run("MiddleText", func(t *testing.T) { t.Parallel(); testMiddleText(t, open(t)) })
 }
 
 const updateSQL = "UPDATE t SET n = n + 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)"

@@ -174,6 +174,23 @@ func testMiddle(t *testing.T, db DB) {
 	}
 }
 
+// testMiddleText splits text keys, in the database's order.
+func testMiddleText(t *testing.T, db DB) {
+	ctx := context.Background()
+	exec(t, db, "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)")
+	exec(t, db, "INSERT INTO t (id) VALUES ('apple'), ('b''c'), ('cherry'), ('été'), ('fig')")
+	spec := Spec{Job: "middle-text", Table: "t", Key: "id", SQL: updateSQL}
+	if err := Check(ctx, db, spec); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := db.Middle(ctx, spec, TextKey("apple"), Unbounded(KindText)); err != nil || !ok || got != TextKey("cherry") {
+		t.Errorf("Middle of five text keys = %v, %v, %v; want \"cherry\"", got, ok, err)
+	}
+	if got, ok, err := db.Middle(ctx, spec, TextKey("b'c"), TextKey("fig")); err != nil || !ok || got != TextKey("cherry") {
+		t.Errorf("Middle [\"b'c\", \"fig\") = %v, %v, %v; want \"cherry\" (three rows: the second)", got, ok, err)
+	}
+}
+
 func TestDropThrough(t *testing.T) {
 	ends := []Key{Unbounded(KindInteger), IntKey(50), IntKey(25)}
 	if got := dropThrough(ends, IntKey(25)); len(got) != 2 {
