@@ -146,12 +146,7 @@ func testResumeSplitBatch(t *testing.T, db DB) {
 // included.
 func testMiddle(t *testing.T, db DB) {
 	ctx := context.Background()
-	exec(t, db, "CREATE TABLE t (id BIGINT, n INTEGER NOT NULL DEFAULT 0)")
-	exec(t, db, "INSERT INTO t (id) VALUES (1), (1), (1), (2), (5), (7), (9), (20)")
-	spec := Spec{Job: "middle", Table: "t", Key: "id", SQL: updateSQL}
-	if err := Check(ctx, db, spec); err != nil {
-		t.Fatal(err)
-	}
+	spec := middleTable(t, db, "BIGINT", "(1), (1), (1), (2), (5), (7), (9), (20)")
 	for _, tc := range []struct {
 		lo, hi Key
 		where  string
@@ -177,18 +172,26 @@ func testMiddle(t *testing.T, db DB) {
 // testMiddleText splits text keys, in the database's order.
 func testMiddleText(t *testing.T, db DB) {
 	ctx := context.Background()
-	exec(t, db, "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)")
-	exec(t, db, "INSERT INTO t (id) VALUES ('apple'), ('b''c'), ('cherry'), ('été'), ('fig')")
-	spec := Spec{Job: "middle-text", Table: "t", Key: "id", SQL: updateSQL}
-	if err := Check(ctx, db, spec); err != nil {
-		t.Fatal(err)
-	}
+	spec := middleTable(t, db, "TEXT", "('apple'), ('b''c'), ('cherry'), ('été'), ('fig')")
 	if got, ok, err := db.Middle(ctx, spec, TextKey("apple"), Unbounded(KindText)); err != nil || !ok || got != TextKey("cherry") {
 		t.Errorf("Middle of five text keys = %v, %v, %v; want \"cherry\"", got, ok, err)
 	}
 	if got, ok, err := db.Middle(ctx, spec, TextKey("b'c"), TextKey("fig")); err != nil || !ok || got != TextKey("cherry") {
 		t.Errorf("Middle [\"b'c\", \"fig\") = %v, %v, %v; want \"cherry\" (three rows: the second)", got, ok, err)
 	}
+}
+
+// middleTable creates t with keys of type typ (not unique) holding values,
+// and returns a checked spec of it.
+func middleTable(t *testing.T, db DB, typ, values string) Spec {
+	t.Helper()
+	exec(t, db, "CREATE TABLE t (id "+typ+", n INTEGER NOT NULL DEFAULT 0)")
+	exec(t, db, "INSERT INTO t (id) VALUES "+values)
+	spec := Spec{Job: "middle", Table: "t", Key: "id", SQL: updateSQL}
+	if err := Check(context.Background(), db, spec); err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }
 
 func TestDropThrough(t *testing.T) {
