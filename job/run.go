@@ -95,6 +95,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		totalBytes = 0 // p.total estimates rows, not bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
+	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {
+		r.RowsEstimated(p.record.ID, "", p.total)
+	}
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
@@ -118,7 +121,7 @@ func (s *session) report(stats *reducer.Stats) *reducer.Report {
 	annotateLines(stats.Dead)
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
-		r.Rows, r.BatchesAlreadyDone = s.counts.Rows, s.counts.AlreadyDone
+		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
 	}
 	return r
 }
