@@ -84,6 +84,35 @@ func migrateSuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateSplit(t, b.open(t))
 	})
+	t.Run("TaskTime", func(t *testing.T) {
+		t.Parallel()
+		testMigrateTaskTime(t, b.open(t))
+	})
+}
+
+// testMigrateTaskTime sizes batches by --task-time from 50 rows: batches
+// of a cheap UPDATE take far less than the target, so they grow, and the
+// job commits every row once in far fewer batches than at 50 rows.
+func testMigrateTaskTime(t *testing.T, d *migratetest.DB) {
+	rows, first := 20_000, int64(50)
+	if migratetest.RaceEnabled() && d.Driver != "postgres" {
+		rows, first = 4_000, 10 // SQLite runs many times slower under -race
+	}
+	ks := migratetest.IntKeys(rows, 7)
+	d.CreateTable(t, ks, false)
+	cfg := migConfig(t, d, "tasktime", migUpdate)
+	cfg.ChunkSize, cfg.Slots, cfg.TaskTime = first, 2, 300*time.Millisecond
+	rep, err := runMigrate(t, cfg)
+	if err != nil {
+		t.Fatalf("job.Run: %v", err)
+	}
+	if rep.Rows != int64(len(ks.Keys)) || rep.Failed != 0 {
+		t.Errorf("report: rows %d, failed %d; want %d, 0", rep.Rows, rep.Failed, len(ks.Keys))
+	}
+	if fixed := len(ks.Keys) / int(first); rep.Tasks*4 > fixed {
+		t.Errorf("%d batches, want well below the %d of %d rows each: the batches did not grow", rep.Tasks, fixed, first)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
 }
 
 // testMigrateSplit runs batches whose SQL is too slow for the timeout
