@@ -162,4 +162,6 @@ type runFile struct {
 	*reducer.Report
 	Attempts        []observe.Attempt `json:"attempts"`
 	DroppedAttempts int64             `json:"dropped_attempts,omitempty"`
+	// Stages are a pipeline's stages, for the page's critical path.
+	Stages []observe.Stage `json:"stages,omitempty"`
 }

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/pipeline"
+)
+
+// pipelineFlags are the flags of jetmr pipeline.
+type pipelineFlags struct {
+	jobs      string
+	store     string
+	natsURL   string
+	sync      string
+	jobID     string
+	resume    bool
+	retryFail bool
+	dryRun    bool
+	report    string
+	logLevel  string
+	logFormat string
+	quiet     bool
+	watch     observeFlags
+}
+
+func newPipelineCommand() *cobra.Command {
+	var f pipelineFlags
+	cmd := &cobra.Command{
+		Use:   "pipeline [flags] JOB.yaml",
+		Short: "Run a job file of stages (pipe, mapreduce, each, migrate) in dependency order",
+		Long: `pipeline runs the stages of a job file. Each stage is one of pipe,
+mapreduce, each or migrate, with the options of that command's flags
+(input, output, command, map, reduce, partitions, chunk_size, jobs,
+retries, timeout, io, halt, memfree; db, table, key, sql, where for
+migrate). A stage starts when every stage in its depends_on has
+succeeded; an input "stage:NAME" reads stage NAME's output and depends
+on it. Paths are relative to the current directory.
+
+The whole file is checked before anything runs: unknown fields, missing
+fields, unknown or duplicate stage names and dependency cycles are
+refused with the file and line (exit 2).
+
+Stages ready at the same time run at once and share the -j slots; the
+stage with the most estimated work ahead of it (on the critical path)
+starts first and gets the larger share. Estimates come from input sizes
+and the throughput of the stages finished so far. --dry-run prints the
+plan: levels, estimates and the critical path.
+
+A failed stage stops the stages that depend on it; the others run to the
+end (exit 1). Stage NAME runs as job ID-NAME; --resume --job ID skips the
+stages that are done and resumes the others.`,
+		Example: `  jetmr pipeline --dry-run build.yaml
+  jetmr pipeline -j 8 --report run.json build.yaml
+  jetmr pipeline --job nightly --resume build.yaml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{"pipeline needs one job file, e.g. jetmr pipeline build.yaml (see jetmr pipeline --help)"}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, args[0]) },
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&f.jobs, "jobs", "j", "", "tasks run at once by the whole pipeline, shared by its running stages: N, N% of the cores, or auto (default: the file's jobs, else auto)")
+	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
+	fs.StringVar(&f.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: embedded)")
+	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
+	fs.StringVar(&f.jobID, "job", "", "pipeline ID; stage NAME runs as job ID-NAME (default: generated and printed)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the pipeline named by --job: skip the stages that are done, resume the others")
+	fs.BoolVar(&f.retryFail, "retry-failed", false, "with --resume: run the dead letters of failed stages again")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan (levels, estimates, critical path) and run nothing")
+	fs.StringVar(&f.report, "report", "", "write the run report as JSON to this file (stages, critical path, every stage's report)")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
+	fs.StringVar(&f.logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the pipeline ID, the stages and the summary")
+	f.watch.register(cmd)
+	return cmd
+}
+
+func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	file, err := pipeline.Load(path)
+	if err != nil {
+		return err
+	}
+	plan, err := pipeline.NewPlan(file, nil)
+	if err != nil {
+		return err
+	}
+	if f.dryRun {
+		return plan.WriteText(stdout)
+	}
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	spec := f.jobs
+	if spec == "" {
+		spec = file.Jobs
+	}
+	if spec == "" {
+		spec = "auto"
+	}
+	slots, why, err := job.Slots(spec, job.SlotOptions{Command: true})
+	if err != nil {
+		return err
+	}
+	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
+	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
+		return usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
+	}
+	switch {
+	case f.resume && f.jobID == "":
+		return usageError{"--resume needs --job ID: the pipeline ID printed when it started"}
+	case f.retryFail && !f.resume:
+		return usageError{"--retry-failed reruns the dead letters of an earlier run: add --resume --job ID"}
+	case f.jobID == "":
+		f.jobID = job.NewID()
+	}
+	ctx := cmd.Context()
+	w, err := f.watch.start(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	bcfg := broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log}
+	b, err := broker.Open(ctx, bcfg)
+	if err != nil {
+		return errors.Join(err, w.close())
+	}
+	defer b.Close()
+	if !f.quiet {
+		fmt.Fprintf(stderr, "jetmr: pipeline %s\n", f.jobID)
+	}
+	opts := pipeline.Options{
+		ID: f.jobID, Broker: b, BrokerConfig: bcfg, Slots: slots, Resume: f.resume, RetryFailed: f.retryFail,
+		Stdout: stdout, Observer: w.observer, Logger: log,
+	}
+	if !f.quiet {
+		opts.StageStarted = func(s *pipeline.StagePlan, id string, slots int) {
+			fmt.Fprintf(stderr, "jetmr: stage %s started: job %s on %d slot(s)\n", s.Name, id, slots)
+		}
+		opts.StageEnded = func(r pipeline.StageReport) {
+			fmt.Fprintf(stderr, "jetmr: stage %s %s in %.2fs\n", r.Name, r.State, r.Seconds)
+		}
+	}
+	openErr := w.open(stderr)
+	report, err := pipeline.Run(ctx, plan, opts)
+	err = errors.Join(err, openErr, w.close())
+	if report != nil {
+		err = errors.Join(err, f.finish(stderr, report, w))
+	}
+	if errors.Is(err, context.Canceled) {
+		return interruptedError{fmt.Sprintf("interrupted: pipeline %s stopped; continue it with:\n  %s", f.jobID, resumeCommand(f.jobID))}
+	}
+	return err
+}
+
+// finish prints the stages and writes --report.
+func (f *pipelineFlags) finish(stderr io.Writer, report *pipeline.Report, w *watch) error {
+	if !f.quiet {
+		if err := report.WriteText(stderr); err != nil {
+			return err
+		}
+	}
+	if f.report == "" {
+		return nil
+	}
+	attempts := w.recorder.Attempts()
+	run := pipelineRunFile{
+		runFile: runFile{Report: report.Summary(attempts), Attempts: attempts, DroppedAttempts: w.recorder.Dropped(),
+			Stages: report.ObserveStages()},
+		Pipeline: report,
+	}
+	return writeJSON(f.report, run)
+}
+
+// pipelineRunFile is the JSON of a pipeline's --report: a run file whose
+// report adds up the stages, with the stages for the report page, and the
+// pipeline's own report.
+type pipelineRunFile struct {
+	runFile
+	Pipeline *pipeline.Report `json:"pipeline"`
+}
