@@ -37,7 +37,10 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-type parser struct{ file string }
+type parser struct {
+	file string
+	key  *yaml.Node // the key whose value is being decoded
+}
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) error {
 	line := 0
@@ -126,6 +129,7 @@ func (p *parser) mapping(n *yaml.Node, what string, fields map[string]setter, mo
 			return p.errorf(k, "field %q appears twice in %s", k.Value, what)
 		}
 		seen[k.Value] = true
+		p.key = k
 		if err := set(v); err != nil {
 			var e *Error
 			if errors.As(err, &e) {

@@ -73,6 +73,8 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 	}
 	var fields map[string]setter
 	opts := defaults
+	setOpts := func() {}
+	key := p.key // the line of the kind's name, for messages
 	var required []string
 	switch kind {
 	case KindPipe:
@@ -84,7 +86,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 			"command": field("command", p.list(&spec.Command, false)),
 		}
 		required = []string{"input", "command"}
-		defer func() { spec.StageOptions = opts }()
+		setOpts = func() { spec.StageOptions = opts }
 	case KindMapReduce:
 		spec := &MapReduceSpec{Partitions: 1}
 		s.MapReduce = spec
@@ -96,7 +98,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 			"partitions": field("partitions", p.integer(&spec.Partitions)),
 		}
 		required = []string{"input", "output", "map", "reduce"}
-		defer func() { spec.StageOptions = opts }()
+		setOpts = func() { spec.StageOptions = opts }
 	case KindEach:
 		spec := &EachSpec{}
 		s.Each = spec
@@ -110,7 +112,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 			"join":       field("join", p.list(&spec.Join, false)),
 		}
 		required = []string{"command"}
-		defer func() { spec.StageOptions = opts }()
+		setOpts = func() { spec.StageOptions = opts }
 	case KindMigrate:
 		spec := &MigrateSpec{}
 		s.Migrate = spec
@@ -124,7 +126,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 			"pause_when": field("pause_when", p.scalar(&spec.PauseWhen)),
 		}
 		required = []string{"db", "table", "key", "sql"}
-		defer func() { spec.StageOptions = opts }()
+		setOpts = func() { spec.StageOptions = opts }
 	}
 	more := func(key string) setter {
 		if set := p.option(&opts, key); set != nil {
@@ -135,12 +137,13 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 	if err := p.mapping(n, what, fields, more); err != nil {
 		return err
 	}
+	setOpts()
 	for _, name := range required {
 		if _, ok := s.pos[kind+"."+name]; !ok {
-			return p.errorf(n, "%s has no %s: add %s: ... (see jetmr %s --help)", what, name, name, kind)
+			return p.errorf(key, "%s has no %s: add %s: ... (see jetmr %s --help)", what, name, name, kind)
 		}
 	}
-	return p.checkKind(s, kind, n, what)
+	return p.checkKind(s, kind, key, what)
 }
 
 // checkKind checks the values of a kind's fields.
