@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -213,18 +214,8 @@ func (r *run) ready() []*StagePlan {
 			out = append(out, s)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b *StagePlan) int { return -compareDur(a.Rest, b.Rest) })
+	slices.SortStableFunc(out, func(a, b *StagePlan) int { return cmp.Compare(b.Rest, a.Rest) })
 	return out
-}
-
-func compareDur(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // caps is each stage's own slot limit (its jobs option), 0 for none.

@@ -13,21 +13,35 @@ import (
 	"github.com/jetmr/jetmr/pipeline"
 )
 
-// pipelineFlags are the flags of jetmr pipeline.
+// pipelineFlags are the flags of jetmr pipeline: those of the job
+// commands that apply to a whole pipeline, and --dry-run.
 type pipelineFlags struct {
-	jobs      string
-	store     string
-	natsURL   string
-	sync      string
-	jobID     string
-	resume    bool
-	retryFail bool
-	dryRun    bool
-	report    string
-	logLevel  string
-	logFormat string
-	quiet     bool
-	watch     observeFlags
+	commonFlags
+	dryRun bool
+}
+
+// pipelineShared are the job commands' flags jetmr pipeline takes too.
+var pipelineShared = []string{
+	"jobs", "store", "nats", "sync", "job", "resume", "retry-failed", "report", "log-level", "log-format", "quiet",
+	"progress", "metrics", "joblog", "trace",
+}
+
+// register adds the shared flags, bound to f.commonFlags as the job
+// commands bind them, with the pipeline's meaning where it differs.
+func (f *pipelineFlags) register(cmd *cobra.Command) {
+	var all cobra.Command
+	f.commonFlags.register(&all)
+	for _, name := range pipelineShared {
+		cmd.Flags().AddFlag(all.Flags().Lookup(name))
+	}
+	fs := cmd.Flags()
+	fs.Lookup("jobs").Usage = "tasks run at once by the whole pipeline, shared by its running stages: N, N% of the cores, or auto; without -j, the job file's jobs: when it sets it"
+	fs.Lookup("job").Usage = "pipeline ID; stage NAME runs as job ID-NAME (default: generated and printed)"
+	fs.Lookup("resume").Usage = "continue the pipeline named by --job: skip the stages that are done, resume the others"
+	fs.Lookup("retry-failed").Usage = "with --resume: run the dead letters of failed stages again"
+	fs.Lookup("report").Usage = "write the run report as JSON to this file (stages, critical path, every stage's report)"
+	fs.Lookup("quiet").Usage = "do not print the pipeline ID, the stages and the summary"
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan (levels, estimates, critical path) and run nothing")
 }
 
 func newPipelineCommand() *cobra.Command {
@@ -67,20 +81,7 @@ stages that are done and resumes the others.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, args[0]) },
 	}
-	fs := cmd.Flags()
-	fs.StringVarP(&f.jobs, "jobs", "j", "", "tasks run at once by the whole pipeline, shared by its running stages: N, N% of the cores, or auto (default: the file's jobs, else auto)")
-	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
-	fs.StringVar(&f.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: embedded)")
-	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
-	fs.StringVar(&f.jobID, "job", "", "pipeline ID; stage NAME runs as job ID-NAME (default: generated and printed)")
-	fs.BoolVar(&f.resume, "resume", false, "continue the pipeline named by --job: skip the stages that are done, resume the others")
-	fs.BoolVar(&f.retryFail, "retry-failed", false, "with --resume: run the dead letters of failed stages again")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan (levels, estimates, critical path) and run nothing")
-	fs.StringVar(&f.report, "report", "", "write the run report as JSON to this file (stages, critical path, every stage's report)")
-	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
-	fs.StringVar(&f.logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the pipeline ID, the stages and the summary")
-	f.watch.register(cmd)
+	f.register(cmd)
 	return cmd
 }
 
@@ -102,11 +103,8 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		return err
 	}
 	spec := f.jobs
-	if spec == "" {
+	if !cmd.Flags().Changed("jobs") && file.Jobs != "" {
 		spec = file.Jobs
-	}
-	if spec == "" {
-		spec = "auto"
 	}
 	slots, why, err := job.Slots(spec, job.SlotOptions{Command: true})
 	if err != nil {
