@@ -187,6 +187,23 @@ stages:
   - name: "a b"
     pipe: {input: [in.txt], command: [cat]}
 `, 3, `stage name "a b" is not valid`},
+		{"same output twice", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], output: out.txt, command: [cat]}
+  - name: b
+    pipe:
+      input: [in.txt]
+      output: ./out.txt
+      command: [cat]
+`, 8, "stages a and b both write ./out.txt"},
+		{"two stdout stages at once", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat]}
+  - name: b
+    pipe: {input: [in.txt], command: [cat]}
+`, 5, "stages a and b both write to stdout and may run at the same time"},
 		{"field twice", `
 stages:
   - name: a
@@ -255,6 +272,20 @@ stages:
 	if mig.Kind != pipeline.KindMigrate || mig.Migrate.Table != "users" || mig.Migrate.ChunkSize != "500" {
 		t.Errorf("backfill: %+v", mig.Migrate)
 	}
+}
+
+func TestParseAllowsOrderedStdoutStages(t *testing.T) {
+	t.Parallel()
+	mustParse(t, `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat]}
+  - name: b
+    pipe: {input: [in.txt], output: b.txt, command: [cat]}
+    depends_on: [a]
+  - name: c
+    pipe: {input: [stage:b], command: [cat]}
+`)
 }
 
 // TestExampleValidates keeps the README's example file valid.

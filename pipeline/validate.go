@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -49,7 +50,54 @@ func validate(f *File) error {
 		first := byName[cycle[0]]
 		return &Error{File: f.Path, Line: first.line("depends_on"), Msg: fmt.Sprintf("the stages depend on each other in a cycle: %s: remove one of these dependencies", strings.Join(cycle, " -> "))}
 	}
+	return checkOutputs(f, byName)
+}
+
+// checkOutputs refuses two stages writing the same file, and two pipe
+// stages writing to stdout that may run at the same time.
+func checkOutputs(f *File, byName map[string]*Stage) error {
+	writers := map[string]*Stage{}
+	var stdout []*Stage
+	for _, s := range f.Stages {
+		out := s.Output()
+		if out == "" {
+			if s.Pipe != nil {
+				for _, other := range stdout {
+					if !dependsOn(s, other.Name, byName) {
+						return &Error{File: f.Path, Line: s.Line, Msg: fmt.Sprintf(
+							"stages %s and %s both write to stdout and may run at the same time: give one an output, or order them with depends_on", other.Name, s.Name)}
+					}
+				}
+				stdout = append(stdout, s)
+			}
+			continue
+		}
+		key := filepath.Clean(out)
+		if other := writers[key]; other != nil {
+			return &Error{File: f.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
+				"stages %s and %s both write %s: give each stage its own output", other.Name, s.Name, out)}
+		}
+		writers[key] = s
+	}
 	return nil
+}
+
+// dependsOn reports whether s depends on the stage name, directly or not.
+func dependsOn(s *Stage, name string, byName map[string]*Stage) bool {
+	seen := map[string]bool{}
+	todo := slices.Clone(s.DependsOn)
+	for len(todo) > 0 {
+		d := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if d == name {
+			return true
+		}
+		if !seen[d] {
+			seen[d] = true
+			todo = append(todo, byName[d].DependsOn...)
+		}
+	}
+	return false
 }
 
 func checkRef(f *File, s *Stage, byName map[string]*Stage, name, field string) error {

@@ -35,7 +35,7 @@ func (f *pipelineFlags) register(cmd *cobra.Command) {
 		cmd.Flags().AddFlag(all.Flags().Lookup(name))
 	}
 	fs := cmd.Flags()
-	fs.Lookup("jobs").Usage = "tasks run at once by the whole pipeline, shared by its running stages: N, N% of the cores, or auto; without -j, the job file's jobs: when it sets it"
+	fs.Lookup("jobs").Usage = "tasks run at once by the whole pipeline, shared by its running stages: N, N% of the cores, or auto; a jobs: field in the job file replaces the default"
 	fs.Lookup("job").Usage = "pipeline ID; stage NAME runs as job ID-NAME (default: generated and printed)"
 	fs.Lookup("resume").Usage = "continue the pipeline named by --job: skip the stages that are done, resume the others"
 	fs.Lookup("retry-failed").Usage = "with --resume: run the dead letters of failed stages again"
