@@ -171,18 +171,8 @@ func (f *pipelineFlags) finish(stderr io.Writer, report *pipeline.Report, w *wat
 		return nil
 	}
 	attempts := w.recorder.Attempts()
-	run := pipelineRunFile{
-		runFile: runFile{Report: report.Summary(attempts), Attempts: attempts, DroppedAttempts: w.recorder.Dropped(),
-			Stages: report.ObserveStages()},
-		Pipeline: report,
-	}
-	return writeJSON(f.report, run)
-}
-
-// pipelineRunFile is the JSON of a pipeline's --report: a run file whose
-// report adds up the stages, with the stages for the report page, and the
-// pipeline's own report.
-type pipelineRunFile struct {
-	runFile
-	Pipeline *pipeline.Report `json:"pipeline"`
+	return writeJSON(f.report, runFile{
+		Report: report.Summary(attempts), Attempts: attempts, DroppedAttempts: w.recorder.Dropped(),
+		Stages: report.ObserveStages(), Pipeline: report,
+	})
 }

@@ -99,7 +99,7 @@ stages:
 		t.Errorf("report stages %+v: counts must start after upper ended", ps)
 	}
 	r = jetmr(t, dir, "report", "run.json", "--html", "run.html")
-	if r.code != 0 || !strings.Contains(r.stdout, "(pipeline)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "(pipeline)") || !strings.Contains(r.stdout, "critical path (*): upper -> counts") {
 		t.Fatalf("jetmr report: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if page, err := os.ReadFile(filepath.Join(dir, "run.html")); err != nil || !bytes.Contains(page, []byte("Critical path: upper → counts")) {

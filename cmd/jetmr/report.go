@@ -39,6 +39,12 @@ stragglers and advice.`,
 			if err := observe.RenderText(cmd.OutOrStdout(), run.Report); err != nil {
 				return err
 			}
+			if run.Pipeline != nil {
+				fmt.Fprintln(cmd.OutOrStdout())
+				if err := run.Pipeline.WriteText(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+			}
 			if html == "" {
 				return nil
 			}
