@@ -155,7 +155,7 @@ func known(fields map[string]setter, more func(string) setter) string {
 		}
 	}
 	slices.Sort(names)
-	return strings.Join(names, ", ")
+	return strings.Join(slices.Compact(names), ", ")
 }
 
 // optionNames are the fields of Options.

@@ -21,9 +21,10 @@ type allocation struct {
 // allocate shares free slots among the ready stages, given most work
 // ahead first. Each started stage gets at least one slot, so when slots
 // are short the first stages start and the others wait. The slots left
-// over go one at a time to the stage with the most estimated work per
-// slot, within its cap (caps[name], 0 for none), ties to the earlier
-// stage: the critical path gets the larger share.
+// over go one at a time to the stage with the most estimated work ahead
+// of it (Rest: its own and its longest chain of dependents) per slot,
+// within its cap (caps[name], 0 for none), ties to the earlier stage: the
+// critical path gets the larger share.
 func allocate(free int, ready []*StagePlan, caps map[string]int) []allocation {
 	n := min(free, len(ready))
 	if n <= 0 {
@@ -40,7 +41,7 @@ func allocate(free int, ready []*StagePlan, caps map[string]int) []allocation {
 			if c := caps[a.stage.Name]; c > 0 && a.slots >= c {
 				continue
 			}
-			load := float64(a.stage.Estimate) / float64(a.slots)
+			load := float64(a.stage.Rest) / float64(a.slots)
 			if best < 0 || load > bestLoad {
 				best, bestLoad = i, load
 			}

@@ -8,8 +8,8 @@ import (
 
 func TestAllocate(t *testing.T) {
 	t.Parallel()
-	stage := func(name string, est time.Duration) *StagePlan {
-		return &StagePlan{Stage: &Stage{Name: name}, Estimate: est}
+	stage := func(name string, rest time.Duration) *StagePlan {
+		return &StagePlan{Stage: &Stage{Name: name}, Estimate: rest, Rest: rest}
 	}
 	s := time.Second
 	for _, tc := range []struct {
@@ -26,6 +26,9 @@ func TestAllocate(t *testing.T) {
 		{"odd slot to the first (critical) stage", 5, []*StagePlan{stage("a", s), stage("b", s)}, nil, "a:3 b:2"},
 		{"shares follow work", 8, []*StagePlan{stage("a", 3*s), stage("b", s)}, nil, "a:6 b:2"},
 		{"short of slots: the first start", 2, []*StagePlan{stage("a", s), stage("b", s), stage("c", s)}, nil, "a:1 b:1"},
+		{"work ahead counts, not the stage's own", 4, []*StagePlan{
+			{Stage: &Stage{Name: "a"}, Estimate: s, Rest: 9 * s}, {Stage: &Stage{Name: "b"}, Estimate: 3 * s, Rest: 3 * s},
+		}, nil, "a:3 b:1"},
 		{"caps hold", 8, []*StagePlan{stage("a", 3*s), stage("b", s)}, map[string]int{"a": 2}, "a:2 b:6"},
 		{"all capped leaves slots free", 8, []*StagePlan{stage("a", s)}, map[string]int{"a": 3}, "a:3"},
 	} {
