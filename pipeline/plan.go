@@ -178,9 +178,16 @@ func (p *Plan) upstream(s *Stage) []*StagePlan {
 }
 
 // checkInputs refuses inputs that do not exist and that no upstream stage
-// writes.
+// writes, and outputs whose folder does not exist.
 func (p *Plan) checkInputs() error {
 	for _, s := range p.File.Stages {
+		if out := s.Output(); out != "" {
+			dir := filepath.Dir(filepath.Clean(out))
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return &Error{File: p.File.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
+					"stage %s: the folder of output %s (%s) does not exist: create it first", s.Name, out, dir)}
+			}
+		}
 		paths, field := s.Inputs(), s.Kind+".input"
 		if s.Each != nil && s.Each.ItemsFile != "" {
 			paths, field = []string{s.Each.ItemsFile}, "each.items_file"

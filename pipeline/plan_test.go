@@ -99,6 +99,9 @@ func TestPlanRefusesMissingInputs(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.txt", 100)
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f := mustParse(t, `
 stages:
   - name: a
@@ -115,5 +118,18 @@ stages:
 	var perr *pipeline.Error
 	if !errors.As(err, &perr) || perr.Line != 10 || !strings.Contains(err.Error(), "stage c: input "+dir+"/missing.txt does not exist") {
 		t.Fatalf("NewPlan: %v, want the missing input of stage c at line 10", err)
+	}
+
+	f = mustParse(t, `
+stages:
+  - name: a
+    pipe:
+      input: [`+in+`]
+      output: `+dir+`/nofolder/a.txt
+      command: [cat]
+`)
+	_, err = pipeline.NewPlan(f, nil)
+	if !errors.As(err, &perr) || perr.Line != 6 || !strings.Contains(err.Error(), "the folder of output "+dir+"/nofolder/a.txt ("+dir+"/nofolder) does not exist") {
+		t.Fatalf("NewPlan: %v, want the missing output folder of stage a at line 6", err)
 	}
 }
