@@ -204,6 +204,12 @@ stages:
   - name: b
     pipe: {input: [in.txt], command: [cat]}
 `, 5, "stages a and b both write to stdout and may run at the same time"},
+		{"name after the kind", `
+stages:
+  - pipe:
+      input: [in.txt]
+    name: late
+`, 3, "pipe of stage late has no command"},
 		{"field twice", `
 stages:
   - name: a

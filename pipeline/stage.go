@@ -15,24 +15,25 @@ import (
 // kind. Options the stage's kind does not set come from defaults.
 func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
 	s := &Stage{Line: n.Line, pos: map[string]int{}}
+	s.Name = peekName(n) // for messages about fields before the name
 	var given []string // kinds, in file order
 	var second *yaml.Node
 	kindSetter := func(kind string) setter {
 		return func(v *yaml.Node) error {
 			if given = append(given, kind); len(given) == 2 {
-				second = v
+				second = p.key
 			}
-			s.pos[kind] = v.Line
+			s.pos[kind] = p.key.Line
 			return p.kind(s, kind, v, defaults)
 		}
 	}
 	err := p.mapping(n, "a stage", map[string]setter{
 		"name": func(v *yaml.Node) error {
-			s.pos["name"] = v.Line
+			s.pos["name"] = p.key.Line
 			return p.scalar(&s.Name)(v)
 		},
 		"depends_on": func(v *yaml.Node) error {
-			s.pos["depends_on"] = v.Line
+			s.pos["depends_on"] = p.key.Line
 			return p.list(&s.DependsOn, true)(v)
 		},
 		KindPipe:      kindSetter(KindPipe),
@@ -58,6 +59,19 @@ func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
 	return s, nil
 }
 
+// peekName returns the name a stage mapping gives, "" if none.
+func peekName(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
 // kind parses the spec of a stage's kind.
 func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions) error {
 	s.Kind = kind
@@ -67,7 +81,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 	}
 	field := func(name string, set setter) setter {
 		return func(v *yaml.Node) error {
-			s.pos[kind+"."+name] = v.Line
+			s.pos[kind+"."+name] = p.key.Line
 			return set(v)
 		}
 	}
