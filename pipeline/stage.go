@@ -16,7 +16,7 @@ import (
 func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
 	s := &Stage{Line: n.Line, pos: map[string]int{}}
 	s.Name = peekName(n) // for messages about fields before the name
-	var given []string // kinds, in file order
+	var given []string   // kinds, in file order
 	var second *yaml.Node
 	kindSetter := func(kind string) setter {
 		return func(v *yaml.Node) error {
