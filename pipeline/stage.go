@@ -4,11 +4,11 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/splitter"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // stage parses one entry of stages: its name, depends_on and exactly one
