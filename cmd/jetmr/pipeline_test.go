@@ -206,7 +206,8 @@ stages:
     pipe: {input: [stage:broken], output: after.txt, command: [cat]}
 `)
 	r := jetmr(t, dir, "pipeline", "--store", t.TempDir(), "job.yaml")
-	if r.code != 1 || !strings.Contains(r.stderr, "jetmr: stage broken failed") || !strings.Contains(r.stderr, "not run: after") {
+	if r.code != 1 || !strings.Contains(r.stderr, "jetmr: stage broken failed") || !strings.Contains(r.stderr, "not run: after") ||
+		!strings.Contains(r.stderr, "jetmr: dead letter: task 0") {
 		t.Errorf("exit status %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
