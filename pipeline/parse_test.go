@@ -210,6 +210,22 @@ stages:
       input: [in.txt]
     name: late
 `, 3, "pipe of stage late has no command"},
+		{"bad halt", `
+stages:
+  - name: a
+    pipe:
+      input: [in.txt]
+      command: [cat]
+      halt: sometimes
+`, 7, `halt "sometimes" is not valid`},
+		{"bad jobs", `
+stages:
+  - name: a
+    pipe:
+      input: [in.txt]
+      command: [cat]
+      jobs: many
+`, 7, "stage a"},
 		{"field twice", `
 stages:
   - name: a

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -214,7 +215,11 @@ func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml
 		}
 	}
 	if o.Halt != "" {
-		if _, err := job.ParseHalt(o.Halt); err != nil {
+		h, err := job.ParseHalt(o.Halt)
+		if err == nil && h.When != job.HaltNever && h.When != job.HaltSoon && h.When != job.HaltNow {
+			err = fmt.Errorf("halt %q is not valid: use never, soon,fail=N or now,fail=N", o.Halt)
+		}
+		if err != nil {
 			return p.errorf(at("halt"), "%s: %s", what, strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": "))
 		}
 	}
