@@ -225,7 +225,7 @@ stages:
       input: [in.txt]
       command: [cat]
       jobs: many
-`, 7, "stage a"},
+`, 7, `pipe of stage a: jobs "many" is not valid`},
 		{"field twice", `
 stages:
   - name: a

@@ -225,7 +225,8 @@ func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml
 	}
 	if o.Jobs != "" {
 		if _, _, err := job.Slots(o.Jobs, job.SlotOptions{}); err != nil {
-			return p.errorf(at("jobs"), "%s: %s", what, strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": "))
+			msg := strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": ")
+			return p.errorf(at("jobs"), "%s: %s", what, strings.Replace(msg, "-j ", "jobs ", 1))
 		}
 	}
 	return nil
