@@ -26,7 +26,7 @@ func Load(path string) (*File, error) {
 // Parse parses and validates a job file; name is used in messages. Every
 // error it returns is an *Error with the line of the problem.
 func Parse(name string, data []byte) (*File, error) {
-	p := &parser{file: name}
+	p := &parser{file: name, defaults: map[string]int{}}
 	f, err := p.parseFile(data)
 	if err != nil {
 		return nil, err
@@ -40,6 +40,9 @@ func Parse(name string, data []byte) (*File, error) {
 type parser struct {
 	file string
 	key  *yaml.Node // the key whose value is being decoded
+	// defaults holds the lines of the top-level options, for messages
+	// about a value a stage takes from them.
+	defaults map[string]int
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) error {
@@ -71,7 +74,16 @@ func (p *parser) parseFile(data []byte) (*File, error) {
 	err := p.mapping(root, "the job file", map[string]setter{
 		"stages": func(n *yaml.Node) error { stages = n; return nil },
 		"jobs":   p.scalar(&f.Jobs),
-	}, func(key string) setter { return p.option(&f.Defaults, key) })
+	}, func(key string) setter {
+		set := p.option(&f.Defaults, key)
+		if set == nil {
+			return nil
+		}
+		return func(n *yaml.Node) error {
+			p.defaults[key] = p.key.Line
+			return set(n)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

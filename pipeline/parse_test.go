@@ -226,6 +226,13 @@ stages:
       command: [cat]
       jobs: many
 `, 7, `pipe of stage a: jobs "many" is not valid`},
+		{"bad top-level default", `
+retries: 1
+chunk_size: lots
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat]}
+`, 3, "pipe of stage a: chunk_size"},
 		{"field twice", `
 stages:
   - name: a

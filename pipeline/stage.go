@@ -163,7 +163,12 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 
 // checkKind checks the values of a kind's fields.
 func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) error {
-	at := func(field string) *yaml.Node { return &yaml.Node{Line: s.line(kind + "." + field)} }
+	at := func(field string) *yaml.Node {
+		if _, ok := s.pos[kind+"."+field]; !ok && p.defaults[field] > 0 {
+			return &yaml.Node{Line: p.defaults[field]} // a top-level default
+		}
+		return &yaml.Node{Line: s.line(kind + "." + field)}
+	}
 	if err := p.checkOptions(s, kind, what, at); err != nil {
 		return err
 	}
