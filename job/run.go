@@ -42,6 +42,20 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 	return p.run(ctx, b, start)
 }
 
+// RunOn is Run on a broker the caller has opened and keeps open, so that
+// several jobs (the stages of a pipeline) share one broker and one
+// embedded server. cfg.Broker still says where spill files go and how
+// they are synced; RunOn neither opens nor closes b.
+func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, error) {
+	start := time.Now()
+	p, err := validate(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+	return p.run(ctx, b, start)
+}
+
 // session is one run of a job against an open broker.
 type session struct {
 	*plan
