@@ -17,7 +17,7 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 	o := s.Options()
 	cfg := job.Config{
 		ID: id, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed,
-		Timeout: o.Timeout, Registry: r.o.Registry, Stdout: r.o.Stdout,
+		Timeout: o.Timeout, TaskTime: o.TaskTime, Registry: r.o.Registry, Stdout: r.o.Stdout,
 		Broker: r.o.BrokerConfig, Observer: r.o.Observer,
 		Logger: r.o.Logger.With().Str("stage", s.Name).Logger(),
 	}

@@ -63,6 +63,8 @@ type StageOptions struct {
 	Retries *int
 	// Timeout per task attempt (--timeout).
 	Timeout time.Duration
+	// TaskTime sizes chunks adaptively toward this task time (--task-time).
+	TaskTime time.Duration
 	// Halt policy (--halt).
 	Halt string
 	// MemFree holds back tasks below this much free memory (--memfree).

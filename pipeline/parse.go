@@ -171,7 +171,7 @@ func known(fields map[string]setter, more func(string) setter) string {
 }
 
 // optionNames are the fields of Options.
-var optionNames = []string{"jobs", "io", "chunk_size", "retries", "timeout", "halt", "memfree"}
+var optionNames = []string{"jobs", "io", "chunk_size", "task_time", "retries", "timeout", "halt", "memfree"}
 
 // option returns the setter of the common option key of o, nil if key
 // is not one.
@@ -197,6 +197,8 @@ func (p *parser) option(o *StageOptions, key string) setter {
 		}
 	case "timeout":
 		return p.duration(&o.Timeout)
+	case "task_time":
+		return p.duration(&o.TaskTime)
 	case "halt":
 		return p.scalar(&o.Halt)
 	case "memfree":

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/pipeline"
@@ -273,7 +274,7 @@ stages:
   - name: upper
     pipe: {input: in.txt, output: up.txt, command: [tr, a-z, A-Z], retries: 0}
   - name: counts
-    mapreduce: {input: [stage:upper, more.txt], output: counts, map: wordcount, reduce: sum, partitions: 3, chunk_size: 64KiB}
+    mapreduce: {input: [stage:upper, more.txt], output: counts, map: wordcount, reduce: sum, partitions: 3, chunk_size: 64KiB, task_time: 2s}
   - name: lint
     each: {items: [./a, ./b], command: [gofmt, -l, "{}"], dir: "{}", keep_order: true, join: [cat]}
     depends_on: counts
@@ -291,7 +292,7 @@ stages:
 		t.Errorf("upper: %+v", up.Pipe)
 	}
 	if counts.Kind != pipeline.KindMapReduce || counts.MapReduce.Partitions != 3 || *counts.MapReduce.Retries != 1 ||
-		!slicesEqual(counts.DependsOn, []string{"upper"}) || counts.MapReduce.ChunkSize != "64KiB" {
+		!slicesEqual(counts.DependsOn, []string{"upper"}) || counts.MapReduce.ChunkSize != "64KiB" || counts.MapReduce.TaskTime != 2*time.Second {
 		t.Errorf("counts: %+v, depends on %v", counts.MapReduce, counts.DependsOn)
 	}
 	if lint.Kind != pipeline.KindEach || !lint.Each.KeepOrder || lint.Each.Dir != "{}" || !slicesEqual(lint.DependsOn, []string{"counts"}) ||
