@@ -5,14 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
 // embeddedServer is a nats-server running in this process with JetStream
-// under a store directory it holds an exclusive lock on.
+// under a store directory it holds an exclusive lock on: the embedded one
+// or jetmr server's.
 type embeddedServer struct {
 	srv  *server.Server
 	lock *os.File
@@ -26,39 +26,23 @@ func (b *Broker) openEmbedded(cfg Config) error {
 			return err
 		}
 	}
-	lock, err := lockStore(dir)
-	if err != nil {
-		return err
-	}
 	opts := &server.Options{
 		ServerName: "jetmr-embedded",
 		JetStream:  true,
 		StoreDir:   dir,
 		DontListen: true,
 		NoSigs:     true,
-		NoLog:      true,
 		// jetmr keeps its streams on disk; cap memory storage so that the
 		// server does not reserve most of the machine's RAM for it.
 		JetStreamMaxMemory: 64 << 20,
 		SyncAlways:         cfg.Sync == SyncAlways,
 	}
-	srv, err := server.NewServer(opts)
+	e, err := startServer(opts, serverLogger{log: b.log})
 	if err != nil {
-		lock.Close()
-		return fmt.Errorf("%w: configuring the embedded NATS server: %v", ErrUnreachable, err)
+		return err
 	}
-	if b.log.Debug().Enabled() {
-		srv.SetLoggerV2(serverLogger{b.log}, true, false, false)
-	}
-	go srv.Start() // Start returns once the server runs; Shutdown stops what it started.
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		lock.Close()
-		return fmt.Errorf("%w: the embedded NATS server did not start within 30s (store %s)", ErrUnreachable, dir)
-	}
-	b.embedded = &embeddedServer{srv: srv, lock: lock}
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name(cfg.Name))
+	b.embedded = e
+	nc, err := nats.Connect("", nats.InProcessServer(e.srv), nats.Name(cfg.Name))
 	if err != nil {
 		b.embedded.shutdown()
 		b.embedded = nil

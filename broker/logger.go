@@ -6,11 +6,15 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// serverLogger routes nats-server logs to zerolog.
-type serverLogger struct{ log zerolog.Logger }
+// serverLogger routes nats-server logs to zerolog, notices at level
+// notice (zero value: debug).
+type serverLogger struct {
+	log    zerolog.Logger
+	notice zerolog.Level
+}
 
 func (l serverLogger) Noticef(format string, v ...any) {
-	l.log.Debug().Str("component", "nats-server").Msg(fmt.Sprintf(format, v...))
+	l.log.WithLevel(l.notice).Str("component", "nats-server").Msg(fmt.Sprintf(format, v...))
 }
 func (l serverLogger) Warnf(format string, v ...any) {
 	l.log.Warn().Str("component", "nats-server").Msg(fmt.Sprintf(format, v...))

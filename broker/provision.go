@@ -27,7 +27,8 @@ type JobStreams struct {
 
 // ProvisionOptions tune a job's streams.
 type ProvisionOptions struct {
-	// Replicas of the streams, 1 (default) or 3 on a cluster.
+	// Replicas of the streams, 1 or 3 on a cluster. Default: the broker's
+	// [Config.Replicas].
 	Replicas int
 }
 
@@ -38,7 +39,7 @@ func (b *Broker) ProvisionJob(ctx context.Context, job string, opts ProvisionOpt
 		return nil, err
 	}
 	if opts.Replicas < 1 {
-		opts.Replicas = 1
+		opts.Replicas = b.replicas
 	}
 	tasks, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        schema.TaskStream(job),
@@ -78,20 +79,48 @@ func (b *Broker) DeleteJob(ctx context.Context, job string) error {
 	return errors.Join(errs...)
 }
 
-// Jobs opens (creating it if needed) the bucket of job records.
+// Jobs opens the bucket of job records, creating it with the given
+// replicas (default: the broker's [Config.Replicas]) if needed. An existing
+// bucket with fewer replicas is scaled up, never down: a worker or an R1
+// job must not weaken what an R3 job asked for.
 func (b *Broker) Jobs(ctx context.Context, replicas int) (jetstream.KeyValue, error) {
 	if replicas < 1 {
-		replicas = 1
+		replicas = b.replicas
 	}
-	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	cfg := jetstream.KeyValueConfig{
 		Bucket:      schema.JobsBucket,
 		Description: "jetmr job records and checkpoints",
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 		History:     1,
-	})
+	}
+	kv, err := b.JS.KeyValue(ctx, schema.JobsBucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		kv, err = b.JS.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) { // created meanwhile by another process
+			kv, err = b.JS.KeyValue(ctx, schema.JobsBucket)
+		}
+	case err == nil:
+		err = b.scaleUp(ctx, "KV_"+schema.JobsBucket, replicas)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", schema.JobsBucket, err)
 	}
 	return kv, nil
+}
+
+// scaleUp raises a stream's replicas to at least n.
+func (b *Broker) scaleUp(ctx context.Context, stream string, n int) error {
+	s, err := b.JS.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.Replicas >= n {
+		return nil
+	}
+	cfg.Replicas = n
+	_, err = b.JS.UpdateStream(ctx, cfg)
+	return err
 }

@@ -52,7 +52,7 @@ type session struct {
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
-	jobs, err := b.Jobs(ctx, 1)
+	jobs, err := b.Jobs(ctx, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
 	}

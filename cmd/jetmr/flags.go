@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/jetmr/jetmr/broker"
@@ -29,7 +30,8 @@ type commonFlags struct {
 	retries   int
 	timeout   time.Duration
 	store     string
-	natsURL   string
+	nats      natsFlags
+	replicas  int
 	sync      string
 	jobID     string
 	resume    bool
@@ -52,7 +54,8 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.retries, "retries", job.DefaultRetries, "retries of a failed task before it becomes a dead letter")
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall-time limit per task attempt, e.g. 30s (default: none)")
 	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
-	fs.StringVar(&f.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: embedded)")
+	f.nats.register(fs)
+	fs.IntVar(&f.replicas, "replicas", 1, "copies of the job's streams and buckets on the NATS cluster: 1, or 3 with --nats")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")
@@ -100,6 +103,9 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
 		return job.Config{}, usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
 	}
+	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
+		return job.Config{}, err
+	}
 	halt, err := job.ParseHalt(f.halt)
 	if err != nil {
 		return job.Config{}, err
@@ -111,9 +117,15 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
 		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt,
 		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout, MemFree: memfree,
-		Broker: broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log},
+		Broker: f.brokerConfig(log),
 		Logger: log,
 	}, nil
+}
+
+func (f *commonFlags) brokerConfig(log zerolog.Logger) broker.Config {
+	bc := f.nats.brokerConfig(log)
+	bc.StoreDir, bc.Sync, bc.Replicas = f.store, f.sync, f.replicas
+	return bc
 }
 
 // runJob runs cfg and prints the summary, dead letters and report.
