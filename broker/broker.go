@@ -130,19 +130,31 @@ func (b *Broker) attach(nc *nats.Conn) error {
 	return nil
 }
 
+// checkJetStream asks for the account's JetStream info until it comes or
+// cfg.ConnectTimeout passes: a cluster that has just started answers only
+// once it has elected a meta leader.
 func (b *Broker) checkJetStream(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	if _, err := b.JS.AccountInfo(ctx); err != nil {
-		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	for {
+		// Bound each attempt: without a meta leader no one answers.
+		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+		_, err := b.JS.AccountInfo(attempt)
+		cancelAttempt()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 			return ctx.Err() // stopped by the caller, not unreachable
-		}
-		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		case errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 			return fmt.Errorf("%w: %s has JetStream disabled: start it with -js (or use jetmr server)", ErrUnreachable, redactURL(cfg.URL))
 		}
-		return fmt.Errorf("%w: asking %s for JetStream account info: %v", ErrUnreachable, redactURL(cfg.URL), err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: asking %s for JetStream account info: %v", ErrUnreachable, redactURL(cfg.URL), err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // Embedded reports whether the broker runs its own server.

@@ -1,0 +1,107 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/internal/nettest"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// startCluster starts three jetmr servers forming a JetStream cluster on
+// loopback and returns them by name with the URL of all three.
+func startCluster(t *testing.T, cfg broker.ServerConfig) (map[string]*broker.Server, string) {
+	t.Helper()
+	routes := make([]string, 3)
+	for i := range routes {
+		routes[i] = fmt.Sprintf("127.0.0.1:%d", nettest.FreePort(t))
+	}
+	servers := map[string]*broker.Server{}
+	var urls []string
+	for i, own := range routes {
+		c := cfg
+		c.Name = fmt.Sprintf("n%d", i+1)
+		c.Cluster = own
+		for _, r := range routes {
+			if r != own {
+				c.Routes = append(c.Routes, r)
+			}
+		}
+		s := startServer(t, c)
+		servers[c.Name] = s
+		urls = append(urls, s.ClientURL())
+	}
+	return servers, strings.Join(urls, ",")
+}
+
+// The leader of an R3 task stream goes away: no stored task is lost, and
+// the client carries on with the other two nodes.
+func TestClusterLeaderFailover(t *testing.T) {
+	t.Parallel()
+	servers, urls := startCluster(t, broker.ServerConfig{Token: "tok"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := open(t, broker.Config{URL: urls, Replicas: 3, ConnectTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	jobs, err := b.Jobs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := jobs.Status(ctx); err != nil || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas != 3 {
+		t.Fatalf("jobs bucket: %v, want 3 replicas", err)
+	}
+	streams, err := b.ProvisionJob(ctx, "ha1", broker.ProvisionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(i int) {
+		t.Helper()
+		for {
+			_, err := b.JS.Publish(ctx, schema.TaskSubject("ha1"), []byte{byte(i)}, jsMsgID(schema.TaskMsgID("ha1", uint64(i))))
+			if err == nil {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("publishing task %d: %v", i, err)
+			}
+			time.Sleep(100 * time.Millisecond) // the cluster elects a new leader
+		}
+	}
+	for i := range 10 {
+		publish(i)
+	}
+	info, err := streams.Tasks.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("task stream cluster info %+v, want a leader and 2 replicas", info.Cluster)
+	}
+	leader := info.Cluster.Leader
+	servers[leader].Shutdown()
+	for i := 10; i < 20; i++ {
+		publish(i)
+	}
+	for {
+		info, err = streams.Tasks.Info(ctx)
+		if err == nil && info.Cluster.Leader != "" && info.Cluster.Leader != leader {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no new leader after %s went away: %v", leader, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if info.State.Msgs != 20 {
+		t.Fatalf("after the failover the task stream holds %d tasks, want 20", info.State.Msgs)
+	}
+}
