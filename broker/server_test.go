@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
 	"github.com/jetmr/jetmr/broker"
@@ -218,19 +217,8 @@ func mustUserKey(t *testing.T) string {
 // jetmr clients just as well.
 func TestStockServer(t *testing.T) {
 	t.Parallel()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoSigs: true, NoLog: true, Authorization: "stock",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	defer func() { s.Shutdown(); s.WaitForShutdown() }()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("stock server did not start")
-	}
-	b, err := open(t, broker.Config{URL: withUser(s.ClientURL(), url.User("stock"))})
+	stock := withUser(nettest.StockServer(t, "stock"), url.User("stock"))
+	b, err := open(t, broker.Config{URL: stock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,11 +228,10 @@ func TestStockServer(t *testing.T) {
 	if _, err := b.ProvisionJob(context.Background(), "stock1", broker.ProvisionOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = open(t, broker.Config{URL: withUser(s.ClientURL(), url.User("stock")), Replicas: 3})
+	_, err = open(t, broker.Config{URL: stock, Replicas: 3})
 	if !errors.Is(err, broker.ErrConfig) || !strings.Contains(err.Error(), "single server") {
 		t.Fatalf("--replicas 3 on one server: got %v, want ErrConfig naming a single server", err)
 	}
-	b.Close()
 }
 
 func TestClientConfigErrors(t *testing.T) {

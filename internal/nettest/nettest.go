@@ -1,5 +1,6 @@
 // Package nettest helps tests of jetmr's networked NATS: free loopback
-// ports and throwaway TLS certificates. It is for tests only.
+// ports, throwaway TLS certificates and a stock nats-server. It is for
+// tests only.
 package nettest
 
 import (
@@ -15,7 +16,30 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
+
+// StockServer starts a nats-server with JetStream on a loopback port,
+// configured as its own documentation says and without jetmr, requiring
+// token when it is not empty. It returns the client URL without the token
+// and stops the server at the end of the test.
+func StockServer(t testing.TB, token string) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		NoSigs: true, NoLog: true, Authorization: token,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the stock nats-server did not start within 10s")
+	}
+	return s.ClientURL()
+}
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
