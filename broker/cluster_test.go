@@ -105,3 +105,25 @@ func TestClusterLeaderFailover(t *testing.T) {
 		t.Fatalf("after the failover the task stream holds %d tasks, want 20", info.State.Msgs)
 	}
 }
+
+// With --tls-ca the nodes talk TLS to each other, and clients that trust
+// the CA use the cluster.
+func TestClusterTLS(t *testing.T) {
+	t.Parallel()
+	files := nettest.WriteTLS(t, t.TempDir())
+	_, urls := startCluster(t, broker.ServerConfig{Token: "tok", TLSCert: files.Cert, TLSKey: files.Key, TLSCA: files.CA})
+	b, err := open(t, broker.Config{URL: urls, TLSCA: files.CA, Replicas: 3, ConnectTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	streams, err := b.ProvisionJob(ctx, "tls1", broker.ProvisionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := streams.Tasks.Info(ctx)
+	if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("task stream over a TLS cluster: %v, cluster %+v; want a leader and 2 replicas", err, info)
+	}
+}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -262,6 +263,9 @@ func setCluster(cfg *ServerConfig, opts *server.Options) error {
 		if err != nil {
 			return fmt.Errorf("%w: loading cluster TLS from --tls-cert, --tls-key and --tls-ca %s: %v", ErrConfig, cfg.TLSCA, err)
 		}
+		// A node is both server and client of its routes: it verifies the
+		// peers' certificates both ways, against the same CA.
+		tc.ClientAuth, tc.RootCAs = tls.RequireAndVerifyClientCert, tc.ClientCAs
 		opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = tc, 2
 	}
 	return nil
