@@ -88,6 +88,13 @@ func (b *Broker) openExternal(cfg Config) error {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			b.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			ev := b.log.Warn().Err(err)
+			if sub != nil {
+				ev = ev.Str("subject", sub.Subject)
+			}
+			ev.Msg("NATS connection error")
+		}),
 		nats.DiscoveredServersHandler(func(nc *nats.Conn) {
 			b.log.Debug().Strs("servers", nc.DiscoveredServers()).Msg("discovered NATS cluster nodes")
 		}),

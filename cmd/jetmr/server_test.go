@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/jetmr/jetmr/internal/nettest"
 	"github.com/jetmr/jetmr/schema"
@@ -384,5 +385,60 @@ func TestClusterLeaderShutdown(t *testing.T) {
 	}
 	if string(got) != want {
 		t.Errorf("output (%d bytes) differs from the sequential run (%d bytes)", len(got), len(want))
+	}
+}
+
+// A server admitting an nkey user runs the job of a client that signs in
+// with the seed file (--creds); --replicas 3 is refused on one server.
+func TestServerNKeyCreds(t *testing.T) {
+	t.Parallel()
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := user.PublicKey()
+	seed, _ := user.Seed()
+	seedFile := filepath.Join(t.TempDir(), "user.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, "--nkey", pub)
+	stopServer(t, srv)
+	if u, _ := url.Parse(srv.url); u.User != nil {
+		t.Errorf("printed URL %q carries credentials; nkey clients sign in with --creds", srv.url)
+	}
+	sameCounts(t, "--nats", srv.url, "--creds", seedFile)
+
+	r := jetmr(t, t.TempDir(), wordCountArgs(t, "--nats", srv.url, "--creds", seedFile, "--replicas", "3")...)
+	if r.code != 2 || !strings.Contains(r.stderr, "single server") {
+		t.Fatalf("--replicas 3 on one server: exit status %d, want 2 naming a single server; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// Job flags for an external NATS, misused: exit 2, nothing written.
+func TestNATSFlagsBadUsage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"replicas 2", []string{"--nats", "nats://127.0.0.1:1", "--replicas", "2"}, "--replicas 2 is not valid"},
+		{"replicas 3 embedded", []string{"--replicas", "3"}, "--replicas 3 needs a NATS cluster"},
+		{"creds embedded", []string{"--creds", td(t, "crlf.txt")}, "--creds and --tls-ca are for an external server"},
+		{"missing CA", []string{"--nats", "nats://127.0.0.1:1", "--tls-ca", "none.pem"}, "--tls-ca none.pem"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			r := jetmr(t, dir, wordCountArgs(t, tt.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit status %d, want 2 and a message saying %q; stderr:\n%s", r.code, tt.want, r.stderr)
+			}
+			if names := dirNames(t, dir); len(names) != 0 {
+				t.Errorf("working directory holds %q, want nothing", names)
+			}
+		})
 	}
 }
