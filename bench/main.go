@@ -4,7 +4,9 @@
 // per-task overhead (tiny), the cost of --sync always over --sync interval
 // (sync), the time one crash and resume lose (crash), and jetmr migrate
 // against a sequential batched loop and a single UPDATE on a throwaway
-// PostgreSQL (migrate). Run it from the module root:
+// PostgreSQL (migrate), --task-time against fixed chunk sizes (tasktime),
+// and a high-cardinality keyed job with 1 and 4 partitions merged
+// concurrently (reduce). Run it from the module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
 //	go run ./bench -size-scale 0.05 -n 1      # a quick check
@@ -54,8 +56,10 @@ var (
 		"sync":      runSync,
 		"crash":     runCrash,
 		"migrate":   runMigrate,
+		"tasktime":  runTaskTime,
+		"reduce":    runReduce,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

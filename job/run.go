@@ -17,6 +17,7 @@ import (
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 // ErrHalted is the cause of a job stopped by its --halt policy.
@@ -48,7 +49,9 @@ type session struct {
 	jobs       jetstream.KeyValue
 	spill      string // this process's spill directory
 	splitState schema.SplitCheckpoint
-	counts     *reducer.CountSink // a migrate job's sink
+	counts     *reducer.CountSink    // a migrate job's sink
+	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
+	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
@@ -65,8 +68,17 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	} else if err := s.create(ctx); err != nil {
 		return nil, err
 	}
+	s.sizer = s.newSizer()
+	if _, ok := p.source.(splitter.AdaptiveSource); s.sizer != nil && !ok {
+		return nil, badInput("job %s is sized by --task-time, but its source cannot be split adaptively: run it again without --resume", p.record.ID)
+	}
 	if _, err := b.ProvisionJob(ctx, p.record.ID, broker.ProvisionOptions{}); err != nil {
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	}
+	if s.record.Transport == schema.TransportObject {
+		if s.data, err = b.DataStore(ctx, p.record.ID, 0); err != nil {
+			return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		}
 	}
 	if s.spill, err = p.spillDir(); err != nil {
 		return nil, err
@@ -123,6 +135,8 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
 		Retired: win.retire,
+		Merged:  s.observeTask,
+		Fetch:   s.fetchOutput,
 		Retry:   s.retryFunc(haltCtx),
 		Failed:  s.haltFunc(halt, stopSplit),
 		BeforeCommit: func(ctx context.Context) error {

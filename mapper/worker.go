@@ -97,7 +97,8 @@ func NewWorker(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("creating spill directory: %w", err)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
-	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next()}
+	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
+		data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}}
 	return w, nil
 }
 
@@ -301,7 +302,7 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func())
 func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []output) error {
 	for part, o := range outs {
 		r := base
-		r.Partition, r.Payload, r.Spill, r.BytesOut = part, o.payload, o.spill, o.size
+		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
 		if err := w.publish(ctx, r, schema.ResultMsgID(r.Job, r.Index, part)); err != nil {
 			return err
 		}
@@ -335,8 +336,8 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	}
 	base.Err = te
 	base.Path, base.Offset, base.Length = task.Path, task.Offset, task.Length
-	if len(task.Inline) <= maxRetryData {
-		base.TaskData = task.Inline
+	if task.Path == "" && len(task.Inline) <= maxRetryData {
+		base.TaskData = task.Inline // a file's chunk is read again from its path
 	}
 	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round)); err != nil {
 		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")

@@ -139,7 +139,7 @@ func advise(r *Report) []string {
 	}
 	tiny := r.TaskSeconds.P50 < 0.010 || r.OverheadSeconds > r.TaskSeconds.P50
 	if tiny {
-		out = append(out, fmt.Sprintf("tasks take %s at the median against %s of overhead each: per-task overhead dominates, use a larger --chunk-size",
+		out = append(out, fmt.Sprintf("tasks take %s at the median against %s of overhead each: per-task overhead dominates, use a larger --chunk-size, or --task-time 1s to size chunks from their observed times",
 			fmtDur(r.TaskSeconds.P50), fmtDur(r.OverheadSeconds)))
 	}
 	if r.Efficiency < TargetEfficiency {
@@ -148,7 +148,7 @@ func advise(r *Report) []string {
 		case r.Tasks < 2*r.Slots:
 			msg += fmt.Sprintf(": %d tasks cannot keep %d slots busy, use a smaller --chunk-size", r.Tasks, r.Slots)
 		case r.TaskSeconds.Max > 4*r.TaskSeconds.P50 && r.TaskSeconds.Max > 0.1*r.WallSeconds:
-			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, use a smaller --chunk-size",
+			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, use a smaller --chunk-size (with --task-time, a shorter target)",
 				fmtDur(r.TaskSeconds.Max), fmtDur(r.TaskSeconds.P50))
 		case tiny:
 			msg += ": the tasks are too small for their overhead (see above)"
