@@ -66,7 +66,11 @@ func TestClusterLeaderFailover(t *testing.T) {
 	publish := func(i int) {
 		t.Helper()
 		for {
-			_, err := b.JS.Publish(ctx, schema.TaskSubject("ha1"), []byte{byte(i)}, jsMsgID(schema.TaskMsgID("ha1", uint64(i))))
+			// Bound each attempt: a publish to a leader that has just gone
+			// away gets no answer.
+			attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+			_, err := b.JS.Publish(attempt, schema.TaskSubject("ha1"), []byte{byte(i)}, jsMsgID(schema.TaskMsgID("ha1", uint64(i))))
+			cancelAttempt()
 			if err == nil {
 				return
 			}
@@ -92,7 +96,9 @@ func TestClusterLeaderFailover(t *testing.T) {
 		publish(i)
 	}
 	for {
-		info, err = streams.Tasks.Info(ctx)
+		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+		info, err = streams.Tasks.Info(attempt)
+		cancelAttempt()
 		if err == nil && info.Cluster.Leader != "" && info.Cluster.Leader != leader {
 			break
 		}

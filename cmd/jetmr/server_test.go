@@ -295,6 +295,31 @@ func TestStockNATSServer(t *testing.T) {
 	sameCounts(t, "--nats", nettest.StockServer(t, ""))
 }
 
+// taskLeader is the server leading the task stream of job id once the job
+// has stored some results, or "" before. Each question gets 2 s: a node
+// that has just gone away answers nothing.
+func taskLeader(t *testing.T, js jetstream.JetStream, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	results, err := js.Stream(ctx, schema.ResultStream(id))
+	if err != nil || results.CachedInfo().State.Msgs < 5 {
+		return ""
+	}
+	tasks, err := js.Stream(ctx, schema.TaskStream(id))
+	if err != nil {
+		return ""
+	}
+	info := tasks.CachedInfo()
+	if info.Config.Replicas != 3 {
+		t.Fatalf("task stream has %d replicas, want 3", info.Config.Replicas)
+	}
+	if info.Cluster == nil {
+		return ""
+	}
+	return info.Cluster.Leader
+}
+
 // A job with --replicas 3 on a 3-node cluster of jetmr server processes
 // completes with identical output when the leader of its task stream is
 // shut down mid-job.
@@ -321,8 +346,8 @@ func TestClusterLeaderShutdown(t *testing.T) {
 	natsURL := strings.Join(urls, ",")
 
 	input := filepath.Join(t.TempDir(), "in.txt")
-	genText(t, input, 64<<10, 3)
-	argv := []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}
+	genText(t, input, 128<<10, 3)
+	argv := []string{"sh", "-c", "sleep 0.1; tr a-z A-Z"}
 	want := sequential(t, []string{"tr", "a-z", "A-Z"}, input)
 
 	const id = "failover1"
@@ -342,33 +367,20 @@ func TestClusterLeaderShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	// A generous bound: a loaded 2-core machine runs three servers, the
+	// job and its commands.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*runTimeout)
 	defer cancel()
 	var leader string
 	for leader == "" {
-		if ctx.Err() != nil {
-			t.Fatalf("no results of job %s within %s; stderr:\n%s", id, runTimeout, job.stderr)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no results of job %s within %s; stderr:\n%s", id, 2*runTimeout, job.stderr)
+		case <-job.done:
+			t.Fatalf("job exited %d before the test shut a server down; stderr:\n%s", job.code, job.stderr)
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
-		results, err := js.Stream(ctx, schema.ResultStream(id))
-		if err != nil {
-			continue
-		}
-		if info, err := results.Info(ctx); err != nil || info.State.Msgs < 5 {
-			continue
-		}
-		tasks, err := js.Stream(ctx, schema.TaskStream(id))
-		if err != nil {
-			continue
-		}
-		info, err := tasks.Info(ctx)
-		if err != nil || info.Cluster == nil {
-			continue
-		}
-		if info.Config.Replicas != 3 {
-			t.Fatalf("task stream has %d replicas, want 3", info.Config.Replicas)
-		}
-		leader = info.Cluster.Leader
+		leader = taskLeader(t, js, id)
 	}
 	t.Logf("shutting down %s, the leader of the task stream", leader)
 	if code := servers[leader].stop(t); code != 0 {
