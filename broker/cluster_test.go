@@ -41,7 +41,8 @@ func startCluster(t *testing.T, cfg broker.ServerConfig) (map[string]*broker.Ser
 }
 
 // The leader of an R3 task stream goes away: no stored task is lost, and
-// the client carries on with the other two nodes.
+// clients carry on with the other two nodes, even one that was given the
+// lost node's URL only (it discovered the others).
 func TestClusterLeaderFailover(t *testing.T) {
 	t.Parallel()
 	servers, urls := startCluster(t, broker.ServerConfig{Token: "tok"})
@@ -63,7 +64,7 @@ func TestClusterLeaderFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publish := func(i int) {
+	publish := func(b *broker.Broker, i int) {
 		t.Helper()
 		for {
 			// Bound each attempt: a publish to a leader that has just gone
@@ -81,7 +82,7 @@ func TestClusterLeaderFailover(t *testing.T) {
 		}
 	}
 	for i := range 10 {
-		publish(i)
+		publish(b, i)
 	}
 	info, err := streams.Tasks.Info(ctx)
 	if err != nil {
@@ -91,9 +92,17 @@ func TestClusterLeaderFailover(t *testing.T) {
 		t.Fatalf("task stream cluster info %+v, want a leader and 2 replicas", info.Cluster)
 	}
 	leader := info.Cluster.Leader
+	only, err := open(t, broker.Config{URL: servers[leader].ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	servers[leader].Shutdown()
 	for i := 10; i < 20; i++ {
-		publish(i)
+		publish(b, i)
+		publish(only, i+10)
+	}
+	if name := only.NC.ConnectedServerName(); name == leader || name == "" {
+		t.Errorf("a client of %s alone is connected to %q after it went away, want another node", leader, name)
 	}
 	for {
 		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
@@ -107,8 +116,8 @@ func TestClusterLeaderFailover(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if info.State.Msgs != 20 {
-		t.Fatalf("after the failover the task stream holds %d tasks, want 20", info.State.Msgs)
+	if info.State.Msgs != 30 {
+		t.Fatalf("after the failover the task stream holds %d tasks, want 30", info.State.Msgs)
 	}
 }
 
