@@ -32,12 +32,17 @@ func (b *Broker) openEmbedded(cfg Config) error {
 		StoreDir:   dir,
 		DontListen: true,
 		NoSigs:     true,
+		NoLog:      true,
 		// jetmr keeps its streams on disk; cap memory storage so that the
 		// server does not reserve most of the machine's RAM for it.
 		JetStreamMaxMemory: 64 << 20,
 		SyncAlways:         cfg.Sync == SyncAlways,
 	}
-	e, err := startServer(opts, serverLogger{log: b.log})
+	var log *serverLogger // the embedded server logs only when debugging
+	if b.log.Debug().Enabled() {
+		log = &serverLogger{log: b.log}
+	}
+	e, err := startServer(opts, log)
 	if err != nil {
 		return err
 	}

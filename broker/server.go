@@ -94,7 +94,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 			return nil, err
 		}
 	}
-	e, err := startServer(opts, serverLogger{log: cfg.Logger, notice: zerolog.InfoLevel})
+	e, err := startServer(opts, &serverLogger{log: cfg.Logger, notice: zerolog.InfoLevel})
 	if err != nil {
 		return nil, err
 	}
@@ -323,8 +323,8 @@ func clientURL(srv *server.Server, opts *server.Options, token string) string {
 }
 
 // startServer takes the lock on opts.StoreDir, starts the server and waits
-// until it accepts connections.
-func startServer(opts *server.Options, log serverLogger) (*embeddedServer, error) {
+// until it accepts connections. A nil log leaves the server silent.
+func startServer(opts *server.Options, log *serverLogger) (*embeddedServer, error) {
 	lock, err := lockStore(opts.StoreDir)
 	if err != nil {
 		return nil, err
@@ -334,7 +334,9 @@ func startServer(opts *server.Options, log serverLogger) (*embeddedServer, error
 		lock.Close()
 		return nil, fmt.Errorf("%w: configuring the NATS server: %v", ErrUnreachable, err)
 	}
-	srv.SetLoggerV2(log, log.log.Trace().Enabled(), log.log.Trace().Enabled(), false)
+	if log != nil {
+		srv.SetLoggerV2(*log, log.log.Debug().Enabled(), log.log.Trace().Enabled(), false)
+	}
 	go srv.Start() // Start returns once the server runs; Shutdown stops what it started.
 	e := &embeddedServer{srv: srv, lock: lock}
 	if !srv.ReadyForConnections(30 * time.Second) {
