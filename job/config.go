@@ -55,7 +55,10 @@ type Config struct {
 	// Retries is how many times a failed task is retried. Default 3; a
 	// negative value means none.
 	Retries int
-	// Timeout limits one attempt of a task. Default: no limit.
+	// Timeout limits one attempt of a task; for a migrate job, one
+	// transaction of a batch, and a batch whose SQL times out from its
+	// second attempt on is split in half instead (see mapper's
+	// processBatch). Default: no limit.
 	Timeout time.Duration
 	// Transport is how task data and large outputs travel: "shared" (byte
 	// ranges and spill files on a filesystem every worker shares), "object"

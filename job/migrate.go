@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -59,6 +60,20 @@ func (b batchSource) SplitAfter(ctx context.Context, last splitter.Chunk, rows i
 		return fmt.Errorf("decoding the checkpointed batch: %w", err)
 	}
 	return migrate.BatchesAfter(ctx, b.db, b.spec, int(rows), bt, func(bt migrate.Batch) error { return yieldBatch(bt, yield) })
+}
+
+// SplitSized implements [splitter.AdaptiveSource]: --task-time sizes the
+// batches, in rows.
+func (b batchSource) SplitSized(ctx context.Context, last *splitter.Chunk, rows func() int64, yield func(splitter.Chunk) error) error {
+	var after *migrate.Batch
+	if last != nil {
+		after = new(migrate.Batch)
+		if err := msgpack.Unmarshal(last.Data, after); err != nil {
+			return fmt.Errorf("decoding the checkpointed batch: %w", err)
+		}
+	}
+	size := func() int { return int(min(rows(), math.MaxInt32)) }
+	return migrate.BatchesSized(ctx, b.db, b.spec, size, after, func(bt migrate.Batch) error { return yieldBatch(bt, yield) })
 }
 
 // Describe names the table: a resume must migrate the same one.

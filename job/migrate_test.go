@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -78,6 +80,97 @@ func migrateSuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateBadInput(t, b.open(t))
 	})
+	t.Run("SplitSlowBatches", func(t *testing.T) {
+		t.Parallel()
+		testMigrateSplit(t, b.open(t))
+	})
+	t.Run("TaskTime", func(t *testing.T) {
+		t.Parallel()
+		testMigrateTaskTime(t, b.open(t))
+	})
+}
+
+// testMigrateTaskTime sizes batches by --task-time from 50 rows: batches
+// of a cheap UPDATE take far less than the target, so they grow, and the
+// job commits every row once in far fewer batches than at 50 rows.
+func testMigrateTaskTime(t *testing.T, d *migratetest.DB) {
+	rows, first := 20_000, int64(50)
+	if migratetest.RaceEnabled() && d.Driver != "postgres" {
+		rows, first = 4_000, 10 // SQLite runs many times slower under -race
+	}
+	ks := migratetest.IntKeys(rows, 7)
+	d.CreateTable(t, ks, false)
+	cfg := migConfig(t, d, "tasktime", migUpdate)
+	cfg.ChunkSize, cfg.Slots, cfg.TaskTime = first, 2, 300*time.Millisecond
+	rep, err := runMigrate(t, cfg)
+	if err != nil {
+		t.Fatalf("job.Run: %v", err)
+	}
+	if rep.Rows != int64(len(ks.Keys)) || rep.Failed != 0 {
+		t.Errorf("report: rows %d, failed %d; want %d, 0", rep.Rows, rep.Failed, len(ks.Keys))
+	}
+	if fixed := len(ks.Keys) / int(first); rep.Tasks*4 > fixed {
+		t.Errorf("%d batches, want well below the %d of %d rows each: the batches did not grow", rep.Tasks, fixed, first)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+}
+
+// testMigrateSplit runs batches whose SQL is too slow for the timeout
+// unless their range holds at most 100 rows: each batch times out twice,
+// is split until its parts fit, and the job ends with every row updated
+// once, the rows reported and observed once each.
+func testMigrateSplit(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(1000, 6)
+	const chunk = 250
+	d.CreateTable(t, ks, false)
+	cfg := migConfig(t, d, "split", migratetest.SlowUpdate(d.Driver, 100))
+	cfg.ChunkSize, cfg.Slots, cfg.Timeout = chunk, 2, 400*time.Millisecond
+	rows := &rowCounter{Observer: observe.Multi()}
+	cfg.Observer = rows
+	rep, err := runMigrate(t, cfg)
+	if err != nil {
+		t.Fatalf("job.Run: %v", err)
+	}
+	want := len(ks.Batches(chunk))
+	if rep.Rows != int64(len(ks.Keys)) || rep.Tasks != want || rep.Failed != 0 || rep.BatchesSplit != int64(want) {
+		t.Errorf("report: rows %d, tasks %d, failed %d, split %d; want %d, %d, 0, %d",
+			rep.Rows, rep.Tasks, rep.Failed, rep.BatchesSplit, len(ks.Keys), want, want)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+	if split := d.CheckChains(t, "split", ks, chunk); split != want {
+		t.Errorf("%d batches committed in parts, want all %d", split, want)
+	}
+	if est, done := rows.get(); est < int64(len(ks.Keys))*9/10 || done != int64(len(ks.Keys)) {
+		t.Errorf("observed %d rows done of an estimated %d; want %d of about as many", done, est, len(ks.Keys))
+	}
+}
+
+// rowCounter is an observer of a migrate job's rows.
+type rowCounter struct {
+	observe.Observer // ignores the other events
+	mu               sync.Mutex
+	est, done        int64
+}
+
+func (r *rowCounter) RowsEstimated(_, _ string, total int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.est = total
+}
+
+func (r *rowCounter) AttemptEnded(a observe.Attempt) {
+	if a.Retried {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done += a.Rows
+}
+
+func (r *rowCounter) get() (est, done int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.est, r.done
 }
 
 // testMigrateRun dry-runs, then runs, the update over every key of ks,

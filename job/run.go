@@ -42,6 +42,20 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 	return p.run(ctx, b, start)
 }
 
+// RunOn is Run on a broker the caller has opened and keeps open, so that
+// several jobs (the stages of a pipeline) share one broker and one
+// embedded server. cfg.Broker still says where spill files go and how
+// they are synced; RunOn neither opens nor closes b.
+func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, error) {
+	start := time.Now()
+	p, err := validate(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+	return p.run(ctx, b, start)
+}
+
 // session is one run of a job against an open broker.
 type session struct {
 	*plan
@@ -95,6 +109,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		totalBytes = 0 // p.total estimates rows, not bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
+	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {
+		r.RowsEstimated(p.record.ID, "", p.total)
+	}
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
@@ -118,7 +135,7 @@ func (s *session) report(stats *reducer.Stats) *reducer.Report {
 	annotateLines(stats.Dead)
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
-		r.Rows, r.BatchesAlreadyDone = s.counts.Rows, s.counts.AlreadyDone
+		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
 	}
 	return r
 }

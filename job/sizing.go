@@ -3,6 +3,9 @@ package job
 import (
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -38,7 +41,15 @@ func (s *session) observeTask(res *schema.Result) {
 	if s.sizer == nil {
 		return
 	}
-	s.sizer.Observe(res.BytesIn, res.Duration())
+	units := res.BytesIn
+	if s.record.Kind == schema.KindMigrate {
+		var out mapper.BatchOutcome
+		if msgpack.Unmarshal(res.Payload, &out) != nil {
+			return
+		}
+		units = out.Rows // rows this attempt ran, in its duration
+	}
+	s.sizer.Observe(units, res.Duration())
 }
 
 // chunkSize is the size of the next chunk: the sizer's, or the job's fixed

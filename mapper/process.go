@@ -20,6 +20,7 @@ type output struct {
 	spill   string
 	object  string
 	size    int64
+	rows    int64 // rows a migrate batch covers
 }
 
 // processor runs tasks of one job. It is safe for concurrent use.
@@ -46,7 +47,7 @@ func (p *processor) process(ctx context.Context, t schema.Task, attempt int) ([]
 		}
 		return []output{out}, taskLength(t), err
 	case schema.KindMigrate:
-		out, err := p.processBatch(ctx, t)
+		out, err := p.processBatch(ctx, t, attempt)
 		return []output{out}, 0, err
 	}
 	outs, err := p.processKeyed(ctx, t, attempt)

@@ -269,8 +269,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	}
 }
 
+// attemptContext bounds an attempt by the job's timeout; a migrate
+// batch's timeout bounds each of its transactions instead (processBatch).
 func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 {
+	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind != schema.KindMigrate {
 		return context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
 	}
 	return context.WithCancel(ctx)
@@ -371,6 +373,7 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 	ev.End, ev.BytesIn = end, bytesIn
 	for _, o := range outs {
 		ev.BytesOut += o.size
+		ev.Rows += o.rows
 	}
 	if perr != nil || stopped {
 		ev.Failed = true

@@ -24,7 +24,11 @@ import (
 // boundaries, so a job's batches must all come from one split; to go on
 // with a split that stopped, use [BatchesAfter].
 func Batches(ctx context.Context, db DB, spec Spec, rows int, yield func(Batch) error) error {
-	return split(ctx, db, spec, rows, nil, yield)
+	size, err := fixed(rows)
+	if err != nil {
+		return err
+	}
+	return split(ctx, db, spec, size, nil, yield)
 }
 
 // BatchesAfter goes on with a split after its batch last: it yields the
@@ -35,13 +39,35 @@ func BatchesAfter(ctx context.Context, db DB, spec Spec, rows int, last Batch, y
 	if err := last.validate(); err != nil {
 		return badInput("%v", err)
 	}
-	return split(ctx, db, spec, rows, &last, yield)
+	size, err := fixed(rows)
+	if err != nil {
+		return err
+	}
+	return split(ctx, db, spec, size, &last, yield)
 }
 
-func split(ctx context.Context, db DB, spec Spec, rows int, last *Batch, yield func(Batch) error) error {
-	if rows < 1 {
-		return badInput("a batch must hold at least 1 row, not %d", rows)
+// BatchesSized splits like [Batches], or like [BatchesAfter] when last is
+// not nil, but asks size for the rows of each batch just before finding
+// its upper key: a job sized by --task-time grows or shrinks its batches
+// as they finish. Sizes below 1 count as 1.
+func BatchesSized(ctx context.Context, db DB, spec Spec, size func() int, last *Batch, yield func(Batch) error) error {
+	if last != nil {
+		if err := last.validate(); err != nil {
+			return badInput("%v", err)
+		}
 	}
+	return split(ctx, db, spec, func() int { return max(size(), 1) }, last, yield)
+}
+
+// fixed is the size of batches of a fixed number of rows.
+func fixed(rows int) (func() int, error) {
+	if rows < 1 {
+		return nil, badInput("a batch must hold at least 1 row, not %d", rows)
+	}
+	return func() int { return rows }, nil
+}
+
+func split(ctx context.Context, db DB, spec Spec, size func() int, last *Batch, yield func(Batch) error) error {
 	if err := spec.validateTarget(); err != nil {
 		return err
 	}
@@ -69,7 +95,7 @@ func split(ctx context.Context, db DB, spec Spec, rows int, last *Batch, yield f
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		hi, ok, err := db.Seek(ctx, spec, lo, rows-1)
+		hi, ok, err := db.Seek(ctx, spec, lo, size()-1)
 		if err != nil {
 			return fmt.Errorf("splitting batch %d: %w", index, err)
 		}

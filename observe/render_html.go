@@ -21,11 +21,12 @@ import (
 // Stage is one stage of a multi-stage job, for the page's critical path
 // section.
 type Stage struct {
-	Name       string
-	Start, End time.Time
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 	// Critical marks the stages on the job's critical path.
-	Critical  bool
-	DependsOn []string
+	Critical  bool     `json:"critical,omitempty"`
+	DependsOn []string `json:"depends_on,omitempty"`
 }
 
 // PageData is what the run report page shows. Report is required; the

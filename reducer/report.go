@@ -44,10 +44,13 @@ type Report struct {
 	} `json:"task_seconds"`
 	// OverheadSeconds is the slot time per task not spent running tasks.
 	OverheadSeconds float64 `json:"overhead_seconds_per_task"`
-	// Rows counts the rows a migrate job's SQL affected; BatchesAlreadyDone
-	// the batches found committed by an earlier run.
+	// Rows counts the rows a migrate job's SQL affected, each batch once
+	// however many attempts or runs it took; BatchesAlreadyDone the
+	// batches found committed by an earlier run; BatchesSplit those
+	// committed in parts after their SQL timed out.
 	Rows               int64          `json:"rows,omitempty"`
 	BatchesAlreadyDone int64          `json:"batches_already_done,omitempty"`
+	BatchesSplit       int64          `json:"batches_split,omitempty"`
 	BytesIn            int64          `json:"bytes_in"`
 	BytesOut           int64          `json:"bytes_out"`
 	Workers            []WorkerReport `json:"workers"`
@@ -182,6 +185,9 @@ func (r *Report) Summary() string {
 		fmtDur(r.WallSeconds), r.Slots, r.Speedup, 100*r.Efficiency, 100*r.Utilization)
 	if r.Kind == "migrate" {
 		fmt.Fprintf(&b, "%d rows", r.Rows)
+		if r.BatchesSplit > 0 {
+			fmt.Fprintf(&b, " (%d batches split after timeouts)", r.BatchesSplit)
+		}
 	} else {
 		fmt.Fprintf(&b, "%s in, %s out", humanize.IBytes(uint64(r.BytesIn)), humanize.IBytes(uint64(r.BytesOut)))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetmr/jetmr/observe"
+	"github.com/jetmr/jetmr/pipeline"
 	"github.com/jetmr/jetmr/reducer"
 )
 
@@ -162,4 +163,8 @@ type runFile struct {
 	*reducer.Report
 	Attempts        []observe.Attempt `json:"attempts"`
 	DroppedAttempts int64             `json:"dropped_attempts,omitempty"`
+	// Stages are a pipeline's stages, for the page's critical path, and
+	// Pipeline its own report.
+	Stages   []observe.Stage  `json:"stages,omitempty"`
+	Pipeline *pipeline.Report `json:"pipeline,omitempty"`
 }

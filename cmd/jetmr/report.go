@@ -39,6 +39,12 @@ stragglers and advice.`,
 			if err := observe.RenderText(cmd.OutOrStdout(), run.Report); err != nil {
 				return err
 			}
+			if run.Pipeline != nil {
+				fmt.Fprintln(cmd.OutOrStdout())
+				if err := run.Pipeline.WriteText(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+			}
 			if html == "" {
 				return nil
 			}
@@ -67,7 +73,7 @@ func writePage(path string, run *runFile) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	page := observe.PageData{Report: run.Report, Attempts: run.Attempts, DroppedAttempts: run.DroppedAttempts}
+	page := observe.PageData{Report: run.Report, Attempts: run.Attempts, Stages: run.Stages, DroppedAttempts: run.DroppedAttempts}
 	if err := observe.RenderPage(tmp, page); err != nil {
 		tmp.Close()
 		return fmt.Errorf("rendering %s: %w", path, err)

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/pipeline"
+)
+
+// pipelineFlags are the flags of jetmr pipeline: those of the job
+// commands that apply to a whole pipeline, and --dry-run.
+type pipelineFlags struct {
+	commonFlags
+	dryRun bool
+}
+
+// pipelineShared are the job commands' flags jetmr pipeline takes too.
+var pipelineShared = []string{
+	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "sync", "job", "resume", "retry-failed", "report", "log-level", "log-format", "quiet",
+	"progress", "metrics", "joblog", "trace",
+}
+
+// register adds the shared flags, bound to f.commonFlags as the job
+// commands bind them, with the pipeline's meaning where it differs.
+func (f *pipelineFlags) register(cmd *cobra.Command) {
+	var all cobra.Command
+	f.commonFlags.register(&all)
+	for _, name := range pipelineShared {
+		cmd.Flags().AddFlag(all.Flags().Lookup(name))
+	}
+	fs := cmd.Flags()
+	fs.Lookup("jobs").Usage = "tasks run at once by the whole pipeline, shared by its running stages: N, N% of the cores, or auto; a jobs: field in the job file replaces the default"
+	fs.Lookup("job").Usage = "pipeline ID; stage NAME runs as job ID-NAME (default: generated and printed)"
+	fs.Lookup("resume").Usage = "continue the pipeline named by --job: skip the stages that are done, resume the others"
+	fs.Lookup("retry-failed").Usage = "with --resume: run the dead letters of failed stages again"
+	fs.Lookup("report").Usage = "write the run report as JSON to this file (stages, critical path, every stage's report)"
+	fs.Lookup("quiet").Usage = "do not print the pipeline ID, the stages and the summary"
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan (levels, estimates, critical path) and run nothing")
+}
+
+func newPipelineCommand() *cobra.Command {
+	var f pipelineFlags
+	cmd := &cobra.Command{
+		Use:   "pipeline [flags] JOB.yaml",
+		Short: "Run a job file of stages (pipe, mapreduce, each, migrate) in dependency order",
+		Long: `pipeline runs the stages of a job file. Each stage is one of pipe,
+mapreduce, each or migrate, with the options of that command's flags
+(input, output, command, map, reduce, partitions, chunk_size, jobs,
+retries, timeout, io, halt, memfree; db, table, key, sql, where for
+migrate). A stage starts when every stage in its depends_on has
+succeeded; an input "stage:NAME" reads stage NAME's output and depends
+on it. Paths are relative to the current directory.
+
+The whole file is checked before anything runs: unknown fields, missing
+fields, unknown or duplicate stage names and dependency cycles are
+refused with the file and line (exit 2).
+
+Stages ready at the same time run at once and share the -j slots; the
+stage with the most estimated work ahead of it (on the critical path)
+starts first and gets the larger share. Estimates come from input sizes
+and the throughput of the stages finished so far. --dry-run prints the
+plan: levels, estimates and the critical path.
+
+A failed stage stops the stages that depend on it; the others run to the
+end (exit 1). Stage NAME runs as job ID-NAME; --resume --job ID skips the
+stages that are done and resumes the others.`,
+		Example: `  jetmr pipeline --dry-run build.yaml
+  jetmr pipeline -j 8 --report run.json build.yaml
+  jetmr pipeline --job nightly --resume build.yaml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{"pipeline needs one job file, e.g. jetmr pipeline build.yaml (see jetmr pipeline --help)"}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, args[0]) },
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	file, err := pipeline.Load(path)
+	if err != nil {
+		return err
+	}
+	plan, err := pipeline.NewPlan(file, nil)
+	if err != nil {
+		return err
+	}
+	if f.dryRun {
+		return plan.WriteText(stdout)
+	}
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	spec := f.jobs
+	if !cmd.Flags().Changed("jobs") && file.Jobs != "" {
+		spec = file.Jobs
+	}
+	slots, why, err := job.Slots(spec, job.SlotOptions{Command: true})
+	if err != nil {
+		return err
+	}
+	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
+	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
+		return usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
+	}
+	switch {
+	case f.resume && f.jobID == "":
+		return usageError{"--resume needs --job ID: the pipeline ID printed when it started"}
+	case f.retryFail && !f.resume:
+		return usageError{"--retry-failed reruns the dead letters of an earlier run: add --resume --job ID"}
+	case f.jobID == "":
+		f.jobID = job.NewID()
+	}
+	ctx := cmd.Context()
+	w, err := f.watch.start(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
+		return errors.Join(err, w.close())
+	}
+	bcfg := f.brokerConfig(log)
+	b, err := broker.Open(ctx, bcfg)
+	if err != nil {
+		return errors.Join(err, w.close())
+	}
+	defer b.Close()
+	if !f.quiet {
+		fmt.Fprintf(stderr, "jetmr: pipeline %s\n", f.jobID)
+	}
+	opts := pipeline.Options{
+		ID: f.jobID, Broker: b, BrokerConfig: bcfg, Slots: slots, Resume: f.resume, RetryFailed: f.retryFail,
+		Stdout: stdout, Observer: w.observer, Logger: log,
+	}
+	if !f.quiet {
+		opts.StageStarted = func(s *pipeline.StagePlan, id string, slots int) {
+			fmt.Fprintf(stderr, "jetmr: stage %s started: job %s on %d slot(s)\n", s.Name, id, slots)
+		}
+		opts.StageEnded = func(r pipeline.StageReport) {
+			fmt.Fprintf(stderr, "jetmr: stage %s %s in %.2fs\n", r.Name, r.State, r.Seconds)
+			if r.Report != nil {
+				printDeadLetters(stderr, r.Report.DeadLetters)
+			}
+		}
+	}
+	openErr := w.open(stderr)
+	report, err := pipeline.Run(ctx, plan, opts)
+	err = errors.Join(err, openErr, w.close())
+	if report != nil {
+		err = errors.Join(err, f.finish(stderr, report, w))
+	}
+	if errors.Is(err, context.Canceled) {
+		return interruptedError{fmt.Sprintf("interrupted: pipeline %s stopped; continue it with:\n  %s", f.jobID, resumeCommand(f.jobID))}
+	}
+	return err
+}
+
+// finish prints the stages and writes --report.
+func (f *pipelineFlags) finish(stderr io.Writer, report *pipeline.Report, w *watch) error {
+	if !f.quiet {
+		if err := report.WriteText(stderr); err != nil {
+			return err
+		}
+	}
+	if f.report == "" {
+		return nil
+	}
+	attempts := w.recorder.Attempts()
+	return writeJSON(f.report, runFile{
+		Report: report.Summary(attempts), Attempts: attempts, DroppedAttempts: w.recorder.Dropped(),
+		Stages: report.ObserveStages(), Pipeline: report,
+	})
+}

@@ -1,0 +1,284 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func writeJobFile(t *testing.T, dir, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPipelineMatchesSequential runs the issue's example shape, a pipe
+// stage and a mapreduce stage over its output, and compares the outputs
+// with those of jetmr pipe and jetmr mapreduce run one after the other.
+func TestPipelineMatchesSequential(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeJobFile(t, dir, `
+stages:
+  - name: upper
+    pipe: {input: [`+td(t, "text")+`], output: out/upper.txt, command: [tr, a-z, A-Z], chunk_size: 1KiB}
+  - name: counts
+    mapreduce: {input: [stage:upper], output: out/counts, map: wordcount, reduce: sum, partitions: 2, chunk_size: 1KiB}
+`)
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := jetmr(t, dir, "pipeline", "--store", t.TempDir(), "-j", "3", "--report", "run.json", "job.yaml")
+	if r.code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"stage upper started", "stage counts done", "critical path (*): upper -> counts"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+
+	seq := t.TempDir()
+	store := t.TempDir()
+	if r := jetmr(t, seq, "pipe", "--store", store, "-q", "-i", td(t, "text"), "-o", "upper.txt", "--", "tr", "a-z", "A-Z"); r.code != 0 {
+		t.Fatalf("jetmr pipe: %d\n%s", r.code, r.stderr)
+	}
+	if r := jetmr(t, seq, "mapreduce", "--store", store, "-q", "-i", "upper.txt", "-o", "counts", "--map", "wordcount", "--reduce", "sum", "--partitions", "2"); r.code != 0 {
+		t.Fatalf("jetmr mapreduce: %d\n%s", r.code, r.stderr)
+	}
+	for _, f := range []string{"upper.txt", "counts/part-00000", "counts/part-00001"} {
+		got, err := os.ReadFile(filepath.Join(dir, "out", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(seq, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) || len(want) == 0 {
+			t.Errorf("%s: pipeline wrote %d bytes, the commands in sequence %d", f, len(got), len(want))
+		}
+	}
+
+	data, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run struct {
+		Job      string `json:"job"`
+		Kind     string `json:"kind"`
+		Tasks    int    `json:"tasks"`
+		Stages   []struct{ Name string }
+		Pipeline struct {
+			CriticalPath []string `json:"critical_path"`
+			Stages       []struct {
+				Name, State string
+				Start, End  time.Time
+			} `json:"stages"`
+		} `json:"pipeline"`
+	}
+	if err := json.Unmarshal(data, &run); err != nil {
+		t.Fatal(err)
+	}
+	if run.Kind != "pipeline" || run.Tasks < 2 || len(run.Stages) != 2 || !slices.Equal(run.Pipeline.CriticalPath, []string{"upper", "counts"}) {
+		t.Errorf("report: kind %q, %d tasks, %d stages, critical path %v", run.Kind, run.Tasks, len(run.Stages), run.Pipeline.CriticalPath)
+	}
+	if ps := run.Pipeline.Stages; len(ps) != 2 || ps[1].Start.Before(ps[0].End) || ps[0].State != "done" {
+		t.Errorf("report stages %+v: counts must start after upper ended", ps)
+	}
+	r = jetmr(t, dir, "report", "run.json", "--html", "run.html")
+	if r.code != 0 || !strings.Contains(r.stdout, "(pipeline)") || !strings.Contains(r.stdout, "critical path (*): upper -> counts") {
+		t.Fatalf("jetmr report: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if page, err := os.ReadFile(filepath.Join(dir, "run.html")); err != nil || !bytes.Contains(page, []byte("Critical path: upper → counts")) {
+		t.Errorf("the report page does not name the critical path (%v)", err)
+	}
+}
+
+// TestPipelineRefusesBadFiles: each problem is named with file:line, exit
+// status 2, and nothing is written.
+func TestPipelineRefusesBadFiles(t *testing.T) {
+	t.Parallel()
+	in := td(t, "crlf.txt")
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"cycle", `
+stages:
+  - name: a
+    pipe: {input: [stage:b], output: a.txt, command: [cat]}
+  - name: b
+    pipe: {input: [stage:a], output: b.txt, command: [cat]}
+`, "job.yaml:3: the stages depend on each other in a cycle: a -> b -> a"},
+		{"unknown dependency", `
+stages:
+  - name: a
+    pipe: {input: [` + in + `], output: a.txt, command: [cat]}
+    depends_on: [prepare]
+`, "job.yaml:5: stage a depends on prepare, but there is no stage prepare"},
+		{"missing field", `
+stages:
+  - name: counts
+    mapreduce: {input: [` + in + `], map: wordcount, reduce: sum}
+`, "job.yaml:4: mapreduce of stage counts has no output"},
+		{"duplicate names", `
+stages:
+  - name: a
+    pipe: {input: [` + in + `], output: a.txt, command: [cat]}
+  - name: a
+    pipe: {input: [` + in + `], output: b.txt, command: [cat]}
+`, "job.yaml:5: two stages are named a"},
+		{"missing input", `
+stages:
+  - name: a
+    pipe: {input: [nothere.txt], output: a.txt, command: [cat]}
+`, "job.yaml:4: stage a: input nothere.txt does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			writeJobFile(t, dir, tc.file)
+			store := filepath.Join(t.TempDir(), "store")
+			r := jetmr(t, dir, "pipeline", "--store", store, "job.yaml")
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit status %d, stderr %q; want 2 and %q", r.code, r.stderr, tc.want)
+			}
+			if names := dirNames(t, dir); !slices.Equal(names, []string{"job.yaml"}) {
+				t.Errorf("the directory holds %q, want only job.yaml", names)
+			}
+			if _, err := os.Stat(store); !os.IsNotExist(err) {
+				t.Errorf("the store was created (%v)", err)
+			}
+		})
+	}
+	t.Run("no such file", func(t *testing.T) {
+		t.Parallel()
+		r := jetmr(t, t.TempDir(), "pipeline", "nothere.yaml")
+		if r.code != 2 || !strings.Contains(r.stderr, "nothere.yaml") {
+			t.Errorf("exit status %d, stderr %q", r.code, r.stderr)
+		}
+	})
+}
+
+// TestPipelineDryRunExample prints the plan of the README's example and
+// runs nothing.
+func TestPipelineDryRunExample(t *testing.T) {
+	t.Parallel()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := jetmr(t, dir, "pipeline", "--dry-run", "pipeline.yaml")
+	if r.code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"4 stages in 2 levels", "counts", "lint", "critical path (*): "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if names := dirNames(t, filepath.Join(dir, "out")); !slices.Equal(names, []string{".gitignore"}) {
+		t.Errorf("a dry run wrote into examples/out: %q", names)
+	}
+}
+
+func TestPipelineFailedStage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeJobFile(t, dir, `
+retries: 0
+stages:
+  - name: broken
+    pipe: {input: [`+td(t, "crlf.txt")+`], output: broken.txt, command: ["false"]}
+  - name: after
+    pipe: {input: [stage:broken], output: after.txt, command: [cat]}
+`)
+	r := jetmr(t, dir, "pipeline", "--store", t.TempDir(), "job.yaml")
+	if r.code != 1 || !strings.Contains(r.stderr, "jetmr: stage broken failed") || !strings.Contains(r.stderr, "not run: after") ||
+		!strings.Contains(r.stderr, "jetmr: dead letter: task 0") {
+		t.Errorf("exit status %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestPipelineInterruptAndResume stops a pipeline with SIGTERM in its
+// second stage (exit status 130, the resume command printed), then
+// resumes it to the end.
+func TestPipelineInterruptAndResume(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	store := t.TempDir()
+	writeJobFile(t, dir, `
+stages:
+  - name: first
+    pipe: {input: [`+td(t, "crlf.txt")+`], output: first.txt, command: [tr, a-z, A-Z]}
+  - name: second
+    pipe: {input: [stage:first], output: second.txt, command: [sh, -c, "touch started; while [ ! -e ready ]; do sleep 0.05; done; cat"]}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "pipeline", "--store", store, "--job", "nightly", "job.yaml")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("jetmr exited (%v) before the second stage started; stderr:\n%s", err, stderr.String())
+		case <-tick.C:
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := <-exited
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 130 || !strings.Contains(stderr.String(), "--job nightly --resume") {
+		t.Fatalf("jetmr ended with %v, want exit status 130 and the resume command; stderr:\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "second.txt")); !os.IsNotExist(err) {
+		t.Errorf("second.txt exists after an interrupted stage (%v)", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ready"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := jetmr(t, dir, "pipeline", "--store", store, "--job", "nightly", "--resume", "job.yaml")
+	if r.code != 0 || !strings.Contains(r.stderr, "first") || !strings.Contains(r.stderr, "already done") {
+		t.Fatalf("resume: exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	want := strings.ToUpper(fileText(t, td(t, "crlf.txt")))
+	if got := fileText(t, filepath.Join(dir, "second.txt")); got != want {
+		t.Errorf("second.txt is %d bytes, want the upper-cased input (%d bytes)", len(got), len(want))
+	}
+}
+
+func fileText(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}

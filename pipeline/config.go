@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
+)
+
+// config builds the job configuration of stage s: the options of its
+// kind, as the matching command's flags would.
+func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Config, error) {
+	o := s.Options()
+	cfg := job.Config{
+		ID: id, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed,
+		Timeout: o.Timeout, Registry: r.o.Registry, Stdout: r.o.Stdout,
+		Broker: r.o.BrokerConfig, Observer: r.o.Observer,
+		Logger: r.o.Logger.With().Str("stage", s.Name).Logger(),
+	}
+	switch {
+	case o.Retries == nil:
+	case *o.Retries == 0:
+		cfg.Retries = -1 // job.Config: negative means none
+	default:
+		cfg.Retries = *o.Retries
+	}
+	var err error
+	if o.Halt != "" {
+		if cfg.Halt, err = job.ParseHalt(o.Halt); err != nil {
+			return cfg, err
+		}
+	}
+	if o.MemFree != "" {
+		if cfg.MemFree, err = splitter.ParseSize(o.MemFree); err != nil {
+			return cfg, err
+		}
+	}
+	if o.ChunkSize != "" && s.Kind != KindMigrate {
+		if cfg.ChunkSize, err = splitter.ParseSize(o.ChunkSize); err != nil {
+			return cfg, err
+		}
+	}
+	switch s.Kind {
+	case KindPipe:
+		cfg.Kind, cfg.Command, cfg.Output = schema.KindPipe, s.Pipe.Command, s.Pipe.Output
+		cfg.Inputs = r.inputs(s.Pipe.Input)
+	case KindMapReduce:
+		m := s.MapReduce
+		cfg.Kind, cfg.Map, cfg.Reduce, cfg.Partitions, cfg.Output = schema.KindMapReduce, m.Map, m.Reduce, m.Partitions, m.Output
+		cfg.Inputs = r.inputs(m.Input)
+	case KindMigrate:
+		m := s.Migrate
+		cfg.Kind = schema.KindMigrate
+		cfg.Migration = &job.Migration{DB: m.DB, Table: m.Table, Key: m.Key, SQL: m.SQL, Where: m.Where, MaxRate: m.MaxRate, PauseWhen: m.PauseWhen}
+		if o.ChunkSize != "" {
+			if cfg.ChunkSize, err = strconv.ParseInt(o.ChunkSize, 10, 64); err != nil {
+				return cfg, fmt.Errorf("chunk_size %q: %w", o.ChunkSize, err)
+			}
+		}
+	case KindEach:
+		err = eachConfig(s.Each, &cfg)
+	}
+	return cfg, err
+}
+
+// inputs replaces stage:NAME inputs by that stage's output.
+func (r *run) inputs(in []string) []string {
+	out := make([]string, len(in))
+	for i, path := range in {
+		if name, ok := strings.CutPrefix(path, StageRef); ok {
+			path = r.p.Stage(name).Output()
+		}
+		out[i] = path
+	}
+	return out
+}
+
+// eachConfig fills the job configuration of an each stage.
+//
+// WIRING POINT for `jetmr each`: the each job kind and its job.Config
+// fields (items, command, dir, shell, keep-order, join) are built on
+// another branch. Once both are merged, set them here from e:
+//
+//	cfg.Kind = schema.KindEach
+//	cfg.Items / items file, cfg.Command = e.Command, cfg.Dir = e.Dir,
+//	cfg.Shell = e.Shell, cfg.KeepOrder = e.KeepOrder, cfg.Join = e.Join
+//
+// and delete ErrEachNotWired. Until then an each stage parses, validates
+// and is planned, and fails with ErrEachNotWired when it would run.
+func eachConfig(e *EachSpec, cfg *job.Config) error {
+	_ = e
+	_ = cfg
+	return ErrEachNotWired
+}
+
+// runsCommand reports whether the stage's tasks run commands rather than
+// built-in functions, for -j auto.
+func runsCommand(s *StagePlan, reg *mapper.Registry) bool {
+	switch s.Kind {
+	case KindMapReduce:
+		if reg == nil {
+			reg = mapper.NewRegistry()
+		}
+		_, builtin, _ := reg.Map(s.MapReduce.Map)
+		return !builtin
+	case KindMigrate:
+		return false
+	}
+	return true
+}

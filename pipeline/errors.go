@@ -1,0 +1,58 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jetmr/jetmr/job"
+)
+
+var (
+	// ErrInvalid matches every error in a job file found before anything
+	// runs. Such errors also match job.ErrBadInput.
+	ErrInvalid = errors.New("invalid job file")
+	// ErrStageFailed matches the error of a pipeline some stage of which
+	// failed; a *StageError names it.
+	ErrStageFailed = errors.New("stage failed")
+	// ErrEachNotWired is returned when an each stage is run before this
+	// build of jetmr can run each jobs.
+	ErrEachNotWired = errors.New("each stages are not supported yet by this build of jetmr")
+)
+
+// Error is a problem in a job file, at a line of it.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+
+// Is reports whether target is ErrInvalid or job.ErrBadInput.
+func (e *Error) Is(target error) bool { return target == ErrInvalid || target == job.ErrBadInput }
+
+// StageError is the failure of one stage of a pipeline run. It matches
+// ErrStageFailed and job.ErrTasksFailed (whatever made the stage fail:
+// other stages may have run, so it is never bad input of the pipeline).
+type StageError struct {
+	Stage string
+	// Job is the stage's job ID, for jetmr status and --resume.
+	Job string
+	// Skipped names the stages not run because they depend on Stage.
+	Skipped []string
+	Err     error
+}
+
+func (e *StageError) Error() string {
+	msg := fmt.Sprintf("stage %s failed: %s", e.Stage, strings.TrimPrefix(e.Err.Error(), job.ErrBadInput.Error()+": "))
+	if len(e.Skipped) > 0 {
+		msg += "; not run: " + strings.Join(e.Skipped, ", ")
+	}
+	return msg
+}
+
+// Is reports whether target is ErrStageFailed or job.ErrTasksFailed.
+func (e *StageError) Is(target error) bool {
+	return target == ErrStageFailed || target == job.ErrTasksFailed
+}

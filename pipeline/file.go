@@ -1,0 +1,161 @@
+package pipeline
+
+import (
+	"time"
+)
+
+// Stage kinds: the jetmr command a stage runs as.
+const (
+	KindPipe      = "pipe"
+	KindMapReduce = "mapreduce"
+	KindEach      = "each"
+	KindMigrate   = "migrate"
+)
+
+// kinds lists the stage kinds in the order messages name them.
+var kinds = []string{KindPipe, KindMapReduce, KindEach, KindMigrate}
+
+// StageRef is the prefix of an input naming another stage's output.
+const StageRef = "stage:"
+
+// File is a parsed job file.
+type File struct {
+	// Path is the file's name as given, for messages.
+	Path string
+	// Jobs is the pipeline's total slots ("N", "N%" or "auto"); the -j
+	// flag overrides it. Default "auto".
+	Jobs string
+	// Defaults apply to every stage that does not set the option itself.
+	Defaults StageOptions
+	// Stages in file order.
+	Stages []*Stage
+}
+
+// Stage is one stage of a job file.
+type Stage struct {
+	Name string
+	// Kind is KindPipe, KindMapReduce, KindEach or KindMigrate.
+	Kind string
+	// DependsOn lists the stages that must succeed before this one starts,
+	// those named in depends_on and those whose output it reads.
+	DependsOn []string
+	// Line is where the stage starts in the file.
+	Line int
+
+	Pipe      *PipeSpec
+	MapReduce *MapReduceSpec
+	Each      *EachSpec
+	Migrate   *MigrateSpec
+
+	// pos records the line of each field, for messages.
+	pos map[string]int
+}
+
+// StageOptions are the options every stage kind takes, as the commands' flags.
+type StageOptions struct {
+	// Jobs caps the stage's slots: "N", "N%" or "auto" (-j).
+	Jobs string
+	// IO marks a command that mostly waits (--io).
+	IO bool
+	// ChunkSize is bytes per task ("64KiB"), rows for migrate (--chunk-size).
+	ChunkSize string
+	// Retries of a failed task (--retries); nil: the default.
+	Retries *int
+	// Timeout per task attempt (--timeout).
+	Timeout time.Duration
+	// Halt policy (--halt).
+	Halt string
+	// MemFree holds back tasks below this much free memory (--memfree).
+	MemFree string
+}
+
+// PipeSpec is a pipe stage: `jetmr pipe -i INPUT... -o OUTPUT -- COMMAND`.
+type PipeSpec struct {
+	StageOptions
+	Input   []string
+	Output  string
+	Command []string
+}
+
+// MapReduceSpec is a mapreduce stage.
+type MapReduceSpec struct {
+	StageOptions
+	Input      []string
+	Output     string
+	Map        string
+	Reduce     string
+	Partitions int
+}
+
+// EachSpec is an each stage: one task per item.
+type EachSpec struct {
+	StageOptions
+	// Items, or ItemsFile (one item a line): exactly one is given.
+	Items     []string
+	ItemsFile string
+	Command   []string
+	// Dir runs each command in this directory ({} is the item).
+	Dir       string
+	Shell     bool
+	KeepOrder bool
+	// Join runs once after every item succeeded.
+	Join []string
+}
+
+// MigrateSpec is a migrate stage.
+type MigrateSpec struct {
+	StageOptions
+	DB        string
+	Table     string
+	Key       string
+	SQL       string
+	Where     string
+	MaxRate   float64
+	PauseWhen string
+}
+
+// Inputs returns the stage's input paths and stage references.
+func (s *Stage) Inputs() []string {
+	switch {
+	case s.Pipe != nil:
+		return s.Pipe.Input
+	case s.MapReduce != nil:
+		return s.MapReduce.Input
+	}
+	return nil
+}
+
+// Output returns the file or directory the stage writes, "" when it
+// writes none (a pipe stage to stdout, each, migrate).
+func (s *Stage) Output() string {
+	switch {
+	case s.Pipe != nil:
+		return s.Pipe.Output
+	case s.MapReduce != nil:
+		return s.MapReduce.Output
+	}
+	return ""
+}
+
+// Options returns the stage's common options.
+func (s *Stage) Options() StageOptions {
+	switch {
+	case s.Pipe != nil:
+		return s.Pipe.StageOptions
+	case s.MapReduce != nil:
+		return s.MapReduce.StageOptions
+	case s.Each != nil:
+		return s.Each.StageOptions
+	case s.Migrate != nil:
+		return s.Migrate.StageOptions
+	}
+	return StageOptions{}
+}
+
+// line is where field of the stage is, or the stage's own line.
+func (s *Stage) line(field string) int {
+	if l, ok := s.pos[field]; ok {
+		return l
+	}
+	return s.Line
+}

@@ -1,0 +1,277 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads and parses the job file at path; see [Parse].
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Line: 0, Msg: fmt.Sprintf("reading the job file: %v", errors.Unwrap(err))}
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates a job file; name is used in messages. Every
+// error it returns is an *Error with the line of the problem.
+func Parse(name string, data []byte) (*File, error) {
+	p := &parser{file: name, defaults: map[string]int{}}
+	f, err := p.parseFile(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+type parser struct {
+	file string
+	key  *yaml.Node // the key whose value is being decoded
+	// defaults holds the lines of the top-level options, for messages
+	// about a value a stage takes from them.
+	defaults map[string]int
+}
+
+func (p *parser) errorf(n *yaml.Node, format string, args ...any) error {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	return &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *parser) parseFile(data []byte) (*File, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: p.file, Line: 1, Msg: "the job file is empty: list the stages under stages:"}
+		}
+		return nil, p.yamlError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, p.errorf(&extra, "a second YAML document: a job file holds one")
+	} else if !errors.Is(err, io.EOF) {
+		return nil, p.yamlError(err)
+	}
+	root := doc.Content[0]
+	f := &File{Path: p.file}
+	var stages *yaml.Node
+	err := p.mapping(root, "the job file", map[string]setter{
+		"stages": func(n *yaml.Node) error { stages = n; return nil },
+		"jobs":   p.scalar(&f.Jobs),
+	}, func(key string) setter {
+		set := p.option(&f.Defaults, key)
+		if set == nil {
+			return nil
+		}
+		return func(n *yaml.Node) error {
+			p.defaults[key] = p.key.Line
+			return set(n)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if stages == nil {
+		return nil, p.errorf(root, "no stages: list them under stages:, each with a name and one of %s", strings.Join(kinds, ", "))
+	}
+	if stages.Kind != yaml.SequenceNode || len(stages.Content) == 0 {
+		return nil, p.errorf(stages, "stages must be a list of stages, each with a name and one of %s", strings.Join(kinds, ", "))
+	}
+	for _, n := range stages.Content {
+		s, err := p.stage(n, f.Defaults)
+		if err != nil {
+			return nil, err
+		}
+		f.Stages = append(f.Stages, s)
+	}
+	return f, nil
+}
+
+// yamlError turns a YAML syntax error ("yaml: line 3: ...") into an *Error.
+func (p *parser) yamlError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if i := strings.IndexByte(rest, ':'); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				line, msg = n, strings.TrimSpace(rest[i+1:])
+			}
+		}
+	}
+	return &Error{File: p.file, Line: line, Msg: "not valid YAML: " + msg}
+}
+
+// setter decodes a field's value node.
+type setter func(n *yaml.Node) error
+
+// mapping decodes the mapping n field by field. Fields not in fields are
+// looked up with more (which may be nil or return nil); unknown ones are
+// errors, as are repeated ones.
+func (p *parser) mapping(n *yaml.Node, what string, fields map[string]setter, more func(string) setter) error {
+	if n.Kind != yaml.MappingNode {
+		return p.errorf(n, "%s must be a mapping of field: value", what)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		set := fields[k.Value]
+		if set == nil && more != nil {
+			set = more(k.Value)
+		}
+		if set == nil {
+			return p.errorf(k, "unknown field %q in %s: use %s", k.Value, what, known(fields, more))
+		}
+		if seen[k.Value] {
+			return p.errorf(k, "field %q appears twice in %s", k.Value, what)
+		}
+		seen[k.Value] = true
+		p.key = k
+		if err := set(v); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return err
+			}
+			return p.errorf(v, "%s: %v", k.Value, err)
+		}
+	}
+	return nil
+}
+
+// known lists the field names a mapping takes, for messages.
+func known(fields map[string]setter, more func(string) setter) string {
+	var names []string
+	for name := range fields {
+		names = append(names, name)
+	}
+	if more != nil {
+		for _, name := range optionNames {
+			if more(name) != nil {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(slices.Compact(names), ", ")
+}
+
+// optionNames are the fields of Options.
+var optionNames = []string{"jobs", "io", "chunk_size", "retries", "timeout", "halt", "memfree"}
+
+// option returns the setter of the common option key of o, nil if key
+// is not one.
+func (p *parser) option(o *StageOptions, key string) setter {
+	switch key {
+	case "jobs":
+		return p.scalar(&o.Jobs)
+	case "io":
+		return p.boolean(&o.IO)
+	case "chunk_size":
+		return p.scalar(&o.ChunkSize)
+	case "retries":
+		return func(n *yaml.Node) error {
+			var r int
+			if err := p.integer(&r)(n); err != nil {
+				return err
+			}
+			if r < 0 {
+				return p.errorf(n, "retries: %d is not valid: use 0 or more", r)
+			}
+			o.Retries = &r
+			return nil
+		}
+	case "timeout":
+		return p.duration(&o.Timeout)
+	case "halt":
+		return p.scalar(&o.Halt)
+	case "memfree":
+		return p.scalar(&o.MemFree)
+	}
+	return nil
+}
+
+func (p *parser) scalar(dst *string) setter {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			return errors.New("want a single value")
+		}
+		*dst = n.Value
+		return nil
+	}
+}
+
+// list takes a list of values, or one value as a list of one when one is
+// true.
+func (p *parser) list(dst *[]string, one bool) setter {
+	return func(n *yaml.Node) error {
+		if one && n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+			*dst = []string{n.Value}
+			return nil
+		}
+		if n.Kind != yaml.SequenceNode {
+			return errors.New("want a list, e.g. [a, b]")
+		}
+		out := make([]string, 0, len(n.Content))
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode || c.Tag == "!!null" {
+				return p.errorf(c, "want a list of single values")
+			}
+			out = append(out, c.Value)
+		}
+		*dst = out
+		return nil
+	}
+}
+
+func (p *parser) integer(dst *int) setter {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.ScalarNode || n.Decode(dst) != nil {
+			return fmt.Errorf("%q is not a whole number", n.Value)
+		}
+		return nil
+	}
+}
+
+func (p *parser) float(dst *float64) setter {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.ScalarNode || n.Decode(dst) != nil {
+			return fmt.Errorf("%q is not a number", n.Value)
+		}
+		return nil
+	}
+}
+
+func (p *parser) boolean(dst *bool) setter {
+	return func(n *yaml.Node) error {
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			return fmt.Errorf("%q is not true or false", n.Value)
+		}
+		return n.Decode(dst)
+	}
+}
+
+func (p *parser) duration(dst *time.Duration) setter {
+	return func(n *yaml.Node) error {
+		d, err := time.ParseDuration(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil || d < 0 {
+			return fmt.Errorf("%q is not a duration: use e.g. 30s or 5m", n.Value)
+		}
+		*dst = d
+		return nil
+	}
+}

@@ -1,0 +1,332 @@
+package pipeline_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/pipeline"
+)
+
+func TestParseRefusesBadFiles(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		file string
+		line int
+		want string
+	}{
+		{"cycle", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], output: a.out, command: [cat]}
+    depends_on: [b]
+  - name: b
+    pipe: {input: [stage:a], output: b.out, command: [cat]}
+`, 5, "cycle: a -> b -> a"},
+		{"cycle of three", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], output: a.out, command: [cat]}
+    depends_on: [c]
+  - name: b
+    pipe: {input: [in.txt], output: b.out, command: [cat]}
+    depends_on: [a]
+  - name: c
+    pipe: {input: [in.txt], output: c.out, command: [cat]}
+    depends_on: [b]
+`, 5, "cycle: a -> b -> c -> a"},
+		{"self dependency", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], output: a.out, command: [cat]}
+    depends_on: [a]
+`, 5, "stage a depends on itself"},
+		{"unknown dependency", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], output: a.out, command: [cat]}
+  - name: b
+    pipe: {input: [in.txt], output: b.out, command: [cat]}
+    depends_on: [a, nope]
+`, 7, "stage b depends on nope, but there is no stage nope: the stages are a, b"},
+		{"unknown stage input", `
+stages:
+  - name: a
+    pipe:
+      input: [stage:upper]
+      command: [cat]
+`, 5, "there is no stage upper"},
+		{"stage input without a file", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat]}
+  - name: b
+    mapreduce:
+      input: [stage:a]
+      output: counts
+      map: wordcount
+      reduce: sum
+`, 7, "reads stage:a, but stage a writes no file"},
+		{"duplicate names", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], output: a.out, command: [cat]}
+  - name: a
+    pipe: {input: [in.txt], output: a2.out, command: [cat]}
+`, 5, "two stages are named a (the first at line 3)"},
+		{"missing field", `
+stages:
+  - name: counts
+    mapreduce:
+      input: [in.txt]
+      output: counts
+      map: wordcount
+`, 4, "mapreduce of stage counts has no reduce: add reduce:"},
+		{"missing name", `
+stages:
+  - pipe: {input: [in.txt], command: [cat]}
+`, 3, "a stage has no name"},
+		{"no kind", `
+stages:
+  - name: a
+    depends_on: []
+`, 3, "stage a has no kind: give one of pipe, mapreduce, each, migrate"},
+		{"two kinds", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat]}
+    mapreduce: {input: [in.txt], output: o, map: wordcount, reduce: sum}
+`, 5, "stage a has two kinds, pipe and mapreduce: give one per stage"},
+		{"unknown stage field", `
+stages:
+  - name: a
+    needs: [b]
+    pipe: {input: [in.txt], command: [cat]}
+`, 4, `unknown field "needs" in a stage: use depends_on, each, mapreduce, migrate, name, pipe`},
+		{"unknown kind field", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat], ouput: x}
+`, 4, `unknown field "ouput" in pipe of stage a`},
+		{"unknown top-level field", `
+stage:
+  - name: a
+`, 2, `unknown field "stage" in the job file`},
+		{"no stages", `
+jobs: 4
+`, 2, "no stages"},
+		{"stages not a list", `
+stages: {a: 1}
+`, 2, "stages must be a list"},
+		{"empty file", ``, 1, "the job file is empty"},
+		{"bad yaml", `
+stages:
+  - name: a
+   pipe: [
+`, 2, "not valid YAML"},
+		{"command as a string", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: tr a-z A-Z}
+`, 4, "command: want a list"},
+		{"command not found", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [no-such-command-jetmr]}
+`, 4, `command "no-such-command-jetmr" not found`},
+		{"bad chunk size", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat], chunk_size: lots}
+`, 4, "chunk_size"},
+		{"negative retries", `
+stages:
+  - name: a
+    pipe:
+      input: [in.txt]
+      command: [cat]
+      retries: -1
+`, 7, "retries: -1 is not valid"},
+		{"bad timeout", `
+stages:
+  - name: a
+    pipe:
+      input: [in.txt]
+      command: [cat]
+      timeout: soon
+`, 7, `timeout: "soon" is not a duration`},
+		{"bad partitions", `
+stages:
+  - name: a
+    mapreduce:
+      input: [in.txt]
+      output: o
+      map: wordcount
+      reduce: sum
+      partitions: 0
+`, 9, "partitions 0 is not valid"},
+		{"each with items and items_file", `
+stages:
+  - name: lint
+    each: {items: [a], items_file: list.txt, command: [echo, "{}"]}
+`, 4, "exactly one of items (a list) and items_file"},
+		{"each without command", `
+stages:
+  - name: lint
+    each: {items: [a]}
+`, 4, "each of stage lint has no command"},
+		{"migrate without sql", `
+stages:
+  - name: m
+    migrate: {db: "sqlite:app.db", table: t, key: id}
+`, 4, "migrate of stage m has no sql"},
+		{"bad stage name", `
+stages:
+  - name: "a b"
+    pipe: {input: [in.txt], command: [cat]}
+`, 3, `stage name "a b" is not valid`},
+		{"same output twice", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], output: out.txt, command: [cat]}
+  - name: b
+    pipe:
+      input: [in.txt]
+      output: ./out.txt
+      command: [cat]
+`, 8, "stages a and b both write ./out.txt"},
+		{"two stdout stages at once", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat]}
+  - name: b
+    pipe: {input: [in.txt], command: [cat]}
+`, 5, "stages a and b both write to stdout and may run at the same time"},
+		{"name after the kind", `
+stages:
+  - pipe:
+      input: [in.txt]
+    name: late
+`, 3, "pipe of stage late has no command"},
+		{"bad halt", `
+stages:
+  - name: a
+    pipe:
+      input: [in.txt]
+      command: [cat]
+      halt: sometimes
+`, 7, `halt "sometimes" is not valid`},
+		{"bad jobs", `
+stages:
+  - name: a
+    pipe:
+      input: [in.txt]
+      command: [cat]
+      jobs: many
+`, 7, `pipe of stage a: jobs "many" is not valid`},
+		{"bad top-level default", `
+retries: 1
+chunk_size: lots
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat]}
+`, 3, "pipe of stage a: chunk_size"},
+		{"field twice", `
+stages:
+  - name: a
+    name: b
+    pipe: {input: [in.txt], command: [cat]}
+`, 4, `field "name" appears twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := pipeline.Parse("job.yaml", []byte(tc.file))
+			if err == nil {
+				t.Fatal("parsed without error")
+			}
+			var perr *pipeline.Error
+			if !errors.As(err, &perr) || !errors.Is(err, pipeline.ErrInvalid) || !errors.Is(err, job.ErrBadInput) {
+				t.Fatalf("error %v (%T) is not a *pipeline.Error matching ErrInvalid and job.ErrBadInput", err, err)
+			}
+			if perr.File != "job.yaml" || perr.Line != tc.line {
+				t.Errorf("error at %s:%d, want job.yaml:%d: %v", perr.File, perr.Line, tc.line, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), "job.yaml:") {
+				t.Errorf("error %q does not start with the file name", err)
+			}
+		})
+	}
+}
+
+func TestParseStages(t *testing.T) {
+	t.Parallel()
+	f, err := pipeline.Parse("job.yaml", []byte(`
+jobs: 6
+retries: 1
+timeout: 30s
+stages:
+  - name: upper
+    pipe: {input: in.txt, output: up.txt, command: [tr, a-z, A-Z], retries: 0}
+  - name: counts
+    mapreduce: {input: [stage:upper, more.txt], output: counts, map: wordcount, reduce: sum, partitions: 3, chunk_size: 64KiB}
+  - name: lint
+    each: {items: [./a, ./b], command: [gofmt, -l, "{}"], dir: "{}", keep_order: true, join: [cat]}
+    depends_on: counts
+  - name: backfill
+    migrate: {db: "sqlite:app.db", table: users, key: id, sql: "UPDATE users SET n = 1", chunk_size: 500}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Jobs != "6" || len(f.Stages) != 4 {
+		t.Fatalf("jobs %q, %d stages", f.Jobs, len(f.Stages))
+	}
+	up, counts, lint, mig := f.Stages[0], f.Stages[1], f.Stages[2], f.Stages[3]
+	if up.Kind != pipeline.KindPipe || !slicesEqual(up.Pipe.Input, []string{"in.txt"}) || *up.Pipe.Retries != 0 || up.Pipe.Timeout.String() != "30s" {
+		t.Errorf("upper: %+v", up.Pipe)
+	}
+	if counts.Kind != pipeline.KindMapReduce || counts.MapReduce.Partitions != 3 || *counts.MapReduce.Retries != 1 ||
+		!slicesEqual(counts.DependsOn, []string{"upper"}) || counts.MapReduce.ChunkSize != "64KiB" {
+		t.Errorf("counts: %+v, depends on %v", counts.MapReduce, counts.DependsOn)
+	}
+	if lint.Kind != pipeline.KindEach || !lint.Each.KeepOrder || lint.Each.Dir != "{}" || !slicesEqual(lint.DependsOn, []string{"counts"}) ||
+		!slicesEqual(lint.Each.Join, []string{"cat"}) {
+		t.Errorf("lint: %+v, depends on %v", lint.Each, lint.DependsOn)
+	}
+	if mig.Kind != pipeline.KindMigrate || mig.Migrate.Table != "users" || mig.Migrate.ChunkSize != "500" {
+		t.Errorf("backfill: %+v", mig.Migrate)
+	}
+}
+
+func TestParseAllowsOrderedStdoutStages(t *testing.T) {
+	t.Parallel()
+	mustParse(t, `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat]}
+  - name: b
+    pipe: {input: [in.txt], output: b.txt, command: [cat]}
+    depends_on: [a]
+  - name: c
+    pipe: {input: [stage:b], command: [cat]}
+`)
+}
+
+// TestExampleValidates keeps the README's example file valid.
+func TestExampleValidates(t *testing.T) {
+	t.Parallel()
+	f, err := pipeline.Load("../examples/pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Stages) != 4 {
+		t.Fatalf("%d stages, want 4", len(f.Stages))
+	}
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }

@@ -1,0 +1,245 @@
+package pipeline
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Throughput is the work a stage of each kind does per second: input
+// bytes for pipe and mapreduce, items for each, whole stages for migrate
+// (whose row count is unknown until it runs).
+type Throughput map[string]float64
+
+// DefaultThroughput is the throughput assumed for a kind until a stage of
+// that kind has finished in this run.
+func DefaultThroughput() Throughput {
+	return Throughput{
+		KindPipe:      64 << 20,
+		KindMapReduce: 16 << 20,
+		KindEach:      4,
+		KindMigrate:   1.0 / 30,
+	}
+}
+
+// StageOverhead is the time estimated for a stage on top of its work:
+// recording the job, provisioning its streams, starting workers.
+const StageOverhead = 200 * time.Millisecond
+
+// Plan is a job file ordered and estimated, ready to run.
+type Plan struct {
+	File   *File
+	Stages []*StagePlan // in level order, file order within a level
+	// CriticalPath names the chain of stages with the most estimated
+	// work, first stage first; Critical is that work.
+	CriticalPath []string
+	Critical     time.Duration
+	byName       map[string]*StagePlan
+}
+
+// StagePlan is a stage with its place in the plan and its estimate.
+type StagePlan struct {
+	*Stage
+	// Level is 0 for stages that depend on none, else one more than the
+	// highest level of the stages they depend on.
+	Level int
+	// Work is the estimated work: input bytes (pipe, mapreduce), items
+	// (each) or 1 (migrate). OutputBytes is the output it is expected to
+	// write, the input size until the stage has run.
+	Work        float64
+	OutputBytes int64
+	// Estimate is the estimated run time; Rest the estimated work along
+	// the longest chain of stages starting with this one.
+	Estimate, Rest time.Duration
+	Critical       bool
+	// measured is set once the stage ran: OutputBytes is the real size.
+	measured bool
+}
+
+// Stage returns the named stage of the plan, nil if there is none.
+func (p *Plan) Stage(name string) *StagePlan { return p.byName[name] }
+
+// NewPlan orders the stages, checks that every input either exists or is
+// written by a stage it depends on, and estimates the stages with tp
+// (DefaultThroughput when nil).
+func NewPlan(f *File, tp Throughput) (*Plan, error) {
+	p := &Plan{File: f, byName: map[string]*StagePlan{}}
+	var plans []*StagePlan
+	for _, s := range f.Stages {
+		sp := &StagePlan{Stage: s}
+		plans = append(plans, sp)
+		p.byName[s.Name] = sp
+	}
+	if err := p.checkInputs(); err != nil {
+		return nil, err
+	}
+	g := analyze(nodesOf(plans))
+	for _, i := range g.order {
+		plans[i].Level = g.level[i]
+		p.Stages = append(p.Stages, plans[i])
+	}
+	p.Estimate(tp)
+	return p, nil
+}
+
+func nodesOf(stages []*StagePlan) []Node {
+	nodes := make([]Node, len(stages))
+	for i, s := range stages {
+		nodes[i] = Node{Name: s.Name, DependsOn: s.DependsOn, Work: s.Estimate}
+	}
+	return nodes
+}
+
+// Estimate re-estimates every stage with tp, using the measured output of
+// stages that ran, and recomputes the critical path.
+func (p *Plan) Estimate(tp Throughput) {
+	def := DefaultThroughput()
+	for _, s := range p.Stages { // level order: upstream stages first
+		s.Work = p.work(s)
+		if !s.measured {
+			s.OutputBytes = int64(s.Work)
+			if s.Kind == KindEach || s.Kind == KindMigrate {
+				s.OutputBytes = 0
+			}
+		}
+		rate := tp[s.Kind]
+		if rate <= 0 {
+			rate = def[s.Kind]
+		}
+		s.Estimate = StageOverhead + time.Duration(s.Work/rate*float64(time.Second))
+	}
+	nodes := nodesOf(p.Stages)
+	g := analyze(nodes)
+	p.CriticalPath, p.Critical = g.critical(nodes)
+	for i, s := range p.Stages {
+		s.Rest = g.rest[i]
+		s.Critical = false
+	}
+	for _, name := range p.CriticalPath {
+		p.byName[name].Critical = true
+	}
+}
+
+// work estimates a stage's work from its inputs.
+func (p *Plan) work(s *StagePlan) float64 {
+	switch s.Kind {
+	case KindEach:
+		if s.Each.ItemsFile != "" {
+			return float64(countLines(s.Each.ItemsFile))
+		}
+		return float64(len(s.Each.Items))
+	case KindMigrate:
+		return 1
+	}
+	var total int64
+	for _, in := range s.Inputs() {
+		if up := p.producer(s, in); up != nil {
+			total += up.OutputBytes
+			continue
+		}
+		total += pathSize(in)
+	}
+	return float64(total)
+}
+
+// producer is the stage upstream of s that writes in, nil if none does.
+func (p *Plan) producer(s *StagePlan, in string) *StagePlan {
+	if name, ok := strings.CutPrefix(in, StageRef); ok {
+		return p.byName[name]
+	}
+	for _, up := range p.upstream(s.Stage) {
+		if out := up.Output(); out != "" && within(in, out) {
+			return up
+		}
+	}
+	return nil
+}
+
+// upstream lists the stages s depends on, directly or not.
+func (p *Plan) upstream(s *Stage) []*StagePlan {
+	seen := map[string]bool{}
+	var out []*StagePlan
+	var walk func(s *Stage)
+	walk = func(s *Stage) {
+		for _, d := range s.DependsOn {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, p.byName[d])
+				walk(p.byName[d].Stage)
+			}
+		}
+	}
+	walk(s)
+	return out
+}
+
+// checkInputs refuses inputs that do not exist and that no upstream stage
+// writes, and outputs whose folder does not exist.
+func (p *Plan) checkInputs() error {
+	for _, s := range p.File.Stages {
+		if out := s.Output(); out != "" {
+			dir := filepath.Dir(filepath.Clean(out))
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return &Error{File: p.File.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
+					"stage %s: the folder of output %s (%s) does not exist: create it first", s.Name, out, dir)}
+			}
+		}
+		paths, field := s.Inputs(), s.Kind+".input"
+		if s.Each != nil && s.Each.ItemsFile != "" {
+			paths, field = []string{s.Each.ItemsFile}, "each.items_file"
+		}
+		for _, in := range paths {
+			if strings.HasPrefix(in, StageRef) || p.producer(p.byName[s.Name], in) != nil {
+				continue
+			}
+			if _, err := os.Stat(in); err != nil {
+				return &Error{File: p.File.Path, Line: s.line(field), Msg: fmt.Sprintf(
+					"stage %s: input %s does not exist and no stage it depends on writes it: check the path, or add the stage that writes it to depends_on", s.Name, in)}
+			}
+		}
+	}
+	return nil
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// pathSize is the size of a file, or of the files under a directory; 0
+// when it cannot be read.
+func pathSize(path string) int64 {
+	var total int64
+	filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
+
+// countLines counts the non-empty lines of a file, 0 if it cannot be read.
+func countLines(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) != "" {
+			n++
+		}
+	}
+	return n
+}

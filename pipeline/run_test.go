@@ -1,0 +1,289 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/observe"
+	"github.com/jetmr/jetmr/pipeline"
+)
+
+// runTimeout bounds every pipeline a test runs.
+const runTimeout = 60 * time.Second
+
+// env is an open embedded broker in a test's own store.
+type env struct {
+	dir  string
+	b    *broker.Broker
+	bcfg broker.Config
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	bcfg := broker.Config{StoreDir: filepath.Join(dir, "store")}
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	b, err := broker.Open(ctx, bcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return &env{dir: dir, b: b, bcfg: bcfg}
+}
+
+// run plans and runs the job file text with opts (ID, Broker and Slots
+// filled in when unset).
+func (e *env) run(t *testing.T, ctx context.Context, text string, opts pipeline.Options) (*pipeline.Report, error) {
+	t.Helper()
+	f := mustParse(t, text)
+	p, err := pipeline.NewPlan(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.ID == "" {
+		opts.ID = "p"
+	}
+	if opts.Slots == 0 {
+		opts.Slots = 4
+	}
+	opts.Broker, opts.BrokerConfig = e.b, e.bcfg
+	if opts.Stdout == nil {
+		opts.Stdout = &bytes.Buffer{}
+	}
+	if ctx == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), runTimeout)
+		defer cancel()
+	}
+	return pipeline.Run(ctx, p, opts)
+}
+
+func stageOf(t *testing.T, r *pipeline.Report, name string) pipeline.StageReport {
+	t.Helper()
+	for _, s := range r.Stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("report has no stage %s", name)
+	return pipeline.StageReport{}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestRunDiamond runs a -> {b, c} -> d: b and c run at the same time, d
+// after both. The middle stages sleep so that they certainly overlap; the
+// test checks the order of the recorded times, never their lengths.
+func TestRunDiamond(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := writeFile(t, e.dir, "in.txt", 1000)
+	out := func(name string) string { return filepath.Join(e.dir, name) }
+	rep, err := e.run(t, nil, `
+stages:
+  - name: a
+    pipe: {input: [`+in+`], output: `+out("a.txt")+`, command: [tr, a-z, A-Z]}
+  - name: b
+    pipe: {input: [stage:a], output: `+out("b.txt")+`, command: [sh, -c, "sleep 0.5; cat"]}
+  - name: c
+    pipe: {input: [stage:a], output: `+out("c.txt")+`, command: [sh, -c, "sleep 0.5; tr A-Z a-z"]}
+  - name: d
+    pipe: {input: [stage:b, stage:c], output: `+out("d.txt")+`, command: [cat]}
+`, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c, d := stageOf(t, rep, "a"), stageOf(t, rep, "b"), stageOf(t, rep, "c"), stageOf(t, rep, "d")
+	for _, s := range []pipeline.StageReport{a, b, c, d} {
+		if s.State != pipeline.StateDone || s.Start.IsZero() || s.End.Before(s.Start) {
+			t.Fatalf("stage %s: state %s, %s to %s", s.Name, s.State, s.Start, s.End)
+		}
+	}
+	if b.Start.Before(a.End) || c.Start.Before(a.End) {
+		t.Errorf("b (from %s) or c (from %s) started before a ended (%s)", b.Start, c.Start, a.End)
+	}
+	if !b.Start.Before(c.End) || !c.Start.Before(b.End) {
+		t.Errorf("b (%s to %s) and c (%s to %s) did not overlap", b.Start, b.End, c.Start, c.End)
+	}
+	if d.Start.Before(b.End) || d.Start.Before(c.End) {
+		t.Errorf("d started at %s, before b (%s) or c (%s) ended", d.Start, b.End, c.End)
+	}
+	if b.Slots+c.Slots != 4 || b.Slots < 1 || c.Slots < 1 {
+		t.Errorf("b and c ran on %d and %d slots, want 4 shared", b.Slots, c.Slots)
+	}
+	text := readFile(t, in)
+	if got, want := readFile(t, out("d.txt")), strings.ToUpper(text)+text; got != want {
+		t.Errorf("d.txt is %d bytes, want b's output then c's (%d bytes)", len(got), len(want))
+	}
+	if len(rep.CriticalPath) != 3 || rep.CriticalPath[0] != "a" || rep.CriticalPath[2] != "d" {
+		t.Errorf("critical path as run %v, want a, b or c, d", rep.CriticalPath)
+	}
+	if got := rep.ObserveStages(); len(got) != 4 || !got[0].Critical {
+		t.Errorf("stages for the report page: %+v", got)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf); err != nil || !strings.Contains(buf.String(), "critical path (*): a -> ") {
+		t.Errorf("report text (%v):\n%s", err, buf.String())
+	}
+}
+
+// TestRunFailedStageStopsDependents: a failed stage's dependents do not
+// run; the independent stage runs to the end.
+func TestRunFailedStageStopsDependents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := writeFile(t, e.dir, "in.txt", 100)
+	rep, err := e.run(t, nil, `
+retries: 0
+stages:
+  - name: broken
+    pipe: {input: [`+in+`], output: `+e.dir+`/broken.txt, command: ["false"]}
+  - name: after
+    pipe: {input: [stage:broken], output: `+e.dir+`/after.txt, command: [cat]}
+  - name: last
+    pipe: {input: [stage:after], output: `+e.dir+`/last.txt, command: [cat]}
+  - name: other
+    pipe: {input: [`+in+`], output: `+e.dir+`/other.txt, command: [sh, -c, "sleep 0.2; cat"]}
+`, pipeline.Options{})
+	var serr *pipeline.StageError
+	if !errors.As(err, &serr) || serr.Stage != "broken" || !errors.Is(err, job.ErrTasksFailed) || errors.Is(err, job.ErrBadInput) {
+		t.Fatalf("error %v, want a StageError of stage broken matching job.ErrTasksFailed", err)
+	}
+	if !strings.Contains(err.Error(), "stage broken failed") || !strings.Contains(err.Error(), "not run: after, last") {
+		t.Errorf("error %q does not name the stage and the stages not run", err)
+	}
+	for name, state := range map[string]string{"broken": pipeline.StateFailed, "after": pipeline.StateNotRun, "last": pipeline.StateNotRun, "other": pipeline.StateDone} {
+		if got := stageOf(t, rep, name).State; got != state {
+			t.Errorf("stage %s: %s, want %s", name, got, state)
+		}
+	}
+	if _, err := os.Stat(e.dir + "/after.txt"); !os.IsNotExist(err) {
+		t.Errorf("after.txt exists (%v)", err)
+	}
+	if readFile(t, e.dir+"/other.txt") != readFile(t, in) {
+		t.Error("other.txt differs from its input")
+	}
+}
+
+// cancelOnAttempt cancels a context when a task attempt of job starts.
+type cancelOnAttempt struct {
+	job    string
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnAttempt) JobStarted(string, string, int64, int64, int) {}
+func (c *cancelOnAttempt) TasksPublished(string, string, int64, bool)   {}
+func (c *cancelOnAttempt) AttemptEnded(observe.Attempt)                 {}
+func (c *cancelOnAttempt) JobEnded(string, string, error)               {}
+func (c *cancelOnAttempt) AttemptStarted(a observe.Attempt) {
+	if a.Job == c.job {
+		c.once.Do(c.cancel)
+	}
+}
+
+// TestRunResume interrupts a pipeline in its second stage, then resumes
+// it: the first stage is not run again, the second is resumed, the third
+// runs.
+func TestRunResume(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := writeFile(t, e.dir, "in.txt", 1000)
+	ready := filepath.Join(e.dir, "ready")
+	text := `
+stages:
+  - name: first
+    pipe: {input: [` + in + `], output: ` + e.dir + `/first.txt, command: [tr, a-z, A-Z]}
+  - name: second
+    pipe:
+      input: [stage:first]
+      output: ` + e.dir + `/second.txt
+      command: [sh, -c, "while [ ! -e ` + ready + ` ]; do sleep 0.05; done; cat"]
+  - name: third
+    pipe: {input: [stage:second], output: ` + e.dir + `/third.txt, command: [cat]}
+`
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	stop := &cancelOnAttempt{job: "p-second", cancel: cancel}
+	rep, err := e.run(t, ctx, text, pipeline.Options{Observer: stop})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v, want context.Canceled", err)
+	}
+	for name, state := range map[string]string{"first": pipeline.StateDone, "second": pipeline.StateStopped, "third": pipeline.StateStopped} {
+		if got := stageOf(t, rep, name).State; got != state {
+			t.Errorf("interrupted run: stage %s: %s, want %s", name, got, state)
+		}
+	}
+
+	if _, err := e.run(t, nil, text, pipeline.Options{}); !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "add --resume") {
+		t.Fatalf("rerun without resume: %v, want a bad input error asking for --resume", err)
+	}
+	if err := os.WriteFile(ready, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = e.run(t, nil, text, pipeline.Options{Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, state := range map[string]string{"first": pipeline.StateAlreadyDone, "second": pipeline.StateDone, "third": pipeline.StateDone} {
+		if got := stageOf(t, rep, name).State; got != state {
+			t.Errorf("resumed run: stage %s: %s, want %s", name, got, state)
+		}
+	}
+	if got, want := readFile(t, e.dir+"/third.txt"), strings.ToUpper(readFile(t, in)); got != want {
+		t.Errorf("third.txt is %d bytes, want the upper-cased input (%d bytes)", len(got), len(want))
+	}
+	rep, err = e.run(t, nil, text, pipeline.Options{Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Stages {
+		if s.State != pipeline.StateAlreadyDone {
+			t.Errorf("second resume: stage %s: %s, want %s", s.Name, s.State, pipeline.StateAlreadyDone)
+		}
+	}
+}
+
+func TestRunEachNotWiredYet(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, err := e.run(t, nil, `
+stages:
+  - name: lint
+    each: {items: [a, b], command: [echo, "{}"]}
+`, pipeline.Options{})
+	if !errors.Is(err, pipeline.ErrStageFailed) || !strings.Contains(err.Error(), "each stages are not supported yet") {
+		t.Fatalf("each stage: %v", err)
+	}
+}
+
+func TestRunRefusesUnknownResume(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := writeFile(t, e.dir, "in.txt", 100)
+	_, err := e.run(t, nil, `
+stages:
+  - name: a
+    pipe: {input: [`+in+`], output: `+e.dir+`/a.txt, command: [cat]}
+`, pipeline.Options{ID: "nothere", Resume: true})
+	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "no pipeline nothere to resume") {
+		t.Fatalf("resume of an unknown pipeline: %v", err)
+	}
+}

@@ -1,0 +1,238 @@
+package pipeline
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/splitter"
+)
+
+// stage parses one entry of stages: its name, depends_on and exactly one
+// kind. Options the stage's kind does not set come from defaults.
+func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
+	s := &Stage{Line: n.Line, pos: map[string]int{}}
+	s.Name = peekName(n) // for messages about fields before the name
+	var given []string   // kinds, in file order
+	var second *yaml.Node
+	kindSetter := func(kind string) setter {
+		return func(v *yaml.Node) error {
+			if given = append(given, kind); len(given) == 2 {
+				second = p.key
+			}
+			s.pos[kind] = p.key.Line
+			return p.kind(s, kind, v, defaults)
+		}
+	}
+	err := p.mapping(n, "a stage", map[string]setter{
+		"name": func(v *yaml.Node) error {
+			s.pos["name"] = p.key.Line
+			return p.scalar(&s.Name)(v)
+		},
+		"depends_on": func(v *yaml.Node) error {
+			s.pos["depends_on"] = p.key.Line
+			return p.list(&s.DependsOn, true)(v)
+		},
+		KindPipe:      kindSetter(KindPipe),
+		KindMapReduce: kindSetter(KindMapReduce),
+		KindEach:      kindSetter(KindEach),
+		KindMigrate:   kindSetter(KindMigrate),
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	what := "a stage"
+	if s.Name != "" {
+		what = "stage " + s.Name
+	}
+	switch {
+	case s.Name == "":
+		return nil, p.errorf(n, "a stage has no name: add name: NAME")
+	case len(given) == 0:
+		return nil, p.errorf(n, "%s has no kind: give one of %s", what, strings.Join(kinds, ", "))
+	case len(given) > 1:
+		return nil, p.errorf(second, "%s has two kinds, %s and %s: give one per stage", what, given[0], given[1])
+	}
+	return s, nil
+}
+
+// peekName returns the name a stage mapping gives, "" if none.
+func peekName(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// kind parses the spec of a stage's kind.
+func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions) error {
+	s.Kind = kind
+	what := kind + " of stage " + s.Name
+	if s.Name == "" {
+		what = kind
+	}
+	field := func(name string, set setter) setter {
+		return func(v *yaml.Node) error {
+			s.pos[kind+"."+name] = p.key.Line
+			return set(v)
+		}
+	}
+	var fields map[string]setter
+	opts := defaults
+	setOpts := func() {}
+	key := p.key // the line of the kind's name, for messages
+	var required []string
+	switch kind {
+	case KindPipe:
+		spec := &PipeSpec{}
+		s.Pipe = spec
+		fields = map[string]setter{
+			"input":   field("input", p.list(&spec.Input, true)),
+			"output":  field("output", p.scalar(&spec.Output)),
+			"command": field("command", p.list(&spec.Command, false)),
+		}
+		required = []string{"input", "command"}
+		setOpts = func() { spec.StageOptions = opts }
+	case KindMapReduce:
+		spec := &MapReduceSpec{Partitions: 1}
+		s.MapReduce = spec
+		fields = map[string]setter{
+			"input":      field("input", p.list(&spec.Input, true)),
+			"output":     field("output", p.scalar(&spec.Output)),
+			"map":        field("map", p.scalar(&spec.Map)),
+			"reduce":     field("reduce", p.scalar(&spec.Reduce)),
+			"partitions": field("partitions", p.integer(&spec.Partitions)),
+		}
+		required = []string{"input", "output", "map", "reduce"}
+		setOpts = func() { spec.StageOptions = opts }
+	case KindEach:
+		spec := &EachSpec{}
+		s.Each = spec
+		fields = map[string]setter{
+			"items":      field("items", p.list(&spec.Items, false)),
+			"items_file": field("items_file", p.scalar(&spec.ItemsFile)),
+			"command":    field("command", p.list(&spec.Command, false)),
+			"dir":        field("dir", p.scalar(&spec.Dir)),
+			"shell":      field("shell", p.boolean(&spec.Shell)),
+			"keep_order": field("keep_order", p.boolean(&spec.KeepOrder)),
+			"join":       field("join", p.list(&spec.Join, false)),
+		}
+		required = []string{"command"}
+		setOpts = func() { spec.StageOptions = opts }
+	case KindMigrate:
+		spec := &MigrateSpec{}
+		s.Migrate = spec
+		fields = map[string]setter{
+			"db":         field("db", p.scalar(&spec.DB)),
+			"table":      field("table", p.scalar(&spec.Table)),
+			"key":        field("key", p.scalar(&spec.Key)),
+			"sql":        field("sql", p.scalar(&spec.SQL)),
+			"where":      field("where", p.scalar(&spec.Where)),
+			"max_rate":   field("max_rate", p.float(&spec.MaxRate)),
+			"pause_when": field("pause_when", p.scalar(&spec.PauseWhen)),
+		}
+		required = []string{"db", "table", "key", "sql"}
+		setOpts = func() { spec.StageOptions = opts }
+	}
+	more := func(key string) setter {
+		if set := p.option(&opts, key); set != nil {
+			return field(key, set)
+		}
+		return nil
+	}
+	if err := p.mapping(n, what, fields, more); err != nil {
+		return err
+	}
+	setOpts()
+	for _, name := range required {
+		if _, ok := s.pos[kind+"."+name]; !ok {
+			return p.errorf(key, "%s has no %s: add %s: ... (see jetmr %s --help)", what, name, name, kind)
+		}
+	}
+	return p.checkKind(s, kind, key, what)
+}
+
+// checkKind checks the values of a kind's fields.
+func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) error {
+	at := func(field string) *yaml.Node {
+		if _, ok := s.pos[kind+"."+field]; !ok && p.defaults[field] > 0 {
+			return &yaml.Node{Line: p.defaults[field]} // a top-level default
+		}
+		return &yaml.Node{Line: s.line(kind + "." + field)}
+	}
+	if err := p.checkOptions(s, kind, what, at); err != nil {
+		return err
+	}
+	switch kind {
+	case KindPipe:
+		if len(s.Pipe.Input) == 0 {
+			return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
+		}
+		if len(s.Pipe.Command) == 0 {
+			return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [tr, a-z, A-Z]", what)
+		}
+		if err := command.Check(s.Pipe.Command); err != nil {
+			return p.errorf(at("command"), "%s: %v", what, err)
+		}
+	case KindMapReduce:
+		if len(s.MapReduce.Input) == 0 {
+			return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
+		}
+		if s.MapReduce.Partitions < 1 {
+			return p.errorf(at("partitions"), "%s: partitions %d is not valid: use 1 or more", what, s.MapReduce.Partitions)
+		}
+	case KindEach:
+		e := s.Each
+		if (len(e.Items) == 0) == (e.ItemsFile == "") {
+			return p.errorf(n, "%s needs exactly one of items (a list) and items_file (one item a line)", what)
+		}
+		if len(e.Command) == 0 {
+			return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [gofmt, -l, \"{}\"]", what)
+		}
+	}
+	return nil
+}
+
+// checkOptions checks the values of a stage's common options.
+func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml.Node) error {
+	o := s.Options()
+	if o.ChunkSize != "" {
+		if kind == KindMigrate {
+			if n, err := strconv.ParseInt(o.ChunkSize, 10, 64); err != nil || n < 1 {
+				return p.errorf(at("chunk_size"), "%s: chunk_size %q is not valid for migrate: give a number of rows per batch, e.g. 1000", what, o.ChunkSize)
+			}
+		} else if _, err := splitter.ParseSize(o.ChunkSize); err != nil {
+			return p.errorf(at("chunk_size"), "%s: chunk_size: %v", what, err)
+		}
+	}
+	if o.MemFree != "" {
+		if _, err := splitter.ParseSize(o.MemFree); err != nil {
+			return p.errorf(at("memfree"), "%s: memfree: %v", what, strings.Replace(err.Error(), "chunk size", "size", 1))
+		}
+	}
+	if o.Halt != "" {
+		h, err := job.ParseHalt(o.Halt)
+		if err == nil && h.When != job.HaltNever && h.When != job.HaltSoon && h.When != job.HaltNow {
+			err = fmt.Errorf("halt %q is not valid: use never, soon,fail=N or now,fail=N", o.Halt)
+		}
+		if err != nil {
+			return p.errorf(at("halt"), "%s: %s", what, strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": "))
+		}
+	}
+	if o.Jobs != "" {
+		if _, _, err := job.Slots(o.Jobs, job.SlotOptions{}); err != nil {
+			msg := strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": ")
+			return p.errorf(at("jobs"), "%s: %s", what, strings.Replace(msg, "-j ", "jobs ", 1))
+		}
+	}
+	return nil
+}
