@@ -41,6 +41,16 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Name is the client connection name. Default "jetmr".
 	Name string
+	// Creds is a file the client authenticates to an external server with:
+	// a NATS credentials file (user JWT and seed, operator mode) or an nkey
+	// seed file (jetmr server --nkey). Tokens and passwords go in the URL.
+	Creds string
+	// TLSCA is a PEM file of the CA that signed an external server's TLS
+	// certificate. Default: the system's roots.
+	TLSCA string
+	// Replicas of the job streams and of the jobs bucket this broker
+	// creates: 1 (default) or, on a cluster of at least 3 nodes, 3.
+	Replicas int
 	// Logger receives broker and embedded-server logs. Zero value: none.
 	Logger zerolog.Logger
 }
@@ -54,6 +64,7 @@ type Broker struct {
 	embedded *embeddedServer
 	closed   chan struct{}
 	log      zerolog.Logger
+	replicas int
 }
 
 // DefaultStoreDir is $XDG_STATE_HOME/jetmr, or ~/.local/state/jetmr.
@@ -77,14 +88,16 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
-	switch cfg.Sync {
-	case "":
+	if cfg.Sync == "" {
 		cfg.Sync = SyncInterval
-	case SyncInterval, SyncAlways:
-	default:
-		return nil, fmt.Errorf("sync policy %q is not valid: use %s or %s", cfg.Sync, SyncAlways, SyncInterval)
 	}
-	b := &Broker{log: cfg.Logger}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{log: cfg.Logger, replicas: cfg.Replicas}
 	var err error
 	if cfg.URL == "" {
 		err = b.openEmbedded(cfg)
@@ -94,25 +107,11 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.checkJetStream(ctx, cfg); err != nil {
+	if err := errors.Join(b.checkCluster(cfg), b.checkJetStream(ctx, cfg)); err != nil {
 		b.Close()
 		return nil, err
 	}
 	return b, nil
-}
-
-func (b *Broker) openExternal(cfg Config) error {
-	nc, err := nats.Connect(cfg.URL,
-		nats.Name(cfg.Name),
-		nats.Timeout(cfg.ConnectTimeout),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond),
-	)
-	if err != nil {
-		return fmt.Errorf("%w: connecting to %s: %v: check the URL and that the server is running, or omit --nats to use the embedded server",
-			ErrUnreachable, redactURL(cfg.URL), err)
-	}
-	return b.attach(nc)
 }
 
 func (b *Broker) attach(nc *nats.Conn) error {
@@ -131,19 +130,31 @@ func (b *Broker) attach(nc *nats.Conn) error {
 	return nil
 }
 
+// checkJetStream asks for the account's JetStream info until it comes or
+// cfg.ConnectTimeout passes: a cluster that has just started answers only
+// once it has elected a meta leader.
 func (b *Broker) checkJetStream(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	if _, err := b.JS.AccountInfo(ctx); err != nil {
-		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	for {
+		// Bound each attempt: without a meta leader no one answers.
+		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+		_, err := b.JS.AccountInfo(attempt)
+		cancelAttempt()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 			return ctx.Err() // stopped by the caller, not unreachable
-		}
-		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		case errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 			return fmt.Errorf("%w: %s has JetStream disabled: start it with -js (or use jetmr server)", ErrUnreachable, redactURL(cfg.URL))
 		}
-		return fmt.Errorf("%w: asking %s for JetStream account info: %v", ErrUnreachable, redactURL(cfg.URL), err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: asking %s for JetStream account info: %v", ErrUnreachable, redactURL(cfg.URL), err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // Embedded reports whether the broker runs its own server.

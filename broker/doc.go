@@ -6,4 +6,17 @@
 // A [Broker] owns its connection and, when embedded, its server and the lock
 // on the store directory; [Broker.Close] releases all of them. A Broker is
 // safe for concurrent use once opened.
+//
+// An external connection authenticates with the credentials in its URL or
+// a [Config.Creds] file, trusts TLS certificates signed by [Config.TLSCA],
+// and reconnects for ever, to any node of a cluster, except when the server
+// refuses its credentials: refused credentials fail [Open] at once with
+// [ErrAuthentication], an untrusted certificate with [ErrTLS] (both wrapped
+// with [ErrUnreachable]). [Config.Replicas] sets the replicas of the job
+// streams and jobs bucket it creates.
+//
+// [StartServer] runs a listening server for other machines (jetmr server):
+// JetStream, required client authentication (token, user and password, or
+// nkeys), optional TLS, and cluster routes with their own password and TLS.
+// The caller owns the returned [Server] and must call [Server.Shutdown].
 package broker

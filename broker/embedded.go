@@ -5,14 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
 // embeddedServer is a nats-server running in this process with JetStream
-// under a store directory it holds an exclusive lock on.
+// under a store directory it holds an exclusive lock on: the embedded one
+// or jetmr server's.
 type embeddedServer struct {
 	srv  *server.Server
 	lock *os.File
@@ -26,10 +26,6 @@ func (b *Broker) openEmbedded(cfg Config) error {
 			return err
 		}
 	}
-	lock, err := lockStore(dir)
-	if err != nil {
-		return err
-	}
 	opts := &server.Options{
 		ServerName: "jetmr-embedded",
 		JetStream:  true,
@@ -42,23 +38,16 @@ func (b *Broker) openEmbedded(cfg Config) error {
 		JetStreamMaxMemory: 64 << 20,
 		SyncAlways:         cfg.Sync == SyncAlways,
 	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		lock.Close()
-		return fmt.Errorf("%w: configuring the embedded NATS server: %v", ErrUnreachable, err)
-	}
+	var log *serverLogger // the embedded server logs only when debugging
 	if b.log.Debug().Enabled() {
-		srv.SetLoggerV2(serverLogger{b.log}, true, false, false)
+		log = &serverLogger{log: b.log}
 	}
-	go srv.Start() // Start returns once the server runs; Shutdown stops what it started.
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		lock.Close()
-		return fmt.Errorf("%w: the embedded NATS server did not start within 30s (store %s)", ErrUnreachable, dir)
+	e, err := startServer(opts, log)
+	if err != nil {
+		return err
 	}
-	b.embedded = &embeddedServer{srv: srv, lock: lock}
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name(cfg.Name))
+	b.embedded = e
+	nc, err := nats.Connect("", nats.InProcessServer(e.srv), nats.Name(cfg.Name))
 	if err != nil {
 		b.embedded.shutdown()
 		b.embedded = nil

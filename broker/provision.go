@@ -27,7 +27,8 @@ type JobStreams struct {
 
 // ProvisionOptions tune a job's streams.
 type ProvisionOptions struct {
-	// Replicas of the streams, 1 (default) or 3 on a cluster.
+	// Replicas of the streams, 1 or 3 on a cluster. Default: the broker's
+	// [Config.Replicas].
 	Replicas int
 }
 
@@ -38,33 +39,38 @@ func (b *Broker) ProvisionJob(ctx context.Context, job string, opts ProvisionOpt
 		return nil, err
 	}
 	if opts.Replicas < 1 {
-		opts.Replicas = 1
+		opts.Replicas = b.replicas
 	}
-	tasks, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	tasks, err := b.jobStream(ctx, opts.Replicas, jetstream.StreamConfig{
 		Name:        schema.TaskStream(job),
 		Description: "jetmr tasks of job " + job,
 		Subjects:    []string{schema.TaskSubject(job)},
 		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    opts.Replicas,
-		Duplicates:  DuplicateWindow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating task stream of job %s: %w", job, err)
 	}
-	results, err := b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	results, err := b.jobStream(ctx, opts.Replicas, jetstream.StreamConfig{
 		Name:        schema.ResultStream(job),
 		Description: "jetmr results of job " + job,
 		Subjects:    []string{schema.ResultSubjects(job)},
 		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    opts.Replicas,
-		Duplicates:  DuplicateWindow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating result stream of job %s: %w", job, err)
 	}
 	return &JobStreams{Tasks: tasks, Results: results}, nil
+}
+
+// jobStream creates or updates a file stream of a job with the given
+// replicas and the duplicate window.
+func (b *Broker) jobStream(ctx context.Context, replicas int, cfg jetstream.StreamConfig) (s jetstream.Stream, err error) {
+	cfg.Storage, cfg.Replicas, cfg.Duplicates = jetstream.FileStorage, replicas, DuplicateWindow
+	err = b.awaitPeers(ctx, replicas, func() error {
+		s, err = b.JS.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
+	return s, err
 }
 
 // DeleteJob removes a job's streams and its object store. Missing ones
@@ -79,20 +85,77 @@ func (b *Broker) DeleteJob(ctx context.Context, job string) error {
 	return errors.Join(errs...)
 }
 
-// Jobs opens (creating it if needed) the bucket of job records.
+// Jobs opens the bucket of job records, creating it with the given
+// replicas (default: the broker's [Config.Replicas]) if needed. An existing
+// bucket with fewer replicas is scaled up, never down: a worker or an R1
+// job must not weaken what an R3 job asked for.
 func (b *Broker) Jobs(ctx context.Context, replicas int) (jetstream.KeyValue, error) {
 	if replicas < 1 {
-		replicas = 1
+		replicas = b.replicas
 	}
-	kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	cfg := jetstream.KeyValueConfig{
 		Bucket:      schema.JobsBucket,
 		Description: "jetmr job records and checkpoints",
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 		History:     1,
-	})
+	}
+	kv, err := b.JS.KeyValue(ctx, schema.JobsBucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound):
+		err = b.awaitPeers(ctx, replicas, func() (err error) {
+			kv, err = b.JS.CreateKeyValue(ctx, cfg)
+			return err
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) { // created meanwhile by another process
+			kv, err = b.JS.KeyValue(ctx, schema.JobsBucket)
+		}
+	case err == nil:
+		err = b.scaleUp(ctx, "KV_"+schema.JobsBucket, replicas)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", schema.JobsBucket, err)
 	}
 	return kv, nil
 }
+
+// scaleUp raises a stream's replicas to at least n.
+func (b *Broker) scaleUp(ctx context.Context, stream string, n int) error {
+	s, err := b.JS.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.Replicas >= n {
+		return nil
+	}
+	cfg.Replicas = n
+	_, err = b.JS.UpdateStream(ctx, cfg)
+	return err
+}
+
+// awaitPeers runs create, again while the cluster has fewer than replicas
+// nodes to place it on (a cluster still forming) for up to 15 s.
+func (b *Broker) awaitPeers(ctx context.Context, replicas int, create func() error) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := create()
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jsNoSuitablePeers {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: fewer than %d cluster nodes are available for --replicas %d (%v): start the missing nodes, or lower --replicas",
+				ErrUnreachable, replicas, replicas, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// jsNoSuitablePeers is JetStream's error code for "no suitable peers for
+// placement".
+const jsNoSuitablePeers jetstream.ErrorCode = 10005

@@ -69,7 +69,7 @@ type session struct {
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
-	jobs, err := b.Jobs(ctx, 1)
+	jobs, err := b.Jobs(ctx, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
 	}
@@ -90,7 +90,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
 	}
 	if s.record.Transport == schema.TransportObject {
-		if s.data, err = b.DataStore(ctx, p.record.ID, 1); err != nil {
+		if s.data, err = b.DataStore(ctx, p.record.ID, 0); err != nil {
 			return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
 		}
 	}

@@ -136,7 +136,7 @@ func newRun(p *Plan, o Options) *run {
 // preflight reads the stages' job records: a new run refuses a pipeline
 // ID that ran before; a resume lists the stages already done.
 func (r *run) preflight(ctx context.Context) (done []string, err error) {
-	kv, err := r.o.Broker.Jobs(ctx, 1)
+	kv, err := r.o.Broker.Jobs(ctx, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
 	}

@@ -38,7 +38,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &interrupted):
 		return exitInterrupted
-	case errors.As(err, &usage), errors.Is(err, job.ErrBadInput):
+	case errors.As(err, &usage), errors.Is(err, job.ErrBadInput), errors.Is(err, broker.ErrConfig):
 		return exitBadInput
 	case errors.Is(err, job.ErrTasksFailed):
 		return exitTasksFailed
@@ -69,7 +69,7 @@ func isFlagError(err error) bool {
 // code but nothing to the user.
 func message(err error) string {
 	msg := err.Error()
-	for _, prefix := range []string{job.ErrBadInput.Error() + ": ", broker.ErrUnreachable.Error() + ": "} {
+	for _, prefix := range []string{job.ErrBadInput.Error() + ": ", broker.ErrUnreachable.Error() + ": ", broker.ErrConfig.Error() + ": "} {
 		msg = strings.ReplaceAll(msg, prefix, "")
 	}
 	return msg

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/jetmr/jetmr/broker"
@@ -30,7 +31,8 @@ type commonFlags struct {
 	timeout   time.Duration
 	taskTime  time.Duration
 	store     string
-	natsURL   string
+	nats      natsFlags
+	replicas  int
 	transport string
 	sync      string
 	jobID     string
@@ -55,7 +57,8 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.retries, "retries", job.DefaultRetries, "retries of a failed task before it becomes a dead letter")
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall-time limit per task attempt, e.g. 30s (default: none)")
 	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
-	fs.StringVar(&f.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: embedded)")
+	f.nats.register(fs)
+	fs.IntVar(&f.replicas, "replicas", 1, "copies of the job's streams and buckets on the NATS cluster: 1, or 3 with --nats")
 	fs.StringVar(&f.transport, "transport", job.TransportAuto, "how chunks and large outputs reach workers: shared (a filesystem all workers share), object (task messages and the JetStream object store) or auto (shared with the embedded server, object with --nats)")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
@@ -104,6 +107,9 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
 		return job.Config{}, usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
 	}
+	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
+		return job.Config{}, err
+	}
 	halt, err := job.ParseHalt(f.halt)
 	if err != nil {
 		return job.Config{}, err
@@ -115,9 +121,15 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
 		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt, Transport: f.transport,
 		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
-		Broker: broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log},
+		Broker: f.brokerConfig(log),
 		Logger: log,
 	}, nil
+}
+
+func (f *commonFlags) brokerConfig(log zerolog.Logger) broker.Config {
+	bc := f.nats.brokerConfig(log)
+	bc.StoreDir, bc.Sync, bc.Replicas = f.store, f.sync, f.replicas
+	return bc
 }
 
 // runJob runs cfg and prints the summary, dead letters and report.

@@ -22,7 +22,7 @@ type pipelineFlags struct {
 
 // pipelineShared are the job commands' flags jetmr pipeline takes too.
 var pipelineShared = []string{
-	"jobs", "store", "nats", "sync", "job", "resume", "retry-failed", "report", "log-level", "log-format", "quiet",
+	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "sync", "job", "resume", "retry-failed", "report", "log-level", "log-format", "quiet",
 	"progress", "metrics", "joblog", "trace",
 }
 
@@ -127,7 +127,10 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if err != nil {
 		return err
 	}
-	bcfg := broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log}
+	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
+		return errors.Join(err, w.close())
+	}
+	bcfg := f.brokerConfig(log)
 	b, err := broker.Open(ctx, bcfg)
 	if err != nil {
 		return errors.Join(err, w.close())

@@ -1,0 +1,188 @@
+package broker
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Reconnection policy of an external connection: retry for ever, so that
+// workers and submitters ride out a server restart or the failover of a
+// cluster node, but give up at once on refused credentials (nats.go closes
+// the connection on a repeated authentication error).
+const (
+	reconnectWait   = 500 * time.Millisecond
+	reconnectJitter = 250 * time.Millisecond
+	// pingInterval and maxPingsOut notice a server that went silent (a
+	// dead machine, a partition) within about 15 s, not the NATS default
+	// of several minutes.
+	pingInterval = 5 * time.Second
+	maxPingsOut  = 3
+)
+
+func (c Config) validate() error {
+	switch c.Sync {
+	case "", SyncInterval, SyncAlways:
+	default:
+		return fmt.Errorf("%w: sync policy %q is not valid: use %s or %s", ErrConfig, c.Sync, SyncAlways, SyncInterval)
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("%w: --replicas %d is not valid: use 1, or 3 on a cluster", ErrConfig, c.Replicas)
+	}
+	if c.URL == "" {
+		switch {
+		case c.Replicas > 1:
+			return fmt.Errorf("%w: --replicas %d needs a NATS cluster: pass its URL with --nats", ErrConfig, c.Replicas)
+		case c.Creds != "" || c.TLSCA != "":
+			return fmt.Errorf("%w: --creds and --tls-ca are for an external server: pass its URL with --nats", ErrConfig)
+		}
+	}
+	if c.Creds != "" {
+		if _, err := os.Stat(c.Creds); err != nil {
+			return fmt.Errorf("%w: --creds %s: %v", ErrConfig, c.Creds, err)
+		}
+	}
+	if c.TLSCA != "" {
+		pem, err := os.ReadFile(c.TLSCA)
+		if err != nil {
+			return fmt.Errorf("%w: --tls-ca %s: %v", ErrConfig, c.TLSCA, err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%w: --tls-ca %s holds no PEM certificate: give the CA certificate file", ErrConfig, c.TLSCA)
+		}
+	}
+	return nil
+}
+
+// checkCluster refuses replicas a single server cannot keep, before any
+// stream or bucket is created.
+func (b *Broker) checkCluster(cfg Config) error {
+	if cfg.Replicas > 1 && b.NC.ConnectedClusterName() == "" {
+		return fmt.Errorf("%w: --replicas %d needs a NATS cluster, and %s is a single server: use --replicas 1, or point --nats at a cluster",
+			ErrConfig, cfg.Replicas, redactURL(cfg.URL))
+	}
+	return nil
+}
+
+func (b *Broker) openExternal(cfg Config) error {
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.Timeout(cfg.ConnectTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+		nats.ReconnectJitter(reconnectJitter, reconnectJitter),
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: closed on purpose
+				b.log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			ev := b.log.Warn().Err(err)
+			if sub != nil {
+				ev = ev.Str("subject", sub.Subject)
+			}
+			ev.Msg("NATS connection error")
+		}),
+		nats.DiscoveredServersHandler(func(nc *nats.Conn) {
+			b.log.Debug().Strs("servers", nc.DiscoveredServers()).Msg("discovered NATS cluster nodes")
+		}),
+	}
+	if cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLSCA))
+	}
+	if cfg.Creds != "" {
+		opt, err := credsOption(cfg.Creds)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, opt)
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return connectError(cfg, err)
+	}
+	return b.attach(nc)
+}
+
+// credsOption reads a --creds file: a credentials file with a user JWT, or
+// a bare nkey seed.
+func credsOption(path string) (nats.Option, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading --creds %s: %v", ErrConfig, path, err)
+	}
+	if strings.Contains(string(data), "BEGIN NATS USER JWT") {
+		return nats.UserCredentials(path), nil
+	}
+	opt, err := nats.NkeyOptionFromSeed(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --creds %s holds neither a NATS credentials file nor an nkey seed: %v", ErrConfig, path, err)
+	}
+	return opt, nil
+}
+
+// connectError explains a failed connection: refused credentials, an
+// untrusted certificate, or an unreachable server, each with its fix.
+func connectError(cfg Config, err error) error {
+	where := redactURL(cfg.URL)
+	var (
+		unknownCA *x509.UnknownAuthorityError
+		verify    *tls.CertificateVerificationError
+		hostname  x509.HostnameError
+	)
+	switch {
+	case isAuthError(err) && !hasCredentials(cfg):
+		return fmt.Errorf("%w: %w: %s requires credentials: put them in the --nats URL (nats://TOKEN@HOST:PORT or nats://USER:PASSWORD@HOST:PORT) or pass --creds FILE",
+			ErrUnreachable, ErrAuthentication, where)
+	case isAuthError(err):
+		return fmt.Errorf("%w: %w: %s refused the credentials (%v): check the token or user:password in the --nats URL, or the --creds file",
+			ErrUnreachable, ErrAuthentication, where, err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("%w: %w: the TLS certificate of %s does not name the host (%v): connect with a host name the certificate lists",
+			ErrUnreachable, ErrTLS, where, err)
+	case errors.As(err, &unknownCA), errors.As(err, &verify):
+		fix := "pass the CA that signed it with --tls-ca FILE"
+		if cfg.TLSCA != "" {
+			fix = fmt.Sprintf("--tls-ca %s is not the CA that signed it: pass the right one", cfg.TLSCA)
+		}
+		return fmt.Errorf("%w: %w: the TLS certificate of %s is not trusted (%v): %s", ErrUnreachable, ErrTLS, where, err, fix)
+	case errors.Is(err, nats.ErrSecureConnWanted):
+		return fmt.Errorf("%w: %w: %s does not offer TLS: drop --tls-ca, or start the server with --tls-cert and --tls-key",
+			ErrUnreachable, ErrTLS, where)
+	}
+	return fmt.Errorf("%w: connecting to %s: %v: check the URL and that the server is running, or omit --nats to use the embedded server",
+		ErrUnreachable, where, err)
+}
+
+func isAuthError(err error) bool {
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "authorization violation") || strings.Contains(msg, "authentication")
+}
+
+// hasCredentials reports whether the client offered any credentials.
+func hasCredentials(cfg Config) bool {
+	if cfg.Creds != "" {
+		return true
+	}
+	for _, u := range strings.Split(cfg.URL, ",") {
+		if parsed, err := url.Parse(strings.TrimSpace(u)); err == nil && parsed.User != nil {
+			return true
+		}
+	}
+	return false
+}
