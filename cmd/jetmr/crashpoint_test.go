@@ -40,7 +40,7 @@ func TestCrashPoints(t *testing.T) {
 			genText(t, in, 2<<20, 33)
 			argv := []string{"sh", "-c", "sleep 0.02; tr a-z A-Z"}
 			args := append([]string{"pipe", "--store", filepath.Join(dir, "store"), "--job", "cp", "-i", in,
-				"-o", "out.txt", "--task-time", "40ms", "--chunk-size", "8KiB", "-j", "2", "--"}, argv...)
+				"-o", "out.txt", "--task-time", "250ms", "--chunk-size", "16KiB", "-j", "2", "--"}, argv...)
 			crashThenResume(t, dir, point, args)
 			checkPipeOutput(t, dir, argv, in)
 		})
