@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -28,14 +29,18 @@ type processor struct {
 	syncSpills bool
 	nonce      string
 	migrator   migrator
+	obs        observe.Observer // receives an each job's per-item attempts
 	files      fileCache
 	bufs       sync.Pool
 }
 
 // process runs one attempt of a task and returns its output per partition,
 // the bytes of input it read, or the task's error.
-func (p *processor) process(ctx context.Context, t schema.Task, attempt int) ([]output, int64, error) {
+func (p *processor) process(ctx context.Context, t schema.Task, attempt int, ev observe.Attempt) ([]output, int64, error) {
 	switch p.job.Record.Kind {
+	case schema.KindEach:
+		out, err := p.processEach(ctx, t, attempt, ev)
+		return []output{out}, taskLength(t), err
 	case schema.KindPipe:
 		out, err := p.processPipe(ctx, t, attempt)
 		return []output{out}, taskLength(t), err

@@ -97,7 +97,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("creating spill directory: %w", err)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
-	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next()}
+	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(), obs: cfg.Observer}
 	return w, nil
 }
 
@@ -204,7 +204,8 @@ func (w *Worker) waitForMemory(ctx context.Context) error {
 // are fetched ahead of the free slots; it saves a round trip per task.
 func (w *Worker) prefetch() int {
 	rec := w.cfg.Job.Record
-	if rec.Kind != schema.KindMigrate && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
+	// A migrate batch or an each task (a batch of commands) may be slow.
+	if rec.Kind != schema.KindMigrate && rec.Kind != schema.KindEach && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
 		return max(2*w.cfg.Slots, 16)
 	}
 	return w.cfg.Slots
@@ -227,12 +228,17 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	stopBeat := w.heartbeat(runCtx, msg)
 	start := time.Now()
 	ev := w.attemptEvent(task, attempt, slot, start)
-	w.observer().AttemptStarted(ev)
-	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt)
+	perItem := w.cfg.Job.Record.Kind == schema.KindEach // its items report their own attempts
+	if !perItem {
+		w.observer().AttemptStarted(ev)
+	}
+	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
 	end := time.Now()
 	stopBeat()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
-	defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
+	if !perItem {
+		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
+	}
 
 	if stopped { // stopping: hand the task back untouched
 		for _, o := range outs {
@@ -269,7 +275,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 }
 
 func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 {
+	// An each job's --timeout limits each item, not the batch.
+	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind != schema.KindEach {
 		return context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
 	}
 	return context.WithCancel(ctx)
@@ -334,6 +341,10 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 		return
 	}
 	base.Err = te
+	var items *itemsFailed
+	if errors.As(perr, &items) { // the outcome of every item of the batch
+		base.Payload, base.Spill, base.BytesOut = items.out.payload, items.out.spill, items.out.size
+	}
 	base.Path, base.Offset, base.Length = task.Path, task.Offset, task.Length
 	if len(task.Inline) <= maxRetryData {
 		base.TaskData = task.Inline

@@ -144,6 +144,7 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 		return r.loop(gctx, msgs)
 	})
 	if err := g.Wait(); err != nil {
+		r.stats.Dead = r.dead // a halted job lists its failures too
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if serr := r.cfg.Sink.Suspend(sctx); serr != nil {

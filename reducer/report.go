@@ -55,6 +55,11 @@ type Report struct {
 	Advice             []string       `json:"advice"`
 	// Malformed lists result messages that did not decode and were dropped.
 	Malformed []string `json:"malformed_messages,omitempty"`
+
+	// Items counts the items of an each job; ItemsFailed those that
+	// failed on every attempt.
+	Items       int `json:"items,omitempty"`
+	ItemsFailed int `json:"items_failed,omitempty"`
 }
 
 // WorkerReport is one worker's share of the run.
