@@ -245,9 +245,9 @@ type attemptLog struct {
 }
 
 func (a *attemptLog) JobStarted(string, string, int64, int64, int) {}
-func (a *attemptLog) TasksPublished(string, string, int64, bool)  {}
-func (a *attemptLog) AttemptStarted(observe.Attempt)              {}
-func (a *attemptLog) JobEnded(string, string, error)              {}
+func (a *attemptLog) TasksPublished(string, string, int64, bool)   {}
+func (a *attemptLog) AttemptStarted(observe.Attempt)               {}
+func (a *attemptLog) JobEnded(string, string, error)               {}
 func (a *attemptLog) AttemptEnded(e observe.Attempt) {
 	a.ended.Add(1)
 	if a.onEnded != nil {
