@@ -4,7 +4,9 @@
 // per-task overhead (tiny), the cost of --sync always over --sync interval
 // (sync), the time one crash and resume lose (crash), and jetmr migrate
 // against a sequential batched loop and a single UPDATE on a throwaway
-// PostgreSQL (migrate). Run it from the module root:
+// PostgreSQL (migrate), jetmr each against xargs and GNU parallel running a
+// command per item (each) and its own per-item cost (each-tiny). Run it
+// from the module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
 //	go run ./bench -size-scale 0.05 -n 1      # a quick check
@@ -54,8 +56,10 @@ var (
 		"sync":      runSync,
 		"crash":     runCrash,
 		"migrate":   runMigrate,
+		"each":      runEach,
+		"each-tiny": runEachTiny,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "each", "each-tiny"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 
