@@ -57,17 +57,8 @@ func (p *plan) validateEach() error {
 	if _, err := mapper.NewEachCommand(p.record); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
-	if t, _ := command.ParseTemplate(cfg.Command); !cfg.Shell && len(cfg.Command) > 0 {
-		if name, ok := t.Literal(0); ok && (cfg.Dir == "" || !strings.ContainsRune(name, '/')) {
-			if err := command.Check([]string{name}); err != nil {
-				return fmt.Errorf("%w: %v", ErrBadInput, err)
-			}
-		}
-	}
-	if cfg.Shell {
-		if err := command.Check([]string{"sh"}); err != nil {
-			return fmt.Errorf("%w: --shell: %v", ErrBadInput, err)
-		}
+	if err := checkProgram(cfg); err != nil {
+		return err
 	}
 	if len(cfg.Join) > 0 {
 		if err := command.Check(cfg.Join); err != nil {
@@ -88,6 +79,31 @@ func (p *plan) validateEach() error {
 		return badInput("output %s is a directory: give a file path to -o", cfg.Output)
 	}
 	p.record.Output = out
+	return nil
+}
+
+// checkProgram checks that the program of an each job's command can be
+// found: sh for --shell; a literal program name on PATH, or a path
+// (unless --dir makes a relative path mean another place per item). A
+// program named by a placeholder is found per item.
+func checkProgram(cfg Config) error {
+	if cfg.Shell {
+		if err := command.Check([]string{"sh"}); err != nil {
+			return fmt.Errorf("%w: --shell: %v", ErrBadInput, err)
+		}
+		return nil
+	}
+	t, err := command.ParseTemplate(cfg.Command)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	name, ok := t.Literal(0)
+	if !ok || (cfg.Dir != "" && strings.ContainsRune(name, '/') && !filepath.IsAbs(name)) {
+		return nil
+	}
+	if err := command.Check([]string{name}); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
 	return nil
 }
 
@@ -160,12 +176,4 @@ func (o itemObserver) TasksPublished(job, stage string, n int64, total bool) {
 		items = o.bounds[n]
 	}
 	o.Observer.TasksPublished(job, stage, int64(items), total)
-}
-
-// Close closes the wrapped observer when it has a Close method.
-func (o itemObserver) Close() error {
-	if c, ok := o.Observer.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
 }
