@@ -191,20 +191,7 @@ func (p *processor) encodeItems(t schema.Task, attempt int, results []schema.Ite
 	if err != nil {
 		return output{}, fmt.Errorf("encoding results of task %d: %w", t.Index, err)
 	}
-	if len(data) <= p.inlineMax {
-		return output{payload: data, size: int64(len(data))}, nil
-	}
-	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), 0, p.syncSpills)
-	if _, err := w.Write(data); err != nil {
-		w.abort()
-		return output{}, err
-	}
-	_, path, err := w.finish()
-	if err != nil {
-		w.abort()
-		return output{}, err
-	}
-	return output{spill: path, size: int64(len(data))}, nil
+	return p.keep(t, 0, attempt, data)
 }
 
 // maxNamedItems bounds how many failed items a dead letter names.

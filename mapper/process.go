@@ -163,12 +163,18 @@ func (p *processor) encodeRun(t schema.Task, part, attempt int, run []schema.Pai
 	if err := schema.EncodeRun(&buf, run); err != nil {
 		return output{}, fmt.Errorf("encoding output of task %d: %w", t.Index, err)
 	}
-	size := int64(buf.Len())
-	if buf.Len() <= p.inlineMax {
-		return output{payload: buf.Bytes(), size: size}, nil
+	return p.keep(t, part, attempt, buf.Bytes())
+}
+
+// keep makes encoded output data a result's payload, or spills it to a
+// file when it is larger than inlineMax.
+func (p *processor) keep(t schema.Task, part, attempt int, data []byte) (output, error) {
+	size := int64(len(data))
+	if len(data) <= p.inlineMax {
+		return output{payload: data, size: size}, nil
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), 0, p.syncSpills)
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	if _, err := w.Write(data); err != nil {
 		w.abort()
 		return output{}, err
 	}

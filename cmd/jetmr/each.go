@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/mattn/go-isatty"
@@ -86,7 +85,7 @@ split into words like a shell would, but never run through one.`,
 			} else if ef.items != "" {
 				return usageError{"give items either after ::: or with --items, not both"}
 			}
-			per, err := parseItemsPerTask(f.chunkSize)
+			per, err := parseCount(f.chunkSize, "each", "items per task, e.g. 100")
 			if err != nil {
 				return err
 			}
@@ -181,16 +180,4 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// parseItemsPerTask reads an each job's --chunk-size: items per task.
-func parseItemsPerTask(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 1 {
-		return 0, usageError{fmt.Sprintf("--chunk-size %q is not valid for each: give a number of items per task, e.g. 100", s)}
-	}
-	return n, nil
 }
