@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jetmr/jetmr/internal/testcmd/testcmdbuild"
 	"github.com/jetmr/jetmr/job"
@@ -354,5 +355,45 @@ func TestEachBuiltin(t *testing.T) {
 	}
 	if rep.Items != len(items) || rep.Tasks >= len(items)/10 {
 		t.Errorf("%d items in %d tasks: want all items, batched", rep.Items, rep.Tasks)
+	}
+}
+
+// TestEachTimeout checks that --timeout limits each item: the slow item is
+// killed and named in its dead letter, the others succeed.
+func TestEachTimeout(t *testing.T) {
+	t.Parallel()
+	cfg, out := eachConfig(t, []string{"1ms", "60s", "2ms"}, helper(t, "sleep", "{}", "{}"))
+	cfg.Timeout, cfg.Retries, cfg.KeepOrder, cfg.ChunkSize = 3*time.Second, -1, true, 3
+	rep, err := runJob(t, cfg)
+	var tf *job.TasksFailedError
+	if !errors.As(err, &tf) || len(tf.Dead) != 1 || !strings.Contains(tf.Dead[0].Error.Message, `item 2 "60s"`) ||
+		!strings.Contains(tf.Dead[0].Error.Message, "timed out after 3s") {
+		t.Fatalf("err %v, want a dead letter naming item 2 and its timeout", err)
+	}
+	if out.String() != "1ms\n2ms\n" || rep.ItemsFailed != 1 {
+		t.Errorf("output %q, %d failed items", out.String(), rep.ItemsFailed)
+	}
+}
+
+// TestEachHaltNow checks that --halt now,fail=1 stops the job at the
+// first failed item: later items do not all run.
+func TestEachHaltNow(t *testing.T) {
+	t.Parallel()
+	items := make([]string, 50)
+	for i := range items {
+		items[i] = strconv.Itoa(i)
+	}
+	cfg, _ := eachConfig(t, items, helper(t, "fail-on", "0", "{}"))
+	cfg.Slots, cfg.ChunkSize, cfg.Retries = 1, 1, -1
+	cfg.Halt = job.Halt{When: job.HaltNow, Fail: 1}
+	log := &attemptLog{}
+	cfg.Observer = log
+	_, err := runJob(t, cfg)
+	var tf *job.TasksFailedError
+	if !errors.As(err, &tf) || len(tf.Dead) != 1 || !strings.Contains(tf.Dead[0].Error.Message, `item 1 "0"`) {
+		t.Fatalf("err %v, want the halt with the dead letter of item 1", err)
+	}
+	if n := log.ended.Load(); n >= int64(len(items)) {
+		t.Errorf("%d items ran after the halt, want fewer than %d", n, len(items))
 	}
 }
