@@ -177,6 +177,9 @@ func fmtDur(sec float64) string {
 func (r *Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "jetmr: job %s: %d tasks", r.Job, r.Tasks)
+	if r.Items > 0 {
+		fmt.Fprintf(&b, " of %d items (%d failed)", r.Items, r.ItemsFailed)
+	}
 	if r.Committed > 0 {
 		fmt.Fprintf(&b, " (%d already committed, %d run now)", r.Committed, r.Executed)
 	}
