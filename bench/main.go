@@ -5,8 +5,10 @@
 // (sync), the time one crash and resume lose (crash), and jetmr migrate
 // against a sequential batched loop and a single UPDATE on a throwaway
 // PostgreSQL (migrate), --task-time against fixed chunk sizes (tasktime),
-// and a high-cardinality keyed job with 1 and 4 partitions merged
-// concurrently (reduce). Run it from the module root:
+// a high-cardinality keyed job with 1 and 4 partitions merged concurrently
+// (reduce), jetmr each against xargs and GNU parallel running a command per
+// item (each) and its own per-item cost (each-tiny). Run it from the
+// module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
 //	go run ./bench -size-scale 0.05 -n 1      # a quick check
@@ -58,8 +60,10 @@ var (
 		"migrate":   runMigrate,
 		"tasktime":  runTaskTime,
 		"reduce":    runReduce,
+		"each":      runEach,
+		"each-tiny": runEachTiny,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

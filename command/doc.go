@@ -3,4 +3,10 @@
 // cancellation kills the command and every child it started; failures
 // described as a *schema.TaskError with the exit status, the signal and the
 // tail of stderr.
+//
+// [Template] fills an each job's placeholders ({}, {.}, {/}, {//}, {/.},
+// {#}) into whole arguments, never shell text; [Template.ShellScript] and
+// [ShellArgv] make the --shell form, which passes the item to sh as a
+// positional parameter. [RunCombined] runs a command with its stdout and
+// stderr on one pipe, for an item's output group.
 package command

@@ -24,6 +24,23 @@ func Run(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer) 
 	cmd.Stdin, cmd.Stdout = stdin, stdout
 	tail := &tailBuffer{max: stderrTailSize}
 	cmd.Stderr = tail
+	return run(ctx, cmd, argv, tail)
+}
+
+// RunCombined runs argv in dir ("" for the current directory) with an
+// empty stdin, writing its stdout and stderr to out through one pipe, so
+// that they keep the order the command wrote them in. A failure's
+// StderrTail is the tail of that combined output.
+func RunCombined(ctx context.Context, argv []string, dir string, out io.Writer) error {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
+	tail := &tailBuffer{max: stderrTailSize}
+	w := io.MultiWriter(out, tail)
+	cmd.Stdout, cmd.Stderr = w, w // one writer: exec gives both one pipe
+	return run(ctx, cmd, argv, tail)
+}
+
+func run(ctx context.Context, cmd *exec.Cmd, argv []string, tail *tailBuffer) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second

@@ -8,4 +8,10 @@
 // Errors are typed: [ErrBadInput] for the caller's input (nothing was
 // started), broker.ErrUnreachable for infrastructure, [ErrTasksFailed] when
 // tasks failed for good (the report lists them as dead letters).
+//
+// Kinds: pipe (a command over line-aligned chunks, output in input order),
+// mapreduce (keyed), migrate (SQL per key-range batch) and each (a command
+// per item: Config.Items, Command and the each fields; items are batched
+// into tasks, each item keeps its own retries, exit status and output
+// group, and Config.Join runs once after every item succeeded).
 package job

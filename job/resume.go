@@ -112,6 +112,8 @@ func (s *session) compare(old schema.JobRecord) error {
 	add("--table", old.Table, cur.Table)
 	add("--key", old.Key, cur.Key)
 	add("--where", old.Where, cur.Where)
+	add("--dir", old.Dir, cur.Dir)
+	add("--shell", fmt.Sprint(old.Shell), fmt.Sprint(cur.Shell))
 	if !s.cfg.RetryFailed {
 		add("--sql", old.SQL, cur.SQL)
 		add("the command", quoteArgv(old.Command), quoteArgv(cur.Command))

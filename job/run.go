@@ -64,6 +64,8 @@ type session struct {
 	spill      string // this process's spill directory
 	splitState schema.SplitCheckpoint
 	counts     *reducer.CountSink    // a migrate job's sink
+	each       *reducer.EachSink     // an each job's sink
+	joinPath   string                // an each job's join file
 	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
 	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
 }
@@ -128,6 +130,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	if len(stats.Dead) > 0 {
 		return report, &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
 	}
+	if endErr == nil && s.joinPath != "" {
+		endErr = s.runJoin(ctx)
+	}
 	return report, endErr
 }
 
@@ -136,6 +141,9 @@ func (s *session) report(stats *reducer.Stats) *reducer.Report {
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
 		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
+	}
+	if s.each != nil {
+		r.Items, r.ItemsFailed = s.each.Items, s.each.Failed
 	}
 	return r
 }
@@ -246,6 +254,9 @@ func (p *plan) spillDir() (string, error) {
 }
 
 func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
+	if s.record.Kind == schema.KindEach {
+		return s.newEachSink()
+	}
 	if s.record.Kind == schema.KindMigrate {
 		s.counts = &reducer.CountSink{}
 		return s.counts, nil

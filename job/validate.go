@@ -116,6 +116,11 @@ func validate(ctx context.Context, cfg Config) (*plan, error) {
 			p.cfg.ChunkSize = DefaultBatchRows
 		}
 	}
+	if cfg.Kind == schema.KindEach {
+		if err := p.prepareEach(); err != nil {
+			return nil, err
+		}
+	}
 	if p.source == nil {
 		inputs, err := splitter.ResolveInputs(cfg.Inputs)
 		if err != nil {
@@ -176,8 +181,10 @@ func validate(ctx context.Context, cfg Config) (*plan, error) {
 	case schema.KindMapReduce:
 		err = p.validateMapReduce()
 	case schema.KindMigrate:
+	case schema.KindEach:
+		err = p.validateEach()
 	default:
-		err = badInput("job kind %q is not valid: use %s, %s or %s", cfg.Kind, schema.KindPipe, schema.KindMapReduce, schema.KindMigrate)
+		err = badInput("job kind %q is not valid: use %s, %s, %s or %s", cfg.Kind, schema.KindPipe, schema.KindMapReduce, schema.KindMigrate, schema.KindEach)
 	}
 	if err != nil {
 		p.close()

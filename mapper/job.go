@@ -27,6 +27,8 @@ type Job struct {
 	Combiner reducer.Fold
 	// Reduce is the registered reduce function, when the job names one.
 	Reduce reducer.ReduceFunc
+	// Each is an each job's command, parsed.
+	Each *EachCommand
 }
 
 // ResolveJob finds the functions a job record names in reg (nil: the
@@ -52,6 +54,13 @@ func ResolveJob(rec schema.JobRecord, reg *Registry) (*Job, error) {
 		if len(rec.Command) == 0 {
 			return nil, fmt.Errorf("job %s: pipe job without a command", rec.ID)
 		}
+		return j, nil
+	case schema.KindEach:
+		c, err := NewEachCommand(rec)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", rec.ID, err)
+		}
+		j.Each = c
 		return j, nil
 	case schema.KindMapReduce:
 	default:

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -31,6 +32,7 @@ type processor struct {
 	syncSpills bool
 	nonce      string
 	migrator   migrator
+	obs        observe.Observer // receives an each job's per-item attempts
 	files      fileCache
 	bufs       sync.Pool
 	data       dataStore // the job's object store, for transport "object"
@@ -38,8 +40,11 @@ type processor struct {
 
 // process runs one attempt of a task and returns its output per partition,
 // the bytes of input it read, or the task's error.
-func (p *processor) process(ctx context.Context, t schema.Task, attempt int) ([]output, int64, error) {
+func (p *processor) process(ctx context.Context, t schema.Task, attempt int, ev observe.Attempt) ([]output, int64, error) {
 	switch p.job.Record.Kind {
+	case schema.KindEach:
+		out, err := p.processEach(ctx, t, attempt, ev)
+		return []output{out}, taskLength(t), err
 	case schema.KindPipe:
 		out, err := p.processPipe(ctx, t, attempt)
 		if err == nil {
@@ -208,19 +213,26 @@ func (p *processor) encodeRun(ctx context.Context, t schema.Task, part, attempt 
 	if err := schema.EncodeRun(&buf, run); err != nil {
 		return output{}, fmt.Errorf("encoding output of task %d: %w", t.Index, err)
 	}
-	size := int64(buf.Len())
-	if buf.Len() <= p.inlineMax {
-		return output{payload: buf.Bytes(), size: size}, nil
+	return p.keep(ctx, t, part, attempt, buf.Bytes())
+}
+
+// keep makes encoded output data a result's payload, or, when it is
+// larger than inlineMax, spills it to a file or (transport "object") puts
+// it in the job's object store.
+func (p *processor) keep(ctx context.Context, t schema.Task, part, attempt int, data []byte) (output, error) {
+	size := int64(len(data))
+	if len(data) <= p.inlineMax {
+		return output{payload: data, size: size}, nil
 	}
 	if p.job.Record.Transport == schema.TransportObject {
 		name := p.spillName(t, part, attempt)
-		if err := p.data.put(ctx, name, &buf); err != nil {
+		if err := p.data.put(ctx, name, bytes.NewReader(data)); err != nil {
 			return output{}, err
 		}
 		return output{object: name, size: size}, nil
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), 0, p.syncSpills)
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	if _, err := w.Write(data); err != nil {
 		w.abort()
 		return output{}, err
 	}

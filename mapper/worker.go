@@ -98,7 +98,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
 	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
-		data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}}
+		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}}
 	return w, nil
 }
 
@@ -205,7 +205,8 @@ func (w *Worker) waitForMemory(ctx context.Context) error {
 // are fetched ahead of the free slots; it saves a round trip per task.
 func (w *Worker) prefetch() int {
 	rec := w.cfg.Job.Record
-	if rec.Kind != schema.KindMigrate && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
+	// A migrate batch or an each task (a batch of commands) may be slow.
+	if rec.Kind != schema.KindMigrate && rec.Kind != schema.KindEach && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
 		return max(2*w.cfg.Slots, 16)
 	}
 	return w.cfg.Slots
@@ -228,12 +229,17 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	stopBeat := w.heartbeat(runCtx, msg)
 	start := time.Now()
 	ev := w.attemptEvent(task, attempt, slot, start)
-	w.observer().AttemptStarted(ev)
-	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt)
+	perItem := w.cfg.Job.Record.Kind == schema.KindEach // its items report their own attempts
+	if !perItem {
+		w.observer().AttemptStarted(ev)
+	}
+	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
 	end := time.Now()
 	stopBeat()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
-	defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
+	if !perItem {
+		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
+	}
 
 	if stopped { // stopping: hand the task back untouched
 		for _, o := range outs {
@@ -269,10 +275,11 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	}
 }
 
-// attemptContext bounds an attempt by the job's timeout; a migrate
-// batch's timeout bounds each of its transactions instead (processBatch).
+// attemptContext bounds an attempt by the job's timeout.
 func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind != schema.KindMigrate {
+	// A migrate batch's --timeout limits each of its transactions, an each
+	// job's each item: not the whole task.
+	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind != schema.KindMigrate && w.cfg.Job.Record.Kind != schema.KindEach {
 		return context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
 	}
 	return context.WithCancel(ctx)
@@ -337,6 +344,10 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 		return
 	}
 	base.Err = te
+	var items *itemsFailed
+	if errors.As(perr, &items) { // the outcome of every item of the batch
+		base.Payload, base.Spill, base.Object, base.BytesOut = items.out.payload, items.out.spill, items.out.object, items.out.size
+	}
 	base.Path, base.Offset, base.Length = task.Path, task.Offset, task.Length
 	if task.Path == "" && len(task.Inline) <= maxRetryData {
 		base.TaskData = task.Inline // a file's chunk is read again from its path

@@ -8,8 +8,9 @@
 // complete when all its partitions are merged, or when its failure result
 // arrives. The reducer owns its reading goroutine and waits for it.
 //
-// Two sinks merge results: [OrderedSink] writes pipe outputs in input
+// Sinks merge results: [OrderedSink] writes pipe outputs in input
 // order; [KeyedSink] folds keyed outputs into partitions and writes them
-// sorted by key. Output files are written under temporary names and renamed
+// sorted by key; [EachSink] writes each job's per-item output groups and
+// its join file; [CountSink] counts migrate batches. Output files are written under temporary names and renamed
 // into place only when complete.
 package reducer

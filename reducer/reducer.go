@@ -153,6 +153,7 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 		return r.loop(gctx, msgs)
 	})
 	if err := g.Wait(); err != nil {
+		r.stats.Dead = r.dead // a halted job lists its failures too
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if serr := r.cfg.Sink.Suspend(sctx); serr != nil {
@@ -241,6 +242,9 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 		replayed = md.Sequence.Stream <= r.replayEnd
 	}
 	if res.Err != nil {
+		if err := r.fetch(ctx, &res); err != nil {
+			return err
+		}
 		return r.fail(ctx, &res, replayed)
 	}
 	seen := r.merged[res.Index]
@@ -251,13 +255,8 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	if seen[res.Partition] {
 		return nil // this partition of this task is already merged
 	}
-	if res.Object != "" {
-		if r.cfg.Fetch == nil {
-			return fmt.Errorf("result of task %d is in object %s, and this reducer cannot fetch objects", res.Index, res.Object)
-		}
-		if err := r.cfg.Fetch(ctx, &res); err != nil {
-			return fmt.Errorf("fetching the output of task %d: %w", res.Index, err)
-		}
+	if err := r.fetch(ctx, &res); err != nil {
+		return err
 	}
 	span, err := r.cfg.Sink.Merge(ctx, &res)
 	if err != nil {
@@ -272,6 +271,20 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 		}
 	}
 	r.cfg.Retired(span)
+	return nil
+}
+
+// fetch makes a result's output object a local spill file.
+func (r *Reducer) fetch(ctx context.Context, res *schema.Result) error {
+	if res.Object == "" {
+		return nil
+	}
+	if r.cfg.Fetch == nil {
+		return fmt.Errorf("result of task %d is in object %s, and this reducer cannot fetch objects", res.Index, res.Object)
+	}
+	if err := r.cfg.Fetch(ctx, res); err != nil {
+		return fmt.Errorf("fetching the output of task %d: %w", res.Index, err)
+	}
 	return nil
 }
 

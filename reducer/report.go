@@ -58,6 +58,11 @@ type Report struct {
 	Advice             []string       `json:"advice"`
 	// Malformed lists result messages that did not decode and were dropped.
 	Malformed []string `json:"malformed_messages,omitempty"`
+
+	// Items counts the items of an each job; ItemsFailed those that
+	// failed on every attempt.
+	Items       int `json:"items,omitempty"`
+	ItemsFailed int `json:"items_failed,omitempty"`
 }
 
 // WorkerReport is one worker's share of the run.
@@ -175,6 +180,9 @@ func fmtDur(sec float64) string {
 func (r *Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "jetmr: job %s: %d tasks", r.Job, r.Tasks)
+	if r.Items > 0 {
+		fmt.Fprintf(&b, " of %d items (%d failed)", r.Items, r.ItemsFailed)
+	}
 	if r.Committed > 0 {
 		fmt.Fprintf(&b, " (%d already committed, %d run now)", r.Committed, r.Executed)
 	}

@@ -93,7 +93,7 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 	if err := ValidateJobID(j.ID); err != nil {
 		return JobRecord{}, fmt.Errorf("decoding job record: %w: %v", ErrMalformed, err)
 	}
-	if j.Kind != KindPipe && j.Kind != KindMapReduce && j.Kind != KindMigrate {
+	if j.Kind != KindPipe && j.Kind != KindMapReduce && j.Kind != KindMigrate && j.Kind != KindEach {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: unknown kind %q", j.ID, ErrMalformed, j.Kind)
 	}
 	if j.Partitions < 1 {

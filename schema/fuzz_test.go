@@ -68,3 +68,42 @@ func FuzzDecodeRun(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeItemBatch(f *testing.F) {
+	good, _ := schema.EncodeItemBatch(schema.ItemBatch{First: 3, Items: []string{"a b", "$(x)", "-rf"}})
+	f.Add(good)
+	f.Add([]byte{0x83, 0xa1, 'v', 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := schema.DecodeItemBatch(data)
+		if err != nil {
+			return
+		}
+		if len(b.Items) == 0 {
+			t.Fatal("accepted a batch without items")
+		}
+		again, err := schema.EncodeItemBatch(b)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded batch: %v", err)
+		}
+		if _, err := schema.DecodeItemBatch(again); err != nil {
+			t.Fatalf("a re-encoded batch does not decode: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeItemResults(f *testing.F) {
+	good, _ := schema.EncodeItemResults(schema.ItemResults{Items: []schema.ItemResult{{Seq: 1, Item: "x", Exit: 2, Start: 1, End: 2, Output: []byte("out\n")}}})
+	f.Add(good)
+	f.Add([]byte{0x82, 0xa1, 'v', 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := schema.DecodeItemResults(data)
+		if err != nil {
+			return
+		}
+		for _, it := range r.Items {
+			if it.End < it.Start {
+				t.Fatal("accepted an item that ends before it starts")
+			}
+		}
+	})
+}

@@ -102,6 +102,10 @@ const (
 	KindPipe      = "pipe"
 	KindMapReduce = "mapreduce"
 	KindMigrate   = "migrate"
+
+	// KindEach runs a command once per item; its tasks carry batches of
+	// items ([ItemBatch]) and its results per-item outcomes ([ItemResults]).
+	KindEach = "each"
 )
 
 // JobRecord describes a job: what it runs and over which inputs. It lives
@@ -148,6 +152,11 @@ type JobRecord struct {
 	// Round counts the resumes with --retry-failed: a task that failed in an
 	// earlier round runs again in the current one.
 	Round int `msgpack:"round,omitempty"`
+
+	// Dir is an each job's working-directory template ("": the worker's
+	// own); Shell runs its Command as one sh -c script.
+	Dir   string `msgpack:"dir,omitempty"`
+	Shell bool   `msgpack:"shell,omitempty"`
 }
 
 // Transports of task data and large outputs.

@@ -15,4 +15,7 @@
 //     ever split between two tasks and no range spans two files. Ranges reads
 //     only bounded windows of each file, never a whole file.
 //   - [DefaultChunkSize] and [ParseSize] choose or parse the chunk size.
+//   - [ReadItems] reads an each job's item list (lines or NUL-separated);
+//     [Items] batches it into tasks of consecutive items carried in the
+//     task messages, [DefaultItemsPerTask] sizes the batches.
 package splitter

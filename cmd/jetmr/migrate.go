@@ -87,12 +87,18 @@ Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 
 // parseRows reads a migrate job's --chunk-size: a number of rows.
 func parseRows(s string) (int64, error) {
+	return parseCount(s, "migrate", "rows per batch, e.g. 1000")
+}
+
+// parseCount reads a --chunk-size that counts things (rows, items) rather
+// than bytes; what names them for the message.
+func parseCount(s, command, what string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 1 {
-		return 0, usageError{fmt.Sprintf("--chunk-size %q is not valid for migrate: give a number of rows per batch, e.g. 1000", s)}
+		return 0, usageError{fmt.Sprintf("--chunk-size %q is not valid for %s: give a number of %s", s, command, what)}
 	}
 	return n, nil
 }

@@ -27,7 +27,7 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Sprintf("%v (see jetmr %s --help)", err, cmd.Name())}
 	})
-	root.AddCommand(newPipeCommand(), newMapReduceCommand(), newMigrateCommand(), newPipelineCommand(), newReportCommand())
+	root.AddCommand(newPipeCommand(), newMapReduceCommand(), newEachCommand(), newMigrateCommand(), newPipelineCommand(), newReportCommand())
 	root.AddCommand(newServerCommand())
 	return root
 }

@@ -1,0 +1,179 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/observe"
+	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/splitter"
+)
+
+// ErrJoinFailed means every item of an each job succeeded but its --join
+// command failed.
+var ErrJoinFailed = errors.New("join command failed")
+
+// prepareEach checks an each job's items and command and sets its source,
+// batch size (items per task) and window.
+func (p *plan) prepareEach() error {
+	cfg := p.cfg
+	if err := splitter.CheckItems(cfg.Items); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadInput, strings.TrimPrefix(err.Error(), splitter.ErrBadInput.Error()+": "))
+	}
+	items := splitter.Items(cfg.Items)
+	p.source = items
+	if p.cfg.ChunkSize == 0 {
+		p.cfg.ChunkSize = splitter.DefaultItemsPerTask(len(items), cfg.Slots)
+	}
+	if p.cfg.Window <= 0 {
+		p.cfg.Window = max(8*cfg.Slots, 32)
+	}
+	p.cfg.Observer = itemObserver{Observer: cfg.Observer, bounds: items.Batches(p.cfg.ChunkSize), items: len(items)}
+	return nil
+}
+
+// validateEach checks the command (or built-in), the directory template,
+// the join command and the output, and records them.
+func (p *plan) validateEach() error {
+	cfg := p.cfg
+	p.record.Command, p.record.Dir, p.record.Shell, p.record.Map = cfg.Command, cfg.Dir, cfg.Shell, cfg.Builtin
+	switch {
+	case cfg.Builtin != "":
+		if len(cfg.Command) > 0 {
+			return badInput("each runs either a built-in (%s) or a command, not both", cfg.Builtin)
+		}
+	case len(cfg.Command) == 0:
+		return badInput("each needs a command: put it after --, e.g. jetmr each ::: a b -- echo {}")
+	}
+	if _, err := mapper.NewEachCommand(p.record); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	if err := checkProgram(cfg); err != nil {
+		return err
+	}
+	if len(cfg.Join) > 0 {
+		if err := command.Check(cfg.Join); err != nil {
+			return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+		}
+		if _, err := command.ParseTemplate(cfg.Join); err != nil {
+			return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+		}
+	}
+	if cfg.Output == "" {
+		return nil
+	}
+	out, err := p.checkOutputPath(cfg.Output)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		return badInput("output %s is a directory: give a file path to -o", cfg.Output)
+	}
+	p.record.Output = out
+	return nil
+}
+
+// checkProgram checks that the program of an each job's command can be
+// found: sh for --shell; a literal program name on PATH, or a path
+// (unless --dir makes a relative path mean another place per item). A
+// program named by a placeholder is found per item.
+func checkProgram(cfg Config) error {
+	if cfg.Shell {
+		if err := command.Check([]string{"sh"}); err != nil {
+			return fmt.Errorf("%w: --shell: %v", ErrBadInput, err)
+		}
+		return nil
+	}
+	t, err := command.ParseTemplate(cfg.Command)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	name, ok := t.Literal(0)
+	if !ok || (cfg.Dir != "" && strings.ContainsRune(name, '/') && !filepath.IsAbs(name)) {
+		return nil
+	}
+	if err := command.Check([]string{name}); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadInput, err)
+	}
+	return nil
+}
+
+// newEachSink opens an each job's output; with a join command the join
+// file goes to the temporary directory, named after the job.
+func (s *session) newEachSink() (reducer.Sink, error) {
+	out := s.cfg.Stdout
+	if out == nil {
+		out = os.Stdout
+	}
+	cfg := reducer.EachConfig{
+		Path: s.record.Output, Stream: out, Job: s.record.ID, KeepOrder: s.cfg.KeepOrder,
+		Sync: s.cfg.Broker.Sync == broker.SyncAlways,
+	}
+	if len(s.cfg.Join) > 0 {
+		cfg.JoinPath = filepath.Join(os.TempDir(), "jetmr-join-"+s.record.ID+".jsonl")
+	}
+	sink, err := reducer.NewEachSink(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.each, s.joinPath = sink, cfg.JoinPath
+	return sink, nil
+}
+
+// runJoin runs the --join command once every item succeeded: the join
+// file replaces {} in it, or, without {}, is its stdin. Its stdout goes
+// where the items' output went when that is a stream, else to Stdout; its
+// stderr to the process's stderr. The join file is removed when the
+// command succeeds and kept, named in the error, when it fails.
+func (s *session) runJoin(ctx context.Context) error {
+	t, err := command.ParseTemplate(s.cfg.Join)
+	if err != nil {
+		return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+	}
+	f, err := os.Open(s.joinPath)
+	if err != nil {
+		return fmt.Errorf("opening the join file: %w", err)
+	}
+	defer f.Close()
+	argv := s.cfg.Join
+	var stdin io.Reader = f
+	if t.UsesPlaceholders() {
+		argv, stdin = t.Expand(s.joinPath, 0), nil
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, s.cfg.Stdout, os.Stderr
+	if cmd.Stdout == nil {
+		cmd.Stdout = os.Stdout
+	}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%w: %s: %v; its input is kept in %s", ErrJoinFailed, strings.Join(argv, " "), err, s.joinPath)
+	}
+	os.Remove(s.joinPath)
+	return nil
+}
+
+// itemObserver counts an each job's progress in items: the splitter
+// reports tasks published, which it turns into the items they carry
+// (workers report each item's attempts themselves).
+type itemObserver struct {
+	observe.Observer
+	bounds []int // first item of each task
+	items  int
+}
+
+func (o itemObserver) TasksPublished(job, stage string, n int64, total bool) {
+	items := o.items
+	if n < int64(len(o.bounds)) {
+		items = o.bounds[n]
+	}
+	o.Observer.TasksPublished(job, stage, int64(items), total)
+}
