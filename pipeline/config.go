@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -39,7 +40,7 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 			return cfg, err
 		}
 	}
-	if o.ChunkSize != "" && s.Kind != KindMigrate {
+	if o.ChunkSize != "" && s.Kind != KindMigrate && s.Kind != KindEach {
 		if cfg.ChunkSize, err = splitter.ParseSize(o.ChunkSize); err != nil {
 			return cfg, err
 		}
@@ -56,13 +57,13 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 		m := s.Migrate
 		cfg.Kind = schema.KindMigrate
 		cfg.Migration = &job.Migration{DB: m.DB, Table: m.Table, Key: m.Key, SQL: m.SQL, Where: m.Where, MaxRate: m.MaxRate, PauseWhen: m.PauseWhen}
-		if o.ChunkSize != "" {
-			if cfg.ChunkSize, err = strconv.ParseInt(o.ChunkSize, 10, 64); err != nil {
-				return cfg, fmt.Errorf("chunk_size %q: %w", o.ChunkSize, err)
-			}
-		}
 	case KindEach:
 		err = eachConfig(s.Each, &cfg)
+	}
+	if o.ChunkSize != "" && (s.Kind == KindMigrate || s.Kind == KindEach) {
+		if cfg.ChunkSize, err = strconv.ParseInt(o.ChunkSize, 10, 64); err != nil {
+			return cfg, fmt.Errorf("chunk_size %q: %w", o.ChunkSize, err)
+		}
 	}
 	return cfg, err
 }
@@ -79,22 +80,24 @@ func (r *run) inputs(in []string) []string {
 	return out
 }
 
-// eachConfig fills the job configuration of an each stage.
-//
-// WIRING POINT for `jetmr each`: the each job kind and its job.Config
-// fields (items, command, dir, shell, keep-order, join) are built on
-// another branch. Once both are merged, set them here from e:
-//
-//	cfg.Kind = schema.KindEach
-//	cfg.Items / items file, cfg.Command = e.Command, cfg.Dir = e.Dir,
-//	cfg.Shell = e.Shell, cfg.KeepOrder = e.KeepOrder, cfg.Join = e.Join
-//
-// and delete ErrEachNotWired. Until then an each stage parses, validates
-// and is planned, and fails with ErrEachNotWired when it would run.
+// eachConfig fills the job configuration of an each stage, as jetmr each
+// does from its flags; items_file is read when the stage starts, so an
+// earlier stage may write it.
 func eachConfig(e *EachSpec, cfg *job.Config) error {
-	_ = e
-	_ = cfg
-	return ErrEachNotWired
+	cfg.Kind, cfg.Command, cfg.Dir, cfg.Shell = schema.KindEach, e.Command, e.Dir, e.Shell
+	cfg.KeepOrder, cfg.Join, cfg.Items = e.KeepOrder, e.Join, e.Items
+	if e.ItemsFile == "" {
+		return nil
+	}
+	f, err := os.Open(e.ItemsFile)
+	if err != nil {
+		return fmt.Errorf("%w: items_file %s: %v", job.ErrBadInput, e.ItemsFile, err)
+	}
+	defer f.Close()
+	if cfg.Items, err = splitter.ReadItems(f, false); err != nil {
+		return fmt.Errorf("%w: items_file %s: %v", job.ErrBadInput, e.ItemsFile, err)
+	}
+	return nil
 }
 
 // runsCommand reports whether the stage's tasks run commands rather than

@@ -15,9 +15,6 @@ var (
 	// ErrStageFailed matches the error of a pipeline some stage of which
 	// failed; a *StageError names it.
 	ErrStageFailed = errors.New("stage failed")
-	// ErrEachNotWired is returned when an each stage is run before this
-	// build of jetmr can run each jobs.
-	ErrEachNotWired = errors.New("each stages are not supported yet by this build of jetmr")
 )
 
 // Error is a problem in a job file, at a line of it.

@@ -261,16 +261,35 @@ stages:
 	}
 }
 
-func TestRunEachNotWiredYet(t *testing.T) {
+// TestRunEachStage runs a fork-join pipeline: a pipe stage writes the
+// item list that an each stage reads, whose join gets every item's result.
+func TestRunEachStage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	in := filepath.Join(e.dir, "in.txt")
+	if err := os.WriteFile(in, []byte("b\na c\n$(touch pwned)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
 	_, err := e.run(t, nil, `
 stages:
-  - name: lint
-    each: {items: [a, b], command: [echo, "{}"]}
-`, pipeline.Options{})
-	if !errors.Is(err, pipeline.ErrStageFailed) || !strings.Contains(err.Error(), "each stages are not supported yet") {
-		t.Fatalf("each stage: %v", err)
+  - name: list
+    pipe: {input: [`+in+`], output: `+e.dir+`/items.txt, command: [sort]}
+  - name: greet
+    each: {items_file: `+e.dir+`/items.txt, command: [echo, hi, "{}"], keep_order: true, join: [cp, "{}", `+e.dir+`/joined.jsonl], chunk_size: 2}
+    depends_on: [list]
+`, pipeline.Options{Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "hi $(touch pwned)\nhi a c\nhi b\n"; got != want {
+		t.Errorf("each stage printed %q, want %q", got, want)
+	}
+	if lines := strings.Count(readFile(t, e.dir+"/joined.jsonl"), "\n"); lines != 3 {
+		t.Errorf("the join file has %d lines, want one per item (3)", lines)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "pwned")); err == nil {
+		t.Error("an item was run as shell text")
 	}
 }
 

@@ -206,9 +206,10 @@ func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) err
 func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml.Node) error {
 	o := s.Options()
 	if o.ChunkSize != "" {
-		if kind == KindMigrate {
+		if kind == KindMigrate || kind == KindEach {
+			unit := map[string]string{KindMigrate: "rows per batch, e.g. 1000", KindEach: "items per task, e.g. 50"}[kind]
 			if n, err := strconv.ParseInt(o.ChunkSize, 10, 64); err != nil || n < 1 {
-				return p.errorf(at("chunk_size"), "%s: chunk_size %q is not valid for migrate: give a number of rows per batch, e.g. 1000", what, o.ChunkSize)
+				return p.errorf(at("chunk_size"), "%s: chunk_size %q is not valid for %s: give a number of %s", what, o.ChunkSize, kind, unit)
 			}
 		} else if _, err := splitter.ParseSize(o.ChunkSize); err != nil {
 			return p.errorf(at("chunk_size"), "%s: chunk_size: %v", what, err)
