@@ -134,12 +134,15 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	if err != nil {
 		return nil, err
 	}
-	worker, err := mapper.NewWorker(mapper.Config{
-		JS: s.b.JS, Job: s.job, Slots: s.cfg.Slots, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
-		SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
-	})
-	if err != nil {
-		return nil, err
+	var worker *mapper.Worker
+	if s.local > 0 {
+		worker, err = mapper.NewWorker(mapper.Config{
+			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
+			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	workCtx, stopWork := context.WithCancel(haltCtx)
 	defer stopWork()
@@ -150,7 +153,11 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		stats, err = red.Run(haltCtx)
 		return err
 	})
-	g.Go(func() error { return worker.Run(workCtx) })
+	if worker != nil {
+		g.Go(func() error { return worker.Run(workCtx) })
+	} else {
+		g.Go(func() error { return s.awaitWorkers(workCtx, red) })
+	}
 	var published atomic.Int64
 	published.Store(-1)
 	g.Go(func() error {

@@ -39,6 +39,7 @@ type commonFlags struct {
 	logLevel  string
 	logFormat string
 	quiet     bool
+	local     int
 	watch     observeFlags
 }
 
@@ -53,6 +54,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall-time limit per task attempt, e.g. 30s (default: none)")
 	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
 	fs.StringVar(&f.natsURL, "nats", "", "URL of an external NATS server with JetStream (default: embedded)")
+	fs.IntVar(&f.local, "local-workers", 0, "tasks this process runs itself, besides jetmr workers (default: -j with the embedded server, 0 with --nats)")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")
@@ -107,13 +109,31 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	if f.jobID == "" && !f.resume {
 		f.jobID = job.NewID()
 	}
+	local, err := f.localWorkers(cmd)
+	if err != nil {
+		return job.Config{}, err
+	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
 		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt,
-		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout, MemFree: memfree,
+		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, MemFree: memfree,
 		Broker: broker.Config{URL: f.natsURL, StoreDir: f.store, Sync: f.sync, Logger: log},
 		Logger: log,
 	}, nil
+}
+
+// localWorkers maps --local-workers to job.Config.LocalWorkers: 0 there
+// means the default, and none is negative.
+func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
+	switch {
+	case !cmd.Flags().Changed("local-workers"):
+		return 0, nil
+	case f.local < 0:
+		return 0, usageError{fmt.Sprintf("--local-workers %d is not valid: use 0 or more", f.local)}
+	case f.local == 0:
+		return -1, nil
+	}
+	return f.local, nil
 }
 
 // runJob runs cfg and prints the summary, dead letters and report.

@@ -28,6 +28,7 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 		return usageError{fmt.Sprintf("%v (see jetmr %s --help)", err, cmd.Name())}
 	})
 	root.AddCommand(newPipeCommand(), newMapReduceCommand(), newMigrateCommand(), newReportCommand())
+	root.AddCommand(newWorkerCommand(), newStatusCommand())
 	return root
 }
 
