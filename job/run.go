@@ -211,10 +211,11 @@ func (p *plan) spillDir() (string, error) {
 			return "", err
 		}
 	}
-	if base == "" {
-		base = filepath.Join(os.TempDir(), "jetmr")
-	}
 	dir := filepath.Join(base, "spill", p.record.ID)
+	if base == "" {
+		// Where workers of an external broker spill by default.
+		dir = filepath.Join(mapper.DefaultSpillDir(), p.record.ID)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating spill directory %s: %w", dir, err)
 	}

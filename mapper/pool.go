@@ -63,8 +63,8 @@ type PoolConfig struct {
 	Logger zerolog.Logger
 }
 
-// DefaultSpillDir is $TMPDIR/jetmr/spill.
-func DefaultSpillDir() string { return filepath.Join(os.TempDir(), "jetmr", "spill") }
+// DefaultSpillDir is $TMPDIR/jetmr-spill.
+func DefaultSpillDir() string { return filepath.Join(os.TempDir(), "jetmr-spill") }
 
 // Pool runs the tasks of every running job it finds in the jobs bucket (or
 // of PoolConfig.Job only), with a [Worker] per job. It starts a job's
@@ -86,6 +86,8 @@ type Pool struct {
 	mu      sync.Mutex
 	running map[string]*jobRun
 	refused map[string]string
+	// kick asks for a heartbeat now, so that a refusal is seen at once.
+	kick chan struct{}
 }
 
 // jobRun is one job's worker in a pool.
@@ -125,7 +127,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	}
 	return &Pool{
 		cfg: cfg, key: nuid.Next(), log: cfg.Logger.With().Str("worker", cfg.Name).Logger(),
-		running: map[string]*jobRun{}, refused: map[string]string{},
+		running: map[string]*jobRun{}, refused: map[string]string{}, kick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -137,11 +139,11 @@ func (p *Pool) Run(ctx context.Context) error {
 	p.start = time.Now()
 	jobs, err := p.cfg.Broker.Jobs(ctx, 1)
 	if err != nil {
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return p.startErr(ctx, err)
 	}
 	workers, err := p.cfg.Broker.Workers(ctx, 1)
 	if err != nil {
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return p.startErr(ctx, err)
 	}
 	// Running tasks outlive ctx by up to DrainTimeout.
 	taskCtx, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
@@ -161,6 +163,15 @@ func (p *Pool) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// startErr is the error of a pool that could not start: none when it was
+// stopped meanwhile.
+func (p *Pool) startErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
 }
 
 // watch follows the job records and starts and stops job workers; the
@@ -302,6 +313,10 @@ func (p *Pool) refuse(id string, err error) {
 		return
 	}
 	p.refused[id] = err.Error()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
 	p.log.Warn().Str("job", id).Err(err).Msg("cannot run job: leaving its tasks for other workers")
 }
 
@@ -321,6 +336,7 @@ func (p *Pool) heartbeat(ctx context.Context, kv jetstream.KeyValue) error {
 			_ = kv.Delete(dctx, p.key)
 			return nil
 		case <-t.C:
+		case <-p.kick:
 		}
 	}
 }
