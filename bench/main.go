@@ -4,13 +4,15 @@
 // per-task overhead (tiny), the cost of --sync always over --sync interval
 // (sync), the time one crash and resume lose (crash), and jetmr migrate
 // against a sequential batched loop and a single UPDATE on a throwaway
-// PostgreSQL (migrate). Run it from the module root:
+// PostgreSQL (migrate), and jetmr worker processes joined through a NATS
+// server on loopback (workers). Run it from the module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
 //	go run ./bench -size-scale 0.05 -n 1      # a quick check
 //	go run ./bench -scenarios tiny            # per-task overhead
 //	go run ./bench -scenarios all,sync,crash  # the default set and two opt-in ones
 //	go run ./bench -scenarios migrate         # needs the PostgreSQL server binaries
+//	go run ./bench -scenarios workers         # jetmr worker processes on loopback
 //
 // Contenders of a scenario alternate within each repetition (ABAB...), so
 // that a slow phase of the machine hits them alike. Progress goes to stderr;
@@ -54,8 +56,9 @@ var (
 		"sync":      runSync,
 		"crash":     runCrash,
 		"migrate":   runMigrate,
+		"workers":   runWorkers,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "workers"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

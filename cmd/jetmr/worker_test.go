@@ -195,4 +195,3 @@ func TestWorkerUsage(t *testing.T) {
 		t.Errorf("--local-workers 0 without --nats: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 }
-

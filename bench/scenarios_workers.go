@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Targets of the workers scenario.
+const (
+	ioEfficiencyTarget   = 0.90 // speedup of 4 workers over 1, divided by 4
+	workersVsLocalTarget = 1.15 // 2 worker processes / the embedded run
+)
+
+// ioTasks is how many 20 ms tasks the IO-bound part runs.
+const ioTasks = 1600
+
+// runWorkers measures jetmr worker processes joined through a NATS server
+// on loopback: IO-bound tasks (each sleeps 20 ms) on 1, 2 and 4 workers of
+// -j 8, and the 256 MiB word count on 2 workers against the embedded
+// single-process run. Jobs are submitted with --local-workers 0, so every
+// task runs in a worker process.
+func runWorkers(b *bench, s *Scenario) error {
+	url, shutdown, err := benchNATS(b.fresh("nats"))
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	if err := runIOWorkers(b, s, url); err != nil {
+		return err
+	}
+	return runWordcountWorkers(b, s, url)
+}
+
+func runIOWorkers(b *bench, s *Scenario, url string) error {
+	in := b.fresh("io-items")
+	line := strings.Repeat("x", 1023) + "\n"
+	if err := os.WriteFile(in, []byte(strings.Repeat(line, ioTasks)), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(in)
+	counts := []int{1, 2, 4}
+	var cs []*Contender
+	for _, n := range counts {
+		cs = append(cs, &Contender{Name: fmt.Sprintf("%d worker(s) -j 8: pipe --chunk-size 1KiB -- sleep 0.02", n), Jetmr: true})
+	}
+	s.Input = fmt.Sprintf("%d tasks of 20 ms (sleep 0.02 per 1 KiB chunk); %s of generated text", ioTasks, humanBytes(b.size(256*MiB)))
+	s.Contenders = append(s.Contenders, cs...)
+	for rep := 1; rep <= b.n; rep++ {
+		for i, n := range counts {
+			stop, err := startBenchWorkers(b, url, n, "-j", "8")
+			if err != nil {
+				return err
+			}
+			out := b.fresh("io-out")
+			res, report, err := b.runJetmr("pipe", "--nats", url, "--local-workers", "0", "--chunk-size", "1KiB", "-i", in, "-o", out, "--", "sleep", "0.02")
+			os.Remove(out)
+			if serr := stop(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				return err
+			}
+			cs[i].add(sampleOf(res, report))
+			progress("workers io %d/%d, %d worker(s): job wall %.3fs, %d tasks", rep, b.n, n, report.WallSeconds, report.Tasks)
+		}
+	}
+	jobWall := func(c *Contender) float64 {
+		return median(c.Samples, func(x Sample) float64 { return x.Report.WallSeconds })
+	}
+	for i, n := range counts[1:] {
+		eff := jobWall(cs[0]) / jobWall(cs[i+1]) / float64(n)
+		var target *Target
+		if n == 4 {
+			target = &Target{Op: ">=", Value: ioEfficiencyTarget}
+		}
+		s.metric(fmt.Sprintf("IO-bound efficiency at %d workers (job wall of 1 worker / job wall / %d)", n, n), eff, "", target)
+	}
+	s.metric("IO-bound: 1 worker's job wall vs ideal (tasks x 20 ms / 8 slots)", jobWall(cs[0])/(ioTasks*0.02/8), "", nil)
+	return nil
+}
+
+func runWordcountWorkers(b *bench, s *Scenario, url string) error {
+	in, err := b.input(b.size(256 * MiB))
+	if err != nil {
+		return err
+	}
+	local := &Contender{Name: "wordcount: embedded, one process (default -j)", Jetmr: true}
+	remote := &Contender{Name: "wordcount: 2 worker processes (default -j) on loopback, --local-workers 0", Jetmr: true}
+	s.Contenders = append(s.Contenders, local, remote)
+	var want map[string]int64
+	for rep := 1; rep <= b.n; rep++ {
+		out := b.fresh("wc-local")
+		res, report, err := b.runJetmr("mapreduce", "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
+		if err != nil {
+			return err
+		}
+		local.add(sampleOf(res, report))
+		if want, err = readParts(out); err != nil {
+			return err
+		}
+		os.RemoveAll(out)
+		progress("workers wordcount %d/%d embedded: %.3fs", rep, b.n, res.Wall.Seconds())
+
+		stop, err := startBenchWorkers(b, url, 2)
+		if err != nil {
+			return err
+		}
+		out = b.fresh("wc-remote")
+		res, report, err = b.runJetmr("mapreduce", "--nats", url, "--local-workers", "0", "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
+		if serr := stop(); err == nil {
+			err = serr
+		}
+		if err != nil {
+			return err
+		}
+		remote.add(sampleOf(res, report))
+		got, err := readParts(out)
+		os.RemoveAll(out)
+		if err != nil {
+			return err
+		}
+		if err := compareCounts("2 workers run "+strconv.Itoa(rep), got, "the embedded run", want); err != nil {
+			return err
+		}
+		progress("workers wordcount %d/%d 2 workers: %.3fs", rep, b.n, res.Wall.Seconds())
+	}
+	s.Checks = append(s.Checks, "the word counts of the 2-worker runs equal the embedded run's")
+	s.metric("wordcount: 2 workers / embedded (wall)", remote.MedianSeconds()/local.MedianSeconds(), "", &Target{Op: "<=", Value: workersVsLocalTarget})
+	return nil
+}
+
+// benchNATS starts a NATS server with JetStream on a random loopback port.
+func benchNATS(dir string) (url string, shutdown func(), err error) {
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
+		JetStreamMaxMemory: 256 << 20,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return "", nil, fmt.Errorf("the bench NATS server did not start")
+	}
+	return srv.ClientURL(), func() { srv.Shutdown(); srv.WaitForShutdown(); os.RemoveAll(dir) }, nil
+}
+
+// startBenchWorkers starts n `jetmr worker` processes and waits until each
+// waits for jobs; stop drains them with SIGTERM and checks they exit 0.
+func startBenchWorkers(b *bench, url string, n int, args ...string) (stop func() error, err error) {
+	type proc struct {
+		cmd    *exec.Cmd
+		stderr *bytes.Buffer
+		done   chan error
+	}
+	var procs []proc
+	stop = func() error {
+		var first error
+		for _, p := range procs {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			if err := <-p.done; err != nil && first == nil {
+				first = fmt.Errorf("jetmr worker after SIGTERM: %w%s", err, indentTail(p.stderr.String()))
+			}
+		}
+		return first
+	}
+	for range n {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		cmd := exec.Command(b.jetmr, append([]string{"worker", "--nats", url, "--log-format", "json", "--spill", filepath.Join(b.dir, "spill")}, args...)...)
+		r, w, err := os.Pipe()
+		if err != nil {
+			cancel()
+			stop()
+			return nil, err
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = w
+		if err := cmd.Start(); err != nil {
+			cancel()
+			r.Close()
+			w.Close()
+			stop()
+			return nil, err
+		}
+		w.Close()
+		p := proc{cmd: cmd, stderr: &stderr, done: make(chan error, 1)}
+		up := make(chan struct{})
+		go func() {
+			buf := make([]byte, 4096)
+			signalled := false
+			for {
+				k, err := r.Read(buf)
+				stderr.Write(buf[:k])
+				if !signalled && bytes.Contains(stderr.Bytes(), []byte("worker waiting for jobs")) {
+					close(up)
+					signalled = true
+				}
+				if err != nil {
+					r.Close()
+					p.done <- cmd.Wait()
+					return
+				}
+			}
+		}()
+		procs = append(procs, p)
+		select {
+		case <-up:
+			cancel()
+		case <-ctx.Done():
+			cancel()
+			stop()
+			return nil, fmt.Errorf("jetmr worker did not start within 10s")
+		}
+	}
+	return stop, nil
+}
