@@ -143,7 +143,9 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pulling tasks of job %s: %w", rec.ID, err)
 	}
-	stop := context.AfterFunc(pull, iter.Stop)
+	// Once pull ends, tasks already fetched into the client buffer are
+	// handed back at once (see handBack) rather than after AckWait.
+	stop := context.AfterFunc(pull, iter.Drain)
 	defer stop()
 	defer iter.Stop()
 
@@ -183,10 +185,26 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 			return nil
 		})
 	}
+	if pull.Err() != nil {
+		w.handBack(iter)
+	}
 	err = g.Wait()
 	w.proc.migrator.close()
 	w.proc.files.close()
 	return errors.Join(err, gone)
+}
+
+// handBack naks the tasks left in a drained iterator's buffer, so that
+// other workers get them now.
+func (w *Worker) handBack(iter jetstream.MessagesContext) {
+	iter.Drain()
+	for {
+		msg, err := iter.Next(jetstream.NextMaxWait(time.Second))
+		if err != nil {
+			return
+		}
+		_ = msg.Nak()
+	}
 }
 
 // waitForMemory holds the next task back while less than MemFree is

@@ -195,3 +195,61 @@ func TestWorkerUsage(t *testing.T) {
 		t.Errorf("--local-workers 0 without --nats: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestWorkerDrains: SIGTERM while a task runs lets the task finish, the
+// worker exits 0, and another worker completes the job.
+func TestWorkerDrains(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := natsServer(t)
+	marks := filepath.Join(dir, "marks")
+	if err := os.Mkdir(marks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat(strings.Repeat("y", 1000)+"\n", 4)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := startWorker(t, url, "-j", "1")
+	first.waitUp(t)
+	argv := []string{"sh", "-c", "touch " + marks + "/$$; sleep 1; cat"}
+	report := filepath.Join(dir, "run.json")
+	sub := exec.Command(bin, append([]string{"pipe", "--nats", url, "--store", t.TempDir(),
+		"-i", in, "-o", "out.txt", "--chunk-size", "1KiB", "--report", report, "-q", "--"}, argv...)...)
+	sub.Dir = dir
+	subErr := &lockedBuffer{}
+	sub.Stderr = subErr
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sub.Wait() }()
+	t.Cleanup(func() { sub.Process.Kill() })
+	eventually(t, runTimeout, "a task to start", func() (bool, string) {
+		names, _ := os.ReadDir(marks)
+		return len(names) > 0, subErr.String()
+	})
+	first.term(t)
+	if !strings.Contains(first.stderr.String(), "draining") {
+		t.Errorf("the worker did not log its drain:\n%s", first.stderr)
+	}
+	startWorker(t, url, "-j", "2").waitUp(t)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("job: %v; stderr:\n%s", err, subErr)
+		}
+	case <-time.After(runTimeout):
+		t.Fatalf("job not done within %s; stderr:\n%s", runTimeout, subErr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sequential(t, argv, in); string(got) != want {
+		t.Fatalf("output differs from the sequential run")
+	}
+	if workers := readReport(t, report)["workers"].([]any); len(workers) != 2 {
+		t.Errorf("%d workers in the report, want 2: the drained one finished its task", len(workers))
+	}
+}
