@@ -27,7 +27,9 @@ import (
 //			log.Fatal(err)
 //		}
 //		pool, _ := mapper.NewPool(mapper.PoolConfig{Broker: b, Registry: reg})
-//		log.Fatal(pool.Run(ctx)) // Run returns nil once drained
+//		if err := pool.Run(ctx); err != nil { // nil once drained after SIGTERM
+//			log.Fatal(err)
+//		}
 //	}
 //
 // Here the worker and the submitter share one process and a NATS server
