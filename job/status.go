@@ -72,7 +72,7 @@ func JobStatus(ctx context.Context, b *broker.Broker, id string) (Status, error)
 	}
 	e, err := kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return Status{}, fmt.Errorf("%w: %w: there is no job %s on this broker: jetmr status lists the jobs", ErrBadInput, ErrUnknownJob, id)
+		return Status{}, fmt.Errorf("%w: %w %s: nothing is recorded under that ID on this broker; jetmr status lists the jobs", ErrBadInput, ErrUnknownJob, id)
 	}
 	if err != nil {
 		return Status{}, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, id, err)

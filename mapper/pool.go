@@ -235,6 +235,7 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 	jobCtx, cancel := context.WithCancel(ctx)
 	run := &jobRun{cancel: cancel}
 	p.running[id] = run
+	p.beatSoon()
 	g.Go(func() error {
 		defer p.forget(id, run)
 		p.runJob(taskCtx, jobCtx, job)
@@ -278,8 +279,12 @@ func (p *Pool) runJob(taskCtx, jobCtx context.Context, job *Job) {
 func (p *Pool) stop(id, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.refused, id)
+	if _, ok := p.refused[id]; ok {
+		delete(p.refused, id)
+		p.beatSoon()
+	}
 	if run, ok := p.running[id]; ok {
+		p.beatSoon()
 		p.log.Info().Str("job", id).Str("why", why).Msg("stopping job worker")
 		run.cancel()
 		delete(p.running, id)
@@ -313,11 +318,16 @@ func (p *Pool) refuse(id string, err error) {
 		return
 	}
 	p.refused[id] = err.Error()
+	p.beatSoon()
+	p.log.Warn().Str("job", id).Err(err).Msg("cannot run job: leaving its tasks for other workers")
+}
+
+// beatSoon asks for a heartbeat now, after a change others should see.
+func (p *Pool) beatSoon() {
 	select {
 	case p.kick <- struct{}{}:
 	default:
 	}
-	p.log.Warn().Str("job", id).Err(err).Msg("cannot run job: leaving its tasks for other workers")
 }
 
 // heartbeat keeps the pool's entry in the workers bucket fresh until ctx

@@ -172,7 +172,7 @@ func TestStatus(t *testing.T) {
 		t.Errorf("status of one job: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = jetmr(t, dir, "status", "nosuchjob", "--nats", url)
-	if r.code != 2 || !strings.Contains(r.stderr, "no job nosuchjob") {
+	if r.code != 2 || !strings.Contains(r.stderr, "unknown job nosuchjob") {
 		t.Errorf("unknown job: exit %d, want 2 naming it; stderr:\n%s", r.code, r.stderr)
 	}
 	r = jetmr(t, dir, "status", "--nats", "nats://127.0.0.1:1")
