@@ -148,21 +148,40 @@ func (p *Pool) Run(ctx context.Context) error {
 	// Running tasks outlive ctx by up to DrainTimeout.
 	taskCtx, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelTasks()
-	drainTimer := context.AfterFunc(ctx, func() {
-		p.log.Info().Dur("timeout", p.cfg.DrainTimeout).Msg("draining: no new tasks; waiting for running ones")
-		time.AfterFunc(p.cfg.DrainTimeout, cancelTasks)
-	})
-	defer drainTimer()
+	stopped := make(chan struct{})
+	var timer sync.WaitGroup
+	timer.Go(func() { p.drainTimer(ctx, stopped, cancelTasks) })
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.heartbeat(gctx, workers) })
 	g.Go(func() error { return p.watch(gctx, taskCtx, jobs, g) })
 	err = g.Wait()
+	close(stopped)
+	timer.Wait()
 	p.log.Info().Msg("worker stopped")
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+// drainTimer hands running tasks back (cancels them) DrainTimeout after
+// ctx ends, unless the pool stopped first.
+func (p *Pool) drainTimer(ctx context.Context, stopped <-chan struct{}, cancelTasks context.CancelFunc) {
+	select {
+	case <-stopped:
+		return
+	case <-ctx.Done():
+	}
+	p.log.Info().Dur("timeout", p.cfg.DrainTimeout).Msg("draining: no new tasks; waiting for running ones")
+	t := time.NewTimer(p.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-stopped:
+	case <-t.C:
+		p.log.Warn().Msg("drain timeout: handing running tasks back")
+		cancelTasks()
+	}
 }
 
 // startErr is the error of a pool that could not start: none when it was

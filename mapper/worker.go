@@ -274,7 +274,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		for _, o := range outs {
 			removeSpill(o)
 		}
-		_ = msg.Nak()
+		err := msg.Nak()
+		w.log.Debug().Err(err).Uint64("task", task.Index).Msg("handing a task back")
 		return
 	}
 	base := schema.Result{
