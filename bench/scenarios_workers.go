@@ -22,12 +22,13 @@ const (
 )
 
 // ioTasks is how many 20 ms tasks the IO-bound part runs.
-const ioTasks = 1600
+const ioTasks = 4000
 
-// runWorkers measures jetmr worker processes joined through a NATS server
-// on loopback: IO-bound tasks (each sleeps 20 ms) on 1, 2 and 4 workers of
-// -j 8, and the 256 MiB word count on 2 workers against the embedded
-// single-process run. Jobs are submitted with --local-workers 0, so every
+// runWorkers measures worker processes joined through a NATS server on
+// loopback: IO-bound tasks (each waits 20 ms, in a Go map function of a
+// worker binary, so that no process is spawned per task) on 1, 2 and 4
+// workers of 8 slots, and the 256 MiB word count on 2 `jetmr worker`
+// processes against the embedded single-process run. Jobs are submitted with --local-workers 0, so every
 // task runs in a worker process.
 func runWorkers(b *bench, s *Scenario) error {
 	url, shutdown, err := benchNATS(b.fresh("nats"))
@@ -42,6 +43,10 @@ func runWorkers(b *bench, s *Scenario) error {
 }
 
 func runIOWorkers(b *bench, s *Scenario, url string) error {
+	sleeper, err := buildSleepWorker(b)
+	if err != nil {
+		return err
+	}
 	in := b.fresh("io-items")
 	line := strings.Repeat("x", 1023) + "\n"
 	if err := os.WriteFile(in, []byte(strings.Repeat(line, ioTasks)), 0o644); err != nil {
@@ -51,19 +56,23 @@ func runIOWorkers(b *bench, s *Scenario, url string) error {
 	counts := []int{1, 2, 4}
 	var cs []*Contender
 	for _, n := range counts {
-		cs = append(cs, &Contender{Name: fmt.Sprintf("%d worker(s) -j 8: pipe --chunk-size 1KiB -- sleep 0.02", n), Jetmr: true})
+		cs = append(cs, &Contender{Name: fmt.Sprintf("%d worker(s) of 8 slots: mapreduce --map sleep20ms --chunk-size 1KiB", n), Jetmr: true})
 	}
-	s.Input = fmt.Sprintf("%d tasks of 20 ms (sleep 0.02 per 1 KiB chunk); %s of generated text", ioTasks, humanBytes(b.size(256*MiB)))
+	s.Input = fmt.Sprintf("%d tasks that each wait 20 ms (a Go map function of a worker binary, bench/sleepworker); %s of generated text", ioTasks, humanBytes(b.size(256*MiB)))
 	s.Contenders = append(s.Contenders, cs...)
 	for rep := 1; rep <= b.n; rep++ {
 		for i, n := range counts {
-			stop, err := startBenchWorkers(b, url, n, "-j", "8")
+			stop, err := startBenchWorkers(b, n, sleeper, url, "8")
 			if err != nil {
 				return err
 			}
 			out := b.fresh("io-out")
-			res, report, err := b.runJetmr("pipe", "--nats", url, "--local-workers", "0", "--chunk-size", "1KiB", "-i", in, "-o", out, "--", "sleep", "0.02")
-			os.Remove(out)
+			res, report, err := b.runJetmr("mapreduce", "--nats", url, "--local-workers", "0", "--chunk-size", "1KiB",
+				"--map", "sleep20ms", "--reduce", "sum", "-i", in, "-o", out)
+			if err == nil {
+				err = checkTaskCount(out, ioTasks)
+			}
+			os.RemoveAll(out)
 			if serr := stop(); err == nil {
 				err = serr
 			}
@@ -74,6 +83,7 @@ func runIOWorkers(b *bench, s *Scenario, url string) error {
 			progress("workers io %d/%d, %d worker(s): job wall %.3fs, %d tasks", rep, b.n, n, report.WallSeconds, report.Tasks)
 		}
 	}
+	s.Checks = append(s.Checks, fmt.Sprintf("every IO-bound run counted its %d tasks once", ioTasks))
 	jobWall := func(c *Contender) float64 {
 		return median(c.Samples, func(x Sample) float64 { return x.Report.WallSeconds })
 	}
@@ -85,8 +95,35 @@ func runIOWorkers(b *bench, s *Scenario, url string) error {
 		}
 		s.metric(fmt.Sprintf("IO-bound efficiency at %d workers (job wall of 1 worker / job wall / %d)", n, n), eff, "", target)
 	}
-	s.metric("IO-bound: 1 worker's job wall vs ideal (tasks x 20 ms / 8 slots)", jobWall(cs[0])/(ioTasks*0.02/8), "", nil)
+	for i, n := range counts {
+		ideal := ioTasks * 0.02 / float64(8*n)
+		s.metric(fmt.Sprintf("IO-bound, %d worker(s): ideal (tasks x 20 ms / slots) / job wall", n), ideal/jobWall(cs[i]), "", nil)
+	}
 	return nil
+}
+
+// checkTaskCount checks the sum the sleep20ms job wrote: one per task.
+func checkTaskCount(dir string, want int) error {
+	got, err := readParts(dir)
+	if err != nil {
+		return err
+	}
+	if got["tasks"] != int64(want) {
+		return fmt.Errorf("COUNTS DIFFER: the IO-bound job counted %d tasks, want %d", got["tasks"], want)
+	}
+	return nil
+}
+
+// buildSleepWorker builds bench/sleepworker next to the jetmr binary.
+func buildSleepWorker(b *bench) (string, error) {
+	bin := filepath.Join(filepath.Dir(b.jetmr), "sleepworker")
+	cmd := exec.CommandContext(b.ctx, "go", "build", "-o", bin, "./bench/sleepworker")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building bench/sleepworker (run the bench from the module root): %w%s", err, indentTail(stderr.String()))
+	}
+	return bin, nil
 }
 
 func runWordcountWorkers(b *bench, s *Scenario, url string) error {
@@ -111,7 +148,7 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 		os.RemoveAll(out)
 		progress("workers wordcount %d/%d embedded: %.3fs", rep, b.n, res.Wall.Seconds())
 
-		stop, err := startBenchWorkers(b, url, 2)
+		stop, err := startBenchWorkers(b, 2, b.jetmr, "worker", "--nats", url, "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
 		if err != nil {
 			return err
 		}
@@ -156,9 +193,10 @@ func benchNATS(dir string) (url string, shutdown func(), err error) {
 	return srv.ClientURL(), func() { srv.Shutdown(); srv.WaitForShutdown(); os.RemoveAll(dir) }, nil
 }
 
-// startBenchWorkers starts n `jetmr worker` processes and waits until each
-// waits for jobs; stop drains them with SIGTERM and checks they exit 0.
-func startBenchWorkers(b *bench, url string, n int, args ...string) (stop func() error, err error) {
+// startBenchWorkers starts n worker processes (bin with args: jetmr worker
+// or bench/sleepworker) and waits until each waits for jobs; stop drains
+// them with SIGTERM and checks they exit 0.
+func startBenchWorkers(b *bench, n int, bin string, args ...string) (stop func() error, err error) {
 	type proc struct {
 		cmd    *exec.Cmd
 		stderr *bytes.Buffer
@@ -177,7 +215,7 @@ func startBenchWorkers(b *bench, url string, n int, args ...string) (stop func()
 	}
 	for range n {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		cmd := exec.Command(b.jetmr, append([]string{"worker", "--nats", url, "--log-format", "json", "--spill", filepath.Join(b.dir, "spill")}, args...)...)
+		cmd := exec.Command(bin, args...)
 		r, w, err := os.Pipe()
 		if err != nil {
 			cancel()
