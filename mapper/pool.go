@@ -262,8 +262,9 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 	})
 }
 
-// runJob runs a job's worker until the job stops, binding again after
-// transient failures (the task stream is created just after the record).
+// runJob runs a job's worker until the job stops or its task consumer is
+// deleted, binding again after transient failures (the task stream is
+// created just after the record).
 func (p *Pool) runJob(taskCtx, jobCtx context.Context, job *Job) {
 	id := job.Record.ID
 	log := p.log.With().Str("job", id).Logger()
@@ -281,9 +282,13 @@ func (p *Pool) runJob(taskCtx, jobCtx context.Context, job *Job) {
 			log.Info().Msg("stopped taking tasks of job")
 			return
 		}
-		level := zerolog.WarnLevel
 		if errors.Is(err, ErrJobGone) {
-			level = zerolog.DebugLevel // not created yet, or just ended
+			log.Info().Msg("the job's task consumer was deleted: stopped taking its tasks")
+			return
+		}
+		level := zerolog.WarnLevel
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			level = zerolog.DebugLevel // the submitter creates it just after the record
 		}
 		log.WithLevel(level).Err(err).Dur("retry_in", wait).Msg("job worker stopped; binding again")
 		select {

@@ -125,7 +125,9 @@ func (w *Worker) Run(ctx context.Context) error { return w.RunDraining(ctx, ctx)
 // RunDraining takes tasks until pull is done, then waits for the tasks it
 // started to finish; cancelling ctx hands them back unacknowledged
 // instead. It returns nil then, and an error wrapping [ErrJobGone] when the
-// job's task stream or consumer is deleted under it.
+// job's task consumer is deleted under it (the job ended). A task stream
+// that does not exist (yet) is an error wrapping
+// jetstream.ErrStreamNotFound.
 func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	w.start = time.Now()
 	rec := w.cfg.Job.Record
@@ -133,9 +135,6 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	if err != nil {
 		if pull.Err() != nil {
 			return nil
-		}
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("binding to the task consumer of job %s: %w", rec.ID, ErrJobGone)
 		}
 		return fmt.Errorf("binding to the task consumer of job %s: %w", rec.ID, err)
 	}
