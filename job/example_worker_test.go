@@ -46,6 +46,7 @@ func Example_workerBinary() {
 
 	// The worker.
 	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
 	reg := mapper.NewRegistry()
 	reg.RegisterMap("shout", func(ctx context.Context, chunk []byte, emit mapper.Emitter) error {
 		for _, w := range strings.Fields(string(chunk)) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,8 +29,13 @@ import (
 // loopback port, without authentication, and returns its URL and the
 // function that shuts it down.
 func startNATS(storeDir string) (url string, shutdown func(), err error) {
+	return startNATSOn(storeDir, -1)
+}
+
+// startNATSOn is startNATS on a given port (-1: random).
+func startNATSOn(storeDir string, port int) (url string, shutdown func(), err error) {
 	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: storeDir,
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir,
 		NoSigs: true, NoLog: true, ServerName: "jetmr-test",
 	})
 	if err != nil {
@@ -254,3 +260,45 @@ func (b *syncBuffer) String() string {
 }
 
 func isLetter(r rune) bool { return unicode.IsLetter(r) }
+
+// TestWorkersReconnect: workers stay joined through a restart of the NATS
+// server (same address and store): a job submitted afterwards runs on them.
+func TestWorkersReconnect(t *testing.T) {
+	t.Parallel()
+	store := t.TempDir()
+	url, shutdown, err := startNATS(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startCustomWorkers(t, url, 2)
+	shutdown()
+	port, err := strconv.Atoi(url[strings.LastIndex(url, ":")+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	url2, shutdown2, err := startNATSOn(store, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(shutdown2) // after the workers' cleanup: they drain first
+	if url2 != url {
+		t.Fatalf("restarted server at %s, want %s", url2, url)
+	}
+	cfg := baseConfig(t)
+	cfg.Kind, cfg.Inputs, cfg.Map, cfg.Reduce = "mapreduce", []string{td(t, "text")}, "initials", "sum"
+	cfg.Broker, cfg.Output, cfg.ChunkSize = broker.Config{URL: url}, filepath.Join(t.TempDir(), "out"), 4<<10
+	if _, err := runJob(t, cfg); err != nil {
+		t.Fatal(err)
+	}
+	reg := mapper.NewRegistry()
+	reg.RegisterMap("initials", initials)
+	local := baseConfig(t)
+	local.Kind, local.Inputs, local.Map, local.Reduce, local.Registry = "mapreduce", cfg.Inputs, "initials", "sum", reg
+	local.Output = filepath.Join(t.TempDir(), "local")
+	if _, err := runJob(t, local); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readParts(t, cfg.Output, 1), readParts(t, local.Output, 1); !maps.Equal(got, want) {
+		t.Errorf("output after the restart (%d keys) differs from the embedded run's (%d keys)", len(got), len(want))
+	}
+}
