@@ -4,8 +4,10 @@
 // per-task overhead (tiny), the cost of --sync always over --sync interval
 // (sync), the time one crash and resume lose (crash), and jetmr migrate
 // against a sequential batched loop and a single UPDATE on a throwaway
-// PostgreSQL (migrate), and jetmr worker processes joined through a NATS
-// server on loopback (workers). Run it from the module root:
+// PostgreSQL (migrate), --task-time against fixed chunk sizes (tasktime),
+// a high-cardinality keyed job with 1 and 4 partitions merged
+// concurrently (reduce), and worker processes joined through a NATS server
+// on loopback (workers). Run it from the module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
 //	go run ./bench -size-scale 0.05 -n 1      # a quick check
@@ -56,9 +58,11 @@ var (
 		"sync":      runSync,
 		"crash":     runCrash,
 		"migrate":   runMigrate,
+		"tasktime":  runTaskTime,
+		"reduce":    runReduce,
 		"workers":   runWorkers,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "workers"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "workers"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

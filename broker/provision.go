@@ -67,10 +67,11 @@ func (b *Broker) ProvisionJob(ctx context.Context, job string, opts ProvisionOpt
 	return &JobStreams{Tasks: tasks, Results: results}, nil
 }
 
-// DeleteJob removes a job's streams. Missing streams are not an error.
+// DeleteJob removes a job's streams and its object store. Missing ones
+// are not an error.
 func (b *Broker) DeleteJob(ctx context.Context, job string) error {
 	var errs []error
-	for _, name := range []string{schema.TaskStream(job), schema.ResultStream(job)} {
+	for _, name := range []string{schema.TaskStream(job), schema.ResultStream(job), "OBJ_" + schema.DataBucket(job)} {
 		if err := b.JS.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, fmt.Errorf("deleting stream %s: %w", name, err))
 		}

@@ -61,8 +61,24 @@ type Config struct {
 	// Retries is how many times a failed task is retried. Default 3; a
 	// negative value means none.
 	Retries int
-	// Timeout limits one attempt of a task. Default: no limit.
+	// Timeout limits one attempt of a task; for a migrate job, one
+	// transaction of a batch, and a batch whose SQL times out from its
+	// second attempt on is split in half instead (see mapper's
+	// processBatch). Default: no limit.
 	Timeout time.Duration
+	// Transport is how task data and large outputs travel: "shared" (byte
+	// ranges and spill files on a filesystem every worker shares), "object"
+	// (chunks shipped in the task messages or the JetStream object store,
+	// for workers on other machines) or "auto" (the default: shared with
+	// the embedded broker, object with an external one). A resumed job
+	// keeps the transport it started with.
+	Transport string
+	// TaskTime, when set, sizes chunks adaptively so that a task takes
+	// about this long (--task-time): ChunkSize (default 256 KiB for files,
+	// 1000 rows for a migration) is the first size, and each finished task
+	// moves it toward the observed throughput x TaskTime. The source must be
+	// a [splitter.AdaptiveSource] (files are; a migration's key ranges are).
+	TaskTime time.Duration
 	// Window bounds the tasks published but not yet retired by the reducer,
 	// and so the memory and stream space a job uses. Default: 8 per slot
 	// and at least 32, more for small chunks (up to 4096, or 64 MiB of

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -78,6 +80,68 @@ func migrateSuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateBadInput(t, b.open(t))
 	})
+	t.Run("SplitSlowBatches", func(t *testing.T) {
+		t.Parallel()
+		testMigrateSplit(t, b.open(t))
+	})
+}
+
+// testMigrateSplit runs batches whose SQL is too slow for the timeout
+// unless their range holds at most 100 rows: each batch times out twice,
+// is split until its parts fit, and the job ends with every row updated
+// once, the rows reported and observed once each.
+func testMigrateSplit(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(1000, 6)
+	const chunk = 250
+	d.CreateTable(t, ks, false)
+	cfg := migConfig(t, d, "split", migratetest.SlowUpdate(d.Driver, 100))
+	cfg.ChunkSize, cfg.Slots, cfg.Timeout = chunk, 2, 400*time.Millisecond
+	rows := &rowCounter{Observer: observe.Multi()}
+	cfg.Observer = rows
+	rep, err := runMigrate(t, cfg)
+	if err != nil {
+		t.Fatalf("job.Run: %v", err)
+	}
+	want := len(ks.Batches(chunk))
+	if rep.Rows != int64(len(ks.Keys)) || rep.Tasks != want || rep.Failed != 0 || rep.BatchesSplit != int64(want) {
+		t.Errorf("report: rows %d, tasks %d, failed %d, split %d; want %d, %d, 0, %d",
+			rep.Rows, rep.Tasks, rep.Failed, rep.BatchesSplit, len(ks.Keys), want, want)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+	if split := d.CheckChains(t, "split", ks, chunk); split != want {
+		t.Errorf("%d batches committed in parts, want all %d", split, want)
+	}
+	if est, done := rows.get(); est < int64(len(ks.Keys))*9/10 || done != int64(len(ks.Keys)) {
+		t.Errorf("observed %d rows done of an estimated %d; want %d of about as many", done, est, len(ks.Keys))
+	}
+}
+
+// rowCounter is an observer of a migrate job's rows.
+type rowCounter struct {
+	observe.Observer // ignores the other events
+	mu               sync.Mutex
+	est, done        int64
+}
+
+func (r *rowCounter) RowsEstimated(_, _ string, total int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.est = total
+}
+
+func (r *rowCounter) AttemptEnded(a observe.Attempt) {
+	if a.Retried {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done += a.Rows
+}
+
+func (r *rowCounter) get() (est, done int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.est, r.done
 }
 
 // testMigrateRun dry-runs, then runs, the update over every key of ks,

@@ -33,8 +33,8 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 		return s.splitState.Published, nil
 	}
 	skip := s.splitState.Published
-	if s.splitState.Cursor != nil {
-		skip = 0 // a cursor source resumes from its cursor, not by skipping
+	if s.splitState.HasCursor() {
+		skip = 0 // a write-ahead split resumes from its cursor, not by skipping
 	}
 	acks := make(chan pendingTask, 1024)
 	g, gctx := errgroup.WithContext(ctx)
@@ -58,10 +58,11 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			if err := throttle(gctx); err != nil {
 				return err
 			}
-			if _, ok := s.source.(splitter.CursorSource); ok {
+			if s.writeAhead() {
 				// Write ahead: a resume must find this chunk even if the
-				// source changes before the task is published.
-				ckpt := schema.SplitCheckpoint{Cursor: c.Data, CursorIndex: i}
+				// source changes, or is split differently, next time.
+				ckpt := schema.SplitCheckpoint{Cursor: c.Data, CursorIndex: i,
+					CursorPath: c.Path, CursorOffset: c.Offset, CursorLength: c.Length}
 				if err := s.saveSplit(gctx, ckpt); err != nil {
 					return err
 				}
@@ -70,11 +71,14 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 				return err
 			}
 			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data}
+			if err := s.ship(gctx, &t); err != nil {
+				return err
+			}
 			fut, err := s.publishTask(t, schema.TaskMsgID(s.record.ID, i))
 			if err != nil {
 				return err
 			}
-			if _, ok := s.source.(splitter.CursorSource); ok {
+			if s.writeAhead() {
 				// The next write-ahead checkpoint replaces this one: this
 				// task must be stored before it, or a crash would lose it.
 				select {
@@ -102,7 +106,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 	err := g.Wait()
 	s.splitState.Published = stored
 	ckpt := schema.SplitCheckpoint{Published: stored, Done: err == nil}
-	if _, ok := s.source.(splitter.CursorSource); ok && !ckpt.Done {
+	if s.writeAhead() && !ckpt.Done {
 		// Keep the write-ahead cursor: a resume starts from it.
 		if err == nil {
 			err = errSplitStopped
@@ -131,20 +135,26 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 	return n, nil
 }
 
-// split runs the source: from the start, or, for a cursor source that a
-// crashed run had started, from its write-ahead cursor; n is set to the
-// index of the first chunk yielded.
+// split runs the source: from the start, or, for a write-ahead split that
+// a crashed run had started, from its cursor; n is set to the index of the
+// first chunk yielded. A job sized by --task-time asks the sizer for each
+// chunk's size.
 func (s *session) split(ctx context.Context, n *uint64, yield func(splitter.Chunk) error) error {
-	cs, ok := s.source.(splitter.CursorSource)
-	if !ok || s.splitState.Cursor == nil {
-		return s.source.Split(ctx, s.record.ChunkSize, yield)
+	var last *splitter.Chunk
+	if c := s.splitState; c.HasCursor() {
+		last = &splitter.Chunk{Data: c.Cursor, Path: c.CursorPath, Offset: c.CursorOffset, Length: c.CursorLength}
+		*n = c.CursorIndex
+		if err := yield(*last); err != nil {
+			return err
+		}
 	}
-	last := splitter.Chunk{Data: s.splitState.Cursor}
-	*n = s.splitState.CursorIndex
-	if err := yield(last); err != nil {
-		return err
+	if s.sizer != nil {
+		return s.source.(splitter.AdaptiveSource).SplitSized(ctx, last, s.chunkSize, yield)
 	}
-	return cs.SplitAfter(ctx, last, s.record.ChunkSize, yield)
+	if last != nil {
+		return s.source.(splitter.CursorSource).SplitAfter(ctx, *last, s.record.ChunkSize, yield)
+	}
+	return s.source.Split(ctx, s.record.ChunkSize, yield)
 }
 
 // throttle returns what waits before each task of a migrate job: the
@@ -248,6 +258,9 @@ func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
 	}
 	return func(r *schema.Result) error {
 		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length, Inline: r.TaskData}
+		if err := s.ship(ctx, &t); err != nil {
+			return err
+		}
 		data, err := schema.EncodeTask(t)
 		if err != nil {
 			return err

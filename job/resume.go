@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -37,6 +38,9 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 	}
 	next := old
 	next.Retries, next.TimeoutNanos = s.record.Retries, s.record.TimeoutNanos
+	if s.record.TaskTimeNanos > 0 {
+		next.TaskTimeNanos = s.record.TaskTimeNanos // a new target; the split stays adaptive
+	}
 	if s.cfg.RetryFailed {
 		next.Command, next.Map, next.MapCommand = s.record.Command, s.record.Map, s.record.MapCommand
 		next.Reduce, next.ReduceCommand = s.record.Reduce, s.record.ReduceCommand
@@ -100,6 +104,9 @@ func (s *session) compare(old schema.JobRecord) error {
 	add("--partitions", fmt.Sprint(old.Partitions), fmt.Sprint(cur.Partitions))
 	if s.chunkGiven {
 		add("--chunk-size", fmt.Sprint(old.ChunkSize), fmt.Sprint(cur.ChunkSize))
+	}
+	if old.TaskTimeNanos == 0 && cur.TaskTimeNanos > 0 {
+		diffs = append(diffs, fmt.Sprintf("--task-time was not given, now %s", time.Duration(cur.TaskTimeNanos)))
 	}
 	add("--table", old.Table, cur.Table)
 	add("--key", old.Key, cur.Key)

@@ -17,6 +17,7 @@ import (
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 // ErrHalted is the cause of a job stopped by its --halt policy.
@@ -48,7 +49,9 @@ type session struct {
 	jobs       jetstream.KeyValue
 	spill      string // this process's spill directory
 	splitState schema.SplitCheckpoint
-	counts     *reducer.CountSink // a migrate job's sink
+	counts     *reducer.CountSink    // a migrate job's sink
+	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
+	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
@@ -65,8 +68,17 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	} else if err := s.create(ctx); err != nil {
 		return nil, err
 	}
+	s.sizer = s.newSizer()
+	if _, ok := p.source.(splitter.AdaptiveSource); s.sizer != nil && !ok {
+		return nil, badInput("job %s is sized by --task-time, but its source cannot be split adaptively: run it again without --resume", p.record.ID)
+	}
 	if _, err := b.ProvisionJob(ctx, p.record.ID, broker.ProvisionOptions{}); err != nil {
 		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	}
+	if s.record.Transport == schema.TransportObject {
+		if s.data, err = b.DataStore(ctx, p.record.ID, 1); err != nil {
+			return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		}
 	}
 	if s.spill, err = p.spillDir(); err != nil {
 		return nil, err
@@ -83,6 +95,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		totalBytes = 0 // p.total estimates rows, not bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
+	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {
+		r.RowsEstimated(p.record.ID, "", p.total)
+	}
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
@@ -106,7 +121,7 @@ func (s *session) report(stats *reducer.Stats) *reducer.Report {
 	annotateLines(stats.Dead)
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
-		r.Rows, r.BatchesAlreadyDone = s.counts.Rows, s.counts.AlreadyDone
+		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
 	}
 	return r
 }
@@ -123,6 +138,8 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
 		Retired: win.retire,
+		Merged:  s.observeTask,
+		Fetch:   s.fetchOutput,
 		Retry:   s.retryFunc(haltCtx),
 		Failed:  s.haltFunc(halt, stopSplit),
 		BeforeCommit: func(ctx context.Context) error {

@@ -48,6 +48,11 @@ func defaultWindow(chunkSize int64, slots int) int {
 // DefaultBatchRows is the rows per batch of a migrate job.
 const DefaultBatchRows = 1000
 
+// initialAdaptiveChunk is the first chunk of input files sized by
+// --task-time: small enough that the first tasks finish soon and inform
+// the sizer.
+const initialAdaptiveChunk = 256 << 10
+
 // close releases what validate opened.
 func (p *plan) close() {
 	if p.db != nil {
@@ -92,6 +97,9 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	case cfg.Retries < 0:
 		cfg.Retries = 0
 	}
+	if cfg.TaskTime < 0 || (cfg.TaskTime > 0 && cfg.TaskTime < time.Millisecond) {
+		return nil, badInput("--task-time %s is not valid: use a duration of 1ms or more, such as 2s", cfg.TaskTime)
+	}
 	if cfg.Timeout < 0 {
 		return nil, badInput("timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
 	}
@@ -128,6 +136,20 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	for _, n := range sizes {
 		p.total += n
 	}
+	if cfg.TaskTime > 0 {
+		if _, ok := p.source.(splitter.AdaptiveSource); !ok {
+			p.close()
+			return nil, badInput("--task-time needs a source that can be split adaptively (input files or a migration's key ranges); use --chunk-size for this one")
+		}
+		if p.cfg.ChunkSize == 0 {
+			p.cfg.ChunkSize = initialAdaptiveChunk
+		}
+		if p.cfg.Window <= 0 {
+			// Chunks are sized when published: a short queue lets sizes
+			// follow the tasks' observed times.
+			p.cfg.Window = 2 * cfg.Slots
+		}
+	}
 	if p.cfg.ChunkSize == 0 {
 		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
 	}
@@ -141,10 +163,14 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	p.record = schema.JobRecord{
 		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
-		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), Created: time.Now().UnixNano(),
+		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
 		State: schema.StateRunning,
 	}
 	p.record.Inputs, p.record.InputSizes = names, sizes
+	if p.record.Transport, err = transport(cfg.Transport, cfg.Broker.URL != ""); err != nil {
+		p.close()
+		return nil, err
+	}
 	if m := cfg.Migration; cfg.Kind == schema.KindMigrate {
 		p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL
 	}

@@ -59,6 +59,11 @@ func ResolveReduce(rec schema.JobRecord, reg *Registry) (*Job, error) {
 		reg = builtins
 	}
 	j := &Job{Record: rec}
+	switch rec.Transport {
+	case "", schema.TransportShared, schema.TransportObject:
+	default:
+		return nil, fmt.Errorf("job %s: unknown transport %q: this worker is older than the job's submitter; upgrade it", rec.ID, rec.Transport)
+	}
 	switch rec.Kind {
 	case schema.KindMigrate:
 		if rec.DB == "" || rec.SQL == "" {

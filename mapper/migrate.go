@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/migrate"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -32,10 +34,18 @@ func (m *migrator) close() {
 
 // processBatch runs one batch: its SQL and its progress row commit in one
 // transaction, and a batch already committed is not run again. Transient
-// database errors are retried like any failure; others (a constraint
-// violation, a syntax error) are permanent: the batch is a dead letter at
-// once, naming its key range and the database's error.
-func (p *processor) processBatch(ctx context.Context, t schema.Task) (output, error) {
+// database errors and timeouts are retried like any failure; others (a
+// constraint violation, a syntax error) are permanent: the batch is a dead
+// letter at once, naming its key range and the database's error.
+//
+// The job's timeout bounds each transaction rather than the attempt. From
+// the second attempt on, a transaction whose SQL times out is split in
+// half by rows, recursively, down to a single key (see
+// [migrate.RunBatch]): the parts run one after the other within the
+// attempt, each with the whole timeout, and each commits with its own
+// progress row, so that a later attempt, after a crash or a failure, runs
+// only the parts that did not commit.
+func (p *processor) processBatch(ctx context.Context, t schema.Task, attempt int) (output, error) {
 	rec := p.job.Record
 	var b migrate.Batch
 	if err := msgpack.Unmarshal(t.Inline, &b); err != nil {
@@ -46,20 +56,47 @@ func (p *processor) processBatch(ctx context.Context, t schema.Task) (output, er
 		return output{}, &schema.TaskError{Message: err.Error()}
 	}
 	spec := migrate.Spec{Job: rec.ID, Table: rec.Table, Key: rec.Key, Where: rec.Where, SQL: rec.SQL}
-	out, err := migrate.RunBatch(ctx, db, spec, b)
-	if err != nil {
-		return output{}, &schema.TaskError{Message: err.Error(), Permanent: !migrate.Retriable(err) && ctx.Err() == nil}
+	opts := []migrate.RunOption{migrate.PartTimeout(time.Duration(rec.TimeoutNanos)), migrate.OnPart(partCommitted)}
+	if attempt >= splitFromAttempt {
+		opts = append(opts, migrate.SplitOnTimeout())
 	}
-	payload, err := msgpack.Marshal(&BatchOutcome{Range: b.Range(), Rows: out.Rows, AlreadyDone: out.AlreadyDone})
+	out, err := migrate.RunBatch(ctx, db, spec, b, opts...)
+	if err != nil {
+		permanent := !migrate.Retriable(err) && !migrate.IsTimeout(err) && ctx.Err() == nil
+		return output{}, &schema.TaskError{Message: err.Error(), Permanent: permanent}
+	}
+	payload, err := msgpack.Marshal(&BatchOutcome{
+		Range: b.Range(), Rows: out.Rows, Earlier: out.Earlier, Parts: out.Parts, Splits: out.Splits, AlreadyDone: out.AlreadyDone,
+	})
 	if err != nil {
 		return output{}, err
 	}
-	return output{payload: payload, size: int64(len(payload))}, nil
+	return output{payload: payload, size: int64(len(payload)), rows: out.Rows + out.Earlier}, nil
+}
+
+// splitFromAttempt is the first attempt of a batch that splits it when
+// its SQL times out: the first attempt's timeout may be bad luck (a lock,
+// a busy moment), the second's says that the batch is too big.
+const splitFromAttempt = 2
+
+// partCommitted marks a crash point after each part of a batch commits.
+func partCommitted(_ migrate.Batch, p migrate.Part) {
+	if !p.Found {
+		crashpoint.Hit("batch.part.committed")
+	}
 }
 
 // BatchOutcome is the result payload of a migrate task.
 type BatchOutcome struct {
-	Range       string `msgpack:"range"`
-	Rows        int64  `msgpack:"rows"`
-	AlreadyDone bool   `msgpack:"done,omitempty"`
+	Range string `msgpack:"range"`
+	// Rows were affected by this attempt's SQL; Earlier by parts of the
+	// batch committed before it (by an attempt that then crashed or
+	// failed): Rows + Earlier is the batch's total.
+	Rows    int64 `msgpack:"rows"`
+	Earlier int64 `msgpack:"earlier,omitempty"`
+	// Parts is the number of transactions the batch committed in (1
+	// unless split); Splits how many times this attempt split a part.
+	Parts       int  `msgpack:"parts,omitempty"`
+	Splits      int  `msgpack:"splits,omitempty"`
+	AlreadyDone bool `msgpack:"done,omitempty"`
 }

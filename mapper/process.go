@@ -13,11 +13,14 @@ import (
 	"github.com/jetmr/jetmr/schema"
 )
 
-// output is a task's output for one partition: inline bytes or a file.
+// output is a task's output for one partition: inline bytes, a file, or
+// an object in the job's data bucket.
 type output struct {
 	payload []byte
 	spill   string
+	object  string
 	size    int64
+	rows    int64 // rows a migrate batch covers
 }
 
 // processor runs tasks of one job. It is safe for concurrent use.
@@ -30,6 +33,7 @@ type processor struct {
 	migrator   migrator
 	files      fileCache
 	bufs       sync.Pool
+	data       dataStore // the job's object store, for transport "object"
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -38,13 +42,36 @@ func (p *processor) process(ctx context.Context, t schema.Task, attempt int) ([]
 	switch p.job.Record.Kind {
 	case schema.KindPipe:
 		out, err := p.processPipe(ctx, t, attempt)
+		if err == nil {
+			err = p.shipSpill(ctx, &out)
+		}
 		return []output{out}, taskLength(t), err
 	case schema.KindMigrate:
-		out, err := p.processBatch(ctx, t)
+		out, err := p.processBatch(ctx, t, attempt)
 		return []output{out}, 0, err
 	}
 	outs, err := p.processKeyed(ctx, t, attempt)
 	return outs, taskLength(t), err
+}
+
+// shipSpill moves a spilled output into the job's object store when its
+// workers share no disk with the reducer.
+func (p *processor) shipSpill(ctx context.Context, o *output) error {
+	if o.spill == "" || p.job.Record.Transport != schema.TransportObject {
+		return nil
+	}
+	f, err := os.Open(o.spill)
+	if err != nil {
+		return fmt.Errorf("shipping spilled output: %w", err)
+	}
+	defer f.Close()
+	name := filepath.Base(o.spill)
+	if err := p.data.put(ctx, name, f); err != nil {
+		return err
+	}
+	os.Remove(o.spill)
+	o.spill, o.object = "", name
+	return nil
 }
 
 func taskLength(t schema.Task) int64 {
@@ -59,7 +86,7 @@ func (p *processor) spillName(t schema.Task, partition, attempt int) string {
 }
 
 func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int) (output, error) {
-	in, closeIn, err := openTaskInput(t)
+	in, closeIn, err := p.openTaskInput(ctx, t)
 	if err != nil {
 		return output{}, err
 	}
@@ -77,9 +104,13 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	return output{payload: payload, spill: spill, size: w.size()}, nil
 }
 
-func openTaskInput(t schema.Task) (io.Reader, func(), error) {
-	if t.Path == "" {
-		return bytes.NewReader(t.Inline), func() {}, nil
+func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
+	if t.Shipped() {
+		data, err := p.shipped(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return bytes.NewReader(data), func() {}, nil
 	}
 	f, err := os.Open(t.Path)
 	if err != nil {
@@ -88,11 +119,30 @@ func openTaskInput(t schema.Task) (io.Reader, func(), error) {
 	return io.NewSectionReader(f, t.Offset, t.Length), func() { f.Close() }, nil
 }
 
+// shipped returns the data a task carries, inline or as an object, once
+// its checksum is verified.
+func (p *processor) shipped(ctx context.Context, t schema.Task) ([]byte, error) {
+	data := t.Inline
+	if t.Object != "" {
+		var err error
+		if data, err = p.data.get(ctx, t.Object); err != nil {
+			return nil, fmt.Errorf("fetching the chunk of task %d: %w", t.Index, err)
+		}
+	}
+	if t.Sum != nil {
+		if err := schema.VerifyChecksum(&t, data); err != nil {
+			return nil, err
+		}
+	}
+	return data, nil
+}
+
 // readChunk returns the task's bytes, in a buffer from the pool that the
 // caller gives back with release.
-func (p *processor) readChunk(t schema.Task) ([]byte, func(), error) {
-	if t.Path == "" {
-		return t.Inline, func() {}, nil
+func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(), error) {
+	if t.Shipped() {
+		data, err := p.shipped(ctx, t)
+		return data, func() {}, err
 	}
 	bp, _ := p.bufs.Get().(*[]byte)
 	if bp == nil {
@@ -117,7 +167,7 @@ func (p *processor) readChunk(t schema.Task) ([]byte, func(), error) {
 }
 
 func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int) ([]output, error) {
-	chunk, release, err := p.readChunk(t)
+	chunk, release, err := p.readChunk(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +193,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	}
 	outs := make([]output, len(runs))
 	for part, run := range runs {
-		if outs[part], err = p.encodeRun(t, part, attempt, run); err != nil {
+		if outs[part], err = p.encodeRun(ctx, t, part, attempt, run); err != nil {
 			for _, o := range outs[:part] {
 				removeSpill(o)
 			}
@@ -153,7 +203,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	return outs, nil
 }
 
-func (p *processor) encodeRun(t schema.Task, part, attempt int, run []schema.Pair) (output, error) {
+func (p *processor) encodeRun(ctx context.Context, t schema.Task, part, attempt int, run []schema.Pair) (output, error) {
 	var buf bytes.Buffer
 	if err := schema.EncodeRun(&buf, run); err != nil {
 		return output{}, fmt.Errorf("encoding output of task %d: %w", t.Index, err)
@@ -161,6 +211,13 @@ func (p *processor) encodeRun(t schema.Task, part, attempt int, run []schema.Pai
 	size := int64(buf.Len())
 	if buf.Len() <= p.inlineMax {
 		return output{payload: buf.Bytes(), size: size}, nil
+	}
+	if p.job.Record.Transport == schema.TransportObject {
+		name := p.spillName(t, part, attempt)
+		if err := p.data.put(ctx, name, &buf); err != nil {
+			return output{}, err
+		}
+		return output{object: name, size: size}, nil
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), 0, p.syncSpills)
 	if _, err := w.Write(buf.Bytes()); err != nil {

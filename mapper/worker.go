@@ -97,7 +97,8 @@ func NewWorker(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("creating spill directory: %w", err)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
-	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next()}
+	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
+		data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}}
 	return w, nil
 }
 
@@ -304,8 +305,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	}
 }
 
+// attemptContext bounds an attempt by the job's timeout; a migrate
+// batch's timeout bounds each of its transactions instead (processBatch).
 func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 {
+	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind != schema.KindMigrate {
 		return context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
 	}
 	return context.WithCancel(ctx)
@@ -337,7 +340,7 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func())
 func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []output) error {
 	for part, o := range outs {
 		r := base
-		r.Partition, r.Payload, r.Spill, r.BytesOut = part, o.payload, o.spill, o.size
+		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
 		if err := w.publish(ctx, r, schema.ResultMsgID(r.Job, r.Index, part)); err != nil {
 			return err
 		}
@@ -374,8 +377,8 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	}
 	base.Err = te
 	base.Path, base.Offset, base.Length = task.Path, task.Offset, task.Length
-	if len(task.Inline) <= maxRetryData {
-		base.TaskData = task.Inline
+	if task.Path == "" && len(task.Inline) <= maxRetryData {
+		base.TaskData = task.Inline // a file's chunk is read again from its path
 	}
 	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round)); err != nil {
 		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")
@@ -409,6 +412,7 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 	ev.End, ev.BytesIn = end, bytesIn
 	for _, o := range outs {
 		ev.BytesOut += o.size
+		ev.Rows += o.rows
 	}
 	if perr != nil || stopped {
 		ev.Failed = true

@@ -22,12 +22,19 @@ import (
 // broker, until the test ends.
 func startWorker(t *testing.T, retries int, command ...string) (*broker.Broker, schema.JobRecord) {
 	t.Helper()
+	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: command, Partitions: 1, Retries: retries}
+	return startWorkerFor(t, rec), rec
+}
+
+// startWorkerFor runs a worker for rec, which must be job w1, on a fresh
+// embedded broker until the test ends.
+func startWorkerFor(t *testing.T, rec schema.JobRecord) *broker.Broker {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	b, err := broker.Open(ctx, broker.Config{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: command, Partitions: 1, Retries: retries}
 	if _, err := b.ProvisionJob(ctx, rec.ID, broker.ProvisionOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +55,7 @@ func startWorker(t *testing.T, retries int, command ...string) (*broker.Broker, 
 		}
 		b.Close()
 	})
-	return b, rec
+	return b
 }
 
 func publishTask(t *testing.T, js jetstream.JetStream, data []byte) {

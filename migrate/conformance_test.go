@@ -36,6 +36,10 @@ func exercise(t *testing.T, open opener) {
 	t.Run("Timeout", func(t *testing.T) { t.Parallel(); testTimeout(t, open(t)) })
 	t.Run("ConcurrentRedelivery", func(t *testing.T) { t.Parallel(); testConcurrentRedelivery(t, open(t)) })
 	t.Run("RetriableErrors", func(t *testing.T) { t.Parallel(); testRetriableErrors(t, open(t)) })
+	t.Run("SplitOnTimeout", func(t *testing.T) { t.Parallel(); testSplitOnTimeout(t, open(t)) })
+	t.Run("ResumeSplitBatch", func(t *testing.T) { t.Parallel(); testResumeSplitBatch(t, open(t)) })
+	t.Run("Middle", func(t *testing.T) { t.Parallel(); testMiddle(t, open(t)) })
+	t.Run("MiddleText", func(t *testing.T) { t.Parallel(); testMiddleText(t, open(t)) })
 }
 
 const updateSQL = "UPDATE t SET n = n + 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)"

@@ -33,10 +33,22 @@ type DB interface {
 	// where clause selects; ok is false when no row is there. after.Kind
 	// is the key column's kind.
 	Seek(ctx context.Context, spec Spec, after Key, skip int) (k Key, ok bool, err error)
-	// RunBatch runs spec's SQL for b in one transaction together with b's
-	// progress record, unless the progress table says b is done: see the
-	// package function RunBatch.
-	RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error)
+	// RunPart runs spec's SQL for the key range of b in one transaction
+	// that first claims the progress row (spec.Job, b.Lo) and then records
+	// b.Hi and the rows affected in it. If the row is there already, it
+	// runs nothing and returns the row's Hi and Rows with Found set. Two
+	// runs of one part serialize on the claim. A positive timeout bounds
+	// the transaction, from when it may begin: on SQLite, once the
+	// process's turn for the write lock has come, so that parts queued
+	// behind one another do not time out for waiting. A failure is a
+	// *BatchError for b, and commits nothing. See the package function
+	// RunBatch.
+	RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error)
+	// Middle returns a key that splits the rows of [lo, hi) that spec's
+	// where clause selects into two halves: the first key above lo at or
+	// past the middle row, so that lo < mid < hi. ok is false when the
+	// range holds fewer than two distinct keys.
+	Middle(ctx context.Context, spec Spec, lo, hi Key) (mid Key, ok bool, err error)
 	// DoneBatches calls yield for each committed batch of job, in commit
 	// order, and returns yield's error unchanged.
 	DoneBatches(ctx context.Context, job string, yield func(Done) error) error
@@ -49,11 +61,33 @@ type DB interface {
 
 // Outcome is what RunBatch did.
 type Outcome struct {
-	// AlreadyDone means the batch had been committed before (by this job):
-	// nothing ran and nothing was committed.
+	// AlreadyDone means the batch had been committed before (by this job),
+	// all of it: nothing ran and nothing was committed.
 	AlreadyDone bool
-	// Rows is the number of rows the SQL affected; 0 when AlreadyDone.
+	// Rows is the number of rows the SQL affected in this call; 0 when
+	// AlreadyDone.
 	Rows int64
+	// Earlier is the number of rows the parts of the batch committed
+	// before this call had affected: Rows + Earlier is the batch's total.
+	Earlier int64
+	// Parts is the number of parts the batch is committed in, counting
+	// those found committed: 1 unless it was ever split.
+	Parts int
+	// Splits is the number of times this call split a part.
+	Splits int
+}
+
+// Part is what DB.RunPart did with one part of a batch.
+type Part struct {
+	// Hi is the upper key of the range committed at the part's lower key:
+	// the part's own Hi when it ran now, the recorded one when Found.
+	Hi Key
+	// Rows is the number of rows the part's SQL affected, now or when it
+	// was committed.
+	Rows int64
+	// Found means that the part's claim was there already: it was
+	// committed before, and nothing ran.
+	Found bool
 }
 
 // Done is one committed batch, as the progress table records it.
@@ -119,4 +153,34 @@ func redactURL(url string) string {
 		return url[:start+colon+1] + "xxxxx" + url[at:]
 	}
 	return url
+}
+
+// foundPart is the Part for a progress row found at b.Lo, whose hi is
+// recorded (nil for NULL: the open end).
+func foundPart(b Batch, recorded *string, rows int64) (Part, error) {
+	p := Part{Hi: Unbounded(b.Lo.Kind), Rows: rows, Found: true}
+	if recorded != nil {
+		hi, err := parseKey(b.Lo.Kind, *recorded)
+		if err != nil {
+			return Part{}, &BatchError{Batch: b, Op: "reading the batch's progress row", Err: err}
+		}
+		p.Hi = hi
+	}
+	return p, nil
+}
+
+// middleOffset is where the middle of a range of n rows, atLo of them
+// with the range's lowest key lo, falls among the rows above lo: the row
+// at index n/2 of the range, or the first row above lo when lo's rows
+// reach past the middle.
+func middleOffset(n, atLo int64) int64 {
+	return max(n/2-atLo, 0)
+}
+
+// withTimeout bounds ctx by timeout when it is positive.
+func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return ctx, func() {}
 }

@@ -33,13 +33,20 @@
 //     own filtering, since a batch's range also holds the rows in between
 //     that the where clause rejects.
 //   - Exactly once: [RunBatch] runs a batch in one transaction that also
-//     writes the batch's row (job, lo) in the [ProgressTable], claimed
+//     writes the batch's row (job, lo, hi) in the [ProgressTable], claimed
 //     before the SQL runs. A batch whose row is there is not run again
 //     (Outcome.AlreadyDone); concurrent runs of one batch serialize on the
 //     claim; a failed batch commits nothing. Redelivering or retrying a
 //     batch is therefore always safe, and a job's progress survives
 //     crashes. The guarantee is per (job, batch lower key): the batches of
 //     a job must come from one split ([BatchesAfter] resumes one).
+//   - Splitting on timeouts: with [SplitOnTimeout], a batch whose SQL
+//     runs out of time ([PartTimeout]) is run in parts instead, halves of
+//     halves by rows, each part one transaction with its own progress row.
+//     The progress rows of a batch chain from its Lo to its Hi, and
+//     RunBatch runs only the parts that the chain does not cover yet, so
+//     a batch stopped half-way through its parts, by an error or a crash,
+//     goes on where it stopped, and nothing runs twice.
 //   - Failures of a batch are *[BatchError] values naming the batch's key
 //     range and wrapping the database's error; [Retriable] tells transient
 //     ones (serialization failures, deadlocks, lock and statement

@@ -30,20 +30,30 @@ func badInput(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
 }
 
-// BatchError is the failure of one batch. Nothing of the batch was
-// committed. Its message names the batch's key range and carries the
-// database's error text; Unwrap gives the database's error, so that
-// [Retriable], [IsTimeout] and errors.As see it.
+// BatchError is the failure of one batch. Nothing of the failing part was
+// committed (see [RunBatch] for parts). Its message names the batch's key
+// range, the part's when it is smaller, and carries the database's error
+// text; Unwrap gives the database's error, so that [Retriable],
+// [IsTimeout] and errors.As see it.
 type BatchError struct {
 	Batch Batch
+	// Part is the part of Batch that failed, when the batch was run in
+	// parts and this one is not the whole batch; zero otherwise.
+	Part Batch
 	// Op is what failed: "claiming the batch", "running the SQL",
 	// "recording the batch" or "committing".
 	Op  string
 	Err error
 }
 
+// opSQL is the Op of a BatchError raised by the batch's own SQL.
+const opSQL = "running the SQL"
+
 func (e *BatchError) Error() string {
 	msg := fmt.Sprintf("batch %d %s: %s: %v", e.Batch.Index, e.Batch.Range(), e.Op, e.Err)
+	if e.Part != (Batch{}) {
+		msg = fmt.Sprintf("batch %d %s: part %s: %s: %v", e.Batch.Index, e.Batch.Range(), e.Part.Range(), e.Op, e.Err)
+	}
 	var pe *pgconn.PgError
 	if errors.As(e.Err, &pe) && pe.Detail != "" {
 		msg += " (" + pe.Detail + ")"

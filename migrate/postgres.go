@@ -228,12 +228,18 @@ func (p *pgDB) EstimateRows(ctx context.Context, spec Spec) (int64, error) {
 	return int64(explained[0].Plan.Rows), nil
 }
 
-func (p *pgDB) Seek(ctx context.Context, spec Spec, after Key, skip int) (Key, bool, error) {
+// target inspects spec's key column and parses its names.
+func (p *pgDB) target(ctx context.Context, spec Spec) (pgColumn, target, error) {
 	col, err := p.column(ctx, spec)
 	if err != nil {
-		return Key{}, false, err
+		return pgColumn{}, target{}, err
 	}
 	t, err := parseTarget(spec, true)
+	return col, t, err
+}
+
+func (p *pgDB) Seek(ctx context.Context, spec Spec, after Key, skip int) (Key, bool, error) {
+	col, t, err := p.target(ctx, spec)
 	if err != nil {
 		return Key{}, false, err
 	}
@@ -250,30 +256,81 @@ func (p *pgDB) Seek(ctx context.Context, spec Spec, after Key, skip int) (Key, b
 	}
 	q += whereClause(spec.Where) + " ORDER BY " + key + " LIMIT 1 OFFSET $1"
 
-	conn, err := p.pool.Acquire(ctx)
+	found, ok, err := p.queryText(ctx, q, values, oids)
 	if err != nil {
-		return Key{}, false, p.wrap(ctx, err, "connecting")
-	}
-	defer conn.Release()
-	// Text in, text out: results arrive in the column's text form.
-	rr := conn.Conn().PgConn().ExecParams(ctx, q, values, oids, nil, nil)
-	var found []byte
-	ok := false
-	for rr.NextRow() {
-		found, ok = append([]byte(nil), rr.Values()[0]...), true
-	}
-	if _, err := rr.Close(); err != nil {
 		return Key{}, false, p.wrap(ctx, err, fmt.Sprintf("finding the keys of %q after %v", t.table.String(), after))
 	}
 	if !ok {
 		return Key{}, false, nil
 	}
-	k, err := parseKey(col.kind, string(found))
+	k, err := parseKey(col.kind, found)
 	return k, err == nil, err
 }
 
-func (p *pgDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error) {
-	fail := func(op string, err error) (Outcome, error) {
+// queryText runs a query of one column in text format, with parameters
+// in text format, and returns the first column of its last row; ok is
+// false when it returns no row.
+func (p *pgDB) queryText(ctx context.Context, q string, values [][]byte, oids []uint32) (string, bool, error) {
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	defer conn.Release()
+	// Text in, text out: keys arrive in the column's text form.
+	rr := conn.Conn().PgConn().ExecParams(ctx, q, values, oids, nil, nil)
+	var found []byte
+	ok := false
+	for rr.NextRow() {
+		found, ok = append(found[:0], rr.Values()[0]...), true
+	}
+	if _, err := rr.Close(); err != nil {
+		return "", false, err
+	}
+	return string(found), ok, nil
+}
+
+func (p *pgDB) Middle(ctx context.Context, spec Spec, lo, hi Key) (Key, bool, error) {
+	col, t, err := p.target(ctx, spec)
+	if err != nil {
+		return Key{}, false, err
+	}
+	key := quoteIdent(t.key)
+	from := " FROM " + t.table.quoted() + " WHERE " + key + " %s $1 AND ($2 IS NULL OR " + key + " < $2)" + whereClause(spec.Where)
+	los, _ := lo.text()
+	values := [][]byte{[]byte(los), nil}
+	if s, ok := hi.text(); ok {
+		values[1] = []byte(s)
+	}
+	oids := []uint32{col.oid, col.oid}
+	what := fmt.Sprintf("finding the middle key of %q in [%v, %v)", t.table.String(), lo, hi)
+	counts, _, err := p.queryText(ctx, "SELECT count(*) || ' ' || count(CASE WHEN "+key+" = $1 THEN 1 END)"+fmt.Sprintf(from, ">="), values, oids)
+	if err != nil {
+		return Key{}, false, p.wrap(ctx, err, what)
+	}
+	var n, atLo int64
+	if _, err := fmt.Sscan(counts, &n, &atLo); err != nil {
+		return Key{}, false, fmt.Errorf("%s: reading the counts %q: %w", what, counts, err)
+	}
+	if n-atLo < 1 {
+		return Key{}, false, nil // no key but lo
+	}
+	q := "SELECT " + key + fmt.Sprintf(from, ">") + " ORDER BY " + key + " LIMIT 1 OFFSET $3"
+	offset := []byte(strconv.FormatInt(middleOffset(n, atLo), 10))
+	found, ok, err := p.queryText(ctx, q, append(values, offset), append(oids, pgOIDInt8))
+	if err != nil {
+		return Key{}, false, p.wrap(ctx, err, what)
+	}
+	if !ok {
+		return Key{}, false, nil // the rows changed meanwhile
+	}
+	mid, err := parseKey(col.kind, found)
+	return mid, err == nil, err
+}
+
+func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	fail := func(op string, err error) (Part, error) {
 		err = withContext(ctx, err)
 		var ce *pgconn.ConnectError
 		code, isPg := pgCode(err)
@@ -281,14 +338,14 @@ func (p *pgDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error
 			isPg && (strings.HasPrefix(code, pgClassConnection) || code == pgAdminShutdown || code == pgCrashShutdown || code == pgCannotConnectNow)) {
 			err = fmt.Errorf("%w: %w", ErrUnreachable, err)
 		}
-		return Outcome{}, &BatchError{Batch: b, Op: op, Err: err}
+		return Part{}, &BatchError{Batch: b, Op: op, Err: err}
 	}
 	col, err := p.column(ctx, spec)
 	if err != nil {
-		return Outcome{}, err
+		return Part{}, err
 	}
 	if col.kind != b.Lo.Kind {
-		return Outcome{}, badInput("batch %d has %v keys but column %q is %v: it was split for another key", b.Index, b.Lo.Kind, spec.Key, col.kind)
+		return Part{}, badInput("batch %d has %v keys but column %q is %v: it was split for another key", b.Index, b.Lo.Kind, spec.Key, col.kind)
 	}
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
@@ -300,6 +357,15 @@ func (p *pgDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error
 		defer cancel()
 		tx.Rollback(rctx)
 	}()
+	if timeout > 0 {
+		// The server keeps the bound too: should this process die, its
+		// statement stops there rather than holding its locks, the claim
+		// among them, until it ends on its own.
+		ms := max(timeout.Milliseconds(), 1)
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", ms)); err != nil {
+			return fail("beginning", err)
+		}
+	}
 	lo, _ := b.Lo.text()
 	hi := b.Hi.textOrNil()
 	// The claim: a concurrent run of the same batch waits here until this
@@ -310,7 +376,13 @@ func (p *pgDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error
 		return fail("claiming the batch", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return Outcome{AlreadyDone: true}, nil
+		// Read committed: this statement sees the row the claim met.
+		var found Part
+		var recorded *string
+		if err := tx.QueryRow(ctx, pgFound, spec.Job, lo).Scan(&recorded, &found.Rows); err != nil {
+			return fail("reading the batch's progress row", err)
+		}
+		return foundPart(b, recorded, found.Rows)
 	}
 	values := [][]byte{[]byte(lo), nil}
 	if s, ok := b.Hi.text(); ok {
@@ -322,7 +394,7 @@ func (p *pgDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error
 	}
 	tag, err = rr.Close()
 	if err != nil {
-		return fail("running the SQL", err)
+		return fail(opSQL, err)
 	}
 	rows := tag.RowsAffected()
 	if _, err := tx.Exec(ctx, pgRecord, rows, spec.Job, lo); err != nil {
@@ -331,13 +403,14 @@ func (p *pgDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error
 	if err := tx.Commit(ctx); err != nil {
 		return fail("committing", err)
 	}
-	return Outcome{Rows: rows}, nil
+	return Part{Hi: b.Hi, Rows: rows}, nil
 }
 
 const (
 	pgNow   = `(clock_timestamp() AT TIME ZONE 'UTC')`
 	pgClaim = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, 0, ` + pgNow + `)
 		ON CONFLICT (job, lo) DO NOTHING`
+	pgFound  = `SELECT hi, "rows" FROM ` + ProgressTable + ` WHERE job = $1 AND lo = $2`
 	pgRecord = `UPDATE ` + ProgressTable + ` SET "rows" = $1, done_at = ` + pgNow + ` WHERE job = $2 AND lo = $3`
 )
 

@@ -229,30 +229,37 @@ func (s *sqliteDB) Seek(ctx context.Context, spec Spec, after Key, skip int) (Ke
 	if err != nil {
 		return Key{}, false, s.wrap(ctx, err, fmt.Sprintf("finding the keys of %q after %v", t.table.String(), after))
 	}
+	return s.keyOf(t, v, after.Kind)
+}
+
+// keyOf turns a value read from the key column into a Key of kind kind.
+func (s *sqliteDB) keyOf(t target, v any, kind KeyKind) (Key, bool, error) {
 	switch x := v.(type) {
 	case int64:
-		if after.Kind == KindInteger {
+		if kind == KindInteger {
 			return IntKey(x), true, nil
 		}
 	case string:
-		if after.Kind == KindText {
+		if kind == KindText {
 			return TextKey(x), true, nil
 		}
 	}
 	return Key{}, false, badInput("column %q of table %q holds %T value %v where %s keys were expected (SQLite lets any column hold any type): fix the row or choose another --key",
-		t.key, t.table.String(), v, v, after.Kind)
+		t.key, t.table.String(), v, v, kind)
 }
 
-func (s *sqliteDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, error) {
-	fail := func(op string, err error) (Outcome, error) {
-		err = withContext(ctx, err)
-		return Outcome{}, &BatchError{Batch: b, Op: op, Err: err}
-	}
+func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
 	select {
 	case s.writer <- struct{}{}:
 		defer func() { <-s.writer }()
 	case <-ctx.Done():
-		return fail("waiting for the write lock", ctx.Err())
+		return Part{}, &BatchError{Batch: b, Op: "waiting for the write lock", Err: ctx.Err()}
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	fail := func(op string, err error) (Part, error) {
+		err = withContext(ctx, err)
+		return Part{}, &BatchError{Batch: b, Op: op, Err: err}
 	}
 	// _txlock=immediate: BEGIN IMMEDIATE takes the write lock now, waiting
 	// up to the busy timeout, so the transaction never fails to upgrade.
@@ -269,15 +276,24 @@ func (s *sqliteDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, e
 	if n, err := res.RowsAffected(); err != nil {
 		return fail("claiming the batch", err)
 	} else if n == 0 {
-		return Outcome{AlreadyDone: true}, nil
+		var recorded sql.NullString
+		var rows int64
+		if err := tx.QueryRowContext(ctx, sqliteFound, spec.Job, lo).Scan(&recorded, &rows); err != nil {
+			return fail("reading the batch's progress row", err)
+		}
+		var hi *string
+		if recorded.Valid {
+			hi = &recorded.String
+		}
+		return foundPart(b, hi, rows)
 	}
 	res, err = tx.ExecContext(ctx, spec.SQL, b.Lo.value(), b.Hi.value())
 	if err != nil {
-		return fail("running the SQL", err)
+		return fail(opSQL, err)
 	}
 	rows, err := res.RowsAffected()
 	if err != nil {
-		return fail("running the SQL", err)
+		return fail(opSQL, err)
 	}
 	if _, err := tx.ExecContext(ctx, sqliteRecord, rows, spec.Job, lo); err != nil {
 		return fail("recording the batch", err)
@@ -285,13 +301,38 @@ func (s *sqliteDB) RunBatch(ctx context.Context, spec Spec, b Batch) (Outcome, e
 	if err := tx.Commit(); err != nil {
 		return fail("committing", err)
 	}
-	return Outcome{Rows: rows}, nil
+	return Part{Hi: b.Hi, Rows: rows}, nil
+}
+
+func (s *sqliteDB) Middle(ctx context.Context, spec Spec, lo, hi Key) (Key, bool, error) {
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return Key{}, false, err
+	}
+	key := quoteIdent(t.key)
+	from := " FROM " + t.table.quoted() + " WHERE " + key + " %s $1 AND ($2 IS NULL OR " + key + " < $2)" + whereClause(spec.Where)
+	what := fmt.Sprintf("finding the middle key of %q in [%v, %v)", t.table.String(), lo, hi)
+	var n, atLo int64
+	count := "SELECT count(*), count(CASE WHEN " + key + " = $1 THEN 1 END)" + fmt.Sprintf(from, ">=")
+	if err := s.db.QueryRowContext(ctx, count, lo.value(), hi.value()).Scan(&n, &atLo); err != nil {
+		return Key{}, false, s.wrap(ctx, err, what)
+	}
+	if n-atLo < 1 {
+		return Key{}, false, nil // no key but lo
+	}
+	q := "SELECT " + key + fmt.Sprintf(from, ">") + " ORDER BY " + key + " LIMIT 1 OFFSET $3"
+	var v any
+	if err := s.db.QueryRowContext(ctx, q, lo.value(), hi.value(), middleOffset(n, atLo)).Scan(&v); err != nil {
+		return Key{}, false, s.wrap(ctx, err, what)
+	}
+	return s.keyOf(t, v, lo.Kind)
 }
 
 const (
 	sqliteNow   = `strftime('%Y-%m-%d %H:%M:%f', 'now')`
 	sqliteClaim = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, 0, ` + sqliteNow + `)
 		ON CONFLICT (job, lo) DO NOTHING`
+	sqliteFound  = `SELECT hi, "rows" FROM ` + ProgressTable + ` WHERE job = $1 AND lo = $2`
 	sqliteRecord = `UPDATE ` + ProgressTable + ` SET "rows" = $1, done_at = ` + sqliteNow + ` WHERE job = $2 AND lo = $3`
 )
 

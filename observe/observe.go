@@ -37,6 +37,9 @@ type Attempt struct {
 	Retried bool `json:"retried,omitempty"`
 	// Command is the command line, for the job log's Command column.
 	Command string `json:"command,omitempty"`
+	// Rows is the number of rows a migrate batch covers, committed by this
+	// attempt or an earlier one; 0 for other jobs and failed attempts.
+	Rows int64 `json:"rows,omitempty"`
 }
 
 // Duration is how long the attempt ran, zero when it has not ended.
@@ -63,6 +66,16 @@ type Observer interface {
 	JobEnded(job, stage string, err error)
 }
 
+// RowsObserver is an Observer that also follows the rows of a migrate
+// job: the job calls RowsEstimated after JobStarted with the estimated
+// number of rows it will migrate (an estimate: the rows done may pass it),
+// and each final attempt's Attempt.Rows says how many it did. [Multi]
+// passes the call to those of its observers that implement it.
+type RowsObserver interface {
+	Observer
+	RowsEstimated(job, stage string, total int64)
+}
+
 // Multi returns an Observer that passes every event to each of obs in turn,
 // skipping nil ones. The result also implements io.Closer: Close closes
 // those of obs that implement io.Closer, in reverse order, and joins their
@@ -83,7 +96,10 @@ func Multi(obs ...Observer) Observer {
 
 type multi []Observer
 
-var _ io.Closer = multi(nil)
+var (
+	_ io.Closer    = multi(nil)
+	_ RowsObserver = multi(nil)
+)
 
 func (m multi) JobStarted(job, stage string, totalTasks, totalBytes int64, slots int) {
 	for _, o := range m {
@@ -94,6 +110,14 @@ func (m multi) JobStarted(job, stage string, totalTasks, totalBytes int64, slots
 func (m multi) TasksPublished(job, stage string, n int64, total bool) {
 	for _, o := range m {
 		o.TasksPublished(job, stage, n, total)
+	}
+}
+
+func (m multi) RowsEstimated(job, stage string, total int64) {
+	for _, o := range m {
+		if r, ok := o.(RowsObserver); ok {
+			r.RowsEstimated(job, stage, total)
+		}
 	}
 }
 

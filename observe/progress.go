@@ -42,6 +42,10 @@ func ProgressInterval(d time.Duration) ProgressOption {
 //
 //	jetmr: job J: 120/400 tasks (30%), 1.2 GiB of 4.0 GiB, 85 tasks/s, ETA 3s, 0 failed
 //
+// A migrate job counts rows instead of bytes (see RowsEstimated):
+//
+//	jetmr: job J: 12/40+ tasks, 12,000/~40,000 rows (30%), 6 tasks/s, 6,000 rows/s, ETA 5s, 0 failed
+//
 // A task counts as done when its final attempt ends (one not marked
 // Retried), failed or not; "failed" counts the tasks whose final attempt
 // failed. A task that a redelivery runs twice counts twice, capped at the
@@ -73,6 +77,11 @@ type progressJob struct {
 	bytes      int64
 	bar        *progressbar.ProgressBar
 	barMax     int64
+	// A migrate job counts rows: rowJob is set by RowsEstimated, with the
+	// estimated total (0 when unknown).
+	rowJob  bool
+	rowsEst int64
+	rows    int64
 }
 
 // NewProgress starts showing progress on w; isTerminal says whether w is a
@@ -168,6 +177,18 @@ func (p *Progress) TasksPublished(job, stage string, n int64, total bool) {
 	}
 }
 
+// RowsEstimated makes the job's progress count rows, towards the estimated
+// total: rows take the place of bytes, the bar follows them, and so does
+// the ETA. Since the total is an estimate, the rows done may pass it: the
+// bar then stays just short of full until the job ends.
+func (p *Progress) RowsEstimated(job, stage string, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if j := p.jobs[jobKey{job, stage}]; j != nil {
+		j.rowJob, j.rowsEst = true, max(total, 0)
+	}
+}
+
 // AttemptStarted does nothing: progress counts ended tasks.
 func (p *Progress) AttemptStarted(Attempt) {}
 
@@ -184,6 +205,7 @@ func (p *Progress) AttemptEnded(a Attempt) {
 	}
 	j.done++
 	j.bytes += a.BytesIn
+	j.rows += a.Rows
 	if a.Failed {
 		j.failed++
 	}
@@ -242,6 +264,9 @@ func (p *Progress) drawBar(now time.Time) {
 	barMax, done := j.known, min(j.done, j.known)
 	if !j.final {
 		barMax++
+	}
+	if j.rowsEst > 0 { // nor while rows past the estimate go on
+		barMax, done = max(j.rowsEst, j.rows+1), j.rows
 	}
 	if barMax <= 0 {
 		return
@@ -316,28 +341,39 @@ func (j *progressJob) status(now time.Time, pct bool) string {
 	default:
 		fmt.Fprintf(&b, "%d/%d+ tasks", done, j.known)
 	}
-	b.WriteString(", " + j.volume())
+	b.WriteString(", " + j.volume(pct))
 	elapsed := now.Sub(j.start).Seconds()
-	rate := 0.0
+	rate, rowRate := 0.0, 0.0
 	if elapsed > 0 {
-		rate = float64(j.done) / elapsed
+		rate, rowRate = float64(j.done)/elapsed, float64(j.rows)/elapsed
 	}
 	b.WriteString(", " + fmtRate(rate) + " tasks/s")
+	if j.rowJob {
+		b.WriteString(", " + fmtRate(rowRate) + " rows/s")
+	}
 	switch {
 	case j.final && done >= j.known:
 		b.WriteString(", ETA 0s")
+	case j.rowsEst > 0 && j.rows >= j.rowsEst:
+		b.WriteString(", ETA soon (past the estimate)")
+	case j.rowsEst > 0 && rowRate > 0:
+		b.WriteString(", ETA " + fmtRemaining(float64(j.rowsEst-j.rows)/rowRate))
 	case j.final && rate > 0:
-		eta := time.Duration(float64(j.known-done) / rate * float64(time.Second))
-		if eta < time.Second {
-			b.WriteString(", ETA <1s")
-		} else {
-			b.WriteString(", ETA " + fmtETA(eta))
-		}
+		b.WriteString(", ETA " + fmtRemaining(float64(j.known-done)/rate))
 	default:
 		b.WriteString(", ETA unknown")
 	}
 	fmt.Fprintf(&b, ", %d failed", j.failed)
 	return b.String()
+}
+
+// fmtRemaining formats an ETA of secs seconds.
+func fmtRemaining(secs float64) string {
+	eta := time.Duration(secs * float64(time.Second))
+	if eta < time.Second {
+		return "<1s"
+	}
+	return fmtETA(eta)
 }
 
 // summary is the job's last line: "400/400 tasks (100%), 4.0 GiB, done in
@@ -353,7 +389,11 @@ func (j *progressJob) summary(now time.Time, err error) string {
 	} else {
 		fmt.Fprintf(&b, "%d tasks", done)
 	}
-	b.WriteString(", " + humanize.IBytes(uint64(max(j.bytes, 0))))
+	if j.rowJob {
+		b.WriteString(", " + humanize.Comma(j.rows) + " rows")
+	} else {
+		b.WriteString(", " + humanize.IBytes(uint64(max(j.bytes, 0))))
+	}
 	took := fmtETA(now.Sub(j.start))
 	if err != nil {
 		fmt.Fprintf(&b, ", stopped after %s, %d failed: %v", took, j.failed, err)
@@ -363,7 +403,22 @@ func (j *progressJob) summary(now time.Time, err error) string {
 	return b.String()
 }
 
-func (j *progressJob) volume() string {
+// volume is how much input is done: "1.2 GiB of 4.0 GiB", or for a
+// migrate job "12,000/~40,000 rows (30%)", without the percentage unless
+// pct; past the estimate, "41,000/~40,000 rows (>100%)".
+func (j *progressJob) volume(pct bool) string {
+	if j.rowJob {
+		done := humanize.Comma(j.rows)
+		switch {
+		case j.rowsEst <= 0:
+			return done + " rows"
+		case !pct:
+			return done + "/~" + humanize.Comma(j.rowsEst) + " rows"
+		case j.rows > j.rowsEst:
+			return done + "/~" + humanize.Comma(j.rowsEst) + " rows (>100%)"
+		}
+		return fmt.Sprintf("%s/~%s rows (%d%%)", done, humanize.Comma(j.rowsEst), 100*j.rows/j.rowsEst)
+	}
 	done := humanize.IBytes(uint64(max(j.bytes, 0)))
 	if j.totalBytes > 0 {
 		return done + " of " + humanize.IBytes(uint64(j.totalBytes))

@@ -126,3 +126,47 @@ func TestProgressTerminalUnknownTotal(t *testing.T) {
 		t.Errorf("bar not cleared by Close: %q", out[max(0, len(out)-200):])
 	}
 }
+
+// TestProgressRows follows a migrate job's rows towards the estimate, and
+// past it, on log lines and on the bar.
+func TestProgressRows(t *testing.T) {
+	for _, terminal := range []bool{false, true} {
+		var buf syncBuffer
+		p := observe.NewProgress(&buf, terminal, observe.ProgressInterval(2*time.Millisecond))
+		var obs observe.Observer = observe.Multi(p) // the job reaches Progress through Multi
+		obs.JobStarted("M", "", -1, 0, 2)
+		obs.(observe.RowsObserver).RowsEstimated("M", "", 1000)
+		obs.TasksPublished("M", "", 5, false)
+		obs.AttemptEnded(observe.Attempt{Job: "M", Index: 0, Rows: 250, Failed: true, Retried: true}) // not final: not counted
+		for i := range 2 {
+			obs.AttemptEnded(observe.Attempt{Job: "M", Index: uint64(i), Rows: 250})
+		}
+		want := "500/~1,000 rows (50%)"
+		if terminal {
+			want = "500/~1,000 rows, "
+		}
+		eventually(t, 5*time.Second, "half the rows", func() bool { return strings.Contains(buf.String(), want) })
+		if !terminal && !strings.Contains(buf.String(), " rows/s, ETA ") { // a terminal line is cut at its width
+			t.Errorf("terminal %v: no row rate and ETA in %q", terminal, buf.String())
+		}
+		// The estimate was short: the rows pass it.
+		for i := 2; i < 5; i++ {
+			obs.AttemptEnded(observe.Attempt{Job: "M", Index: uint64(i), Rows: 250})
+		}
+		want = "1,250/~1,000 rows (>100%)"
+		if terminal {
+			want = "1,250/~1,000 rows, "
+		}
+		eventually(t, 5*time.Second, "rows past the estimate", func() bool { return strings.Contains(buf.String(), want) })
+		if !terminal && !strings.Contains(buf.String(), "ETA soon (past the estimate)") {
+			t.Errorf("terminal %v: no ETA past the estimate in %q", terminal, buf.String())
+		}
+		obs.JobEnded("M", "", nil)
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if out := buf.String(); !terminal && !strings.Contains(out, "jetmr: job M: 5 tasks, 1,250 rows, done in ") {
+			t.Errorf("no summary with the rows done in %q", out)
+		}
+	}
+}

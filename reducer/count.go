@@ -12,13 +12,17 @@ import (
 // write, only rows and batches to count. The work itself committed in the
 // database, batch by batch.
 type CountSink struct {
-	// Rows is the number of rows the batches' SQL affected; Batches counts
-	// the batches run, AlreadyDone those found committed before.
-	Rows, Batches, AlreadyDone int64
+	// Rows is the number of rows the batches' SQL affected, each batch's
+	// counted once: the rows its final attempt ran and those its earlier
+	// attempts had committed. Batches counts the batches, AlreadyDone
+	// those found committed before, Split those committed in parts.
+	Rows, Batches, AlreadyDone, Split int64
 }
 
 type batchOutcome struct {
 	Rows        int64 `msgpack:"rows"`
+	Earlier     int64 `msgpack:"earlier,omitempty"`
+	Parts       int   `msgpack:"parts,omitempty"`
 	AlreadyDone bool  `msgpack:"done,omitempty"`
 }
 
@@ -28,10 +32,13 @@ func (s *CountSink) Merge(_ context.Context, r *schema.Result) (Span, error) {
 	if err := msgpack.Unmarshal(r.Payload, &o); err != nil {
 		return Span{}, err
 	}
-	s.Rows += o.Rows
+	s.Rows += o.Rows + o.Earlier
 	s.Batches++
 	if o.AlreadyDone {
 		s.AlreadyDone++
+	}
+	if o.Parts > 1 {
+		s.Split++
 	}
 	return one(r.Index), nil
 }

@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -42,7 +44,8 @@ type KeyedConfig struct {
 	// read. Required with them.
 	WorkDir string
 	// Parallel bounds how many partitions are written at once. Default:
-	// the number of CPUs.
+	// the number of CPUs. Results are merged into their partitions
+	// concurrently whatever Parallel is: one goroutine per partition.
 	Parallel int
 	// Sync fsyncs the part files and directories before the output is
 	// renamed into place, so that it survives a power loss.
@@ -56,14 +59,27 @@ type KeyedConfig struct {
 //
 // Output goes to a temporary directory next to Dir holding part-00000 ...
 // part-NNNNN, renamed to Dir only when every part is complete.
+//
+// Each partition has its own goroutine (a lane) that reads, decodes and
+// folds the partition's results, so that the reduce of a job with R
+// partitions uses up to R cores; Merge only hands a result to its lane.
+// The lanes start with the first Merge and end in Commit, Suspend or
+// Abort, which wait for them. A lane's error is returned by the next Merge
+// or by Commit.
 type KeyedSink struct {
-	cfg     KeyedConfig
-	tmp     string
-	accs    []map[string]Accumulator
-	runs    [][]indexedRun
-	parts   map[uint64]int
-	inlines int
+	cfg   KeyedConfig
+	tmp   string
+	accs  []map[string]Accumulator // per partition, owned by its lane
+	runs  [][]indexedRun           // per partition, owned by its lane
+	parts map[uint64]int
+
+	lanes   []chan *schema.Result // nil until the first Merge
+	laneErr atomic.Pointer[error]
+	laneWG  sync.WaitGroup
 }
+
+// laneDepth is how many results wait for each partition's lane.
+const laneDepth = 64
 
 type indexedRun struct {
 	index uint64
@@ -107,16 +123,18 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 	return s, nil
 }
 
-// Merge implements [Sink].
-func (s *KeyedSink) Merge(_ context.Context, r *schema.Result) (Span, error) {
-	var err error
-	if s.cfg.Fold != nil {
-		err = s.fold(r)
-	} else {
-		err = s.keepRun(r)
-	}
-	if err != nil {
+// Merge implements [Sink]: it hands r to its partition's lane.
+func (s *KeyedSink) Merge(ctx context.Context, r *schema.Result) (Span, error) {
+	if err := s.laneError(); err != nil {
 		return Span{}, err
+	}
+	if s.lanes == nil {
+		s.startLanes()
+	}
+	select {
+	case s.lanes[r.Partition] <- r:
+	case <-ctx.Done():
+		return Span{}, ctx.Err()
 	}
 	s.parts[r.Index]++
 	if s.parts[r.Index] < s.cfg.Partitions {
@@ -124,6 +142,53 @@ func (s *KeyedSink) Merge(_ context.Context, r *schema.Result) (Span, error) {
 	}
 	delete(s.parts, r.Index)
 	return one(r.Index), nil
+}
+
+// startLanes starts one goroutine per partition, merging the results Merge
+// hands it until stopLanes. After an error a lane drops what it receives.
+func (s *KeyedSink) startLanes() {
+	s.lanes = make([]chan *schema.Result, s.cfg.Partitions)
+	for p := range s.lanes {
+		lane := make(chan *schema.Result, laneDepth)
+		s.lanes[p] = lane
+		s.laneWG.Add(1)
+		go func() {
+			defer s.laneWG.Done()
+			for r := range lane {
+				if s.laneError() != nil {
+					continue
+				}
+				var err error
+				if s.cfg.Fold != nil {
+					err = s.fold(r)
+				} else {
+					err = s.keepRun(r)
+				}
+				if err != nil {
+					err = fmt.Errorf("merging result of task %d, partition %d: %w", r.Index, r.Partition, err)
+					s.laneErr.CompareAndSwap(nil, &err)
+				}
+			}
+		}()
+	}
+}
+
+// stopLanes closes the lanes and waits until they have merged everything
+// handed to them. It returns the first lane error.
+func (s *KeyedSink) stopLanes() error {
+	for _, lane := range s.lanes {
+		close(lane)
+	}
+	s.laneWG.Wait()
+	s.lanes = nil
+	return s.laneError()
+}
+
+func (s *KeyedSink) laneError() error {
+	if p := s.laneErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (s *KeyedSink) fold(r *schema.Result) error {
@@ -172,7 +237,6 @@ func (s *KeyedSink) keepRun(r *schema.Result) error {
 		if err := os.WriteFile(path, r.Payload, 0o600); err != nil {
 			return fmt.Errorf("keeping output of task %d: %w", r.Index, err)
 		}
-		s.inlines++
 	}
 	s.runs[r.Partition] = append(s.runs[r.Partition], indexedRun{index: r.Index, path: path})
 	return nil
@@ -187,6 +251,10 @@ func (s *KeyedSink) Fail(_ context.Context, r *schema.Result) (Span, error) { re
 func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 	if failed {
 		return s.Suspend(ctx)
+	}
+	if err := s.stopLanes(); err != nil {
+		os.RemoveAll(s.tmp)
+		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Parallel)
@@ -224,7 +292,8 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 // in the results stream and spill files, so nothing needs keeping but the
 // spill files; the temporary directory goes.
 func (s *KeyedSink) Suspend(context.Context) error {
-	return os.RemoveAll(s.tmp)
+	lerr := s.stopLanes()
+	return errors.Join(lerr, os.RemoveAll(s.tmp))
 }
 
 // PartName is the file name of partition p in the output directory.
@@ -390,6 +459,7 @@ func (s *KeyedSink) cleanRuns() {
 
 // Abort discards the partial output and the runs.
 func (s *KeyedSink) Abort() {
+	s.stopLanes()
 	s.cleanRuns()
 	os.RemoveAll(s.tmp)
 }

@@ -55,6 +55,15 @@ type Config struct {
 	// failed in an earlier round: it must publish the task again. Optional;
 	// without it earlier failures stay final.
 	Retry func(r *schema.Result) error
+	// Fetch is called with each successful result whose output is an
+	// object (transport "object") before the sink sees it: it must make the
+	// output a local spill file (set Spill, clear Object). Required for jobs
+	// whose workers ship outputs as objects.
+	Fetch func(ctx context.Context, r *schema.Result) error
+	// Merged is called, from the reducer's goroutine, with the result of
+	// each task merged in full (for keyed jobs, its last partition), replays
+	// included: --task-time sizes the next chunks from them. Optional.
+	Merged func(res *schema.Result)
 	// Failed is called after each task that failed for good, with the number
 	// of such tasks so far (for --halt). Optional.
 	Failed func(n int)
@@ -154,7 +163,9 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 	r.stats.Dead = r.dead
 	if r.cfg.BeforeCommit != nil && len(r.dead) == 0 {
 		if err := r.cfg.BeforeCommit(ctx); err != nil {
-			return r.stats, err
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			return r.stats, errors.Join(err, r.cfg.Sink.Suspend(sctx))
 		}
 		crashpoint.Hit("commit.marked")
 	}
@@ -240,6 +251,14 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	if seen[res.Partition] {
 		return nil // this partition of this task is already merged
 	}
+	if res.Object != "" {
+		if r.cfg.Fetch == nil {
+			return fmt.Errorf("result of task %d is in object %s, and this reducer cannot fetch objects", res.Index, res.Object)
+		}
+		if err := r.cfg.Fetch(ctx, &res); err != nil {
+			return fmt.Errorf("fetching the output of task %d: %w", res.Index, err)
+		}
+	}
 	span, err := r.cfg.Sink.Merge(ctx, &res)
 	if err != nil {
 		return fmt.Errorf("merging result of task %d: %w", res.Index, err)
@@ -248,6 +267,9 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	r.stats.AddOutput(&res)
 	if allTrue(seen) {
 		r.complete(&res, replayed)
+		if r.cfg.Merged != nil {
+			r.cfg.Merged(&res)
+		}
 	}
 	r.cfg.Retired(span)
 	return nil

@@ -44,10 +44,13 @@ type Report struct {
 	} `json:"task_seconds"`
 	// OverheadSeconds is the slot time per task not spent running tasks.
 	OverheadSeconds float64 `json:"overhead_seconds_per_task"`
-	// Rows counts the rows a migrate job's SQL affected; BatchesAlreadyDone
-	// the batches found committed by an earlier run.
+	// Rows counts the rows a migrate job's SQL affected, each batch once
+	// however many attempts or runs it took; BatchesAlreadyDone the
+	// batches found committed by an earlier run; BatchesSplit those
+	// committed in parts after their SQL timed out.
 	Rows               int64          `json:"rows,omitempty"`
 	BatchesAlreadyDone int64          `json:"batches_already_done,omitempty"`
+	BatchesSplit       int64          `json:"batches_split,omitempty"`
 	BytesIn            int64          `json:"bytes_in"`
 	BytesOut           int64          `json:"bytes_out"`
 	Workers            []WorkerReport `json:"workers"`
@@ -139,7 +142,7 @@ func advise(r *Report) []string {
 	}
 	tiny := r.TaskSeconds.P50 < 0.010 || r.OverheadSeconds > r.TaskSeconds.P50
 	if tiny {
-		out = append(out, fmt.Sprintf("tasks take %s at the median against %s of overhead each: per-task overhead dominates, use a larger --chunk-size",
+		out = append(out, fmt.Sprintf("tasks take %s at the median against %s of overhead each: per-task overhead dominates, use a larger --chunk-size, or --task-time 1s to size chunks from their observed times",
 			fmtDur(r.TaskSeconds.P50), fmtDur(r.OverheadSeconds)))
 	}
 	if r.Efficiency < TargetEfficiency {
@@ -148,7 +151,7 @@ func advise(r *Report) []string {
 		case r.Tasks < 2*r.Slots:
 			msg += fmt.Sprintf(": %d tasks cannot keep %d slots busy, use a smaller --chunk-size", r.Tasks, r.Slots)
 		case r.TaskSeconds.Max > 4*r.TaskSeconds.P50 && r.TaskSeconds.Max > 0.1*r.WallSeconds:
-			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, use a smaller --chunk-size",
+			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, use a smaller --chunk-size (with --task-time, a shorter target)",
 				fmtDur(r.TaskSeconds.Max), fmtDur(r.TaskSeconds.P50))
 		case tiny:
 			msg += ": the tasks are too small for their overhead (see above)"
@@ -182,6 +185,9 @@ func (r *Report) Summary() string {
 		fmtDur(r.WallSeconds), r.Slots, r.Speedup, 100*r.Efficiency, 100*r.Utilization)
 	if r.Kind == "migrate" {
 		fmt.Fprintf(&b, "%d rows", r.Rows)
+		if r.BatchesSplit > 0 {
+			fmt.Fprintf(&b, " (%d batches split after timeouts)", r.BatchesSplit)
+		}
 	} else {
 		fmt.Fprintf(&b, "%s in, %s out", humanize.IBytes(uint64(r.BytesIn)), humanize.IBytes(uint64(r.BytesOut)))
 	}

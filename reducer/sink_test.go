@@ -426,3 +426,40 @@ func TestKeyedSinkReduceCommand(t *testing.T) {
 		t.Errorf("spilled runs left: %q", names)
 	}
 }
+
+// TestKeyedSinkLaneError checks that a result its partition's lane cannot
+// read fails the merge, by the next Merge or by Commit, and publishes
+// nothing.
+func TestKeyedSinkLaneError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: "lanejob", Partitions: 2, Fold: reducer.Sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Merge(ctx, keyedRun(t, 0, 0, map[string]string{"a": "1"})); err != nil {
+		t.Fatal(err)
+	}
+	bad := &schema.Result{Index: 5, Partition: 1, Payload: []byte("\xc1 not a run")}
+	if _, err := s.Merge(ctx, bad); err != nil {
+		t.Fatal(err) // handed to the lane; its error comes later
+	}
+	var mergeErr error
+	for i := uint64(1); i < 200 && mergeErr == nil; i++ {
+		_, mergeErr = s.Merge(ctx, keyedRun(t, i, 0, map[string]string{"a": "1"}))
+	}
+	err = s.Commit(ctx, false)
+	for _, e := range []error{mergeErr, err} {
+		if e != nil && !strings.Contains(e.Error(), "task 5, partition 1") {
+			t.Fatalf("error %q does not name the task and partition it could not merge", e)
+		}
+	}
+	if err == nil {
+		t.Fatal("Commit succeeded after a result could not be merged")
+	}
+	if names := dirNames(t, parent); len(names) != 0 {
+		t.Fatalf("output's folder holds %q, want nothing published and no temporary directory", names)
+	}
+}

@@ -37,8 +37,12 @@ func DecodeTask(data []byte) (Task, error) {
 		return Task{}, fmt.Errorf("decoding task: %w: bad job ID %q", ErrMalformed, t.Job)
 	case t.Offset < 0 || t.Length < 0:
 		return Task{}, fmt.Errorf("decoding task %d: %w: negative range %d+%d", t.Index, ErrMalformed, t.Offset, t.Length)
-	case t.Path != "" && t.Inline != nil:
+	case t.Path != "" && t.Inline != nil && t.Sum == nil:
 		return Task{}, fmt.Errorf("decoding task %d: %w: both a path and inline data", t.Index, ErrMalformed)
+	case t.Inline != nil && t.Object != "":
+		return Task{}, fmt.Errorf("decoding task %d: %w: both inline data and an object", t.Index, ErrMalformed)
+	case t.Object != "" && t.Sum == nil:
+		return Task{}, fmt.Errorf("decoding task %d: %w: an object without a checksum", t.Index, ErrMalformed)
 	}
 	return t, nil
 }
@@ -65,8 +69,8 @@ func DecodeResult(data []byte) (Result, error) {
 		return Result{}, fmt.Errorf("decoding result %d: %w: negative partition", r.Index, ErrMalformed)
 	case r.End < r.Start:
 		return Result{}, fmt.Errorf("decoding result %d: %w: ends before it starts", r.Index, ErrMalformed)
-	case r.Payload != nil && r.Spill != "":
-		return Result{}, fmt.Errorf("decoding result %d: %w: both inline and spilled output", r.Index, ErrMalformed)
+	case r.Payload != nil && r.Spill != "", r.Object != "" && (r.Payload != nil || r.Spill != ""):
+		return Result{}, fmt.Errorf("decoding result %d: %w: output both inline, spilled or in an object", r.Index, ErrMalformed)
 	}
 	return r, nil
 }

@@ -37,6 +37,14 @@ func TaskStream(job string) string { return "JETMR_" + job + "_TASKS" }
 // ResultStream is the stream holding a job's task results until the job ends.
 func ResultStream(job string) string { return "JETMR_" + job + "_RESULTS" }
 
+// DataBucket is the object store bucket of a job's shipped chunks and
+// outputs (transport "object"); its stream is "OBJ_" + DataBucket.
+func DataBucket(job string) string { return "JETMR_" + job + "_DATA" }
+
+// ChunkObject is the name of task index's chunk in [DataBucket]: a task
+// published again (a resume) ships the same chunk under the same name.
+func ChunkObject(index uint64) string { return fmt.Sprintf("chunk-%d", index) }
+
 // TaskSubject is the subject tasks of a job are published on.
 func TaskSubject(job string) string { return subjectRoot + "." + job + ".tasks" }
 

@@ -16,10 +16,22 @@ type Task struct {
 	Path   string `msgpack:"path,omitempty"`
 	Offset int64  `msgpack:"off,omitempty"`
 	Length int64  `msgpack:"len,omitempty"`
-	// Inline holds the task's data when it travels in the message; Path is
-	// empty then.
+	// Inline holds the task's data when it travels in the message. Path is
+	// empty then, unless the data was read from Path by the splitter for
+	// workers without a shared disk (transport "object"): Path, Offset and
+	// Length then only say where it came from.
 	Inline []byte `msgpack:"data,omitempty"`
+	// Object names the object in the job's [DataBucket] that holds the
+	// task's data (transport "object", chunks too large to travel inline).
+	Object string `msgpack:"obj,omitempty"`
+	// Sum is the [Checksum] of the data a splitter shipped (inline or as
+	// an object); a worker verifies it before using the data.
+	Sum []byte `msgpack:"sum,omitempty"`
 }
+
+// Shipped reports whether the task's data travels with it (inline or as
+// an object) rather than being read from Path by the worker.
+func (t *Task) Shipped() bool { return t.Inline != nil || t.Object != "" || t.Path == "" }
 
 // Pair is one key/value pair of keyed (map-reduce) output.
 type Pair struct {
@@ -53,9 +65,12 @@ type Result struct {
 	// Payload holds the output inline; Spill names a file holding it instead
 	// when it is too large for a message. For keyed jobs the output is a run
 	// (see [AppendRun]); for pipe jobs it is the command's stdout.
-	Payload []byte     `msgpack:"data,omitempty"`
-	Spill   string     `msgpack:"spill,omitempty"`
-	Err     *TaskError `msgpack:"err,omitempty"`
+	Payload []byte `msgpack:"data,omitempty"`
+	Spill   string `msgpack:"spill,omitempty"`
+	// Object names the object in the job's [DataBucket] holding the
+	// output instead, for workers that share no disk with the reducer.
+	Object string     `msgpack:"obj,omitempty"`
+	Err    *TaskError `msgpack:"err,omitempty"`
 	// Path, Offset and Length repeat the task's input range in a failure
 	// result, so that its dead letter says which input failed; TaskData
 	// repeats a small inline task (a migrate batch), so that
@@ -117,15 +132,34 @@ type JobRecord struct {
 	ChunkSize int64  `msgpack:"chunk"`
 	Retries   int    `msgpack:"retries"`
 	// TimeoutNanos limits one attempt; zero means no limit.
-	TimeoutNanos int64  `msgpack:"timeout,omitempty"`
-	Created      int64  `msgpack:"created"`
-	State        string `msgpack:"state"`
+	TimeoutNanos int64 `msgpack:"timeout,omitempty"`
+	// Transport says how task data and large outputs reach workers and the
+	// reducer: [TransportShared] (file ranges and spill files on a shared
+	// filesystem; the default) or [TransportObject].
+	Transport string `msgpack:"transport,omitempty"`
+	// TaskTimeNanos, when set, is the time a task should take (--task-time):
+	// chunks are sized adaptively from ChunkSize on, and split with a
+	// write-ahead cursor.
+	TaskTimeNanos int64  `msgpack:"tasktime,omitempty"`
+	Created       int64  `msgpack:"created"`
+	State         string `msgpack:"state"`
 	// Tasks is the number of tasks, known once splitting finished (0 before).
 	Tasks uint64 `msgpack:"tasks,omitempty"`
 	// Round counts the resumes with --retry-failed: a task that failed in an
 	// earlier round runs again in the current one.
 	Round int `msgpack:"round,omitempty"`
 }
+
+// Transports of task data and large outputs.
+const (
+	// TransportShared: workers read input byte ranges and spill files by
+	// path, on a filesystem they share with the submitter.
+	TransportShared = "shared"
+	// TransportObject: the splitter ships each chunk, inline in the task
+	// message when it is small, else through the JetStream object store;
+	// workers put large outputs there too. Nothing needs a shared disk.
+	TransportObject = "object"
+)
 
 // Job states.
 const (
@@ -155,7 +189,16 @@ type SplitCheckpoint struct {
 	// publishes it again and splits on after it.
 	Cursor      []byte `msgpack:"cursor,omitempty"`
 	CursorIndex uint64 `msgpack:"cidx,omitempty"`
+	// CursorPath, CursorOffset and CursorLength are the cursor chunk of a
+	// file source split adaptively (--task-time), whose ranges cannot be
+	// cut the same way twice.
+	CursorPath   string `msgpack:"cpath,omitempty"`
+	CursorOffset int64  `msgpack:"coff,omitempty"`
+	CursorLength int64  `msgpack:"clen,omitempty"`
 }
+
+// HasCursor reports whether the checkpoint holds a write-ahead cursor.
+func (c SplitCheckpoint) HasCursor() bool { return c.Cursor != nil || c.CursorPath != "" }
 
 // OutputCheckpoint records how much of an ordered output file is durable:
 // the outputs of tasks below Next fill its first Offset bytes, synced to

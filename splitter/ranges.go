@@ -44,12 +44,22 @@ func Ranges(ctx context.Context, inputs []Input, chunkSize int64, yield func(Ran
 	if chunkSize < 1 {
 		panic(fmt.Sprintf("splitter: chunk size %d is below 1", chunkSize))
 	}
-	s := &fileSplitter{ctx: ctx, chunkSize: chunkSize, yield: yield, buf: make([]byte, readBufferSize)}
-	for _, in := range inputs {
+	return splitFrom(ctx, inputs, 0, 0, func() int64 { return chunkSize }, yield)
+}
+
+// splitFrom splits inputs[first:], the first of them from offset start,
+// asking size for the size of each range just before cutting it.
+func splitFrom(ctx context.Context, inputs []Input, first int, start int64, size func() int64, yield func(Range) error) error {
+	s := &fileSplitter{ctx: ctx, size: size, yield: yield, buf: make([]byte, readBufferSize)}
+	for i, in := range inputs[first:] {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.split(in); err != nil {
+		from := int64(0)
+		if i == 0 {
+			from = start
+		}
+		if err := s.split(in, from); err != nil {
 			return err
 		}
 	}
@@ -58,17 +68,18 @@ func Ranges(ctx context.Context, inputs []Input, chunkSize int64, yield func(Ran
 
 // fileSplitter holds the state shared by the files of one Ranges call.
 type fileSplitter struct {
-	ctx       context.Context
-	chunkSize int64
-	yield     func(Range) error
-	buf       []byte // the read buffer, of readBufferSize bytes
-	win       []byte // the bytes of the current file last read into buf
-	winOff    int64  // the offset of win in the current file
+	ctx    context.Context
+	size   func() int64 // the size of the next range; below 1 counts as 1
+	yield  func(Range) error
+	buf    []byte // the read buffer, of readBufferSize bytes
+	win    []byte // the bytes of the current file last read into buf
+	winOff int64  // the offset of win in the current file
 }
 
-// split yields the ranges of one input.
-func (s *fileSplitter) split(in Input) error {
-	if in.Size <= 0 {
+// split yields the ranges of one input from offset from, which must be
+// the start of a line.
+func (s *fileSplitter) split(in Input, from int64) error {
+	if in.Size <= from {
 		return nil
 	}
 	f, err := openInput(in)
@@ -77,7 +88,7 @@ func (s *fileSplitter) split(in Input) error {
 	}
 	defer f.Close()
 	s.win = nil
-	for start := int64(0); start < in.Size; {
+	for start := from; start < in.Size; {
 		end, err := s.rangeEnd(f, in, start)
 		if err != nil {
 			return err
@@ -117,10 +128,11 @@ func openInput(in Input) (*os.File, error) {
 // start: just after the first '\n' at or after start+chunkSize-1, or the
 // end of the file.
 func (s *fileSplitter) rangeEnd(f io.ReaderAt, in Input, start int64) (int64, error) {
-	if s.chunkSize >= in.Size-start {
+	size := max(s.size(), 1)
+	if size >= in.Size-start {
 		return in.Size, nil
 	}
-	nl, err := s.findNewline(f, in, start+s.chunkSize-1)
+	nl, err := s.findNewline(f, in, start+size-1)
 	if err != nil {
 		return 0, err
 	}

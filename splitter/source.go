@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Source is where a job's tasks come from. Files, item lists and SQL key
@@ -38,8 +39,22 @@ type CursorSource interface {
 	SplitAfter(ctx context.Context, last Chunk, chunkSize int64, yield func(Chunk) error) error
 }
 
-// Chunk is one task's input: a byte range of a file that workers can read
-// (they share a filesystem with the splitter), or the bytes themselves.
+// AdaptiveSource is a source whose chunks may change size from one to the
+// next and that can go on after a given chunk: a job sized by --task-time
+// asks for each chunk's size as tasks finish, and checkpoints each chunk
+// before publishing it, because such a split cannot be repeated.
+type AdaptiveSource interface {
+	Source
+	// SplitSized calls yield for each chunk after last, or from the start
+	// when last is nil, calling size for the size of each chunk just before
+	// cutting it.
+	SplitSized(ctx context.Context, last *Chunk, size func() int64, yield func(Chunk) error) error
+}
+
+// Chunk is one task's input: a byte range of a file, or the bytes
+// themselves. Workers read a byte range from the file when they share a
+// filesystem with the splitter; with transport "object" the job reads the
+// range and ships its bytes to them.
 type Chunk struct {
 	Path           string
 	Offset, Length int64
@@ -54,6 +69,23 @@ type Files []Input
 // Split implements [Source].
 func (f Files) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
 	return Ranges(ctx, f, chunkSize, func(r Range) error {
+		return yield(Chunk{Path: r.Path, Offset: r.Offset, Length: r.Length})
+	})
+}
+
+// SplitSized implements [AdaptiveSource]. A last chunk that none of the
+// files contains is an error wrapping [ErrBadInput].
+func (f Files) SplitSized(ctx context.Context, last *Chunk, size func() int64, yield func(Chunk) error) error {
+	first, start := 0, int64(0)
+	if last != nil {
+		first = slices.IndexFunc(f, func(in Input) bool { return in.Path == last.Path })
+		if first < 0 || last.Offset < 0 || last.Length < 1 || last.Offset+last.Length > f[first].Size {
+			return badInput(nil, "the split checkpoint names %q at %d+%d, which is not part of the inputs: start the job again without --resume",
+				last.Path, last.Offset, last.Length)
+		}
+		start = last.Offset + last.Length
+	}
+	return splitFrom(ctx, f, first, start, size, func(r Range) error {
 		return yield(Chunk{Path: r.Path, Offset: r.Offset, Length: r.Length})
 	})
 }

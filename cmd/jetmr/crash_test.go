@@ -164,16 +164,23 @@ func TestCrashResumePipe(t *testing.T) {
 			r := rand.New(rand.NewPCG(c.seed, 99))
 			n := runUntilDone(t, dir, r, c.sig, 2*time.Second, args)
 			t.Logf("completed after %d interruptions", n)
-			got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := sequential(t, argv, in); string(got) != want {
-				t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
-			}
-			assertNoTemporaries(t, dir)
+			checkPipeOutput(t, dir, argv, in)
 		})
 	}
+}
+
+// checkPipeOutput checks that dir/out.txt is argv's sequential output over
+// in, and that no temporary file is left in dir.
+func checkPipeOutput(t *testing.T, dir string, argv []string, in string) {
+	t.Helper()
+	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sequential(t, argv, in); string(got) != want {
+		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
+	}
+	assertNoTemporaries(t, dir)
 }
 
 func TestCrashResumeMapReduce(t *testing.T) {

@@ -277,6 +277,9 @@ func TestBadUsage(t *testing.T) {
 		{"mapreduce without output", nil, []string{"mapreduce", "-i", crlf, "--map", "wordcount", "--reduce", "sum"}, []string{"-o"}},
 		{"bad -j", nil, []string{"pipe", "-i", crlf, "-j", "lots", "--", "cat"}, []string{"-j"}},
 		{"unknown flag", nil, []string{"pipe", "-i", crlf, "--frobnicate", "--", "cat"}, []string{"frobnicate"}},
+		{"bad transport", nil, []string{"pipe", "-i", crlf, "--transport", "s3", "--", "cat"}, []string{"--transport", "s3", "shared or object"}},
+		{"negative task time", nil, []string{"pipe", "-i", crlf, "--task-time", "-2s", "--", "cat"}, []string{"--task-time", "-2s"}},
+		{"task time without unit", nil, []string{"pipe", "-i", crlf, "--task-time", "5", "--", "cat"}, []string{"task-time", "5"}},
 		{"bad partitions", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--partitions", "0"}, []string{"partitions"}},
 	}
 	for _, tt := range tests {

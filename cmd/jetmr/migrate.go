@@ -33,6 +33,13 @@ retries: even non-idempotent SQL touches every row once. Transient errors
 retried; other SQL errors make the batch a dead letter naming its key
 range. --where only sizes the batches: the SQL must filter its own rows.
 
+--timeout bounds each transaction. A batch whose SQL times out is retried
+whole once; from its second attempt on, a timeout splits it in half by
+rows instead, and halves of halves, down to a single key, each part
+committed in its own transaction with its own row in jetmr_batches. A
+batch stopped half-way through its parts goes on after the ones that
+committed. Progress counts rows against the table's estimated size.
+
 Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 		Example: `  jetmr migrate --db sqlite:app.db --table users --key id --sql 'UPDATE users SET n = n + 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)'
   jetmr migrate --db postgres://app@localhost/app --table events --key id --chunk-size 5000 -j 4 \
@@ -71,6 +78,9 @@ Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 	fs.BoolVar(&dryRun, "dry-run", false, "print the batches and the SQL; change nothing")
 	if flag := fs.Lookup("chunk-size"); flag != nil {
 		flag.Usage = "rows per batch (default 1000)"
+	}
+	if flag := fs.Lookup("timeout"); flag != nil {
+		flag.Usage = "wall-time limit per transaction, e.g. 30s; a batch that times out again is split in half (default: none)"
 	}
 	return cmd
 }

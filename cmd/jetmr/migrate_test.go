@@ -89,6 +89,13 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 			testMigrateCrashPoint(t, b.open(t), point)
 		})
 	}
+	// A crash after the first, or third, part of a split batch committed.
+	for _, point := range []string{"batch.part.committed:1", "batch.part.committed:3"} {
+		t.Run("SplitCrash/"+point, func(t *testing.T) {
+			t.Parallel()
+			testMigrateSplitCrash(t, b.open(t), point)
+		})
+	}
 	t.Run("FailingBatch", func(t *testing.T) {
 		t.Parallel()
 		testMigrateFailingBatch(t, b.open(t), b.checkViolation)
@@ -245,6 +252,21 @@ func runMigrateProcess(t *testing.T, dir string, env []string, kill time.Duratio
 	return res
 }
 
+// killAtThenResume runs args with the crash point armed, checks that
+// jetmr died there, calls between (unless nil), and returns how the
+// resume without the crash point ended.
+func killAtThenResume(t *testing.T, dir, point string, args []string, between func()) migRun {
+	t.Helper()
+	res := runMigrateProcess(t, dir, []string{"JETMR_CRASHPOINT=" + point}, 0, args)
+	if !res.killed {
+		t.Fatalf("with crash point %s armed, jetmr exited %d (hung: %v) instead of being killed there; stderr:\n%s", point, res.code, res.hung, res.stderr)
+	}
+	if between != nil {
+		between()
+	}
+	return runMigrateProcess(t, dir, nil, 0, slices.Insert(slices.Clone(args), 1, "--resume"))
+}
+
 // testMigrateCrashPoint kills jetmr migrate at a named step (internal/
 // crashpoint), then resumes it: the resume must complete, every row be
 // touched exactly once, and every batch be recorded once.
@@ -255,12 +277,7 @@ func testMigrateCrashPoint(t *testing.T, d *migratetest.DB, point string) {
 	dir := t.TempDir()
 	args := []string{"migrate", "--store", filepath.Join(dir, "store"), "--job", "crash", "--db", d.URL,
 		"--table", "t", "--key", "id", "--sql", migUpdate, "--chunk-size", strconv.Itoa(chunk), "-j", "4", "--report", "run.json"}
-	res := runMigrateProcess(t, dir, []string{"JETMR_CRASHPOINT=" + point}, 0, args)
-	if !res.killed {
-		t.Fatalf("with crash point %s armed, jetmr exited %d (hung: %v) instead of being killed there; stderr:\n%s", point, res.code, res.hung, res.stderr)
-	}
-	resume := slices.Insert(slices.Clone(args), 1, "--resume")
-	res = runMigrateProcess(t, dir, nil, 0, resume)
+	res := killAtThenResume(t, dir, point, args, nil)
 	if res.hung || res.code != 0 {
 		if res.hung {
 			t.Errorf("resume after a crash at %s did not end within %v; stderr:\n%s", point, migHang, res.stderr)
@@ -273,12 +290,49 @@ func testMigrateCrashPoint(t *testing.T, d *migratetest.DB, point string) {
 	d.CheckAllOnce(t, len(ks.Keys))
 	d.CheckProgress(t, "crash", ks, chunk, -1)
 	rep := readReport(t, filepath.Join(dir, "run.json"))
+	if rows, _ := rep["rows"].(float64); rows != float64(len(ks.Keys)) {
+		t.Errorf("the report counts %v rows, want %d: each batch once, whichever run committed it", rep["rows"], len(ks.Keys))
+	}
 	if strings.HasPrefix(point, "task.processed") {
 		// The batch that crashed committed in the database but published
 		// no result: the resume runs its task again and finds it done.
 		if found, _ := rep["batches_already_done"].(float64); found < 1 {
 			t.Errorf("the resume found %v batches already done in the database, want at least the one that crashed", rep["batches_already_done"])
 		}
+	}
+}
+
+// testMigrateSplitCrash runs batches too slow for --timeout unless their
+// range holds at most 100 rows, so that each is split, SIGKILLs jetmr at
+// a named point after a part of a split batch committed, and resumes:
+// the batch's other parts run, none twice, and the report counts every
+// row once.
+func testMigrateSplitCrash(t *testing.T, d *migratetest.DB, point string) {
+	ks := migratetest.IntKeys(1000, 9)
+	const chunk = 250
+	d.CreateTable(t, ks, false)
+	dir := t.TempDir()
+	args := []string{"migrate", "--store", filepath.Join(dir, "store"), "--job", "split", "--db", d.URL,
+		"--table", "t", "--key", "id", "--sql", migratetest.SlowUpdate(d.Driver, 100), "--timeout", "400ms",
+		"--chunk-size", strconv.Itoa(chunk), "-j", "2", "--report", "run.json"}
+	res := killAtThenResume(t, dir, point, args, func() {
+		if n := d.ProgressRows(t, "split"); n == 0 {
+			t.Fatalf("no part committed before the crash at %s", point)
+		}
+	})
+	if res.hung || res.code != 0 {
+		t.Fatalf("resume after a crash at %s: exit %d (hung: %v); stderr:\n%s", point, res.code, res.hung, res.stderr)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+	if split := d.CheckChains(t, "split", ks, chunk); split != 4 {
+		t.Errorf("%d batches committed in parts, want all 4", split)
+	}
+	rep := readReport(t, filepath.Join(dir, "run.json"))
+	if rows, _ := rep["rows"].(float64); rows != float64(len(ks.Keys)) {
+		t.Errorf("the report counts %v rows, want %d", rep["rows"], len(ks.Keys))
+	}
+	if split, _ := rep["batches_split"].(float64); split != 4 {
+		t.Errorf("the report counts %v split batches, want 4", rep["batches_split"])
 	}
 }
 

@@ -173,30 +173,7 @@ func (d *DB) CheckAllOnce(t testing.TB, rows int) {
 // batch's range and row count: no batch missing, doubled or overlapping.
 func (d *DB) CheckProgress(t testing.TB, job string, ks KeySet, chunk, failed int) {
 	t.Helper()
-	rows, err := d.Conn.Query(`SELECT lo, hi, "rows" FROM jetmr_batches WHERE job = $1`, job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	type rec struct {
-		hi   sql.NullString
-		rows int64
-	}
-	got := map[string]rec{}
-	for rows.Next() {
-		var lo string
-		var r rec
-		if err := rows.Scan(&lo, &r.hi, &r.rows); err != nil {
-			t.Fatal(err)
-		}
-		if _, dup := got[lo]; dup {
-			t.Errorf("batch at %s recorded twice", lo)
-		}
-		got[lo] = r
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	got := d.progress(t, job)
 	want := ks.Batches(chunk)
 	var sum int64
 	for i, w := range want {
@@ -307,4 +284,94 @@ func (ks KeySet) RangeString(b [2]string) string {
 		hi = f(b[1])
 	}
 	return "[" + f(b[0]) + ", " + hi + ")"
+}
+
+// SlowUpdate is "UPDATE t SET n = n + 1" over the batch's range, made
+// slow when the range holds more than over rows: then it sleeps (for
+// PostgreSQL) or spins (for SQLite, which has no sleep) for a minute or
+// more, until a timeout interrupts it. Smaller ranges run at once. It is
+// the batch a migrate job must split to finish.
+func SlowUpdate(driver string, over int) string {
+	inRange := "id >= $1 AND ($2 IS NULL OR id < $2)"
+	count := fmt.Sprintf("(SELECT count(*) FROM t WHERE %s) > %d", inRange, over)
+	if driver == "postgres" {
+		return fmt.Sprintf("UPDATE t SET n = n + 1 WHERE %s AND (SELECT pg_sleep(CASE WHEN %s THEN 120 ELSE 0 END)::text = '')", inRange, count)
+	}
+	// A recursive count that takes about a minute, bounded in case the
+	// interrupt is lost.
+	spin := "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c)"
+	return fmt.Sprintf("UPDATE t SET n = n + 1 WHERE %s AND (CASE WHEN %s THEN %s ELSE 1 END) > 0", inRange, count, spin)
+}
+
+// CheckChains checks the progress rows of a job whose batches of chunk
+// keys of ks may have been split into parts: the rows starting at each
+// batch's lo chain from part to part up to the batch's hi, their rows add
+// up to the batch's, and no row lies outside a chain. It returns the
+// number of batches committed in more than one part.
+func (d *DB) CheckChains(t testing.TB, job string, ks KeySet, chunk int) (split int) {
+	t.Helper()
+	got := d.progress(t, job)
+	for i, w := range ks.Batches(chunk) {
+		lo, parts, sum := w[0], 0, int64(0)
+		for {
+			r, ok := got[lo]
+			if !ok {
+				t.Errorf("batch %d %s: no part recorded at %s", i, ks.RangeString(w), lo)
+				break
+			}
+			delete(got, lo)
+			parts++
+			sum += r.rows
+			if !r.hi.Valid || r.hi.String == w[1] {
+				if r.hi.Valid != (w[1] != "") {
+					t.Errorf("batch %d %s: its last part at %s ends at %v (valid %v)", i, ks.RangeString(w), lo, r.hi.String, r.hi.Valid)
+				}
+				break
+			}
+			lo = r.hi.String
+		}
+		if want := int64(min(chunk, len(ks.Keys)-i*chunk)); sum != want {
+			t.Errorf("batch %d %s: its %d parts hold %d rows, want %d", i, ks.RangeString(w), parts, sum, want)
+		}
+		if parts > 1 {
+			split++
+		}
+	}
+	for lo, r := range got {
+		t.Errorf("a part outside every batch's chain: lo %s, hi %v, rows %d", lo, r.hi, r.rows)
+	}
+	return split
+}
+
+// progressRow is a row of the progress table.
+type progressRow struct {
+	hi   sql.NullString
+	rows int64
+}
+
+// progress reads job's progress rows by their lo; lo is the primary key's
+// second half, so a lo recorded twice is an error.
+func (d *DB) progress(t testing.TB, job string) map[string]progressRow {
+	t.Helper()
+	rows, err := d.Conn.Query(`SELECT lo, hi, "rows" FROM jetmr_batches WHERE job = $1`, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]progressRow{}
+	for rows.Next() {
+		var lo string
+		var r progressRow
+		if err := rows.Scan(&lo, &r.hi, &r.rows); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := got[lo]; dup {
+			t.Errorf("a part at %s recorded twice", lo)
+		}
+		got[lo] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -1,0 +1,59 @@
+package job
+
+import (
+	"time"
+
+	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
+)
+
+// Bounds of adaptive chunk sizes, per unit: bytes of input files, rows of a
+// migration's key ranges.
+const (
+	minAdaptiveBytes = 4 << 10
+	maxAdaptiveBytes = 64 << 20
+	minAdaptiveRows  = 10
+	maxAdaptiveRows  = 1_000_000
+)
+
+// newSizer returns the sizer of a job sized by --task-time, or nil. It
+// follows the job's record, so a resumed job stays adaptive.
+func (s *session) newSizer() *splitter.Sizer {
+	if s.record.TaskTimeNanos <= 0 {
+		return nil
+	}
+	lo, hi := int64(minAdaptiveBytes), int64(maxAdaptiveBytes)
+	if s.record.Kind == schema.KindMigrate {
+		lo, hi = minAdaptiveRows, maxAdaptiveRows
+	}
+	return splitter.NewSizer(splitter.SizerConfig{
+		Target:  time.Duration(s.record.TaskTimeNanos),
+		Initial: s.record.ChunkSize,
+		Min:     lo, Max: hi,
+	})
+}
+
+// observeTask feeds a merged task's size and time to the sizer.
+func (s *session) observeTask(res *schema.Result) {
+	if s.sizer == nil {
+		return
+	}
+	s.sizer.Observe(res.BytesIn, res.Duration())
+}
+
+// chunkSize is the size of the next chunk: the sizer's, or the job's fixed
+// chunk size.
+func (s *session) chunkSize() int64 {
+	if s.sizer == nil {
+		return s.record.ChunkSize
+	}
+	return s.sizer.Size()
+}
+
+// writeAhead reports whether each chunk is checkpointed before its task is
+// published: for sources that change as the job runs, and for adaptive
+// splits, which a resume cannot repeat.
+func (s *session) writeAhead() bool {
+	_, cursor := s.source.(splitter.CursorSource)
+	return cursor || s.sizer != nil
+}
