@@ -36,10 +36,11 @@ type PoolConfig struct {
 	// jobs runs up to 2×Slots tasks. Default: the number of CPUs.
 	Slots int
 	// SpillDir is where outputs too large for a message are written, in a
-	// folder per job. The submitter reads them there, so it must be a
-	// directory the submitter sees at the same path. Default:
-	// [DefaultSpillDir], which is where a submitter using an external NATS
-	// without a store directory looks on the same machine.
+	// folder per job. A job with transport "object" ships them through
+	// the object store; with transport "shared" the submitter reads them
+	// there, so it must then be a directory the submitter sees at the same
+	// path. Default: [DefaultSpillDir], which is where a submitter using an
+	// external NATS without a store directory spills on the same machine.
 	SpillDir string
 	// InlineMax is the largest output sent inside a result message.
 	// Default: the server's maximum payload less 64 KiB (at least 256 KiB),

@@ -28,10 +28,13 @@ to other workers; jetmr status shows the refusal, and the job fails when no
 live worker can run it. Commands of pipe and mapreduce jobs run here, so
 they must exist on this machine.
 
-Tasks that name input files read them at the submitter's path, and outputs
-too large for a message are written to --spill DIR for the submitter to
-read: for now both must be on a filesystem the submitter shares (the same
-machine, or the same paths over a network filesystem).
+Jobs submitted with --nats use --transport object by default: chunks
+travel in the task messages or the JetStream object store, and outputs
+too large for a message are spilled to --spill DIR and shipped through the
+object store, so no disk is shared. A job with --transport shared sends
+byte ranges of the submitter's files and leaves large outputs in --spill
+DIR for the submitter to read: both must then be at the same paths on a
+filesystem the submitter shares.
 
 SIGTERM or SIGINT drains the worker: it takes no new task, lets running
 ones finish for up to --drain-timeout, hands back the rest and exits 0.
@@ -70,7 +73,7 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 	fs.StringVar(&natsURL, "nats", "", "URL of the NATS server with JetStream (required)")
 	fs.StringVar(&jobID, "job", "", "run only this job's tasks (default: every running job)")
 	fs.StringVarP(&jobs, "jobs", "j", "auto", "tasks run at once per job: N, N% of the cores, or auto (the cores)")
-	fs.StringVar(&spill, "spill", mapper.DefaultSpillDir(), "folder for outputs too large for a message; the submitter must see it at the same path")
+	fs.StringVar(&spill, "spill", mapper.DefaultSpillDir(), "folder for outputs too large for a message (shipped through the object store; with --transport shared the submitter reads them here, at the same path)")
 	fs.DurationVar(&drain, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are handed back")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
