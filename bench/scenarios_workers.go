@@ -28,7 +28,9 @@ const ioTasks = 4000
 // loopback: IO-bound tasks (each waits 20 ms, in a Go map function of a
 // worker binary, so that no process is spawned per task) on 1, 2 and 4
 // workers of 8 slots, and the 256 MiB word count on 2 `jetmr worker`
-// processes against the embedded single-process run. Jobs are submitted with --local-workers 0, so every
+// processes against the embedded single-process run, with chunks shipped
+// through NATS (--transport object, the default with --nats) and as byte
+// ranges of a shared file (--transport shared). Jobs are submitted with --local-workers 0, so every
 // task runs in a worker process.
 func runWorkers(b *bench, s *Scenario) error {
 	url, shutdown, err := benchNATS(b.fresh("nats"))
@@ -132,8 +134,13 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 		return err
 	}
 	local := &Contender{Name: "wordcount: embedded, one process (default -j)", Jetmr: true}
-	remote := &Contender{Name: "wordcount: 2 worker processes (default -j) on loopback, --local-workers 0", Jetmr: true}
-	s.Contenders = append(s.Contenders, local, remote)
+	s.Contenders = append(s.Contenders, local)
+	transports := []string{"object", "shared"}
+	remote := map[string]*Contender{}
+	for _, tr := range transports {
+		remote[tr] = &Contender{Name: "wordcount: 2 worker processes (default -j) on loopback, --local-workers 0 --transport " + tr, Jetmr: true}
+		s.Contenders = append(s.Contenders, remote[tr])
+	}
 	var want map[string]int64
 	for rep := 1; rep <= b.n; rep++ {
 		out := b.fresh("wc-local")
@@ -147,32 +154,45 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 		}
 		os.RemoveAll(out)
 		progress("workers wordcount %d/%d embedded: %.3fs", rep, b.n, res.Wall.Seconds())
-
-		stop, err := startBenchWorkers(b, 2, b.jetmr, "worker", "--nats", url, "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
-		if err != nil {
-			return err
+		for _, tr := range transports {
+			if err := wordcountOnWorkers(b, url, in, tr, rep, remote[tr], want); err != nil {
+				return err
+			}
 		}
-		out = b.fresh("wc-remote")
-		res, report, err = b.runJetmr("mapreduce", "--nats", url, "--local-workers", "0", "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
-		if serr := stop(); err == nil {
-			err = serr
-		}
-		if err != nil {
-			return err
-		}
-		remote.add(sampleOf(res, report))
-		got, err := readParts(out)
-		os.RemoveAll(out)
-		if err != nil {
-			return err
-		}
-		if err := compareCounts("2 workers run "+strconv.Itoa(rep), got, "the embedded run", want); err != nil {
-			return err
-		}
-		progress("workers wordcount %d/%d 2 workers: %.3fs", rep, b.n, res.Wall.Seconds())
 	}
 	s.Checks = append(s.Checks, "the word counts of the 2-worker runs equal the embedded run's")
-	s.metric("wordcount: 2 workers / embedded (wall)", remote.MedianSeconds()/local.MedianSeconds(), "", &Target{Op: "<=", Value: workersVsLocalTarget})
+	for _, tr := range transports {
+		s.metric("wordcount: 2 workers --transport "+tr+" / embedded (wall)", remote[tr].MedianSeconds()/local.MedianSeconds(), "",
+			&Target{Op: "<=", Value: workersVsLocalTarget})
+	}
+	return nil
+}
+
+// wordcountOnWorkers runs the word count on 2 `jetmr worker` processes.
+func wordcountOnWorkers(b *bench, url, in, transport string, rep int, c *Contender, want map[string]int64) error {
+	stop, err := startBenchWorkers(b, 2, b.jetmr, "worker", "--nats", url, "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
+	if err != nil {
+		return err
+	}
+	out := b.fresh("wc-remote")
+	res, report, err := b.runJetmr("mapreduce", "--nats", url, "--local-workers", "0", "--transport", transport,
+		"--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	c.add(sampleOf(res, report))
+	got, err := readParts(out)
+	os.RemoveAll(out)
+	if err != nil {
+		return err
+	}
+	if err := compareCounts("2 workers --transport "+transport+" run "+strconv.Itoa(rep), got, "the embedded run", want); err != nil {
+		return err
+	}
+	progress("workers wordcount %d/%d 2 workers, --transport %s: %.3fs", rep, b.n, transport, res.Wall.Seconds())
 	return nil
 }
 
