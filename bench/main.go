@@ -7,7 +7,8 @@
 // PostgreSQL (migrate), --task-time against fixed chunk sizes (tasktime),
 // a high-cardinality keyed job with 1 and 4 partitions merged concurrently
 // (reduce), jetmr each against xargs and GNU parallel running a command per
-// item (each) and its own per-item cost (each-tiny). Run it from the
+// item (each) and its own per-item cost (each-tiny), and worker processes
+// joined through a NATS server on loopback (workers). Run it from the
 // module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
@@ -15,6 +16,7 @@
 //	go run ./bench -scenarios tiny            # per-task overhead
 //	go run ./bench -scenarios all,sync,crash  # the default set and two opt-in ones
 //	go run ./bench -scenarios migrate         # needs the PostgreSQL server binaries
+//	go run ./bench -scenarios workers         # jetmr worker processes on loopback
 //
 // Contenders of a scenario alternate within each repetition (ABAB...), so
 // that a slow phase of the machine hits them alike. Progress goes to stderr;
@@ -62,8 +64,9 @@ var (
 		"reduce":    runReduce,
 		"each":      runEach,
 		"each-tiny": runEachTiny,
+		"workers":   runWorkers,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

@@ -75,6 +75,12 @@ type Config struct {
 	// Slots is how many tasks this process runs at once. Default: the
 	// number of CPUs.
 	Slots int
+	// LocalWorkers is how many tasks the submitting process itself runs at
+	// once; the other tasks go to jetmr workers (mapper.Pool) sharing the
+	// broker. Default: Slots with the embedded broker, none with an
+	// external one (Broker.URL set). Negative: none, which needs an
+	// external broker.
+	LocalWorkers int
 	// Retries is how many times a failed task is retried. Default 3; a
 	// negative value means none.
 	Retries int

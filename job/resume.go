@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
-	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -49,8 +48,8 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		next.Round++
 	}
 	s.record = next
-	if s.job, err = mapper.ResolveJob(s.record, s.reg); err != nil {
-		return false, fmt.Errorf("%w: %v", ErrBadInput, err)
+	if s.job, err = s.resolve(s.record); err != nil {
+		return false, err
 	}
 	switch old.State {
 	case schema.StateDone:

@@ -173,12 +173,15 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	if err != nil {
 		return nil, err
 	}
-	worker, err := mapper.NewWorker(mapper.Config{
-		JS: s.b.JS, Job: s.job, Slots: s.cfg.Slots, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
-		SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
-	})
-	if err != nil {
-		return nil, err
+	var worker *mapper.Worker
+	if s.local > 0 {
+		worker, err = mapper.NewWorker(mapper.Config{
+			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
+			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	workCtx, stopWork := context.WithCancel(haltCtx)
 	defer stopWork()
@@ -189,7 +192,11 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		stats, err = red.Run(haltCtx)
 		return err
 	})
-	g.Go(func() error { return worker.Run(workCtx) })
+	if worker != nil {
+		g.Go(func() error { return worker.Run(workCtx) })
+	} else {
+		g.Go(func() error { return s.awaitWorkers(workCtx, red) })
+	}
 	var published atomic.Int64
 	published.Store(-1)
 	g.Go(func() error {
@@ -243,10 +250,11 @@ func (p *plan) spillDir() (string, error) {
 			return "", err
 		}
 	}
-	if base == "" {
-		base = filepath.Join(os.TempDir(), "jetmr")
-	}
 	dir := filepath.Join(base, "spill", p.record.ID)
+	if base == "" {
+		// Where workers of an external broker spill by default.
+		dir = filepath.Join(mapper.DefaultSpillDir(), p.record.ID)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("creating spill directory %s: %w", dir, err)
 	}

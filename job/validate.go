@@ -29,6 +29,8 @@ type plan struct {
 	db     migrate.DB // a migrate job's database, closed by Run
 	job    *mapper.Job
 	total  int64
+	// local is how many tasks this process runs at once (LocalWorkers).
+	local int
 	// chunkGiven is whether the caller chose the chunk size (a resume keeps
 	// the job's own otherwise).
 	chunkGiven bool
@@ -61,7 +63,7 @@ func (p *plan) close() {
 // NewID returns a fresh job ID.
 func NewID() string { return strings.ToLower(nuid.Next()) }
 
-func validate(ctx context.Context, cfg Config) (*plan, error) {
+func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if cfg.Resume && cfg.ID == "" {
 		return nil, badInput("--resume needs --job ID: the job ID printed when the job started")
 	}
@@ -105,6 +107,9 @@ func validate(ctx context.Context, cfg Config) (*plan, error) {
 		cfg.Observer = observe.Multi() // one that ignores every event
 	}
 	p := &plan{cfg: cfg, chunkGiven: cfg.ChunkSize != 0, reg: cfg.Registry, source: cfg.Source}
+	if p.local, err = localWorkers(cfg); err != nil {
+		return nil, err
+	}
 	if p.reg == nil {
 		p.reg = mapper.NewRegistry()
 	}
@@ -161,7 +166,6 @@ func validate(ctx context.Context, cfg Config) (*plan, error) {
 			p.cfg.Window = 2 * cfg.Slots
 		}
 	}
-	var err error
 	p.record = schema.JobRecord{
 		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
 		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
@@ -190,12 +194,10 @@ func validate(ctx context.Context, cfg Config) (*plan, error) {
 		p.close()
 		return nil, err
 	}
-	job, err := mapper.ResolveJob(p.record, p.reg)
-	if err != nil {
+	if p.job, err = p.resolve(p.record); err != nil {
 		p.close()
-		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		return nil, err
 	}
-	p.job = job
 	return p, nil
 }
 
@@ -276,7 +278,7 @@ func (p *plan) resolveMap(spec string) (string, []string, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: --map: %v", ErrBadInput, err)
 	}
-	if ok {
+	if ok || p.workerFunction(spec) {
 		return spec, nil, nil
 	}
 	argv, err := splitCommand("--map", spec, p.reg.MapNames())

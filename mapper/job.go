@@ -38,6 +38,28 @@ func ResolveJob(rec schema.JobRecord, reg *Registry) (*Job, error) {
 	if reg == nil {
 		reg = builtins
 	}
+	j, err := ResolveReduce(rec, reg)
+	if err != nil || rec.Kind != schema.KindMapReduce || len(rec.MapCommand) > 0 {
+		return j, err
+	}
+	fn, ok, err := reg.Map(rec.Map)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", rec.ID, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("job %s: %w: map %q; this worker knows %s", rec.ID, ErrUnknownFunction, rec.Map, reg.MapNames())
+	}
+	j.Map = fn
+	return j, nil
+}
+
+// ResolveReduce is [ResolveJob] for a process that merges a job's results
+// but runs none of its tasks: the map function may be one only the
+// job's workers have, so Map is left nil.
+func ResolveReduce(rec schema.JobRecord, reg *Registry) (*Job, error) {
+	if reg == nil {
+		reg = builtins
+	}
 	j := &Job{Record: rec}
 	switch rec.Transport {
 	case "", schema.TransportShared, schema.TransportObject:
@@ -66,15 +88,8 @@ func ResolveJob(rec schema.JobRecord, reg *Registry) (*Job, error) {
 	default:
 		return nil, fmt.Errorf("job %s: unknown kind %q", rec.ID, rec.Kind)
 	}
-	if len(rec.MapCommand) == 0 {
-		fn, ok, err := reg.Map(rec.Map)
-		if err != nil {
-			return nil, fmt.Errorf("job %s: %w", rec.ID, err)
-		}
-		if !ok {
-			return nil, fmt.Errorf("job %s: %w: map %q; this worker knows %s", rec.ID, ErrUnknownFunction, rec.Map, reg.MapNames())
-		}
-		j.Map = fn
+	if len(rec.MapCommand) == 0 && rec.Map == "" {
+		return nil, fmt.Errorf("job %s: mapreduce job without a map", rec.ID)
 	}
 	if len(rec.ReduceCommand) == 0 {
 		fold, fn, ok := reg.Reduce(rec.Reduce)

@@ -114,15 +114,27 @@ func ConsumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
 	}
 }
 
+// ErrJobGone means the job's task stream or consumer was deleted while the
+// worker ran: the job ended.
+var ErrJobGone = errors.New("job's task stream is gone")
+
 // Run takes and runs tasks until ctx is cancelled. It returns nil on
 // cancellation after the tasks it started have finished or been handed back
 // (a cancelled task is not acknowledged, so the server redelivers it).
-func (w *Worker) Run(ctx context.Context) error {
+func (w *Worker) Run(ctx context.Context) error { return w.RunDraining(ctx, ctx) }
+
+// RunDraining takes tasks until pull is done, then waits for the tasks it
+// started to finish; cancelling ctx hands them back unacknowledged
+// instead. It returns nil then, and an error wrapping [ErrJobGone] when the
+// job's task consumer is deleted under it (the job ended). A task stream
+// that does not exist (yet) is an error wrapping
+// jetstream.ErrStreamNotFound.
+func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	w.start = time.Now()
 	rec := w.cfg.Job.Record
-	cons, err := w.cfg.JS.CreateOrUpdateConsumer(ctx, schema.TaskStream(rec.ID), ConsumerConfig(w.cfg.AckWait))
+	cons, err := w.cfg.JS.CreateOrUpdateConsumer(pull, schema.TaskStream(rec.ID), ConsumerConfig(w.cfg.AckWait))
 	if err != nil {
-		if ctx.Err() != nil {
+		if pull.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("binding to the task consumer of job %s: %w", rec.ID, err)
@@ -131,7 +143,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pulling tasks of job %s: %w", rec.ID, err)
 	}
-	stop := context.AfterFunc(ctx, iter.Stop)
+	// Once pull ends, tasks already fetched into the client buffer are
+	// handed back at once (see handBack) rather than after AckWait.
+	stop := context.AfterFunc(pull, iter.Drain)
 	defer stop()
 	defer iter.Stop()
 
@@ -141,18 +155,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	sem := semaphore.NewWeighted(int64(w.cfg.Slots))
 	g, gctx := errgroup.WithContext(ctx)
+	var gone error
 	for {
-		if err := sem.Acquire(ctx, 1); err != nil {
+		if err := sem.Acquire(pull, 1); err != nil {
 			break
 		}
-		if err := w.waitForMemory(ctx); err != nil {
+		if err := w.waitForMemory(pull); err != nil {
 			sem.Release(1)
 			break
 		}
-		msg, err := iter.Next(jetstream.NextContext(ctx))
+		msg, err := iter.Next(jetstream.NextContext(pull))
 		if err != nil {
 			sem.Release(1)
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if pull.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				break
+			}
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				gone = fmt.Errorf("pulling tasks of job %s: %w", rec.ID, ErrJobGone)
 				break
 			}
 			w.log.Warn().Err(err).Msg("pulling a task")
@@ -166,10 +185,26 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	if pull.Err() != nil {
+		w.handBack(iter)
+	}
 	err = g.Wait()
 	w.proc.migrator.close()
 	w.proc.files.close()
-	return err
+	return errors.Join(err, gone)
+}
+
+// handBack naks the tasks left in a drained iterator's buffer, so that
+// other workers get them now.
+func (w *Worker) handBack(iter jetstream.MessagesContext) {
+	iter.Drain()
+	for {
+		msg, err := iter.Next(jetstream.NextMaxWait(time.Second))
+		if err != nil {
+			return
+		}
+		_ = msg.Nak()
+	}
 }
 
 // waitForMemory holds the next task back while less than MemFree is
@@ -245,7 +280,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		for _, o := range outs {
 			removeSpill(o)
 		}
-		_ = msg.Nak()
+		err := msg.Nak()
+		w.log.Debug().Err(err).Uint64("task", task.Index).Msg("handing a task back")
 		return
 	}
 	base := schema.Result{
@@ -325,6 +361,9 @@ func (w *Worker) publish(ctx context.Context, r schema.Result, msgID string) err
 		return fmt.Errorf("encoding result of task %d: %w", r.Index, err)
 	}
 	m := &nats.Msg{Subject: schema.ResultSubject(r.Job, r.Partition), Data: data}
+	if r.Err != nil {
+		m.Header = nats.Header{schema.FailedHeader: []string{strconv.Itoa(r.Round)}}
+	}
 	if _, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
 		return fmt.Errorf("publishing result of task %d: %w", r.Index, err)
 	}

@@ -107,3 +107,22 @@ func FuzzDecodeItemResults(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeWorkerStatus(f *testing.F) {
+	good, _ := schema.EncodeWorkerStatus(schema.WorkerStatus{Name: "h:1", Slots: 2, Jobs: []string{"j"}, Refused: map[string]string{"k": "unknown function"}})
+	f.Add(good)
+	f.Add([]byte{0x81, 0xa1, 'v', 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := schema.DecodeWorkerStatus(data)
+		if err != nil {
+			return
+		}
+		again, err := schema.EncodeWorkerStatus(s)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded status: %v", err)
+		}
+		if _, err := schema.DecodeWorkerStatus(again); err != nil {
+			t.Fatalf("a re-encoded status does not decode: %v", err)
+		}
+	})
+}

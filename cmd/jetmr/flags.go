@@ -43,6 +43,7 @@ type commonFlags struct {
 	logLevel  string
 	logFormat string
 	quiet     bool
+	local     int
 	watch     observeFlags
 }
 
@@ -59,6 +60,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
 	f.nats.register(fs)
 	fs.IntVar(&f.replicas, "replicas", 1, "copies of the job's streams and buckets on the NATS cluster: 1, or 3 with --nats")
+	fs.IntVar(&f.local, "local-workers", 0, "tasks this process runs itself, besides jetmr workers (default: -j with the embedded server, 0 with --nats)")
 	fs.StringVar(&f.transport, "transport", job.TransportAuto, "how chunks and large outputs reach workers: shared (a filesystem all workers share), object (task messages and the JetStream object store) or auto (shared with the embedded server, object with --nats)")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
@@ -117,10 +119,14 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	if f.jobID == "" && !f.resume {
 		f.jobID = job.NewID()
 	}
+	local, err := f.localWorkers(cmd)
+	if err != nil {
+		return job.Config{}, err
+	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
 		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt, Transport: f.transport,
-		ChunkSize: chunk, Slots: slots, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
+		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Broker: f.brokerConfig(log),
 		Logger: log,
 	}, nil
@@ -130,6 +136,20 @@ func (f *commonFlags) brokerConfig(log zerolog.Logger) broker.Config {
 	bc := f.nats.brokerConfig(log)
 	bc.StoreDir, bc.Sync, bc.Replicas = f.store, f.sync, f.replicas
 	return bc
+}
+
+// localWorkers maps --local-workers to job.Config.LocalWorkers: 0 there
+// means the default, and none is negative.
+func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
+	switch {
+	case !cmd.Flags().Changed("local-workers"):
+		return 0, nil
+	case f.local < 0:
+		return 0, usageError{fmt.Sprintf("--local-workers %d is not valid: use 0 or more", f.local)}
+	case f.local == 0:
+		return -1, nil
+	}
+	return f.local, nil
 }
 
 // runJob runs cfg and prints the summary, dead letters and report.

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Targets of the workers scenario.
+const (
+	ioEfficiencyTarget   = 0.90 // speedup of 4 workers over 1, divided by 4
+	workersVsLocalTarget = 1.15 // 2 worker processes / the embedded run
+)
+
+// ioTasks is how many 20 ms tasks the IO-bound part runs.
+const ioTasks = 4000
+
+// runWorkers measures worker processes joined through a NATS server on
+// loopback: IO-bound tasks (each waits 20 ms, in a Go map function of a
+// worker binary, so that no process is spawned per task) on 1, 2 and 4
+// workers of 8 slots, and the 256 MiB word count on 2 `jetmr worker`
+// processes against the embedded single-process run, with chunks shipped
+// through NATS (--transport object, the default with --nats) and as byte
+// ranges of a shared file (--transport shared). Jobs are submitted with --local-workers 0, so every
+// task runs in a worker process.
+func runWorkers(b *bench, s *Scenario) error {
+	url, shutdown, err := benchNATS(b.fresh("nats"))
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	if err := runIOWorkers(b, s, url); err != nil {
+		return err
+	}
+	return runWordcountWorkers(b, s, url)
+}
+
+func runIOWorkers(b *bench, s *Scenario, url string) error {
+	sleeper, err := buildSleepWorker(b)
+	if err != nil {
+		return err
+	}
+	in := b.fresh("io-items")
+	line := strings.Repeat("x", 1023) + "\n"
+	if err := os.WriteFile(in, []byte(strings.Repeat(line, ioTasks)), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(in)
+	counts := []int{1, 2, 4}
+	var cs []*Contender
+	for _, n := range counts {
+		cs = append(cs, &Contender{Name: fmt.Sprintf("%d worker(s) of 8 slots: mapreduce --map sleep20ms --chunk-size 1KiB", n), Jetmr: true})
+	}
+	s.Input = fmt.Sprintf("%d tasks that each wait 20 ms (a Go map function of a worker binary, bench/sleepworker); %s of generated text", ioTasks, humanBytes(b.size(256*MiB)))
+	s.Contenders = append(s.Contenders, cs...)
+	for rep := 1; rep <= b.n; rep++ {
+		for i, n := range counts {
+			stop, err := startBenchWorkers(b, n, sleeper, url, "8")
+			if err != nil {
+				return err
+			}
+			out := b.fresh("io-out")
+			res, report, err := b.runJetmr("mapreduce", "--nats", url, "--local-workers", "0", "--chunk-size", "1KiB",
+				"--map", "sleep20ms", "--reduce", "sum", "-i", in, "-o", out)
+			if err == nil {
+				err = checkTaskCount(out, ioTasks)
+			}
+			os.RemoveAll(out)
+			if serr := stop(); err == nil {
+				err = serr
+			}
+			if err != nil {
+				return err
+			}
+			cs[i].add(sampleOf(res, report))
+			progress("workers io %d/%d, %d worker(s): job wall %.3fs, %d tasks", rep, b.n, n, report.WallSeconds, report.Tasks)
+		}
+	}
+	s.Checks = append(s.Checks, fmt.Sprintf("every IO-bound run counted its %d tasks once", ioTasks))
+	jobWall := func(c *Contender) float64 {
+		return median(c.Samples, func(x Sample) float64 { return x.Report.WallSeconds })
+	}
+	for i, n := range counts[1:] {
+		eff := jobWall(cs[0]) / jobWall(cs[i+1]) / float64(n)
+		var target *Target
+		if n == 4 {
+			target = &Target{Op: ">=", Value: ioEfficiencyTarget}
+		}
+		s.metric(fmt.Sprintf("IO-bound efficiency at %d workers (job wall of 1 worker / job wall / %d)", n, n), eff, "", target)
+	}
+	for i, n := range counts {
+		ideal := ioTasks * 0.02 / float64(8*n)
+		s.metric(fmt.Sprintf("IO-bound, %d worker(s): ideal (tasks x 20 ms / slots) / job wall", n), ideal/jobWall(cs[i]), "", nil)
+	}
+	return nil
+}
+
+// checkTaskCount checks the sum the sleep20ms job wrote: one per task.
+func checkTaskCount(dir string, want int) error {
+	got, err := readParts(dir)
+	if err != nil {
+		return err
+	}
+	if got["tasks"] != int64(want) {
+		return fmt.Errorf("COUNTS DIFFER: the IO-bound job counted %d tasks, want %d", got["tasks"], want)
+	}
+	return nil
+}
+
+// buildSleepWorker builds bench/sleepworker next to the jetmr binary.
+func buildSleepWorker(b *bench) (string, error) {
+	bin := filepath.Join(filepath.Dir(b.jetmr), "sleepworker")
+	cmd := exec.CommandContext(b.ctx, "go", "build", "-o", bin, "./bench/sleepworker")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building bench/sleepworker (run the bench from the module root): %w%s", err, indentTail(stderr.String()))
+	}
+	return bin, nil
+}
+
+func runWordcountWorkers(b *bench, s *Scenario, url string) error {
+	in, err := b.input(b.size(256 * MiB))
+	if err != nil {
+		return err
+	}
+	local := &Contender{Name: "wordcount: embedded, one process (default -j)", Jetmr: true}
+	s.Contenders = append(s.Contenders, local)
+	transports := []string{"object", "shared"}
+	remote := map[string]*Contender{}
+	for _, tr := range transports {
+		remote[tr] = &Contender{Name: "wordcount: 2 worker processes (default -j) on loopback, --local-workers 0 --transport " + tr, Jetmr: true}
+		s.Contenders = append(s.Contenders, remote[tr])
+	}
+	var want map[string]int64
+	for rep := 1; rep <= b.n; rep++ {
+		out := b.fresh("wc-local")
+		res, report, err := b.runJetmr("mapreduce", "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
+		if err != nil {
+			return err
+		}
+		local.add(sampleOf(res, report))
+		if want, err = readParts(out); err != nil {
+			return err
+		}
+		os.RemoveAll(out)
+		progress("workers wordcount %d/%d embedded: %.3fs", rep, b.n, res.Wall.Seconds())
+		for _, tr := range transports {
+			if err := wordcountOnWorkers(b, url, in, tr, rep, remote[tr], want); err != nil {
+				return err
+			}
+		}
+	}
+	s.Checks = append(s.Checks, "the word counts of the 2-worker runs equal the embedded run's")
+	for _, tr := range transports {
+		s.metric("wordcount: 2 workers --transport "+tr+" / embedded (wall)", remote[tr].MedianSeconds()/local.MedianSeconds(), "",
+			&Target{Op: "<=", Value: workersVsLocalTarget})
+	}
+	return nil
+}
+
+// wordcountOnWorkers runs the word count on 2 `jetmr worker` processes.
+func wordcountOnWorkers(b *bench, url, in, transport string, rep int, c *Contender, want map[string]int64) error {
+	stop, err := startBenchWorkers(b, 2, b.jetmr, "worker", "--nats", url, "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
+	if err != nil {
+		return err
+	}
+	out := b.fresh("wc-remote")
+	res, report, err := b.runJetmr("mapreduce", "--nats", url, "--local-workers", "0", "--transport", transport,
+		"--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	c.add(sampleOf(res, report))
+	got, err := readParts(out)
+	os.RemoveAll(out)
+	if err != nil {
+		return err
+	}
+	if err := compareCounts("2 workers --transport "+transport+" run "+strconv.Itoa(rep), got, "the embedded run", want); err != nil {
+		return err
+	}
+	progress("workers wordcount %d/%d 2 workers, --transport %s: %.3fs", rep, b.n, transport, res.Wall.Seconds())
+	return nil
+}
+
+// benchNATS starts a NATS server with JetStream on a random loopback port.
+func benchNATS(dir string) (url string, shutdown func(), err error) {
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true,
+		JetStreamMaxMemory: 256 << 20,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return "", nil, fmt.Errorf("the bench NATS server did not start")
+	}
+	return srv.ClientURL(), func() { srv.Shutdown(); srv.WaitForShutdown(); os.RemoveAll(dir) }, nil
+}
+
+// startBenchWorkers starts n worker processes (bin with args: jetmr worker
+// or bench/sleepworker) and waits until each waits for jobs; stop drains
+// them with SIGTERM and checks they exit 0.
+func startBenchWorkers(b *bench, n int, bin string, args ...string) (stop func() error, err error) {
+	type proc struct {
+		cmd    *exec.Cmd
+		stderr *bytes.Buffer
+		done   chan error
+	}
+	var procs []proc
+	stop = func() error {
+		var first error
+		for _, p := range procs {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			if err := <-p.done; err != nil && first == nil {
+				first = fmt.Errorf("jetmr worker after SIGTERM: %w%s", err, indentTail(p.stderr.String()))
+			}
+		}
+		return first
+	}
+	for range n {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		cmd := exec.Command(bin, args...)
+		r, w, err := os.Pipe()
+		if err != nil {
+			cancel()
+			stop()
+			return nil, err
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = w
+		if err := cmd.Start(); err != nil {
+			cancel()
+			r.Close()
+			w.Close()
+			stop()
+			return nil, err
+		}
+		w.Close()
+		p := proc{cmd: cmd, stderr: &stderr, done: make(chan error, 1)}
+		up := make(chan struct{})
+		go func() {
+			buf := make([]byte, 4096)
+			signalled := false
+			for {
+				k, err := r.Read(buf)
+				stderr.Write(buf[:k])
+				if !signalled && bytes.Contains(stderr.Bytes(), []byte("worker waiting for jobs")) {
+					close(up)
+					signalled = true
+				}
+				if err != nil {
+					r.Close()
+					p.done <- cmd.Wait()
+					return
+				}
+			}
+		}()
+		procs = append(procs, p)
+		select {
+		case <-up:
+			cancel()
+		case <-ctx.Done():
+			cancel()
+			stop()
+			return nil, fmt.Errorf("jetmr worker did not start within 10s")
+		}
+	}
+	return stop, nil
+}

@@ -1,0 +1,255 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// plainNATS starts a NATS server with JetStream on a random loopback port,
+// without authentication, for the test's lifetime.
+func plainNATS(t *testing.T) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
+// workerProc is a running `jetmr worker`.
+type workerProc struct {
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan struct{}
+	err    error
+}
+
+// startWorker starts `jetmr worker --nats url` with args.
+func startWorker(t *testing.T, url string, args ...string) *workerProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"worker", "--nats", url, "--log-format", "json"}, args...)...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	w := &workerProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = w.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.err = cmd.Wait(); close(w.done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-w.done })
+	return w
+}
+
+// waitUp waits until the worker logs that it waits for jobs.
+func (w *workerProc) waitUp(t *testing.T) {
+	t.Helper()
+	eventually(t, runTimeout, "worker start", func() (bool, string) {
+		return strings.Contains(w.stderr.String(), "worker waiting for jobs"), w.stderr.String()
+	})
+}
+
+// term sends SIGTERM and checks that the worker exits 0.
+func (w *workerProc) term(t *testing.T) {
+	t.Helper()
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+	case <-time.After(runTimeout):
+		t.Fatalf("worker did not drain within %s", runTimeout)
+	}
+	if w.err != nil {
+		t.Errorf("worker after SIGTERM: %v; stderr:\n%s", w.err, w.stderr)
+	}
+}
+
+// TestWorkersUnderKills runs a job on worker processes only
+// (--local-workers 0) while a random worker is SIGKILLed every ~0.5s and a
+// new one started: the output equals the sequential run's.
+func TestWorkersUnderKills(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 2<<20, 5)
+	spill := "--spill=" + filepath.Join(dir, "spill")
+	var workers []*workerProc
+	for range 3 {
+		w := startWorker(t, url, "-j", "2", spill)
+		w.waitUp(t)
+		workers = append(workers, w)
+	}
+	argv := []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*runTimeout)
+	defer cancel()
+	sub := exec.CommandContext(ctx, bin, append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
+		"--local-workers", "0", "-i", in, "-o", filepath.Join(dir, "out.txt"), "--chunk-size", "8KiB", "--"}, argv...)...)
+	var subErr bytes.Buffer
+	sub.Stderr = &subErr
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stopKiller := make(chan struct{})
+	kills := 0
+	wg.Go(func() {
+		r := rand.New(rand.NewPCG(5, 6))
+		for kills < 10 {
+			select {
+			case <-stopKiller:
+				return
+			case <-time.After(time.Duration(300+r.IntN(400)) * time.Millisecond):
+			}
+			i := r.IntN(len(workers))
+			workers[i].cmd.Process.Kill()
+			<-workers[i].done
+			workers[i] = startWorker(t, url, "-j", "2", spill)
+			kills++
+		}
+	})
+	err := sub.Wait()
+	close(stopKiller)
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("job did not finish within %s; stderr:\n%s", 4*runTimeout, subErr.String())
+	}
+	if err != nil {
+		t.Fatalf("job: %v; stderr:\n%s", err, subErr.String())
+	}
+	t.Logf("%d workers killed", kills)
+	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sequential(t, argv, in); string(got) != want {
+		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
+	}
+	for _, w := range workers {
+		w.term(t)
+	}
+}
+
+// TestStatus lists a finished job and the live workers, shows one job, and
+// refuses an unknown job (exit 2) and an unreachable server (exit 3).
+func TestStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	w := startWorker(t, url, "-j", "2")
+	w.waitUp(t)
+	r := jetmr(t, dir, "mapreduce", "--nats", url, "--job", "counted", "-i", td(t, "text"), "-o", "counts",
+		"--map", "wordcount", "--reduce", "sum", "-q")
+	if r.code != 0 {
+		t.Fatalf("job exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	r = jetmr(t, dir, "status", "--nats", url)
+	if r.code != 0 {
+		t.Fatalf("status exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"counted", "mapreduce", "done", "WORKER", "s ago"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = jetmr(t, dir, "status", "counted", "--nats", url)
+	if r.code != 0 || !strings.Contains(r.stdout, "state:") || !strings.Contains(r.stdout, "dead letters:  0") {
+		t.Errorf("status of one job: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = jetmr(t, dir, "status", "nosuchjob", "--nats", url)
+	if r.code != 2 || !strings.Contains(r.stderr, "unknown job nosuchjob") {
+		t.Errorf("unknown job: exit %d, want 2 naming it; stderr:\n%s", r.code, r.stderr)
+	}
+	r = jetmr(t, dir, "status", "--nats", "nats://127.0.0.1:1")
+	if r.code != 3 || !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Errorf("unreachable: exit %d, want 3 naming the URL; stderr:\n%s", r.code, r.stderr)
+	}
+	w.term(t)
+}
+
+// TestWorkerUsage: a worker needs --nats; --local-workers 0 needs --nats.
+func TestWorkerUsage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := jetmr(t, dir, "worker")
+	if r.code != 2 || !strings.Contains(r.stderr, "--nats") {
+		t.Errorf("worker without --nats: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	r = jetmr(t, dir, "pipe", "--store", t.TempDir(), "--local-workers", "0", "-i", td(t, "crlf.txt"), "--", "cat")
+	if r.code != 2 || !strings.Contains(r.stderr, "--nats") {
+		t.Errorf("--local-workers 0 without --nats: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestWorkerDrains: SIGTERM while a task runs lets the task finish, the
+// worker exits 0, and another worker completes the job.
+func TestWorkerDrains(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	marks := filepath.Join(dir, "marks")
+	if err := os.Mkdir(marks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat(strings.Repeat("y", 1000)+"\n", 4)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := startWorker(t, url, "-j", "1")
+	first.waitUp(t)
+	argv := []string{"sh", "-c", "touch " + marks + "/$$; sleep 1; cat"}
+	report := filepath.Join(dir, "run.json")
+	sub := exec.Command(bin, append([]string{"pipe", "--nats", url, "--store", t.TempDir(),
+		"-i", in, "-o", "out.txt", "--chunk-size", "1KiB", "--report", report, "-q", "--"}, argv...)...)
+	sub.Dir = dir
+	subErr := &lockedBuffer{}
+	sub.Stderr = subErr
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sub.Wait() }()
+	t.Cleanup(func() { sub.Process.Kill() })
+	eventually(t, runTimeout, "a task to start", func() (bool, string) {
+		names, _ := os.ReadDir(marks)
+		return len(names) > 0, subErr.String()
+	})
+	first.term(t)
+	if !strings.Contains(first.stderr.String(), "draining") {
+		t.Errorf("the worker did not log its drain:\n%s", first.stderr)
+	}
+	startWorker(t, url, "-j", "2").waitUp(t)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("job: %v; stderr:\n%s", err, subErr)
+		}
+	case <-time.After(runTimeout):
+		t.Fatalf("job not done within %s; stderr:\n%s", runTimeout, subErr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sequential(t, argv, in); string(got) != want {
+		t.Fatalf("output differs from the sequential run")
+	}
+	if workers := readReport(t, report)["workers"].([]any); len(workers) != 2 {
+		t.Errorf("%d workers in the report, want 2: the drained one finished its task", len(workers))
+	}
+}

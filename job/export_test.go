@@ -1,0 +1,12 @@
+package job
+
+import "time"
+
+// SetWaitLogEvery changes how often a job without local workers logs that
+// it waits for workers, and returns the function restoring it. Tests using
+// it must not run in parallel with jobs that have no local workers.
+func SetWaitLogEvery(d int64) (restore func()) {
+	old := waitLogEvery
+	waitLogEvery = time.Duration(d)
+	return func() { waitLogEvery = old }
+}

@@ -1,0 +1,404 @@
+package mapper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/observe"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// PoolConfig configures a [Pool]. Zero fields take the documented defaults.
+type PoolConfig struct {
+	// Broker is the open connection to NATS. Required. Its connection
+	// reconnects on its own when a server of a cluster fails over.
+	Broker *broker.Broker
+	// Registry resolves the functions jobs name. Default: the built-ins
+	// ([NewRegistry]).
+	Registry *Registry
+	// Job restricts the pool to one job ID. Default: every running job.
+	Job string
+	// Slots is how many tasks of each job run at once: a pool running two
+	// jobs runs up to 2×Slots tasks. Default: the number of CPUs.
+	Slots int
+	// SpillDir is where outputs too large for a message are written, in a
+	// folder per job. A job with transport "object" ships them through
+	// the object store; with transport "shared" the submitter reads them
+	// there, so it must then be a directory the submitter sees at the same
+	// path. Default: [DefaultSpillDir], which is where a submitter using an
+	// external NATS without a store directory spills on the same machine.
+	SpillDir string
+	// InlineMax is the largest output sent inside a result message.
+	// Default: the server's maximum payload less 64 KiB (at least 256 KiB),
+	// so that as little as possible is spilled.
+	InlineMax int
+	// AckWait is passed to each job's [Worker]. Default 30s.
+	AckWait time.Duration
+	// Heartbeat is how often the pool refreshes its entry in the workers
+	// bucket. Default 5s; the entry expires after [broker.WorkerTTL].
+	Heartbeat time.Duration
+	// DrainTimeout bounds how long running tasks may finish once Run's
+	// context is cancelled; tasks still running then are handed back
+	// unacknowledged. Default 30s.
+	DrainTimeout time.Duration
+	// Name identifies the pool in results, reports and jetmr status.
+	// Default host:pid.
+	Name string
+	// Observer receives every task attempt's events. Optional.
+	Observer observe.Observer
+	// Logger receives the pool's logs. Zero value: none.
+	Logger zerolog.Logger
+}
+
+// DefaultSpillDir is $TMPDIR/jetmr-spill.
+func DefaultSpillDir() string { return filepath.Join(os.TempDir(), "jetmr-spill") }
+
+// Pool runs the tasks of every running job it finds in the jobs bucket (or
+// of PoolConfig.Job only), with a [Worker] per job. It starts a job's
+// worker when the job's record says it runs and stops it when the record
+// says the job ended, or is deleted, or the job's task stream disappears.
+// A job naming a function the Registry lacks is refused: its tasks are
+// left for other workers, the refusal is logged once and published in the
+// pool's heartbeat so that the submitter can fail the job when no worker
+// can run it.
+//
+// Run owns every goroutine the pool starts and returns after all of them
+// ended. A Pool runs once.
+type Pool struct {
+	cfg   PoolConfig
+	key   string // the pool's key in the workers bucket
+	start time.Time
+	log   zerolog.Logger
+
+	mu      sync.Mutex
+	running map[string]*jobRun
+	refused map[string]string
+	// kick asks for a heartbeat now, so that a refusal is seen at once.
+	kick chan struct{}
+}
+
+// jobRun is one job's worker in a pool.
+type jobRun struct{ cancel context.CancelFunc }
+
+// NewPool validates cfg and applies its defaults.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	if cfg.Broker == nil {
+		return nil, errors.New("mapper.NewPool: Broker is required")
+	}
+	if cfg.Job != "" {
+		if err := schema.ValidateJobID(cfg.Job); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = NewRegistry()
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = runtime.NumCPU()
+	}
+	if cfg.SpillDir == "" {
+		cfg.SpillDir = DefaultSpillDir()
+	}
+	if cfg.InlineMax <= 0 {
+		cfg.InlineMax = max(int(cfg.Broker.NC.MaxPayload())-64<<10, 256<<10)
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	if cfg.Name == "" {
+		host, _ := os.Hostname()
+		cfg.Name = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	return &Pool{
+		cfg: cfg, key: nuid.Next(), log: cfg.Logger.With().Str("worker", cfg.Name).Logger(),
+		running: map[string]*jobRun{}, refused: map[string]string{}, kick: make(chan struct{}, 1),
+	}, nil
+}
+
+// Run takes tasks until ctx is cancelled, then drains: it stops taking
+// tasks, lets running ones finish for up to DrainTimeout, hands back the
+// rest, removes its heartbeat and returns nil. Errors reaching the broker
+// at the start wrap [broker.ErrUnreachable].
+func (p *Pool) Run(ctx context.Context) error {
+	p.start = time.Now()
+	jobs, err := p.cfg.Broker.Jobs(ctx, 0)
+	if err != nil {
+		return p.startErr(ctx, err)
+	}
+	workers, err := p.cfg.Broker.Workers(ctx, 0)
+	if err != nil {
+		return p.startErr(ctx, err)
+	}
+	// Running tasks outlive ctx by up to DrainTimeout.
+	taskCtx, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelTasks()
+	stopped := make(chan struct{})
+	var timer sync.WaitGroup
+	timer.Go(func() { p.drainTimer(ctx, stopped, cancelTasks) })
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.heartbeat(gctx, workers) })
+	g.Go(func() error { return p.watch(gctx, taskCtx, jobs, g) })
+	err = g.Wait()
+	close(stopped)
+	timer.Wait()
+	p.log.Info().Msg("worker stopped")
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// drainTimer hands running tasks back (cancels them) DrainTimeout after
+// ctx ends, unless the pool stopped first.
+func (p *Pool) drainTimer(ctx context.Context, stopped <-chan struct{}, cancelTasks context.CancelFunc) {
+	select {
+	case <-stopped:
+		return
+	case <-ctx.Done():
+	}
+	p.log.Info().Dur("timeout", p.cfg.DrainTimeout).Msg("draining: no new tasks; waiting for running ones")
+	t := time.NewTimer(p.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-stopped:
+	case <-t.C:
+		p.log.Warn().Msg("drain timeout: handing running tasks back")
+		cancelTasks()
+	}
+}
+
+// startErr is the error of a pool that could not start: none when it was
+// stopped meanwhile.
+func (p *Pool) startErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+}
+
+// watch follows the job records and starts and stops job workers; the
+// job workers run in g.
+func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *errgroup.Group) error {
+	keys := "*" // job records; checkpoints have dotted keys
+	if p.cfg.Job != "" {
+		keys = p.cfg.Job
+	}
+	w, err := jobs.Watch(ctx, keys)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("%w: watching the jobs bucket: %v", broker.ErrUnreachable, err)
+	}
+	defer w.Stop()
+	p.log.Info().Str("jobs", keys).Int("slots", p.cfg.Slots).Msg("worker waiting for jobs")
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			p.stopAll()
+			return nil
+		case e = <-w.Updates():
+		}
+		if e == nil {
+			continue // the initial values are all delivered
+		}
+		p.update(ctx, taskCtx, e, g)
+	}
+}
+
+// update applies one change of a job record.
+func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g *errgroup.Group) {
+	id := e.Key()
+	if e.Operation() != jetstream.KeyValuePut {
+		p.stop(id, "its record was deleted")
+		return
+	}
+	rec, err := schema.DecodeJobRecord(e.Value())
+	if err != nil {
+		p.refuse(id, err)
+		return
+	}
+	if rec.State != schema.StateRunning {
+		p.stop(id, "it is "+rec.State)
+		return
+	}
+	job, err := ResolveJob(rec, p.cfg.Registry)
+	if err != nil {
+		p.refuse(id, err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.running[id]; ok {
+		return
+	}
+	delete(p.refused, id)
+	jobCtx, cancel := context.WithCancel(ctx)
+	run := &jobRun{cancel: cancel}
+	p.running[id] = run
+	p.beatSoon()
+	g.Go(func() error {
+		defer p.forget(id, run)
+		p.runJob(taskCtx, jobCtx, job)
+		return nil
+	})
+}
+
+// runJob runs a job's worker until the job stops or its task consumer is
+// deleted, binding again after transient failures (the task stream is
+// created just after the record).
+func (p *Pool) runJob(taskCtx, jobCtx context.Context, job *Job) {
+	id := job.Record.ID
+	log := p.log.With().Str("job", id).Logger()
+	log.Info().Msg("taking tasks of job")
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		w, err := NewWorker(Config{
+			JS: p.cfg.Broker.JS, Job: job, Slots: p.cfg.Slots, SpillDir: filepath.Join(p.cfg.SpillDir, id),
+			InlineMax: p.cfg.InlineMax, AckWait: p.cfg.AckWait, Name: p.cfg.Name,
+			Observer: p.cfg.Observer, Logger: p.cfg.Logger,
+		})
+		if err == nil {
+			err = w.RunDraining(taskCtx, jobCtx)
+		}
+		if jobCtx.Err() != nil {
+			log.Info().Msg("stopped taking tasks of job")
+			return
+		}
+		if errors.Is(err, ErrJobGone) {
+			log.Info().Msg("the job's task consumer was deleted: stopped taking its tasks")
+			return
+		}
+		level := zerolog.WarnLevel
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			level = zerolog.DebugLevel // the submitter creates it just after the record
+		}
+		log.WithLevel(level).Err(err).Dur("retry_in", wait).Msg("job worker stopped; binding again")
+		select {
+		case <-jobCtx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// stop stops a job's worker, if it runs, and forgets a refusal of the job.
+func (p *Pool) stop(id, why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.refused[id]; ok {
+		delete(p.refused, id)
+		p.beatSoon()
+	}
+	if run, ok := p.running[id]; ok {
+		p.beatSoon()
+		p.log.Info().Str("job", id).Str("why", why).Msg("stopping job worker")
+		run.cancel()
+		delete(p.running, id)
+	}
+}
+
+// forget removes a job worker that ended on its own.
+func (p *Pool) forget(id string, run *jobRun) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	run.cancel()
+	if p.running[id] == run {
+		delete(p.running, id)
+	}
+}
+
+func (p *Pool) stopAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, run := range p.running {
+		run.cancel()
+		delete(p.running, id)
+	}
+}
+
+// refuse records, and logs once, that this pool cannot run a job.
+func (p *Pool) refuse(id string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.refused[id]; ok {
+		return
+	}
+	p.refused[id] = err.Error()
+	p.beatSoon()
+	p.log.Warn().Str("job", id).Err(err).Msg("cannot run job: leaving its tasks for other workers")
+}
+
+// beatSoon asks for a heartbeat now, after a change others should see.
+func (p *Pool) beatSoon() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// heartbeat keeps the pool's entry in the workers bucket fresh until ctx
+// ends, then removes it.
+func (p *Pool) heartbeat(ctx context.Context, kv jetstream.KeyValue) error {
+	t := time.NewTicker(p.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		if err := p.beat(ctx, kv); err != nil && ctx.Err() == nil {
+			p.log.Debug().Err(err).Msg("refreshing the worker heartbeat")
+		}
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_ = kv.Delete(dctx, p.key)
+			return nil
+		case <-t.C:
+		case <-p.kick:
+		}
+	}
+}
+
+func (p *Pool) beat(ctx context.Context, kv jetstream.KeyValue) error {
+	data, err := schema.EncodeWorkerStatus(p.status())
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(ctx, p.key, data)
+	return err
+}
+
+// status is the pool's heartbeat now.
+func (p *Pool) status() schema.WorkerStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := schema.WorkerStatus{Name: p.cfg.Name, Slots: p.cfg.Slots, Started: p.start.UnixNano(), Seen: time.Now().UnixNano()}
+	for id := range p.running {
+		s.Jobs = append(s.Jobs, id)
+	}
+	slices.Sort(s.Jobs)
+	if len(p.refused) > 0 {
+		s.Refused = make(map[string]string, len(p.refused))
+		for id, why := range p.refused {
+			s.Refused[id] = why
+		}
+	}
+	return s
+}
