@@ -140,9 +140,11 @@ func withoutUser(t *testing.T, u string) string {
 
 // wordCountArgs is a word count of testdata/text into dir "counts". The
 // private --store holds the spill files of a run with --nats too.
+// wordCountArgs is a word count whose tasks the submitting process runs
+// itself (--local-workers), so that no jetmr worker is needed.
 func wordCountArgs(t *testing.T, extra ...string) []string {
 	return append([]string{"mapreduce", "--store", t.TempDir(), "-i", td(t, "text"), "-o", "counts", "--map", "wordcount", "--reduce", "sum",
-		"--chunk-size", "2KiB", "--partitions", "2"}, extra...)
+		"--chunk-size", "2KiB", "--partitions", "2", "--local-workers", "2"}, extra...)
 }
 
 func readDir(t *testing.T, dir string) map[string]string {
@@ -353,7 +355,7 @@ func TestClusterLeaderShutdown(t *testing.T) {
 	const id = "failover1"
 	dir := t.TempDir()
 	args := append([]string{"pipe", "--store", t.TempDir(), "--nats", natsURL, "--replicas", "3", "--job", id, "-i", input,
-		"--chunk-size", "1KiB", "-j", "4", "-o", "out.txt", "--"}, argv...)
+		"--chunk-size", "1KiB", "-j", "4", "--local-workers", "4", "-o", "out.txt", "--"}, argv...)
 	job := startProc(t, dir, args...)
 
 	// Watch the job from outside; once results flow, shut down the leader
