@@ -79,7 +79,9 @@ type Config struct {
 	// once; the other tasks go to jetmr workers (mapper.Pool) sharing the
 	// broker. Default: Slots with the embedded broker, none with an
 	// external one (Broker.URL set). Negative: none, which needs an
-	// external broker.
+	// external broker. A job whose tasks no worker runs waits for one,
+	// logging a warning every 10 s through Logger (the zero Logger is
+	// silent: set LocalWorkers or start workers).
 	LocalWorkers int
 	// Retries is how many times a failed task is retried. Default 3; a
 	// negative value means none.

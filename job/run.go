@@ -68,6 +68,7 @@ type session struct {
 	joinPath   string                // an each job's join file
 	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
 	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
+	chunks     chunkObjects          // chunks in data of tasks not merged yet
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
@@ -159,7 +160,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	stopSplit := make(chan struct{})
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
-		Retired: win.retire,
+		Retired: s.retire(win),
 		Merged:  s.observeTask,
 		Fetch:   s.fetchOutput,
 		Retry:   s.retryFunc(haltCtx),

@@ -2,12 +2,18 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -62,7 +68,59 @@ func (s *session) ship(ctx context.Context, t *schema.Task) error {
 		return fmt.Errorf("storing the chunk of task %d: %w", t.Index, err)
 	}
 	t.Object = name
+	s.chunks.add(t.Index)
 	return nil
+}
+
+// chunkObjects are the tasks whose chunks this run put in the object
+// store and that are not merged yet. It is safe for concurrent use.
+type chunkObjects struct {
+	mu  sync.Mutex
+	idx map[uint64]struct{}
+}
+
+func (c *chunkObjects) add(i uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idx == nil {
+		c.idx = make(map[uint64]struct{})
+	}
+	c.idx[i] = struct{}{}
+}
+
+// take removes and returns the tasks of span.
+func (c *chunkObjects) take(span reducer.Span) []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []uint64
+	for i := range c.idx {
+		if i >= span.From && i < span.To {
+			out = append(out, i)
+			delete(c.idx, i)
+		}
+	}
+	return out
+}
+
+// retire frees the window's places of a span of merged tasks and deletes
+// their chunk objects, which no worker needs any more: the object store
+// holds only the chunks of tasks in flight, not the whole input. Objects
+// of a run that crashed go with the job.
+func (s *session) retire(win *window) func(reducer.Span) {
+	return func(span reducer.Span) {
+		win.retire(span)
+		if s.data == nil {
+			return
+		}
+		for _, i := range s.chunks.take(span) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := s.data.Delete(ctx, schema.ChunkObject(i))
+			cancel()
+			if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				s.cfg.Logger.Warn().Err(err).Uint64("task", i).Msg("deleting a merged task's chunk object; it goes with the job")
+			}
+		}
+	}
 }
 
 // fetchOutput copies an output a worker shipped as an object into a local

@@ -85,3 +85,38 @@ func TestTransportBadValue(t *testing.T) {
 		t.Fatalf("got %v, want a bad input naming --transport", err)
 	}
 }
+
+// TestObjectTransportDropsMergedChunks checks that a chunk object goes as
+// soon as its task is merged (here: failed for good), so the object store
+// holds the chunks in flight, not the whole input; the failed job keeps
+// its bucket for a resume.
+func TestObjectTransportDropsMergedChunks(t *testing.T) {
+	t.Parallel()
+	in := generatedText(t, "transport-drop.txt", 3<<20, 12, true)
+	cfg := baseConfig(t)
+	cfg.ID, cfg.Kind, cfg.Inputs, cfg.ChunkSize = "objdrop", schema.KindPipe, []string{in}, 1<<20
+	cfg.Command, cfg.Retries = []string{"sh", "-c", "cat >/dev/null; exit 3"}, -1
+	cfg.Transport, cfg.Output = schema.TransportObject, filepath.Join(t.TempDir(), "out.txt")
+	if _, err := runJob(t, cfg); !errors.As(err, new(*job.TasksFailedError)) {
+		t.Fatalf("got %v, want every task failed", err)
+	}
+	ctx := context.Background()
+	b, err := broker.Open(ctx, cfg.Broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	obs, err := b.JS.ObjectStore(ctx, schema.DataBucket(cfg.ID))
+	if err != nil {
+		t.Fatalf("the failed job's object store: %v", err)
+	}
+	infos, err := obs.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		t.Fatal(err)
+	}
+	for _, info := range infos {
+		if strings.HasPrefix(info.Name, "chunk-") {
+			t.Errorf("chunk object %s is still stored after its task was merged", info.Name)
+		}
+	}
+}

@@ -151,8 +151,12 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		}
 		if p.cfg.Window <= 0 {
 			// Chunks are sized when published: a short queue lets sizes
-			// follow the tasks' observed times.
+			// follow the tasks' observed times. With an external broker,
+			// workers elsewhere may run more tasks than this process's -j.
 			p.cfg.Window = 2 * cfg.Slots
+			if cfg.Broker.URL != "" {
+				p.cfg.Window = max(p.cfg.Window, 32)
+			}
 		}
 	}
 	if p.cfg.ChunkSize == 0 {

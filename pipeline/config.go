@@ -18,9 +18,15 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 	o := s.Options()
 	cfg := job.Config{
 		ID: id, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed,
-		Timeout: o.Timeout, TaskTime: o.TaskTime, Registry: r.o.Registry, Stdout: r.o.Stdout,
+		Timeout: o.Timeout, TaskTime: o.TaskTime, Transport: r.o.Transport, Registry: r.o.Registry, Stdout: r.o.Stdout,
 		Broker: r.o.BrokerConfig, Observer: r.o.Observer,
 		Logger: r.o.Logger.With().Str("stage", s.Name).Logger(),
+	}
+	if cfg.LocalWorkers = r.o.LocalWorkers; cfg.LocalWorkers > 0 {
+		cfg.LocalWorkers = slots // this process runs the stage's share of the slots
+	}
+	if s.Kind == KindEach {
+		cfg.TaskTime = 0 // a top-level task_time is for the stages that take it
 	}
 	switch {
 	case o.Retries == nil:

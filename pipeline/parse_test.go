@@ -150,6 +150,11 @@ stages:
       command: [cat]
       retries: -1
 `, 7, "retries: -1 is not valid"},
+		{"task_time on an each stage", `
+stages:
+  - name: lint
+    each: {items: [a], command: [echo], task_time: 2s}
+`, 4, `task_time sizes chunks of input files and key ranges, not items`},
 		{"bad timeout", `
 stages:
   - name: a

@@ -35,6 +35,13 @@ type Options struct {
 	// Slots is how many tasks the pipeline runs at once, shared by the
 	// stages running at the same time. Default: the number of CPUs.
 	Slots int
+	// LocalWorkers says whether this process runs the stages' tasks, as
+	// job.Config.LocalWorkers: 0 is the default (yes with an embedded
+	// broker, no with an external one, whose jetmr workers run them), a
+	// negative value no, a positive one yes, each stage its share of Slots.
+	LocalWorkers int
+	// Transport is every stage's job.Config.Transport.
+	Transport string
 	// Resume continues the pipeline ID: stages whose job is done are
 	// skipped, interrupted or failed ones resumed, the rest run.
 	Resume bool

@@ -263,6 +263,7 @@ stages:
 
 // TestRunEachStage runs a fork-join pipeline: a pipe stage writes the
 // item list that an each stage reads, whose join gets every item's result.
+// The top-level task_time applies to the pipe stage only.
 func TestRunEachStage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -272,6 +273,7 @@ func TestRunEachStage(t *testing.T) {
 	}
 	var out bytes.Buffer
 	_, err := e.run(t, nil, `
+task_time: 2s
 stages:
   - name: list
     pipe: {input: [`+in+`], output: `+e.dir+`/items.txt, command: [sort]}

@@ -172,6 +172,9 @@ func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) err
 	if err := p.checkOptions(s, kind, what, at); err != nil {
 		return err
 	}
+	if _, given := s.pos[kind+".task_time"]; given && kind == KindEach {
+		return p.errorf(at("task_time"), "%s: task_time sizes chunks of input files and key ranges, not items: use chunk_size (items per task)", what)
+	}
 	switch kind {
 	case KindPipe:
 		if len(s.Pipe.Input) == 0 {

@@ -146,9 +146,13 @@ func advise(r *Report) []string {
 		return []string{}
 	}
 	tiny := r.TaskSeconds.P50 < 0.010 || r.OverheadSeconds > r.TaskSeconds.P50
+	larger := "use a larger --chunk-size, or --task-time 1s to size chunks from their observed times"
+	if r.Kind == "each" {
+		larger = "use a larger --chunk-size (items per task)" // items are not sized by time
+	}
 	if tiny {
-		out = append(out, fmt.Sprintf("tasks take %s at the median against %s of overhead each: per-task overhead dominates, use a larger --chunk-size, or --task-time 1s to size chunks from their observed times",
-			fmtDur(r.TaskSeconds.P50), fmtDur(r.OverheadSeconds)))
+		out = append(out, fmt.Sprintf("tasks take %s at the median against %s of overhead each: per-task overhead dominates, %s",
+			fmtDur(r.TaskSeconds.P50), fmtDur(r.OverheadSeconds), larger))
 	}
 	if r.Efficiency < TargetEfficiency {
 		msg := fmt.Sprintf("efficiency %.0f%% is below the %.0f%% target", 100*r.Efficiency, 100*TargetEfficiency)

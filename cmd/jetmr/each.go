@@ -118,8 +118,10 @@ split into words like a shell would, but never run through one.`,
 	if flag := fs.Lookup("chunk-size"); flag != nil {
 		flag.Usage = "items per task (default: about 16 tasks per slot, at most 512 items each)"
 	}
-	if flag := fs.Lookup("input"); flag != nil {
-		flag.Hidden = true // each reads items, not input files
+	for _, name := range []string{"input", "task-time", "transport"} {
+		if flag := fs.Lookup(name); flag != nil {
+			flag.Hidden = true // items travel in the tasks: no input files to size or ship
+		}
 	}
 	return cmd
 }

@@ -22,7 +22,7 @@ type pipelineFlags struct {
 
 // pipelineShared are the job commands' flags jetmr pipeline takes too.
 var pipelineShared = []string{
-	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "sync", "job", "resume", "retry-failed", "report", "log-level", "log-format", "quiet",
+	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "local-workers", "transport", "sync", "job", "resume", "retry-failed", "report", "log-level", "log-format", "quiet",
 	"progress", "metrics", "joblog", "trace",
 }
 
@@ -130,6 +130,10 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
 		return errors.Join(err, w.close())
 	}
+	local, err := f.localWorkers(cmd)
+	if err != nil {
+		return errors.Join(err, w.close())
+	}
 	bcfg := f.brokerConfig(log)
 	b, err := broker.Open(ctx, bcfg)
 	if err != nil {
@@ -141,6 +145,7 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	}
 	opts := pipeline.Options{
 		ID: f.jobID, Broker: b, BrokerConfig: bcfg, Slots: slots, Resume: f.resume, RetryFailed: f.retryFail,
+		LocalWorkers: local, Transport: f.transport,
 		Stdout: stdout, Observer: w.observer, Logger: log,
 	}
 	if !f.quiet {

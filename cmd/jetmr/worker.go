@@ -47,6 +47,9 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 			if nats.url == "" {
 				return usageError{"worker needs --nats URL: the NATS server jobs are submitted to (jetmr server prints it)"}
 			}
+			if drain <= 0 {
+				return usageError{fmt.Sprintf("--drain-timeout %s is not valid: use a positive duration such as 30s", drain)}
+			}
 			log, err := newLogger(logLevel, logFormat, cmd.ErrOrStderr())
 			if err != nil {
 				return err

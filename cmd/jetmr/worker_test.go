@@ -190,6 +190,10 @@ func TestWorkerUsage(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "--nats") {
 		t.Errorf("worker without --nats: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
+	r = jetmr(t, dir, "worker", "--nats", "nats://127.0.0.1:1", "--drain-timeout", "0s")
+	if r.code != 2 || !strings.Contains(r.stderr, "--drain-timeout 0s is not valid") {
+		t.Errorf("worker --drain-timeout 0s: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
 	r = jetmr(t, dir, "pipe", "--store", t.TempDir(), "--local-workers", "0", "-i", td(t, "crlf.txt"), "--", "cat")
 	if r.code != 2 || !strings.Contains(r.stderr, "--nats") {
 		t.Errorf("--local-workers 0 without --nats: exit %d; stderr:\n%s", r.code, r.stderr)
