@@ -141,6 +141,10 @@ func (s *OrderedSink) openTemp(ctx context.Context) error {
 // Next is the first task whose output is not written yet.
 func (s *OrderedSink) Next() uint64 { return s.next }
 
+// Skips reports whether the sink will not read r's output: the output of
+// a task written before a resume. The reducer then does not fetch it.
+func (s *OrderedSink) Skips(r *schema.Result) bool { return r.Index < s.next }
+
 // Merge implements [Sink].
 func (s *OrderedSink) Merge(ctx context.Context, r *schema.Result) (Span, error) {
 	if r.Index < s.next {

@@ -274,9 +274,13 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	return nil
 }
 
-// fetch makes a result's output object a local spill file.
+// fetch makes a result's output object a local spill file, unless the
+// sink says it will not read it.
 func (r *Reducer) fetch(ctx context.Context, res *schema.Result) error {
 	if res.Object == "" {
+		return nil
+	}
+	if sk, ok := r.cfg.Sink.(interface{ Skips(*schema.Result) bool }); ok && sk.Skips(res) {
 		return nil
 	}
 	if r.cfg.Fetch == nil {

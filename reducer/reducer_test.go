@@ -521,3 +521,51 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// TestReplayedObjectsNotFetched resumes an ordered output written up to
+// task 3: the replayed results below it name output objects (transport
+// "object") that the reducer must not fetch, since the sink skips them;
+// this reducer has no Fetch at all, so a fetch would fail the run.
+func TestReplayedObjectsNotFetched(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rec := pipeRecord("replay-objects")
+	b := openBroker(t, rec)
+	p := publisher{t, b, rec.ID}
+	path := filepath.Join(t.TempDir(), "out.txt")
+	ckpts := &memCheckpoints{}
+	cfg := reducer.OrderedConfig{Path: path, Job: rec.ID, Checkpoints: ckpts}
+	first, err := reducer.NewOrderedSink(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint64(3) {
+		if _, err := first.Merge(ctx, &schema.Result{Index: i, Payload: []byte(taskOutput(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.Suspend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint64(5) {
+		r := pipeResult(i, taskOutput(i))
+		if i < 3 {
+			r.Payload, r.Object = nil, fmt.Sprintf("out-%d", i) // written before the resume
+		}
+		p.result(r)
+	}
+	sink, err := reducer.NewOrderedSink(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, b, rec, sink, 5, nil); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := outputs(0, 5); string(got) != want {
+		t.Errorf("resumed output %q, want %q", got, want)
+	}
+}
