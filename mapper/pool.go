@@ -239,6 +239,14 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 	}
 	if rec.State != schema.StateRunning {
 		p.stop(id, "it is "+rec.State)
+		if rec.State == schema.StateDone {
+			// Its output is complete: no reducer reads this worker's
+			// spill files of it any more (a failed or stopped job keeps
+			// them for a resume).
+			if err := os.RemoveAll(filepath.Join(p.cfg.SpillDir, id)); err != nil {
+				p.log.Warn().Err(err).Str("job", id).Msg("removing the job's spill files")
+			}
+		}
 		return
 	}
 	job, err := ResolveJob(rec, p.cfg.Registry)
@@ -284,7 +292,12 @@ func (p *Pool) runJob(taskCtx, jobCtx context.Context, job *Job) {
 			return
 		}
 		if errors.Is(err, ErrJobGone) {
+			// The submitter deletes a job's streams once its output is
+			// complete: this worker's spill files of it are not needed.
 			log.Info().Msg("the job's task consumer was deleted: stopped taking its tasks")
+			if err := os.RemoveAll(filepath.Join(p.cfg.SpillDir, id)); err != nil {
+				log.Warn().Err(err).Msg("removing the job's spill files")
+			}
 			return
 		}
 		level := zerolog.WarnLevel

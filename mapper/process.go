@@ -48,7 +48,9 @@ func (p *processor) process(ctx context.Context, t schema.Task, attempt int, ev 
 	case schema.KindPipe:
 		out, err := p.processPipe(ctx, t, attempt)
 		if err == nil {
-			err = p.shipSpill(ctx, &out)
+			if err = p.shipSpill(ctx, &out); err != nil {
+				removeSpill(out)
+			}
 		}
 		return []output{out}, taskLength(t), err
 	case schema.KindMigrate:
