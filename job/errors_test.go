@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/schema"
@@ -308,6 +310,17 @@ func TestJobIDTaken(t *testing.T) {
 	}
 	if names := dirNames(t, dir); !slices.Equal(names, []string{"first.txt"}) {
 		t.Errorf("output folder holds %q, want only first.txt", names)
+	}
+	// Refused before anything was created for it: the finished job's
+	// streams stay deleted.
+	ctx := context.Background()
+	b, err := broker.Open(ctx, cfg.Broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.JS.Stream(ctx, schema.TaskStream(cfg.ID)); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("the refused job's task stream: %v, want none created", err)
 	}
 }
 

@@ -56,6 +56,22 @@ func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, 
 	return p.run(ctx, b, start)
 }
 
+// provision creates, or finds, the job's streams and, for transport
+// "object", its object store.
+func (s *session) provision(ctx context.Context) error {
+	if _, err := s.b.ProvisionJob(ctx, s.record.ID, broker.ProvisionOptions{}); err != nil {
+		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	}
+	if s.record.Transport != schema.TransportObject {
+		return nil
+	}
+	var err error
+	if s.data, err = s.b.DataStore(ctx, s.record.ID, 0); err != nil {
+		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	}
+	return nil
+}
+
 // session is one run of a job against an open broker.
 type session struct {
 	*plan
@@ -82,20 +98,26 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		if err != nil || done {
 			return nil, err
 		}
-	} else if err := s.create(ctx); err != nil {
-		return nil, err
+		if err := s.provision(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		// The streams exist before the record that announces the job, so
+		// that workers watching the records bind to them at once; a job
+		// that exists already is refused before its streams are touched.
+		if _, err := s.jobs.Get(ctx, s.record.ID); err == nil {
+			return nil, jobExists(s.record.ID)
+		}
+		if err := s.provision(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.create(ctx); err != nil {
+			return nil, err
+		}
 	}
 	s.sizer = s.newSizer()
 	if _, ok := p.source.(splitter.AdaptiveSource); s.sizer != nil && !ok {
 		return nil, badInput("job %s is sized by --task-time, but its source cannot be split adaptively: run it again without --resume", p.record.ID)
-	}
-	if _, err := b.ProvisionJob(ctx, p.record.ID, broker.ProvisionOptions{}); err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
-	}
-	if s.record.Transport == schema.TransportObject {
-		if s.data, err = b.DataStore(ctx, p.record.ID, 0); err != nil {
-			return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
-		}
 	}
 	if s.spill, err = p.spillDir(); err != nil {
 		return nil, err
@@ -296,11 +318,15 @@ func (s *session) create(ctx context.Context) error {
 	}
 	if _, err := s.jobs.Create(ctx, s.record.ID, data); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return badInput("job %s already exists: add --resume to continue it, or choose another --job", s.record.ID)
+			return jobExists(s.record.ID)
 		}
 		return fmt.Errorf("%w: recording job %s: %v", broker.ErrUnreachable, s.record.ID, err)
 	}
 	return nil
+}
+
+func jobExists(id string) error {
+	return badInput("job %s already exists: add --resume to continue it, or choose another --job", id)
 }
 
 func (s *session) putRecord(ctx context.Context) error {
