@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -138,7 +139,7 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 	transports := []string{"object", "shared"}
 	remote := map[string]*Contender{}
 	for _, tr := range transports {
-		remote[tr] = &Contender{Name: "wordcount: 2 worker processes (default -j) on loopback, --local-workers 0 --transport " + tr, Jetmr: true}
+		remote[tr] = &Contender{Name: "wordcount: 2 worker processes of half the cores each on loopback, --local-workers 0 --transport " + tr, Jetmr: true}
 		s.Contenders = append(s.Contenders, remote[tr])
 	}
 	var want map[string]int64
@@ -168,9 +169,11 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 	return nil
 }
 
-// wordcountOnWorkers runs the word count on 2 `jetmr worker` processes.
+// wordcountOnWorkers runs the word count on 2 `jetmr worker` processes of
+// half the cores each: as many slots in all as the embedded run has, so
+// that the ratio measures distribution, not oversubscribed cores.
 func wordcountOnWorkers(b *bench, url, in, transport string, rep int, c *Contender, want map[string]int64) error {
-	stop, err := startBenchWorkers(b, 2, b.jetmr, "worker", "--nats", url, "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
+	stop, err := startBenchWorkers(b, 2, b.jetmr, "worker", "--nats", url, "-j", strconv.Itoa(max(runtime.NumCPU()/2, 1)), "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
 	if err != nil {
 		return err
 	}
