@@ -114,6 +114,9 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		p.reg = mapper.NewRegistry()
 	}
 	if cfg.Kind == schema.KindMigrate {
+		if m := cfg.Migration; m != nil && strings.HasPrefix(m.DB, "sqlite:") && p.local == 0 {
+			return nil, badInput("a SQLite database is a file on this machine, which jetmr workers elsewhere cannot open: run the batches here with --local-workers N, or migrate a PostgreSQL database")
+		}
 		if err := p.openMigration(ctx); err != nil {
 			return nil, err
 		}

@@ -302,3 +302,16 @@ func TestWorkersReconnect(t *testing.T) {
 		t.Errorf("output after the restart (%d keys) differs from the embedded run's (%d keys)", len(got), len(want))
 	}
 }
+
+// TestSQLiteNeedsLocalWorkers refuses a SQLite migration whose batches
+// would all run on workers elsewhere, which cannot open the file.
+func TestSQLiteNeedsLocalWorkers(t *testing.T) {
+	t.Parallel()
+	cfg := baseConfig(t)
+	cfg.Kind, cfg.Broker = "migrate", broker.Config{URL: "nats://127.0.0.1:1"}
+	cfg.Migration = &job.Migration{DB: "sqlite:" + filepath.Join(t.TempDir(), "app.db"), Table: "t", Key: "id", SQL: migUpdate}
+	_, err := runJob(t, cfg)
+	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "--local-workers N") {
+		t.Fatalf("err = %v, want bad input naming --local-workers", err)
+	}
+}
