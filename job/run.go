@@ -194,7 +194,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		Logger: s.cfg.Logger,
 	})
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, sink.Suspend(ctx))
 	}
 	var worker *mapper.Worker
 	if s.local > 0 {
@@ -203,7 +203,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
 		})
 		if err != nil {
-			return nil, err
+			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it
 		}
 	}
 	workCtx, stopWork := context.WithCancel(haltCtx)

@@ -128,18 +128,9 @@ func (r *Reducer) Completed() uint64 { return r.completed.Load() }
 // output is not published and the dead letters are in the stats. When ctx
 // is cancelled the sink is suspended for a resume and ctx's error returned.
 func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
-	stream, err := r.cfg.JS.Stream(ctx, schema.ResultStream(r.cfg.Job.ID))
+	iter, err := r.results(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("opening results of job %s: %w", r.cfg.Job.ID, err)
-	}
-	r.replayEnd = stream.CachedInfo().State.LastSeq
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, fmt.Errorf("reading results of job %s: %w", r.cfg.Job.ID, err)
-	}
-	iter, err := cons.Messages()
-	if err != nil {
-		return nil, fmt.Errorf("reading results of job %s: %w", r.cfg.Job.ID, err)
+		return nil, errors.Join(err, r.suspend(ctx))
 	}
 	msgs := make(chan jetstream.Msg)
 	g, gctx := errgroup.WithContext(ctx)
@@ -154,25 +145,44 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 	})
 	if err := g.Wait(); err != nil {
 		r.stats.Dead = r.dead // a halted job lists its failures too
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if serr := r.cfg.Sink.Suspend(sctx); serr != nil {
-			err = errors.Join(err, serr)
-		}
-		return r.stats, err
+		return r.stats, errors.Join(err, r.suspend(ctx))
 	}
 	r.stats.Dead = r.dead
 	if r.cfg.BeforeCommit != nil && len(r.dead) == 0 {
 		if err := r.cfg.BeforeCommit(ctx); err != nil {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			return r.stats, errors.Join(err, r.cfg.Sink.Suspend(sctx))
+			return r.stats, errors.Join(err, r.suspend(ctx))
 		}
 		crashpoint.Hit("commit.marked")
 	}
 	err = r.cfg.Sink.Commit(ctx, len(r.dead) > 0)
 	r.stats.End = time.Now() // the wall time includes writing the output
 	return r.stats, err
+}
+
+// results opens an ordered consumer of the job's results from the first.
+func (r *Reducer) results(ctx context.Context) (jetstream.MessagesContext, error) {
+	stream, err := r.cfg.JS.Stream(ctx, schema.ResultStream(r.cfg.Job.ID))
+	if err != nil {
+		return nil, fmt.Errorf("opening results of job %s: %w", r.cfg.Job.ID, err)
+	}
+	r.replayEnd = stream.CachedInfo().State.LastSeq
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("reading results of job %s: %w", r.cfg.Job.ID, err)
+	}
+	iter, err := cons.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("reading results of job %s: %w", r.cfg.Job.ID, err)
+	}
+	return iter, nil
+}
+
+// suspend keeps the sink's state for a resume when Run stops early, even
+// once ctx has ended.
+func (r *Reducer) suspend(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return r.cfg.Sink.Suspend(sctx)
 }
 
 // readResults moves messages from the iterator to msgs until it is stopped.

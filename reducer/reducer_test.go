@@ -569,3 +569,34 @@ func TestReplayedObjectsNotFetched(t *testing.T) {
 		t.Errorf("resumed output %q, want %q", got, want)
 	}
 }
+
+// TestRunSuspendsWhenResultsAreMissing checks that a reducer that cannot
+// even open the job's results suspends its sink, which closes an output
+// file it had opened.
+func TestRunSuspendsWhenResultsAreMissing(t *testing.T) {
+	t.Parallel()
+	b := openBroker(t, pipeRecord("present"))
+	sink := &suspendCounter{}
+	totalCh := make(chan uint64, 1)
+	red, err := reducer.New(reducer.Config{JS: b.JS, Job: pipeRecord("absent"), Sink: sink, Total: totalCh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := red.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "absent") {
+		t.Fatalf("Run: %v, want an error naming the job", err)
+	}
+	if sink.suspended != 1 {
+		t.Fatalf("the sink was suspended %d times, want once", sink.suspended)
+	}
+}
+
+// suspendCounter is a sink that only counts Suspend calls.
+type suspendCounter struct {
+	reducer.Sink
+	suspended int
+}
+
+func (s *suspendCounter) Suspend(context.Context) error {
+	s.suspended++
+	return nil
+}
