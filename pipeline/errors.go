@@ -43,6 +43,12 @@ type StageError struct {
 
 func (e *StageError) Error() string {
 	msg := fmt.Sprintf("stage %s failed: %s", e.Stage, strings.TrimPrefix(e.Err.Error(), job.ErrBadInput.Error()+": "))
+	var tf *job.TasksFailedError
+	if errors.As(e.Err, &tf) {
+		// The job's own message says how to rerun the job alone; a
+		// pipeline is resumed as a whole.
+		msg = fmt.Sprintf("stage %s failed: %d task(s) of job %s failed for good", e.Stage, len(tf.Dead), tf.Job)
+	}
 	if len(e.Skipped) > 0 {
 		msg += "; not run: " + strings.Join(e.Skipped, ", ")
 	}

@@ -168,6 +168,9 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if errors.Is(err, context.Canceled) {
 		return interruptedError{fmt.Sprintf("interrupted: pipeline %s stopped; continue it with:\n  %s", f.jobID, resumeCommand(f.jobID))}
 	}
+	if errors.Is(err, job.ErrTasksFailed) {
+		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s --retry-failed", err, resumeCommand(f.jobID))
+	}
 	return err
 }
 

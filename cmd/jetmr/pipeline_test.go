@@ -205,10 +205,15 @@ stages:
   - name: after
     pipe: {input: [stage:broken], output: after.txt, command: [cat]}
 `)
-	r := jetmr(t, dir, "pipeline", "--store", t.TempDir(), "job.yaml")
+	r := jetmr(t, dir, "pipeline", "--store", t.TempDir(), "--job", "pfail", "job.yaml")
 	if r.code != 1 || !strings.Contains(r.stderr, "jetmr: stage broken failed") || !strings.Contains(r.stderr, "not run: after") ||
 		!strings.Contains(r.stderr, "jetmr: dead letter: task 0") {
 		t.Errorf("exit status %d, stderr:\n%s", r.code, r.stderr)
+	}
+	// The way out is to resume the pipeline, not the stage's job alone.
+	if !strings.Contains(r.stderr, "pipeline --store") || !strings.Contains(r.stderr, "--job pfail --resume --retry-failed") ||
+		strings.Contains(r.stderr, "--job pfail-broken") {
+		t.Errorf("stderr does not say to resume the pipeline with --retry-failed:\n%s", r.stderr)
 	}
 }
 
