@@ -42,17 +42,22 @@ type StageError struct {
 }
 
 func (e *StageError) Error() string {
-	msg := fmt.Sprintf("stage %s failed: %s", e.Stage, strings.TrimPrefix(e.Err.Error(), job.ErrBadInput.Error()+": "))
-	var tf *job.TasksFailedError
-	if errors.As(e.Err, &tf) {
-		// The job's own message says how to rerun the job alone; a
-		// pipeline is resumed as a whole.
-		msg = fmt.Sprintf("stage %s failed: %d task(s) of job %s failed for good", e.Stage, len(tf.Dead), tf.Job)
-	}
+	msg := fmt.Sprintf("stage %s failed: %s", e.Stage, failure(e.Err))
 	if len(e.Skipped) > 0 {
 		msg += "; not run: " + strings.Join(e.Skipped, ", ")
 	}
 	return msg
+}
+
+// failure says why a stage's job failed. Failed tasks are counted, not
+// told as the job's own message is, which says how to rerun the job
+// alone: a pipeline is resumed as a whole.
+func failure(err error) string {
+	var tf *job.TasksFailedError
+	if errors.As(err, &tf) {
+		return fmt.Sprintf("%d task(s) of job %s failed for good", len(tf.Dead), tf.Job)
+	}
+	return strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": ")
 }
 
 // Is reports whether target is ErrStageFailed or job.ErrTasksFailed.

@@ -332,10 +332,7 @@ func (r *run) finish(res stageResult, state string) {
 		sr.Seconds = res.end.Sub(res.start).Seconds()
 	}
 	if res.err != nil && state != StateAlreadyDone {
-		sr.Error = res.err.Error()
-		if tf := (*job.TasksFailedError)(nil); errors.As(res.err, &tf) {
-			sr.Error = fmt.Sprintf("%d task(s) failed for good (dead letters above)", len(tf.Dead))
-		}
+		sr.Error = failure(res.err)
 	}
 	r.report.Stages = append(r.report.Stages, sr)
 	r.o.Logger.Info().Str("stage", s.Name).Str("state", state).Float64("seconds", sr.Seconds).Msg("stage ended")
