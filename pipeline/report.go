@@ -134,25 +134,23 @@ func (rep *Report) Summary(attempts []observe.Attempt) *reducer.Report {
 		sum.Efficiency = sum.Speedup / float64(sum.Slots)
 		sum.Utilization = sum.Efficiency
 	}
-	var ds []float64
+	var ds []time.Duration
 	for _, a := range attempts {
 		if !a.End.IsZero() {
-			ds = append(ds, a.Duration().Seconds())
+			ds = append(ds, a.Duration())
 		}
 	}
 	if len(ds) > 0 {
 		slices.Sort(ds)
-		sum.TaskSeconds.P50 = ds[nearestRank(len(ds), 0.50)]
-		sum.TaskSeconds.P90 = ds[nearestRank(len(ds), 0.90)]
-		sum.TaskSeconds.Max = ds[len(ds)-1]
+		sum.TaskSeconds.P50 = reducer.Percentile(ds, 0.50).Seconds()
+		sum.TaskSeconds.P90 = reducer.Percentile(ds, 0.90).Seconds()
+		sum.TaskSeconds.Max = ds[len(ds)-1].Seconds()
 	}
 	if sum.Executed > 0 && sum.Slots > 0 {
 		sum.OverheadSeconds = max(0, (float64(sum.Slots)*sum.WallSeconds-sum.BusySeconds)/float64(sum.Executed))
 	}
 	return sum
 }
-
-func nearestRank(n int, p float64) int { return min(max(int(p*float64(n)+0.5)-1, 0), n-1) }
 
 // WriteText writes the stages and the critical path as aligned text.
 func (rep *Report) WriteText(w io.Writer) error {

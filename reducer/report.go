@@ -115,8 +115,8 @@ func (s *Stats) Report(job, kind string) *Report {
 	if n := len(s.durations); n > 0 {
 		d := slices.Clone(s.durations)
 		slices.Sort(d)
-		r.TaskSeconds.P50 = percentile(d, 0.50).Seconds()
-		r.TaskSeconds.P90 = percentile(d, 0.90).Seconds()
+		r.TaskSeconds.P50 = Percentile(d, 0.50).Seconds()
+		r.TaskSeconds.P90 = Percentile(d, 0.90).Seconds()
 		r.TaskSeconds.Max = d[n-1].Seconds()
 		if r.Slots > 0 {
 			r.OverheadSeconds = max(0, (float64(r.Slots)*wall.Seconds()-s.busy.Seconds())/float64(n))
@@ -133,8 +133,9 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// percentile returns the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
+// Percentile returns the nearest-rank percentile p (0 to 1) of sorted
+// durations, which must not be empty.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
 	i := int(p*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
