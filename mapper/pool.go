@@ -240,12 +240,7 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 	if rec.State != schema.StateRunning {
 		p.stop(id, "it is "+rec.State)
 		if rec.State == schema.StateDone {
-			// Its output is complete: no reducer reads this worker's
-			// spill files of it any more (a failed or stopped job keeps
-			// them for a resume).
-			if err := os.RemoveAll(filepath.Join(p.cfg.SpillDir, id)); err != nil {
-				p.log.Warn().Err(err).Str("job", id).Msg("removing the job's spill files")
-			}
+			p.dropSpill(id) // a failed or stopped job keeps them for a resume
 		}
 		return
 	}
@@ -280,7 +275,7 @@ func (p *Pool) runJob(taskCtx, jobCtx context.Context, job *Job) {
 	log.Info().Msg("taking tasks of job")
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		w, err := NewWorker(Config{
-			JS: p.cfg.Broker.JS, Job: job, Slots: p.cfg.Slots, SpillDir: filepath.Join(p.cfg.SpillDir, id),
+			JS: p.cfg.Broker.JS, Job: job, Slots: p.cfg.Slots, SpillDir: p.spillDir(id),
 			InlineMax: p.cfg.InlineMax, AckWait: p.cfg.AckWait, Name: p.cfg.Name,
 			Observer: p.cfg.Observer, Logger: p.cfg.Logger,
 		})
@@ -293,11 +288,9 @@ func (p *Pool) runJob(taskCtx, jobCtx context.Context, job *Job) {
 		}
 		if errors.Is(err, ErrJobGone) {
 			// The submitter deletes a job's streams once its output is
-			// complete: this worker's spill files of it are not needed.
+			// complete.
 			log.Info().Msg("the job's task consumer was deleted: stopped taking its tasks")
-			if err := os.RemoveAll(filepath.Join(p.cfg.SpillDir, id)); err != nil {
-				log.Warn().Err(err).Msg("removing the job's spill files")
-			}
+			p.dropSpill(id)
 			return
 		}
 		level := zerolog.WarnLevel
@@ -310,6 +303,17 @@ func (p *Pool) runJob(taskCtx, jobCtx context.Context, job *Job) {
 			return
 		case <-time.After(wait):
 		}
+	}
+}
+
+// spillDir is where this pool's worker of job id spills outputs.
+func (p *Pool) spillDir(id string) string { return filepath.Join(p.cfg.SpillDir, id) }
+
+// dropSpill removes the spill files of a job whose output is complete: no
+// reducer reads them any more.
+func (p *Pool) dropSpill(id string) {
+	if err := os.RemoveAll(p.spillDir(id)); err != nil {
+		p.log.Warn().Err(err).Str("job", id).Msg("removing the job's spill files")
 	}
 }
 
