@@ -34,12 +34,39 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 		return nil, err
 	}
 	defer p.close()
-	b, err := broker.Open(ctx, cfg.Broker)
+	if err := p.jobStore(); err != nil {
+		return nil, err
+	}
+	b, err := broker.Open(ctx, p.cfg.Broker)
+	if errors.Is(err, broker.ErrStoreBusy) && p.ownStore {
+		return nil, fmt.Errorf("%w: job %s is running already (%v): wait for it, or choose another --job", broker.ErrStoreBusy, p.record.ID, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
 	return p.run(ctx, b, start)
+}
+
+// jobStore gives a job run with the embedded server and no store of its
+// own a store folder under the default root, named after the job, so that
+// jobs run side by side; a resume finds the job's folder there.
+func (p *plan) jobStore() error {
+	if p.cfg.Broker.URL != "" || p.cfg.Broker.StoreDir != "" {
+		return nil
+	}
+	dir, err := broker.DefaultJobStoreDir(p.record.ID)
+	if err != nil {
+		return err
+	}
+	if p.cfg.Resume {
+		if info, err := broker.InspectStore(dir); err != nil || !info.Exists {
+			return badInput("there is no job %s to resume in the default store %s: check --job (jetmr status lists the jobs), or --store and --nats if it ran there",
+				p.record.ID, filepath.Dir(dir))
+		}
+	}
+	p.cfg.Broker.StoreDir, p.ownStore = dir, true
+	return nil
 }
 
 // RunOn is Run on a broker the caller has opened and keeps open, so that
@@ -85,6 +112,7 @@ type session struct {
 	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
 	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
 	chunks     chunkObjects          // chunks in data of tasks not merged yet
+	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
@@ -142,6 +170,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 
 	stats, runErr := s.execute(ctx, sink, start)
 	endErr := s.end(stats, runErr)
+	s.saveFinal(stats, runErr == nil)
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
@@ -235,6 +264,11 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil
 	})
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
+	rec := s.record // a copy: the reducer's goroutine changes s.record
+	g.Go(func() error {
+		s.recordProgress(workCtx, rec, red, &published)
+		return nil
+	})
 	err = g.Wait()
 	if cause := context.Cause(haltCtx); errors.Is(cause, ErrHalted) {
 		return stats, cause
@@ -353,8 +387,8 @@ func (s *session) end(stats *reducer.Stats, runErr error) error {
 	default:
 		s.record.State = schema.StateDone
 	}
-	if stats != nil {
-		s.record.Tasks = uint64(stats.Tasks())
+	if stats != nil && runErr == nil {
+		s.record.Tasks = uint64(stats.Tasks()) // every task completed
 	}
 	err := s.putRecord(ctx)
 	if s.record.State != schema.StateDone {

@@ -34,6 +34,9 @@ type plan struct {
 	// chunkGiven is whether the caller chose the chunk size (a resume keeps
 	// the job's own otherwise).
 	chunkGiven bool
+	// ownStore is set when the job runs in its own store under the
+	// default root.
+	ownStore bool
 }
 
 // defaultWindow sizes the window of outstanding tasks: at least 8 per slot

@@ -28,7 +28,7 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 		return usageError{fmt.Sprintf("%v (see jetmr %s --help)", err, cmd.Name())}
 	})
 	root.AddCommand(newPipeCommand(), newMapReduceCommand(), newEachCommand(), newMigrateCommand(), newPipelineCommand(), newReportCommand())
-	root.AddCommand(newServerCommand(), newWorkerCommand(), newStatusCommand())
+	root.AddCommand(newServerCommand(), newWorkerCommand(), newStatusCommand(), newDiscardCommand())
 	return root
 }
 
