@@ -106,12 +106,12 @@ type session struct {
 	jobs       jetstream.KeyValue
 	spill      string // this process's spill directory
 	splitState schema.SplitCheckpoint
-	counts     *reducer.CountSink    // a migrate job's sink
-	each       *reducer.EachSink     // an each job's sink
-	joinPath   string                // an each job's join file
-	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
-	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
-	chunks     chunkObjects          // chunks in data of tasks not merged yet
+	counts     *reducer.CountSink     // a migrate job's sink
+	each       *reducer.EachSink      // an each job's sink
+	joinPath   string                 // an each job's join file
+	sizer      *splitter.Sizer        // sizes chunks of a --task-time job; nil otherwise
+	data       jetstream.ObjectStore  // shipped chunks and outputs (transport "object"); nil otherwise
+	chunks     chunkObjects           // chunks in data of tasks not merged yet
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
