@@ -35,7 +35,7 @@ func LocalJobs(ctx context.Context, cfg broker.Config) ([]Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Status
+	out := []Status{}
 	for _, id := range ids {
 		sts, err := storeJobs(ctx, cfg, broker.JobStoreDir(root, id), "")
 		if err != nil && !errors.Is(err, broker.ErrNoStore) {
@@ -138,8 +138,8 @@ func endedJob(dir, id string) (Status, bool) {
 		return Status{}, false
 	}
 	st, err := readSnapshot(dir, own)
-	if err != nil || st.State == schema.StateRunning || (id != "" && st.TasksFailed > 0) {
-		return Status{}, false // running when it died, or failed tasks to list
+	if err != nil || (st.State != schema.StateDone && st.State != schema.StateFailed) || (id != "" && st.TasksFailed > 0) {
+		return Status{}, false // to be counted from its streams, or failed tasks to list
 	}
 	st.Store, st.DiskBytes = dir, dirSize(dir)+stagedBytes(st.Record)
 	return st, true

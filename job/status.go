@@ -137,7 +137,9 @@ func unknownJob(id string) error {
 // is counted from its streams.
 func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec schema.JobRecord, detail bool) (Status, error) {
 	snap, haveSnap := loadSnapshot(ctx, kv, rec.ID)
-	final := rec.State == schema.StateDone || rec.State == schema.StateFailed || rec.State == schema.StateStopped
+	// A stopped job is counted from its streams too: a task may complete
+	// after its reducer stopped, and a resume will find it done.
+	final := rec.State == schema.StateDone || rec.State == schema.StateFailed
 	// With an embedded server this process holds the store: nobody else
 	// runs its jobs. On an external one a fresh snapshot shows a live job.
 	live := !final && !b.Embedded() && haveSnap && time.Since(snap.Updated) < liveFor
@@ -152,7 +154,7 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 			st.PID, st.Host, st.BytesIn, st.BytesOut = snap.PID, snap.Host, snap.BytesIn, snap.BytesOut
 		}
 		if !final {
-			st.State = schema.StateStopped // its process died
+			st.State = schema.StateStopped // stopped, or its process died
 		}
 		st.Updated = time.Now().UTC()
 		if err := st.count(ctx, b, kv); err != nil {

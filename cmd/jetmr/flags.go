@@ -184,6 +184,9 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		for _, m := range report.Malformed {
 			fmt.Fprintf(stderr, "jetmr: dead letter: malformed %s\n", m)
 		}
+		if where := discardFlags(cfg.Broker); errors.Is(err, job.ErrTasksFailed) && where != "-" {
+			fmt.Fprintf(stderr, "jetmr: job %s keeps its state and staged output for --resume --retry-failed; drop them with:\n  jetmr discard %s%s\n", cfg.ID, cfg.ID, where)
+		}
 		if f.report != "" {
 			run := runFile{Report: report, Attempts: w.recorder.Attempts(), DroppedAttempts: w.recorder.Dropped()}
 			if werr := writeJSON(f.report, run); werr != nil {

@@ -59,11 +59,17 @@ type result struct {
 // touches the user's state.
 func jetmr(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return jetmrEnv(t, dir, []string{"XDG_STATE_HOME=" + t.TempDir()}, args...)
+}
+
+// jetmrEnv runs the binary in dir with env added to the environment.
+func jetmrEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

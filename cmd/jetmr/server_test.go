@@ -33,12 +33,18 @@ type proc struct {
 // kills it at the end of the test.
 func startProc(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, dir, []string{"XDG_STATE_HOME=" + t.TempDir()}, args...)
+}
+
+// startProcEnv is startProc with env added to the environment.
+func startProcEnv(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	p := &proc{args: args, cmd: exec.Command(bin, args...), stdout: new(lockedBuffer), stderr: new(lockedBuffer), done: make(chan struct{})}
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
