@@ -132,8 +132,8 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	return &Server{
-		embeddedServer: e, url: clientURL(e.srv, opts, probe.Token), address: clientURL(e.srv, opts, ""),
-		token: probe.Token, generated: generated,
+		embeddedServer: e, url: clientURL(e.srv, opts, opts.Authorization), address: clientURL(e.srv, opts, ""),
+		token: opts.Authorization, generated: generated,
 	}, nil
 }
 
