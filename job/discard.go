@@ -46,13 +46,13 @@ func Discard(ctx context.Context, cfg broker.Config, id string) (int64, error) {
 	case !info.Exists:
 		return 0, fmt.Errorf("%w: %w at %s: check --store", ErrBadInput, broker.ErrNoStore, dir)
 	case info.Locked:
-		return 0, running(id, info.PID)
+		return 0, running(id, info.PID, stopFirst(info.PID))
 	}
 	cfg.StoreDir = dir
 	b, err := broker.Open(ctx, cfg)
 	if errors.Is(err, broker.ErrStoreBusy) {
 		info, _ := broker.InspectStore(dir)
-		return 0, running(id, info.PID)
+		return 0, running(id, info.PID, stopFirst(info.PID))
 	}
 	if err != nil {
 		return 0, err
@@ -77,12 +77,21 @@ func Discard(ctx context.Context, cfg broker.Config, id string) (int64, error) {
 	return freed, nil
 }
 
-func running(id string, pid int) error {
+// running says that job id runs in process pid (0: unknown), and what to
+// do about it.
+func running(id string, pid int, fix string) error {
+	who := "another jetmr process"
 	if pid > 0 {
-		return fmt.Errorf("%w: %w: job %s runs in jetmr process %d: stop it first (Ctrl-C in its terminal, or kill %d), then discard it",
-			ErrBadInput, ErrJobRunning, id, pid, pid)
+		who = fmt.Sprintf("jetmr process %d", pid)
 	}
-	return fmt.Errorf("%w: %w: job %s runs in another jetmr process: stop it first, then discard it", ErrBadInput, ErrJobRunning, id)
+	return fmt.Errorf("%w: %w: job %s runs in %s: %s", ErrBadInput, ErrJobRunning, id, who, fix)
+}
+
+func stopFirst(pid int) string {
+	if pid > 0 {
+		return fmt.Sprintf("stop it first (Ctrl-C in its terminal, or kill %d), then discard it", pid)
+	}
+	return "stop it first, then discard it"
 }
 
 func record(ctx context.Context, b *broker.Broker, id string) (schema.JobRecord, error) {
@@ -111,7 +120,7 @@ func discardIn(ctx context.Context, b *broker.Broker, id string) (int64, error) 
 		return 0, err
 	}
 	if snap, ok := loadSnapshot(ctx, kv, id); ok && !b.Embedded() && snap.State == schema.StateRunning && time.Since(snap.Updated) < liveFor {
-		return 0, running(id, 0)
+		return 0, running(id, 0, stopFirst(0))
 	}
 	if err := b.DeleteJob(ctx, id); err != nil {
 		return 0, fmt.Errorf("%w: discarding job %s: %v", broker.ErrUnreachable, id, err)

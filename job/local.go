@@ -20,6 +20,32 @@ import (
 // snapshot files that process writes. An unlocked store is opened, briefly,
 // unless the snapshot of its one job says how that job ended.
 
+// OwnStore is cfg with the store of a run named id: with the embedded
+// server and no StoreDir, a folder of its own under the default root
+// (broker.JobStoreDir), so that runs go side by side, each with its own
+// lock and server; a resume finds the run's folder there, and without one
+// is refused. Otherwise cfg is returned as it is.
+func OwnStore(cfg broker.Config, id string, resume bool) (broker.Config, error) {
+	if cfg.URL != "" || cfg.StoreDir != "" {
+		return cfg, nil
+	}
+	if err := schema.ValidateJobID(id); err != nil {
+		return cfg, badInput("%v", err)
+	}
+	dir, err := broker.DefaultJobStoreDir(id)
+	if err != nil {
+		return cfg, err
+	}
+	if resume {
+		if info, err := broker.InspectStore(dir); err != nil || !info.Exists {
+			return cfg, badInput("there is no job %s to resume in the default store %s: check --job (jetmr status lists the jobs), or --store and --nats if it ran there",
+				id, filepath.Dir(filepath.Dir(dir)))
+		}
+	}
+	cfg.StoreDir = dir
+	return cfg, nil
+}
+
 // LocalJobs lists the jobs of the embedded store cfg.StoreDir or, when it
 // is empty, of every job store under the default root (and of the root's
 // own store, where jobs of older versions live), oldest first.

@@ -39,7 +39,8 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 	}
 	b, err := broker.Open(ctx, p.cfg.Broker)
 	if errors.Is(err, broker.ErrStoreBusy) && p.ownStore {
-		return nil, fmt.Errorf("%w: job %s is running already (%v): wait for it, or choose another --job", broker.ErrStoreBusy, p.record.ID, err)
+		info, _ := broker.InspectStore(p.cfg.Broker.StoreDir)
+		return nil, running(p.record.ID, info.PID, "wait for it to finish, or choose another --job")
 	}
 	if err != nil {
 		return nil, err
@@ -49,23 +50,14 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 }
 
 // jobStore gives a job run with the embedded server and no store of its
-// own a store folder under the default root, named after the job, so that
-// jobs run side by side; a resume finds the job's folder there.
+// own a store folder under the default root (see [OwnStore]).
 func (p *plan) jobStore() error {
-	if p.cfg.Broker.URL != "" || p.cfg.Broker.StoreDir != "" {
-		return nil
-	}
-	dir, err := broker.DefaultJobStoreDir(p.record.ID)
+	bc, err := OwnStore(p.cfg.Broker, p.record.ID, p.cfg.Resume)
 	if err != nil {
 		return err
 	}
-	if p.cfg.Resume {
-		if info, err := broker.InspectStore(dir); err != nil || !info.Exists {
-			return badInput("there is no job %s to resume in the default store %s: check --job (jetmr status lists the jobs), or --store and --nats if it ran there",
-				p.record.ID, filepath.Dir(dir))
-		}
-	}
-	p.cfg.Broker.StoreDir, p.ownStore = dir, true
+	p.ownStore = bc.StoreDir != p.cfg.Broker.StoreDir
+	p.cfg.Broker = bc
 	return nil
 }
 

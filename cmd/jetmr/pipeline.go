@@ -134,7 +134,10 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if err != nil {
 		return errors.Join(err, w.close())
 	}
-	bcfg := f.brokerConfig(log)
+	bcfg, err := job.OwnStore(f.brokerConfig(log), f.jobID, f.resume)
+	if err != nil {
+		return errors.Join(err, w.close())
+	}
 	b, err := broker.Open(ctx, bcfg)
 	if err != nil {
 		return errors.Join(err, w.close())

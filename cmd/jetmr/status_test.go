@@ -220,6 +220,10 @@ func TestStatusRunningThenStopped(t *testing.T) {
 			if r.code != 2 || !strings.Contains(r.stderr, fmt.Sprint(cmd.Process.Pid)) || !strings.Contains(r.stderr, "stop it first") {
 				t.Errorf("discard of a running job: exit %d, want 2 naming its process; stderr:\n%s", r.code, r.stderr)
 			}
+			r = h.run(t, dir, slices.Insert(slices.Clone(args), 1, "--resume")...)
+			if r.code != 2 || !strings.Contains(r.stderr, fmt.Sprintf("job %s runs in jetmr process %d", id, cmd.Process.Pid)) {
+				t.Errorf("resume of a running job: exit %d, want 2 naming its process; stderr:\n%s", r.code, r.stderr)
+			}
 			cmd.Process.Signal(sig)
 			g.release() // a graceful stop may wait for the running tasks
 			code := p.wait(t, runTimeout)
