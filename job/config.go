@@ -118,7 +118,9 @@ type Config struct {
 	RetryFailed bool
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
-	// Broker says which NATS to use. Default: embedded.
+	// Broker says which NATS to use. Default: embedded, in a store of the
+	// job's own under the default root (see [OwnStore]), so that jobs run
+	// side by side.
 	Broker broker.Config
 	// Observer receives the job's events: start and end, tasks published,
 	// each task attempt (observe.NewProgress, NewMetrics, NewJobLog,
