@@ -195,8 +195,13 @@ func runHintCommand(t *testing.T, h stateHome, dir, line string) {
 // already committed. A running job cannot be discarded.
 func TestStatusRunningThenStopped(t *testing.T) {
 	t.Parallel()
-	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	tests := []struct {
+		sig     syscall.Signal
+		discard bool // drop the stopped job with the hint status prints, instead of resuming it
+	}{{syscall.SIGKILL, false}, {syscall.SIGTERM, false}, {syscall.SIGKILL, true}}
+	for _, tt := range tests {
+		sig := tt.sig
+		t.Run(fmt.Sprintf("%v discard %v", sig, tt.discard), func(t *testing.T) {
 			t.Parallel()
 			h, dir := newStateHome(t), t.TempDir()
 			in := filepath.Join(dir, "in.txt")
@@ -235,6 +240,17 @@ func TestStatusRunningThenStopped(t *testing.T) {
 				t.Fatalf("status after %v: %+v, want stopped, nothing in flight, some tasks done", sig, f)
 			}
 			resume := slices.Insert(slices.Clone(args), 1, "--resume", "--report", "run.json")
+			if tt.discard {
+				st := h.run(t, dir, "status", id)
+				runHintCommand(t, h, dir, discardHint(t, st.stdout))
+				if names := dirNames(t, dir); strings.Join(names, " ") != "in.txt" {
+					t.Errorf("after discard the working directory holds %q, want in.txt", names)
+				}
+				if r := h.run(t, dir, resume...); r.code != 2 || !strings.Contains(r.stderr, "there is no job "+id) {
+					t.Errorf("resume after discard: exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+				}
+				return
+			}
 			if r := h.run(t, dir, resume...); r.code != 0 {
 				t.Fatalf("resume: exit %d; stderr:\n%s", r.code, r.stderr)
 			}
@@ -378,5 +394,35 @@ func TestDiscardStores(t *testing.T) {
 				t.Errorf("status lists jobs after discard:\n%s%s", r.stdout, r.stderr)
 			}
 		})
+	}
+}
+
+// TestStatusRunningOnNATS: on a NATS server, a running job is shown
+// running with its submitter's process, from the snapshot it records, and
+// cannot be discarded.
+func TestStatusRunningOnNATS(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	url := plainNATS(t)
+	in := filepath.Join(dir, "in.txt")
+	writeInput(t, in, 2000, true)
+	g := newGate(t, "0")
+	args := append([]string{"pipe", "--nats", url, "--local-workers", "2", "-i", in, "-o", "out.txt", "--chunk-size", "4KiB", "--job", "remote", "--"}, g.argv...)
+	p := startProcEnv(t, dir, h.env, args...)
+	eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), p.stderr.String() })
+	var f jobFigures
+	eventually(t, runTimeout, "running status", func() (bool, string) {
+		f = h.statusOf(t, dir, "remote", "--nats", url)
+		return f.State == "running" && f.PID == p.cmd.Process.Pid && f.TasksDone > 0, fmt.Sprintf("%+v", f)
+	})
+	if r := h.run(t, dir, "discard", "remote", "--nats", url); r.code != 2 || !strings.Contains(r.stderr, "stop it first") {
+		t.Errorf("discard of a running job: exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+	}
+	g.release()
+	if code := p.wait(t, runTimeout); code != 0 {
+		t.Fatalf("job exit %d; stderr:\n%s", code, p.stderr)
+	}
+	if f = h.statusOf(t, dir, "remote", "--nats", url); f.State != "done" || f.TasksDone != f.TasksTotal {
+		t.Errorf("after the run: %+v, want done", f)
 	}
 }
