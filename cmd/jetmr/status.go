@@ -246,10 +246,13 @@ func discardFlags(bc broker.Config) string {
 }
 
 func state(st job.Status) string {
-	if st.State == schema.StateRunning && st.PID > 0 {
-		return fmt.Sprintf("running (pid %d)", st.PID)
+	switch {
+	case st.State != schema.StateRunning || st.PID == 0:
+		return st.State
+	case st.Store == "" && st.Host != "": // on a NATS server: the submitter may be elsewhere
+		return fmt.Sprintf("running (pid %d on %s)", st.PID, st.Host)
 	}
-	return st.State
+	return fmt.Sprintf("running (pid %d)", st.PID)
 }
 
 func taskProgress(st job.Status) string {
