@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/reducer"
@@ -61,12 +63,26 @@ func LocalJobs(ctx context.Context, cfg broker.Config) ([]Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A store that must be opened takes about a second to start: read
+	// a few at once.
+	per := make([][]Status, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, id := range ids {
+		g.Go(func() error {
+			sts, err := storeJobs(gctx, cfg, broker.JobStoreDir(root, id), "")
+			if err != nil && !errors.Is(err, broker.ErrNoStore) {
+				return err
+			}
+			per[i] = sts
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	out := []Status{}
-	for _, id := range ids {
-		sts, err := storeJobs(ctx, cfg, broker.JobStoreDir(root, id), "")
-		if err != nil && !errors.Is(err, broker.ErrNoStore) {
-			return nil, err
-		}
+	for _, sts := range per {
 		out = append(out, sts...)
 	}
 	if info, err := broker.InspectStore(root); err == nil && info.Exists {
