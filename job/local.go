@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -205,6 +206,11 @@ func lockedJobs(dir, id string, info broker.StoreInfo) ([]Status, error) {
 		}
 		st.Store, st.DiskBytes = dir, dirSize(dir)+stagedBytes(st.Record)
 		out = append(out, st)
+	}
+	own := filepath.Base(dir)
+	if len(sts) == 0 && filepath.Base(filepath.Dir(dir)) == broker.JobsDir && (id == "" || id == own) {
+		// A store of its own whose job is starting: no snapshot yet.
+		out = append(out, Status{ID: own, State: schema.StateRunning, PID: info.PID, Splitting: true, Store: dir, Updated: time.Now().UTC()})
 	}
 	if id != "" && len(out) == 0 {
 		return nil, unknownJob(id)

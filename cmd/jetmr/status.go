@@ -132,7 +132,7 @@ func printJobs(out io.Writer, jobs []job.Status) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tKIND\tSTATE\tDONE/TOTAL\tFAILED\tDEAD\tIN FLIGHT\tIN\tOUT\tDISK\tSTARTED")
 	for _, st := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", st.ID, st.Kind, state(st), taskProgress(st),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", st.ID, orDash(st.Kind), state(st), taskProgress(st),
 			st.TasksFailed, st.DeadLetters, st.InFlight, size(st.BytesIn), size(st.BytesOut), size(st.DiskBytes), started(st))
 	}
 	tw.Flush()
@@ -265,6 +265,9 @@ func taskProgress(st job.Status) string {
 func size(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 func started(st job.Status) string {
+	if st.Started.IsZero() {
+		return "-"
+	}
 	return fmt.Sprintf("%s (%s ago)", st.Started.Format(time.DateTime), time.Since(st.Started).Round(time.Second))
 }
 
