@@ -29,7 +29,8 @@ type Migration struct {
 	// Where restricts the rows the batches are sized by (optional).
 	Where string
 	// SQL runs per batch with $1 = the batch's low key (inclusive) and
-	// $2 = its high key (exclusive; NULL for the last batch).
+	// $2 = its high key (exclusive; for the last batch, a key above every
+	// key of the table, read in the batch's transaction), never NULL.
 	SQL string
 	// MaxRate bounds how many batches start per second (0: no bound).
 	MaxRate float64

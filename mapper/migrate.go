@@ -65,9 +65,13 @@ func (p *processor) processBatch(ctx context.Context, t schema.Task, attempt int
 		permanent := !migrate.Retriable(err) && !migrate.IsTimeout(err) && ctx.Err() == nil
 		return output{}, &schema.TaskError{Message: err.Error(), Permanent: permanent}
 	}
-	payload, err := msgpack.Marshal(&BatchOutcome{
+	bo := BatchOutcome{
 		Range: b.Range(), Rows: out.Rows, Earlier: out.Earlier, Parts: out.Parts, Splits: out.Splits, AlreadyDone: out.AlreadyDone,
-	})
+	}
+	for _, u := range out.Unchanged {
+		bo.Unchanged = append(bo.Unchanged, u.String())
+	}
+	payload, err := msgpack.Marshal(&bo)
 	if err != nil {
 		return output{}, err
 	}
@@ -99,4 +103,8 @@ type BatchOutcome struct {
 	Parts       int  `msgpack:"parts,omitempty"`
 	Splits      int  `msgpack:"splits,omitempty"`
 	AlreadyDone bool `msgpack:"done,omitempty"`
+	// Unchanged says, for each part of the batch run by this attempt whose
+	// range held rows but whose SQL changed none, "[lo, hi) holds N rows
+	// but the SQL changed 0".
+	Unchanged []string `msgpack:"unchanged,omitempty"`
 }

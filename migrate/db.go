@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -35,7 +36,11 @@ type DB interface {
 	Seek(ctx context.Context, spec Spec, after Key, skip int) (k Key, ok bool, err error)
 	// RunPart runs spec's SQL for the key range of b in one transaction
 	// that first claims the progress row (spec.Job, b.Lo) and then records
-	// b.Hi and the rows affected in it. If the row is there already, it
+	// b.Hi and the rows affected in it. The SQL receives $1 = b.Lo and
+	// $2 = b.Hi, or when b.Hi is Unbounded a real key above every key of
+	// the table, read in the transaction (see Part.Bound). When the SQL
+	// changes no row, RunPart counts the rows of its range (Part.Held).
+	// If the row is there already, it
 	// runs nothing and returns the row's Hi and Rows with Found set. Two
 	// runs of one part serialize on the claim. A positive timeout bounds
 	// the transaction, from when it may begin: on SQLite, once the
@@ -75,6 +80,25 @@ type Outcome struct {
 	Parts int
 	// Splits is the number of times this call split a part.
 	Splits int
+	// Unchanged lists the parts run in this call whose range held rows
+	// but whose SQL changed none: most likely SQL that does not select
+	// its rows with $1 and $2 as documented.
+	Unchanged []Unchanged
+}
+
+// Unchanged is a part whose SQL changed no row although its range held
+// some.
+type Unchanged struct {
+	// Lo and Bound are the $1 and $2 the SQL received.
+	Lo, Bound Key
+	// Held is the number of rows of [Lo, Bound) that the where clause
+	// selects (all of them without one).
+	Held int64
+}
+
+// String says what happened: "[1, 501) holds 500 rows but the SQL changed 0".
+func (u Unchanged) String() string {
+	return fmt.Sprintf("[%v, %v) holds %d rows but the SQL changed 0", u.Lo, u.Bound, u.Held)
 }
 
 // Part is what DB.RunPart did with one part of a batch.
@@ -88,6 +112,13 @@ type Part struct {
 	// Found means that the part's claim was there already: it was
 	// committed before, and nothing ran.
 	Found bool
+	// Bound is the $2 the SQL received: the part's Hi, or for a part
+	// without one (the last batch's) a key above every key of the table,
+	// found in the part's transaction. Zero when Found.
+	Bound Key
+	// Held is, when the SQL ran now and changed no row, the number of
+	// rows of [lo, Bound) that the where clause selects; 0 otherwise.
+	Held int64
 }
 
 // Done is one committed batch, as the progress table records it.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,8 +37,9 @@ type pgDB struct {
 
 // pgColumn is an inspected key column.
 type pgColumn struct {
-	kind KeyKind
-	oid  uint32 // parameter type: the column's type, or a domain's base type
+	kind   KeyKind
+	oid    uint32 // parameter type: the column's type, or a domain's base type
+	maxInt int64  // the largest value of an integer type
 }
 
 func openPostgres(ctx context.Context, url string) (DB, error) {
@@ -150,8 +152,12 @@ func (p *pgDB) column(ctx context.Context, spec Spec) (pgColumn, error) {
 		return pgColumn{}, p.wrap(ctx, err, fmt.Sprintf("inspecting column %q of table %q", t.key, t.table.String()))
 	}
 	switch {
-	case baseName == "int2" || baseName == "int4" || baseName == "int8":
-		col = pgColumn{kind: KindInteger, oid: baseOID}
+	case baseName == "int2":
+		col = pgColumn{kind: KindInteger, oid: baseOID, maxInt: math.MaxInt16}
+	case baseName == "int4":
+		col = pgColumn{kind: KindInteger, oid: baseOID, maxInt: math.MaxInt32}
+	case baseName == "int8":
+		col = pgColumn{kind: KindInteger, oid: baseOID, maxInt: math.MaxInt64}
 	case baseCategory == "S":
 		col = pgColumn{kind: KindText, oid: baseOID}
 	default:
@@ -340,7 +346,7 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 		}
 		return Part{}, &BatchError{Batch: b, Op: op, Err: err}
 	}
-	col, err := p.column(ctx, spec)
+	col, t, err := p.target(ctx, spec)
 	if err != nil {
 		return Part{}, err
 	}
@@ -384,11 +390,15 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 		}
 		return foundPart(b, recorded, found.Rows)
 	}
-	values := [][]byte{[]byte(lo), nil}
-	if s, ok := b.Hi.text(); ok {
-		values[1] = []byte(s)
+	q := pgTx{tx: tx, col: col, t: t}
+	bound := b.Hi
+	if b.Hi.Unbounded {
+		if bound, err = openBound(ctx, q, b.Lo, col.maxInt); err != nil {
+			return fail(opBound, err)
+		}
 	}
-	rr := tx.Conn().PgConn().ExecParams(ctx, spec.SQL, values, []uint32{col.oid, col.oid}, nil, nil)
+	his, _ := bound.text()
+	rr := tx.Conn().PgConn().ExecParams(ctx, spec.SQL, [][]byte{[]byte(lo), []byte(his)}, []uint32{col.oid, col.oid}, nil, nil)
 	for rr.NextRow() {
 		// A statement returning rows: they are not needed.
 	}
@@ -397,13 +407,75 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 		return fail(opSQL, err)
 	}
 	rows := tag.RowsAffected()
+	var held int64
+	if rows == 0 {
+		if held, err = q.count(ctx, spec.Where, b.Lo, bound); err != nil {
+			return fail("counting the rows of a batch the SQL did not change", err)
+		}
+	}
 	if _, err := tx.Exec(ctx, pgRecord, rows, spec.Job, lo); err != nil {
 		return fail("recording the batch", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fail("committing", err)
 	}
-	return Part{Hi: b.Hi, Rows: rows}, nil
+	return Part{Hi: b.Hi, Rows: rows, Bound: bound, Held: held}, nil
+}
+
+// pgTx runs the queries of a part about its keys in its transaction,
+// with keys in text form as parameters of the key column's type.
+type pgTx struct {
+	tx  pgx.Tx
+	col pgColumn
+	t   target
+}
+
+// query runs q with keys for parameters and returns the first column of
+// its first row in text form; ok is false when it returns no row.
+func (q pgTx) query(ctx context.Context, sql string, keys ...Key) (string, bool, error) {
+	values, oids := make([][]byte, len(keys)), make([]uint32, len(keys))
+	for i, k := range keys {
+		s, _ := k.text()
+		values[i], oids[i] = []byte(s), q.col.oid
+	}
+	rr := q.tx.Conn().PgConn().ExecParams(ctx, sql, values, oids, nil, nil)
+	var found []byte
+	ok := false
+	for rr.NextRow() {
+		if !ok {
+			found, ok = append(found, rr.Values()[0]...), true
+		}
+	}
+	if _, err := rr.Close(); err != nil {
+		return "", false, err
+	}
+	return string(found), ok, nil
+}
+
+func (q pgTx) maxFrom(ctx context.Context, lo Key) (Key, bool, error) {
+	key := quoteIdent(q.t.key)
+	found, ok, err := q.query(ctx, "SELECT "+key+" FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1 ORDER BY "+key+" DESC LIMIT 1", lo)
+	if err != nil || !ok {
+		return Key{}, false, err
+	}
+	k, err := parseKey(q.col.kind, found)
+	return k, err == nil, err
+}
+
+func (q pgTx) anyFrom(ctx context.Context, k Key) (bool, error) {
+	key := quoteIdent(q.t.key)
+	found, _, err := q.query(ctx, "SELECT EXISTS (SELECT 1 FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1)", k)
+	return found == "t", err
+}
+
+// count counts the rows of [lo, hi) that where selects.
+func (q pgTx) count(ctx context.Context, where string, lo, hi Key) (int64, error) {
+	key := quoteIdent(q.t.key)
+	found, _, err := q.query(ctx, "SELECT count(*) FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1 AND "+key+" < $2"+whereClause(where), lo, hi)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(found, 10, 64)
 }
 
 const (

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -287,7 +288,18 @@ func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time
 		}
 		return foundPart(b, hi, rows)
 	}
-	res, err = tx.ExecContext(ctx, spec.SQL, b.Lo.value(), b.Hi.value())
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return Part{}, err
+	}
+	q := sqliteTx{s: s, tx: tx, t: t}
+	bound := b.Hi
+	if b.Hi.Unbounded {
+		if bound, err = openBound(ctx, q, b.Lo, math.MaxInt64); err != nil {
+			return fail(opBound, err)
+		}
+	}
+	res, err = tx.ExecContext(ctx, spec.SQL, b.Lo.value(), bound.value())
 	if err != nil {
 		return fail(opSQL, err)
 	}
@@ -295,13 +307,54 @@ func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time
 	if err != nil {
 		return fail(opSQL, err)
 	}
+	var held int64
+	if rows == 0 {
+		if held, err = q.count(ctx, spec.Where, b.Lo, bound); err != nil {
+			return fail("counting the rows of a batch the SQL did not change", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, sqliteRecord, rows, spec.Job, lo); err != nil {
 		return fail("recording the batch", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fail("committing", err)
 	}
-	return Part{Hi: b.Hi, Rows: rows}, nil
+	return Part{Hi: b.Hi, Rows: rows, Bound: bound, Held: held}, nil
+}
+
+// sqliteTx runs the queries of a part about its keys in its transaction.
+type sqliteTx struct {
+	s  *sqliteDB
+	tx *sql.Tx
+	t  target
+}
+
+func (q sqliteTx) maxFrom(ctx context.Context, lo Key) (Key, bool, error) {
+	key := quoteIdent(q.t.key)
+	var v any
+	err := q.tx.QueryRowContext(ctx, "SELECT "+key+" FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1 ORDER BY "+key+" DESC LIMIT 1", lo.value()).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, false, nil
+	}
+	if err != nil {
+		return Key{}, false, err
+	}
+	return q.s.keyOf(q.t, v, lo.Kind)
+}
+
+func (q sqliteTx) anyFrom(ctx context.Context, k Key) (bool, error) {
+	key := quoteIdent(q.t.key)
+	var found bool
+	err := q.tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1)", k.value()).Scan(&found)
+	return found, err
+}
+
+// count counts the rows of [lo, hi) that where selects.
+func (q sqliteTx) count(ctx context.Context, where string, lo, hi Key) (int64, error) {
+	key := quoteIdent(q.t.key)
+	var n int64
+	err := q.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1 AND "+key+" < $2"+whereClause(where), lo.value(), hi.value()).Scan(&n)
+	return n, err
 }
 
 func (s *sqliteDB) Middle(ctx context.Context, spec Spec, lo, hi Key) (Key, bool, error) {

@@ -112,6 +112,95 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateMaxRate(t, b.open(t))
 	})
+	// The shape of SQL a user writes first, every batch's $2 a real key:
+	// 100,137 rows in batches of 500, the last one partial.
+	rows := 100_137
+	if migratetest.RaceEnabled() {
+		rows = 20_137 // the test's own SQLite inserts are slow under -race
+	}
+	for _, ks := range []migratetest.KeySet{migratetest.IntKeys(rows, 11), migratetest.TextKeys(rows/4, 12)} {
+		name := "PlainRange/integer"
+		if ks.Text {
+			name = "PlainRange/text"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testMigratePlainRange(t, b.open(t), ks)
+		})
+	}
+	t.Run("UnchangedBatches", func(t *testing.T) {
+		t.Parallel()
+		testMigrateUnchanged(t, b.open(t))
+	})
+}
+
+// migPlainUpdate is the statement a user writes first: the batch's range
+// as a half-open interval, with no special case for the last batch.
+const migPlainUpdate = "UPDATE t SET n = n + 1 WHERE id >= $1 AND id < $2"
+
+// testMigratePlainRange runs migPlainUpdate over the keys of ks in batches
+// of 500: every row, those of the last batch included, is updated exactly
+// once, and no batch is reported as having changed nothing.
+func testMigratePlainRange(t *testing.T, d *migratetest.DB, ks migratetest.KeySet) {
+	const chunk = 500
+	d.CreateTable(t, ks, false)
+	dir := t.TempDir()
+	r := jetmr(t, dir, "migrate", "--store", t.TempDir(), "--job", "plain", "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", migPlainUpdate, "--chunk-size", strconv.Itoa(chunk), "-j", "4", "--report", "run.json")
+	if r.code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+	d.CheckProgress(t, "plain", ks, chunk, -1)
+	rep := readReport(t, filepath.Join(dir, "run.json"))
+	if rows, _ := rep["rows"].(float64); rows != float64(len(ks.Keys)) {
+		t.Errorf("the report counts %v rows, want %d", rep["rows"], len(ks.Keys))
+	}
+	if rep["batches_unchanged"] != nil || strings.Contains(r.stderr, "changed 0") {
+		t.Errorf("batches reported unchanged (report: %v); stderr:\n%s", rep["batches_unchanged"], r.stderr)
+	}
+}
+
+// testMigrateUnchanged runs SQL whose WHERE swaps $1 and $2, so that no
+// batch changes a row: the run says so on stderr and in its report,
+// naming a batch, its rows and the likely cause.
+func testMigrateUnchanged(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(1000, 13)
+	const chunk = 300
+	d.CreateTable(t, ks, false)
+	dir := t.TempDir()
+	r := jetmr(t, dir, "migrate", "--store", t.TempDir(), "--job", "swapped", "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", "UPDATE t SET n = n + 1 WHERE id >= $2 AND id < $1", "--chunk-size", strconv.Itoa(chunk), "-j", "2", "--report", "run.json")
+	if r.code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	want := ks.Batches(chunk)
+	first := fmt.Sprintf("batch %s holds %d rows but the SQL changed 0", ks.RangeString(want[0]), chunk)
+	var warnings []string
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.HasPrefix(l, "jetmr: warning: ") {
+			warnings = append(warnings, l)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], fmt.Sprintf("%d batches", len(want))) ||
+		!strings.Contains(warnings[0], "does its WHERE use $1 and $2 as documented") {
+		t.Errorf("warnings on stderr: %q; want one counting %d batches and naming the likely cause; stderr:\n%s", warnings, len(want), r.stderr)
+	}
+	rep := readReport(t, filepath.Join(dir, "run.json"))
+	if n, _ := rep["batches_unchanged"].(float64); n != float64(len(want)) {
+		t.Errorf("the report counts %v unchanged batches, want %d", rep["batches_unchanged"], len(want))
+	}
+	examples, _ := rep["unchanged_batches"].([]any)
+	found := false
+	for _, e := range examples {
+		found = found || e == first
+	}
+	if !found {
+		t.Errorf("the report's unchanged batches %q do not hold %q", examples, first)
+	}
+	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
+		t.Errorf("%d rows changed", n)
+	}
 }
 
 // testMigrateCrash SIGKILLs jetmr migrate at random moments and resumes

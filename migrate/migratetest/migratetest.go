@@ -292,7 +292,7 @@ func (ks KeySet) RangeString(b [2]string) string {
 // more, until a timeout interrupts it. Smaller ranges run at once. It is
 // the batch a migrate job must split to finish.
 func SlowUpdate(driver string, over int) string {
-	inRange := "id >= $1 AND ($2 IS NULL OR id < $2)"
+	inRange := "id >= $1 AND id < $2"
 	count := fmt.Sprintf("(SELECT count(*) FROM t WHERE %s) > %d", inRange, over)
 	if driver == "postgres" {
 		return fmt.Sprintf("UPDATE t SET n = n + 1 WHERE %s AND (SELECT pg_sleep(CASE WHEN %s THEN 120 ELSE 0 END)::text = '')", inRange, count)
