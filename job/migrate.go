@@ -101,7 +101,11 @@ func (p *plan) openMigration(ctx context.Context) error {
 			m.DB = "sqlite:" + abs
 		}
 	}
-	db, err := migrate.Open(ctx, m.DB)
+	open := migrate.Open
+	if p.cfg.dryRun {
+		open = migrate.OpenReadOnly
+	}
+	db, err := open(ctx, m.DB)
 	if err != nil {
 		return migrateError(err)
 	}
@@ -147,10 +151,11 @@ func redactDB(url string) string {
 }
 
 // DryRun validates a migrate job and prints its batches and SQL to w
-// without running anything: no broker, no change to the database beyond
-// creating the progress table if it is missing.
+// without running anything: no broker, and no change to the database,
+// which is opened read-only (see [migrate.OpenReadOnly]); a role that may
+// only read the table is enough.
 func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
-	cfg.Kind = schema.KindMigrate
+	cfg.Kind, cfg.dryRun = schema.KindMigrate, true
 	p, err := validate(ctx, cfg)
 	if err != nil {
 		return err
@@ -158,6 +163,7 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 	defer p.close()
 	fmt.Fprintf(w, "-- job %s: %s, about %d rows, %d rows per batch\n", p.record.ID, p.record.Inputs[0], p.total, p.record.ChunkSize)
 	fmt.Fprintf(w, "-- each batch runs, in one transaction with its row in %s:\n%s\n", migrate.ProgressTable, cfg.Migration.SQL)
+	fmt.Fprintf(w, "-- with $1 = the batch's first key and $2 = the next batch's; the last batch's $2 is a key above every key, read when it runs\n")
 	n := 0
 	err = p.source.Split(ctx, p.record.ChunkSize, func(c splitter.Chunk) error {
 		var b migrate.Batch

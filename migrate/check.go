@@ -12,7 +12,8 @@ import "context"
 // compile against the table (they are compiled, never run); that the SQL
 // is one statement using exactly $1 and $2. It then creates the
 // [ProgressTable] if it is missing, which is idempotent and safe to run
-// from several processes at once.
+// from several processes at once; on a DB from [OpenReadOnly] it changes
+// nothing.
 func Check(ctx context.Context, db DB, spec Spec) error {
 	if err := spec.validate(); err != nil {
 		return err

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,7 +25,8 @@ type DB interface {
 	// not exist or the column is neither integer nor text.
 	Inspect(ctx context.Context, spec Spec) (KeyKind, error)
 	// Prepare compiles spec's where clause and SQL without running them,
-	// and creates the progress table if it is missing.
+	// and creates the progress table if it is missing, unless the DB was
+	// opened read-only.
 	Prepare(ctx context.Context, spec Spec) error
 	// EstimateRows estimates how many rows spec's where clause selects.
 	EstimateRows(ctx context.Context, spec Spec) (int64, error)
@@ -155,11 +157,25 @@ const urlForms = "sqlite:PATH (an existing SQLite file), postgres://USER:PASSWOR
 // rejects the credentials, an error wrapping ErrUnreachable. Error messages
 // never include the password.
 func Open(ctx context.Context, url string) (DB, error) {
+	return open(ctx, url, false)
+}
+
+// OpenReadOnly connects like [Open] for a look that changes nothing (a
+// dry run): SQLite opens the file read-only and leaves its journal mode
+// as it is; PostgreSQL sessions default to read-only transactions, so
+// that a role with only CONNECT and SELECT is enough. [Check] then
+// compiles the SQL without creating the progress table, and
+// DB.RunPart always fails.
+func OpenReadOnly(ctx context.Context, url string) (DB, error) {
+	return open(ctx, url, true)
+}
+
+func open(ctx context.Context, url string, readOnly bool) (DB, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
-		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
+		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"), readOnly)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return openPostgres(ctx, url)
+		return openPostgres(ctx, url, readOnly)
 	}
 	scheme, _, found := strings.Cut(url, ":")
 	if !found || strings.ContainsAny(scheme, "/ ") {
@@ -207,6 +223,9 @@ func foundPart(b Batch, recorded *string, rows int64) (Part, error) {
 func middleOffset(n, atLo int64) int64 {
 	return max(n/2-atLo, 0)
 }
+
+// errReadOnly is the failure of a batch on a DB opened read-only.
+var errReadOnly = errors.New("the database was opened read-only (a dry run): no batch runs")
 
 // withTimeout bounds ctx by timeout when it is positive.
 func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {

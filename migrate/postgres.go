@@ -29,7 +29,8 @@ const pgOIDInt8 = 20
 // what lets the user's SQL test "$2 IS NULL", and it keeps every
 // comparison in the column's type and collation.
 type pgDB struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	readOnly bool
 
 	mu      sync.Mutex
 	columns map[[2]string]pgColumn // by Spec.Table, Spec.Key
@@ -42,7 +43,7 @@ type pgColumn struct {
 	maxInt int64  // the largest value of an integer type
 }
 
-func openPostgres(ctx context.Context, url string) (DB, error) {
+func openPostgres(ctx context.Context, url string, readOnly bool) (DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx redacts the password from its message.
@@ -50,6 +51,10 @@ func openPostgres(ctx context.Context, url string) (DB, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = pgConnectTimeout
+	}
+	if readOnly {
+		// The server refuses every write of these sessions.
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -59,7 +64,7 @@ func openPostgres(ctx context.Context, url string) (DB, error) {
 		pool.Close()
 		return nil, pgConnectError(ctx, cfg, err)
 	}
-	return &pgDB{pool: pool, columns: map[[2]string]pgColumn{}}, nil
+	return &pgDB{pool: pool, readOnly: readOnly, columns: map[[2]string]pgColumn{}}, nil
 }
 
 // pgConnectError explains a failure to connect, and names the fix.
@@ -196,6 +201,9 @@ func (p *pgDB) Prepare(ctx context.Context, spec Spec) error {
 	}
 	if len(sd.ParamOIDs) != 2 {
 		return badInput("--sql takes %d parameters: only $1 and $2, the batch's key range, are passed to it", len(sd.ParamOIDs))
+	}
+	if p.readOnly {
+		return nil
 	}
 	if _, err := conn.Exec(ctx, progressDDL); err != nil {
 		code, _ := pgCode(err)
@@ -334,6 +342,9 @@ func (p *pgDB) Middle(ctx context.Context, spec Spec, lo, hi Key) (Key, bool, er
 }
 
 func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
+	if p.readOnly {
+		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	fail := func(op string, err error) (Part, error) {

@@ -28,12 +28,13 @@ const sqliteBusyTimeout = 10 * time.Second
 // So the batches of one process queue for the write lock on writer, in
 // order, and only batches of other processes meet the busy timeout.
 type sqliteDB struct {
-	db     *sql.DB
-	path   string
-	writer chan struct{} // a semaphore of 1, FIFO
+	db       *sql.DB
+	path     string
+	writer   chan struct{} // a semaphore of 1, FIFO
+	readOnly bool
 }
 
-func openSQLite(ctx context.Context, path string) (DB, error) {
+func openSQLite(ctx context.Context, path string, readOnly bool) (DB, error) {
 	path = strings.TrimPrefix(path, "//")
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, badInput("--db sqlite:%s: name an existing database file, e.g. sqlite:/var/lib/app.db", path)
@@ -56,6 +57,10 @@ func openSQLite(ctx context.Context, path string) (DB, error) {
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() +
 		fmt.Sprintf("?mode=rw&_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)",
 			sqliteBusyTimeout.Milliseconds())
+	if readOnly {
+		// Nothing is written, the journal mode included.
+		dsn = "file:" + (&url.URL{Path: abs}).EscapedPath() + fmt.Sprintf("?mode=ro&_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds())
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, badInput("opening SQLite database %s: %v", abs, err)
@@ -74,7 +79,7 @@ func openSQLite(ctx context.Context, path string) (DB, error) {
 		}
 		return nil, fmt.Errorf("%w: opening SQLite database %s: %w", ErrUnreachable, abs, err)
 	}
-	return &sqliteDB{db: db, path: abs, writer: make(chan struct{}, 1)}, nil
+	return &sqliteDB{db: db, path: abs, writer: make(chan struct{}, 1), readOnly: readOnly}, nil
 }
 
 func (s *sqliteDB) Driver() string { return "sqlite" }
@@ -168,6 +173,9 @@ func (s *sqliteDB) Prepare(ctx context.Context, spec Spec) error {
 		return s.wrap(ctx, err, "checking --sql")
 	}
 	stmt.Close()
+	if s.readOnly {
+		return nil
+	}
 	if _, err := s.db.ExecContext(ctx, progressDDL); err != nil {
 		return s.wrap(ctx, err, "creating the progress table "+ProgressTable)
 	}
@@ -250,6 +258,9 @@ func (s *sqliteDB) keyOf(t target, v any, kind KeyKind) (Key, bool, error) {
 }
 
 func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
+	if s.readOnly {
+		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
 	select {
 	case s.writer <- struct{}{}:
 		defer func() { <-s.writer }()

@@ -528,12 +528,16 @@ func testMigrateBadInput(t *testing.T, d *migratetest.DB) {
 }
 
 // testMigrateDryRun checks that --dry-run lists the batches of the
-// default size (1000 rows) and changes nothing.
+// default size (1000 rows) and changes nothing: the schema and the data
+// are the same after it (for SQLite, the files byte for byte), and on
+// PostgreSQL it runs as a role that may only connect and read the table.
 func testMigrateDryRun(t *testing.T, d *migratetest.DB) {
 	ks := migratetest.IntKeys(20_000, 5)
 	d.CreateTable(t, ks, false)
+	url := d.ReadOnlyURL(t)
+	before := d.Snapshot(t)
 	store := filepath.Join(t.TempDir(), "store")
-	r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--job", "dry", "--db", d.URL, "--table", "t", "--key", "id",
+	r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--job", "dry", "--db", url, "--table", "t", "--key", "id",
 		"--sql", migUpdate, "--dry-run")
 	if r.code != 0 {
 		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
@@ -557,11 +561,8 @@ func testMigrateDryRun(t *testing.T, d *migratetest.DB) {
 	if !strings.Contains(r.stdout, migUpdate) || !strings.Contains(r.stdout, fmt.Sprintf("%d batches; nothing was run", len(want))) {
 		t.Errorf("the dry run does not show the SQL and the batch count:\n%s", r.stdout)
 	}
-	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
-		t.Errorf("the dry run changed %d rows", n)
-	}
-	if n := d.ProgressRows(t, ""); n != 0 {
-		t.Errorf("the dry run recorded %d batches", n)
+	if after := d.Snapshot(t); after != before {
+		t.Errorf("the dry run changed the database: before:\n%.2000s\nafter:\n%.2000s", before, after)
 	}
 	if _, err := os.Stat(store); !os.IsNotExist(err) {
 		t.Errorf("the dry run created the store %s", store)
