@@ -114,6 +114,14 @@ func (p *plan) openMigration(ctx context.Context) error {
 		db.Close()
 		return migrateError(err)
 	}
+	if m.PauseWhen != "" {
+		// Once now, so that a query that cannot work stops the job before
+		// anything starts, rather than when the first batch waits on it.
+		if _, err := migrate.CheckHealthQuery(ctx, db, m.PauseWhen); err != nil {
+			db.Close()
+			return migrateError(err)
+		}
+	}
 	p.db = db
 	p.source = batchSource{db: db, spec: spec, name: redactDB(m.DB) + " " + m.Table + "." + m.Key}
 	if est, err := migrate.EstimateRows(ctx, db, spec); err == nil {

@@ -13,14 +13,18 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // pgConnectTimeout bounds connecting when the URL has no connect_timeout.
 const pgConnectTimeout = 10 * time.Second
 
-// pgOIDInt8 is the type OID of bigint, for OFFSET's parameter.
-const pgOIDInt8 = 20
+// Type OIDs: bigint, for OFFSET's parameter, and boolean.
+const (
+	pgOIDInt8 = 20
+	pgOIDBool = 16
+)
 
 // pgDB is the PostgreSQL implementation of DB, on a pgx pool.
 //
@@ -526,9 +530,39 @@ func (p *pgDB) DoneBatches(ctx context.Context, job string, yield func(Done) err
 
 // Healthy implements [DB].
 func (p *pgDB) Healthy(ctx context.Context, query string) (bool, error) {
-	var v bool
-	if err := p.pool.QueryRow(ctx, query).Scan(&v); err != nil {
-		return false, p.wrap(ctx, err, "running the health query")
+	what := fmt.Sprintf("running --pause-when %q", query)
+	rows, err := p.pool.Query(ctx, query)
+	if err != nil {
+		return false, healthFailed(p.wrap(ctx, err, what))
 	}
-	return v, nil
+	defer rows.Close()
+	fields := rows.FieldDescriptions()
+	var values []*bool
+	for rows.Next() {
+		var v *bool
+		if len(fields) == 1 && fields[0].DataTypeOID == pgOIDBool {
+			if err := rows.Scan(&v); err != nil {
+				return false, healthFailed(p.wrap(ctx, err, what))
+			}
+		}
+		values = append(values, v)
+	}
+	if err := rows.Err(); err != nil {
+		return false, healthFailed(p.wrap(ctx, err, what))
+	}
+	if err := healthShape(query, len(fields), len(values)); err != nil {
+		return false, err
+	}
+	if oid := fields[0].DataTypeOID; oid != pgOIDBool {
+		typ, ok := pgtype.NewMap().TypeForOID(oid)
+		name := fmt.Sprintf("type %d", oid)
+		if ok {
+			name = typ.Name
+		}
+		return false, badHealth(query, "returns "+name+", not a boolean")
+	}
+	if values[0] == nil {
+		return false, badHealth(query, "returned NULL")
+	}
+	return *values[0], nil
 }

@@ -430,11 +430,41 @@ func (s *sqliteDB) DoneBatches(ctx context.Context, job string, yield func(Done)
 	return nil
 }
 
-// Healthy implements [DB].
+// Healthy implements [DB]. SQLite has no boolean type: a comparison
+// gives the integer 0 or 1, and only those are taken.
 func (s *sqliteDB) Healthy(ctx context.Context, query string) (bool, error) {
-	var v bool
-	if err := s.db.QueryRowContext(ctx, query).Scan(&v); err != nil {
-		return false, s.wrap(ctx, err, "running the health query")
+	rows, err := s.db.QueryContext(ctx, query)
+	if err != nil {
+		return false, healthFailed(s.wrap(ctx, err, fmt.Sprintf("running --pause-when %q", query)))
 	}
-	return v, nil
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, healthFailed(s.wrap(ctx, err, fmt.Sprintf("running --pause-when %q", query)))
+	}
+	var values []any
+	for rows.Next() {
+		var v any
+		if len(cols) == 1 {
+			if err := rows.Scan(&v); err != nil {
+				return false, healthFailed(s.wrap(ctx, err, fmt.Sprintf("running --pause-when %q", query)))
+			}
+		}
+		values = append(values, v)
+	}
+	if err := rows.Err(); err != nil {
+		return false, healthFailed(s.wrap(ctx, err, fmt.Sprintf("running --pause-when %q", query)))
+	}
+	if err := healthShape(query, len(cols), len(values)); err != nil {
+		return false, err
+	}
+	switch v := values[0].(type) {
+	case int64:
+		if v == 0 || v == 1 {
+			return v == 1, nil
+		}
+	case nil:
+		return false, badHealth(query, "returned NULL")
+	}
+	return false, badHealth(query, fmt.Sprintf("returned %v, not a boolean (SQLite's are 0 and 1)", values[0]))
 }

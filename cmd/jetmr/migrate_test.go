@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the tests' own queries
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 
+	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
 )
@@ -132,6 +134,145 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateUnchanged(t, b.open(t))
 	})
+	t.Run("BadPauseWhen", func(t *testing.T) {
+		t.Parallel()
+		testMigrateBadPauseWhen(t, b.open(t))
+	})
+	t.Run("PauseWhen", func(t *testing.T) {
+		t.Parallel()
+		testMigratePauseWhen(t, b.open(t))
+	})
+}
+
+// testMigrateBadPauseWhen checks exit status 2, before anything starts,
+// for a --pause-when query that fails or does not return one boolean:
+// one line naming the query and the fix.
+func testMigrateBadPauseWhen(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(100, 14)
+	d.CreateTable(t, ks, false)
+	for _, c := range []struct{ name, query, mention string }{
+		{"syntax error", "SELEC true", "SELEC true"},
+		{"missing table", "SELECT busy FROM no_such_table", "no_such_table"},
+		{"text", "SELECT 'busy'", "not a boolean"},
+		{"two columns", "SELECT n = 0, n = 1 FROM t WHERE id = " + ks.Keys[0], "returns 2 columns"},
+		{"no row", "SELECT n = 0 FROM t WHERE id < 0", "returned 0 rows"},
+		{"many rows", "SELECT n = 0 FROM t", "returned 100 rows"},
+		{"NULL", "SELECT NULL = 1", "returned NULL"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := filepath.Join(t.TempDir(), "store")
+			r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--db", d.URL, "--table", "t", "--key", "id",
+				"--sql", migPlainUpdate, "--pause-when", c.query)
+			if r.code != 2 {
+				t.Fatalf("exit status %d, want 2; stderr:\n%s", r.code, r.stderr)
+			}
+			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "jetmr: ") || !strings.Contains(lines[0], c.mention) ||
+				!strings.Contains(lines[0], fmt.Sprintf("--pause-when %q", c.query)) {
+				t.Errorf("stderr is %d lines, want one naming --pause-when %q and %q:\n%s", len(lines), c.query, c.mention, r.stderr)
+			}
+			if !strings.Contains(lines[0], "one row of one boolean column") {
+				t.Errorf("stderr does not say what the query must return:\n%s", r.stderr)
+			}
+			if _, err := os.Stat(store); !os.IsNotExist(err) {
+				t.Errorf("the store %s was created for a rejected job", store)
+			}
+			if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
+				t.Errorf("%d rows changed", n)
+			}
+		})
+	}
+}
+
+// testMigratePauseWhen holds a migration with a --pause-when query that
+// is true: the progress line and the log say so, and nothing runs, until
+// the query turns false; then every row is migrated once.
+func testMigratePauseWhen(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(1000, 15)
+	d.CreateTable(t, ks, false)
+	d.Exec(t, "CREATE TABLE gate (paused BOOLEAN NOT NULL)")
+	d.Exec(t, "INSERT INTO gate VALUES (true)")
+	const query = "SELECT paused FROM gate"
+	p := startWatched(t, t.TempDir(), "migrate", "--store", t.TempDir(), "--job", "paused", "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", migPlainUpdate, "--chunk-size", "100", "--pause-when", query, "--progress", "--log-level", "info")
+	line := fmt.Sprintf("jetmr: job paused: paused: --pause-when %q is true; 0/", query)
+	eventually(t, 30*time.Second, "a progress line saying the job is paused", func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("jetmr exited with status %d while paused; stderr:\n%s", p.code, p.stderr.String())
+		}
+		for _, l := range p.stderr.lines() {
+			if strings.HasPrefix(l, line) {
+				return true, ""
+			}
+		}
+		return false, "stderr:\n" + p.stderr.String()
+	})
+	if !strings.Contains(p.stderr.String(), "paused: --pause-when is true") {
+		t.Errorf("no log line says the job is paused; stderr:\n%s", p.stderr.String())
+	}
+	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
+		t.Errorf("%d rows changed while paused", n)
+	}
+	d.Exec(t, "UPDATE gate SET paused = false")
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "batches start again") {
+		t.Errorf("no log line says the pause ended; stderr:\n%s", p.stderr.String())
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+}
+
+// TestMigrateMemFree checks that a --memfree above the machine's memory
+// is refused with exit status 2 before anything starts, that the smaller
+// value the message suggests runs, and that a --memfree the machine never
+// has free shows as a pause in the progress line.
+func TestMigrateMemFree(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	ks := migratetest.IntKeys(300, 16)
+	d.CreateTable(t, ks, false)
+	args := func(store, job, memfree string) []string {
+		return []string{"migrate", "--store", store, "--job", job, "--db", d.URL, "--table", "t", "--key", "id",
+			"--sql", migPlainUpdate, "--chunk-size", "100", "--memfree", memfree}
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	r := jetmr(t, t.TempDir(), args(store, "too-much", "1000TiB")...)
+	if r.code != 2 {
+		t.Fatalf("--memfree 1000TiB: exit status %d, want 2; stderr:\n%s", r.code, r.stderr)
+	}
+	hint := regexp.MustCompile(`e\.g\. --memfree (\d+MiB)$`).FindStringSubmatch(strings.TrimSpace(r.stderr))
+	if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "--memfree 1000 TiB is more than") || hint == nil {
+		t.Fatalf("stderr should be one line naming --memfree and a value to give instead:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Errorf("the store %s was created for a rejected job", store)
+	}
+	if r = jetmr(t, t.TempDir(), args(t.TempDir(), "hinted", hint[1])...); r.code != 0 {
+		t.Fatalf("--memfree %s, as suggested: exit status %d; stderr:\n%s", hint[1], r.code, r.stderr)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+
+	// All of the memory: never free, so the job waits, and says why.
+	total, err := memory.Total()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startWatched(t, t.TempDir(), append(args(t.TempDir(), "waiting", strconv.FormatInt(total, 10)), "--progress", "--log-level", "warn")...)
+	eventually(t, 30*time.Second, "a progress line saying the job waits for memory", func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("jetmr exited with status %d while waiting for memory; stderr:\n%s", p.code, p.stderr.String())
+		}
+		for _, l := range p.stderr.lines() {
+			if strings.HasPrefix(l, "jetmr: job waiting: paused: --memfree ") && strings.Contains(l, " available; 0/") {
+				return true, ""
+			}
+		}
+		return false, "stderr:\n" + p.stderr.String()
+	})
+	if !strings.Contains(p.stderr.String(), "paused: waiting for --memfree") {
+		t.Errorf("no log line says the job waits for memory; stderr:\n%s", p.stderr.String())
+	}
 }
 
 // migPlainUpdate is the statement a user writes first: the batch's range
