@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,49 @@ func testUnchanged(t *testing.T, db DB) {
 	exec(t, db, "DELETE FROM t WHERE id >= $1", batches[1].Lo.Int)
 	if out, err := RunBatch(ctx, db, some, batches[1]); err != nil || out.Rows != 0 || out.Unchanged != nil {
 		t.Errorf("an emptied last batch: %+v, %v; want 0 rows, nothing unchanged", out, err)
+	}
+}
+
+// testFailingKey finds the row that breaks a batch's SQL by halving the
+// batch in transactions that are rolled back: nothing is committed or
+// claimed, and an error that needs rows of both halves names no key.
+func testFailingKey(t *testing.T, db DB) {
+	ctx := context.Background()
+	exec(t, db, "CREATE TABLE t (id BIGINT PRIMARY KEY, u INTEGER UNIQUE, n INTEGER NOT NULL DEFAULT 0 CHECK (n <= 1))")
+	keys := gappyKeys(3000, 8)
+	insertInts(t, db, "t", keys)
+	bad := keys[2345]
+	exec(t, db, "UPDATE t SET n = 1 WHERE id = $1", bad) // n + 1 breaks the CHECK
+	spec := Spec{Job: "failing-key", Table: "t", Key: "id", SQL: updateSQL}
+	if err := Check(ctx, db, spec); err != nil {
+		t.Fatal(err)
+	}
+	batches := collect(t, db, spec, 1000)
+	b := batches[2] // the last one, open-ended, holds keys[2000:]
+	_, err := RunBatch(ctx, db, spec, b)
+	if !SQLFailed(err) {
+		t.Fatalf("the batch holding %d: %v, want its SQL to fail", bad, err)
+	}
+	k, ok, err := FailingKey(ctx, db, spec, b, 0, 32)
+	if err != nil || !ok || k != IntKey(bad) {
+		t.Errorf("FailingKey = %v, %v, %v; want %d", k, ok, err, bad)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM t WHERE n <> 0"); n != 1 {
+		t.Errorf("%d rows have n <> 0 after the tries, want the 1 preset", n)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM jetmr_batches"); n != 0 {
+		t.Errorf("the tries left %d progress rows", n)
+	}
+	// Too few tries to get down to one key.
+	if k, ok, err := FailingKey(ctx, db, spec, b, 0, 3); ok || err != nil {
+		t.Errorf("FailingKey with 3 tries = %v, %v, %v; want no key", k, ok, err)
+	}
+	// Two rows of different halves that clash: no key fails alone.
+	clash := Spec{Job: "clash", Table: "t", Key: "id", SQL: fmt.Sprintf("UPDATE t SET u = 7 WHERE id >= $1 AND id < $2 AND id IN (%d, %d)", keys[1010], keys[1990])}
+	if _, err := RunBatch(ctx, db, clash, batches[1]); !SQLFailed(err) {
+		t.Fatalf("the clashing batch: %v, want its SQL to fail", err)
+	}
+	if k, ok, err := FailingKey(ctx, db, clash, batches[1], 0, 32); ok || err != nil {
+		t.Errorf("FailingKey of a clash = %v, %v, %v; want no key", k, ok, err)
 	}
 }

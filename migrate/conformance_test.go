@@ -42,6 +42,7 @@ func exercise(t *testing.T, open opener) {
 	t.Run("MiddleText", func(t *testing.T) { t.Parallel(); testMiddleText(t, open(t)) })
 	t.Run("OpenBound", func(t *testing.T) { t.Parallel(); testOpenBound(t, open(t)) })
 	t.Run("Unchanged", func(t *testing.T) { t.Parallel(); testUnchanged(t, open(t)) })
+	t.Run("FailingKey", func(t *testing.T) { t.Parallel(); testFailingKey(t, open(t)) })
 }
 
 // updateSQL is the documented shape; testWhere and testQuotedNames keep the

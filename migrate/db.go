@@ -51,6 +51,11 @@ type DB interface {
 	// *BatchError for b, and commits nothing. See the package function
 	// RunBatch.
 	RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error)
+	// TryPart runs spec's SQL for the key range of b, with the $1 and $2
+	// RunPart would give it, in a transaction that it always rolls back:
+	// nothing is committed or claimed. Its error is the *BatchError that
+	// RunPart would have returned. See FailingKey.
+	TryPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) error
 	// Middle returns a key that splits the rows of [lo, hi) that spec's
 	// where clause selects into two halves: the first key above lo at or
 	// past the middle row, so that lo < mid < hi. ok is false when the

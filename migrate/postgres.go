@@ -437,6 +437,51 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 	return Part{Hi: b.Hi, Rows: rows, Bound: bound, Held: held}, nil
 }
 
+func (p *pgDB) TryPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) error {
+	if p.readOnly {
+		return &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	fail := func(op string, err error) error {
+		return &BatchError{Batch: b, Op: op, Err: withContext(ctx, err)}
+	}
+	col, t, err := p.target(ctx, spec)
+	if err != nil {
+		return err
+	}
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return fail("beginning", err)
+	}
+	defer func() {
+		// Always: a try commits nothing.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		tx.Rollback(rctx)
+	}()
+	if timeout > 0 {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", max(timeout.Milliseconds(), 1))); err != nil {
+			return fail("beginning", err)
+		}
+	}
+	bound := b.Hi
+	if b.Hi.Unbounded {
+		if bound, err = openBound(ctx, pgTx{tx: tx, col: col, t: t}, b.Lo, col.maxInt); err != nil {
+			return fail(opBound, err)
+		}
+	}
+	los, _ := b.Lo.text()
+	his, _ := bound.text()
+	rr := tx.Conn().PgConn().ExecParams(ctx, spec.SQL, [][]byte{[]byte(los), []byte(his)}, []uint32{col.oid, col.oid}, nil, nil)
+	for rr.NextRow() {
+	}
+	if _, err := rr.Close(); err != nil {
+		return fail(opSQL, err)
+	}
+	return nil
+}
+
 // pgTx runs the queries of a part about its keys in its transaction,
 // with keys in text form as parameters of the key column's type.
 type pgTx struct {

@@ -333,6 +333,42 @@ func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time
 	return Part{Hi: b.Hi, Rows: rows, Bound: bound, Held: held}, nil
 }
 
+func (s *sqliteDB) TryPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) error {
+	if s.readOnly {
+		return &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return err
+	}
+	select {
+	case s.writer <- struct{}{}:
+		defer func() { <-s.writer }()
+	case <-ctx.Done():
+		return &BatchError{Batch: b, Op: "waiting for the write lock", Err: ctx.Err()}
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	fail := func(op string, err error) error {
+		return &BatchError{Batch: b, Op: op, Err: withContext(ctx, err)}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail("beginning", err)
+	}
+	defer tx.Rollback() // always: a try commits nothing
+	bound := b.Hi
+	if b.Hi.Unbounded {
+		if bound, err = openBound(ctx, sqliteTx{s: s, tx: tx, t: t}, b.Lo, math.MaxInt64); err != nil {
+			return fail(opBound, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, spec.SQL, b.Lo.value(), bound.value()); err != nil {
+		return fail(opSQL, err)
+	}
+	return nil
+}
+
 // sqliteTx runs the queries of a part about its keys in its transaction.
 type sqliteTx struct {
 	s  *sqliteDB

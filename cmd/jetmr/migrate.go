@@ -32,7 +32,7 @@ table jetmr_batches, so a batch runs exactly once whatever crashes or
 retries: even non-idempotent SQL touches every row once. Transient errors
 (serialization failures, deadlocks, lock timeouts, SQLite busy) are
 retried; other SQL errors make the batch a dead letter naming its key
-range. --where only sizes the batches: the SQL must filter its own rows.
+range, and the key whose rows fail alone when there is one. --where only sizes the batches: the SQL must filter its own rows.
 A batch whose range holds rows but whose SQL changed none is reported
 after the run: such SQL most likely does not use $1 and $2 as above.
 

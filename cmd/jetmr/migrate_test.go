@@ -593,6 +593,9 @@ func testMigrateFailingBatch(t *testing.T, d *migratetest.DB, violation string) 
 		t.Errorf("dead letters on stderr: %q; want one, of task 4, naming the range %s and the database's %q; stderr:\n%s",
 			dead, rng, violation, r.stderr)
 	}
+	if len(dead) == 1 && !strings.HasSuffix(dead[0], "; the SQL fails on key "+badKey+" alone") {
+		t.Errorf("the dead letter %q does not name the failing row's key %s", dead[0], badKey)
+	}
 	rep := readReport(t, filepath.Join(dir, "run.json"))
 	if rep["rows"] != float64(len(ks.Keys)-chunk) || rep["failed"] != float64(1) || rep["tasks"] != float64(len(want)) {
 		t.Errorf("report: rows %v, failed %v, tasks %v; want %d, 1, %d", rep["rows"], rep["failed"], rep["tasks"], len(ks.Keys)-chunk, len(want))
