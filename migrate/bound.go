@@ -43,7 +43,7 @@ func openBound(ctx context.Context, q boundQueries, lo Key, maxInt int64) (Key, 
 	}
 	if top.Kind == KindInteger {
 		if top.Int >= maxInt {
-			return Key{}, fmt.Errorf("%w: the largest key is %d: give the rows at that key another batch, or migrate them apart (a WHERE without $2)", errNoBound, top.Int)
+			return Key{}, fmt.Errorf("%w: the table holds the key %d, the largest value of the key column's type, and $2 must lie above every key: split on another --key, or give that row a smaller key", errNoBound, top.Int)
 		}
 		return IntKey(top.Int + 1), nil
 	}
