@@ -803,3 +803,21 @@ func TestMigrateMissingSQLiteFile(t *testing.T) {
 		t.Errorf("jetmr migrate created %s (stat: %v)", path, err)
 	}
 }
+
+// TestMigratePipelineUnchanged runs a migrate stage whose SQL swaps $1 and
+// $2: the stage's end says that its batches changed nothing.
+func TestMigratePipelineUnchanged(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	d.CreateTable(t, migratetest.IntKeys(500, 17), false)
+	dir := t.TempDir()
+	writeJobFile(t, dir, `
+stages:
+  - name: swapped
+    migrate: {db: "`+d.URL+`", table: t, key: id, chunk_size: 100, sql: "UPDATE t SET n = n + 1 WHERE id >= $2 AND id < $1"}
+`)
+	r := jetmr(t, dir, "pipeline", "--store", t.TempDir(), "--job", "pswapped", "job.yaml")
+	if r.code != 0 || !strings.Contains(r.stderr, "jetmr: warning: 5 batches held rows but their SQL changed none") {
+		t.Errorf("exit status %d, want 0 and a warning about 5 unchanged batches; stderr:\n%s", r.code, r.stderr)
+	}
+}
