@@ -37,7 +37,8 @@ func (m *migrator) close() {
 // transaction, and a batch already committed is not run again. Transient
 // database errors and timeouts are retried like any failure; others (a
 // constraint violation, a syntax error) are permanent: the batch is a dead
-// letter at once, naming its key range and the database's error.
+// letter at once, naming its key range and the database's error, and the
+// key whose rows fail alone when there is one (see [migrate.FailingKey]).
 //
 // The job's timeout bounds each transaction rather than the attempt. From
 // the second attempt on, a transaction whose SQL times out is split in

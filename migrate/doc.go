@@ -55,7 +55,14 @@
 //     range and wrapping the database's error; [Retriable] tells transient
 //     ones (serialization failures, deadlocks, lock and statement
 //     timeouts, SQLite BUSY/LOCKED, lost connections) from the rest, and
-//     [IsTimeout] those where time ran out.
+//     [IsTimeout] those where time ran out. When the batch's own SQL
+//     failed for good ([SQLFailed]), [FailingKey] finds the key whose rows
+//     make it fail, by running halves of the batch in transactions that it
+//     rolls back.
+//   - [OpenReadOnly] opens a database for a look that changes nothing (a
+//     dry run): [Check] and [Batches] work, no batch runs.
+//     [CheckHealthQuery] checks a --pause-when query: one row of one
+//     boolean column.
 //
 // A typical statement:
 //
