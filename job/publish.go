@@ -70,7 +70,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			if err := win.acquire(gctx, i); err != nil {
 				return err
 			}
-			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data}
+			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data, Sum: c.Sum}
 			if err := s.ship(gctx, &t); err != nil {
 				return err
 			}

@@ -130,8 +130,8 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		p.cfg.Started(p.record.ID)
 	}
 	totalBytes := p.total
-	if p.record.Kind == schema.KindMigrate {
-		totalBytes = 0 // p.total estimates rows, not bytes
+	if p.record.Kind == schema.KindMigrate || !p.totalKnown {
+		totalBytes = 0 // p.total estimates rows, or counts compressed bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
 	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {

@@ -34,6 +34,10 @@ type plan struct {
 	// chunkGiven is whether the caller chose the chunk size (a resume keeps
 	// the job's own otherwise).
 	chunkGiven bool
+	// streamed is whether some inputs are read as streams (standard input,
+	// compressed files); totalKnown whether total counts the bytes tasks
+	// read (a compressed file's size does not).
+	streamed, totalKnown bool
 }
 
 // defaultWindow sizes the window of outstanding tasks: at least 8 per slot
@@ -130,11 +134,10 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		}
 	}
 	if p.source == nil {
-		inputs, err := splitter.ResolveInputs(cfg.Inputs)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		if err := p.resolveInputs(); err != nil {
+			p.close()
+			return nil, err
 		}
-		p.inputs, p.source = inputs, splitter.Files(inputs)
 	}
 	var names []string
 	var sizes []int64
@@ -143,6 +146,11 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	for _, n := range sizes {
 		p.total += n
+	}
+	p.totalKnown = !p.streamed
+	if cfg.TaskTime > 0 && p.streamed {
+		p.close()
+		return nil, badInput("--task-time sizes chunks of files read by byte ranges; standard input and compressed inputs are read as streams: use --chunk-size for them")
 	}
 	if cfg.TaskTime > 0 {
 		if _, ok := p.source.(splitter.AdaptiveSource); !ok {
@@ -179,6 +187,9 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		State: schema.StateRunning,
 	}
 	p.record.Inputs, p.record.InputSizes = names, sizes
+	if f, ok := p.source.(splitter.Fingerprinter); ok {
+		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
+	}
 	if p.record.Transport, err = transport(cfg.Transport, cfg.Broker.URL != ""); err != nil {
 		p.close()
 		return nil, err
@@ -206,6 +217,37 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// resolveInputs resolves the input paths into the job's source: input
+// files by byte ranges, or, when standard input or a compressed file is
+// among them, each input in turn with those read as streams.
+func (p *plan) resolveInputs() error {
+	inputs, err := splitter.ResolveInputs(p.cfg.Inputs)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	p.inputs, p.source = inputs, splitter.Files(inputs)
+	for _, in := range inputs {
+		if in.Path == splitter.Stdin && p.cfg.Resume {
+			return badInput("standard input (-i -) cannot be read again, so a job reading it cannot be resumed: run it again without --resume")
+		}
+		p.streamed = p.streamed || in.Streamed()
+	}
+	if p.streamed {
+		p.source = splitter.Inputs{Inputs: inputs, Stdin: p.cfg.Stdin}
+	}
+	return nil
+}
+
+// recordFingerprints converts the splitter's fingerprints for the job
+// record.
+func recordFingerprints(fps []splitter.Fingerprint) []schema.InputFingerprint {
+	out := make([]schema.InputFingerprint, len(fps))
+	for i, fp := range fps {
+		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino}
+	}
+	return out
 }
 
 func (p *plan) validatePipe() error {
@@ -239,6 +281,9 @@ func (p *plan) validateMapReduce() error {
 		return badInput("output directory %s already exists: remove it or choose another -o", p.cfg.Output)
 	}
 	for _, in := range p.cfg.Inputs {
+		if in == splitter.Stdin {
+			continue
+		}
 		abs, _ := filepath.Abs(in)
 		if rel, err := filepath.Rel(abs, out); err == nil && !strings.HasPrefix(rel, "..") {
 			return badInput("output directory %s is inside input %s: choose an -o outside the inputs", p.cfg.Output, in)

@@ -49,7 +49,7 @@ type commonFlags struct {
 
 func (f *commonFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively)")
+	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively); - reads standard input; .gz and .zst files are decompressed")
 	fs.StringVarP(&f.jobs, "jobs", "j", "auto", "tasks run at once: N, N% of the cores, or auto (the cores, 3 per core with --io, capped by available memory)")
 	fs.StringVar(&f.memfree, "memfree", "", "start no new task while less memory than this is available, e.g. 2GiB")
 	fs.BoolVar(&f.io, "io", false, "the command mostly waits (network, disk): -j auto runs 3 tasks per core")
@@ -124,7 +124,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 		return job.Config{}, err
 	}
 	return job.Config{
-		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
+		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
 		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt, Transport: f.transport,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Broker: f.brokerConfig(log),
