@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -354,7 +355,7 @@ func splitCommand(flag, spec, builtins string) ([]string, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
 	}
 	if err := command.Check(argv); err != nil {
-		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') {
+		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') && !errors.Is(err, command.ErrNotExecutable) {
 			return nil, badInput("%s %q is neither a built-in (%s) nor a command on PATH", flag, spec, builtins)
 		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
