@@ -183,10 +183,13 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
 		Retired: s.retire(win),
-		Merged:  s.observeTask,
-		Fetch:   s.fetchOutput,
-		Retry:   s.retryFunc(haltCtx),
-		Failed:  s.haltFunc(halt, stopSplit),
+		Merged: func(res *schema.Result) {
+			s.observeTask(res)
+			s.unspool(res)
+		},
+		Fetch:  s.fetchOutput,
+		Retry:  s.retryFunc(haltCtx),
+		Failed: s.haltFunc(halt, stopSplit),
 		BeforeCommit: func(ctx context.Context) error {
 			s.record.State = schema.StateCommitting
 			return s.putRecord(ctx)

@@ -50,6 +50,16 @@ func defaultWindow(chunkSize int64, slots int) int {
 	return int(min(max(byBytes, int64(8*slots), 32), 4096))
 }
 
+// minStreamChunk is the least default chunk size of a job with streamed
+// inputs; spooledChunkMax bounds the chunks (and lines) of streamed inputs
+// spooled to files (transport "shared"); with transport "object" they
+// travel in the task messages and splitter.DefaultStreamChunkMax bounds
+// them.
+const (
+	minStreamChunk  = 1 << 20
+	spooledChunkMax = 64 << 20
+)
+
 // DefaultBatchRows is the rows per batch of a migrate job.
 const DefaultBatchRows = 1000
 
@@ -173,6 +183,11 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	if p.cfg.ChunkSize == 0 {
 		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
+		if p.streamed {
+			// The size of a stream is not known (a compressed file's is
+			// not its size): chunks of 1 MiB at least.
+			p.cfg.ChunkSize = max(p.cfg.ChunkSize, minStreamChunk)
+		}
 	}
 	if p.cfg.Window <= 0 {
 		p.cfg.Window = defaultWindow(p.cfg.ChunkSize, cfg.Slots)
@@ -194,6 +209,10 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if p.record.Transport, err = transport(cfg.Transport, cfg.Broker.URL != ""); err != nil {
 		p.close()
 		return nil, err
+	}
+	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
+		in.Max = spooledChunkMax // spooled chunks do not travel in messages
+		p.source = in
 	}
 	if m := cfg.Migration; cfg.Kind == schema.KindMigrate {
 		p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL

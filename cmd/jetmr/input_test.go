@@ -490,3 +490,40 @@ func TestCorruptCompressedInput(t *testing.T) {
 		}
 	}
 }
+
+// TestCompressedRetryFailed fails the chunk of a .gz input that holds a
+// POISON line, then runs it again with --resume --retry-failed and a
+// command that digests it: the output equals the command run over the
+// decompressed file, with no chunk dropped or repeated.
+func TestCompressedRetryFailed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := 1; i <= 60000; i++ {
+		if i == 41234 {
+			b.WriteString("POISON here\n")
+			continue
+		}
+		fmt.Fprintf(&b, "line %d is fine\n", i)
+	}
+	in := filepath.Join(dir, "in.txt.gz")
+	compressGzip(t, in, []byte(b.String()))
+	store := t.TempDir()
+	bad := `/POISON/ { exit 3 } { print toupper($0) }`
+	res := jetmr(t, dir, "pipe", "--store", store, "--job", "poison", "-i", in, "-o", "out.txt", "--chunk-size", "64KiB", "--retries", "0", "--", "awk", bad)
+	if res.code != 1 || strings.Count(res.stderr, "dead letter: task") != 1 {
+		t.Fatalf("exit %d, want 1 with one dead letter; stderr:\n%s", res.code, res.stderr)
+	}
+	good := `{ print toupper($0) }`
+	res = jetmr(t, dir, "pipe", "--store", store, "--job", "poison", "-i", in, "-o", "out.txt", "--resume", "--retry-failed", "--", "awk", good)
+	if res.code != 0 {
+		t.Fatalf("retry-failed: exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := gzipReference(t, []string{"awk", good}, in); string(got) != want {
+		t.Fatalf("output after --retry-failed (%d bytes) differs from gzip -dc | awk (%d bytes)", len(got), len(want))
+	}
+}
