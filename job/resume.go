@@ -155,8 +155,21 @@ func inputsChanged(old, cur schema.JobRecord) error {
 	if len(changed) == 0 {
 		return nil
 	}
-	return badInput("cannot resume job %s: %s; its finished tasks read the earlier version, so resuming would mix two versions in one output: run it again without --resume, under a new --job ID",
-		old.ID, strings.Join(changed, "; "))
+	return badInput("cannot resume job %s: %s; its finished tasks read the earlier version, so resuming would mix two versions in one output: run it again without --resume, under a new --job ID%s",
+		old.ID, strings.Join(changed, "; "), unfinishedOutput(old))
+}
+
+// unfinishedOutput names the partial output a job that will not be
+// resumed leaves behind, for the user to remove, or returns "".
+func unfinishedOutput(r schema.JobRecord) string {
+	if r.Kind != schema.KindPipe || r.Output == "" {
+		return ""
+	}
+	tmp := reducer.TempPath(r.Output, r.ID)
+	if _, err := os.Lstat(tmp); err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (and remove its unfinished output %s)", tmp)
 }
 
 func fingerprint(f schema.InputFingerprint) splitter.Fingerprint {

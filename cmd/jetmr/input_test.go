@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,6 +92,23 @@ func TestResumeRefusesChangedInput(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, "out.txt")); !os.IsNotExist(err) {
 				t.Errorf("out.txt exists after a refused resume (stat: %v)", err)
 			}
+			// What the message says to do: remove the unfinished output, run
+			// the job again without --resume under a new job ID; it reads
+			// the file as it is now.
+			tmp := filepath.Join(dir, ".out.txt.jetmr-edit.tmp")
+			if !strings.Contains(stderr.String(), "remove its unfinished output "+tmp) {
+				t.Errorf("stderr does not name the unfinished output %s:\n%s", tmp, stderr)
+			}
+			if err := os.Remove(tmp); err != nil {
+				t.Fatal(err)
+			}
+			again := slices.Clone(args)
+			again[slices.Index(again, "edit")] = "edit-again"
+			_, stderr, wait = startJetmr(t, dir, env, again...)
+			if code := wait(); code != 0 {
+				t.Fatalf("running the job again: exit %d; stderr:\n%s", code, stderr)
+			}
+			checkPipeOutput(t, dir, []string{"tr", "a-z", "A-Z"}, in)
 		})
 	}
 }
