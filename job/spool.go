@@ -35,12 +35,14 @@ func (s *session) spoolPath(i uint64) string {
 
 // spool writes the bytes of the streamed chunk c of task i to its file
 // and returns the chunk as a byte range of that file, with its checksum.
+// The file appears whole, by a rename: a resumed job spools again the
+// chunks its crashed run may have published, while workers may read them.
 func (s *session) spool(i uint64, c splitter.Chunk) (splitter.Chunk, error) {
 	path := s.spoolPath(i)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return c, fmt.Errorf("spooling the chunk of task %d: %w", i, err)
 	}
-	f, err := os.Create(path)
+	f, err := os.CreateTemp(filepath.Dir(path), ".spool-*")
 	if err != nil {
 		return c, fmt.Errorf("spooling the chunk of task %d: %w", i, err)
 	}
@@ -51,7 +53,11 @@ func (s *session) spool(i uint64, c splitter.Chunk) (splitter.Chunk, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
 	if err != nil {
+		os.Remove(f.Name())
 		return c, fmt.Errorf("spooling the chunk of task %d to %s: %w", i, path, err)
 	}
 	return splitter.Chunk{Path: path, Length: int64(len(c.Data)), Sum: schema.Checksum(c.Data)}, nil

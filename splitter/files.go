@@ -37,7 +37,7 @@ type Input struct {
 
 // Streamed reports whether the input is read as one stream, start to end,
 // rather than by byte ranges: standard input and compressed files. Its
-// chunks travel in the task messages.
+// chunks carry their bytes (Chunk.Data).
 func (in Input) Streamed() bool { return in.Path == Stdin || in.Compression != "" }
 
 // badInputError is an error caused by the user's inputs. Its message is
