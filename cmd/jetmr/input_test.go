@@ -374,6 +374,12 @@ func TestCompressedInputs(t *testing.T) {
 	if ref := gzipReference(t, tr, gz); ref != upper {
 		t.Fatalf("the gzip fixture does not decompress to its text (%d vs %d bytes)", len(ref), len(upper))
 	}
+	if _, err := exec.LookPath("zstd"); err == nil {
+		ref, err := exec.Command("sh", "-c", `zstd -dc "$1" | tr a-z A-Z`, "sh", zst).Output()
+		if err != nil || string(ref) != upper {
+			t.Fatalf("zstd -dc of the zstd fixture does not give its text (%d vs %d bytes, %v)", len(ref), len(upper), err)
+		}
+	}
 	crlf := td(t, "crlf.txt")
 	tests := []struct {
 		name   string
