@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/jetmr/jetmr/command"
@@ -171,7 +172,14 @@ func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(
 	}
 	buf := (*bp)[:t.Length]
 	release := func() { p.bufs.Put(bp) }
-	f, done, err := p.files.open(t.Path)
+	open := p.files.open
+	if p.spillDir != "" && strings.HasPrefix(t.Path, p.spillDir+string(filepath.Separator)) {
+		// A chunk the job spooled into the spill folder (a streamed input)
+		// is read once and removed once merged: keeping it open would keep
+		// its disk space.
+		open = openOnce
+	}
+	f, done, err := open(t.Path)
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("opening input of task %d: %w", t.Index, err)
@@ -345,6 +353,15 @@ func (c *fileCache) open(path string) (f *os.File, done func(), err error) {
 	}
 	c.files[path] = f
 	return f, func() {}, nil
+}
+
+// openOnce opens path for one task; done closes it.
+func openOnce(path string) (*os.File, func(), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
 
 // close closes every cached file, once no task reads any more.
