@@ -10,3 +10,7 @@ func SetWaitLogEvery(d int64) (restore func()) {
 	waitLogEvery = time.Duration(d)
 	return func() { waitLogEvery = old }
 }
+
+// InputsChanged is inputsChanged, for the resume check of records written
+// with and without input fingerprints.
+var InputsChanged = inputsChanged
