@@ -60,6 +60,10 @@ type Config struct {
 	Replicas int
 	// Logger receives broker and embedded-server logs. Zero value: none.
 	Logger zerolog.Logger
+	// UnreachableHint is the fix an error suggests when the external
+	// server cannot be reached. Default: check the URL and that the server
+	// runs, or omit --nats to use the embedded server.
+	UnreachableHint string
 }
 
 // Broker is an open JetStream connection, and the embedded server behind it

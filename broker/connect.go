@@ -178,8 +178,11 @@ func connectError(cfg Config, err error) error {
 		return fmt.Errorf("%w: %w: %s does not offer TLS: drop --tls-ca, or start the server with --tls-cert and --tls-key",
 			ErrUnreachable, ErrTLS, where)
 	}
-	return fmt.Errorf("%w: connecting to %s: %v: check the URL and that the server is running, or omit --nats to use the embedded server",
-		ErrUnreachable, where, err)
+	hint := cfg.UnreachableHint
+	if hint == "" {
+		hint = "check the URL and that the server is running, or omit --nats to use the embedded server"
+	}
+	return fmt.Errorf("%w: connecting to %s: %v: %s", ErrUnreachable, where, err, hint)
 }
 
 func isAuthError(err error) bool {

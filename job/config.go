@@ -18,7 +18,9 @@ type Config struct {
 	ID string
 	// Kind is schema.KindPipe or schema.KindMapReduce. Required.
 	Kind string
-	// Inputs are files or directories (walked recursively). Required
+	// Inputs are files or directories (walked recursively), "-" for
+	// standard input (read from Stdin as a stream), and .gz and .zst
+	// files (decompressed as a stream, then split on lines). Required
 	// unless Source is set.
 	Inputs []string
 	// Source produces the tasks instead of Inputs: any splitter.Source, such
@@ -33,6 +35,8 @@ type Config struct {
 	Output string
 	// Stdout receives a pipe job's output when Output is "". Default os.Stdout.
 	Stdout io.Writer
+	// Stdin is read for the input "-" (standard input). Default os.Stdin.
+	Stdin io.Reader
 	// Command is a pipe job's command (argv, no shell).
 	Command []string
 	// Map and Reduce name a mapreduce job's functions: a built-in name, or a

@@ -150,8 +150,8 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		p.cfg.Started(p.record.ID)
 	}
 	totalBytes := p.total
-	if p.record.Kind == schema.KindMigrate {
-		totalBytes = 0 // p.total estimates rows, not bytes
+	if p.record.Kind == schema.KindMigrate || !p.totalKnown {
+		totalBytes = 0 // p.total estimates rows, or counts compressed bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
 	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {
@@ -205,10 +205,13 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
 		Retired: s.retire(win),
-		Merged:  s.observeTask,
-		Fetch:   s.fetchOutput,
-		Retry:   s.retryFunc(haltCtx),
-		Failed:  s.haltFunc(halt, stopSplit),
+		Merged: func(res *schema.Result) {
+			s.observeTask(res)
+			s.unspool(res)
+		},
+		Fetch:  s.fetchOutput,
+		Retry:  s.retryFunc(haltCtx),
+		Failed: s.haltFunc(halt, stopSplit),
 		BeforeCommit: func(ctx context.Context) error {
 			s.record.State = schema.StateCommitting
 			return s.putRecord(ctx)

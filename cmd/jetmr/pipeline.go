@@ -102,6 +102,7 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if err != nil {
 		return err
 	}
+	stderr = stderrLines(stderr, f.logFormat, log)
 	spec := f.jobs
 	if !cmd.Flags().Changed("jobs") && file.Jobs != "" {
 		spec = file.Jobs

@@ -93,7 +93,7 @@ A stock nats-server started with -js works as well.`,
 	fs.StringVar(&cfg.ClusterName, "cluster-name", "jetmr", "cluster name, the same on every node")
 	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "password the cluster nodes authenticate each other with (default: --token or --password)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	fs.StringVar(&logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
+	fs.StringVar(&logFormat, "log-format", "console", "log format of stderr: console (plain lines) or json")
 	return cmd
 }
 
