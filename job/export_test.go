@@ -17,6 +17,7 @@ var (
 	EncodeSnapshot = encodeSnapshot
 	DecodeSnapshot = decodeSnapshot
 )
+
 // InputsChanged is inputsChanged, for the resume check of records written
 // with and without input fingerprints.
 var InputsChanged = inputsChanged
