@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -62,5 +63,41 @@ func TestStatusOfUnresumableJob(t *testing.T) {
 				t.Errorf("status after the discard hint: exit %d, want 2 (unknown job); stdout:\n%s", r.code, r.stdout)
 			}
 		})
+	}
+}
+
+// TestReadmePipelineCommand runs the README's jetmr pipeline command as it
+// is written, from the top of a copy of the repository's examples.
+func TestReadmePipelineCommand(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(readme), "\n") {
+		if strings.Contains(l, "jetmr pipeline ") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("README.md shows no jetmr pipeline command")
+	}
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := t.TempDir()
+	if err := os.CopyFS(filepath.Join(top, "examples"), os.DirFS(filepath.Join(repo, "examples"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"broker", "mapper"} { // the items of the example's each stage
+		if err := os.CopyFS(filepath.Join(top, d), os.DirFS(filepath.Join(repo, d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runHintCommand(t, newStateHome(t), top, line)
+	if names := dirNames(t, filepath.Join(top, "examples", "out")); !slices.Equal(names, []string{".gitignore", "counts", "errors", "upper.log"}) {
+		t.Errorf("after %q examples/out holds %q", line, names)
 	}
 }
