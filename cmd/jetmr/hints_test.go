@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,5 +100,54 @@ func TestReadmePipelineCommand(t *testing.T) {
 	runHintCommand(t, newStateHome(t), top, line)
 	if names := dirNames(t, filepath.Join(top, "examples", "out")); !slices.Equal(names, []string{".gitignore", "counts", "errors", "upper.log"}) {
 		t.Errorf("after %q examples/out holds %q", line, names)
+	}
+}
+
+// TestDiscardFreesWhatStatusShows: jetmr discard says it freed the disk
+// status showed for the job, streams included, in a store shared by jobs
+// and in a job's own store named with --store (the path status prints),
+// which goes whole.
+func TestDiscardFreesWhatStatusShows(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		where func(h stateHome, id string) []string // where the job runs
+		store func(h stateHome, id string) string   // the --store given to status and discard
+	}{
+		{"shared store", func(stateHome, string) []string { return []string{"--store", "st"} }, func(stateHome, string) string { return "st" }},
+		{"own store", func(stateHome, string) []string { return nil }, func(h stateHome, id string) string { return filepath.Join(h.root, "jobs", id) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, dir := newStateHome(t), t.TempDir()
+			in := filepath.Join(dir, "in.txt")
+			writePoisoned(t, in, 2000, 10)
+			id := "freed"
+			args := append([]string{"pipe", "-i", in, "-o", "out.txt", "--chunk-size", "4KiB", "--retries", "0", "--job", id, "-q"}, tt.where(h, id)...)
+			if r := h.run(t, dir, append(append(args, "--"), poisonCommand...)...); r.code != 1 {
+				t.Fatalf("job exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+			}
+			store := tt.store(h, id)
+			st := h.run(t, dir, "status", "--store", store, id)
+			var disk string
+			for _, line := range strings.Split(st.stdout, "\n") {
+				if d, ok := strings.CutPrefix(line, "disk used:"); ok {
+					disk = strings.TrimSpace(d)
+				}
+			}
+			if st.code != 0 || disk == "" {
+				t.Fatalf("status: exit %d, no disk used:\n%s%s", st.code, st.stdout, st.stderr)
+			}
+			r := h.run(t, dir, "discard", "--store", store, id)
+			if want := fmt.Sprintf("discarded job %s; %s freed", id, disk); r.code != 0 || !strings.Contains(r.stderr, want) {
+				t.Errorf("discard: exit %d, want 0 and %q; stderr:\n%s", r.code, want, r.stderr)
+			}
+			if tt.name == "own store" {
+				if _, err := os.Stat(store); !os.IsNotExist(err) {
+					t.Errorf("the job's own store %s is still there after discard: %v", store, err)
+				}
+			}
+		})
 	}
 }
