@@ -234,6 +234,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	workCtx, stopWork := context.WithCancel(haltCtx)
 	defer stopWork()
 	var stats *reducer.Stats
+	rec := s.record // a copy taken before the reducer's goroutine changes s.record
 	g.Go(func() error {
 		defer stopWork()
 		var err error
@@ -260,7 +261,6 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil
 	})
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
-	rec := s.record // a copy: the reducer's goroutine changes s.record
 	g.Go(func() error {
 		s.recordProgress(workCtx, rec, red, &published)
 		return nil
