@@ -308,3 +308,23 @@ stages:
 		t.Fatalf("resume of an unknown pipeline: %v", err)
 	}
 }
+
+// TestRunEachStageBadItemsFileWithChunkSize checks that an each stage
+// whose items_file cannot be read fails on that, even when the stage also
+// sets chunk_size (whose parsing used to replace the error).
+func TestRunEachStageBadItemsFileWithChunkSize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	missing := filepath.Join(e.dir, "items.d") // a folder: opened, but not read
+	if err := os.Mkdir(missing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.run(t, nil, `
+stages:
+  - name: greet
+    each: {items_file: `+missing+`, command: [echo, "{}"], chunk_size: 2}
+`, pipeline.Options{})
+	if err == nil || !strings.Contains(err.Error(), "items_file "+missing) || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("each stage with an unreadable items_file: %v, want an error naming items_file %s", err, missing)
+	}
+}
