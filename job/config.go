@@ -118,6 +118,10 @@ type Config struct {
 	RetryFailed bool
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
+	// LossCheck is how often the lost-task watchdog looks; it fails the job
+	// with [ErrTasksLost] after two looks in a row find tasks neither
+	// queued, running, stored nor being merged. Default 5s.
+	LossCheck time.Duration
 	// Broker says which NATS to use. Default: embedded.
 	Broker broker.Config
 	// Observer receives the job's events: start and end, tasks published,
