@@ -101,6 +101,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		if err := s.provision(ctx); err != nil {
 			return nil, err
 		}
+		// A run halted soon that crashed before it let workers take its
+		// tasks again left them paused.
+		if err := s.unpause(); err != nil {
+			return nil, err
+		}
 	} else {
 		// The streams exist before the record that announces the job, so
 		// that workers watching the records bind to them at once; a job
@@ -180,13 +185,25 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	haltCtx, halt := context.WithCancelCause(gctx)
 	defer halt(nil)
 	stopSplit := make(chan struct{})
+	workCtx, stopWork := context.WithCancel(haltCtx)
+	defer stopWork()
+	pullCtx, stopPull := context.WithCancel(workCtx)
+	defer stopPull()
+	soon := newSoonHalt(stopPull)
+	defer func() {
+		if soon.paused.Load() {
+			if err := s.unpause(); err != nil {
+				s.cfg.Logger.Warn().Err(err).Str("job", s.record.ID).Msg("resuming the task consumer")
+			}
+		}
+	}()
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
 		Retired: s.retire(win),
 		Merged:  s.observeTask,
 		Fetch:   s.fetchOutput,
 		Retry:   s.retryFunc(haltCtx),
-		Failed:  s.haltFunc(halt, stopSplit),
+		Failed:  s.haltFunc(halt, stopSplit, soon),
 		BeforeCommit: func(ctx context.Context) error {
 			s.record.State = schema.StateCommitting
 			return s.putRecord(ctx)
@@ -206,8 +223,6 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it
 		}
 	}
-	workCtx, stopWork := context.WithCancel(haltCtx)
-	defer stopWork()
 	var stats *reducer.Stats
 	g.Go(func() error {
 		defer stopWork()
@@ -215,8 +230,13 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		stats, err = red.Run(haltCtx)
 		return err
 	})
+	var workerDone chan struct{}
 	if worker != nil {
-		g.Go(func() error { return worker.Run(workCtx) })
+		workerDone = make(chan struct{})
+		g.Go(func() error {
+			defer close(workerDone)
+			return worker.RunDraining(workCtx, pullCtx)
+		})
 	} else {
 		g.Go(func() error { return s.awaitWorkers(workCtx, red) })
 	}
@@ -235,6 +255,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil
 	})
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
+	g.Go(func() error { return s.settle(workCtx, soon, red, workerDone, halt) })
 	err = g.Wait()
 	if cause := context.Cause(haltCtx); errors.Is(cause, ErrHalted) {
 		return stats, cause
@@ -248,10 +269,14 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 // obs is the job's observer, or one that ignores everything.
 func (s *session) obs() observe.Observer { return s.cfg.Observer }
 
-// haltFunc applies the --halt policy when the n-th task has failed.
-func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}) func(n int) {
+// haltFunc applies the --halt policy when the n-th task has failed: "now"
+// stops the job at once; "soon" stops splitting and starting tasks (those
+// queued or fetched ahead too), and settle halts the job once the running
+// ones are done.
+func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}, soon *soonHalt) func(n int) {
 	h := s.cfg.Halt
 	return func(n int) {
+		soon.failed.Store(int64(n))
 		if h.When == "" || h.When == HaltNever || n != max(h.Fail, 1) {
 			return
 		}
@@ -261,6 +286,7 @@ func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}
 			return
 		}
 		close(stopSplit)
+		soon.trigger()
 	}
 }
 
