@@ -116,6 +116,10 @@ type Config struct {
 	// RetryFailed, with Resume, runs the job's dead letters again; it is the
 	// one resume that may change the command (or map and reduce).
 	RetryFailed bool
+	// Force lets the output replace a file or directory that exists at
+	// Output; the replacement happens when the job completes, as one
+	// rename. Without it an existing output is refused as bad input.
+	Force bool
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
 	// LossCheck is how often the lost-task watchdog looks; it fails the job

@@ -11,6 +11,9 @@ var (
 	// ErrBadInput wraps every error caused by the job's configuration or
 	// inputs. Nothing was started and nothing was written.
 	ErrBadInput = errors.New("bad input")
+	// ErrOutputExists means the job's output exists and Force was not
+	// given. Its errors match ErrBadInput too.
+	ErrOutputExists = errors.New("output exists")
 	// ErrTasksFailed means the job ran to the end but some tasks failed on
 	// every attempt; no output was published.
 	ErrTasksFailed = errors.New("tasks failed")
@@ -39,4 +42,16 @@ func (e *TasksFailedError) Is(target error) bool { return target == ErrTasksFail
 
 func badInput(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+}
+
+// outputExistsError refuses an output that exists.
+type outputExistsError struct{ path string }
+
+func (e *outputExistsError) Error() string {
+	return fmt.Sprintf("output %s already exists: remove it, choose another -o, or add --force to replace it", e.path)
+}
+
+// Is reports whether target is ErrOutputExists or ErrBadInput.
+func (e *outputExistsError) Is(target error) bool {
+	return target == ErrOutputExists || target == ErrBadInput
 }

@@ -155,7 +155,7 @@ func TestPipeLargeOutputsSpill(t *testing.T) {
 }
 
 // TestPipeReplacesExistingOutput checks that an existing output file is
-// replaced whole.
+// replaced whole with Force.
 func TestPipeReplacesExistingOutput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -167,6 +167,7 @@ func TestPipeReplacesExistingOutput(t *testing.T) {
 	want := sequentialPipe(t, []string{"tr", "a-z", "A-Z"}, []string{in})
 	cfg := baseConfig(t)
 	cfg.Kind, cfg.Inputs, cfg.Command, cfg.Output = schema.KindPipe, []string{in}, []string{"tr", "a-z", "A-Z"}, out
+	cfg.Force = true
 	if _, err := runJob(t, cfg); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

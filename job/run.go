@@ -334,6 +334,7 @@ func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
+		Replace: s.cfg.Force,
 	})
 }
 

@@ -227,6 +227,18 @@ func (p *plan) validatePipe() error {
 	return nil
 }
 
+// checkExists refuses an output that exists, unless --force replaces it or
+// the job is resumed (its output appears only when it completes).
+func (p *plan) checkExists(out string) error {
+	if p.cfg.Force || p.cfg.Resume {
+		return nil
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return &outputExistsError{path: p.cfg.Output}
+	}
+	return nil
+}
+
 func (p *plan) validateMapReduce() error {
 	if p.cfg.Output == "" {
 		return badInput("mapreduce needs an output directory: add -o DIR")
@@ -234,9 +246,6 @@ func (p *plan) validateMapReduce() error {
 	out, err := p.checkOutputPath(p.cfg.Output)
 	if err != nil {
 		return err
-	}
-	if _, err := os.Lstat(out); err == nil && !p.cfg.Resume {
-		return badInput("output directory %s already exists: remove it or choose another -o", p.cfg.Output)
 	}
 	for _, in := range p.cfg.Inputs {
 		abs, _ := filepath.Abs(in)
@@ -252,8 +261,9 @@ func (p *plan) validateMapReduce() error {
 	return err
 }
 
-// checkOutputPath checks that the output's folder exists and that the
-// output is none of the inputs, and returns its absolute path.
+// checkOutputPath checks that the output's folder exists, that the output
+// is none of the inputs and that it does not exist (see checkExists), and
+// returns its absolute path.
 func (p *plan) checkOutputPath(path string) (string, error) {
 	out, err := filepath.Abs(path)
 	if err != nil {
@@ -274,7 +284,7 @@ func (p *plan) checkOutputPath(path string) (string, error) {
 			}
 		}
 	}
-	return out, nil
+	return out, p.checkExists(out)
 }
 
 func (p *plan) resolveMap(spec string) (string, []string, error) {
