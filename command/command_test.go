@@ -101,8 +101,12 @@ func TestRunKillsBackgroundChild(t *testing.T) {
 	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "child.pid")
 	for name, run := range map[string]func(ctx context.Context, argv []string, out *bytes.Buffer) error{
-		"Run":         func(ctx context.Context, argv []string, out *bytes.Buffer) error { return command.Run(ctx, argv, nil, out) },
-		"RunCombined": func(ctx context.Context, argv []string, out *bytes.Buffer) error { return command.RunCombined(ctx, argv, "", out) },
+		"Run": func(ctx context.Context, argv []string, out *bytes.Buffer) error {
+			return command.Run(ctx, argv, nil, out)
+		},
+		"RunCombined": func(ctx context.Context, argv []string, out *bytes.Buffer) error {
+			return command.RunCombined(ctx, argv, "", out)
+		},
 	} {
 		var out bytes.Buffer
 		start := time.Now()
