@@ -78,6 +78,9 @@ func (p *plan) validateEach() error {
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return badInput("output %s is a directory: give a file path to -o", cfg.Output)
 	}
+	if err := p.checkExists(out); err != nil {
+		return err
+	}
 	p.record.Output = out
 	return nil
 }

@@ -25,14 +25,20 @@ type TasksFailedError struct {
 	Job  string
 	Kind string
 	Dead []reducer.DeadLetter
+	// Streamed is set for a pipe job writing to stdout, which got the
+	// outputs of the tasks before the first failure.
+	Streamed bool
 }
 
 func (e *TasksFailedError) Error() string {
 	if e.Kind == "migrate" {
-		return fmt.Sprintf("job %s: %d batch(es) failed; the other batches committed; fix the cause and run again with --resume --retry-failed", e.Job, len(e.Dead))
+		return fmt.Sprintf("job %s: %d batch(es) failed; the other batches committed", e.Job, len(e.Dead))
 	}
 	if e.Kind == "each" {
-		return fmt.Sprintf("job %s: items failed on every attempt in %d task(s); run them again with --job %s --resume --retry-failed", e.Job, len(e.Dead), e.Job)
+		return fmt.Sprintf("job %s: items failed on every attempt in %d task(s)", e.Job, len(e.Dead))
+	}
+	if e.Streamed {
+		return fmt.Sprintf("job %s: %d task(s) failed on every attempt; stdout got the output of the tasks before the first failure", e.Job, len(e.Dead))
 	}
 	return fmt.Sprintf("job %s: %d task(s) failed on every attempt; no output was published", e.Job, len(e.Dead))
 }

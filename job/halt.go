@@ -89,8 +89,15 @@ func (s *session) settle(ctx context.Context, h *soonHalt, red *reducer.Reducer,
 	}
 	t := time.NewTicker(haltSoonPoll)
 	defer t.Stop()
+	since, last := time.Now(), uint64(0)
 	for {
-		if s.settled(ctx, red) {
+		// A task handed back while the consumer is paused stays pending,
+		// so with workers elsewhere, results that stop coming for a while
+		// mean that the running tasks are done.
+		if seq, _ := red.Position(); seq != last {
+			since, last = time.Now(), seq
+		}
+		if s.settled(ctx, red, time.Since(since) >= remoteQuiet) {
 			halt(fmt.Errorf("%w: %d task(s) failed; the tasks that had not started did not run", ErrHalted, h.failed.Load()))
 			return nil
 		}
@@ -102,16 +109,27 @@ func (s *session) settle(ctx context.Context, h *soonHalt, red *reducer.Reducer,
 	}
 }
 
+// remoteQuiet is how long a job halting soon with workers elsewhere waits
+// for results once some task is still pending.
+const remoteQuiet = 30 * time.Second
+
 // settled reports whether no task of the job is running and the reducer
-// has merged every stored result.
-func (s *session) settled(ctx context.Context, red *reducer.Reducer) bool {
-	if c, err := s.b.JS.Consumer(ctx, schema.TaskStream(s.record.ID), schema.MapperConsumer); err == nil {
-		info, err := c.Info(ctx)
-		if err != nil || info.NumAckPending > 0 {
+// has merged every stored result. With the embedded server every worker is
+// this process's, done once it returned; with workers elsewhere no task
+// may be pending (running, or fetched ahead and handed back), unless
+// results have not come for a while (quiet).
+func (s *session) settled(ctx context.Context, red *reducer.Reducer, quiet bool) bool {
+	if s.cfg.Broker.URL != "" && !quiet {
+		c, err := s.b.JS.Consumer(ctx, schema.TaskStream(s.record.ID), schema.MapperConsumer)
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return false
 		}
-	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return false
+		if err == nil {
+			info, err := c.Info(ctx)
+			if err != nil || info.NumAckPending > 0 {
+				return false
+			}
+		}
 	}
 	taken, busy := red.Position()
 	if busy {

@@ -150,18 +150,23 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
-			return s.report(stats), &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
+			return s.report(stats), s.tasksFailed(stats)
 		}
 		return nil, runErr
 	}
 	report := s.report(stats)
 	if len(stats.Dead) > 0 {
-		return report, &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
+		return report, s.tasksFailed(stats)
 	}
 	if endErr == nil && s.joinPath != "" {
 		endErr = s.runJoin(ctx)
 	}
 	return report, endErr
+}
+
+func (s *session) tasksFailed(stats *reducer.Stats) error {
+	return &TasksFailedError{Job: s.record.ID, Kind: s.record.Kind, Dead: stats.Dead,
+		Streamed: s.record.Kind == schema.KindPipe && s.record.Output == ""}
 }
 
 func (s *session) report(stats *reducer.Stats) *reducer.Report {

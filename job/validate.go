@@ -223,6 +223,9 @@ func (p *plan) validatePipe() error {
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return badInput("output %s is a directory: give a file path to -o", p.cfg.Output)
 	}
+	if err := p.checkExists(out); err != nil {
+		return err
+	}
 	p.record.Output = out
 	return nil
 }
@@ -247,6 +250,9 @@ func (p *plan) validateMapReduce() error {
 	if err != nil {
 		return err
 	}
+	if err := p.checkExists(out); err != nil {
+		return err
+	}
 	for _, in := range p.cfg.Inputs {
 		abs, _ := filepath.Abs(in)
 		if rel, err := filepath.Rel(abs, out); err == nil && !strings.HasPrefix(rel, "..") {
@@ -261,9 +267,8 @@ func (p *plan) validateMapReduce() error {
 	return err
 }
 
-// checkOutputPath checks that the output's folder exists, that the output
-// is none of the inputs and that it does not exist (see checkExists), and
-// returns its absolute path.
+// checkOutputPath checks that the output's folder exists and that the
+// output is none of the inputs, and returns its absolute path.
 func (p *plan) checkOutputPath(path string) (string, error) {
 	out, err := filepath.Abs(path)
 	if err != nil {
@@ -284,7 +289,7 @@ func (p *plan) checkOutputPath(path string) (string, error) {
 			}
 		}
 	}
-	return out, p.checkExists(out)
+	return out, nil
 }
 
 func (p *plan) resolveMap(spec string) (string, []string, error) {

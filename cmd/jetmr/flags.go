@@ -179,7 +179,9 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		fmt.Fprintln(stderr, "jetmr:", err)
 		return nil
 	case errors.Is(err, context.Canceled):
-		return interruptedError{fmt.Sprintf("interrupted: job %s stopped; continue it with:\n  %s", cfg.ID, resumeCommand(cfg.ID))}
+		return interruptedError{interruptedMessage(cfg)}
+	case errors.Is(err, job.ErrTasksFailed):
+		err = fmt.Errorf("%w%s", err, failedHint(cfg))
 	}
 	if report != nil {
 		if !f.quiet {
@@ -221,7 +223,8 @@ func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []reducer.
 func resumeCommand(id string) string {
 	var args []string
 	skip := false
-	for _, a := range os.Args {
+	clean, _ := redactArgs(os.Args) // a hint never shows a secret
+	for _, a := range clean {
 		switch {
 		case skip:
 			skip = false

@@ -170,10 +170,12 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		err = errors.Join(err, f.finish(stderr, report, w))
 	}
 	if errors.Is(err, context.Canceled) {
-		return interruptedError{fmt.Sprintf("interrupted: pipeline %s stopped; continue it with:\n  %s", f.jobID, resumeCommand(f.jobID))}
+		cmd, note := resumeHint(f.jobID, "")
+		return interruptedError{fmt.Sprintf("interrupted: pipeline %s stopped; continue it with:\n  %s%s", f.jobID, cmd, note)}
 	}
 	if errors.Is(err, job.ErrTasksFailed) {
-		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s --retry-failed", err, resumeCommand(f.jobID))
+		cmd, note := resumeHint(f.jobID, "--retry-failed")
+		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s%s", err, cmd, note)
 	}
 	return err
 }
