@@ -170,6 +170,14 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading job %s: %w", jobID(r.o.ID, s.Name), err)
 		}
+		if rec.State != schema.StateDone && s.Kind == KindPipe && s.Output() == "" {
+			// Stdout cannot be rewound: the stage runs again from its start.
+			if err := r.forget(ctx, kv, jobID(r.o.ID, s.Name)); err != nil {
+				return nil, err
+			}
+			r.o.Logger.Warn().Str("stage", s.Name).Msg("the stage wrote to stdout, which cannot be resumed: it runs again from its start")
+			continue
+		}
 		r.state[s.Name] = StateResumable
 		if rec.State == schema.StateDone {
 			done = append(done, s.Name)
@@ -179,6 +187,20 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 		return nil, fmt.Errorf("%w: there is no pipeline %s to resume in this store: check --job and --store (and --nats)", job.ErrBadInput, r.o.ID)
 	}
 	return done, r.checkOutputs()
+}
+
+// forget deletes job id of an earlier run (its record, checkpoints and
+// streams), so that its stage runs again from the start.
+func (r *run) forget(ctx context.Context, kv jetstream.KeyValue, id string) error {
+	for _, key := range []string{schema.CheckpointKey(id, schema.CheckpointSplit), schema.CheckpointKey(id, schema.CheckpointOutput), id} {
+		if err := kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("%w: deleting job %s to run it again: %v", broker.ErrUnreachable, id, err)
+		}
+	}
+	if err := r.o.Broker.DeleteJob(ctx, id); err != nil {
+		return fmt.Errorf("%w: deleting job %s to run it again: %v", broker.ErrUnreachable, id, err)
+	}
+	return nil
 }
 
 // checkOutputs refuses, before any stage runs, the outputs that exist of

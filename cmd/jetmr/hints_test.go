@@ -228,3 +228,105 @@ func TestRetryFailedHintsWork(t *testing.T) {
 		})
 	}
 }
+
+// TestHintsHideToken interrupts a job on a cluster reached with a token
+// in its --nats URL: nothing jetmr prints holds the token, the hint says
+// to add it back, and the hint with the token added back finishes the job.
+func TestHintsHideToken(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "--token", "s3cret")
+	stopServer(t, srv)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat("some words here\n", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"pipe", "--nats", srv.url, "--local-workers", "1", "--log-level", "debug", "-i", in, "-o", "out.txt",
+		"--", "sh", "-c", waitThenCat, "marker", "go"}
+	p := startProc(t, dir, args...)
+	waitForFile(t, p, filepath.Join(dir, "marker"))
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(t, runTimeout); code != 130 {
+		t.Fatalf("exit %d on SIGINT, want 130; stderr:\n%s", code, p.stderr)
+	}
+	stderr := p.stderr.String()
+	if strings.Contains(stderr, "s3cret") {
+		t.Fatalf("stderr shows the token:\n%s", stderr)
+	}
+	bare := withoutUser(t, srv.url)
+	line := hintAfter(stderr, "continue it with:")
+	if !strings.Contains(line, "--nats "+bare) || !strings.Contains(stderr, "with your credentials in --nats") {
+		t.Fatalf("the hint does not name %s and the missing token:\n%s", bare, stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line = strings.Replace(line, "--nats "+bare, "--nats "+srv.url, 1)
+	if r := runHint(t, dir, line); r.code != 0 {
+		t.Fatalf("the hint with the token added back: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	fileIs("out.txt")(t, dir, result{}, in)
+}
+
+// TestPipelineHintsWork interrupts, or fails, a pipeline whose stage
+// writes a file and one whose stage writes to stdout, and runs the
+// command jetmr printed: it must be accepted and finish the pipeline.
+func TestPipelineHintsWork(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, script, intro, output string
+		interrupt                   bool
+	}{
+		{"file stage interrupted", waitThenCat, "continue it with:", "output: out.txt, ", true},
+		{"stdout stage interrupted", waitThenCat, "continue it with:", "", true},
+		{"file stage failed", failThenCat, "run the failed tasks again, once fixed, with:", "output: out.txt, ", false},
+		{"stdout stage failed", failThenCat, "run the failed tasks again, once fixed, with:", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.txt")
+			if err := os.WriteFile(in, []byte(strings.Repeat("some words here\n", 100)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			file := "stages:\n  - name: a\n    pipe: {input: [in.txt], " + tc.output + "retries: 0, command: [sh, -c, '" +
+				strings.ReplaceAll(tc.script, "'", "''") + "', marker, go]}\n"
+			if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"pipeline", "--store", t.TempDir(), "p.yaml"}
+			var stderr string
+			if tc.interrupt {
+				p := startProc(t, dir, args...)
+				waitForFile(t, p, filepath.Join(dir, "marker"))
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				if code := p.wait(t, runTimeout); code != 130 {
+					t.Fatalf("exit %d on SIGTERM, want 130; stderr:\n%s", code, p.stderr)
+				}
+				stderr = p.stderr.String()
+			} else {
+				r := jetmr(t, dir, args...)
+				if r.code != 1 {
+					t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+				}
+				stderr = r.stderr
+			}
+			if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			line := hintAfter(stderr, tc.intro)
+			if line == "" {
+				t.Fatalf("no hint printed:\n%s", stderr)
+			}
+			r := runHint(t, dir, line)
+			if r.code != 0 {
+				t.Fatalf("printed hint %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
+			}
+			if tc.output != "" {
+				fileIs("out.txt")(t, dir, r, in)
+			} else {
+				stdoutIs(t, dir, r, in)
+			}
+		})
+	}
+}
