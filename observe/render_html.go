@@ -216,7 +216,7 @@ func buildView(d PageData) pageView {
 	for _, wr := range r.Workers {
 		v.Workers = append(v.Workers, workerRow{
 			Name: wr.Name, Slots: wr.Slots, Tasks: wr.Tasks, Busy: fmtSeconds(wr.BusySeconds),
-			Util: fmtPct(wr.Utilization), Low: wr.Utilization < reducer.TargetUtilization,
+			Util: fmtPct(wr.Utilization), Low: !reducer.MeetsTarget(wr.Utilization, reducer.TargetUtilization),
 			Fill: px(ubarW * min(max(wr.Utilization, 0), 1)), Target: px(ubarW * reducer.TargetUtilization),
 		})
 	}
