@@ -451,7 +451,7 @@ func asTaskError(err error) *schema.TaskError {
 	if errors.As(err, &te) {
 		return te
 	}
-	return &schema.TaskError{Message: err.Error()}
+	return &schema.TaskError{Message: err.Error(), Permanent: errors.Is(err, schema.ErrPermanent)}
 }
 
 // rejectTask handles a task message that does not decode. A task from a

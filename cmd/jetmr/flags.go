@@ -173,6 +173,7 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		openErr = w.open(stderr)
 	}
 	report, err := job.Run(ctx, cfg)
+	printStderrTail(stderr, err)
 	err = errors.Join(err, openErr, w.close())
 	switch {
 	case errors.Is(err, job.ErrAlreadyDone):

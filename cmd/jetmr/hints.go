@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"regexp"
@@ -131,4 +133,29 @@ func resumeHint(id, extra string) (cmd, note string) {
 // " -- " that starts the job's command.
 func insertFlag(line, flag string) string {
 	return strings.Replace(line, " --resume", " --resume "+flag, 1)
+}
+
+// maxStderrLines bounds the lines of a failed command's stderr printed
+// with the job's error.
+const maxStderrLines = 20
+
+// printStderrTail prints the stderr tail of a command that failed the job
+// outside any task (a reducer command), as dead letters show a mapper
+// command's: its last lines, at most maxStderrLines.
+func printStderrTail(w io.Writer, err error) {
+	var te *schema.TaskError
+	if !errors.As(err, &te) {
+		return
+	}
+	lines := strings.Split(strings.TrimSpace(te.StderrTail), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return
+	}
+	if len(lines) > maxStderrLines {
+		fmt.Fprintf(w, "jetmr:   stderr: (%d earlier lines left out)\n", len(lines)-maxStderrLines)
+		lines = lines[len(lines)-maxStderrLines:]
+	}
+	for _, l := range lines {
+		fmt.Fprintf(w, "jetmr:   stderr: %s\n", l)
+	}
 }

@@ -76,3 +76,31 @@ func TestPipeStalledStdoutReader(t *testing.T) {
 		t.Fatalf("output has %d bytes, want %d", len(got), len(want))
 	}
 }
+
+// TestReducerCommandStderrShown runs a reducer command that fails: its
+// stderr is shown, as a mapper command's is in its dead letter.
+func TestReducerCommandStderrShown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := jetmr(t, dir, "mapreduce", "--store", t.TempDir(), "-i", td(t, "crlf.txt"), "-o", "out",
+		"--map", "wordcount", "--reduce", "sh -c 'cat >/dev/null; echo the reducer broke >&2; exit 4'")
+	if r.code != 1 || !strings.Contains(r.stderr, "jetmr:   stderr: the reducer broke") {
+		t.Fatalf("exit %d, want 1 with the reducer's stderr; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestFoldOfNonNumberFailsFast runs sum over values that are not numbers:
+// a retry cannot fix that, so the task fails on its first attempt, naming
+// the value.
+func TestFoldOfNonNumberFailsFast(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte("k\t1\nk\tabc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := jetmr(t, dir, "mapreduce", "--store", t.TempDir(), "-i", in, "-o", "out", "--map", "cat", "--reduce", "sum")
+	if r.code != 1 || !strings.Contains(r.stderr, "after 1 attempt(s)") || !strings.Contains(r.stderr, `value "abc" is not a number`) {
+		t.Fatalf("exit %d, want 1 with a dead letter after 1 attempt naming the value; stderr:\n%s", r.code, r.stderr)
+	}
+}
