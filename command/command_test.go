@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -148,4 +149,21 @@ func alive(pid int) bool {
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// TestQuoteReadsBack checks that sh reads a quoted command line back as
+// the same words.
+func TestQuoteReadsBack(t *testing.T) {
+	t.Parallel()
+	argv := []string{"printf", "%s\n", "plain", "with space", "it's", "", "$HOME", "`x`", "a;b", "*", "tab\there", "ünï", "--flag=v"}
+	out, err := exec.Command("sh", "-c", command.Quote(argv)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(out), strings.Join(argv[2:], "\n")+"\n"; got != want {
+		t.Errorf("sh read %q back as %q, want %q", command.Quote(argv), got, want)
+	}
+	if got := command.Quote([]string{"echo", "a b"}); got != "echo 'a b'" {
+		t.Errorf("Quote = %q, want %q", got, "echo 'a b'")
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/observe"
@@ -407,7 +407,7 @@ func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time)
 	if len(cmd) == 0 {
 		cmd = rec.MapCommand
 	}
-	name := strings.Join(cmd, " ")
+	name := command.Quote(cmd)
 	if name == "" {
 		name = rec.Map
 	}

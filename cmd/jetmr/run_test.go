@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,29 @@ func TestFoldOfNonNumberFailsFast(t *testing.T) {
 	r := jetmr(t, dir, "mapreduce", "--store", t.TempDir(), "-i", in, "-o", "out", "--map", "cat", "--reduce", "sum")
 	if r.code != 1 || !strings.Contains(r.stderr, "after 1 attempt(s)") || !strings.Contains(r.stderr, `value "abc" is not a number`) {
 		t.Fatalf("exit %d, want 1 with a dead letter after 1 attempt naming the value; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestJobLogQuotesCommand checks the job log's Command column: the words
+// of the command as a shell reads them back, as GNU parallel writes it.
+func TestJobLogQuotesCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := jetmr(t, dir, "each", "--store", t.TempDir(), "--joblog", "log.tsv", "--", "echo", "{}", ":::", "b c", "it's")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "log.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commands []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
+		fields := strings.Split(line, "\t")
+		commands = append(commands, fields[len(fields)-1])
+	}
+	slices.Sort(commands)
+	if want := []string{`echo 'b c'`, `echo 'it'\''s'`}; !slices.Equal(commands, want) {
+		t.Errorf("job log commands %q, want %q", commands, want)
 	}
 }
