@@ -3,9 +3,10 @@ package command
 import "strings"
 
 // Quote joins argv into one line a POSIX shell reads back as the same
-// words: a word with anything but letters, digits and -_./:=,%+@ is put in
-// single quotes (a single quote in it written as '\”), an empty word is
-// ”. The job log shows commands this way, as GNU parallel does.
+// words: a word with anything but letters, digits and -_./:=,%+@ in it,
+// or an empty one, is put in single quotes, a single quote in it closing
+// the quotes, escaped and reopened. The job log shows commands this way,
+// as GNU parallel does.
 func Quote(argv []string) string {
 	words := make([]string, len(argv))
 	for i, a := range argv {
