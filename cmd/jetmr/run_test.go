@@ -129,3 +129,104 @@ func TestJobLogQuotesCommand(t *testing.T) {
 		t.Errorf("job log commands %q, want %q", commands, want)
 	}
 }
+
+// TestPathsCheckedAtStart gives each path flag a path that cannot be
+// written: the job is refused before its first task (exit 2, nothing
+// written, no job started), naming the flag and the path.
+func TestPathsCheckedAtStart(t *testing.T) {
+	t.Parallel()
+	in := td(t, "crlf.txt")
+	pipe := func(extra ...string) []string {
+		return append(append([]string{"pipe", "-i", in, "-o", "out.txt"}, extra...), "--", "cat")
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"report folder missing", pipe("--report", "nodir/x.json"), []string{"--report nodir/x.json", "nodir"}},
+		{"report is a folder", pipe("--report", "."), []string{"--report .", "folder"}},
+		{"joblog folder missing", pipe("--joblog", "nodir/log.tsv"), []string{"--joblog nodir/log.tsv"}},
+		{"trace folder missing", pipe("--trace", "nodir/t.json"), []string{"--trace nodir/t.json"}},
+		{"output folder missing", []string{"pipe", "-i", in, "-o", "nodir/out.txt", "--", "cat"}, []string{"nodir/out.txt", "does not exist"}},
+		{"metrics address taken", pipe("--metrics", "256.0.0.1:1"), []string{"--metrics 256.0.0.1:1"}},
+		{"mapreduce report folder missing", []string{"mapreduce", "-i", in, "-o", "counts", "--map", "wordcount", "--reduce", "sum", "--report", "nodir/r.json"}, []string{"--report nodir/r.json"}},
+		{"each report folder missing", []string{"each", "--report", "nodir/r.json", "--", "echo", ":::", "a"}, []string{"--report nodir/r.json"}},
+		{"report --html folder missing", []string{"report", td(t, "crlf.txt"), "--html", "nodir/"}, []string{"--html nodir/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			store := filepath.Join(t.TempDir(), "store")
+			args := tc.args
+			if args[0] != "report" {
+				args = append([]string{args[0], "--store", store}, args[1:]...)
+			}
+			r := jetmr(t, dir, args...)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("message does not name %q:\n%s", w, r.stderr)
+				}
+			}
+			if strings.Contains(r.stderr, "jetmr: job ") {
+				t.Errorf("a job started:\n%s", r.stderr)
+			}
+			if names := dirNames(t, dir); len(names) != 0 {
+				t.Errorf("files written: %q", names)
+			}
+		})
+	}
+}
+
+// TestExistingOutputRule checks the one rule for existing outputs: refused
+// with exit 2 naming the output and --force, left untouched; replaced
+// whole with --force.
+func TestExistingOutputRule(t *testing.T) {
+	t.Parallel()
+	in := td(t, "crlf.txt")
+	for _, tc := range []struct {
+		name, output string
+		args         []string
+		dir          bool
+	}{
+		{"pipe", "out.txt", []string{"pipe", "-i", in, "-o", "out.txt", "--", "tr", "a-z", "A-Z"}, false},
+		{"each", "out.txt", []string{"each", "-o", "out.txt", "--", "echo", ":::", "a", "b"}, false},
+		{"mapreduce", "counts", []string{"mapreduce", "-i", in, "-o", "counts", "--map", "wordcount", "--reduce", "sum"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			old := filepath.Join(dir, tc.output)
+			if tc.dir {
+				if err := os.Mkdir(old, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				old = filepath.Join(old, "mine.txt")
+			}
+			if err := os.WriteFile(old, []byte("mine\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{tc.args[0], "--store", t.TempDir()}, tc.args[1:]...)
+			r := jetmr(t, dir, args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.output+" already exists") || !strings.Contains(r.stderr, "--force") {
+				t.Fatalf("exit %d, want 2 naming %s and --force; stderr:\n%s", r.code, tc.output, r.stderr)
+			}
+			if data, err := os.ReadFile(old); err != nil || string(data) != "mine\n" {
+				t.Fatalf("the existing output changed: %q, %v", data, err)
+			}
+			args = append([]string{tc.args[0], "--store", t.TempDir(), "--force"}, tc.args[1:]...)
+			if r := jetmr(t, dir, args...); r.code != 0 {
+				t.Fatalf("with --force: exit %d; stderr:\n%s", r.code, r.stderr)
+			}
+			if _, err := os.Stat(old); tc.dir && !os.IsNotExist(err) {
+				t.Errorf("with --force, the old output directory's file is still there")
+			}
+			if data, _ := os.ReadFile(old); !tc.dir && string(data) == "mine\n" {
+				t.Errorf("with --force, the output was not replaced")
+			}
+		})
+	}
+}
