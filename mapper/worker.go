@@ -270,7 +270,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	}
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
 	end := time.Now()
-	stopBeat()
+	stale := stopBeat()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
 	if !perItem {
 		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
@@ -288,6 +288,15 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		Job: task.Job, Index: task.Index, Attempt: attempt, Round: w.cfg.Job.Record.Round,
 		Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots, WorkerStart: w.start.UnixNano(),
 		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn,
+	}
+	if perr != nil && stale {
+		// The server may have handed the task to another delivery, whose
+		// outcome is the one that counts: this late failure must not make
+		// the task a dead letter, or use up its retries. Leave the task to
+		// that delivery, or to the redelivery that follows the ack wait.
+		w.log.Warn().Uint64("task", task.Index).Int("attempt", attempt).Str("error", asTaskError(perr).Message).
+			Msg("the attempt went longer than the ack wait without a heartbeat (was the process paused?); leaving its failure to the task's next delivery")
+		return
 	}
 	if perr != nil {
 		w.failAttempt(ctx, msg, task, base, perr)
@@ -322,10 +331,15 @@ func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.C
 }
 
 // heartbeat tells the server every AckWait/3 that the task is still being
-// worked on, so that a slow but healthy task is not redelivered.
-func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func()) {
+// worked on, so that a slow but healthy task is not redelivered. stop ends
+// it and reports whether the delivery went stale: at some point more than
+// AckWait passed without a heartbeat (the process was paused, or starved),
+// so the server may have handed the task to another delivery.
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func() (stale bool)) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	var maxGap time.Duration
+	last := time.Now()
 	go func() {
 		defer close(done)
 		t := time.NewTicker(w.cfg.AckWait / 3)
@@ -334,14 +348,20 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func())
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case now := <-t.C:
+				now = time.Now() // a tick that waited through a pause comes late
+				maxGap, last = max(maxGap, now.Sub(last)), now
 				if err := msg.InProgress(); err != nil {
 					w.log.Debug().Err(err).Msg("sending task heartbeat")
 				}
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() bool {
+		cancel()
+		<-done
+		return max(maxGap, time.Since(last)) > w.cfg.AckWait
+	}
 }
 
 func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []output) error {

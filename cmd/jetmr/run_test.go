@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -228,5 +229,56 @@ func TestExistingOutputRule(t *testing.T) {
 				t.Errorf("with --force, the output was not replaced")
 			}
 		})
+	}
+}
+
+// TestPausedWorkerLateFailureLoses pauses (SIGSTOP) a worker in the middle
+// of a task for longer than the ack wait (30s): the server hands the task
+// to another worker, and the paused one, continued while that delivery
+// runs, finds its attempt timed out. With --retries 0 its late failure
+// used to make the task a dead letter before the other delivery's success
+// arrived; the success must win and the job finish with exit 0.
+func TestPausedWorkerLateFailureLoses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 30s ack wait")
+	}
+	t.Parallel()
+	url := plainNATS(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte("one line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
+	script := `if [ -e "$0" ]; then touch "$1"; sleep 1.5; exec cat; fi; touch "$0"; sleep 3; exec cat`
+	a := startWorker(t, url)
+	a.waitUp(t)
+	p := startProc(t, dir, "pipe", "--nats", url, "--local-workers", "0", "--retries", "0", "--timeout", "2s",
+		"-i", in, "-o", "out.txt", "--", "sh", "-c", script, first, second)
+	waitForFile(t, p, first)
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	b := startWorker(t, url)
+	b.waitUp(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(second); err == nil {
+			break // the task's second delivery runs on b
+		}
+		if time.Now().After(deadline) {
+			a.cmd.Process.Signal(syscall.SIGCONT)
+			t.Fatalf("the task was never delivered again; pipe stderr:\n%s", p.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, runTimeout); code != 0 {
+		t.Fatalf("exit %d, want 0: the late failure beat the success; stderr:\n%s", code, p.stderr)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "out.txt")); err != nil || string(data) != "one line\n" {
+		t.Errorf("out.txt: %q, %v", data, err)
 	}
 }
