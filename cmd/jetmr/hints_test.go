@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jetmr/jetmr/migrate/migratetest"
 )
 
 // Commands that run until a file named by their first argument exists:
@@ -329,4 +331,60 @@ func TestPipelineHintsWork(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMigrateHintsWork interrupts a migration (SIGINT) and runs the
+// printed command that continues it: it is accepted and every row is
+// updated exactly once.
+func TestMigrateHintsWork(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	ks := migratetest.IntKeys(2000, 3)
+	d.CreateTable(t, ks, true)
+	dir := t.TempDir()
+	args := []string{"migrate", "--store", t.TempDir(), "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", migUpdate, "--chunk-size", "200", "-j", "1", "--max-rate", "4", "--retries", "0"}
+	p := startProc(t, dir, args...)
+	eventually(t, runTimeout, "a batch committed", func() (bool, string) {
+		return d.Int(t, "SELECT count(*) FROM t WHERE n = 1") > 0, p.stderr.String()
+	})
+	p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(t, runTimeout); code != 130 {
+		t.Fatalf("exit %d on SIGINT, want 130; stderr:\n%s", code, p.stderr)
+	}
+	line := hintAfter(p.stderr.String(), "continue it with:")
+	if line == "" {
+		t.Fatalf("no resume command printed:\n%s", p.stderr)
+	}
+	if r := runHint(t, dir, line); r.code != 0 {
+		t.Fatalf("printed hint %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+}
+
+// TestMigrateRetryHintWorks fails a migration's batch on a row that breaks
+// a CHECK constraint, fixes the row, and runs the printed --retry-failed
+// command: it is accepted and every row is updated exactly once.
+func TestMigrateRetryHintWorks(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	ks := migratetest.IntKeys(1000, 5)
+	d.CreateTable(t, ks, true)
+	bad := ks.Keys[321]
+	d.Exec(t, "UPDATE t SET n = 1 WHERE id = "+bad) // n + 1 = 2 breaks CHECK (n < 2)
+	dir := t.TempDir()
+	r := jetmr(t, dir, "migrate", "--store", t.TempDir(), "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", migUpdate, "--chunk-size", "200", "-j", "2", "--retries", "0")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	line := hintAfter(r.stderr, "run the failed tasks again, once fixed, with:")
+	if line == "" {
+		t.Fatalf("no retry command printed:\n%s", r.stderr)
+	}
+	d.Exec(t, "UPDATE t SET n = 0 WHERE id = "+bad)
+	if r := runHint(t, dir, line); r.code != 0 {
+		t.Fatalf("printed hint %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
 }
