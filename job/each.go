@@ -31,7 +31,13 @@ func (p *plan) prepareEach() error {
 	}
 	items := splitter.Items(cfg.Items)
 	p.source = items
-	if p.cfg.ChunkSize == 0 {
+	switch {
+	case p.cfg.ChunkSize != 0:
+	case cfg.Halt.When == HaltSoon || cfg.Halt.When == HaltNow:
+		// --halt counts failed tasks and stops starting tasks: one item a
+		// task makes it count and stop items, as GNU parallel does.
+		p.cfg.ChunkSize = 1
+	default:
 		p.cfg.ChunkSize = splitter.DefaultItemsPerTask(len(items), cfg.Slots)
 	}
 	if p.cfg.Window <= 0 {

@@ -433,3 +433,26 @@ func TestEachHaltSoon(t *testing.T) {
 		t.Errorf("the resume printed %q, want every item once", lines)
 	}
 }
+
+// TestEachHaltSoonCountsItems runs many items, which would be batched
+// several to a task, with --halt soon,fail=1 and no --chunk-size: the
+// first item fails and no other item starts.
+func TestEachHaltSoonCountsItems(t *testing.T) {
+	t.Parallel()
+	items := make([]string, 200)
+	for i := range items {
+		items[i] = strconv.Itoa(i)
+	}
+	cfg, _ := eachConfig(t, items, helper(t, "fail-on", "0", "{}"))
+	cfg.Slots, cfg.Retries = 1, -1
+	cfg.Halt = job.Halt{When: job.HaltSoon, Fail: 1}
+	log := &attemptLog{}
+	cfg.Observer = log
+	_, err := runJob(t, cfg)
+	if !errors.Is(err, job.ErrTasksFailed) {
+		t.Fatalf("err %v, want the halt", err)
+	}
+	if n := log.ended.Load(); n != 1 {
+		t.Errorf("%d items ran, want 1: the failed one", n)
+	}
+}

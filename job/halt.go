@@ -154,3 +154,28 @@ func (s *session) unpause() error {
 	}
 	return nil
 }
+
+// awaitCounted returns, for a job with a --halt policy, what a local
+// worker calls after storing a task's failure result: it waits until the
+// reducer has taken that result in (and so applied the policy), so that
+// the worker's slot starts no task the policy would have stopped. It
+// returns nil for a job that never halts.
+func (s *session) awaitCounted(red *reducer.Reducer) func(ctx context.Context, seq uint64) {
+	if h := s.cfg.Halt; h.When == "" || h.When == HaltNever {
+		return nil
+	}
+	return func(ctx context.Context, seq uint64) {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if taken, busy := red.Position(); taken > seq || (taken == seq && !busy) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}
+}

@@ -223,6 +223,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		worker, err = mapper.NewWorker(mapper.Config{
 			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
 			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
+			FailedForGood: s.awaitCounted(red),
 		})
 		if err != nil {
 			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it

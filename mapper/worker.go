@@ -54,6 +54,12 @@ type Config struct {
 	// Observer receives an event as each task attempt starts and ends
 	// (progress, metrics, job log, trace). Optional.
 	Observer observe.Observer
+	// FailedForGood is called after the worker stored a task's failure
+	// result (its dead letter), with the result's stream sequence, before
+	// the slot takes another task: a job that halts on failures waits there
+	// until it has counted the failure, so that no task starts after the
+	// halt. Optional.
+	FailedForGood func(ctx context.Context, seq uint64)
 	// Logger receives the worker's logs. Zero value: none.
 	Logger zerolog.Logger
 }
@@ -376,18 +382,25 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 }
 
 func (w *Worker) publish(ctx context.Context, r schema.Result, msgID string) error {
+	_, err := w.publishSeq(ctx, r, msgID)
+	return err
+}
+
+// publishSeq stores a result and returns its stream sequence.
+func (w *Worker) publishSeq(ctx context.Context, r schema.Result, msgID string) (uint64, error) {
 	data, err := schema.EncodeResult(r)
 	if err != nil {
-		return fmt.Errorf("encoding result of task %d: %w", r.Index, err)
+		return 0, fmt.Errorf("encoding result of task %d: %w", r.Index, err)
 	}
 	m := &nats.Msg{Subject: schema.ResultSubject(r.Job, r.Partition), Data: data}
 	if r.Err != nil {
 		m.Header = nats.Header{schema.FailedHeader: []string{strconv.Itoa(r.Round)}}
 	}
-	if _, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
-		return fmt.Errorf("publishing result of task %d: %w", r.Index, err)
+	ack, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return 0, fmt.Errorf("publishing result of task %d: %w", r.Index, err)
 	}
-	return nil
+	return ack.Sequence, nil
 }
 
 // failAttempt retries a failed task with backoff while attempts remain,
@@ -411,12 +424,16 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	if task.Path == "" && len(task.Inline) <= maxRetryData {
 		base.TaskData = task.Inline // a file's chunk is read again from its path
 	}
-	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round)); err != nil {
+	seq, err := w.publishSeq(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round))
+	if err != nil {
 		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
 	_ = msg.DoubleAck(ctx)
+	if w.cfg.FailedForGood != nil {
+		w.cfg.FailedForGood(ctx, seq)
+	}
 }
 
 func (w *Worker) observer() observe.Observer { return w.cfg.Observer }

@@ -282,3 +282,22 @@ func TestPausedWorkerLateFailureLoses(t *testing.T) {
 		t.Errorf("out.txt: %q, %v", data, err)
 	}
 }
+
+// TestEachHaltSoonRunsOne runs GNU parallel's example: with -j 1 and
+// --halt soon,fail=1, the first item fails and no other starts.
+func TestEachHaltSoonRunsOne(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := jetmr(t, dir, "each", "--store", t.TempDir(), "-j", "1", "--retries", "0", "--halt", "soon,fail=1",
+		"--joblog", "log.tsv", "--", "false", ":::", "a", "b", "c", "d", "e", "f")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "log.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Count(strings.TrimSpace(string(data)), "\n"); rows != 1 {
+		t.Errorf("%d items ran, want 1:\n%s", rows, data)
+	}
+}
