@@ -301,3 +301,47 @@ func TestEachHaltSoonRunsOne(t *testing.T) {
 		t.Errorf("%d items ran, want 1:\n%s", rows, data)
 	}
 }
+
+// TestPipelineRerunRefusedBeforeAnyStage runs a job file twice: the second
+// run finds the first stage's output and is refused (exit 2) before any
+// stage runs, naming the output and --force; with --force it runs.
+func TestPipelineRerunRefusedBeforeAnyStage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte("b\na\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := `stages:
+  - name: first
+    pipe: {input: [in.txt], output: first.txt, command: [sort]}
+  - name: second
+    pipe: {input: ["stage:first"], output: second.txt, command: [tr, a-z, A-Z]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	if r := jetmr(t, dir, "pipeline", "--store", store, "p.yaml"); r.code != 0 {
+		t.Fatalf("first run: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "first.txt"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := jetmr(t, dir, "pipeline", "--store", store, "p.yaml")
+	if r.code != 2 || !strings.Contains(r.stderr, "output first.txt already exists") ||
+		!strings.Contains(r.stderr, "output second.txt already exists") || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("second run: exit %d, want 2 naming both outputs and --force; stderr:\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "stage first started") {
+		t.Errorf("a stage ran before the refusal:\n%s", r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "first.txt")); string(data) != "mine\n" {
+		t.Errorf("first.txt was overwritten: %q", data)
+	}
+	if r := jetmr(t, dir, "pipeline", "--store", store, "--force", "p.yaml"); r.code != 0 {
+		t.Fatalf("with --force: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "second.txt")); string(data) != "A\nB\n" {
+		t.Errorf("second.txt after --force: %q", data)
+	}
+}
