@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -343,5 +344,33 @@ func TestPipelineRerunRefusedBeforeAnyStage(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, "second.txt")); string(data) != "A\nB\n" {
 		t.Errorf("second.txt after --force: %q", data)
+	}
+}
+
+// TestHaltSoonStopsRemoteWorkers runs an each job on a jetmr worker
+// process only, with --halt soon,fail=1: once the first item failed the
+// job's tasks are paused for every worker, so that only the items already
+// running or fetched finish, and the job ends (exit 1) without the rest.
+func TestHaltSoonStopsRemoteWorkers(t *testing.T) {
+	t.Parallel()
+	url := plainNATS(t)
+	startWorker(t, url).waitUp(t)
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	args := []string{"each", "--store", t.TempDir(), "--nats", url, "--local-workers", "0", "-j", "2", "--retries", "0",
+		"--halt", "soon,fail=1", "--", "sh", "-c", `echo "$1" >> "$0"; sleep 0.2; exit 1`, ran, "{}", ":::"}
+	for i := range 40 {
+		args = append(args, strconv.Itoa(i))
+	}
+	r := jetmr(t, dir, args...)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(ran)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n > 8 {
+		t.Errorf("%d of 40 items ran after halting soon on the first failure, want only those already running or fetched", n)
 	}
 }
