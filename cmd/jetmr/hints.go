@@ -27,6 +27,9 @@ var dsnPassword = regexp.MustCompile(`(?i)\bpassword=('[^']*'|\S*)`)
 func redactArgs(args []string) (out, redacted []string) {
 	out = slices.Clone(args)
 	for i := 0; i < len(out); i++ {
+		if out[i] == "--" {
+			break // the job's command: its words are its own
+		}
 		flag, value, inline := strings.Cut(out[i], "=")
 		if !slices.Contains(secretFlags, flag) {
 			continue
@@ -38,7 +41,7 @@ func redactArgs(args []string) (out, redacted []string) {
 			i++
 			value = out[i]
 		}
-		clean := redactValue(value)
+		clean := redactValue(flag, value)
 		if clean == value {
 			continue
 		}
@@ -53,15 +56,25 @@ func redactArgs(args []string) (out, redacted []string) {
 }
 
 // redactValue removes credentials from a URL, or from each of several
-// joined by commas, and a password from a key=value connection string.
-func redactValue(v string) string {
+// joined by commas, and a password from a key=value connection string. A
+// --nats URL loses its user part whole (it may be a token); a --db URL
+// keeps its user name.
+func redactValue(flag, v string) string {
 	parts := strings.Split(v, ",")
 	for i, p := range parts {
 		u, err := url.Parse(p)
 		if err != nil || u.User == nil {
 			continue
 		}
-		u.User = nil
+		_, hasPassword := u.User.Password()
+		switch {
+		case flag == "--db" && !hasPassword:
+			continue
+		case flag == "--db":
+			u.User = url.User(u.User.Username())
+		default:
+			u.User = nil
+		}
 		parts[i] = u.String()
 	}
 	v = strings.Join(parts, ",")
