@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 // secretFlags are the flags whose values may hold a secret: a NATS token,
@@ -99,17 +100,23 @@ func commandArgs() (args, redacted []string) {
 	return args, redacted
 }
 
-// streamed reports whether the job writes a pipe's output to stdout,
-// which cannot be resumed.
-func streamed(cfg job.Config) bool { return cfg.Kind == schema.KindPipe && cfg.Output == "" }
-
-// rerunHint says how to run a job that cannot be resumed again.
-const rerunHint = "it wrote to stdout, which cannot be resumed: run the same command again (with -o FILE a pipe job can be resumed)"
+// unresumable says why job cfg cannot be resumed and what to do instead,
+// or "" when it can be: a pipe job writing to stdout cannot rewind it, and
+// standard input cannot be read again.
+func unresumable(cfg job.Config) string {
+	switch {
+	case slices.Contains(cfg.Inputs, splitter.Stdin):
+		return "it read standard input, which cannot be read again, so it cannot be resumed: run the same command again with the same input"
+	case cfg.Kind == schema.KindPipe && cfg.Output == "":
+		return "it wrote to stdout, which cannot be resumed: run the same command again (with -o FILE a pipe job can be resumed)"
+	}
+	return ""
+}
 
 // interruptedMessage says that job cfg stopped and how to continue it.
 func interruptedMessage(cfg job.Config) string {
-	if streamed(cfg) {
-		return fmt.Sprintf("interrupted: job %s stopped; %s", cfg.ID, rerunHint)
+	if why := unresumable(cfg); why != "" {
+		return fmt.Sprintf("interrupted: job %s stopped; %s", cfg.ID, why)
 	}
 	cmd, note := resumeHint(cfg.ID, "")
 	return fmt.Sprintf("interrupted: job %s stopped; continue it with:\n  %s%s", cfg.ID, cmd, note)
@@ -117,8 +124,8 @@ func interruptedMessage(cfg job.Config) string {
 
 // failedHint says how to run the failed tasks of job cfg again.
 func failedHint(cfg job.Config) string {
-	if streamed(cfg) {
-		return "; " + rerunHint
+	if why := unresumable(cfg); why != "" {
+		return "; " + why
 	}
 	cmd, note := resumeHint(cfg.ID, "--retry-failed")
 	return fmt.Sprintf("\nrun the failed tasks again, once fixed, with:\n  %s%s", cmd, note)
