@@ -13,4 +13,8 @@
 // sorted by key; [EachSink] writes each job's per-item output groups and
 // its join file; [CountSink] counts migrate batches. Output files are written under temporary names and renamed
 // into place only when complete.
+//
+// The reducer must not acknowledge or republish tasks (the mappers do) nor
+// change a job's record (package job does); it reports what it merged
+// through the report it returns.
 package reducer
