@@ -1,7 +1,6 @@
 package reducer_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jetmr/jetmr/internal/clitest"
 
 	"go.uber.org/goleak"
 
@@ -473,54 +474,10 @@ func TestOnlyGarbageThenResults(t *testing.T) {
 // readParts reads an output directory of part files, checking that each
 // is sorted by key and each key is in its partition.
 func readParts(t *testing.T, dir string, partitions int) map[string]string {
-	t.Helper()
-	var want []string
-	for p := range partitions {
-		want = append(want, reducer.PartName(p))
-	}
-	if got := dirNames(t, dir); !slices.Equal(got, want) {
-		t.Fatalf("output directory holds %q, want %q", got, want)
-	}
-	out := map[string]string{}
-	for p := range partitions {
-		data, err := os.ReadFile(filepath.Join(dir, reducer.PartName(p)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		last := ""
-		for sc.Scan() {
-			k, v, ok := strings.Cut(sc.Text(), "\t")
-			if !ok {
-				t.Fatalf("%s: line %q has no tab", reducer.PartName(p), sc.Text())
-			}
-			if last != "" && k <= last {
-				t.Errorf("%s: key %q after %q", reducer.PartName(p), k, last)
-			}
-			if q := schema.Partition([]byte(k), partitions); q != p {
-				t.Errorf("%s: key %q belongs to partition %d", reducer.PartName(p), k, q)
-			}
-			if _, dup := out[k]; dup {
-				t.Errorf("key %q appears twice", k)
-			}
-			out[k], last = v, k
-		}
-	}
-	return out
+	return clitest.ReadParts(t, dir, partitions)
 }
 
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := []string{}
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
+func dirNames(t *testing.T, dir string) []string { return clitest.DirNames(t, dir) }
 
 // TestReplayedObjectsNotFetched resumes an ordered output written up to
 // task 3: the replayed results below it name output objects (transport

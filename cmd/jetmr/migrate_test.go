@@ -1,14 +1,11 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the tests' own queries
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 
+	"github.com/jetmr/jetmr/internal/clitest"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
 )
@@ -211,43 +209,26 @@ type migRun struct {
 // migHang is killed and reported hung.
 func runMigrateProcess(t *testing.T, dir string, env []string, kill time.Duration, args []string) migRun {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+t.TempDir()), env...)
-	var stderr bytes.Buffer // read once Wait has returned
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	p := clitest.Start(t, bin, dir, env, args...)
 	var killTimer <-chan time.Time
 	if kill > 0 {
 		killTimer = time.After(kill)
 	}
-	hang := time.After(migHang)
 	var res migRun
-	var err error
 	select {
-	case err = <-done:
+	case <-p.Done():
 	case <-killTimer:
-		cmd.Process.Signal(syscall.SIGKILL)
-		err = <-done
-	case <-hang:
-		cmd.Process.Kill()
-		<-done
+		p.Signal(syscall.SIGKILL)
+		<-p.Done()
+	case <-time.After(migHang):
+		p.Signal(syscall.SIGKILL)
+		<-p.Done()
 		res.hung = true
 	}
-	res.stderr = stderr.String()
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		res.code = exitErr.ExitCode()
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.code = 128 + int(ws.Signal())
-			res.killed = ws.Signal() == syscall.SIGKILL && !res.hung
-		}
-	} else if err != nil {
-		t.Fatalf("running jetmr: %v", err)
+	res.code, res.stderr = p.Code(), p.Stderr.String()
+	res.killed = p.Killed(syscall.SIGKILL) && !res.hung
+	if res.code == -1 {
+		t.Fatalf("running jetmr: %v", p.Err())
 	}
 	return res
 }

@@ -15,7 +15,7 @@ func newWorkerCommand() *cobra.Command {
 	var (
 		nats                natsFlags
 		jobID, jobs, spill  string
-		drain               time.Duration
+		drain, ackWait      time.Duration
 		logLevel, logFormat string
 	)
 	cmd := &cobra.Command{
@@ -67,7 +67,7 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 			}
 			defer b.Close()
 			pool, err := mapper.NewPool(mapper.PoolConfig{
-				Broker: b, Job: jobID, Slots: slots, SpillDir: spill, DrainTimeout: drain, Logger: log,
+				Broker: b, Job: jobID, Slots: slots, SpillDir: spill, DrainTimeout: drain, AckWait: ackWait, Logger: log,
 			})
 			if err != nil {
 				return usageError{fmt.Sprintf("--job: %v", err)}
@@ -83,5 +83,9 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 	fs.DurationVar(&drain, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are handed back")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
+	// --ack-wait lets tests see a killed worker's tasks redelivered in
+	// seconds; it is hidden because every worker of a job must agree on it.
+	fs.DurationVar(&ackWait, "ack-wait", 0, "how long a task may go without a heartbeat before it is redelivered (default 30s)")
+	fs.MarkHidden("ack-wait")
 	return cmd
 }
