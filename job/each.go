@@ -27,7 +27,7 @@ var ErrJoinFailed = errors.New("join command failed")
 func (p *plan) prepareEach() error {
 	cfg := p.cfg
 	if err := splitter.CheckItems(cfg.Items); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, strings.TrimPrefix(err.Error(), splitter.ErrBadInput.Error()+": "))
+		return err // bad input already
 	}
 	items := splitter.Items(cfg.Items)
 	p.source = items
@@ -55,17 +55,17 @@ func (p *plan) validateEach() error {
 		return badInput("each needs a command: put it after --, e.g. jetmr each ::: a b -- echo {}")
 	}
 	if _, err := mapper.NewEachCommand(p.record); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	}
 	if err := checkProgram(cfg); err != nil {
 		return err
 	}
 	if len(cfg.Join) > 0 {
 		if err := command.Check(cfg.Join); err != nil {
-			return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+			return badInput("--join: %w", err)
 		}
 		if _, err := command.ParseTemplate(cfg.Join); err != nil {
-			return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+			return badInput("--join: %w", err)
 		}
 	}
 	if cfg.Output == "" {
@@ -89,20 +89,20 @@ func (p *plan) validateEach() error {
 func checkProgram(cfg Config) error {
 	if cfg.Shell {
 		if err := command.Check([]string{"sh"}); err != nil {
-			return fmt.Errorf("%w: --shell: %v", ErrBadInput, err)
+			return badInput("--shell: %w", err)
 		}
 		return nil
 	}
 	t, err := command.ParseTemplate(cfg.Command)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	}
 	name, ok := t.Literal(0)
 	if !ok || (cfg.Dir != "" && strings.ContainsRune(name, '/') && !filepath.IsAbs(name)) {
 		return nil
 	}
 	if err := command.Check([]string{name}); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	}
 	return nil
 }
@@ -137,7 +137,7 @@ func (s *session) newEachSink() (reducer.Sink, error) {
 func (s *session) runJoin(ctx context.Context) error {
 	t, err := command.ParseTemplate(s.cfg.Join)
 	if err != nil {
-		return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+		return badInput("--join: %w", err)
 	}
 	f, err := os.Open(s.joinPath)
 	if err != nil {

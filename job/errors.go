@@ -4,13 +4,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/reducer"
 )
 
 var (
-	// ErrBadInput wraps every error caused by the job's configuration or
-	// inputs. Nothing was started and nothing was written.
-	ErrBadInput = errors.New("bad input")
+	// ErrBadInput is matched by every error caused by the job's
+	// configuration or inputs: a *errs.BadInputError naming the setting at
+	// fault. Nothing was started and nothing was written. It is
+	// [errs.ErrBadInput], which the splitter's and migrate's bad input
+	// match too.
+	ErrBadInput = errs.ErrBadInput
 	// ErrTasksFailed means the job ran to the end but some tasks failed on
 	// every attempt; no output was published.
 	ErrTasksFailed = errors.New("tasks failed")
@@ -37,6 +41,14 @@ func (e *TasksFailedError) Error() string {
 // Is reports whether target is ErrTasksFailed.
 func (e *TasksFailedError) Is(target error) bool { return target == ErrTasksFailed }
 
+// badSetting is bad input in setting ("Config.Field"), which the message
+// names the same way; %w in format wraps a cause.
+func badSetting(setting, format string, args ...any) error {
+	return errs.BadInput(setting, format, args...)
+}
+
+// badInput is bad input that names no one setting; %w in format wraps a
+// cause.
 func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+	return errs.BadInput("", format, args...)
 }

@@ -27,7 +27,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		return false, badInput("there is no job %s to resume in this store: check --job and --store (and --nats)", s.record.ID)
 	}
 	if err != nil {
-		return false, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, s.record.ID, err)
+		return false, fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, s.record.ID, err)
 	}
 	old, err := schema.DecodeJobRecord(entry.Value())
 	if err != nil {
@@ -180,7 +180,7 @@ func (s *session) loadSplit(ctx context.Context) (schema.SplitCheckpoint, error)
 		return schema.SplitCheckpoint{}, nil
 	}
 	if err != nil {
-		return schema.SplitCheckpoint{}, fmt.Errorf("%w: loading the splitter checkpoint: %v", broker.ErrUnreachable, err)
+		return schema.SplitCheckpoint{}, fmt.Errorf("%w: loading the splitter checkpoint: %w", broker.ErrUnreachable, err)
 	}
 	return schema.DecodeSplitCheckpoint(e.Value())
 }

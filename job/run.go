@@ -60,14 +60,14 @@ func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, 
 // "object", its object store.
 func (s *session) provision(ctx context.Context) error {
 	if _, err := s.b.ProvisionJob(ctx, s.record.ID, broker.ProvisionOptions{}); err != nil {
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	if s.record.Transport != schema.TransportObject {
 		return nil
 	}
 	var err error
 	if s.data, err = s.b.DataStore(ctx, s.record.ID, 0); err != nil {
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	return nil
 }
@@ -90,7 +90,7 @@ type session struct {
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
 	jobs, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	s := &session{plan: p, b: b, jobs: jobs}
 	if p.cfg.Resume {
@@ -320,7 +320,7 @@ func (s *session) create(ctx context.Context) error {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return jobExists(s.record.ID)
 		}
-		return fmt.Errorf("%w: recording job %s: %v", broker.ErrUnreachable, s.record.ID, err)
+		return fmt.Errorf("%w: recording job %s: %w", broker.ErrUnreachable, s.record.ID, err)
 	}
 	return nil
 }

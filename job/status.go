@@ -38,11 +38,11 @@ type Status struct {
 func Jobs(ctx context.Context, b *broker.Broker) ([]Status, error) {
 	kv, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	w, err := kv.Watch(ctx, "*", jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("%w: listing jobs: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: listing jobs: %w", broker.ErrUnreachable, err)
 	}
 	defer w.Stop()
 	var out []Status
@@ -68,14 +68,14 @@ func Jobs(ctx context.Context, b *broker.Broker) ([]Status, error) {
 func JobStatus(ctx context.Context, b *broker.Broker, id string) (Status, error) {
 	kv, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return Status{}, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return Status{}, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	e, err := kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return Status{}, fmt.Errorf("%w: %w %s: nothing is recorded under that ID on this broker; jetmr status lists the jobs", ErrBadInput, ErrUnknownJob, id)
+		return Status{}, badInput("%w %s: nothing is recorded under that ID on this broker; jetmr status lists the jobs", ErrUnknownJob, id)
 	}
 	if err != nil {
-		return Status{}, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, id, err)
+		return Status{}, fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, id, err)
 	}
 	rec, err := schema.DecodeJobRecord(e.Value())
 	if err != nil {
@@ -89,11 +89,11 @@ func JobStatus(ctx context.Context, b *broker.Broker, id string) (Status, error)
 func Workers(ctx context.Context, b *broker.Broker) ([]schema.WorkerStatus, error) {
 	kv, err := b.Workers(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	keys, err := kv.ListKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: listing workers: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: listing workers: %w", broker.ErrUnreachable, err)
 	}
 	var out []schema.WorkerStatus
 	for key := range keys.Keys() {
@@ -126,7 +126,7 @@ func (st *Status) count(ctx context.Context, b *broker.Broker, detail bool) erro
 		st.Published, st.Done = st.Record.Tasks, st.Record.Tasks
 		return nil
 	case err != nil:
-		return fmt.Errorf("%w: reading the task stream of job %s: %v", broker.ErrUnreachable, st.Record.ID, err)
+		return fmt.Errorf("%w: reading the task stream of job %s: %w", broker.ErrUnreachable, st.Record.ID, err)
 	}
 	info := tasks.CachedInfo().State
 	st.Published, st.Queued = info.LastSeq, info.Msgs
@@ -157,14 +157,14 @@ func (st *Status) deadLetters(ctx context.Context, js jetstream.JetStream, total
 		HeadersOnly:    !detail,
 	})
 	if err != nil {
-		return fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, st.Record.ID, err)
+		return fmt.Errorf("%w: reading the results of job %s: %w", broker.ErrUnreachable, st.Record.ID, err)
 	}
 	round := strconv.Itoa(st.Record.Round)
 	seen := map[uint64]bool{}
 	for read := uint64(0); read < total; {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			return fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, st.Record.ID, err)
+			return fmt.Errorf("%w: reading the results of job %s: %w", broker.ErrUnreachable, st.Record.ID, err)
 		}
 		n := 0
 		for m := range batch.Messages() {

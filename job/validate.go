@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -65,10 +64,10 @@ func NewID() string { return strings.ToLower(nuid.Next()) }
 
 func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if cfg.Resume && cfg.ID == "" {
-		return nil, badInput("--resume needs --job ID: the job ID printed when the job started")
+		return nil, badSetting("Config.Resume", "Config.Resume needs Config.ID: the job ID printed when the job started")
 	}
 	if cfg.RetryFailed && !cfg.Resume {
-		return nil, badInput("--retry-failed reruns the dead letters of an earlier run: add --resume --job ID")
+		return nil, badSetting("Config.RetryFailed", "Config.RetryFailed reruns the dead letters of an earlier run: add Config.Resume and Config.ID")
 	}
 	if err := cfg.Halt.validate(); err != nil {
 		return nil, err
@@ -86,10 +85,10 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		cfg.Partitions = 1
 	}
 	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
-		return nil, badInput("--partitions %d is not valid: use 1 to 10000", cfg.Partitions)
+		return nil, badSetting("Config.Partitions", "Config.Partitions %d is not valid: use 1 to 10000", cfg.Partitions)
 	}
 	if cfg.ChunkSize < 0 {
-		return nil, badInput("chunk size %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize)
+		return nil, badSetting("Config.ChunkSize", "Config.ChunkSize %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize)
 	}
 	switch {
 	case cfg.Retries == 0:
@@ -98,10 +97,10 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		cfg.Retries = 0
 	}
 	if cfg.TaskTime < 0 || (cfg.TaskTime > 0 && cfg.TaskTime < time.Millisecond) {
-		return nil, badInput("--task-time %s is not valid: use a duration of 1ms or more, such as 2s", cfg.TaskTime)
+		return nil, badSetting("Config.TaskTime", "Config.TaskTime %s is not valid: use a duration of 1ms or more, such as 2s", cfg.TaskTime)
 	}
 	if cfg.Timeout < 0 {
-		return nil, badInput("timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
+		return nil, badSetting("Config.Timeout", "Config.Timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = observe.Multi() // one that ignores every event
@@ -132,7 +131,7 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if p.source == nil {
 		inputs, err := splitter.ResolveInputs(cfg.Inputs)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+			return nil, badInput("%w", err)
 		}
 		p.inputs, p.source = inputs, splitter.Files(inputs)
 	}
@@ -210,7 +209,7 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 
 func (p *plan) validatePipe() error {
 	if err := command.Check(p.cfg.Command); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	}
 	p.record.Command = p.cfg.Command
 	if p.cfg.Output == "" {
@@ -283,7 +282,7 @@ func (p *plan) resolveMap(spec string) (string, []string, error) {
 	}
 	_, ok, err := p.reg.Map(spec)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: --map: %v", ErrBadInput, err)
+		return "", nil, badInput("--map: %w", err)
 	}
 	if ok || p.workerFunction(spec) {
 		return spec, nil, nil
@@ -306,13 +305,13 @@ func (p *plan) resolveReduce(spec string) (string, []string, error) {
 func splitCommand(flag, spec, builtins string) ([]string, error) {
 	argv, err := command.Split(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
+		return nil, badInput("%s: %w", flag, err)
 	}
 	if err := command.Check(argv); err != nil {
 		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') {
 			return nil, badInput("%s %q is neither a built-in (%s) nor a command on PATH", flag, spec, builtins)
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
+		return nil, badInput("%s: %w", flag, err)
 	}
 	return argv, nil
 }

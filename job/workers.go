@@ -53,7 +53,7 @@ func (p *plan) resolve(rec schema.JobRecord) (*mapper.Job, error) {
 	}
 	job, err := resolve(rec, p.reg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		return nil, badInput("%w", err)
 	}
 	return job, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/schema"
@@ -97,11 +98,11 @@ func eachConfig(e *EachSpec, cfg *job.Config) error {
 	}
 	f, err := os.Open(e.ItemsFile)
 	if err != nil {
-		return fmt.Errorf("%w: items_file %s: %v", job.ErrBadInput, e.ItemsFile, err)
+		return errs.BadInput("", "items_file %s: %w", e.ItemsFile, err)
 	}
 	defer f.Close()
 	if cfg.Items, err = splitter.ReadItems(f, false); err != nil {
-		return fmt.Errorf("%w: items_file %s: %v", job.ErrBadInput, e.ItemsFile, err)
+		return errs.BadInput("", "items_file %s: %w", e.ItemsFile, err)
 	}
 	return nil
 }

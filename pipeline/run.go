@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
@@ -105,7 +106,7 @@ func checkID(p *Plan, id string) error {
 	}
 	for _, s := range p.Stages {
 		if err := schema.ValidateJobID(jobID(id, s.Name)); err != nil {
-			return fmt.Errorf("%w: pipeline %s, stage %s: %v: use a shorter pipeline ID (--job)", job.ErrBadInput, id, s.Name, err)
+			return errs.BadInput("", "pipeline %s, stage %s: %w: use a shorter pipeline ID (--job)", id, s.Name, err)
 		}
 	}
 	return nil
@@ -145,7 +146,7 @@ func newRun(p *Plan, o Options) *run {
 func (r *run) preflight(ctx context.Context) (done []string, err error) {
 	kv, err := r.o.Broker.Jobs(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	found := 0
 	for _, s := range r.p.Stages {
@@ -154,7 +155,7 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, jobID(r.o.ID, s.Name), err)
+			return nil, fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, jobID(r.o.ID, s.Name), err)
 		}
 		found++
 		if !r.o.Resume {
@@ -171,7 +172,7 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 		}
 	}
 	if r.o.Resume && found == 0 {
-		return nil, fmt.Errorf("%w: there is no pipeline %s to resume in this store: check --job and --store (and --nats)", job.ErrBadInput, r.o.ID)
+		return nil, errs.BadInput("", "there is no pipeline %s to resume in this store: check --job and --store (and --nats)", r.o.ID)
 	}
 	return done, nil
 }

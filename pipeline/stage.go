@@ -229,12 +229,12 @@ func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml
 			err = fmt.Errorf("halt %q is not valid: use never, soon,fail=N or now,fail=N", o.Halt)
 		}
 		if err != nil {
-			return p.errorf(at("halt"), "%s: %s", what, strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": "))
+			return p.errorf(at("halt"), "%s: %s", what, err)
 		}
 	}
 	if o.Jobs != "" {
 		if _, _, err := job.Slots(o.Jobs, job.SlotOptions{}); err != nil {
-			msg := strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": ")
+			msg := err.Error()
 			return p.errorf(at("jobs"), "%s: %s", what, strings.Replace(msg, "-j ", "jobs ", 1))
 		}
 	}

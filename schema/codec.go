@@ -91,7 +91,7 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 		return JobRecord{}, fmt.Errorf("decoding job record: %w", err)
 	}
 	if err := ValidateJobID(j.ID); err != nil {
-		return JobRecord{}, fmt.Errorf("decoding job record: %w: %v", ErrMalformed, err)
+		return JobRecord{}, fmt.Errorf("decoding job record: %w: %w", ErrMalformed, err)
 	}
 	if j.Kind != KindPipe && j.Kind != KindMapReduce && j.Kind != KindMigrate && j.Kind != KindEach {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: unknown kind %q", j.ID, ErrMalformed, j.Kind)
@@ -117,7 +117,7 @@ func decode(data []byte, v any) (err error) {
 		return err
 	}
 	if err := msgpack.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return nil
 }

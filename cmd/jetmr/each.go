@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -171,8 +170,7 @@ func (ef eachFlags) readItems(stdin io.Reader) ([]string, error) {
 	}
 	items, err := splitter.ReadItems(stdin, ef.null)
 	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), splitter.ErrBadInput.Error()+": ")
-		return nil, usageError{fmt.Sprintf("items from %s: %s", name, msg)}
+		return nil, usageError{fmt.Sprintf("items from %s: %v", name, err)}
 	}
 	return items, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 )
 
@@ -38,7 +39,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &interrupted):
 		return exitInterrupted
-	case errors.As(err, &usage), errors.Is(err, job.ErrBadInput), errors.Is(err, broker.ErrConfig):
+	case errors.As(err, &usage), errors.Is(err, errs.ErrBadInput), errors.Is(err, broker.ErrConfig):
 		return exitBadInput
 	case errors.Is(err, job.ErrTasksFailed):
 		return exitTasksFailed
@@ -65,11 +66,26 @@ func isFlagError(err error) bool {
 	return false
 }
 
-// message strips the sentinel prefixes that mean something to the exit
-// code but nothing to the user.
+// flagNames translates the settings that library errors name
+// ("Config.ChunkSize") into the flags that set them: the one table from
+// job.Config to the command line.
+var flagNames = map[string]string{
+	"Config.ID":          "--job",
+	"Config.Resume":      "--resume",
+	"Config.RetryFailed": "--retry-failed",
+	"Config.Partitions":  "--partitions",
+	"Config.ChunkSize":   "--chunk-size",
+	"Config.TaskTime":    "--task-time",
+	"Config.Timeout":     "--timeout",
+	"Config.Transport":   "--transport",
+}
+
+// message is what the user reads: the error's text, with the settings it
+// names translated to their flags and without the sentinel prefixes that
+// mean something to the exit code but nothing to the user.
 func message(err error) string {
-	msg := err.Error()
-	for _, prefix := range []string{job.ErrBadInput.Error() + ": ", broker.ErrUnreachable.Error() + ": ", broker.ErrConfig.Error() + ": "} {
+	msg := errs.Translate(err.Error(), flagNames)
+	for _, prefix := range []string{broker.ErrUnreachable.Error() + ": ", broker.ErrConfig.Error() + ": "} {
 		msg = strings.ReplaceAll(msg, prefix, "")
 	}
 	return msg
