@@ -9,6 +9,7 @@ import (
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
+	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -16,8 +17,8 @@ import (
 type Config struct {
 	// ID names the job. Default: a generated ID.
 	ID string
-	// Kind is schema.KindPipe or schema.KindMapReduce. Required.
-	Kind string
+	// Kind is what the job does: one of schema.Kinds. Required.
+	Kind schema.Kind
 	// Inputs are files or directories (walked recursively). Required
 	// unless Source is set.
 	Inputs []string

@@ -45,7 +45,7 @@ func (p *plan) prepareEach() error {
 // the join command and the output, and records them.
 func (p *plan) validateEach() error {
 	cfg := p.cfg
-	p.record.Command, p.record.Dir, p.record.Shell, p.record.Map = cfg.Command, cfg.Dir, cfg.Shell, cfg.Builtin
+	p.record.Command, p.record.Dir, p.record.Shell, p.record.Builtin = cfg.Command, cfg.Dir, cfg.Shell, cfg.Builtin
 	switch {
 	case cfg.Builtin != "":
 		if len(cfg.Command) > 0 {

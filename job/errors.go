@@ -6,6 +6,7 @@ import (
 
 	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/schema"
 )
 
 var (
@@ -24,15 +25,15 @@ var (
 // It matches [ErrTasksFailed] with errors.Is.
 type TasksFailedError struct {
 	Job  string
-	Kind string
+	Kind schema.Kind
 	Dead []reducer.DeadLetter
 }
 
 func (e *TasksFailedError) Error() string {
-	if e.Kind == "migrate" {
+	if e.Kind.Traits().Rows {
 		return fmt.Sprintf("job %s: %d batch(es) failed; the other batches committed; fix the cause and run again with --resume --retry-failed", e.Job, len(e.Dead))
 	}
-	if e.Kind == "each" {
+	if e.Kind.Traits().PerItem {
 		return fmt.Sprintf("job %s: items failed on every attempt in %d task(s); run them again with --job %s --resume --retry-failed", e.Job, len(e.Dead), e.Job)
 	}
 	return fmt.Sprintf("job %s: %d task(s) failed on every attempt; no output was published", e.Job, len(e.Dead))

@@ -42,7 +42,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		next.TaskTimeNanos = s.record.TaskTimeNanos // a new target; the split stays adaptive
 	}
 	if s.cfg.RetryFailed {
-		next.Command, next.Map, next.MapCommand = s.record.Command, s.record.Map, s.record.MapCommand
+		next.Command, next.Map, next.MapCommand, next.Builtin = s.record.Command, s.record.Map, s.record.MapCommand, s.record.Builtin
 		next.Reduce, next.ReduceCommand = s.record.Reduce, s.record.ReduceCommand
 		next.SQL = s.record.SQL
 		next.Round++
@@ -60,7 +60,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 			return true, s.finishCommitted(ctx)
 		}
 	}
-	if old.Kind == schema.KindMapReduce {
+	if old.Kind.Traits().Keyed { // an output directory
 		if _, err := os.Lstat(old.Output); err == nil {
 			return false, badInput("output directory %s exists: remove it to resume job %s", old.Output, old.ID)
 		}
@@ -95,7 +95,7 @@ func (s *session) compare(old schema.JobRecord) error {
 			diffs = append(diffs, fmt.Sprintf("%s was %s, now %s", what, was, now))
 		}
 	}
-	add("the kind", old.Kind, cur.Kind)
+	add("the kind", string(old.Kind), string(cur.Kind))
 	add("the inputs", strings.Join(old.Inputs, " "), strings.Join(cur.Inputs, " "))
 	if slices.Equal(old.Inputs, cur.Inputs) && !slices.Equal(old.InputSizes, cur.InputSizes) {
 		diffs = append(diffs, "the inputs changed size since the job started")
@@ -117,13 +117,14 @@ func (s *session) compare(old schema.JobRecord) error {
 		add("--sql", old.SQL, cur.SQL)
 		add("the command", quoteArgv(old.Command), quoteArgv(cur.Command))
 		add("--map", old.Map+quoteArgv(old.MapCommand), cur.Map+quoteArgv(cur.MapCommand))
+		add("the built-in", old.Builtin, cur.Builtin)
 		add("--reduce", old.Reduce+quoteArgv(old.ReduceCommand), cur.Reduce+quoteArgv(cur.ReduceCommand))
 	}
 	if len(diffs) > 0 {
 		return badInput("cannot resume job %s: %s; resume with the job's own inputs and command (only --retry-failed may change the command)",
 			old.ID, strings.Join(diffs, "; "))
 	}
-	if old.Kind == schema.KindPipe && old.Output == "" && old.State != schema.StateDone {
+	if old.Kind.Traits().Ordered && old.Output == "" && old.State != schema.StateDone {
 		return badInput("job %s wrote to stdout, which cannot be resumed: run it again without --resume (use -o FILE to make a pipe job resumable)", old.ID)
 	}
 	return nil

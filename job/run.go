@@ -130,11 +130,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		p.cfg.Started(p.record.ID)
 	}
 	totalBytes := p.total
-	if p.record.Kind == schema.KindMigrate {
+	if p.record.Kind.Traits().Rows {
 		totalBytes = 0 // p.total estimates rows, not bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
-	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {
+	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind.Traits().Rows {
 		r.RowsEstimated(p.record.ID, "", p.total)
 	}
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
@@ -284,25 +284,8 @@ func (p *plan) spillDir() (string, error) {
 	return dir, nil
 }
 
-func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
-	if s.record.Kind == schema.KindEach {
-		return s.newEachSink()
-	}
-	if s.record.Kind == schema.KindMigrate {
-		s.counts = &reducer.CountSink{}
-		return s.counts, nil
-	}
-	if s.record.Kind == schema.KindPipe {
-		out := s.cfg.Stdout
-		if out == nil {
-			out = os.Stdout
-		}
-		return reducer.NewOrderedSink(ctx, reducer.OrderedConfig{
-			Path: s.record.Output, Stream: out, Job: s.record.ID,
-			Checkpoints: reducer.KVCheckpoints{KV: s.jobs, Job: s.record.ID},
-			Sync:        s.cfg.Broker.Sync == broker.SyncAlways,
-		})
-	}
+// keyedSink is the sink of a mapreduce job.
+func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,

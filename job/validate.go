@@ -112,19 +112,12 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if p.reg == nil {
 		p.reg = mapper.NewRegistry()
 	}
-	if cfg.Kind == schema.KindMigrate {
-		if m := cfg.Migration; m != nil && strings.HasPrefix(m.DB, "sqlite:") && p.local == 0 {
-			return nil, badInput("a SQLite database is a file on this machine, which jetmr workers elsewhere cannot open: run the batches here with --local-workers N, or migrate a PostgreSQL database")
-		}
-		if err := p.openMigration(ctx); err != nil {
-			return nil, err
-		}
-		if p.cfg.ChunkSize == 0 {
-			p.cfg.ChunkSize = DefaultBatchRows
-		}
+	ops, err := opsOf(cfg.Kind)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Kind == schema.KindEach {
-		if err := p.prepareEach(); err != nil {
+	if ops.prepare != nil {
+		if err := ops.prepare(p, ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -166,7 +159,7 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	if p.cfg.Window <= 0 {
 		p.cfg.Window = defaultWindow(p.cfg.ChunkSize, cfg.Slots)
-		if cfg.Kind == schema.KindMigrate {
+		if cfg.Kind.Traits().Split == schema.SplitKeys {
 			// Batches start when published: keep the queue short, so that
 			// --max-rate and --pause-when govern when batches start.
 			p.cfg.Window = 2 * cfg.Slots
@@ -182,21 +175,7 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		p.close()
 		return nil, err
 	}
-	if m := cfg.Migration; cfg.Kind == schema.KindMigrate {
-		p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL
-	}
-	switch cfg.Kind {
-	case schema.KindPipe:
-		err = p.validatePipe()
-	case schema.KindMapReduce:
-		err = p.validateMapReduce()
-	case schema.KindMigrate:
-	case schema.KindEach:
-		err = p.validateEach()
-	default:
-		err = badInput("job kind %q is not valid: use %s, %s, %s or %s", cfg.Kind, schema.KindPipe, schema.KindMapReduce, schema.KindMigrate, schema.KindEach)
-	}
-	if err != nil {
+	if err = ops.check(p); err != nil {
 		p.close()
 		return nil, err
 	}

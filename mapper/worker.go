@@ -1,6 +1,7 @@
 package mapper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -240,8 +241,9 @@ func (w *Worker) waitForMemory(ctx context.Context) error {
 // are fetched ahead of the free slots; it saves a round trip per task.
 func (w *Worker) prefetch() int {
 	rec := w.cfg.Job.Record
-	// A migrate batch or an each task (a batch of commands) may be slow.
-	if rec.Kind != schema.KindMigrate && rec.Kind != schema.KindEach && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
+	// A migrate batch or an each task (a batch of commands) may be slow:
+	// only small chunks of files are small tasks.
+	if rec.Kind.Traits().Split == schema.SplitFiles && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
 		return max(2*w.cfg.Slots, 16)
 	}
 	return w.cfg.Slots
@@ -264,7 +266,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	stopBeat := w.heartbeat(runCtx, msg)
 	start := time.Now()
 	ev := w.attemptEvent(task, attempt, slot, start)
-	perItem := w.cfg.Job.Record.Kind == schema.KindEach // its items report their own attempts
+	perItem := w.cfg.Job.Record.Kind.Traits().PerItem // its items report their own attempts
 	if !perItem {
 		w.observer().AttemptStarted(ev)
 	}
@@ -315,7 +317,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	// A migrate batch's --timeout limits each of its transactions, an each
 	// job's each item: not the whole task.
-	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind != schema.KindMigrate && w.cfg.Job.Record.Kind != schema.KindEach {
+	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind.Traits().WholeTimeout {
 		return context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
 	}
 	return context.WithCancel(ctx)
@@ -409,7 +411,7 @@ func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time)
 	}
 	name := strings.Join(cmd, " ")
 	if name == "" {
-		name = rec.Map
+		name = cmp.Or(rec.Map, rec.Builtin)
 	}
 	return observe.Attempt{
 		Job: rec.ID, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot,

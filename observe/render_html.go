@@ -180,7 +180,7 @@ type deadRow struct {
 func buildView(d PageData) pageView {
 	r := d.Report
 	v := pageView{
-		Title: "jetmr run report: job " + r.Job, Job: r.Job, Kind: r.Kind,
+		Title: "jetmr run report: job " + r.Job, Job: r.Job, Kind: string(r.Kind),
 		Advice: r.Advice, Malformed: r.Malformed, NAttempts: len(d.Attempts),
 	}
 	v.Facts = append(v.Facts, fmt.Sprintf("%d tasks", r.Tasks))

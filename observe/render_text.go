@@ -20,7 +20,7 @@ func RenderText(w io.Writer, r *reducer.Report) error {
 	bw := bufio.NewWriter(w)
 	kind := ""
 	if r.Kind != "" {
-		kind = " (" + r.Kind + ")"
+		kind = " (" + string(r.Kind) + ")"
 	}
 	fmt.Fprintf(bw, "jetmr run report: job %s%s\n\n", r.Job, kind)
 

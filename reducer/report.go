@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Targets the advice is given against.
@@ -19,8 +21,8 @@ const (
 
 // Report is a run's outcome and efficiency metrics, as written by --report.
 type Report struct {
-	Job  string `json:"job"`
-	Kind string `json:"kind"`
+	Job  string      `json:"job"`
+	Kind schema.Kind `json:"kind"`
 	// Tasks counts every task of the job; Failed those that are dead letters.
 	Tasks  int `json:"tasks"`
 	Failed int `json:"failed"`
@@ -75,7 +77,7 @@ type WorkerReport struct {
 }
 
 // Report computes the metrics of the tasks accumulated so far.
-func (s *Stats) Report(job, kind string) *Report {
+func (s *Stats) Report(job string, kind schema.Kind) *Report {
 	end := s.End
 	if end.IsZero() {
 		end = time.Now()
@@ -148,7 +150,7 @@ func advise(r *Report) []string {
 	}
 	tiny := r.TaskSeconds.P50 < 0.010 || r.OverheadSeconds > r.TaskSeconds.P50
 	larger := "use a larger --chunk-size, or --task-time 1s to size chunks from their observed times"
-	if r.Kind == "each" {
+	if !r.Kind.Traits().Adaptive {
 		larger = "use a larger --chunk-size (items per task)" // items are not sized by time
 	}
 	if tiny {
@@ -196,7 +198,7 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %.0f%%, utilization %.0f%%; ",
 		fmtDur(r.WallSeconds), r.Slots, r.Speedup, 100*r.Efficiency, 100*r.Utilization)
-	if r.Kind == "migrate" {
+	if r.Kind.Traits().Rows {
 		fmt.Fprintf(&b, "%d rows", r.Rows)
 		if r.BatchesSplit > 0 {
 			fmt.Fprintf(&b, " (%d batches split after timeouts)", r.BatchesSplit)

@@ -16,6 +16,7 @@ import (
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -77,7 +78,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 // config builds the job configuration shared by every job command.
 // runsCommand says whether the job's tasks run a command rather than a
 // built-in function, for -j auto.
-func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) (job.Config, error) {
+func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand bool) (job.Config, error) {
 	log, err := newLogger(f.logLevel, f.logFormat, cmd.ErrOrStderr())
 	if err != nil {
 		return job.Config{}, err

@@ -123,7 +123,7 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus) {
 	switch {
 	case len(r.Command) > 0:
 		fmt.Fprintf(tw, "command:\t%s\n", strings.Join(r.Command, " "))
-	case r.Kind == schema.KindMapReduce:
+	case r.Kind.Traits().Keyed:
 		fmt.Fprintf(tw, "map:\t%s\n", r.Map+strings.Join(r.MapCommand, " "))
 		fmt.Fprintf(tw, "reduce:\t%s\n", r.Reduce+strings.Join(r.ReduceCommand, " "))
 	}
