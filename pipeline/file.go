@@ -2,18 +2,26 @@ package pipeline
 
 import (
 	"time"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
-// Stage kinds: the jetmr command a stage runs as.
+// Stage kinds: the jetmr command a stage runs as, the kind of its job.
 const (
-	KindPipe      = "pipe"
-	KindMapReduce = "mapreduce"
-	KindEach      = "each"
-	KindMigrate   = "migrate"
+	KindPipe      = schema.KindPipe
+	KindMapReduce = schema.KindMapReduce
+	KindEach      = schema.KindEach
+	KindMigrate   = schema.KindMigrate
 )
 
 // kinds lists the stage kinds in the order messages name them.
-var kinds = []string{KindPipe, KindMapReduce, KindEach, KindMigrate}
+var kinds = func() []string {
+	names := make([]string, len(schema.Kinds))
+	for i, k := range schema.Kinds {
+		names[i] = string(k)
+	}
+	return names
+}()
 
 // StageRef is the prefix of an input naming another stage's output.
 const StageRef = "stage:"
@@ -35,7 +43,7 @@ type File struct {
 type Stage struct {
 	Name string
 	// Kind is KindPipe, KindMapReduce, KindEach or KindMigrate.
-	Kind string
+	Kind schema.Kind
 	// DependsOn lists the stages that must succeed before this one starts,
 	// those named in depends_on and those whose output it reads.
 	DependsOn []string

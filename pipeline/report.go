@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Report is a pipeline run's outcome: each stage's times and report, and
@@ -34,10 +35,10 @@ type Report struct {
 
 // StageReport is one stage of a pipeline run.
 type StageReport struct {
-	Name      string   `json:"name"`
-	Kind      string   `json:"kind"`
-	Job       string   `json:"job"`
-	DependsOn []string `json:"depends_on,omitempty"`
+	Name      string      `json:"name"`
+	Kind      schema.Kind `json:"kind"`
+	Job       string      `json:"job"`
+	DependsOn []string    `json:"depends_on,omitempty"`
 	// State is StateDone, StateAlreadyDone, StateFailed, StateStopped or
 	// StateNotRun.
 	State string `json:"state"`

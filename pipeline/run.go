@@ -123,15 +123,15 @@ type run struct {
 	free    int
 	running int
 	tp      Throughput
-	units   map[string]float64 // work done per kind, for tp
-	seconds map[string]float64
+	units   map[schema.Kind]float64 // work done per kind, for tp
+	seconds map[schema.Kind]float64
 	errs    []error
 }
 
 func newRun(p *Plan, o Options) *run {
 	r := &run{
 		p: p, o: o, state: map[string]string{}, free: o.Slots, tp: Throughput{},
-		units: map[string]float64{}, seconds: map[string]float64{},
+		units: map[schema.Kind]float64{}, seconds: map[schema.Kind]float64{},
 		report: &Report{Pipeline: o.ID, File: p.File.Path, Slots: o.Slots, Start: time.Now(),
 			EstimatedCriticalPath: slices.Clone(p.CriticalPath)},
 	}
@@ -289,7 +289,7 @@ func (r *run) collect(res stageResult) {
 func (r *run) learn(res stageResult) {
 	s := res.s
 	work := s.Work
-	if res.report != nil && res.report.BytesIn > 0 && (s.Kind == KindPipe || s.Kind == KindMapReduce) {
+	if res.report != nil && res.report.BytesIn > 0 && s.Kind.Traits().Split == schema.SplitFiles {
 		work = float64(res.report.BytesIn)
 	}
 	if secs := res.end.Sub(res.start).Seconds(); secs > 0 && work > 0 {
