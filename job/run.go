@@ -182,16 +182,8 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	stopSplit := make(chan struct{})
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
-		Retired: s.retire(win),
-		Merged:  s.observeTask,
-		Fetch:   s.fetchOutput,
-		Retry:   s.retryFunc(haltCtx),
-		Failed:  s.haltFunc(halt, stopSplit),
-		BeforeCommit: func(ctx context.Context) error {
-			s.record.State = schema.StateCommitting
-			return s.putRecord(ctx)
-		},
-		Logger: s.cfg.Logger,
+		Session: &reduction{session: s, retired: s.retire(win), retry: s.retryFunc(haltCtx), failed: s.haltFunc(halt, stopSplit)},
+		Logger:  s.cfg.Logger,
 	})
 	if err != nil {
 		return nil, errors.Join(err, sink.Suspend(ctx))
@@ -359,4 +351,35 @@ func (s *session) end(stats *reducer.Stats, runErr error) error {
 		errs = append(errs, fmt.Errorf("removing spill files: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// reduction is the session as one run's reducer sees it: the one narrow
+// interface through which the reducer reaches the job.
+type reduction struct {
+	*session
+	retired func(reducer.Span)
+	retry   func(*schema.Result) error // nil: not a --retry-failed run
+	failed  func(n int)
+}
+
+var _ reducer.Session = (*reduction)(nil)
+
+func (r *reduction) Retired(sp reducer.Span)   { r.retired(sp) }
+func (r *reduction) Merged(res *schema.Result) { r.observeTask(res) }
+func (r *reduction) Failed(n int)              { r.failed(n) }
+
+func (r *reduction) Fetch(ctx context.Context, res *schema.Result) error {
+	return r.fetchOutput(ctx, res)
+}
+
+func (r *reduction) Retry(res *schema.Result) (bool, error) {
+	if r.retry == nil {
+		return false, nil
+	}
+	return true, r.retry(res)
+}
+
+func (r *reduction) Committing(ctx context.Context) error {
+	r.record.State = schema.StateCommitting
+	return r.putRecord(ctx)
 }

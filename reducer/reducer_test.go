@@ -106,11 +106,14 @@ func (p publisher) garbage(partitions int) int {
 
 // spans records what the reducer retired.
 type spans struct {
+	reducer.NopSession
 	mu  sync.Mutex
 	got []reducer.Span
 }
 
-func (s *spans) add(sp reducer.Span) {
+// Retired records the spans a reducer retires; the rest of the session
+// is a NopSession's.
+func (s *spans) Retired(sp reducer.Span) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sp.To > sp.From {
@@ -149,7 +152,7 @@ func run(t *testing.T, b *broker.Broker, rec schema.JobRecord, sink reducer.Sink
 	totalCh := make(chan uint64, 1)
 	totalCh <- total
 	sp := &spans{}
-	red, err := reducer.New(reducer.Config{JS: b.JS, Job: rec, Sink: sink, Total: totalCh, Retired: sp.add})
+	red, err := reducer.New(reducer.Config{JS: b.JS, Job: rec, Sink: sink, Total: totalCh, Session: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
