@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jetmr/jetmr/errs"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -26,7 +26,7 @@ var (
 type TasksFailedError struct {
 	Job  string
 	Kind schema.Kind
-	Dead []reducer.DeadLetter
+	Dead []report.DeadLetter
 }
 
 func (e *TasksFailedError) Error() string {

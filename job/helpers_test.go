@@ -20,7 +20,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -50,7 +50,7 @@ func baseConfig(t testing.TB) job.Config {
 }
 
 // runJob runs cfg with a deadline and reports how long it took.
-func runJob(t testing.TB, cfg job.Config) (*reducer.Report, error) {
+func runJob(t testing.TB, cfg job.Config) (*report.Report, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
 	defer cancel()

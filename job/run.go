@@ -16,6 +16,7 @@ import (
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -27,7 +28,7 @@ var ErrHalted = errors.New("halted by the --halt policy")
 // report is returned with ErrTasksFailed too. When ctx is cancelled the job
 // stops, keeping what a later Run with Resume needs, and Run returns an
 // error wrapping context.Canceled.
-func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -46,7 +47,7 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 // several jobs (the stages of a pipeline) share one broker and one
 // embedded server. cfg.Broker still says where spill files go and how
 // they are synced; RunOn neither opens nor closes b.
-func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, error) {
+func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -87,7 +88,7 @@ type session struct {
 	chunks     chunkObjects          // chunks in data of tasks not merged yet
 }
 
-func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
+func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
 	jobs, err := b.Jobs(ctx, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
@@ -159,7 +160,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	return report, endErr
 }
 
-func (s *session) report(stats *reducer.Stats) *reducer.Report {
+func (s *session) report(stats *report.Stats) *report.Report {
 	annotateLines(stats.Dead)
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
@@ -173,7 +174,7 @@ func (s *session) report(stats *reducer.Stats) *reducer.Report {
 
 // execute runs splitter, workers and reducer until the reducer has merged
 // every task.
-func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Time) (*reducer.Stats, error) {
+func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Time) (*report.Stats, error) {
 	win := newWindow(s.cfg.Window)
 	total := make(chan uint64, 1)
 	g, gctx := errgroup.WithContext(ctx)
@@ -200,7 +201,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	}
 	workCtx, stopWork := context.WithCancel(haltCtx)
 	defer stopWork()
-	var stats *reducer.Stats
+	var stats *report.Stats
 	g.Go(func() error {
 		defer stopWork()
 		var err error
@@ -317,7 +318,7 @@ func (s *session) putRecord(ctx context.Context) error {
 
 // end records how the run ended. A complete job's streams, checkpoints and
 // spill files are deleted; a failed or stopped one keeps them for --resume.
-func (s *session) end(stats *reducer.Stats, runErr error) error {
+func (s *session) end(stats *report.Stats, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch {

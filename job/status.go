@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -31,7 +31,7 @@ type Status struct {
 	// the task messages no worker could decode.
 	Dead, Malformed int
 	// DeadLetters lists the dead letters, filled by [JobStatus] only.
-	DeadLetters []reducer.DeadLetter
+	DeadLetters []report.DeadLetter
 }
 
 // Jobs lists the status of every job recorded in the broker, oldest first.
@@ -181,7 +181,7 @@ func (st *Status) deadLetters(ctx context.Context, js jetstream.JetStream, total
 				continue
 			}
 			seen[r.Index] = true
-			st.DeadLetters = append(st.DeadLetters, reducer.DeadLetter{
+			st.DeadLetters = append(st.DeadLetters, report.DeadLetter{
 				Index: r.Index, Attempts: r.Attempt, Worker: r.Worker, Path: r.Path, Offset: r.Offset, Length: r.Length, Error: *r.Err,
 			})
 		}

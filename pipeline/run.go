@@ -19,7 +19,7 @@ import (
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -66,7 +66,7 @@ type Options struct {
 // stageResult is what a stage's run sends back to the scheduler.
 type stageResult struct {
 	s          *StagePlan
-	report     *reducer.Report
+	report     *report.Report
 	err        error
 	start, end time.Time
 	slots      int

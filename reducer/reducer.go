@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/internal/crashpoint"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -71,8 +72,8 @@ type Reducer struct {
 	done      doneSet
 	nDone     uint64
 	completed atomic.Uint64 // nDone, for other goroutines
-	stats     *Stats
-	dead      []DeadLetter
+	stats     *report.Stats
+	dead      []report.DeadLetter
 	dropped   int
 	replayEnd uint64 // last stream sequence stored before this run
 }
@@ -85,7 +86,7 @@ func New(cfg Config) (*Reducer, error) {
 	if cfg.Session == nil {
 		cfg.Session = NopSession{}
 	}
-	stats := NewStats()
+	stats := report.NewStats()
 	if !cfg.Start.IsZero() {
 		stats.Start = cfg.Start
 	}
@@ -104,7 +105,7 @@ func (r *Reducer) Completed() uint64 { return r.completed.Load() }
 // It returns the statistics of the job's tasks. With failed tasks the
 // output is not published and the dead letters are in the stats. When ctx
 // is cancelled the sink is suspended for a resume and ctx's error returned.
-func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
+func (r *Reducer) Run(ctx context.Context) (*report.Stats, error) {
 	iter, err := r.results(ctx)
 	if err != nil {
 		return nil, errors.Join(err, r.suspend(ctx))
@@ -289,7 +290,7 @@ func (r *Reducer) fail(ctx context.Context, res *schema.Result, replayed bool) e
 	if err != nil {
 		return fmt.Errorf("recording failure of task %d: %w", res.Index, err)
 	}
-	r.dead = append(r.dead, DeadLetter{
+	r.dead = append(r.dead, report.DeadLetter{
 		Index: res.Index, Attempts: res.Attempt, Worker: res.Worker,
 		Path: res.Path, Offset: res.Offset, Length: res.Length, Error: *res.Err,
 	})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -145,7 +146,7 @@ func (s *spans) checkOnce(t *testing.T, n uint64) {
 
 // run runs a reducer over the job's results with total tasks, publishing
 // late (if given) once the reducer is running.
-func run(t *testing.T, b *broker.Broker, rec schema.JobRecord, sink reducer.Sink, total uint64, late func()) (*reducer.Stats, *spans, error) {
+func run(t *testing.T, b *broker.Broker, rec schema.JobRecord, sink reducer.Sink, total uint64, late func()) (*report.Stats, *spans, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -157,7 +158,7 @@ func run(t *testing.T, b *broker.Broker, rec schema.JobRecord, sink reducer.Sink
 		t.Fatal(err)
 	}
 	type result struct {
-		stats *reducer.Stats
+		stats *report.Stats
 		err   error
 	}
 	done := make(chan result, 1)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -195,7 +195,7 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	return err
 }
 
-func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []reducer.DeadLetter) {
+func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []report.DeadLetter) {
 	for _, d := range dead {
 		where := ""
 		if d.Path != "" {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/pipeline"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 // observeFlags are the flags that watch a run.
@@ -160,7 +160,7 @@ func (d *deferredFile) Close() error {
 // runFile is the JSON of --report: the run report's fields, plus every
 // task attempt for the timeline of "jetmr report --html".
 type runFile struct {
-	*reducer.Report
+	*report.Report
 	Attempts        []observe.Attempt `json:"attempts"`
 	DroppedAttempts int64             `json:"dropped_attempts,omitempty"`
 	// Stages are a pipeline's stages, for the page's critical path, and

@@ -1,4 +1,4 @@
-package reducer
+package report
 
 import (
 	"time"
