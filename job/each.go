@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -149,13 +148,14 @@ func (s *session) runJoin(ctx context.Context) error {
 	if t.UsesPlaceholders() {
 		argv, stdin = t.Expand(s.joinPath, 0), nil
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, s.cfg.Stdout, os.Stderr
-	if cmd.Stdout == nil {
-		cmd.Stdout = os.Stdout
+	var stdout io.Writer = os.Stdout
+	if s.cfg.Stdout != nil {
+		stdout = s.cfg.Stdout
 	}
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s: %v; its input is kept in %s", ErrJoinFailed, strings.Join(argv, " "), err, s.joinPath)
+	// Through package command, like every user command: in its own process
+	// group, so that stopping the job kills the join and its children.
+	if err := command.RunTee(ctx, argv, stdin, stdout, os.Stderr); err != nil {
+		return fmt.Errorf("%w: %s: %w; its input is kept in %s", ErrJoinFailed, strings.Join(argv, " "), err, s.joinPath)
 	}
 	os.Remove(s.joinPath)
 	return nil

@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/memory"
@@ -150,24 +149,30 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	defer stop()
 	defer iter.Stop()
 
+	// The free slots, by number: taking one bounds the running tasks to
+	// Slots and names the slot the task runs in.
 	slots := make(chan int, w.cfg.Slots)
 	for i := range w.cfg.Slots {
 		slots <- i
 	}
-	sem := semaphore.NewWeighted(int64(w.cfg.Slots))
 	g, gctx := errgroup.WithContext(ctx)
 	var gone error
 	for {
-		if err := sem.Acquire(pull, 1); err != nil {
+		var slot int
+		select {
+		case slot = <-slots:
+		case <-pull.Done():
+		}
+		if pull.Err() != nil {
 			break
 		}
 		if err := w.waitForMemory(pull); err != nil {
-			sem.Release(1)
+			slots <- slot
 			break
 		}
 		msg, err := iter.Next(jetstream.NextContext(pull))
 		if err != nil {
-			sem.Release(1)
+			slots <- slot
 			if pull.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				break
 			}
@@ -178,9 +183,7 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 			w.log.Warn().Err(err).Msg("pulling a task")
 			continue
 		}
-		slot := <-slots
 		g.Go(func() error {
-			defer sem.Release(1)
 			defer func() { slots <- slot }()
 			w.handle(gctx, msg, slot)
 			return nil
