@@ -58,7 +58,7 @@ func TestTaskTimeBadInput(t *testing.T) {
 		{"below a millisecond", func(c *job.Config) { c.TaskTime = time.Microsecond }, "use a duration of 1ms or more"},
 		{"source that cannot be resized", func(c *job.Config) {
 			c.Inputs, c.Source, c.TaskTime = nil, splitter.Lines{R: strings.NewReader("a\nb\n")}, time.Second
-		}, "--task-time needs a source that can be split adaptively"},
+		}, "Config.TaskTime needs a source that can be split adaptively"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,21 +63,23 @@ func (p *plan) close() {
 // NewID returns a fresh job ID.
 func NewID() string { return strings.ToLower(nuid.Next()) }
 
-func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
-	if cfg.Resume && cfg.ID == "" {
-		return nil, badSetting("Config.Resume", "Config.Resume needs Config.ID: the job ID printed when the job started")
-	}
-	if cfg.RetryFailed && !cfg.Resume {
-		return nil, badSetting("Config.RetryFailed", "Config.RetryFailed reruns the dead letters of an earlier run: add Config.Resume and Config.ID")
-	}
-	if err := cfg.Halt.validate(); err != nil {
+// validate turns cfg into a plan in three phases: fill the defaults,
+// check every setting (pure, reporting every problem at once), then open
+// what the job needs (its database, its inputs, its output's folder).
+// Nothing is opened unless every check passed.
+func validate(ctx context.Context, cfg Config) (*plan, error) {
+	cfg = withDefaults(cfg)
+	if err := check(cfg); err != nil {
 		return nil, err
 	}
-	if cfg.ID == "" {
+	return open(ctx, cfg)
+}
+
+// withDefaults fills the settings left zero. An ID is chosen only for a
+// new job: a resumed one must name its own.
+func withDefaults(cfg Config) Config {
+	if cfg.ID == "" && !cfg.Resume {
 		cfg.ID = NewID()
-	}
-	if err := schema.ValidateJobID(cfg.ID); err != nil {
-		return nil, badInput("%v", err)
 	}
 	if cfg.Slots <= 0 {
 		cfg.Slots = runtime.NumCPU()
@@ -84,38 +87,75 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if cfg.Partitions == 0 {
 		cfg.Partitions = 1
 	}
-	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
-		return nil, badSetting("Config.Partitions", "Config.Partitions %d is not valid: use 1 to 10000", cfg.Partitions)
-	}
-	if cfg.ChunkSize < 0 {
-		return nil, badSetting("Config.ChunkSize", "Config.ChunkSize %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize)
-	}
 	switch {
 	case cfg.Retries == 0:
 		cfg.Retries = DefaultRetries
 	case cfg.Retries < 0:
 		cfg.Retries = 0
 	}
-	if cfg.TaskTime < 0 || (cfg.TaskTime > 0 && cfg.TaskTime < time.Millisecond) {
-		return nil, badSetting("Config.TaskTime", "Config.TaskTime %s is not valid: use a duration of 1ms or more, such as 2s", cfg.TaskTime)
-	}
-	if cfg.Timeout < 0 {
-		return nil, badSetting("Config.Timeout", "Config.Timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
-	}
 	if cfg.Observer == nil {
 		cfg.Observer = observe.Multi() // one that ignores every event
 	}
-	p := &plan{cfg: cfg, chunkGiven: cfg.ChunkSize != 0, reg: cfg.Registry, source: cfg.Source}
-	if p.local, err = localWorkers(cfg); err != nil {
-		return nil, err
+	return cfg
+}
+
+// check checks the settings that need nothing opened, and returns every
+// problem it finds, joined, each a bad input naming its setting.
+func check(cfg Config) error {
+	var errs []error
+	bad := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
+	if cfg.Resume && cfg.ID == "" {
+		bad(badSetting("Config.Resume", "Config.Resume needs Config.ID: the job ID printed when the job started"))
+	}
+	if cfg.RetryFailed && !cfg.Resume {
+		bad(badSetting("Config.RetryFailed", "Config.RetryFailed reruns the dead letters of an earlier run: add Config.Resume and Config.ID"))
+	}
+	bad(cfg.Halt.validate())
+	if cfg.ID != "" {
+		if err := schema.ValidateJobID(cfg.ID); err != nil {
+			bad(badSetting("Config.ID", "%v", err))
+		}
+	}
+	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
+		bad(badSetting("Config.Partitions", "Config.Partitions %d is not valid: use 1 to 10000", cfg.Partitions))
+	}
+	if cfg.ChunkSize < 0 {
+		bad(badSetting("Config.ChunkSize", "Config.ChunkSize %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize))
+	}
+	if cfg.TaskTime < 0 || (cfg.TaskTime > 0 && cfg.TaskTime < time.Millisecond) {
+		bad(badSetting("Config.TaskTime", "Config.TaskTime %s is not valid: use a duration of 1ms or more, such as 2s", cfg.TaskTime))
+	}
+	if cfg.Timeout < 0 {
+		bad(badSetting("Config.Timeout", "Config.Timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout))
+	}
+	_, err := localWorkers(cfg)
+	bad(err)
+	_, err = opsOf(cfg.Kind)
+	bad(err)
+	_, err = transport(cfg.Transport, cfg.Broker.URL != "")
+	bad(err)
+	return errors.Join(errs...)
+}
+
+// open prepares a checked configuration: it opens what the job's kind
+// needs and its inputs, sizes its chunks and fills its record. It closes
+// what it opened when it fails.
+func open(ctx context.Context, cfg Config) (_ *plan, err error) {
+	p := &plan{cfg: cfg, chunkGiven: cfg.ChunkSize != 0, reg: cfg.Registry, source: cfg.Source}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	p.local, _ = localWorkers(cfg) // checked
 	if p.reg == nil {
 		p.reg = mapper.NewRegistry()
 	}
-	ops, err := opsOf(cfg.Kind)
-	if err != nil {
-		return nil, err
-	}
+	ops := kinds[cfg.Kind]
 	if ops.prepare != nil {
 		if err := ops.prepare(p, ctx); err != nil {
 			return nil, err
@@ -124,22 +164,44 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if p.source == nil {
 		inputs, err := splitter.ResolveInputs(cfg.Inputs)
 		if err != nil {
-			return nil, badInput("%w", err)
+			return nil, err
 		}
 		p.inputs, p.source = inputs, splitter.Files(inputs)
 	}
-	var names []string
-	var sizes []int64
-	if d, ok := p.source.(splitter.Describer); ok {
-		names, sizes = d.Describe()
+	if err := p.sizeChunks(); err != nil {
+		return nil, err
 	}
-	for _, n := range sizes {
-		p.total += n
+	p.record = schema.JobRecord{
+		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
+		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
+		State: schema.StateRunning,
+	}
+	if d, ok := p.source.(splitter.Describer); ok {
+		p.record.Inputs, p.record.InputSizes = d.Describe()
+	}
+	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
+	if err := ops.check(p); err != nil {
+		return nil, err
+	}
+	if p.job, err = p.resolve(p.record); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// sizeChunks measures the source and chooses the chunk size and the
+// window of outstanding tasks the caller left to jetmr.
+func (p *plan) sizeChunks() error {
+	cfg := p.cfg
+	if d, ok := p.source.(splitter.Describer); ok {
+		_, sizes := d.Describe()
+		for _, n := range sizes {
+			p.total += n
+		}
 	}
 	if cfg.TaskTime > 0 {
 		if _, ok := p.source.(splitter.AdaptiveSource); !ok {
-			p.close()
-			return nil, badInput("--task-time needs a source that can be split adaptively (input files or a migration's key ranges); use --chunk-size for this one")
+			return badSetting("Config.TaskTime", "Config.TaskTime needs a source that can be split adaptively (input files or a migration's key ranges); use Config.ChunkSize for this one")
 		}
 		if p.cfg.ChunkSize == 0 {
 			p.cfg.ChunkSize = initialAdaptiveChunk
@@ -165,25 +227,7 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 			p.cfg.Window = 2 * cfg.Slots
 		}
 	}
-	p.record = schema.JobRecord{
-		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
-		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
-		State: schema.StateRunning,
-	}
-	p.record.Inputs, p.record.InputSizes = names, sizes
-	if p.record.Transport, err = transport(cfg.Transport, cfg.Broker.URL != ""); err != nil {
-		p.close()
-		return nil, err
-	}
-	if err = ops.check(p); err != nil {
-		p.close()
-		return nil, err
-	}
-	if p.job, err = p.resolve(p.record); err != nil {
-		p.close()
-		return nil, err
-	}
-	return p, nil
+	return nil
 }
 
 func (p *plan) validatePipe() error {

@@ -39,7 +39,7 @@ func localWorkers(cfg Config) (int, error) {
 	case cfg.LocalWorkers == 0 && cfg.Broker.URL == "":
 		return max(cfg.Slots, 1), nil
 	case cfg.Broker.URL == "":
-		return 0, badInput("--local-workers 0 needs --nats: no outside worker can join the embedded server, so no task would run")
+		return 0, badSetting("Config.LocalWorkers", "Config.LocalWorkers 0 needs Config.Broker.URL: no outside worker can join the embedded server, so no task would run")
 	}
 	return 0, nil
 }

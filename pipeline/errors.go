@@ -64,14 +64,16 @@ func failure(err error) string {
 // optionKeys translates the job settings that errors name into the job
 // file's keys.
 var optionKeys = map[string]string{
-	"Config.ID":          "--job",
-	"Config.Resume":      "--resume",
-	"Config.RetryFailed": "--retry-failed",
-	"Config.Partitions":  "partitions",
-	"Config.ChunkSize":   "chunk_size",
-	"Config.TaskTime":    "task_time",
-	"Config.Timeout":     "timeout",
-	"Config.Transport":   "--transport",
+	"Config.ID":           "--job",
+	"Config.Resume":       "--resume",
+	"Config.RetryFailed":  "--retry-failed",
+	"Config.Partitions":   "partitions",
+	"Config.ChunkSize":    "chunk_size",
+	"Config.TaskTime":     "task_time",
+	"Config.Timeout":      "timeout",
+	"Config.Transport":    "--transport",
+	"Config.LocalWorkers": "--local-workers",
+	"Config.Broker.URL":   "--nats",
 }
 
 // Is reports whether target is ErrStageFailed or job.ErrTasksFailed.
