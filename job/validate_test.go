@@ -22,7 +22,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 	store := filepath.Join(t.TempDir(), "store")
 	cfg := job.Config{
 		Kind: schema.KindPipe, Inputs: []string{filepath.Join(t.TempDir(), "missing")}, Command: []string{"cat"},
-		Partitions: -1, Timeout: -time.Second, Transport: "carrier pigeon", RetryFailed: true,
+		MapReduceConfig: job.MapReduceConfig{Partitions: -1}, Timeout: -time.Second, Transport: "carrier pigeon", RetryFailed: true,
 		Broker: broker.Config{StoreDir: store},
 	}
 	_, err := runJob(t, cfg)
