@@ -98,8 +98,8 @@ func (s *session) awaitWorkers(ctx context.Context, red *reducer.Reducer) error 
 		live, refusals := liveWorkers(ctx, kv, s.record.ID)
 		if live > 0 && len(refusals) == live && inFlight == 0 {
 			if refusedLooks++; refusedLooks >= refuseLooks {
-				return fmt.Errorf("%w: %w: job %s: every live worker refused it: %s; start workers whose registry has the job's functions (a worker binary of your own, see mapper.Pool), or name a built-in",
-					ErrBadInput, ErrNoWorker, s.record.ID, strings.Join(refusals, "; "))
+				return badInput("%w: job %s: every live worker refused it: %s; start workers whose registry has the job's functions (a worker binary of your own, see mapper.Pool), or name a built-in",
+					ErrNoWorker, s.record.ID, strings.Join(refusals, "; "))
 			}
 		} else {
 			refusedLooks = 0

@@ -197,8 +197,8 @@ func (p *pgDB) Prepare(ctx context.Context, spec Spec) error {
 		case code == pgUniqueViolation || code == pgDuplicateTable:
 			// Another process created it at the same moment.
 		case strings.HasPrefix(code, "42"):
-			return fmt.Errorf("%w: creating the progress table %s: %w: grant CREATE on the first schema of the search_path, or create the table yourself:\n%s",
-				ErrBadInput, ProgressTable, err, progressDDL)
+			return badInput("creating the progress table %s: %w: grant CREATE on the first schema of the search_path, or create the table yourself:\n%s",
+				ProgressTable, err, progressDDL)
 		default:
 			return p.wrap(ctx, err, "creating the progress table "+ProgressTable)
 		}

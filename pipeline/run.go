@@ -159,8 +159,8 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 		}
 		found++
 		if !r.o.Resume {
-			return nil, fmt.Errorf("%w: pipeline %s has run before (stage %s is job %s): add --resume to continue it, or choose another --job",
-				job.ErrBadInput, r.o.ID, s.Name, jobID(r.o.ID, s.Name))
+			return nil, errs.BadInput("", "pipeline %s has run before (stage %s is job %s): add --resume to continue it, or choose another --job",
+				r.o.ID, s.Name, jobID(r.o.ID, s.Name))
 		}
 		rec, err := schema.DecodeJobRecord(entry.Value())
 		if err != nil {

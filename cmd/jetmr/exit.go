@@ -19,27 +19,25 @@ const (
 	exitInterrupted = 130
 )
 
-// usageError marks command-line misuse found by the CLI itself.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+// usageErr is command-line misuse found by the CLI itself: bad input like
+// the library's, which names the flag in its message.
+func usageErr(format string, args ...any) error { return errs.BadInput("", format, args...) }
 
 // interruptedError reports a job stopped by SIGINT or SIGTERM.
 type interruptedError struct{ msg string }
 
 func (e interruptedError) Error() string { return e.msg }
 
+// exitCode maps an error to the documented exit code: the one place
+// where the CLI decides it, by errors.As and errors.Is.
 func exitCode(err error) int {
-	var (
-		usage       usageError
-		interrupted interruptedError
-	)
+	var interrupted interruptedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &interrupted):
 		return exitInterrupted
-	case errors.As(err, &usage), errors.Is(err, errs.ErrBadInput), errors.Is(err, broker.ErrConfig):
+	case errors.Is(err, errs.ErrBadInput), errors.Is(err, broker.ErrConfig):
 		return exitBadInput
 	case errors.Is(err, job.ErrTasksFailed):
 		return exitTasksFailed

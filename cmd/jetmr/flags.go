@@ -86,13 +86,13 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 	var chunk int64
 	if f.chunkSize != "" {
 		if chunk, err = splitter.ParseSize(f.chunkSize); err != nil {
-			return job.Config{}, usageError{"--chunk-size: " + err.Error()}
+			return job.Config{}, usageErr("%s", "--chunk-size: "+err.Error())
 		}
 	}
 	var memfree int64
 	if f.memfree != "" {
 		if memfree, err = splitter.ParseSize(f.memfree); err != nil {
-			return job.Config{}, usageError{"--memfree: " + strings.Replace(err.Error(), "chunk size", "size", 1)}
+			return job.Config{}, usageErr("%s", "--memfree: "+strings.Replace(err.Error(), "chunk size", "size", 1))
 		}
 	}
 	slots, why, err := job.Slots(f.jobs, job.SlotOptions{Command: runsCommand, IO: f.io, ChunkSize: chunk})
@@ -101,14 +101,14 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 	}
 	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
 	if len(f.inputs) == 0 {
-		return job.Config{}, usageError{fmt.Sprintf("no input: give files or directories with -i (see jetmr %s --help)", cmd.Name())}
+		return job.Config{}, usageErr("no input: give files or directories with -i (see jetmr %s --help)", cmd.Name())
 	}
 	retries := f.retries
 	if retries == 0 {
 		retries = -1 // job.Config: negative means no retries
 	}
 	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
-		return job.Config{}, usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
+		return job.Config{}, usageErr("--sync %q is not valid: use always or interval", f.sync)
 	}
 	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
 		return job.Config{}, err
@@ -146,7 +146,7 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 	case !cmd.Flags().Changed("local-workers"):
 		return 0, nil
 	case f.local < 0:
-		return 0, usageError{fmt.Sprintf("--local-workers %d is not valid: use 0 or more", f.local)}
+		return 0, usageErr("--local-workers %d is not valid: use 0 or more", f.local)
 	case f.local == 0:
 		return -1, nil
 	}

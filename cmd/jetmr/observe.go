@@ -66,7 +66,7 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 			continue
 		}
 		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-			return nil, usageError{fmt.Sprintf("%s %s: the folder %s does not exist: create it first", flag, path, filepath.Dir(path))}
+			return nil, usageErr("%s %s: the folder %s does not exist: create it first", flag, path, filepath.Dir(path))
 		}
 	}
 	if o.joblog != "" {
@@ -89,7 +89,7 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 		addr, wait, err := observe.Serve(sctx, o.metrics, reg)
 		if err != nil {
 			cancel()
-			return nil, usageError{fmt.Sprintf("--metrics %s: %v: give a free HOST:PORT", o.metrics, err)}
+			return nil, usageErr("--metrics %s: %v: give a free HOST:PORT", o.metrics, err)
 		}
 		w.announce = fmt.Sprintf("jetmr: metrics on http://%s/metrics", addr)
 		w.stop = func() error { cancel(); return wait() }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -25,7 +24,7 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageError{fmt.Sprintf("%v (see jetmr %s --help)", err, cmd.Name())}
+		return usageErr("%v (see jetmr %s --help)", err, cmd.Name())
 	})
 	root.AddCommand(newPipeCommand(), newMapReduceCommand(), newEachCommand(), newMigrateCommand(), newPipelineCommand(), newReportCommand())
 	root.AddCommand(newServerCommand(), newWorkerCommand(), newStatusCommand())
@@ -38,7 +37,7 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
-		return zerolog.Logger{}, usageError{fmt.Sprintf("--log-level %q is not valid: use trace, debug, info, warn or error", level)}
+		return zerolog.Logger{}, usageErr("--log-level %q is not valid: use trace, debug, info, warn or error", level)
 	}
 	if format == "" {
 		format = "json"
@@ -51,7 +50,7 @@ func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	case "console":
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	default:
-		return zerolog.Logger{}, usageError{fmt.Sprintf("--log-format %q is not valid: use json or console", format)}
+		return zerolog.Logger{}, usageErr("--log-format %q is not valid: use json or console", format)
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }

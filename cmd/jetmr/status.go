@@ -34,7 +34,7 @@ embedded store is in use by a running job: ask that job's server instead).`,
   jetmr status 3fo8k2 --nats nats://127.0.0.1:4222`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return usageError{"status takes at most one JOB"}
+				return usageErr("status takes at most one JOB")
 			}
 			return nil
 		},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,10 +44,10 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nats.url == "" {
-				return usageError{"worker needs --nats URL: the NATS server jobs are submitted to (jetmr server prints it)"}
+				return usageErr("worker needs --nats URL: the NATS server jobs are submitted to (jetmr server prints it)")
 			}
 			if drain <= 0 {
-				return usageError{fmt.Sprintf("--drain-timeout %s is not valid: use a positive duration such as 30s", drain)}
+				return usageErr("--drain-timeout %s is not valid: use a positive duration such as 30s", drain)
 			}
 			log, err := newLogger(logLevel, logFormat, cmd.ErrOrStderr())
 			if err != nil {
@@ -70,7 +69,7 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 				Broker: b, Job: jobID, Slots: slots, SpillDir: spill, DrainTimeout: drain, AckWait: ackWait, Logger: log,
 			})
 			if err != nil {
-				return usageError{fmt.Sprintf("--job: %v", err)}
+				return usageErr("--job: %v", err)
 			}
 			return pool.Run(cmd.Context())
 		},
