@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 
 	"github.com/jetmr/jetmr/internal/clitest"
+	"github.com/jetmr/jetmr/migrate"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
 )
@@ -162,7 +163,29 @@ const migHang = 25 * time.Second
 // returns how many runs were killed. A run that does not end within
 // migHang fails the test with its stderr and the batches that were never
 // committed.
+//
+// At least one run is killed: a job that completes before its first kill
+// proves nothing, so it is run again from scratch (the table's counts,
+// the progress rows and the store reset) with delays half as long.
 func migrateUntilDone(t *testing.T, d *migratetest.DB, ks migratetest.KeySet, chunk int, dir string, r *rand.Rand, maxDelay time.Duration, args []string) int {
+	t.Helper()
+	for range 8 {
+		if n := killUntilDone(t, d, ks, chunk, dir, r, maxDelay, args); n > 0 {
+			return n
+		}
+		t.Logf("the migration completed before a kill within %v: running it again from scratch", maxDelay)
+		d.Exec(t, "UPDATE t SET n = 0")
+		d.Exec(t, "DELETE FROM "+migrate.ProgressTable)
+		emptyDir(t, dir)
+		maxDelay /= 2
+	}
+	t.Fatal("the migration always completed before its first kill")
+	return 0
+}
+
+// killUntilDone is one try of migrateUntilDone: it returns how many runs
+// were killed, 0 when the first run completed.
+func killUntilDone(t *testing.T, d *migratetest.DB, ks migratetest.KeySet, chunk int, dir string, r *rand.Rand, maxDelay time.Duration, args []string) int {
 	t.Helper()
 	resume := slices.Insert(slices.Clone(args), 1, "--resume")
 	kills, recorded := 0, false
