@@ -46,22 +46,17 @@ func exitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	}
-	if isFlagError(err) {
+	if isUnknownCommand(err) {
 		return exitBadInput
 	}
 	return exitTasksFailed
 }
 
-// isFlagError recognises cobra's and pflag's parse errors, which are plain
-// errors.
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "unknown command", "accepts ", "requires "} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+// isUnknownCommand recognises cobra's error for "jetmr NOSUCHCOMMAND",
+// the one misuse that reaches no command of ours to wrap it (flags and
+// arguments are wrapped in root.go).
+func isUnknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
 // flagNames translates the settings that library errors name

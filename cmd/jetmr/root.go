@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+
+	"github.com/jetmr/jetmr/errs"
 )
 
 func newRootCommand() *cobra.Command {
@@ -28,6 +31,18 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 	})
 	root.AddCommand(newPipeCommand(), newMapReduceCommand(), newEachCommand(), newMigrateCommand(), newPipelineCommand(), newReportCommand())
 	root.AddCommand(newServerCommand(), newWorkerCommand(), newStatusCommand())
+	// Wrong arguments to a command are bad usage, exit 2, like bad flags.
+	for _, c := range root.Commands() {
+		if check := c.Args; check != nil {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				err := check(cmd, args)
+				if err == nil || errors.Is(err, errs.ErrBadInput) {
+					return err
+				}
+				return usageErr("%w (see jetmr %s --help)", err, cmd.Name())
+			}
+		}
+	}
 	return root
 }
 
