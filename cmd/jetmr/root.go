@@ -27,7 +27,7 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageErr("%v (see jetmr %s --help)", err, cmd.Name())
+		return usageErr("%w (see jetmr %s --help)", err, cmd.Name())
 	})
 	root.AddCommand(newPipeCommand(), newMapReduceCommand(), newEachCommand(), newMigrateCommand(), newPipelineCommand(), newReportCommand())
 	root.AddCommand(newServerCommand(), newWorkerCommand(), newStatusCommand())
