@@ -105,6 +105,10 @@ type Config struct {
 	Started func(jobID string)
 	// Logger receives the job's logs. Zero value: none.
 	Logger zerolog.Logger
+
+	// dryRun marks a validation that must change nothing: a migration's
+	// database is opened read-only (see DryRun).
+	dryRun bool
 }
 
 // MapReduceConfig holds the settings of a mapreduce job.

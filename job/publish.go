@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/jetmr/jetmr/internal/crashpoint"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -174,22 +175,44 @@ func (s *session) throttle() func(context.Context) error {
 				return err
 			}
 		}
+		var since time.Time // when the pause began; zero while not paused
 		for m.PauseWhen != "" {
 			pause, err := s.db.Healthy(ctx, m.PauseWhen)
 			if err != nil {
 				return fmt.Errorf("--pause-when: %w", err)
 			}
 			if !pause {
+				if !since.IsZero() {
+					s.cfg.Logger.Info().Str("job", s.record.ID).Dur("paused", time.Since(since)).Msg("--pause-when is false: batches start again")
+					s.paused(pauseWhenCause, "")
+				}
 				return nil
 			}
-			s.cfg.Logger.Info().Str("job", s.record.ID).Msg("paused by --pause-when")
+			if since.IsZero() {
+				since = time.Now()
+				reason := fmt.Sprintf("--pause-when %q is true", m.PauseWhen)
+				s.cfg.Logger.Warn().Str("job", s.record.ID).Str("pause_when", m.PauseWhen).Msg("paused: --pause-when is true: no batch starts until it is false")
+				s.paused(pauseWhenCause, reason)
+			}
 			select {
 			case <-time.After(time.Second):
 			case <-ctx.Done():
+				s.paused(pauseWhenCause, "")
 				return ctx.Err()
 			}
 		}
 		return nil
+	}
+}
+
+// pauseWhenCause names the pauses of --pause-when for observers.
+const pauseWhenCause = "pause-when"
+
+// paused tells the observers that new tasks are held back for reason, or
+// no longer when reason is "".
+func (s *session) paused(cause, reason string) {
+	if o, ok := s.obs().(observe.PauseObserver); ok {
+		o.Paused(s.record.ID, "", cause, reason)
 	}
 }
 

@@ -165,6 +165,7 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
 		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
+		r.BatchesUnchanged, r.UnchangedBatches = s.counts.Unchanged, s.counts.UnchangedExamples
 	}
 	if s.each != nil {
 		r.Items, r.ItemsFailed = s.each.Items, s.each.Failed

@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/nats-io/nuid"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/migrate"
 	"github.com/jetmr/jetmr/observe"
@@ -132,6 +134,7 @@ func check(cfg Config) error {
 	if cfg.Timeout < 0 {
 		bad(badSetting("Config.Timeout", "Config.Timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout))
 	}
+	bad(CheckMemFree(cfg.MemFree))
 	_, err := localWorkers(cfg)
 	bad(err)
 	_, err = opsOf(cfg.Kind)
@@ -337,4 +340,23 @@ func splitCommand(flag, spec, builtins string) ([]string, error) {
 		return nil, badInput("%s: %w", flag, err)
 	}
 	return argv, nil
+}
+
+// CheckMemFree refuses, with an error wrapping [ErrBadInput], a --memfree
+// (Config.MemFree) that this machine can never have free: more than its
+// memory, or its cgroup's limit. The local workers would wait for it
+// forever.
+func CheckMemFree(memFree int64) error {
+	if memFree < 0 {
+		return badInput("--memfree %d is not valid: give a size such as 2GiB", memFree)
+	}
+	if memFree == 0 {
+		return nil
+	}
+	total, err := memory.Total()
+	if err != nil || memFree <= total {
+		return nil // no figure to check against: the workers wait as asked
+	}
+	return badInput("--memfree %s is more than the %s of memory this machine has (or its cgroup allows), so no task would ever start: give less, e.g. --memfree %dMiB",
+		humanize.IBytes(uint64(memFree)), humanize.IBytes(uint64(total)), total/8>>20)
 }

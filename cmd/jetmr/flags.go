@@ -181,6 +181,9 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		if !f.quiet {
 			fmt.Fprintln(stderr, report.Summary())
 		}
+		for _, w := range report.Warnings() {
+			fmt.Fprintln(stderr, w)
+		}
 		printDeadLetters(stderr, report.DeadLetters)
 		for _, m := range report.Malformed {
 			fmt.Fprintf(stderr, "jetmr: dead letter: malformed %s\n", m)

@@ -155,6 +155,9 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		opts.StageEnded = func(r pipeline.StageReport) {
 			fmt.Fprintf(stderr, "jetmr: stage %s %s in %.2fs\n", r.Name, r.State, r.Seconds)
 			if r.Report != nil {
+				for _, line := range r.Report.Warnings() {
+					fmt.Fprintln(stderr, line)
+				}
 				printDeadLetters(stderr, r.Report.DeadLetters)
 			}
 		}
