@@ -61,10 +61,10 @@ func (p *plan) validateEach() error {
 	}
 	if len(cfg.Join) > 0 {
 		if err := command.Check(cfg.Join); err != nil {
-			return badInput("--join: %w", err)
+			return badSetting("Config.Join", "Config.Join: %w", err)
 		}
 		if _, err := command.ParseTemplate(cfg.Join); err != nil {
-			return badInput("--join: %w", err)
+			return badSetting("Config.Join", "Config.Join: %w", err)
 		}
 	}
 	if cfg.Output == "" {
@@ -88,7 +88,7 @@ func (p *plan) validateEach() error {
 func checkProgram(cfg Config) error {
 	if cfg.Shell {
 		if err := command.Check([]string{"sh"}); err != nil {
-			return badInput("--shell: %w", err)
+			return badSetting("Config.Shell", "Config.Shell: %w", err)
 		}
 		return nil
 	}
@@ -136,7 +136,7 @@ func (s *session) newEachSink() (reducer.Sink, error) {
 func (s *session) runJoin(ctx context.Context) error {
 	t, err := command.ParseTemplate(s.cfg.Join)
 	if err != nil {
-		return badInput("--join: %w", err)
+		return badSetting("Config.Join", "Config.Join: %w", err)
 	}
 	f, err := os.Open(s.joinPath)
 	if err != nil {

@@ -54,7 +54,7 @@ func opsOf(kind schema.Kind) (kindOps, error) {
 // prepareMigrate opens a migrate job's database and checks its spec.
 func (p *plan) prepareMigrate(ctx context.Context) error {
 	if m := p.cfg.Migration; m != nil && strings.HasPrefix(m.DB, "sqlite:") && p.local == 0 {
-		return badInput("a SQLite database is a file on this machine, which jetmr workers elsewhere cannot open: run the batches here with --local-workers N, or migrate a PostgreSQL database")
+		return badInput("a SQLite database is a file on this machine, which jetmr workers elsewhere cannot open: run the batches here with Config.LocalWorkers N, or migrate a PostgreSQL database")
 	}
 	if err := p.openMigration(ctx); err != nil {
 		return err

@@ -24,7 +24,7 @@ var ErrAlreadyDone = errors.New("job already complete")
 func (s *session) resume(ctx context.Context) (done bool, err error) {
 	entry, err := s.jobs.Get(ctx, s.record.ID)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, badInput("there is no job %s to resume in this store: check --job and --store (and --nats)", s.record.ID)
+		return false, badSetting("Config.ID", "there is no job %s to resume in this store: check Config.ID and Config.Broker.StoreDir (and Config.Broker.URL)", s.record.ID)
 	}
 	if err != nil {
 		return false, fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, s.record.ID, err)
@@ -87,7 +87,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 func (s *session) compare(old schema.JobRecord) error {
 	cur := s.record
 	if len(old.Inputs) == 0 {
-		return badInput("job %s reads a source that cannot be split again, so it cannot be resumed: run it again without --resume", old.ID)
+		return badSetting("Config.Resume", "job %s reads a source that cannot be split again, so it cannot be resumed: run it again without Config.Resume", old.ID)
 	}
 	var diffs []string
 	add := func(what, was, now string) {
@@ -125,7 +125,7 @@ func (s *session) compare(old schema.JobRecord) error {
 			old.ID, strings.Join(diffs, "; "))
 	}
 	if old.Kind.Traits().Ordered && old.Output == "" && old.State != schema.StateDone {
-		return badInput("job %s wrote to stdout, which cannot be resumed: run it again without --resume (use -o FILE to make a pipe job resumable)", old.ID)
+		return badSetting("Config.Resume", "job %s wrote to stdout, which cannot be resumed: run it again without Config.Resume (use Config.Output to make a pipe job resumable)", old.ID)
 	}
 	return nil
 }

@@ -118,7 +118,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	}
 	s.sizer = s.newSizer()
 	if _, ok := p.source.(splitter.AdaptiveSource); s.sizer != nil && !ok {
-		return nil, badInput("job %s is sized by --task-time, but its source cannot be split adaptively: run it again without --resume", p.record.ID)
+		return nil, badSetting("Config.Resume", "job %s is sized by Config.TaskTime, but its source cannot be split adaptively: run it again without Config.Resume", p.record.ID)
 	}
 	if s.spill, err = p.spillDir(); err != nil {
 		return nil, err
@@ -303,7 +303,7 @@ func (s *session) create(ctx context.Context) error {
 }
 
 func jobExists(id string) error {
-	return badInput("job %s already exists: add --resume to continue it, or choose another --job", id)
+	return badSetting("Config.ID", "job %s already exists: add Config.Resume to continue it, or choose another Config.ID", id)
 }
 
 func (s *session) putRecord(ctx context.Context) error {

@@ -313,7 +313,7 @@ func TestSQLiteNeedsLocalWorkers(t *testing.T) {
 	cfg.Kind, cfg.Broker = "migrate", broker.Config{URL: "nats://127.0.0.1:1"}
 	cfg.Migration = &job.Migration{DB: "sqlite:" + filepath.Join(t.TempDir(), "app.db"), Table: "t", Key: "id", SQL: migUpdate}
 	_, err := runJob(t, cfg)
-	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "--local-workers N") {
+	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "Config.LocalWorkers N") {
 		t.Fatalf("err = %v, want bad input naming --local-workers", err)
 	}
 }

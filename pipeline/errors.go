@@ -64,16 +64,20 @@ func failure(err error) string {
 // optionKeys translates the job settings that errors name into the job
 // file's keys.
 var optionKeys = map[string]string{
-	"Config.ID":           "--job",
-	"Config.Resume":       "--resume",
-	"Config.RetryFailed":  "--retry-failed",
-	"Config.Partitions":   "partitions",
-	"Config.ChunkSize":    "chunk_size",
-	"Config.TaskTime":     "task_time",
-	"Config.Timeout":      "timeout",
-	"Config.Transport":    "--transport",
-	"Config.LocalWorkers": "--local-workers",
-	"Config.Broker.URL":   "--nats",
+	"Config.ID":              "--job",
+	"Config.Resume":          "--resume",
+	"Config.RetryFailed":     "--retry-failed",
+	"Config.Partitions":      "partitions",
+	"Config.ChunkSize":       "chunk_size",
+	"Config.TaskTime":        "task_time",
+	"Config.Timeout":         "timeout",
+	"Config.Transport":       "--transport",
+	"Config.LocalWorkers":    "--local-workers",
+	"Config.Broker.URL":      "--nats",
+	"Config.Join":            "join",
+	"Config.Shell":           "shell",
+	"Config.Output":          "output",
+	"Config.Broker.StoreDir": "--store",
 }
 
 // Is reports whether target is ErrStageFailed or job.ErrTasksFailed.

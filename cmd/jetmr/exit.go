@@ -63,16 +63,20 @@ func isUnknownCommand(err error) bool {
 // ("Config.ChunkSize") into the flags that set them: the one table from
 // job.Config to the command line.
 var flagNames = map[string]string{
-	"Config.ID":           "--job",
-	"Config.Resume":       "--resume",
-	"Config.RetryFailed":  "--retry-failed",
-	"Config.Partitions":   "--partitions",
-	"Config.ChunkSize":    "--chunk-size",
-	"Config.TaskTime":     "--task-time",
-	"Config.Timeout":      "--timeout",
-	"Config.Transport":    "--transport",
-	"Config.LocalWorkers": "--local-workers",
-	"Config.Broker.URL":   "--nats",
+	"Config.ID":              "--job",
+	"Config.Resume":          "--resume",
+	"Config.RetryFailed":     "--retry-failed",
+	"Config.Partitions":      "--partitions",
+	"Config.ChunkSize":       "--chunk-size",
+	"Config.TaskTime":        "--task-time",
+	"Config.Timeout":         "--timeout",
+	"Config.Transport":       "--transport",
+	"Config.LocalWorkers":    "--local-workers",
+	"Config.Broker.URL":      "--nats",
+	"Config.Join":            "--join",
+	"Config.Shell":           "--shell",
+	"Config.Output":          "-o",
+	"Config.Broker.StoreDir": "--store",
 }
 
 // message is what the user reads: the error's text, with the settings it
