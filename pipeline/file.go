@@ -6,14 +6,6 @@ import (
 	"github.com/jetmr/jetmr/schema"
 )
 
-// Stage kinds: the jetmr command a stage runs as, the kind of its job.
-const (
-	KindPipe      = schema.KindPipe
-	KindMapReduce = schema.KindMapReduce
-	KindEach      = schema.KindEach
-	KindMigrate   = schema.KindMigrate
-)
-
 // kinds lists the stage kinds in the order messages name them.
 var kinds = func() []string {
 	names := make([]string, len(schema.Kinds))
@@ -42,7 +34,7 @@ type File struct {
 // Stage is one stage of a job file.
 type Stage struct {
 	Name string
-	// Kind is KindPipe, KindMapReduce, KindEach or KindMigrate.
+	// Kind is the stage's kind: the jetmr command it runs as.
 	Kind schema.Kind
 	// DependsOn lists the stages that must succeed before this one starts,
 	// those named in depends_on and those whose output it reads.

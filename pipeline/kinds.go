@@ -56,7 +56,7 @@ func (s *Stage) spec() spec {
 
 // chunkUnits describes what chunk_size counts for the kinds whose chunks
 // are not bytes.
-var chunkUnits = map[schema.Kind]string{KindMigrate: "rows per batch, e.g. 1000", KindEach: "items per task, e.g. 50"}
+var chunkUnits = map[schema.Kind]string{schema.KindMigrate: "rows per batch, e.g. 1000", schema.KindEach: "items per task, e.g. 50"}
 
 func (ps *PipeSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Node, what string) error {
 	if len(ps.Input) == 0 {

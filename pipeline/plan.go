@@ -21,10 +21,10 @@ type Throughput map[schema.Kind]float64
 // that kind has finished in this run.
 func DefaultThroughput() Throughput {
 	return Throughput{
-		KindPipe:      64 << 20,
-		KindMapReduce: 16 << 20,
-		KindEach:      4,
-		KindMigrate:   1.0 / 30,
+		schema.KindPipe:      64 << 20,
+		schema.KindMapReduce: 16 << 20,
+		schema.KindEach:      4,
+		schema.KindMigrate:   1.0 / 30,
 	}
 }
 

@@ -37,10 +37,10 @@ func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
 			s.pos["depends_on"] = p.key.Line
 			return p.list(&s.DependsOn, true)(v)
 		},
-		string(KindPipe):      kindSetter(string(KindPipe)),
-		string(KindMapReduce): kindSetter(string(KindMapReduce)),
-		string(KindEach):      kindSetter(string(KindEach)),
-		string(KindMigrate):   kindSetter(string(KindMigrate)),
+		string(schema.KindPipe):      kindSetter(string(schema.KindPipe)),
+		string(schema.KindMapReduce): kindSetter(string(schema.KindMapReduce)),
+		string(schema.KindEach):      kindSetter(string(schema.KindEach)),
+		string(schema.KindMigrate):   kindSetter(string(schema.KindMigrate)),
 	}, nil)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 	var required []string
 	// The one place where a stage's kind decides: which spec it has.
 	switch s.Kind {
-	case KindPipe:
+	case schema.KindPipe:
 		spec := &PipeSpec{}
 		s.Pipe = spec
 		fields = map[string]setter{
@@ -103,7 +103,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		}
 		required = []string{"input", "command"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindMapReduce:
+	case schema.KindMapReduce:
 		spec := &MapReduceSpec{Partitions: 1}
 		s.MapReduce = spec
 		fields = map[string]setter{
@@ -115,7 +115,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		}
 		required = []string{"input", "output", "map", "reduce"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindEach:
+	case schema.KindEach:
 		spec := &EachSpec{}
 		s.Each = spec
 		fields = map[string]setter{
@@ -129,7 +129,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		}
 		required = []string{"command"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindMigrate:
+	case schema.KindMigrate:
 		spec := &MigrateSpec{}
 		s.Migrate = spec
 		fields = map[string]setter{
