@@ -66,18 +66,14 @@ type Traits struct {
 	Rows bool
 	// Adaptive: chunks may be sized by a task time (--task-time).
 	Adaptive bool
-	// Unit is what ChunkSize counts: "bytes", "items" or "rows".
-	Unit string
-	// Task names one task in messages: "task", "batch".
-	Task string
 }
 
 // kindTraits is the one table of what differs between kinds.
 var kindTraits = map[Kind]Traits{
-	KindPipe:      {Split: SplitFiles, Ordered: true, WholeTimeout: true, Adaptive: true, Unit: "bytes", Task: "task"},
-	KindMapReduce: {Split: SplitFiles, Keyed: true, WholeTimeout: true, Adaptive: true, Unit: "bytes", Task: "task"},
-	KindEach:      {Split: SplitItems, PerItem: true, Builtin: true, Unit: "items", Task: "task"},
-	KindMigrate:   {Split: SplitKeys, Rows: true, Adaptive: true, Unit: "rows", Task: "batch"},
+	KindPipe:      {Split: SplitFiles, Ordered: true, WholeTimeout: true, Adaptive: true},
+	KindMapReduce: {Split: SplitFiles, Keyed: true, WholeTimeout: true, Adaptive: true},
+	KindEach:      {Split: SplitItems, PerItem: true, Builtin: true},
+	KindMigrate:   {Split: SplitKeys, Rows: true, Adaptive: true},
 }
 
 // Traits returns what is particular to k; the zero Traits for a kind that
