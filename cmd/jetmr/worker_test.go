@@ -3,7 +3,6 @@ package main_test
 import (
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -201,33 +200,19 @@ func TestWorkerDrains(t *testing.T) {
 	first.waitUp(t)
 	argv := []string{"sh", "-c", "touch " + marks + "/$$; sleep 1; cat"}
 	report := filepath.Join(dir, "run.json")
-	sub := exec.Command(bin, append([]string{"pipe", "--nats", url, "--store", t.TempDir(),
+	sub := clitest.Start(t, bin, dir, nil, append([]string{"pipe", "--nats", url, "--store", t.TempDir(),
 		"-i", in, "-o", "out.txt", "--chunk-size", "1KiB", "--report", report, "-q", "--"}, argv...)...)
-	sub.Dir = dir
-	subErr := &clitest.Buffer{}
-	sub.Stderr = subErr
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- sub.Wait() }()
-	t.Cleanup(func() { sub.Process.Kill() })
 	eventually(t, runTimeout, "a task to start", func() (bool, string) {
 		names, _ := os.ReadDir(marks)
-		return len(names) > 0, subErr.String()
+		return len(names) > 0, sub.Stderr.String()
 	})
 	first.term(t)
 	if !strings.Contains(first.Stderr.String(), "draining") {
 		t.Errorf("the worker did not log its drain:\n%s", first.Stderr)
 	}
 	startWorker(t, url, "-j", "2").waitUp(t)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("job: %v; stderr:\n%s", err, subErr)
-		}
-	case <-time.After(runTimeout):
-		t.Fatalf("job not done within %s; stderr:\n%s", runTimeout, subErr)
+	if code := sub.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
 	if err != nil {
