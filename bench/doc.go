@@ -6,7 +6,8 @@
 // against a sequential batched loop and a single UPDATE on a throwaway
 // PostgreSQL (migrate), --task-time against fixed chunk sizes (tasktime),
 // a high-cardinality keyed job with 1 and 4 partitions merged concurrently
-// (reduce), jetmr each against xargs and GNU parallel running a command per
+// (reduce), the peak memory of a pipe over standard input (rss-stdin),
+// jetmr each against xargs and GNU parallel running a command per
 // item (each) and its own per-item cost (each-tiny), and worker processes
 // joined through a NATS server on loopback (workers). Run it from the
 // module root:

@@ -31,6 +31,7 @@ var (
 		"wordcount": runWordcount,
 		"pipe":      runPipe,
 		"rss":       runRSS,
+		"rss-stdin": runRSSStdin,
 		"tiny":      runTiny,
 		"sync":      runSync,
 		"crash":     runCrash,
@@ -41,7 +42,7 @@ var (
 		"each-tiny": runEachTiny,
 		"workers":   runWorkers,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

@@ -71,7 +71,13 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			if err := win.acquire(gctx, i); err != nil {
 				return err
 			}
-			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data}
+			if c.Path == "" && s.spools() {
+				var err error
+				if c, err = s.spool(i, c); err != nil {
+					return err
+				}
+			}
+			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data, Sum: c.Sum}
 			if err := s.ship(gctx, &t); err != nil {
 				return err
 			}
@@ -280,6 +286,12 @@ func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
 		return nil
 	}
 	return func(r *schema.Result) error {
+		if r.Path == "" && r.TaskData == nil && s.record.Kind.Traits().Split == schema.SplitFiles {
+			// A chunk of a streamed input that travelled in its task
+			// message and was too large to repeat in its failure: running
+			// the task on nothing would drop its lines from the output.
+			return fmt.Errorf("task %d read a chunk of a streamed input that was not kept with its failure, so it cannot run again: run the job again without --resume", r.Index)
+		}
 		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length, Inline: r.TaskData}
 		if err := s.ship(ctx, &t); err != nil {
 			return err

@@ -35,12 +35,31 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		return nil, err
 	}
 	defer p.close()
-	b, err := broker.Open(ctx, cfg.Broker)
+	if err := p.jobStore(); err != nil {
+		return nil, err
+	}
+	b, err := broker.Open(ctx, p.cfg.Broker)
+	if errors.Is(err, broker.ErrStoreBusy) && p.ownStore {
+		info, _ := broker.InspectStore(p.cfg.Broker.StoreDir)
+		return nil, running(p.record.ID, info.PID, "wait for it to finish, or choose another --job")
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
 	return p.run(ctx, b, start)
+}
+
+// jobStore gives a job run with the embedded server and no store of its
+// own a store folder under the default root (see [OwnStore]).
+func (p *plan) jobStore() error {
+	bc, err := OwnStore(p.cfg.Broker, p.record.ID, p.cfg.Resume)
+	if err != nil {
+		return err
+	}
+	p.ownStore = bc.StoreDir != p.cfg.Broker.StoreDir
+	p.cfg.Broker = bc
+	return nil
 }
 
 // RunOn is Run on a broker the caller has opened and keeps open, so that
@@ -80,12 +99,13 @@ type session struct {
 	jobs       jetstream.KeyValue
 	spill      string // this process's spill directory
 	splitState schema.SplitCheckpoint
-	counts     *reducer.CountSink    // a migrate job's sink
-	each       *reducer.EachSink     // an each job's sink
-	joinPath   string                // an each job's join file
-	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
-	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
-	chunks     chunkObjects          // chunks in data of tasks not merged yet
+	counts     *reducer.CountSink     // a migrate job's sink
+	each       *reducer.EachSink      // an each job's sink
+	joinPath   string                 // an each job's join file
+	sizer      *splitter.Sizer        // sizes chunks of a --task-time job; nil otherwise
+	data       jetstream.ObjectStore  // shipped chunks and outputs (transport "object"); nil otherwise
+	chunks     chunkObjects           // chunks in data of tasks not merged yet
+	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
@@ -131,8 +151,8 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		p.cfg.Started(p.record.ID)
 	}
 	totalBytes := p.total
-	if p.record.Kind.Traits().Rows {
-		totalBytes = 0 // p.total estimates rows, not bytes
+	if p.record.Kind.Traits().Rows || !p.totalKnown {
+		totalBytes = 0 // p.total estimates rows, or counts compressed bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
 	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind.Traits().Rows {
@@ -143,6 +163,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 
 	stats, runErr := s.execute(ctx, sink, start)
 	endErr := s.end(stats, runErr)
+	s.saveFinal(stats, runErr == nil)
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
@@ -229,6 +250,11 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil
 	})
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
+	rec := s.record // a copy: the reducer's goroutine changes s.record
+	g.Go(func() error {
+		s.recordProgress(workCtx, rec, red, &published)
+		return nil
+	})
 	err = g.Wait()
 	if cause := context.Cause(haltCtx); errors.Is(cause, ErrHalted) {
 		return stats, cause
@@ -330,8 +356,8 @@ func (s *session) end(stats *report.Stats, runErr error) error {
 	default:
 		s.record.State = schema.StateDone
 	}
-	if stats != nil {
-		s.record.Tasks = uint64(stats.Tasks())
+	if stats != nil && runErr == nil {
+		s.record.Tasks = uint64(stats.Tasks()) // every task completed
 	}
 	err := s.putRecord(ctx)
 	if s.record.State != schema.StateDone {
@@ -366,9 +392,12 @@ type reduction struct {
 
 var _ reducer.Session = (*reduction)(nil)
 
-func (r *reduction) Retired(sp reducer.Span)   { r.retired(sp) }
-func (r *reduction) Merged(res *schema.Result) { r.observeTask(res) }
-func (r *reduction) Failed(n int)              { r.failed(n) }
+func (r *reduction) Retired(sp reducer.Span) { r.retired(sp) }
+func (r *reduction) Merged(res *schema.Result) {
+	r.observeTask(res)
+	r.unspool(res)
+}
+func (r *reduction) Failed(n int) { r.failed(n) }
 
 func (r *reduction) Fetch(ctx context.Context, res *schema.Result) error {
 	return r.fetchOutput(ctx, res)

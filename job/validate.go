@@ -36,6 +36,13 @@ type plan struct {
 	// chunkGiven is whether the caller chose the chunk size (a resume keeps
 	// the job's own otherwise).
 	chunkGiven bool
+	// ownStore is set when the job runs in its own store under the
+	// default root.
+	ownStore bool
+	// streamed is whether some inputs are read as streams (standard input,
+	// compressed files); totalKnown whether total counts the bytes tasks
+	// read (a compressed file's size does not).
+	streamed, totalKnown bool
 }
 
 // defaultWindow sizes the window of outstanding tasks: at least 8 per slot
@@ -46,6 +53,16 @@ func defaultWindow(chunkSize int64, slots int) int {
 	byBytes := int64(64<<20) / max(chunkSize, 1)
 	return int(min(max(byBytes, int64(8*slots), 32), 4096))
 }
+
+// minStreamChunk is the least default chunk size of a job with streamed
+// inputs; spooledChunkMax bounds the chunks (and lines) of streamed inputs
+// spooled to files (transport "shared"); with transport "object" they
+// travel in the task messages and splitter.DefaultStreamChunkMax bounds
+// them.
+const (
+	minStreamChunk  = 1 << 20
+	spooledChunkMax = 64 << 20
+)
 
 // DefaultBatchRows is the rows per batch of a migrate job.
 const DefaultBatchRows = 1000
@@ -165,11 +182,9 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 		}
 	}
 	if p.source == nil {
-		inputs, err := splitter.ResolveInputs(cfg.Inputs)
-		if err != nil {
+		if err := p.resolveInputs(); err != nil {
 			return nil, err
 		}
-		p.inputs, p.source = inputs, splitter.Files(inputs)
 	}
 	if err := p.sizeChunks(); err != nil {
 		return nil, err
@@ -182,7 +197,14 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if d, ok := p.source.(splitter.Describer); ok {
 		p.record.Inputs, p.record.InputSizes = d.Describe()
 	}
+	if f, ok := p.source.(splitter.Fingerprinter); ok {
+		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
+	}
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
+	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
+		in.Max = spooledChunkMax // spooled chunks do not travel in messages
+		p.source = in
+	}
 	if err := ops.check(p); err != nil {
 		return nil, err
 	}
@@ -201,6 +223,10 @@ func (p *plan) sizeChunks() error {
 		for _, n := range sizes {
 			p.total += n
 		}
+	}
+	p.totalKnown = !p.streamed
+	if cfg.TaskTime > 0 && p.streamed {
+		return badSetting("Config.TaskTime", "Config.TaskTime sizes chunks of files read by byte ranges; standard input and compressed inputs are read as streams: use Config.ChunkSize for them")
 	}
 	if cfg.TaskTime > 0 {
 		if _, ok := p.source.(splitter.AdaptiveSource); !ok {
@@ -221,6 +247,11 @@ func (p *plan) sizeChunks() error {
 	}
 	if p.cfg.ChunkSize == 0 {
 		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
+		if p.streamed {
+			// The size of a stream is not known (a compressed file's is
+			// not its size): chunks of 1 MiB at least.
+			p.cfg.ChunkSize = max(p.cfg.ChunkSize, minStreamChunk)
+		}
 	}
 	if p.cfg.Window <= 0 {
 		p.cfg.Window = defaultWindow(p.cfg.ChunkSize, cfg.Slots)
@@ -231,6 +262,37 @@ func (p *plan) sizeChunks() error {
 		}
 	}
 	return nil
+}
+
+// resolveInputs resolves the input paths into the job's source: input
+// files by byte ranges, or, when standard input or a compressed file is
+// among them, each input in turn with those read as streams.
+func (p *plan) resolveInputs() error {
+	inputs, err := splitter.ResolveInputs(p.cfg.Inputs)
+	if err != nil {
+		return err // bad input already
+	}
+	p.inputs, p.source = inputs, splitter.Files(inputs)
+	for _, in := range inputs {
+		if in.Path == splitter.Stdin && p.cfg.Resume {
+			return badSetting("Config.Resume", "standard input (-i -) cannot be read again, so a job reading it cannot be resumed: run it again without Config.Resume")
+		}
+		p.streamed = p.streamed || in.Streamed()
+	}
+	if p.streamed {
+		p.source = splitter.Inputs{Inputs: inputs, Stdin: p.cfg.Stdin}
+	}
+	return nil
+}
+
+// recordFingerprints converts the splitter's fingerprints for the job
+// record.
+func recordFingerprints(fps []splitter.Fingerprint) []schema.InputFingerprint {
+	out := make([]schema.InputFingerprint, len(fps))
+	for i, fp := range fps {
+		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino}
+	}
+	return out
 }
 
 func (p *plan) validatePipe() error {
@@ -264,6 +326,9 @@ func (p *plan) validateMapReduce() error {
 		return badInput("output directory %s already exists: remove it or choose another -o", p.cfg.Output)
 	}
 	for _, in := range p.cfg.Inputs {
+		if in == splitter.Stdin {
+			continue
+		}
 		abs, _ := filepath.Abs(in)
 		if rel, err := filepath.Rel(abs, out); err == nil && !strings.HasPrefix(rel, "..") {
 			return badInput("output directory %s is inside input %s: choose an -o outside the inputs", p.cfg.Output, in)
@@ -334,7 +399,7 @@ func splitCommand(flag, spec, builtins string) ([]string, error) {
 		return nil, badInput("%s: %w", flag, err)
 	}
 	if err := command.Check(argv); err != nil {
-		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') {
+		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') && !errors.Is(err, command.ErrNotExecutable) {
 			return nil, badInput("%s %q is neither a built-in (%s) nor a command on PATH", flag, spec, builtins)
 		}
 		return nil, badInput("%s: %w", flag, err)

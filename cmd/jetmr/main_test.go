@@ -50,8 +50,17 @@ type result struct {
 // touches the user's state.
 func jetmr(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	r := clitest.Run(t, bin, dir, runTimeout, args...)
-	return result{code: r.Code, stdout: r.Stdout, stderr: r.Stderr, took: r.Took}
+	return jetmrEnv(t, dir, nil, args...)
+}
+
+// jetmrEnv runs the binary in dir with env added to the environment
+// (after the private state directory, which env may replace).
+func jetmrEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	start := time.Now()
+	p := clitest.Start(t, bin, dir, env, args...)
+	code := p.Wait(t, runTimeout)
+	return result{code: code, stdout: p.Stdout.String(), stderr: p.Stderr.String(), took: time.Since(start)}
 }
 
 // td is the absolute path of a testdata file.
@@ -254,6 +263,16 @@ func TestBadUsage(t *testing.T) {
 		{"negative task time", nil, []string{"pipe", "-i", crlf, "--task-time", "-2s", "--", "cat"}, []string{"--task-time", "-2s"}},
 		{"task time without unit", nil, []string{"pipe", "-i", crlf, "--task-time", "5", "--", "cat"}, []string{"task-time", "5"}},
 		{"bad partitions", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--partitions", "0"}, []string{"partitions"}},
+		{"negative retries", nil, []string{"pipe", "-i", crlf, "--retries", "-1", "--", "cat"}, []string{"--retries", "-1"}},
+		{"negative -j", nil, []string{"pipe", "-i", crlf, "-j", "-2", "--", "cat"}, []string{"-j", "-2"}},
+		{"negative partitions", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--partitions", "-1"}, []string{"--partitions", "-1"}},
+		{"negative chunk size", nil, []string{"pipe", "-i", crlf, "--chunk-size", "-5", "--", "cat"}, []string{"--chunk-size", "-5"}},
+		{"command not executable", writeScript("up.sh", 0o644), []string{"pipe", "-i", crlf, "--", "./up.sh"}, []string{"not executable", "chmod +x ./up.sh"}},
+		{"map command not executable", writeScript("map.sh", 0o644), []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "./map.sh", "--reduce", "sum"}, []string{"not executable", "chmod +x ./map.sh"}},
+		{"command is a directory", func(t *testing.T, dir string) { os.Mkdir(filepath.Join(dir, "tool"), 0o755) },
+			[]string{"pipe", "-i", crlf, "--", "./tool"}, []string{"./tool", "directory"}},
+		{"each --dir missing", nil, []string{"each", "--dir", "no-such-dir", ":::", "a", "--", "pwd"}, []string{"--dir", "no-such-dir", "does not exist"}},
+		{"each --dir not a directory", writeScript("plain", 0o644), []string{"each", "--dir", "plain", ":::", "a", "--", "pwd"}, []string{"--dir", "plain", "not a directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,6 +307,17 @@ func TestBadUsage(t *testing.T) {
 				t.Errorf("the store %s was created for a rejected job", store)
 			}
 		})
+	}
+}
+
+// writeScript returns a setup that writes a shell script named name with
+// the given mode in the working directory.
+func writeScript(name string, mode os.FileMode) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\ncat\n"), mode); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
