@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -200,7 +201,7 @@ func (s *session) recordProgress(ctx context.Context, rec schema.JobRecord, red 
 
 // saveFinal records how the run ended, with the figures of its report:
 // a job's last snapshot says the same as its run report.
-func (s *session) saveFinal(stats *reducer.Stats, complete bool) {
+func (s *session) saveFinal(stats *report.Stats, complete bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st := s.baseStatus(s.record, s.record.State)

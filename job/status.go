@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
-	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -296,7 +295,7 @@ func resultIndex(msgID, prefix string) (uint64, bool) {
 }
 
 // failedTasks loads the failure result of every failed task.
-func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([]reducer.DeadLetter, error) {
+func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([]report.DeadLetter, error) {
 	_, failed, err := completedTasks(ctx, b.JS, rec)
 	if err != nil {
 		return nil, err
@@ -305,7 +304,7 @@ func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
 	}
-	var out []reducer.DeadLetter
+	var out []report.DeadLetter
 	for _, seq := range failed {
 		m, err := results.GetMsg(ctx, seq)
 		if err != nil {
@@ -315,11 +314,11 @@ func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([
 		if err != nil || r.Err == nil {
 			continue
 		}
-		out = append(out, reducer.DeadLetter{
+		out = append(out, report.DeadLetter{
 			Index: r.Index, Attempts: r.Attempt, Worker: r.Worker, Path: r.Path, Offset: r.Offset, Length: r.Length, Error: *r.Err,
 		})
 	}
-	slices.SortFunc(out, func(a, b reducer.DeadLetter) int { return int(a.Index) - int(b.Index) })
+	slices.SortFunc(out, func(a, b report.DeadLetter) int { return int(a.Index) - int(b.Index) })
 	return out, nil
 }
 
