@@ -27,7 +27,7 @@ func newStatusCommand() *cobra.Command {
 		asJSON  bool
 		jobArgs = func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return usageError{"status takes at most one JOB"}
+				return usageErr("status takes at most one JOB")
 			}
 			return nil
 		}
@@ -57,7 +57,7 @@ NATS cannot be reached.`,
 			bc := nats.brokerConfig(zerolog.Nop())
 			bc.StoreDir, bc.Name = store, "jetmr status"
 			if bc.URL != "" && store != "" {
-				return usageError{"status reads --nats or --store, not both"}
+				return usageErr("status reads --nats or --store, not both")
 			}
 			jobs, workers, err := statusOf(ctx, bc, args)
 			if err != nil {
@@ -175,7 +175,7 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	switch {
 	case len(r.Command) > 0:
 		fmt.Fprintf(tw, "command:\t%s\n", shellWords(r.Command))
-	case r.Kind == schema.KindMapReduce:
+	case r.Kind.Traits().Keyed:
 		fmt.Fprintf(tw, "map:\t%s\n", r.Map+shellWords(r.MapCommand))
 		fmt.Fprintf(tw, "reduce:\t%s\n", r.Reduce+shellWords(r.ReduceCommand))
 	}
@@ -216,7 +216,7 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 // nextStep says what to do with a job that did not complete; where are
 // the flags naming its store, or "-" when they cannot be printed.
 func nextStep(st job.Status, where string) string {
-	why := unresumable(st.Record)
+	why := recordUnresumable(st.Record)
 	switch {
 	case st.State != schema.StateFailed && st.State != schema.StateStopped:
 		return ""
@@ -230,13 +230,13 @@ func nextStep(st job.Status, where string) string {
 	return fmt.Sprintf("jetmr: continue it with --job %s --resume, or drop it with:\n  jetmr discard %s%s", st.ID, st.ID, where)
 }
 
-// unresumable says why a job recorded as r cannot be resumed, or "" when
-// it can: what it read or wrote cannot be read or written again.
-func unresumable(r schema.JobRecord) string {
+// recordUnresumable says why a job recorded as r cannot be resumed, or ""
+// when it can: what it read or wrote cannot be read or written again.
+func recordUnresumable(r schema.JobRecord) string {
 	switch {
 	case slices.Contains(r.Inputs, splitter.Stdin):
 		return "read standard input, which cannot be read again"
-	case r.Kind == schema.KindPipe && r.Output == "":
+	case r.Kind.Traits().Ordered && r.Output == "":
 		return "wrote to stdout"
 	}
 	return ""
