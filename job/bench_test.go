@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,4 +34,26 @@ func BenchmarkTinyTasks(b *testing.B) {
 		tasks += r.Tasks
 	}
 	b.ReportMetric(float64(tasks)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// BenchmarkHighCardinality profiles a keyed job with many distinct keys:
+// word count and sum over $JETMR_BENCH_INPUT (a log-like file of one id per
+// line; see bench's "cardinality" scenario), skipped when it is unset.
+//
+//	go test -run '^$' -bench HighCardinality -benchtime 1x -cpuprofile cpu.out ./job
+func BenchmarkHighCardinality(b *testing.B) {
+	in := os.Getenv("JETMR_BENCH_INPUT")
+	if in == "" {
+		b.Skip("JETMR_BENCH_INPUT is not set")
+	}
+	dir := b.TempDir()
+	for i := range b.N {
+		_, err := job.Run(context.Background(), job.Config{
+			Kind: "mapreduce", Inputs: []string{in}, Output: filepath.Join(dir, "out-"+strconv.Itoa(i)),
+			Map: "wordcount", Reduce: "sum", Broker: broker.Config{StoreDir: filepath.Join(dir, "store")},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"slices"
 	"strings"
 
-	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -16,12 +16,12 @@ import (
 // combines map-side, keeping one accumulator per key; without one it keeps
 // every pair as emitted. A Combiner is not safe for concurrent use.
 type Combiner struct {
-	fold reducer.Fold
+	fold fold.Fold
 
 	// With a fold: the accumulator of each key, by index.
 	index map[string]int
 	keys  []string
-	accs  []reducer.Accumulator
+	accs  []fold.Accumulator
 
 	// Without a fold: every pair, copied.
 	raw []schema.Pair
@@ -31,9 +31,9 @@ var _ Emitter = (*Combiner)(nil)
 
 // NewCombiner returns an empty combiner for fold, or one that only collects
 // pairs if fold is nil.
-func NewCombiner(fold reducer.Fold) *Combiner {
-	c := &Combiner{fold: fold}
-	if fold != nil {
+func NewCombiner(f fold.Fold) *Combiner {
+	c := &Combiner{fold: f}
+	if f != nil {
 		c.index = make(map[string]int)
 	}
 	return c

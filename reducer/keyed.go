@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"io"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ type KeyedConfig struct {
 	// Partitions is the number of reduce partitions (part files). Default 1.
 	Partitions int
 	// Fold is the built-in reduce; nil when ReduceCommand is set.
-	Fold Fold
+	Fold fold.Fold
 	// ReduceCommand is a reducer command in Hadoop Streaming style: it reads
 	// its partition's key<TAB>value lines sorted by key on stdin, and its
 	// stdout becomes the part file.
@@ -69,8 +70,8 @@ type KeyedConfig struct {
 type KeyedSink struct {
 	cfg   KeyedConfig
 	tmp   string
-	accs  []map[string]Accumulator // per partition, owned by its lane
-	runs  [][]indexedRun           // per partition, owned by its lane
+	accs  []map[string]fold.Accumulator // per partition, owned by its lane
+	runs  [][]indexedRun                // per partition, owned by its lane
 	parts map[uint64]int
 
 	lanes   []chan *schema.Result // nil until the first Merge
@@ -115,9 +116,9 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 		return nil, fmt.Errorf("creating output directory next to %s: %w", cfg.Dir, err)
 	}
 	s := &KeyedSink{cfg: cfg, tmp: tmp, parts: make(map[uint64]int)}
-	s.accs = make([]map[string]Accumulator, cfg.Partitions)
+	s.accs = make([]map[string]fold.Accumulator, cfg.Partitions)
 	for i := range s.accs {
-		s.accs[i] = make(map[string]Accumulator)
+		s.accs[i] = make(map[string]fold.Accumulator)
 	}
 	s.runs = make([][]indexedRun, cfg.Partitions)
 	return s, nil

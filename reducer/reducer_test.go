@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"os"
 	"path/filepath"
 	"slices"
@@ -328,7 +329,7 @@ func TestKeyedDuplicatesMergedOnce(t *testing.T) {
 		sink func(t *testing.T, dir, job string) reducer.Sink
 	}{
 		{"fold", func(t *testing.T, dir, job string) reducer.Sink {
-			s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: job, Partitions: parts, Fold: reducer.Sum})
+			s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: job, Partitions: parts, Fold: fold.Sum})
 			if err != nil {
 				t.Fatal(err)
 			}
