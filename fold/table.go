@@ -1,0 +1,285 @@
+package fold
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"unsafe"
+
+	"github.com/jetmr/jetmr/schema"
+)
+
+// MaxKey is the longest key a [Table] holds.
+const MaxKey = 1 << 29
+
+// ErrKeyTooLong is returned for a key longer than [MaxKey].
+var ErrKeyTooLong = errors.New("key too long")
+
+// Table folds values by key in a compact layout: keys back to back in one
+// arena, the state of a built-in in a fixed 24-byte entry (no allocation
+// per key, nothing for the garbage collector to trace), and an
+// open-addressing index of 8-byte slots. Other folds keep an [Accumulator]
+// per key. [Table.Size] tells the bytes it holds, so that its owner can
+// spill it as a sorted run and [Table.Reset] it once it passes a budget.
+type Table struct {
+	f       Fold
+	k       kind
+	seed    maphash.Seed
+	slots   []uint64 // hash's high 32 bits << 32 | entry index + 1; 0: empty
+	mask    uint64
+	entries []entry
+	arena   []byte
+	accs    []Accumulator // kindGeneric: per entry
+	generic int64         // kindGeneric: estimated bytes the accumulators hold
+}
+
+// entry is one key: its first 8 bytes, where it lives in the arena, and
+// its state.
+type entry struct {
+	head uint64 // the key's first 8 bytes, little-endian, zero-padded
+	c    cell   // the built-in's state
+	off  uint32
+	klen uint32
+}
+
+// entryBytes is the size of an entry.
+const entryBytes = int64(unsafe.Sizeof(entry{}))
+
+// minSlots is the size of a new table's index.
+const minSlots = 1 << 10
+
+// NewTable returns an empty table for f.
+func NewTable(f Fold) *Table {
+	t := &Table{f: f, k: kindOf(f), seed: maphash.MakeSeed()}
+	t.slots = make([]uint64, minSlots)
+	t.mask = minSlots - 1
+	return t
+}
+
+// Fold is the table's fold.
+func (t *Table) Fold() Fold { return t.f }
+
+// Len is the number of keys.
+func (t *Table) Len() int { return len(t.entries) }
+
+// Size is the bytes the table holds: its index, entries and arena at their
+// capacity, and an estimate of what other folds' accumulators hold.
+func (t *Table) Size() int64 {
+	return int64(cap(t.slots))*8 + int64(cap(t.entries))*entryBytes + int64(cap(t.arena)) +
+		int64(cap(t.accs))*16 + t.generic
+}
+
+// Full reports whether the table holds limit bytes or more, or its arena
+// nears the 4 GiB its entries can address.
+func (t *Table) Full(limit int64) bool {
+	return t.Size() >= limit || len(t.arena) >= 3<<30
+}
+
+// Reset empties the table, keeping its index and arena for reuse unless
+// they grew past keep bytes.
+func (t *Table) Reset(keep int64) {
+	if int64(cap(t.slots))*8 > keep {
+		t.slots = make([]uint64, minSlots)
+		t.mask = minSlots - 1
+	} else {
+		clear(t.slots)
+	}
+	if int64(cap(t.entries))*entryBytes > keep {
+		t.entries = nil
+	} else {
+		t.entries = t.entries[:0]
+	}
+	if int64(cap(t.arena)) > keep {
+		t.arena = nil
+	} else {
+		t.arena = t.arena[:0]
+	}
+	t.accs, t.generic = nil, 0
+}
+
+// headOf is the first 8 bytes of key, little-endian, zero-padded.
+func headOf(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.LittleEndian.Uint64(key)
+	}
+	var v uint64
+	for i := len(key) - 1; i >= 0; i-- {
+		v = v<<8 | uint64(key[i])
+	}
+	return v
+}
+
+// find returns the entry index of key, adding an empty entry if it is new.
+func (t *Table) find(key []byte) (int, error) {
+	h := maphash.Bytes(t.seed, key)
+	tag := h &^ (1<<32 - 1)
+	head := headOf(key)
+	n := uint32(len(key))
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := t.slots[i]
+		if s == 0 {
+			if len(key) > MaxKey {
+				return 0, fmt.Errorf("%w: %d bytes, more than %d", ErrKeyTooLong, len(key), MaxKey)
+			}
+			idx := len(t.entries)
+			t.entries = append(t.entries, entry{head: head, c: t.k.start(), off: uint32(len(t.arena)), klen: n})
+			t.arena = append(t.arena, key...)
+			t.slots[i] = tag | uint64(idx+1)
+			if t.k == kindGeneric {
+				t.accs = append(t.accs, t.f.New())
+				t.generic += 64
+			}
+			if uint64(len(t.entries))*4 > uint64(len(t.slots))*3 {
+				t.grow()
+			}
+			return idx, nil
+		}
+		if s&^(1<<32-1) != tag {
+			continue
+		}
+		idx := int(s&(1<<32-1)) - 1
+		e := &t.entries[idx]
+		if e.head == head && e.klen == n && (n <= 8 || bytes.Equal(t.arena[e.off+8:e.off+n], key[8:])) {
+			return idx, nil
+		}
+	}
+}
+
+// grow doubles the index.
+func (t *Table) grow() {
+	old := t.slots
+	t.slots = make([]uint64, 2*len(old))
+	t.mask = uint64(len(t.slots) - 1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		e := &t.entries[int(s&(1<<32-1))-1]
+		h := maphash.Bytes(t.seed, t.arena[e.off:e.off+e.klen])
+		i := h & t.mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & t.mask
+		}
+		t.slots[i] = s
+	}
+}
+
+// Add folds in a raw value of key, as a map function emitted it.
+func (t *Table) Add(key, value []byte) error {
+	i, err := t.find(key)
+	if err != nil {
+		return err
+	}
+	if t.k == kindGeneric {
+		t.generic += int64(len(value)) + 8
+		return t.accs[i].Add(value)
+	}
+	return t.k.addRaw(&t.entries[i].c, value)
+}
+
+// AddInt folds in the raw value v of key: the same as Add with v as
+// decimal text, without formatting and parsing it.
+func (t *Table) AddInt(key []byte, v int64) error {
+	if t.k == kindGeneric {
+		var buf [20]byte
+		return t.Add(key, appendInt(buf[:0], v))
+	}
+	i, err := t.find(key)
+	if err != nil {
+		return err
+	}
+	return t.k.addInt(&t.entries[i].c, v)
+}
+
+// Merge folds in a partial of key, as the fold's Accumulator.Merge reads it.
+func (t *Table) Merge(key, partial []byte) error {
+	i, err := t.find(key)
+	if err != nil {
+		return err
+	}
+	if t.k == kindGeneric {
+		t.generic += int64(len(partial)) + 8
+		return t.accs[i].Merge(partial)
+	}
+	return t.k.merge(&t.entries[i].c, partial)
+}
+
+// Key is the key of entry i; it is valid until the table is Reset.
+func (t *Table) Key(i int) []byte {
+	e := &t.entries[i]
+	return t.arena[e.off : e.off+e.klen : e.off+e.klen]
+}
+
+// AppendPartial appends entry i's state in the form Merge reads.
+func (t *Table) AppendPartial(dst []byte, i int) []byte {
+	if t.k == kindGeneric {
+		return t.accs[i].AppendPartial(dst)
+	}
+	return t.k.appendPartial(dst, t.entries[i].c)
+}
+
+// AppendFinal appends entry i's value for the job's output.
+func (t *Table) AppendFinal(dst []byte, i int) []byte {
+	if t.k == kindGeneric {
+		return t.accs[i].AppendFinal(dst)
+	}
+	return t.k.appendFinal(dst, t.entries[i].c)
+}
+
+// sortItem orders an entry by its key's first 8 bytes, big-endian, before
+// comparing the rest.
+type sortItem struct {
+	pre uint64
+	idx uint32
+}
+
+// Sorted returns the entry indexes of each of partitions partitions (by
+// [schema.Partition] of the key), each sorted by key, bytewise.
+func (t *Table) Sorted(partitions int) [][]uint32 {
+	items := make([][]sortItem, partitions)
+	for i := range t.entries {
+		e := &t.entries[i]
+		p := 0
+		if partitions > 1 {
+			p = schema.Partition(t.arena[e.off:e.off+e.klen], partitions)
+		}
+		if items[p] == nil {
+			items[p] = make([]sortItem, 0, len(t.entries)/partitions+1)
+		}
+		items[p] = append(items[p], sortItem{pre: bitsReverse(e.head), idx: uint32(i)})
+	}
+	out := make([][]uint32, partitions)
+	for p, its := range items {
+		slices.SortFunc(its, func(a, b sortItem) int {
+			switch {
+			case a.pre < b.pre:
+				return -1
+			case a.pre > b.pre:
+				return 1
+			}
+			return bytes.Compare(t.Key(int(a.idx)), t.Key(int(b.idx)))
+		})
+		idx := make([]uint32, len(its))
+		for i, it := range its {
+			idx[i] = it.idx
+		}
+		out[p] = idx
+	}
+	return out
+}
+
+// bitsReverse turns a little-endian head into a big-endian one, which
+// orders as the bytes do.
+func bitsReverse(v uint64) uint64 {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+func appendInt(dst []byte, v int64) []byte {
+	return number{i: v}.appendFinal(dst)
+}
+
