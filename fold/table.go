@@ -282,4 +282,3 @@ func bitsReverse(v uint64) uint64 {
 func appendInt(dst []byte, v int64) []byte {
 	return number{i: v}.appendFinal(dst)
 }
-

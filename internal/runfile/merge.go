@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 
 	"github.com/jetmr/jetmr/fold"
 )
@@ -147,7 +148,6 @@ func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string,
 			os.Remove(p)
 		}
 	}()
-	seq := 0
 	for len(paths)+len(extra) > fanIn {
 		// Merge the first fanIn files into one, at the end of the queue, so
 		// that every file takes part in about the same number of passes.
@@ -155,12 +155,7 @@ func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string,
 		if k < 2 {
 			break
 		}
-		seq++
-		out := filepath.Join(dir, fmt.Sprintf("merge-%d-%d.run", os.Getpid(), seq))
-		for fileExists(out) {
-			seq++
-			out = filepath.Join(dir, fmt.Sprintf("merge-%d-%d.run", os.Getpid(), seq))
-		}
+		out := filepath.Join(dir, fmt.Sprintf("merge-%d-%d.run", os.Getpid(), mergeSeq.Add(1)))
 		if err := mergeToFile(ctx, paths[:k], out, sync, f); err != nil {
 			return err
 		}
@@ -185,10 +180,9 @@ func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string,
 	return Merge(ctx, append(srcs, extra...), f, final, emit)
 }
 
-func fileExists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}
+// mergeSeq numbers intermediate files, so that merges running at once in
+// one folder never share a name.
+var mergeSeq atomic.Uint64
 
 func openAll(paths []string) ([]*Reader, error) {
 	var rs []*Reader
