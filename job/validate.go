@@ -88,6 +88,12 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
 		return nil, badInput("--partitions %d is not valid: use 1 to 10000", cfg.Partitions)
 	}
+	if cfg.Memory == 0 {
+		cfg.Memory = DefaultMemory()
+	}
+	if min := MinMemory * int64(cfg.Partitions); cfg.Memory < min {
+		return nil, badInput("--memory %s is below what the reduce needs to hold one key per partition: use at least %s for %d partition(s)", sizeText(cfg.Memory), sizeText(min), cfg.Partitions)
+	}
 	if cfg.ChunkSize < 0 {
 		return nil, badInput("chunk size %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize)
 	}

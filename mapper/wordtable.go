@@ -131,8 +131,20 @@ func (t *wordTable) grow() {
 	}
 }
 
-// emit emits every word with its count as decimal text.
+// emit emits every word with its count as decimal text (through EmitInt
+// when e takes integers).
 func (t *wordTable) emit(e Emitter) error {
+	if ie, ok := e.(IntEmitter); ok {
+		for _, s := range t.slots {
+			if s.count == 0 {
+				continue
+			}
+			if err := ie.EmitInt(t.arena[s.off:s.off+s.n], s.count); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var key, val []byte
 	for _, s := range t.slots {
 		if s.count == 0 {

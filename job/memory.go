@@ -1,0 +1,47 @@
+package job
+
+import (
+	"fmt"
+
+	"github.com/jetmr/jetmr/internal/memory"
+)
+
+// MinMemory is the least --memory per reduce partition: a fold table with
+// its index, one entry and a key of typical size.
+const MinMemory = 1 << 20
+
+// Bounds of the default memory budget.
+const (
+	// MaxDefaultMemory caps the default budget. At about 70 bytes of fold
+	// state per key, half of it (the reduce's share) keeps some 900,000
+	// keys in memory before the first spill; more keys spill sorted runs,
+	// so that a job of 10 million distinct keys peaks near the budget plus
+	// the runtime's overhead instead of growing with the keys.
+	MaxDefaultMemory = 128 << 20
+	// minDefaultMemory is the default when the machine reports less.
+	minDefaultMemory = 16 << 20
+)
+
+// DefaultMemory is the default memory budget of a job: a quarter of the
+// memory this process may still use (internal/memory.Available), at most
+// [MaxDefaultMemory] and at least 16 MiB.
+func DefaultMemory() int64 {
+	avail, err := memory.Available()
+	if err != nil || avail <= 0 {
+		return MaxDefaultMemory
+	}
+	return max(min(avail/4, MaxDefaultMemory), minDefaultMemory)
+}
+
+// sizeText prints a byte count for messages.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
