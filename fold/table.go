@@ -2,6 +2,7 @@ package fold
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type Table struct {
 	seed    maphash.Seed
 	slots   []uint64 // hash's high 32 bits << 32 | entry index + 1; 0: empty
 	mask    uint64
+	shift   uint // 64 - log2(len(slots)): a hash's top bits index the slots
 	entries []entry
 	arena   []byte
 	accs    []Accumulator // kindGeneric: per entry
@@ -48,14 +50,16 @@ type entry struct {
 // entryBytes is the size of an entry.
 const entryBytes = int64(unsafe.Sizeof(entry{}))
 
+// minSlotBits is log2 of the size of a new table's index.
+const minSlotBits = 10
+
 // minSlots is the size of a new table's index.
-const minSlots = 1 << 10
+const minSlots = 1 << minSlotBits
 
 // NewTable returns an empty table for f.
 func NewTable(f Fold) *Table {
 	t := &Table{f: f, k: kindOf(f), seed: maphash.MakeSeed()}
-	t.slots = make([]uint64, minSlots)
-	t.mask = minSlots - 1
+	t.setSlots(minSlotBits)
 	return t
 }
 
@@ -82,8 +86,7 @@ func (t *Table) Full(limit int64) bool {
 // they grew past keep bytes.
 func (t *Table) Reset(keep int64) {
 	if int64(cap(t.slots))*8 > keep {
-		t.slots = make([]uint64, minSlots)
-		t.mask = minSlots - 1
+		t.setSlots(minSlotBits)
 	} else {
 		clear(t.slots)
 	}
@@ -118,7 +121,7 @@ func (t *Table) find(key []byte) (int, error) {
 	tag := h &^ (1<<32 - 1)
 	head := headOf(key)
 	n := uint32(len(key))
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
+	for i := h >> t.shift; ; i = (i + 1) & t.mask {
 		s := t.slots[i]
 		if s == 0 {
 			if len(key) > MaxKey {
@@ -148,18 +151,26 @@ func (t *Table) find(key []byte) (int, error) {
 	}
 }
 
-// grow doubles the index.
+// setSlots makes an empty index of 1<<bits slots.
+func (t *Table) setSlots(bits uint) {
+	t.slots = make([]uint64, 1<<bits)
+	t.mask = 1<<bits - 1
+	t.shift = 64 - bits
+}
+
+// grow doubles the index. A slot keeps the top 32 bits of its key's hash,
+// which index the slots: keys move without being hashed again.
 func (t *Table) grow() {
 	old := t.slots
-	t.slots = make([]uint64, 2*len(old))
-	t.mask = uint64(len(t.slots) - 1)
+	if t.shift <= 32 {
+		panic("fold.Table: index of more than 2^32 slots")
+	}
+	t.setSlots(64 - t.shift + 1)
 	for _, s := range old {
 		if s == 0 {
 			continue
 		}
-		e := &t.entries[int(s&(1<<32-1))-1]
-		h := maphash.Bytes(t.seed, t.arena[e.off:e.off+e.klen])
-		i := h & t.mask
+		i := s >> t.shift
 		for t.slots[i] != 0 {
 			i = (i + 1) & t.mask
 		}
@@ -252,24 +263,76 @@ func (t *Table) Sorted(partitions int) [][]uint32 {
 		items[p] = append(items[p], sortItem{pre: bitsReverse(e.head), idx: uint32(i)})
 	}
 	out := make([][]uint32, partitions)
+	var tmp []sortItem
 	for p, its := range items {
-		slices.SortFunc(its, func(a, b sortItem) int {
-			switch {
-			case a.pre < b.pre:
-				return -1
-			case a.pre > b.pre:
-				return 1
-			}
-			return bytes.Compare(t.Key(int(a.idx)), t.Key(int(b.idx)))
-		})
-		idx := make([]uint32, len(its))
-		for i, it := range its {
-			idx[i] = it.idx
-		}
-		out[p] = idx
+		tmp = radixSort(its, tmp)
+		out[p] = t.finishSort(its)
 	}
 	return out
 }
+
+// radixSort sorts items by pre, least significant byte first, skipping the
+// bytes all items share; tmp is scratch space, returned for reuse.
+func radixSort(items, tmp []sortItem) []sortItem {
+	if len(items) < 256 {
+		slices.SortFunc(items, func(a, b sortItem) int { return cmp.Compare(a.pre, b.pre) })
+		return tmp
+	}
+	if cap(tmp) < len(items) {
+		tmp = make([]sortItem, len(items))
+	}
+	tmp = tmp[:len(items)]
+	src, dst := items, tmp
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [256]int
+		for _, it := range src {
+			count[byte(it.pre>>shift)]++
+		}
+		if count[byte(src[0].pre>>shift)] == len(src) {
+			continue // every item has this byte
+		}
+		pos := 0
+		for b, c := range count {
+			count[b] = pos
+			pos += c
+		}
+		for _, it := range src {
+			b := byte(it.pre >> shift)
+			dst[count[b]] = it
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &items[0] {
+		copy(items, src)
+	}
+	return tmp
+}
+
+// finishSort orders the runs of items with equal first 8 bytes by their
+// whole keys, and returns the entry indexes.
+func (t *Table) finishSort(items []sortItem) []uint32 {
+	for i := 0; i < len(items); {
+		j := i + 1
+		for j < len(items) && items[j].pre == items[i].pre {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(items[i:j], func(a, b sortItem) int {
+				return bytes.Compare(t.Key(int(a.idx)), t.Key(int(b.idx)))
+			})
+		}
+		i = j
+	}
+	idx := make([]uint32, len(items))
+	for i, it := range items {
+		idx[i] = it.idx
+	}
+	return idx
+}
+
+// ArenaLen is the bytes of all keys, for sizing buffers.
+func (t *Table) ArenaLen() int { return len(t.arena) }
 
 // bitsReverse turns a little-endian head into a big-endian one, which
 // orders as the bytes do.

@@ -134,7 +134,8 @@ func (c *Combiner) EncodeRuns(partitions int) ([][]byte, error) {
 	out := make([][]byte, partitions)
 	var val []byte
 	for part, idx := range c.table.Sorted(partitions) {
-		b := schema.AppendRunHeader(nil, len(idx))
+		b := make([]byte, 0, c.table.ArenaLen()/partitions+len(idx)*16+8)
+		b = schema.AppendRunHeader(b, len(idx))
 		for _, i := range idx {
 			val = c.table.AppendPartial(val[:0], int(i))
 			b = schema.AppendRunItem(schema.AppendRunItem(b, c.table.Key(int(i))), val)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"maps"
 	"math/rand/v2"
 	"strconv"
@@ -242,5 +243,46 @@ func TestWordcountManyWords(t *testing.T) {
 	got, want := wordcountMap(t, b), referenceWordcount(b)
 	if !maps.Equal(got, want) {
 		t.Fatalf("got %d words, want %d", len(got), len(want))
+	}
+}
+
+// TestWordcountIntoCombiners checks the counts Wordcount leaves in a
+// combiner, summing (counted straight into its table) or counting (one
+// pair per distinct word), against the reference.
+func TestWordcountIntoCombiners(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		in := randomText(rng, rng.IntN(400))
+		want := referenceWordcount(in)
+		for _, f := range []fold.Fold{fold.Sum, fold.Count} {
+			c := NewCombiner(f)
+			if err := Wordcount(context.Background(), in, c); err != nil {
+				t.Fatal(err)
+			}
+			runs, err := c.Runs(2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, run := range runs {
+				for _, p := range run {
+					n, err := strconv.ParseInt(string(p.Value), 10, 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got[string(p.Key)] = n
+				}
+			}
+			wantF := maps.Clone(want)
+			if f == fold.Count {
+				for w := range wantF {
+					wantF[w] = 1 // a chunk emits each distinct word once
+				}
+			}
+			if !maps.Equal(got, wantF) {
+				t.Fatalf("%s: Wordcount(%q) left %v, want %v", f.Name(), in, got, wantF)
+			}
+		}
 	}
 }

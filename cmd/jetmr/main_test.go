@@ -281,6 +281,9 @@ func TestBadUsage(t *testing.T) {
 		{"negative task time", nil, []string{"pipe", "-i", crlf, "--task-time", "-2s", "--", "cat"}, []string{"--task-time", "-2s"}},
 		{"task time without unit", nil, []string{"pipe", "-i", crlf, "--task-time", "5", "--", "cat"}, []string{"task-time", "5"}},
 		{"bad partitions", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--partitions", "0"}, []string{"partitions"}},
+		{"memory below one key", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--memory", "100KiB"}, []string{"--memory 100KiB", "at least 1MiB"}},
+		{"memory below one key per partition", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--memory", "3MiB", "--partitions", "4"}, []string{"--memory 3MiB", "at least 4MiB", "4 partition"}},
+		{"memory not a size", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--memory", "lots"}, []string{"--memory", "lots"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
