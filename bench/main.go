@@ -7,8 +7,10 @@
 // PostgreSQL (migrate), --task-time against fixed chunk sizes (tasktime),
 // a high-cardinality keyed job with 1 and 4 partitions merged concurrently
 // (reduce), jetmr each against xargs and GNU parallel running a command per
-// item (each) and its own per-item cost (each-tiny), and worker processes
-// joined through a NATS server on loopback (workers). Run it from the
+// item (each) and its own per-item cost (each-tiny), worker processes
+// joined through a NATS server on loopback (workers), a count of 1.73 M
+// distinct ids against sort | uniq -c (cardinality) and the peak RSS of 10 M
+// distinct keys under a few --memory budgets (keys10m). Run it from the
 // module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
@@ -17,6 +19,7 @@
 //	go run ./bench -scenarios all,sync,crash  # the default set and two opt-in ones
 //	go run ./bench -scenarios migrate         # needs the PostgreSQL server binaries
 //	go run ./bench -scenarios workers         # jetmr worker processes on loopback
+//	go run ./bench -scenarios wordcount,reduce,cardinality,keys10m  # the reduce
 //
 // Contenders of a scenario alternate within each repetition (ABAB...), so
 // that a slow phase of the machine hits them alike. Progress goes to stderr;
@@ -53,20 +56,22 @@ type scenarioFunc func(b *bench, s *Scenario) error
 // and are what "all" stands for: the others run only when named.
 var (
 	scenarios = map[string]scenarioFunc{
-		"wordcount": runWordcount,
-		"pipe":      runPipe,
-		"rss":       runRSS,
-		"tiny":      runTiny,
-		"sync":      runSync,
-		"crash":     runCrash,
-		"migrate":   runMigrate,
-		"tasktime":  runTaskTime,
-		"reduce":    runReduce,
-		"each":      runEach,
-		"each-tiny": runEachTiny,
-		"workers":   runWorkers,
+		"wordcount":   runWordcount,
+		"pipe":        runPipe,
+		"rss":         runRSS,
+		"tiny":        runTiny,
+		"sync":        runSync,
+		"crash":       runCrash,
+		"migrate":     runMigrate,
+		"tasktime":    runTaskTime,
+		"reduce":      runReduce,
+		"each":        runEach,
+		"each-tiny":   runEachTiny,
+		"workers":     runWorkers,
+		"cardinality": runCardinality,
+		"keys10m":     runKeys10M,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "cardinality", "keys10m"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 
