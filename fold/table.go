@@ -82,23 +82,16 @@ func (t *Table) Full(limit int64) bool {
 	return t.Size() >= limit || len(t.arena) >= 3<<30
 }
 
-// Reset empties the table, keeping its index and arena for reuse unless
-// they grew past keep bytes.
+// Reset empties the table. It keeps its memory for reuse if the table
+// holds at most keep bytes, and lets it go otherwise, so that a table
+// reset once it passed a budget starts again well below it.
 func (t *Table) Reset(keep int64) {
-	if int64(cap(t.slots))*8 > keep {
+	if t.Size() > keep {
 		t.setSlots(minSlotBits)
+		t.entries, t.arena = nil, nil
 	} else {
 		clear(t.slots)
-	}
-	if int64(cap(t.entries))*entryBytes > keep {
-		t.entries = nil
-	} else {
-		t.entries = t.entries[:0]
-	}
-	if int64(cap(t.arena)) > keep {
-		t.arena = nil
-	} else {
-		t.arena = t.arena[:0]
+		t.entries, t.arena = t.entries[:0], t.arena[:0]
 	}
 	t.accs, t.generic = nil, 0
 }

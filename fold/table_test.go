@@ -117,3 +117,24 @@ func TestTableSortedPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestTableResetLeavesRoom checks that a table reset once full holds at
+// most the bytes Reset may keep: otherwise its owner, finding it full
+// again at once, would spill a run per key.
+func TestTableResetLeavesRoom(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []int64{64 << 10, 1 << 20, 3 << 20, 5 << 20, 12 << 20, 32 << 20} {
+		tab := NewTable(Sum)
+		for round := range 3 {
+			n := 0
+			for !tab.Full(limit) {
+				tab.AddInt([]byte(fmt.Sprintf("k%023d-%d", n, round)), 1)
+				n++
+			}
+			tab.Reset(limit / 2)
+			if tab.Size() > limit/2 || tab.Len() != 0 {
+				t.Fatalf("limit %d, round %d: after Reset the table holds %d bytes and %d keys, full again", limit, round, tab.Size(), tab.Len())
+			}
+		}
+	}
+}
