@@ -76,11 +76,19 @@ func (t *Table) Size() int64 {
 		int64(cap(t.accs))*16 + t.generic
 }
 
-// Full reports whether the table holds limit bytes or more, or its arena
-// nears the 4 GiB its entries can address.
+// Full reports whether the table, were its largest array to grow now
+// (the old array is copied to the new one) or were it sorted now (see
+// [Table.Sorted]), would hold limit bytes or more; or whether its arena
+// nears the 4 GiB its entries can address. A table spilled when Full never
+// holds more than limit bytes, growth and sorting included.
 func (t *Table) Full(limit int64) bool {
-	return t.Size() >= limit || len(t.arena) >= 3<<30
+	grow := max(int64(cap(t.slots))*16, int64(cap(t.entries))*entryBytes, int64(cap(t.arena)))
+	return t.Size()+max(grow, sortBytes*int64(len(t.entries))) >= limit || len(t.arena) >= 3<<30
 }
+
+// sortBytes is what Sorted allocates per entry: two sortItems (the items
+// and the radix sort's scratch) and the index it returns.
+const sortBytes = 2*int64(unsafe.Sizeof(sortItem{})) + 4
 
 // Reset empties the table. It keeps its memory for reuse if the table
 // holds at most keep bytes, and lets it go otherwise, so that a table

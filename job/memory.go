@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/jetmr/jetmr/internal/memory"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 // MinMemory is the least --memory per reduce partition: a fold table with
@@ -45,3 +46,19 @@ func sizeText(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// mapChunkCap is the largest default chunk of a mapreduce job within its
+// memory budget: a map task holds its chunk, its combiner's table (up to
+// about 3 times the chunk when every key is distinct and short) and its
+// encoded runs (about the chunk again), some 5 times the chunk, and the
+// slots' tasks together may take a third of the budget. Never below the
+// smallest default chunk.
+func mapChunkCap(budget int64, slots int) int64 {
+	return max(budget/(16*int64(max(slots, 1))), splitter.MinDefaultChunk)
+}
+
+// reduceShare is the part of a job's memory budget the reduce's fold
+// state may hold, all partitions together: 3/8 of it. The rest goes to
+// the map tasks (see mapChunkCap), the results in flight, the broker and
+// the garbage collector's headroom.
+func reduceShare(budget int64) int64 { return budget * 3 / 8 }

@@ -307,7 +307,7 @@ func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
 		WorkDir: filepath.Join(s.spill, "runs"),
-		Memory:  s.cfg.Memory / 2, // the other half: map-side tables, results in flight, the runtime
+		Memory:  reduceShare(s.cfg.Memory),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
 	})
 }

@@ -170,6 +170,9 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	if p.cfg.ChunkSize == 0 {
 		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
+		if cfg.Kind == schema.KindMapReduce {
+			p.cfg.ChunkSize = min(p.cfg.ChunkSize, mapChunkCap(cfg.Memory, cfg.Slots))
+		}
 	}
 	if p.cfg.Window <= 0 {
 		p.cfg.Window = defaultWindow(p.cfg.ChunkSize, cfg.Slots)

@@ -73,8 +73,9 @@ per partition, each with key<TAB>value lines sorted by key.`,
 }
 
 // setMemoryLimit makes the garbage collector of this process work to keep
-// its heap within the job's memory budget plus 64 MiB of headroom for the
-// broker and the runtime, unless GOMEMLIMIT says otherwise.
+// its heap within the job's memory budget plus 32 MiB of headroom for the
+// broker and the runtime (its RSS then stays within the budget plus
+// 64 MiB), unless GOMEMLIMIT says otherwise.
 func setMemoryLimit(budget int64) {
 	if budget <= 0 {
 		budget = job.DefaultMemory()
@@ -83,6 +84,6 @@ func setMemoryLimit(budget int64) {
 		return // refused by the job's validation
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(budget + 64<<20)
+		debug.SetMemoryLimit(budget + 32<<20)
 	}
 }
