@@ -286,3 +286,32 @@ func TestWordcountIntoCombiners(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWordcountCombiner measures Wordcount into the combiner of a
+// job, as a map task runs it: English-like text (few distinct words) and
+// log-like ids (a new key every few words).
+func BenchmarkWordcountCombiner(b *testing.B) {
+	var ids []byte
+	for i := range 400000 {
+		ids = fmt.Appendf(ids, "u%07d\n", (i*7919)%200000)
+	}
+	for _, in := range []struct {
+		name string
+		text []byte
+	}{{"english", englishText(4 << 20)}, {"ids", ids}} {
+		for _, f := range []fold.Fold{fold.Sum, fold.Count} {
+			b.Run(in.name+"/"+f.Name(), func(b *testing.B) {
+				b.SetBytes(int64(len(in.text)))
+				for b.Loop() {
+					c := NewCombiner(f)
+					if err := Wordcount(context.Background(), in.text, c); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := c.EncodeRuns(1); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
