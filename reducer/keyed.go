@@ -260,7 +260,7 @@ func (s *KeyedSink) spill(p int) error {
 	t := s.tables[p]
 	path := filepath.Join(s.cfg.WorkDir, fmt.Sprintf("fold-p%d-%d.run", p, len(s.spills[p])))
 	if err := runfile.WriteTable(path, s.cfg.Sync, t, t.Sorted(1)[0]); err != nil {
-		return fmt.Errorf("spilling the fold state of partition %d to the work folder %s: %w", p, s.cfg.WorkDir, err)
+		return fmt.Errorf("spilling the fold state of partition %d to the work folder %s (under --store; free space there, give --store another disk, or raise --memory): %w", p, s.cfg.WorkDir, err)
 	}
 	s.spills[p] = append(s.spills[p], path)
 	t.Reset(s.share / 2)

@@ -2,12 +2,16 @@ package reducer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jetmr/jetmr/fold"
@@ -106,5 +110,47 @@ func TestKeyedSinkSpillMatchesInMemory(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestKeyedSinkSpillOnFullDisk makes the first spilled run land on a full
+// disk (/dev/full, through a symlink where the run is written) and checks
+// that the error says so and names the settings to change, and that no
+// output appears.
+func TestKeyedSinkSpillOnFullDisk(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	parent := t.TempDir()
+	dir, work := filepath.Join(parent, "out"), filepath.Join(parent, "work")
+	s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: "fulljob", Fold: fold.Sum, WorkDir: work, Memory: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", filepath.Join(work, "fold-p0-0.run.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	pairs := map[string]string{}
+	for i := range 5000 {
+		pairs[fmt.Sprintf("key-%05d", i)] = "1"
+	}
+	ctx := context.Background()
+	_, err = s.Merge(ctx, keyedRun(t, 0, 0, pairs))
+	if err == nil {
+		err = s.Commit(ctx, false)
+	} else {
+		s.Abort()
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("error %v, want one wrapping ENOSPC", err)
+	}
+	for _, w := range []string{"work folder", "--store", "--memory"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q: %v", w, err)
+		}
+	}
+	if names := dirNames(t, parent); slices.Contains(names, "out") {
+		t.Errorf("output published after a failed spill: %q", names)
 	}
 }
