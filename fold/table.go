@@ -313,23 +313,66 @@ func radixSort(items, tmp []sortItem) []sortItem {
 // finishSort orders the runs of items with equal first 8 bytes by their
 // whole keys, and returns the entry indexes.
 func (t *Table) finishSort(items []sortItem) []uint32 {
+	var tmp []sortItem
+	t.sortGroups(items, 8, &tmp)
+	idx := make([]uint32, len(items))
+	for i, it := range items {
+		idx[i] = it.idx
+	}
+	return idx
+}
+
+// sortGroups orders each run of items with equal pre, whose keys share
+// their first depth bytes (zero-padded), by the rest of their keys: by
+// radix sort on the next 8 bytes while a run is large, so that keys with a
+// long common prefix (ids, paths) do not all go to bytewise comparisons.
+func (t *Table) sortGroups(items []sortItem, depth uint32, tmp *[]sortItem) {
 	for i := 0; i < len(items); {
 		j := i + 1
 		for j < len(items) && items[j].pre == items[i].pre {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(items[i:j], func(a, b sortItem) int {
-				return bytes.Compare(t.Key(int(a.idx)), t.Key(int(b.idx)))
-			})
+			t.sortGroup(items[i:j], depth, tmp)
 		}
 		i = j
 	}
-	idx := make([]uint32, len(items))
-	for i, it := range items {
-		idx[i] = it.idx
+}
+
+func (t *Table) sortGroup(g []sortItem, depth uint32, tmp *[]sortItem) {
+	longer := false
+	for _, it := range g {
+		if t.entries[it.idx].klen > depth {
+			longer = true
+			break
+		}
 	}
-	return idx
+	if len(g) < 64 || !longer {
+		slices.SortFunc(g, func(a, b sortItem) int {
+			return bytes.Compare(t.Key(int(a.idx)), t.Key(int(b.idx)))
+		})
+		return
+	}
+	for k := range g {
+		g[k].pre = t.word(int(g[k].idx), depth)
+	}
+	*tmp = radixSort(g, *tmp)
+	t.sortGroups(g, depth+8, tmp)
+}
+
+// word is bytes [at, at+8) of entry i's key, big-endian, zero-padded.
+func (t *Table) word(i int, at uint32) uint64 {
+	e := &t.entries[i]
+	if e.klen <= at {
+		return 0
+	}
+	k := t.arena[e.off+at : e.off+e.klen]
+	if len(k) >= 8 {
+		return binary.BigEndian.Uint64(k)
+	}
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // ArenaLen is the bytes of all keys, for sizing buffers.

@@ -3,6 +3,7 @@ package fold
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -136,5 +137,37 @@ func TestTableResetLeavesRoom(t *testing.T) {
 				t.Fatalf("limit %d, round %d: after Reset the table holds %d bytes and %d keys, full again", limit, round, tab.Size(), tab.Len())
 			}
 		}
+	}
+}
+
+// TestTableSortedLongPrefixes sorts many keys that share long prefixes,
+// differ in length, and hold zero bytes, and checks the order bytewise.
+func TestTableSortedLongPrefixes(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(9, 10))
+	tab := NewTable(Count)
+	seen := map[string]bool{}
+	for range 20000 {
+		var k []byte
+		switch rng.IntN(4) {
+		case 0:
+			k = fmt.Appendf(nil, "k%023d", rng.IntN(5000))
+		case 1:
+			k = fmt.Appendf(nil, "/var/log/app/%d/%d", rng.IntN(50), rng.IntN(300))
+		case 2:
+			k = bytes.Repeat([]byte{0}, rng.IntN(20))
+		default:
+			k = append(bytes.Repeat([]byte("ab"), rng.IntN(12)), byte(rng.IntN(3)))
+		}
+		seen[string(k)] = true
+		tab.Add(k, nil)
+	}
+	var got []string
+	for _, i := range tab.Sorted(1)[0] {
+		got = append(got, string(tab.Key(int(i))))
+	}
+	want := slices.Sorted(maps.Keys(seen))
+	if !slices.Equal(got, want) {
+		t.Fatalf("%d keys out of order or missing (want %d)", len(got), len(want))
 	}
 }
