@@ -6,7 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"unsafe"
 
@@ -28,7 +29,7 @@ var ErrKeyTooLong = errors.New("key too long")
 type Table struct {
 	f       Fold
 	k       kind
-	seed    maphash.Seed
+	seed    uint64   // random per table, so that no input can be crafted to collide
 	slots   []uint64 // hash's high 32 bits << 32 | entry index + 1; 0: empty
 	mask    uint64
 	shift   uint // 64 - log2(len(slots)): a hash's top bits index the slots
@@ -58,7 +59,7 @@ const minSlots = 1 << minSlotBits
 
 // NewTable returns an empty table for f.
 func NewTable(f Fold) *Table {
-	t := &Table{f: f, k: kindOf(f), seed: maphash.MakeSeed()}
+	t := &Table{f: f, k: kindOf(f), seed: rand.Uint64()}
 	t.setSlots(minSlotBits)
 	return t
 }
@@ -104,6 +105,32 @@ func (t *Table) Reset(keep int64) {
 	t.accs, t.generic = nil, 0
 }
 
+// Mixing constants of the hash (wyhash's).
+const (
+	mix1 = 0xa0761d6478bd642f
+	mix2 = 0xe7037ed1a0b428db
+)
+
+// mum is a 64x64->128-bit multiply folded to 64 bits, wyhash's mixer.
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// hash hashes key, whose head is head, with the table's seed: a key of
+// up to 8 bytes in one multiply.
+func (t *Table) hash(key []byte, head uint64) uint64 {
+	n := len(key)
+	if n <= 8 {
+		return mum(head^t.seed, mix1)
+	}
+	h := t.seed ^ uint64(n)
+	for i := 0; i < n-8; i += 8 {
+		h = mum(h^binary.LittleEndian.Uint64(key[i:]), mix1)
+	}
+	return mum(h^binary.LittleEndian.Uint64(key[n-8:]), mix2)
+}
+
 // headOf is the first 8 bytes of key, little-endian, zero-padded.
 func headOf(key []byte) uint64 {
 	if len(key) >= 8 {
@@ -118,9 +145,9 @@ func headOf(key []byte) uint64 {
 
 // find returns the entry index of key, adding an empty entry if it is new.
 func (t *Table) find(key []byte) (int, error) {
-	h := maphash.Bytes(t.seed, key)
-	tag := h &^ (1<<32 - 1)
 	head := headOf(key)
+	h := t.hash(key, head)
+	tag := h &^ (1<<32 - 1)
 	n := uint32(len(key))
 	for i := h >> t.shift; ; i = (i + 1) & t.mask {
 		s := t.slots[i]

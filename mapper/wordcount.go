@@ -3,12 +3,9 @@ package mapper
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/jetmr/jetmr/fold"
 )
 
 // Byte classes of the word scanner.
@@ -65,13 +62,7 @@ func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) 
 func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 	// Capping chunk's capacity keeps wordTable's 8-byte loads inside it.
 	chunk = chunk[:len(chunk):len(chunk)]
-	var wc wordCounter
-	if c, ok := emit.(*Combiner); ok && c.fold == fold.Sum {
-		// Summing counts: count straight into the combiner's table.
-		wc = &sumCounter{c: c}
-	} else {
-		wc = newWordTable(len(chunk))
-	}
+	wc := newWordTable(len(chunk))
 	scratch := make([]byte, 0, 64)
 	n := len(chunk)
 	nextCheck := 0
@@ -157,26 +148,3 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 	}
 	return wc.emit(emit)
 }
-
-// wordCounter counts the words of [Wordcount].
-type wordCounter interface {
-	// add counts one occurrence of w, which is not empty and has head w0.
-	add(w []byte, w0 uint64)
-	// emit hands the counts to e.
-	emit(e Emitter) error
-}
-
-// sumCounter counts words in the table of a combiner that sums: adding 1
-// per occurrence is what summing a chunk's counts would give.
-type sumCounter struct {
-	c   *Combiner
-	err error
-}
-
-func (s *sumCounter) add(w []byte, _ uint64) {
-	if err := s.c.table.AddInt(w, 1); err != nil && s.err == nil {
-		s.err = fmt.Errorf("sum of key %q: %w", clip(w), err)
-	}
-}
-
-func (s *sumCounter) emit(Emitter) error { return s.err }
