@@ -6,7 +6,8 @@
 // against a sequential batched loop and a single UPDATE on a throwaway
 // PostgreSQL (migrate), --task-time against fixed chunk sizes (tasktime),
 // a high-cardinality keyed job with 1 and 4 partitions merged concurrently
-// (reduce), jetmr each against xargs and GNU parallel running a command per
+// (reduce), the peak memory of a pipe over standard input (rss-stdin),
+// jetmr each against xargs and GNU parallel running a command per
 // item (each) and its own per-item cost (each-tiny), worker processes
 // joined through a NATS server on loopback (workers), a count of 1.73 M
 // distinct ids against sort | uniq -c (cardinality) and the peak RSS of 10 M
@@ -59,6 +60,7 @@ var (
 		"wordcount":   runWordcount,
 		"pipe":        runPipe,
 		"rss":         runRSS,
+		"rss-stdin":   runRSSStdin,
 		"tiny":        runTiny,
 		"sync":        runSync,
 		"crash":       runCrash,
@@ -71,7 +73,7 @@ var (
 		"cardinality": runCardinality,
 		"keys10m":     runKeys10M,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "cardinality", "keys10m"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "cardinality", "keys10m"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

@@ -204,6 +204,12 @@ func (b *bench) runJetmr(args ...string) (procResult, *JobReport, error) {
 // runJetmrIn is [bench.runJetmr] with a given --store, which it leaves in
 // place: a resume needs the store of the run it continues.
 func (b *bench) runJetmrIn(store string, args ...string) (procResult, *JobReport, error) {
+	return b.runJetmrStdin(store, "", args...)
+}
+
+// runJetmrStdin is [bench.runJetmrIn] with standard input read from the
+// file stdinPath ("" for none).
+func (b *bench) runJetmrStdin(store, stdinPath string, args ...string) (procResult, *JobReport, error) {
 	reportPath := b.fresh("report") + ".json"
 	defer os.Remove(reportPath)
 	// Flags after "--" would belong to the command: put ours before it.
@@ -212,7 +218,7 @@ func (b *bench) runJetmrIn(store string, args ...string) (procResult, *JobReport
 		dash = len(args)
 	}
 	full := slices.Concat(args[:dash], []string{"--store", store, "--report", reportPath}, args[dash:])
-	res, err := runProc(b.ctx, "", "", b.jetmr, full...)
+	res, err := runProc(b.ctx, stdinPath, "", b.jetmr, full...)
 	if err != nil {
 		return res, nil, err
 	}

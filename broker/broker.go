@@ -45,6 +45,13 @@ type Config struct {
 	// a NATS credentials file (user JWT and seed, operator mode) or an nkey
 	// seed file (jetmr server --nkey). Tokens and passwords go in the URL.
 	Creds string
+	// Token authenticates to an external server (jetmr server's token)
+	// when neither the URL nor Creds carry credentials; the CLI takes it
+	// from JETMR_TOKEN.
+	Token string
+	// TokenFile is a file whose first line is the token. It takes the place
+	// of Token, and may not be combined with credentials in the URL.
+	TokenFile string
 	// TLSCA is a PEM file of the CA that signed an external server's TLS
 	// certificate. Default: the system's roots.
 	TLSCA string
@@ -53,6 +60,10 @@ type Config struct {
 	Replicas int
 	// Logger receives broker and embedded-server logs. Zero value: none.
 	Logger zerolog.Logger
+	// UnreachableHint is the fix an error suggests when the external
+	// server cannot be reached. Default: check the URL and that the server
+	// runs, or omit --nats to use the embedded server.
+	UnreachableHint string
 }
 
 // Broker is an open JetStream connection, and the embedded server behind it

@@ -44,6 +44,17 @@ func (c Config) validate() error {
 			return fmt.Errorf("%w: --creds and --tls-ca are for an external server: pass its URL with --nats", ErrConfig)
 		}
 	}
+	if c.TokenFile != "" {
+		switch {
+		case c.URL == "":
+			return fmt.Errorf("%w: --token-file is for an external server: pass its URL with --nats", ErrConfig)
+		case urlHasUser(c.URL) || c.Creds != "":
+			return fmt.Errorf("%w: --token-file and credentials in the --nats URL (or --creds) both authenticate: give one of them", ErrConfig)
+		}
+		if _, err := ReadTokenFile(c.TokenFile); err != nil {
+			return err
+		}
+	}
 	if c.Creds != "" {
 		if _, err := os.Stat(c.Creds); err != nil {
 			return fmt.Errorf("%w: --creds %s: %v", ErrConfig, c.Creds, err)
@@ -109,6 +120,11 @@ func (b *Broker) openExternal(cfg Config) error {
 		}
 		opts = append(opts, opt)
 	}
+	if tok, err := cfg.token(); err != nil {
+		return err
+	} else if tok != "" {
+		opts = append(opts, nats.Token(tok))
+	}
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
 		return connectError(cfg, err)
@@ -144,10 +160,10 @@ func connectError(cfg Config, err error) error {
 	)
 	switch {
 	case isAuthError(err) && !hasCredentials(cfg):
-		return fmt.Errorf("%w: %w: %s requires credentials: put them in the --nats URL (nats://TOKEN@HOST:PORT or nats://USER:PASSWORD@HOST:PORT) or pass --creds FILE",
+		return fmt.Errorf("%w: %w: %s requires credentials: set JETMR_TOKEN or pass --token-file FILE, put them in the --nats URL (nats://TOKEN@HOST:PORT or nats://USER:PASSWORD@HOST:PORT), or pass --creds FILE",
 			ErrUnreachable, ErrAuthentication, where)
 	case isAuthError(err):
-		return fmt.Errorf("%w: %w: %s refused the credentials (%v): check the token or user:password in the --nats URL, or the --creds file",
+		return fmt.Errorf("%w: %w: %s refused the credentials (%v): check the token (in the --nats URL, --token-file or JETMR_TOKEN), the user:password in the URL, or the --creds file",
 			ErrUnreachable, ErrAuthentication, where, err)
 	case errors.As(err, &hostname):
 		return fmt.Errorf("%w: %w: the TLS certificate of %s does not name the host (%v): connect with a host name the certificate lists",
@@ -162,8 +178,11 @@ func connectError(cfg Config, err error) error {
 		return fmt.Errorf("%w: %w: %s does not offer TLS: drop --tls-ca, or start the server with --tls-cert and --tls-key",
 			ErrUnreachable, ErrTLS, where)
 	}
-	return fmt.Errorf("%w: connecting to %s: %v: check the URL and that the server is running, or omit --nats to use the embedded server",
-		ErrUnreachable, where, err)
+	hint := cfg.UnreachableHint
+	if hint == "" {
+		hint = "check the URL and that the server is running, or omit --nats to use the embedded server"
+	}
+	return fmt.Errorf("%w: connecting to %s: %v: %s", ErrUnreachable, where, err, hint)
 }
 
 func isAuthError(err error) bool {
@@ -176,13 +195,29 @@ func isAuthError(err error) bool {
 
 // hasCredentials reports whether the client offered any credentials.
 func hasCredentials(cfg Config) bool {
-	if cfg.Creds != "" {
-		return true
-	}
-	for _, u := range strings.Split(cfg.URL, ",") {
+	tok, _ := cfg.token()
+	return cfg.Creds != "" || tok != "" || urlHasUser(cfg.URL)
+}
+
+// urlHasUser reports whether any of the comma-separated URLs carries
+// credentials.
+func urlHasUser(urls string) bool {
+	for _, u := range strings.Split(urls, ",") {
 		if parsed, err := url.Parse(strings.TrimSpace(u)); err == nil && parsed.User != nil {
 			return true
 		}
 	}
 	return false
+}
+
+// token is the token to authenticate with: TokenFile's, else Token when
+// the URL and Creds carry no credentials of their own.
+func (c Config) token() (string, error) {
+	switch {
+	case c.TokenFile != "":
+		return ReadTokenFile(c.TokenFile)
+	case c.Creds != "" || urlHasUser(c.URL):
+		return "", nil
+	}
+	return c.Token, nil
 }

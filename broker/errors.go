@@ -18,3 +18,6 @@ var (
 	// names the setting and the fix.
 	ErrConfig = errors.New("bad broker configuration")
 )
+
+// ErrNoStore means a directory given as a store holds no jetmr store.
+var ErrNoStore = errors.New("no jetmr store")

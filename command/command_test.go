@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -48,6 +50,41 @@ func TestCheck(t *testing.T) {
 	for _, argv := range [][]string{nil, {""}, {"no-such-command-jetmr"}} {
 		if err := command.Check(argv); err == nil {
 			t.Errorf("Check(%q): no error", argv)
+		}
+	}
+}
+
+// TestCheckNotExecutable checks that a program that exists but cannot be
+// run is reported as such, with the fix, by path and on PATH, and that a
+// missing one is reported as not found.
+func TestCheckNotExecutable(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "mapper-jetmr-test.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	tests := []struct {
+		name string
+		argv []string
+		want error
+		says []string
+	}{
+		{"by path", []string{script}, command.ErrNotExecutable, []string{"not executable", "chmod +x " + script}},
+		{"on PATH", []string{"mapper-jetmr-test.sh"}, command.ErrNotExecutable, []string{"chmod +x " + script}},
+		{"a directory", []string{dir}, command.ErrNotExecutable, []string{"directory"}},
+		{"missing", []string{filepath.Join(dir, "nope")}, command.ErrNotFound, []string{"not found"}},
+	}
+	for _, tt := range tests {
+		err := command.Check(tt.argv)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: Check = %v, want %v", tt.name, err, tt.want)
+			continue
+		}
+		for _, s := range tt.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: %q does not say %q", tt.name, err, s)
+			}
 		}
 	}
 }

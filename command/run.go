@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -31,13 +33,38 @@ func Run(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer) 
 // empty stdin, writing its stdout and stderr to out through one pipe, so
 // that they keep the order the command wrote them in. A failure's
 // StderrTail is the tail of that combined output.
+//
+// A dir that does not exist or is not a directory is a permanent
+// *schema.TaskError that says so, and nothing runs.
 func RunCombined(ctx context.Context, argv []string, dir string, out io.Writer) error {
+	if err := checkDir(dir); err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	tail := &tailBuffer{max: stderrTailSize}
 	w := io.MultiWriter(out, tail)
 	cmd.Stdout, cmd.Stderr = w, w // one writer: exec gives both one pipe
 	return run(ctx, cmd, argv, tail)
+}
+
+// checkDir checks the working directory a command is to run in, so that a
+// missing one is not reported as the program missing (which is what
+// exec says, naming the program).
+func checkDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &schema.TaskError{Permanent: true, Message: fmt.Sprintf("working directory %s does not exist: create it, or fix --dir", dir)}
+	case err != nil:
+		return &schema.TaskError{Permanent: true, Message: fmt.Sprintf("working directory %s cannot be used: %v", dir, err)}
+	case !fi.IsDir():
+		return &schema.TaskError{Permanent: true, Message: fmt.Sprintf("working directory %s is not a directory: fix --dir", dir)}
+	}
+	return nil
 }
 
 func run(ctx context.Context, cmd *exec.Cmd, argv []string, tail *tailBuffer) error {

@@ -18,7 +18,9 @@ type Config struct {
 	ID string
 	// Kind is schema.KindPipe or schema.KindMapReduce. Required.
 	Kind string
-	// Inputs are files or directories (walked recursively). Required
+	// Inputs are files or directories (walked recursively), "-" for
+	// standard input (read from Stdin as a stream), and .gz and .zst
+	// files (decompressed as a stream, then split on lines). Required
 	// unless Source is set.
 	Inputs []string
 	// Source produces the tasks instead of Inputs: any splitter.Source, such
@@ -33,6 +35,8 @@ type Config struct {
 	Output string
 	// Stdout receives a pipe job's output when Output is "". Default os.Stdout.
 	Stdout io.Writer
+	// Stdin is read for the input "-" (standard input). Default os.Stdin.
+	Stdin io.Reader
 	// Command is a pipe job's command (argv, no shell).
 	Command []string
 	// Map and Reduce name a mapreduce job's functions: a built-in name, or a
@@ -124,7 +128,9 @@ type Config struct {
 	RetryFailed bool
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
-	// Broker says which NATS to use. Default: embedded.
+	// Broker says which NATS to use. Default: embedded, in a store of the
+	// job's own under the default root (see [OwnStore]), so that jobs run
+	// side by side.
 	Broker broker.Config
 	// Observer receives the job's events: start and end, tasks published,
 	// each task attempt (observe.NewProgress, NewMetrics, NewJobLog,
@@ -135,6 +141,10 @@ type Config struct {
 	Started func(jobID string)
 	// Logger receives the job's logs. Zero value: none.
 	Logger zerolog.Logger
+
+	// dryRun marks a validation that must change nothing: a migration's
+	// database is opened read-only (see DryRun).
+	dryRun bool
 }
 
 // Defaults.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +61,9 @@ func (p *plan) validateEach() error {
 	if err := checkProgram(cfg); err != nil {
 		return err
 	}
+	if err := p.checkDir(); err != nil {
+		return err
+	}
 	if len(cfg.Join) > 0 {
 		if err := command.Check(cfg.Join); err != nil {
 			return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
@@ -79,6 +83,30 @@ func (p *plan) validateEach() error {
 		return badInput("output %s is a directory: give a file path to -o", cfg.Output)
 	}
 	p.record.Output = out
+	return nil
+}
+
+// checkDir checks a literal --dir, when this process runs tasks: it must
+// be an existing directory. A template (--dir {}) is checked per item, as
+// the item runs.
+func (p *plan) checkDir() error {
+	dir := p.cfg.Dir
+	if dir == "" || p.local == 0 {
+		return nil
+	}
+	t, err := command.ParseTemplate([]string{dir})
+	if err != nil || t.UsesPlaceholders() {
+		return nil // NewEachCommand reported a bad template
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return badInput("--dir %s does not exist: create it, or give an existing directory", dir)
+	case err != nil:
+		return badInput("--dir %s cannot be used: %v", dir, err)
+	case !fi.IsDir():
+		return badInput("--dir %s is not a directory: give a directory", dir)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
@@ -192,4 +193,35 @@ func Example_customSource() {
 	// tasks: 10
 	// even	2550
 	// odd	2500
+}
+
+// Upper-case a stream given as the input "-" next to a gzip file: the
+// stream and the decompressed file are cut into chunks of whole lines,
+// and the output keeps the order of the inputs.
+func Example_streamedInputs() {
+	tmp, _ := os.MkdirTemp("", "jetmr-example-")
+	defer os.RemoveAll(tmp)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("from a gzip file\n"))
+	zw.Close()
+	os.WriteFile(filepath.Join(tmp, "old.log.gz"), gz.Bytes(), 0o644)
+
+	var out bytes.Buffer
+	_, err := job.Run(context.Background(), job.Config{
+		Kind:    "pipe",
+		Inputs:  []string{"-", filepath.Join(tmp, "old.log.gz")},
+		Stdin:   strings.NewReader("from standard input\n"),
+		Stdout:  &out,
+		Command: []string{"tr", "a-z", "A-Z"},
+		Broker:  broker.Config{StoreDir: filepath.Join(tmp, "store")},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(out.String())
+	// Output:
+	// FROM STANDARD INPUT
+	// FROM A GZIP FILE
 }

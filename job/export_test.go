@@ -10,3 +10,14 @@ func SetWaitLogEvery(d int64) (restore func()) {
 	waitLogEvery = time.Duration(d)
 	return func() { waitLogEvery = old }
 }
+
+// EncodeSnapshot and DecodeSnapshot are the codec of the snapshot files a
+// running job writes in its store.
+var (
+	EncodeSnapshot = encodeSnapshot
+	DecodeSnapshot = decodeSnapshot
+)
+
+// InputsChanged is inputsChanged, for the resume check of records written
+// with and without input fingerprints.
+var InputsChanged = inputsChanged

@@ -29,7 +29,8 @@ type Migration struct {
 	// Where restricts the rows the batches are sized by (optional).
 	Where string
 	// SQL runs per batch with $1 = the batch's low key (inclusive) and
-	// $2 = its high key (exclusive; NULL for the last batch).
+	// $2 = its high key (exclusive; for the last batch, a key above every
+	// key of the table, read in the batch's transaction), never NULL.
 	SQL string
 	// MaxRate bounds how many batches start per second (0: no bound).
 	MaxRate float64
@@ -100,7 +101,11 @@ func (p *plan) openMigration(ctx context.Context) error {
 			m.DB = "sqlite:" + abs
 		}
 	}
-	db, err := migrate.Open(ctx, m.DB)
+	open := migrate.Open
+	if p.cfg.dryRun {
+		open = migrate.OpenReadOnly
+	}
+	db, err := open(ctx, m.DB)
 	if err != nil {
 		return migrateError(err)
 	}
@@ -108,6 +113,14 @@ func (p *plan) openMigration(ctx context.Context) error {
 	if err := migrate.Check(ctx, db, spec); err != nil {
 		db.Close()
 		return migrateError(err)
+	}
+	if m.PauseWhen != "" {
+		// Once now, so that a query that cannot work stops the job before
+		// anything starts, rather than when the first batch waits on it.
+		if _, err := migrate.CheckHealthQuery(ctx, db, m.PauseWhen); err != nil {
+			db.Close()
+			return migrateError(err)
+		}
 	}
 	p.db = db
 	p.source = batchSource{db: db, spec: spec, name: redactDB(m.DB) + " " + m.Table + "." + m.Key}
@@ -146,10 +159,11 @@ func redactDB(url string) string {
 }
 
 // DryRun validates a migrate job and prints its batches and SQL to w
-// without running anything: no broker, no change to the database beyond
-// creating the progress table if it is missing.
+// without running anything: no broker, and no change to the database,
+// which is opened read-only (see [migrate.OpenReadOnly]); a role that may
+// only read the table is enough.
 func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
-	cfg.Kind = schema.KindMigrate
+	cfg.Kind, cfg.dryRun = schema.KindMigrate, true
 	p, err := validate(ctx, cfg)
 	if err != nil {
 		return err
@@ -157,6 +171,7 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 	defer p.close()
 	fmt.Fprintf(w, "-- job %s: %s, about %d rows, %d rows per batch\n", p.record.ID, p.record.Inputs[0], p.total, p.record.ChunkSize)
 	fmt.Fprintf(w, "-- each batch runs, in one transaction with its row in %s:\n%s\n", migrate.ProgressTable, cfg.Migration.SQL)
+	fmt.Fprintf(w, "-- with $1 = the batch's first key and $2 = the next batch's; the last batch's $2 is a key above every key, read when it runs\n")
 	n := 0
 	err = p.source.Split(ctx, p.record.ChunkSize, func(c splitter.Chunk) error {
 		var b migrate.Batch

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/jetmr/jetmr/internal/crashpoint"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -70,7 +71,13 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			if err := win.acquire(gctx, i); err != nil {
 				return err
 			}
-			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data}
+			if c.Path == "" && s.spools() {
+				var err error
+				if c, err = s.spool(i, c); err != nil {
+					return err
+				}
+			}
+			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data, Sum: c.Sum}
 			if err := s.ship(gctx, &t); err != nil {
 				return err
 			}
@@ -174,22 +181,44 @@ func (s *session) throttle() func(context.Context) error {
 				return err
 			}
 		}
+		var since time.Time // when the pause began; zero while not paused
 		for m.PauseWhen != "" {
 			pause, err := s.db.Healthy(ctx, m.PauseWhen)
 			if err != nil {
 				return fmt.Errorf("--pause-when: %w", err)
 			}
 			if !pause {
+				if !since.IsZero() {
+					s.cfg.Logger.Info().Str("job", s.record.ID).Dur("paused", time.Since(since)).Msg("--pause-when is false: batches start again")
+					s.paused(pauseWhenCause, "")
+				}
 				return nil
 			}
-			s.cfg.Logger.Info().Str("job", s.record.ID).Msg("paused by --pause-when")
+			if since.IsZero() {
+				since = time.Now()
+				reason := fmt.Sprintf("--pause-when %q is true", m.PauseWhen)
+				s.cfg.Logger.Warn().Str("job", s.record.ID).Str("pause_when", m.PauseWhen).Msg("paused: --pause-when is true: no batch starts until it is false")
+				s.paused(pauseWhenCause, reason)
+			}
 			select {
 			case <-time.After(time.Second):
 			case <-ctx.Done():
+				s.paused(pauseWhenCause, "")
 				return ctx.Err()
 			}
 		}
 		return nil
+	}
+}
+
+// pauseWhenCause names the pauses of --pause-when for observers.
+const pauseWhenCause = "pause-when"
+
+// paused tells the observers that new tasks are held back for reason, or
+// no longer when reason is "".
+func (s *session) paused(cause, reason string) {
+	if o, ok := s.obs().(observe.PauseObserver); ok {
+		o.Paused(s.record.ID, "", cause, reason)
 	}
 }
 
@@ -257,6 +286,12 @@ func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
 		return nil
 	}
 	return func(r *schema.Result) error {
+		if r.Path == "" && r.TaskData == nil && (s.record.Kind == schema.KindPipe || s.record.Kind == schema.KindMapReduce) {
+			// A chunk of a streamed input that travelled in its task
+			// message and was too large to repeat in its failure: running
+			// the task on nothing would drop its lines from the output.
+			return fmt.Errorf("task %d read a chunk of a streamed input that was not kept with its failure, so it cannot run again: run the job again without --resume", r.Index)
+		}
 		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length, Inline: r.TaskData}
 		if err := s.ship(ctx, &t); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 // ErrAlreadyDone is returned by a resume of a job that completed.
@@ -97,8 +98,10 @@ func (s *session) compare(old schema.JobRecord) error {
 	}
 	add("the kind", old.Kind, cur.Kind)
 	add("the inputs", strings.Join(old.Inputs, " "), strings.Join(cur.Inputs, " "))
-	if slices.Equal(old.Inputs, cur.Inputs) && !slices.Equal(old.InputSizes, cur.InputSizes) {
-		diffs = append(diffs, "the inputs changed size since the job started")
+	if slices.Equal(old.Inputs, cur.Inputs) {
+		if err := inputsChanged(old, cur); err != nil {
+			return err
+		}
 	}
 	add("the output", describeOutput(old), describeOutput(cur))
 	add("--partitions", fmt.Sprint(old.Partitions), fmt.Sprint(cur.Partitions))
@@ -127,6 +130,50 @@ func (s *session) compare(old schema.JobRecord) error {
 		return badInput("job %s wrote to stdout, which cannot be resumed: run it again without --resume (use -o FILE to make a pipe job resumable)", old.ID)
 	}
 	return nil
+}
+
+// inputsChanged refuses the resume of a job whose input files changed
+// since it started: the tasks it finished read the old version, so going
+// on would mix two versions in one output. Records written before input
+// fingerprints are compared by size only.
+func inputsChanged(old, cur schema.JobRecord) error {
+	if slices.Contains(old.Inputs, splitter.Stdin) {
+		return badInput("job %s read standard input, which cannot be read again, so it cannot be resumed: run it again without --resume", old.ID)
+	}
+	if len(old.InputFingerprints) != len(old.Inputs) || len(cur.InputFingerprints) != len(cur.Inputs) {
+		if !slices.Equal(old.InputSizes, cur.InputSizes) {
+			return badInput("cannot resume job %s: the inputs changed size since the job started: run it again without --resume, under a new --job ID", old.ID)
+		}
+		return nil
+	}
+	var changed []string
+	for i, path := range old.Inputs {
+		if why := fingerprint(old.InputFingerprints[i]).Changes(fingerprint(cur.InputFingerprints[i])); len(why) > 0 {
+			changed = append(changed, fmt.Sprintf("input %s changed since the job started: %s", path, strings.Join(why, ", ")))
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return badInput("cannot resume job %s: %s; its finished tasks read the earlier version, so resuming would mix two versions in one output: run it again without --resume, under a new --job ID%s",
+		old.ID, strings.Join(changed, "; "), unfinishedOutput(old))
+}
+
+// unfinishedOutput names the partial output a job that will not be
+// resumed leaves behind, for the user to remove, or returns "".
+func unfinishedOutput(r schema.JobRecord) string {
+	if r.Kind != schema.KindPipe || r.Output == "" {
+		return ""
+	}
+	tmp := reducer.TempPath(r.Output, r.ID)
+	if _, err := os.Lstat(tmp); err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (and remove its unfinished output %s)", tmp)
+}
+
+func fingerprint(f schema.InputFingerprint) splitter.Fingerprint {
+	return splitter.Fingerprint{Size: f.Size, ModTime: f.ModTime, Dev: f.Dev, Ino: f.Ino}
 }
 
 func describeOutput(r schema.JobRecord) string {

@@ -34,12 +34,31 @@ func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
 		return nil, err
 	}
 	defer p.close()
-	b, err := broker.Open(ctx, cfg.Broker)
+	if err := p.jobStore(); err != nil {
+		return nil, err
+	}
+	b, err := broker.Open(ctx, p.cfg.Broker)
+	if errors.Is(err, broker.ErrStoreBusy) && p.ownStore {
+		info, _ := broker.InspectStore(p.cfg.Broker.StoreDir)
+		return nil, running(p.record.ID, info.PID, "wait for it to finish, or choose another --job")
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
 	return p.run(ctx, b, start)
+}
+
+// jobStore gives a job run with the embedded server and no store of its
+// own a store folder under the default root (see [OwnStore]).
+func (p *plan) jobStore() error {
+	bc, err := OwnStore(p.cfg.Broker, p.record.ID, p.cfg.Resume)
+	if err != nil {
+		return err
+	}
+	p.ownStore = bc.StoreDir != p.cfg.Broker.StoreDir
+	p.cfg.Broker = bc
+	return nil
 }
 
 // RunOn is Run on a broker the caller has opened and keeps open, so that
@@ -79,12 +98,13 @@ type session struct {
 	jobs       jetstream.KeyValue
 	spill      string // this process's spill directory
 	splitState schema.SplitCheckpoint
-	counts     *reducer.CountSink    // a migrate job's sink
-	each       *reducer.EachSink     // an each job's sink
-	joinPath   string                // an each job's join file
-	sizer      *splitter.Sizer       // sizes chunks of a --task-time job; nil otherwise
-	data       jetstream.ObjectStore // shipped chunks and outputs (transport "object"); nil otherwise
-	chunks     chunkObjects          // chunks in data of tasks not merged yet
+	counts     *reducer.CountSink     // a migrate job's sink
+	each       *reducer.EachSink      // an each job's sink
+	joinPath   string                 // an each job's join file
+	sizer      *splitter.Sizer        // sizes chunks of a --task-time job; nil otherwise
+	data       jetstream.ObjectStore  // shipped chunks and outputs (transport "object"); nil otherwise
+	chunks     chunkObjects           // chunks in data of tasks not merged yet
+	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
@@ -130,8 +150,8 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		p.cfg.Started(p.record.ID)
 	}
 	totalBytes := p.total
-	if p.record.Kind == schema.KindMigrate {
-		totalBytes = 0 // p.total estimates rows, not bytes
+	if p.record.Kind == schema.KindMigrate || !p.totalKnown {
+		totalBytes = 0 // p.total estimates rows, or counts compressed bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
 	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {
@@ -142,6 +162,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 
 	stats, runErr := s.execute(ctx, sink, start)
 	endErr := s.end(stats, runErr)
+	s.saveFinal(stats, runErr == nil)
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
@@ -164,6 +185,7 @@ func (s *session) report(stats *reducer.Stats) *reducer.Report {
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
 		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
+		r.BatchesUnchanged, r.UnchangedBatches = s.counts.Unchanged, s.counts.UnchangedExamples
 	}
 	if s.each != nil {
 		r.Items, r.ItemsFailed = s.each.Items, s.each.Failed
@@ -183,10 +205,13 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
 		Retired: s.retire(win),
-		Merged:  s.observeTask,
-		Fetch:   s.fetchOutput,
-		Retry:   s.retryFunc(haltCtx),
-		Failed:  s.haltFunc(halt, stopSplit),
+		Merged: func(res *schema.Result) {
+			s.observeTask(res)
+			s.unspool(res)
+		},
+		Fetch:  s.fetchOutput,
+		Retry:  s.retryFunc(haltCtx),
+		Failed: s.haltFunc(halt, stopSplit),
 		BeforeCommit: func(ctx context.Context) error {
 			s.record.State = schema.StateCommitting
 			return s.putRecord(ctx)
@@ -235,6 +260,11 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil
 	})
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
+	rec := s.record // a copy: the reducer's goroutine changes s.record
+	g.Go(func() error {
+		s.recordProgress(workCtx, rec, red, &published)
+		return nil
+	})
 	err = g.Wait()
 	if cause := context.Cause(haltCtx); errors.Is(cause, ErrHalted) {
 		return stats, cause
@@ -354,8 +384,8 @@ func (s *session) end(stats *reducer.Stats, runErr error) error {
 	default:
 		s.record.State = schema.StateDone
 	}
-	if stats != nil {
-		s.record.Tasks = uint64(stats.Tasks())
+	if stats != nil && runErr == nil {
+		s.record.Tasks = uint64(stats.Tasks()) // every task completed
 	}
 	err := s.putRecord(ctx)
 	if s.record.State != schema.StateDone {

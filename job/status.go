@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,19 +20,51 @@ import (
 // It is wrapped together with [ErrBadInput].
 var ErrUnknownJob = errors.New("unknown job")
 
-// Status is what the broker knows about a job while it runs or after it
-// ended (jetmr status).
+// Status is what is known of a job while it runs or after it ended (jetmr
+// status): the figures of its run report, taken from the job's own
+// snapshot while its process runs or once it ended, and counted from its
+// streams when its process died without one.
 type Status struct {
-	Record schema.JobRecord
-	// Published is how many tasks were put in the task stream; Queued of
-	// them are still there (waiting, running or waiting for a retry), of
-	// which InFlight are held by workers now. Done = Published - Queued.
-	Published, Queued, InFlight, Done uint64
-	// Dead counts the dead letters of the current retry round; Malformed
-	// the task messages no worker could decode.
-	Dead, Malformed int
-	// DeadLetters lists the dead letters, filled by [JobStatus] only.
-	DeadLetters []reducer.DeadLetter
+	Record schema.JobRecord `json:"-"`
+	ID     string           `json:"job"`
+	Kind   string           `json:"kind"`
+	// State is running, done, failed or stopped: a job whose process
+	// died is stopped, whatever its record says.
+	State string `json:"state"`
+	// PID and Host name the process running the job, or the last one.
+	PID  int    `json:"pid,omitempty"`
+	Host string `json:"host,omitempty"`
+	// Store is the embedded store holding the job; empty on an external
+	// server.
+	Store   string    `json:"store,omitempty"`
+	Output  string    `json:"output,omitempty"`
+	Started time.Time `json:"started"`
+	// Updated is when the figures were taken.
+	Updated time.Time `json:"updated"`
+	// TasksTotal counts every task of the job: the report's tasks. While
+	// Splitting it is the tasks known so far.
+	TasksTotal uint64 `json:"tasks_total"`
+	Splitting  bool   `json:"splitting,omitempty"`
+	// TasksDone counts the tasks that succeeded, TasksFailed those that
+	// failed on every attempt (the report's failed); Malformed the
+	// messages dropped as malformed. DeadLetters is TasksFailed +
+	// Malformed, the dead letters a run lists.
+	TasksDone   uint64 `json:"tasks_done"`
+	TasksFailed uint64 `json:"tasks_failed"`
+	Malformed   uint64 `json:"malformed"`
+	DeadLetters uint64 `json:"dead_letters"`
+	// InFlight counts the tasks workers hold now; Queued those waiting.
+	InFlight uint64 `json:"in_flight"`
+	Queued   uint64 `json:"queued"`
+	// BytesIn and BytesOut are the report's bytes_in and bytes_out of the
+	// job's last run.
+	BytesIn  int64 `json:"bytes_in"`
+	BytesOut int64 `json:"bytes_out"`
+	// DiskBytes is the disk the job's state, temporary and staged files
+	// use on this machine (and its streams, on an external server).
+	DiskBytes int64 `json:"disk_bytes"`
+	// Failed lists the failed tasks, filled by [JobStatus] only.
+	Failed []reducer.DeadLetter `json:"failed,omitempty"`
 }
 
 // Jobs lists the status of every job recorded in the broker, oldest first.
@@ -45,26 +78,37 @@ func Jobs(ctx context.Context, b *broker.Broker) ([]Status, error) {
 		return nil, fmt.Errorf("%w: listing jobs: %v", broker.ErrUnreachable, err)
 	}
 	defer w.Stop()
-	var out []Status
+	var recs []schema.JobRecord
 	for e := range w.Updates() {
 		if e == nil {
 			break // every current record seen
 		}
-		rec, err := schema.DecodeJobRecord(e.Value())
-		if err != nil {
-			continue
+		if rec, err := schema.DecodeJobRecord(e.Value()); err == nil {
+			recs = append(recs, rec)
 		}
-		st := Status{Record: rec}
-		if err := st.count(ctx, b, false); err != nil {
+	}
+	out := make([]Status, 0, len(recs))
+	for _, rec := range recs {
+		st, err := statusOf(ctx, b, kv, rec, false)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, st)
 	}
-	slices.SortFunc(out, func(a, b Status) int { return int(a.Record.Created - b.Record.Created) })
+	sortStatuses(out)
 	return out, nil
 }
 
-// JobStatus is the status of one job, with its dead letters.
+func sortStatuses(out []Status) {
+	slices.SortStableFunc(out, func(a, b Status) int {
+		if c := a.Started.Compare(b.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// JobStatus is the status of one job, with its failed tasks.
 func JobStatus(ctx context.Context, b *broker.Broker, id string) (Status, error) {
 	kv, err := b.Jobs(ctx, 0)
 	if err != nil {
@@ -72,7 +116,7 @@ func JobStatus(ctx context.Context, b *broker.Broker, id string) (Status, error)
 	}
 	e, err := kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return Status{}, fmt.Errorf("%w: %w %s: nothing is recorded under that ID on this broker; jetmr status lists the jobs", ErrBadInput, ErrUnknownJob, id)
+		return Status{}, unknownJob(id)
 	}
 	if err != nil {
 		return Status{}, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, id, err)
@@ -81,8 +125,212 @@ func JobStatus(ctx context.Context, b *broker.Broker, id string) (Status, error)
 	if err != nil {
 		return Status{}, fmt.Errorf("loading job %s: %w", id, err)
 	}
-	st := Status{Record: rec}
-	return st, st.count(ctx, b, true)
+	return statusOf(ctx, b, kv, rec, true)
+}
+
+func unknownJob(id string) error {
+	return fmt.Errorf("%w: %w %s: nothing is recorded under that ID; jetmr status lists the jobs", ErrBadInput, ErrUnknownJob, id)
+}
+
+// statusOf is the status of the job of rec. A job that ended, or runs in
+// a live process, says what its snapshot says; a job whose process died
+// is counted from its streams.
+func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec schema.JobRecord, detail bool) (Status, error) {
+	snap, haveSnap := loadSnapshot(ctx, kv, rec.ID)
+	// A stopped job is counted from its streams too: a task may complete
+	// after its reducer stopped, and a resume will find it done.
+	final := rec.State == schema.StateDone || rec.State == schema.StateFailed
+	// With an embedded server this process holds the store: nobody else
+	// runs its jobs. On an external one a fresh snapshot shows a live job.
+	live := !final && !b.Embedded() && haveSnap && time.Since(snap.Updated) < liveFor
+	var st Status
+	switch {
+	case haveSnap && (live || final && snap.State == rec.State):
+		st = snap
+		st.Record = rec
+	default:
+		st = Status{Record: rec, ID: rec.ID, Kind: rec.Kind, State: rec.State, Output: rec.Output, Started: time.Unix(0, rec.Created).UTC()}
+		if haveSnap {
+			st.PID, st.Host, st.BytesIn, st.BytesOut = snap.PID, snap.Host, snap.BytesIn, snap.BytesOut
+		}
+		if !final {
+			st.State = schema.StateStopped // stopped, or its process died
+		}
+		st.Updated = time.Now().UTC()
+		if err := st.count(ctx, b, kv); err != nil {
+			return Status{}, err
+		}
+	}
+	st.Store = b.StoreDir()
+	if rec.State == schema.StateCommitting && live {
+		st.State = schema.StateRunning
+	}
+	st.DiskBytes = diskUsed(rec, b.StoreDir()) + streamBytes(ctx, b, rec.ID)
+	if detail && st.TasksFailed > 0 {
+		failed, err := failedTasks(ctx, b, rec)
+		if err != nil {
+			return Status{}, err
+		}
+		st.Failed = failed
+	}
+	return st, nil
+}
+
+func loadSnapshot(ctx context.Context, kv jetstream.KeyValue, id string) (Status, bool) {
+	e, err := kv.Get(ctx, snapshotKey(id))
+	if err != nil {
+		return Status{}, false
+	}
+	st, err := decodeSnapshot(e.Value())
+	return st, err == nil && st.ID == id
+}
+
+// count fills the task counts from the job's streams: the results stream
+// holds every task completed, success or failure, until the job is done.
+func (st *Status) count(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue) error {
+	id := st.Record.ID
+	tasks, err := b.JS.Stream(ctx, schema.TaskStream(id))
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if st.Record.State == schema.StateDone { // its streams went with it
+			st.TasksTotal, st.TasksDone = st.Record.Tasks, st.Record.Tasks
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: reading the task stream of job %s: %v", broker.ErrUnreachable, id, err)
+	}
+	st.Queued = tasks.CachedInfo().State.Msgs
+	st.TasksTotal, st.Splitting = st.Record.Tasks, st.Record.Tasks == 0
+	if e, err := kv.Get(ctx, schema.CheckpointKey(id, schema.CheckpointSplit)); err == nil && st.Splitting {
+		if ck, err := schema.DecodeSplitCheckpoint(e.Value()); err == nil {
+			st.TasksTotal, st.Splitting = ck.Published, !ck.Done
+		}
+	}
+	results, err := b.JS.Stream(ctx, schema.ResultStream(id))
+	if err != nil {
+		return nil // not provisioned yet, or being deleted
+	}
+	malformed := schema.MalformedSubject(id)
+	if ri, err := results.Info(ctx, jetstream.WithSubjectFilter(malformed)); err == nil {
+		st.Malformed = ri.State.Subjects[malformed]
+	}
+	done, failed, err := completedTasks(ctx, b.JS, st.Record)
+	if err != nil {
+		return err
+	}
+	st.TasksDone, st.TasksFailed = uint64(len(done)), uint64(len(failed))
+	st.TasksTotal = max(st.TasksTotal, st.TasksDone+st.TasksFailed)
+	st.DeadLetters = st.TasksFailed + st.Malformed
+	return nil
+}
+
+// completedTasks reads the headers of the results of partition 0, where
+// every task stores a result, as the reducer does: the first success or
+// failure of the current round completes a task. It returns the tasks
+// that succeeded, and the stream sequence of each failed task's result.
+func completedTasks(ctx context.Context, js jetstream.JetStream, rec schema.JobRecord) (done map[uint64]bool, failed map[uint64]uint64, err error) {
+	done, failed = map[uint64]bool{}, map[uint64]uint64{}
+	part0 := schema.ResultSubject(rec.ID, 0)
+	results, err := js.Stream(ctx, schema.ResultStream(rec.ID))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+	}
+	ri, err := results.Info(ctx, jetstream.WithSubjectFilter(part0))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+	}
+	total := ri.State.Subjects[part0]
+	if total == 0 {
+		return done, failed, nil
+	}
+	cons, err := js.OrderedConsumer(ctx, schema.ResultStream(rec.ID), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{part0}, HeadersOnly: true,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+	}
+	prefix := rec.ID + "/"
+	for read := uint64(0); read < total; {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			idx, ok := resultIndex(m.Headers().Get(jetstream.MsgIDHeader), prefix)
+			if !ok || done[idx] {
+				continue
+			}
+			if _, dead := failed[idx]; dead {
+				continue
+			}
+			round := m.Headers().Get(schema.FailedHeader)
+			switch {
+			case round == "":
+				done[idx] = true
+			case round == strconv.Itoa(rec.Round):
+				if md, err := m.Metadata(); err == nil {
+					failed[idx] = md.Sequence.Stream
+				}
+			}
+		}
+		if n == 0 {
+			break
+		}
+		read += uint64(n)
+	}
+	return done, failed, nil
+}
+
+// resultIndex is the task index in a result's message ID: JOB/INDEX/...
+func resultIndex(msgID, prefix string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(msgID, prefix)
+	if !ok {
+		return 0, false
+	}
+	idx, _, _ := strings.Cut(rest, "/")
+	i, err := strconv.ParseUint(idx, 10, 64)
+	return i, err == nil
+}
+
+// failedTasks loads the failure result of every failed task.
+func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([]reducer.DeadLetter, error) {
+	_, failed, err := completedTasks(ctx, b.JS, rec)
+	if err != nil {
+		return nil, err
+	}
+	results, err := b.JS.Stream(ctx, schema.ResultStream(rec.ID))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+	}
+	var out []reducer.DeadLetter
+	for _, seq := range failed {
+		m, err := results.GetMsg(ctx, seq)
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		}
+		r, err := schema.DecodeResult(m.Data)
+		if err != nil || r.Err == nil {
+			continue
+		}
+		out = append(out, reducer.DeadLetter{
+			Index: r.Index, Attempts: r.Attempt, Worker: r.Worker, Path: r.Path, Offset: r.Offset, Length: r.Length, Error: *r.Err,
+		})
+	}
+	slices.SortFunc(out, func(a, b reducer.DeadLetter) int { return int(a.Index) - int(b.Index) })
+	return out, nil
+}
+
+// streamBytes is what the job's streams hold on the server.
+func streamBytes(ctx context.Context, b *broker.Broker, id string) int64 {
+	var n int64
+	for _, name := range []string{schema.TaskStream(id), schema.ResultStream(id), "OBJ_" + schema.DataBucket(id)} {
+		if s, err := b.JS.Stream(ctx, name); err == nil {
+			n += int64(s.CachedInfo().State.Bytes)
+		}
+	}
+	return n
 }
 
 // Workers lists the workers with a fresh heartbeat, by name.
@@ -105,90 +353,6 @@ func Workers(ctx context.Context, b *broker.Broker) ([]schema.WorkerStatus, erro
 			out = append(out, st)
 		}
 	}
-	slices.SortFunc(out, func(a, b schema.WorkerStatus) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b schema.WorkerStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
-}
-
-// count fills the task counts and dead letters from the job's streams. A
-// job whose streams are gone (it completed) counts its recorded tasks done.
-func (st *Status) count(ctx context.Context, b *broker.Broker, detail bool) error {
-	tasks, err := b.JS.Stream(ctx, schema.TaskStream(st.Record.ID))
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		st.Published, st.Done = st.Record.Tasks, st.Record.Tasks
-		return nil
-	case err != nil:
-		return fmt.Errorf("%w: reading the task stream of job %s: %v", broker.ErrUnreachable, st.Record.ID, err)
-	}
-	info := tasks.CachedInfo().State
-	st.Published, st.Queued = info.LastSeq, info.Msgs
-	st.Done = st.Published - min(st.Queued, st.Published)
-	if c, err := tasks.Consumer(ctx, schema.MapperConsumer); err == nil {
-		st.InFlight = uint64(c.CachedInfo().NumAckPending)
-	}
-	results, err := b.JS.Stream(ctx, schema.ResultStream(st.Record.ID))
-	if err != nil {
-		return nil // not provisioned yet, or being deleted
-	}
-	if ri, err := results.Info(ctx, jetstream.WithSubjectFilter(schema.MalformedSubject(st.Record.ID))); err == nil {
-		st.Malformed = int(ri.State.Msgs)
-	}
-	part0 := schema.ResultSubject(st.Record.ID, 0)
-	ri, err := results.Info(ctx, jetstream.WithSubjectFilter(part0))
-	if err != nil || ri.State.Subjects[part0] == 0 {
-		return nil
-	}
-	return st.deadLetters(ctx, b.JS, ri.State.Subjects[part0], detail)
-}
-
-// deadLetters scans the failure results of partition 0 (headers only unless
-// detail asks for the dead letters themselves).
-func (st *Status) deadLetters(ctx context.Context, js jetstream.JetStream, total uint64, detail bool) error {
-	cons, err := js.OrderedConsumer(ctx, schema.ResultStream(st.Record.ID), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{schema.ResultSubject(st.Record.ID, 0)},
-		HeadersOnly:    !detail,
-	})
-	if err != nil {
-		return fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, st.Record.ID, err)
-	}
-	round := strconv.Itoa(st.Record.Round)
-	seen := map[uint64]bool{}
-	for read := uint64(0); read < total; {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			return fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, st.Record.ID, err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			if m.Headers().Get(schema.FailedHeader) != round {
-				continue
-			}
-			st.Dead++
-			if !detail {
-				continue
-			}
-			r, err := schema.DecodeResult(m.Data())
-			if err != nil || r.Err == nil || seen[r.Index] {
-				continue
-			}
-			seen[r.Index] = true
-			st.DeadLetters = append(st.DeadLetters, reducer.DeadLetter{
-				Index: r.Index, Attempts: r.Attempt, Worker: r.Worker, Path: r.Path, Offset: r.Offset, Length: r.Length, Error: *r.Err,
-			})
-		}
-		if n == 0 {
-			return nil
-		}
-		read += uint64(n)
-	}
-	return nil
 }

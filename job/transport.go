@@ -58,6 +58,14 @@ func (s *session) ship(ctx context.Context, t *schema.Task) error {
 	if err != nil {
 		return fmt.Errorf("%w: reading input %s at %d+%d for task %d: %v", ErrBadInput, t.Path, t.Offset, t.Length, t.Index, err)
 	}
+	if t.Sum != nil {
+		// The splitter read these bytes already: a file changed since
+		// then must not mix its two versions in one output.
+		if err := schema.VerifyChecksum(t, data); err != nil {
+			return fmt.Errorf("shipping task %d: input %s changed after it was split (bytes %d-%d differ from what the splitter read): do not modify inputs while a job runs; run the job again: %w",
+				t.Index, t.Path, t.Offset, t.Offset+t.Length, err)
+		}
+	}
 	t.Sum = schema.Checksum(data)
 	if len(data) <= inlineChunkMax {
 		t.Inline = data

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/nats-io/nuid"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/migrate"
 	"github.com/jetmr/jetmr/observe"
@@ -34,6 +37,13 @@ type plan struct {
 	// chunkGiven is whether the caller chose the chunk size (a resume keeps
 	// the job's own otherwise).
 	chunkGiven bool
+	// ownStore is set when the job runs in its own store under the
+	// default root.
+	ownStore bool
+	// streamed is whether some inputs are read as streams (standard input,
+	// compressed files); totalKnown whether total counts the bytes tasks
+	// read (a compressed file's size does not).
+	streamed, totalKnown bool
 }
 
 // defaultWindow sizes the window of outstanding tasks: at least 8 per slot
@@ -44,6 +54,16 @@ func defaultWindow(chunkSize int64, slots int) int {
 	byBytes := int64(64<<20) / max(chunkSize, 1)
 	return int(min(max(byBytes, int64(8*slots), 32), 4096))
 }
+
+// minStreamChunk is the least default chunk size of a job with streamed
+// inputs; spooledChunkMax bounds the chunks (and lines) of streamed inputs
+// spooled to files (transport "shared"); with transport "object" they
+// travel in the task messages and splitter.DefaultStreamChunkMax bounds
+// them.
+const (
+	minStreamChunk  = 1 << 20
+	spooledChunkMax = 64 << 20
+)
 
 // DefaultBatchRows is the rows per batch of a migrate job.
 const DefaultBatchRows = 1000
@@ -109,6 +129,9 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if cfg.Timeout < 0 {
 		return nil, badInput("timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
 	}
+	if err := CheckMemFree(cfg.MemFree); err != nil {
+		return nil, err
+	}
 	if cfg.Observer == nil {
 		cfg.Observer = observe.Multi() // one that ignores every event
 	}
@@ -136,11 +159,10 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		}
 	}
 	if p.source == nil {
-		inputs, err := splitter.ResolveInputs(cfg.Inputs)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		if err := p.resolveInputs(); err != nil {
+			p.close()
+			return nil, err
 		}
-		p.inputs, p.source = inputs, splitter.Files(inputs)
 	}
 	var names []string
 	var sizes []int64
@@ -149,6 +171,11 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	for _, n := range sizes {
 		p.total += n
+	}
+	p.totalKnown = !p.streamed
+	if cfg.TaskTime > 0 && p.streamed {
+		p.close()
+		return nil, badInput("--task-time sizes chunks of files read by byte ranges; standard input and compressed inputs are read as streams: use --chunk-size for them")
 	}
 	if cfg.TaskTime > 0 {
 		if _, ok := p.source.(splitter.AdaptiveSource); !ok {
@@ -173,6 +200,11 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		if cfg.Kind == schema.KindMapReduce {
 			p.cfg.ChunkSize = min(p.cfg.ChunkSize, mapChunkCap(cfg.Memory, cfg.Slots))
 		}
+		if p.streamed {
+			// The size of a stream is not known (a compressed file's is
+			// not its size): chunks of 1 MiB at least.
+			p.cfg.ChunkSize = max(p.cfg.ChunkSize, minStreamChunk)
+		}
 	}
 	if p.cfg.Window <= 0 {
 		p.cfg.Window = defaultWindow(p.cfg.ChunkSize, cfg.Slots)
@@ -188,9 +220,16 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		State: schema.StateRunning,
 	}
 	p.record.Inputs, p.record.InputSizes = names, sizes
+	if f, ok := p.source.(splitter.Fingerprinter); ok {
+		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
+	}
 	if p.record.Transport, err = transport(cfg.Transport, cfg.Broker.URL != ""); err != nil {
 		p.close()
 		return nil, err
+	}
+	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
+		in.Max = spooledChunkMax // spooled chunks do not travel in messages
+		p.source = in
 	}
 	if m := cfg.Migration; cfg.Kind == schema.KindMigrate {
 		p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL
@@ -215,6 +254,37 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// resolveInputs resolves the input paths into the job's source: input
+// files by byte ranges, or, when standard input or a compressed file is
+// among them, each input in turn with those read as streams.
+func (p *plan) resolveInputs() error {
+	inputs, err := splitter.ResolveInputs(p.cfg.Inputs)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	p.inputs, p.source = inputs, splitter.Files(inputs)
+	for _, in := range inputs {
+		if in.Path == splitter.Stdin && p.cfg.Resume {
+			return badInput("standard input (-i -) cannot be read again, so a job reading it cannot be resumed: run it again without --resume")
+		}
+		p.streamed = p.streamed || in.Streamed()
+	}
+	if p.streamed {
+		p.source = splitter.Inputs{Inputs: inputs, Stdin: p.cfg.Stdin}
+	}
+	return nil
+}
+
+// recordFingerprints converts the splitter's fingerprints for the job
+// record.
+func recordFingerprints(fps []splitter.Fingerprint) []schema.InputFingerprint {
+	out := make([]schema.InputFingerprint, len(fps))
+	for i, fp := range fps {
+		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino}
+	}
+	return out
 }
 
 func (p *plan) validatePipe() error {
@@ -248,6 +318,9 @@ func (p *plan) validateMapReduce() error {
 		return badInput("output directory %s already exists: remove it or choose another -o", p.cfg.Output)
 	}
 	for _, in := range p.cfg.Inputs {
+		if in == splitter.Stdin {
+			continue
+		}
 		abs, _ := filepath.Abs(in)
 		if rel, err := filepath.Rel(abs, out); err == nil && !strings.HasPrefix(rel, "..") {
 			return badInput("output directory %s is inside input %s: choose an -o outside the inputs", p.cfg.Output, in)
@@ -318,10 +391,29 @@ func splitCommand(flag, spec, builtins string) ([]string, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
 	}
 	if err := command.Check(argv); err != nil {
-		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') {
+		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') && !errors.Is(err, command.ErrNotExecutable) {
 			return nil, badInput("%s %q is neither a built-in (%s) nor a command on PATH", flag, spec, builtins)
 		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
 	}
 	return argv, nil
+}
+
+// CheckMemFree refuses, with an error wrapping [ErrBadInput], a --memfree
+// (Config.MemFree) that this machine can never have free: more than its
+// memory, or its cgroup's limit. The local workers would wait for it
+// forever.
+func CheckMemFree(memFree int64) error {
+	if memFree < 0 {
+		return badInput("--memfree %d is not valid: give a size such as 2GiB", memFree)
+	}
+	if memFree == 0 {
+		return nil
+	}
+	total, err := memory.Total()
+	if err != nil || memFree <= total {
+		return nil // no figure to check against: the workers wait as asked
+	}
+	return badInput("--memfree %s is more than the %s of memory this machine has (or its cgroup allows), so no task would ever start: give less, e.g. --memfree %dMiB",
+		humanize.IBytes(uint64(memFree)), humanize.IBytes(uint64(total)), total/8>>20)
 }

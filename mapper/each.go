@@ -155,9 +155,10 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		}
 		ev.End, ev.BytesOut = end, int64(buf.Len())
 		ev.Failed, ev.ExitCode, ev.Signal = err != nil, r.Exit, r.Signal
-		ev.Retried = stopped || (err != nil && k < maxAttempts)
+		permanent := err != nil && asTaskError(err).Permanent // a missing --dir: no retry can fix it
+		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)
 		p.obs.AttemptEnded(ev)
-		if err == nil || stopped || k >= maxAttempts {
+		if err == nil || stopped || k >= maxAttempts || permanent {
 			return r
 		}
 		select {

@@ -2,6 +2,7 @@ package mapper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -36,7 +37,8 @@ func (m *migrator) close() {
 // transaction, and a batch already committed is not run again. Transient
 // database errors and timeouts are retried like any failure; others (a
 // constraint violation, a syntax error) are permanent: the batch is a dead
-// letter at once, naming its key range and the database's error.
+// letter at once, naming its key range and the database's error, and the
+// key whose rows fail alone when there is one (see [migrate.FailingKey]).
 //
 // The job's timeout bounds each transaction rather than the attempt. From
 // the second attempt on, a transaction whose SQL times out is split in
@@ -63,15 +65,48 @@ func (p *processor) processBatch(ctx context.Context, t schema.Task, attempt int
 	out, err := migrate.RunBatch(ctx, db, spec, b, opts...)
 	if err != nil {
 		permanent := !migrate.Retriable(err) && !migrate.IsTimeout(err) && ctx.Err() == nil
-		return output{}, &schema.TaskError{Message: err.Error(), Permanent: permanent}
+		msg := err.Error()
+		if permanent && migrate.SQLFailed(err) {
+			msg += failingKey(ctx, db, spec, err, time.Duration(rec.TimeoutNanos))
+		}
+		return output{}, &schema.TaskError{Message: msg, Permanent: permanent}
 	}
-	payload, err := msgpack.Marshal(&BatchOutcome{
+	bo := BatchOutcome{
 		Range: b.Range(), Rows: out.Rows, Earlier: out.Earlier, Parts: out.Parts, Splits: out.Splits, AlreadyDone: out.AlreadyDone,
-	})
+	}
+	for _, u := range out.Unchanged {
+		bo.Unchanged = append(bo.Unchanged, u.String())
+	}
+	payload, err := msgpack.Marshal(&bo)
 	if err != nil {
 		return output{}, err
 	}
 	return output{payload: payload, size: int64(len(payload)), rows: out.Rows + out.Earlier}, nil
+}
+
+// failingKeyTries bounds the rolled-back runs that look for the row
+// breaking a batch: two per halving, enough to get from a million rows
+// down to one.
+const failingKeyTries = 40
+
+// failingKey names, for a dead letter, the key of the rows that make the
+// failed part of a batch fail on their own, found by halving it in
+// transactions that are rolled back: "; the SQL fails on key K alone".
+// It says nothing when no single key fails alone.
+func failingKey(ctx context.Context, db migrate.DB, spec migrate.Spec, err error, timeout time.Duration) string {
+	var be *migrate.BatchError
+	if !errors.As(err, &be) {
+		return ""
+	}
+	part := be.Batch
+	if be.Part != (migrate.Batch{}) {
+		part = be.Part
+	}
+	k, ok, ferr := migrate.FailingKey(ctx, db, spec, part, timeout, failingKeyTries)
+	if ferr != nil || !ok {
+		return ""
+	}
+	return fmt.Sprintf("; the SQL fails on key %v alone", k)
 }
 
 // splitFromAttempt is the first attempt of a batch that splits it when
@@ -99,4 +134,8 @@ type BatchOutcome struct {
 	Parts       int  `msgpack:"parts,omitempty"`
 	Splits      int  `msgpack:"splits,omitempty"`
 	AlreadyDone bool `msgpack:"done,omitempty"`
+	// Unchanged says, for each part of the batch run by this attempt whose
+	// range held rows but whose SQL changed none, "[lo, hi) holds N rows
+	// but the SQL changed 0".
+	Unchanged []string `msgpack:"unchanged,omitempty"`
 }

@@ -3,10 +3,13 @@ package mapper
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/jetmr/jetmr/command"
@@ -98,8 +101,17 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		return output{}, err
 	}
 	defer closeIn()
+	var sum *summingReader
+	if !t.Shipped() && t.Sum != nil {
+		sum = &summingReader{r: in, h: schema.NewChecksum()}
+		in = sum
+	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
-	if err := command.Run(ctx, p.job.Record.Command, in, w); err != nil {
+	err = command.Run(ctx, p.job.Record.Command, in, w)
+	if err == nil && sum != nil {
+		err = sum.verify(&t)
+	}
+	if err != nil {
 		w.abort()
 		return output{}, err
 	}
@@ -160,7 +172,14 @@ func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(
 	}
 	buf := (*bp)[:t.Length]
 	release := func() { p.bufs.Put(bp) }
-	f, done, err := p.files.open(t.Path)
+	open := p.files.open
+	if p.spillDir != "" && strings.HasPrefix(t.Path, p.spillDir+string(filepath.Separator)) {
+		// A chunk the job spooled into the spill folder (a streamed input)
+		// is read once and removed once merged: keeping it open would keep
+		// its disk space.
+		open = openOnce
+	}
+	f, done, err := open(t.Path)
 	if err != nil {
 		release()
 		return nil, nil, fmt.Errorf("opening input of task %d: %w", t.Index, err)
@@ -168,9 +187,57 @@ func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(
 	defer done()
 	if _, err := f.ReadAt(buf, t.Offset); err != nil {
 		release()
+		if errors.Is(err, io.EOF) && t.Sum != nil {
+			return nil, nil, changedInput(&t, err)
+		}
 		return nil, nil, fmt.Errorf("reading %s at %d+%d for task %d: %w", t.Path, t.Offset, t.Length, t.Index, err)
 	}
+	if t.Sum != nil {
+		if err := schema.VerifyChecksum(&t, buf); err != nil {
+			release()
+			return nil, nil, changedInput(&t, err)
+		}
+	}
 	return buf, release, nil
+}
+
+// changedInput is the failure of a task whose byte range no longer holds
+// the bytes the splitter read: the file changed after it was split. No
+// retry can fix it, and going on would mix two versions of the file.
+func changedInput(t *schema.Task, cause error) error {
+	return &schema.TaskError{Permanent: true, Message: fmt.Sprintf(
+		"input %s changed after it was split: bytes %d-%d are not what the splitter read (%v): do not modify inputs while a job runs; run the job again",
+		t.Path, t.Offset, t.Offset+t.Length, cause)}
+}
+
+// summingReader computes the checksum of a byte range as a command reads
+// it.
+type summingReader struct {
+	r io.Reader
+	h hash.Hash32
+	n int64
+}
+
+func (s *summingReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.h.Write(p[:n])
+	s.n += int64(n)
+	return n, err
+}
+
+// verify reads what the command left of the range and checks the whole
+// range against the task's checksum.
+func (s *summingReader) verify(t *schema.Task) error {
+	if _, err := io.Copy(io.Discard, s); err != nil {
+		return fmt.Errorf("reading %s at %d+%d for task %d: %w", t.Path, t.Offset, t.Length, t.Index, err)
+	}
+	if err := schema.VerifySum(t, s.h.Sum(nil), s.n); err != nil {
+		return changedInput(t, err)
+	}
+	if s.n != t.Length {
+		return changedInput(t, fmt.Errorf("read %d bytes of %d", s.n, t.Length))
+	}
+	return nil
 }
 
 func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int) ([]output, error) {
@@ -278,6 +345,15 @@ func (c *fileCache) open(path string) (f *os.File, done func(), err error) {
 	}
 	c.files[path] = f
 	return f, func() {}, nil
+}
+
+// openOnce opens path for one task; done closes it.
+func openOnce(path string) (*os.File, func(), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
 
 // close closes every cached file, once no task reads any more.

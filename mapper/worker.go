@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -217,21 +218,35 @@ func (w *Worker) waitForMemory(ctx context.Context) error {
 	if read == nil {
 		read = memory.Available
 	}
-	logged := false
+	var since time.Time // when the wait began; zero while not waiting
 	for {
 		avail, err := read()
 		if err != nil || avail >= w.cfg.MemFree {
+			if !since.IsZero() {
+				w.log.Info().Int64("available", avail).Dur("paused", time.Since(since)).Msg("enough free memory: tasks start again")
+				w.paused("")
+			}
 			return nil
 		}
-		if !logged {
-			w.log.Info().Int64("available", avail).Int64("memfree", w.cfg.MemFree).Msg("waiting for free memory before the next task")
-			logged = true
+		if since.IsZero() {
+			since = time.Now()
+			w.log.Warn().Int64("available", avail).Int64("memfree", w.cfg.MemFree).Msg("paused: waiting for --memfree of free memory before the next task")
+			w.paused(fmt.Sprintf("--memfree %s, %s available", humanize.IBytes(uint64(w.cfg.MemFree)), humanize.IBytes(uint64(max(avail, 0)))))
 		}
 		select {
 		case <-ctx.Done():
+			w.paused("")
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
+	}
+}
+
+// paused tells the observers that no task starts for lack of memory, or
+// that tasks start again when reason is "".
+func (w *Worker) paused(reason string) {
+	if o, ok := w.observer().(observe.PauseObserver); ok {
+		o.Paused(w.cfg.Job.Record.ID, "", "memfree", reason)
 	}
 }
 

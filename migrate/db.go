@@ -2,6 +2,8 @@ package migrate
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -23,7 +25,8 @@ type DB interface {
 	// not exist or the column is neither integer nor text.
 	Inspect(ctx context.Context, spec Spec) (KeyKind, error)
 	// Prepare compiles spec's where clause and SQL without running them,
-	// and creates the progress table if it is missing.
+	// and creates the progress table if it is missing, unless the DB was
+	// opened read-only.
 	Prepare(ctx context.Context, spec Spec) error
 	// EstimateRows estimates how many rows spec's where clause selects.
 	EstimateRows(ctx context.Context, spec Spec) (int64, error)
@@ -35,7 +38,11 @@ type DB interface {
 	Seek(ctx context.Context, spec Spec, after Key, skip int) (k Key, ok bool, err error)
 	// RunPart runs spec's SQL for the key range of b in one transaction
 	// that first claims the progress row (spec.Job, b.Lo) and then records
-	// b.Hi and the rows affected in it. If the row is there already, it
+	// b.Hi and the rows affected in it. The SQL receives $1 = b.Lo and
+	// $2 = b.Hi, or when b.Hi is Unbounded a real key above every key of
+	// the table, read in the transaction (see Part.Bound). When the SQL
+	// changes no row, RunPart counts the rows of its range (Part.Held).
+	// If the row is there already, it
 	// runs nothing and returns the row's Hi and Rows with Found set. Two
 	// runs of one part serialize on the claim. A positive timeout bounds
 	// the transaction, from when it may begin: on SQLite, once the
@@ -44,6 +51,11 @@ type DB interface {
 	// *BatchError for b, and commits nothing. See the package function
 	// RunBatch.
 	RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error)
+	// TryPart runs spec's SQL for the key range of b, with the $1 and $2
+	// RunPart would give it, in a transaction that it always rolls back:
+	// nothing is committed or claimed. Its error is the *BatchError that
+	// RunPart would have returned. See FailingKey.
+	TryPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) error
 	// Middle returns a key that splits the rows of [lo, hi) that spec's
 	// where clause selects into two halves: the first key above lo at or
 	// past the middle row, so that lo < mid < hi. ok is false when the
@@ -75,6 +87,25 @@ type Outcome struct {
 	Parts int
 	// Splits is the number of times this call split a part.
 	Splits int
+	// Unchanged lists the parts run in this call whose range held rows
+	// but whose SQL changed none: most likely SQL that does not select
+	// its rows with $1 and $2 as documented.
+	Unchanged []Unchanged
+}
+
+// Unchanged is a part whose SQL changed no row although its range held
+// some.
+type Unchanged struct {
+	// Lo and Bound are the $1 and $2 the SQL received.
+	Lo, Bound Key
+	// Held is the number of rows of [Lo, Bound) that the where clause
+	// selects (all of them without one).
+	Held int64
+}
+
+// String says what happened: "[1, 501) holds 500 rows but the SQL changed 0".
+func (u Unchanged) String() string {
+	return fmt.Sprintf("[%v, %v) holds %d rows but the SQL changed 0", u.Lo, u.Bound, u.Held)
 }
 
 // Part is what DB.RunPart did with one part of a batch.
@@ -88,6 +119,13 @@ type Part struct {
 	// Found means that the part's claim was there already: it was
 	// committed before, and nothing ran.
 	Found bool
+	// Bound is the $2 the SQL received: the part's Hi, or for a part
+	// without one (the last batch's) a key above every key of the table,
+	// found in the part's transaction. Zero when Found.
+	Bound Key
+	// Held is, when the SQL ran now and changed no row, the number of
+	// rows of [lo, Bound) that the where clause selects; 0 otherwise.
+	Held int64
 }
 
 // Done is one committed batch, as the progress table records it.
@@ -124,11 +162,25 @@ const urlForms = "sqlite:PATH (an existing SQLite file), postgres://USER:PASSWOR
 // rejects the credentials, an error wrapping ErrUnreachable. Error messages
 // never include the password.
 func Open(ctx context.Context, url string) (DB, error) {
+	return open(ctx, url, false)
+}
+
+// OpenReadOnly connects like [Open] for a look that changes nothing (a
+// dry run): SQLite opens the file read-only and leaves its journal mode
+// as it is; PostgreSQL sessions default to read-only transactions, so
+// that a role with only CONNECT and SELECT is enough. [Check] then
+// compiles the SQL without creating the progress table, and
+// DB.RunPart always fails.
+func OpenReadOnly(ctx context.Context, url string) (DB, error) {
+	return open(ctx, url, true)
+}
+
+func open(ctx context.Context, url string, readOnly bool) (DB, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
-		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
+		return openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"), readOnly)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return openPostgres(ctx, url)
+		return openPostgres(ctx, url, readOnly)
 	}
 	scheme, _, found := strings.Cut(url, ":")
 	if !found || strings.ContainsAny(scheme, "/ ") {
@@ -176,6 +228,9 @@ func foundPart(b Batch, recorded *string, rows int64) (Part, error) {
 func middleOffset(n, atLo int64) int64 {
 	return max(n/2-atLo, 0)
 }
+
+// errReadOnly is the failure of a batch on a DB opened read-only.
+var errReadOnly = errors.New("the database was opened read-only (a dry run): no batch runs")
 
 // withTimeout bounds ctx by timeout when it is positive.
 func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {

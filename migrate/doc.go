@@ -20,14 +20,18 @@
 //     the keys. Batches are contiguous: together they cover every key from
 //     the first one up, each exactly once. Splitting never holds more than
 //     one key in memory and scans the key index once in all.
-//   - The last batch is open-ended: its Hi is [Unbounded], which the SQL
-//     receives as $2 = NULL, so that rows appended after splitting (a
-//     growing serial key) are migrated too. The SQL's contract is: $1 and
-//     $2 have the key column's type, and the statement handles exactly
-//     the rows with $1 <= key < $2, reading a NULL $2 as "no upper bound"
-//     (example below). The statement is sent as written, never rewritten;
-//     on PostgreSQL its parameters are declared with the key column's
-//     type, so "$2 IS NULL" needs no cast.
+//   - The SQL's contract is: $1 and $2 have the key column's type, are
+//     never NULL, and the statement handles exactly the rows with
+//     $1 <= key < $2 (example below). $2 is the next batch's first key,
+//     and for the last batch, whose Hi is [Unbounded], a key above every
+//     key of the table that [RunBatch] reads in the batch's own
+//     transaction, so that rows appended after splitting (a growing
+//     serial key) are migrated too. The statement is sent as written,
+//     never rewritten; on PostgreSQL its parameters are declared with the
+//     key column's type.
+//   - A part whose SQL changes no row although its range holds some is
+//     reported in Outcome.Unchanged: such SQL most likely does not select
+//     its rows with $1 and $2.
 //   - The where clause (--where) only shapes the batches, so that each
 //     holds about the same number of rows of interest; the SQL must do its
 //     own filtering, since a batch's range also holds the rows in between
@@ -51,11 +55,18 @@
 //     range and wrapping the database's error; [Retriable] tells transient
 //     ones (serialization failures, deadlocks, lock and statement
 //     timeouts, SQLite BUSY/LOCKED, lost connections) from the rest, and
-//     [IsTimeout] those where time ran out.
+//     [IsTimeout] those where time ran out. When the batch's own SQL
+//     failed for good ([SQLFailed]), [FailingKey] finds the key whose rows
+//     make it fail, by running halves of the batch in transactions that it
+//     rolls back.
+//   - [OpenReadOnly] opens a database for a look that changes nothing (a
+//     dry run): [Check] and [Batches] work, no batch runs.
+//     [CheckHealthQuery] checks a --pause-when query: one row of one
+//     boolean column.
 //
 // A typical statement:
 //
-//	UPDATE t SET n = n + 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)
+//	UPDATE t SET n = n + 1 WHERE id >= $1 AND id < $2
 //
 // A DB is safe for concurrent use by many goroutines; the package keeps no
 // global state and logs nothing. Package [github.com/jetmr/jetmr/migrate/pgtest]

@@ -46,8 +46,12 @@ type BatchError struct {
 	Err error
 }
 
-// opSQL is the Op of a BatchError raised by the batch's own SQL.
-const opSQL = "running the SQL"
+// Ops of a BatchError: the batch's own SQL, and finding the $2 of the
+// last batch.
+const (
+	opSQL   = "running the SQL"
+	opBound = "finding the last batch's $2"
+)
 
 func (e *BatchError) Error() string {
 	msg := fmt.Sprintf("batch %d %s: %s: %v", e.Batch.Index, e.Batch.Range(), e.Op, e.Err)

@@ -39,7 +39,8 @@ type Key struct {
 	Int  int64   `msgpack:"i,omitempty" json:"int,omitempty"`
 	Text string  `msgpack:"s,omitempty" json:"text,omitempty"`
 	// Unbounded marks the end of the last batch: above every key, including
-	// the keys inserted after splitting. The SQL receives it as NULL.
+	// the keys inserted after splitting. The SQL never receives it: it
+	// gets a real key above every key instead (see [Part.Bound]).
 	Unbounded bool `msgpack:"u,omitempty" json:"unbounded,omitempty"`
 }
 
@@ -115,14 +116,16 @@ func parseKey(kind KeyKind, s string) (Key, error) {
 // split. Hi is the next batch's Lo, so consecutive batches are contiguous
 // and together cover every key from the first batch's Lo upwards exactly
 // once, including keys that fall into gaps or are inserted after
-// splitting. The last batch's Hi is [Unbounded]: the SQL receives $2 =
-// NULL and must read it as "no upper bound", typically as
+// splitting. The last batch's Hi is [Unbounded]; its SQL still receives a
+// real $2, a key above every key of the table read in the batch's
+// transaction, so that
 //
-//	key >= $1 AND ($2 IS NULL OR key < $2)
+//	key >= $1 AND key < $2
 //
-// so that rows appended after splitting (a growing serial key) are
-// migrated too. Only keys below the first batch's Lo, inserted after
-// splitting, belong to no batch.
+// selects the rows of every batch, rows appended after splitting (a
+// growing serial key) included. Only keys below the first batch's Lo,
+// inserted after splitting, and keys above the last batch's $2, inserted
+// after its transaction read it, belong to no batch.
 type Batch struct {
 	// Index numbers the batches of a split from 0, in key order.
 	Index uint64 `msgpack:"i" json:"index"`

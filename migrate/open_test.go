@@ -186,3 +186,90 @@ func TestPostgresServerGone(t *testing.T) {
 		t.Errorf("Batches with the server gone: %v; want ErrUnreachable", err)
 	}
 }
+
+// TestOpenReadOnlySQLite opens, read-only, a SQLite database in each
+// journal mode, the WAL one a migration leaves behind: Check and Batches
+// work, no batch runs, and the database file does not change. In WAL mode
+// a reader needs the -wal and -shm files: they may appear, the -wal one
+// empty.
+func TestOpenReadOnlySQLite(t *testing.T) {
+	for _, wal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := openSQLiteTemp(t) // opened read-write: WAL mode
+			path := db.(*sqliteDB).path
+			exec(t, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)")
+			insertInts(t, db, "t", gappyKeys(100, 7))
+			if !wal {
+				exec(t, db, "PRAGMA journal_mode = DELETE")
+			}
+			db.Close() // the last connection: the -wal and -shm files go
+			files := func() map[string]string {
+				out := map[string]string{}
+				entries, err := os.ReadDir(filepath.Dir(path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range entries {
+					data, err := os.ReadFile(filepath.Join(filepath.Dir(path), e.Name()))
+					if err != nil {
+						t.Fatal(err)
+					}
+					out[e.Name()] = string(data)
+				}
+				return out
+			}
+			before := files()
+
+			ro, err := OpenReadOnly(ctx, "sqlite:"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := Spec{Job: "ro", Table: "t", Key: "id", SQL: updateSQL}
+			if err := Check(ctx, ro, spec); err != nil {
+				t.Fatal(err)
+			}
+			batches := collect(t, ro, spec, 30)
+			if len(batches) != 4 {
+				t.Errorf("%d batches, want 4", len(batches))
+			}
+			if _, err := RunBatch(ctx, ro, spec, batches[0]); !errors.Is(err, errReadOnly) {
+				t.Errorf("RunBatch on a read-only DB: %v, want errReadOnly", err)
+			}
+			if err := ro.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for name, data := range files() {
+				old, ok := before[name]
+				switch {
+				case ok && data != old:
+					t.Errorf("%s changed", name)
+				case !ok && wal && name == filepath.Base(path)+"-wal" && data == "":
+				case !ok && wal && name == filepath.Base(path)+"-shm":
+				case !ok:
+					t.Errorf("%s appeared (%d bytes)", name, len(data))
+				}
+			}
+		})
+	}
+}
+
+// TestOpenReadOnlyPostgres: the sessions of a read-only DB refuse writes
+// even from a role that may write.
+func TestOpenReadOnlyPostgres(t *testing.T) {
+	ctx := context.Background()
+	url, err := pgtest.Shared(t).CreateDatabase(ctx, fmt.Sprintf("ro%d", pgDatabases.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	_, err = ro.(*pgDB).pool.Exec(ctx, "CREATE TABLE t (id BIGINT)")
+	if code, _ := pgCode(err); code != "25006" { // read_only_sql_transaction
+		t.Errorf("CREATE TABLE on a read-only DB: %v, want SQLSTATE 25006", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,14 +13,18 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // pgConnectTimeout bounds connecting when the URL has no connect_timeout.
 const pgConnectTimeout = 10 * time.Second
 
-// pgOIDInt8 is the type OID of bigint, for OFFSET's parameter.
-const pgOIDInt8 = 20
+// Type OIDs: bigint, for OFFSET's parameter, and boolean.
+const (
+	pgOIDInt8 = 20
+	pgOIDBool = 16
+)
 
 // pgDB is the PostgreSQL implementation of DB, on a pgx pool.
 //
@@ -28,7 +33,8 @@ const pgOIDInt8 = 20
 // what lets the user's SQL test "$2 IS NULL", and it keeps every
 // comparison in the column's type and collation.
 type pgDB struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	readOnly bool
 
 	mu      sync.Mutex
 	columns map[[2]string]pgColumn // by Spec.Table, Spec.Key
@@ -36,11 +42,12 @@ type pgDB struct {
 
 // pgColumn is an inspected key column.
 type pgColumn struct {
-	kind KeyKind
-	oid  uint32 // parameter type: the column's type, or a domain's base type
+	kind   KeyKind
+	oid    uint32 // parameter type: the column's type, or a domain's base type
+	maxInt int64  // the largest value of an integer type
 }
 
-func openPostgres(ctx context.Context, url string) (DB, error) {
+func openPostgres(ctx context.Context, url string, readOnly bool) (DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx redacts the password from its message.
@@ -48,6 +55,10 @@ func openPostgres(ctx context.Context, url string) (DB, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = pgConnectTimeout
+	}
+	if readOnly {
+		// The server refuses every write of these sessions.
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -57,7 +68,7 @@ func openPostgres(ctx context.Context, url string) (DB, error) {
 		pool.Close()
 		return nil, pgConnectError(ctx, cfg, err)
 	}
-	return &pgDB{pool: pool, columns: map[[2]string]pgColumn{}}, nil
+	return &pgDB{pool: pool, readOnly: readOnly, columns: map[[2]string]pgColumn{}}, nil
 }
 
 // pgConnectError explains a failure to connect, and names the fix.
@@ -150,8 +161,12 @@ func (p *pgDB) column(ctx context.Context, spec Spec) (pgColumn, error) {
 		return pgColumn{}, p.wrap(ctx, err, fmt.Sprintf("inspecting column %q of table %q", t.key, t.table.String()))
 	}
 	switch {
-	case baseName == "int2" || baseName == "int4" || baseName == "int8":
-		col = pgColumn{kind: KindInteger, oid: baseOID}
+	case baseName == "int2":
+		col = pgColumn{kind: KindInteger, oid: baseOID, maxInt: math.MaxInt16}
+	case baseName == "int4":
+		col = pgColumn{kind: KindInteger, oid: baseOID, maxInt: math.MaxInt32}
+	case baseName == "int8":
+		col = pgColumn{kind: KindInteger, oid: baseOID, maxInt: math.MaxInt64}
 	case baseCategory == "S":
 		col = pgColumn{kind: KindText, oid: baseOID}
 	default:
@@ -190,6 +205,9 @@ func (p *pgDB) Prepare(ctx context.Context, spec Spec) error {
 	}
 	if len(sd.ParamOIDs) != 2 {
 		return badInput("--sql takes %d parameters: only $1 and $2, the batch's key range, are passed to it", len(sd.ParamOIDs))
+	}
+	if p.readOnly {
+		return nil
 	}
 	if _, err := conn.Exec(ctx, progressDDL); err != nil {
 		code, _ := pgCode(err)
@@ -328,6 +346,9 @@ func (p *pgDB) Middle(ctx context.Context, spec Spec, lo, hi Key) (Key, bool, er
 }
 
 func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
+	if p.readOnly {
+		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	fail := func(op string, err error) (Part, error) {
@@ -340,7 +361,7 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 		}
 		return Part{}, &BatchError{Batch: b, Op: op, Err: err}
 	}
-	col, err := p.column(ctx, spec)
+	col, t, err := p.target(ctx, spec)
 	if err != nil {
 		return Part{}, err
 	}
@@ -384,11 +405,15 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 		}
 		return foundPart(b, recorded, found.Rows)
 	}
-	values := [][]byte{[]byte(lo), nil}
-	if s, ok := b.Hi.text(); ok {
-		values[1] = []byte(s)
+	q := pgTx{tx: tx, col: col, t: t}
+	bound := b.Hi
+	if b.Hi.Unbounded {
+		if bound, err = openBound(ctx, q, b.Lo, col.maxInt); err != nil {
+			return fail(opBound, err)
+		}
 	}
-	rr := tx.Conn().PgConn().ExecParams(ctx, spec.SQL, values, []uint32{col.oid, col.oid}, nil, nil)
+	his, _ := bound.text()
+	rr := tx.Conn().PgConn().ExecParams(ctx, spec.SQL, [][]byte{[]byte(lo), []byte(his)}, []uint32{col.oid, col.oid}, nil, nil)
 	for rr.NextRow() {
 		// A statement returning rows: they are not needed.
 	}
@@ -397,13 +422,120 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 		return fail(opSQL, err)
 	}
 	rows := tag.RowsAffected()
+	var held int64
+	if rows == 0 {
+		if held, err = q.count(ctx, spec.Where, b.Lo, bound); err != nil {
+			return fail("counting the rows of a batch the SQL did not change", err)
+		}
+	}
 	if _, err := tx.Exec(ctx, pgRecord, rows, spec.Job, lo); err != nil {
 		return fail("recording the batch", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fail("committing", err)
 	}
-	return Part{Hi: b.Hi, Rows: rows}, nil
+	return Part{Hi: b.Hi, Rows: rows, Bound: bound, Held: held}, nil
+}
+
+func (p *pgDB) TryPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) error {
+	if p.readOnly {
+		return &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	fail := func(op string, err error) error {
+		return &BatchError{Batch: b, Op: op, Err: withContext(ctx, err)}
+	}
+	col, t, err := p.target(ctx, spec)
+	if err != nil {
+		return err
+	}
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return fail("beginning", err)
+	}
+	defer func() {
+		// Always: a try commits nothing.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		tx.Rollback(rctx)
+	}()
+	if timeout > 0 {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", max(timeout.Milliseconds(), 1))); err != nil {
+			return fail("beginning", err)
+		}
+	}
+	bound := b.Hi
+	if b.Hi.Unbounded {
+		if bound, err = openBound(ctx, pgTx{tx: tx, col: col, t: t}, b.Lo, col.maxInt); err != nil {
+			return fail(opBound, err)
+		}
+	}
+	los, _ := b.Lo.text()
+	his, _ := bound.text()
+	rr := tx.Conn().PgConn().ExecParams(ctx, spec.SQL, [][]byte{[]byte(los), []byte(his)}, []uint32{col.oid, col.oid}, nil, nil)
+	for rr.NextRow() {
+	}
+	if _, err := rr.Close(); err != nil {
+		return fail(opSQL, err)
+	}
+	return nil
+}
+
+// pgTx runs the queries of a part about its keys in its transaction,
+// with keys in text form as parameters of the key column's type.
+type pgTx struct {
+	tx  pgx.Tx
+	col pgColumn
+	t   target
+}
+
+// query runs q with keys for parameters and returns the first column of
+// its first row in text form; ok is false when it returns no row.
+func (q pgTx) query(ctx context.Context, sql string, keys ...Key) (string, bool, error) {
+	values, oids := make([][]byte, len(keys)), make([]uint32, len(keys))
+	for i, k := range keys {
+		s, _ := k.text()
+		values[i], oids[i] = []byte(s), q.col.oid
+	}
+	rr := q.tx.Conn().PgConn().ExecParams(ctx, sql, values, oids, nil, nil)
+	var found []byte
+	ok := false
+	for rr.NextRow() {
+		if !ok {
+			found, ok = append(found, rr.Values()[0]...), true
+		}
+	}
+	if _, err := rr.Close(); err != nil {
+		return "", false, err
+	}
+	return string(found), ok, nil
+}
+
+func (q pgTx) maxFrom(ctx context.Context, lo Key) (Key, bool, error) {
+	key := quoteIdent(q.t.key)
+	found, ok, err := q.query(ctx, "SELECT "+key+" FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1 ORDER BY "+key+" DESC LIMIT 1", lo)
+	if err != nil || !ok {
+		return Key{}, false, err
+	}
+	k, err := parseKey(q.col.kind, found)
+	return k, err == nil, err
+}
+
+func (q pgTx) anyFrom(ctx context.Context, k Key) (bool, error) {
+	key := quoteIdent(q.t.key)
+	found, _, err := q.query(ctx, "SELECT EXISTS (SELECT 1 FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1)", k)
+	return found == "t", err
+}
+
+// count counts the rows of [lo, hi) that where selects.
+func (q pgTx) count(ctx context.Context, where string, lo, hi Key) (int64, error) {
+	key := quoteIdent(q.t.key)
+	found, _, err := q.query(ctx, "SELECT count(*) FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1 AND "+key+" < $2"+whereClause(where), lo, hi)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(found, 10, 64)
 }
 
 const (
@@ -443,9 +575,39 @@ func (p *pgDB) DoneBatches(ctx context.Context, job string, yield func(Done) err
 
 // Healthy implements [DB].
 func (p *pgDB) Healthy(ctx context.Context, query string) (bool, error) {
-	var v bool
-	if err := p.pool.QueryRow(ctx, query).Scan(&v); err != nil {
-		return false, p.wrap(ctx, err, "running the health query")
+	what := fmt.Sprintf("running --pause-when %q", query)
+	rows, err := p.pool.Query(ctx, query)
+	if err != nil {
+		return false, healthFailed(p.wrap(ctx, err, what))
 	}
-	return v, nil
+	defer rows.Close()
+	fields := rows.FieldDescriptions()
+	var values []*bool
+	for rows.Next() {
+		var v *bool
+		if len(fields) == 1 && fields[0].DataTypeOID == pgOIDBool {
+			if err := rows.Scan(&v); err != nil {
+				return false, healthFailed(p.wrap(ctx, err, what))
+			}
+		}
+		values = append(values, v)
+	}
+	if err := rows.Err(); err != nil {
+		return false, healthFailed(p.wrap(ctx, err, what))
+	}
+	if err := healthShape(query, len(fields), len(values)); err != nil {
+		return false, err
+	}
+	if oid := fields[0].DataTypeOID; oid != pgOIDBool {
+		typ, ok := pgtype.NewMap().TypeForOID(oid)
+		name := fmt.Sprintf("type %d", oid)
+		if ok {
+			name = typ.Name
+		}
+		return false, badHealth(query, "returns "+name+", not a boolean")
+	}
+	if values[0] == nil {
+		return false, badHealth(query, "returned NULL")
+	}
+	return *values[0], nil
 }

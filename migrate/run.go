@@ -119,6 +119,9 @@ func (r *batchRun) run(ctx context.Context) (Outcome, error) {
 		} else {
 			out.Rows += p.Rows
 			out.AlreadyDone = false
+			if p.Rows == 0 && p.Held > 0 {
+				out.Unchanged = append(out.Unchanged, Unchanged{Lo: lo, Bound: p.Bound, Held: p.Held})
+			}
 		}
 		if r.opts.onPart != nil {
 			r.opts.onPart(Batch{Index: r.b.Index, Lo: lo, Hi: p.Hi}, p)

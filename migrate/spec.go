@@ -14,8 +14,8 @@ import (
 //	    done_at TIMESTAMP, PRIMARY KEY (job, lo))
 //
 // lo and hi are the batch's keys in text form (hi NULL for the last
-// batch), rows the number of rows the SQL affected, done_at the commit
-// time in UTC.
+// batch, whose $2 is found when it runs), rows the number of rows the SQL
+// affected, done_at the commit time in UTC.
 const ProgressTable = "jetmr_batches"
 
 // Spec describes a migration.
@@ -40,8 +40,10 @@ type Spec struct {
 	// itself.
 	Where string
 	// SQL is one statement run once per batch, in the batch's transaction,
-	// with $1 = the batch's Lo and $2 = its Hi (NULL for the last batch),
-	// both of the key column's type. Required; see [Batch].
+	// with $1 = the batch's Lo and $2 = its Hi (for the last batch, a key
+	// above every key of the table), both of the key column's type, never
+	// NULL: "key >= $1 AND key < $2" selects the batch's rows. Required;
+	// see [Batch].
 	SQL string
 }
 
@@ -223,7 +225,7 @@ func (spec Spec) validateTarget() error {
 	return nil
 }
 
-const sqlExample = `"UPDATE t SET ... WHERE id >= $1 AND ($2 IS NULL OR id < $2)"`
+const sqlExample = `"UPDATE t SET ... WHERE id >= $1 AND id < $2"`
 
 // checkSQL checks that sql is one statement with parameters $1 and $2
 // only.
@@ -240,7 +242,7 @@ func checkSQL(sql string) error {
 	}
 	for _, n := range []int{1, 2} {
 		if !params[n] {
-			return badInput("--sql has no $%d: the statement must select its rows with $1 (the batch's lowest key, inclusive) and $2 (its upper key, exclusive, NULL for the last batch), e.g. %s", n, sqlExample)
+			return badInput("--sql has no $%d: the statement must select its rows with $1 (the batch's lowest key, inclusive) and $2 (its upper key, exclusive), e.g. %s", n, sqlExample)
 		}
 	}
 	for n := range params {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,12 +28,13 @@ const sqliteBusyTimeout = 10 * time.Second
 // So the batches of one process queue for the write lock on writer, in
 // order, and only batches of other processes meet the busy timeout.
 type sqliteDB struct {
-	db     *sql.DB
-	path   string
-	writer chan struct{} // a semaphore of 1, FIFO
+	db       *sql.DB
+	path     string
+	writer   chan struct{} // a semaphore of 1, FIFO
+	readOnly bool
 }
 
-func openSQLite(ctx context.Context, path string) (DB, error) {
+func openSQLite(ctx context.Context, path string, readOnly bool) (DB, error) {
 	path = strings.TrimPrefix(path, "//")
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, badInput("--db sqlite:%s: name an existing database file, e.g. sqlite:/var/lib/app.db", path)
@@ -55,6 +57,10 @@ func openSQLite(ctx context.Context, path string) (DB, error) {
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() +
 		fmt.Sprintf("?mode=rw&_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)",
 			sqliteBusyTimeout.Milliseconds())
+	if readOnly {
+		// Nothing is written, the journal mode included.
+		dsn = "file:" + (&url.URL{Path: abs}).EscapedPath() + fmt.Sprintf("?mode=ro&_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds())
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, badInput("opening SQLite database %s: %v", abs, err)
@@ -73,7 +79,7 @@ func openSQLite(ctx context.Context, path string) (DB, error) {
 		}
 		return nil, fmt.Errorf("%w: opening SQLite database %s: %w", ErrUnreachable, abs, err)
 	}
-	return &sqliteDB{db: db, path: abs, writer: make(chan struct{}, 1)}, nil
+	return &sqliteDB{db: db, path: abs, writer: make(chan struct{}, 1), readOnly: readOnly}, nil
 }
 
 func (s *sqliteDB) Driver() string { return "sqlite" }
@@ -167,6 +173,9 @@ func (s *sqliteDB) Prepare(ctx context.Context, spec Spec) error {
 		return s.wrap(ctx, err, "checking --sql")
 	}
 	stmt.Close()
+	if s.readOnly {
+		return nil
+	}
 	if _, err := s.db.ExecContext(ctx, progressDDL); err != nil {
 		return s.wrap(ctx, err, "creating the progress table "+ProgressTable)
 	}
@@ -249,6 +258,9 @@ func (s *sqliteDB) keyOf(t target, v any, kind KeyKind) (Key, bool, error) {
 }
 
 func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
+	if s.readOnly {
+		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
 	select {
 	case s.writer <- struct{}{}:
 		defer func() { <-s.writer }()
@@ -287,7 +299,18 @@ func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time
 		}
 		return foundPart(b, hi, rows)
 	}
-	res, err = tx.ExecContext(ctx, spec.SQL, b.Lo.value(), b.Hi.value())
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return Part{}, err
+	}
+	q := sqliteTx{s: s, tx: tx, t: t}
+	bound := b.Hi
+	if b.Hi.Unbounded {
+		if bound, err = openBound(ctx, q, b.Lo, math.MaxInt64); err != nil {
+			return fail(opBound, err)
+		}
+	}
+	res, err = tx.ExecContext(ctx, spec.SQL, b.Lo.value(), bound.value())
 	if err != nil {
 		return fail(opSQL, err)
 	}
@@ -295,13 +318,90 @@ func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time
 	if err != nil {
 		return fail(opSQL, err)
 	}
+	var held int64
+	if rows == 0 {
+		if held, err = q.count(ctx, spec.Where, b.Lo, bound); err != nil {
+			return fail("counting the rows of a batch the SQL did not change", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, sqliteRecord, rows, spec.Job, lo); err != nil {
 		return fail("recording the batch", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fail("committing", err)
 	}
-	return Part{Hi: b.Hi, Rows: rows}, nil
+	return Part{Hi: b.Hi, Rows: rows, Bound: bound, Held: held}, nil
+}
+
+func (s *sqliteDB) TryPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) error {
+	if s.readOnly {
+		return &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return err
+	}
+	select {
+	case s.writer <- struct{}{}:
+		defer func() { <-s.writer }()
+	case <-ctx.Done():
+		return &BatchError{Batch: b, Op: "waiting for the write lock", Err: ctx.Err()}
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	fail := func(op string, err error) error {
+		return &BatchError{Batch: b, Op: op, Err: withContext(ctx, err)}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail("beginning", err)
+	}
+	defer tx.Rollback() // always: a try commits nothing
+	bound := b.Hi
+	if b.Hi.Unbounded {
+		if bound, err = openBound(ctx, sqliteTx{s: s, tx: tx, t: t}, b.Lo, math.MaxInt64); err != nil {
+			return fail(opBound, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, spec.SQL, b.Lo.value(), bound.value()); err != nil {
+		return fail(opSQL, err)
+	}
+	return nil
+}
+
+// sqliteTx runs the queries of a part about its keys in its transaction.
+type sqliteTx struct {
+	s  *sqliteDB
+	tx *sql.Tx
+	t  target
+}
+
+func (q sqliteTx) maxFrom(ctx context.Context, lo Key) (Key, bool, error) {
+	key := quoteIdent(q.t.key)
+	var v any
+	err := q.tx.QueryRowContext(ctx, "SELECT "+key+" FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1 ORDER BY "+key+" DESC LIMIT 1", lo.value()).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, false, nil
+	}
+	if err != nil {
+		return Key{}, false, err
+	}
+	return q.s.keyOf(q.t, v, lo.Kind)
+}
+
+func (q sqliteTx) anyFrom(ctx context.Context, k Key) (bool, error) {
+	key := quoteIdent(q.t.key)
+	var found bool
+	err := q.tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1)", k.value()).Scan(&found)
+	return found, err
+}
+
+// count counts the rows of [lo, hi) that where selects.
+func (q sqliteTx) count(ctx context.Context, where string, lo, hi Key) (int64, error) {
+	key := quoteIdent(q.t.key)
+	var n int64
+	err := q.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+q.t.table.quoted()+" WHERE "+key+" >= $1 AND "+key+" < $2"+whereClause(where), lo.value(), hi.value()).Scan(&n)
+	return n, err
 }
 
 func (s *sqliteDB) Middle(ctx context.Context, spec Spec, lo, hi Key) (Key, bool, error) {
@@ -366,11 +466,41 @@ func (s *sqliteDB) DoneBatches(ctx context.Context, job string, yield func(Done)
 	return nil
 }
 
-// Healthy implements [DB].
+// Healthy implements [DB]. SQLite has no boolean type: a comparison
+// gives the integer 0 or 1, and only those are taken.
 func (s *sqliteDB) Healthy(ctx context.Context, query string) (bool, error) {
-	var v bool
-	if err := s.db.QueryRowContext(ctx, query).Scan(&v); err != nil {
-		return false, s.wrap(ctx, err, "running the health query")
+	rows, err := s.db.QueryContext(ctx, query)
+	if err != nil {
+		return false, healthFailed(s.wrap(ctx, err, fmt.Sprintf("running --pause-when %q", query)))
 	}
-	return v, nil
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, healthFailed(s.wrap(ctx, err, fmt.Sprintf("running --pause-when %q", query)))
+	}
+	var values []any
+	for rows.Next() {
+		var v any
+		if len(cols) == 1 {
+			if err := rows.Scan(&v); err != nil {
+				return false, healthFailed(s.wrap(ctx, err, fmt.Sprintf("running --pause-when %q", query)))
+			}
+		}
+		values = append(values, v)
+	}
+	if err := rows.Err(); err != nil {
+		return false, healthFailed(s.wrap(ctx, err, fmt.Sprintf("running --pause-when %q", query)))
+	}
+	if err := healthShape(query, len(cols), len(values)); err != nil {
+		return false, err
+	}
+	switch v := values[0].(type) {
+	case int64:
+		if v == 0 || v == 1 {
+			return v == 1, nil
+		}
+	case nil:
+		return false, badHealth(query, "returned NULL")
+	}
+	return false, badHealth(query, fmt.Sprintf("returned %v, not a boolean (SQLite's are 0 and 1)", values[0]))
 }

@@ -76,6 +76,16 @@ type RowsObserver interface {
 	RowsEstimated(job, stage string, total int64)
 }
 
+// PauseObserver is an Observer that also hears when a job holds back new
+// tasks and why: Paused is called with the cause ("pause-when",
+// "memfree") and a reason for people as a pause starts, and with the same
+// cause and an empty reason as it ends. [Multi] passes the call to those
+// of its observers that implement it.
+type PauseObserver interface {
+	Observer
+	Paused(job, stage, cause, reason string)
+}
+
 // Multi returns an Observer that passes every event to each of obs in turn,
 // skipping nil ones. The result also implements io.Closer: Close closes
 // those of obs that implement io.Closer, in reverse order, and joins their
@@ -97,8 +107,9 @@ func Multi(obs ...Observer) Observer {
 type multi []Observer
 
 var (
-	_ io.Closer    = multi(nil)
-	_ RowsObserver = multi(nil)
+	_ io.Closer     = multi(nil)
+	_ RowsObserver  = multi(nil)
+	_ PauseObserver = multi(nil)
 )
 
 func (m multi) JobStarted(job, stage string, totalTasks, totalBytes int64, slots int) {
@@ -117,6 +128,14 @@ func (m multi) RowsEstimated(job, stage string, total int64) {
 	for _, o := range m {
 		if r, ok := o.(RowsObserver); ok {
 			r.RowsEstimated(job, stage, total)
+		}
+	}
+}
+
+func (m multi) Paused(job, stage, cause, reason string) {
+	for _, o := range m {
+		if p, ok := o.(PauseObserver); ok {
+			p.Paused(job, stage, cause, reason)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package observe
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -82,6 +83,8 @@ type progressJob struct {
 	rowJob  bool
 	rowsEst int64
 	rows    int64
+	// paused holds the reasons new tasks are held back, by cause.
+	paused map[string]string
 }
 
 // NewProgress starts showing progress on w; isTerminal says whether w is a
@@ -186,6 +189,24 @@ func (p *Progress) RowsEstimated(job, stage string, total int64) {
 	defer p.mu.Unlock()
 	if j := p.jobs[jobKey{job, stage}]; j != nil {
 		j.rowJob, j.rowsEst = true, max(total, 0)
+	}
+}
+
+// Paused shows the reason new tasks are held back, or stops showing it
+// when reason is "": "paused: REASON; " leads the job's progress line.
+func (p *Progress) Paused(job, stage, cause, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	j := p.jobs[jobKey{job, stage}]
+	switch {
+	case j == nil:
+	case reason == "":
+		delete(j.paused, cause)
+	default:
+		if j.paused == nil {
+			j.paused = map[string]string{}
+		}
+		j.paused[cause] = reason
 	}
 }
 
@@ -329,6 +350,9 @@ func terminalWidth(w io.Writer) int {
 // 85 tasks/s, ETA 3s, 0 failed", without the percentage unless pct.
 func (j *progressJob) status(now time.Time, pct bool) string {
 	var b strings.Builder
+	for _, cause := range slices.Sorted(maps.Keys(j.paused)) {
+		b.WriteString("paused: " + j.paused[cause] + "; ")
+	}
 	done := j.done
 	if j.final {
 		done = min(done, j.known)

@@ -170,3 +170,28 @@ func TestProgressRows(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressPaused: a pause leads the progress line with its reason,
+// through Multi, until it ends; two causes show together.
+func TestProgressPaused(t *testing.T) {
+	var buf syncBuffer
+	p := observe.NewProgress(&buf, false, observe.ProgressInterval(5*time.Millisecond))
+	defer p.Close()
+	obs := observe.Multi(p).(observe.PauseObserver)
+	obs.JobStarted("j", "", -1, 0, 1)
+	obs.Paused("j", "", "pause-when", `--pause-when "SELECT true" is true`)
+	eventually(t, 5*time.Second, "a paused line", func() bool {
+		return strings.Contains(buf.String(), `jetmr: job j: paused: --pause-when "SELECT true" is true; 0/0+ tasks`)
+	})
+	obs.Paused("j", "", "memfree", "--memfree 1.0 TiB: 3.0 GiB available")
+	eventually(t, 5*time.Second, "a line with both pauses", func() bool {
+		return strings.Contains(buf.String(), `jetmr: job j: paused: --memfree 1.0 TiB: 3.0 GiB available; paused: --pause-when "SELECT true" is true; 0/0+ tasks`)
+	})
+	obs.Paused("j", "", "pause-when", "")
+	obs.Paused("j", "", "memfree", "")
+	n := len(buf.String())
+	eventually(t, 5*time.Second, "a line without the pause", func() bool {
+		rest := buf.String()[n:]
+		return strings.Contains(rest, "jetmr: job j: 0/0+ tasks") && !strings.Contains(rest, "paused")
+	})
+}

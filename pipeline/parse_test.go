@@ -224,6 +224,14 @@ stages:
       command: [cat]
       halt: sometimes
 `, 7, `halt "sometimes" is not valid`},
+		{"memfree above the machine's memory", `
+stages:
+  - name: a
+    pipe:
+      input: [in.txt]
+      command: [cat]
+      memfree: 1000TiB
+`, 7, "pipe of stage a: memfree: 1000 TiB is more than the"},
 		{"bad jobs", `
 stages:
   - name: a

@@ -219,8 +219,13 @@ func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml
 		}
 	}
 	if o.MemFree != "" {
-		if _, err := splitter.ParseSize(o.MemFree); err != nil {
+		n, err := splitter.ParseSize(o.MemFree)
+		if err != nil {
 			return p.errorf(at("memfree"), "%s: memfree: %v", what, strings.Replace(err.Error(), "chunk size", "size", 1))
+		}
+		if err := job.CheckMemFree(n); err != nil {
+			msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": "), "--memfree ", "memfree: ")
+			return p.errorf(at("memfree"), "%s: %s", what, msg)
 		}
 	}
 	if o.Halt != "" {

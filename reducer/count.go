@@ -17,13 +17,21 @@ type CountSink struct {
 	// attempts had committed. Batches counts the batches, AlreadyDone
 	// those found committed before, Split those committed in parts.
 	Rows, Batches, AlreadyDone, Split int64
+	// Unchanged counts the batches with a part whose range held rows but
+	// whose SQL changed none; UnchangedExamples says so of the first few.
+	Unchanged         int64
+	UnchangedExamples []string
 }
 
+// maxUnchangedExamples bounds CountSink.UnchangedExamples.
+const maxUnchangedExamples = 5
+
 type batchOutcome struct {
-	Rows        int64 `msgpack:"rows"`
-	Earlier     int64 `msgpack:"earlier,omitempty"`
-	Parts       int   `msgpack:"parts,omitempty"`
-	AlreadyDone bool  `msgpack:"done,omitempty"`
+	Rows        int64    `msgpack:"rows"`
+	Earlier     int64    `msgpack:"earlier,omitempty"`
+	Parts       int      `msgpack:"parts,omitempty"`
+	AlreadyDone bool     `msgpack:"done,omitempty"`
+	Unchanged   []string `msgpack:"unchanged,omitempty"`
 }
 
 // Merge implements [Sink].
@@ -39,6 +47,12 @@ func (s *CountSink) Merge(_ context.Context, r *schema.Result) (Span, error) {
 	}
 	if o.Parts > 1 {
 		s.Split++
+	}
+	if len(o.Unchanged) > 0 {
+		s.Unchanged++
+		if len(s.UnchangedExamples) < maxUnchangedExamples {
+			s.UnchangedExamples = append(s.UnchangedExamples, "batch "+o.Unchanged[0])
+		}
 	}
 	return one(r.Index), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -94,7 +95,28 @@ type Reducer struct {
 	stats     *Stats
 	dead      []DeadLetter
 	dropped   int
-	replayEnd uint64 // last stream sequence stored before this run
+	replayEnd uint64     // last stream sequence stored before this run
+	mu        sync.Mutex // held by the loop while it handles a message, for Progress
+}
+
+// Progress is what a reducer has merged so far, the figures of its
+// [Report] while the job runs.
+type Progress struct {
+	// Completed counts the tasks merged or failed; Failed those that failed.
+	Completed, Failed uint64
+	// Malformed counts the messages dropped as malformed.
+	Malformed         uint64
+	BytesIn, BytesOut int64
+}
+
+// Progress is safe to call while Run runs.
+func (r *Reducer) Progress() Progress {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Progress{
+		Completed: r.nDone, Failed: uint64(len(r.dead)), Malformed: uint64(len(r.stats.Malformed)),
+		BytesIn: r.stats.bytesIn, BytesOut: r.stats.bytesOut,
+	}
 }
 
 // New returns a reducer for cfg.
@@ -220,7 +242,10 @@ func (r *Reducer) loop(ctx context.Context, msgs <-chan jetstream.Msg) error {
 			if !ok {
 				return fmt.Errorf("results stream of job %s closed with %d of %d tasks merged", r.cfg.Job.ID, r.nDone, total)
 			}
-			if err := r.handle(ctx, m); err != nil {
+			r.mu.Lock()
+			err := r.handle(ctx, m)
+			r.mu.Unlock()
+			if err != nil {
 				return err
 			}
 		}

@@ -48,14 +48,18 @@ type Report struct {
 	// however many attempts or runs it took; BatchesAlreadyDone the
 	// batches found committed by an earlier run; BatchesSplit those
 	// committed in parts after their SQL timed out.
-	Rows               int64          `json:"rows,omitempty"`
-	BatchesAlreadyDone int64          `json:"batches_already_done,omitempty"`
-	BatchesSplit       int64          `json:"batches_split,omitempty"`
-	BytesIn            int64          `json:"bytes_in"`
-	BytesOut           int64          `json:"bytes_out"`
-	Workers            []WorkerReport `json:"workers"`
-	DeadLetters        []DeadLetter   `json:"dead_letters"`
-	Advice             []string       `json:"advice"`
+	Rows               int64 `json:"rows,omitempty"`
+	BatchesAlreadyDone int64 `json:"batches_already_done,omitempty"`
+	BatchesSplit       int64 `json:"batches_split,omitempty"`
+	// BatchesUnchanged counts the batches whose range held rows but whose
+	// SQL changed none of them; UnchangedBatches names the first few.
+	BatchesUnchanged int64          `json:"batches_unchanged,omitempty"`
+	UnchangedBatches []string       `json:"unchanged_batches,omitempty"`
+	BytesIn          int64          `json:"bytes_in"`
+	BytesOut         int64          `json:"bytes_out"`
+	Workers          []WorkerReport `json:"workers"`
+	DeadLetters      []DeadLetter   `json:"dead_letters"`
+	Advice           []string       `json:"advice"`
 	// Malformed lists result messages that did not decode and were dropped.
 	Malformed []string `json:"malformed_messages,omitempty"`
 
@@ -208,6 +212,17 @@ func (r *Report) Summary() string {
 		b.WriteString("\njetmr: advice: " + a)
 	}
 	return b.String()
+}
+
+// Warnings are the lines printed on standard error after the summary,
+// whatever --quiet says: what the run did that is likely a mistake.
+func (r *Report) Warnings() []string {
+	var out []string
+	if r.BatchesUnchanged > 0 {
+		out = append(out, fmt.Sprintf("jetmr: warning: %d batches held rows but their SQL changed none, e.g. %s: does its WHERE use $1 and $2 as documented (key >= $1 AND key < $2)? (expected only if the SQL skips rows already migrated)",
+			r.BatchesUnchanged, r.UnchangedBatches[0]))
+	}
+	return out
 }
 
 // WriteFile writes the report as indented JSON, atomically.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 )
 
@@ -20,12 +21,23 @@ func Checksum(data []byte) []byte {
 	return binary.BigEndian.AppendUint32(nil, crc32.Checksum(data, castagnoli))
 }
 
-// VerifyChecksum checks data against sum, returning an error wrapping
-// [ErrChecksum] that names the task when they differ.
+// NewChecksum returns a hash whose Sum(nil) is the [Checksum] of the
+// bytes written to it, for data read as a stream.
+func NewChecksum() hash.Hash32 { return crc32.New(castagnoli) }
+
+// VerifyChecksum checks data against the task's Sum, returning an error
+// wrapping [ErrChecksum] that names the task when they differ.
 func VerifyChecksum(t *Task, data []byte) error {
-	if got := Checksum(data); !bytes.Equal(got, t.Sum) {
+	return VerifySum(t, Checksum(data), int64(len(data)))
+}
+
+// VerifySum checks got, the [Checksum] of n bytes, against the task's
+// Sum, returning an error wrapping [ErrChecksum] that names the task when
+// they differ.
+func VerifySum(t *Task, got []byte, n int64) error {
+	if !bytes.Equal(got, t.Sum) {
 		return fmt.Errorf("task %d of job %s: %w: %d bytes have CRC-32C %x, the task says %x",
-			t.Index, t.Job, ErrChecksum, len(data), got, t.Sum)
+			t.Index, t.Job, ErrChecksum, n, got, t.Sum)
 	}
 	return nil
 }

@@ -99,6 +99,9 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 	if j.Partitions < 1 {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partitions", j.ID, ErrMalformed, j.Partitions)
 	}
+	if n := len(j.InputFingerprints); n > 0 && n != len(j.Inputs) {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d input fingerprints for %d inputs", j.ID, ErrMalformed, n, len(j.Inputs))
+	}
 	return j, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"io"
+	"reflect"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -70,6 +71,39 @@ func TestJobRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// TestJobRecordFingerprints round-trips a record's input fingerprints,
+// and decodes a record written before they existed (a map without the
+// field, as an earlier jetmr wrote it) with none, so that its resume falls
+// back to comparing sizes.
+func TestJobRecordFingerprints(t *testing.T) {
+	t.Parallel()
+	rec := schema.JobRecord{ID: "fp", Kind: schema.KindPipe, Partitions: 1, Inputs: []string{"/a", "/b"}, InputSizes: []int64{3, 4},
+		InputFingerprints: []schema.InputFingerprint{{Size: 3, ModTime: 10, Dev: 1, Ino: 2}, {Size: 4, ModTime: 11, Dev: 1, Ino: 5}}}
+	data, err := schema.EncodeJobRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := schema.DecodeJobRecord(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.InputFingerprints, rec.InputFingerprints) {
+		t.Errorf("fingerprints round-trip as %+v, want %+v", got.InputFingerprints, rec.InputFingerprints)
+	}
+	old, err := msgpack.Marshal(map[string]any{"v": 1, "id": "old", "kind": "pipe", "parts": 1,
+		"inputs": []string{"/a"}, "sizes": []int64{3}, "chunk": 65536, "retries": 3, "created": 1, "state": "running"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = schema.DecodeJobRecord(old)
+	if err != nil {
+		t.Fatalf("decoding a record without fingerprints: %v", err)
+	}
+	if got.InputFingerprints != nil || !reflect.DeepEqual(got.InputSizes, []int64{3}) {
+		t.Errorf("record without fingerprints decodes as fingerprints %+v, sizes %v", got.InputFingerprints, got.InputSizes)
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	t.Parallel()
 	enc := func(v any) []byte {
@@ -97,6 +131,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"result of a newer version", enc(map[string]any{"v": 99, "job": "j"}), schema.ErrNewerVersion, decodeResult},
 		{"record of unknown kind", enc(map[string]any{"v": 1, "id": "j", "kind": "x", "parts": 1}), schema.ErrMalformed, decodeRecord},
 		{"record without partitions", enc(map[string]any{"v": 1, "id": "j", "kind": "pipe"}), schema.ErrMalformed, decodeRecord},
+		{"record with fingerprints for other inputs", enc(map[string]any{"v": 1, "id": "j", "kind": "pipe", "parts": 1,
+			"inputs": []string{"/a", "/b"}, "fprints": []map[string]any{{"size": 1}}}), schema.ErrMalformed, decodeRecord},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

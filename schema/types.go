@@ -24,8 +24,12 @@ type Task struct {
 	// Object names the object in the job's [DataBucket] that holds the
 	// task's data (transport "object", chunks too large to travel inline).
 	Object string `msgpack:"obj,omitempty"`
-	// Sum is the [Checksum] of the data a splitter shipped (inline or as
-	// an object); a worker verifies it before using the data.
+	// Sum is the [Checksum] of the task's data: of the data a splitter
+	// shipped (inline or as an object), or of a byte range's bytes as the
+	// splitter read them. A worker verifies it before it uses shipped
+	// data, and as it reads a byte range, so that a file changed after it
+	// was split fails the task instead of mixing two versions of the file.
+	// Workers older than the checksum of byte ranges ignore it there.
 	Sum []byte `msgpack:"sum,omitempty"`
 }
 
@@ -117,12 +121,18 @@ type JobRecord struct {
 	Inputs []string `msgpack:"inputs"`
 	// InputSizes are the sizes of Inputs when the job started, so that a
 	// resume can refuse inputs that changed.
-	InputSizes []int64  `msgpack:"sizes,omitempty"`
-	Output     string   `msgpack:"output,omitempty"`
-	Command    []string `msgpack:"cmd,omitempty"`
-	Map        string   `msgpack:"map,omitempty"`
-	MapCommand []string `msgpack:"mapcmd,omitempty"`
-	Reduce     string   `msgpack:"reduce,omitempty"`
+	InputSizes []int64 `msgpack:"sizes,omitempty"`
+	// InputFingerprints identify the version of each of Inputs read when
+	// the job started, in the same order, so that a resume can refuse a
+	// file edited in place or replaced, even at the same size. Records of
+	// jobs started before fingerprints have none; their resume compares
+	// InputSizes only.
+	InputFingerprints []InputFingerprint `msgpack:"fprints,omitempty"`
+	Output            string             `msgpack:"output,omitempty"`
+	Command           []string           `msgpack:"cmd,omitempty"`
+	Map               string             `msgpack:"map,omitempty"`
+	MapCommand        []string           `msgpack:"mapcmd,omitempty"`
+	Reduce            string             `msgpack:"reduce,omitempty"`
 	// ReduceCommand is set when the reduce is a command, not a built-in.
 	ReduceCommand []string `msgpack:"redcmd,omitempty"`
 	Partitions    int      `msgpack:"parts"`
@@ -157,6 +167,17 @@ type JobRecord struct {
 	// own); Shell runs its Command as one sh -c script.
 	Dir   string `msgpack:"dir,omitempty"`
 	Shell bool   `msgpack:"shell,omitempty"`
+}
+
+// InputFingerprint identifies one version of an input file. Standard
+// input has the zero fingerprint.
+type InputFingerprint struct {
+	Size int64 `msgpack:"size"`
+	// ModTime is the modification time in Unix nanoseconds.
+	ModTime int64 `msgpack:"mtime"`
+	// Dev and Ino are the file's device and inode numbers.
+	Dev uint64 `msgpack:"dev"`
+	Ino uint64 `msgpack:"ino"`
 }
 
 // Transports of task data and large outputs.

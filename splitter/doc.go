@@ -1,19 +1,32 @@
 // Package splitter turns the inputs of a job into tasks: it resolves
 // command-line paths into input files and cuts those files into byte
-// ranges that start and end on line boundaries.
+// ranges that start and end on line boundaries; standard input and
+// compressed files, which cannot be cut by byte ranges, into chunks of
+// whole lines read as a stream.
 //
 // The contract:
 //
 //   - [ResolveInputs] maps paths to [Input] files in a deterministic order:
 //     paths in the order given, a directory's regular files in lexical order,
-//     each file once. Every problem with the user's paths is reported as an
-//     error wrapping [ErrBadInput] whose message names the path and the fix.
+//     each file once, "-" ([Stdin]) for standard input. Each file carries
+//     its [Fingerprint] (size, modification time, device, inode), so that a
+//     resumed job can refuse a file that changed. Every problem with the
+//     user's paths is reported as an error wrapping [ErrBadInput] whose
+//     message names the path and the fix.
 //   - [Ranges] cuts each input into [Range] values of about a chunk size.
 //     Concatenating the ranges of a file, in order, reproduces the file's
 //     first Size bytes exactly; every range starts at offset 0 or just after a
 //     '\n' and ends just after a '\n' or at the end of the file, so no line is
 //     ever split between two tasks and no range spans two files. Ranges reads
-//     only bounded windows of each file, never a whole file.
+//     each file once in bounded windows, never holding a whole file, and
+//     gives each range the CRC-32C of its bytes, which workers check when
+//     they read the range again.
+//   - [Files] is the [Source] of files read by byte ranges; [Inputs] the
+//     source of inputs some of which are streamed ([Input.Streamed]):
+//     standard input and .gz/.zst files, decompressed and cut into chunks of
+//     whole lines that carry their data. A compressed file is cut the same
+//     way each time; one that does not decompress is an error wrapping
+//     [ErrCorrupt].
 //   - [DefaultChunkSize] and [ParseSize] choose or parse the chunk size.
 //   - [ReadItems] reads an each job's item list (lines or NUL-separated);
 //     [Items] batches it into tasks of consecutive items carried in the

@@ -15,14 +15,30 @@ import (
 // `input "x.log" does not exist: check the path`.
 var ErrBadInput = errors.New("bad input")
 
-// Input is one input file.
+// Stdin is the path that names standard input on the command line.
+const Stdin = "-"
+
+// Input is one input file, or standard input.
 type Input struct {
 	// Path is the absolute, cleaned path of the file. For a symbolic link
-	// it is the path of the link, not of its target.
+	// it is the path of the link, not of its target. It is [Stdin] for
+	// standard input.
 	Path string
-	// Size is the size of the file in bytes when it was resolved.
+	// Size is the size of the file in bytes when it was resolved (of the
+	// compressed file for a compressed one; 0 for standard input).
 	Size int64
+	// Fingerprint identifies the version of the file that was resolved;
+	// zero for standard input.
+	Fingerprint Fingerprint
+	// Compression is how the file is compressed, from its name:
+	// [Gzip] (.gz), [Zstd] (.zst) or "" for none.
+	Compression string
 }
+
+// Streamed reports whether the input is read as one stream, start to end,
+// rather than by byte ranges: standard input and compressed files. Its
+// chunks carry their bytes (Chunk.Data).
+func (in Input) Streamed() bool { return in.Path == Stdin || in.Compression != "" }
 
 // badInputError is an error caused by the user's inputs. Its message is
 // written for the user; it matches ErrBadInput and unwraps to its cause.
@@ -56,9 +72,15 @@ func badInput(cause error, format string, args ...any) error {
 // occurrence: a path given twice, or a file reached twice (through a
 // directory and by name, or through a link), is taken only the first time.
 //
+// The path [Stdin] ("-") names standard input, which may be given once.
+// A file whose name ends in .gz or .zst (given by name or found in a
+// directory) is compressed: its Compression is set and its first bytes are
+// decompressed to check that it is what its name says.
+//
 // It returns an error wrapping ErrBadInput for an empty path list, a
-// missing path, a file that cannot be opened for reading, a directory that
-// cannot be walked or contains no regular files, and a path that is
+// missing path, a file that cannot be opened for reading, a compressed
+// file that does not decompress, standard input given twice, a directory
+// that cannot be walked or contains no regular files, and a path that is
 // neither a regular file nor a directory (e.g. a FIFO or a device).
 func ResolveInputs(paths []string) ([]Input, error) {
 	if len(paths) == 0 {
@@ -83,6 +105,14 @@ type resolver struct {
 func (r *resolver) add(p string) error {
 	if p == "" {
 		return badInput(nil, "input path is empty: pass a file or directory")
+	}
+	if p == Stdin {
+		if r.seen[Stdin] {
+			return badInput(nil, "standard input (-) is given twice: give it once")
+		}
+		r.seen[Stdin] = true
+		r.inputs = append(r.inputs, Input{Path: Stdin})
+		return nil
 	}
 	info, err := os.Stat(p)
 	if err != nil {
@@ -113,11 +143,12 @@ func (r *resolver) addFile(p string, info fs.FileInfo) error {
 	if r.seen[key] {
 		return nil
 	}
-	if err := checkReadable(p); err != nil {
+	compression := compressionOf(p)
+	if err := checkReadable(p, compression); err != nil {
 		return err
 	}
 	r.seen[key] = true
-	r.inputs = append(r.inputs, Input{Path: abs, Size: info.Size()})
+	r.inputs = append(r.inputs, Input{Path: abs, Size: info.Size(), Fingerprint: FingerprintOf(info), Compression: compression})
 	return nil
 }
 
@@ -195,16 +226,18 @@ func regularFile(p string, d fs.DirEntry) (fs.FileInfo, bool) {
 	}
 }
 
-// checkReadable opens the file p to check that it can be read.
-func checkReadable(p string) error {
+// checkReadable opens the file p to check that it can be read and, when
+// it is compressed, that its start decompresses.
+func checkReadable(p, compression string) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return badInput(err, "input %q cannot be read (%s): check its permissions", p, causeText(err))
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing input %q: %w", p, err)
+	defer f.Close()
+	if compression == "" {
+		return nil
 	}
-	return nil
+	return checkCompressed(f, p, compression)
 }
 
 // statError describes a failure to stat the path p.

@@ -33,7 +33,7 @@ func TestResolveInputsNestedDirectoryOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []splitter.Input{
+	want := []pathSize{
 		{filepath.Join(dir, "A.txt"), 2},
 		{filepath.Join(dir, "a/.hidden"), 2},
 		{filepath.Join(dir, "a/z.txt"), 2},
@@ -42,7 +42,7 @@ func TestResolveInputsNestedDirectoryOrder(t *testing.T) {
 		{filepath.Join(dir, "c/d/e.txt"), 4},
 		{filepath.Join(dir, "link.txt"), 8},
 	}
-	if !reflect.DeepEqual(got, want) {
+	if !reflect.DeepEqual(pathSizes(got), want) {
 		t.Errorf("ResolveInputs(dir) =\n%v\nwant\n%v", got, want)
 	}
 }
@@ -60,16 +60,16 @@ func TestResolveInputsOrderAndDuplicates(t *testing.T) {
 	tests := []struct {
 		name  string
 		paths []string
-		want  []splitter.Input
+		want  []pathSize
 	}{
 		{"file then directory", []string{b, c, filepath.Join(dir, "d")},
-			[]splitter.Input{{b, 3}, {c, 4}, {a, 2}}},
-		{"path given twice", []string{c, a, c}, []splitter.Input{{c, 4}, {a, 2}}},
-		{"unclean path is cleaned", []string{unclean}, []splitter.Input{{b, 3}}},
+			[]pathSize{{b, 3}, {c, 4}, {a, 2}}},
+		{"path given twice", []string{c, a, c}, []pathSize{{c, 4}, {a, 2}}},
+		{"unclean path is cleaned", []string{unclean}, []pathSize{{b, 3}}},
 		{"symlinked directory keeps the link's path", []string{linkDir},
-			[]splitter.Input{{filepath.Join(linkDir, "a"), 2}, {filepath.Join(linkDir, "b"), 3}}},
+			[]pathSize{{filepath.Join(linkDir, "a"), 2}, {filepath.Join(linkDir, "b"), 3}}},
 		{"directory and its link", []string{filepath.Join(dir, "d"), linkDir},
-			[]splitter.Input{{a, 2}, {b, 3}}},
+			[]pathSize{{a, 2}, {b, 3}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +78,7 @@ func TestResolveInputsOrderAndDuplicates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
+			if !reflect.DeepEqual(pathSizes(got), tt.want) {
 				t.Errorf("ResolveInputs(%q) = %v, want %v", tt.paths, got, tt.want)
 			}
 		})

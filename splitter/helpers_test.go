@@ -88,3 +88,17 @@ func checkRange(data []byte, r splitter.Range, next, chunk int64, last bool) err
 	}
 	return nil
 }
+
+// pathSize is an input's path and size, what ResolveInputs tests compare.
+type pathSize struct {
+	Path string
+	Size int64
+}
+
+func pathSizes(inputs []splitter.Input) []pathSize {
+	out := make([]pathSize, len(inputs))
+	for i, in := range inputs {
+		out[i] = pathSize{in.Path, in.Size}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 )
@@ -22,7 +23,12 @@ type Range struct {
 	Offset int64
 	// Length is the number of bytes in the range; it is at least 1.
 	Length int64
+	// CRC is the CRC-32C (Castagnoli) of the range's bytes as Ranges read
+	// them.
+	CRC uint32
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Ranges splits each input, in order, into ranges of about chunkSize bytes
 // that start and end on line boundaries and calls yield for each, in order.
@@ -36,8 +42,10 @@ type Range struct {
 // bytes appended since ResolveInputs are ignored, and a file that became
 // shorter is an error wrapping ErrBadInput.
 //
-// Ranges reads only 64 KiB windows from the boundaries forward, never whole
-// files, so its memory is bounded whatever the file size. It stops and
+// Ranges reads each file once, start to end, in 64 KiB windows, to find
+// line ends and compute each range's CRC, never holding a whole file, so
+// its memory is bounded whatever the file size. Inputs read as streams
+// (see [Input.Streamed]) are an error. It stops and
 // returns ctx.Err() when ctx is cancelled, and returns yield's error
 // unchanged if yield fails. A chunkSize below 1 panics.
 func Ranges(ctx context.Context, inputs []Input, chunkSize int64, yield func(Range) error) error {
@@ -54,6 +62,9 @@ func splitFrom(ctx context.Context, inputs []Input, first int, start int64, size
 	for i, in := range inputs[first:] {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if in.Streamed() {
+			return fmt.Errorf("splitter: input %q is read as a stream, not by byte ranges: split it with Inputs", in.Path)
 		}
 		from := int64(0)
 		if i == 0 {
@@ -93,10 +104,14 @@ func (s *fileSplitter) split(in Input, from int64) error {
 		if err != nil {
 			return err
 		}
+		sum, err := s.checksum(f, in, start, end)
+		if err != nil {
+			return err
+		}
 		if err := s.ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.yield(Range{Path: in.Path, Offset: start, Length: end - start}); err != nil {
+		if err := s.yield(Range{Path: in.Path, Offset: start, Length: end - start, CRC: sum}); err != nil {
 			return err
 		}
 		start = end
@@ -160,6 +175,21 @@ func (s *fileSplitter) findNewline(f io.ReaderAt, in Input, from int64) (int64, 
 		from += int64(len(w))
 	}
 	return -1, nil
+}
+
+// checksum returns the CRC-32C of the bytes of in from start to end.
+func (s *fileSplitter) checksum(f io.ReaderAt, in Input, start, end int64) (uint32, error) {
+	var sum uint32
+	for at := start; at < end; {
+		w, err := s.window(f, in, at)
+		if err != nil {
+			return 0, err
+		}
+		w = w[:min(int64(len(w)), end-at)]
+		sum = crc32.Update(sum, castagnoli, w)
+		at += int64(len(w))
+	}
+	return sum, nil
 }
 
 // window returns the bytes of in from offset from to the end of the read

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -351,4 +352,23 @@ func randomBytes(r *rand.Rand, n int) []byte {
 		}
 	}
 	return data
+}
+
+// TestRangesChecksum checks each range's CRC against the CRC-32C of its
+// bytes, with ranges smaller and larger than the read window.
+func TestRangesChecksum(t *testing.T) {
+	t.Parallel()
+	data := bytes.Repeat([]byte("a line of text\nand another, longer line of text\n"), 10000)
+	table := crc32.MakeTable(crc32.Castagnoli)
+	for _, chunk := range []int64{1, 100, 64 << 10, 200 << 10, 1 << 20} {
+		t.Run(fmt.Sprint(chunk), func(t *testing.T) {
+			t.Parallel()
+			ranges := splitOne(t, data, chunk)
+			for i, r := range ranges {
+				if want := crc32.Checksum(data[r.Offset:r.Offset+r.Length], table); r.CRC != want {
+					t.Fatalf("range %d %+v: CRC %08x, want %08x", i, r, r.CRC, want)
+				}
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package splitter
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -60,17 +61,27 @@ type Chunk struct {
 	Offset, Length int64
 	// Data holds the chunk's bytes when Path is empty.
 	Data []byte
+	// Sum is the checksum of a byte range's bytes as the splitter read
+	// them: their CRC-32C (Castagnoli), 4 bytes big-endian. A worker that
+	// reads the range again checks it, so that a file changed after it was
+	// split fails its task instead of mixing two versions. Nil when the
+	// source does not compute one.
+	Sum []byte
 }
 
-// Files is the source of input files: byte ranges on line boundaries (see
-// [Ranges]).
+// rangeChunk is the chunk of the byte range r.
+func rangeChunk(r Range) Chunk {
+	return Chunk{Path: r.Path, Offset: r.Offset, Length: r.Length, Sum: binary.BigEndian.AppendUint32(nil, r.CRC)}
+}
+
+// Files is the source of input files read by byte ranges: ranges on line
+// boundaries, with their checksums (see [Ranges]). A job with inputs read
+// as streams (standard input, compressed files) uses [Inputs] instead.
 type Files []Input
 
 // Split implements [Source].
 func (f Files) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
-	return Ranges(ctx, f, chunkSize, func(r Range) error {
-		return yield(Chunk{Path: r.Path, Offset: r.Offset, Length: r.Length})
-	})
+	return Ranges(ctx, f, chunkSize, func(r Range) error { return yield(rangeChunk(r)) })
 }
 
 // SplitSized implements [AdaptiveSource]. A last chunk that none of the
@@ -85,18 +96,74 @@ func (f Files) SplitSized(ctx context.Context, last *Chunk, size func() int64, y
 		}
 		start = last.Offset + last.Length
 	}
-	return splitFrom(ctx, f, first, start, size, func(r Range) error {
-		return yield(Chunk{Path: r.Path, Offset: r.Offset, Length: r.Length})
-	})
+	return splitFrom(ctx, f, first, start, size, func(r Range) error { return yield(rangeChunk(r)) })
 }
 
 // Describe implements [Describer].
-func (f Files) Describe() ([]string, []int64) {
-	names, sizes := make([]string, len(f)), make([]int64, len(f))
-	for i, in := range f {
+func (f Files) Describe() ([]string, []int64) { return describe(f) }
+
+// Fingerprints implements [Fingerprinter].
+func (f Files) Fingerprints() []Fingerprint { return fingerprints(f) }
+
+func describe(inputs []Input) ([]string, []int64) {
+	names, sizes := make([]string, len(inputs)), make([]int64, len(inputs))
+	for i, in := range inputs {
 		names[i], sizes[i] = in.Path, in.Size
 	}
 	return names, sizes
+}
+
+func fingerprints(inputs []Input) []Fingerprint {
+	fps := make([]Fingerprint, len(inputs))
+	for i, in := range inputs {
+		fps[i] = in.Fingerprint
+	}
+	return fps
+}
+
+// Inputs is the source of a job's inputs when some of them are read as
+// streams (see [Input.Streamed]): each input in turn, a file by byte
+// ranges as [Files] does, standard input and compressed files as chunks
+// of whole lines carried in the task messages, cut as the stream is read
+// (never held whole). The chunks of a compressed file are cut the same way
+// each time it is split, so a job reading one can be resumed; standard
+// input can be read only once.
+type Inputs struct {
+	Inputs []Input
+	// Stdin is read for the input [Stdin]; os.Stdin when nil.
+	Stdin io.Reader
+	// Max bounds a streamed chunk. Default [DefaultStreamChunkMax].
+	Max int
+}
+
+// Split implements [Source].
+func (s Inputs) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
+	for i, in := range s.Inputs {
+		var err error
+		if in.Streamed() {
+			err = splitStream(ctx, in, s.Stdin, chunkSize, s.Max, yield)
+		} else {
+			err = Ranges(ctx, s.Inputs[i:i+1], chunkSize, func(r Range) error { return yield(rangeChunk(r)) })
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Describe implements [Describer].
+func (s Inputs) Describe() ([]string, []int64) { return describe(s.Inputs) }
+
+// Fingerprints implements [Fingerprinter].
+func (s Inputs) Fingerprints() []Fingerprint { return fingerprints(s.Inputs) }
+
+// Fingerprinter is implemented by sources of input files, so that a
+// resumed job can refuse files that changed since it started.
+type Fingerprinter interface {
+	// Fingerprints returns the fingerprints of the inputs Describe names,
+	// in the same order.
+	Fingerprints() []Fingerprint
 }
 
 // ErrLineTooLong is returned by a [Lines] source for a line longer than
@@ -117,38 +184,12 @@ type Lines struct {
 
 // Split implements [Source].
 func (l Lines) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
-	limit := l.Max
-	if limit <= 0 {
-		limit = 512 << 10
-	}
-	size := int(min(chunkSize, int64(limit)))
-	br := bufio.NewReaderSize(l.R, 64<<10)
-	var chunk, line []byte
-	for {
-		if err := ctx.Err(); err != nil {
+	return splitLines(ctx, l.R, chunkSize, l.Max, yield, func(err error, _ int64) error {
+		if errors.Is(err, ErrLineTooLong) {
 			return err
 		}
-		var err error
-		line, err = readLine(br, line[:0], limit)
-		if len(line) > 0 {
-			if len(chunk) > 0 && len(chunk)+len(line) > size {
-				if yerr := yield(Chunk{Data: chunk}); yerr != nil {
-					return yerr
-				}
-				chunk = nil
-			}
-			chunk = append(chunk, line...)
-		}
-		if errors.Is(err, io.EOF) {
-			if len(chunk) > 0 {
-				return yield(Chunk{Data: chunk})
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+		return fmt.Errorf("reading input: %w", err)
+	})
 }
 
 // readLine appends the next line of br, with its newline, to dst.
@@ -156,16 +197,14 @@ func readLine(br *bufio.Reader, dst []byte, limit int) ([]byte, error) {
 	for {
 		part, err := br.ReadSlice('\n')
 		if len(dst)+len(part) > limit {
-			return nil, fmt.Errorf("%w: a line is longer than %d bytes; give the input as a file instead", ErrLineTooLong, limit)
+			return nil, fmt.Errorf("%w: a line is longer than %d bytes; give the input as an uncompressed file instead", ErrLineTooLong, limit)
 		}
 		dst = append(dst, part...)
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case err == nil || errors.Is(err, io.EOF):
-			return dst, err
 		default:
-			return dst, fmt.Errorf("reading input: %w", err)
+			return dst, err
 		}
 	}
 }

@@ -49,7 +49,7 @@ type commonFlags struct {
 
 func (f *commonFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively)")
+	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively); - reads standard input; .gz and .zst files are decompressed")
 	fs.StringVarP(&f.jobs, "jobs", "j", "auto", "tasks run at once: N, N% of the cores, or auto (the cores, 3 per core with --io, capped by available memory)")
 	fs.StringVar(&f.memfree, "memfree", "", "start no new task while less memory than this is available, e.g. 2GiB")
 	fs.BoolVar(&f.io, "io", false, "the command mostly waits (network, disk): -j auto runs 3 tasks per core")
@@ -69,7 +69,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.halt, "halt", "never", "when failures stop the job: never, soon,fail=N or now,fail=N")
 	fs.StringVar(&f.report, "report", "", "write the run report as JSON to this file")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
-	fs.StringVar(&f.logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
+	fs.StringVar(&f.logFormat, "log-format", "console", "log format of stderr: console (plain lines) or json (one JSON record per line, jetmr's own lines included)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the job ID and the summary line")
 	f.watch.register(cmd)
 }
@@ -100,7 +100,10 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	}
 	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
 	if len(f.inputs) == 0 {
-		return job.Config{}, usageError{fmt.Sprintf("no input: give files or directories with -i (see jetmr %s --help)", cmd.Name())}
+		return job.Config{}, usageError{fmt.Sprintf("no input: give files or directories with -i, or -i - for standard input (see %s --help)", cmd.CommandPath())}
+	}
+	if f.retries < 0 {
+		return job.Config{}, usageError{fmt.Sprintf("--retries %d is not valid: use 0 (no retries) or more", f.retries)}
 	}
 	retries := f.retries
 	if retries == 0 {
@@ -124,7 +127,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 		return job.Config{}, err
 	}
 	return job.Config{
-		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(),
+		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
 		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt, Transport: f.transport,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Broker: f.brokerConfig(log),
@@ -154,7 +157,7 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 
 // runJob runs cfg and prints the summary, dead letters and report.
 func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Config) error {
-	stderr := cmd.ErrOrStderr()
+	stderr := stderrLines(cmd.ErrOrStderr(), f.logFormat, cfg.Logger)
 	w, err := f.watch.start(ctx, cmd)
 	if err != nil {
 		return err
@@ -180,9 +183,15 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		if !f.quiet {
 			fmt.Fprintln(stderr, report.Summary())
 		}
+		for _, w := range report.Warnings() {
+			fmt.Fprintln(stderr, w)
+		}
 		printDeadLetters(stderr, report.DeadLetters)
 		for _, m := range report.Malformed {
 			fmt.Fprintf(stderr, "jetmr: dead letter: malformed %s\n", m)
+		}
+		if where := discardFlags(cfg.Broker); errors.Is(err, job.ErrTasksFailed) && where != "-" {
+			fmt.Fprintf(stderr, "jetmr: job %s keeps its state and staged output for --resume --retry-failed; drop them with:\n  jetmr discard %s%s\n", cfg.ID, cfg.ID, where)
 		}
 		if f.report != "" {
 			run := runFile{Report: report, Attempts: w.recorder.Attempts(), DroppedAttempts: w.recorder.Dropped()}

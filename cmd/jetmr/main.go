@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,7 +18,11 @@ func main() {
 	stop()
 	code := exitCode(err)
 	if err != nil && code != exitOK {
-		fmt.Fprintln(os.Stderr, "jetmr:", message(err))
+		if jsonStderr.Load() {
+			json.NewEncoder(os.Stderr).Encode(map[string]any{"level": "error", "exit": code, "message": message(err)})
+		} else {
+			fmt.Fprintln(os.Stderr, "jetmr:", message(err))
+		}
 	}
 	os.Exit(code)
 }

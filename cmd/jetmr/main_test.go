@@ -59,11 +59,17 @@ type result struct {
 // touches the user's state.
 func jetmr(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return jetmrEnv(t, dir, []string{"XDG_STATE_HOME=" + t.TempDir()}, args...)
+}
+
+// jetmrEnv runs the binary in dir with env added to the environment.
+func jetmrEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -284,6 +290,16 @@ func TestBadUsage(t *testing.T) {
 		{"memory below one key", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--memory", "100KiB"}, []string{"--memory 100KiB", "at least 1MiB"}},
 		{"memory below one key per partition", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--memory", "3MiB", "--partitions", "4"}, []string{"--memory 3MiB", "at least 4MiB", "4 partition"}},
 		{"memory not a size", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--memory", "lots"}, []string{"--memory", "lots"}},
+		{"negative retries", nil, []string{"pipe", "-i", crlf, "--retries", "-1", "--", "cat"}, []string{"--retries", "-1"}},
+		{"negative -j", nil, []string{"pipe", "-i", crlf, "-j", "-2", "--", "cat"}, []string{"-j", "-2"}},
+		{"negative partitions", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--partitions", "-1"}, []string{"--partitions", "-1"}},
+		{"negative chunk size", nil, []string{"pipe", "-i", crlf, "--chunk-size", "-5", "--", "cat"}, []string{"--chunk-size", "-5"}},
+		{"command not executable", writeScript("up.sh", 0o644), []string{"pipe", "-i", crlf, "--", "./up.sh"}, []string{"not executable", "chmod +x ./up.sh"}},
+		{"map command not executable", writeScript("map.sh", 0o644), []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "./map.sh", "--reduce", "sum"}, []string{"not executable", "chmod +x ./map.sh"}},
+		{"command is a directory", func(t *testing.T, dir string) { os.Mkdir(filepath.Join(dir, "tool"), 0o755) },
+			[]string{"pipe", "-i", crlf, "--", "./tool"}, []string{"./tool", "directory"}},
+		{"each --dir missing", nil, []string{"each", "--dir", "no-such-dir", ":::", "a", "--", "pwd"}, []string{"--dir", "no-such-dir", "does not exist"}},
+		{"each --dir not a directory", writeScript("plain", 0o644), []string{"each", "--dir", "plain", ":::", "a", "--", "pwd"}, []string{"--dir", "plain", "not a directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,6 +334,17 @@ func TestBadUsage(t *testing.T) {
 				t.Errorf("the store %s was created for a rejected job", store)
 			}
 		})
+	}
+}
+
+// writeScript returns a setup that writes a shell script named name with
+// the given mode in the working directory.
+func writeScript(name string, mode os.FileMode) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\ncat\n"), mode); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

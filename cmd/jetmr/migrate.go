@@ -22,16 +22,19 @@ func newMigrateCommand() *cobra.Command {
 		Long: `migrate splits a table into batches of about --chunk-size rows by keyset
 pagination over its key column (integer or text; gaps and sparse keys are
 fine), and runs SQL once per batch with $1 = the batch's low key
-(inclusive) and $2 = its high key (exclusive), NULL for the last batch:
+(inclusive) and $2 = its high key (exclusive); the last batch's $2 is a
+key above every key of the table, read when that batch runs:
 
-  UPDATE t SET n = n + 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)
+  UPDATE t SET n = n + 1 WHERE id >= $1 AND id < $2
 
 Each batch's SQL commits in one transaction with the batch's row in the
 table jetmr_batches, so a batch runs exactly once whatever crashes or
 retries: even non-idempotent SQL touches every row once. Transient errors
 (serialization failures, deadlocks, lock timeouts, SQLite busy) are
 retried; other SQL errors make the batch a dead letter naming its key
-range. --where only sizes the batches: the SQL must filter its own rows.
+range, and the key whose rows fail alone when there is one. --where only sizes the batches: the SQL must filter its own rows.
+A batch whose range holds rows but whose SQL changed none is reported
+after the run: such SQL most likely does not use $1 and $2 as above.
 
 --timeout bounds each transaction. A batch whose SQL times out is retried
 whole once; from its second attempt on, a timeout splits it in half by
@@ -41,7 +44,7 @@ batch stopped half-way through its parts goes on after the ones that
 committed. Progress counts rows against the table's estimated size.
 
 Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
-		Example: `  jetmr migrate --db sqlite:app.db --table users --key id --sql 'UPDATE users SET n = n + 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)'
+		Example: `  jetmr migrate --db sqlite:app.db --table users --key id --sql 'UPDATE users SET n = n + 1 WHERE id >= $1 AND id < $2'
   jetmr migrate --db postgres://app@localhost/app --table events --key id --chunk-size 5000 -j 4 \
       --max-rate 20 --pause-when 'SELECT count(*) > 50 FROM pg_stat_activity' --sql '...'`,
 		Args: cobra.NoArgs,
@@ -71,7 +74,7 @@ Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 	fs.StringVar(&m.DB, "db", "", "database URL: sqlite:PATH or postgres://...")
 	fs.StringVar(&m.Table, "table", "", "table to migrate (may be schema-qualified)")
 	fs.StringVar(&m.Key, "key", "", "integer or text column the batches are ranges of (should be indexed)")
-	fs.StringVar(&m.SQL, "sql", "", "SQL run per batch with $1 = low key (inclusive) and $2 = high key (exclusive, NULL for the last batch)")
+	fs.StringVar(&m.SQL, "sql", "", "SQL run per batch with $1 = low key (inclusive) and $2 = high key (exclusive), e.g. WHERE id >= $1 AND id < $2")
 	fs.StringVar(&m.Where, "where", "", "SQL condition: size the batches by the rows it selects")
 	fs.Float64Var(&m.MaxRate, "max-rate", 0, "start at most this many batches per second (default: no limit)")
 	fs.StringVar(&m.PauseWhen, "pause-when", "", "health query returning a boolean: while true, no new batch starts")

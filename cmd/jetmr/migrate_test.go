@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the tests' own queries
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 
+	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
 )
@@ -112,6 +114,234 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateMaxRate(t, b.open(t))
 	})
+	// The shape of SQL a user writes first, every batch's $2 a real key:
+	// 100,137 rows in batches of 500, the last one partial.
+	rows := 100_137
+	if migratetest.RaceEnabled() {
+		rows = 20_137 // the test's own SQLite inserts are slow under -race
+	}
+	for _, ks := range []migratetest.KeySet{migratetest.IntKeys(rows, 11), migratetest.TextKeys(rows/4, 12)} {
+		name := "PlainRange/integer"
+		if ks.Text {
+			name = "PlainRange/text"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testMigratePlainRange(t, b.open(t), ks)
+		})
+	}
+	t.Run("UnchangedBatches", func(t *testing.T) {
+		t.Parallel()
+		testMigrateUnchanged(t, b.open(t))
+	})
+	t.Run("BadPauseWhen", func(t *testing.T) {
+		t.Parallel()
+		testMigrateBadPauseWhen(t, b.open(t))
+	})
+	t.Run("PauseWhen", func(t *testing.T) {
+		t.Parallel()
+		testMigratePauseWhen(t, b.open(t))
+	})
+}
+
+// testMigrateBadPauseWhen checks exit status 2, before anything starts,
+// for a --pause-when query that fails or does not return one boolean:
+// one line naming the query and the fix.
+func testMigrateBadPauseWhen(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(100, 14)
+	d.CreateTable(t, ks, false)
+	for _, c := range []struct{ name, query, mention string }{
+		{"syntax error", "SELEC true", "SELEC true"},
+		{"missing table", "SELECT busy FROM no_such_table", "no_such_table"},
+		{"text", "SELECT 'busy'", "not a boolean"},
+		{"two columns", "SELECT n = 0, n = 1 FROM t WHERE id = " + ks.Keys[0], "returns 2 columns"},
+		{"no row", "SELECT n = 0 FROM t WHERE id < 0", "returned 0 rows"},
+		{"many rows", "SELECT n = 0 FROM t", "returned 100 rows"},
+		{"NULL", "SELECT NULL = 1", "returned NULL"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := filepath.Join(t.TempDir(), "store")
+			r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--db", d.URL, "--table", "t", "--key", "id",
+				"--sql", migPlainUpdate, "--pause-when", c.query)
+			if r.code != 2 {
+				t.Fatalf("exit status %d, want 2; stderr:\n%s", r.code, r.stderr)
+			}
+			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "jetmr: ") || !strings.Contains(lines[0], c.mention) ||
+				!strings.Contains(lines[0], fmt.Sprintf("--pause-when %q", c.query)) {
+				t.Errorf("stderr is %d lines, want one naming --pause-when %q and %q:\n%s", len(lines), c.query, c.mention, r.stderr)
+			}
+			if !strings.Contains(lines[0], "one row of one boolean column") {
+				t.Errorf("stderr does not say what the query must return:\n%s", r.stderr)
+			}
+			if _, err := os.Stat(store); !os.IsNotExist(err) {
+				t.Errorf("the store %s was created for a rejected job", store)
+			}
+			if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
+				t.Errorf("%d rows changed", n)
+			}
+		})
+	}
+}
+
+// testMigratePauseWhen holds a migration with a --pause-when query that
+// is true: the progress line and the log say so, and nothing runs, until
+// the query turns false; then every row is migrated once.
+func testMigratePauseWhen(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(1000, 15)
+	d.CreateTable(t, ks, false)
+	d.Exec(t, "CREATE TABLE gate (paused BOOLEAN NOT NULL)")
+	d.Exec(t, "INSERT INTO gate VALUES (true)")
+	const query = "SELECT paused FROM gate"
+	p := startWatched(t, t.TempDir(), "migrate", "--store", t.TempDir(), "--job", "paused", "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", migPlainUpdate, "--chunk-size", "100", "--pause-when", query, "--progress", "--log-level", "info")
+	line := fmt.Sprintf("jetmr: job paused: paused: --pause-when %q is true; 0/", query)
+	eventually(t, 30*time.Second, "a progress line saying the job is paused", func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("jetmr exited with status %d while paused; stderr:\n%s", p.code, p.stderr.String())
+		}
+		for _, l := range p.stderr.lines() {
+			if strings.HasPrefix(l, line) {
+				return true, ""
+			}
+		}
+		return false, "stderr:\n" + p.stderr.String()
+	})
+	if !strings.Contains(p.stderr.String(), "paused: --pause-when is true") {
+		t.Errorf("no log line says the job is paused; stderr:\n%s", p.stderr.String())
+	}
+	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
+		t.Errorf("%d rows changed while paused", n)
+	}
+	d.Exec(t, "UPDATE gate SET paused = false")
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "batches start again") {
+		t.Errorf("no log line says the pause ended; stderr:\n%s", p.stderr.String())
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+}
+
+// TestMigrateMemFree checks that a --memfree above the machine's memory
+// is refused with exit status 2 before anything starts, that the smaller
+// value the message suggests runs, and that a --memfree the machine never
+// has free shows as a pause in the progress line.
+func TestMigrateMemFree(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	ks := migratetest.IntKeys(300, 16)
+	d.CreateTable(t, ks, false)
+	args := func(store, job, memfree string) []string {
+		return []string{"migrate", "--store", store, "--job", job, "--db", d.URL, "--table", "t", "--key", "id",
+			"--sql", migPlainUpdate, "--chunk-size", "100", "--memfree", memfree}
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	r := jetmr(t, t.TempDir(), args(store, "too-much", "1000TiB")...)
+	if r.code != 2 {
+		t.Fatalf("--memfree 1000TiB: exit status %d, want 2; stderr:\n%s", r.code, r.stderr)
+	}
+	hint := regexp.MustCompile(`e\.g\. --memfree (\d+MiB)$`).FindStringSubmatch(strings.TrimSpace(r.stderr))
+	if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "--memfree 1000 TiB is more than") || hint == nil {
+		t.Fatalf("stderr should be one line naming --memfree and a value to give instead:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Errorf("the store %s was created for a rejected job", store)
+	}
+	if r = jetmr(t, t.TempDir(), args(t.TempDir(), "hinted", hint[1])...); r.code != 0 {
+		t.Fatalf("--memfree %s, as suggested: exit status %d; stderr:\n%s", hint[1], r.code, r.stderr)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+
+	// All of the memory: never free, so the job waits, and says why.
+	total, err := memory.Total()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startWatched(t, t.TempDir(), append(args(t.TempDir(), "waiting", strconv.FormatInt(total, 10)), "--progress", "--log-level", "warn")...)
+	eventually(t, 30*time.Second, "a progress line saying the job waits for memory", func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("jetmr exited with status %d while waiting for memory; stderr:\n%s", p.code, p.stderr.String())
+		}
+		for _, l := range p.stderr.lines() {
+			if strings.HasPrefix(l, "jetmr: job waiting: paused: --memfree ") && strings.Contains(l, " available; 0/") {
+				return true, ""
+			}
+		}
+		return false, "stderr:\n" + p.stderr.String()
+	})
+	if !strings.Contains(p.stderr.String(), "paused: waiting for --memfree") {
+		t.Errorf("no log line says the job waits for memory; stderr:\n%s", p.stderr.String())
+	}
+}
+
+// migPlainUpdate is the statement a user writes first: the batch's range
+// as a half-open interval, with no special case for the last batch.
+const migPlainUpdate = "UPDATE t SET n = n + 1 WHERE id >= $1 AND id < $2"
+
+// testMigratePlainRange runs migPlainUpdate over the keys of ks in batches
+// of 500: every row, those of the last batch included, is updated exactly
+// once, and no batch is reported as having changed nothing.
+func testMigratePlainRange(t *testing.T, d *migratetest.DB, ks migratetest.KeySet) {
+	const chunk = 500
+	d.CreateTable(t, ks, false)
+	dir := t.TempDir()
+	r := jetmr(t, dir, "migrate", "--store", t.TempDir(), "--job", "plain", "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", migPlainUpdate, "--chunk-size", strconv.Itoa(chunk), "-j", "4", "--report", "run.json")
+	if r.code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	d.CheckAllOnce(t, len(ks.Keys))
+	d.CheckProgress(t, "plain", ks, chunk, -1)
+	rep := readReport(t, filepath.Join(dir, "run.json"))
+	if rows, _ := rep["rows"].(float64); rows != float64(len(ks.Keys)) {
+		t.Errorf("the report counts %v rows, want %d", rep["rows"], len(ks.Keys))
+	}
+	if rep["batches_unchanged"] != nil || strings.Contains(r.stderr, "changed 0") {
+		t.Errorf("batches reported unchanged (report: %v); stderr:\n%s", rep["batches_unchanged"], r.stderr)
+	}
+}
+
+// testMigrateUnchanged runs SQL whose WHERE swaps $1 and $2, so that no
+// batch changes a row: the run says so on stderr and in its report,
+// naming a batch, its rows and the likely cause.
+func testMigrateUnchanged(t *testing.T, d *migratetest.DB) {
+	ks := migratetest.IntKeys(1000, 13)
+	const chunk = 300
+	d.CreateTable(t, ks, false)
+	dir := t.TempDir()
+	r := jetmr(t, dir, "migrate", "--store", t.TempDir(), "--job", "swapped", "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", "UPDATE t SET n = n + 1 WHERE id >= $2 AND id < $1", "--chunk-size", strconv.Itoa(chunk), "-j", "2", "--report", "run.json")
+	if r.code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	want := ks.Batches(chunk)
+	first := fmt.Sprintf("batch %s holds %d rows but the SQL changed 0", ks.RangeString(want[0]), chunk)
+	var warnings []string
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.HasPrefix(l, "jetmr: warning: ") {
+			warnings = append(warnings, l)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], fmt.Sprintf("%d batches", len(want))) ||
+		!strings.Contains(warnings[0], "does its WHERE use $1 and $2 as documented") {
+		t.Errorf("warnings on stderr: %q; want one counting %d batches and naming the likely cause; stderr:\n%s", warnings, len(want), r.stderr)
+	}
+	rep := readReport(t, filepath.Join(dir, "run.json"))
+	if n, _ := rep["batches_unchanged"].(float64); n != float64(len(want)) {
+		t.Errorf("the report counts %v unchanged batches, want %d", rep["batches_unchanged"], len(want))
+	}
+	examples, _ := rep["unchanged_batches"].([]any)
+	found := false
+	for _, e := range examples {
+		found = found || e == first
+	}
+	if !found {
+		t.Errorf("the report's unchanged batches %q do not hold %q", examples, first)
+	}
+	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
+		t.Errorf("%d rows changed", n)
+	}
 }
 
 // testMigrateCrash SIGKILLs jetmr migrate at random moments and resumes
@@ -363,6 +593,9 @@ func testMigrateFailingBatch(t *testing.T, d *migratetest.DB, violation string) 
 		t.Errorf("dead letters on stderr: %q; want one, of task 4, naming the range %s and the database's %q; stderr:\n%s",
 			dead, rng, violation, r.stderr)
 	}
+	if len(dead) == 1 && !strings.HasSuffix(dead[0], "; the SQL fails on key "+badKey+" alone") {
+		t.Errorf("the dead letter %q does not name the failing row's key %s", dead[0], badKey)
+	}
 	rep := readReport(t, filepath.Join(dir, "run.json"))
 	if rep["rows"] != float64(len(ks.Keys)-chunk) || rep["failed"] != float64(1) || rep["tasks"] != float64(len(want)) {
 		t.Errorf("report: rows %v, failed %v, tasks %v; want %d, 1, %d", rep["rows"], rep["failed"], rep["tasks"], len(ks.Keys)-chunk, len(want))
@@ -439,12 +672,16 @@ func testMigrateBadInput(t *testing.T, d *migratetest.DB) {
 }
 
 // testMigrateDryRun checks that --dry-run lists the batches of the
-// default size (1000 rows) and changes nothing.
+// default size (1000 rows) and changes nothing: the schema and the data
+// are the same after it (for SQLite, the files byte for byte), and on
+// PostgreSQL it runs as a role that may only connect and read the table.
 func testMigrateDryRun(t *testing.T, d *migratetest.DB) {
 	ks := migratetest.IntKeys(20_000, 5)
 	d.CreateTable(t, ks, false)
+	url := d.ReadOnlyURL(t)
+	before := d.Snapshot(t)
 	store := filepath.Join(t.TempDir(), "store")
-	r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--job", "dry", "--db", d.URL, "--table", "t", "--key", "id",
+	r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--job", "dry", "--db", url, "--table", "t", "--key", "id",
 		"--sql", migUpdate, "--dry-run")
 	if r.code != 0 {
 		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
@@ -468,11 +705,8 @@ func testMigrateDryRun(t *testing.T, d *migratetest.DB) {
 	if !strings.Contains(r.stdout, migUpdate) || !strings.Contains(r.stdout, fmt.Sprintf("%d batches; nothing was run", len(want))) {
 		t.Errorf("the dry run does not show the SQL and the batch count:\n%s", r.stdout)
 	}
-	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
-		t.Errorf("the dry run changed %d rows", n)
-	}
-	if n := d.ProgressRows(t, ""); n != 0 {
-		t.Errorf("the dry run recorded %d batches", n)
+	if after := d.Snapshot(t); after != before {
+		t.Errorf("the dry run changed the database: before:\n%.2000s\nafter:\n%.2000s", before, after)
 	}
 	if _, err := os.Stat(store); !os.IsNotExist(err) {
 		t.Errorf("the dry run created the store %s", store)
@@ -567,5 +801,23 @@ func TestMigrateMissingSQLiteFile(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("jetmr migrate created %s (stat: %v)", path, err)
+	}
+}
+
+// TestMigratePipelineUnchanged runs a migrate stage whose SQL swaps $1 and
+// $2: the stage's end says that its batches changed nothing.
+func TestMigratePipelineUnchanged(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	d.CreateTable(t, migratetest.IntKeys(500, 17), false)
+	dir := t.TempDir()
+	writeJobFile(t, dir, `
+stages:
+  - name: swapped
+    migrate: {db: "`+d.URL+`", table: t, key: id, chunk_size: 100, sql: "UPDATE t SET n = n + 1 WHERE id >= $2 AND id < $1"}
+`)
+	r := jetmr(t, dir, "pipeline", "--store", t.TempDir(), "--job", "pswapped", "job.yaml")
+	if r.code != 0 || !strings.Contains(r.stderr, "jetmr: warning: 5 batches held rows but their SQL changed none") {
+		t.Errorf("exit status %d, want 0 and a warning about 5 unchanged batches; stderr:\n%s", r.code, r.stderr)
 	}
 }

@@ -102,6 +102,7 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if err != nil {
 		return err
 	}
+	stderr = stderrLines(stderr, f.logFormat, log)
 	spec := f.jobs
 	if !cmd.Flags().Changed("jobs") && file.Jobs != "" {
 		spec = file.Jobs
@@ -134,7 +135,10 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if err != nil {
 		return errors.Join(err, w.close())
 	}
-	bcfg := f.brokerConfig(log)
+	bcfg, err := job.OwnStore(f.brokerConfig(log), f.jobID, f.resume)
+	if err != nil {
+		return errors.Join(err, w.close())
+	}
 	b, err := broker.Open(ctx, bcfg)
 	if err != nil {
 		return errors.Join(err, w.close())
@@ -155,6 +159,9 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		opts.StageEnded = func(r pipeline.StageReport) {
 			fmt.Fprintf(stderr, "jetmr: stage %s %s in %.2fs\n", r.Name, r.State, r.Seconds)
 			if r.Report != nil {
+				for _, line := range r.Report.Warnings() {
+					fmt.Fprintln(stderr, line)
+				}
 				printDeadLetters(stderr, r.Report.DeadLetters)
 			}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -21,9 +22,13 @@ jobs (--nats URL) on other machines join. It prints the client URL once on
 stdout, logs to stderr, and runs until SIGINT or SIGTERM.
 
 Clients must authenticate: with --token (the URL carries it:
-nats://TOKEN@HOST:PORT), --user and --password (nats://USER:PASSWORD@HOST:PORT),
-or --nkey public keys (clients pass their seed file with --creds). With
-none of them a random token is generated and printed in the URL.
+nats://TOKEN@HOST:PORT), --token-file or the JETMR_TOKEN variable, --user
+and --password (nats://USER:PASSWORD@HOST:PORT), or --nkey public keys
+(clients pass their seed file with --creds). With none of them the server
+generates a token the first time, prints the URL with it once, and keeps it
+in the store (file "token", mode 0600) for its next starts, which print the
+URL without it; --rotate-token replaces it. Clients take a token from the
+URL, from --token-file FILE or from JETMR_TOKEN.
 
 --tls-cert and --tls-key make clients connect with TLS (they trust the
 certificate with --tls-ca); adding --tls-ca here secures the cluster routes
@@ -45,12 +50,24 @@ A stock nats-server started with -js works as well.`,
 				return err
 			}
 			cfg.Logger = log
+			source := tokenSource(&cfg)
 			srv, err := broker.StartServer(cfg)
 			if err != nil {
 				return err
 			}
 			log.Info().Str("server", srv.Name()).Msg("NATS server with JetStream ready; stop it with SIGINT or SIGTERM")
-			fmt.Fprintln(cmd.OutOrStdout(), srv.ClientURL())
+			if srv.TokenGenerated() {
+				log.Info().Str("token_file", broker.TokenPath(srv.StoreDir())).Msg("generated a token and kept it; clients use the URL printed, or --token-file or JETMR_TOKEN with the bare URL")
+				fmt.Fprintln(cmd.OutOrStdout(), srv.ClientURL()) // printed once: the new secret
+			} else {
+				if source == "" && srv.Token() != "" {
+					source = "the token kept in " + broker.TokenPath(srv.StoreDir()) + " (replace it with --rotate-token)"
+				}
+				if source != "" {
+					log.Info().Msg("clients authenticate with " + source)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), srv.Address())
+			}
 			<-cmd.Context().Done()
 			log.Info().Msg("shutting down")
 			srv.Shutdown()
@@ -62,7 +79,9 @@ A stock nats-server started with -js works as well.`,
 	fs.StringVar(&cfg.StoreDir, "store", "", "where JetStream keeps its data (default: $XDG_STATE_HOME/jetmr/server)")
 	fs.StringVar(&cfg.Name, "name", "", "server name, unique in a cluster (default: jetmr-HOSTNAME-PORT)")
 	fs.StringVar(&cfg.Sync, "sync", broker.SyncInterval, "fsync policy: always (before every acknowledgement) or interval (NATS default, every 2 minutes)")
-	fs.StringVar(&cfg.Token, "token", "", "token clients authenticate with (default: generated and printed in the URL)")
+	fs.StringVar(&cfg.Token, "token", "", "token clients authenticate with (default: $JETMR_TOKEN, else generated once and kept in the store)")
+	fs.StringVar(&cfg.TokenFile, "token-file", "", "read the token from the first line of this file (or set JETMR_TOKEN)")
+	fs.BoolVar(&cfg.RotateToken, "rotate-token", false, "replace the token generated and kept in the store with a new one")
 	fs.StringVar(&cfg.User, "user", "", "user name clients authenticate with (with --password)")
 	fs.StringVar(&cfg.Password, "password", "", "password clients authenticate with (with --user)")
 	fs.StringSliceVar(&cfg.NKeys, "nkey", nil, "public nkey (U...) of a user allowed in (repeatable); the client passes its seed file with --creds")
@@ -74,6 +93,25 @@ A stock nats-server started with -js works as well.`,
 	fs.StringVar(&cfg.ClusterName, "cluster-name", "jetmr", "cluster name, the same on every node")
 	fs.StringVar(&cfg.ClusterSecret, "cluster-secret", "", "password the cluster nodes authenticate each other with (default: --token or --password)")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	fs.StringVar(&logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
+	fs.StringVar(&logFormat, "log-format", "console", "log format of stderr: console (plain lines) or json")
 	return cmd
+}
+
+// tokenSource fills in the token from JETMR_TOKEN when no credentials
+// are given, and says where the token comes from, for the log; "" when
+// the server keeps its own.
+func tokenSource(cfg *broker.ServerConfig) string {
+	switch {
+	case cfg.Token != "":
+		return "the --token given"
+	case cfg.TokenFile != "":
+		return "the token in " + cfg.TokenFile
+	case cfg.User != "" || cfg.Password != "" || len(cfg.NKeys) > 0 || cfg.RotateToken:
+		return ""
+	}
+	if tok := os.Getenv(tokenEnv); tok != "" {
+		cfg.Token = tok
+		return "the token in $" + tokenEnv
+	}
+	return ""
 }

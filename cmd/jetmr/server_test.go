@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,12 +34,18 @@ type proc struct {
 // kills it at the end of the test.
 func startProc(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, dir, []string{"XDG_STATE_HOME=" + t.TempDir()}, args...)
+}
+
+// startProcEnv is startProc with env added to the environment.
+func startProcEnv(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	p := &proc{args: args, cmd: exec.Command(bin, args...), stdout: new(lockedBuffer), stderr: new(lockedBuffer), done: make(chan struct{})}
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -76,19 +83,30 @@ func (p *proc) stop(t *testing.T) int {
 // natsServer is a running `jetmr server` process.
 type natsServer struct {
 	*proc
-	url string
+	// printed is the URL the server printed; url is the URL to connect
+	// with: printed, with the token of --token added.
+	printed, url string
 }
 
 // startServer runs `jetmr server` with args, on a free loopback port
 // unless args say otherwise, and returns once it printed its client URL.
 func startServer(t *testing.T, args ...string) *natsServer {
 	t.Helper()
+	return startServerEnv(t, nil, args...)
+}
+
+// startServerEnv is startServer with env added to the environment.
+func startServerEnv(t *testing.T, env []string, args ...string) *natsServer {
+	t.Helper()
 	args = append([]string{"server", "--listen", "127.0.0.1:0", "--store", t.TempDir()}, args...)
-	s := &natsServer{proc: startProc(t, "", args...)}
+	s := &natsServer{proc: startProcEnv(t, "", append([]string{"XDG_STATE_HOME=" + t.TempDir()}, env...), args...)}
 	deadline := time.After(runTimeout)
 	for {
 		if lines := s.stdout.lines(); len(lines) > 0 {
-			s.url = lines[0]
+			s.printed, s.url = lines[0], lines[0]
+			if i := slices.Index(args, "--token"); i >= 0 {
+				s.url = withToken(t, s.printed, args[i+1])
+			}
 			return s
 		}
 		select {
@@ -125,6 +143,17 @@ func exitStatus(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+// withToken is u with token as its credentials.
+func withToken(t *testing.T, u, token string) string {
+	t.Helper()
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed.User = url.User(token)
+	return parsed.String()
 }
 
 // withoutUser is u with its credentials removed.
@@ -188,8 +217,8 @@ func TestServerTokenJob(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--token", "s3cret")
 	stopServer(t, srv)
-	if !strings.HasPrefix(srv.url, "nats://s3cret@127.0.0.1:") {
-		t.Fatalf("printed URL %q, want nats://s3cret@127.0.0.1:PORT", srv.url)
+	if !strings.HasPrefix(srv.printed, "nats://127.0.0.1:") {
+		t.Fatalf("printed URL %q, want nats://127.0.0.1:PORT: a token given is never printed", srv.printed)
 	}
 	sameCounts(t, "--nats", srv.url)
 
@@ -248,8 +277,8 @@ func TestServerTLS(t *testing.T) {
 	t.Parallel()
 	files := nettest.WriteTLS(t, t.TempDir())
 	srv := startServer(t, "--token", "tok", "--tls-cert", files.Cert, "--tls-key", files.Key)
-	if !strings.HasPrefix(srv.url, "tls://tok@127.0.0.1:") {
-		t.Fatalf("printed URL %q, want tls://tok@127.0.0.1:PORT", srv.url)
+	if !strings.HasPrefix(srv.printed, "tls://127.0.0.1:") {
+		t.Fatalf("printed URL %q, want tls://127.0.0.1:PORT", srv.printed)
 	}
 	t.Run("right CA", func(t *testing.T) {
 		t.Parallel()
@@ -277,6 +306,9 @@ func TestServerBadUsage(t *testing.T) {
 		{"bad sync", []string{"--sync", "sometimes"}, "--sync"},
 		{"missing cert", []string{"--tls-cert", "none.pem", "--tls-key", "none-key.pem"}, "--tls-cert"},
 		{"arguments", []string{"extra"}, "unknown command"},
+		{"token and token file", []string{"--token", "t", "--token-file", "f"}, "--token and --token-file"},
+		{"missing token file", []string{"--token-file", "nofile"}, "reading token file nofile"},
+		{"rotate a token given", []string{"--token", "t", "--rotate-token"}, "--rotate-token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
@@ -17,61 +20,108 @@ import (
 
 func newStatusCommand() *cobra.Command {
 	var (
-		nats  natsFlags
-		store string
-	)
-	cmd := &cobra.Command{
-		Use:   "status [JOB] [--nats URL]",
-		Short: "List jobs, their progress, dead letters and the workers seen",
-		Long: `status lists the jobs a NATS server (or, without --nats, the embedded
-store) knows: kind, state, tasks done of the total, dead letters, when they
-started, and the workers alive now with their last heartbeat. With JOB it
-shows that job in detail, with its dead letters.
-
-Exit codes: 2 for an unknown JOB, 3 when NATS cannot be reached (or the
-embedded store is in use by a running job: ask that job's server instead).`,
-		Example: `  jetmr status --nats nats://127.0.0.1:4222
-  jetmr status 3fo8k2 --nats nats://127.0.0.1:4222`,
-		Args: func(cmd *cobra.Command, args []string) error {
+		nats    natsFlags
+		store   string
+		asJSON  bool
+		jobArgs = func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageError{"status takes at most one JOB"}
 			}
 			return nil
-		},
+		}
+	)
+	cmd := &cobra.Command{
+		Use:   "status [JOB] [--json] [--store DIR | --nats URL]",
+		Short: "List jobs, their progress, dead letters and disk used, and the workers seen",
+		Long: `status lists the jobs of this machine's embedded stores (every job store
+under the default root, or the --store given) or of a NATS server (--nats):
+state (running, done, failed or stopped), tasks done and failed of the
+total, dead letters, tasks in flight, bytes in and out as the run report
+counts them, disk used, and when they started; with --nats also the workers
+alive now. A job whose process died is stopped. With JOB it shows that job
+in detail, with its failed tasks. --json prints the same figures as JSON.
+
+A running job's figures come from the snapshot its process records every
+second; a stopped job's are counted from its streams.
+
+Exit codes: 2 for an unknown JOB or a --store that holds no store, 3 when
+NATS cannot be reached.`,
+		Example: `  jetmr status
+  jetmr status 3fo8k2 --json
+  jetmr status --nats nats://127.0.0.1:4222`,
+		Args: jobArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			bc := nats.brokerConfig(zerolog.Nop())
 			bc.StoreDir, bc.Name = store, "jetmr status"
-			b, err := broker.Open(ctx, bc)
-			if err != nil {
-				return err
+			if bc.URL != "" && store != "" {
+				return usageError{"status reads --nats or --store, not both"}
 			}
-			defer b.Close()
-			workers, err := job.Workers(ctx, b)
+			jobs, workers, err := statusOf(ctx, bc, args)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if len(args) == 1 {
-				st, err := job.JobStatus(ctx, b, args[0])
-				if err != nil {
-					return err
+			switch {
+			case asJSON && len(args) == 1:
+				return printJSON(out, jobs[0])
+			case asJSON:
+				return printJSON(out, struct {
+					Jobs    []job.Status          `json:"jobs"`
+					Workers []schema.WorkerStatus `json:"workers,omitempty"`
+				}{jobs, workers})
+			case len(args) == 1:
+				printJob(out, jobs[0], workers, discardFlags(bc))
+			default:
+				printJobs(out, jobs)
+				if bc.URL != "" {
+					printWorkers(out, workers)
 				}
-				printJob(out, st, workers)
-				return nil
 			}
-			jobs, err := job.Jobs(ctx, b)
-			if err != nil {
-				return err
-			}
-			printJobs(out, jobs)
-			printWorkers(out, workers)
 			return nil
 		},
 	}
 	nats.register(cmd.Flags())
-	cmd.Flags().StringVar(&store, "store", "", "without --nats: the embedded store (default: $XDG_STATE_HOME/jetmr)")
+	cmd.Flags().StringVar(&store, "store", "", "read this embedded store only (default: every job store under $XDG_STATE_HOME/jetmr)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the figures as JSON")
 	return cmd
+}
+
+// statusOf reads the jobs (one job with args) and, with --nats, the
+// workers.
+func statusOf(ctx context.Context, bc broker.Config, args []string) ([]job.Status, []schema.WorkerStatus, error) {
+	if bc.URL == "" {
+		if len(args) == 1 {
+			st, err := job.LocalJobStatus(ctx, bc, args[0])
+			return []job.Status{st}, nil, err
+		}
+		jobs, err := job.LocalJobs(ctx, bc)
+		return jobs, nil, err
+	}
+	b, err := broker.Open(ctx, bc)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer b.Close()
+	workers, err := job.Workers(ctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(args) == 1 {
+		st, err := job.JobStatus(ctx, b, args[0])
+		return []job.Status{st}, workers, err
+	}
+	jobs, err := job.Jobs(ctx, b)
+	return jobs, workers, err
+}
+
+func printJSON(out io.Writer, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the status: %w", err)
+	}
+	_, err = fmt.Fprintf(out, "%s\n", data)
+	return err
 }
 
 func printJobs(out io.Writer, jobs []job.Status) {
@@ -80,10 +130,10 @@ func printJobs(out io.Writer, jobs []job.Status) {
 		return
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tKIND\tSTATE\tTASKS\tDEAD\tSTARTED")
+	fmt.Fprintln(tw, "JOB\tKIND\tSTATE\tDONE/TOTAL\tFAILED\tDEAD\tIN FLIGHT\tIN\tOUT\tDISK\tSTARTED")
 	for _, st := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", st.Record.ID, st.Record.Kind, st.Record.State,
-			taskProgress(st), st.Dead+st.Malformed, started(st.Record))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", st.ID, orDash(st.Kind), state(st), taskProgress(st),
+			st.TasksFailed, st.DeadLetters, st.InFlight, size(st.BytesIn), size(st.BytesOut), size(st.DiskBytes), started(st))
 	}
 	tw.Flush()
 }
@@ -107,13 +157,13 @@ func printWorkers(out io.Writer, workers []schema.WorkerStatus) {
 	tw.Flush()
 }
 
-func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus) {
+func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where string) {
 	r := st.Record
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "job:\t%s\n", r.ID)
-	fmt.Fprintf(tw, "kind:\t%s\n", r.Kind)
-	fmt.Fprintf(tw, "state:\t%s\n", r.State)
-	fmt.Fprintf(tw, "started:\t%s\n", started(r))
+	fmt.Fprintf(tw, "job:\t%s\n", st.ID)
+	fmt.Fprintf(tw, "kind:\t%s\n", st.Kind)
+	fmt.Fprintf(tw, "state:\t%s\n", state(st))
+	fmt.Fprintf(tw, "started:\t%s\n", started(st))
 	if len(r.Inputs) > 0 {
 		fmt.Fprintf(tw, "inputs:\t%s\n", strings.Join(r.Inputs, " "))
 	}
@@ -127,40 +177,98 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus) {
 		fmt.Fprintf(tw, "map:\t%s\n", r.Map+strings.Join(r.MapCommand, " "))
 		fmt.Fprintf(tw, "reduce:\t%s\n", r.Reduce+strings.Join(r.ReduceCommand, " "))
 	}
-	fmt.Fprintf(tw, "tasks:\t%s done, %d queued, %d running\n", taskProgress(st), st.Queued-min(st.InFlight, st.Queued), st.InFlight)
-	fmt.Fprintf(tw, "dead letters:\t%d\n", st.Dead+st.Malformed)
+	fmt.Fprintf(tw, "tasks:\t%s done, %d failed, %d in flight\n", taskProgress(st), st.TasksFailed, st.InFlight)
+	fmt.Fprintf(tw, "dead letters:\t%d\n", st.DeadLetters)
+	fmt.Fprintf(tw, "bytes:\t%s in, %s out\n", size(st.BytesIn), size(st.BytesOut))
+	fmt.Fprintf(tw, "disk used:\t%s\n", size(st.DiskBytes))
+	if st.Store != "" {
+		fmt.Fprintf(tw, "store:\t%s\n", st.Store)
+	}
 	var running, refusing []string
 	for _, w := range workers {
 		for _, id := range w.Jobs {
-			if id == r.ID {
+			if id == st.ID {
 				running = append(running, fmt.Sprintf("%s (%d slots, seen %s ago)", w.Name, w.Slots, time.Since(time.Unix(0, w.Seen)).Round(time.Second)))
 			}
 		}
-		if why, ok := w.Refused[r.ID]; ok {
+		if why, ok := w.Refused[st.ID]; ok {
 			refusing = append(refusing, w.Name+": "+why)
 		}
 	}
-	fmt.Fprintf(tw, "workers:\t%s\n", orDash(strings.Join(running, ", ")))
+	if len(workers) > 0 {
+		fmt.Fprintf(tw, "workers:\t%s\n", orDash(strings.Join(running, ", ")))
+	}
 	for _, why := range refusing {
 		fmt.Fprintf(tw, "refused by:\t%s\n", why)
 	}
 	tw.Flush()
-	printDeadLetters(out, st.DeadLetters)
+	printDeadLetters(out, st.Failed)
 	if st.Malformed > 0 {
-		fmt.Fprintf(out, "jetmr: dead letter: %d malformed task message(s)\n", st.Malformed)
+		fmt.Fprintf(out, "jetmr: dead letter: %d malformed message(s)\n", st.Malformed)
 	}
+	if hint := nextStep(st, where); hint != "" {
+		fmt.Fprintln(out, hint)
+	}
+}
+
+// nextStep says what to do with a job that did not complete; where are
+// the flags naming its store, or "-" when they cannot be printed.
+func nextStep(st job.Status, where string) string {
+	switch {
+	case st.State != schema.StateFailed && st.State != schema.StateStopped:
+		return ""
+	case where == "-":
+		return fmt.Sprintf("jetmr: continue it with --job %s --resume", st.ID)
+	}
+	return fmt.Sprintf("jetmr: continue it with --job %s --resume, or drop it with:\n  jetmr discard %s%s", st.ID, st.ID, where)
+}
+
+// discardFlags are the flags that make jetmr discard look where bc looks:
+// none for the default store, --store DIR, or --nats URL with the files
+// that hold the credentials; "-" when the URL itself holds a secret, which
+// is never printed.
+func discardFlags(bc broker.Config) string {
+	switch {
+	case bc.URL != "" && strings.Contains(bc.URL, "@"):
+		return "-"
+	case bc.URL != "":
+		flags := " --nats " + shellQuote(bc.URL)
+		for _, f := range [][2]string{{"--token-file", bc.TokenFile}, {"--creds", bc.Creds}, {"--tls-ca", bc.TLSCA}} {
+			if f[1] != "" {
+				flags += " " + f[0] + " " + shellQuote(f[1])
+			}
+		}
+		return flags
+	case bc.StoreDir != "":
+		return " --store " + shellQuote(bc.StoreDir)
+	}
+	return ""
+}
+
+func state(st job.Status) string {
+	switch {
+	case st.State != schema.StateRunning || st.PID == 0:
+		return st.State
+	case st.Store == "" && st.Host != "": // on a NATS server: the submitter may be elsewhere
+		return fmt.Sprintf("running (pid %d on %s)", st.PID, st.Host)
+	}
+	return fmt.Sprintf("running (pid %d)", st.PID)
 }
 
 func taskProgress(st job.Status) string {
-	if st.Record.Tasks > 0 {
-		return fmt.Sprintf("%d/%d", min(st.Done, st.Record.Tasks), st.Record.Tasks)
+	if st.Splitting {
+		return fmt.Sprintf("%d/%d+", st.TasksDone, st.TasksTotal)
 	}
-	return fmt.Sprintf("%d/%d+", st.Done, st.Published) // still splitting
+	return fmt.Sprintf("%d/%d", st.TasksDone, st.TasksTotal)
 }
 
-func started(r schema.JobRecord) string {
-	t := time.Unix(0, r.Created)
-	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.DateTime), time.Since(t).Round(time.Second))
+func size(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
+
+func started(st job.Status) string {
+	if st.Started.IsZero() {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%s ago)", st.Started.Format(time.DateTime), time.Since(st.Started).Round(time.Second))
 }
 
 func orDash(s string) string {

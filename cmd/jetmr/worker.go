@@ -61,6 +61,7 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 			log.Info().Int("slots", slots).Str("why", why).Msg("concurrency per job")
 			bc := nats.brokerConfig(log)
 			bc.Name = "jetmr worker"
+			bc.UnreachableHint = "a worker needs a running NATS server: start one with jetmr server (it prints the URL), or fix --nats"
 			b, err := broker.Open(cmd.Context(), bc)
 			if err != nil {
 				return err
@@ -82,6 +83,6 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 	fs.StringVar(&spill, "spill", mapper.DefaultSpillDir(), "folder for outputs too large for a message (shipped through the object store; with --transport shared the submitter reads them here, at the same path)")
 	fs.DurationVar(&drain, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are handed back")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	fs.StringVar(&logFormat, "log-format", "", "log format: json or console (default: console on a terminal)")
+	fs.StringVar(&logFormat, "log-format", "console", "log format of stderr: console (plain lines) or json")
 	return cmd
 }

@@ -24,8 +24,26 @@ func Available() (int64, error) {
 	return avail, nil
 }
 
+// Total is the most memory this process could ever have: the machine's
+// MemTotal, or the cgroup's limit (v2, else v1) when that is lower.
+func Total() (int64, error) {
+	total, err := meminfo("MemTotal:")
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		if limit, ok := readInt(p); ok && limit > 0 && limit < total {
+			return limit, nil
+		}
+	}
+	return total, nil
+}
+
 // memAvailable reads MemAvailable from /proc/meminfo.
-func memAvailable() (int64, error) {
+func memAvailable() (int64, error) { return meminfo("MemAvailable:") }
+
+// meminfo reads the field of /proc/meminfo named by key, in bytes.
+func meminfo(key string) (int64, error) {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0, err
@@ -33,12 +51,12 @@ func memAvailable() (int64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, fmt.Errorf("no MemAvailable in /proc/meminfo")
+	return 0, fmt.Errorf("no %s in /proc/meminfo", strings.TrimSuffix(key, ":"))
 }
 
 // cgroupRoom is the cgroup's memory limit minus its usage (v2, else v1).

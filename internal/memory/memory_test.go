@@ -12,3 +12,17 @@ func TestAvailable(t *testing.T) {
 		t.Fatalf("Available() = %d, %v", n, err)
 	}
 }
+
+func TestTotal(t *testing.T) {
+	total, err := memory.Total()
+	if err != nil || total <= 0 {
+		t.Fatalf("Total() = %d, %v", total, err)
+	}
+	avail, err := memory.Available()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if avail > total {
+		t.Errorf("Available() = %d is above Total() = %d", avail, total)
+	}
+}

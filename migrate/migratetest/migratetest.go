@@ -6,10 +6,12 @@ package migratetest
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -292,7 +294,7 @@ func (ks KeySet) RangeString(b [2]string) string {
 // more, until a timeout interrupts it. Smaller ranges run at once. It is
 // the batch a migrate job must split to finish.
 func SlowUpdate(driver string, over int) string {
-	inRange := "id >= $1 AND ($2 IS NULL OR id < $2)"
+	inRange := "id >= $1 AND id < $2"
 	count := fmt.Sprintf("(SELECT count(*) FROM t WHERE %s) > %d", inRange, over)
 	if driver == "postgres" {
 		return fmt.Sprintf("UPDATE t SET n = n + 1 WHERE %s AND (SELECT pg_sleep(CASE WHEN %s THEN 120 ELSE 0 END)::text = '')", inRange, count)
@@ -341,6 +343,104 @@ func (d *DB) CheckChains(t testing.TB, job string, ks KeySet, chunk int) (split 
 		t.Errorf("a part outside every batch's chain: lo %s, hi %v, rows %d", lo, r.hi, r.rows)
 	}
 	return split
+}
+
+// ReadOnlyURL returns the URL of the database for a new role that may
+// only connect and read table t (PostgreSQL), or the same URL (SQLite,
+// whose file jetmr opens read-only itself when it means to).
+func (d *DB) ReadOnlyURL(t testing.TB) string {
+	t.Helper()
+	if d.Driver != "postgres" {
+		return d.URL
+	}
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	role := db + "_reader"
+	d.Exec(t, fmt.Sprintf(`CREATE ROLE %q LOGIN PASSWORD 'reader'`, role))
+	d.Exec(t, fmt.Sprintf(`REVOKE ALL ON DATABASE %q FROM PUBLIC`, db))
+	d.Exec(t, fmt.Sprintf(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`))
+	d.Exec(t, fmt.Sprintf(`GRANT CONNECT ON DATABASE %q TO %q`, db, role))
+	d.Exec(t, fmt.Sprintf(`GRANT USAGE ON SCHEMA public TO %q`, role))
+	d.Exec(t, fmt.Sprintf(`GRANT SELECT ON t TO %q`, role))
+	u.User = url.UserPassword(role, "reader")
+	return u.String()
+}
+
+// Snapshot describes the database's schema and data: every table, view,
+// index and column, and every row of every table, in a stable order; for
+// SQLite also the files of the database and a hash of their contents. Two
+// snapshots are equal when nothing changed.
+func (d *DB) Snapshot(t testing.TB) string {
+	t.Helper()
+	var b strings.Builder
+	if path, ok := strings.CutPrefix(d.URL, "sqlite:"); ok {
+		entries, err := os.ReadDir(filepath.Dir(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join(filepath.Dir(path), e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "file %s %x\n", e.Name(), sha256.Sum256(data))
+		}
+	}
+	tables := "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_schema ORDER BY type, name"
+	if d.Driver == "postgres" {
+		tables = `SELECT c.relkind::text || ' ' || n.nspname || '.' || c.relname || ' ' ||
+			coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+				FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1`
+	}
+	names := d.strings(t, tables)
+	for _, n := range names {
+		b.WriteString(n + "\n")
+	}
+	list := "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"
+	if d.Driver == "postgres" {
+		list = "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+	}
+	for _, table := range d.strings(t, list) {
+		dump := "SELECT group_concat(r, char(10)) FROM (SELECT quote(id) || ' ' || quote(n) AS r FROM " + table + " ORDER BY 1)"
+		if d.Driver == "postgres" {
+			dump = "SELECT coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '') FROM " + table + " r"
+		}
+		if d.Driver == "sqlite" && table != "t" {
+			dump = "SELECT count(*) FROM " + table
+		}
+		b.WriteString("rows of " + table + ":\n")
+		for _, r := range d.strings(t, dump) {
+			b.WriteString(r + "\n")
+		}
+	}
+	return b.String()
+}
+
+// strings runs a query of one text column and returns its rows.
+func (d *DB) strings(t testing.TB, q string) []string {
+	t.Helper()
+	rows, err := d.Conn.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s sql.NullString
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s.String)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // progressRow is a row of the progress table.

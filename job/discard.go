@@ -1,0 +1,153 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// ErrJobRunning means a job asked to be discarded is running: its store is
+// locked by a live process, or its snapshot on an external server is
+// fresh. It is wrapped together with [ErrBadInput].
+var ErrJobRunning = errors.New("job is running")
+
+// Discard drops job id and everything it keeps for a resume: its streams
+// and object store, its record, checkpoints and snapshot, its spill files,
+// its staged output and join file; a job run in its own store under the
+// default root loses the whole store folder. cfg says where the job is: an
+// external server (URL), an embedded store (StoreDir), or the default
+// root. It returns the bytes freed on this machine's disk.
+func Discard(ctx context.Context, cfg broker.Config, id string) (int64, error) {
+	if cfg.URL != "" {
+		b, err := broker.Open(ctx, cfg)
+		if err != nil {
+			return 0, err
+		}
+		defer b.Close()
+		return discardIn(ctx, b, id)
+	}
+	defaultRoot := cfg.StoreDir == ""
+	dir, err := findStore(cfg.StoreDir, id)
+	if err != nil {
+		return 0, err
+	}
+	info, err := broker.InspectStore(dir)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%w: %v", ErrBadInput, err)
+	case !info.Exists:
+		return 0, fmt.Errorf("%w: %w at %s: check --store", ErrBadInput, broker.ErrNoStore, dir)
+	case info.Locked:
+		return 0, running(id, info.PID, stopFirst(info.PID))
+	}
+	cfg.StoreDir = dir
+	b, err := broker.Open(ctx, cfg)
+	if errors.Is(err, broker.ErrStoreBusy) {
+		info, _ := broker.InspectStore(dir)
+		return 0, running(id, info.PID, stopFirst(info.PID))
+	}
+	if err != nil {
+		return 0, err
+	}
+	own := defaultRoot && filepath.Base(dir) == id && filepath.Base(filepath.Dir(dir)) == broker.JobsDir
+	if !own {
+		defer b.Close()
+		return discardIn(ctx, b, id)
+	}
+	// The job's own store: its record says where its staged output is,
+	// then the folder goes.
+	freed := dirSize(dir)
+	if rec, err := record(ctx, b, id); err == nil {
+		freed += removeLeftovers(rec, "")
+	}
+	if err := b.Close(); err != nil {
+		return 0, fmt.Errorf("closing store %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return 0, fmt.Errorf("removing store %s: %w", dir, err)
+	}
+	return freed, nil
+}
+
+// running says that job id runs in process pid (0: unknown), and what to
+// do about it.
+func running(id string, pid int, fix string) error {
+	who := "another jetmr process"
+	if pid > 0 {
+		who = fmt.Sprintf("jetmr process %d", pid)
+	}
+	return fmt.Errorf("%w: %w: job %s runs in %s: %s", ErrBadInput, ErrJobRunning, id, who, fix)
+}
+
+func stopFirst(pid int) string {
+	if pid > 0 {
+		return fmt.Sprintf("stop it first (Ctrl-C in its terminal, or kill %d), then discard it", pid)
+	}
+	return "stop it first, then discard it"
+}
+
+func record(ctx context.Context, b *broker.Broker, id string) (schema.JobRecord, error) {
+	kv, err := b.Jobs(ctx, 0)
+	if err != nil {
+		return schema.JobRecord{}, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	}
+	e, err := kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return schema.JobRecord{}, unknownJob(id)
+	}
+	if err != nil {
+		return schema.JobRecord{}, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, id, err)
+	}
+	return schema.DecodeJobRecord(e.Value())
+}
+
+// discardIn drops job id from a broker shared with other jobs.
+func discardIn(ctx context.Context, b *broker.Broker, id string) (int64, error) {
+	kv, err := b.Jobs(ctx, 0)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	}
+	rec, err := record(ctx, b, id)
+	if err != nil {
+		return 0, err
+	}
+	if snap, ok := loadSnapshot(ctx, kv, id); ok && !b.Embedded() && snap.State == schema.StateRunning && time.Since(snap.Updated) < liveFor {
+		return 0, running(id, 0, stopFirst(0))
+	}
+	if err := b.DeleteJob(ctx, id); err != nil {
+		return 0, fmt.Errorf("%w: discarding job %s: %v", broker.ErrUnreachable, id, err)
+	}
+	for _, key := range []string{
+		schema.CheckpointKey(id, schema.CheckpointSplit), schema.CheckpointKey(id, schema.CheckpointOutput), snapshotKey(id), id,
+	} {
+		if err := kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return 0, fmt.Errorf("%w: discarding job %s: deleting %s: %v", broker.ErrUnreachable, id, key, err)
+		}
+	}
+	freed := removeLeftovers(rec, b.StoreDir())
+	if store := b.StoreDir(); store != "" {
+		os.Remove(snapshotPath(store, id))
+	}
+	return freed, nil
+}
+
+// removeLeftovers removes the job's files outside JetStream and returns
+// the bytes they used.
+func removeLeftovers(rec schema.JobRecord, store string) int64 {
+	var freed int64
+	for _, p := range leftovers(rec, store) {
+		n := dirSize(p)
+		if err := os.RemoveAll(p); err == nil {
+			freed += n
+		}
+	}
+	return freed
+}
