@@ -315,3 +315,41 @@ func BenchmarkWordcountCombiner(b *testing.B) {
 		}
 	}
 }
+
+// TestWordcountSwitchesToCombiner checks chunks large enough for Wordcount
+// to decide whether to count straight into a summing combiner: ids
+// (mostly distinct, it switches) and prose (it does not), with a few
+// upper-case and non-ASCII words, against the reference.
+func TestWordcountSwitchesToCombiner(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var ids []byte
+	for i := range 60000 {
+		ids = fmt.Appendf(ids, "u%07d ", rng.IntN(50000))
+		if i%1000 == 0 {
+			ids = append(ids, "Ünïcode ID "...)
+		}
+	}
+	for _, in := range [][]byte{ids, englishText(1 << 20), append(englishText(200<<10), ids...)} {
+		want := referenceWordcount(in)
+		c := NewCombiner(fold.Sum)
+		if err := Wordcount(context.Background(), in, c); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := c.Runs(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, p := range runs[0] {
+			n, err := strconv.ParseInt(string(p.Value), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[string(p.Key)] = n
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("%d bytes: %d words, want %d", len(in), len(got), len(want))
+		}
+	}
+}

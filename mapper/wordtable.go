@@ -17,7 +17,8 @@ import (
 type wordTable struct {
 	slots []wordSlot
 	shift uint // 64 - log2(len(slots)): a hash's top bits index the table
-	used  int
+	used  int  // distinct words
+	adds  int  // words counted
 	arena []byte
 }
 
@@ -92,6 +93,7 @@ func hashWord(w []byte, w0 uint64) uint64 {
 // copies w only if w is new.
 func (t *wordTable) add(w []byte, w0 uint64) {
 	n := len(w)
+	t.adds++
 	mask := len(t.slots) - 1
 	i := int(hashWord(w, w0) >> t.shift)
 	for {
