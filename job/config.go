@@ -126,8 +126,16 @@ type Config struct {
 	// RetryFailed, with Resume, runs the job's dead letters again; it is the
 	// one resume that may change the command (or map and reduce).
 	RetryFailed bool
+	// Force lets the output replace a file or directory that exists at
+	// Output; the replacement happens when the job completes, as one
+	// rename. Without it an existing output is refused as bad input.
+	Force bool
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
+	// LossCheck is how often the lost-task watchdog looks; it fails the job
+	// with [ErrTasksLost] after two looks in a row find tasks neither
+	// queued, running, stored nor being merged. Default 5s.
+	LossCheck time.Duration
 	// Broker says which NATS to use. Default: embedded, in a store of the
 	// job's own under the default root (see [OwnStore]), so that jobs run
 	// side by side.

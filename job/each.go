@@ -32,7 +32,13 @@ func (p *plan) prepareEach() error {
 	}
 	items := splitter.Items(cfg.Items)
 	p.source = items
-	if p.cfg.ChunkSize == 0 {
+	switch {
+	case p.cfg.ChunkSize != 0:
+	case cfg.Halt.When == HaltSoon || cfg.Halt.When == HaltNow:
+		// --halt counts failed tasks and stops starting tasks: one item a
+		// task makes it count and stop items, as GNU parallel does.
+		p.cfg.ChunkSize = 1
+	default:
 		p.cfg.ChunkSize = splitter.DefaultItemsPerTask(len(items), cfg.Slots)
 	}
 	if p.cfg.Window <= 0 {
@@ -81,6 +87,9 @@ func (p *plan) validateEach() error {
 	}
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return badInput("output %s is a directory: give a file path to -o", cfg.Output)
+	}
+	if err := p.checkExists(out); err != nil {
+		return err
 	}
 	p.record.Output = out
 	return nil

@@ -153,6 +153,19 @@ func TestBadInput(t *testing.T) {
 			mapreduce(s, "wordcount", "sum")
 			s.cfg.Output = filepath.Join(s.dir, "missing", "out")
 		}, []string{"missing", "does not exist"}},
+		{"pipe output exists", func(s setup) {
+			pipe(s, "cat")
+			if err := os.WriteFile(s.cfg.Output, []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"out.txt", "already exists", "--force"}},
+		{"each output exists", func(s setup) {
+			s.cfg.Kind, s.cfg.Items, s.cfg.Command = schema.KindEach, []string{"a"}, []string{"echo", "{}"}
+			s.cfg.Output = filepath.Join(s.dir, "items.txt")
+			if err := os.WriteFile(s.cfg.Output, []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"items.txt", "already exists", "--force"}},
 		{"mapreduce output exists", func(s setup) {
 			mapreduce(s, "wordcount", "sum")
 			if err := os.Mkdir(s.cfg.Output, 0o755); err != nil {
@@ -161,7 +174,7 @@ func TestBadInput(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(s.cfg.Output, "keep.txt"), []byte("keep"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{"out", "already exists"}},
+		}, []string{"out", "already exists", "--force"}},
 		{"mapreduce output exists as a file", func(s setup) {
 			mapreduce(s, "wordcount", "sum")
 			if err := os.WriteFile(s.cfg.Output, []byte("keep"), 0o644); err != nil {

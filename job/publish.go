@@ -105,8 +105,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			}
 		})
 		if errors.Is(err, errSplitStopped) {
-			n = max(n-1, 0) // the range that saw the stop was not published
-			return nil
+			return nil // n counts the ranges published: the one that saw the stop was not counted
 		}
 		return err
 	})

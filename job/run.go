@@ -121,6 +121,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		if err := s.provision(ctx); err != nil {
 			return nil, err
 		}
+		// A run halted soon that crashed before it let workers take its
+		// tasks again left them paused.
+		if err := s.unpause(); err != nil {
+			return nil, err
+		}
 	} else {
 		// The streams exist before the record that announces the job, so
 		// that workers watching the records bind to them at once; a job
@@ -166,18 +171,23 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
-			return s.report(stats), &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
+			return s.report(stats), s.tasksFailed(stats)
 		}
 		return nil, runErr
 	}
 	report := s.report(stats)
 	if len(stats.Dead) > 0 {
-		return report, &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
+		return report, s.tasksFailed(stats)
 	}
 	if endErr == nil && s.joinPath != "" {
 		endErr = s.runJoin(ctx)
 	}
 	return report, endErr
+}
+
+func (s *session) tasksFailed(stats *reducer.Stats) error {
+	return &TasksFailedError{Job: s.record.ID, Kind: s.record.Kind, Dead: stats.Dead,
+		Streamed: s.record.Kind == schema.KindPipe && s.record.Output == ""}
 }
 
 func (s *session) report(stats *reducer.Stats) *reducer.Report {
@@ -202,6 +212,18 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	haltCtx, halt := context.WithCancelCause(gctx)
 	defer halt(nil)
 	stopSplit := make(chan struct{})
+	workCtx, stopWork := context.WithCancel(haltCtx)
+	defer stopWork()
+	pullCtx, stopPull := context.WithCancel(workCtx)
+	defer stopPull()
+	soon := newSoonHalt(stopPull)
+	defer func() {
+		if soon.paused.Load() {
+			if err := s.unpause(); err != nil {
+				s.cfg.Logger.Warn().Err(err).Str("job", s.record.ID).Msg("resuming the task consumer")
+			}
+		}
+	}()
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
 		Retired: s.retire(win),
@@ -211,7 +233,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		},
 		Fetch:  s.fetchOutput,
 		Retry:  s.retryFunc(haltCtx),
-		Failed: s.haltFunc(halt, stopSplit),
+		Failed: s.haltFunc(halt, stopSplit, soon),
 		BeforeCommit: func(ctx context.Context) error {
 			s.record.State = schema.StateCommitting
 			return s.putRecord(ctx)
@@ -226,22 +248,27 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		worker, err = mapper.NewWorker(mapper.Config{
 			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
 			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
+			FailedForGood: s.awaitCounted(red),
 		})
 		if err != nil {
 			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it
 		}
 	}
-	workCtx, stopWork := context.WithCancel(haltCtx)
-	defer stopWork()
 	var stats *reducer.Stats
+	rec := s.record // a copy taken before the reducer's goroutine changes s.record
 	g.Go(func() error {
 		defer stopWork()
 		var err error
 		stats, err = red.Run(haltCtx)
 		return err
 	})
+	var workerDone chan struct{}
 	if worker != nil {
-		g.Go(func() error { return worker.Run(workCtx) })
+		workerDone = make(chan struct{})
+		g.Go(func() error {
+			defer close(workerDone)
+			return worker.RunDraining(workCtx, pullCtx)
+		})
 	} else {
 		g.Go(func() error { return s.awaitWorkers(workCtx, red) })
 	}
@@ -260,7 +287,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil
 	})
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
-	rec := s.record // a copy: the reducer's goroutine changes s.record
+	g.Go(func() error { return s.settle(workCtx, soon, red, workerDone, halt) })
 	g.Go(func() error {
 		s.recordProgress(workCtx, rec, red, &published)
 		return nil
@@ -278,10 +305,14 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 // obs is the job's observer, or one that ignores everything.
 func (s *session) obs() observe.Observer { return s.cfg.Observer }
 
-// haltFunc applies the --halt policy when the n-th task has failed.
-func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}) func(n int) {
+// haltFunc applies the --halt policy when the n-th task has failed: "now"
+// stops the job at once; "soon" stops splitting and starting tasks (those
+// queued or fetched ahead too), and settle halts the job once the running
+// ones are done.
+func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}, soon *soonHalt) func(n int) {
 	h := s.cfg.Halt
 	return func(n int) {
+		soon.failed.Store(int64(n))
 		if h.When == "" || h.When == HaltNever || n != max(h.Fail, 1) {
 			return
 		}
@@ -291,6 +322,7 @@ func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}
 			return
 		}
 		close(stopSplit)
+		soon.trigger()
 	}
 }
 
@@ -339,6 +371,7 @@ func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Memory:  reduceShare(s.cfg.Memory),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
+		Replace: s.cfg.Force,
 	})
 }
 

@@ -302,7 +302,22 @@ func (p *plan) validatePipe() error {
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return badInput("output %s is a directory: give a file path to -o", p.cfg.Output)
 	}
+	if err := p.checkExists(out); err != nil {
+		return err
+	}
 	p.record.Output = out
+	return nil
+}
+
+// checkExists refuses an output that exists, unless --force replaces it or
+// the job is resumed (its output appears only when it completes).
+func (p *plan) checkExists(out string) error {
+	if p.cfg.Force || p.cfg.Resume {
+		return nil
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return &outputExistsError{path: p.cfg.Output}
+	}
 	return nil
 }
 
@@ -314,8 +329,8 @@ func (p *plan) validateMapReduce() error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(out); err == nil && !p.cfg.Resume {
-		return badInput("output directory %s already exists: remove it or choose another -o", p.cfg.Output)
+	if err := p.checkExists(out); err != nil {
+		return err
 	}
 	for _, in := range p.cfg.Inputs {
 		if in == splitter.Stdin {

@@ -133,9 +133,9 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 	if c.Builtin == "" {
 		argv = c.argv(item, seq)
 	}
-	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), strings.Join(argv, " ")
+	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), command.Quote(argv)
 	if c.Builtin != "" {
-		ev.Command = c.Builtin + " " + item
+		ev.Command = c.Builtin + " " + command.Quote([]string{item})
 	}
 	var r schema.ItemResult
 	for k := 1; ; k++ {

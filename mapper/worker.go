@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/observe"
@@ -55,6 +55,12 @@ type Config struct {
 	// Observer receives an event as each task attempt starts and ends
 	// (progress, metrics, job log, trace). Optional.
 	Observer observe.Observer
+	// FailedForGood is called after the worker stored a task's failure
+	// result (its dead letter), with the result's stream sequence, before
+	// the slot takes another task: a job that halts on failures waits there
+	// until it has counted the failure, so that no task starts after the
+	// halt. Optional.
+	FailedForGood func(ctx context.Context, seq uint64)
 	// Logger receives the worker's logs. Zero value: none.
 	Logger zerolog.Logger
 }
@@ -285,7 +291,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	}
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
 	end := time.Now()
-	stopBeat()
+	stale := stopBeat()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
 	if !perItem {
 		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
@@ -303,6 +309,15 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		Job: task.Job, Index: task.Index, Attempt: attempt, Round: w.cfg.Job.Record.Round,
 		Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots, WorkerStart: w.start.UnixNano(),
 		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn,
+	}
+	if perr != nil && stale {
+		// The server may have handed the task to another delivery, whose
+		// outcome is the one that counts: this late failure must not make
+		// the task a dead letter, or use up its retries. Leave the task to
+		// that delivery, or to the redelivery that follows the ack wait.
+		w.log.Warn().Uint64("task", task.Index).Int("attempt", attempt).Str("error", asTaskError(perr).Message).
+			Msg("the attempt went longer than the ack wait without a heartbeat (was the process paused?); leaving its failure to the task's next delivery")
+		return
 	}
 	if perr != nil {
 		w.failAttempt(ctx, msg, task, base, perr)
@@ -337,10 +352,15 @@ func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.C
 }
 
 // heartbeat tells the server every AckWait/3 that the task is still being
-// worked on, so that a slow but healthy task is not redelivered.
-func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func()) {
+// worked on, so that a slow but healthy task is not redelivered. stop ends
+// it and reports whether the delivery went stale: at some point more than
+// AckWait passed without a heartbeat (the process was paused, or starved),
+// so the server may have handed the task to another delivery.
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func() (stale bool)) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	var maxGap time.Duration
+	last := time.Now()
 	go func() {
 		defer close(done)
 		t := time.NewTicker(w.cfg.AckWait / 3)
@@ -349,14 +369,20 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func())
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case now := <-t.C:
+				now = time.Now() // a tick that waited through a pause comes late
+				maxGap, last = max(maxGap, now.Sub(last)), now
 				if err := msg.InProgress(); err != nil {
 					w.log.Debug().Err(err).Msg("sending task heartbeat")
 				}
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() bool {
+		cancel()
+		<-done
+		return max(maxGap, time.Since(last)) > w.cfg.AckWait
+	}
 }
 
 func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []output) error {
@@ -371,18 +397,25 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 }
 
 func (w *Worker) publish(ctx context.Context, r schema.Result, msgID string) error {
+	_, err := w.publishSeq(ctx, r, msgID)
+	return err
+}
+
+// publishSeq stores a result and returns its stream sequence.
+func (w *Worker) publishSeq(ctx context.Context, r schema.Result, msgID string) (uint64, error) {
 	data, err := schema.EncodeResult(r)
 	if err != nil {
-		return fmt.Errorf("encoding result of task %d: %w", r.Index, err)
+		return 0, fmt.Errorf("encoding result of task %d: %w", r.Index, err)
 	}
 	m := &nats.Msg{Subject: schema.ResultSubject(r.Job, r.Partition), Data: data}
 	if r.Err != nil {
 		m.Header = nats.Header{schema.FailedHeader: []string{strconv.Itoa(r.Round)}}
 	}
-	if _, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
-		return fmt.Errorf("publishing result of task %d: %w", r.Index, err)
+	ack, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return 0, fmt.Errorf("publishing result of task %d: %w", r.Index, err)
 	}
-	return nil
+	return ack.Sequence, nil
 }
 
 // failAttempt retries a failed task with backoff while attempts remain,
@@ -406,12 +439,16 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	if task.Path == "" && len(task.Inline) <= maxRetryData {
 		base.TaskData = task.Inline // a file's chunk is read again from its path
 	}
-	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round)); err != nil {
+	seq, err := w.publishSeq(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round))
+	if err != nil {
 		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
 	_ = msg.DoubleAck(ctx)
+	if w.cfg.FailedForGood != nil {
+		w.cfg.FailedForGood(ctx, seq)
+	}
 }
 
 func (w *Worker) observer() observe.Observer { return w.cfg.Observer }
@@ -422,7 +459,7 @@ func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time)
 	if len(cmd) == 0 {
 		cmd = rec.MapCommand
 	}
-	name := strings.Join(cmd, " ")
+	name := command.Quote(cmd)
 	if name == "" {
 		name = rec.Map
 	}
@@ -466,7 +503,7 @@ func asTaskError(err error) *schema.TaskError {
 	if errors.As(err, &te) {
 		return te
 	}
-	return &schema.TaskError{Message: err.Error()}
+	return &schema.TaskError{Message: err.Error(), Permanent: errors.Is(err, schema.ErrPermanent)}
 }
 
 // rejectTask handles a task message that does not decode. A task from a

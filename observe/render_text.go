@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -139,17 +140,17 @@ func headline(r *reducer.Report) []figure {
 			Label: "Speedup", Value: fmt.Sprintf("%.2f×", r.Speedup),
 			Target: fmt.Sprintf("≥ %.2f×", speedTarget),
 			Detail: fmt.Sprintf("%.0f%% of %d slots", 100*reducer.TargetEfficiency, r.Slots),
-			Status: status(r.Speedup >= speedTarget),
+			Status: status(math.Round(100*r.Speedup) >= math.Round(100*speedTarget)), // as printed
 		},
 		{
 			Label: "Efficiency", Value: fmtPct(r.Efficiency),
 			Target: "≥ " + fmtPct(reducer.TargetEfficiency), Detail: "speedup per slot",
-			Status: status(r.Efficiency >= reducer.TargetEfficiency),
+			Status: status(reducer.MeetsTarget(r.Efficiency, reducer.TargetEfficiency)),
 		},
 		{
 			Label: "Utilization", Value: fmtPct(r.Utilization),
 			Target: "≥ " + fmtPct(reducer.TargetUtilization), Detail: "busy share of worker slot time",
-			Status: status(r.Utilization >= reducer.TargetUtilization),
+			Status: status(reducer.MeetsTarget(r.Utilization, reducer.TargetUtilization)),
 		},
 	}
 }

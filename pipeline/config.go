@@ -17,7 +17,7 @@ import (
 func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Config, error) {
 	o := s.Options()
 	cfg := job.Config{
-		ID: id, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed,
+		ID: id, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed, Force: r.o.Force,
 		Timeout: o.Timeout, TaskTime: o.TaskTime, Transport: r.o.Transport, Registry: r.o.Registry, Stdout: r.o.Stdout,
 		Broker: r.o.BrokerConfig, Observer: r.o.Observer,
 		Logger: r.o.Logger.With().Str("stage", s.Name).Logger(),
@@ -64,14 +64,16 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 		cfg.Kind = schema.KindMigrate
 		cfg.Migration = &job.Migration{DB: m.DB, Table: m.Table, Key: m.Key, SQL: m.SQL, Where: m.Where, MaxRate: m.MaxRate, PauseWhen: m.PauseWhen}
 	case KindEach:
-		err = eachConfig(s.Each, &cfg)
+		if err := eachConfig(s.Each, &cfg); err != nil {
+			return cfg, err
+		}
 	}
 	if o.ChunkSize != "" && (s.Kind == KindMigrate || s.Kind == KindEach) {
 		if cfg.ChunkSize, err = strconv.ParseInt(o.ChunkSize, 10, 64); err != nil {
 			return cfg, fmt.Errorf("chunk_size %q: %w", o.ChunkSize, err)
 		}
 	}
-	return cfg, err
+	return cfg, nil
 }
 
 // inputs replaces stage:NAME inputs by that stage's output.

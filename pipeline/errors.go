@@ -64,3 +64,15 @@ func failure(err error) string {
 func (e *StageError) Is(target error) bool {
 	return target == ErrStageFailed || target == job.ErrTasksFailed
 }
+
+// joinErrors is nil for no errors, the error itself for one, and all of
+// them, one a line, for more.
+func joinErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}

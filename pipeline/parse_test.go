@@ -344,3 +344,50 @@ func TestExampleValidates(t *testing.T) {
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+// TestParseNamesEveryProblem checks that a job file with several problems
+// is refused with all of them, each with its line.
+func TestParseNamesEveryProblem(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"two bad stages", `
+stages:
+  - name: a
+    pipe: {input: [x], command: [cat], colour: red}
+  - name: b
+    pipe: {input: [x]}
+`, []string{`job.yaml:4: unknown field "colour"`, "job.yaml:6: pipe of stage b has no command"}},
+		{"two unknown dependencies", `
+stages:
+  - name: a
+    pipe: {input: [x], command: [cat]}
+    depends_on: [nope]
+  - name: b
+    pipe: {input: ["stage:gone"], command: [cat]}
+`, []string{"job.yaml:5: stage a depends on nope", "job.yaml:7: stage b depends on gone"}},
+		{"duplicate names and shared output", `
+stages:
+  - name: a
+    pipe: {input: [x], output: o.txt, command: [cat]}
+  - name: a
+    pipe: {input: [x], output: p.txt, command: [cat]}
+  - name: c
+    pipe: {input: [x], output: o.txt, command: [cat]}
+`, []string{"job.yaml:5: two stages are named a", "job.yaml:8: stages a and c both write o.txt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := pipeline.Parse("job.yaml", []byte(tc.text))
+			if !errors.Is(err, pipeline.ErrInvalid) {
+				t.Fatalf("got %v, want ErrInvalid", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not name %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}

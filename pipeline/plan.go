@@ -180,12 +180,13 @@ func (p *Plan) upstream(s *Stage) []*StagePlan {
 // checkInputs refuses inputs that do not exist and that no upstream stage
 // writes, and outputs whose folder does not exist.
 func (p *Plan) checkInputs() error {
+	var errs []error
 	for _, s := range p.File.Stages {
 		if out := s.Output(); out != "" {
 			dir := filepath.Dir(filepath.Clean(out))
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				return &Error{File: p.File.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
-					"stage %s: the folder of output %s (%s) does not exist: create it first", s.Name, out, dir)}
+				errs = append(errs, &Error{File: p.File.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
+					"stage %s: the folder of output %s (%s) does not exist: create it first", s.Name, out, dir)})
 			}
 		}
 		paths, field := s.Inputs(), s.Kind+".input"
@@ -197,12 +198,12 @@ func (p *Plan) checkInputs() error {
 				continue
 			}
 			if _, err := os.Stat(in); err != nil {
-				return &Error{File: p.File.Path, Line: s.line(field), Msg: fmt.Sprintf(
-					"stage %s: input %s does not exist and no stage it depends on writes it: check the path, or add the stage that writes it to depends_on", s.Name, in)}
+				errs = append(errs, &Error{File: p.File.Path, Line: s.line(field), Msg: fmt.Sprintf(
+					"stage %s: input %s does not exist and no stage it depends on writes it: check the path, or add the stage that writes it to depends_on", s.Name, in)})
 			}
 		}
 	}
-	return nil
+	return joinErrors(errs)
 }
 
 // within reports whether path is dir or inside it.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"time"
@@ -47,6 +48,10 @@ type Options struct {
 	Resume bool
 	// RetryFailed, with Resume, reruns the dead letters of failed stages.
 	RetryFailed bool
+	// Force lets stages replace outputs that exist. Without it Run refuses
+	// the pipeline before any stage runs when an output of a stage that is
+	// to run exists.
+	Force bool
 	// Registry resolves map and reduce names. Default: the built-ins.
 	Registry *mapper.Registry
 	// Stdout receives the output of pipe stages without an output file.
@@ -165,6 +170,14 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading job %s: %w", jobID(r.o.ID, s.Name), err)
 		}
+		if rec.State != schema.StateDone && s.Kind == KindPipe && s.Output() == "" {
+			// Stdout cannot be rewound: the stage runs again from its start.
+			if err := r.forget(ctx, kv, jobID(r.o.ID, s.Name)); err != nil {
+				return nil, err
+			}
+			r.o.Logger.Warn().Str("stage", s.Name).Msg("the stage wrote to stdout, which cannot be resumed: it runs again from its start")
+			continue
+		}
 		r.state[s.Name] = StateResumable
 		if rec.State == schema.StateDone {
 			done = append(done, s.Name)
@@ -173,7 +186,41 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 	if r.o.Resume && found == 0 {
 		return nil, fmt.Errorf("%w: there is no pipeline %s to resume in this store: check --job and --store (and --nats)", job.ErrBadInput, r.o.ID)
 	}
-	return done, nil
+	return done, r.checkOutputs()
+}
+
+// forget deletes job id of an earlier run (its record, checkpoints and
+// streams), so that its stage runs again from the start.
+func (r *run) forget(ctx context.Context, kv jetstream.KeyValue, id string) error {
+	for _, key := range []string{schema.CheckpointKey(id, schema.CheckpointSplit), schema.CheckpointKey(id, schema.CheckpointOutput), id} {
+		if err := kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("%w: deleting job %s to run it again: %v", broker.ErrUnreachable, id, err)
+		}
+	}
+	if err := r.o.Broker.DeleteJob(ctx, id); err != nil {
+		return fmt.Errorf("%w: deleting job %s to run it again: %v", broker.ErrUnreachable, id, err)
+	}
+	return nil
+}
+
+// checkOutputs refuses, before any stage runs, the outputs that exist of
+// the stages that are to run from the start, naming every one.
+func (r *run) checkOutputs() error {
+	if r.o.Force {
+		return nil
+	}
+	var errs []error
+	for _, s := range r.p.File.Stages {
+		out := s.Output()
+		if out == "" || r.state[s.Name] != StatePending {
+			continue
+		}
+		if _, err := os.Lstat(out); err == nil {
+			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
+				"stage %s: output %s already exists: remove it, or add --force to replace it", s.Name, out)})
+		}
+	}
+	return joinErrors(errs)
 }
 
 // loop starts ready stages while slots are free and collects their

@@ -92,6 +92,8 @@ type Reducer struct {
 	done      doneSet
 	nDone     uint64
 	completed atomic.Uint64 // nDone, for other goroutines
+	taken     atomic.Uint64 // stream sequence of the last result message taken in
+	busy      atomic.Bool   // a result is being handled (a merge may block on a slow reader)
 	stats     *Stats
 	dead      []DeadLetter
 	dropped   int
@@ -144,6 +146,15 @@ func New(cfg Config) (*Reducer, error) {
 // Completed is the number of tasks merged or failed so far. It is safe to
 // call while Run runs.
 func (r *Reducer) Completed() uint64 { return r.completed.Load() }
+
+// Position is the stream sequence of the last result message the reducer
+// took in, and whether it is handling one now (a merge that waits for a
+// slow output reader is busy). A results stream whose last sequence is
+// past the position holds results the reducer has still to merge. It is
+// safe to call while Run runs.
+func (r *Reducer) Position() (seq uint64, busy bool) {
+	return r.taken.Load(), r.busy.Load()
+}
 
 // Run merges results until every task is complete, then commits the sink.
 // It returns the statistics of the job's tasks. With failed tasks the
@@ -255,6 +266,12 @@ func (r *Reducer) loop(ctx context.Context, msgs <-chan jetstream.Msg) error {
 }
 
 func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
+	r.busy.Store(true)
+	defer r.busy.Store(false)
+	md, mdErr := m.Metadata()
+	if mdErr == nil {
+		r.taken.Store(md.Sequence.Stream)
+	}
 	if m.Subject() == schema.MalformedSubject(r.cfg.Job.ID) {
 		r.stats.Malformed = append(r.stats.Malformed, string(m.Data()))
 		return nil
@@ -272,10 +289,7 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	if r.done.has(res.Index) {
 		return nil // a duplicate of a task already complete
 	}
-	replayed := false
-	if md, err := m.Metadata(); err == nil {
-		replayed = md.Sequence.Stream <= r.replayEnd
-	}
+	replayed := mdErr == nil && md.Sequence.Stream <= r.replayEnd
 	if res.Err != nil {
 		if err := r.fetch(ctx, &res); err != nil {
 			return err

@@ -1,6 +1,9 @@
 package schema
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Version is the wire version this jetmr writes.
 const Version = 1
@@ -100,6 +103,21 @@ type TaskError struct {
 }
 
 func (e *TaskError) Error() string { return e.Message }
+
+// ErrPermanent matches every error that a retry of its task cannot fix,
+// such as a built-in fold given a value it cannot read: the task becomes a
+// dead letter after its first attempt. Mark one with [Permanent].
+var ErrPermanent = errors.New("permanent failure")
+
+// Permanent marks err as one a retry cannot fix: the result matches
+// [ErrPermanent] and err, and reads as err.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string        { return e.err.Error() }
+func (e permanentError) Unwrap() error        { return e.err }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
 // Job kinds.
 const (

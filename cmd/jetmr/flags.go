@@ -38,6 +38,7 @@ type commonFlags struct {
 	jobID     string
 	resume    bool
 	retryFail bool
+	force     bool
 	halt      string
 	report    string
 	logLevel  string
@@ -66,6 +67,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")
 	fs.BoolVar(&f.retryFail, "retry-failed", false, "with --resume: run the job's dead letters again (the command may change)")
+	fs.BoolVar(&f.force, "force", false, "replace an output that exists (when the job completes); without it an existing output is refused")
 	fs.StringVar(&f.halt, "halt", "never", "when failures stop the job: never, soon,fail=N or now,fail=N")
 	fs.StringVar(&f.report, "report", "", "write the run report as JSON to this file")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
@@ -128,7 +130,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
-		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt, Transport: f.transport,
+		Resume: f.resume, RetryFailed: f.retryFail, Force: f.force, Halt: halt, Transport: f.transport,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Broker: f.brokerConfig(log),
 		Logger: log,
@@ -158,6 +160,9 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 // runJob runs cfg and prints the summary, dead letters and report.
 func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Config) error {
 	stderr := stderrLines(cmd.ErrOrStderr(), f.logFormat, cfg.Logger)
+	if err := checkFilePath("--report", f.report); err != nil {
+		return err
+	}
 	w, err := f.watch.start(ctx, cmd)
 	if err != nil {
 		return err
@@ -171,13 +176,16 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		openErr = w.open(stderr)
 	}
 	report, err := job.Run(ctx, cfg)
+	printStderrTail(stderr, err)
 	err = errors.Join(err, openErr, w.close())
 	switch {
 	case errors.Is(err, job.ErrAlreadyDone):
 		fmt.Fprintln(stderr, "jetmr:", err)
 		return nil
 	case errors.Is(err, context.Canceled):
-		return interruptedError{fmt.Sprintf("interrupted: job %s stopped; continue it with:\n  %s", cfg.ID, resumeCommand(cfg.ID))}
+		return interruptedError{interruptedMessage(cfg)}
+	case errors.Is(err, job.ErrTasksFailed):
+		err = fmt.Errorf("%w%s", err, failedHint(cfg))
 	}
 	if report != nil {
 		if !f.quiet {
@@ -225,7 +233,8 @@ func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []reducer.
 func resumeCommand(id string) string {
 	var args []string
 	skip := false
-	for _, a := range os.Args {
+	clean, _ := redactArgs(os.Args) // a hint never shows a secret
+	for _, a := range clean {
 		switch {
 		case skip:
 			skip = false

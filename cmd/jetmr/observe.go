@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,12 +60,9 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 		obs = append(obs, p)
 		w.closers = append(w.closers, p)
 	}
-	for flag, path := range map[string]string{"--joblog": o.joblog, "--trace": o.trace} {
-		if path == "" {
-			continue
-		}
-		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-			return nil, usageError{fmt.Sprintf("%s %s: the folder %s does not exist: create it first", flag, path, filepath.Dir(path))}
+	for _, f := range []struct{ flag, path string }{{"--joblog", o.joblog}, {"--trace", o.trace}} {
+		if err := checkFilePath(f.flag, f.path); err != nil {
+			return nil, err
 		}
 	}
 	if o.joblog != "" {

@@ -32,6 +32,9 @@ stragglers and advice.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFilePath("--html", html); err != nil {
+				return err
+			}
 			run, err := readRunFile(args[0])
 			if err != nil {
 				return err
