@@ -24,10 +24,19 @@ const stderrTailSize = 4 << 10
 // (they would hold its output open).
 // A non-zero exit, a signal or a failure to start returns a *schema.TaskError.
 func Run(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer) error {
+	return RunTee(ctx, argv, stdin, stdout, io.Discard)
+}
+
+// RunTee is Run with the command's stderr also written to stderr as it
+// comes, for a command whose messages the user reads (a join).
+func RunTee(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout = stdin, stdout
 	tail := &tailBuffer{max: stderrTailSize}
 	cmd.Stderr = tail
+	if stderr != io.Discard {
+		cmd.Stderr = io.MultiWriter(stderr, tail)
+	}
 	return run(ctx, cmd, argv, tail)
 }
 

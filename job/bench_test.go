@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // BenchmarkTinyTasks measures the per-task cost of the whole pipeline:
@@ -25,7 +26,7 @@ func BenchmarkTinyTasks(b *testing.B) {
 		out := filepath.Join(dir, "out", strings.Repeat("x", i+1))
 		os.MkdirAll(filepath.Dir(out), 0o755)
 		r, err := job.Run(context.Background(), job.Config{
-			Kind: "mapreduce", Inputs: []string{in}, Output: out, Map: "lines", Reduce: "sum",
+			Kind: "mapreduce", Inputs: []string{in}, Output: out, MapReduceConfig: job.MapReduceConfig{Map: "lines", Reduce: "sum"},
 			ChunkSize: 1 << 10, Broker: broker.Config{StoreDir: filepath.Join(dir, "store")},
 		})
 		if err != nil {
@@ -57,8 +58,9 @@ func BenchmarkHighCardinality(b *testing.B) {
 	dir := b.TempDir()
 	for i := range b.N {
 		_, err := job.Run(context.Background(), job.Config{
-			Kind: "mapreduce", Inputs: []string{in}, Output: filepath.Join(dir, "out-"+strconv.Itoa(i)), Memory: memory,
-			Map: "wordcount", Reduce: "sum", Broker: broker.Config{StoreDir: filepath.Join(dir, "store")},
+			Kind: schema.KindMapReduce, Inputs: []string{in}, Output: filepath.Join(dir, "out-"+strconv.Itoa(i)), Memory: memory,
+			MapReduceConfig: job.MapReduceConfig{Map: "wordcount", Reduce: "sum"},
+			Broker:          broker.Config{StoreDir: filepath.Join(dir, "store")},
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -317,7 +317,7 @@ func TestEachBadInput(t *testing.T) {
 		{"missing program", func(c *job.Config) { c.Command = []string{"no-such-program-jetmr"} }, "not found"},
 		{"builtin and command", func(c *job.Config) { c.Builtin = "echo" }, "not both"},
 		{"unknown builtin", func(c *job.Config) { c.Builtin, c.Command = "frob", nil }, `item function "frob"`},
-		{"missing join", func(c *job.Config) { c.Join = []string{"no-such-join-jetmr"} }, "--join"},
+		{"missing join", func(c *job.Config) { c.Join = []string{"no-such-join-jetmr"} }, "Config.Join"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

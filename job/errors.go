@@ -4,13 +4,18 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/errs"
+	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
 )
 
 var (
-	// ErrBadInput wraps every error caused by the job's configuration or
-	// inputs. Nothing was started and nothing was written.
-	ErrBadInput = errors.New("bad input")
+	// ErrBadInput is matched by every error caused by the job's
+	// configuration or inputs: a *errs.BadInputError naming the setting at
+	// fault. Nothing was started and nothing was written. It is
+	// [errs.ErrBadInput], which the splitter's and migrate's bad input
+	// match too.
+	ErrBadInput = errs.ErrBadInput
 	// ErrOutputExists means the job's output exists and Force was not
 	// given. Its errors match ErrBadInput too.
 	ErrOutputExists = errors.New("output exists")
@@ -23,18 +28,18 @@ var (
 // It matches [ErrTasksFailed] with errors.Is.
 type TasksFailedError struct {
 	Job  string
-	Kind string
-	Dead []reducer.DeadLetter
+	Kind schema.Kind
+	Dead []report.DeadLetter
 	// Streamed is set for a pipe job writing to stdout, which got the
 	// outputs of the tasks before the first failure.
 	Streamed bool
 }
 
 func (e *TasksFailedError) Error() string {
-	if e.Kind == "migrate" {
+	if e.Kind.Traits().Rows {
 		return fmt.Sprintf("job %s: %d batch(es) failed; the other batches committed", e.Job, len(e.Dead))
 	}
-	if e.Kind == "each" {
+	if e.Kind.Traits().PerItem {
 		return fmt.Sprintf("job %s: items failed on every attempt in %d task(s)", e.Job, len(e.Dead))
 	}
 	if e.Streamed {
@@ -46,8 +51,16 @@ func (e *TasksFailedError) Error() string {
 // Is reports whether target is ErrTasksFailed.
 func (e *TasksFailedError) Is(target error) bool { return target == ErrTasksFailed }
 
+// badSetting is bad input in setting ("Config.Field"), which the message
+// names the same way; %w in format wraps a cause.
+func badSetting(setting, format string, args ...any) error {
+	return errs.BadInput(setting, format, args...)
+}
+
+// badInput is bad input that names no one setting; %w in format wraps a
+// cause.
 func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+	return errs.BadInput("", format, args...)
 }
 
 // outputExistsError refuses an output that exists.

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -195,19 +196,19 @@ func TestBadInput(t *testing.T) {
 		{"negative partitions", func(s setup) {
 			mapreduce(s, "wordcount", "sum")
 			s.cfg.Partitions = -1
-		}, []string{"partitions", "-1"}},
+		}, []string{"Config.Partitions", "-1"}},
 		{"too many partitions", func(s setup) {
 			mapreduce(s, "wordcount", "sum")
 			s.cfg.Partitions = 10001
-		}, []string{"partitions", "10001"}},
+		}, []string{"Config.Partitions", "10001"}},
 		{"negative chunk size", func(s setup) {
 			pipe(s, "cat")
 			s.cfg.ChunkSize = -5
-		}, []string{"chunk size", "-5"}},
+		}, []string{"Config.ChunkSize", "-5"}},
 		{"negative timeout", func(s setup) {
 			pipe(s, "cat")
 			s.cfg.Timeout = -time.Second
-		}, []string{"timeout"}},
+		}, []string{"Config.Timeout"}},
 		{"bad job ID", func(s setup) {
 			pipe(s, "cat")
 			s.cfg.ID = "no spaces allowed"
@@ -235,6 +236,12 @@ func TestBadInput(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("message %q does not mention %q", err, w)
+				}
+				// A message naming a setting says so in the error, for
+				// callers to translate (the CLI to its flags).
+				var bad *errs.BadInputError
+				if strings.HasPrefix(w, "Config.") && (!errors.As(err, &bad) || bad.Setting != w) {
+					t.Errorf("error %v does not name setting %s", err, w)
 				}
 			}
 			if after := treeOf(t, dir); !slices.Equal(before, after) {
@@ -269,8 +276,8 @@ func treeOf(t testing.TB, dir string) []string {
 // with broker.ErrUnreachable and creates no output.
 func TestUnreachableNATS(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{schema.KindPipe, schema.KindMapReduce} {
-		t.Run(kind, func(t *testing.T) {
+	for _, kind := range []schema.Kind{schema.KindPipe, schema.KindMapReduce} {
+		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			cfg := baseConfig(t)

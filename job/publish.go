@@ -285,7 +285,7 @@ func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
 		return nil
 	}
 	return func(r *schema.Result) error {
-		if r.Path == "" && r.TaskData == nil && (s.record.Kind == schema.KindPipe || s.record.Kind == schema.KindMapReduce) {
+		if r.Path == "" && r.TaskData == nil && s.record.Kind.Traits().Split == schema.SplitFiles {
 			// A chunk of a streamed input that travelled in its task
 			// message and was too large to repeat in its failure: running
 			// the task on nothing would drop its lines from the output.

@@ -16,6 +16,7 @@ import (
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -27,7 +28,7 @@ var ErrHalted = errors.New("halted by the --halt policy")
 // report is returned with ErrTasksFailed too. When ctx is cancelled the job
 // stops, keeping what a later Run with Resume needs, and Run returns an
 // error wrapping context.Canceled.
-func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -65,7 +66,7 @@ func (p *plan) jobStore() error {
 // several jobs (the stages of a pipeline) share one broker and one
 // embedded server. cfg.Broker still says where spill files go and how
 // they are synced; RunOn neither opens nor closes b.
-func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, error) {
+func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -79,14 +80,14 @@ func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, 
 // "object", its object store.
 func (s *session) provision(ctx context.Context) error {
 	if _, err := s.b.ProvisionJob(ctx, s.record.ID, broker.ProvisionOptions{}); err != nil {
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	if s.record.Transport != schema.TransportObject {
 		return nil
 	}
 	var err error
 	if s.data, err = s.b.DataStore(ctx, s.record.ID, 0); err != nil {
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	return nil
 }
@@ -107,10 +108,10 @@ type session struct {
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
-func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
+func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
 	jobs, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	s := &session{plan: p, b: b, jobs: jobs}
 	if p.cfg.Resume {
@@ -142,7 +143,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	}
 	s.sizer = s.newSizer()
 	if _, ok := p.source.(splitter.AdaptiveSource); s.sizer != nil && !ok {
-		return nil, badInput("job %s is sized by --task-time, but its source cannot be split adaptively: run it again without --resume", p.record.ID)
+		return nil, badSetting("Config.Resume", "job %s is sized by Config.TaskTime, but its source cannot be split adaptively: run it again without Config.Resume", p.record.ID)
 	}
 	if s.spill, err = p.spillDir(); err != nil {
 		return nil, err
@@ -155,11 +156,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		p.cfg.Started(p.record.ID)
 	}
 	totalBytes := p.total
-	if p.record.Kind == schema.KindMigrate || !p.totalKnown {
+	if p.record.Kind.Traits().Rows || !p.totalKnown {
 		totalBytes = 0 // p.total estimates rows, or counts compressed bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
-	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {
+	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind.Traits().Rows {
 		r.RowsEstimated(p.record.ID, "", p.total)
 	}
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
@@ -185,12 +186,12 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	return report, endErr
 }
 
-func (s *session) tasksFailed(stats *reducer.Stats) error {
+func (s *session) tasksFailed(stats *report.Stats) error {
 	return &TasksFailedError{Job: s.record.ID, Kind: s.record.Kind, Dead: stats.Dead,
-		Streamed: s.record.Kind == schema.KindPipe && s.record.Output == ""}
+		Streamed: s.record.Kind.Traits().Ordered && s.record.Output == ""}
 }
 
-func (s *session) report(stats *reducer.Stats) *reducer.Report {
+func (s *session) report(stats *report.Stats) *report.Report {
 	annotateLines(stats.Dead)
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
@@ -205,7 +206,7 @@ func (s *session) report(stats *reducer.Stats) *reducer.Report {
 
 // execute runs splitter, workers and reducer until the reducer has merged
 // every task.
-func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Time) (*reducer.Stats, error) {
+func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Time) (*report.Stats, error) {
 	win := newWindow(s.cfg.Window)
 	total := make(chan uint64, 1)
 	g, gctx := errgroup.WithContext(ctx)
@@ -226,19 +227,8 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	}()
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
-		Retired: s.retire(win),
-		Merged: func(res *schema.Result) {
-			s.observeTask(res)
-			s.unspool(res)
-		},
-		Fetch:  s.fetchOutput,
-		Retry:  s.retryFunc(haltCtx),
-		Failed: s.haltFunc(halt, stopSplit, soon),
-		BeforeCommit: func(ctx context.Context) error {
-			s.record.State = schema.StateCommitting
-			return s.putRecord(ctx)
-		},
-		Logger: s.cfg.Logger,
+		Session: &reduction{session: s, retired: s.retire(win), retry: s.retryFunc(haltCtx), failed: s.haltFunc(halt, stopSplit, soon)},
+		Logger:  s.cfg.Logger,
 	})
 	if err != nil {
 		return nil, errors.Join(err, sink.Suspend(ctx))
@@ -254,7 +244,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it
 		}
 	}
-	var stats *reducer.Stats
+	var stats *report.Stats
 	rec := s.record // a copy taken before the reducer's goroutine changes s.record
 	g.Go(func() error {
 		defer stopWork()
@@ -346,25 +336,8 @@ func (p *plan) spillDir() (string, error) {
 	return dir, nil
 }
 
-func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
-	if s.record.Kind == schema.KindEach {
-		return s.newEachSink()
-	}
-	if s.record.Kind == schema.KindMigrate {
-		s.counts = &reducer.CountSink{}
-		return s.counts, nil
-	}
-	if s.record.Kind == schema.KindPipe {
-		out := s.cfg.Stdout
-		if out == nil {
-			out = os.Stdout
-		}
-		return reducer.NewOrderedSink(ctx, reducer.OrderedConfig{
-			Path: s.record.Output, Stream: out, Job: s.record.ID,
-			Checkpoints: reducer.KVCheckpoints{KV: s.jobs, Job: s.record.ID},
-			Sync:        s.cfg.Broker.Sync == broker.SyncAlways,
-		})
-	}
+// keyedSink is the sink of a mapreduce job.
+func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
@@ -384,13 +357,13 @@ func (s *session) create(ctx context.Context) error {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return jobExists(s.record.ID)
 		}
-		return fmt.Errorf("%w: recording job %s: %v", broker.ErrUnreachable, s.record.ID, err)
+		return fmt.Errorf("%w: recording job %s: %w", broker.ErrUnreachable, s.record.ID, err)
 	}
 	return nil
 }
 
 func jobExists(id string) error {
-	return badInput("job %s already exists: add --resume to continue it, or choose another --job", id)
+	return badSetting("Config.ID", "job %s already exists: add Config.Resume to continue it, or choose another Config.ID", id)
 }
 
 func (s *session) putRecord(ctx context.Context) error {
@@ -406,7 +379,7 @@ func (s *session) putRecord(ctx context.Context) error {
 
 // end records how the run ended. A complete job's streams, checkpoints and
 // spill files are deleted; a failed or stopped one keeps them for --resume.
-func (s *session) end(stats *reducer.Stats, runErr error) error {
+func (s *session) end(stats *report.Stats, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch {
@@ -440,4 +413,38 @@ func (s *session) end(stats *reducer.Stats, runErr error) error {
 		errs = append(errs, fmt.Errorf("removing spill files: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// reduction is the session as one run's reducer sees it: the one narrow
+// interface through which the reducer reaches the job.
+type reduction struct {
+	*session
+	retired func(reducer.Span)
+	retry   func(*schema.Result) error // nil: not a --retry-failed run
+	failed  func(n int)
+}
+
+var _ reducer.Session = (*reduction)(nil)
+
+func (r *reduction) Retired(sp reducer.Span) { r.retired(sp) }
+func (r *reduction) Merged(res *schema.Result) {
+	r.observeTask(res)
+	r.unspool(res)
+}
+func (r *reduction) Failed(n int) { r.failed(n) }
+
+func (r *reduction) Fetch(ctx context.Context, res *schema.Result) error {
+	return r.fetchOutput(ctx, res)
+}
+
+func (r *reduction) Retry(res *schema.Result) (bool, error) {
+	if r.retry == nil {
+		return false, nil
+	}
+	return true, r.retry(res)
+}
+
+func (r *reduction) Committing(ctx context.Context) error {
+	r.record.State = schema.StateCommitting
+	return r.putRecord(ctx)
 }

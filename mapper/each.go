@@ -41,7 +41,7 @@ type EachCommand struct {
 // NewEachCommand parses the command and directory templates of an each
 // job record. Errors name the bad placeholder.
 func NewEachCommand(rec schema.JobRecord) (*EachCommand, error) {
-	c := &EachCommand{Builtin: rec.Map, Append: true}
+	c := &EachCommand{Builtin: rec.Builtin, Append: true}
 	if rec.Dir != "" {
 		t, err := command.ParseTemplate([]string{rec.Dir})
 		if err != nil {
@@ -50,9 +50,9 @@ func NewEachCommand(rec schema.JobRecord) (*EachCommand, error) {
 		c.Dir, c.Append = &t, !t.UsesPlaceholders()
 	}
 	switch {
-	case rec.Map != "":
-		if rec.Map != ItemEcho && rec.Map != ItemNoop {
-			return nil, fmt.Errorf("%w: item function %q; built-ins are %s and %s", ErrUnknownFunction, rec.Map, ItemEcho, ItemNoop)
+	case rec.Builtin != "":
+		if rec.Builtin != ItemEcho && rec.Builtin != ItemNoop {
+			return nil, fmt.Errorf("%w: item function %q; built-ins are %s and %s", ErrUnknownFunction, rec.Builtin, ItemEcho, ItemNoop)
 		}
 	case len(rec.Command) == 0:
 		return nil, errors.New("each job without a command")

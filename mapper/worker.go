@@ -1,6 +1,7 @@
 package mapper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/crashpoint"
@@ -156,24 +156,30 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	defer stop()
 	defer iter.Stop()
 
+	// The free slots, by number: taking one bounds the running tasks to
+	// Slots and names the slot the task runs in.
 	slots := make(chan int, w.cfg.Slots)
 	for i := range w.cfg.Slots {
 		slots <- i
 	}
-	sem := semaphore.NewWeighted(int64(w.cfg.Slots))
 	g, gctx := errgroup.WithContext(ctx)
 	var gone error
 	for {
-		if err := sem.Acquire(pull, 1); err != nil {
+		var slot int
+		select {
+		case slot = <-slots:
+		case <-pull.Done():
+		}
+		if pull.Err() != nil {
 			break
 		}
 		if err := w.waitForMemory(pull); err != nil {
-			sem.Release(1)
+			slots <- slot
 			break
 		}
 		msg, err := iter.Next(jetstream.NextContext(pull))
 		if err != nil {
-			sem.Release(1)
+			slots <- slot
 			if pull.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				break
 			}
@@ -184,9 +190,7 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 			w.log.Warn().Err(err).Msg("pulling a task")
 			continue
 		}
-		slot := <-slots
 		g.Go(func() error {
-			defer sem.Release(1)
 			defer func() { slots <- slot }()
 			w.handle(gctx, msg, slot)
 			return nil
@@ -261,8 +265,9 @@ func (w *Worker) paused(reason string) {
 // are fetched ahead of the free slots; it saves a round trip per task.
 func (w *Worker) prefetch() int {
 	rec := w.cfg.Job.Record
-	// A migrate batch or an each task (a batch of commands) may be slow.
-	if rec.Kind != schema.KindMigrate && rec.Kind != schema.KindEach && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
+	// A migrate batch or an each task (a batch of commands) may be slow:
+	// only small chunks of files are small tasks.
+	if rec.Kind.Traits().Split == schema.SplitFiles && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
 		return max(2*w.cfg.Slots, 16)
 	}
 	return w.cfg.Slots
@@ -285,7 +290,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	stopBeat := w.heartbeat(runCtx, msg)
 	start := time.Now()
 	ev := w.attemptEvent(task, attempt, slot, start)
-	perItem := w.cfg.Job.Record.Kind == schema.KindEach // its items report their own attempts
+	perItem := w.cfg.Job.Record.Kind.Traits().PerItem // its items report their own attempts
 	if !perItem {
 		w.observer().AttemptStarted(ev)
 	}
@@ -345,7 +350,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	// A migrate batch's --timeout limits each of its transactions, an each
 	// job's each item: not the whole task.
-	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind != schema.KindMigrate && w.cfg.Job.Record.Kind != schema.KindEach {
+	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind.Traits().WholeTimeout {
 		return context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
 	}
 	return context.WithCancel(ctx)
@@ -461,7 +466,7 @@ func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time)
 	}
 	name := command.Quote(cmd)
 	if name == "" {
-		name = rec.Map
+		name = cmp.Or(rec.Map, rec.Builtin)
 	}
 	return observe.Attempt{
 		Job: rec.ID, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot,

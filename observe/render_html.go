@@ -16,7 +16,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 // Stage is one stage of a multi-stage job, for the page's critical path
@@ -34,7 +34,7 @@ type Stage struct {
 // timeline, histogram and stragglers need Attempts, and the critical path
 // section is shown when Stages is not empty.
 type PageData struct {
-	Report   *reducer.Report
+	Report   *report.Report
 	Attempts []Attempt
 	Stages   []Stage
 	// DroppedAttempts counts attempts left out of Attempts (see Recorder).
@@ -54,7 +54,7 @@ var pageSource string
 var pageTemplate = template.Must(template.New("page").Parse(pageSource))
 
 // RenderHTML writes the run report page of r and its attempts to w.
-func RenderHTML(w io.Writer, r *reducer.Report, attempts []Attempt) error {
+func RenderHTML(w io.Writer, r *report.Report, attempts []Attempt) error {
 	return RenderPage(w, PageData{Report: r, Attempts: attempts})
 }
 
@@ -181,7 +181,7 @@ type deadRow struct {
 func buildView(d PageData) pageView {
 	r := d.Report
 	v := pageView{
-		Title: "jetmr run report: job " + r.Job, Job: r.Job, Kind: r.Kind,
+		Title: "jetmr run report: job " + r.Job, Job: r.Job, Kind: string(r.Kind),
 		Advice: r.Advice, Malformed: r.Malformed, NAttempts: len(d.Attempts),
 	}
 	v.Facts = append(v.Facts, fmt.Sprintf("%d tasks", r.Tasks))
@@ -217,8 +217,8 @@ func buildView(d PageData) pageView {
 	for _, wr := range r.Workers {
 		v.Workers = append(v.Workers, workerRow{
 			Name: wr.Name, Slots: wr.Slots, Tasks: wr.Tasks, Busy: fmtSeconds(wr.BusySeconds),
-			Util: fmtPct(wr.Utilization), Low: !reducer.MeetsTarget(wr.Utilization, reducer.TargetUtilization),
-			Fill: px(ubarW * min(max(wr.Utilization, 0), 1)), Target: px(ubarW * reducer.TargetUtilization),
+			Util: fmtPct(wr.Utilization), Low: !report.MeetsTarget(wr.Utilization, report.TargetUtilization),
+			Fill: px(ubarW * min(max(wr.Utilization, 0), 1)), Target: px(ubarW * report.TargetUtilization),
 		})
 	}
 	// Attempts without a start time cannot be placed on the timeline.
@@ -263,7 +263,7 @@ type lane struct {
 }
 
 // timeline draws each attempt as a bar on its worker slot's lane.
-func timeline(r *reducer.Report, attempts []Attempt) *chart {
+func timeline(r *report.Report, attempts []Attempt) *chart {
 	t0, t1 := span(attempts)
 	// Lanes: the report's workers in order, then others by name; slots up.
 	rank := make(map[string]int)

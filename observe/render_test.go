@@ -19,18 +19,18 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/jetmr/jetmr/observe"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-func loadReport(t *testing.T, name string) *reducer.Report {
+func loadReport(t *testing.T, name string) *report.Report {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r reducer.Report
+	var r report.Report
 	if err := json.Unmarshal(data, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestRenderHTML(t *testing.T) {
 			noSections: []string{"timeline", "durations", "stragglers", "stages"},
 		},
 		{
-			name: "empty report", data: observe.PageData{Report: &reducer.Report{Job: "empty"}},
+			name: "empty report", data: observe.PageData{Report: &report.Report{Job: "empty"}},
 			noSections: []string{"workers", "timeline", "dead-letters"},
 			texts:      []string{"n/a", "No advice"},
 		},

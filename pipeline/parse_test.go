@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/pipeline"
+	"github.com/jetmr/jetmr/schema"
 )
 
 func TestParseRefusesBadFiles(t *testing.T) {
@@ -301,18 +302,18 @@ stages:
 		t.Fatalf("jobs %q, %d stages", f.Jobs, len(f.Stages))
 	}
 	up, counts, lint, mig := f.Stages[0], f.Stages[1], f.Stages[2], f.Stages[3]
-	if up.Kind != pipeline.KindPipe || !slicesEqual(up.Pipe.Input, []string{"in.txt"}) || *up.Pipe.Retries != 0 || up.Pipe.Timeout.String() != "30s" {
+	if up.Kind != schema.KindPipe || !slicesEqual(up.Pipe.Input, []string{"in.txt"}) || *up.Pipe.Retries != 0 || up.Pipe.Timeout.String() != "30s" {
 		t.Errorf("upper: %+v", up.Pipe)
 	}
-	if counts.Kind != pipeline.KindMapReduce || counts.MapReduce.Partitions != 3 || *counts.MapReduce.Retries != 1 ||
+	if counts.Kind != schema.KindMapReduce || counts.MapReduce.Partitions != 3 || *counts.MapReduce.Retries != 1 ||
 		!slicesEqual(counts.DependsOn, []string{"upper"}) || counts.MapReduce.ChunkSize != "64KiB" || counts.MapReduce.TaskTime != 2*time.Second {
 		t.Errorf("counts: %+v, depends on %v", counts.MapReduce, counts.DependsOn)
 	}
-	if lint.Kind != pipeline.KindEach || !lint.Each.KeepOrder || lint.Each.Dir != "{}" || !slicesEqual(lint.DependsOn, []string{"counts"}) ||
+	if lint.Kind != schema.KindEach || !lint.Each.KeepOrder || lint.Each.Dir != "{}" || !slicesEqual(lint.DependsOn, []string{"counts"}) ||
 		!slicesEqual(lint.Each.Join, []string{"cat"}) {
 		t.Errorf("lint: %+v, depends on %v", lint.Each, lint.DependsOn)
 	}
-	if mig.Kind != pipeline.KindMigrate || mig.Migrate.Table != "users" || mig.Migrate.ChunkSize != "500" {
+	if mig.Kind != schema.KindMigrate || mig.Migrate.Table != "users" || mig.Migrate.ChunkSize != "500" {
 		t.Errorf("backfill: %+v", mig.Migrate)
 	}
 }

@@ -16,10 +16,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -70,7 +71,7 @@ type Options struct {
 // stageResult is what a stage's run sends back to the scheduler.
 type stageResult struct {
 	s          *StagePlan
-	report     *reducer.Report
+	report     *report.Report
 	err        error
 	start, end time.Time
 	slots      int
@@ -110,7 +111,7 @@ func checkID(p *Plan, id string) error {
 	}
 	for _, s := range p.Stages {
 		if err := schema.ValidateJobID(jobID(id, s.Name)); err != nil {
-			return fmt.Errorf("%w: pipeline %s, stage %s: %v: use a shorter pipeline ID (--job)", job.ErrBadInput, id, s.Name, err)
+			return errs.BadInput("", "pipeline %s, stage %s: %w: use a shorter pipeline ID (--job)", id, s.Name, err)
 		}
 	}
 	return nil
@@ -127,15 +128,15 @@ type run struct {
 	free    int
 	running int
 	tp      Throughput
-	units   map[string]float64 // work done per kind, for tp
-	seconds map[string]float64
+	units   map[schema.Kind]float64 // work done per kind, for tp
+	seconds map[schema.Kind]float64
 	errs    []error
 }
 
 func newRun(p *Plan, o Options) *run {
 	r := &run{
 		p: p, o: o, state: map[string]string{}, free: o.Slots, tp: Throughput{},
-		units: map[string]float64{}, seconds: map[string]float64{},
+		units: map[schema.Kind]float64{}, seconds: map[schema.Kind]float64{},
 		report: &Report{Pipeline: o.ID, File: p.File.Path, Slots: o.Slots, Start: time.Now(),
 			EstimatedCriticalPath: slices.Clone(p.CriticalPath)},
 	}
@@ -150,7 +151,7 @@ func newRun(p *Plan, o Options) *run {
 func (r *run) preflight(ctx context.Context) (done []string, err error) {
 	kv, err := r.o.Broker.Jobs(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	found := 0
 	for _, s := range r.p.Stages {
@@ -159,18 +160,18 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, jobID(r.o.ID, s.Name), err)
+			return nil, fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, jobID(r.o.ID, s.Name), err)
 		}
 		found++
 		if !r.o.Resume {
-			return nil, fmt.Errorf("%w: pipeline %s has run before (stage %s is job %s): add --resume to continue it, or choose another --job",
-				job.ErrBadInput, r.o.ID, s.Name, jobID(r.o.ID, s.Name))
+			return nil, errs.BadInput("", "pipeline %s has run before (stage %s is job %s): add --resume to continue it, or choose another --job",
+				r.o.ID, s.Name, jobID(r.o.ID, s.Name))
 		}
 		rec, err := schema.DecodeJobRecord(entry.Value())
 		if err != nil {
 			return nil, fmt.Errorf("loading job %s: %w", jobID(r.o.ID, s.Name), err)
 		}
-		if rec.State != schema.StateDone && s.Kind == KindPipe && s.Output() == "" {
+		if rec.State != schema.StateDone && s.Kind.Traits().Ordered && s.Output() == "" {
 			// Stdout cannot be rewound: the stage runs again from its start.
 			if err := r.forget(ctx, kv, jobID(r.o.ID, s.Name)); err != nil {
 				return nil, err
@@ -184,7 +185,7 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 		}
 	}
 	if r.o.Resume && found == 0 {
-		return nil, fmt.Errorf("%w: there is no pipeline %s to resume in this store: check --job and --store (and --nats)", job.ErrBadInput, r.o.ID)
+		return nil, errs.BadInput("", "there is no pipeline %s to resume in this store: check --job and --store (and --nats)", r.o.ID)
 	}
 	return done, r.checkOutputs()
 }
@@ -216,7 +217,7 @@ func (r *run) checkOutputs() error {
 			continue
 		}
 		if _, err := os.Lstat(out); err == nil {
-			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
+			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
 				"stage %s: output %s already exists: remove it, or add --force to replace it", s.Name, out)})
 		}
 	}
@@ -335,7 +336,7 @@ func (r *run) collect(res stageResult) {
 func (r *run) learn(res stageResult) {
 	s := res.s
 	work := s.Work
-	if res.report != nil && res.report.BytesIn > 0 && (s.Kind == KindPipe || s.Kind == KindMapReduce) {
+	if res.report != nil && res.report.BytesIn > 0 && s.Kind.Traits().Split == schema.SplitFiles {
 		work = float64(res.report.BytesIn)
 	}
 	if secs := res.end.Sub(res.start).Seconds(); secs > 0 && work > 0 {

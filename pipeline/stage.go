@@ -7,8 +7,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -37,10 +37,10 @@ func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
 			s.pos["depends_on"] = p.key.Line
 			return p.list(&s.DependsOn, true)(v)
 		},
-		KindPipe:      kindSetter(KindPipe),
-		KindMapReduce: kindSetter(KindMapReduce),
-		KindEach:      kindSetter(KindEach),
-		KindMigrate:   kindSetter(KindMigrate),
+		string(schema.KindPipe):      kindSetter(string(schema.KindPipe)),
+		string(schema.KindMapReduce): kindSetter(string(schema.KindMapReduce)),
+		string(schema.KindEach):      kindSetter(string(schema.KindEach)),
+		string(schema.KindMigrate):   kindSetter(string(schema.KindMigrate)),
 	}, nil)
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func peekName(n *yaml.Node) string {
 
 // kind parses the spec of a stage's kind.
 func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions) error {
-	s.Kind = kind
+	s.Kind = schema.Kind(kind)
 	what := kind + " of stage " + s.Name
 	if s.Name == "" {
 		what = kind
@@ -91,8 +91,9 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 	setOpts := func() {}
 	key := p.key // the line of the kind's name, for messages
 	var required []string
-	switch kind {
-	case KindPipe:
+	// The one place where a stage's kind decides: which spec it has.
+	switch s.Kind {
+	case schema.KindPipe:
 		spec := &PipeSpec{}
 		s.Pipe = spec
 		fields = map[string]setter{
@@ -102,7 +103,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		}
 		required = []string{"input", "command"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindMapReduce:
+	case schema.KindMapReduce:
 		spec := &MapReduceSpec{Partitions: 1}
 		s.MapReduce = spec
 		fields = map[string]setter{
@@ -114,7 +115,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		}
 		required = []string{"input", "output", "map", "reduce"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindEach:
+	case schema.KindEach:
 		spec := &EachSpec{}
 		s.Each = spec
 		fields = map[string]setter{
@@ -128,7 +129,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		}
 		required = []string{"command"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindMigrate:
+	case schema.KindMigrate:
 		spec := &MigrateSpec{}
 		s.Migrate = spec
 		fields = map[string]setter{
@@ -172,45 +173,17 @@ func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) err
 	if err := p.checkOptions(s, kind, what, at); err != nil {
 		return err
 	}
-	if _, given := s.pos[kind+".task_time"]; given && kind == KindEach {
+	if _, given := s.pos[kind+".task_time"]; given && !s.Kind.Traits().Adaptive {
 		return p.errorf(at("task_time"), "%s: task_time sizes chunks of input files and key ranges, not items: use chunk_size (items per task)", what)
 	}
-	switch kind {
-	case KindPipe:
-		if len(s.Pipe.Input) == 0 {
-			return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
-		}
-		if len(s.Pipe.Command) == 0 {
-			return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [tr, a-z, A-Z]", what)
-		}
-		if err := command.Check(s.Pipe.Command); err != nil {
-			return p.errorf(at("command"), "%s: %v", what, err)
-		}
-	case KindMapReduce:
-		if len(s.MapReduce.Input) == 0 {
-			return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
-		}
-		if s.MapReduce.Partitions < 1 {
-			return p.errorf(at("partitions"), "%s: partitions %d is not valid: use 1 or more", what, s.MapReduce.Partitions)
-		}
-	case KindEach:
-		e := s.Each
-		if (len(e.Items) == 0) == (e.ItemsFile == "") {
-			return p.errorf(n, "%s needs exactly one of items (a list) and items_file (one item a line)", what)
-		}
-		if len(e.Command) == 0 {
-			return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [gofmt, -l, \"{}\"]", what)
-		}
-	}
-	return nil
+	return s.spec().check(p, at, n, what)
 }
 
 // checkOptions checks the values of a stage's common options.
 func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml.Node) error {
 	o := s.Options()
 	if o.ChunkSize != "" {
-		if kind == KindMigrate || kind == KindEach {
-			unit := map[string]string{KindMigrate: "rows per batch, e.g. 1000", KindEach: "items per task, e.g. 50"}[kind]
+		if unit, counted := chunkUnits[s.Kind]; counted {
 			if n, err := strconv.ParseInt(o.ChunkSize, 10, 64); err != nil || n < 1 {
 				return p.errorf(at("chunk_size"), "%s: chunk_size %q is not valid for %s: give a number of %s", what, o.ChunkSize, kind, unit)
 			}
@@ -234,12 +207,12 @@ func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml
 			err = fmt.Errorf("halt %q is not valid: use never, soon,fail=N or now,fail=N", o.Halt)
 		}
 		if err != nil {
-			return p.errorf(at("halt"), "%s: %s", what, strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": "))
+			return p.errorf(at("halt"), "%s: %s", what, err)
 		}
 	}
 	if o.Jobs != "" {
 		if _, _, err := job.Slots(o.Jobs, job.SlotOptions{}); err != nil {
-			msg := strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": ")
+			msg := err.Error()
 			return p.errorf(at("jobs"), "%s: %s", what, strings.Replace(msg, "-j ", "jobs ", 1))
 		}
 	}

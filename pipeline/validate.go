@@ -37,7 +37,7 @@ func validate(f *File) error {
 			if !ok {
 				continue
 			}
-			field := s.Kind + ".input"
+			field := string(s.Kind) + ".input"
 			if err := checkRef(f, s, byName, name, field); err != nil {
 				errs, refsOK = append(errs, err), false
 				continue
@@ -86,7 +86,7 @@ func checkOutputs(f *File, byName map[string]*Stage) []error {
 		}
 		key := filepath.Clean(out)
 		if other := writers[key]; other != nil {
-			errs = append(errs, &Error{File: f.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
+			errs = append(errs, &Error{File: f.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
 				"stages %s and %s both write %s: give each stage its own output", other.Name, s.Name, out)})
 			continue
 		}

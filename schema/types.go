@@ -119,23 +119,12 @@ func (e permanentError) Error() string        { return e.err.Error() }
 func (e permanentError) Unwrap() error        { return e.err }
 func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
-// Job kinds.
-const (
-	KindPipe      = "pipe"
-	KindMapReduce = "mapreduce"
-	KindMigrate   = "migrate"
-
-	// KindEach runs a command once per item; its tasks carry batches of
-	// items ([ItemBatch]) and its results per-item outcomes ([ItemResults]).
-	KindEach = "each"
-)
-
 // JobRecord describes a job: what it runs and over which inputs. It lives
 // in [JobsBucket] so that workers and a resumed run see the same job.
 type JobRecord struct {
 	V      int      `msgpack:"v"`
 	ID     string   `msgpack:"id"`
-	Kind   string   `msgpack:"kind"`
+	Kind   Kind     `msgpack:"kind"`
 	Inputs []string `msgpack:"inputs"`
 	// InputSizes are the sizes of Inputs when the job started, so that a
 	// resume can refuse inputs that changed.
@@ -148,9 +137,12 @@ type JobRecord struct {
 	InputFingerprints []InputFingerprint `msgpack:"fprints,omitempty"`
 	Output            string             `msgpack:"output,omitempty"`
 	Command           []string           `msgpack:"cmd,omitempty"`
-	Map               string             `msgpack:"map,omitempty"`
-	MapCommand        []string           `msgpack:"mapcmd,omitempty"`
-	Reduce            string             `msgpack:"reduce,omitempty"`
+	// Map is a mapreduce job's built-in map function ("" when the map is
+	// MapCommand). Records written before Builtin existed keep an each
+	// job's built-in here too; DecodeJobRecord moves it to Builtin.
+	Map        string   `msgpack:"map,omitempty"`
+	MapCommand []string `msgpack:"mapcmd,omitempty"`
+	Reduce     string   `msgpack:"reduce,omitempty"`
 	// ReduceCommand is set when the reduce is a command, not a built-in.
 	ReduceCommand []string `msgpack:"redcmd,omitempty"`
 	Partitions    int      `msgpack:"parts"`
@@ -185,6 +177,10 @@ type JobRecord struct {
 	// own); Shell runs its Command as one sh -c script.
 	Dir   string `msgpack:"dir,omitempty"`
 	Shell bool   `msgpack:"shell,omitempty"`
+	// Builtin is an each job's built-in item function, run instead of
+	// Command. EncodeJobRecord writes it under "map" as well, for workers
+	// that predate it.
+	Builtin string `msgpack:"builtin,omitempty"`
 }
 
 // InputFingerprint identifies one version of an input file. Standard

@@ -15,7 +15,8 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -79,7 +80,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 // config builds the job configuration shared by every job command.
 // runsCommand says whether the job's tasks run a command rather than a
 // built-in function, for -j auto.
-func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) (job.Config, error) {
+func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand bool) (job.Config, error) {
 	log, err := newLogger(f.logLevel, f.logFormat, cmd.ErrOrStderr())
 	if err != nil {
 		return job.Config{}, err
@@ -87,13 +88,13 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	var chunk int64
 	if f.chunkSize != "" {
 		if chunk, err = splitter.ParseSize(f.chunkSize); err != nil {
-			return job.Config{}, usageError{"--chunk-size: " + err.Error()}
+			return job.Config{}, usageErr("%s", "--chunk-size: "+err.Error())
 		}
 	}
 	var memfree int64
 	if f.memfree != "" {
 		if memfree, err = splitter.ParseSize(f.memfree); err != nil {
-			return job.Config{}, usageError{"--memfree: " + strings.Replace(err.Error(), "chunk size", "size", 1)}
+			return job.Config{}, usageErr("%s", "--memfree: "+strings.Replace(err.Error(), "chunk size", "size", 1))
 		}
 	}
 	slots, why, err := job.Slots(f.jobs, job.SlotOptions{Command: runsCommand, IO: f.io, ChunkSize: chunk})
@@ -102,17 +103,17 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	}
 	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
 	if len(f.inputs) == 0 {
-		return job.Config{}, usageError{fmt.Sprintf("no input: give files or directories with -i, or -i - for standard input (see %s --help)", cmd.CommandPath())}
+		return job.Config{}, usageErr("no input: give files or directories with -i, or -i - for standard input (see %s --help)", cmd.CommandPath())
 	}
 	if f.retries < 0 {
-		return job.Config{}, usageError{fmt.Sprintf("--retries %d is not valid: use 0 (no retries) or more", f.retries)}
+		return job.Config{}, usageErr("--retries %d is not valid: use 0 (no retries) or more", f.retries)
 	}
 	retries := f.retries
 	if retries == 0 {
 		retries = -1 // job.Config: negative means no retries
 	}
 	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
-		return job.Config{}, usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
+		return job.Config{}, usageErr("--sync %q is not valid: use always or interval", f.sync)
 	}
 	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
 		return job.Config{}, err
@@ -150,7 +151,7 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 	case !cmd.Flags().Changed("local-workers"):
 		return 0, nil
 	case f.local < 0:
-		return 0, usageError{fmt.Sprintf("--local-workers %d is not valid: use 0 or more", f.local)}
+		return 0, usageErr("--local-workers %d is not valid: use 0 or more", f.local)
 	case f.local == 0:
 		return -1, nil
 	}
@@ -211,7 +212,7 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	return err
 }
 
-func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []reducer.DeadLetter) {
+func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []report.DeadLetter) {
 	for _, d := range dead {
 		where := ""
 		if d.Path != "" {

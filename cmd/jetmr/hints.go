@@ -107,7 +107,7 @@ func unresumable(cfg job.Config) string {
 	switch {
 	case slices.Contains(cfg.Inputs, splitter.Stdin):
 		return "it read standard input, which cannot be read again, so it cannot be resumed: run the same command again with the same input"
-	case cfg.Kind == schema.KindPipe && cfg.Output == "":
+	case cfg.Kind.Traits().Ordered && cfg.Output == "":
 		return "it wrote to stdout, which cannot be resumed: run the same command again (with -o FILE a pipe job can be resumed)"
 	}
 	return ""

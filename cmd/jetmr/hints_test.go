@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetmr/jetmr/internal/clitest"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 )
 
@@ -49,7 +50,7 @@ func runHint(t *testing.T, dir, line string) result {
 	if ctx.Err() != nil {
 		t.Fatalf("hint %q did not finish within %s", line, runTimeout)
 	}
-	return result{code: exitStatus(err), stdout: out.String(), stderr: errb.String()}
+	return result{code: clitest.ExitCode(err), stdout: out.String(), stderr: errb.String()}
 }
 
 // waitForFile waits until path exists or p exits.
@@ -61,12 +62,12 @@ func waitForFile(t *testing.T, p *proc, path string) {
 			return
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("jetmr %q exited %d before its command started; stderr:\n%s", p.args, p.code, p.stderr)
+		case <-p.Done():
+			t.Fatalf("jetmr %q exited %d before its command started; stderr:\n%s", p.Args, p.Code(), p.Stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the command of jetmr %q never started", p.args)
+			t.Fatalf("the command of jetmr %q never started", p.Args)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -154,11 +155,11 @@ func TestInterruptHintsWork(t *testing.T) {
 			args := tc.args(dir, t.TempDir(), in)
 			p := startProc(t, dir, args...)
 			waitForFile(t, p, filepath.Join(dir, "marker"))
-			p.cmd.Process.Signal(sig)
-			if code := p.wait(t, runTimeout); code != 130 {
-				t.Fatalf("jetmr %q exited %d on %s, want 130; stderr:\n%s", args, code, sig, p.stderr)
+			p.Cmd.Process.Signal(sig)
+			if code := p.Wait(t, runTimeout); code != 130 {
+				t.Fatalf("jetmr %q exited %d on %s, want 130; stderr:\n%s", args, code, sig, p.Stderr)
 			}
-			stderr := p.stderr.String()
+			stderr := p.Stderr.String()
 			if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -247,11 +248,11 @@ func TestHintsHideToken(t *testing.T) {
 		"--", "sh", "-c", waitThenCat, "marker", "go"}
 	p := startProc(t, dir, args...)
 	waitForFile(t, p, filepath.Join(dir, "marker"))
-	p.cmd.Process.Signal(syscall.SIGINT)
-	if code := p.wait(t, runTimeout); code != 130 {
-		t.Fatalf("exit %d on SIGINT, want 130; stderr:\n%s", code, p.stderr)
+	p.Cmd.Process.Signal(syscall.SIGINT)
+	if code := p.Wait(t, runTimeout); code != 130 {
+		t.Fatalf("exit %d on SIGINT, want 130; stderr:\n%s", code, p.Stderr)
 	}
-	stderr := p.stderr.String()
+	stderr := p.Stderr.String()
 	if strings.Contains(stderr, "s3cret") {
 		t.Fatalf("stderr shows the token:\n%s", stderr)
 	}
@@ -301,11 +302,11 @@ func TestPipelineHintsWork(t *testing.T) {
 			if tc.interrupt {
 				p := startProc(t, dir, args...)
 				waitForFile(t, p, filepath.Join(dir, "marker"))
-				p.cmd.Process.Signal(syscall.SIGTERM)
-				if code := p.wait(t, runTimeout); code != 130 {
-					t.Fatalf("exit %d on SIGTERM, want 130; stderr:\n%s", code, p.stderr)
+				p.Cmd.Process.Signal(syscall.SIGTERM)
+				if code := p.Wait(t, runTimeout); code != 130 {
+					t.Fatalf("exit %d on SIGTERM, want 130; stderr:\n%s", code, p.Stderr)
 				}
-				stderr = p.stderr.String()
+				stderr = p.Stderr.String()
 			} else {
 				r := jetmr(t, dir, args...)
 				if r.code != 1 {
@@ -346,15 +347,15 @@ func TestMigrateHintsWork(t *testing.T) {
 		"--sql", migUpdate, "--chunk-size", "200", "-j", "1", "--max-rate", "4", "--retries", "0"}
 	p := startProc(t, dir, args...)
 	eventually(t, runTimeout, "a batch committed", func() (bool, string) {
-		return d.Int(t, "SELECT count(*) FROM t WHERE n = 1") > 0, p.stderr.String()
+		return d.Int(t, "SELECT count(*) FROM t WHERE n = 1") > 0, p.Stderr.String()
 	})
-	p.cmd.Process.Signal(syscall.SIGINT)
-	if code := p.wait(t, runTimeout); code != 130 {
-		t.Fatalf("exit %d on SIGINT, want 130; stderr:\n%s", code, p.stderr)
+	p.Cmd.Process.Signal(syscall.SIGINT)
+	if code := p.Wait(t, runTimeout); code != 130 {
+		t.Fatalf("exit %d on SIGINT, want 130; stderr:\n%s", code, p.Stderr)
 	}
-	line := hintAfter(p.stderr.String(), "continue it with:")
+	line := hintAfter(p.Stderr.String(), "continue it with:")
 	if line == "" {
-		t.Fatalf("no resume command printed:\n%s", p.stderr)
+		t.Fatalf("no resume command printed:\n%s", p.Stderr)
 	}
 	if r := runHint(t, dir, line); r.code != 0 {
 		t.Fatalf("printed hint %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
@@ -415,7 +416,7 @@ func TestStdinJobHintWorks(t *testing.T) {
 		var out, errb strings.Builder
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = f, &out, &errb
 		err = cmd.Run()
-		return result{code: exitStatus(err), stdout: out.String(), stderr: errb.String()}
+		return result{code: clitest.ExitCode(err), stdout: out.String(), stderr: errb.String()}
 	}
 	r := run()
 	if r.code != 1 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -42,10 +41,10 @@ per partition, each with key<TAB>value lines sorted by key.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.inputs = append(f.inputs, args...)
 			if partitions < 1 {
-				return usageError{fmt.Sprintf("--partitions %d is not valid: use 1 or more", partitions)}
+				return usageErr("--partitions %d is not valid: use 1 or more", partitions)
 			}
 			if f.output == "" {
-				return usageError{"mapreduce needs an output directory: add -o DIR"}
+				return usageErr("mapreduce needs an output directory: add -o DIR")
 			}
 			_, builtin, _ := mapper.NewRegistry().Map(mapSpec)
 			cfg, err := f.config(cmd, schema.KindMapReduce, !builtin)
@@ -55,7 +54,7 @@ per partition, each with key<TAB>value lines sorted by key.`,
 			cfg.Map, cfg.Reduce, cfg.Partitions = mapSpec, reduceSpec, partitions
 			if memSize != "" {
 				if cfg.Memory, err = splitter.ParseSize(memSize); err != nil {
-					return usageError{"--memory: " + strings.Replace(err.Error(), "chunk size", "size", 1)}
+					return usageErr("--memory: %s", strings.Replace(err.Error(), "chunk size", "size", 1))
 				}
 			}
 			setMemoryLimit(cfg.Memory)

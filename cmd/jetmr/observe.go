@@ -15,7 +15,7 @@ import (
 
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/pipeline"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 // observeFlags are the flags that watch a run.
@@ -85,7 +85,7 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 		addr, wait, err := observe.Serve(sctx, o.metrics, reg)
 		if err != nil {
 			cancel()
-			return nil, usageError{fmt.Sprintf("--metrics %s: %v: give a free HOST:PORT", o.metrics, err)}
+			return nil, usageErr("--metrics %s: %v: give a free HOST:PORT", o.metrics, err)
 		}
 		w.announce = fmt.Sprintf("jetmr: metrics on http://%s/metrics", addr)
 		w.stop = func() error { cancel(); return wait() }
@@ -156,7 +156,7 @@ func (d *deferredFile) Close() error {
 // runFile is the JSON of --report: the run report's fields, plus every
 // task attempt for the timeline of "jetmr report --html".
 type runFile struct {
-	*reducer.Report
+	*report.Report
 	Attempts        []observe.Attempt `json:"attempts"`
 	DroppedAttempts int64             `json:"dropped_attempts,omitempty"`
 	// Stages are a pipeline's stages, for the page's critical path, and

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,14 +14,14 @@ func checkFilePath(flag, path string) error {
 		return nil
 	}
 	if strings.HasSuffix(path, string(filepath.Separator)) {
-		return usageError{fmt.Sprintf("%s %s names a folder: give a file path, e.g. %s", flag, path, filepath.Join(path, "run.out"))}
+		return usageErr("%s %s names a folder: give a file path, e.g. %s", flag, path, filepath.Join(path, "run.out"))
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return usageError{fmt.Sprintf("%s %s is a folder: give a file path, e.g. %s", flag, path, filepath.Join(path, "run.out"))}
+		return usageErr("%s %s is a folder: give a file path, e.g. %s", flag, path, filepath.Join(path, "run.out"))
 	}
 	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return usageError{fmt.Sprintf("%s %s: the folder %s does not exist: create it first", flag, path, dir)}
+		return usageErr("%s %s: the folder %s does not exist: create it first", flag, path, dir)
 	}
 	return nil
 }

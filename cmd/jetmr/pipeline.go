@@ -76,7 +76,7 @@ stages that are done and resumes the others.`,
   jetmr pipeline --job nightly --resume build.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError{"pipeline needs one job file, e.g. jetmr pipeline build.yaml (see jetmr pipeline --help)"}
+				return usageErr("pipeline needs one job file, e.g. jetmr pipeline build.yaml (see jetmr pipeline --help)")
 			}
 			return nil
 		},
@@ -114,13 +114,13 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	}
 	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
 	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
-		return usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
+		return usageErr("--sync %q is not valid: use always or interval", f.sync)
 	}
 	switch {
 	case f.resume && f.jobID == "":
-		return usageError{"--resume needs --job ID: the pipeline ID printed when it started"}
+		return usageErr("--resume needs --job ID: the pipeline ID printed when it started")
 	case f.retryFail && !f.resume:
-		return usageError{"--retry-failed reruns the dead letters of an earlier run: add --resume --job ID"}
+		return usageErr("--retry-failed reruns the dead letters of an earlier run: add --resume --job ID")
 	case f.jobID == "":
 		f.jobID = job.NewID()
 	}

@@ -257,7 +257,7 @@ func TestPausedWorkerLateFailureLoses(t *testing.T) {
 	p := startProc(t, dir, "pipe", "--nats", url, "--local-workers", "0", "--retries", "0", "--timeout", "2s",
 		"-i", in, "-o", "out.txt", "--", "sh", "-c", script, first, second)
 	waitForFile(t, p, first)
-	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := a.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	b := startWorker(t, url)
@@ -268,16 +268,16 @@ func TestPausedWorkerLateFailureLoses(t *testing.T) {
 			break // the task's second delivery runs on b
 		}
 		if time.Now().After(deadline) {
-			a.cmd.Process.Signal(syscall.SIGCONT)
-			t.Fatalf("the task was never delivered again; pipe stderr:\n%s", p.stderr)
+			a.Cmd.Process.Signal(syscall.SIGCONT)
+			t.Fatalf("the task was never delivered again; pipe stderr:\n%s", p.Stderr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := a.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.wait(t, runTimeout); code != 0 {
-		t.Fatalf("exit %d, want 0: the late failure beat the success; stderr:\n%s", code, p.stderr)
+	if code := p.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("exit %d, want 0: the late failure beat the success; stderr:\n%s", code, p.Stderr)
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, "out.txt")); err != nil || string(data) != "one line\n" {
 		t.Errorf("out.txt: %q, %v", data, err)

@@ -1,4 +1,4 @@
-package reducer
+package report
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Targets the advice is given against.
@@ -20,8 +22,8 @@ const (
 
 // Report is a run's outcome and efficiency metrics, as written by --report.
 type Report struct {
-	Job  string `json:"job"`
-	Kind string `json:"kind"`
+	Job  string      `json:"job"`
+	Kind schema.Kind `json:"kind"`
 	// Tasks counts every task of the job; Failed those that are dead letters.
 	Tasks  int `json:"tasks"`
 	Failed int `json:"failed"`
@@ -80,7 +82,7 @@ type WorkerReport struct {
 }
 
 // Report computes the metrics of the tasks accumulated so far.
-func (s *Stats) Report(job, kind string) *Report {
+func (s *Stats) Report(job string, kind schema.Kind) *Report {
 	end := s.End
 	if end.IsZero() {
 		end = time.Now()
@@ -165,7 +167,7 @@ func advise(r *Report) []string {
 	if r.Tasks == 0 || r.Slots == 0 {
 		return out
 	}
-	items := r.Kind == "each"
+	items := !r.Kind.Traits().Adaptive // items are not sized by time
 	larger := "use a larger --chunk-size, or --task-time 1s to size chunks from their observed times"
 	smaller := "use a smaller --chunk-size"
 	if items {
@@ -235,7 +237,7 @@ func (r *Report) Summary() string {
 	}
 	fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %d%%, utilization %d%%; ",
 		fmtDur(r.WallSeconds), r.Slots, r.Speedup, percent(r.Efficiency), percent(r.Utilization))
-	if r.Kind == "migrate" {
+	if r.Kind.Traits().Rows {
 		fmt.Fprintf(&b, "%d rows", r.Rows)
 		if r.BatchesSplit > 0 {
 			fmt.Fprintf(&b, " (%d batches split after timeouts)", r.BatchesSplit)

@@ -1,4 +1,4 @@
-package reducer
+package report
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ import (
 // and far from them.
 func adviceReports() []*Report {
 	var out []*Report
-	for _, kind := range []string{"pipe", "each"} {
+	for _, kind := range []schema.Kind{schema.KindPipe, schema.KindEach} {
 		for _, tasks := range []int{1, 3, 8, 57, 1000} {
 			for _, slots := range []int{1, 2, 4, 16, 999999} {
 				for _, p50 := range []float64{0.001, 0.009, 0.05, 2} {
