@@ -21,3 +21,6 @@ var (
 // InputsChanged is inputsChanged, for the resume check of records written
 // with and without input fingerprints.
 var InputsChanged = inputsChanged
+
+// InputsDiff is inputsDiff, for the message of a resume whose inputs differ.
+var InputsDiff = inputsDiff

@@ -97,7 +97,9 @@ func (s *session) compare(old schema.JobRecord) error {
 		}
 	}
 	add("the kind", string(old.Kind), string(cur.Kind))
-	add("the inputs", strings.Join(old.Inputs, " "), strings.Join(cur.Inputs, " "))
+	if !slices.Equal(old.Inputs, cur.Inputs) {
+		diffs = append(diffs, inputsDiff(old.Inputs, cur.Inputs))
+	}
 	if slices.Equal(old.Inputs, cur.Inputs) {
 		if err := inputsChanged(old, cur); err != nil {
 			return err
@@ -231,4 +233,31 @@ func (s *session) loadSplit(ctx context.Context) (schema.SplitCheckpoint, error)
 		return schema.SplitCheckpoint{}, fmt.Errorf("%w: loading the splitter checkpoint: %w", broker.ErrUnreachable, err)
 	}
 	return schema.DecodeSplitCheckpoint(e.Value())
+}
+
+// inputsDiff names the input files a resume adds and drops, and says so
+// when only their order changed.
+func inputsDiff(was, now []string) string {
+	var added, removed []string
+	for _, p := range now {
+		if !slices.Contains(was, p) {
+			added = append(added, p)
+		}
+	}
+	for _, p := range was {
+		if !slices.Contains(now, p) {
+			removed = append(removed, p)
+		}
+	}
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "new input(s) "+strings.Join(added, " "))
+	}
+	if len(removed) > 0 {
+		parts = append(parts, "input(s) gone "+strings.Join(removed, " "))
+	}
+	if len(parts) == 0 {
+		return "the inputs are the same files in another order"
+	}
+	return "the inputs differ: " + strings.Join(parts, "; ")
 }

@@ -366,7 +366,7 @@ func (s *session) create(ctx context.Context) error {
 }
 
 func jobExists(id string) error {
-	return badSetting("Config.ID", "job %s already exists: add Config.Resume to continue it, or choose another Config.ID", id)
+	return badSetting("Config.ID", "job %s already exists: add Config.Resume to continue it, choose another Config.ID, or drop it with jetmr discard %s", id, id)
 }
 
 func (s *session) putRecord(ctx context.Context) error {
