@@ -13,6 +13,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/migrate"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -130,6 +131,11 @@ func (p *plan) openMigration(ctx context.Context) error {
 	if est, err := migrate.EstimateRows(ctx, db, spec); err == nil {
 		p.total = est
 	}
+	if n, err := db.NullKeys(ctx, spec); err != nil {
+		p.cfg.Logger.Warn().Err(err).Msg("counting the rows whose key is NULL")
+	} else {
+		p.nullKeys = n
+	}
 	return nil
 }
 
@@ -175,6 +181,9 @@ func DryRun(ctx context.Context, cfg Config, w io.Writer) error {
 	fmt.Fprintf(w, "-- job %s: %s, about %d rows, %d rows per batch\n", p.record.ID, p.record.Inputs[0], p.total, p.record.ChunkSize)
 	fmt.Fprintf(w, "-- each batch runs, in one transaction with its row in %s:\n%s\n", migrate.ProgressTable, cfg.Migration.SQL)
 	fmt.Fprintf(w, "-- with $1 = the batch's first key and $2 = the next batch's; the last batch's $2 is a key above every key, read when it runs\n")
+	if p.nullKeys > 0 {
+		fmt.Fprintf(w, "-- warning: %s\n", report.NullKeysWarning(p.nullKeys, cfg.Migration.Key))
+	}
 	n := 0
 	err = p.source.Split(ctx, p.record.ChunkSize, func(c splitter.Chunk) error {
 		var b migrate.Batch

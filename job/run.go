@@ -202,6 +202,10 @@ func (s *session) report(stats *report.Stats) *report.Report {
 		r.Items, r.ItemsFailed = s.each.Items, s.each.Failed
 	}
 	r.Streamed = s.streamed
+	r.NullKeyRows = s.nullKeys
+	if s.cfg.Migration != nil {
+		r.Key = s.cfg.Migration.Key
+	}
 	r.Throttled = s.cfg.Migration != nil && (s.cfg.Migration.MaxRate > 0 || s.cfg.Migration.PauseWhen != "")
 	r.Advise()
 	return r

@@ -31,6 +31,9 @@ type plan struct {
 	db     migrate.DB // a migrate job's database, closed by Run
 	job    *mapper.Job
 	total  int64
+	// nullKeys counts a migrate job's rows whose key is NULL, which no
+	// batch covers.
+	nullKeys int64
 	// local is how many tasks this process runs at once (LocalWorkers).
 	local int
 	// chunkGiven is whether the caller chose the chunk size (a resume keeps

@@ -30,6 +30,9 @@ type DB interface {
 	Prepare(ctx context.Context, spec Spec) error
 	// EstimateRows estimates how many rows spec's where clause selects.
 	EstimateRows(ctx context.Context, spec Spec) (int64, error)
+	// NullKeys counts the rows spec's where clause selects whose key is
+	// NULL: no key range holds them, so no batch migrates them.
+	NullKeys(ctx context.Context, spec Spec) (int64, error)
 	// Seek returns the key that comes skip rows after the first row whose
 	// key is greater than after (first key overall when after is
 	// Unbounded), in key order, among the rows of spec's table that spec's

@@ -246,6 +246,19 @@ func (p *pgDB) EstimateRows(ctx context.Context, spec Spec) (int64, error) {
 	return int64(explained[0].Plan.Rows), nil
 }
 
+func (p *pgDB) NullKeys(ctx context.Context, spec Spec) (int64, error) {
+	t, err := parseTarget(spec, true)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	q := "SELECT count(*) FROM " + t.table.quoted() + " WHERE " + quoteIdent(t.key) + " IS NULL" + whereClause(spec.Where)
+	if err := p.pool.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil {
+		return 0, p.wrap(ctx, err, fmt.Sprintf("counting the rows of %q with a NULL key", t.table.String()))
+	}
+	return n, nil
+}
+
 // target inspects spec's key column and parses its names.
 func (p *pgDB) target(ctx context.Context, spec Spec) (pgColumn, target, error) {
 	col, err := p.column(ctx, spec)

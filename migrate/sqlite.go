@@ -214,6 +214,19 @@ func (s *sqliteDB) EstimateRows(ctx context.Context, spec Spec) (int64, error) {
 	return n, nil
 }
 
+func (s *sqliteDB) NullKeys(ctx context.Context, spec Spec) (int64, error) {
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	q := "SELECT count(*) FROM " + t.table.quoted() + " WHERE " + quoteIdent(t.key) + " IS NULL" + whereClause(spec.Where)
+	if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return 0, s.wrap(ctx, err, fmt.Sprintf("counting the rows of %q with a NULL key", t.table.String()))
+	}
+	return n, nil
+}
+
 func (s *sqliteDB) Seek(ctx context.Context, spec Spec, after Key, skip int) (Key, bool, error) {
 	t, err := parseTarget(spec, false)
 	if err != nil {

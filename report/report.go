@@ -53,6 +53,10 @@ type Report struct {
 	// the slots' idle time is the throttle's, not overhead.
 	Streamed  bool `json:"streamed,omitempty"`
 	Throttled bool `json:"throttled,omitempty"`
+	// NullKeyRows counts a migrate job's rows whose key (column Key) is
+	// NULL: no key range holds them, so no batch ran its SQL on them.
+	NullKeyRows int64  `json:"null_key_rows,omitempty"`
+	Key         string `json:"key,omitempty"`
 	// Rows counts the rows a migrate job's SQL affected, each batch once
 	// however many attempts or runs it took; BatchesAlreadyDone the
 	// batches found committed by an earlier run; BatchesSplit those
@@ -279,7 +283,17 @@ func (r *Report) Warnings() []string {
 		out = append(out, fmt.Sprintf("jetmr: warning: %d batches held rows but their SQL changed none, e.g. %s: does its WHERE use $1 and $2 as documented (key >= $1 AND key < $2)? (expected only if the SQL skips rows already migrated)",
 			r.BatchesUnchanged, r.UnchangedBatches[0]))
 	}
+	if r.NullKeyRows > 0 {
+		out = append(out, "jetmr: warning: "+NullKeysWarning(r.NullKeyRows, r.Key))
+	}
 	return out
+}
+
+// NullKeysWarning says that n rows with a NULL key were not migrated, and
+// what to do about them.
+func NullKeysWarning(n int64, key string) string {
+	return fmt.Sprintf("%d rows have a NULL %s, which no batch covers: their SQL did not run; migrate them with one statement of their own (WHERE %s IS NULL), or choose a key column without NULLs",
+		n, key, key)
 }
 
 // WriteFile writes the report as indented JSON, atomically.

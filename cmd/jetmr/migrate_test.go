@@ -133,6 +133,10 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateUnchanged(t, b.open(t))
 	})
+	t.Run("NullKeys", func(t *testing.T) {
+		t.Parallel()
+		testMigrateNullKeys(t, b.open(t))
+	})
 	t.Run("BadPauseWhen", func(t *testing.T) {
 		t.Parallel()
 		testMigrateBadPauseWhen(t, b.open(t))
@@ -340,6 +344,39 @@ func testMigrateUnchanged(t *testing.T, d *migratetest.DB) {
 	}
 	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
 		t.Errorf("%d rows changed", n)
+	}
+}
+
+// testMigrateNullKeys: rows whose key is NULL are in no key range, so no
+// batch migrates them; the dry run, the summary and the report say how
+// many, instead of an exit 0 that reads as "every row done".
+func testMigrateNullKeys(t *testing.T, d *migratetest.DB) {
+	d.Exec(t, "CREATE TABLE u (id INTEGER, n INTEGER NOT NULL DEFAULT 0)")
+	for i := 1; i <= 50; i++ {
+		d.Exec(t, fmt.Sprintf("INSERT INTO u (id) VALUES (%d)", i))
+	}
+	for range 3 {
+		d.Exec(t, "INSERT INTO u (id) VALUES (NULL)")
+	}
+	args := []string{"migrate", "--store", t.TempDir(), "--db", d.URL, "--table", "u", "--key", "id",
+		"--sql", "UPDATE u SET n = n + 1 WHERE id >= $1 AND id < $2", "--chunk-size", "20"}
+	dry := jetmr(t, t.TempDir(), append(args, "--dry-run")...)
+	if dry.code != 0 || !strings.Contains(dry.stdout+dry.stderr, "3 rows have a NULL id") {
+		t.Errorf("dry run: exit %d, want 0 and a warning counting 3 NULL keys; stdout:\n%s\nstderr:\n%s", dry.code, dry.stdout, dry.stderr)
+	}
+	dir := t.TempDir()
+	r := jetmr(t, dir, append(args, "--report", "run.json")...)
+	if r.code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "jetmr: warning: 3 rows have a NULL id, which no batch covers") {
+		t.Errorf("no warning counting the 3 NULL keys; stderr:\n%s", r.stderr)
+	}
+	if n, _ := readReport(t, filepath.Join(dir, "run.json"))["null_key_rows"].(float64); n != 3 {
+		t.Errorf("the report counts %v rows with a NULL key, want 3", n)
+	}
+	if n := d.Int(t, "SELECT count(*) FROM u WHERE n = 1"); n != 50 {
+		t.Errorf("%d rows migrated once, want the 50 with a key", n)
 	}
 }
 
