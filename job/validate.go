@@ -152,6 +152,10 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 			return nil, err
 		}
 	}
+	if err := p.checkRecords(); err != nil {
+		p.close()
+		return nil, err
+	}
 	if p.source == nil {
 		if err := p.resolveInputs(); err != nil {
 			p.close()
@@ -211,6 +215,8 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 		State: schema.StateRunning,
 	}
 	p.record.Inputs, p.record.InputSizes = names, sizes
+	rec := p.cfg.Records
+	p.record.Header, p.record.RecEnd, p.record.RecStart, p.record.Format, p.record.HeaderOnce = rec.Header, rec.End, rec.Start, rec.Format, cfg.HeaderOnce
 	if f, ok := p.source.(splitter.Fingerprinter); ok {
 		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
 	}
@@ -247,6 +253,34 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	return p, nil
 }
 
+// checkRecords checks the job's record options (Config.Records and
+// HeaderOnce).
+func (p *plan) checkRecords() error {
+	rec := p.cfg.Records
+	if rec.IsZero() && !p.cfg.HeaderOnce {
+		return nil
+	}
+	if p.cfg.Kind != schema.KindPipe && p.cfg.Kind != schema.KindMapReduce {
+		return badInput("--header, --format, --recend, --recstart and -0 apply to pipe and mapreduce jobs: drop them")
+	}
+	if p.source != nil {
+		return badInput("record options (--header, --format, --recend, --recstart, -0) apply to input files; a job with its own Source cuts its own chunks: drop them")
+	}
+	if err := rec.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	if p.cfg.HeaderOnce {
+		if p.cfg.Kind != schema.KindPipe {
+			return badInput("--header-once applies to pipe jobs, whose output is one stream: drop it")
+		}
+		if rec.Header == 0 {
+			return badInput("--header-once keeps one copy of the header the command prints: give the number of header lines with --header N")
+		}
+		p.cfg.Records.SameHeader = true
+	}
+	return nil
+}
+
 // resolveInputs resolves the input paths into the job's source: input
 // files by byte ranges, or, when standard input or a compressed file is
 // among them, each input in turn with those read as streams.
@@ -256,6 +290,9 @@ func (p *plan) resolveInputs() error {
 		return fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	p.inputs, p.source = inputs, splitter.Files(inputs)
+	if rec := p.cfg.Records; !rec.IsZero() {
+		p.source = splitter.RecordFiles{Inputs: inputs, Records: rec}
+	}
 	for _, in := range inputs {
 		if in.Path == splitter.Stdin && p.cfg.Resume {
 			return badInput("standard input (-i -) cannot be read again, so a job reading it cannot be resumed: run it again without --resume")
@@ -263,7 +300,7 @@ func (p *plan) resolveInputs() error {
 		p.streamed = p.streamed || in.Streamed()
 	}
 	if p.streamed {
-		p.source = splitter.Inputs{Inputs: inputs, Stdin: p.cfg.Stdin}
+		p.source = splitter.Inputs{Inputs: inputs, Stdin: p.cfg.Stdin, Records: p.cfg.Records}
 	}
 	return nil
 }

@@ -31,6 +31,10 @@ type Task struct {
 	// was split fails the task instead of mixing two versions of the file.
 	// Workers older than the checksum of byte ranges ignore it there.
 	Sum []byte `msgpack:"sum,omitempty"`
+	// Header is the header of the task's input (--header): the command
+	// reads it before the task's data. It is not part of the data Sum
+	// covers.
+	Header []byte `msgpack:"hdr,omitempty"`
 }
 
 // Shipped reports whether the task's data travels with it (inline or as
@@ -83,6 +87,9 @@ type Result struct {
 	Offset   int64  `msgpack:"off,omitempty"`
 	Length   int64  `msgpack:"len,omitempty"`
 	TaskData []byte `msgpack:"tdata,omitempty"`
+	// TaskHeader repeats the task's Header in a failure result, so that
+	// --retry-failed can publish the task again with it.
+	TaskHeader []byte `msgpack:"thdr,omitempty"`
 }
 
 // Duration is the task's processing time.
@@ -167,6 +174,17 @@ type JobRecord struct {
 	// own); Shell runs its Command as one sh -c script.
 	Dir   string `msgpack:"dir,omitempty"`
 	Shell bool   `msgpack:"shell,omitempty"`
+
+	// Records says how a pipe or map-reduce job's inputs divide into
+	// records: the number of header records of each input (--header),
+	// the record end and start (--recend, --recstart, -0) and the format
+	// (--format). HeaderOnce (--header-once) keeps the header a pipe
+	// job's command prints only in the first task's output.
+	Header     int    `msgpack:"hdrn,omitempty"`
+	RecEnd     string `msgpack:"recend,omitempty"`
+	RecStart   string `msgpack:"recstart,omitempty"`
+	Format     string `msgpack:"format,omitempty"`
+	HeaderOnce bool   `msgpack:"hdronce,omitempty"`
 }
 
 // InputFingerprint identifies one version of an input file. Standard
@@ -225,6 +243,8 @@ type SplitCheckpoint struct {
 	CursorPath   string `msgpack:"cpath,omitempty"`
 	CursorOffset int64  `msgpack:"coff,omitempty"`
 	CursorLength int64  `msgpack:"clen,omitempty"`
+	// CursorHeader is the cursor chunk's header (--header).
+	CursorHeader []byte `msgpack:"chdr,omitempty"`
 }
 
 // HasCursor reports whether the checkpoint holds a write-ahead cursor.

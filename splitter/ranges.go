@@ -155,7 +155,7 @@ func (s *fileSplitter) header(f io.ReaderAt, in Input) ([]byte, int64, error) {
 		end = next
 	}
 	if end > MaxHeader {
-		return nil, 0, badInput(nil, "the header of input %q (%d %ss) is %d bytes, more than the %d a header may have: check --header",
+		return nil, 0, badInput(ErrMalformed, "the header of input %q (%d %ss) is %d bytes, more than the %d a header may have: check --header",
 			in.Path, s.rec.Header, s.rec.describe(), end, MaxHeader)
 	}
 	header := make([]byte, end)

@@ -2,8 +2,16 @@ package splitter
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 )
+
+// ErrMalformed wraps, with [ErrBadInput], the errors of inputs whose
+// content does not have the records a job expects: a CSV quoted field
+// that never closes, a header longer than [MaxHeader], inputs with
+// different headers where one is kept ([Records.SameHeader]). They are
+// found as the input is split, after tasks may have started.
+var ErrMalformed = errors.New("malformed input")
 
 // Record formats, the values of [Records.Format].
 const (
@@ -41,6 +49,30 @@ type Records struct {
 	// Format is FormatLines ("" too) or FormatCSV. A CSV record ends with
 	// a newline outside a quoted field; End and Start must be empty.
 	Format string
+	// SameHeader requires every input to have the header of the first:
+	// a chunk whose header differs is an error wrapping ErrBadInput. For
+	// jobs that keep one header for all their inputs.
+	SameHeader bool
+}
+
+// sameHeader wraps yield to check, when rec.SameHeader is set, that every
+// chunk carries the header of the first; name names a chunk's input.
+func (r Records) sameHeader(yield func(Chunk) error, name func(Chunk) string) func(Chunk) error {
+	if !r.SameHeader || r.Header == 0 {
+		return yield
+	}
+	var first []byte
+	var firstName string
+	return func(c Chunk) error {
+		switch {
+		case firstName == "":
+			first, firstName = c.Header, name(c)
+		case !bytes.Equal(c.Header, first):
+			return badInput(ErrMalformed, "%s has a different header than %s (%.80q, not %.80q): one header is kept for all inputs, so give inputs that share it, or run one job per header",
+				name(c), firstName, c.Header, first)
+		}
+		return yield(c)
+	}
 }
 
 // Validate checks the options and returns an error wrapping [ErrBadInput]
@@ -142,7 +174,7 @@ func (q *quoteTracker) scan(b []byte, off int64) {
 // unterminatedQuote is the error of a CSV input whose quoted field is
 // never closed: the quote is at byte offset at, on the given 1-based line.
 func unterminatedQuote(name string, at, line int64) error {
-	return badInput(nil, "%s is not valid CSV: the quoted field that opens at byte %d (line %d) is never closed: close the quote, or use --format lines if the input is not CSV",
+	return badInput(ErrMalformed, "%s is not valid CSV: the quoted field that opens at byte %d (line %d) is never closed: close the quote, or use --format lines if the input is not CSV",
 		name, at, line)
 }
 

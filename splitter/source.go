@@ -103,6 +103,7 @@ type RecordFiles struct {
 
 // Split implements [Source].
 func (f RecordFiles) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
+	yield = f.Records.sameHeader(yield, chunkInput)
 	return RangesOf(ctx, f.Inputs, f.Records, chunkSize, func(r Range) error { return yield(rangeChunk(r)) })
 }
 
@@ -118,6 +119,7 @@ func (f RecordFiles) SplitSized(ctx context.Context, last *Chunk, size func() in
 		}
 		start = last.Offset + last.Length
 	}
+	yield = f.Records.sameHeader(yield, chunkInput)
 	return splitFrom(ctx, f.Inputs, f.Records, first, start, size, func(r Range) error { return yield(rangeChunk(r)) })
 }
 
@@ -169,7 +171,10 @@ type Inputs struct {
 
 // Split implements [Source].
 func (s Inputs) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
+	current := ""
+	yield = s.Records.sameHeader(yield, func(Chunk) string { return current })
 	for i, in := range s.Inputs {
+		current = chunkInput(Chunk{Path: in.Path})
 		var err error
 		if in.Streamed() {
 			err = splitStream(ctx, in, s.Stdin, s.Records, chunkSize, s.Max, yield)
@@ -221,4 +226,12 @@ func (l Lines) Split(ctx context.Context, chunkSize int64, yield func(Chunk) err
 		}
 		return fmt.Errorf("reading input: %w", err)
 	})
+}
+
+// chunkInput names the input of a chunk in messages.
+func chunkInput(c Chunk) string {
+	if c.Path == Stdin || c.Path == "" {
+		return "standard input"
+	}
+	return fmt.Sprintf("input %q", c.Path)
 }

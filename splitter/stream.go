@@ -154,7 +154,7 @@ func splitRecords(ctx context.Context, r io.Reader, name string, rec Records, ch
 			case headers > 0:
 				headers--
 				if len(header)+len(record) > MaxHeader {
-					return wrap(badInput(nil, "the header of %s (%d %ss) is more than the %d bytes a header may have: check --header",
+					return wrap(badInput(ErrMalformed, "the header of %s (%d %ss) is more than the %d bytes a header may have: check --header",
 						name, rec.Header, rec.describe(), MaxHeader), rr.read)
 				}
 				header = append(header, record...)

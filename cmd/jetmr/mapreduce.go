@@ -12,6 +12,7 @@ import (
 func newMapReduceCommand() *cobra.Command {
 	var (
 		f          commonFlags
+		rf         recordFlags
 		mapSpec    string
 		reduceSpec string
 		partitions int
@@ -47,10 +48,14 @@ per partition, each with key<TAB>value lines sorted by key.`,
 				return err
 			}
 			cfg.Map, cfg.Reduce, cfg.Partitions = mapSpec, reduceSpec, partitions
+			if err := rf.apply(cmd, &cfg); err != nil {
+				return err
+			}
 			return f.runJob(cmd.Context(), cmd, cfg)
 		},
 	}
 	f.register(cmd)
+	rf.register(cmd, false)
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "output directory (must not exist)")
 	fs.StringVar(&mapSpec, "map", "", "map: wordcount, lines, grep:REGEX, or a command")
