@@ -54,10 +54,12 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 	switch s.Kind {
 	case KindPipe:
 		cfg.Kind, cfg.Command, cfg.Output = schema.KindPipe, s.Pipe.Command, s.Pipe.Output
+		cfg.Records, cfg.HeaderOnce = s.Pipe.records(), s.Pipe.HeaderOnce
 		cfg.Inputs = r.inputs(s.Pipe.Input)
 	case KindMapReduce:
 		m := s.MapReduce
 		cfg.Kind, cfg.Map, cfg.Reduce, cfg.Partitions, cfg.Output = schema.KindMapReduce, m.Map, m.Reduce, m.Partitions, m.Output
+		cfg.Records = m.records()
 		cfg.Inputs = r.inputs(m.Input)
 	case KindMigrate:
 		m := s.Migrate

@@ -100,6 +100,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 			"output":  field("output", p.scalar(&spec.Output)),
 			"command": field("command", p.list(&spec.Command, false)),
 		}
+		p.recordFields(fields, &spec.RecordSpec, field, true)
 		required = []string{"input", "command"}
 		setOpts = func() { spec.StageOptions = opts }
 	case KindMapReduce:
@@ -112,6 +113,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 			"reduce":     field("reduce", p.scalar(&spec.Reduce)),
 			"partitions": field("partitions", p.integer(&spec.Partitions)),
 		}
+		p.recordFields(fields, &spec.RecordSpec, field, false)
 		required = []string{"input", "output", "map", "reduce"}
 		setOpts = func() { spec.StageOptions = opts }
 	case KindEach:
@@ -186,7 +188,13 @@ func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) err
 		if err := command.Check(s.Pipe.Command); err != nil {
 			return p.errorf(at("command"), "%s: %v", what, err)
 		}
+		if err := p.checkRecords(s, kind, what, at, s.Pipe.RecordSpec); err != nil {
+			return err
+		}
 	case KindMapReduce:
+		if err := p.checkRecords(s, kind, what, at, s.MapReduce.RecordSpec); err != nil {
+			return err
+		}
 		if len(s.MapReduce.Input) == 0 {
 			return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
 		}
@@ -201,6 +209,44 @@ func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) err
 		if len(e.Command) == 0 {
 			return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [gofmt, -l, \"{}\"]", what)
 		}
+	}
+	return nil
+}
+
+// recordFields adds the fields of a RecordSpec to a kind's fields;
+// header_once only for pipe stages.
+func (p *parser) recordFields(fields map[string]setter, r *RecordSpec, field func(string, setter) setter, pipe bool) {
+	fields["header"] = field("header", p.integer(&r.Header))
+	fields["null"] = field("null", p.boolean(&r.Null))
+	fields["recend"] = field("recend", p.scalar(&r.RecEnd))
+	fields["recstart"] = field("recstart", p.scalar(&r.RecStart))
+	fields["format"] = field("format", p.scalar(&r.Format))
+	if pipe {
+		fields["header_once"] = field("header_once", p.boolean(&r.HeaderOnce))
+	}
+}
+
+// checkRecords checks a stage's record fields, as jetmr pipe checks its
+// flags.
+func (p *parser) checkRecords(s *Stage, kind, what string, at func(string) *yaml.Node, r RecordSpec) error {
+	_, recend := s.pos[kind+".recend"]
+	switch {
+	case recend && r.RecEnd == "":
+		return p.errorf(at("recend"), "%s: recend is empty: give the string that ends each record, e.g. \"\\n\\n\", or drop it for lines", what)
+	case r.Null && recend:
+		return p.errorf(at("null"), "%s: null ends records with a NUL byte and recend gives another end: give one of them", what)
+	case r.Null && r.Format == splitter.FormatCSV:
+		return p.errorf(at("null"), "%s: null (NUL-terminated records) and format csv conflict: CSV records end with newlines: drop one of them", what)
+	case r.HeaderOnce && r.Header == 0:
+		return p.errorf(at("header_once"), "%s: header_once keeps one copy of the header the command prints: give the number of header lines with header: N", what)
+	}
+	if err := r.records().Validate(); err != nil {
+		field := "format"
+		if r.Header < 0 {
+			field = "header"
+		}
+		msg := strings.NewReplacer("--header", "header", "--format", "format", "--recend", "recend", "--recstart", "recstart", "-0", "null").Replace(err.Error())
+		return p.errorf(at(field), "%s: %s", what, msg)
 	}
 	return nil
 }
