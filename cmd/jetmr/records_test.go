@@ -260,3 +260,35 @@ func TestHeaderOnceRefusesReorderingCommand(t *testing.T) {
 		t.Errorf("out.txt was written")
 	}
 }
+
+// TestRecordsVariants runs record examples on the other ways a chunk
+// reaches its command: standard input and compressed files (chunks cut
+// as the stream is read, carried in the task messages), transport object
+// and chunks sized by --task-time.
+func TestRecordsVariants(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		cmd, seq string
+	}{
+		{"stdin header-once", `jetmr pipe -q -i - --header 1 --header-once --chunk-size 1KiB -- cut -d, -f2 < sales.csv`, `cut -d, -f2 < sales.csv`},
+		{"gzip csv", `gzip -k notes.csv && jetmr pipe -q -i notes.csv.gz --format csv --header 1 --header-once --chunk-size 1KiB -- python3 upper.py`, `python3 upper.py < notes.csv`},
+		{"stdin nul", `jetmr pipe -q -i - -0 --chunk-size 100 -- xargs -0 printf '<%s>\n' < names.bin`, `xargs -0 printf '<%s>\n' < names.bin`},
+		{"transport object", `jetmr pipe -q --transport object -i notes.csv --format csv --header 1 --header-once --chunk-size 1KiB -- python3 upper.py`, `python3 upper.py < notes.csv`},
+		{"task time", `jetmr pipe -q --task-time 1s -i seqs.fa --recstart '>' --chunk-size 200 --header 2 --header-once -- awk -f lengths.awk`, `awk -f lengths.awk < seqs.fa`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			recordFiles(t, dir)
+			got, want := shell(t, dir, "set -e; "+tt.cmd), shell(t, dir, tt.seq)
+			if strings.Count(want, "\n") < 3 {
+				t.Fatalf("the sequential run printed too little to compare: %q", want)
+			}
+			if got != want {
+				t.Errorf("jetmr printed %d bytes, the sequential run %d\njetmr:\n%.600s\nsequential:\n%.600s", len(got), len(want), got, want)
+			}
+		})
+	}
+}
