@@ -292,3 +292,45 @@ func TestRecordsVariants(t *testing.T) {
 		})
 	}
 }
+
+// TestHeaderRetryFailed checks that a dead letter keeps its chunk's
+// header: --resume --retry-failed runs the chunk again with the header
+// first, so the output is the sequential run's. A resume with other
+// record options is refused.
+func TestHeaderRetryFailed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("region,amount\n")
+	for i := 1; i <= 3000; i++ {
+		if i == 2100 {
+			b.WriteString("POISON,900\n")
+			continue
+		}
+		fmt.Fprintf(&b, "r%d,%d\n", i%7, (i*37)%1000)
+	}
+	writeTestFile(t, filepath.Join(dir, "in.csv"), b.String())
+	store := t.TempDir()
+	run := func(awk string, more ...string) result {
+		args := append([]string{"pipe", "--store", store, "--job", "hdr", "-q", "-i", "in.csv", "-o", "out.csv",
+			"--header", "1", "--header-once", "--chunk-size", "4KiB", "--retries", "0"}, more...)
+		return jetmr(t, dir, append(args, "--", "awk", "-F,", awk)...)
+	}
+	good := `NR == 1 || $2 > 500`
+	if r := run(`/POISON/ { exit 3 } ` + good); r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	if r := run(good, "--resume", "--retry-failed", "--format", "csv"); r.code != 2 || !strings.Contains(r.stderr, `--format was "", now "csv"`) {
+		t.Fatalf("resume with --format csv: exit %d, want 2 naming --format; stderr:\n%s", r.code, r.stderr)
+	}
+	if r := run(good, "--resume", "--retry-failed"); r.code != 0 {
+		t.Fatalf("retry-failed: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sequential(t, []string{"awk", "-F,", good}, filepath.Join(dir, "in.csv")); string(got) != want {
+		t.Fatalf("output after --retry-failed (%d bytes) differs from the sequential run (%d bytes)", len(got), len(want))
+	}
+}
