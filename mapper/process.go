@@ -264,9 +264,8 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	defer release()
 	comb := NewCombiner(p.job.Combiner)
 	if p.job.Map != nil {
-		if len(t.Header) > 0 {
-			chunk = append(append(make([]byte, 0, len(t.Header)+len(chunk)), t.Header...), chunk...)
-		}
+		// A Go map function (a built-in) reads the chunk alone: the
+		// header, which no chunk holds, is skipped.
 		err = p.job.Map(ctx, chunk, comb)
 	} else {
 		lw := &lineEmitter{emit: comb}

@@ -133,6 +133,8 @@ func TestRecordsDocExamples(t *testing.T) {
 			`awk 'BEGIN { RS = "" } { print $1, NF }' < para.txt`, ""},
 		{"recstart", `jetmr pipe -i seqs.fa --recstart '>' --chunk-size 200 -- awk -f lengths.awk`,
 			`awk -f lengths.awk < seqs.fa`, ""},
+		{"built-in map skips the header", `jetmr mapreduce -i sales.csv --header 1 -o words --map wordcount --reduce sum --chunk-size 1KiB`,
+			`tail -n +2 sales.csv | tr , '\n' | sort | uniq -c | awk '{ print $2 "\t" $1 }' | sort`, "cat words/part-00000"},
 		{"mapreduce header", `jetmr mapreduce -i sales.csv --header 1 -o totals --map 'awk -F, -f region.awk' --reduce sum`,
 			`tail -n +2 sales.csv | awk -F, '{ s[$1] += $2 } END { for (k in s) print k "\t" s[k] }' | sort`, "cat totals/part-00000"},
 	}
