@@ -145,7 +145,7 @@ func (s *fileSplitter) split(in Input, from int64) error {
 func (s *fileSplitter) header(f io.ReaderAt, in Input) ([]byte, int64, error) {
 	end := int64(0)
 	for range s.rec.Header {
-		if end >= in.Size {
+		if end >= in.Size || end > MaxHeader {
 			break
 		}
 		next, _, err := s.cut(f, in, end, 1)
@@ -155,8 +155,8 @@ func (s *fileSplitter) header(f io.ReaderAt, in Input) ([]byte, int64, error) {
 		end = next
 	}
 	if end > MaxHeader {
-		return nil, 0, badInput(ErrMalformed, "the header of input %q (%d %ss) is %d bytes, more than the %d a header may have: check --header",
-			in.Path, s.rec.Header, s.rec.describe(), end, MaxHeader)
+		return nil, 0, badInput(ErrMalformed, "the header of input %q (%d %ss) is longer than the %d bytes a header may have: check --header",
+			in.Path, s.rec.Header, s.rec.describe(), MaxHeader)
 	}
 	header := make([]byte, end)
 	if _, err := f.ReadAt(header, 0); err != nil {
