@@ -117,6 +117,7 @@ func TestRecordsDocExamples(t *testing.T) {
 		cmd, seq string
 		then     string // run after cmd to print its output
 	}{
+		{"pipe --help example", `jetmr pipe -i sales.csv --header 1 --header-once -- cut -d, -f2`, `cut -d, -f2 < sales.csv`, ""},
 		{"header-once cut", `jetmr pipe -i sales.csv --header 1 --header-once --chunk-size 1KiB -- cut -d, -f2`,
 			`cut -d, -f2 < sales.csv`, ""},
 		{"header-once awk filter", `jetmr pipe -i sales.csv --header 1 --header-once --chunk-size 1KiB -- awk -F, 'NR == 1 || $2 > 500'`,
