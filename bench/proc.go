@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/jetmr/jetmr/reducer"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jetmr/jetmr/report"
 )
 
 // procResult is what one finished subprocess cost.
@@ -190,7 +191,7 @@ func indentTail(s string) string {
 }
 
 // JobReport is jetmr's --report JSON, read with jetmr's own type.
-type JobReport = reducer.Report
+type JobReport = report.Report
 
 // runJetmr runs the jetmr binary with args plus a fresh --store and a
 // --report file under the work directory, and returns its cost and report.

@@ -129,7 +129,7 @@ func (b *Broker) attach(nc *nats.Conn) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return fmt.Errorf("%w: opening JetStream: %v", ErrUnreachable, err)
+		return fmt.Errorf("%w: opening JetStream: %w", ErrUnreachable, err)
 	}
 	b.closed = make(chan struct{})
 	nc.SetClosedHandler(func(*nats.Conn) { close(b.closed) })
@@ -162,7 +162,7 @@ func (b *Broker) checkJetStream(ctx context.Context, cfg Config) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: asking %s for JetStream account info: %v", ErrUnreachable, redactURL(cfg.URL), err)
+			return fmt.Errorf("%w: asking %s for JetStream account info: %w", ErrUnreachable, redactURL(cfg.URL), err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -57,13 +57,13 @@ func (c Config) validate() error {
 	}
 	if c.Creds != "" {
 		if _, err := os.Stat(c.Creds); err != nil {
-			return fmt.Errorf("%w: --creds %s: %v", ErrConfig, c.Creds, err)
+			return fmt.Errorf("%w: --creds %s: %w", ErrConfig, c.Creds, err)
 		}
 	}
 	if c.TLSCA != "" {
 		pem, err := os.ReadFile(c.TLSCA)
 		if err != nil {
-			return fmt.Errorf("%w: --tls-ca %s: %v", ErrConfig, c.TLSCA, err)
+			return fmt.Errorf("%w: --tls-ca %s: %w", ErrConfig, c.TLSCA, err)
 		}
 		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 			return fmt.Errorf("%w: --tls-ca %s holds no PEM certificate: give the CA certificate file", ErrConfig, c.TLSCA)
@@ -137,14 +137,14 @@ func (b *Broker) openExternal(cfg Config) error {
 func credsOption(path string) (nats.Option, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading --creds %s: %v", ErrConfig, path, err)
+		return nil, fmt.Errorf("%w: reading --creds %s: %w", ErrConfig, path, err)
 	}
 	if strings.Contains(string(data), "BEGIN NATS USER JWT") {
 		return nats.UserCredentials(path), nil
 	}
 	opt, err := nats.NkeyOptionFromSeed(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --creds %s holds neither a NATS credentials file nor an nkey seed: %v", ErrConfig, path, err)
+		return nil, fmt.Errorf("%w: --creds %s holds neither a NATS credentials file nor an nkey seed: %w", ErrConfig, path, err)
 	}
 	return opt, nil
 }

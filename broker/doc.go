@@ -19,4 +19,9 @@
 // JetStream, required client authentication (token, user and password, or
 // nkeys), optional TLS, and cluster routes with their own password and TLS.
 // The caller owns the returned [Server] and must call [Server.Shutdown].
+//
+// The package starts no goroutine of its own beyond the embedded server's,
+// which [Broker.Close] stops. It must not read or write task, result or
+// record messages: their format belongs to package schema, their use to
+// the packages that run jobs.
 package broker

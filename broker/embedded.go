@@ -54,7 +54,7 @@ func (b *Broker) openEmbedded(cfg Config) error {
 	if err != nil {
 		b.embedded.shutdown()
 		b.embedded = nil
-		return fmt.Errorf("%w: connecting to the embedded server: %v", ErrUnreachable, err)
+		return fmt.Errorf("%w: connecting to the embedded server: %w", ErrUnreachable, err)
 	}
 	if err := b.attach(nc); err != nil {
 		b.embedded.shutdown()

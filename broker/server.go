@@ -280,7 +280,7 @@ func setTLS(cfg *ServerConfig, opts *server.Options) error {
 	}
 	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey})
 	if err != nil {
-		return fmt.Errorf("%w: loading --tls-cert %s and --tls-key %s: %v", ErrConfig, cfg.TLSCert, cfg.TLSKey, err)
+		return fmt.Errorf("%w: loading --tls-cert %s and --tls-key %s: %w", ErrConfig, cfg.TLSCert, cfg.TLSKey, err)
 	}
 	opts.TLSConfig, opts.TLS, opts.TLSTimeout = tc, true, 2
 	return nil
@@ -324,7 +324,7 @@ func setCluster(cfg *ServerConfig, opts *server.Options) error {
 	if cfg.TLSCA != "" {
 		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, CaFile: cfg.TLSCA, Verify: true})
 		if err != nil {
-			return fmt.Errorf("%w: loading cluster TLS from --tls-cert, --tls-key and --tls-ca %s: %v", ErrConfig, cfg.TLSCA, err)
+			return fmt.Errorf("%w: loading cluster TLS from --tls-cert, --tls-key and --tls-ca %s: %w", ErrConfig, cfg.TLSCA, err)
 		}
 		// A node is both server and client of its routes: it verifies the
 		// peers' certificates both ways, against the same CA.
@@ -401,7 +401,7 @@ func startLocked(opts *server.Options, log *serverLogger, lock *os.File) (*embed
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		unlock(lock)
-		return nil, fmt.Errorf("%w: configuring the NATS server: %v", ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: configuring the NATS server: %w", ErrUnreachable, err)
 	}
 	if log != nil {
 		srv.SetLoggerV2(*log, log.log.Debug().Enabled(), log.log.Trace().Enabled(), false)

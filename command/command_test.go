@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,5 +126,79 @@ func TestRunCancelKillsGroup(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("cancelling took %s: the process group was not killed", d)
+	}
+}
+
+// TestRunKillsBackgroundChild runs a command that leaves a child in the
+// background holding its stdout: the attempt succeeds with the command's
+// output at once (not after the wait for the pipe to close), and the child
+// is killed with it.
+func TestRunKillsBackgroundChild(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	for name, run := range map[string]func(ctx context.Context, argv []string, out *bytes.Buffer) error{
+		"Run": func(ctx context.Context, argv []string, out *bytes.Buffer) error {
+			return command.Run(ctx, argv, nil, out)
+		},
+		"RunCombined": func(ctx context.Context, argv []string, out *bytes.Buffer) error {
+			return command.RunCombined(ctx, argv, "", out)
+		},
+	} {
+		var out bytes.Buffer
+		start := time.Now()
+		err := run(context.Background(), []string{"sh", "-c", `sleep 60 & echo $! > "$0"; echo done`, pidFile}, &out)
+		if err != nil {
+			t.Fatalf("%s: a command that left a background child failed: %v", name, err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s took %s: it waited for the child's pipe", name, d)
+		}
+		if out.String() != "done\n" {
+			t.Errorf("%s output %q, want %q", name, out.String(), "done\n")
+		}
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("%s: the background child %d still runs after the command ended", name, pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// TestQuoteReadsBack checks that sh reads a quoted command line back as
+// the same words.
+func TestQuoteReadsBack(t *testing.T) {
+	t.Parallel()
+	argv := []string{"printf", "%s\n", "plain", "with space", "it's", "", "$HOME", "`x`", "a;b", "*", "tab\there", "ünï", "--flag=v"}
+	out, err := exec.Command("sh", "-c", command.Quote(argv)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(out), strings.Join(argv[2:], "\n")+"\n"; got != want {
+		t.Errorf("sh read %q back as %q, want %q", command.Quote(argv), got, want)
+	}
+	if got := command.Quote([]string{"echo", "a b"}); got != "echo 'a b'" {
+		t.Errorf("Quote = %q, want %q", got, "echo 'a b'")
 	}
 }

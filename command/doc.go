@@ -9,4 +9,10 @@
 // [ShellArgv] make the --shell form, which passes the item to sh as a
 // positional parameter. [RunCombined] runs a command with its stdout and
 // stderr on one pipe, for an item's output group.
+//
+// [Run] and [RunCombined] block until the command and every process of its
+// group has ended; the goroutines that copy its output are theirs and end
+// with them. Nothing else in jetmr starts a user's process: every command
+// (pipe, map, reduce, each item, join) runs through this package. It must
+// not know about jobs, tasks or the broker.
 package command

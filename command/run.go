@@ -19,13 +19,24 @@ import (
 const stderrTailSize = 4 << 10
 
 // Run runs argv with stdin and stdout attached, in its own process
-// group so that cancelling ctx kills the command and every child it started.
+// group: cancelling ctx kills the command and every child it started, and
+// once the command exits, children it left in the background are killed
+// (they would hold its output open).
 // A non-zero exit, a signal or a failure to start returns a *schema.TaskError.
 func Run(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer) error {
+	return RunTee(ctx, argv, stdin, stdout, io.Discard)
+}
+
+// RunTee is Run with the command's stderr also written to stderr as it
+// comes, for a command whose messages the user reads (a join).
+func RunTee(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout = stdin, stdout
 	tail := &tailBuffer{max: stderrTailSize}
 	cmd.Stderr = tail
+	if stderr != io.Discard {
+		cmd.Stderr = io.MultiWriter(stderr, tail)
+	}
 	return run(ctx, cmd, argv, tail)
 }
 
@@ -71,7 +82,13 @@ func run(ctx context.Context, cmd *exec.Cmd, argv []string, tail *tailBuffer) er
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return &schema.TaskError{Message: fmt.Sprintf("running %s: %v", argv[0], err), StderrTail: tail.String()}
+	}
+	killGroupOnExit(cmd)
+	err := cmd.Wait()
+	// Whatever the way it ended, no process of the attempt outlives it.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	if err == nil {
 		return nil
 	}

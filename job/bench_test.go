@@ -24,7 +24,7 @@ func BenchmarkTinyTasks(b *testing.B) {
 		out := filepath.Join(dir, "out", strings.Repeat("x", i+1))
 		os.MkdirAll(filepath.Dir(out), 0o755)
 		r, err := job.Run(context.Background(), job.Config{
-			Kind: "mapreduce", Inputs: []string{in}, Output: out, Map: "lines", Reduce: "sum",
+			Kind: "mapreduce", Inputs: []string{in}, Output: out, MapReduceConfig: job.MapReduceConfig{Map: "lines", Reduce: "sum"},
 			ChunkSize: 1 << 10, Broker: broker.Config{StoreDir: filepath.Join(dir, "store")},
 		})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
+	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -16,8 +17,8 @@ import (
 type Config struct {
 	// ID names the job. Default: a generated ID.
 	ID string
-	// Kind is schema.KindPipe or schema.KindMapReduce. Required.
-	Kind string
+	// Kind is what the job does: one of schema.Kinds. Required.
+	Kind schema.Kind
 	// Inputs are files or directories (walked recursively), "-" for
 	// standard input (read from Stdin as a stream), and .gz and .zst
 	// files (decompressed as a stream, then split on lines). Required
@@ -51,37 +52,12 @@ type Config struct {
 	// for the header alone, which is dropped. Every input must have the
 	// same header.
 	HeaderOnce bool
-	// Map and Reduce name a mapreduce job's functions: a built-in name, or a
-	// command line (split into argv like a shell would, but never run
-	// through one) in Hadoop Streaming style.
-	Map, Reduce string
-	// Items are an each job's items (schema.KindEach): Command runs once
-	// per item, its placeholders ({}, {.}, {/}, {//}, {/.}, {#}) filled in
-	// as whole arguments, the item appended when it has none. Required
-	// for an each job; none may be empty or hold a NUL byte.
-	Items []string
-	// Shell runs an each job's Command as one sh -c script, the item
-	// passed as positional parameter $1 (see command.Template.ShellScript).
-	Shell bool
-	// Dir is an each job's working-directory template, e.g. "{}". Default:
-	// the worker's own directory.
-	Dir string
-	// KeepOrder writes an each job's output groups in item order (-k);
-	// by default each batch's groups are written as it completes.
-	KeepOrder bool
-	// Join is a command run once after every item of an each job
-	// succeeded, with the join file (one JSON object per line per item, in
-	// item order: seq, item, exit, output; see reducer.JoinRecord) in
-	// place of {}, or on stdin when it has no {}. Optional.
-	Join []string
-	// Builtin runs a built-in per item instead of Command:
-	// mapper.ItemEcho or mapper.ItemNoop. Optional.
-	Builtin string
+	// The settings of one kind of job; those of other kinds are ignored.
+	MapReduceConfig
+	EachConfig
 	// Migration describes a migrate job (schema.KindMigrate); its
-	// ChunkSize counts rows per batch (default 1000).
+	// ChunkSize counts rows per batch (default 1000). Required for one.
 	Migration *Migration
-	// Partitions is the number of reduce partitions. Default 1.
-	Partitions int
 	// ChunkSize is the bytes per task (items per task for an each job).
 	// Default: splitter.DefaultChunkSize (splitter.DefaultItemsPerTask).
 	ChunkSize int64
@@ -132,8 +108,16 @@ type Config struct {
 	// RetryFailed, with Resume, runs the job's dead letters again; it is the
 	// one resume that may change the command (or map and reduce).
 	RetryFailed bool
+	// Force lets the output replace a file or directory that exists at
+	// Output; the replacement happens when the job completes, as one
+	// rename. Without it an existing output is refused as bad input.
+	Force bool
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
+	// LossCheck is how often the lost-task watchdog looks; it fails the job
+	// with [ErrTasksLost] after two looks in a row find tasks neither
+	// queued, running, stored nor being merged. Default 5s.
+	LossCheck time.Duration
 	// Broker says which NATS to use. Default: embedded, in a store of the
 	// job's own under the default root (see [OwnStore]), so that jobs run
 	// side by side.
@@ -151,6 +135,43 @@ type Config struct {
 	// dryRun marks a validation that must change nothing: a migration's
 	// database is opened read-only (see DryRun).
 	dryRun bool
+}
+
+// MapReduceConfig holds the settings of a mapreduce job.
+type MapReduceConfig struct {
+	// Map and Reduce name a mapreduce job's functions: a built-in name, or a
+	// command line (split into argv like a shell would, but never run
+	// through one) in Hadoop Streaming style.
+	Map, Reduce string
+	// Partitions is the number of reduce partitions. Default 1.
+	Partitions int
+}
+
+// EachConfig holds the settings of an each job (schema.KindEach), besides
+// its Command.
+type EachConfig struct {
+	// Items are the job's items: Command runs once per item, its
+	// placeholders ({}, {.}, {/}, {//}, {/.}, {#}) filled in as whole
+	// arguments, the item appended when it has none. Required; none may
+	// be empty or hold a NUL byte.
+	Items []string
+	// Shell runs Command as one sh -c script, the item passed as
+	// positional parameter $1 (see command.Template.ShellScript).
+	Shell bool
+	// Dir is the working-directory template, e.g. "{}". Default: the
+	// worker's own directory.
+	Dir string
+	// KeepOrder writes the output groups in item order (-k); by default
+	// each batch's groups are written as it completes.
+	KeepOrder bool
+	// Join is a command run once after every item succeeded, with the
+	// join file (one JSON object per line per item, in item order: seq,
+	// item, exit, output; see reducer.JoinRecord) in place of {}, or on
+	// stdin when it has no {}. Optional.
+	Join []string
+	// Builtin runs a built-in per item instead of Command:
+	// mapper.ItemEcho or mapper.ItemNoop. Optional.
+	Builtin string
 }
 
 // Defaults.

@@ -42,9 +42,9 @@ func Discard(ctx context.Context, cfg broker.Config, id string) (int64, error) {
 	info, err := broker.InspectStore(dir)
 	switch {
 	case err != nil:
-		return 0, fmt.Errorf("%w: %v", ErrBadInput, err)
+		return 0, badInput("%w", err)
 	case !info.Exists:
-		return 0, fmt.Errorf("%w: %w at %s: check --store", ErrBadInput, broker.ErrNoStore, dir)
+		return 0, badInput("%w at %s: check --store", broker.ErrNoStore, dir)
 	case info.Locked:
 		return 0, running(id, info.PID, stopFirst(info.PID))
 	}
@@ -84,7 +84,7 @@ func running(id string, pid int, fix string) error {
 	if pid > 0 {
 		who = fmt.Sprintf("jetmr process %d", pid)
 	}
-	return fmt.Errorf("%w: %w: job %s runs in %s: %s", ErrBadInput, ErrJobRunning, id, who, fix)
+	return badInput("%w: job %s runs in %s: %s", ErrJobRunning, id, who, fix)
 }
 
 func stopFirst(pid int) string {
@@ -97,7 +97,7 @@ func stopFirst(pid int) string {
 func record(ctx context.Context, b *broker.Broker, id string) (schema.JobRecord, error) {
 	kv, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return schema.JobRecord{}, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return schema.JobRecord{}, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	e, err := kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
@@ -113,7 +113,7 @@ func record(ctx context.Context, b *broker.Broker, id string) (schema.JobRecord,
 func discardIn(ctx context.Context, b *broker.Broker, id string) (int64, error) {
 	kv, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return 0, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	rec, err := record(ctx, b, id)
 	if err != nil {

@@ -14,4 +14,9 @@
 // per item: Config.Items, Command and the each fields; items are batched
 // into tasks, each item keeps its own retries, exit status and output
 // group, and Config.Join runs once after every item succeeded).
+//
+// The package owns a job's life cycle: its record in the jobs bucket, the
+// splitter goroutine, the local workers and the reducer all run under the
+// errgroup of [Run], which waits for them. It must not parse command-line
+// flags (cmd/jetmr does) nor render reports (package observe does).
 package job

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -28,11 +27,17 @@ var ErrJoinFailed = errors.New("join command failed")
 func (p *plan) prepareEach() error {
 	cfg := p.cfg
 	if err := splitter.CheckItems(cfg.Items); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, strings.TrimPrefix(err.Error(), splitter.ErrBadInput.Error()+": "))
+		return err // bad input already
 	}
 	items := splitter.Items(cfg.Items)
 	p.source = items
-	if p.cfg.ChunkSize == 0 {
+	switch {
+	case p.cfg.ChunkSize != 0:
+	case cfg.Halt.When == HaltSoon || cfg.Halt.When == HaltNow:
+		// --halt counts failed tasks and stops starting tasks: one item a
+		// task makes it count and stop items, as GNU parallel does.
+		p.cfg.ChunkSize = 1
+	default:
 		p.cfg.ChunkSize = splitter.DefaultItemsPerTask(len(items), cfg.Slots)
 	}
 	if p.cfg.Window <= 0 {
@@ -46,7 +51,7 @@ func (p *plan) prepareEach() error {
 // the join command and the output, and records them.
 func (p *plan) validateEach() error {
 	cfg := p.cfg
-	p.record.Command, p.record.Dir, p.record.Shell, p.record.Map = cfg.Command, cfg.Dir, cfg.Shell, cfg.Builtin
+	p.record.Command, p.record.Dir, p.record.Shell, p.record.Builtin = cfg.Command, cfg.Dir, cfg.Shell, cfg.Builtin
 	switch {
 	case cfg.Builtin != "":
 		if len(cfg.Command) > 0 {
@@ -56,7 +61,7 @@ func (p *plan) validateEach() error {
 		return badInput("each needs a command: put it after --, e.g. jetmr each ::: a b -- echo {}")
 	}
 	if _, err := mapper.NewEachCommand(p.record); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	}
 	if err := checkProgram(cfg); err != nil {
 		return err
@@ -66,10 +71,10 @@ func (p *plan) validateEach() error {
 	}
 	if len(cfg.Join) > 0 {
 		if err := command.Check(cfg.Join); err != nil {
-			return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+			return badSetting("Config.Join", "Config.Join: %w", err)
 		}
 		if _, err := command.ParseTemplate(cfg.Join); err != nil {
-			return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+			return badSetting("Config.Join", "Config.Join: %w", err)
 		}
 	}
 	if cfg.Output == "" {
@@ -81,6 +86,9 @@ func (p *plan) validateEach() error {
 	}
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return badInput("output %s is a directory: give a file path to -o", cfg.Output)
+	}
+	if err := p.checkExists(out); err != nil {
+		return err
 	}
 	p.record.Output = out
 	return nil
@@ -117,20 +125,20 @@ func (p *plan) checkDir() error {
 func checkProgram(cfg Config) error {
 	if cfg.Shell {
 		if err := command.Check([]string{"sh"}); err != nil {
-			return fmt.Errorf("%w: --shell: %v", ErrBadInput, err)
+			return badSetting("Config.Shell", "Config.Shell: %w", err)
 		}
 		return nil
 	}
 	t, err := command.ParseTemplate(cfg.Command)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	}
 	name, ok := t.Literal(0)
 	if !ok || (cfg.Dir != "" && strings.ContainsRune(name, '/') && !filepath.IsAbs(name)) {
 		return nil
 	}
 	if err := command.Check([]string{name}); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	}
 	return nil
 }
@@ -165,7 +173,7 @@ func (s *session) newEachSink() (reducer.Sink, error) {
 func (s *session) runJoin(ctx context.Context) error {
 	t, err := command.ParseTemplate(s.cfg.Join)
 	if err != nil {
-		return fmt.Errorf("%w: --join: %v", ErrBadInput, err)
+		return badSetting("Config.Join", "Config.Join: %w", err)
 	}
 	f, err := os.Open(s.joinPath)
 	if err != nil {
@@ -177,13 +185,14 @@ func (s *session) runJoin(ctx context.Context) error {
 	if t.UsesPlaceholders() {
 		argv, stdin = t.Expand(s.joinPath, 0), nil
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, s.cfg.Stdout, os.Stderr
-	if cmd.Stdout == nil {
-		cmd.Stdout = os.Stdout
+	var stdout io.Writer = os.Stdout
+	if s.cfg.Stdout != nil {
+		stdout = s.cfg.Stdout
 	}
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s: %v; its input is kept in %s", ErrJoinFailed, strings.Join(argv, " "), err, s.joinPath)
+	// Through package command, like every user command: in its own process
+	// group, so that stopping the job kills the join and its children.
+	if err := command.RunTee(ctx, argv, stdin, stdout, os.Stderr); err != nil {
+		return fmt.Errorf("%w: %s: %w; its input is kept in %s", ErrJoinFailed, strings.Join(argv, " "), err, s.joinPath)
 	}
 	os.Remove(s.joinPath)
 	return nil

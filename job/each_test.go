@@ -317,7 +317,7 @@ func TestEachBadInput(t *testing.T) {
 		{"missing program", func(c *job.Config) { c.Command = []string{"no-such-program-jetmr"} }, "not found"},
 		{"builtin and command", func(c *job.Config) { c.Builtin = "echo" }, "not both"},
 		{"unknown builtin", func(c *job.Config) { c.Builtin, c.Command = "frob", nil }, `item function "frob"`},
-		{"missing join", func(c *job.Config) { c.Join = []string{"no-such-join-jetmr"} }, "--join"},
+		{"missing join", func(c *job.Config) { c.Join = []string{"no-such-join-jetmr"} }, "Config.Join"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,5 +395,64 @@ func TestEachHaltNow(t *testing.T) {
 	}
 	if n := log.ended.Load(); n >= int64(len(items)) {
 		t.Errorf("%d items ran after the halt, want fewer than %d", n, len(items))
+	}
+}
+
+// TestEachHaltSoon checks that --halt soon,fail=1 starts no task once the
+// first one failed, including tasks already queued (as GNU parallel runs
+// one job), and that a resume with RetryFailed runs the failed task and
+// every task that never started, each once.
+func TestEachHaltSoon(t *testing.T) {
+	t.Parallel()
+	items := []string{"a", "b", "c", "d", "e", "f"}
+	cfg, out := eachConfig(t, items, []string{"false"})
+	cfg.ID, cfg.Slots, cfg.ChunkSize, cfg.Retries = "halt-soon", 1, 1, -1
+	cfg.Halt = job.Halt{When: job.HaltSoon, Fail: 1}
+	log := &attemptLog{}
+	cfg.Observer = log
+	_, err := runJob(t, cfg)
+	var tf *job.TasksFailedError
+	if !errors.As(err, &tf) || len(tf.Dead) != 1 {
+		t.Fatalf("err %v, want the halt with one dead letter", err)
+	}
+	if n := log.ended.Load(); n != 1 {
+		t.Errorf("%d items ran, want 1: halting soon starts no queued task", n)
+	}
+	cfg.Command, cfg.Resume, cfg.RetryFailed, cfg.Halt = []string{"echo", "{}"}, true, true, job.Halt{}
+	log = &attemptLog{}
+	cfg.Observer = log
+	if _, err := runJob(t, cfg); err != nil {
+		t.Fatalf("resume with RetryFailed: %v", err)
+	}
+	if n := log.ended.Load(); n != int64(len(items)) {
+		t.Errorf("the resume ran %d items, want %d", n, len(items))
+	}
+	lines := strings.Fields(out.String())
+	slices.Sort(lines)
+	if !slices.Equal(lines, items) {
+		t.Errorf("the resume printed %q, want every item once", lines)
+	}
+}
+
+// TestEachHaltSoonCountsItems runs many items, which would be batched
+// several to a task, with --halt soon,fail=1 and no --chunk-size: the
+// first item fails and no other item starts.
+func TestEachHaltSoonCountsItems(t *testing.T) {
+	t.Parallel()
+	items := make([]string, 200)
+	for i := range items {
+		items[i] = strconv.Itoa(i)
+	}
+	cfg, _ := eachConfig(t, items, helper(t, "fail-on", "0", "{}"))
+	cfg.Slots, cfg.Retries = 1, -1
+	cfg.Halt = job.Halt{When: job.HaltSoon, Fail: 1}
+	log := &attemptLog{}
+	cfg.Observer = log
+	_, err := runJob(t, cfg)
+	if !errors.Is(err, job.ErrTasksFailed) {
+		t.Fatalf("err %v, want the halt", err)
+	}
+	if n := log.ended.Load(); n != 1 {
+		t.Errorf("%d items ran, want 1: the failed one", n)
 	}
 }

@@ -4,13 +4,21 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/errs"
+	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
 )
 
 var (
-	// ErrBadInput wraps every error caused by the job's configuration or
-	// inputs. Nothing was started and nothing was written.
-	ErrBadInput = errors.New("bad input")
+	// ErrBadInput is matched by every error caused by the job's
+	// configuration or inputs: a *errs.BadInputError naming the setting at
+	// fault. Nothing was started and nothing was written. It is
+	// [errs.ErrBadInput], which the splitter's and migrate's bad input
+	// match too.
+	ErrBadInput = errs.ErrBadInput
+	// ErrOutputExists means the job's output exists and Force was not
+	// given. Its errors match ErrBadInput too.
+	ErrOutputExists = errors.New("output exists")
 	// ErrTasksFailed means the job ran to the end but some tasks failed on
 	// every attempt; no output was published.
 	ErrTasksFailed = errors.New("tasks failed")
@@ -20,16 +28,22 @@ var (
 // It matches [ErrTasksFailed] with errors.Is.
 type TasksFailedError struct {
 	Job  string
-	Kind string
-	Dead []reducer.DeadLetter
+	Kind schema.Kind
+	Dead []report.DeadLetter
+	// Streamed is set for a pipe job writing to stdout, which got the
+	// outputs of the tasks before the first failure.
+	Streamed bool
 }
 
 func (e *TasksFailedError) Error() string {
-	if e.Kind == "migrate" {
-		return fmt.Sprintf("job %s: %d batch(es) failed; the other batches committed; fix the cause and run again with --resume --retry-failed", e.Job, len(e.Dead))
+	if e.Kind.Traits().Rows {
+		return fmt.Sprintf("job %s: %d batch(es) failed; the other batches committed", e.Job, len(e.Dead))
 	}
-	if e.Kind == "each" {
-		return fmt.Sprintf("job %s: items failed on every attempt in %d task(s); run them again with --job %s --resume --retry-failed", e.Job, len(e.Dead), e.Job)
+	if e.Kind.Traits().PerItem {
+		return fmt.Sprintf("job %s: items failed on every attempt in %d task(s)", e.Job, len(e.Dead))
+	}
+	if e.Streamed {
+		return fmt.Sprintf("job %s: %d task(s) failed on every attempt; stdout got the output of the tasks before the first failure", e.Job, len(e.Dead))
 	}
 	return fmt.Sprintf("job %s: %d task(s) failed on every attempt; no output was published", e.Job, len(e.Dead))
 }
@@ -37,6 +51,26 @@ func (e *TasksFailedError) Error() string {
 // Is reports whether target is ErrTasksFailed.
 func (e *TasksFailedError) Is(target error) bool { return target == ErrTasksFailed }
 
+// badSetting is bad input in setting ("Config.Field"), which the message
+// names the same way; %w in format wraps a cause.
+func badSetting(setting, format string, args ...any) error {
+	return errs.BadInput(setting, format, args...)
+}
+
+// badInput is bad input that names no one setting; %w in format wraps a
+// cause.
 func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+	return errs.BadInput("", format, args...)
+}
+
+// outputExistsError refuses an output that exists.
+type outputExistsError struct{ path string }
+
+func (e *outputExistsError) Error() string {
+	return fmt.Sprintf("output %s already exists: remove it, choose another -o, or add --force to replace it", e.path)
+}
+
+// Is reports whether target is ErrOutputExists or ErrBadInput.
+func (e *outputExistsError) Is(target error) bool {
+	return target == ErrOutputExists || target == ErrBadInput
 }

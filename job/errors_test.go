@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -153,6 +154,19 @@ func TestBadInput(t *testing.T) {
 			mapreduce(s, "wordcount", "sum")
 			s.cfg.Output = filepath.Join(s.dir, "missing", "out")
 		}, []string{"missing", "does not exist"}},
+		{"pipe output exists", func(s setup) {
+			pipe(s, "cat")
+			if err := os.WriteFile(s.cfg.Output, []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"out.txt", "already exists", "--force"}},
+		{"each output exists", func(s setup) {
+			s.cfg.Kind, s.cfg.Items, s.cfg.Command = schema.KindEach, []string{"a"}, []string{"echo", "{}"}
+			s.cfg.Output = filepath.Join(s.dir, "items.txt")
+			if err := os.WriteFile(s.cfg.Output, []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"items.txt", "already exists", "--force"}},
 		{"mapreduce output exists", func(s setup) {
 			mapreduce(s, "wordcount", "sum")
 			if err := os.Mkdir(s.cfg.Output, 0o755); err != nil {
@@ -161,7 +175,7 @@ func TestBadInput(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(s.cfg.Output, "keep.txt"), []byte("keep"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{"out", "already exists"}},
+		}, []string{"out", "already exists", "--force"}},
 		{"mapreduce output exists as a file", func(s setup) {
 			mapreduce(s, "wordcount", "sum")
 			if err := os.WriteFile(s.cfg.Output, []byte("keep"), 0o644); err != nil {
@@ -182,19 +196,19 @@ func TestBadInput(t *testing.T) {
 		{"negative partitions", func(s setup) {
 			mapreduce(s, "wordcount", "sum")
 			s.cfg.Partitions = -1
-		}, []string{"partitions", "-1"}},
+		}, []string{"Config.Partitions", "-1"}},
 		{"too many partitions", func(s setup) {
 			mapreduce(s, "wordcount", "sum")
 			s.cfg.Partitions = 10001
-		}, []string{"partitions", "10001"}},
+		}, []string{"Config.Partitions", "10001"}},
 		{"negative chunk size", func(s setup) {
 			pipe(s, "cat")
 			s.cfg.ChunkSize = -5
-		}, []string{"chunk size", "-5"}},
+		}, []string{"Config.ChunkSize", "-5"}},
 		{"negative timeout", func(s setup) {
 			pipe(s, "cat")
 			s.cfg.Timeout = -time.Second
-		}, []string{"timeout"}},
+		}, []string{"Config.Timeout"}},
 		{"bad job ID", func(s setup) {
 			pipe(s, "cat")
 			s.cfg.ID = "no spaces allowed"
@@ -222,6 +236,12 @@ func TestBadInput(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("message %q does not mention %q", err, w)
+				}
+				// A message naming a setting says so in the error, for
+				// callers to translate (the CLI to its flags).
+				var bad *errs.BadInputError
+				if strings.HasPrefix(w, "Config.") && (!errors.As(err, &bad) || bad.Setting != w) {
+					t.Errorf("error %v does not name setting %s", err, w)
 				}
 			}
 			if after := treeOf(t, dir); !slices.Equal(before, after) {
@@ -256,8 +276,8 @@ func treeOf(t testing.TB, dir string) []string {
 // with broker.ErrUnreachable and creates no output.
 func TestUnreachableNATS(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []string{schema.KindPipe, schema.KindMapReduce} {
-		t.Run(kind, func(t *testing.T) {
+	for _, kind := range []schema.Kind{schema.KindPipe, schema.KindMapReduce} {
+		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			cfg := baseConfig(t)

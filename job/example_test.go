@@ -31,12 +31,11 @@ func Example_wordCount() {
 	defer os.RemoveAll(tmp)
 
 	_, err := job.Run(context.Background(), job.Config{
-		Kind:   "mapreduce",
-		Source: splitter.Lines{R: strings.NewReader("the cat\nThe dog\nthe end\n")},
-		Output: filepath.Join(tmp, "counts"),
-		Map:    "wordcount",
-		Reduce: "sum",
-		Broker: broker.Config{StoreDir: filepath.Join(tmp, "store")},
+		Kind:            "mapreduce",
+		Source:          splitter.Lines{R: strings.NewReader("the cat\nThe dog\nthe end\n")},
+		Output:          filepath.Join(tmp, "counts"),
+		MapReduceConfig: job.MapReduceConfig{Map: "wordcount", Reduce: "sum"},
+		Broker:          broker.Config{StoreDir: filepath.Join(tmp, "store")},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -66,13 +65,12 @@ func Example_customMap() {
 		return nil
 	})
 	_, err := job.Run(context.Background(), job.Config{
-		Kind:     "mapreduce",
-		Source:   splitter.Lines{R: strings.NewReader("ab\ncd\nxyz\nnaïve\n")},
-		Output:   filepath.Join(tmp, "lengths"),
-		Map:      "lengths",
-		Reduce:   "count",
-		Registry: reg,
-		Broker:   broker.Config{StoreDir: filepath.Join(tmp, "store")},
+		Kind:            "mapreduce",
+		Source:          splitter.Lines{R: strings.NewReader("ab\ncd\nxyz\nnaïve\n")},
+		Output:          filepath.Join(tmp, "lengths"),
+		MapReduceConfig: job.MapReduceConfig{Map: "lengths", Reduce: "count"},
+		Registry:        reg,
+		Broker:          broker.Config{StoreDir: filepath.Join(tmp, "store")},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -118,13 +116,12 @@ func Example_customReduce() {
 		return emit([]byte(strconv.Itoa(hi - lo)))
 	})
 	_, err := job.Run(context.Background(), job.Config{
-		Kind:     "mapreduce",
-		Source:   splitter.Lines{R: strings.NewReader("a=3 b=7\na=10\nb=1 a=4\n")},
-		Output:   filepath.Join(tmp, "spread"),
-		Map:      "pairs",
-		Reduce:   "spread",
-		Registry: reg,
-		Broker:   broker.Config{StoreDir: filepath.Join(tmp, "store")},
+		Kind:            "mapreduce",
+		Source:          splitter.Lines{R: strings.NewReader("a=3 b=7\na=10\nb=1 a=4\n")},
+		Output:          filepath.Join(tmp, "spread"),
+		MapReduceConfig: job.MapReduceConfig{Map: "pairs", Reduce: "spread"},
+		Registry:        reg,
+		Broker:          broker.Config{StoreDir: filepath.Join(tmp, "store")},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -175,13 +172,12 @@ func Example_customSource() {
 		return nil
 	})
 	report, err := job.Run(context.Background(), job.Config{
-		Kind:     "mapreduce",
-		Source:   numbers{n: 100, block: 10},
-		Output:   filepath.Join(tmp, "sums"),
-		Map:      "parity",
-		Reduce:   "sum",
-		Registry: reg,
-		Broker:   broker.Config{StoreDir: filepath.Join(tmp, "store")},
+		Kind:            "mapreduce",
+		Source:          numbers{n: 100, block: 10},
+		Output:          filepath.Join(tmp, "sums"),
+		MapReduceConfig: job.MapReduceConfig{Map: "parity", Reduce: "sum"},
+		Registry:        reg,
+		Broker:          broker.Config{StoreDir: filepath.Join(tmp, "store")},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -68,12 +68,11 @@ func Example_workerBinary() {
 
 	// The submitter names "shout", which only the worker knows.
 	_, err = job.Run(context.Background(), job.Config{
-		Kind:   "mapreduce",
-		Source: splitter.Lines{R: strings.NewReader("hey you\nhey\n")},
-		Output: filepath.Join(tmp, "shouts"),
-		Map:    "shout",
-		Reduce: "sum",
-		Broker: broker.Config{URL: natsURL},
+		Kind:            "mapreduce",
+		Source:          splitter.Lines{R: strings.NewReader("hey you\nhey\n")},
+		Output:          filepath.Join(tmp, "shouts"),
+		MapReduceConfig: job.MapReduceConfig{Map: "shout", Reduce: "sum"},
+		Broker:          broker.Config{URL: natsURL},
 	})
 	stop()
 	fmt.Println("job:", err, "worker:", <-stopped)

@@ -1,7 +1,6 @@
 package job_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io/fs"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,10 +16,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jetmr/jetmr/internal/clitest"
+
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
-	"github.com/jetmr/jetmr/reducer"
-	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -51,7 +50,7 @@ func baseConfig(t testing.TB) job.Config {
 }
 
 // runJob runs cfg with a deadline and reports how long it took.
-func runJob(t testing.TB, cfg job.Config) (*reducer.Report, error) {
+func runJob(t testing.TB, cfg job.Config) (*report.Report, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
 	defer cancel()
@@ -237,63 +236,13 @@ func referenceWordCount(t testing.TB, files []string) map[string]int64 {
 }
 
 // readParts reads a map-reduce output directory of partitions part files,
-// checking that it holds exactly those files, that each is sorted by key
-// without duplicates, and that each key is in its partition.
+// checking it as [clitest.ReadParts] does.
 func readParts(t testing.TB, dir string, partitions int) map[string]string {
-	t.Helper()
-	var want []string
-	for p := range partitions {
-		want = append(want, reducer.PartName(p))
-	}
-	if got := dirNames(t, dir); !slices.Equal(got, want) {
-		t.Fatalf("output directory holds %q, want %q", got, want)
-	}
-	out := map[string]string{}
-	for p := range partitions {
-		f, err := os.Open(filepath.Join(dir, reducer.PartName(p)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(nil, 1<<20)
-		var last []byte
-		line := 0
-		for sc.Scan() {
-			line++
-			key, value, ok := bytes.Cut(sc.Bytes(), []byte("\t"))
-			if !ok {
-				t.Fatalf("%s line %d: %q has no tab", reducer.PartName(p), line, sc.Bytes())
-			}
-			if last != nil && bytes.Compare(last, key) >= 0 {
-				t.Fatalf("%s line %d: key %q after %q: not sorted or duplicate", reducer.PartName(p), line, key, last)
-			}
-			if got := schema.Partition(key, partitions); got != p {
-				t.Fatalf("%s line %d: key %q belongs to partition %d", reducer.PartName(p), line, key, got)
-			}
-			last = append(last[:0], key...)
-			out[string(key)] = string(value)
-		}
-		if err := sc.Err(); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
-	return out
+	return clitest.ReadParts(t, dir, partitions)
 }
 
 // dirNames lists the names in dir, hidden ones included, sorted.
-func dirNames(t testing.TB, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := []string{}
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
+func dirNames(t testing.TB, dir string) []string { return clitest.DirNames(t, dir) }
 
 // checkNoSpill checks that a finished job left no spill files in its store.
 func checkNoSpill(t testing.TB, cfg job.Config) {

@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 // annotateLines fills in the first line number of each dead letter's input
 // range by counting the newlines before it.
-func annotateLines(dead []reducer.DeadLetter) {
+func annotateLines(dead []report.DeadLetter) {
 	for i := range dead {
 		if dead[i].Path != "" && dead[i].Line == 0 {
 			dead[i].Line = lineAt(dead[i].Path, dead[i].Offset)

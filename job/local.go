@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -145,10 +144,10 @@ func findStore(store, id string) (string, error) {
 func storeJobs(ctx context.Context, cfg broker.Config, dir, id string) ([]Status, error) {
 	info, err := broker.InspectStore(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		return nil, badInput("%w", err)
 	}
 	if !info.Exists {
-		return nil, fmt.Errorf("%w: %w at %s: check --store (jetmr status without --store lists the jobs of the default store)", ErrBadInput, broker.ErrNoStore, dir)
+		return nil, badInput("%w at %s: check --store (jetmr status without --store lists the jobs of the default store)", broker.ErrNoStore, dir)
 	}
 	if info.Locked {
 		return lockedJobs(dir, id, info)

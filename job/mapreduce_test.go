@@ -237,3 +237,30 @@ func TestMapReduceNumericFolds(t *testing.T) {
 		})
 	}
 }
+
+// TestMapReduceForceReplacesOutput checks that Force replaces an output
+// directory that exists, whole, with nothing of the old one left.
+func TestMapReduceForceReplacesOutput(t *testing.T) {
+	t.Parallel()
+	small := []string{td(t, "text"), td(t, "crlf.txt")}
+	cfg := baseConfig(t)
+	out := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "old.txt"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Kind, cfg.Inputs, cfg.Map, cfg.Reduce, cfg.Output, cfg.Partitions = schema.KindMapReduce, small, "wordcount", "sum", out, 2
+	cfg.Force = true
+	if _, err := runJob(t, cfg); err != nil {
+		t.Fatalf("Run with Force: %v", err)
+	}
+	if names := dirNames(t, out); !slices.Equal(names, []string{"part-00000", "part-00001"}) {
+		t.Errorf("output holds %q, want only the new partitions", names)
+	}
+	compareCounts(t, readParts(t, out, 2), referenceWordCount(t, inputFiles(t, small...)))
+	if names := dirNames(t, filepath.Dir(out)); !slices.Equal(names, []string{"out"}) {
+		t.Errorf("the output's folder holds %q, want only out", names)
+	}
+}

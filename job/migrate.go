@@ -134,9 +134,9 @@ func (p *plan) openMigration(ctx context.Context) error {
 func migrateError(err error) error {
 	switch {
 	case errors.Is(err, migrate.ErrBadInput):
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	case errors.Is(err, migrate.ErrUnreachable):
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	return err
 }

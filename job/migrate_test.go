@@ -21,7 +21,7 @@ import (
 	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
 	"github.com/jetmr/jetmr/observe"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -370,7 +370,7 @@ func TestMigrateUnreachablePostgres(t *testing.T) {
 }
 
 // runMigrate runs cfg with a deadline.
-func runMigrate(t *testing.T, cfg job.Config) (*reducer.Report, error) {
+func runMigrate(t *testing.T, cfg job.Config) (*report.Report, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), migTimeout)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetmr/jetmr/schema"
 )
@@ -154,7 +155,7 @@ func TestPipeLargeOutputsSpill(t *testing.T) {
 }
 
 // TestPipeReplacesExistingOutput checks that an existing output file is
-// replaced whole.
+// replaced whole with Force.
 func TestPipeReplacesExistingOutput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -166,6 +167,7 @@ func TestPipeReplacesExistingOutput(t *testing.T) {
 	want := sequentialPipe(t, []string{"tr", "a-z", "A-Z"}, []string{in})
 	cfg := baseConfig(t)
 	cfg.Kind, cfg.Inputs, cfg.Command, cfg.Output = schema.KindPipe, []string{in}, []string{"tr", "a-z", "A-Z"}, out
+	cfg.Force = true
 	if _, err := runJob(t, cfg); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -178,5 +180,41 @@ func TestPipeReplacesExistingOutput(t *testing.T) {
 	}
 	if names := dirNames(t, dir); !slices.Equal(names, []string{"out.txt"}) {
 		t.Errorf("output folder holds %q, want only out.txt", names)
+	}
+}
+
+// stalledWriter blocks every write until release is closed, as a reader
+// of the job's stdout that stops reading for a while.
+type stalledWriter struct {
+	release chan struct{}
+	buf     bytes.Buffer
+}
+
+func (w *stalledWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return w.buf.Write(p)
+}
+
+// TestPipeStalledReaderIsNotLoss checks that a reader of stdout that stops
+// reading for many watchdog looks does not make the watchdog take the
+// tasks whose results wait to be merged for lost: the job finishes with
+// the whole output.
+func TestPipeStalledReaderIsNotLoss(t *testing.T) {
+	t.Parallel()
+	in := generatedText(t, "stalled-reader", 2<<20, 7, true)
+	argv := []string{"tr", "0-9", "a-j"}
+	want := sequentialPipe(t, argv, []string{in})
+	w := &stalledWriter{release: make(chan struct{})}
+	cfg := baseConfig(t)
+	cfg.Kind, cfg.Inputs, cfg.Command, cfg.Stdout = schema.KindPipe, []string{in}, argv, w
+	cfg.ChunkSize, cfg.Slots = 64<<10, 2
+	cfg.LossCheck = 50 * time.Millisecond
+	stall := time.AfterFunc(60*cfg.LossCheck, func() { close(w.release) }) // 60 looks: 5 minutes at the default
+	defer stall.Stop()
+	if _, err := runJob(t, cfg); err != nil {
+		t.Fatalf("Run with a stalled reader: %v", err)
+	}
+	if got := w.buf.Bytes(); !bytes.Equal(got, want) {
+		t.Fatalf("output differs: %s", firstDiff(got, want))
 	}
 }

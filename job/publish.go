@@ -105,8 +105,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			}
 		})
 		if errors.Is(err, errSplitStopped) {
-			n = max(n-1, 0) // the range that saw the stop was not published
-			return nil
+			return nil // n counts the ranges published: the one that saw the stop was not counted
 		}
 		return err
 	})
@@ -147,14 +146,6 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 // first chunk yielded. A job sized by --task-time asks the sizer for each
 // chunk's size.
 func (s *session) split(ctx context.Context, n *uint64, yield func(splitter.Chunk) error) error {
-	err := s.splitSource(ctx, n, yield)
-	if errors.Is(err, splitter.ErrMalformed) && !errors.Is(err, ErrBadInput) {
-		err = fmt.Errorf("%w: %w", ErrBadInput, err) // the input's content is wrong
-	}
-	return err
-}
-
-func (s *session) splitSource(ctx context.Context, n *uint64, yield func(splitter.Chunk) error) error {
 	var last *splitter.Chunk
 	if c := s.splitState; c.HasCursor() {
 		last = &splitter.Chunk{Data: c.Cursor, Path: c.CursorPath, Offset: c.CursorOffset, Length: c.CursorLength, Header: c.CursorHeader}
@@ -294,7 +285,7 @@ func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
 		return nil
 	}
 	return func(r *schema.Result) error {
-		if r.Path == "" && r.TaskData == nil && (s.record.Kind == schema.KindPipe || s.record.Kind == schema.KindMapReduce) {
+		if r.Path == "" && r.TaskData == nil && s.record.Kind.Traits().Split == schema.SplitFiles {
 			// A chunk of a streamed input that travelled in its task
 			// message and was too large to repeat in its failure: running
 			// the task on nothing would drop its lines from the output.

@@ -22,7 +22,7 @@ func TestUnregisteredFunctionFailsClearly(t *testing.T) {
 		start := time.Now()
 		_, err := job.Run(context.Background(), job.Config{
 			Kind: "mapreduce", Source: splitter.Lines{R: strings.NewReader("a\n")},
-			Output: t.TempDir() + "/out", Map: c.m, Reduce: c.r,
+			Output: t.TempDir() + "/out", MapReduceConfig: job.MapReduceConfig{Map: c.m, Reduce: c.r},
 			Registry: mapper.NewRegistry(),
 			Broker:   broker.Config{StoreDir: t.TempDir()},
 		})

@@ -25,10 +25,10 @@ var ErrAlreadyDone = errors.New("job already complete")
 func (s *session) resume(ctx context.Context) (done bool, err error) {
 	entry, err := s.jobs.Get(ctx, s.record.ID)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, badInput("there is no job %s to resume in this store: check --job and --store (and --nats)", s.record.ID)
+		return false, badSetting("Config.ID", "there is no job %s to resume in this store: check Config.ID and Config.Broker.StoreDir (and Config.Broker.URL)", s.record.ID)
 	}
 	if err != nil {
-		return false, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, s.record.ID, err)
+		return false, fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, s.record.ID, err)
 	}
 	old, err := schema.DecodeJobRecord(entry.Value())
 	if err != nil {
@@ -43,7 +43,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		next.TaskTimeNanos = s.record.TaskTimeNanos // a new target; the split stays adaptive
 	}
 	if s.cfg.RetryFailed {
-		next.Command, next.Map, next.MapCommand = s.record.Command, s.record.Map, s.record.MapCommand
+		next.Command, next.Map, next.MapCommand, next.Builtin = s.record.Command, s.record.Map, s.record.MapCommand, s.record.Builtin
 		next.Reduce, next.ReduceCommand = s.record.Reduce, s.record.ReduceCommand
 		next.SQL = s.record.SQL
 		next.Round++
@@ -61,7 +61,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 			return true, s.finishCommitted(ctx)
 		}
 	}
-	if old.Kind == schema.KindMapReduce {
+	if old.Kind.Traits().Keyed { // an output directory
 		if _, err := os.Lstat(old.Output); err == nil {
 			return false, badInput("output directory %s exists: remove it to resume job %s", old.Output, old.ID)
 		}
@@ -88,7 +88,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 func (s *session) compare(old schema.JobRecord) error {
 	cur := s.record
 	if len(old.Inputs) == 0 {
-		return badInput("job %s reads a source that cannot be split again, so it cannot be resumed: run it again without --resume", old.ID)
+		return badSetting("Config.Resume", "job %s reads a source that cannot be split again, so it cannot be resumed: run it again without Config.Resume", old.ID)
 	}
 	var diffs []string
 	add := func(what, was, now string) {
@@ -96,7 +96,7 @@ func (s *session) compare(old schema.JobRecord) error {
 			diffs = append(diffs, fmt.Sprintf("%s was %s, now %s", what, was, now))
 		}
 	}
-	add("the kind", old.Kind, cur.Kind)
+	add("the kind", string(old.Kind), string(cur.Kind))
 	add("the inputs", strings.Join(old.Inputs, " "), strings.Join(cur.Inputs, " "))
 	if slices.Equal(old.Inputs, cur.Inputs) {
 		if err := inputsChanged(old, cur); err != nil {
@@ -125,14 +125,15 @@ func (s *session) compare(old schema.JobRecord) error {
 		add("--sql", old.SQL, cur.SQL)
 		add("the command", quoteArgv(old.Command), quoteArgv(cur.Command))
 		add("--map", old.Map+quoteArgv(old.MapCommand), cur.Map+quoteArgv(cur.MapCommand))
+		add("the built-in", old.Builtin, cur.Builtin)
 		add("--reduce", old.Reduce+quoteArgv(old.ReduceCommand), cur.Reduce+quoteArgv(cur.ReduceCommand))
 	}
 	if len(diffs) > 0 {
 		return badInput("cannot resume job %s: %s; resume with the job's own inputs and command (only --retry-failed may change the command)",
 			old.ID, strings.Join(diffs, "; "))
 	}
-	if old.Kind == schema.KindPipe && old.Output == "" && old.State != schema.StateDone {
-		return badInput("job %s wrote to stdout, which cannot be resumed: run it again without --resume (use -o FILE to make a pipe job resumable)", old.ID)
+	if old.Kind.Traits().Ordered && old.Output == "" && old.State != schema.StateDone {
+		return badSetting("Config.Resume", "job %s wrote to stdout, which cannot be resumed: run it again without Config.Resume (use Config.Output to make a pipe job resumable)", old.ID)
 	}
 	return nil
 }
@@ -167,7 +168,7 @@ func inputsChanged(old, cur schema.JobRecord) error {
 // unfinishedOutput names the partial output a job that will not be
 // resumed leaves behind, for the user to remove, or returns "".
 func unfinishedOutput(r schema.JobRecord) string {
-	if r.Kind != schema.KindPipe || r.Output == "" {
+	if !r.Kind.Traits().Ordered || r.Output == "" {
 		return ""
 	}
 	tmp := reducer.TempPath(r.Output, r.ID)
@@ -232,7 +233,7 @@ func (s *session) loadSplit(ctx context.Context) (schema.SplitCheckpoint, error)
 		return schema.SplitCheckpoint{}, nil
 	}
 	if err != nil {
-		return schema.SplitCheckpoint{}, fmt.Errorf("%w: loading the splitter checkpoint: %v", broker.ErrUnreachable, err)
+		return schema.SplitCheckpoint{}, fmt.Errorf("%w: loading the splitter checkpoint: %w", broker.ErrUnreachable, err)
 	}
 	return schema.DecodeSplitCheckpoint(e.Value())
 }

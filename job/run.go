@@ -16,6 +16,7 @@ import (
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -27,7 +28,7 @@ var ErrHalted = errors.New("halted by the --halt policy")
 // report is returned with ErrTasksFailed too. When ctx is cancelled the job
 // stops, keeping what a later Run with Resume needs, and Run returns an
 // error wrapping context.Canceled.
-func Run(ctx context.Context, cfg Config) (*reducer.Report, error) {
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -65,7 +66,7 @@ func (p *plan) jobStore() error {
 // several jobs (the stages of a pipeline) share one broker and one
 // embedded server. cfg.Broker still says where spill files go and how
 // they are synced; RunOn neither opens nor closes b.
-func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, error) {
+func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -79,14 +80,14 @@ func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*reducer.Report, 
 // "object", its object store.
 func (s *session) provision(ctx context.Context) error {
 	if _, err := s.b.ProvisionJob(ctx, s.record.ID, broker.ProvisionOptions{}); err != nil {
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	if s.record.Transport != schema.TransportObject {
 		return nil
 	}
 	var err error
 	if s.data, err = s.b.DataStore(ctx, s.record.ID, 0); err != nil {
-		return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	return nil
 }
@@ -107,10 +108,10 @@ type session struct {
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
-func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*reducer.Report, error) {
+func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
 	jobs, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	s := &session{plan: p, b: b, jobs: jobs}
 	if p.cfg.Resume {
@@ -119,6 +120,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 			return nil, err
 		}
 		if err := s.provision(ctx); err != nil {
+			return nil, err
+		}
+		// A run halted soon that crashed before it let workers take its
+		// tasks again left them paused.
+		if err := s.unpause(); err != nil {
 			return nil, err
 		}
 	} else {
@@ -137,7 +143,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	}
 	s.sizer = s.newSizer()
 	if _, ok := p.source.(splitter.AdaptiveSource); s.sizer != nil && !ok {
-		return nil, badInput("job %s is sized by --task-time, but its source cannot be split adaptively: run it again without --resume", p.record.ID)
+		return nil, badSetting("Config.Resume", "job %s is sized by Config.TaskTime, but its source cannot be split adaptively: run it again without Config.Resume", p.record.ID)
 	}
 	if s.spill, err = p.spillDir(); err != nil {
 		return nil, err
@@ -150,11 +156,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 		p.cfg.Started(p.record.ID)
 	}
 	totalBytes := p.total
-	if p.record.Kind == schema.KindMigrate || !p.totalKnown {
+	if p.record.Kind.Traits().Rows || !p.totalKnown {
 		totalBytes = 0 // p.total estimates rows, or counts compressed bytes
 	}
 	s.obs().JobStarted(p.record.ID, "", -1, totalBytes, p.cfg.Slots)
-	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind == schema.KindMigrate {
+	if r, ok := s.obs().(observe.RowsObserver); ok && p.record.Kind.Traits().Rows {
 		r.RowsEstimated(p.record.ID, "", p.total)
 	}
 	p.cfg.Logger.Info().Str("job", p.record.ID).Int("inputs", len(p.record.Inputs)).Int64("bytes", p.total).
@@ -166,13 +172,13 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
-			return s.report(stats), &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
+			return s.report(stats), s.tasksFailed(stats)
 		}
 		return nil, runErr
 	}
 	report := s.report(stats)
 	if len(stats.Dead) > 0 {
-		return report, &TasksFailedError{Job: p.record.ID, Kind: p.record.Kind, Dead: stats.Dead}
+		return report, s.tasksFailed(stats)
 	}
 	if endErr == nil && s.joinPath != "" {
 		endErr = s.runJoin(ctx)
@@ -180,7 +186,12 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*red
 	return report, endErr
 }
 
-func (s *session) report(stats *reducer.Stats) *reducer.Report {
+func (s *session) tasksFailed(stats *report.Stats) error {
+	return &TasksFailedError{Job: s.record.ID, Kind: s.record.Kind, Dead: stats.Dead,
+		Streamed: s.record.Kind.Traits().Ordered && s.record.Output == ""}
+}
+
+func (s *session) report(stats *report.Stats) *report.Report {
 	annotateLines(stats.Dead)
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if s.counts != nil {
@@ -195,28 +206,29 @@ func (s *session) report(stats *reducer.Stats) *reducer.Report {
 
 // execute runs splitter, workers and reducer until the reducer has merged
 // every task.
-func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Time) (*reducer.Stats, error) {
+func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Time) (*report.Stats, error) {
 	win := newWindow(s.cfg.Window)
 	total := make(chan uint64, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	haltCtx, halt := context.WithCancelCause(gctx)
 	defer halt(nil)
 	stopSplit := make(chan struct{})
+	workCtx, stopWork := context.WithCancel(haltCtx)
+	defer stopWork()
+	pullCtx, stopPull := context.WithCancel(workCtx)
+	defer stopPull()
+	soon := newSoonHalt(stopPull)
+	defer func() {
+		if soon.paused.Load() {
+			if err := s.unpause(); err != nil {
+				s.cfg.Logger.Warn().Err(err).Str("job", s.record.ID).Msg("resuming the task consumer")
+			}
+		}
+	}()
 	red, err := reducer.New(reducer.Config{
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
-		Retired: s.retire(win),
-		Merged: func(res *schema.Result) {
-			s.observeTask(res)
-			s.unspool(res)
-		},
-		Fetch:  s.fetchOutput,
-		Retry:  s.retryFunc(haltCtx),
-		Failed: s.haltFunc(halt, stopSplit),
-		BeforeCommit: func(ctx context.Context) error {
-			s.record.State = schema.StateCommitting
-			return s.putRecord(ctx)
-		},
-		Logger: s.cfg.Logger,
+		Session: &reduction{session: s, retired: s.retire(win), retry: s.retryFunc(haltCtx), failed: s.haltFunc(halt, stopSplit, soon)},
+		Logger:  s.cfg.Logger,
 	})
 	if err != nil {
 		return nil, errors.Join(err, sink.Suspend(ctx))
@@ -226,22 +238,27 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		worker, err = mapper.NewWorker(mapper.Config{
 			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
 			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
+			FailedForGood: s.awaitCounted(red),
 		})
 		if err != nil {
 			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it
 		}
 	}
-	workCtx, stopWork := context.WithCancel(haltCtx)
-	defer stopWork()
-	var stats *reducer.Stats
+	var stats *report.Stats
+	rec := s.record // a copy taken before the reducer's goroutine changes s.record
 	g.Go(func() error {
 		defer stopWork()
 		var err error
 		stats, err = red.Run(haltCtx)
 		return err
 	})
+	var workerDone chan struct{}
 	if worker != nil {
-		g.Go(func() error { return worker.Run(workCtx) })
+		workerDone = make(chan struct{})
+		g.Go(func() error {
+			defer close(workerDone)
+			return worker.RunDraining(workCtx, pullCtx)
+		})
 	} else {
 		g.Go(func() error { return s.awaitWorkers(workCtx, red) })
 	}
@@ -260,7 +277,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil
 	})
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
-	rec := s.record // a copy: the reducer's goroutine changes s.record
+	g.Go(func() error { return s.settle(workCtx, soon, red, workerDone, halt) })
 	g.Go(func() error {
 		s.recordProgress(workCtx, rec, red, &published)
 		return nil
@@ -278,10 +295,14 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 // obs is the job's observer, or one that ignores everything.
 func (s *session) obs() observe.Observer { return s.cfg.Observer }
 
-// haltFunc applies the --halt policy when the n-th task has failed.
-func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}) func(n int) {
+// haltFunc applies the --halt policy when the n-th task has failed: "now"
+// stops the job at once; "soon" stops splitting and starting tasks (those
+// queued or fetched ahead too), and settle halts the job once the running
+// ones are done.
+func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}, soon *soonHalt) func(n int) {
 	h := s.cfg.Halt
 	return func(n int) {
+		soon.failed.Store(int64(n))
 		if h.When == "" || h.When == HaltNever || n != max(h.Fail, 1) {
 			return
 		}
@@ -291,6 +312,7 @@ func (s *session) haltFunc(halt context.CancelCauseFunc, stopSplit chan struct{}
 			return
 		}
 		close(stopSplit)
+		soon.trigger()
 	}
 }
 
@@ -314,30 +336,14 @@ func (p *plan) spillDir() (string, error) {
 	return dir, nil
 }
 
-func (s *session) newSink(ctx context.Context) (reducer.Sink, error) {
-	if s.record.Kind == schema.KindEach {
-		return s.newEachSink()
-	}
-	if s.record.Kind == schema.KindMigrate {
-		s.counts = &reducer.CountSink{}
-		return s.counts, nil
-	}
-	if s.record.Kind == schema.KindPipe {
-		out := s.cfg.Stdout
-		if out == nil {
-			out = os.Stdout
-		}
-		return reducer.NewOrderedSink(ctx, reducer.OrderedConfig{
-			Path: s.record.Output, Stream: out, Job: s.record.ID,
-			Checkpoints: reducer.KVCheckpoints{KV: s.jobs, Job: s.record.ID},
-			Sync:        s.cfg.Broker.Sync == broker.SyncAlways,
-		})
-	}
+// keyedSink is the sink of a mapreduce job.
+func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
+		Replace: s.cfg.Force,
 	})
 }
 
@@ -350,13 +356,13 @@ func (s *session) create(ctx context.Context) error {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return jobExists(s.record.ID)
 		}
-		return fmt.Errorf("%w: recording job %s: %v", broker.ErrUnreachable, s.record.ID, err)
+		return fmt.Errorf("%w: recording job %s: %w", broker.ErrUnreachable, s.record.ID, err)
 	}
 	return nil
 }
 
 func jobExists(id string) error {
-	return badInput("job %s already exists: add --resume to continue it, or choose another --job", id)
+	return badSetting("Config.ID", "job %s already exists: add Config.Resume to continue it, or choose another Config.ID", id)
 }
 
 func (s *session) putRecord(ctx context.Context) error {
@@ -372,7 +378,7 @@ func (s *session) putRecord(ctx context.Context) error {
 
 // end records how the run ended. A complete job's streams, checkpoints and
 // spill files are deleted; a failed or stopped one keeps them for --resume.
-func (s *session) end(stats *reducer.Stats, runErr error) error {
+func (s *session) end(stats *report.Stats, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch {
@@ -406,4 +412,38 @@ func (s *session) end(stats *reducer.Stats, runErr error) error {
 		errs = append(errs, fmt.Errorf("removing spill files: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// reduction is the session as one run's reducer sees it: the one narrow
+// interface through which the reducer reaches the job.
+type reduction struct {
+	*session
+	retired func(reducer.Span)
+	retry   func(*schema.Result) error // nil: not a --retry-failed run
+	failed  func(n int)
+}
+
+var _ reducer.Session = (*reduction)(nil)
+
+func (r *reduction) Retired(sp reducer.Span) { r.retired(sp) }
+func (r *reduction) Merged(res *schema.Result) {
+	r.observeTask(res)
+	r.unspool(res)
+}
+func (r *reduction) Failed(n int) { r.failed(n) }
+
+func (r *reduction) Fetch(ctx context.Context, res *schema.Result) error {
+	return r.fetchOutput(ctx, res)
+}
+
+func (r *reduction) Retry(res *schema.Result) (bool, error) {
+	if r.retry == nil {
+		return false, nil
+	}
+	return true, r.retry(res)
+}
+
+func (r *reduction) Committing(ctx context.Context) error {
+	r.record.State = schema.StateCommitting
+	return r.putRecord(ctx)
 }

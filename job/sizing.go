@@ -26,7 +26,7 @@ func (s *session) newSizer() *splitter.Sizer {
 		return nil
 	}
 	lo, hi := int64(minAdaptiveBytes), int64(maxAdaptiveBytes)
-	if s.record.Kind == schema.KindMigrate {
+	if s.record.Kind.Traits().Rows {
 		lo, hi = minAdaptiveRows, maxAdaptiveRows
 	}
 	return splitter.NewSizer(splitter.SizerConfig{
@@ -42,7 +42,7 @@ func (s *session) observeTask(res *schema.Result) {
 		return
 	}
 	units := res.BytesIn
-	if s.record.Kind == schema.KindMigrate {
+	if s.record.Kind.Traits().Rows {
 		var out mapper.BatchOutcome
 		if msgpack.Unmarshal(res.Payload, &out) != nil {
 			return

@@ -54,11 +54,11 @@ func TestTaskTimeBadInput(t *testing.T) {
 		edit func(*job.Config)
 		want string
 	}{
-		{"negative", func(c *job.Config) { c.TaskTime = -time.Second }, "--task-time -1s is not valid"},
+		{"negative", func(c *job.Config) { c.TaskTime = -time.Second }, "Config.TaskTime -1s is not valid"},
 		{"below a millisecond", func(c *job.Config) { c.TaskTime = time.Microsecond }, "use a duration of 1ms or more"},
 		{"source that cannot be resized", func(c *job.Config) {
 			c.Inputs, c.Source, c.TaskTime = nil, splitter.Lines{R: strings.NewReader("a\nb\n")}, time.Second
-		}, "--task-time needs a source that can be split adaptively"},
+		}, "Config.TaskTime needs a source that can be split adaptively"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -54,7 +55,7 @@ func encodeSnapshot(st Status) ([]byte, error) {
 func decodeSnapshot(data []byte) (Status, error) {
 	var s snapshot
 	if err := json.Unmarshal(data, &s); err != nil {
-		return Status{}, fmt.Errorf("%w: job snapshot: %v", schema.ErrMalformed, err)
+		return Status{}, fmt.Errorf("%w: job snapshot: %w", schema.ErrMalformed, err)
 	}
 	rec, err := schema.DecodeJobRecord(s.RecordData)
 	if err != nil {
@@ -152,7 +153,7 @@ func writeFileAtomic(path string, data []byte) error {
 func (s *session) baseStatus(rec schema.JobRecord, state string) Status {
 	host, _ := os.Hostname()
 	return Status{
-		Record: rec, ID: rec.ID, Kind: rec.Kind, State: state, PID: os.Getpid(), Host: host,
+		Record: rec, ID: rec.ID, Kind: string(rec.Kind), State: state, PID: os.Getpid(), Host: host,
 		Store: s.b.StoreDir(), Output: rec.Output, Started: time.Unix(0, rec.Created).UTC(),
 	}
 }
@@ -200,7 +201,7 @@ func (s *session) recordProgress(ctx context.Context, rec schema.JobRecord, red 
 
 // saveFinal records how the run ended, with the figures of its report:
 // a job's last snapshot says the same as its run report.
-func (s *session) saveFinal(stats *reducer.Stats, complete bool) {
+func (s *session) saveFinal(stats *report.Stats, complete bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st := s.baseStatus(s.record, s.record.State)

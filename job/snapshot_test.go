@@ -12,7 +12,7 @@ import (
 func sampleStatus() job.Status {
 	rec := schema.JobRecord{V: 1, ID: "j1", Kind: schema.KindPipe, Inputs: []string{"in.txt"}, Output: "out.txt", State: schema.StateRunning, Partitions: 1}
 	return job.Status{
-		Record: rec, ID: rec.ID, Kind: rec.Kind, State: schema.StateRunning, PID: 42,
+		Record: rec, ID: rec.ID, Kind: string(rec.Kind), State: schema.StateRunning, PID: 42,
 		Started: time.Unix(1, 0).UTC(), Updated: time.Unix(2, 0).UTC(),
 		TasksTotal: 10, TasksDone: 6, TasksFailed: 1, Malformed: 2, DeadLetters: 3, InFlight: 2, BytesIn: 100, BytesOut: 90,
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -64,18 +64,18 @@ type Status struct {
 	// use on this machine (and its streams, on an external server).
 	DiskBytes int64 `json:"disk_bytes"`
 	// Failed lists the failed tasks, filled by [JobStatus] only.
-	Failed []reducer.DeadLetter `json:"failed,omitempty"`
+	Failed []report.DeadLetter `json:"failed,omitempty"`
 }
 
 // Jobs lists the status of every job recorded in the broker, oldest first.
 func Jobs(ctx context.Context, b *broker.Broker) ([]Status, error) {
 	kv, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	w, err := kv.Watch(ctx, "*", jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("%w: listing jobs: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: listing jobs: %w", broker.ErrUnreachable, err)
 	}
 	defer w.Stop()
 	var recs []schema.JobRecord
@@ -112,14 +112,14 @@ func sortStatuses(out []Status) {
 func JobStatus(ctx context.Context, b *broker.Broker, id string) (Status, error) {
 	kv, err := b.Jobs(ctx, 0)
 	if err != nil {
-		return Status{}, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return Status{}, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	e, err := kv.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
 		return Status{}, unknownJob(id)
 	}
 	if err != nil {
-		return Status{}, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, id, err)
+		return Status{}, fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, id, err)
 	}
 	rec, err := schema.DecodeJobRecord(e.Value())
 	if err != nil {
@@ -129,7 +129,7 @@ func JobStatus(ctx context.Context, b *broker.Broker, id string) (Status, error)
 }
 
 func unknownJob(id string) error {
-	return fmt.Errorf("%w: %w %s: nothing is recorded under that ID; jetmr status lists the jobs", ErrBadInput, ErrUnknownJob, id)
+	return badInput("%w %s: nothing is recorded under that ID; jetmr status lists the jobs", ErrUnknownJob, id)
 }
 
 // statusOf is the status of the job of rec. A job that ended, or runs in
@@ -149,7 +149,7 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 		st = snap
 		st.Record = rec
 	default:
-		st = Status{Record: rec, ID: rec.ID, Kind: rec.Kind, State: rec.State, Output: rec.Output, Started: time.Unix(0, rec.Created).UTC()}
+		st = Status{Record: rec, ID: rec.ID, Kind: string(rec.Kind), State: rec.State, Output: rec.Output, Started: time.Unix(0, rec.Created).UTC()}
 		if haveSnap {
 			st.PID, st.Host, st.BytesIn, st.BytesOut = snap.PID, snap.Host, snap.BytesIn, snap.BytesOut
 		}
@@ -295,7 +295,7 @@ func resultIndex(msgID, prefix string) (uint64, bool) {
 }
 
 // failedTasks loads the failure result of every failed task.
-func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([]reducer.DeadLetter, error) {
+func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([]report.DeadLetter, error) {
 	_, failed, err := completedTasks(ctx, b.JS, rec)
 	if err != nil {
 		return nil, err
@@ -304,7 +304,7 @@ func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
 	}
-	var out []reducer.DeadLetter
+	var out []report.DeadLetter
 	for _, seq := range failed {
 		m, err := results.GetMsg(ctx, seq)
 		if err != nil {
@@ -314,11 +314,11 @@ func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([
 		if err != nil || r.Err == nil {
 			continue
 		}
-		out = append(out, reducer.DeadLetter{
+		out = append(out, report.DeadLetter{
 			Index: r.Index, Attempts: r.Attempt, Worker: r.Worker, Path: r.Path, Offset: r.Offset, Length: r.Length, Error: *r.Err,
 		})
 	}
-	slices.SortFunc(out, func(a, b reducer.DeadLetter) int { return int(a.Index) - int(b.Index) })
+	slices.SortFunc(out, func(a, b report.DeadLetter) int { return int(a.Index) - int(b.Index) })
 	return out, nil
 }
 
@@ -337,11 +337,11 @@ func streamBytes(ctx context.Context, b *broker.Broker, id string) int64 {
 func Workers(ctx context.Context, b *broker.Broker) ([]schema.WorkerStatus, error) {
 	kv, err := b.Workers(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	keys, err := kv.ListKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: listing workers: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: listing workers: %w", broker.ErrUnreachable, err)
 	}
 	var out []schema.WorkerStatus
 	for key := range keys.Keys() {

@@ -38,7 +38,7 @@ func transport(given string, external bool) (string, error) {
 	case schema.TransportShared, schema.TransportObject:
 		return given, nil
 	}
-	return "", badInput("--transport %q is not valid: use auto, shared or object", given)
+	return "", badSetting("Config.Transport", "Config.Transport %q is not valid: use auto, shared or object", given)
 }
 
 // ship reads a file chunk for workers that share no disk with this
@@ -51,12 +51,12 @@ func (s *session) ship(ctx context.Context, t *schema.Task) error {
 	data := make([]byte, t.Length)
 	f, err := os.Open(t.Path)
 	if err != nil {
-		return fmt.Errorf("%w: reading input %s for task %d: %v", ErrBadInput, t.Path, t.Index, err)
+		return badInput("reading input %s for task %d: %w", t.Path, t.Index, err)
 	}
 	_, err = f.ReadAt(data, t.Offset)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("%w: reading input %s at %d+%d for task %d: %v", ErrBadInput, t.Path, t.Offset, t.Length, t.Index, err)
+		return badInput("reading input %s at %d+%d for task %d: %w", t.Path, t.Offset, t.Length, t.Index, err)
 	}
 	if t.Sum != nil {
 		// The splitter read these bytes already: a file changed since

@@ -81,7 +81,7 @@ func TestTransportBadValue(t *testing.T) {
 	cfg := baseConfig(t)
 	cfg.Kind, cfg.Inputs, cfg.Command, cfg.Transport = schema.KindPipe, []string{td(t, "crlf.txt")}, []string{"cat"}, "s3"
 	_, err := runJob(t, cfg)
-	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), `--transport "s3" is not valid: use auto, shared or object`) {
+	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), `Config.Transport "s3" is not valid: use auto, shared or object`) {
 		t.Fatalf("got %v, want a bad input naming --transport", err)
 	}
 }

@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -83,21 +82,23 @@ func (p *plan) close() {
 // NewID returns a fresh job ID.
 func NewID() string { return strings.ToLower(nuid.Next()) }
 
-func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
-	if cfg.Resume && cfg.ID == "" {
-		return nil, badInput("--resume needs --job ID: the job ID printed when the job started")
-	}
-	if cfg.RetryFailed && !cfg.Resume {
-		return nil, badInput("--retry-failed reruns the dead letters of an earlier run: add --resume --job ID")
-	}
-	if err := cfg.Halt.validate(); err != nil {
+// validate turns cfg into a plan in three phases: fill the defaults,
+// check every setting (pure, reporting every problem at once), then open
+// what the job needs (its database, its inputs, its output's folder).
+// Nothing is opened unless every check passed.
+func validate(ctx context.Context, cfg Config) (*plan, error) {
+	cfg = withDefaults(cfg)
+	if err := check(cfg); err != nil {
 		return nil, err
 	}
-	if cfg.ID == "" {
+	return open(ctx, cfg)
+}
+
+// withDefaults fills the settings left zero. An ID is chosen only for a
+// new job: a resumed one must name its own.
+func withDefaults(cfg Config) Config {
+	if cfg.ID == "" && !cfg.Resume {
 		cfg.ID = NewID()
-	}
-	if err := schema.ValidateJobID(cfg.ID); err != nil {
-		return nil, badInput("%v", err)
 	}
 	if cfg.Slots <= 0 {
 		cfg.Slots = runtime.NumCPU()
@@ -105,80 +106,136 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if cfg.Partitions == 0 {
 		cfg.Partitions = 1
 	}
-	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
-		return nil, badInput("--partitions %d is not valid: use 1 to 10000", cfg.Partitions)
-	}
-	if cfg.ChunkSize < 0 {
-		return nil, badInput("chunk size %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize)
-	}
 	switch {
 	case cfg.Retries == 0:
 		cfg.Retries = DefaultRetries
 	case cfg.Retries < 0:
 		cfg.Retries = 0
 	}
-	if cfg.TaskTime < 0 || (cfg.TaskTime > 0 && cfg.TaskTime < time.Millisecond) {
-		return nil, badInput("--task-time %s is not valid: use a duration of 1ms or more, such as 2s", cfg.TaskTime)
-	}
-	if cfg.Timeout < 0 {
-		return nil, badInput("timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout)
-	}
-	if err := CheckMemFree(cfg.MemFree); err != nil {
-		return nil, err
-	}
 	if cfg.Observer == nil {
 		cfg.Observer = observe.Multi() // one that ignores every event
 	}
-	p := &plan{cfg: cfg, chunkGiven: cfg.ChunkSize != 0, reg: cfg.Registry, source: cfg.Source}
-	if p.local, err = localWorkers(cfg); err != nil {
-		return nil, err
+	return cfg
+}
+
+// check checks the settings that need nothing opened, and returns every
+// problem it finds, joined, each a bad input naming its setting.
+func check(cfg Config) error {
+	var errs []error
+	bad := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
+	if cfg.Resume && cfg.ID == "" {
+		bad(badSetting("Config.Resume", "Config.Resume needs Config.ID: the job ID printed when the job started"))
+	}
+	if cfg.RetryFailed && !cfg.Resume {
+		bad(badSetting("Config.RetryFailed", "Config.RetryFailed reruns the dead letters of an earlier run: add Config.Resume and Config.ID"))
+	}
+	bad(cfg.Halt.validate())
+	if cfg.ID != "" {
+		if err := schema.ValidateJobID(cfg.ID); err != nil {
+			bad(badSetting("Config.ID", "%v", err))
+		}
+	}
+	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
+		bad(badSetting("Config.Partitions", "Config.Partitions %d is not valid: use 1 to 10000", cfg.Partitions))
+	}
+	if cfg.ChunkSize < 0 {
+		bad(badSetting("Config.ChunkSize", "Config.ChunkSize %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize))
+	}
+	if cfg.TaskTime < 0 || (cfg.TaskTime > 0 && cfg.TaskTime < time.Millisecond) {
+		bad(badSetting("Config.TaskTime", "Config.TaskTime %s is not valid: use a duration of 1ms or more, such as 2s", cfg.TaskTime))
+	}
+	if cfg.Timeout < 0 {
+		bad(badSetting("Config.Timeout", "Config.Timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout))
+	}
+	bad(CheckMemFree(cfg.MemFree))
+	_, err := localWorkers(cfg)
+	bad(err)
+	_, err = opsOf(cfg.Kind)
+	bad(err)
+	_, err = transport(cfg.Transport, cfg.Broker.URL != "")
+	bad(err)
+	return errors.Join(errs...)
+}
+
+// open prepares a checked configuration: it opens what the job's kind
+// needs and its inputs, sizes its chunks and fills its record. It closes
+// what it opened when it fails.
+func open(ctx context.Context, cfg Config) (_ *plan, err error) {
+	p := &plan{cfg: cfg, chunkGiven: cfg.ChunkSize != 0, reg: cfg.Registry, source: cfg.Source}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	p.local, _ = localWorkers(cfg) // checked
 	if p.reg == nil {
 		p.reg = mapper.NewRegistry()
 	}
-	if cfg.Kind == schema.KindMigrate {
-		if m := cfg.Migration; m != nil && strings.HasPrefix(m.DB, "sqlite:") && p.local == 0 {
-			return nil, badInput("a SQLite database is a file on this machine, which jetmr workers elsewhere cannot open: run the batches here with --local-workers N, or migrate a PostgreSQL database")
-		}
-		if err := p.openMigration(ctx); err != nil {
-			return nil, err
-		}
-		if p.cfg.ChunkSize == 0 {
-			p.cfg.ChunkSize = DefaultBatchRows
-		}
-	}
-	if cfg.Kind == schema.KindEach {
-		if err := p.prepareEach(); err != nil {
+	ops := kinds[cfg.Kind]
+	if ops.prepare != nil {
+		if err := ops.prepare(p, ctx); err != nil {
 			return nil, err
 		}
 	}
 	if err := p.checkRecords(); err != nil {
-		p.close()
 		return nil, err
 	}
 	if p.source == nil {
 		if err := p.resolveInputs(); err != nil {
-			p.close()
 			return nil, err
 		}
 	}
-	var names []string
-	var sizes []int64
-	if d, ok := p.source.(splitter.Describer); ok {
-		names, sizes = d.Describe()
+	if err := p.sizeChunks(); err != nil {
+		return nil, err
 	}
-	for _, n := range sizes {
-		p.total += n
+	p.record = schema.JobRecord{
+		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
+		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
+		State: schema.StateRunning,
+	}
+	if d, ok := p.source.(splitter.Describer); ok {
+		p.record.Inputs, p.record.InputSizes = d.Describe()
+	}
+	rec := p.cfg.Records
+	p.record.Header, p.record.RecEnd, p.record.RecStart, p.record.Format, p.record.HeaderOnce = rec.Header, rec.End, rec.Start, rec.Format, cfg.HeaderOnce
+	if f, ok := p.source.(splitter.Fingerprinter); ok {
+		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
+	}
+	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
+	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
+		in.Max = spooledChunkMax // spooled chunks do not travel in messages
+		p.source = in
+	}
+	if err := ops.check(p); err != nil {
+		return nil, err
+	}
+	if p.job, err = p.resolve(p.record); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// sizeChunks measures the source and chooses the chunk size and the
+// window of outstanding tasks the caller left to jetmr.
+func (p *plan) sizeChunks() error {
+	cfg := p.cfg
+	if d, ok := p.source.(splitter.Describer); ok {
+		_, sizes := d.Describe()
+		for _, n := range sizes {
+			p.total += n
+		}
 	}
 	p.totalKnown = !p.streamed
 	if cfg.TaskTime > 0 && p.streamed {
-		p.close()
-		return nil, badInput("--task-time sizes chunks of files read by byte ranges; standard input and compressed inputs are read as streams: use --chunk-size for them")
+		return badSetting("Config.TaskTime", "Config.TaskTime sizes chunks of files read by byte ranges; standard input and compressed inputs are read as streams: use Config.ChunkSize for them")
 	}
 	if cfg.TaskTime > 0 {
 		if _, ok := p.source.(splitter.AdaptiveSource); !ok {
-			p.close()
-			return nil, badInput("--task-time needs a source that can be split adaptively (input files or a migration's key ranges); use --chunk-size for this one")
+			return badSetting("Config.TaskTime", "Config.TaskTime needs a source that can be split adaptively (input files or a migration's key ranges); use Config.ChunkSize for this one")
 		}
 		if p.cfg.ChunkSize == 0 {
 			p.cfg.ChunkSize = initialAdaptiveChunk
@@ -203,78 +260,37 @@ func validate(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	if p.cfg.Window <= 0 {
 		p.cfg.Window = defaultWindow(p.cfg.ChunkSize, cfg.Slots)
-		if cfg.Kind == schema.KindMigrate {
+		if cfg.Kind.Traits().Split == schema.SplitKeys {
 			// Batches start when published: keep the queue short, so that
 			// --max-rate and --pause-when govern when batches start.
 			p.cfg.Window = 2 * cfg.Slots
 		}
 	}
-	p.record = schema.JobRecord{
-		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
-		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
-		State: schema.StateRunning,
-	}
-	p.record.Inputs, p.record.InputSizes = names, sizes
-	rec := p.cfg.Records
-	p.record.Header, p.record.RecEnd, p.record.RecStart, p.record.Format, p.record.HeaderOnce = rec.Header, rec.End, rec.Start, rec.Format, cfg.HeaderOnce
-	if f, ok := p.source.(splitter.Fingerprinter); ok {
-		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
-	}
-	if p.record.Transport, err = transport(cfg.Transport, cfg.Broker.URL != ""); err != nil {
-		p.close()
-		return nil, err
-	}
-	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
-		in.Max = spooledChunkMax // spooled chunks do not travel in messages
-		p.source = in
-	}
-	if m := cfg.Migration; cfg.Kind == schema.KindMigrate {
-		p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL
-	}
-	switch cfg.Kind {
-	case schema.KindPipe:
-		err = p.validatePipe()
-	case schema.KindMapReduce:
-		err = p.validateMapReduce()
-	case schema.KindMigrate:
-	case schema.KindEach:
-		err = p.validateEach()
-	default:
-		err = badInput("job kind %q is not valid: use %s, %s, %s or %s", cfg.Kind, schema.KindPipe, schema.KindMapReduce, schema.KindMigrate, schema.KindEach)
-	}
-	if err != nil {
-		p.close()
-		return nil, err
-	}
-	if p.job, err = p.resolve(p.record); err != nil {
-		p.close()
-		return nil, err
-	}
-	return p, nil
+	return nil
 }
 
 // checkRecords checks the job's record options (Config.Records and
-// HeaderOnce).
+// Config.HeaderOnce), whose messages name the flags that set them.
 func (p *plan) checkRecords() error {
 	rec := p.cfg.Records
 	if rec.IsZero() && !p.cfg.HeaderOnce {
 		return nil
 	}
 	if p.cfg.Kind != schema.KindPipe && p.cfg.Kind != schema.KindMapReduce {
-		return badInput("--header, --format, --recend, --recstart and -0 apply to pipe and mapreduce jobs: drop them")
+		return badSetting("Config.Records", "record options (--header, --format, --recend, --recstart, -0) apply to pipe and mapreduce jobs: drop them")
 	}
 	if p.source != nil {
-		return badInput("record options (--header, --format, --recend, --recstart, -0) apply to input files; a job with its own Source cuts its own chunks: drop them")
+		return badSetting("Config.Records", "record options (--header, --format, --recend, --recstart, -0) apply to input files; a job with its own Config.Source cuts its own chunks: drop them")
 	}
 	if err := rec.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadInput, err)
+		return err // bad input already
 	}
 	if p.cfg.HeaderOnce {
 		if p.cfg.Kind != schema.KindPipe {
-			return badInput("--header-once applies to pipe jobs, whose output is one stream: drop it")
+			return badSetting("Config.HeaderOnce", "--header-once applies to pipe jobs, whose output is one stream: drop it")
 		}
 		if rec.Header == 0 {
-			return badInput("--header-once keeps one copy of the header the command prints: give the number of header lines with --header N")
+			return badSetting("Config.HeaderOnce", "--header-once keeps one copy of the header the command prints: give the number of header lines with --header N")
 		}
 		p.cfg.Records.SameHeader = true
 	}
@@ -287,7 +303,7 @@ func (p *plan) checkRecords() error {
 func (p *plan) resolveInputs() error {
 	inputs, err := splitter.ResolveInputs(p.cfg.Inputs)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadInput, err)
+		return err // bad input already
 	}
 	p.inputs, p.source = inputs, splitter.Files(inputs)
 	if rec := p.cfg.Records; !rec.IsZero() {
@@ -295,7 +311,7 @@ func (p *plan) resolveInputs() error {
 	}
 	for _, in := range inputs {
 		if in.Path == splitter.Stdin && p.cfg.Resume {
-			return badInput("standard input (-i -) cannot be read again, so a job reading it cannot be resumed: run it again without --resume")
+			return badSetting("Config.Resume", "standard input (-i -) cannot be read again, so a job reading it cannot be resumed: run it again without Config.Resume")
 		}
 		p.streamed = p.streamed || in.Streamed()
 	}
@@ -317,7 +333,7 @@ func recordFingerprints(fps []splitter.Fingerprint) []schema.InputFingerprint {
 
 func (p *plan) validatePipe() error {
 	if err := command.Check(p.cfg.Command); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadInput, err)
+		return badInput("%w", err)
 	}
 	p.record.Command = p.cfg.Command
 	if p.cfg.Output == "" {
@@ -330,7 +346,22 @@ func (p *plan) validatePipe() error {
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		return badInput("output %s is a directory: give a file path to -o", p.cfg.Output)
 	}
+	if err := p.checkExists(out); err != nil {
+		return err
+	}
 	p.record.Output = out
+	return nil
+}
+
+// checkExists refuses an output that exists, unless --force replaces it or
+// the job is resumed (its output appears only when it completes).
+func (p *plan) checkExists(out string) error {
+	if p.cfg.Force || p.cfg.Resume {
+		return nil
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return &outputExistsError{path: p.cfg.Output}
+	}
 	return nil
 }
 
@@ -342,8 +373,8 @@ func (p *plan) validateMapReduce() error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(out); err == nil && !p.cfg.Resume {
-		return badInput("output directory %s already exists: remove it or choose another -o", p.cfg.Output)
+	if err := p.checkExists(out); err != nil {
+		return err
 	}
 	for _, in := range p.cfg.Inputs {
 		if in == splitter.Stdin {
@@ -393,7 +424,7 @@ func (p *plan) resolveMap(spec string) (string, []string, error) {
 	}
 	_, ok, err := p.reg.Map(spec)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: --map: %v", ErrBadInput, err)
+		return "", nil, badInput("--map: %w", err)
 	}
 	if ok || p.workerFunction(spec) {
 		return spec, nil, nil
@@ -416,13 +447,13 @@ func (p *plan) resolveReduce(spec string) (string, []string, error) {
 func splitCommand(flag, spec, builtins string) ([]string, error) {
 	argv, err := command.Split(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
+		return nil, badInput("%s: %w", flag, err)
 	}
 	if err := command.Check(argv); err != nil {
 		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') && !errors.Is(err, command.ErrNotExecutable) {
 			return nil, badInput("%s %q is neither a built-in (%s) nor a command on PATH", flag, spec, builtins)
 		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadInput, flag, err)
+		return nil, badInput("%s: %w", flag, err)
 	}
 	return argv, nil
 }

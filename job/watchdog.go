@@ -17,16 +17,22 @@ import (
 // them forever.
 var ErrTasksLost = errors.New("tasks lost")
 
-// watchdogEvery is how often the watchdog looks; it reports a loss after
-// two looks in a row found no progress and nothing queued.
-var watchdogEvery = 5 * time.Second
+// defaultLossCheck is how often the watchdog looks by default.
+const defaultLossCheck = 5 * time.Second
 
-// watchdog fails the job when splitting is done, tasks remain, and none is
-// queued or running while nothing completes: every task still to come must
-// be in the task stream (queued, running or waiting for a retry) until its
-// result is stored.
+// watchdog fails the job when splitting is done, tasks remain, and for two
+// looks in a row nothing has progressed: no task completed, none is queued
+// or running, no result is stored that the reducer has still to merge, and
+// the reducer is not in the middle of a merge (which may wait on a slow
+// reader of the output). Every task still to come must then be in the task
+// stream (queued, running or waiting for a retry) or in the results stream
+// until the reducer takes it in.
 func (s *session) watchdog(ctx context.Context, red *reducer.Reducer, total *atomic.Int64) error {
-	t := time.NewTicker(watchdogEvery)
+	every := s.cfg.LossCheck
+	if every <= 0 {
+		every = defaultLossCheck
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	last, stalls := uint64(0), 0
 	for {
@@ -40,11 +46,7 @@ func (s *session) watchdog(ctx context.Context, red *reducer.Reducer, total *ato
 			last, stalls = done, 0
 			continue
 		}
-		stream, err := s.b.JS.Stream(ctx, schema.TaskStream(s.record.ID))
-		if err != nil {
-			continue // the broker may be failing over: look again later
-		}
-		if stream.CachedInfo().State.Msgs > 0 {
+		if s.progressing(ctx, red) {
 			stalls = 0
 			continue
 		}
@@ -53,4 +55,24 @@ func (s *session) watchdog(ctx context.Context, red *reducer.Reducer, total *ato
 				ErrTasksLost, s.record.ID, uint64(n)-done, n, schema.TaskStream(s.record.ID))
 		}
 	}
+}
+
+// progressing reports whether tasks not complete yet may still complete:
+// the reducer is merging, results wait to be merged, or tasks are queued
+// or running. When the broker cannot tell, it says yes: it may be failing
+// over, and the watchdog looks again later.
+func (s *session) progressing(ctx context.Context, red *reducer.Reducer) bool {
+	taken, busy := red.Position()
+	if busy {
+		return true
+	}
+	results, err := s.b.JS.Stream(ctx, schema.ResultStream(s.record.ID))
+	if err != nil || results.CachedInfo().State.LastSeq > taken {
+		return true
+	}
+	if _, busy := red.Position(); busy {
+		return true // took in a result while the stream was read
+	}
+	tasks, err := s.b.JS.Stream(ctx, schema.TaskStream(s.record.ID))
+	return err != nil || tasks.CachedInfo().State.Msgs > 0
 }

@@ -17,9 +17,6 @@ import (
 // jetmr's back: the job must fail with ErrTasksLost instead of waiting for
 // the task forever.
 func TestWatchdogReportsLostTasks(t *testing.T) {
-	watchdogEvery = 200 * time.Millisecond // package state: this test does not run in parallel
-	defer func() { watchdogEvery = 5 * time.Second }()
-
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	if err := os.WriteFile(in, []byte(strings.Repeat("a line of text\n", 48000)), 0o644); err != nil {
@@ -30,8 +27,9 @@ func TestWatchdogReportsLostTasks(t *testing.T) {
 	cfg := Config{
 		ID: "lost", Kind: schema.KindPipe, Inputs: []string{in}, Command: []string{"sh", "-c", "sleep 0.3; cat"},
 		Output: filepath.Join(dir, "out.txt"), ChunkSize: 72 << 10, Slots: 1, // 10 tasks, too big to be fetched ahead
-		Broker:  broker.Config{StoreDir: store},
-		Started: func(id string) { started <- id },
+		Broker:    broker.Config{StoreDir: store},
+		Started:   func(id string) { started <- id },
+		LossCheck: 200 * time.Millisecond,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -39,7 +39,7 @@ func localWorkers(cfg Config) (int, error) {
 	case cfg.LocalWorkers == 0 && cfg.Broker.URL == "":
 		return max(cfg.Slots, 1), nil
 	case cfg.Broker.URL == "":
-		return 0, badInput("--local-workers 0 needs --nats: no outside worker can join the embedded server, so no task would run")
+		return 0, badSetting("Config.LocalWorkers", "Config.LocalWorkers 0 needs Config.Broker.URL: no outside worker can join the embedded server, so no task would run")
 	}
 	return 0, nil
 }
@@ -53,7 +53,7 @@ func (p *plan) resolve(rec schema.JobRecord) (*mapper.Job, error) {
 	}
 	job, err := resolve(rec, p.reg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
+		return nil, badInput("%w", err)
 	}
 	return job, nil
 }
@@ -98,8 +98,8 @@ func (s *session) awaitWorkers(ctx context.Context, red *reducer.Reducer) error 
 		live, refusals := liveWorkers(ctx, kv, s.record.ID)
 		if live > 0 && len(refusals) == live && inFlight == 0 {
 			if refusedLooks++; refusedLooks >= refuseLooks {
-				return fmt.Errorf("%w: %w: job %s: every live worker refused it: %s; start workers whose registry has the job's functions (a worker binary of your own, see mapper.Pool), or name a built-in",
-					ErrBadInput, ErrNoWorker, s.record.ID, strings.Join(refusals, "; "))
+				return badInput("%w: job %s: every live worker refused it: %s; start workers whose registry has the job's functions (a worker binary of your own, see mapper.Pool), or name a built-in",
+					ErrNoWorker, s.record.ID, strings.Join(refusals, "; "))
 			}
 		} else {
 			refusedLooks = 0

@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 )
@@ -202,8 +203,9 @@ func TestLocalWorkersNeedNATS(t *testing.T) {
 	cfg := baseConfig(t)
 	cfg.Kind, cfg.Inputs, cfg.Command, cfg.LocalWorkers = "pipe", []string{td(t, "text")}, []string{"cat"}, -1
 	_, err := runJob(t, cfg)
-	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "--nats") {
-		t.Fatalf("err = %v, want bad input naming --nats", err)
+	var bad *errs.BadInputError
+	if !errors.As(err, &bad) || bad.Setting != "Config.LocalWorkers" || !strings.Contains(err.Error(), "Config.Broker.URL") {
+		t.Fatalf("err = %v, want bad input about Config.LocalWorkers naming Config.Broker.URL", err)
 	}
 }
 
@@ -311,7 +313,7 @@ func TestSQLiteNeedsLocalWorkers(t *testing.T) {
 	cfg.Kind, cfg.Broker = "migrate", broker.Config{URL: "nats://127.0.0.1:1"}
 	cfg.Migration = &job.Migration{DB: "sqlite:" + filepath.Join(t.TempDir(), "app.db"), Table: "t", Key: "id", SQL: migUpdate}
 	_, err := runJob(t, cfg)
-	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "--local-workers N") {
+	if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "Config.LocalWorkers N") {
 		t.Fatalf("err = %v, want bad input naming --local-workers", err)
 	}
 }

@@ -41,7 +41,7 @@ type EachCommand struct {
 // NewEachCommand parses the command and directory templates of an each
 // job record. Errors name the bad placeholder.
 func NewEachCommand(rec schema.JobRecord) (*EachCommand, error) {
-	c := &EachCommand{Builtin: rec.Map, Append: true}
+	c := &EachCommand{Builtin: rec.Builtin, Append: true}
 	if rec.Dir != "" {
 		t, err := command.ParseTemplate([]string{rec.Dir})
 		if err != nil {
@@ -50,9 +50,9 @@ func NewEachCommand(rec schema.JobRecord) (*EachCommand, error) {
 		c.Dir, c.Append = &t, !t.UsesPlaceholders()
 	}
 	switch {
-	case rec.Map != "":
-		if rec.Map != ItemEcho && rec.Map != ItemNoop {
-			return nil, fmt.Errorf("%w: item function %q; built-ins are %s and %s", ErrUnknownFunction, rec.Map, ItemEcho, ItemNoop)
+	case rec.Builtin != "":
+		if rec.Builtin != ItemEcho && rec.Builtin != ItemNoop {
+			return nil, fmt.Errorf("%w: item function %q; built-ins are %s and %s", ErrUnknownFunction, rec.Builtin, ItemEcho, ItemNoop)
 		}
 	case len(rec.Command) == 0:
 		return nil, errors.New("each job without a command")
@@ -133,9 +133,9 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 	if c.Builtin == "" {
 		argv = c.argv(item, seq)
 	}
-	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), strings.Join(argv, " ")
+	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), command.Quote(argv)
 	if c.Builtin != "" {
-		ev.Command = c.Builtin + " " + item
+		ev.Command = c.Builtin + " " + command.Quote([]string{item})
 	}
 	var r schema.ItemResult
 	for k := 1; ; k++ {

@@ -29,6 +29,9 @@ type Job struct {
 	Reduce reducer.ReduceFunc
 	// Each is an each job's command, parsed.
 	Each *EachCommand
+
+	// run runs one attempt of a task of the job's kind.
+	run taskRunner
 }
 
 // ResolveJob finds the functions a job record names in reg (nil: the
@@ -39,7 +42,7 @@ func ResolveJob(rec schema.JobRecord, reg *Registry) (*Job, error) {
 		reg = builtins
 	}
 	j, err := ResolveReduce(rec, reg)
-	if err != nil || rec.Kind != schema.KindMapReduce || len(rec.MapCommand) > 0 {
+	if err != nil || !rec.Kind.Traits().Keyed || len(rec.MapCommand) > 0 {
 		return j, err
 	}
 	fn, ok, err := reg.Map(rec.Map)
@@ -66,25 +69,29 @@ func ResolveReduce(rec schema.JobRecord, reg *Registry) (*Job, error) {
 	default:
 		return nil, fmt.Errorf("job %s: unknown transport %q: this worker is older than the job's submitter; upgrade it", rec.ID, rec.Transport)
 	}
+	// The one place where a worker decides by the job's kind.
 	switch rec.Kind {
 	case schema.KindMigrate:
 		if rec.DB == "" || rec.SQL == "" {
 			return nil, fmt.Errorf("job %s: migrate job without a database or SQL", rec.ID)
 		}
+		j.run = runBatch
 		return j, nil
 	case schema.KindPipe:
 		if len(rec.Command) == 0 {
 			return nil, fmt.Errorf("job %s: pipe job without a command", rec.ID)
 		}
+		j.run = runPipe
 		return j, nil
 	case schema.KindEach:
 		c, err := NewEachCommand(rec)
 		if err != nil {
 			return nil, fmt.Errorf("job %s: %w", rec.ID, err)
 		}
-		j.Each = c
+		j.Each, j.run = c, runEach
 		return j, nil
 	case schema.KindMapReduce:
+		j.run = runKeyed
 	default:
 		return nil, fmt.Errorf("job %s: unknown kind %q", rec.ID, rec.Kind)
 	}

@@ -191,7 +191,7 @@ func (p *Pool) startErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	return fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+	return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 }
 
 // watch follows the job records and starts and stops job workers; the
@@ -206,7 +206,7 @@ func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *e
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("%w: watching the jobs bucket: %v", broker.ErrUnreachable, err)
+		return fmt.Errorf("%w: watching the jobs bucket: %w", broker.ErrUnreachable, err)
 	}
 	defer w.Stop()
 	p.log.Info().Str("jobs", keys).Int("slots", p.cfg.Slots).Msg("worker waiting for jobs")

@@ -44,22 +44,34 @@ type processor struct {
 // process runs one attempt of a task and returns its output per partition,
 // the bytes of input it read, or the task's error.
 func (p *processor) process(ctx context.Context, t schema.Task, attempt int, ev observe.Attempt) ([]output, int64, error) {
-	switch p.job.Record.Kind {
-	case schema.KindEach:
-		out, err := p.processEach(ctx, t, attempt, ev)
-		return []output{out}, taskLength(t), err
-	case schema.KindPipe:
-		out, err := p.processPipe(ctx, t, attempt)
-		if err == nil {
-			if err = p.shipSpill(ctx, &out); err != nil {
-				removeSpill(out)
-			}
+	return p.job.run(p, ctx, t, attempt, ev)
+}
+
+// taskRunner runs one attempt of a task of one kind; ResolveReduce picks
+// it from the job's kind.
+type taskRunner func(p *processor, ctx context.Context, t schema.Task, attempt int, ev observe.Attempt) ([]output, int64, error)
+
+func runEach(p *processor, ctx context.Context, t schema.Task, attempt int, ev observe.Attempt) ([]output, int64, error) {
+	out, err := p.processEach(ctx, t, attempt, ev)
+	return []output{out}, taskLength(t), err
+}
+
+func runPipe(p *processor, ctx context.Context, t schema.Task, attempt int, _ observe.Attempt) ([]output, int64, error) {
+	out, err := p.processPipe(ctx, t, attempt)
+	if err == nil {
+		if err = p.shipSpill(ctx, &out); err != nil {
+			removeSpill(out)
 		}
-		return []output{out}, taskLength(t), err
-	case schema.KindMigrate:
-		out, err := p.processBatch(ctx, t, attempt)
-		return []output{out}, 0, err
 	}
+	return []output{out}, taskLength(t), err
+}
+
+func runBatch(p *processor, ctx context.Context, t schema.Task, attempt int, _ observe.Attempt) ([]output, int64, error) {
+	out, err := p.processBatch(ctx, t, attempt)
+	return []output{out}, 0, err
+}
+
+func runKeyed(p *processor, ctx context.Context, t schema.Task, attempt int, _ observe.Attempt) ([]output, int64, error) {
 	outs, err := p.processKeyed(ctx, t, attempt)
 	return outs, taskLength(t), err
 }

@@ -1,13 +1,13 @@
 package mapper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -16,8 +16,8 @@ import (
 	"github.com/nats-io/nuid"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
+	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/observe"
@@ -55,6 +55,12 @@ type Config struct {
 	// Observer receives an event as each task attempt starts and ends
 	// (progress, metrics, job log, trace). Optional.
 	Observer observe.Observer
+	// FailedForGood is called after the worker stored a task's failure
+	// result (its dead letter), with the result's stream sequence, before
+	// the slot takes another task: a job that halts on failures waits there
+	// until it has counted the failure, so that no task starts after the
+	// halt. Optional.
+	FailedForGood func(ctx context.Context, seq uint64)
 	// Logger receives the worker's logs. Zero value: none.
 	Logger zerolog.Logger
 }
@@ -150,24 +156,30 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	defer stop()
 	defer iter.Stop()
 
+	// The free slots, by number: taking one bounds the running tasks to
+	// Slots and names the slot the task runs in.
 	slots := make(chan int, w.cfg.Slots)
 	for i := range w.cfg.Slots {
 		slots <- i
 	}
-	sem := semaphore.NewWeighted(int64(w.cfg.Slots))
 	g, gctx := errgroup.WithContext(ctx)
 	var gone error
 	for {
-		if err := sem.Acquire(pull, 1); err != nil {
+		var slot int
+		select {
+		case slot = <-slots:
+		case <-pull.Done():
+		}
+		if pull.Err() != nil {
 			break
 		}
 		if err := w.waitForMemory(pull); err != nil {
-			sem.Release(1)
+			slots <- slot
 			break
 		}
 		msg, err := iter.Next(jetstream.NextContext(pull))
 		if err != nil {
-			sem.Release(1)
+			slots <- slot
 			if pull.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				break
 			}
@@ -178,9 +190,7 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 			w.log.Warn().Err(err).Msg("pulling a task")
 			continue
 		}
-		slot := <-slots
 		g.Go(func() error {
-			defer sem.Release(1)
 			defer func() { slots <- slot }()
 			w.handle(gctx, msg, slot)
 			return nil
@@ -255,8 +265,9 @@ func (w *Worker) paused(reason string) {
 // are fetched ahead of the free slots; it saves a round trip per task.
 func (w *Worker) prefetch() int {
 	rec := w.cfg.Job.Record
-	// A migrate batch or an each task (a batch of commands) may be slow.
-	if rec.Kind != schema.KindMigrate && rec.Kind != schema.KindEach && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
+	// A migrate batch or an each task (a batch of commands) may be slow:
+	// only small chunks of files are small tasks.
+	if rec.Kind.Traits().Split == schema.SplitFiles && rec.ChunkSize > 0 && rec.ChunkSize <= 64<<10 {
 		return max(2*w.cfg.Slots, 16)
 	}
 	return w.cfg.Slots
@@ -279,13 +290,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	stopBeat := w.heartbeat(runCtx, msg)
 	start := time.Now()
 	ev := w.attemptEvent(task, attempt, slot, start)
-	perItem := w.cfg.Job.Record.Kind == schema.KindEach // its items report their own attempts
+	perItem := w.cfg.Job.Record.Kind.Traits().PerItem // its items report their own attempts
 	if !perItem {
 		w.observer().AttemptStarted(ev)
 	}
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
 	end := time.Now()
-	stopBeat()
+	stale := stopBeat()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
 	if !perItem {
 		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
@@ -303,6 +314,15 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		Job: task.Job, Index: task.Index, Attempt: attempt, Round: w.cfg.Job.Record.Round,
 		Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots, WorkerStart: w.start.UnixNano(),
 		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn,
+	}
+	if perr != nil && stale {
+		// The server may have handed the task to another delivery, whose
+		// outcome is the one that counts: this late failure must not make
+		// the task a dead letter, or use up its retries. Leave the task to
+		// that delivery, or to the redelivery that follows the ack wait.
+		w.log.Warn().Uint64("task", task.Index).Int("attempt", attempt).Str("error", asTaskError(perr).Message).
+			Msg("the attempt went longer than the ack wait without a heartbeat (was the process paused?); leaving its failure to the task's next delivery")
+		return
 	}
 	if perr != nil {
 		w.failAttempt(ctx, msg, task, base, perr)
@@ -330,17 +350,22 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 func (w *Worker) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	// A migrate batch's --timeout limits each of its transactions, an each
 	// job's each item: not the whole task.
-	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind != schema.KindMigrate && w.cfg.Job.Record.Kind != schema.KindEach {
+	if t := time.Duration(w.cfg.Job.Record.TimeoutNanos); t > 0 && w.cfg.Job.Record.Kind.Traits().WholeTimeout {
 		return context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
 	}
 	return context.WithCancel(ctx)
 }
 
 // heartbeat tells the server every AckWait/3 that the task is still being
-// worked on, so that a slow but healthy task is not redelivered.
-func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func()) {
+// worked on, so that a slow but healthy task is not redelivered. stop ends
+// it and reports whether the delivery went stale: at some point more than
+// AckWait passed without a heartbeat (the process was paused, or starved),
+// so the server may have handed the task to another delivery.
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func() (stale bool)) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	var maxGap time.Duration
+	last := time.Now()
 	go func() {
 		defer close(done)
 		t := time.NewTicker(w.cfg.AckWait / 3)
@@ -349,14 +374,20 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func())
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case now := <-t.C:
+				now = time.Now() // a tick that waited through a pause comes late
+				maxGap, last = max(maxGap, now.Sub(last)), now
 				if err := msg.InProgress(); err != nil {
 					w.log.Debug().Err(err).Msg("sending task heartbeat")
 				}
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() bool {
+		cancel()
+		<-done
+		return max(maxGap, time.Since(last)) > w.cfg.AckWait
+	}
 }
 
 func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []output) error {
@@ -371,18 +402,25 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 }
 
 func (w *Worker) publish(ctx context.Context, r schema.Result, msgID string) error {
+	_, err := w.publishSeq(ctx, r, msgID)
+	return err
+}
+
+// publishSeq stores a result and returns its stream sequence.
+func (w *Worker) publishSeq(ctx context.Context, r schema.Result, msgID string) (uint64, error) {
 	data, err := schema.EncodeResult(r)
 	if err != nil {
-		return fmt.Errorf("encoding result of task %d: %w", r.Index, err)
+		return 0, fmt.Errorf("encoding result of task %d: %w", r.Index, err)
 	}
 	m := &nats.Msg{Subject: schema.ResultSubject(r.Job, r.Partition), Data: data}
 	if r.Err != nil {
 		m.Header = nats.Header{schema.FailedHeader: []string{strconv.Itoa(r.Round)}}
 	}
-	if _, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
-		return fmt.Errorf("publishing result of task %d: %w", r.Index, err)
+	ack, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return 0, fmt.Errorf("publishing result of task %d: %w", r.Index, err)
 	}
-	return nil
+	return ack.Sequence, nil
 }
 
 // failAttempt retries a failed task with backoff while attempts remain,
@@ -406,12 +444,16 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	if task.Path == "" && len(task.Inline) <= maxRetryData {
 		base.TaskData = task.Inline // a file's chunk is read again from its path
 	}
-	if err := w.publish(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round)); err != nil {
+	seq, err := w.publishSeq(ctx, base, schema.FailureMsgID(base.Job, base.Index, base.Round))
+	if err != nil {
 		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
 	_ = msg.DoubleAck(ctx)
+	if w.cfg.FailedForGood != nil {
+		w.cfg.FailedForGood(ctx, seq)
+	}
 }
 
 func (w *Worker) observer() observe.Observer { return w.cfg.Observer }
@@ -422,9 +464,9 @@ func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time)
 	if len(cmd) == 0 {
 		cmd = rec.MapCommand
 	}
-	name := strings.Join(cmd, " ")
+	name := command.Quote(cmd)
 	if name == "" {
-		name = rec.Map
+		name = cmp.Or(rec.Map, rec.Builtin)
 	}
 	return observe.Attempt{
 		Job: rec.ID, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot,
@@ -466,7 +508,7 @@ func asTaskError(err error) *schema.TaskError {
 	if errors.As(err, &te) {
 		return te
 	}
-	return &schema.TaskError{Message: err.Error()}
+	return &schema.TaskError{Message: err.Error(), Permanent: errors.Is(err, schema.ErrPermanent)}
 }
 
 // rejectTask handles a task message that does not decode. A task from a

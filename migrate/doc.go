@@ -71,4 +71,7 @@
 // A DB is safe for concurrent use by many goroutines; the package keeps no
 // global state and logs nothing. Package [github.com/jetmr/jetmr/migrate/pgtest]
 // starts throwaway PostgreSQL servers for tests.
+//
+// The package must not know about tasks or the broker: package mapper runs
+// batches through [RunBatch], package job splits through [Batches].
 package migrate

@@ -12,22 +12,26 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/jetmr/jetmr/errs"
 )
 
 var (
-	// ErrBadInput wraps every error caused by the migration's parameters:
-	// the --db URL, the table, the key column, the where clause or the SQL.
-	// Nothing was changed in the database except, possibly, the creation of
-	// the progress table.
-	ErrBadInput = errors.New("bad input")
+	// ErrBadInput is matched by every error caused by the migration's
+	// parameters: the --db URL, the table, the key column, the where clause
+	// or the SQL. Nothing was changed in the database except, possibly, the
+	// creation of the progress table. It is [errs.ErrBadInput].
+	ErrBadInput = errs.ErrBadInput
 	// ErrUnreachable wraps every failure to reach the database: connection
 	// refused or timed out, authentication failed, connection lost. It is
 	// infrastructure, not input; [Retriable] reports true for it.
 	ErrUnreachable = errors.New("database unreachable")
 )
 
+// badInput is a *errs.BadInputError with a formatted message; %w in
+// format wraps a cause.
 func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+	return errs.BadInput("", format, args...)
 }
 
 // BatchError is the failure of one batch. Nothing of the failing part was

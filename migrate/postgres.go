@@ -80,7 +80,7 @@ func pgConnectError(ctx context.Context, cfg *pgxpool.Config, err error) error {
 		case pgInvalidPassword, pgInvalidAuthorization:
 			return fmt.Errorf("%w: %s refused user %q: %w: check the user name and password in --db", ErrUnreachable, where, cfg.ConnConfig.User, err)
 		case pgInvalidCatalogName:
-			return fmt.Errorf("%w: %s has no database %q: check the database name in --db", ErrBadInput, where, cfg.ConnConfig.Database)
+			return badInput("%s has no database %q: check the database name in --db", where, cfg.ConnConfig.Database)
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
@@ -108,7 +108,7 @@ func (p *pgDB) wrap(ctx context.Context, err error, what string) error {
 		// Syntax errors and undefined objects (class 42), bad data (22),
 		// bad input to a function.
 		if strings.HasPrefix(pe.Code, "42") || strings.HasPrefix(pe.Code, "22") {
-			return fmt.Errorf("%w: %s: %w", ErrBadInput, what, err)
+			return badInput("%s: %w", what, err)
 		}
 	case pgConnectionLost(err):
 		return fmt.Errorf("%w: %s: %w", ErrUnreachable, what, err)
@@ -215,8 +215,8 @@ func (p *pgDB) Prepare(ctx context.Context, spec Spec) error {
 		case code == pgUniqueViolation || code == pgDuplicateTable:
 			// Another process created it at the same moment.
 		case strings.HasPrefix(code, "42"):
-			return fmt.Errorf("%w: creating the progress table %s: %w: grant CREATE on the first schema of the search_path, or create the table yourself:\n%s",
-				ErrBadInput, ProgressTable, err, progressDDL)
+			return badInput("creating the progress table %s: %w: grant CREATE on the first schema of the search_path, or create the table yourself:\n%s",
+				ProgressTable, err, progressDDL)
 		default:
 			return p.wrap(ctx, err, "creating the progress table "+ProgressTable)
 		}

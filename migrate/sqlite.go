@@ -93,7 +93,7 @@ func (s *sqliteDB) wrap(ctx context.Context, err error, what string) error {
 	err = withContext(ctx, err)
 	if ctx.Err() == nil {
 		if code, ok := sqliteCode(err); ok && code&0xff == sqlite3.SQLITE_ERROR {
-			return fmt.Errorf("%w: %s: %w", ErrBadInput, what, err)
+			return badInput("%s: %w", what, err)
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)

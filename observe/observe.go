@@ -1,11 +1,3 @@
-// Package observe turns the engine's task-attempt events into what people
-// and tools watch a run with: a progress bar or progress log lines, Prometheus
-// metrics, a GNU parallel style job log, a Chrome trace-event timeline, and a
-// self-contained HTML run report.
-//
-// The engine reports each attempt of each task to an [Observer]; [Multi] fans
-// the events out to several of them. Every Observer in this package is safe
-// for concurrent use, and none of them ever writes to standard output.
 package observe
 
 import (

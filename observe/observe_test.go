@@ -12,7 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/jetmr/jetmr/observe"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -28,7 +28,7 @@ type run struct {
 	slots      int
 	totalBytes int64
 	attempts   []observe.Attempt
-	report     *reducer.Report
+	report     *report.Report
 	stages     []observe.Stage
 }
 
@@ -54,7 +54,7 @@ func sampleRun() *run {
 		}
 	}
 	r := &run{job: "wc-2025", stage: "map", tasks: 64, slots: len(slots)}
-	stats := reducer.NewStats()
+	stats := report.NewStats()
 	stats.Start = t0
 	type pending struct {
 		index   uint64
@@ -109,7 +109,7 @@ func sampleRun() *run {
 			BytesIn: a.BytesIn, BytesOut: a.BytesOut,
 		}
 		if a.Failed {
-			stats.Dead = append(stats.Dead, reducer.DeadLetter{
+			stats.Dead = append(stats.Dead, report.DeadLetter{
 				Index: a.Index, Attempts: a.Attempt, Worker: a.Worker, Path: "input/words.txt", Line: 33*1000 + 1,
 				Error: schema.TaskError{Message: "wc killed by signal killed", Signal: "killed", StderrTail: "wc: memory exhausted\n"},
 			})

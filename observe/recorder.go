@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 // DefaultRecorderLimit is how many attempts a [Recorder] keeps by default.
@@ -71,7 +71,7 @@ func (r *Recorder) Stages() []Stage {
 
 // Page returns the page data for report rep: rep, the kept attempts, the
 // stages and the count of dropped attempts.
-func (r *Recorder) Page(rep *reducer.Report) PageData {
+func (r *Recorder) Page(rep *report.Report) PageData {
 	return PageData{Report: rep, Attempts: r.Attempts(), Stages: r.Stages(), DroppedAttempts: r.Dropped()}
 }
 

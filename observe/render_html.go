@@ -12,10 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dustin/go-humanize"
 
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 // Stage is one stage of a multi-stage job, for the page's critical path
@@ -33,7 +34,7 @@ type Stage struct {
 // timeline, histogram and stragglers need Attempts, and the critical path
 // section is shown when Stages is not empty.
 type PageData struct {
-	Report   *reducer.Report
+	Report   *report.Report
 	Attempts []Attempt
 	Stages   []Stage
 	// DroppedAttempts counts attempts left out of Attempts (see Recorder).
@@ -53,7 +54,7 @@ var pageSource string
 var pageTemplate = template.Must(template.New("page").Parse(pageSource))
 
 // RenderHTML writes the run report page of r and its attempts to w.
-func RenderHTML(w io.Writer, r *reducer.Report, attempts []Attempt) error {
+func RenderHTML(w io.Writer, r *report.Report, attempts []Attempt) error {
 	return RenderPage(w, PageData{Report: r, Attempts: attempts})
 }
 
@@ -180,7 +181,7 @@ type deadRow struct {
 func buildView(d PageData) pageView {
 	r := d.Report
 	v := pageView{
-		Title: "jetmr run report: job " + r.Job, Job: r.Job, Kind: r.Kind,
+		Title: "jetmr run report: job " + r.Job, Job: r.Job, Kind: string(r.Kind),
 		Advice: r.Advice, Malformed: r.Malformed, NAttempts: len(d.Attempts),
 	}
 	v.Facts = append(v.Facts, fmt.Sprintf("%d tasks", r.Tasks))
@@ -216,8 +217,8 @@ func buildView(d PageData) pageView {
 	for _, wr := range r.Workers {
 		v.Workers = append(v.Workers, workerRow{
 			Name: wr.Name, Slots: wr.Slots, Tasks: wr.Tasks, Busy: fmtSeconds(wr.BusySeconds),
-			Util: fmtPct(wr.Utilization), Low: wr.Utilization < reducer.TargetUtilization,
-			Fill: px(ubarW * min(max(wr.Utilization, 0), 1)), Target: px(ubarW * reducer.TargetUtilization),
+			Util: fmtPct(wr.Utilization), Low: !report.MeetsTarget(wr.Utilization, report.TargetUtilization),
+			Fill: px(ubarW * min(max(wr.Utilization, 0), 1)), Target: px(ubarW * report.TargetUtilization),
 		})
 	}
 	// Attempts without a start time cannot be placed on the timeline.
@@ -252,23 +253,38 @@ const (
 	rightPad   = 14.0
 )
 
+// lane is a row of the timeline: a worker's slot, and in a pipeline's
+// report a stage's job too, as stages running at once in one worker
+// number their slots alike.
 type lane struct {
 	worker string
+	job    string
 	slot   int
 }
 
 // timeline draws each attempt as a bar on its worker slot's lane.
-func timeline(r *reducer.Report, attempts []Attempt) *chart {
+func timeline(r *report.Report, attempts []Attempt) *chart {
 	t0, t1 := span(attempts)
 	// Lanes: the report's workers in order, then others by name; slots up.
 	rank := make(map[string]int)
 	for i, wr := range r.Workers {
 		rank[wr.Name] = i
 	}
+	jobs := make(map[string]bool)
+	for _, a := range attempts {
+		jobs[a.Job] = true
+	}
+	laneOf := func(a Attempt) lane {
+		if len(jobs) > 1 {
+			return lane{a.Worker, a.Job, a.Slot}
+		}
+		return lane{worker: a.Worker, slot: a.Slot}
+	}
+	short := stageNames(jobs)
 	seen := make(map[lane]bool)
 	var lanes []lane
 	for _, a := range attempts {
-		if l := (lane{a.Worker, a.Slot}); !seen[l] {
+		if l := laneOf(a); !seen[l] {
 			seen[l] = true
 			lanes = append(lanes, l)
 		}
@@ -285,7 +301,7 @@ func timeline(r *reducer.Report, attempts []Attempt) *chart {
 			}
 			return 1
 		}
-		return cmp.Or(strings.Compare(a.worker, b.worker), cmp.Compare(a.slot, b.slot))
+		return cmp.Or(strings.Compare(a.worker, b.worker), strings.Compare(a.job, b.job), cmp.Compare(a.slot, b.slot))
 	})
 	laneY := make(map[lane]float64, len(lanes))
 	c := &chart{Width: chartW, PlotX: laneLabelW, PlotY: axisH, PlotW: chartW - laneLabelW - rightPad}
@@ -306,7 +322,11 @@ func timeline(r *reducer.Report, attempts []Attempt) *chart {
 		if group%2 == 0 {
 			c.Bands = append(c.Bands, rect{X: 0, Y: px(y), W: c.Width, H: laneH, Class: "lane-band"})
 		}
-		c.Labels = append(c.Labels, label{X: laneLabelW - 10, Y: px(y + laneH/2 + 4), Text: "slot " + strconv.Itoa(l.slot), Anchor: "end", Class: "lane-slot"})
+		text := "slot " + strconv.Itoa(l.slot)
+		if l.job != "" {
+			text = short[l.job] + " " + strconv.Itoa(l.slot)
+		}
+		c.Labels = append(c.Labels, label{X: laneLabelW - 10, Y: px(y + laneH/2 + 4), Text: text, Anchor: "end", Class: "lane-slot", Title: "job " + l.job + ", slot " + strconv.Itoa(l.slot)})
 	}
 	x := c.timeAxis(t0, t1)
 	for _, a := range attempts {
@@ -323,7 +343,7 @@ func timeline(r *reducer.Report, attempts []Attempt) *chart {
 			class += " failed"
 		}
 		c.Bars = append(c.Bars, rect{
-			X: px(x0), Y: px(laneY[lane{a.Worker, a.Slot}] + (laneH-barH)/2), W: px(w), H: barH,
+			X: px(x0), Y: px(laneY[laneOf(a)] + (laneH-barH)/2), W: px(w), H: barH,
 			Class: class, Title: attemptTitle(a, t0),
 		})
 	}
@@ -421,8 +441,8 @@ func durations(attempts []Attempt) (*chart, *stragglers) {
 	threshold := time.Duration(StragglerFactor * float64(median))
 
 	const (
-		left, bottom, top = 56.0, 34.0, 24.0
-		height            = 240.0
+		left, bottom, top = 56.0, 34.0, 24.0 + markRowH
+		height            = 240.0 + markRowH
 	)
 	c := &chart{Width: chartW, Height: height, PlotX: left, PlotY: top, PlotW: chartW - left - rightPad, PlotH: height - top - bottom}
 	nbins := min(40, max(10, len(ds)/2))
@@ -473,10 +493,18 @@ func durations(attempts []Attempt) (*chart, *stragglers) {
 			c.Bars = append(c.Bars, rect{X: x0, Y: px(y(bad[i])), W: w, H: px(y(0) - y(bad[i])), Class: "hist-bar failed", Title: title})
 		}
 	}
+	rows := make([][][2]float64, 2) // label extents, by row
 	mark := func(d time.Duration, class, text, anchor string) {
 		xx := px(min(xOf(d), float64(c.PlotX+c.PlotW)))
-		c.Marks = append(c.Marks, line{X1: xx, Y1: c.PlotY - 6, X2: xx, Y2: c.PlotY + c.PlotH, Class: class,
-			Text: text, TX: xx, TY: c.PlotY - 10, Anchor: anchor})
+		ext := labelExtent(float64(xx), text, anchor)
+		row := 0
+		for row < len(rows)-1 && overlapsAny(ext, rows[row]) {
+			row++ // a label that would overlap one placed goes a row higher
+		}
+		rows[row] = append(rows[row], ext)
+		ty := c.PlotY - 10 - px(float64(row)*markRowH)
+		c.Marks = append(c.Marks, line{X1: xx, Y1: ty + 4, X2: xx, Y2: c.PlotY + c.PlotH, Class: class,
+			Text: text, TX: xx, TY: ty, Anchor: anchor})
 	}
 	mark(median, "mark median", "p50 "+fmtDuration(median), "end")
 	mark(p90, "mark p90", "p90 "+fmtDuration(p90), "start")
@@ -543,6 +571,59 @@ func niceCount(n int) int {
 		}
 	}
 	return 10 * mag
+}
+
+// stageNames names each job of a pipeline's attempts by its stage: the job
+// ID without the pipeline ID ("ID-NAME"), at most 8 characters.
+func stageNames(jobs map[string]bool) map[string]string {
+	prefix := ""
+	first := true
+	for j := range jobs {
+		p := j[:strings.LastIndexByte(j, '-')+1]
+		switch {
+		case first:
+			prefix, first = p, false
+		case p != prefix:
+			prefix = ""
+		}
+	}
+	names := make(map[string]string, len(jobs))
+	for j := range jobs {
+		n := []rune(strings.TrimPrefix(j, prefix))
+		if len(n) > 8 {
+			n = append(n[:7], '…')
+		}
+		names[j] = string(n)
+	}
+	return names
+}
+
+// markRowH is the height of a row of mark labels above the histogram.
+const markRowH = 14.0
+
+// markCharW is a generous width of a character of a mark label (11px,
+// bold), so that labels judged apart never touch.
+const markCharW = 7.5
+
+// labelExtent is the horizontal extent of a label at x, with a gap.
+func labelExtent(x float64, text, anchor string) [2]float64 {
+	w := markCharW * float64(utf8.RuneCountInString(text))
+	switch anchor {
+	case "end":
+		return [2]float64{x - w - 4, x + 4}
+	case "middle":
+		return [2]float64{x - w/2 - 4, x + w/2 + 4}
+	}
+	return [2]float64{x - 4, x + w + 4}
+}
+
+func overlapsAny(e [2]float64, others [][2]float64) bool {
+	for _, o := range others {
+		if e[0] < o[1] && o[0] < e[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // stageChart draws the stages on a timeline and names the critical path.

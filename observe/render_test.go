@@ -7,27 +7,30 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 
 	"github.com/jetmr/jetmr/observe"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-func loadReport(t *testing.T, name string) *reducer.Report {
+func loadReport(t *testing.T, name string) *report.Report {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r reducer.Report
+	var r report.Report
 	if err := json.Unmarshal(data, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +209,7 @@ func TestRenderHTML(t *testing.T) {
 			noSections: []string{"timeline", "durations", "stragglers", "stages"},
 		},
 		{
-			name: "empty report", data: observe.PageData{Report: &reducer.Report{Job: "empty"}},
+			name: "empty report", data: observe.PageData{Report: &report.Report{Job: "empty"}},
 			noSections: []string{"workers", "timeline", "dead-letters"},
 			texts:      []string{"n/a", "No advice"},
 		},
@@ -305,5 +308,103 @@ func TestRenderHTMLManyAttempts(t *testing.T) {
 func TestRenderPageNoReport(t *testing.T) {
 	if err := observe.RenderPage(io.Discard, observe.PageData{}); err == nil {
 		t.Error("RenderPage without a report succeeded")
+	}
+}
+
+// svgFloat reads a numeric SVG attribute.
+func svgFloat(t *testing.T, n *html.Node, key string) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(attr(n, key), 64)
+	if err != nil {
+		t.Fatalf("<%s %s=%q>: %v", n.Data, key, attr(n, key), err)
+	}
+	return f
+}
+
+// TestRenderHTMLMarkLabelsApart draws a histogram whose p90 is next to
+// twice the median: the labels of the marks must not overlap, judged with
+// 6.5px per character of the 11px bold font.
+func TestRenderHTMLMarkLabelsApart(t *testing.T) {
+	t.Parallel()
+	r := sampleRun()
+	t0 := r.attempts[0].Start
+	var attempts []observe.Attempt
+	for i := range 100 {
+		d := time.Second
+		switch {
+		case i >= 95:
+			d = 5 * time.Second
+		case i >= 80:
+			d = 1900 * time.Millisecond // p90 just under twice the median
+		}
+		attempts = append(attempts, observe.Attempt{Job: "j", Index: uint64(i), Attempt: 1, Worker: "w", Slot: i % 4,
+			Start: t0, End: t0.Add(d)})
+	}
+	_, doc := page(t, observe.PageData{Report: r.report, Attempts: attempts})
+	type ext struct {
+		y, x0, x1 float64
+		text      string
+	}
+	var labels []ext
+	walk(doc, func(e *html.Node) {
+		if e.Data != "text" || !hasClass(e, "marktext") {
+			return
+		}
+		x, text := svgFloat(t, e, "x"), textOf(e)
+		w := 6.5 * float64(utf8.RuneCountInString(text))
+		x0 := x
+		switch attr(e, "text-anchor") {
+		case "end":
+			x0 = x - w
+		case "middle":
+			x0 = x - w/2
+		}
+		labels = append(labels, ext{svgFloat(t, e, "y"), x0, x0 + w, text})
+	})
+	if len(labels) != 3 {
+		t.Fatalf("%d mark labels, want p50, p90 and the straggler threshold", len(labels))
+	}
+	for i, a := range labels {
+		for _, b := range labels[i+1:] {
+			if math.Abs(a.y-b.y) < 11 && a.x0 < b.x1 && b.x0 < a.x1 {
+				t.Errorf("labels %q and %q overlap", a.text, b.text)
+			}
+		}
+	}
+}
+
+// TestRenderHTMLConcurrentStagesOwnLanes draws the attempts of two stages
+// that ran at once in one worker, with the same slot numbers: no two bars
+// may overlap on one lane.
+func TestRenderHTMLConcurrentStagesOwnLanes(t *testing.T) {
+	t.Parallel()
+	r := sampleRun()
+	t0 := r.attempts[0].Start
+	var attempts []observe.Attempt
+	for _, job := range []string{"pl-a", "pl-b"} {
+		for i := range 4 {
+			at := t0.Add(time.Duration(i) * time.Second)
+			attempts = append(attempts, observe.Attempt{Job: job, Index: uint64(i), Attempt: 1, Worker: "host:1", Slot: 0,
+				Start: at, End: at.Add(900 * time.Millisecond)})
+		}
+	}
+	_, doc := page(t, observe.PageData{Report: r.report, Attempts: attempts})
+	type bar struct{ y, x0, x1 float64 }
+	var bars []bar
+	walk(doc, func(e *html.Node) {
+		if e.Data == "rect" && hasClass(e, "task-bar") {
+			x := svgFloat(t, e, "x")
+			bars = append(bars, bar{svgFloat(t, e, "y"), x, x + svgFloat(t, e, "width")})
+		}
+	})
+	if len(bars) != len(attempts) {
+		t.Fatalf("%d bars, want %d", len(bars), len(attempts))
+	}
+	for i, a := range bars {
+		for _, b := range bars[i+1:] {
+			if a.y == b.y && a.x0 < b.x1-0.5 && b.x0 < a.x1-0.5 {
+				t.Fatalf("two bars overlap on the lane at y=%g", a.y)
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,16 +12,16 @@ import (
 
 	"github.com/dustin/go-humanize"
 
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 // RenderText writes the report as aligned text: headline figures against
 // the targets, the workers, the dead letters and the advice.
-func RenderText(w io.Writer, r *reducer.Report) error {
+func RenderText(w io.Writer, r *report.Report) error {
 	bw := bufio.NewWriter(w)
 	kind := ""
 	if r.Kind != "" {
-		kind = " (" + r.Kind + ")"
+		kind = " (" + string(r.Kind) + ")"
 	}
 	fmt.Fprintf(bw, "jetmr run report: job %s%s\n\n", r.Job, kind)
 
@@ -97,7 +98,7 @@ func writeTable(w io.Writer, rows [][]string) {
 	}
 }
 
-func taskSummary(r *reducer.Report) string {
+func taskSummary(r *report.Report) string {
 	s := fmt.Sprintf("%d", r.Tasks)
 	var parts []string
 	if r.Failed > 0 {
@@ -121,7 +122,7 @@ type figure struct {
 
 // headline returns speedup, efficiency and utilization against the targets.
 // The speedup target is the efficiency target times the slots.
-func headline(r *reducer.Report) []figure {
+func headline(r *report.Report) []figure {
 	judged := r.Slots > 0 && r.Executed > 0
 	status := func(ok bool) string {
 		switch {
@@ -133,23 +134,23 @@ func headline(r *reducer.Report) []figure {
 			return "missed"
 		}
 	}
-	speedTarget := reducer.TargetEfficiency * float64(r.Slots)
+	speedTarget := report.TargetEfficiency * float64(r.Slots)
 	return []figure{
 		{
 			Label: "Speedup", Value: fmt.Sprintf("%.2f×", r.Speedup),
 			Target: fmt.Sprintf("≥ %.2f×", speedTarget),
-			Detail: fmt.Sprintf("%.0f%% of %d slots", 100*reducer.TargetEfficiency, r.Slots),
-			Status: status(r.Speedup >= speedTarget),
+			Detail: fmt.Sprintf("%.0f%% of %d slots", 100*report.TargetEfficiency, r.Slots),
+			Status: status(math.Round(100*r.Speedup) >= math.Round(100*speedTarget)), // as printed
 		},
 		{
 			Label: "Efficiency", Value: fmtPct(r.Efficiency),
-			Target: "≥ " + fmtPct(reducer.TargetEfficiency), Detail: "speedup per slot",
-			Status: status(r.Efficiency >= reducer.TargetEfficiency),
+			Target: "≥ " + fmtPct(report.TargetEfficiency), Detail: "speedup per slot",
+			Status: status(report.MeetsTarget(r.Efficiency, report.TargetEfficiency)),
 		},
 		{
 			Label: "Utilization", Value: fmtPct(r.Utilization),
-			Target: "≥ " + fmtPct(reducer.TargetUtilization), Detail: "busy share of worker slot time",
-			Status: status(r.Utilization >= reducer.TargetUtilization),
+			Target: "≥ " + fmtPct(report.TargetUtilization), Detail: "busy share of worker slot time",
+			Status: status(report.MeetsTarget(r.Utilization, report.TargetUtilization)),
 		},
 	}
 }
@@ -176,7 +177,7 @@ func fmtDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-func inputOf(d reducer.DeadLetter) string {
+func inputOf(d report.DeadLetter) string {
 	switch {
 	case d.Path != "" && d.Line > 0:
 		return fmt.Sprintf("%s:%d", d.Path, d.Line)
@@ -187,7 +188,7 @@ func inputOf(d reducer.DeadLetter) string {
 	}
 }
 
-func errorOf(d reducer.DeadLetter) string {
+func errorOf(d report.DeadLetter) string {
 	e := d.Error
 	msg := e.Message
 	switch {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/schema"
@@ -17,7 +18,7 @@ import (
 func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Config, error) {
 	o := s.Options()
 	cfg := job.Config{
-		ID: id, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed,
+		ID: id, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed, Force: r.o.Force,
 		Timeout: o.Timeout, TaskTime: o.TaskTime, Transport: r.o.Transport, Registry: r.o.Registry, Stdout: r.o.Stdout,
 		Broker: r.o.BrokerConfig, Observer: r.o.Observer,
 		Logger: r.o.Logger.With().Str("stage", s.Name).Logger(),
@@ -25,7 +26,7 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 	if cfg.LocalWorkers = r.o.LocalWorkers; cfg.LocalWorkers > 0 {
 		cfg.LocalWorkers = slots // this process runs the stage's share of the slots
 	}
-	if s.Kind == KindEach {
+	if !s.Kind.Traits().Adaptive {
 		cfg.TaskTime = 0 // a top-level task_time is for the stages that take it
 	}
 	switch {
@@ -46,34 +47,21 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 			return cfg, err
 		}
 	}
-	if o.ChunkSize != "" && s.Kind != KindMigrate && s.Kind != KindEach {
+	_, counted := chunkUnits[s.Kind]
+	if o.ChunkSize != "" && !counted {
 		if cfg.ChunkSize, err = splitter.ParseSize(o.ChunkSize); err != nil {
 			return cfg, err
 		}
 	}
-	switch s.Kind {
-	case KindPipe:
-		cfg.Kind, cfg.Command, cfg.Output = schema.KindPipe, s.Pipe.Command, s.Pipe.Output
-		cfg.Records, cfg.HeaderOnce = s.Pipe.records(), s.Pipe.HeaderOnce
-		cfg.Inputs = r.inputs(s.Pipe.Input)
-	case KindMapReduce:
-		m := s.MapReduce
-		cfg.Kind, cfg.Map, cfg.Reduce, cfg.Partitions, cfg.Output = schema.KindMapReduce, m.Map, m.Reduce, m.Partitions, m.Output
-		cfg.Records = m.records()
-		cfg.Inputs = r.inputs(m.Input)
-	case KindMigrate:
-		m := s.Migrate
-		cfg.Kind = schema.KindMigrate
-		cfg.Migration = &job.Migration{DB: m.DB, Table: m.Table, Key: m.Key, SQL: m.SQL, Where: m.Where, MaxRate: m.MaxRate, PauseWhen: m.PauseWhen}
-	case KindEach:
-		err = eachConfig(s.Each, &cfg)
+	if err := s.spec().configure(r, &cfg); err != nil {
+		return cfg, err
 	}
-	if o.ChunkSize != "" && (s.Kind == KindMigrate || s.Kind == KindEach) {
+	if o.ChunkSize != "" && counted {
 		if cfg.ChunkSize, err = strconv.ParseInt(o.ChunkSize, 10, 64); err != nil {
 			return cfg, fmt.Errorf("chunk_size %q: %w", o.ChunkSize, err)
 		}
 	}
-	return cfg, err
+	return cfg, nil
 }
 
 // inputs replaces stage:NAME inputs by that stage's output.
@@ -99,27 +87,15 @@ func eachConfig(e *EachSpec, cfg *job.Config) error {
 	}
 	f, err := os.Open(e.ItemsFile)
 	if err != nil {
-		return fmt.Errorf("%w: items_file %s: %v", job.ErrBadInput, e.ItemsFile, err)
+		return errs.BadInput("", "items_file %s: %w", e.ItemsFile, err)
 	}
 	defer f.Close()
 	if cfg.Items, err = splitter.ReadItems(f, false); err != nil {
-		return fmt.Errorf("%w: items_file %s: %v", job.ErrBadInput, e.ItemsFile, err)
+		return errs.BadInput("", "items_file %s: %w", e.ItemsFile, err)
 	}
 	return nil
 }
 
 // runsCommand reports whether the stage's tasks run commands rather than
 // built-in functions, for -j auto.
-func runsCommand(s *StagePlan, reg *mapper.Registry) bool {
-	switch s.Kind {
-	case KindMapReduce:
-		if reg == nil {
-			reg = mapper.NewRegistry()
-		}
-		_, builtin, _ := reg.Map(s.MapReduce.Map)
-		return !builtin
-	case KindMigrate:
-		return false
-	}
-	return true
-}
+func runsCommand(s *StagePlan, reg *mapper.Registry) bool { return s.spec().runsCommand(reg) }

@@ -20,4 +20,7 @@
 // throughput they achieved replaces the default estimates. A failed stage
 // stops the stages that depend on it; the others run to the end. Run owns
 // every goroutine it starts and waits for them before it returns.
+//
+// Each stage is a job run by package job on the pipeline's broker; the
+// pipeline must not reach into a job's streams or records itself.
 package pipeline

@@ -6,8 +6,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/dustin/go-humanize"
 )
 
 // WriteText writes the plan, as `jetmr pipeline --dry-run` prints it: the
@@ -38,12 +36,4 @@ func (p *Plan) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
-func workText(s *StagePlan) string {
-	switch s.Kind {
-	case KindEach:
-		return fmt.Sprintf("%.0f items", s.Work)
-	case KindMigrate:
-		return "table " + s.Migrate.Table
-	}
-	return humanize.IBytes(uint64(s.Work))
-}
+func workText(s *StagePlan) string { return s.spec().workText(s.Work) }

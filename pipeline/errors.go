@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 )
 
@@ -57,10 +58,41 @@ func failure(err error) string {
 	if errors.As(err, &tf) {
 		return fmt.Sprintf("%d task(s) of job %s failed for good", len(tf.Dead), tf.Job)
 	}
-	return strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": ")
+	return errs.Translate(err.Error(), optionKeys)
+}
+
+// optionKeys translates the job settings that errors name into the job
+// file's keys.
+var optionKeys = map[string]string{
+	"Config.ID":              "--job",
+	"Config.Resume":          "--resume",
+	"Config.RetryFailed":     "--retry-failed",
+	"Config.Partitions":      "partitions",
+	"Config.ChunkSize":       "chunk_size",
+	"Config.TaskTime":        "task_time",
+	"Config.Timeout":         "timeout",
+	"Config.Transport":       "--transport",
+	"Config.LocalWorkers":    "--local-workers",
+	"Config.Broker.URL":      "--nats",
+	"Config.Join":            "join",
+	"Config.Shell":           "shell",
+	"Config.Output":          "output",
+	"Config.Broker.StoreDir": "--store",
 }
 
 // Is reports whether target is ErrStageFailed or job.ErrTasksFailed.
 func (e *StageError) Is(target error) bool {
 	return target == ErrStageFailed || target == job.ErrTasksFailed
+}
+
+// joinErrors is nil for no errors, the error itself for one, and all of
+// them, one a line, for more.
+func joinErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errors.Join(errs...)
 }

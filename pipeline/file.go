@@ -4,18 +4,18 @@ import (
 	"time"
 
 	"github.com/jetmr/jetmr/splitter"
-)
 
-// Stage kinds: the jetmr command a stage runs as.
-const (
-	KindPipe      = "pipe"
-	KindMapReduce = "mapreduce"
-	KindEach      = "each"
-	KindMigrate   = "migrate"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // kinds lists the stage kinds in the order messages name them.
-var kinds = []string{KindPipe, KindMapReduce, KindEach, KindMigrate}
+var kinds = func() []string {
+	names := make([]string, len(schema.Kinds))
+	for i, k := range schema.Kinds {
+		names[i] = string(k)
+	}
+	return names
+}()
 
 // StageRef is the prefix of an input naming another stage's output.
 const StageRef = "stage:"
@@ -36,8 +36,8 @@ type File struct {
 // Stage is one stage of a job file.
 type Stage struct {
 	Name string
-	// Kind is KindPipe, KindMapReduce, KindEach or KindMigrate.
-	Kind string
+	// Kind is the stage's kind: the jetmr command it runs as.
+	Kind schema.Kind
 	// DependsOn lists the stages that must succeed before this one starts,
 	// those named in depends_on and those whose output it reads.
 	DependsOn []string
@@ -94,6 +94,8 @@ type RecordSpec struct {
 	RecEnd     string
 	RecStart   string
 	Format     string
+
+	recendSet bool // recend was given, if empty
 }
 
 // records returns the splitter's records of the spec, which checkKind

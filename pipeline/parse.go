@@ -24,7 +24,9 @@ func Load(path string) (*File, error) {
 }
 
 // Parse parses and validates a job file; name is used in messages. Every
-// error it returns is an *Error with the line of the problem.
+// error it returns is an *Error with the line of the problem, or, when
+// there are several problems, all of them joined (errors.As finds the
+// first, and each matches ErrInvalid).
 func Parse(name string, data []byte) (*File, error) {
 	p := &parser{file: name, defaults: map[string]int{}}
 	f, err := p.parseFile(data)
@@ -93,12 +95,17 @@ func (p *parser) parseFile(data []byte) (*File, error) {
 	if stages.Kind != yaml.SequenceNode || len(stages.Content) == 0 {
 		return nil, p.errorf(stages, "stages must be a list of stages, each with a name and one of %s", strings.Join(kinds, ", "))
 	}
+	var errs []error
 	for _, n := range stages.Content {
 		s, err := p.stage(n, f.Defaults)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err) // and go on: every stage's problem is named
+			continue
 		}
 		f.Stages = append(f.Stages, s)
+	}
+	if err := joinErrors(errs); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

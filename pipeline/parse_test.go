@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/pipeline"
+	"github.com/jetmr/jetmr/schema"
 )
 
 func TestParseRefusesBadFiles(t *testing.T) {
@@ -331,20 +332,20 @@ stages:
 		t.Fatalf("jobs %q, %d stages", f.Jobs, len(f.Stages))
 	}
 	up, counts, lint, mig := f.Stages[0], f.Stages[1], f.Stages[2], f.Stages[3]
-	if up.Kind != pipeline.KindPipe || !slicesEqual(up.Pipe.Input, []string{"in.txt"}) || *up.Pipe.Retries != 0 || up.Pipe.Timeout.String() != "30s" ||
-		up.Pipe.RecordSpec != (pipeline.RecordSpec{Header: 2, HeaderOnce: true, RecEnd: "\n\n", RecStart: ">"}) ||
-		counts.MapReduce.RecordSpec != (pipeline.RecordSpec{Header: 1, Format: "csv"}) {
+	if up.Kind != schema.KindPipe || !slicesEqual(up.Pipe.Input, []string{"in.txt"}) || *up.Pipe.Retries != 0 || up.Pipe.Timeout.String() != "30s" ||
+		up.Pipe.Header != 2 || !up.Pipe.HeaderOnce || up.Pipe.RecEnd != "\n\n" || up.Pipe.RecStart != ">" ||
+		counts.MapReduce.Header != 1 || counts.MapReduce.Format != "csv" {
 		t.Errorf("upper: %+v", up.Pipe)
 	}
-	if counts.Kind != pipeline.KindMapReduce || counts.MapReduce.Partitions != 3 || *counts.MapReduce.Retries != 1 ||
+	if counts.Kind != schema.KindMapReduce || counts.MapReduce.Partitions != 3 || *counts.MapReduce.Retries != 1 ||
 		!slicesEqual(counts.DependsOn, []string{"upper"}) || counts.MapReduce.ChunkSize != "64KiB" || counts.MapReduce.TaskTime != 2*time.Second {
 		t.Errorf("counts: %+v, depends on %v", counts.MapReduce, counts.DependsOn)
 	}
-	if lint.Kind != pipeline.KindEach || !lint.Each.KeepOrder || lint.Each.Dir != "{}" || !slicesEqual(lint.DependsOn, []string{"counts"}) ||
+	if lint.Kind != schema.KindEach || !lint.Each.KeepOrder || lint.Each.Dir != "{}" || !slicesEqual(lint.DependsOn, []string{"counts"}) ||
 		!slicesEqual(lint.Each.Join, []string{"cat"}) {
 		t.Errorf("lint: %+v, depends on %v", lint.Each, lint.DependsOn)
 	}
-	if mig.Kind != pipeline.KindMigrate || mig.Migrate.Table != "users" || mig.Migrate.ChunkSize != "500" {
+	if mig.Kind != schema.KindMigrate || mig.Migrate.Table != "users" || mig.Migrate.ChunkSize != "500" {
 		t.Errorf("backfill: %+v", mig.Migrate)
 	}
 }
@@ -376,3 +377,50 @@ func TestExampleValidates(t *testing.T) {
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+// TestParseNamesEveryProblem checks that a job file with several problems
+// is refused with all of them, each with its line.
+func TestParseNamesEveryProblem(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"two bad stages", `
+stages:
+  - name: a
+    pipe: {input: [x], command: [cat], colour: red}
+  - name: b
+    pipe: {input: [x]}
+`, []string{`job.yaml:4: unknown field "colour"`, "job.yaml:6: pipe of stage b has no command"}},
+		{"two unknown dependencies", `
+stages:
+  - name: a
+    pipe: {input: [x], command: [cat]}
+    depends_on: [nope]
+  - name: b
+    pipe: {input: ["stage:gone"], command: [cat]}
+`, []string{"job.yaml:5: stage a depends on nope", "job.yaml:7: stage b depends on gone"}},
+		{"duplicate names and shared output", `
+stages:
+  - name: a
+    pipe: {input: [x], output: o.txt, command: [cat]}
+  - name: a
+    pipe: {input: [x], output: p.txt, command: [cat]}
+  - name: c
+    pipe: {input: [x], output: o.txt, command: [cat]}
+`, []string{"job.yaml:5: two stages are named a", "job.yaml:8: stages a and c both write o.txt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := pipeline.Parse("job.yaml", []byte(tc.text))
+			if !errors.Is(err, pipeline.ErrInvalid) {
+				t.Fatalf("got %v, want ErrInvalid", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not name %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}

@@ -8,21 +8,23 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Throughput is the work a stage of each kind does per second: input
 // bytes for pipe and mapreduce, items for each, whole stages for migrate
 // (whose row count is unknown until it runs).
-type Throughput map[string]float64
+type Throughput map[schema.Kind]float64
 
 // DefaultThroughput is the throughput assumed for a kind until a stage of
 // that kind has finished in this run.
 func DefaultThroughput() Throughput {
 	return Throughput{
-		KindPipe:      64 << 20,
-		KindMapReduce: 16 << 20,
-		KindEach:      4,
-		KindMigrate:   1.0 / 30,
+		schema.KindPipe:      64 << 20,
+		schema.KindMapReduce: 16 << 20,
+		schema.KindEach:      4,
+		schema.KindMigrate:   1.0 / 30,
 	}
 }
 
@@ -102,7 +104,7 @@ func (p *Plan) Estimate(tp Throughput) {
 		s.Work = p.work(s)
 		if !s.measured {
 			s.OutputBytes = int64(s.Work)
-			if s.Kind == KindEach || s.Kind == KindMigrate {
+			if s.Kind.Traits().Split != schema.SplitFiles { // writes no file a stage reads
 				s.OutputBytes = 0
 			}
 		}
@@ -125,16 +127,11 @@ func (p *Plan) Estimate(tp Throughput) {
 }
 
 // work estimates a stage's work from its inputs.
-func (p *Plan) work(s *StagePlan) float64 {
-	switch s.Kind {
-	case KindEach:
-		if s.Each.ItemsFile != "" {
-			return float64(countLines(s.Each.ItemsFile))
-		}
-		return float64(len(s.Each.Items))
-	case KindMigrate:
-		return 1
-	}
+func (p *Plan) work(s *StagePlan) float64 { return s.spec().work(p, s) }
+
+// inputBytes is the size of a stage's inputs: files, or the expected
+// output of the stages upstream that write them.
+func (p *Plan) inputBytes(s *StagePlan) float64 {
 	var total int64
 	for _, in := range s.Inputs() {
 		if up := p.producer(s, in); up != nil {
@@ -180,15 +177,16 @@ func (p *Plan) upstream(s *Stage) []*StagePlan {
 // checkInputs refuses inputs that do not exist and that no upstream stage
 // writes, and outputs whose folder does not exist.
 func (p *Plan) checkInputs() error {
+	var errs []error
 	for _, s := range p.File.Stages {
 		if out := s.Output(); out != "" {
 			dir := filepath.Dir(filepath.Clean(out))
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				return &Error{File: p.File.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
-					"stage %s: the folder of output %s (%s) does not exist: create it first", s.Name, out, dir)}
+				errs = append(errs, &Error{File: p.File.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
+					"stage %s: the folder of output %s (%s) does not exist: create it first", s.Name, out, dir)})
 			}
 		}
-		paths, field := s.Inputs(), s.Kind+".input"
+		paths, field := s.Inputs(), string(s.Kind)+".input"
 		if s.Each != nil && s.Each.ItemsFile != "" {
 			paths, field = []string{s.Each.ItemsFile}, "each.items_file"
 		}
@@ -197,12 +195,12 @@ func (p *Plan) checkInputs() error {
 				continue
 			}
 			if _, err := os.Stat(in); err != nil {
-				return &Error{File: p.File.Path, Line: s.line(field), Msg: fmt.Sprintf(
-					"stage %s: input %s does not exist and no stage it depends on writes it: check the path, or add the stage that writes it to depends_on", s.Name, in)}
+				errs = append(errs, &Error{File: p.File.Path, Line: s.line(field), Msg: fmt.Sprintf(
+					"stage %s: input %s does not exist and no stage it depends on writes it: check the path, or add the stage that writes it to depends_on", s.Name, in)})
 			}
 		}
 	}
-	return nil
+	return joinErrors(errs)
 }
 
 // within reports whether path is dir or inside it.

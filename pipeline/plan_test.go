@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jetmr/jetmr/pipeline"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // writeFile writes size bytes of lines to dir/name and returns its path.
@@ -52,7 +53,7 @@ stages:
     pipe: {input: [stage:b, `+dir+`/c], output: `+dir+`/d.out, command: [cat]}
     depends_on: [c]
 `)
-	tp := pipeline.Throughput{pipeline.KindPipe: 1 << 20, pipeline.KindMapReduce: 1 << 20} // a MiB a second
+	tp := pipeline.Throughput{schema.KindPipe: 1 << 20, schema.KindMapReduce: 1 << 20} // a MiB a second
 	p, err := pipeline.NewPlan(f, tp)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ stages:
 	}
 
 	// Mapreduce turns out 100 times faster: the pipe chain becomes critical.
-	tp[pipeline.KindMapReduce] = 100 << 20
+	tp[schema.KindMapReduce] = 100 << 20
 	p.Estimate(tp)
 	if got := strings.Join(p.CriticalPath, " -> "); got != "a -> b -> d" {
 		t.Errorf("critical path after re-estimating %s, want a -> b -> d", got)

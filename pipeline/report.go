@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/jetmr/jetmr/observe"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Report is a pipeline run's outcome: each stage's times and report, and
@@ -34,10 +35,10 @@ type Report struct {
 
 // StageReport is one stage of a pipeline run.
 type StageReport struct {
-	Name      string   `json:"name"`
-	Kind      string   `json:"kind"`
-	Job       string   `json:"job"`
-	DependsOn []string `json:"depends_on,omitempty"`
+	Name      string      `json:"name"`
+	Kind      schema.Kind `json:"kind"`
+	Job       string      `json:"job"`
+	DependsOn []string    `json:"depends_on,omitempty"`
 	// State is StateDone, StateAlreadyDone, StateFailed, StateStopped or
 	// StateNotRun.
 	State string `json:"state"`
@@ -50,7 +51,7 @@ type StageReport struct {
 	Critical        bool      `json:"critical,omitempty"`
 	Error           string    `json:"error,omitempty"`
 	// Report is the stage job's run report.
-	Report *reducer.Report `json:"report,omitempty"`
+	Report *report.Report `json:"report,omitempty"`
 }
 
 // endReport completes the report: stages that never started, the order
@@ -104,9 +105,9 @@ func (rep *Report) ObserveStages() []observe.Stage {
 // pipeline: its tasks, bytes, busy time and dead letters, over the
 // pipeline's wall time and slots. Task-time percentiles come from
 // attempts when given, else the longest stage maximum.
-func (rep *Report) Summary(attempts []observe.Attempt) *reducer.Report {
-	sum := &reducer.Report{Job: rep.Pipeline, Kind: "pipeline", Slots: rep.Slots, WallSeconds: rep.WallSeconds,
-		Workers: []reducer.WorkerReport{}, DeadLetters: []reducer.DeadLetter{}, Advice: []string{}}
+func (rep *Report) Summary(attempts []observe.Attempt) *report.Report {
+	sum := &report.Report{Job: rep.Pipeline, Kind: "pipeline", Slots: rep.Slots, WallSeconds: rep.WallSeconds,
+		Workers: []report.WorkerReport{}, DeadLetters: []report.DeadLetter{}, Advice: []string{}}
 	for _, s := range rep.Stages {
 		r := s.Report
 		if r == nil {
@@ -142,8 +143,8 @@ func (rep *Report) Summary(attempts []observe.Attempt) *reducer.Report {
 	}
 	if len(ds) > 0 {
 		slices.Sort(ds)
-		sum.TaskSeconds.P50 = reducer.Percentile(ds, 0.50).Seconds()
-		sum.TaskSeconds.P90 = reducer.Percentile(ds, 0.90).Seconds()
+		sum.TaskSeconds.P50 = report.Percentile(ds, 0.50).Seconds()
+		sum.TaskSeconds.P90 = report.Percentile(ds, 0.90).Seconds()
 		sum.TaskSeconds.Max = ds[len(ds)-1].Seconds()
 	}
 	if sum.Executed > 0 && sum.Slots > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"time"
@@ -15,10 +16,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -47,6 +49,10 @@ type Options struct {
 	Resume bool
 	// RetryFailed, with Resume, reruns the dead letters of failed stages.
 	RetryFailed bool
+	// Force lets stages replace outputs that exist. Without it Run refuses
+	// the pipeline before any stage runs when an output of a stage that is
+	// to run exists.
+	Force bool
 	// Registry resolves map and reduce names. Default: the built-ins.
 	Registry *mapper.Registry
 	// Stdout receives the output of pipe stages without an output file.
@@ -65,7 +71,7 @@ type Options struct {
 // stageResult is what a stage's run sends back to the scheduler.
 type stageResult struct {
 	s          *StagePlan
-	report     *reducer.Report
+	report     *report.Report
 	err        error
 	start, end time.Time
 	slots      int
@@ -105,7 +111,7 @@ func checkID(p *Plan, id string) error {
 	}
 	for _, s := range p.Stages {
 		if err := schema.ValidateJobID(jobID(id, s.Name)); err != nil {
-			return fmt.Errorf("%w: pipeline %s, stage %s: %v: use a shorter pipeline ID (--job)", job.ErrBadInput, id, s.Name, err)
+			return errs.BadInput("", "pipeline %s, stage %s: %w: use a shorter pipeline ID (--job)", id, s.Name, err)
 		}
 	}
 	return nil
@@ -122,15 +128,15 @@ type run struct {
 	free    int
 	running int
 	tp      Throughput
-	units   map[string]float64 // work done per kind, for tp
-	seconds map[string]float64
+	units   map[schema.Kind]float64 // work done per kind, for tp
+	seconds map[schema.Kind]float64
 	errs    []error
 }
 
 func newRun(p *Plan, o Options) *run {
 	r := &run{
 		p: p, o: o, state: map[string]string{}, free: o.Slots, tp: Throughput{},
-		units: map[string]float64{}, seconds: map[string]float64{},
+		units: map[schema.Kind]float64{}, seconds: map[schema.Kind]float64{},
 		report: &Report{Pipeline: o.ID, File: p.File.Path, Slots: o.Slots, Start: time.Now(),
 			EstimatedCriticalPath: slices.Clone(p.CriticalPath)},
 	}
@@ -145,7 +151,7 @@ func newRun(p *Plan, o Options) *run {
 func (r *run) preflight(ctx context.Context) (done []string, err error) {
 	kv, err := r.o.Broker.Jobs(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", broker.ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	found := 0
 	for _, s := range r.p.Stages {
@@ -154,16 +160,24 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: loading job %s: %v", broker.ErrUnreachable, jobID(r.o.ID, s.Name), err)
+			return nil, fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, jobID(r.o.ID, s.Name), err)
 		}
 		found++
 		if !r.o.Resume {
-			return nil, fmt.Errorf("%w: pipeline %s has run before (stage %s is job %s): add --resume to continue it, or choose another --job",
-				job.ErrBadInput, r.o.ID, s.Name, jobID(r.o.ID, s.Name))
+			return nil, errs.BadInput("", "pipeline %s has run before (stage %s is job %s): add --resume to continue it, or choose another --job",
+				r.o.ID, s.Name, jobID(r.o.ID, s.Name))
 		}
 		rec, err := schema.DecodeJobRecord(entry.Value())
 		if err != nil {
 			return nil, fmt.Errorf("loading job %s: %w", jobID(r.o.ID, s.Name), err)
+		}
+		if rec.State != schema.StateDone && s.Kind.Traits().Ordered && s.Output() == "" {
+			// Stdout cannot be rewound: the stage runs again from its start.
+			if err := r.forget(ctx, kv, jobID(r.o.ID, s.Name)); err != nil {
+				return nil, err
+			}
+			r.o.Logger.Warn().Str("stage", s.Name).Msg("the stage wrote to stdout, which cannot be resumed: it runs again from its start")
+			continue
 		}
 		r.state[s.Name] = StateResumable
 		if rec.State == schema.StateDone {
@@ -171,9 +185,43 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 		}
 	}
 	if r.o.Resume && found == 0 {
-		return nil, fmt.Errorf("%w: there is no pipeline %s to resume in this store: check --job and --store (and --nats)", job.ErrBadInput, r.o.ID)
+		return nil, errs.BadInput("", "there is no pipeline %s to resume in this store: check --job and --store (and --nats)", r.o.ID)
 	}
-	return done, nil
+	return done, r.checkOutputs()
+}
+
+// forget deletes job id of an earlier run (its record, checkpoints and
+// streams), so that its stage runs again from the start.
+func (r *run) forget(ctx context.Context, kv jetstream.KeyValue, id string) error {
+	for _, key := range []string{schema.CheckpointKey(id, schema.CheckpointSplit), schema.CheckpointKey(id, schema.CheckpointOutput), id} {
+		if err := kv.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("%w: deleting job %s to run it again: %v", broker.ErrUnreachable, id, err)
+		}
+	}
+	if err := r.o.Broker.DeleteJob(ctx, id); err != nil {
+		return fmt.Errorf("%w: deleting job %s to run it again: %v", broker.ErrUnreachable, id, err)
+	}
+	return nil
+}
+
+// checkOutputs refuses, before any stage runs, the outputs that exist of
+// the stages that are to run from the start, naming every one.
+func (r *run) checkOutputs() error {
+	if r.o.Force {
+		return nil
+	}
+	var errs []error
+	for _, s := range r.p.File.Stages {
+		out := s.Output()
+		if out == "" || r.state[s.Name] != StatePending {
+			continue
+		}
+		if _, err := os.Lstat(out); err == nil {
+			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
+				"stage %s: output %s already exists: remove it, or add --force to replace it", s.Name, out)})
+		}
+	}
+	return joinErrors(errs)
 }
 
 // loop starts ready stages while slots are free and collects their
@@ -288,7 +336,7 @@ func (r *run) collect(res stageResult) {
 func (r *run) learn(res stageResult) {
 	s := res.s
 	work := s.Work
-	if res.report != nil && res.report.BytesIn > 0 && (s.Kind == KindPipe || s.Kind == KindMapReduce) {
+	if res.report != nil && res.report.BytesIn > 0 && s.Kind.Traits().Split == schema.SplitFiles {
 		work = float64(res.report.BytesIn)
 	}
 	if secs := res.end.Sub(res.start).Seconds(); secs > 0 && work > 0 {

@@ -310,6 +310,70 @@ stages:
 	}
 }
 
+// TestRunEachStageBadItemsFileWithChunkSize checks that an each stage
+// whose items_file cannot be read fails on that, even when the stage also
+// sets chunk_size (whose parsing used to replace the error).
+func TestRunEachStageBadItemsFileWithChunkSize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	missing := filepath.Join(e.dir, "items.d") // a folder: opened, but not read
+	if err := os.Mkdir(missing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.run(t, nil, `
+stages:
+  - name: greet
+    each: {items_file: `+missing+`, command: [echo, "{}"], chunk_size: 2}
+`, pipeline.Options{})
+	if err == nil || !strings.Contains(err.Error(), "items_file "+missing) || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("each stage with an unreadable items_file: %v, want an error naming items_file %s", err, missing)
+	}
+}
+
+// TestRunRefusesExistingOutputs runs a pipeline, then the same file as a
+// new run: every stage's output exists, so the run is refused before any
+// stage runs, naming each output, and the outputs are left as they were.
+// With Force the stages run and replace them.
+func TestRunRefusesExistingOutputs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := writeFile(t, e.dir, "in.txt", 1000)
+	a, b := filepath.Join(e.dir, "a.txt"), filepath.Join(e.dir, "b.txt")
+	text := `
+stages:
+  - name: a
+    pipe: {input: [` + in + `], output: ` + a + `, command: [tr, a-z, A-Z]}
+  - name: b
+    pipe: {input: ["stage:a"], output: ` + b + `, command: [tr, A-Z, a-z]}
+`
+	if _, err := e.run(t, nil, text, pipeline.Options{ID: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, []byte("mine\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := e.run(t, nil, text, pipeline.Options{ID: "second"})
+	if !errors.Is(err, job.ErrBadInput) {
+		t.Fatalf("second run over existing outputs: %v, want bad input", err)
+	}
+	for _, p := range []string{a, b} {
+		if !strings.Contains(err.Error(), "output "+p+" already exists") || !strings.Contains(err.Error(), "--force") {
+			t.Errorf("the refusal does not name %s and --force: %v", p, err)
+		}
+		if got := readFile(t, p); got != "mine\n" {
+			t.Errorf("%s was overwritten by a refused run: %q", p, got)
+		}
+	}
+	if _, err := e.run(t, nil, text, pipeline.Options{ID: "third", Force: true}); err != nil {
+		t.Fatalf("run with Force: %v", err)
+	}
+	if got, want := readFile(t, b), readFile(t, in); got != want {
+		t.Errorf("with Force, b.txt is not the pipeline's output")
+	}
+}
+
 // TestRunRecordStages runs a pipe stage over CSV with a header and quoted
 // newlines and a mapreduce stage over its output with the header: the
 // pipe keeps one header and never cuts a record, the map skips the

@@ -7,8 +7,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -37,10 +37,10 @@ func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
 			s.pos["depends_on"] = p.key.Line
 			return p.list(&s.DependsOn, true)(v)
 		},
-		KindPipe:      kindSetter(KindPipe),
-		KindMapReduce: kindSetter(KindMapReduce),
-		KindEach:      kindSetter(KindEach),
-		KindMigrate:   kindSetter(KindMigrate),
+		string(schema.KindPipe):      kindSetter(string(schema.KindPipe)),
+		string(schema.KindMapReduce): kindSetter(string(schema.KindMapReduce)),
+		string(schema.KindEach):      kindSetter(string(schema.KindEach)),
+		string(schema.KindMigrate):   kindSetter(string(schema.KindMigrate)),
 	}, nil)
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func peekName(n *yaml.Node) string {
 
 // kind parses the spec of a stage's kind.
 func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions) error {
-	s.Kind = kind
+	s.Kind = schema.Kind(kind)
 	what := kind + " of stage " + s.Name
 	if s.Name == "" {
 		what = kind
@@ -91,8 +91,9 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 	setOpts := func() {}
 	key := p.key // the line of the kind's name, for messages
 	var required []string
-	switch kind {
-	case KindPipe:
+	// The one place where a stage's kind decides: which spec it has.
+	switch s.Kind {
+	case schema.KindPipe:
 		spec := &PipeSpec{}
 		s.Pipe = spec
 		fields = map[string]setter{
@@ -103,7 +104,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		p.recordFields(fields, &spec.RecordSpec, field, true)
 		required = []string{"input", "command"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindMapReduce:
+	case schema.KindMapReduce:
 		spec := &MapReduceSpec{Partitions: 1}
 		s.MapReduce = spec
 		fields = map[string]setter{
@@ -116,7 +117,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		p.recordFields(fields, &spec.RecordSpec, field, false)
 		required = []string{"input", "output", "map", "reduce"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindEach:
+	case schema.KindEach:
 		spec := &EachSpec{}
 		s.Each = spec
 		fields = map[string]setter{
@@ -130,7 +131,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		}
 		required = []string{"command"}
 		setOpts = func() { spec.StageOptions = opts }
-	case KindMigrate:
+	case schema.KindMigrate:
 		spec := &MigrateSpec{}
 		s.Migrate = spec
 		fields = map[string]setter{
@@ -174,43 +175,10 @@ func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) err
 	if err := p.checkOptions(s, kind, what, at); err != nil {
 		return err
 	}
-	if _, given := s.pos[kind+".task_time"]; given && kind == KindEach {
+	if _, given := s.pos[kind+".task_time"]; given && !s.Kind.Traits().Adaptive {
 		return p.errorf(at("task_time"), "%s: task_time sizes chunks of input files and key ranges, not items: use chunk_size (items per task)", what)
 	}
-	switch kind {
-	case KindPipe:
-		if len(s.Pipe.Input) == 0 {
-			return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
-		}
-		if len(s.Pipe.Command) == 0 {
-			return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [tr, a-z, A-Z]", what)
-		}
-		if err := command.Check(s.Pipe.Command); err != nil {
-			return p.errorf(at("command"), "%s: %v", what, err)
-		}
-		if err := p.checkRecords(s, kind, what, at, s.Pipe.RecordSpec); err != nil {
-			return err
-		}
-	case KindMapReduce:
-		if err := p.checkRecords(s, kind, what, at, s.MapReduce.RecordSpec); err != nil {
-			return err
-		}
-		if len(s.MapReduce.Input) == 0 {
-			return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
-		}
-		if s.MapReduce.Partitions < 1 {
-			return p.errorf(at("partitions"), "%s: partitions %d is not valid: use 1 or more", what, s.MapReduce.Partitions)
-		}
-	case KindEach:
-		e := s.Each
-		if (len(e.Items) == 0) == (e.ItemsFile == "") {
-			return p.errorf(n, "%s needs exactly one of items (a list) and items_file (one item a line)", what)
-		}
-		if len(e.Command) == 0 {
-			return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [gofmt, -l, \"{}\"]", what)
-		}
-	}
-	return nil
+	return s.spec().check(p, at, n, what)
 }
 
 // recordFields adds the fields of a RecordSpec to a kind's fields;
@@ -218,7 +186,11 @@ func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) err
 func (p *parser) recordFields(fields map[string]setter, r *RecordSpec, field func(string, setter) setter, pipe bool) {
 	fields["header"] = field("header", p.integer(&r.Header))
 	fields["null"] = field("null", p.boolean(&r.Null))
-	fields["recend"] = field("recend", p.scalar(&r.RecEnd))
+	recend := p.scalar(&r.RecEnd)
+	fields["recend"] = field("recend", func(v *yaml.Node) error {
+		r.recendSet = true
+		return recend(v)
+	})
 	fields["recstart"] = field("recstart", p.scalar(&r.RecStart))
 	fields["format"] = field("format", p.scalar(&r.Format))
 	if pipe {
@@ -228,8 +200,8 @@ func (p *parser) recordFields(fields map[string]setter, r *RecordSpec, field fun
 
 // checkRecords checks a stage's record fields, as jetmr pipe checks its
 // flags.
-func (p *parser) checkRecords(s *Stage, kind, what string, at func(string) *yaml.Node, r RecordSpec) error {
-	_, recend := s.pos[kind+".recend"]
+func (p *parser) checkRecords(r RecordSpec, at func(string) *yaml.Node, what string) error {
+	recend := r.recendSet
 	switch {
 	case recend && r.RecEnd == "":
 		return p.errorf(at("recend"), "%s: recend is empty: give the string that ends each record, e.g. \"\\n\\n\", or drop it for lines", what)
@@ -255,8 +227,7 @@ func (p *parser) checkRecords(s *Stage, kind, what string, at func(string) *yaml
 func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml.Node) error {
 	o := s.Options()
 	if o.ChunkSize != "" {
-		if kind == KindMigrate || kind == KindEach {
-			unit := map[string]string{KindMigrate: "rows per batch, e.g. 1000", KindEach: "items per task, e.g. 50"}[kind]
+		if unit, counted := chunkUnits[s.Kind]; counted {
 			if n, err := strconv.ParseInt(o.ChunkSize, 10, 64); err != nil || n < 1 {
 				return p.errorf(at("chunk_size"), "%s: chunk_size %q is not valid for %s: give a number of %s", what, o.ChunkSize, kind, unit)
 			}
@@ -280,12 +251,12 @@ func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml
 			err = fmt.Errorf("halt %q is not valid: use never, soon,fail=N or now,fail=N", o.Halt)
 		}
 		if err != nil {
-			return p.errorf(at("halt"), "%s: %s", what, strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": "))
+			return p.errorf(at("halt"), "%s: %s", what, err)
 		}
 	}
 	if o.Jobs != "" {
 		if _, _, err := job.Slots(o.Jobs, job.SlotOptions{}); err != nil {
-			msg := strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": ")
+			msg := err.Error()
 			return p.errorf(at("jobs"), "%s: %s", what, strings.Replace(msg, "-j ", "jobs ", 1))
 		}
 	}

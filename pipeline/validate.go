@@ -13,20 +13,23 @@ import (
 // stage: inputs and cycles. It adds the stages an input names to
 // DependsOn.
 func validate(f *File) error {
+	var errs []error
 	byName := map[string]*Stage{}
 	for _, s := range f.Stages {
 		if err := schema.ValidateJobID(s.Name); err != nil || len(s.Name) > 32 {
-			return &Error{File: f.Path, Line: s.line("name"), Msg: fmt.Sprintf("stage name %q is not valid: use 1 to 32 letters, digits, '-' or '_'", s.Name)}
+			errs = append(errs, &Error{File: f.Path, Line: s.line("name"), Msg: fmt.Sprintf("stage name %q is not valid: use 1 to 32 letters, digits, '-' or '_'", s.Name)})
 		}
 		if first := byName[s.Name]; first != nil {
-			return &Error{File: f.Path, Line: s.line("name"), Msg: fmt.Sprintf("two stages are named %s (the first at line %d): give each stage its own name", s.Name, first.Line)}
+			errs = append(errs, &Error{File: f.Path, Line: s.line("name"), Msg: fmt.Sprintf("two stages are named %s (the first at line %d): give each stage its own name", s.Name, first.Line)})
+			continue
 		}
 		byName[s.Name] = s
 	}
+	refsOK := true
 	for _, s := range f.Stages {
 		for _, d := range s.DependsOn {
 			if err := checkRef(f, s, byName, d, "depends_on"); err != nil {
-				return err
+				errs, refsOK = append(errs, err), false
 			}
 		}
 		for _, in := range s.Inputs() {
@@ -34,28 +37,37 @@ func validate(f *File) error {
 			if !ok {
 				continue
 			}
-			field := s.Kind + ".input"
+			field := string(s.Kind) + ".input"
 			if err := checkRef(f, s, byName, name, field); err != nil {
-				return err
+				errs, refsOK = append(errs, err), false
+				continue
 			}
 			if byName[name].Output() == "" {
-				return &Error{File: f.Path, Line: s.line(field), Msg: fmt.Sprintf("stage %s reads %s, but stage %s writes no file: give it an output, or depend on it with depends_on", s.Name, in, name)}
+				errs = append(errs, &Error{File: f.Path, Line: s.line(field), Msg: fmt.Sprintf("stage %s reads %s, but stage %s writes no file: give it an output, or depend on it with depends_on", s.Name, in, name)})
+				continue
 			}
 			if !slices.Contains(s.DependsOn, name) {
 				s.DependsOn = append(s.DependsOn, name)
 			}
 		}
 	}
+	if !refsOK {
+		// The cycle and output checks follow dependencies, which must
+		// name stages.
+		return joinErrors(errs)
+	}
 	if cycle := findCycle(f.Stages, byName); cycle != nil {
 		first := byName[cycle[0]]
-		return &Error{File: f.Path, Line: first.line("depends_on"), Msg: fmt.Sprintf("the stages depend on each other in a cycle: %s: remove one of these dependencies", strings.Join(cycle, " -> "))}
+		errs = append(errs, &Error{File: f.Path, Line: first.line("depends_on"), Msg: fmt.Sprintf("the stages depend on each other in a cycle: %s: remove one of these dependencies", strings.Join(cycle, " -> "))})
+		return joinErrors(errs)
 	}
-	return checkOutputs(f, byName)
+	return joinErrors(append(errs, checkOutputs(f, byName)...))
 }
 
 // checkOutputs refuses two stages writing the same file, and two pipe
 // stages writing to stdout that may run at the same time.
-func checkOutputs(f *File, byName map[string]*Stage) error {
+func checkOutputs(f *File, byName map[string]*Stage) []error {
+	var errs []error
 	writers := map[string]*Stage{}
 	var stdout []*Stage
 	for _, s := range f.Stages {
@@ -64,8 +76,8 @@ func checkOutputs(f *File, byName map[string]*Stage) error {
 			if s.Pipe != nil {
 				for _, other := range stdout {
 					if !dependsOn(s, other.Name, byName) {
-						return &Error{File: f.Path, Line: s.Line, Msg: fmt.Sprintf(
-							"stages %s and %s both write to stdout and may run at the same time: give one an output, or order them with depends_on", other.Name, s.Name)}
+						errs = append(errs, &Error{File: f.Path, Line: s.Line, Msg: fmt.Sprintf(
+							"stages %s and %s both write to stdout and may run at the same time: give one an output, or order them with depends_on", other.Name, s.Name)})
 					}
 				}
 				stdout = append(stdout, s)
@@ -74,12 +86,13 @@ func checkOutputs(f *File, byName map[string]*Stage) error {
 		}
 		key := filepath.Clean(out)
 		if other := writers[key]; other != nil {
-			return &Error{File: f.Path, Line: s.line(s.Kind + ".output"), Msg: fmt.Sprintf(
-				"stages %s and %s both write %s: give each stage its own output", other.Name, s.Name, out)}
+			errs = append(errs, &Error{File: f.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
+				"stages %s and %s both write %s: give each stage its own output", other.Name, s.Name, out)})
+			continue
 		}
 		writers[key] = s
 	}
-	return nil
+	return errs
 }
 
 // dependsOn reports whether s depends on the stage name, directly or not.

@@ -9,6 +9,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -44,12 +45,12 @@ func TestCountSinkUnchanged(t *testing.T) {
 		s.UnchangedExamples[0] != "batch [10, 20) holds 10 rows but the SQL changed 0" {
 		t.Fatalf("sink %+v; want 20 rows, 8 batches, 6 split, 6 unchanged with 5 examples from batch [10, 20)", s)
 	}
-	r := &reducer.Report{Kind: "migrate", BatchesUnchanged: s.Unchanged, UnchangedBatches: s.UnchangedExamples}
+	r := &report.Report{Kind: "migrate", BatchesUnchanged: s.Unchanged, UnchangedBatches: s.UnchangedExamples}
 	w := r.Warnings()
 	if len(w) != 1 || !strings.HasPrefix(w[0], "jetmr: warning: 6 batches held rows but their SQL changed none, e.g. batch [10, 20) holds 10 rows") {
 		t.Errorf("warnings %q", w)
 	}
-	if w := (&reducer.Report{Kind: "migrate", Rows: 20}).Warnings(); w != nil {
+	if w := (&report.Report{Kind: "migrate", Rows: 20}).Warnings(); w != nil {
 		t.Errorf("warnings %q for a run that changed every batch", w)
 	}
 }

@@ -327,9 +327,9 @@ func parseValue(fold string, value []byte) (number, error) {
 	x, err := parseNumber(value)
 	switch {
 	case errors.Is(err, errRange):
-		return number{}, fmt.Errorf("value %q is out of the range of float64: %s needs finite values", clip(value), fold)
+		return number{}, schema.Permanent(fmt.Errorf("value %q is out of the range of float64: %s needs finite values", clip(value), fold))
 	case err != nil:
-		return number{}, fmt.Errorf("value %q is not a number: %s needs numeric values", clip(value), fold)
+		return number{}, schema.Permanent(fmt.Errorf("value %q is not a number: %s needs numeric values", clip(value), fold))
 	}
 	return x, nil
 }

@@ -50,6 +50,9 @@ type KeyedConfig struct {
 	// Sync fsyncs the part files and directories before the output is
 	// renamed into place, so that it survives a power loss.
 	Sync bool
+	// Replace lets the output replace a directory or file that exists at
+	// Dir when it is published (--force); without it that is an error.
+	Replace bool
 }
 
 // KeyedSink merges the keyed outputs of a map-reduce job. With a built-in
@@ -271,16 +274,35 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 			return err
 		}
 	}
+	old := ""
 	if _, err := os.Lstat(s.cfg.Dir); err == nil {
-		os.RemoveAll(s.tmp)
-		return fmt.Errorf("output directory %s appeared while the job ran: remove it or choose another -o", s.cfg.Dir)
+		if !s.cfg.Replace {
+			os.RemoveAll(s.tmp)
+			return fmt.Errorf("output directory %s appeared while the job ran: remove it, choose another -o, or add --force to replace it", s.cfg.Dir)
+		}
+		// Move the old output aside, so that the new one is renamed in
+		// whole; the old one goes once the new one is in place.
+		old = filepath.Join(filepath.Dir(s.cfg.Dir), "."+filepath.Base(s.cfg.Dir)+".jetmr-"+s.cfg.Job+".old")
+		os.RemoveAll(old)
+		if err := os.Rename(s.cfg.Dir, old); err != nil {
+			os.RemoveAll(s.tmp)
+			return fmt.Errorf("moving the old output %s aside: %w", s.cfg.Dir, err)
+		}
 	}
 	crashpoint.Hit("commit.written")
 	if err := os.Rename(s.tmp, s.cfg.Dir); err != nil {
 		os.RemoveAll(s.tmp)
+		if old != "" {
+			os.Rename(old, s.cfg.Dir)
+		}
 		return fmt.Errorf("renaming output into %s: %w", s.cfg.Dir, err)
 	}
 	crashpoint.Hit("commit.renamed")
+	if old != "" {
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("removing the replaced output: %w", err)
+		}
+	}
 	s.cleanRuns()
 	if !s.cfg.Sync {
 		return nil

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/internal/crashpoint"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -49,29 +50,9 @@ type Config struct {
 	// Total delivers the number of tasks once the splitter has published
 	// them all. Required.
 	Total <-chan uint64
-	// Retired is called with the tasks each merge retired, so the splitter
-	// can publish more. Optional.
-	Retired func(Span)
-	// Retry is called, during a --retry-failed round, for each task that
-	// failed in an earlier round: it must publish the task again. Optional;
-	// without it earlier failures stay final.
-	Retry func(r *schema.Result) error
-	// Fetch is called with each successful result whose output is an
-	// object (transport "object") before the sink sees it: it must make the
-	// output a local spill file (set Spill, clear Object). Required for jobs
-	// whose workers ship outputs as objects.
-	Fetch func(ctx context.Context, r *schema.Result) error
-	// Merged is called, from the reducer's goroutine, with the result of
-	// each task merged in full (for keyed jobs, its last partition), replays
-	// included: --task-time sizes the next chunks from them. Optional.
-	Merged func(res *schema.Result)
-	// Failed is called after each task that failed for good, with the number
-	// of such tasks so far (for --halt). Optional.
-	Failed func(n int)
-	// BeforeCommit is called once every task is complete, before the sink
-	// publishes the output; the job records that it is committing, so that
-	// a crash during the commit is recognised on resume. Optional.
-	BeforeCommit func(ctx context.Context) error
+	// Session is the job the reducer merges for. Default: a NopSession,
+	// which fetches no output objects and retries no task.
+	Session Session
 	// Start is when the job started, for its wall time. Default: now.
 	Start time.Time
 	// Logger receives the reducer's logs. Zero value: none.
@@ -92,8 +73,10 @@ type Reducer struct {
 	done      doneSet
 	nDone     uint64
 	completed atomic.Uint64 // nDone, for other goroutines
-	stats     *Stats
-	dead      []DeadLetter
+	taken     atomic.Uint64 // stream sequence of the last result message taken in
+	busy      atomic.Bool   // a result is being handled (a merge may block on a slow reader)
+	stats     *report.Stats
+	dead      []report.DeadLetter
 	dropped   int
 	replayEnd uint64     // last stream sequence stored before this run
 	mu        sync.Mutex // held by the loop while it handles a message, for Progress
@@ -113,9 +96,10 @@ type Progress struct {
 func (r *Reducer) Progress() Progress {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	in, out := r.stats.Bytes()
 	return Progress{
 		Completed: r.nDone, Failed: uint64(len(r.dead)), Malformed: uint64(len(r.stats.Malformed)),
-		BytesIn: r.stats.bytesIn, BytesOut: r.stats.bytesOut,
+		BytesIn: in, BytesOut: out,
 	}
 }
 
@@ -124,13 +108,10 @@ func New(cfg Config) (*Reducer, error) {
 	if cfg.JS == nil || cfg.Sink == nil || cfg.Total == nil {
 		return nil, errors.New("reducer.New: JS, Sink and Total are required")
 	}
-	if cfg.Retired == nil {
-		cfg.Retired = func(Span) {}
+	if cfg.Session == nil {
+		cfg.Session = NopSession{}
 	}
-	if cfg.Failed == nil {
-		cfg.Failed = func(int) {}
-	}
-	stats := NewStats()
+	stats := report.NewStats()
 	if !cfg.Start.IsZero() {
 		stats.Start = cfg.Start
 	}
@@ -145,11 +126,20 @@ func New(cfg Config) (*Reducer, error) {
 // call while Run runs.
 func (r *Reducer) Completed() uint64 { return r.completed.Load() }
 
+// Position is the stream sequence of the last result message the reducer
+// took in, and whether it is handling one now (a merge that waits for a
+// slow output reader is busy). A results stream whose last sequence is
+// past the position holds results the reducer has still to merge. It is
+// safe to call while Run runs.
+func (r *Reducer) Position() (seq uint64, busy bool) {
+	return r.taken.Load(), r.busy.Load()
+}
+
 // Run merges results until every task is complete, then commits the sink.
 // It returns the statistics of the job's tasks. With failed tasks the
 // output is not published and the dead letters are in the stats. When ctx
 // is cancelled the sink is suspended for a resume and ctx's error returned.
-func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
+func (r *Reducer) Run(ctx context.Context) (*report.Stats, error) {
 	iter, err := r.results(ctx)
 	if err != nil {
 		return nil, errors.Join(err, r.suspend(ctx))
@@ -170,8 +160,8 @@ func (r *Reducer) Run(ctx context.Context) (*Stats, error) {
 		return r.stats, errors.Join(err, r.suspend(ctx))
 	}
 	r.stats.Dead = r.dead
-	if r.cfg.BeforeCommit != nil && len(r.dead) == 0 {
-		if err := r.cfg.BeforeCommit(ctx); err != nil {
+	if len(r.dead) == 0 {
+		if err := r.cfg.Session.Committing(ctx); err != nil {
 			return r.stats, errors.Join(err, r.suspend(ctx))
 		}
 		crashpoint.Hit("commit.marked")
@@ -255,6 +245,12 @@ func (r *Reducer) loop(ctx context.Context, msgs <-chan jetstream.Msg) error {
 }
 
 func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
+	r.busy.Store(true)
+	defer r.busy.Store(false)
+	md, mdErr := m.Metadata()
+	if mdErr == nil {
+		r.taken.Store(md.Sequence.Stream)
+	}
 	if m.Subject() == schema.MalformedSubject(r.cfg.Job.ID) {
 		r.stats.Malformed = append(r.stats.Malformed, string(m.Data()))
 		return nil
@@ -272,10 +268,7 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	if r.done.has(res.Index) {
 		return nil // a duplicate of a task already complete
 	}
-	replayed := false
-	if md, err := m.Metadata(); err == nil {
-		replayed = md.Sequence.Stream <= r.replayEnd
-	}
+	replayed := mdErr == nil && md.Sequence.Stream <= r.replayEnd
 	if res.Err != nil {
 		if err := r.fetch(ctx, &res); err != nil {
 			return err
@@ -301,11 +294,9 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	r.stats.AddOutput(&res)
 	if allTrue(seen) {
 		r.complete(&res, replayed)
-		if r.cfg.Merged != nil {
-			r.cfg.Merged(&res)
-		}
+		r.cfg.Session.Merged(&res)
 	}
-	r.cfg.Retired(span)
+	r.cfg.Session.Retired(span)
 	return nil
 }
 
@@ -318,34 +309,34 @@ func (r *Reducer) fetch(ctx context.Context, res *schema.Result) error {
 	if sk, ok := r.cfg.Sink.(interface{ Skips(*schema.Result) bool }); ok && sk.Skips(res) {
 		return nil
 	}
-	if r.cfg.Fetch == nil {
-		return fmt.Errorf("result of task %d is in object %s, and this reducer cannot fetch objects", res.Index, res.Object)
-	}
-	if err := r.cfg.Fetch(ctx, res); err != nil {
-		return fmt.Errorf("fetching the output of task %d: %w", res.Index, err)
+	if err := r.cfg.Session.Fetch(ctx, res); err != nil {
+		return fmt.Errorf("fetching the output of task %d from object %s: %w", res.Index, res.Object, err)
 	}
 	return nil
 }
 
 func (r *Reducer) fail(ctx context.Context, res *schema.Result, replayed bool) error {
-	if res.Round < r.cfg.Job.Round && r.cfg.Retry != nil {
+	if res.Round < r.cfg.Job.Round {
 		// Failed in an earlier round: this round runs it again.
-		if err := r.cfg.Retry(res); err != nil {
+		retried, err := r.cfg.Session.Retry(res)
+		if err != nil {
 			return fmt.Errorf("retrying task %d: %w", res.Index, err)
 		}
-		return nil
+		if retried {
+			return nil
+		}
 	}
 	span, err := r.cfg.Sink.Fail(ctx, res)
 	if err != nil {
 		return fmt.Errorf("recording failure of task %d: %w", res.Index, err)
 	}
-	r.dead = append(r.dead, DeadLetter{
+	r.dead = append(r.dead, report.DeadLetter{
 		Index: res.Index, Attempts: res.Attempt, Worker: res.Worker,
 		Path: res.Path, Offset: res.Offset, Length: res.Length, Error: *res.Err,
 	})
 	r.complete(res, replayed)
-	r.cfg.Retired(span)
-	r.cfg.Failed(len(r.dead))
+	r.cfg.Session.Retired(span)
+	r.cfg.Session.Failed(len(r.dead))
 	return nil
 }
 

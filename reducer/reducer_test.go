@@ -1,7 +1,6 @@
 package reducer_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -15,10 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetmr/jetmr/internal/clitest"
+
 	"go.uber.org/goleak"
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -105,11 +107,14 @@ func (p publisher) garbage(partitions int) int {
 
 // spans records what the reducer retired.
 type spans struct {
+	reducer.NopSession
 	mu  sync.Mutex
 	got []reducer.Span
 }
 
-func (s *spans) add(sp reducer.Span) {
+// Retired records the spans a reducer retires; the rest of the session
+// is a NopSession's.
+func (s *spans) Retired(sp reducer.Span) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sp.To > sp.From {
@@ -141,19 +146,19 @@ func (s *spans) checkOnce(t *testing.T, n uint64) {
 
 // run runs a reducer over the job's results with total tasks, publishing
 // late (if given) once the reducer is running.
-func run(t *testing.T, b *broker.Broker, rec schema.JobRecord, sink reducer.Sink, total uint64, late func()) (*reducer.Stats, *spans, error) {
+func run(t *testing.T, b *broker.Broker, rec schema.JobRecord, sink reducer.Sink, total uint64, late func()) (*report.Stats, *spans, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	totalCh := make(chan uint64, 1)
 	totalCh <- total
 	sp := &spans{}
-	red, err := reducer.New(reducer.Config{JS: b.JS, Job: rec, Sink: sink, Total: totalCh, Retired: sp.add})
+	red, err := reducer.New(reducer.Config{JS: b.JS, Job: rec, Sink: sink, Total: totalCh, Session: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
-		stats *reducer.Stats
+		stats *report.Stats
 		err   error
 	}
 	done := make(chan result, 1)
@@ -473,54 +478,10 @@ func TestOnlyGarbageThenResults(t *testing.T) {
 // readParts reads an output directory of part files, checking that each
 // is sorted by key and each key is in its partition.
 func readParts(t *testing.T, dir string, partitions int) map[string]string {
-	t.Helper()
-	var want []string
-	for p := range partitions {
-		want = append(want, reducer.PartName(p))
-	}
-	if got := dirNames(t, dir); !slices.Equal(got, want) {
-		t.Fatalf("output directory holds %q, want %q", got, want)
-	}
-	out := map[string]string{}
-	for p := range partitions {
-		data, err := os.ReadFile(filepath.Join(dir, reducer.PartName(p)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		last := ""
-		for sc.Scan() {
-			k, v, ok := strings.Cut(sc.Text(), "\t")
-			if !ok {
-				t.Fatalf("%s: line %q has no tab", reducer.PartName(p), sc.Text())
-			}
-			if last != "" && k <= last {
-				t.Errorf("%s: key %q after %q", reducer.PartName(p), k, last)
-			}
-			if q := schema.Partition([]byte(k), partitions); q != p {
-				t.Errorf("%s: key %q belongs to partition %d", reducer.PartName(p), k, q)
-			}
-			if _, dup := out[k]; dup {
-				t.Errorf("key %q appears twice", k)
-			}
-			out[k], last = v, k
-		}
-	}
-	return out
+	return clitest.ReadParts(t, dir, partitions)
 }
 
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := []string{}
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
+func dirNames(t *testing.T, dir string) []string { return clitest.DirNames(t, dir) }
 
 // TestReplayedObjectsNotFetched resumes an ordered output written up to
 // task 3: the replayed results below it name output objects (transport

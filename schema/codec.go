@@ -78,6 +78,9 @@ func DecodeResult(data []byte) (Result, error) {
 // EncodeJobRecord encodes j, stamping the current [Version].
 func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	j.V = Version
+	if j.Builtin != "" {
+		j.Map = j.Builtin // where workers that predate Builtin look for it
+	}
 	return msgpack.Marshal(&j)
 }
 
@@ -91,10 +94,16 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 		return JobRecord{}, fmt.Errorf("decoding job record: %w", err)
 	}
 	if err := ValidateJobID(j.ID); err != nil {
-		return JobRecord{}, fmt.Errorf("decoding job record: %w: %v", ErrMalformed, err)
+		return JobRecord{}, fmt.Errorf("decoding job record: %w: %w", ErrMalformed, err)
 	}
-	if j.Kind != KindPipe && j.Kind != KindMapReduce && j.Kind != KindMigrate && j.Kind != KindEach {
+	if !j.Kind.Valid() {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: unknown kind %q", j.ID, ErrMalformed, j.Kind)
+	}
+	if j.Kind.Traits().Builtin && j.Builtin == "" {
+		j.Builtin = j.Map // written before Builtin existed
+	}
+	if j.Kind.Traits().Builtin {
+		j.Map = ""
 	}
 	if j.Partitions < 1 {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partitions", j.ID, ErrMalformed, j.Partitions)
@@ -120,7 +129,7 @@ func decode(data []byte, v any) (err error) {
 		return err
 	}
 	if err := msgpack.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return nil
 }

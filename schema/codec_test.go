@@ -218,3 +218,45 @@ func TestPartition(t *testing.T) {
 		}
 	}
 }
+
+// TestJobRecordBuiltin checks that an each job's built-in item function
+// travels in its own field, that records written before that field
+// existed (the built-in under "map") still decode to it, and that new
+// records keep "map" for workers that predate it.
+func TestJobRecordBuiltin(t *testing.T) {
+	t.Parallel()
+	rec := schema.JobRecord{ID: "j", Kind: schema.KindEach, Partitions: 1, Builtin: "echo"}
+	data, err := schema.EncodeJobRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := schema.DecodeJobRecord(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Builtin != "echo" || got.Map != "" {
+		t.Errorf("decoded Builtin %q, Map %q; want echo and nothing", got.Builtin, got.Map)
+	}
+	var legacy map[string]any
+	if err := msgpack.Unmarshal(data, &legacy); err != nil {
+		t.Fatal(err)
+	}
+	if legacy["map"] != "echo" {
+		t.Errorf("encoded map = %v, want echo for older workers", legacy["map"])
+	}
+	// A record from before Builtin: the built-in under "map" only.
+	delete(legacy, "builtin")
+	old, err := msgpack.Marshal(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = schema.DecodeJobRecord(old); err != nil || got.Builtin != "echo" || got.Map != "" {
+		t.Errorf("old record: Builtin %q, Map %q, err %v; want echo, nothing, nil", got.Builtin, got.Map, err)
+	}
+	// A mapreduce job's map stays where it is.
+	mr := schema.JobRecord{ID: "m", Kind: schema.KindMapReduce, Partitions: 1, Map: "wordcount"}
+	data, _ = schema.EncodeJobRecord(mr)
+	if got, err = schema.DecodeJobRecord(data); err != nil || got.Map != "wordcount" || got.Builtin != "" {
+		t.Errorf("mapreduce record: Map %q, Builtin %q, err %v", got.Map, got.Builtin, err)
+	}
+}

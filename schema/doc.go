@@ -12,4 +12,7 @@
 // Stable contract: field names (msgpack keys) are never reused with a
 // different meaning; new optional fields may appear within a version; a
 // change that an older reader would misinterpret bumps [Version].
+//
+// The package is a leaf: it starts no goroutine, does no I/O and imports no
+// other jetmr package, so that every other package may import it.
 package schema

@@ -55,7 +55,7 @@ func (r *RunReader) Next() (Pair, error) {
 	if !r.started {
 		n, err := r.dec.DecodeArrayLen()
 		if err != nil {
-			return Pair{}, fmt.Errorf("reading run: %w: %v", ErrMalformed, err)
+			return Pair{}, fmt.Errorf("reading run: %w: %v", ErrMalformed, err) // %v: a cut-short run must not read as io.EOF
 		}
 		if n < 0 || n%2 != 0 {
 			return Pair{}, fmt.Errorf("reading run: %w: array of %d items", ErrMalformed, n)
@@ -90,7 +90,7 @@ const MaxRunItem = 64 << 20
 func (r *RunReader) item(what string) ([]byte, error) {
 	n, err := r.dec.DecodeBytesLen()
 	if err != nil {
-		return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+		return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err) // not io.EOF
 	}
 	if n < 0 {
 		return []byte{}, nil
@@ -103,7 +103,7 @@ func (r *RunReader) item(what string) ([]byte, error) {
 		chunk := min(n-len(b), max(len(b), 64<<10))
 		b = append(b, make([]byte, chunk)...)
 		if err := r.dec.ReadFull(b[len(b)-chunk:]); err != nil {
-			return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+			return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err) // not io.EOF
 		}
 	}
 	return b, nil

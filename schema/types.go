@@ -1,6 +1,9 @@
 package schema
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Version is the wire version this jetmr writes.
 const Version = 1
@@ -108,23 +111,27 @@ type TaskError struct {
 
 func (e *TaskError) Error() string { return e.Message }
 
-// Job kinds.
-const (
-	KindPipe      = "pipe"
-	KindMapReduce = "mapreduce"
-	KindMigrate   = "migrate"
+// ErrPermanent matches every error that a retry of its task cannot fix,
+// such as a built-in fold given a value it cannot read: the task becomes a
+// dead letter after its first attempt. Mark one with [Permanent].
+var ErrPermanent = errors.New("permanent failure")
 
-	// KindEach runs a command once per item; its tasks carry batches of
-	// items ([ItemBatch]) and its results per-item outcomes ([ItemResults]).
-	KindEach = "each"
-)
+// Permanent marks err as one a retry cannot fix: the result matches
+// [ErrPermanent] and err, and reads as err.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string        { return e.err.Error() }
+func (e permanentError) Unwrap() error        { return e.err }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
 // JobRecord describes a job: what it runs and over which inputs. It lives
 // in [JobsBucket] so that workers and a resumed run see the same job.
 type JobRecord struct {
 	V      int      `msgpack:"v"`
 	ID     string   `msgpack:"id"`
-	Kind   string   `msgpack:"kind"`
+	Kind   Kind     `msgpack:"kind"`
 	Inputs []string `msgpack:"inputs"`
 	// InputSizes are the sizes of Inputs when the job started, so that a
 	// resume can refuse inputs that changed.
@@ -137,9 +144,12 @@ type JobRecord struct {
 	InputFingerprints []InputFingerprint `msgpack:"fprints,omitempty"`
 	Output            string             `msgpack:"output,omitempty"`
 	Command           []string           `msgpack:"cmd,omitempty"`
-	Map               string             `msgpack:"map,omitempty"`
-	MapCommand        []string           `msgpack:"mapcmd,omitempty"`
-	Reduce            string             `msgpack:"reduce,omitempty"`
+	// Map is a mapreduce job's built-in map function ("" when the map is
+	// MapCommand). Records written before Builtin existed keep an each
+	// job's built-in here too; DecodeJobRecord moves it to Builtin.
+	Map        string   `msgpack:"map,omitempty"`
+	MapCommand []string `msgpack:"mapcmd,omitempty"`
+	Reduce     string   `msgpack:"reduce,omitempty"`
 	// ReduceCommand is set when the reduce is a command, not a built-in.
 	ReduceCommand []string `msgpack:"redcmd,omitempty"`
 	Partitions    int      `msgpack:"parts"`
@@ -174,6 +184,10 @@ type JobRecord struct {
 	// own); Shell runs its Command as one sh -c script.
 	Dir   string `msgpack:"dir,omitempty"`
 	Shell bool   `msgpack:"shell,omitempty"`
+	// Builtin is an each job's built-in item function, run instead of
+	// Command. EncodeJobRecord writes it under "map" as well, for workers
+	// that predate it.
+	Builtin string `msgpack:"builtin,omitempty"`
 
 	// Records says how a pipe or map-reduce job's inputs divide into
 	// records: the number of header records of each input (--header),

@@ -40,4 +40,7 @@
 //   - [ReadItems] reads an each job's item list (lines or NUL-separated);
 //     [Items] batches it into tasks of consecutive items carried in the
 //     task messages, [DefaultItemsPerTask] sizes the batches.
+//
+// The splitter starts no goroutine; package job runs it and publishes the
+// tasks. It must not publish to the broker itself.
 package splitter

@@ -6,14 +6,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/jetmr/jetmr/errs"
 )
 
-// ErrBadInput wraps every error caused by the user's inputs: a missing
-// path, an unreadable file, a directory without files, a path that is not
-// a regular file or directory, or a file that changed while being split.
-// Messages name the path and the fix, e.g.
-// `input "x.log" does not exist: check the path`.
-var ErrBadInput = errors.New("bad input")
+// ErrBadInput is matched by every error caused by the user's inputs: a
+// missing path, an unreadable file, a directory without files, a path that
+// is not a regular file or directory, or a file that changed while being
+// split. Messages name the path and the fix, e.g.
+// `input "x.log" does not exist: check the path`. It is [errs.ErrBadInput].
+var ErrBadInput = errs.ErrBadInput
 
 // Stdin is the path that names standard input on the command line.
 const Stdin = "-"
@@ -40,26 +42,10 @@ type Input struct {
 // chunks carry their bytes (Chunk.Data).
 func (in Input) Streamed() bool { return in.Path == Stdin || in.Compression != "" }
 
-// badInputError is an error caused by the user's inputs. Its message is
-// written for the user; it matches ErrBadInput and unwraps to its cause.
-type badInputError struct {
-	msg   string
-	cause error
-}
-
-func (e *badInputError) Error() string { return e.msg }
-
-func (e *badInputError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{ErrBadInput}
-	}
-	return []error{ErrBadInput, e.cause}
-}
-
-// badInput returns an ErrBadInput error with a formatted message and an
-// optional underlying cause.
+// badInput returns a *errs.BadInputError about the inputs with a
+// formatted message written for the user and an optional underlying cause.
 func badInput(cause error, format string, args ...any) error {
-	return &badInputError{msg: fmt.Sprintf(format, args...), cause: cause}
+	return &errs.BadInputError{Msg: fmt.Sprintf(format, args...), Err: cause}
 }
 
 // ResolveInputs turns command-line paths into input files.

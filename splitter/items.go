@@ -46,9 +46,9 @@ func ReadItems(r io.Reader, null bool) ([]string, error) {
 		}
 		switch {
 		case len(item) > MaxItem:
-			return nil, fmt.Errorf("%w: item %d is %d bytes long, more than %d: pass such data in files and give their names as items", ErrBadInput, n, len(item), MaxItem)
+			return nil, badInput(nil, "item %d is %d bytes long, more than %d: pass such data in files and give their names as items", n, len(item), MaxItem)
 		case bytes.IndexByte(item, 0) >= 0:
-			return nil, fmt.Errorf("%w: item %d holds a NUL byte, which no argument can hold: separate items with NUL bytes and use -0", ErrBadInput, n)
+			return nil, badInput(nil, "item %d holds a NUL byte, which no argument can hold: separate items with NUL bytes and use -0", n)
 		case len(item) > 0:
 			items = append(items, string(item))
 		}
@@ -57,7 +57,7 @@ func ReadItems(r io.Reader, null bool) ([]string, error) {
 		}
 	}
 	if len(items) == 0 {
-		return nil, fmt.Errorf("%w: no items: the list is empty", ErrBadInput)
+		return nil, badInput(nil, "no items: the list is empty")
 	}
 	return items, nil
 }
@@ -66,16 +66,16 @@ func ReadItems(r io.Reader, null bool) ([]string, error) {
 // least one, none empty, holding a NUL byte or longer than [MaxItem].
 func CheckItems(items []string) error {
 	if len(items) == 0 {
-		return fmt.Errorf("%w: no items: give --items FILE, items after :::, or items on stdin", ErrBadInput)
+		return badInput(nil, "no items: give --items FILE, items after :::, or items on stdin")
 	}
 	for i, it := range items {
 		switch {
 		case it == "":
-			return fmt.Errorf("%w: item %d is empty", ErrBadInput, i+1)
+			return badInput(nil, "item %d is empty", i+1)
 		case len(it) > MaxItem:
-			return fmt.Errorf("%w: item %d is %d bytes long, more than %d", ErrBadInput, i+1, len(it), MaxItem)
+			return badInput(nil, "item %d is %d bytes long, more than %d", i+1, len(it), MaxItem)
 		case strings.IndexByte(it, 0) >= 0:
-			return fmt.Errorf("%w: item %d holds a NUL byte, which no argument can hold", ErrBadInput, i+1)
+			return badInput(nil, "item %d holds a NUL byte, which no argument can hold", i+1)
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package main_test
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jetmr/jetmr/internal/clitest"
 )
 
 // Crash tests: real jetmr processes killed at random moments, then resumed
@@ -44,52 +45,54 @@ func genText(t *testing.T, path string, size int, seed uint64) {
 	}
 }
 
-// startJetmr starts the binary in dir; wait returns its exit code.
-func startJetmr(t *testing.T, dir string, env []string, args ...string) (cmd *exec.Cmd, stderr *bytes.Buffer, wait func() int) {
+// startJetmr starts the binary in dir; wait returns its exit code (128+N
+// for a death by signal N), failing the test after runTimeout.
+func startJetmr(t *testing.T, dir string, env []string, args ...string) (cmd *exec.Cmd, stderr *clitest.Buffer, wait func() int) {
 	t.Helper()
-	cmd = exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	stderr = new(bytes.Buffer)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	p := clitest.Start(t, bin, dir, env, args...)
+	return p.Cmd, p.Stderr, func() int { return p.Wait(t, runTimeout) }
+}
+
+// runUntilDone runs args in dir, interrupting each run with sig after a
+// random delay below maxDelay, and resumes until a run completes. It
+// returns how many runs were interrupted, at least one: a job that
+// completes before its first interruption proves nothing, so it is run
+// again from scratch (dir emptied but for the files named in keep) with
+// delays half as long.
+func runUntilDone(t *testing.T, dir string, r *rand.Rand, sig syscall.Signal, maxDelay time.Duration, args []string, keep ...string) int {
+	t.Helper()
+	for range 8 {
+		if n := interruptUntilDone(t, dir, r, sig, maxDelay, args); n > 0 {
+			return n
+		}
+		t.Logf("the job completed before an interruption within %v: running it again from scratch", maxDelay)
+		emptyDir(t, dir, keep...)
+		maxDelay /= 2
+	}
+	t.Fatalf("the job always completed before its first interruption")
+	return 0
+}
+
+// emptyDir removes everything in dir but the files named in keep.
+func emptyDir(t *testing.T, dir string, keep ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	code := 0
-	go func() {
-		defer close(done)
-		err := cmd.Wait()
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			code = exitErr.ExitCode()
-			if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				code = 128 + int(ws.Signal())
+	for _, e := range entries {
+		if !slices.Contains(keep, e.Name()) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				t.Fatal(err)
 			}
-		} else if err != nil {
-			code = -1
 		}
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	return cmd, stderr, func() int {
-		select {
-		case <-done:
-		case <-time.After(runTimeout):
-			cmd.Process.Kill()
-			<-done
-			t.Fatalf("jetmr %q did not finish within %s; stderr:\n%s", args, runTimeout, stderr)
-		}
-		return code
 	}
 }
 
-// runUntilDone runs args, interrupting each run with sig after a random
-// delay, and resumes until a run completes. It returns how many runs were
-// interrupted.
-func runUntilDone(t *testing.T, dir string, r *rand.Rand, sig syscall.Signal, maxDelay time.Duration, args []string) int {
+// interruptUntilDone runs args, interrupting each run with sig after a
+// random delay, and resumes until a run completes. It returns how many
+// runs were interrupted.
+func interruptUntilDone(t *testing.T, dir string, r *rand.Rand, sig syscall.Signal, maxDelay time.Duration, args []string) int {
 	t.Helper()
 	env := []string{"XDG_STATE_HOME=" + t.TempDir()}
 	resume := slices.Insert(slices.Clone(args), 1, "--resume")
@@ -171,7 +174,7 @@ func TestCrashResumePipe(t *testing.T) {
 			args := append([]string{"pipe", "--store", store, "--job", "crash", "-i", in, "-o", "out.txt",
 				"--chunk-size", "32KiB", "-j", "4", "--"}, argv...)
 			r := rand.New(rand.NewPCG(c.seed, 99))
-			n := runUntilDone(t, dir, r, c.sig, 2*time.Second, args)
+			n := runUntilDone(t, dir, r, c.sig, 2*time.Second, args, "in.txt")
 			t.Logf("completed after %d interruptions", n)
 			checkPipeOutput(t, dir, argv, in)
 		})
@@ -212,7 +215,7 @@ func TestCrashResumeMapReduce(t *testing.T) {
 				"-o", "counts", "--map", "wordcount", "--reduce", c.reduce, "--partitions", "3",
 				"--chunk-size", "16KiB", "-j", "3"}
 			r := rand.New(rand.NewPCG(c.seed, 5))
-			n := runUntilDone(t, dir, r, syscall.SIGKILL, 1500*time.Millisecond, args)
+			n := runUntilDone(t, dir, r, syscall.SIGKILL, 1500*time.Millisecond, args, "in.txt")
 			t.Logf("completed after %d interruptions", n)
 			got := readCounts(t, filepath.Join(dir, "counts"))
 			want := referenceCounts(t, in)

@@ -31,7 +31,7 @@ or a running one, 3 when NATS cannot be reached.`,
   JETMR_TOKEN=... jetmr discard nightly --nats nats://10.0.0.5:4222`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError{"discard needs one JOB: jetmr status lists the jobs"}
+				return usageErr("discard needs one JOB: jetmr status lists the jobs")
 			}
 			return nil
 		},
@@ -39,7 +39,7 @@ or a running one, 3 when NATS cannot be reached.`,
 			bc := nats.brokerConfig(zerolog.Nop())
 			bc.StoreDir, bc.Name = store, "jetmr discard"
 			if bc.URL != "" && store != "" {
-				return usageError{"discard looks in --nats or --store, not both"}
+				return usageErr("discard looks in --nats or --store, not both")
 			}
 			freed, err := job.Discard(cmd.Context(), bc, args[0])
 			if err != nil {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -76,14 +74,14 @@ split into words like a shell would, but never run through one.`,
 				return err
 			}
 			if len(argv) == 0 && ef.builtin == "" {
-				return usageError{"each needs a command after --, e.g. jetmr each ::: a b -- echo {}"}
+				return usageErr("each needs a command after --, e.g. jetmr each ::: a b -- echo {}")
 			}
 			if items == nil {
 				if items, err = ef.readItems(cmd.InOrStdin()); err != nil {
 					return err
 				}
 			} else if ef.items != "" {
-				return usageError{"give items either after ::: or with --items, not both"}
+				return usageErr("give items either after ::: or with --items, not both")
 			}
 			per, err := parseCount(f.chunkSize, "each", "items per task, e.g. 100")
 			if err != nil {
@@ -99,7 +97,7 @@ split into words like a shell would, but never run through one.`,
 			base.Shell, base.Dir, base.KeepOrder, base.Builtin = cfg.Shell, cfg.Dir, cfg.KeepOrder, ef.builtin
 			if ef.join != "" {
 				if base.Join, err = command.Split(ef.join); err != nil || len(base.Join) == 0 {
-					return usageError{fmt.Sprintf("--join %q is not a command line: give a command, e.g. --join 'jq -s length'", ef.join)}
+					return usageErr("--join %q is not a command line: give a command, e.g. --join 'jq -s length'", ef.join)
 				}
 			}
 			return f.runJob(cmd.Context(), cmd, base)
@@ -132,19 +130,19 @@ split into words like a shell would, but never run through one.`,
 func splitItems(before, argv []string) (cmdArgv, items []string, err error) {
 	if len(before) > 0 {
 		if before[0] != itemsMark {
-			return nil, nil, usageError{fmt.Sprintf("unexpected argument %q: give items after ::: (or with --items) and the command after --", before[0])}
+			return nil, nil, usageErr("unexpected argument %q: give items after ::: (or with --items) and the command after --", before[0])
 		}
 		items = append([]string{}, before[1:]...)
 	}
 	if i := slices.Index(argv, itemsMark); i >= 0 {
 		if items != nil {
-			return nil, nil, usageError{"::: appears twice: give the items once"}
+			return nil, nil, usageErr("::: appears twice: give the items once")
 		}
 		items = append([]string{}, argv[i+1:]...)
 		argv = argv[:i]
 	}
 	if items != nil && len(items) == 0 {
-		return nil, nil, usageError{"no items after :::"}
+		return nil, nil, usageErr("no items after :::")
 	}
 	return argv, items, nil
 }
@@ -155,24 +153,23 @@ func (ef eachFlags) readItems(stdin io.Reader) ([]string, error) {
 	switch name {
 	case "", "-":
 		if f, ok := stdin.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-			return nil, usageError{"no items: give --items FILE, items after :::, or pipe them in on stdin"}
+			return nil, usageErr("no items: give --items FILE, items after :::, or pipe them in on stdin")
 		}
 		name = "stdin"
 	default:
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, usageError{fmt.Sprintf("cannot read --items %s: %v", name, unwrapPathError(err))}
+			return nil, usageErr("cannot read --items %s: %v", name, unwrapPathError(err))
 		}
 		defer f.Close()
 		if fi, err := f.Stat(); err == nil && fi.IsDir() {
-			return nil, usageError{fmt.Sprintf("--items %s is a directory: give a file with one item per line", name)}
+			return nil, usageErr("--items %s is a directory: give a file with one item per line", name)
 		}
 		stdin = f
 	}
 	items, err := splitter.ReadItems(stdin, ef.null)
 	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), splitter.ErrBadInput.Error()+": ")
-		return nil, usageError{fmt.Sprintf("items from %s: %s", name, msg)}
+		return nil, usageErr("items from %s: %v", name, err)
 	}
 	return items, nil
 }

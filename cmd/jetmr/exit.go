@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
 )
 
@@ -18,27 +19,25 @@ const (
 	exitInterrupted = 130
 )
 
-// usageError marks command-line misuse found by the CLI itself.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+// usageErr is command-line misuse found by the CLI itself: bad input like
+// the library's, which names the flag in its message.
+func usageErr(format string, args ...any) error { return errs.BadInput("", format, args...) }
 
 // interruptedError reports a job stopped by SIGINT or SIGTERM.
 type interruptedError struct{ msg string }
 
 func (e interruptedError) Error() string { return e.msg }
 
+// exitCode maps an error to the documented exit code: the one place
+// where the CLI decides it, by errors.As and errors.Is.
 func exitCode(err error) int {
-	var (
-		usage       usageError
-		interrupted interruptedError
-	)
+	var interrupted interruptedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &interrupted):
 		return exitInterrupted
-	case errors.As(err, &usage), errors.Is(err, job.ErrBadInput), errors.Is(err, broker.ErrConfig):
+	case errors.Is(err, errs.ErrBadInput), errors.Is(err, broker.ErrConfig):
 		return exitBadInput
 	case errors.Is(err, job.ErrTasksFailed):
 		return exitTasksFailed
@@ -47,29 +46,45 @@ func exitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	}
-	if isFlagError(err) {
+	if isUnknownCommand(err) {
 		return exitBadInput
 	}
 	return exitTasksFailed
 }
 
-// isFlagError recognises cobra's and pflag's parse errors, which are plain
-// errors.
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "unknown command", "accepts ", "requires "} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+// isUnknownCommand recognises cobra's error for "jetmr NOSUCHCOMMAND",
+// the one misuse that reaches no command of ours to wrap it (flags and
+// arguments are wrapped in root.go).
+func isUnknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
-// message strips the sentinel prefixes that mean something to the exit
-// code but nothing to the user.
+// flagNames translates the settings that library errors name
+// ("Config.ChunkSize") into the flags that set them: the one table from
+// job.Config to the command line.
+var flagNames = map[string]string{
+	"Config.ID":              "--job",
+	"Config.Resume":          "--resume",
+	"Config.RetryFailed":     "--retry-failed",
+	"Config.Partitions":      "--partitions",
+	"Config.ChunkSize":       "--chunk-size",
+	"Config.TaskTime":        "--task-time",
+	"Config.Timeout":         "--timeout",
+	"Config.Transport":       "--transport",
+	"Config.LocalWorkers":    "--local-workers",
+	"Config.Broker.URL":      "--nats",
+	"Config.Join":            "--join",
+	"Config.Shell":           "--shell",
+	"Config.Output":          "-o",
+	"Config.Broker.StoreDir": "--store",
+}
+
+// message is what the user reads: the error's text, with the settings it
+// names translated to their flags and without the sentinel prefixes that
+// mean something to the exit code but nothing to the user.
 func message(err error) string {
-	msg := err.Error()
-	for _, prefix := range []string{job.ErrBadInput.Error() + ": ", broker.ErrUnreachable.Error() + ": ", broker.ErrConfig.Error() + ": "} {
+	msg := errs.Translate(err.Error(), flagNames)
+	for _, prefix := range []string{broker.ErrUnreachable.Error() + ": ", broker.ErrConfig.Error() + ": "} {
 		msg = strings.ReplaceAll(msg, prefix, "")
 	}
 	return msg

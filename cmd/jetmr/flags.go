@@ -15,7 +15,8 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -38,6 +39,7 @@ type commonFlags struct {
 	jobID     string
 	resume    bool
 	retryFail bool
+	force     bool
 	halt      string
 	report    string
 	logLevel  string
@@ -66,6 +68,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")
 	fs.BoolVar(&f.retryFail, "retry-failed", false, "with --resume: run the job's dead letters again (the command may change)")
+	fs.BoolVar(&f.force, "force", false, "replace an output that exists (when the job completes); without it an existing output is refused")
 	fs.StringVar(&f.halt, "halt", "never", "when failures stop the job: never, soon,fail=N or now,fail=N")
 	fs.StringVar(&f.report, "report", "", "write the run report as JSON to this file")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
@@ -77,7 +80,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 // config builds the job configuration shared by every job command.
 // runsCommand says whether the job's tasks run a command rather than a
 // built-in function, for -j auto.
-func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) (job.Config, error) {
+func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand bool) (job.Config, error) {
 	log, err := newLogger(f.logLevel, f.logFormat, cmd.ErrOrStderr())
 	if err != nil {
 		return job.Config{}, err
@@ -85,13 +88,13 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	var chunk int64
 	if f.chunkSize != "" {
 		if chunk, err = splitter.ParseSize(f.chunkSize); err != nil {
-			return job.Config{}, usageError{"--chunk-size: " + err.Error()}
+			return job.Config{}, usageErr("%s", "--chunk-size: "+err.Error())
 		}
 	}
 	var memfree int64
 	if f.memfree != "" {
 		if memfree, err = splitter.ParseSize(f.memfree); err != nil {
-			return job.Config{}, usageError{"--memfree: " + strings.Replace(err.Error(), "chunk size", "size", 1)}
+			return job.Config{}, usageErr("%s", "--memfree: "+strings.Replace(err.Error(), "chunk size", "size", 1))
 		}
 	}
 	slots, why, err := job.Slots(f.jobs, job.SlotOptions{Command: runsCommand, IO: f.io, ChunkSize: chunk})
@@ -100,17 +103,17 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	}
 	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
 	if len(f.inputs) == 0 {
-		return job.Config{}, usageError{fmt.Sprintf("no input: give files or directories with -i, or -i - for standard input (see %s --help)", cmd.CommandPath())}
+		return job.Config{}, usageErr("no input: give files or directories with -i, or -i - for standard input (see %s --help)", cmd.CommandPath())
 	}
 	if f.retries < 0 {
-		return job.Config{}, usageError{fmt.Sprintf("--retries %d is not valid: use 0 (no retries) or more", f.retries)}
+		return job.Config{}, usageErr("--retries %d is not valid: use 0 (no retries) or more", f.retries)
 	}
 	retries := f.retries
 	if retries == 0 {
 		retries = -1 // job.Config: negative means no retries
 	}
 	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
-		return job.Config{}, usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
+		return job.Config{}, usageErr("--sync %q is not valid: use always or interval", f.sync)
 	}
 	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
 		return job.Config{}, err
@@ -128,7 +131,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind string, runsCommand bool) 
 	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
-		Resume: f.resume, RetryFailed: f.retryFail, Halt: halt, Transport: f.transport,
+		Resume: f.resume, RetryFailed: f.retryFail, Force: f.force, Halt: halt, Transport: f.transport,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Broker: f.brokerConfig(log),
 		Logger: log,
@@ -148,7 +151,7 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 	case !cmd.Flags().Changed("local-workers"):
 		return 0, nil
 	case f.local < 0:
-		return 0, usageError{fmt.Sprintf("--local-workers %d is not valid: use 0 or more", f.local)}
+		return 0, usageErr("--local-workers %d is not valid: use 0 or more", f.local)
 	case f.local == 0:
 		return -1, nil
 	}
@@ -158,6 +161,9 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 // runJob runs cfg and prints the summary, dead letters and report.
 func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Config) error {
 	stderr := stderrLines(cmd.ErrOrStderr(), f.logFormat, cfg.Logger)
+	if err := checkFilePath("--report", f.report); err != nil {
+		return err
+	}
 	w, err := f.watch.start(ctx, cmd)
 	if err != nil {
 		return err
@@ -171,13 +177,16 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		openErr = w.open(stderr)
 	}
 	report, err := job.Run(ctx, cfg)
+	printStderrTail(stderr, err)
 	err = errors.Join(err, openErr, w.close())
 	switch {
 	case errors.Is(err, job.ErrAlreadyDone):
 		fmt.Fprintln(stderr, "jetmr:", err)
 		return nil
 	case errors.Is(err, context.Canceled):
-		return interruptedError{fmt.Sprintf("interrupted: job %s stopped; continue it with:\n  %s", cfg.ID, resumeCommand(cfg.ID))}
+		return interruptedError{interruptedMessage(cfg)}
+	case errors.Is(err, job.ErrTasksFailed):
+		err = fmt.Errorf("%w%s", err, failedHint(cfg))
 	}
 	if report != nil {
 		if !f.quiet {
@@ -203,7 +212,7 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	return err
 }
 
-func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []reducer.DeadLetter) {
+func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []report.DeadLetter) {
 	for _, d := range dead {
 		where := ""
 		if d.Path != "" {
@@ -225,7 +234,8 @@ func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []reducer.
 func resumeCommand(id string) string {
 	var args []string
 	skip := false
-	for _, a := range os.Args {
+	clean, _ := redactArgs(os.Args) // a hint never shows a secret
+	for _, a := range clean {
 		switch {
 		case skip:
 			skip = false

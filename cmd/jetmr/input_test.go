@@ -155,7 +155,7 @@ func TestInputChangedWhileRunning(t *testing.T) {
 			args := tt.args(g)
 			args = append([]string{args[0], "--store", filepath.Join(dir, "store"), "-i", in, "--chunk-size", "16KiB", "-j", "1"}, args[1:]...)
 			run := startWatched(t, dir, args...)
-			eventually(t, 20*time.Second, "gated first task", func() (bool, string) { return g.started(), run.stderr.String() })
+			eventually(t, 20*time.Second, "gated first task", func() (bool, string) { return g.started(), run.Stderr.String() })
 			f, err := os.OpenFile(in, os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -166,12 +166,12 @@ func TestInputChangedWhileRunning(t *testing.T) {
 				t.Fatal(err)
 			}
 			g.release()
-			if code := run.wait(t); code != 1 {
-				t.Fatalf("exit %d, want 1; stderr:\n%s", code, run.stderr.String())
+			if code := run.Wait(t, runTimeout); code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", code, run.Stderr.String())
 			}
 			for _, w := range []string{in, "changed after it was split"} {
-				if !strings.Contains(run.stderr.String(), w) {
-					t.Errorf("stderr does not say %q:\n%s", w, run.stderr.String())
+				if !strings.Contains(run.Stderr.String(), w) {
+					t.Errorf("stderr does not say %q:\n%s", w, run.Stderr.String())
 				}
 			}
 			if _, err := os.Stat(filepath.Join(dir, tt.out)); !os.IsNotExist(err) {

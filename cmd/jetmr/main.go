@@ -1,6 +1,3 @@
-// Command jetmr runs large parallel jobs — file transformations, keyed
-// map-reduce aggregations — as chunks on NATS JetStream, with an embedded
-// server on one machine or workers on a NATS cluster.
 package main
 
 import (

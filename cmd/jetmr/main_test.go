@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -17,31 +16,23 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jetmr/jetmr/internal/clitest"
 )
 
 // bin is the jetmr binary TestMain builds.
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "jetmr-cli-test-*")
+	var cleanup func()
+	var err error
+	bin, cleanup, err = clitest.Build(".")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "jetmr")
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	build := exec.Command(goTool, "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building jetmr:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -59,32 +50,17 @@ type result struct {
 // touches the user's state.
 func jetmr(t *testing.T, dir string, args ...string) result {
 	t.Helper()
-	return jetmrEnv(t, dir, []string{"XDG_STATE_HOME=" + t.TempDir()}, args...)
+	return jetmrEnv(t, dir, nil, args...)
 }
 
-// jetmrEnv runs the binary in dir with env added to the environment.
+// jetmrEnv runs the binary in dir with env added to the environment
+// (after the private state directory, which env may replace).
 func jetmrEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
-	var exitErr *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("jetmr %q did not finish within %s; stderr:\n%s", args, runTimeout, r.stderr)
-	case errors.As(err, &exitErr):
-		r.code = exitErr.ExitCode()
-	case err != nil:
-		t.Fatalf("running jetmr: %v", err)
-	}
-	return r
+	p := clitest.Start(t, bin, dir, env, args...)
+	code := p.Wait(t, runTimeout)
+	return result{code: code, stdout: p.Stdout.String(), stderr: p.Stderr.String(), took: time.Since(start)}
 }
 
 // td is the absolute path of a testdata file.

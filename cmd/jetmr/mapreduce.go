@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/jetmr/jetmr/mapper"
@@ -37,10 +35,10 @@ per partition, each with key<TAB>value lines sorted by key.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.inputs = append(f.inputs, args...)
 			if partitions < 1 {
-				return usageError{fmt.Sprintf("--partitions %d is not valid: use 1 or more", partitions)}
+				return usageErr("--partitions %d is not valid: use 1 or more", partitions)
 			}
 			if f.output == "" {
-				return usageError{"mapreduce needs an output directory: add -o DIR"}
+				return usageErr("mapreduce needs an output directory: add -o DIR")
 			}
 			_, builtin, _ := mapper.NewRegistry().Map(mapSpec)
 			cfg, err := f.config(cmd, schema.KindMapReduce, !builtin)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -50,7 +49,7 @@ Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if m.DB == "" || m.Table == "" || m.Key == "" || m.SQL == "" {
-				return usageError{"migrate needs --db, --table, --key and --sql (see jetmr migrate --help)"}
+				return usageErr("migrate needs --db, --table, --key and --sql (see jetmr migrate --help)")
 			}
 			rows, err := parseRows(f.chunkSize)
 			if err != nil {
@@ -70,6 +69,7 @@ Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 		},
 	}
 	f.register(cmd)
+	_ = cmd.Flags().MarkHidden("force") // a migration writes no output file
 	fs := cmd.Flags()
 	fs.StringVar(&m.DB, "db", "", "database URL: sqlite:PATH or postgres://...")
 	fs.StringVar(&m.Table, "table", "", "table to migrate (may be schema-qualified)")
@@ -101,7 +101,7 @@ func parseCount(s, command, what string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 1 {
-		return 0, usageError{fmt.Sprintf("--chunk-size %q is not valid for %s: give a number of %s", s, command, what)}
+		return 0, usageErr("--chunk-size %q is not valid for %s: give a number of %s", s, command, what)
 	}
 	return n, nil
 }

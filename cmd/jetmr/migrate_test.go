@@ -1,14 +1,11 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,7 +18,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the tests' own queries
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 
+	"github.com/jetmr/jetmr/internal/clitest"
 	"github.com/jetmr/jetmr/internal/memory"
+	"github.com/jetmr/jetmr/migrate"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 	"github.com/jetmr/jetmr/migrate/pgtest"
 )
@@ -197,28 +196,28 @@ func testMigratePauseWhen(t *testing.T, d *migratetest.DB) {
 		"--sql", migPlainUpdate, "--chunk-size", "100", "--pause-when", query, "--progress", "--log-level", "info")
 	line := fmt.Sprintf("jetmr: job paused: paused: --pause-when %q is true; 0/", query)
 	eventually(t, 30*time.Second, "a progress line saying the job is paused", func() (bool, string) {
-		if p.exited() {
-			t.Fatalf("jetmr exited with status %d while paused; stderr:\n%s", p.code, p.stderr.String())
+		if p.Exited() {
+			t.Fatalf("jetmr exited with status %d while paused; stderr:\n%s", p.Code(), p.Stderr.String())
 		}
-		for _, l := range p.stderr.lines() {
+		for _, l := range p.Stderr.Lines() {
 			if strings.HasPrefix(l, line) {
 				return true, ""
 			}
 		}
-		return false, "stderr:\n" + p.stderr.String()
+		return false, "stderr:\n" + p.Stderr.String()
 	})
-	if !strings.Contains(p.stderr.String(), "paused: --pause-when is true") {
-		t.Errorf("no log line says the job is paused; stderr:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "paused: --pause-when is true") {
+		t.Errorf("no log line says the job is paused; stderr:\n%s", p.Stderr.String())
 	}
 	if n := d.Int(t, "SELECT count(*) FROM t WHERE n <> 0"); n != 0 {
 		t.Errorf("%d rows changed while paused", n)
 	}
 	d.Exec(t, "UPDATE gate SET paused = false")
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr.String())
+	if code := p.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.Stderr.String())
 	}
-	if !strings.Contains(p.stderr.String(), "batches start again") {
-		t.Errorf("no log line says the pause ended; stderr:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "batches start again") {
+		t.Errorf("no log line says the pause ended; stderr:\n%s", p.Stderr.String())
 	}
 	d.CheckAllOnce(t, len(ks.Keys))
 }
@@ -260,18 +259,18 @@ func TestMigrateMemFree(t *testing.T) {
 	}
 	p := startWatched(t, t.TempDir(), append(args(t.TempDir(), "waiting", strconv.FormatInt(total, 10)), "--progress", "--log-level", "warn")...)
 	eventually(t, 30*time.Second, "a progress line saying the job waits for memory", func() (bool, string) {
-		if p.exited() {
-			t.Fatalf("jetmr exited with status %d while waiting for memory; stderr:\n%s", p.code, p.stderr.String())
+		if p.Exited() {
+			t.Fatalf("jetmr exited with status %d while waiting for memory; stderr:\n%s", p.Code(), p.Stderr.String())
 		}
-		for _, l := range p.stderr.lines() {
+		for _, l := range p.Stderr.Lines() {
 			if strings.HasPrefix(l, "jetmr: job waiting: paused: --memfree ") && strings.Contains(l, " available; 0/") {
 				return true, ""
 			}
 		}
-		return false, "stderr:\n" + p.stderr.String()
+		return false, "stderr:\n" + p.Stderr.String()
 	})
-	if !strings.Contains(p.stderr.String(), "paused: waiting for --memfree") {
-		t.Errorf("no log line says the job waits for memory; stderr:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "paused: waiting for --memfree") {
+		t.Errorf("no log line says the job waits for memory; stderr:\n%s", p.Stderr.String())
 	}
 }
 
@@ -394,7 +393,29 @@ const migHang = 25 * time.Second
 // returns how many runs were killed. A run that does not end within
 // migHang fails the test with its stderr and the batches that were never
 // committed.
+//
+// At least one run is killed: a job that completes before its first kill
+// proves nothing, so it is run again from scratch (the table's counts,
+// the progress rows and the store reset) with delays half as long.
 func migrateUntilDone(t *testing.T, d *migratetest.DB, ks migratetest.KeySet, chunk int, dir string, r *rand.Rand, maxDelay time.Duration, args []string) int {
+	t.Helper()
+	for range 8 {
+		if n := killUntilDone(t, d, ks, chunk, dir, r, maxDelay, args); n > 0 {
+			return n
+		}
+		t.Logf("the migration completed before a kill within %v: running it again from scratch", maxDelay)
+		d.Exec(t, "UPDATE t SET n = 0")
+		d.Exec(t, "DELETE FROM "+migrate.ProgressTable)
+		emptyDir(t, dir)
+		maxDelay /= 2
+	}
+	t.Fatal("the migration always completed before its first kill")
+	return 0
+}
+
+// killUntilDone is one try of migrateUntilDone: it returns how many runs
+// were killed, 0 when the first run completed.
+func killUntilDone(t *testing.T, d *migratetest.DB, ks migratetest.KeySet, chunk int, dir string, r *rand.Rand, maxDelay time.Duration, args []string) int {
 	t.Helper()
 	resume := slices.Insert(slices.Clone(args), 1, "--resume")
 	kills, recorded := 0, false
@@ -441,43 +462,26 @@ type migRun struct {
 // migHang is killed and reported hung.
 func runMigrateProcess(t *testing.T, dir string, env []string, kill time.Duration, args []string) migRun {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+t.TempDir()), env...)
-	var stderr bytes.Buffer // read once Wait has returned
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	p := clitest.Start(t, bin, dir, env, args...)
 	var killTimer <-chan time.Time
 	if kill > 0 {
 		killTimer = time.After(kill)
 	}
-	hang := time.After(migHang)
 	var res migRun
-	var err error
 	select {
-	case err = <-done:
+	case <-p.Done():
 	case <-killTimer:
-		cmd.Process.Signal(syscall.SIGKILL)
-		err = <-done
-	case <-hang:
-		cmd.Process.Kill()
-		<-done
+		p.Signal(syscall.SIGKILL)
+		<-p.Done()
+	case <-time.After(migHang):
+		p.Signal(syscall.SIGKILL)
+		<-p.Done()
 		res.hung = true
 	}
-	res.stderr = stderr.String()
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		res.code = exitErr.ExitCode()
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.code = 128 + int(ws.Signal())
-			res.killed = ws.Signal() == syscall.SIGKILL && !res.hung
-		}
-	} else if err != nil {
-		t.Fatalf("running jetmr: %v", err)
+	res.code, res.stderr = p.Code(), p.Stderr.String()
+	res.killed = p.Killed(syscall.SIGKILL) && !res.hung
+	if res.code == -1 {
+		t.Fatalf("running jetmr: %v", p.Err())
 	}
 	return res
 }

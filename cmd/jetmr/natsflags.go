@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/rs/zerolog"
@@ -40,9 +39,9 @@ func (f *natsFlags) brokerConfig(log zerolog.Logger) broker.Config {
 func replicasFlag(n int, natsURL string) error {
 	switch {
 	case n != 1 && n != 3:
-		return usageError{fmt.Sprintf("--replicas %d is not valid: use 1, or 3 on a NATS cluster of at least 3 nodes", n)}
+		return usageErr("--replicas %d is not valid: use 1, or 3 on a NATS cluster of at least 3 nodes", n)
 	case n == 3 && natsURL == "":
-		return usageError{"--replicas 3 needs a NATS cluster: pass its URL with --nats"}
+		return usageErr("--replicas 3 needs a NATS cluster: pass its URL with --nats")
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/pipeline"
-	"github.com/jetmr/jetmr/reducer"
+	"github.com/jetmr/jetmr/report"
 )
 
 // observeFlags are the flags that watch a run.
@@ -61,12 +60,9 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 		obs = append(obs, p)
 		w.closers = append(w.closers, p)
 	}
-	for flag, path := range map[string]string{"--joblog": o.joblog, "--trace": o.trace} {
-		if path == "" {
-			continue
-		}
-		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-			return nil, usageError{fmt.Sprintf("%s %s: the folder %s does not exist: create it first", flag, path, filepath.Dir(path))}
+	for _, f := range []struct{ flag, path string }{{"--joblog", o.joblog}, {"--trace", o.trace}} {
+		if err := checkFilePath(f.flag, f.path); err != nil {
+			return nil, err
 		}
 	}
 	if o.joblog != "" {
@@ -89,7 +85,7 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 		addr, wait, err := observe.Serve(sctx, o.metrics, reg)
 		if err != nil {
 			cancel()
-			return nil, usageError{fmt.Sprintf("--metrics %s: %v: give a free HOST:PORT", o.metrics, err)}
+			return nil, usageErr("--metrics %s: %v: give a free HOST:PORT", o.metrics, err)
 		}
 		w.announce = fmt.Sprintf("jetmr: metrics on http://%s/metrics", addr)
 		w.stop = func() error { cancel(); return wait() }
@@ -160,7 +156,7 @@ func (d *deferredFile) Close() error {
 // runFile is the JSON of --report: the run report's fields, plus every
 // task attempt for the timeline of "jetmr report --html".
 type runFile struct {
-	*reducer.Report
+	*report.Report
 	Attempts        []observe.Attempt `json:"attempts"`
 	DroppedAttempts int64             `json:"dropped_attempts,omitempty"`
 	// Stages are a pipeline's stages, for the page's critical path, and

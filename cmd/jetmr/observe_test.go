@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"golang.org/x/net/html"
+
+	"github.com/jetmr/jetmr/internal/clitest"
 )
 
 // Tests of the observability flags through real jetmr processes: metrics
@@ -32,96 +33,14 @@ import (
 // whose every task is retried once, "jetmr report", progress lines on a
 // stderr that is not a terminal, and bad input that writes nothing.
 
-// lockedBuffer collects what a process writes while it runs, for reading
-// as it arrives.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the complete lines written so far, without their newlines.
-func (b *lockedBuffer) lines() []string {
-	s := b.String()
-	i := strings.LastIndexByte(s, '\n')
-	if i < 0 {
-		return nil
-	}
-	return strings.Split(s[:i], "\n")
-}
-
-// watchedRun is a jetmr process whose stderr is read while it runs.
-type watchedRun struct {
-	args   []string
-	cmd    *exec.Cmd
-	stdout bytes.Buffer // read only after done
-	stderr lockedBuffer
-	done   chan struct{}
-	code   int // valid after done
-}
+// watchedRun is a jetmr process whose output is read while it runs.
+type watchedRun = clitest.Proc
 
 // startWatched starts jetmr in dir with a private state directory; stdout
 // is a pipe (not a terminal) and so is stderr.
 func startWatched(t *testing.T, dir string, args ...string) *watchedRun {
 	t.Helper()
-	r := &watchedRun{args: args, done: make(chan struct{})}
-	r.cmd = exec.Command(bin, args...)
-	r.cmd.Dir = dir
-	r.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(r.done)
-		err := r.cmd.Wait()
-		var exitErr *exec.ExitError
-		switch {
-		case errors.As(err, &exitErr):
-			r.code = exitErr.ExitCode()
-		case err != nil:
-			r.code = -1
-		}
-	}()
-	t.Cleanup(func() {
-		r.cmd.Process.Kill()
-		<-r.done
-	})
-	return r
-}
-
-func (r *watchedRun) exited() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait returns the exit code, failing the test if the process does not
-// end within runTimeout.
-func (r *watchedRun) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-r.done:
-	case <-time.After(runTimeout):
-		r.cmd.Process.Kill()
-		<-r.done
-		t.Fatalf("jetmr %q did not finish within %s; stderr:\n%s", r.args, runTimeout, r.stderr.String())
-	}
-	return r.code
+	return clitest.Start(t, bin, dir, nil, args...)
 }
 
 // pollInterval is how often the tests below look again at a condition.
@@ -445,16 +364,16 @@ func TestMetricsDuringRun(t *testing.T) {
 	addrLine := regexp.MustCompile(`^jetmr: metrics on (http://127\.0\.0\.1:[1-9][0-9]*/metrics)$`)
 	var url string
 	eventually(t, 20*time.Second, "metrics address on stderr", func() (bool, string) {
-		for _, l := range p.stderr.lines() {
+		for _, l := range p.Stderr.Lines() {
 			if m := addrLine.FindStringSubmatch(l); m != nil {
 				url = m[1]
 				return true, ""
 			}
 		}
-		if p.exited() {
-			t.Fatalf("jetmr exited with status %d without printing the metrics address; stderr:\n%s", p.code, p.stderr.String())
+		if p.Exited() {
+			t.Fatalf("jetmr exited with status %d without printing the metrics address; stderr:\n%s", p.Code(), p.Stderr.String())
 		}
-		return false, "stderr:\n" + p.stderr.String()
+		return false, "stderr:\n" + p.Stderr.String()
 	})
 
 	var samples []metricSample
@@ -482,8 +401,8 @@ func TestMetricsDuringRun(t *testing.T) {
 		}
 		s := sampleOf(fams, job)
 		record(s)
-		if p.exited() {
-			t.Fatalf("jetmr exited with status %d while a task was held; stderr:\n%s", p.code, p.stderr.String())
+		if p.Exited() {
+			t.Fatalf("jetmr exited with status %d while a task was held; stderr:\n%s", p.Code(), p.Stderr.String())
 		}
 		return g.started() && s.done == tasks-1, fmt.Sprintf("held task started %v, last scrape %+v", g.started(), s)
 	})
@@ -536,17 +455,17 @@ func TestMetricsDuringRun(t *testing.T) {
 	// Release the held task and keep scraping until the process exits; the
 	// server may go away at any moment now.
 	g.release()
-	for !p.exited() {
+	for !p.Exited() {
 		if fams, err := scrape(url); err == nil {
 			record(sampleOf(fams, job))
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(pollInterval):
 		}
 	}
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr.String())
+	if code := p.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.Stderr.String())
 	}
 	run := readRun(t, filepath.Join(dir, "run.json"))
 	if float64(run.Tasks) != tasks || run.Job != job || run.Failed != 0 {
@@ -1059,27 +978,27 @@ func TestProgressNotTerminal(t *testing.T) {
 
 	// The held task keeps the job running until a periodic line shows.
 	eventually(t, 20*time.Second, "periodic progress line", func() (bool, string) {
-		if p.exited() {
-			t.Fatalf("jetmr exited with status %d while a task was held; stderr:\n%s", p.code, p.stderr.String())
+		if p.Exited() {
+			t.Fatalf("jetmr exited with status %d while a task was held; stderr:\n%s", p.Code(), p.Stderr.String())
 		}
-		for _, l := range p.stderr.lines() {
+		for _, l := range p.Stderr.Lines() {
 			if progressLine.MatchString(l) {
 				return true, ""
 			}
 		}
-		return false, "stderr:\n" + p.stderr.String()
+		return false, "stderr:\n" + p.Stderr.String()
 	})
 	g.release()
-	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.stderr.String())
+	if code := p.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, p.Stderr.String())
 	}
 	run := readRun(t, filepath.Join(dir, "run.json"))
-	stderr := p.stderr.String()
+	stderr := p.Stderr.String()
 	if !strings.HasSuffix(stderr, "\n") || strings.ContainsAny(stderr, "\r\x1b") {
 		t.Errorf("stderr is not plain whole lines:\n%q", stderr)
 	}
 	var periodic, final int
-	for _, l := range p.stderr.lines() {
+	for _, l := range p.Stderr.Lines() {
 		if !strings.HasPrefix(l, "jetmr: ") && !strings.HasPrefix(l, "{") {
 			t.Errorf("stderr line %q is neither a jetmr message nor a JSON log line", l)
 		}
@@ -1112,8 +1031,8 @@ func TestProgressNotTerminal(t *testing.T) {
 	if periodic == 0 || final != 1 {
 		t.Errorf("%d periodic progress lines and %d last lines, want some and one; stderr:\n%s", periodic, final, stderr)
 	}
-	if want := sequential(t, []string{"tr", "a-z", "A-Z"}, in); p.stdout.String() != want {
-		t.Errorf("stdout (%d bytes) differs from the sequential run (%d bytes)", p.stdout.Len(), len(want))
+	if want := sequential(t, []string{"tr", "a-z", "A-Z"}, in); p.Stdout.String() != want {
+		t.Errorf("stdout (%d bytes) differs from the sequential run (%d bytes)", p.Stdout.Len(), len(want))
 	}
 }
 

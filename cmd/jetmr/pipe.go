@@ -25,7 +25,7 @@ CMD each input's first N lines first.`,
 			more, argv := inputsAndCommand(cmd, args)
 			f.inputs = append(f.inputs, more...)
 			if len(argv) == 0 {
-				return usageError{"pipe needs a command after --, e.g. jetmr pipe -i in.log -- tr a-z A-Z"}
+				return usageErr("pipe needs a command after --, e.g. jetmr pipe -i in.log -- tr a-z A-Z")
 			}
 			cfg, err := f.config(cmd, schema.KindPipe, true)
 			if err != nil {

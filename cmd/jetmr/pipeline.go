@@ -22,7 +22,7 @@ type pipelineFlags struct {
 
 // pipelineShared are the job commands' flags jetmr pipeline takes too.
 var pipelineShared = []string{
-	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "local-workers", "transport", "sync", "job", "resume", "retry-failed", "report", "log-level", "log-format", "quiet",
+	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "local-workers", "transport", "sync", "job", "resume", "retry-failed", "force", "report", "log-level", "log-format", "quiet",
 	"progress", "metrics", "joblog", "trace",
 }
 
@@ -39,6 +39,7 @@ func (f *pipelineFlags) register(cmd *cobra.Command) {
 	fs.Lookup("job").Usage = "pipeline ID; stage NAME runs as job ID-NAME (default: generated and printed)"
 	fs.Lookup("resume").Usage = "continue the pipeline named by --job: skip the stages that are done, resume the others"
 	fs.Lookup("retry-failed").Usage = "with --resume: run the dead letters of failed stages again"
+	fs.Lookup("force").Usage = "replace the outputs of stages that exist (each when its stage completes); without it the pipeline is refused before any stage runs"
 	fs.Lookup("report").Usage = "write the run report as JSON to this file (stages, critical path, every stage's report)"
 	fs.Lookup("quiet").Usage = "do not print the pipeline ID, the stages and the summary"
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan (levels, estimates, critical path) and run nothing")
@@ -75,7 +76,7 @@ stages that are done and resumes the others.`,
   jetmr pipeline --job nightly --resume build.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError{"pipeline needs one job file, e.g. jetmr pipeline build.yaml (see jetmr pipeline --help)"}
+				return usageErr("pipeline needs one job file, e.g. jetmr pipeline build.yaml (see jetmr pipeline --help)")
 			}
 			return nil
 		},
@@ -113,15 +114,18 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	}
 	log.Info().Int("slots", slots).Str("why", why).Msg("concurrency")
 	if f.sync != broker.SyncAlways && f.sync != broker.SyncInterval {
-		return usageError{fmt.Sprintf("--sync %q is not valid: use always or interval", f.sync)}
+		return usageErr("--sync %q is not valid: use always or interval", f.sync)
 	}
 	switch {
 	case f.resume && f.jobID == "":
-		return usageError{"--resume needs --job ID: the pipeline ID printed when it started"}
+		return usageErr("--resume needs --job ID: the pipeline ID printed when it started")
 	case f.retryFail && !f.resume:
-		return usageError{"--retry-failed reruns the dead letters of an earlier run: add --resume --job ID"}
+		return usageErr("--retry-failed reruns the dead letters of an earlier run: add --resume --job ID")
 	case f.jobID == "":
 		f.jobID = job.NewID()
+	}
+	if err := checkFilePath("--report", f.report); err != nil {
+		return err
 	}
 	ctx := cmd.Context()
 	w, err := f.watch.start(ctx, cmd)
@@ -148,7 +152,7 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		fmt.Fprintf(stderr, "jetmr: pipeline %s\n", f.jobID)
 	}
 	opts := pipeline.Options{
-		ID: f.jobID, Broker: b, BrokerConfig: bcfg, Slots: slots, Resume: f.resume, RetryFailed: f.retryFail,
+		ID: f.jobID, Broker: b, BrokerConfig: bcfg, Slots: slots, Resume: f.resume, RetryFailed: f.retryFail, Force: f.force,
 		LocalWorkers: local, Transport: f.transport,
 		Stdout: stdout, Observer: w.observer, Logger: log,
 	}
@@ -173,10 +177,12 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		err = errors.Join(err, f.finish(stderr, report, w))
 	}
 	if errors.Is(err, context.Canceled) {
-		return interruptedError{fmt.Sprintf("interrupted: pipeline %s stopped; continue it with:\n  %s", f.jobID, resumeCommand(f.jobID))}
+		cmd, note := resumeHint(f.jobID, "")
+		return interruptedError{fmt.Sprintf("interrupted: pipeline %s stopped; continue it with:\n  %s%s", f.jobID, cmd, note)}
 	}
 	if errors.Is(err, job.ErrTasksFailed) {
-		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s --retry-failed", err, resumeCommand(f.jobID))
+		cmd, note := resumeHint(f.jobID, "--retry-failed")
+		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s%s", err, cmd, note)
 	}
 	return err
 }

@@ -2,17 +2,16 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jetmr/jetmr/internal/clitest"
 )
 
 func writeJobFile(t *testing.T, dir, text string) string {
@@ -231,37 +230,17 @@ stages:
   - name: second
     pipe: {input: [stage:first], output: second.txt, command: [sh, -c, "touch started; while [ ! -e ready ]; do sleep 0.05; done; cat"]}
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "pipeline", "--store", store, "--job", "nightly", "job.yaml")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
-			break
+	p := clitest.Start(t, bin, dir, nil, "pipeline", "--store", store, "--job", "nightly", "job.yaml")
+	eventually(t, runTimeout, "the second stage to start", func() (bool, string) {
+		if p.Exited() {
+			t.Fatalf("jetmr exited %d before the second stage started; stderr:\n%s", p.Code(), p.Stderr)
 		}
-		select {
-		case err := <-exited:
-			t.Fatalf("jetmr exited (%v) before the second stage started; stderr:\n%s", err, stderr.String())
-		case <-tick.C:
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	err := <-exited
-	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 130 || !strings.Contains(stderr.String(), "--job nightly --resume") {
-		t.Fatalf("jetmr ended with %v, want exit status 130 and the resume command; stderr:\n%s", err, stderr.String())
+		_, err := os.Stat(filepath.Join(dir, "started"))
+		return err == nil, p.Stderr.String()
+	})
+	p.Signal(syscall.SIGTERM)
+	if code := p.Wait(t, runTimeout); code != 130 || !strings.Contains(p.Stderr.String(), "--job nightly --resume") {
+		t.Fatalf("jetmr exited %d, want exit status 130 and the resume command; stderr:\n%s", code, p.Stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "second.txt")); !os.IsNotExist(err) {
 		t.Errorf("second.txt exists after an interrupted stage (%v)", err)

@@ -43,7 +43,7 @@ func (r *recordFlags) apply(cmd *cobra.Command, cfg *job.Config) error {
 	var err error
 	if fs.Changed("recend") {
 		if r.recend == "" {
-			return usageError{`--recend is empty: give the string that ends each record, e.g. --recend '\n\n' for blank-line separated records, or drop it for lines`}
+			return usageErr("%s", `--recend is empty: give the string that ends each record, e.g. --recend '\n\n' for blank-line separated records, or drop it for lines`)
 		}
 		if rec.End, err = unescape("--recend", r.recend); err != nil {
 			return err
@@ -54,19 +54,19 @@ func (r *recordFlags) apply(cmd *cobra.Command, cfg *job.Config) error {
 	}
 	if r.null {
 		if fs.Changed("recend") {
-			return usageError{"-0 ends records with a NUL byte and --recend gives another end: give one of them"}
+			return usageErr("%s", "-0 ends records with a NUL byte and --recend gives another end: give one of them")
 		}
 		if r.format == splitter.FormatCSV {
-			return usageError{"-0 (NUL-terminated records) and --format csv conflict: CSV records end with newlines: drop one of them"}
+			return usageErr("%s", "-0 (NUL-terminated records) and --format csv conflict: CSV records end with newlines: drop one of them")
 		}
 		rec.End = "\x00"
 	}
 	rec.Header, rec.Format = r.header, r.format
 	if err := rec.Validate(); err != nil {
-		return usageError{err.Error()}
+		return err // bad input already
 	}
 	if r.headerOnce && r.header == 0 {
-		return usageError{"--header-once keeps one copy of the header the command prints: give the number of header lines with --header N"}
+		return usageErr("%s", "--header-once keeps one copy of the header the command prints: give the number of header lines with --header N")
 	}
 	if rec.Format == splitter.FormatLines {
 		rec.Format = "" // the default
@@ -88,7 +88,7 @@ func unescape(flag, s string) (string, error) {
 			continue
 		}
 		if i+1 == len(s) {
-			return "", usageError{fmt.Sprintf(`%s %q ends with a lone backslash: write \\ for a backslash`, flag, s)}
+			return "", usageErr("%s", fmt.Sprintf(`%s %q ends with a lone backslash: write \\ for a backslash`, flag, s))
 		}
 		i++
 		switch s[i] {
@@ -104,16 +104,16 @@ func unescape(flag, s string) (string, error) {
 			b.WriteByte('\\')
 		case 'x':
 			if i+3 > len(s) {
-				return "", usageError{fmt.Sprintf(`%s %q has a short \x escape: write two hex digits, as \x1e`, flag, s)}
+				return "", usageErr("%s", fmt.Sprintf(`%s %q has a short \x escape: write two hex digits, as \x1e`, flag, s))
 			}
 			v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
 			if err != nil {
-				return "", usageError{fmt.Sprintf(`%s %q has a bad \x escape: write two hex digits, as \x1e`, flag, s)}
+				return "", usageErr("%s", fmt.Sprintf(`%s %q has a bad \x escape: write two hex digits, as \x1e`, flag, s))
 			}
 			b.WriteByte(byte(v))
 			i += 2
 		default:
-			return "", usageError{fmt.Sprintf(`%s %q has an unknown escape \%c: use \n \t \r \0 \\ or \xHH`, flag, s, s[i])}
+			return "", usageErr("%s", fmt.Sprintf(`%s %q has an unknown escape \%c: use \n \t \r \0 \\ or \xHH`, flag, s, s[i]))
 		}
 	}
 	return b.String(), nil

@@ -27,11 +27,14 @@ stragglers and advice.`,
   jetmr report run.json --html run.html`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError{"report needs one RUN.json, the file a job wrote with --report"}
+				return usageErr("report needs one RUN.json, the file a job wrote with --report")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFilePath("--html", html); err != nil {
+				return err
+			}
 			run, err := readRunFile(args[0])
 			if err != nil {
 				return err
@@ -58,11 +61,11 @@ stragglers and advice.`,
 func readRunFile(path string) (*runFile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usageError{fmt.Sprintf("reading run report %s: %v", path, errors.Unwrap(err))}
+		return nil, usageErr("reading run report %s: %v", path, errors.Unwrap(err))
 	}
 	var run runFile
 	if err := json.Unmarshal(data, &run); err != nil || run.Report == nil || run.Job == "" {
-		return nil, usageError{fmt.Sprintf("%s is not a jetmr run report (a JSON object with a job): give the file a job wrote with --report", path)}
+		return nil, usageErr("%s is not a jetmr run report (a JSON object with a job): give the file a job wrote with --report", path)
 	}
 	return &run, nil
 }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"io"
 	"os"
 	"runtime/debug"
@@ -14,6 +14,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+
+	"github.com/jetmr/jetmr/errs"
 )
 
 func newRootCommand() *cobra.Command {
@@ -32,10 +34,22 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 	root.Version = version()
 	root.SetVersionTemplate("jetmr {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageError{fmt.Sprintf("%v (see %s --help)", err, cmd.CommandPath())}
+		return usageErr("%w (see %s --help)", err, cmd.CommandPath())
 	})
 	root.AddCommand(newPipeCommand(), newMapReduceCommand(), newEachCommand(), newMigrateCommand(), newPipelineCommand(), newReportCommand())
 	root.AddCommand(newServerCommand(), newWorkerCommand(), newStatusCommand(), newDiscardCommand())
+	// Wrong arguments to a command are bad usage, exit 2, like bad flags.
+	for _, c := range root.Commands() {
+		if check := c.Args; check != nil {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				err := check(cmd, args)
+				if err == nil || errors.Is(err, errs.ErrBadInput) {
+					return err
+				}
+				return usageErr("%w (see %s --help)", err, cmd.CommandPath())
+			}
+		}
+	}
 	return root
 }
 
@@ -47,7 +61,7 @@ input (nothing started); 3 NATS or the store unreachable; 130 interrupted.`,
 func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
-		return zerolog.Logger{}, usageError{fmt.Sprintf("--log-level %q is not valid: use trace, debug, info, warn or error", level)}
+		return zerolog.Logger{}, usageErr("--log-level %q is not valid: use trace, debug, info, warn or error", level)
 	}
 	switch format {
 	case "", "console":
@@ -59,7 +73,7 @@ func newLogger(level, format string, w io.Writer) (zerolog.Logger, error) {
 	case "json":
 		jsonStderr.Store(true)
 	default:
-		return zerolog.Logger{}, usageError{fmt.Sprintf("--log-format %q is not valid: use json or console", format)}
+		return zerolog.Logger{}, usageErr("--log-format %q is not valid: use json or console", format)
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }

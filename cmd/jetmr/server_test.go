@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,67 +16,33 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/jetmr/jetmr/internal/clitest"
 	"github.com/jetmr/jetmr/internal/nettest"
 	"github.com/jetmr/jetmr/schema"
 )
 
 // proc is a jetmr process a test started.
-type proc struct {
-	args           []string
-	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
-	done           chan struct{}
-	code           int
-}
+type proc struct{ *clitest.Proc }
 
 // startProc starts jetmr with args in a temporary directory (or dir) and
 // kills it at the end of the test.
 func startProc(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
-	return startProcEnv(t, dir, []string{"XDG_STATE_HOME=" + t.TempDir()}, args...)
+	return startProcEnv(t, dir, nil, args...)
 }
 
-// startProcEnv is startProc with env added to the environment.
+// startProcEnv is startProc with env added to the environment (after the
+// private state directory, which env may replace).
 func startProcEnv(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	p := &proc{args: args, cmd: exec.Command(bin, args...), stdout: new(lockedBuffer), stderr: new(lockedBuffer), done: make(chan struct{})}
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(p.done)
-		p.code = exitStatus(p.cmd.Wait())
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-// wait returns the exit code, failing the test after timeout.
-func (p *proc) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.code
-	case <-time.After(timeout):
-		t.Fatalf("jetmr %q did not finish within %s; stderr:\n%s", p.args, timeout, p.stderr)
-		return -1
-	}
+	return &proc{clitest.Start(t, bin, dir, env, args...)}
 }
 
 // stop sends SIGTERM and returns the exit code.
 func (p *proc) stop(t *testing.T) int {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	return p.wait(t, runTimeout)
+	p.Signal(syscall.SIGTERM)
+	return p.Wait(t, runTimeout)
 }
 
 // natsServer is a running `jetmr server` process.
@@ -102,7 +67,7 @@ func startServerEnv(t *testing.T, env []string, args ...string) *natsServer {
 	s := &natsServer{proc: startProcEnv(t, "", append([]string{"XDG_STATE_HOME=" + t.TempDir()}, env...), args...)}
 	deadline := time.After(runTimeout)
 	for {
-		if lines := s.stdout.lines(); len(lines) > 0 {
+		if lines := s.Stdout.Lines(); len(lines) > 0 {
 			s.printed, s.url = lines[0], lines[0]
 			if i := slices.Index(args, "--token"); i >= 0 {
 				s.url = withToken(t, s.printed, args[i+1])
@@ -110,39 +75,27 @@ func startServerEnv(t *testing.T, env []string, args ...string) *natsServer {
 			return s
 		}
 		select {
-		case <-s.done:
-			t.Fatalf("jetmr %q exited %d before printing its URL; stderr:\n%s", args, s.code, s.stderr)
+		case <-s.Done():
+			t.Fatalf("jetmr %q exited %d before printing its URL; stderr:\n%s", args, s.Code(), s.Stderr)
 		case <-deadline:
-			t.Fatalf("jetmr %q printed no URL within %s; stderr:\n%s", args, runTimeout, s.stderr)
+			t.Fatalf("jetmr %q printed no URL within %s; stderr:\n%s", args, runTimeout, s.Stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
 
 // stopServer stops s at the end of the test, after its subtests, and
+// stopServer stops s at the end of the test, after its subtests, and
 // checks that it exits 0 having printed nothing but its URL.
 func stopServer(t *testing.T, s *natsServer) {
 	t.Cleanup(func() {
 		if code := s.stop(t); code != 0 {
-			t.Errorf("jetmr server exited %d on SIGTERM, want 0; stderr:\n%s", code, s.stderr)
+			t.Errorf("jetmr server exited %d on SIGTERM, want 0; stderr:\n%s", code, s.Stderr)
 		}
-		if lines := s.stdout.lines(); len(lines) != 1 {
+		if lines := s.Stdout.Lines(); len(lines) != 1 {
 			t.Errorf("jetmr server printed %q on stdout, want its URL once", lines)
 		}
 	})
-}
-
-func exitStatus(err error) int {
-	if err == nil {
-		return 0
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 // withToken is u with token as its credentials.
@@ -264,7 +217,7 @@ func TestServerGeneratesToken(t *testing.T) {
 	if err != nil || u.User == nil || len(u.User.Username()) < 32 {
 		t.Fatalf("printed URL %q, want nats://TOKEN@HOST:PORT with a generated token", srv.url)
 	}
-	if strings.Contains(srv.stderr.String(), u.User.Username()) {
+	if strings.Contains(srv.Stderr.String(), u.User.Username()) {
 		t.Errorf("the token is logged to stderr too; it belongs on stdout only")
 	}
 	r := jetmr(t, t.TempDir(), wordCountArgs(t, "--nats", srv.url, "-q")...)
@@ -409,9 +362,9 @@ func TestClusterLeaderShutdown(t *testing.T) {
 	for leader == "" {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no results of job %s within %s; stderr:\n%s", id, 2*runTimeout, job.stderr)
-		case <-job.done:
-			t.Fatalf("job exited %d before the test shut a server down; stderr:\n%s", job.code, job.stderr)
+			t.Fatalf("no results of job %s within %s; stderr:\n%s", id, 2*runTimeout, job.Stderr)
+		case <-job.Done():
+			t.Fatalf("job exited %d before the test shut a server down; stderr:\n%s", job.Code(), job.Stderr)
 		case <-time.After(50 * time.Millisecond):
 		}
 		leader = taskLeader(t, js, id)
@@ -422,8 +375,8 @@ func TestClusterLeaderShutdown(t *testing.T) {
 	}
 	// Tasks the old leader had handed out when it went away come back
 	// after the consumer's AckWait (30 s).
-	if code := job.wait(t, 3*runTimeout); code != 0 {
-		t.Fatalf("job exited %d after the leader went away, want 0; stderr:\n%s", code, job.stderr)
+	if code := job.Wait(t, 3*runTimeout); code != 0 {
+		t.Fatalf("job exited %d after the leader went away, want 0; stderr:\n%s", code, job.Stderr)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
 	if err != nil {

@@ -25,7 +25,7 @@ func newStatusCommand() *cobra.Command {
 		asJSON  bool
 		jobArgs = func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return usageError{"status takes at most one JOB"}
+				return usageErr("status takes at most one JOB")
 			}
 			return nil
 		}
@@ -55,7 +55,7 @@ NATS cannot be reached.`,
 			bc := nats.brokerConfig(zerolog.Nop())
 			bc.StoreDir, bc.Name = store, "jetmr status"
 			if bc.URL != "" && store != "" {
-				return usageError{"status reads --nats or --store, not both"}
+				return usageErr("status reads --nats or --store, not both")
 			}
 			jobs, workers, err := statusOf(ctx, bc, args)
 			if err != nil {
@@ -173,7 +173,7 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	switch {
 	case len(r.Command) > 0:
 		fmt.Fprintf(tw, "command:\t%s\n", strings.Join(r.Command, " "))
-	case r.Kind == schema.KindMapReduce:
+	case r.Kind.Traits().Keyed:
 		fmt.Fprintf(tw, "map:\t%s\n", r.Map+strings.Join(r.MapCommand, " "))
 		fmt.Fprintf(tw, "reduce:\t%s\n", r.Reduce+strings.Join(r.ReduceCommand, " "))
 	}

@@ -210,7 +210,7 @@ func TestStatusRunningThenStopped(t *testing.T) {
 			id := "held"
 			args := append([]string{"pipe", "-i", in, "-o", "out.txt", "--chunk-size", "4KiB", "-j", "2", "--job", id, "--"}, g.argv...)
 			p := startProcEnv(t, dir, h.env, args...)
-			cmd, stderr := p.cmd, p.stderr
+			cmd, stderr := p.Cmd, p.Stderr
 			eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), stderr.String() })
 			var f jobFigures
 			eventually(t, runTimeout, "running status", func() (bool, string) {
@@ -231,7 +231,7 @@ func TestStatusRunningThenStopped(t *testing.T) {
 			}
 			cmd.Process.Signal(sig)
 			g.release() // a graceful stop may wait for the running tasks
-			code := p.wait(t, runTimeout)
+			code := p.Wait(t, runTimeout)
 			if want := map[syscall.Signal]int{syscall.SIGKILL: 137, syscall.SIGTERM: 130}[sig]; code != want {
 				t.Fatalf("exit %d after %v, want %d; stderr:\n%s", code, sig, want, stderr)
 			}
@@ -409,18 +409,18 @@ func TestStatusRunningOnNATS(t *testing.T) {
 	g := newGate(t, "0")
 	args := append([]string{"pipe", "--nats", url, "--local-workers", "2", "-i", in, "-o", "out.txt", "--chunk-size", "4KiB", "--job", "remote", "--"}, g.argv...)
 	p := startProcEnv(t, dir, h.env, args...)
-	eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), p.stderr.String() })
+	eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), p.Stderr.String() })
 	var f jobFigures
 	eventually(t, runTimeout, "running status", func() (bool, string) {
 		f = h.statusOf(t, dir, "remote", "--nats", url)
-		return f.State == "running" && f.PID == p.cmd.Process.Pid && f.TasksDone > 0, fmt.Sprintf("%+v", f)
+		return f.State == "running" && f.PID == p.Cmd.Process.Pid && f.TasksDone > 0, fmt.Sprintf("%+v", f)
 	})
 	if r := h.run(t, dir, "discard", "remote", "--nats", url); r.code != 2 || !strings.Contains(r.stderr, "stop it first") {
 		t.Errorf("discard of a running job: exit %d, want 2; stderr:\n%s", r.code, r.stderr)
 	}
 	g.release()
-	if code := p.wait(t, runTimeout); code != 0 {
-		t.Fatalf("job exit %d; stderr:\n%s", code, p.stderr)
+	if code := p.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("job exit %d; stderr:\n%s", code, p.Stderr)
 	}
 	if f = h.statusOf(t, dir, "remote", "--nats", url); f.State != "done" || f.TasksDone != f.TasksTotal {
 		t.Errorf("after the run: %+v, want done", f)

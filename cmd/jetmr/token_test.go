@@ -51,7 +51,7 @@ func TestServerKeepsToken(t *testing.T) {
 	}
 
 	again := startServer(t, "--listen", addr, "--store", store)
-	if again.printed != withoutUser(t, u) || strings.Contains(again.stdout.String()+again.stderr.String(), token) {
+	if again.printed != withoutUser(t, u) || strings.Contains(again.Stdout.String()+again.Stderr.String(), token) {
 		t.Errorf("restart printed %q, want %q and the token nowhere", again.printed, withoutUser(t, u))
 	}
 	dir := t.TempDir()
@@ -130,7 +130,7 @@ func TestTokenFromFileAndEnv(t *testing.T) {
 		env := []string{"XDG_STATE_HOME=" + t.TempDir(), "JETMR_TOKEN=envtoken"}
 		w := startProcEnv(t, "", env, "worker", "--nats", fromEnv.printed, "-j", "2", "--log-format", "json")
 		eventually(t, runTimeout, "worker start", func() (bool, string) {
-			return strings.Contains(w.stderr.String(), "worker waiting for jobs"), w.stderr.String()
+			return strings.Contains(w.Stderr.String(), "worker waiting for jobs"), w.Stderr.String()
 		})
 		dir := t.TempDir()
 		if r := jetmrEnv(t, dir, env, pipeWithWorkers(t, dir, "--nats", fromEnv.printed)...); r.code != 0 {
@@ -138,7 +138,7 @@ func TestTokenFromFileAndEnv(t *testing.T) {
 		}
 		checkPipeOutput(t, dir, []string{"tr", "a-z", "A-Z"}, filepath.Join(dir, "in.txt"))
 		if code := w.stop(t); code != 0 {
-			t.Errorf("worker exit %d on SIGTERM; stderr:\n%s", code, w.stderr)
+			t.Errorf("worker exit %d on SIGTERM; stderr:\n%s", code, w.Stderr)
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +14,7 @@ func newWorkerCommand() *cobra.Command {
 	var (
 		nats                natsFlags
 		jobID, jobs, spill  string
-		drain               time.Duration
+		drain, ackWait      time.Duration
 		logLevel, logFormat string
 	)
 	cmd := &cobra.Command{
@@ -45,10 +44,10 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if nats.url == "" {
-				return usageError{"worker needs --nats URL: the NATS server jobs are submitted to (jetmr server prints it)"}
+				return usageErr("worker needs --nats URL: the NATS server jobs are submitted to (jetmr server prints it)")
 			}
 			if drain <= 0 {
-				return usageError{fmt.Sprintf("--drain-timeout %s is not valid: use a positive duration such as 30s", drain)}
+				return usageErr("--drain-timeout %s is not valid: use a positive duration such as 30s", drain)
 			}
 			log, err := newLogger(logLevel, logFormat, cmd.ErrOrStderr())
 			if err != nil {
@@ -68,10 +67,10 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 			}
 			defer b.Close()
 			pool, err := mapper.NewPool(mapper.PoolConfig{
-				Broker: b, Job: jobID, Slots: slots, SpillDir: spill, DrainTimeout: drain, Logger: log,
+				Broker: b, Job: jobID, Slots: slots, SpillDir: spill, DrainTimeout: drain, AckWait: ackWait, Logger: log,
 			})
 			if err != nil {
-				return usageError{fmt.Sprintf("--job: %v", err)}
+				return usageErr("--job: %v", err)
 			}
 			return pool.Run(cmd.Context())
 		},
@@ -84,5 +83,9 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 	fs.DurationVar(&drain, "drain-timeout", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are handed back")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&logFormat, "log-format", "console", "log format of stderr: console (plain lines) or json")
+	// --ack-wait lets tests see a killed worker's tasks redelivered in
+	// seconds; it is hidden because every worker of a job must agree on it.
+	fs.DurationVar(&ackWait, "ack-wait", 0, "how long a task may go without a heartbeat before it is redelivered (default 30s)")
+	fs.MarkHidden("ack-wait")
 	return cmd
 }

@@ -1,11 +1,8 @@
 package main_test
 
 import (
-	"bytes"
-	"context"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/jetmr/jetmr/internal/clitest"
 )
 
 // plainNATS starts a NATS server with JetStream on a random loopback port,
@@ -35,76 +34,59 @@ func plainNATS(t *testing.T) string {
 }
 
 // workerProc is a running `jetmr worker`.
-type workerProc struct {
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	done   chan struct{}
-	err    error
-}
+type workerProc struct{ *clitest.Proc }
 
 // startWorker starts `jetmr worker --nats url` with args.
 func startWorker(t *testing.T, url string, args ...string) *workerProc {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"worker", "--nats", url, "--log-format", "json"}, args...)...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-	w := &workerProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = w.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { w.err = cmd.Wait(); close(w.done) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-w.done })
-	return w
+	return &workerProc{clitest.Start(t, bin, "", nil, append([]string{"worker", "--nats", url, "--log-format", "json"}, args...)...)}
 }
 
 // waitUp waits until the worker logs that it waits for jobs.
 func (w *workerProc) waitUp(t *testing.T) {
 	t.Helper()
 	eventually(t, runTimeout, "worker start", func() (bool, string) {
-		return strings.Contains(w.stderr.String(), "worker waiting for jobs"), w.stderr.String()
+		return strings.Contains(w.Stderr.String(), "worker waiting for jobs"), w.Stderr.String()
 	})
 }
 
 // term sends SIGTERM and checks that the worker exits 0.
 func (w *workerProc) term(t *testing.T) {
 	t.Helper()
-	w.cmd.Process.Signal(syscall.SIGTERM)
+	w.Signal(syscall.SIGTERM)
 	select {
-	case <-w.done:
+	case <-w.Done():
 	case <-time.After(runTimeout):
 		t.Fatalf("worker did not drain within %s", runTimeout)
 	}
-	if w.err != nil {
-		t.Errorf("worker after SIGTERM: %v; stderr:\n%s", w.err, w.stderr)
+	if w.Err() != nil {
+		t.Errorf("worker after SIGTERM: %v; stderr:\n%s", w.Err(), w.Stderr)
 	}
 }
 
 // TestWorkersUnderKills runs a job on worker processes only
 // (--local-workers 0) while a random worker is SIGKILLed every ~0.5s and a
-// new one started: the output equals the sequential run's.
+// new one started: the output equals the sequential run's. The workers'
+// ack wait is short, so that a killed worker's tasks are redelivered in
+// seconds rather than after the default 30s.
 func TestWorkersUnderKills(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	url := plainNATS(t)
 	in := filepath.Join(dir, "in.txt")
 	genText(t, in, 2<<20, 5)
-	spill := "--spill=" + filepath.Join(dir, "spill")
+	workerArgs := []string{"-j", "2", "--spill=" + filepath.Join(dir, "spill"), "--ack-wait", "2s"}
 	var workers []*workerProc
 	for range 3 {
-		w := startWorker(t, url, "-j", "2", spill)
+		w := startWorker(t, url, workerArgs...)
 		w.waitUp(t)
 		workers = append(workers, w)
 	}
+	// 256 tasks of at least 50ms on 6 slots take over 2s: longer than the
+	// first kill's delay, so at least one worker dies mid-job.
 	argv := []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*runTimeout)
-	defer cancel()
-	sub := exec.CommandContext(ctx, bin, append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
+	sub := clitest.Start(t, bin, dir, nil, append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
 		"--local-workers", "0", "-i", in, "-o", filepath.Join(dir, "out.txt"), "--chunk-size", "8KiB", "--"}, argv...)...)
-	var subErr bytes.Buffer
-	sub.Stderr = &subErr
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var wg sync.WaitGroup
 	stopKiller := make(chan struct{})
 	kills := 0
@@ -117,22 +99,22 @@ func TestWorkersUnderKills(t *testing.T) {
 			case <-time.After(time.Duration(300+r.IntN(400)) * time.Millisecond):
 			}
 			i := r.IntN(len(workers))
-			workers[i].cmd.Process.Kill()
-			<-workers[i].done
-			workers[i] = startWorker(t, url, "-j", "2", spill)
+			workers[i].Signal(syscall.SIGKILL)
+			<-workers[i].Done()
+			workers[i] = startWorker(t, url, workerArgs...)
 			kills++
 		}
 	})
-	err := sub.Wait()
+	code := sub.Wait(t, 4*runTimeout)
 	close(stopKiller)
 	wg.Wait()
-	if ctx.Err() != nil {
-		t.Fatalf("job did not finish within %s; stderr:\n%s", 4*runTimeout, subErr.String())
-	}
-	if err != nil {
-		t.Fatalf("job: %v; stderr:\n%s", err, subErr.String())
+	if code != 0 {
+		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
 	}
 	t.Logf("%d workers killed", kills)
+	if kills == 0 {
+		t.Fatal("the job ended before any worker was killed: the test proved nothing")
+	}
 	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -218,33 +200,19 @@ func TestWorkerDrains(t *testing.T) {
 	first.waitUp(t)
 	argv := []string{"sh", "-c", "touch " + marks + "/$$; sleep 1; cat"}
 	report := filepath.Join(dir, "run.json")
-	sub := exec.Command(bin, append([]string{"pipe", "--nats", url, "--store", t.TempDir(),
+	sub := clitest.Start(t, bin, dir, nil, append([]string{"pipe", "--nats", url, "--store", t.TempDir(),
 		"-i", in, "-o", "out.txt", "--chunk-size", "1KiB", "--report", report, "-q", "--"}, argv...)...)
-	sub.Dir = dir
-	subErr := &lockedBuffer{}
-	sub.Stderr = subErr
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- sub.Wait() }()
-	t.Cleanup(func() { sub.Process.Kill() })
 	eventually(t, runTimeout, "a task to start", func() (bool, string) {
 		names, _ := os.ReadDir(marks)
-		return len(names) > 0, subErr.String()
+		return len(names) > 0, sub.Stderr.String()
 	})
 	first.term(t)
-	if !strings.Contains(first.stderr.String(), "draining") {
-		t.Errorf("the worker did not log its drain:\n%s", first.stderr)
+	if !strings.Contains(first.Stderr.String(), "draining") {
+		t.Errorf("the worker did not log its drain:\n%s", first.Stderr)
 	}
 	startWorker(t, url, "-j", "2").waitUp(t)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("job: %v; stderr:\n%s", err, subErr)
-		}
-	case <-time.After(runTimeout):
-		t.Fatalf("job not done within %s; stderr:\n%s", runTimeout, subErr)
+	if code := sub.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
 	if err != nil {

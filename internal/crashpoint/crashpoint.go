@@ -1,11 +1,3 @@
-// Package crashpoint lets tests kill a jetmr process at a named point of
-// its commit protocol, to prove that a crash between any two steps is safe.
-//
-// A point fires when the environment variable JETMR_CRASHPOINT names it,
-// optionally with the hit to fire on: "output.checkpointed" fires on the
-// first hit, "output.checkpointed:3" on the third. Firing sends SIGKILL to
-// the process itself: no deferred function or buffer flush runs, as in a
-// real crash. Without the variable a point costs one atomic load.
 package crashpoint
 
 import (

@@ -1,14 +1,17 @@
-package reducer
+package report
 
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Targets the advice is given against.
@@ -19,8 +22,8 @@ const (
 
 // Report is a run's outcome and efficiency metrics, as written by --report.
 type Report struct {
-	Job  string `json:"job"`
-	Kind string `json:"kind"`
+	Job  string      `json:"job"`
+	Kind schema.Kind `json:"kind"`
 	// Tasks counts every task of the job; Failed those that are dead letters.
 	Tasks  int `json:"tasks"`
 	Failed int `json:"failed"`
@@ -79,7 +82,7 @@ type WorkerReport struct {
 }
 
 // Report computes the metrics of the tasks accumulated so far.
-func (s *Stats) Report(job, kind string) *Report {
+func (s *Stats) Report(job string, kind schema.Kind) *Report {
 	end := s.End
 	if end.IsZero() {
 		end = time.Now()
@@ -123,7 +126,10 @@ func (s *Stats) Report(job, kind string) *Report {
 		r.TaskSeconds.P90 = Percentile(d, 0.90).Seconds()
 		r.TaskSeconds.Max = d[n-1].Seconds()
 		if r.Slots > 0 {
-			r.OverheadSeconds = max(0, (float64(r.Slots)*wall.Seconds()-s.busy.Seconds())/float64(n))
+			// Slots beyond the number of tasks never ran one: their idle
+			// time is not the tasks' overhead.
+			used := float64(min(r.Slots, n))
+			r.OverheadSeconds = max(0, (used*wall.Seconds()-s.busy.Seconds())/float64(n))
 		}
 	}
 	r.Advice = advise(r)
@@ -144,29 +150,52 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// advise explains missed targets and what to change.
+// percent is a ratio as the whole percent it is printed as: advice
+// compares what it prints, so that 69.6% is not "70% below the 70% target".
+func percent(ratio float64) int { return int(math.Round(100 * ratio)) }
+
+// MeetsTarget reports whether ratio meets target as both are printed, in
+// whole percent.
+func MeetsTarget(ratio, target float64) bool { return percent(ratio) >= percent(target) }
+
+// advise explains missed targets and what to change. It gives at most one
+// direction for the chunk size: too few tasks for the slots asks for
+// smaller chunks only when the tasks are not already dominated by their
+// overhead, which asks for larger ones.
 func advise(r *Report) []string {
-	var out []string
+	out := []string{}
 	if r.Tasks == 0 || r.Slots == 0 {
-		return []string{}
+		return out
+	}
+	items := !r.Kind.Traits().Adaptive // items are not sized by time
+	larger := "use a larger --chunk-size, or --task-time 1s to size chunks from their observed times"
+	smaller := "use a smaller --chunk-size"
+	if items {
+		larger = "use a larger --chunk-size (items per task)" // items are not sized by time
+		smaller = "use a smaller --chunk-size (items per task)"
 	}
 	tiny := r.TaskSeconds.P50 < 0.010 || r.OverheadSeconds > r.TaskSeconds.P50
-	larger := "use a larger --chunk-size, or --task-time 1s to size chunks from their observed times"
-	if r.Kind == "each" {
-		larger = "use a larger --chunk-size (items per task)" // items are not sized by time
-	}
-	if tiny {
+	few := r.Slots > 1 && r.Tasks < 2*r.Slots // too few tasks to keep the slots busy
+	uneven := r.TaskSeconds.Max > 4*r.TaskSeconds.P50 && r.TaskSeconds.Max > 0.1*r.WallSeconds
+	if tiny && !few {
 		out = append(out, fmt.Sprintf("tasks take %s at the median against %s of overhead each: per-task overhead dominates, %s",
 			fmtDur(r.TaskSeconds.P50), fmtDur(r.OverheadSeconds), larger))
 	}
-	if r.Efficiency < TargetEfficiency {
-		msg := fmt.Sprintf("efficiency %.0f%% is below the %.0f%% target", 100*r.Efficiency, 100*TargetEfficiency)
+	lowEfficiency := !MeetsTarget(r.Efficiency, TargetEfficiency)
+	if lowEfficiency {
+		msg := fmt.Sprintf("efficiency %d%% is below the %d%% target", percent(r.Efficiency), percent(TargetEfficiency))
 		switch {
-		case r.Tasks < 2*r.Slots:
-			msg += fmt.Sprintf(": %d tasks cannot keep %d slots busy, use a smaller --chunk-size", r.Tasks, r.Slots)
-		case r.TaskSeconds.Max > 4*r.TaskSeconds.P50 && r.TaskSeconds.Max > 0.1*r.WallSeconds:
-			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, use a smaller --chunk-size (with --task-time, a shorter target)",
-				fmtDur(r.TaskSeconds.Max), fmtDur(r.TaskSeconds.P50))
+		case few && tiny:
+			msg += fmt.Sprintf(": %d small tasks cannot keep %d slots busy and larger ones would be fewer still; the job is too small to gain from %d slots, try -j %d",
+				r.Tasks, r.Slots, r.Slots, max(1, min(r.Slots-1, r.Tasks/2)))
+		case few:
+			msg += fmt.Sprintf(": %d tasks cannot keep %d slots busy, %s", r.Tasks, r.Slots, smaller)
+		case uneven && !tiny:
+			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, %s",
+				fmtDur(r.TaskSeconds.Max), fmtDur(r.TaskSeconds.P50), smaller)
+			if !items {
+				msg += " (with --task-time, a shorter target)"
+			}
 		case tiny:
 			msg += ": the tasks are too small for their overhead (see above)"
 		default:
@@ -174,9 +203,13 @@ func advise(r *Report) []string {
 		}
 		out = append(out, msg)
 	}
-	if r.Utilization < TargetUtilization && r.Efficiency >= TargetEfficiency {
-		out = append(out, fmt.Sprintf("utilization %.0f%% is below the %.0f%% target: workers waited for tasks; try fewer slots (-j) or more, smaller tasks",
-			100*r.Utilization, 100*TargetUtilization))
+	if !MeetsTarget(r.Utilization, TargetUtilization) && !lowEfficiency {
+		msg := fmt.Sprintf("utilization %d%% is below the %d%% target: workers waited for tasks; try fewer slots (-j)",
+			percent(r.Utilization), percent(TargetUtilization))
+		if !tiny {
+			msg += " or more, smaller tasks"
+		}
+		out = append(out, msg)
 	}
 	return out
 }
@@ -190,17 +223,21 @@ func (r *Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "jetmr: job %s: %d tasks", r.Job, r.Tasks)
 	if r.Items > 0 {
-		fmt.Fprintf(&b, " of %d items (%d failed)", r.Items, r.ItemsFailed)
+		fmt.Fprintf(&b, " of %d items", r.Items)
 	}
 	if r.Committed > 0 {
 		fmt.Fprintf(&b, " (%d already committed, %d run now)", r.Committed, r.Executed)
 	}
-	if r.Failed > 0 {
+	switch {
+	case r.Items > 0 && (r.ItemsFailed > 0 || r.Failed > 0):
+		fmt.Fprintf(&b, " (%d items failed, in %d tasks)", r.ItemsFailed, r.Failed)
+	case r.Items > 0:
+	case r.Failed > 0:
 		fmt.Fprintf(&b, " (%d failed)", r.Failed)
 	}
-	fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %.0f%%, utilization %.0f%%; ",
-		fmtDur(r.WallSeconds), r.Slots, r.Speedup, 100*r.Efficiency, 100*r.Utilization)
-	if r.Kind == "migrate" {
+	fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %d%%, utilization %d%%; ",
+		fmtDur(r.WallSeconds), r.Slots, r.Speedup, percent(r.Efficiency), percent(r.Utilization))
+	if r.Kind.Traits().Rows {
 		fmt.Fprintf(&b, "%d rows", r.Rows)
 		if r.BatchesSplit > 0 {
 			fmt.Fprintf(&b, " (%d batches split after timeouts)", r.BatchesSplit)

@@ -1,4 +1,4 @@
-package reducer
+package report
 
 import (
 	"time"
@@ -82,3 +82,7 @@ func (s *Stats) Add(res *schema.Result, replayed bool) {
 
 // Tasks is the number of completed tasks, failed ones included.
 func (s *Stats) Tasks() int { return s.Executed + s.Committed }
+
+// Bytes are the input bytes read and the output bytes written by the
+// tasks counted so far.
+func (s *Stats) Bytes() (in, out int64) { return s.bytesIn, s.bytesOut }

@@ -1,0 +1,27 @@
+// Command bench benchmarks jetmr against its baselines: the in-process limit
+// of the wordcount map function, sequential sed and GNU parallel for a pipe,
+// and its peak memory over growing inputs. Opt-in scenarios measure the
+// per-task overhead (tiny), the cost of --sync always over --sync interval
+// (sync), the time one crash and resume lose (crash), and jetmr migrate
+// against a sequential batched loop and a single UPDATE on a throwaway
+// PostgreSQL (migrate), --task-time against fixed chunk sizes (tasktime),
+// a high-cardinality keyed job with 1 and 4 partitions merged concurrently
+// (reduce), the peak memory of a pipe over standard input (rss-stdin),
+// jetmr each against xargs and GNU parallel running a command per
+// item (each) and its own per-item cost (each-tiny), and worker processes
+// joined through a NATS server on loopback (workers). Run it from the
+// module root:
+//
+//	go run ./bench                            # wordcount, pipe, rss; 3 runs each
+//	go run ./bench -size-scale 0.05 -n 1      # a quick check
+//	go run ./bench -scenarios tiny            # per-task overhead
+//	go run ./bench -scenarios all,sync,crash  # the default set and two opt-in ones
+//	go run ./bench -scenarios migrate         # needs the PostgreSQL server binaries
+//	go run ./bench -scenarios workers         # jetmr worker processes on loopback
+//
+// Contenders of a scenario alternate within each repetition (ABAB...), so
+// that a slow phase of the machine hits them alike. Progress goes to stderr;
+// the table of medians and ratios, with the machine it ran on, to stdout.
+// The exit status is 1 when a scenario failed (a run errored, or outputs
+// differ), not when a target is missed.
+package main

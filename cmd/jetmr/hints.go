@@ -1,0 +1,181 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
+)
+
+// secretFlags are the flags whose values may hold a secret: a NATS token,
+// user or password, a database password.
+var secretFlags = []string{"--nats", "--db"}
+
+// dsnPassword finds a password in a key=value database connection string.
+var dsnPassword = regexp.MustCompile(`(?i)\bpassword=('[^']*'|\S*)`)
+
+// redactArgs returns args with the credentials removed from the values of
+// secretFlags, and the flags it changed. A hint printed with them never
+// shows a secret; the user adds it back.
+func redactArgs(args []string) (out, redacted []string) {
+	out = slices.Clone(args)
+	for i := 0; i < len(out); i++ {
+		if out[i] == "--" {
+			break // the job's command: its words are its own
+		}
+		flag, value, inline := strings.Cut(out[i], "=")
+		if !slices.Contains(secretFlags, flag) {
+			continue
+		}
+		if !inline {
+			if i+1 >= len(out) {
+				break
+			}
+			i++
+			value = out[i]
+		}
+		clean := redactValue(flag, value)
+		if clean == value {
+			continue
+		}
+		redacted = append(redacted, flag)
+		if inline {
+			out[i] = flag + "=" + clean
+		} else {
+			out[i] = clean
+		}
+	}
+	return out, redacted
+}
+
+// redactValue removes credentials from a URL, or from each of several
+// joined by commas, and a password from a key=value connection string. A
+// --nats URL loses its user part whole (it may be a token); a --db URL
+// keeps its user name.
+func redactValue(flag, v string) string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		u, err := url.Parse(p)
+		if err != nil || u.User == nil {
+			continue
+		}
+		_, hasPassword := u.User.Password()
+		switch {
+		case flag == "--db" && !hasPassword:
+			continue
+		case flag == "--db":
+			u.User = url.User(u.User.Username())
+		default:
+			u.User = nil
+		}
+		parts[i] = u.String()
+	}
+	v = strings.Join(parts, ",")
+	return dsnPassword.ReplaceAllString(v, "")
+}
+
+// redactionNote tells the user what a printed hint leaves out.
+func redactionNote(flags []string) string {
+	if len(flags) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n(with your credentials in %s: they are not printed)", strings.Join(flags, " and "))
+}
+
+// commandArgs is this process's command line, shell-quoted, with secrets
+// removed.
+func commandArgs() (args, redacted []string) {
+	args, redacted = redactArgs(os.Args)
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return args, redacted
+}
+
+// unresumable says why job cfg cannot be resumed and what to do instead,
+// or "" when it can be: a pipe job writing to stdout cannot rewind it, and
+// standard input cannot be read again.
+func unresumable(cfg job.Config) string {
+	switch {
+	case slices.Contains(cfg.Inputs, splitter.Stdin):
+		return "it read standard input, which cannot be read again, so it cannot be resumed: run the same command again with the same input"
+	case cfg.Kind.Traits().Ordered && cfg.Output == "":
+		return "it wrote to stdout, which cannot be resumed: run the same command again (with -o FILE a pipe job can be resumed)"
+	}
+	return ""
+}
+
+// interruptedMessage says that job cfg stopped and how to continue it.
+func interruptedMessage(cfg job.Config) string {
+	if why := unresumable(cfg); why != "" {
+		return fmt.Sprintf("interrupted: job %s stopped; %s", cfg.ID, why)
+	}
+	cmd, note := resumeHint(cfg.ID, "")
+	return fmt.Sprintf("interrupted: job %s stopped; continue it with:\n  %s%s", cfg.ID, cmd, note)
+}
+
+// failedHint says how to run the failed tasks of job cfg again.
+func failedHint(cfg job.Config) string {
+	if why := unresumable(cfg); why != "" {
+		return "; " + why
+	}
+	cmd, note := resumeHint(cfg.ID, "--retry-failed")
+	return fmt.Sprintf("\nrun the failed tasks again, once fixed, with:\n  %s%s", cmd, note)
+}
+
+// resumeHint is this process's command line with --job ID --resume and
+// extra, secrets removed, and a note of what was removed or must be given
+// again.
+func resumeHint(id, extra string) (cmd, note string) {
+	line := resumeCommand(id)
+	if extra != "" {
+		line = insertFlag(line, extra)
+	}
+	_, redacted := redactArgs(os.Args)
+	note = redactionNote(redacted)
+	if len(os.Args) > 1 && os.Args[1] == "each" && !slices.Contains(os.Args, ":::") && !slices.ContainsFunc(os.Args, func(a string) bool {
+		return strings.HasPrefix(a, "--items")
+	}) {
+		note += "\n(with the same items on stdin)"
+	}
+	return line, note
+}
+
+// insertFlag puts flag after --resume in a resume command, before any
+// " -- " that starts the job's command.
+func insertFlag(line, flag string) string {
+	return strings.Replace(line, " --resume", " --resume "+flag, 1)
+}
+
+// maxStderrLines bounds the lines of a failed command's stderr printed
+// with the job's error.
+const maxStderrLines = 20
+
+// printStderrTail prints the stderr tail of a command that failed the job
+// outside any task (a reducer command), as dead letters show a mapper
+// command's: its last lines, at most maxStderrLines.
+func printStderrTail(w io.Writer, err error) {
+	var te *schema.TaskError
+	if !errors.As(err, &te) {
+		return
+	}
+	lines := strings.Split(strings.TrimSpace(te.StderrTail), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return
+	}
+	if len(lines) > maxStderrLines {
+		fmt.Fprintf(w, "jetmr:   stderr: (%d earlier lines left out)\n", len(lines)-maxStderrLines)
+		lines = lines[len(lines)-maxStderrLines:]
+	}
+	for _, l := range lines {
+		fmt.Fprintf(w, "jetmr:   stderr: %s\n", l)
+	}
+}

@@ -1,0 +1,25 @@
+// Package mapper runs a job's tasks: a [Worker] pulls the tasks of one job
+// from its shared durable consumer, runs each (a pipe command over a chunk,
+// a map function or command and its map-side combine, an each job's items,
+// a migrate batch), and publishes the task's results before it
+// acknowledges the task. A [Pool] watches the jobs bucket and runs a
+// Worker for every running job it can run (jetmr worker).
+//
+// Goroutines: [Worker.Run] owns one goroutine per running task (under an
+// errgroup, at most Config.Slots at once) and the heartbeat goroutine of
+// each task, and waits for all of them before it returns; [Pool.Run] owns
+// its job watcher, its heartbeat and one Worker per job, and waits for
+// them too. A task whose attempt is cancelled is not acknowledged, so the
+// server redelivers it.
+//
+// Outputs larger than Config.InlineMax are spilled to files in
+// Config.SpillDir (or shipped to the job's object store) and only their
+// name travels in the result message. A failed attempt is retried with a
+// backoff; the last one is published as a failure result with the
+// *schema.TaskError of the command.
+//
+// The package must not touch the job's output files, the results stream's
+// consumer or the jobs bucket's records: merging results and writing
+// output belong to package reducer, and a job's life cycle to package job.
+// User commands run only through package command.
+package mapper

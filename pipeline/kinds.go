@@ -1,0 +1,151 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/dustin/go-humanize"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// spec is what differs between the kinds of stage once a stage is
+// parsed: each kind's spec (*PipeSpec, *MapReduceSpec, *EachSpec,
+// *MigrateSpec) implements it. The kind is decided once, by the key that
+// names it in the job file (parser.kind); what is a property of the kind
+// rather than of its spec is in schema.Kind.Traits.
+type spec interface {
+	// check checks the values of the kind's fields.
+	check(p *parser, at func(field string) *yaml.Node, n *yaml.Node, what string) error
+	// configure fills the kind's part of the stage's job configuration,
+	// as the matching command does from its flags.
+	configure(r *run, cfg *job.Config) error
+	// runsCommand reports whether the tasks run commands rather than
+	// built-in functions, for -j auto.
+	runsCommand(reg *mapper.Registry) bool
+	// work estimates the stage's work from its inputs.
+	work(p *Plan, s *StagePlan) float64
+	// workText says how much work that is, for the dry run.
+	workText(work float64) string
+}
+
+var (
+	_ spec = (*PipeSpec)(nil)
+	_ spec = (*MapReduceSpec)(nil)
+	_ spec = (*EachSpec)(nil)
+	_ spec = (*MigrateSpec)(nil)
+)
+
+// spec returns the stage's spec, nil for a stage without a kind.
+func (s *Stage) spec() spec {
+	switch {
+	case s.Pipe != nil:
+		return s.Pipe
+	case s.MapReduce != nil:
+		return s.MapReduce
+	case s.Each != nil:
+		return s.Each
+	case s.Migrate != nil:
+		return s.Migrate
+	}
+	return nil
+}
+
+// chunkUnits describes what chunk_size counts for the kinds whose chunks
+// are not bytes.
+var chunkUnits = map[schema.Kind]string{schema.KindMigrate: "rows per batch, e.g. 1000", schema.KindEach: "items per task, e.g. 50"}
+
+func (ps *PipeSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Node, what string) error {
+	if len(ps.Input) == 0 {
+		return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
+	}
+	if len(ps.Command) == 0 {
+		return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [tr, a-z, A-Z]", what)
+	}
+	if err := command.Check(ps.Command); err != nil {
+		return p.errorf(at("command"), "%s: %v", what, err)
+	}
+	return p.checkRecords(ps.RecordSpec, at, what)
+}
+
+func (ps *PipeSpec) configure(r *run, cfg *job.Config) error {
+	cfg.Kind, cfg.Command, cfg.Output = schema.KindPipe, ps.Command, ps.Output
+	cfg.Records, cfg.HeaderOnce = ps.records(), ps.HeaderOnce
+	cfg.Inputs = r.inputs(ps.Input)
+	return nil
+}
+
+func (*PipeSpec) runsCommand(*mapper.Registry) bool { return true }
+
+func (*PipeSpec) work(p *Plan, s *StagePlan) float64 { return p.inputBytes(s) }
+
+func (*PipeSpec) workText(work float64) string { return humanize.IBytes(uint64(work)) }
+
+func (m *MapReduceSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Node, what string) error {
+	if len(m.Input) == 0 {
+		return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
+	}
+	if m.Partitions < 1 {
+		return p.errorf(at("partitions"), "%s: partitions %d is not valid: use 1 or more", what, m.Partitions)
+	}
+	return p.checkRecords(m.RecordSpec, at, what)
+}
+
+func (m *MapReduceSpec) configure(r *run, cfg *job.Config) error {
+	cfg.Kind, cfg.Map, cfg.Reduce, cfg.Partitions, cfg.Output = schema.KindMapReduce, m.Map, m.Reduce, m.Partitions, m.Output
+	cfg.Records = m.records()
+	cfg.Inputs = r.inputs(m.Input)
+	return nil
+}
+
+func (m *MapReduceSpec) runsCommand(reg *mapper.Registry) bool {
+	if reg == nil {
+		reg = mapper.NewRegistry()
+	}
+	_, builtin, _ := reg.Map(m.Map)
+	return !builtin
+}
+
+func (*MapReduceSpec) work(p *Plan, s *StagePlan) float64 { return p.inputBytes(s) }
+
+func (*MapReduceSpec) workText(work float64) string { return humanize.IBytes(uint64(work)) }
+
+func (e *EachSpec) check(p *parser, at func(string) *yaml.Node, n *yaml.Node, what string) error {
+	if (len(e.Items) == 0) == (e.ItemsFile == "") {
+		return p.errorf(n, "%s needs exactly one of items (a list) and items_file (one item a line)", what)
+	}
+	if len(e.Command) == 0 {
+		return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [gofmt, -l, \"{}\"]", what)
+	}
+	return nil
+}
+
+func (e *EachSpec) configure(_ *run, cfg *job.Config) error { return eachConfig(e, cfg) }
+
+func (*EachSpec) runsCommand(*mapper.Registry) bool { return true }
+
+func (e *EachSpec) work(*Plan, *StagePlan) float64 {
+	if e.ItemsFile != "" {
+		return float64(countLines(e.ItemsFile))
+	}
+	return float64(len(e.Items))
+}
+
+func (*EachSpec) workText(work float64) string { return fmt.Sprintf("%.0f items", work) }
+
+func (*MigrateSpec) check(*parser, func(string) *yaml.Node, *yaml.Node, string) error { return nil }
+
+func (m *MigrateSpec) configure(_ *run, cfg *job.Config) error {
+	cfg.Kind = schema.KindMigrate
+	cfg.Migration = &job.Migration{DB: m.DB, Table: m.Table, Key: m.Key, SQL: m.SQL, Where: m.Where, MaxRate: m.MaxRate, PauseWhen: m.PauseWhen}
+	return nil
+}
+
+func (*MigrateSpec) runsCommand(*mapper.Registry) bool { return false }
+
+func (*MigrateSpec) work(*Plan, *StagePlan) float64 { return 1 }
+
+func (m *MigrateSpec) workText(float64) string { return "table " + m.Table }

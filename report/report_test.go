@@ -1,0 +1,91 @@
+package report_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// stats is a run of one worker with two slots over ten seconds: tasks of
+// the given seconds, run by this run, and committed earlier ones.
+func stats(secs []float64, committed int) *report.Stats {
+	start := time.Unix(1000, 0)
+	s := report.NewStats()
+	s.Start, s.End = start, start.Add(10*time.Second)
+	for i, sec := range secs {
+		s.Add(&schema.Result{
+			Index: uint64(i), Worker: "w", Slots: 2, WorkerStart: start.UnixNano(), BytesIn: 100,
+			Start: start.UnixNano(), End: start.Add(time.Duration(sec * float64(time.Second))).UnixNano(),
+		}, false)
+	}
+	for i := range committed {
+		s.Add(&schema.Result{Index: uint64(len(secs) + i)}, true)
+	}
+	return s
+}
+
+func TestReport(t *testing.T) {
+	t.Parallel()
+	r := stats([]float64{5, 5, 5, 5}, 3).Report("j", schema.KindPipe)
+	if r.Tasks != 7 || r.Executed != 4 || r.Committed != 3 || r.Slots != 2 {
+		t.Errorf("tasks %d executed %d committed %d slots %d; want 7, 4, 3, 2", r.Tasks, r.Executed, r.Committed, r.Slots)
+	}
+	if r.Speedup != 2 || r.Efficiency != 1 || r.Utilization != 1 {
+		t.Errorf("speedup %v efficiency %v utilization %v; want 2, 1, 1", r.Speedup, r.Efficiency, r.Utilization)
+	}
+	if r.TaskSeconds.P50 != 5 || r.TaskSeconds.Max != 5 || r.BytesIn != 400 {
+		t.Errorf("p50 %v max %v bytes in %d; want 5, 5, 400", r.TaskSeconds.P50, r.TaskSeconds.Max, r.BytesIn)
+	}
+	if len(r.Advice) != 0 || r.DeadLetters == nil {
+		t.Errorf("advice %q, dead letters %v: want none, as an empty list", r.Advice, r.DeadLetters)
+	}
+}
+
+// TestAdviceAndSummaryByKind checks what depends on the job's kind: the
+// advice for tiny tasks names --task-time only where chunks can be sized
+// by time, and the summary counts rows for a migration, bytes otherwise.
+func TestAdviceAndSummaryByKind(t *testing.T) {
+	t.Parallel()
+	tiny := make([]float64, 50)
+	for i := range tiny {
+		tiny[i] = 0.001
+	}
+	for _, tt := range []struct {
+		kind     schema.Kind
+		taskTime bool
+		summary  string
+	}{
+		{schema.KindPipe, true, "in,"},
+		{schema.KindMapReduce, true, "in,"},
+		{schema.KindEach, false, "in,"},
+		{schema.KindMigrate, true, "0 rows"},
+	} {
+		r := stats(tiny, 0).Report("j", tt.kind)
+		advice := strings.Join(r.Advice, "\n")
+		if !strings.Contains(advice, "per-task overhead dominates") {
+			t.Errorf("%s: advice %q does not say the overhead dominates", tt.kind, advice)
+		}
+		if got := strings.Contains(advice, "--task-time"); got != tt.taskTime {
+			t.Errorf("%s: advice mentions --task-time: %v, want %v:\n%s", tt.kind, got, tt.taskTime, advice)
+		}
+		if s := r.Summary(); !strings.Contains(s, tt.summary) {
+			t.Errorf("%s: summary %q lacks %q", tt.kind, s, tt.summary)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	d := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tt := range []struct {
+		p    float64
+		want time.Duration
+	}{{0, 1}, {0.5, 5}, {0.9, 9}, {1, 10}} {
+		if got := report.Percentile(d, tt.p); got != tt.want {
+			t.Errorf("Percentile(%v) = %v, want %v", tt.p, got, tt.want)
+		}
+	}
+}
