@@ -228,8 +228,8 @@ func TestRangesOfUnterminatedQuote(t *testing.T) {
 			_, _, rerr, serr := splitRecords(t, []byte(tc.data), rec, chunk)
 			for _, err := range []error{rerr, serr} {
 				want := fmt.Sprintf("opens at byte %d (line %d) is never closed", tc.at, tc.line)
-				if !errors.Is(err, splitter.ErrBadInput) || !strings.Contains(fmt.Sprint(err), want) {
-					t.Errorf("%.20q chunk %d: error %v, want ErrBadInput with %q", tc.data, chunk, err, want)
+				if !errors.Is(err, splitter.ErrBadInput) || !errors.Is(err, splitter.ErrMalformed) || !strings.Contains(fmt.Sprint(err), want) {
+					t.Errorf("%.20q chunk %d: error %v, want ErrBadInput and ErrMalformed with %q", tc.data, chunk, err, want)
 				}
 			}
 		}
