@@ -8,8 +8,10 @@
 // a high-cardinality keyed job with 1 and 4 partitions merged concurrently
 // (reduce), the peak memory of a pipe over standard input (rss-stdin),
 // jetmr each against xargs and GNU parallel running a command per
-// item (each) and its own per-item cost (each-tiny), and worker processes
-// joined through a NATS server on loopback (workers). Run it from the
+// item (each) and its own per-item cost (each-tiny), worker processes
+// joined through a NATS server on loopback (workers), a count of 1.73 M
+// distinct ids against sort | uniq -c (cardinality) and the peak RSS of 10 M
+// distinct keys under a few --memory budgets (keys10m). Run it from the
 // module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each
@@ -18,6 +20,7 @@
 //	go run ./bench -scenarios all,sync,crash  # the default set and two opt-in ones
 //	go run ./bench -scenarios migrate         # needs the PostgreSQL server binaries
 //	go run ./bench -scenarios workers         # jetmr worker processes on loopback
+//	go run ./bench -scenarios wordcount,reduce,cardinality,keys10m  # the reduce
 //
 // Contenders of a scenario alternate within each repetition (ABAB...), so
 // that a slow phase of the machine hits them alike. Progress goes to stderr;

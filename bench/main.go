@@ -28,21 +28,23 @@ type scenarioFunc func(b *bench, s *Scenario) error
 // and are what "all" stands for: the others run only when named.
 var (
 	scenarios = map[string]scenarioFunc{
-		"wordcount": runWordcount,
-		"pipe":      runPipe,
-		"rss":       runRSS,
-		"rss-stdin": runRSSStdin,
-		"tiny":      runTiny,
-		"sync":      runSync,
-		"crash":     runCrash,
-		"migrate":   runMigrate,
-		"tasktime":  runTaskTime,
-		"reduce":    runReduce,
-		"each":      runEach,
-		"each-tiny": runEachTiny,
-		"workers":   runWorkers,
+		"wordcount":   runWordcount,
+		"pipe":        runPipe,
+		"rss":         runRSS,
+		"rss-stdin":   runRSSStdin,
+		"tiny":        runTiny,
+		"sync":        runSync,
+		"crash":       runCrash,
+		"migrate":     runMigrate,
+		"tasktime":    runTaskTime,
+		"reduce":      runReduce,
+		"each":        runEach,
+		"each-tiny":   runEachTiny,
+		"workers":     runWorkers,
+		"cardinality": runCardinality,
+		"keys10m":     runKeys10M,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "cardinality", "keys10m"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // BenchmarkTinyTasks measures the per-task cost of the whole pipeline:
@@ -33,4 +35,35 @@ func BenchmarkTinyTasks(b *testing.B) {
 		tasks += r.Tasks
 	}
 	b.ReportMetric(float64(tasks)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// BenchmarkHighCardinality profiles a keyed job with many distinct keys:
+// word count and sum over $JETMR_BENCH_INPUT (a log-like file of one id per
+// line; see bench's "cardinality" scenario), skipped when it is unset,
+// with the memory budget $JETMR_BENCH_MEMORY (default: the default).
+//
+//	JETMR_BENCH_INPUT=ids.txt go test -run '^$' -bench HighCardinality -benchtime 1x -cpuprofile cpu.out ./job
+func BenchmarkHighCardinality(b *testing.B) {
+	in := os.Getenv("JETMR_BENCH_INPUT")
+	if in == "" {
+		b.Skip("JETMR_BENCH_INPUT is not set")
+	}
+	var memory int64
+	if m := os.Getenv("JETMR_BENCH_MEMORY"); m != "" {
+		var err error
+		if memory, err = strconv.ParseInt(m, 10, 64); err != nil {
+			b.Fatalf("JETMR_BENCH_MEMORY: %v", err)
+		}
+	}
+	dir := b.TempDir()
+	for i := range b.N {
+		_, err := job.Run(context.Background(), job.Config{
+			Kind: schema.KindMapReduce, Inputs: []string{in}, Output: filepath.Join(dir, "out-"+strconv.Itoa(i)), Memory: memory,
+			MapReduceConfig: job.MapReduceConfig{Map: "wordcount", Reduce: "sum"},
+			Broker:          broker.Config{StoreDir: filepath.Join(dir, "store")},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }

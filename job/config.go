@@ -61,6 +61,12 @@ type Config struct {
 	// ChunkSize is the bytes per task (items per task for an each job).
 	// Default: splitter.DefaultChunkSize (splitter.DefaultItemsPerTask).
 	ChunkSize int64
+	// Memory is a mapreduce job's memory budget (--memory): the reduce's
+	// fold state beyond 3/8 of it spills to sorted runs in the job's work
+	// folder, merged when the job commits, and the default chunk size of
+	// its map tasks shrinks to fit it. At least [MinMemory] per partition.
+	// Default: [DefaultMemory].
+	Memory int64
 	// MemFree holds back new tasks while less memory than this is
 	// available (--memfree). Default 0: no check.
 	MemFree int64

@@ -342,6 +342,7 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
 		WorkDir: filepath.Join(s.spill, "runs"),
+		Memory:  reduceShare(s.cfg.Memory),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
 		Replace: s.cfg.Force,
 	})

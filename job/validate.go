@@ -106,6 +106,9 @@ func withDefaults(cfg Config) Config {
 	if cfg.Partitions == 0 {
 		cfg.Partitions = 1
 	}
+	if cfg.Memory == 0 {
+		cfg.Memory = DefaultMemory()
+	}
 	switch {
 	case cfg.Retries == 0:
 		cfg.Retries = DefaultRetries
@@ -141,6 +144,8 @@ func check(cfg Config) error {
 	}
 	if cfg.Partitions < 1 || cfg.Partitions > 10000 {
 		bad(badSetting("Config.Partitions", "Config.Partitions %d is not valid: use 1 to 10000", cfg.Partitions))
+	} else if min := MinMemory * int64(cfg.Partitions); cfg.Memory < min {
+		bad(badSetting("Config.Memory", "Config.Memory %s is below what the reduce needs to hold one key per partition: use at least %s for %d partition(s)", sizeText(cfg.Memory), sizeText(min), cfg.Partitions))
 	}
 	if cfg.ChunkSize < 0 {
 		bad(badSetting("Config.ChunkSize", "Config.ChunkSize %d is not valid: use a positive size such as 64KiB or 8MiB", cfg.ChunkSize))
@@ -252,6 +257,9 @@ func (p *plan) sizeChunks() error {
 	}
 	if p.cfg.ChunkSize == 0 {
 		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
+		if cfg.Kind == schema.KindMapReduce {
+			p.cfg.ChunkSize = min(p.cfg.ChunkSize, mapChunkCap(cfg.Memory, cfg.Slots))
+		}
 		if p.streamed {
 			// The size of a stream is not known (a compressed file's is
 			// not its size): chunks of 1 MiB at least.

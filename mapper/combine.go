@@ -4,43 +4,50 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"slices"
-	"strings"
+	"strconv"
 
-	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
 
 // Combiner is the [Emitter] of a map task: it collects the task's pairs and
 // hands them out as sorted runs, one per reduce partition. With a fold it
-// combines map-side, keeping one accumulator per key; without one it keeps
-// every pair as emitted. A Combiner is not safe for concurrent use.
+// combines map-side in a compact [fold.Table] (keys in an arena, no
+// allocation per key for the built-ins); without one it keeps every pair
+// as emitted. A Combiner is not safe for concurrent use.
 type Combiner struct {
-	fold reducer.Fold
-
-	// With a fold: the accumulator of each key, by index.
-	index map[string]int
-	keys  []string
-	accs  []reducer.Accumulator
+	fold  fold.Fold
+	table *fold.Table // with a fold
 
 	// Without a fold: every pair, copied.
 	raw []schema.Pair
 }
 
-var _ Emitter = (*Combiner)(nil)
+var (
+	_ Emitter    = (*Combiner)(nil)
+	_ IntEmitter = (*Combiner)(nil)
+)
+
+// IntEmitter is an [Emitter] that also takes integer values without their
+// decimal text: EmitInt(key, v) is Emit(key, the decimal text of v).
+type IntEmitter interface {
+	Emitter
+	EmitInt(key []byte, v int64) error
+}
 
 // NewCombiner returns an empty combiner for fold, or one that only collects
 // pairs if fold is nil.
-func NewCombiner(fold reducer.Fold) *Combiner {
-	c := &Combiner{fold: fold}
-	if fold != nil {
-		c.index = make(map[string]int)
+func NewCombiner(f fold.Fold) *Combiner {
+	c := &Combiner{fold: f}
+	if f != nil {
+		c.table = fold.NewTable(f)
 	}
 	return c
 }
 
-// Emit folds value into the accumulator of key, or records the pair when
-// the combiner has no fold. It copies what it keeps.
+// Emit folds value into the state of key, or records the pair when the
+// combiner has no fold. It copies what it keeps.
 func (c *Combiner) Emit(key, value []byte) error {
 	if c.fold == nil {
 		buf := make([]byte, len(key)+len(value))
@@ -49,15 +56,18 @@ func (c *Combiner) Emit(key, value []byte) error {
 		c.raw = append(c.raw, schema.Pair{Key: buf[:n:n], Value: buf[n:]})
 		return nil
 	}
-	i, ok := c.index[string(key)]
-	if !ok {
-		k := string(key)
-		i = len(c.accs)
-		c.index[k] = i
-		c.keys = append(c.keys, k)
-		c.accs = append(c.accs, c.fold.New())
+	if err := c.table.Add(key, value); err != nil {
+		return fmt.Errorf("%s of key %q: %w", c.fold.Name(), clip(key), err)
 	}
-	if err := c.accs[i].Add(value); err != nil {
+	return nil
+}
+
+// EmitInt implements [IntEmitter].
+func (c *Combiner) EmitInt(key []byte, v int64) error {
+	if c.fold == nil {
+		return c.Emit(key, strconv.AppendInt(nil, v, 10))
+	}
+	if err := c.table.AddInt(key, v); err != nil {
 		return fmt.Errorf("%s of key %q: %w", c.fold.Name(), clip(key), err)
 	}
 	return nil
@@ -68,12 +78,12 @@ func (c *Combiner) Len() int {
 	if c.fold == nil {
 		return len(c.raw)
 	}
-	return len(c.keys)
+	return c.table.Len()
 }
 
 // Runs returns the collected pairs split by [schema.Partition] into
 // partitions runs, each sorted by key (bytewise). With a fold each key
-// appears once, its value the accumulator's partial (AppendPartial); without
+// appears once, its value the fold's partial (AppendPartial); without
 // one, pairs of equal keys keep their emission order.
 func (c *Combiner) Runs(partitions int) ([][]schema.Pair, error) {
 	if partitions < 1 {
@@ -90,20 +100,49 @@ func (c *Combiner) Runs(partitions int) ([][]schema.Pair, error) {
 		}
 		return runs, nil
 	}
-	order := make([][]int, partitions)
-	for i, k := range c.keys {
-		part := schema.Partition([]byte(k), partitions)
-		order[part] = append(order[part], i)
-	}
-	for part, idx := range order {
-		slices.SortFunc(idx, func(a, b int) int { return strings.Compare(c.keys[a], c.keys[b]) })
+	for part, idx := range c.table.Sorted(partitions) {
 		run := make([]schema.Pair, len(idx))
 		for j, i := range idx {
-			run[j] = schema.Pair{Key: []byte(c.keys[i]), Value: c.accs[i].AppendPartial(nil)}
+			run[j] = schema.Pair{Key: bytes.Clone(c.table.Key(int(i))), Value: c.table.AppendPartial(nil, int(i))}
 		}
 		runs[part] = run
 	}
 	return runs, nil
+}
+
+// EncodeRuns returns the runs of [Combiner.Runs], encoded as results carry
+// them (see [schema.EncodeRun]), without building the pairs first.
+func (c *Combiner) EncodeRuns(partitions int) ([][]byte, error) {
+	if c.fold == nil {
+		runs, err := c.Runs(partitions)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]byte, len(runs))
+		for i, run := range runs {
+			var buf bytes.Buffer
+			if err := schema.EncodeRun(&buf, run); err != nil {
+				return nil, err
+			}
+			out[i] = buf.Bytes()
+		}
+		return out, nil
+	}
+	if partitions < 1 {
+		return nil, errors.New("combiner: partitions must be at least 1")
+	}
+	out := make([][]byte, partitions)
+	var val []byte
+	for part, idx := range c.table.Sorted(partitions) {
+		b := make([]byte, 0, c.table.ArenaLen()/partitions+len(idx)*16+8)
+		b = schema.AppendRunHeader(b, len(idx))
+		for _, i := range idx {
+			val = c.table.AppendPartial(val[:0], int(i))
+			b = schema.AppendRunItem(schema.AppendRunItem(b, c.table.Key(int(i))), val)
+		}
+		out[part] = b
+	}
+	return out, nil
 }
 
 // clip shortens a key or value quoted in an error message.

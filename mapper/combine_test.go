@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -38,7 +38,7 @@ func runString(run []schema.Pair) string {
 }
 
 func TestCombinerWithFold(t *testing.T) {
-	c := NewCombiner(reducer.Sum)
+	c := NewCombiner(fold.Sum)
 	emitAll(t, c, "b", "1", "a", "2", "b", "3", "c", "-1", "a", "0.5")
 	if c.Len() != 3 {
 		t.Errorf("Len = %d, want 3", c.Len())
@@ -72,8 +72,8 @@ func TestCombinerWithoutFold(t *testing.T) {
 }
 
 func TestCombinerPartitions(t *testing.T) {
-	for _, fold := range []reducer.Fold{nil, reducer.Count, reducer.Concat} {
-		c := NewCombiner(fold)
+	for _, fd := range []fold.Fold{nil, fold.Count, fold.Concat} {
+		c := NewCombiner(fd)
 		rng := rand.New(rand.NewPCG(3, 4))
 		emitted := 0
 		for range 1000 {
@@ -96,7 +96,7 @@ func TestCombinerPartitions(t *testing.T) {
 				}
 				if i > 0 {
 					c := bytes.Compare(run[i-1].Key, pair.Key)
-					if c > 0 || (c == 0 && fold != nil) {
+					if c > 0 || (c == 0 && fd != nil) {
 						t.Errorf("run %d: key %q after %q", p, pair.Key, run[i-1].Key)
 					}
 				}
@@ -112,9 +112,9 @@ func TestCombinerPartitions(t *testing.T) {
 			}
 		}
 		if total != c.Len() {
-			t.Errorf("fold %v: %d pairs in runs, Len %d", fold, total, c.Len())
+			t.Errorf("fold %v: %d pairs in runs, Len %d", fd, total, c.Len())
 		}
-		if fold == nil && total != emitted {
+		if fd == nil && total != emitted {
 			t.Errorf("%d pairs in runs, %d emitted", total, emitted)
 		}
 	}
@@ -127,7 +127,7 @@ func TestCombinerPartitions(t *testing.T) {
 // finals against the reference.
 func TestWordcountCombined(t *testing.T) {
 	text := englishText(1 << 20)
-	c := NewCombiner(reducer.Sum)
+	c := NewCombiner(fold.Sum)
 	if err := Wordcount(context.Background(), text, c); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestWordcountCombined(t *testing.T) {
 		t.Error("run is not sorted")
 	}
 	for _, p := range runs[0] {
-		acc := reducer.Sum.New()
+		acc := fold.Sum.New()
 		if err := acc.Merge(p.Value); err != nil {
 			t.Fatal(err)
 		}

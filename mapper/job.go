@@ -3,6 +3,7 @@ package mapper
 import (
 	"errors"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
@@ -24,7 +25,7 @@ type Job struct {
 	Map MapFunc
 	// Combiner is the fold run map-side, and by the reducer; nil when the
 	// reduce is a command or a ReduceFunc, which need every raw value.
-	Combiner reducer.Fold
+	Combiner fold.Fold
 	// Reduce is the registered reduce function, when the job names one.
 	Reduce reducer.ReduceFunc
 	// Each is an each job's command, parsed.

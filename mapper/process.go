@@ -291,13 +291,13 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	if err != nil {
 		return nil, err
 	}
-	runs, err := comb.Runs(p.job.Record.Partitions)
+	runs, err := comb.EncodeRuns(p.job.Record.Partitions)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding output of task %d: %w", t.Index, err)
 	}
 	outs := make([]output, len(runs))
 	for part, run := range runs {
-		if outs[part], err = p.encodeRun(ctx, t, part, attempt, run); err != nil {
+		if outs[part], err = p.keep(ctx, t, part, attempt, run); err != nil {
 			for _, o := range outs[:part] {
 				removeSpill(o)
 			}
@@ -305,14 +305,6 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		}
 	}
 	return outs, nil
-}
-
-func (p *processor) encodeRun(ctx context.Context, t schema.Task, part, attempt int, run []schema.Pair) (output, error) {
-	var buf bytes.Buffer
-	if err := schema.EncodeRun(&buf, run); err != nil {
-		return output{}, fmt.Errorf("encoding output of task %d: %w", t.Index, err)
-	}
-	return p.keep(ctx, t, part, attempt, buf.Bytes())
 }
 
 // keep makes encoded output data a result's payload, or, when it is

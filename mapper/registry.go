@@ -2,6 +2,7 @@ package mapper
 
 import (
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +20,7 @@ import (
 type Registry struct {
 	mu      sync.RWMutex
 	maps    map[string]MapFunc
-	folds   map[string]reducer.Fold
+	folds   map[string]fold.Fold
 	reduces map[string]reducer.ReduceFunc
 }
 
@@ -28,10 +29,10 @@ type Registry struct {
 func NewRegistry() *Registry {
 	r := &Registry{
 		maps:    map[string]MapFunc{"wordcount": Wordcount, "lines": Lines},
-		folds:   map[string]reducer.Fold{},
+		folds:   map[string]fold.Fold{},
 		reduces: map[string]reducer.ReduceFunc{},
 	}
-	for _, f := range []reducer.Fold{reducer.Sum, reducer.Count, reducer.Min, reducer.Max, reducer.Concat} {
+	for _, f := range []fold.Fold{fold.Sum, fold.Count, fold.Min, fold.Max, fold.Concat} {
 		r.folds[f.Name()] = f
 	}
 	return r
@@ -47,7 +48,7 @@ func (r *Registry) RegisterMap(name string, fn MapFunc) {
 
 // RegisterFold adds a fold (an associative reduce, also run map-side as a
 // combiner) under its name.
-func (r *Registry) RegisterFold(f reducer.Fold) {
+func (r *Registry) RegisterFold(f fold.Fold) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checkNew(f.Name(), f == nil)
@@ -93,11 +94,11 @@ func (r *Registry) Map(name string) (fn MapFunc, ok bool, err error) {
 
 // Reduce returns the fold or the reduce function called name (one of them
 // is nil); ok is false when there is neither.
-func (r *Registry) Reduce(name string) (fold reducer.Fold, fn reducer.ReduceFunc, ok bool) {
+func (r *Registry) Reduce(name string) (f fold.Fold, fn reducer.ReduceFunc, ok bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if fold, ok = r.folds[name]; ok {
-		return fold, nil, true
+	if f, ok = r.folds[name]; ok {
+		return f, nil, true
 	}
 	fn, ok = r.reduces[name]
 	return nil, fn, ok

@@ -3,9 +3,12 @@ package mapper
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jetmr/jetmr/fold"
 )
 
 // Byte classes of the word scanner.
@@ -62,7 +65,16 @@ func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) 
 func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 	// Capping chunk's capacity keeps wordTable's 8-byte loads inside it.
 	chunk = chunk[:len(chunk):len(chunk)]
-	wc := newWordTable(len(chunk))
+	table := newWordTable(len(chunk))
+	var wc wordCounter = table
+	// A combiner that sums may take the words straight into its table once
+	// the chunk turns out to hold mostly distinct words (ids, not prose),
+	// rather than count them twice.
+	sum, _ := emit.(*Combiner)
+	switchAt := -1
+	if sum != nil && sum.fold == fold.Sum && len(chunk) > 2*directProbe {
+		switchAt = directProbe
+	}
 	scratch := make([]byte, 0, 64)
 	n := len(chunk)
 	nextCheck := 0
@@ -79,6 +91,17 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 				return err
 			}
 			nextCheck = i + ctxCheckBytes
+			if switchAt >= 0 && i >= switchAt {
+				switchAt = -1
+				if 2*table.used > table.adds { // mostly distinct words
+					if err := table.emit(emit); err != nil {
+						return err
+					}
+					wc = &sumCounter{c: sum}
+				}
+			} else if switchAt >= 0 {
+				nextCheck = min(nextCheck, switchAt)
+			}
 		}
 		start := i
 		if cls == clsHigh {
@@ -148,3 +171,30 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 	}
 	return wc.emit(emit)
 }
+
+// directProbe is how many bytes of a chunk Wordcount reads before it
+// decides whether to count straight into a summing combiner.
+const directProbe = 64 << 10
+
+// wordCounter counts the words of [Wordcount].
+type wordCounter interface {
+	// add counts one occurrence of w, which is not empty and has head w0.
+	add(w []byte, w0 uint64)
+	// emit hands the counts to e.
+	emit(e Emitter) error
+}
+
+// sumCounter counts words in the table of a combiner that sums: adding 1
+// per occurrence is what summing the counts of a word table would give.
+type sumCounter struct {
+	c   *Combiner
+	err error
+}
+
+func (s *sumCounter) add(w []byte, _ uint64) {
+	if err := s.c.table.AddInt(w, 1); err != nil && s.err == nil {
+		s.err = fmt.Errorf("sum of key %q: %w", clip(w), err)
+	}
+}
+
+func (s *sumCounter) emit(Emitter) error { return s.err }

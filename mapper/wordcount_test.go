@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"maps"
 	"math/rand/v2"
 	"strconv"
@@ -242,5 +243,113 @@ func TestWordcountManyWords(t *testing.T) {
 	got, want := wordcountMap(t, b), referenceWordcount(b)
 	if !maps.Equal(got, want) {
 		t.Fatalf("got %d words, want %d", len(got), len(want))
+	}
+}
+
+// TestWordcountIntoCombiners checks the counts Wordcount leaves in a
+// combiner, summing (counted straight into its table) or counting (one
+// pair per distinct word), against the reference.
+func TestWordcountIntoCombiners(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 300 {
+		in := randomText(rng, rng.IntN(400))
+		want := referenceWordcount(in)
+		for _, f := range []fold.Fold{fold.Sum, fold.Count} {
+			c := NewCombiner(f)
+			if err := Wordcount(context.Background(), in, c); err != nil {
+				t.Fatal(err)
+			}
+			runs, err := c.Runs(2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			for _, run := range runs {
+				for _, p := range run {
+					n, err := strconv.ParseInt(string(p.Value), 10, 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got[string(p.Key)] = n
+				}
+			}
+			wantF := maps.Clone(want)
+			if f == fold.Count {
+				for w := range wantF {
+					wantF[w] = 1 // a chunk emits each distinct word once
+				}
+			}
+			if !maps.Equal(got, wantF) {
+				t.Fatalf("%s: Wordcount(%q) left %v, want %v", f.Name(), in, got, wantF)
+			}
+		}
+	}
+}
+
+// BenchmarkWordcountCombiner measures Wordcount into the combiner of a
+// job, as a map task runs it: English-like text (few distinct words) and
+// log-like ids (a new key every few words).
+func BenchmarkWordcountCombiner(b *testing.B) {
+	var ids []byte
+	for i := range 400000 {
+		ids = fmt.Appendf(ids, "u%07d\n", (i*7919)%200000)
+	}
+	for _, in := range []struct {
+		name string
+		text []byte
+	}{{"english", englishText(4 << 20)}, {"ids", ids}} {
+		for _, f := range []fold.Fold{fold.Sum, fold.Count} {
+			b.Run(in.name+"/"+f.Name(), func(b *testing.B) {
+				b.SetBytes(int64(len(in.text)))
+				for b.Loop() {
+					c := NewCombiner(f)
+					if err := Wordcount(context.Background(), in.text, c); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := c.EncodeRuns(1); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestWordcountSwitchesToCombiner checks chunks large enough for Wordcount
+// to decide whether to count straight into a summing combiner: ids
+// (mostly distinct, it switches) and prose (it does not), with a few
+// upper-case and non-ASCII words, against the reference.
+func TestWordcountSwitchesToCombiner(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var ids []byte
+	for i := range 60000 {
+		ids = fmt.Appendf(ids, "u%07d ", rng.IntN(50000))
+		if i%1000 == 0 {
+			ids = append(ids, "Ünïcode ID "...)
+		}
+	}
+	for _, in := range [][]byte{ids, englishText(1 << 20), append(englishText(200<<10), ids...)} {
+		want := referenceWordcount(in)
+		c := NewCombiner(fold.Sum)
+		if err := Wordcount(context.Background(), in, c); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := c.Runs(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, p := range runs[0] {
+			n, err := strconv.ParseInt(string(p.Value), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[string(p.Key)] = n
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("%d bytes: %d words, want %d", len(in), len(got), len(want))
+		}
 	}
 }

@@ -17,7 +17,8 @@ import (
 type wordTable struct {
 	slots []wordSlot
 	shift uint // 64 - log2(len(slots)): a hash's top bits index the table
-	used  int
+	used  int  // distinct words
+	adds  int  // words counted
 	arena []byte
 }
 
@@ -92,6 +93,7 @@ func hashWord(w []byte, w0 uint64) uint64 {
 // copies w only if w is new.
 func (t *wordTable) add(w []byte, w0 uint64) {
 	n := len(w)
+	t.adds++
 	mask := len(t.slots) - 1
 	i := int(hashWord(w, w0) >> t.shift)
 	for {
@@ -131,8 +133,20 @@ func (t *wordTable) grow() {
 	}
 }
 
-// emit emits every word with its count as decimal text.
+// emit emits every word with its count as decimal text (through EmitInt
+// when e takes integers).
 func (t *wordTable) emit(e Emitter) error {
+	if ie, ok := e.(IntEmitter); ok {
+		for _, s := range t.slots {
+			if s.count == 0 {
+				continue
+			}
+			if err := ie.EmitInt(t.arena[s.off:s.off+s.n], s.count); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var key, val []byte
 	for _, s := range t.slots {
 		if s.count == 0 {

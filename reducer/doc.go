@@ -20,4 +20,34 @@
 // do, or the Session on a --retry-failed round) nor change a job's record
 // (the Session does); it reports what it merged through the statistics
 // it returns.
+//
+// # Spilled fold state and exactly-once
+//
+// A [KeyedSink] with a fold keeps each partition's state in a
+// [fold.Table] within its share of KeyedConfig.Memory. Past it, the lane
+// writes the table as a sorted run file (see internal/runfile) in the work
+// folder and empties it; at Commit the partition's runs and its last
+// table are merged k-way, equal keys folded, at most FanIn files open at
+// once (more runs are merged in passes), into the part file.
+//
+// Exactly-once holds because a spilled run is only ever a rearrangement
+// of state this process folded in memory: the lane spills what it merged,
+// each (task, partition) result having passed the reducer's duplicate
+// check once, and the runs together with the table always hold each
+// merged result once. A run is written under a temporary name and renamed
+// when complete, so a run file is never half a state. Runs are not
+// reused across processes: a new sink (a resumed job, or a run that
+// restarted after a crash) removes the runs it finds and rebuilds its
+// state by replaying the results stream from its first message, which
+// holds every task's result until the job completes; the duplicate check
+// restarts with it, so each result is folded once into the new state.
+// Reusing runs would need each run to record the task indexes it covers
+// and a resume to skip exactly those while replaying; the replay is the
+// simpler argument, at the price of folding the stream again.
+//
+// Spilling changes no result: folds are associative and commutative over
+// partials (see package fold), and the merge meets a key's partials from
+// every run before it emits the key. The one exception is a sum that
+// turned float, whose last bits depend on the grouping of its additions;
+// they already depend on the order in which results arrive.
 package reducer

@@ -6,12 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -19,6 +19,7 @@ import (
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/crashpoint"
+	"github.com/jetmr/jetmr/internal/runfile"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -32,7 +33,7 @@ type KeyedConfig struct {
 	// Partitions is the number of reduce partitions (part files). Default 1.
 	Partitions int
 	// Fold is the built-in reduce; nil when ReduceCommand is set.
-	Fold Fold
+	Fold fold.Fold
 	// ReduceCommand is a reducer command in Hadoop Streaming style: it reads
 	// its partition's key<TAB>value lines sorted by key on stdin, and its
 	// stdout becomes the part file.
@@ -41,8 +42,18 @@ type KeyedConfig struct {
 	// or ReduceCommand is set.
 	ReduceFunc ReduceFunc
 	// WorkDir holds the sorted runs a reducer command or ReduceFunc will
-	// read. Required with them.
+	// read, and those a fold spills. Required with ReduceCommand and
+	// ReduceFunc; default for a fold: a directory next to Dir, removed
+	// with the output's temporary directory.
 	WorkDir string
+	// Memory is the bytes the fold state of all partitions may hold
+	// together, each partition an equal share; a partition's state beyond
+	// its share is spilled to a sorted run in WorkDir, and the runs are
+	// merged at Commit. Default [DefaultFoldMemory].
+	Memory int64
+	// FanIn is how many run files one merge reads at once; more runs are
+	// merged in several passes. Default [runfile.DefaultFanIn].
+	FanIn int
 	// Parallel bounds how many partitions are written at once. Default:
 	// the number of CPUs. Results are merged into their partitions
 	// concurrently whatever Parallel is: one goroutine per partition.
@@ -55,8 +66,15 @@ type KeyedConfig struct {
 	Replace bool
 }
 
+// DefaultFoldMemory is the fold state a [KeyedSink] keeps in memory when
+// its config gives no Memory.
+const DefaultFoldMemory = 64 << 20
+
 // KeyedSink merges the keyed outputs of a map-reduce job. With a built-in
-// fold, each task's partial values are folded in as they arrive. With a
+// fold, each task's partial values are folded in as they arrive into a
+// compact table per partition; a table that passes its share of Memory is
+// spilled to a sorted run file, and at Commit the runs and the table are
+// merged k-way, folding equal keys, into the part file. With a
 // reducer command, each task's sorted run is kept on disk and, at Commit,
 // the runs of a partition are merged by key into the command's stdin.
 //
@@ -70,11 +88,13 @@ type KeyedConfig struct {
 // Abort, which wait for them. A lane's error is returned by the next Merge
 // or by Commit.
 type KeyedSink struct {
-	cfg   KeyedConfig
-	tmp   string
-	accs  []map[string]Accumulator // per partition, owned by its lane
-	runs  [][]indexedRun           // per partition, owned by its lane
-	parts map[uint64]int
+	cfg    KeyedConfig
+	tmp    string
+	tables []*fold.Table  // per partition, owned by its lane
+	spills [][]string     // per partition: its fold's spilled runs, owned by its lane
+	share  int64          // the bytes each partition's table may hold
+	runs   [][]indexedRun // per partition, owned by its lane
+	parts  map[uint64]int
 
 	lanes   []chan *schema.Result // nil until the first Merge
 	laneErr atomic.Pointer[error]
@@ -100,7 +120,17 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 	if n := count(cfg.Fold != nil, len(cfg.ReduceCommand) > 0, cfg.ReduceFunc != nil); n != 1 {
 		return nil, errors.New("reducer.NewKeyedSink: exactly one of Fold, ReduceCommand and ReduceFunc is required")
 	}
-	if cfg.Fold == nil {
+	if cfg.Memory <= 0 {
+		cfg.Memory = DefaultFoldMemory
+	}
+	if cfg.FanIn < 2 {
+		cfg.FanIn = runfile.DefaultFanIn
+	}
+	tmp := TempPath(cfg.Dir, cfg.Job)
+	if cfg.Fold != nil && cfg.WorkDir == "" {
+		cfg.WorkDir = tmp + "-runs"
+	}
+	{
 		if cfg.WorkDir == "" {
 			return nil, errors.New("reducer.NewKeyedSink: WorkDir is required with ReduceCommand")
 		}
@@ -108,9 +138,12 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 			return nil, fmt.Errorf("creating reduce work directory: %w", err)
 		}
 	}
-	// The temporary directory of an interrupted run is stale: a resumed
-	// sink rebuilds everything from the results stream.
-	tmp := TempPath(cfg.Dir, cfg.Job)
+	// The temporary directory and the fold's runs of an interrupted run
+	// are stale: a resumed sink rebuilds them from the results stream (see
+	// the package documentation).
+	if err := removeFoldRuns(cfg.WorkDir); err != nil {
+		return nil, err
+	}
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, fmt.Errorf("removing stale output %s: %w", tmp, err)
 	}
@@ -118,9 +151,13 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 		return nil, fmt.Errorf("creating output directory next to %s: %w", cfg.Dir, err)
 	}
 	s := &KeyedSink{cfg: cfg, tmp: tmp, parts: make(map[uint64]int)}
-	s.accs = make([]map[string]Accumulator, cfg.Partitions)
-	for i := range s.accs {
-		s.accs[i] = make(map[string]Accumulator)
+	if cfg.Fold != nil {
+		s.tables = make([]*fold.Table, cfg.Partitions)
+		for i := range s.tables {
+			s.tables[i] = fold.NewTable(cfg.Fold)
+		}
+		s.spills = make([][]string, cfg.Partitions)
+		s.share = max(cfg.Memory/int64(cfg.Partitions), 1)
 	}
 	s.runs = make([][]indexedRun, cfg.Partitions)
 	return s, nil
@@ -200,25 +237,61 @@ func (s *KeyedSink) fold(r *schema.Result) error {
 		return err
 	}
 	defer closeIn()
-	accs := s.accs[r.Partition]
-	rr := schema.NewRunReader(in)
+	t := s.tables[r.Partition]
+	rs := schema.NewRunScanner(in)
 	for {
-		p, err := rr.Next()
+		k, v, err := rs.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		acc := accs[string(p.Key)]
-		if acc == nil {
-			acc = s.cfg.Fold.New()
-			accs[string(p.Key)] = acc
+		if err := t.Merge(k, v); err != nil {
+			return fmt.Errorf("key %q: %w", clip(k), err)
 		}
-		if err := acc.Merge(p.Value); err != nil {
-			return fmt.Errorf("key %q: %w", p.Key, err)
+		if t.Full(s.share) {
+			if err := s.spill(int(r.Partition)); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// spill writes partition p's fold state as a sorted run and empties it.
+func (s *KeyedSink) spill(p int) error {
+	t := s.tables[p]
+	path := filepath.Join(s.cfg.WorkDir, fmt.Sprintf("fold-p%d-%d.run", p, len(s.spills[p])))
+	if err := runfile.WriteTable(path, s.cfg.Sync, t, t.Sorted(1)[0]); err != nil {
+		return fmt.Errorf("spilling the fold state of partition %d to the work folder %s (under --store; free space there, give --store another disk, or raise --memory): %w", p, s.cfg.WorkDir, err)
+	}
+	s.spills[p] = append(s.spills[p], path)
+	t.Reset(s.share / 2)
+	return nil
+}
+
+// removeFoldRuns removes the runs a fold spilled in dir.
+func removeFoldRuns(dir string) error {
+	old, err := filepath.Glob(filepath.Join(dir, "fold-p*.run*"))
+	if err != nil {
+		return err
+	}
+	merged, _ := filepath.Glob(filepath.Join(dir, "merge-*.run*"))
+	for _, p := range append(old, merged...) {
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("removing stale run: %w", err)
+		}
+	}
+	return nil
+}
+
+// clip shortens a key quoted in an error message.
+func clip(b []byte) []byte {
+	const limit = 64
+	if len(b) <= limit {
+		return b
+	}
+	return append(b[:limit:limit], "..."...)
 }
 
 func openRun(r *schema.Result) (io.Reader, func(), error) {
@@ -256,7 +329,7 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 		return s.Suspend(ctx)
 	}
 	if err := s.stopLanes(); err != nil {
-		os.RemoveAll(s.tmp)
+		s.dropTemp()
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -265,19 +338,19 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 		g.Go(func() error { return s.writePartition(gctx, p) })
 	}
 	if err := g.Wait(); err != nil {
-		os.RemoveAll(s.tmp)
+		s.dropTemp()
 		return err
 	}
 	if s.cfg.Sync {
 		if err := syncDir(s.tmp); err != nil {
-			os.RemoveAll(s.tmp)
+			s.dropTemp()
 			return err
 		}
 	}
 	old := ""
 	if _, err := os.Lstat(s.cfg.Dir); err == nil {
 		if !s.cfg.Replace {
-			os.RemoveAll(s.tmp)
+			s.dropTemp()
 			return fmt.Errorf("output directory %s appeared while the job ran: remove it, choose another -o, or add --force to replace it", s.cfg.Dir)
 		}
 		// Move the old output aside, so that the new one is renamed in
@@ -285,13 +358,13 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 		old = filepath.Join(filepath.Dir(s.cfg.Dir), "."+filepath.Base(s.cfg.Dir)+".jetmr-"+s.cfg.Job+".old")
 		os.RemoveAll(old)
 		if err := os.Rename(s.cfg.Dir, old); err != nil {
-			os.RemoveAll(s.tmp)
+			s.dropTemp()
 			return fmt.Errorf("moving the old output %s aside: %w", s.cfg.Dir, err)
 		}
 	}
 	crashpoint.Hit("commit.written")
 	if err := os.Rename(s.tmp, s.cfg.Dir); err != nil {
-		os.RemoveAll(s.tmp)
+		s.dropTemp()
 		if old != "" {
 			os.Rename(old, s.cfg.Dir)
 		}
@@ -310,11 +383,12 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 	return syncDir(filepath.Dir(s.cfg.Dir))
 }
 
-// Suspend implements [Sink]: the folded state lives in memory and the runs
-// in the results stream and spill files, so nothing needs keeping but the
-// spill files; the temporary directory goes.
+// Suspend implements [Sink]: the folded state is rebuilt from the results
+// stream and spill files on resume, so nothing needs keeping but the
+// spill files; the temporary directory and the fold's runs go.
 func (s *KeyedSink) Suspend(context.Context) error {
 	lerr := s.stopLanes()
+	s.cleanFoldRuns()
 	return errors.Join(lerr, os.RemoveAll(s.tmp))
 }
 
@@ -330,7 +404,7 @@ func (s *KeyedSink) writePartition(ctx context.Context, p int) error {
 	defer f.Close()
 	switch {
 	case s.cfg.Fold != nil:
-		err = s.writeFolded(f, p)
+		err = s.writeFolded(ctx, f, p)
 	case s.cfg.ReduceFunc != nil:
 		err = s.runReduceFunc(ctx, f, p)
 	default:
@@ -347,25 +421,36 @@ func (s *KeyedSink) writePartition(ctx context.Context, p int) error {
 	return f.Close()
 }
 
-func (s *KeyedSink) writeFolded(f *os.File, p int) error {
-	accs := s.accs[p]
-	keys := make([]string, 0, len(accs))
-	for k := range accs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+func (s *KeyedSink) writeFolded(ctx context.Context, f *os.File, p int) error {
+	t := s.tables[p]
 	w := bufio.NewWriterSize(f, 256<<10)
 	var line []byte
-	for _, k := range keys {
-		line = append(line[:0], k...)
-		line = append(line, '\t')
-		line = accs[k].AppendFinal(line)
-		line = append(line, '\n')
-		if _, err := w.Write(line); err != nil {
+	write := func(k, v []byte) error {
+		line = append(append(append(append(line[:0], k...), '\t'), v...), '\n')
+		_, err := w.Write(line)
+		return err
+	}
+	idx := t.Sorted(1)[0]
+	if len(s.spills[p]) == 0 {
+		for n, i := range idx {
+			if n%4096 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			line = append(append(line[:0], t.Key(int(i))...), '\t')
+			line = append(t.AppendFinal(line, int(i)), '\n')
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
+		}
+	} else {
+		extra := []runfile.Source{runfile.NewTableSource(t, idx)}
+		err := runfile.MergeFiles(ctx, s.spills[p], extra, s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Sync, s.cfg.Fold, true, write)
+		s.spills[p] = nil // consumed
+		if err != nil {
 			return err
 		}
 	}
-	s.accs[p] = nil // the partition is written; let its memory go
+	s.tables[p] = nil // the partition is written; let its memory go
 	return w.Flush()
 }
 
@@ -399,7 +484,7 @@ func (s *KeyedSink) runReduceFunc(ctx context.Context, f *os.File, p int) error 
 			return err
 		})
 	}
-	err := MergeRunFiles(ctx, s.runPaths(p), s.cfg.WorkDir, 256, func(pair schema.Pair) error {
+	err := MergeRunFiles(ctx, s.runPaths(p), s.cfg.WorkDir, s.cfg.FanIn, func(pair schema.Pair) error {
 		if key != nil && bytes.Equal(pair.Key, key) {
 			values = append(values, pair.Value)
 			return nil
@@ -439,7 +524,7 @@ func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) err
 	g.Go(func() error {
 		bw := bufio.NewWriterSize(pw, 64<<10)
 		var line []byte
-		err := MergeRunFiles(gctx, paths, s.cfg.WorkDir, 256, func(pair schema.Pair) error {
+		err := MergeRunFiles(gctx, paths, s.cfg.WorkDir, s.cfg.FanIn, func(pair schema.Pair) error {
 			line = append(append(append(append(line[:0], pair.Key...), '\t'), pair.Value...), '\n')
 			_, err := bw.Write(line)
 			return err
@@ -471,7 +556,29 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
+// dropTemp removes the unfinished output and the fold's runs.
+func (s *KeyedSink) dropTemp() {
+	s.cleanFoldRuns()
+	os.RemoveAll(s.tmp)
+}
+
+// cleanFoldRuns removes the runs a fold spilled, and the work folder if
+// that leaves it empty.
+func (s *KeyedSink) cleanFoldRuns() {
+	if s.cfg.Fold == nil {
+		return
+	}
+	for _, paths := range s.spills {
+		for _, p := range paths {
+			os.Remove(p)
+		}
+	}
+	removeFoldRuns(s.cfg.WorkDir)
+	os.Remove(s.cfg.WorkDir) // only if empty: it may hold other runs
+}
+
 func (s *KeyedSink) cleanRuns() {
+	s.cleanFoldRuns()
 	for _, runs := range s.runs {
 		for _, r := range runs {
 			os.Remove(r.path)

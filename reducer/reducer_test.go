@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/jetmr/jetmr/fold"
 	"os"
 	"path/filepath"
 	"slices"
@@ -333,7 +334,7 @@ func TestKeyedDuplicatesMergedOnce(t *testing.T) {
 		sink func(t *testing.T, dir, job string) reducer.Sink
 	}{
 		{"fold", func(t *testing.T, dir, job string) reducer.Sink {
-			s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: job, Partitions: parts, Fold: reducer.Sum})
+			s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: job, Partitions: parts, Fold: fold.Sum})
 			if err != nil {
 				t.Fatal(err)
 			}

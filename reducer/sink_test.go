@@ -3,6 +3,7 @@ package reducer_test
 import (
 	"bytes"
 	"context"
+	"github.com/jetmr/jetmr/fold"
 	"os"
 	"path/filepath"
 	"slices"
@@ -283,7 +284,7 @@ func TestKeyedSinkFold(t *testing.T) {
 			ctx := context.Background()
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "out")
-			s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: "foldjob", Partitions: parts, Fold: reducer.Sum})
+			s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: "foldjob", Partitions: parts, Fold: fold.Sum})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -435,7 +436,7 @@ func TestKeyedSinkLaneError(t *testing.T) {
 	ctx := context.Background()
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "out")
-	s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: "lanejob", Partitions: 2, Fold: reducer.Sum})
+	s, err := reducer.NewKeyedSink(reducer.KeyedConfig{Dir: dir, Job: "lanejob", Partitions: 2, Fold: fold.Sum})
 	if err != nil {
 		t.Fatal(err)
 	}

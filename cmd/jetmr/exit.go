@@ -67,6 +67,7 @@ var flagNames = map[string]string{
 	"Config.Resume":          "--resume",
 	"Config.RetryFailed":     "--retry-failed",
 	"Config.Partitions":      "--partitions",
+	"Config.Memory":          "--memory",
 	"Config.ChunkSize":       "--chunk-size",
 	"Config.TaskTime":        "--task-time",
 	"Config.Timeout":         "--timeout",

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"os"
+	"runtime/debug"
+	"strings"
+
 	"github.com/spf13/cobra"
 
+	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 func newMapReduceCommand() *cobra.Command {
@@ -14,6 +20,7 @@ func newMapReduceCommand() *cobra.Command {
 		mapSpec    string
 		reduceSpec string
 		partitions int
+		memSize    string
 	)
 	cmd := &cobra.Command{
 		Use:   "mapreduce [flags] -i PATH... -o DIR --map M --reduce R",
@@ -49,6 +56,12 @@ per partition, each with key<TAB>value lines sorted by key.`,
 			if err := rf.apply(cmd, &cfg); err != nil {
 				return err
 			}
+			if memSize != "" {
+				if cfg.Memory, err = splitter.ParseSize(memSize); err != nil {
+					return usageErr("--memory: %s", strings.Replace(err.Error(), "chunk size", "size", 1))
+				}
+			}
+			setMemoryLimit(cfg.Memory)
 			return f.runJob(cmd.Context(), cmd, cfg)
 		},
 	}
@@ -59,5 +72,22 @@ per partition, each with key<TAB>value lines sorted by key.`,
 	fs.StringVar(&mapSpec, "map", "", "map: wordcount, lines, grep:REGEX, or a command")
 	fs.StringVar(&reduceSpec, "reduce", "", "reduce: sum, count, min, max, concat, or a command")
 	fs.IntVar(&partitions, "partitions", 1, "reduce partitions (part files)")
+	fs.StringVar(&memSize, "memory", "", "the job's memory budget, e.g. 256MiB; reduce state beyond it spills to sorted runs on disk (default: a quarter of the available memory, at most 128MiB)")
 	return cmd
+}
+
+// setMemoryLimit makes the garbage collector of this process work to keep
+// its heap within the job's memory budget plus 32 MiB of headroom for the
+// broker and the runtime (its RSS then stays within the budget plus
+// 64 MiB), unless GOMEMLIMIT says otherwise.
+func setMemoryLimit(budget int64) {
+	if budget <= 0 {
+		budget = job.DefaultMemory()
+	}
+	if budget < job.MinMemory {
+		return // refused by the job's validation
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(budget + 32<<20)
+	}
 }

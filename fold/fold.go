@@ -1,6 +1,4 @@
-package reducer
-
-import "context"
+package fold
 
 // Fold is a built-in reduce: it combines the values of one key. Folds are
 // associative, so jetmr also runs them map-side as combiners: mappers send
@@ -24,10 +22,3 @@ type Accumulator interface {
 	// AppendFinal appends the value written to the job's output.
 	AppendFinal(dst []byte) []byte
 }
-
-// ReduceFunc reduces all the values of one key, in the order the tasks
-// produced them (by task index, then emission order), calling emit for each
-// output value; each becomes a key<TAB>value line of the output. It is
-// called from several goroutines at once (one per partition) and must be
-// safe for that.
-type ReduceFunc func(ctx context.Context, key []byte, values [][]byte, emit func(value []byte) error) error

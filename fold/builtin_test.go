@@ -1,4 +1,4 @@
-package reducer
+package fold
 
 import (
 	"errors"

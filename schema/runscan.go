@@ -1,0 +1,167 @@
+package schema
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// AppendRunHeader appends the header of a run of n pairs (see [EncodeRun]).
+func AppendRunHeader(dst []byte, n int) []byte {
+	items := uint64(2 * n)
+	switch {
+	case items < 16:
+		return append(dst, 0x90|byte(items))
+	case items <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(dst, 0xdc), uint16(items))
+	}
+	return binary.BigEndian.AppendUint32(append(dst, 0xdd), uint32(items))
+}
+
+// AppendRunItem appends a key or value of a run (a msgpack binary string),
+// as [EncodeRun] writes it.
+func AppendRunItem(dst, b []byte) []byte {
+	n := len(b)
+	switch {
+	case n <= 0xff:
+		dst = append(dst, 0xc4, byte(n))
+	case n <= 0xffff:
+		dst = binary.BigEndian.AppendUint16(append(dst, 0xc5), uint16(n))
+	default:
+		dst = binary.BigEndian.AppendUint32(append(dst, 0xc6), uint32(n))
+	}
+	return append(dst, b...)
+}
+
+// RunScanner reads a run as [RunReader] does, accepting the same runs and
+// rejecting the same with [ErrMalformed], but without allocating per pair:
+// the key and value it returns stay valid only until the next call.
+type RunScanner struct {
+	br        *bufio.Reader
+	remaining int
+	started   bool
+	key, prev []byte
+	value     []byte
+}
+
+// NewRunScanner reads a run from r.
+func NewRunScanner(r io.Reader) *RunScanner {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	return &RunScanner{br: br}
+}
+
+// Next returns the next pair, or io.EOF after the last one.
+func (s *RunScanner) Next() (key, value []byte, err error) {
+	if !s.started {
+		n, err := s.arrayLen()
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading run: %w: %v", ErrMalformed, err)
+		}
+		if n%2 != 0 {
+			return nil, nil, fmt.Errorf("reading run: %w: array of %d items", ErrMalformed, n)
+		}
+		s.started, s.remaining = true, n/2
+	}
+	if s.remaining == 0 {
+		return nil, nil, io.EOF
+	}
+	s.prev, s.key = s.key, s.prev
+	if s.key, err = s.item(s.key, "key"); err != nil {
+		return nil, nil, err
+	}
+	if s.value, err = s.item(s.value, "value"); err != nil {
+		return nil, nil, err
+	}
+	if s.prev != nil && bytes.Compare(s.prev, s.key) > 0 {
+		return nil, nil, fmt.Errorf("reading run: %w: key %q after %q is out of order", ErrMalformed, s.key, s.prev)
+	}
+	s.remaining--
+	return s.key, s.value, nil
+}
+
+func (s *RunScanner) arrayLen() (int, error) {
+	c, err := s.br.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case c&0xf0 == 0x90:
+		return int(c & 0x0f), nil
+	case c == 0xc0:
+		return -1, nil // nil, which RunReader rejects too
+	case c == 0xdc:
+		n, err := s.uint(2)
+		return int(n), err
+	case c == 0xdd:
+		n, err := s.uint(4)
+		return int(n), err
+	}
+	return 0, fmt.Errorf("msgpack: invalid code=%x decoding array length", c)
+}
+
+func (s *RunScanner) uint(size int) (uint64, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(s.br, b[:size]); err != nil {
+		return 0, err
+	}
+	if size == 2 {
+		return uint64(binary.BigEndian.Uint16(b[:])), nil
+	}
+	return uint64(binary.BigEndian.Uint32(b[:])), nil
+}
+
+// item reads one binary or text string into buf, growing it as the bytes
+// arrive, so that a corrupt length cannot force a huge allocation.
+func (s *RunScanner) item(buf []byte, what string) ([]byte, error) {
+	n, err := s.itemLen()
+	if err != nil {
+		return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+	}
+	if n > MaxRunItem {
+		return nil, fmt.Errorf("reading run %s: %w: %d bytes, more than %d", what, ErrMalformed, n, MaxRunItem)
+	}
+	if cap(buf) >= n {
+		buf = buf[:n]
+		if _, err := io.ReadFull(s.br, buf); err != nil {
+			return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+		}
+		return buf, nil
+	}
+	buf = buf[:0]
+	for len(buf) < n {
+		chunk := min(n-len(buf), max(len(buf), 64<<10))
+		buf = append(buf, make([]byte, chunk)...)
+		if _, err := io.ReadFull(s.br, buf[len(buf)-chunk:]); err != nil {
+			return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+		}
+	}
+	return buf, nil
+}
+
+func (s *RunScanner) itemLen() (int, error) {
+	c, err := s.br.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case c == 0xc0:
+		return 0, nil
+	case c&0xe0 == 0xa0:
+		return int(c & 0x1f), nil
+	case c == 0xc4 || c == 0xd9:
+		b, err := s.br.ReadByte()
+		return int(b), err
+	case c == 0xc5 || c == 0xda:
+		n, err := s.uint(2)
+		return int(n), err
+	case c == 0xc6 || c == 0xdb:
+		n, err := s.uint(4)
+		return int(n), err
+	}
+	return 0, fmt.Errorf("msgpack: invalid code=%x decoding bytes length", c)
+}
