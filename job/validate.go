@@ -190,7 +190,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 		return nil, err
 	}
 	if p.source == nil {
-		if err := p.resolveInputs(); err != nil {
+		if err := p.resolveInputs(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -308,7 +308,7 @@ func (p *plan) checkRecords() error {
 // resolveInputs resolves the input paths into the job's source: input
 // files by byte ranges, or, when standard input or a compressed file is
 // among them, each input in turn with those read as streams.
-func (p *plan) resolveInputs() error {
+func (p *plan) resolveInputs(ctx context.Context) error {
 	inputs, err := splitter.ResolveInputs(p.cfg.Inputs)
 	if err != nil {
 		return err // bad input already
@@ -316,6 +316,9 @@ func (p *plan) resolveInputs() error {
 	p.inputs, p.source = inputs, splitter.Files(inputs)
 	if rec := p.cfg.Records; !rec.IsZero() {
 		p.source = splitter.RecordFiles{Inputs: inputs, Records: rec}
+		if err := splitter.CheckHeaders(ctx, inputs, rec); err != nil {
+			return err
+		}
 	}
 	for _, in := range inputs {
 		if in.Path == splitter.Stdin && p.cfg.Resume {

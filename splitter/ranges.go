@@ -140,6 +140,51 @@ func (s *fileSplitter) split(in Input, from int64) error {
 	return nil
 }
 
+// CheckHeaders reads the header of each input read by byte ranges (see
+// [Records.Header]) and, when rec.SameHeader is set, checks that they are
+// all the same, so that a job can refuse inputs with different headers
+// before it starts: an error wrapping ErrBadInput and ErrMalformed names
+// the first input that differs. Streamed inputs are checked as they are
+// split.
+func CheckHeaders(ctx context.Context, inputs []Input, rec Records) error {
+	if !rec.SameHeader || rec.Header == 0 {
+		return nil
+	}
+	s := &fileSplitter{ctx: ctx, rec: rec, buf: make([]byte, readBufferSize)}
+	var first []byte
+	firstName := ""
+	for _, in := range inputs {
+		if in.Streamed() || in.Size == 0 {
+			continue
+		}
+		header, err := s.fileHeader(in)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("input %q", in.Path)
+		if firstName == "" {
+			first, firstName = header, name
+			continue
+		}
+		if !bytes.Equal(header, first) {
+			return differentHeader(name, firstName, header, first)
+		}
+	}
+	return nil
+}
+
+// fileHeader opens in and returns its header.
+func (s *fileSplitter) fileHeader(in Input) ([]byte, error) {
+	f, err := openInput(in)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s.win, s.quoted = nil, false
+	header, _, err := s.header(f, in)
+	return header, err
+}
+
 // header returns the first Records.Header records of in and where they
 // end.
 func (s *fileSplitter) header(f io.ReaderAt, in Input) ([]byte, int64, error) {

@@ -68,11 +68,17 @@ func (r Records) sameHeader(yield func(Chunk) error, name func(Chunk) string) fu
 		case firstName == "":
 			first, firstName = c.Header, name(c)
 		case !bytes.Equal(c.Header, first):
-			return badInput(ErrMalformed, "%s has a different header than %s (%.80q, not %.80q): one header is kept for all inputs, so give inputs that share it, or run one job per header",
-				name(c), firstName, c.Header, first)
+			return differentHeader(name(c), firstName, c.Header, first)
 		}
 		return yield(c)
 	}
+}
+
+// differentHeader refuses the input name whose header differs from that
+// of firstName.
+func differentHeader(name, firstName string, header, first []byte) error {
+	return badInput(ErrMalformed, "%s has a different header than %s (%.80q, not %.80q): one header is kept for all inputs, so give inputs that share it, or run one job per header",
+		name, firstName, header, first)
 }
 
 // Validate checks the options and returns an error wrapping [ErrBadInput]

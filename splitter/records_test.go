@@ -247,6 +247,32 @@ func TestRangesOfHeaderTooLong(t *testing.T) {
 	}
 }
 
+func TestCheckHeaders(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	same := []string{writeFile(t, dir, "a.csv", []byte("x,y\n1,2\n")), writeFile(t, dir, "b.csv", []byte("x,y\n3,4\n")), writeFile(t, dir, "c.csv", nil)}
+	other := writeFile(t, dir, "d.csv", []byte("y,x\n3,4\n"))
+	rec := splitter.Records{Header: 1, SameHeader: true}
+	inputs, err := splitter.ResolveInputs(same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := splitter.CheckHeaders(context.Background(), inputs, rec); err != nil {
+		t.Errorf("same headers (and an empty file): %v", err)
+	}
+	if inputs, err = splitter.ResolveInputs(append(same, other)); err != nil {
+		t.Fatal(err)
+	}
+	err = splitter.CheckHeaders(context.Background(), inputs, rec)
+	if !errors.Is(err, splitter.ErrBadInput) || !errors.Is(err, splitter.ErrMalformed) || !strings.Contains(fmt.Sprint(err), "d.csv") {
+		t.Errorf("a different header: %v, want ErrBadInput naming d.csv", err)
+	}
+	rec.SameHeader = false
+	if err := splitter.CheckHeaders(context.Background(), inputs, rec); err != nil {
+		t.Errorf("without SameHeader: %v", err)
+	}
+}
+
 func TestRecordsValidate(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -217,6 +217,9 @@ func TestRecordsBadInput(t *testing.T) {
 		{"headers differ", map[string]string{"d/a.csv": "x,y\n1,2\n", "d/b.csv": "y,x\n3,4\n"},
 			[]string{"pipe", "-i", "d", "--header", "1", "--header-once", "-o", "out.txt", "--", "cat"},
 			[]string{"different header", "b.csv"}},
+		{"headers differ, found while streaming", map[string]string{"a.csv": "x,y\n1,2\n", "b.csv.gz": ""},
+			[]string{"pipe", "-i", "a.csv", "-i", "b.csv.gz", "--header", "1", "--header-once", "-o", "out.txt", "--", "cat"},
+			[]string{"different header", "b.csv.gz"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,6 +227,9 @@ func TestRecordsBadInput(t *testing.T) {
 			dir := t.TempDir()
 			for name, data := range tt.files {
 				writeTestFile(t, filepath.Join(dir, name), data)
+			}
+			if _, ok := tt.files["b.csv.gz"]; ok {
+				shell(t, dir, `printf 'y,x\n3,4\n' | gzip > b.csv.gz`)
 			}
 			args := append([]string{tt.args[0], "--store", t.TempDir()}, tt.args[1:]...)
 			r := jetmr(t, dir, args...)
@@ -238,6 +244,12 @@ func TestRecordsBadInput(t *testing.T) {
 			for _, out := range []string{"out.txt", "out"} {
 				if _, err := os.Stat(filepath.Join(dir, out)); err == nil {
 					t.Errorf("%s was written", out)
+				}
+			}
+			if tt.name == "headers differ" { // refused before the job starts
+				entries, _ := os.ReadDir(dir)
+				if len(entries) != 1 {
+					t.Errorf("the working directory holds %d entries, want only the input folder", len(entries))
 				}
 			}
 		})
