@@ -5,8 +5,17 @@ import (
 	"time"
 )
 
-// Version is the wire version this jetmr writes.
-const Version = 1
+// Version is the newest wire version this jetmr reads and writes.
+// Version 2 adds input headers (--header): a task that carries one
+// (Task.Header), the failure that repeats it (Result.TaskHeader), the
+// split checkpoint of such a task and the record of a job with headers.
+// A worker that predates headers would run such a task without its
+// header, so those messages are stamped 2 and it leaves them; every other
+// message is stamped 1, which every jetmr reads.
+const Version = 2
+
+// baseVersion is the version of messages that use nothing newer.
+const baseVersion = 1
 
 // Task is one unit of map work: a byte range of an input file, or inline
 // bytes when the data travels with the message.
