@@ -22,9 +22,10 @@ var ErrJobRunning = errors.New("job is running")
 // Discard drops job id and everything it keeps for a resume: its streams
 // and object store, its record, checkpoints and snapshot, its spill files,
 // its staged output and join file; a job run in its own store under the
-// default root loses the whole store folder. cfg says where the job is: an
+// default root (found by its ID, or named with cfg.StoreDir) loses the
+// whole store folder. cfg says where the job is: an
 // external server (URL), an embedded store (StoreDir), or the default
-// root. It returns the bytes freed on this machine's disk.
+// root. It returns the bytes freed, as [Status.DiskBytes] counts them.
 func Discard(ctx context.Context, cfg broker.Config, id string) (int64, error) {
 	if cfg.URL != "" {
 		b, err := broker.Open(ctx, cfg)
@@ -57,7 +58,11 @@ func Discard(ctx context.Context, cfg broker.Config, id string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	own := defaultRoot && filepath.Base(dir) == id && filepath.Base(filepath.Dir(dir)) == broker.JobsDir
+	own := filepath.Base(dir) == id && filepath.Base(filepath.Dir(dir)) == broker.JobsDir
+	if own && !defaultRoot { // --store naming a job's own store: it goes whole if it holds that job alone
+		jobs, err := Jobs(ctx, b)
+		own = err == nil && len(jobs) == 1 && jobs[0].ID == id
+	}
 	if !own {
 		defer b.Close()
 		return discardIn(ctx, b, id)
@@ -122,6 +127,7 @@ func discardIn(ctx context.Context, b *broker.Broker, id string) (int64, error) 
 	if snap, ok := loadSnapshot(ctx, kv, id); ok && !b.Embedded() && snap.State == schema.StateRunning && time.Since(snap.Updated) < liveFor {
 		return 0, running(id, 0, stopFirst(0))
 	}
+	freed := streamBytes(ctx, b, id)
 	if err := b.DeleteJob(ctx, id); err != nil {
 		return 0, fmt.Errorf("%w: discarding job %s: %v", broker.ErrUnreachable, id, err)
 	}
@@ -132,7 +138,7 @@ func discardIn(ctx context.Context, b *broker.Broker, id string) (int64, error) 
 			return 0, fmt.Errorf("%w: discarding job %s: deleting %s: %v", broker.ErrUnreachable, id, key, err)
 		}
 	}
-	freed := removeLeftovers(rec, b.StoreDir())
+	freed += removeLeftovers(rec, b.StoreDir())
 	if store := b.StoreDir(); store != "" {
 		os.Remove(snapshotPath(store, id))
 	}

@@ -165,11 +165,24 @@ func storeJobs(ctx context.Context, cfg broker.Config, dir, id string) ([]Status
 		return nil, err
 	}
 	defer b.Close()
+	var sts []Status
 	if id != "" {
 		st, err := JobStatus(ctx, b, id)
-		return []Status{st}, err
+		if err != nil {
+			return nil, err
+		}
+		sts = []Status{st}
+	} else if sts, err = Jobs(ctx, b); err != nil {
+		return nil, err
 	}
-	return Jobs(ctx, b)
+	for i, st := range sts {
+		if st.ID == filepath.Base(dir) && filepath.Base(filepath.Dir(dir)) == broker.JobsDir {
+			// A job's own store: the whole folder is the job's, as when
+			// its snapshot is read and as discard frees it.
+			sts[i].DiskBytes = dirSize(dir) + stagedBytes(st.Record)
+		}
+	}
+	return sts, nil
 }
 
 // endedJob is the status of the one job of a per-job store whose last

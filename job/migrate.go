@@ -95,6 +95,9 @@ func (p *plan) openMigration(ctx context.Context) error {
 	if m == nil {
 		return badInput("a migrate job needs a Migration (--db, --table, --key, --sql)")
 	}
+	if m.MaxRate < 0 || math.IsNaN(m.MaxRate) || math.IsInf(m.MaxRate, 0) {
+		return badSetting("Migration.MaxRate", "Migration.MaxRate %v is not valid: use a positive number of batches per second, or 0 for no limit", m.MaxRate)
+	}
 	if path, ok := strings.CutPrefix(m.DB, "sqlite:"); ok && path != "" && !strings.HasPrefix(path, "/") {
 		// One database, one name: a resume may give the path another way.
 		if abs, err := filepath.Abs(path); err == nil {

@@ -78,6 +78,7 @@ var flagNames = map[string]string{
 	"Config.Shell":           "--shell",
 	"Config.Output":          "-o",
 	"Config.Broker.StoreDir": "--store",
+	"Migration.MaxRate":      "--max-rate",
 }
 
 // message is what the user reads: the error's text, with the settings it

@@ -169,8 +169,10 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		return err
 	}
 	var openErr error
+	started := false
 	cfg.Observer = w.observer
 	cfg.Started = func(id string) {
+		started = true
 		if !f.quiet {
 			fmt.Fprintf(stderr, "jetmr: job %s\n", id)
 		}
@@ -179,6 +181,16 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	report, err := job.Run(ctx, cfg)
 	printStderrTail(stderr, err)
 	err = errors.Join(err, openErr, w.close())
+	kept := started && err != nil && !errors.Is(err, job.ErrAlreadyDone) && !errors.Is(err, job.ErrBadInput)
+	if kept && unresumable(cfg) != "" {
+		// Nothing can continue this job, so nothing of it is kept: the
+		// same command, --job included, runs again from the start.
+		if _, derr := job.Discard(context.WithoutCancel(ctx), cfg.Broker, cfg.ID); derr != nil {
+			fmt.Fprintf(stderr, "jetmr: dropping the state of job %s, which cannot be resumed: %v\n", cfg.ID, derr)
+		} else {
+			kept = false
+		}
+	}
 	switch {
 	case errors.Is(err, job.ErrAlreadyDone):
 		fmt.Fprintln(stderr, "jetmr:", err)
@@ -199,15 +211,19 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		for _, m := range report.Malformed {
 			fmt.Fprintf(stderr, "jetmr: dead letter: malformed %s\n", m)
 		}
-		if where := discardFlags(cfg.Broker); errors.Is(err, job.ErrTasksFailed) && where != "-" {
-			fmt.Fprintf(stderr, "jetmr: job %s keeps its state and staged output for --resume --retry-failed; drop them with:\n  jetmr discard %s%s\n", cfg.ID, cfg.ID, where)
-		}
 		if f.report != "" {
 			run := runFile{Report: report, Attempts: w.recorder.Attempts(), DroppedAttempts: w.recorder.Dropped()}
 			if werr := writeJSON(f.report, run); werr != nil {
 				err = errors.Join(err, werr)
 			}
 		}
+	}
+	if where := discardFlags(cfg.Broker); kept && !errors.Is(err, context.Canceled) && where != "-" {
+		what := "--resume"
+		if errors.Is(err, job.ErrTasksFailed) {
+			what = "--resume --retry-failed"
+		}
+		fmt.Fprintf(stderr, "jetmr: job %s keeps its state and staged output for %s; drop them with:\n  jetmr discard %s%s\n", cfg.ID, what, cfg.ID, where)
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 func newStatusCommand() *cobra.Command {
@@ -172,10 +174,10 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	}
 	switch {
 	case len(r.Command) > 0:
-		fmt.Fprintf(tw, "command:\t%s\n", strings.Join(r.Command, " "))
+		fmt.Fprintf(tw, "command:\t%s\n", shellWords(r.Command))
 	case r.Kind.Traits().Keyed:
-		fmt.Fprintf(tw, "map:\t%s\n", r.Map+strings.Join(r.MapCommand, " "))
-		fmt.Fprintf(tw, "reduce:\t%s\n", r.Reduce+strings.Join(r.ReduceCommand, " "))
+		fmt.Fprintf(tw, "map:\t%s\n", r.Map+shellWords(r.MapCommand))
+		fmt.Fprintf(tw, "reduce:\t%s\n", r.Reduce+shellWords(r.ReduceCommand))
 	}
 	fmt.Fprintf(tw, "tasks:\t%s done, %d failed, %d in flight\n", taskProgress(st), st.TasksFailed, st.InFlight)
 	fmt.Fprintf(tw, "dead letters:\t%d\n", st.DeadLetters)
@@ -214,13 +216,39 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 // nextStep says what to do with a job that did not complete; where are
 // the flags naming its store, or "-" when they cannot be printed.
 func nextStep(st job.Status, where string) string {
+	why := recordUnresumable(st.Record)
 	switch {
 	case st.State != schema.StateFailed && st.State != schema.StateStopped:
 		return ""
+	case why != "" && where == "-":
+		return fmt.Sprintf("jetmr: job %s %s, so it cannot be resumed", st.ID, why)
+	case why != "":
+		return fmt.Sprintf("jetmr: job %s %s, so it cannot be resumed; drop it with:\n  jetmr discard %s%s", st.ID, why, st.ID, where)
 	case where == "-":
 		return fmt.Sprintf("jetmr: continue it with --job %s --resume", st.ID)
 	}
 	return fmt.Sprintf("jetmr: continue it with --job %s --resume, or drop it with:\n  jetmr discard %s%s", st.ID, st.ID, where)
+}
+
+// recordUnresumable says why a job recorded as r cannot be resumed, or ""
+// when it can: what it read or wrote cannot be read or written again.
+func recordUnresumable(r schema.JobRecord) string {
+	switch {
+	case slices.Contains(r.Inputs, splitter.Stdin):
+		return "read standard input, which cannot be read again"
+	case r.Kind.Traits().Ordered && r.Output == "":
+		return "wrote to stdout"
+	}
+	return ""
+}
+
+// shellWords is argv quoted as a shell would read it back.
+func shellWords(argv []string) string {
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		words[i] = shellQuote(a)
+	}
+	return strings.Join(words, " ")
 }
 
 // discardFlags are the flags that make jetmr discard look where bc looks:

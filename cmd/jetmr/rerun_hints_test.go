@@ -1,0 +1,120 @@
+package main_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/jetmr/jetmr/internal/clitest"
+	"github.com/jetmr/jetmr/migrate/migratetest"
+)
+
+// TestInterruptHintOfUnresumableJob: a pipe job writing to stdout cannot be
+// resumed, so Ctrl-C does not print a --resume command (which is refused
+// with exit 2) as the way to continue it.
+func TestInterruptHintOfUnresumableJob(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	writeInput(t, in, 3000, true)
+	g := newGate(t, "0.02")
+	args := append([]string{"pipe", "-i", in, "--chunk-size", "4KiB", "-j", "2", "--job", "tostdout", "--"}, g.argv...)
+	p := startProcEnv(t, dir, h.env, args...)
+	eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), p.Stderr.String() })
+	p.Cmd.Process.Signal(syscall.SIGINT)
+	g.release()
+	if code := p.Wait(t, runTimeout); code != 130 {
+		t.Fatalf("exit %d after SIGINT, want 130; stderr:\n%s", code, p.Stderr)
+	}
+	if strings.Contains(p.Stderr.String(), "--resume") {
+		t.Errorf("a job writing to stdout, which cannot be resumed, is interrupted with a --resume hint:\n%s", p.Stderr)
+	}
+}
+
+// TestMigrateNegativeMaxRate: --max-rate -1 is refused like every other
+// negative number, before anything runs.
+func TestMigrateNegativeMaxRate(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	ks := migratetest.IntKeys(300, 16)
+	d.CreateTable(t, ks, false)
+	r := jetmr(t, t.TempDir(), "migrate", "--db", d.URL, "--table", "t", "--key", "id", "--max-rate", "-1", "--sql", migPlainUpdate)
+	if r.code != 2 || !strings.Contains(r.stderr, "--max-rate") {
+		t.Errorf("--max-rate -1: exit %d, want 2 naming --max-rate; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestStdinJobHintWorksWithJobID: the advice a failed job reading standard
+// input prints, to run the same command again, works when the command
+// names its job with --job too.
+func TestStdinJobHintWorksWithJobID(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat("some words here\n", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"pipe", "--store", t.TempDir(), "--job", "named", "-i", "-", "-o", "out.txt", "--retries", "0", "--", "sh", "-c", failThenCat, "marker", "go"}
+	run := func() result {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+		f, err := os.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var out, errb strings.Builder
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = f, &out, &errb
+		err = cmd.Run()
+		return result{code: clitest.ExitCode(err), stdout: out.String(), stderr: errb.String()}
+	}
+	if r := run(); r.code != 1 || !strings.Contains(r.stderr, "run the same command again") {
+		t.Fatalf("exit %d, want 1 and rerun advice; stderr:\n%s", r.code, r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(); r.code != 0 {
+		t.Fatalf("running the same command again: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestCorruptInputDiscardHint: a job that fails on a truncated gzip input
+// keeps its state and staged output, so it prints the jetmr discard
+// command, which removes them.
+func TestCorruptInputDiscardHint(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	plain := filepath.Join(dir, "plain.txt")
+	genText(t, plain, 2<<20, 71)
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := filepath.Join(t.TempDir(), "good.gz")
+	compressGzip(t, gz, data)
+	gzData, err := os.ReadFile(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "in.gz"), gzData[:len(gzData)*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(plain)
+	r := h.run(t, dir, "pipe", "-i", "in.gz", "-o", "out", "--chunk-size", "64KiB", "--job", "corrupt", "--", "cat")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	runHintCommand(t, h, dir, discardHint(t, r.stderr))
+	if names := dirNames(t, dir); strings.Join(names, " ") != "in.gz" {
+		t.Errorf("after the discard hint the directory holds %q, want in.gz alone", names)
+	}
+}
