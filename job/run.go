@@ -201,6 +201,9 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	if s.each != nil {
 		r.Items, r.ItemsFailed = s.each.Items, s.each.Failed
 	}
+	r.Streamed = s.streamed
+	r.Throttled = s.cfg.Migration != nil && (s.cfg.Migration.MaxRate > 0 || s.cfg.Migration.PauseWhen != "")
+	r.Advise()
 	return r
 }
 

@@ -378,6 +378,8 @@ func (j *progressJob) status(now time.Time, pct bool) string {
 	switch {
 	case j.final && done >= j.known:
 		b.WriteString(", ETA 0s")
+	case len(j.paused) > 0:
+		b.WriteString(", ETA unknown while paused") // the rate says nothing of when the pause ends
 	case j.rowsEst > 0 && j.rows >= j.rowsEst:
 		b.WriteString(", ETA soon (past the estimate)")
 	case j.rowsEst > 0 && rowRate > 0:

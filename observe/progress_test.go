@@ -183,6 +183,14 @@ func TestProgressPaused(t *testing.T) {
 	eventually(t, 5*time.Second, "a paused line", func() bool {
 		return strings.Contains(buf.String(), `jetmr: job j: paused: --pause-when "SELECT true" is true; 0/0+ tasks`)
 	})
+	obs.JobStarted("k", "", 10, 0, 1)
+	obs.TasksPublished("k", "", 10, true)
+	obs.AttemptEnded(observe.Attempt{Job: "k", Index: 0})
+	obs.Paused("k", "", "pause-when", "held")
+	eventually(t, 5*time.Second, "a paused line with a known total and no ETA from the rate", func() bool {
+		return strings.Contains(buf.String(), "jetmr: job k: paused: held; 1/10 tasks") && strings.Contains(buf.String(), "ETA unknown while paused")
+	})
+	obs.JobEnded("k", "", nil)
 	obs.Paused("j", "", "memfree", "--memfree 1.0 TiB: 3.0 GiB available")
 	eventually(t, 5*time.Second, "a line with both pauses", func() bool {
 		return strings.Contains(buf.String(), `jetmr: job j: paused: --memfree 1.0 TiB: 3.0 GiB available; paused: --pause-when "SELECT true" is true; 0/0+ tasks`)

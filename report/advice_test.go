@@ -118,3 +118,30 @@ func TestSummaryNamesFailuresOnce(t *testing.T) {
 		t.Errorf("summary %q, want the failures said once", s)
 	}
 }
+
+// TestAdviceStreamedAndThrottled: a job over streamed inputs is never told
+// to use --task-time, which such inputs refuse, and a throttled migration
+// is never told its idle slots are per-task overhead.
+func TestAdviceStreamedAndThrottled(t *testing.T) {
+	for _, r := range adviceReports() {
+		streamed := *r
+		streamed.Streamed = true
+		streamed.Advise()
+		for _, a := range streamed.Advice {
+			if strings.Contains(a, "--task-time") {
+				t.Fatalf("streamed %+v: advice names --task-time: %q", streamed, a)
+			}
+		}
+		throttled := *r
+		throttled.Kind, throttled.Throttled = schema.KindMigrate, true
+		throttled.Advise()
+		for _, a := range throttled.Advice {
+			if strings.Contains(a, "overhead") || strings.Contains(a, "--chunk-size") {
+				t.Fatalf("throttled %+v: advice blames the task size: %q", throttled, a)
+			}
+		}
+		if !MeetsTarget(throttled.Efficiency, TargetEfficiency) && len(throttled.Advice) != 1 {
+			t.Fatalf("throttled %+v below target: advice %q, want one line naming the throttle", throttled, throttled.Advice)
+		}
+	}
+}

@@ -47,6 +47,12 @@ type Report struct {
 	} `json:"task_seconds"`
 	// OverheadSeconds is the slot time per task not spent running tasks.
 	OverheadSeconds float64 `json:"overhead_seconds_per_task"`
+	// Streamed is set when some inputs were read as streams (standard
+	// input, compressed files), whose chunks cannot be sized by time;
+	// Throttled when tasks waited on a rate limit or a health query, so
+	// the slots' idle time is the throttle's, not overhead.
+	Streamed  bool `json:"streamed,omitempty"`
+	Throttled bool `json:"throttled,omitempty"`
 	// Rows counts the rows a migrate job's SQL affected, each batch once
 	// however many attempts or runs it took; BatchesAlreadyDone the
 	// batches found committed by an earlier run; BatchesSplit those
@@ -167,8 +173,18 @@ func advise(r *Report) []string {
 	if r.Tasks == 0 || r.Slots == 0 {
 		return out
 	}
+	if r.Throttled {
+		if !MeetsTarget(r.Efficiency, TargetEfficiency) {
+			out = append(out, fmt.Sprintf("efficiency %d%% is below the %d%% target: the job waited on --max-rate or --pause-when, so its slots idled by design; raise --max-rate for a faster run",
+				percent(r.Efficiency), percent(TargetEfficiency)))
+		}
+		return out
+	}
 	items := !r.Kind.Traits().Adaptive // items are not sized by time
 	larger := "use a larger --chunk-size, or --task-time 1s to size chunks from their observed times"
+	if r.Streamed {
+		larger = "use a larger --chunk-size" // streamed chunks are not sized by time
+	}
 	smaller := "use a smaller --chunk-size"
 	if items {
 		larger = "use a larger --chunk-size (items per task)" // items are not sized by time
@@ -193,7 +209,7 @@ func advise(r *Report) []string {
 		case uneven && !tiny:
 			msg += fmt.Sprintf(": uneven tasks (max %s vs median %s) leave slots idle at the end, %s",
 				fmtDur(r.TaskSeconds.Max), fmtDur(r.TaskSeconds.P50), smaller)
-			if !items {
+			if !items && !r.Streamed {
 				msg += " (with --task-time, a shorter target)"
 			}
 		case tiny:
@@ -213,6 +229,10 @@ func advise(r *Report) []string {
 	}
 	return out
 }
+
+// Advise computes the advice again, after the fields it reads from
+// outside the statistics (Streamed, Throttled) are set.
+func (r *Report) Advise() { r.Advice = advise(r) }
 
 func fmtDur(sec float64) string {
 	return time.Duration(sec * float64(time.Second)).Round(10 * time.Microsecond).String()
