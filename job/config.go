@@ -40,6 +40,18 @@ type Config struct {
 	Stdin io.Reader
 	// Command is a pipe job's command (argv, no shell).
 	Command []string
+	// Records says how a pipe or mapreduce job's inputs divide into
+	// records, so that no chunk cuts one (NUL-terminated, --recend and
+	// --recstart, CSV), and how many header records each input has, which
+	// every chunk's command reads first. The zero value is lines and no
+	// header. Needs Inputs, not Source.
+	Records splitter.Records
+	// HeaderOnce keeps, in a pipe job's output, only the first task's copy
+	// of the header its command prints for Records.Header (--header-once):
+	// every other task's output must begin with what the command prints
+	// for the header alone, which is dropped. Every input must have the
+	// same header.
+	HeaderOnce bool
 	// The settings of one kind of job; those of other kinds are ignored.
 	MapReduceConfig
 	EachConfig

@@ -63,7 +63,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 				// Write ahead: a resume must find this chunk even if the
 				// source changes, or is split differently, next time.
 				ckpt := schema.SplitCheckpoint{Cursor: c.Data, CursorIndex: i,
-					CursorPath: c.Path, CursorOffset: c.Offset, CursorLength: c.Length}
+					CursorPath: c.Path, CursorOffset: c.Offset, CursorLength: c.Length, CursorHeader: c.Header}
 				if err := s.saveSplit(gctx, ckpt); err != nil {
 					return err
 				}
@@ -77,7 +77,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 					return err
 				}
 			}
-			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data, Sum: c.Sum}
+			t := schema.Task{Job: s.record.ID, Index: i, Path: c.Path, Offset: c.Offset, Length: c.Length, Inline: c.Data, Sum: c.Sum, Header: c.Header}
 			if err := s.ship(gctx, &t); err != nil {
 				return err
 			}
@@ -148,7 +148,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 func (s *session) split(ctx context.Context, n *uint64, yield func(splitter.Chunk) error) error {
 	var last *splitter.Chunk
 	if c := s.splitState; c.HasCursor() {
-		last = &splitter.Chunk{Data: c.Cursor, Path: c.CursorPath, Offset: c.CursorOffset, Length: c.CursorLength}
+		last = &splitter.Chunk{Data: c.Cursor, Path: c.CursorPath, Offset: c.CursorOffset, Length: c.CursorLength, Header: c.CursorHeader}
 		*n = c.CursorIndex
 		if err := yield(*last); err != nil {
 			return err
@@ -291,7 +291,7 @@ func (s *session) retryFunc(ctx context.Context) func(r *schema.Result) error {
 			// the task on nothing would drop its lines from the output.
 			return fmt.Errorf("task %d read a chunk of a streamed input that was not kept with its failure, so it cannot run again: run the job again without --resume", r.Index)
 		}
-		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length, Inline: r.TaskData}
+		t := schema.Task{Job: s.record.ID, Index: r.Index, Path: r.Path, Offset: r.Offset, Length: r.Length, Inline: r.TaskData, Header: r.TaskHeader}
 		if err := s.ship(ctx, &t); err != nil {
 			return err
 		}

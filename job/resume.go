@@ -113,6 +113,11 @@ func (s *session) compare(old schema.JobRecord) error {
 	if old.TaskTimeNanos == 0 && cur.TaskTimeNanos > 0 {
 		diffs = append(diffs, fmt.Sprintf("--task-time was not given, now %s", time.Duration(cur.TaskTimeNanos)))
 	}
+	add("--header", fmt.Sprint(old.Header), fmt.Sprint(cur.Header))
+	add("--header-once", fmt.Sprint(old.HeaderOnce), fmt.Sprint(cur.HeaderOnce))
+	add("--recend", fmt.Sprintf("%q", old.RecEnd), fmt.Sprintf("%q", cur.RecEnd))
+	add("--recstart", fmt.Sprintf("%q", old.RecStart), fmt.Sprintf("%q", cur.RecStart))
+	add("--format", fmt.Sprintf("%q", old.Format), fmt.Sprintf("%q", cur.Format))
 	add("--table", old.Table, cur.Table)
 	add("--key", old.Key, cur.Key)
 	add("--where", old.Where, cur.Where)

@@ -60,7 +60,7 @@ func (s *session) spool(i uint64, c splitter.Chunk) (splitter.Chunk, error) {
 		os.Remove(f.Name())
 		return c, fmt.Errorf("spooling the chunk of task %d to %s: %w", i, path, err)
 	}
-	return splitter.Chunk{Path: path, Length: int64(len(c.Data)), Sum: schema.Checksum(c.Data)}, nil
+	return splitter.Chunk{Path: path, Length: int64(len(c.Data)), Sum: schema.Checksum(c.Data), Header: c.Header}, nil
 }
 
 // unspool removes the spooled chunk of a merged task, if it has one.

@@ -189,8 +189,11 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 			return nil, err
 		}
 	}
+	if err := p.checkRecords(); err != nil {
+		return nil, err
+	}
 	if p.source == nil {
-		if err := p.resolveInputs(); err != nil {
+		if err := p.resolveInputs(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -205,6 +208,8 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if d, ok := p.source.(splitter.Describer); ok {
 		p.record.Inputs, p.record.InputSizes = d.Describe()
 	}
+	rec := p.cfg.Records
+	p.record.Header, p.record.RecEnd, p.record.RecStart, p.record.Format, p.record.HeaderOnce = rec.Header, rec.End, rec.Start, rec.Format, cfg.HeaderOnce
 	if f, ok := p.source.(splitter.Fingerprinter); ok {
 		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
 	}
@@ -275,15 +280,49 @@ func (p *plan) sizeChunks() error {
 	return nil
 }
 
+// checkRecords checks the job's record options (Config.Records and
+// Config.HeaderOnce), whose messages name the flags that set them.
+func (p *plan) checkRecords() error {
+	rec := p.cfg.Records
+	if rec.IsZero() && !p.cfg.HeaderOnce {
+		return nil
+	}
+	if p.cfg.Kind != schema.KindPipe && p.cfg.Kind != schema.KindMapReduce {
+		return badSetting("Config.Records", "record options (--header, --format, --recend, --recstart, -0) apply to pipe and mapreduce jobs: drop them")
+	}
+	if p.source != nil {
+		return badSetting("Config.Records", "record options (--header, --format, --recend, --recstart, -0) apply to input files; a job with its own Config.Source cuts its own chunks: drop them")
+	}
+	if err := rec.Validate(); err != nil {
+		return err // bad input already
+	}
+	if p.cfg.HeaderOnce {
+		if p.cfg.Kind != schema.KindPipe {
+			return badSetting("Config.HeaderOnce", "--header-once applies to pipe jobs, whose output is one stream: drop it")
+		}
+		if rec.Header == 0 {
+			return badSetting("Config.HeaderOnce", "--header-once keeps one copy of the header the command prints: give the number of header lines with --header N")
+		}
+		p.cfg.Records.SameHeader = true
+	}
+	return nil
+}
+
 // resolveInputs resolves the input paths into the job's source: input
 // files by byte ranges, or, when standard input or a compressed file is
 // among them, each input in turn with those read as streams.
-func (p *plan) resolveInputs() error {
+func (p *plan) resolveInputs(ctx context.Context) error {
 	inputs, err := splitter.ResolveInputs(p.cfg.Inputs)
 	if err != nil {
 		return err // bad input already
 	}
 	p.inputs, p.source = inputs, splitter.Files(inputs)
+	if rec := p.cfg.Records; !rec.IsZero() {
+		p.source = splitter.RecordFiles{Inputs: inputs, Records: rec}
+		if err := splitter.CheckHeaders(ctx, inputs, rec); err != nil {
+			return err
+		}
+	}
 	for _, in := range inputs {
 		if in.Path == splitter.Stdin && p.cfg.Resume {
 			return badSetting("Config.Resume", "standard input (-i -) cannot be read again, so a job reading it cannot be resumed: run it again without Config.Resume")
@@ -291,7 +330,7 @@ func (p *plan) resolveInputs() error {
 		p.streamed = p.streamed || in.Streamed()
 	}
 	if p.streamed {
-		p.source = splitter.Inputs{Inputs: inputs, Stdin: p.cfg.Stdin}
+		p.source = splitter.Inputs{Inputs: inputs, Stdin: p.cfg.Stdin, Records: p.cfg.Records}
 	}
 	return nil
 }

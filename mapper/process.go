@@ -119,9 +119,25 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		in = sum
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
-	err = command.Run(ctx, p.job.Record.Command, in, w)
+	var out io.Writer = w
+	var strip *headerStripper
+	if p.job.Record.HeaderOnce && t.Index > 0 && len(t.Header) > 0 {
+		// Only the first task's output keeps the header the command
+		// prints: what it prints for the header lines alone.
+		head, err := p.headerOutput(ctx, t)
+		if err != nil {
+			w.abort()
+			return output{}, err
+		}
+		strip = &headerStripper{want: head, w: w}
+		out = strip
+	}
+	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), out)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
+	}
+	if err == nil && strip != nil {
+		err = strip.check(&t)
 	}
 	if err != nil {
 		w.abort()
@@ -260,10 +276,12 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	defer release()
 	comb := NewCombiner(p.job.Combiner)
 	if p.job.Map != nil {
+		// A Go map function (a built-in) reads the chunk alone: the
+		// header, which no chunk holds, is skipped.
 		err = p.job.Map(ctx, chunk, comb)
 	} else {
 		lw := &lineEmitter{emit: comb}
-		err = command.Run(ctx, p.job.Record.MapCommand, bytes.NewReader(chunk), lw)
+		err = command.Run(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), lw)
 		if lw.err != nil {
 			err = lw.err // the command's output was rejected: say why
 		} else if err == nil {

@@ -440,7 +440,7 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	if errors.As(perr, &items) { // the outcome of every item of the batch
 		base.Payload, base.Spill, base.Object, base.BytesOut = items.out.payload, items.out.spill, items.out.object, items.out.size
 	}
-	base.Path, base.Offset, base.Length = task.Path, task.Offset, task.Length
+	base.Path, base.Offset, base.Length, base.TaskHeader = task.Path, task.Offset, task.Length, task.Header
 	if task.Path == "" && len(task.Inline) <= maxRetryData {
 		base.TaskData = task.Inline // a file's chunk is read again from its path
 	}

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"time"
 
+	"github.com/jetmr/jetmr/splitter"
+
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -74,14 +76,45 @@ type StageOptions struct {
 // PipeSpec is a pipe stage: `jetmr pipe -i INPUT... -o OUTPUT -- COMMAND`.
 type PipeSpec struct {
 	StageOptions
+	RecordSpec
 	Input   []string
 	Output  string
 	Command []string
 }
 
+// RecordSpec says how a pipe or mapreduce stage's inputs divide into
+// records and what header each has, as the flags of jetmr pipe do:
+// header, header_once (pipe only), null, recend, recstart and format.
+// recend and recstart are taken as YAML gives them ("\n\n" in double
+// quotes is two newlines).
+type RecordSpec struct {
+	Header     int
+	HeaderOnce bool
+	Null       bool
+	RecEnd     string
+	RecStart   string
+	Format     string
+
+	recendSet bool // recend was given, if empty
+}
+
+// records returns the splitter's records of the spec, which checkKind
+// has checked.
+func (r RecordSpec) records() splitter.Records {
+	rec := splitter.Records{Header: r.Header, End: r.RecEnd, Start: r.RecStart, Format: r.Format}
+	if r.Null {
+		rec.End = "\x00"
+	}
+	if rec.Format == splitter.FormatLines {
+		rec.Format = ""
+	}
+	return rec
+}
+
 // MapReduceSpec is a mapreduce stage.
 type MapReduceSpec struct {
 	StageOptions
+	RecordSpec
 	Input      []string
 	Output     string
 	Map        string

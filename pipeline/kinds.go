@@ -68,11 +68,12 @@ func (ps *PipeSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Node, w
 	if err := command.Check(ps.Command); err != nil {
 		return p.errorf(at("command"), "%s: %v", what, err)
 	}
-	return nil
+	return p.checkRecords(ps.RecordSpec, at, what)
 }
 
 func (ps *PipeSpec) configure(r *run, cfg *job.Config) error {
 	cfg.Kind, cfg.Command, cfg.Output = schema.KindPipe, ps.Command, ps.Output
+	cfg.Records, cfg.HeaderOnce = ps.records(), ps.HeaderOnce
 	cfg.Inputs = r.inputs(ps.Input)
 	return nil
 }
@@ -90,11 +91,12 @@ func (m *MapReduceSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Nod
 	if m.Partitions < 1 {
 		return p.errorf(at("partitions"), "%s: partitions %d is not valid: use 1 or more", what, m.Partitions)
 	}
-	return nil
+	return p.checkRecords(m.RecordSpec, at, what)
 }
 
 func (m *MapReduceSpec) configure(r *run, cfg *job.Config) error {
 	cfg.Kind, cfg.Map, cfg.Reduce, cfg.Partitions, cfg.Output = schema.KindMapReduce, m.Map, m.Reduce, m.Partitions, m.Output
+	cfg.Records = m.records()
 	cfg.Inputs = r.inputs(m.Input)
 	return nil
 }

@@ -138,6 +138,36 @@ stages:
   - name: a
     pipe: {input: [in.txt], command: [no-such-command-jetmr]}
 `, 4, `command "no-such-command-jetmr" not found`},
+		{"negative header", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat], header: -1}
+`, 4, "pipe of stage a: header -1 is not valid"},
+		{"unknown format", `
+stages:
+  - name: a
+    mapreduce: {input: [in.txt], output: out, map: wordcount, reduce: sum, format: tsv}
+`, 4, `format "tsv" is not valid`},
+		{"empty recend", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat], recend: ""}
+`, 4, "recend is empty"},
+		{"null with csv", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat], null: true, format: csv}
+`, 4, "null (NUL-terminated records) and format csv conflict"},
+		{"header_once without header", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], command: [cat], header_once: true}
+`, 4, "header_once keeps one copy"},
+		{"header_once on mapreduce", `
+stages:
+  - name: a
+    mapreduce: {input: [in.txt], output: out, map: wordcount, reduce: sum, header: 1, header_once: true}
+`, 4, "header_once"},
 		{"bad chunk size", `
 stages:
   - name: a
@@ -286,9 +316,9 @@ retries: 1
 timeout: 30s
 stages:
   - name: upper
-    pipe: {input: in.txt, output: up.txt, command: [tr, a-z, A-Z], retries: 0}
+    pipe: {input: in.txt, output: up.txt, command: [tr, a-z, A-Z], retries: 0, header: 2, header_once: true, recend: "\n\n", recstart: ">"}
   - name: counts
-    mapreduce: {input: [stage:upper, more.txt], output: counts, map: wordcount, reduce: sum, partitions: 3, chunk_size: 64KiB, task_time: 2s}
+    mapreduce: {input: [stage:upper, more.txt], output: counts, map: wordcount, reduce: sum, partitions: 3, chunk_size: 64KiB, task_time: 2s, format: csv, header: 1}
   - name: lint
     each: {items: [./a, ./b], command: [gofmt, -l, "{}"], dir: "{}", keep_order: true, join: [cat]}
     depends_on: counts
@@ -302,7 +332,9 @@ stages:
 		t.Fatalf("jobs %q, %d stages", f.Jobs, len(f.Stages))
 	}
 	up, counts, lint, mig := f.Stages[0], f.Stages[1], f.Stages[2], f.Stages[3]
-	if up.Kind != schema.KindPipe || !slicesEqual(up.Pipe.Input, []string{"in.txt"}) || *up.Pipe.Retries != 0 || up.Pipe.Timeout.String() != "30s" {
+	if up.Kind != schema.KindPipe || !slicesEqual(up.Pipe.Input, []string{"in.txt"}) || *up.Pipe.Retries != 0 || up.Pipe.Timeout.String() != "30s" ||
+		up.Pipe.Header != 2 || !up.Pipe.HeaderOnce || up.Pipe.RecEnd != "\n\n" || up.Pipe.RecStart != ">" ||
+		counts.MapReduce.Header != 1 || counts.MapReduce.Format != "csv" {
 		t.Errorf("upper: %+v", up.Pipe)
 	}
 	if counts.Kind != schema.KindMapReduce || counts.MapReduce.Partitions != 3 || *counts.MapReduce.Retries != 1 ||

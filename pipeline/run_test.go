@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -370,5 +371,45 @@ stages:
 	}
 	if got, want := readFile(t, b), readFile(t, in); got != want {
 		t.Errorf("with Force, b.txt is not the pipeline's output")
+	}
+}
+
+// TestRunRecordStages runs a pipe stage over CSV with a header and quoted
+// newlines and a mapreduce stage over its output with the header: the
+// pipe keeps one header and never cuts a record, the map skips the
+// header each chunk reads first.
+func TestRunRecordStages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := filepath.Join(e.dir, "in.csv")
+	var csv strings.Builder
+	csv.WriteString("name,\"note\nof two lines\"\n")
+	for i := range 300 {
+		fmt.Fprintf(&csv, "k%d,\"x\n%d\"\n", i%3, i)
+	}
+	if err := os.WriteFile(in, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.run(t, nil, `
+stages:
+  - name: keys
+    pipe: {input: [`+in+`], output: `+e.dir+`/keys.csv, command: [awk, "NR % 2 == 1 { print $1 }"], format: csv, header: 1, header_once: true, chunk_size: 256}
+  - name: count
+    mapreduce: {input: [stage:keys], output: `+e.dir+`/counts, map: "awk 'NR > 1 { print $0 \"\\t1\" }'", reduce: sum, header: 1, chunk_size: 256}
+`, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every record is two lines: awk prints the first line's name field.
+	var want strings.Builder
+	want.WriteString("name,\"note\n")
+	for i := range 300 {
+		fmt.Fprintf(&want, "k%d,\"x\n", i%3)
+	}
+	if got := readFile(t, e.dir+"/keys.csv"); got != want.String() {
+		t.Errorf("keys.csv is %d bytes, want %d:\n%.300s", len(got), want.Len(), got)
+	}
+	if got := readFile(t, e.dir+"/counts/part-00000"); got != "k0,\"x\t100\nk1,\"x\t100\nk2,\"x\t100\n" {
+		t.Errorf("counts: %q", got)
 	}
 }

@@ -101,6 +101,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 			"output":  field("output", p.scalar(&spec.Output)),
 			"command": field("command", p.list(&spec.Command, false)),
 		}
+		p.recordFields(fields, &spec.RecordSpec, field, true)
 		required = []string{"input", "command"}
 		setOpts = func() { spec.StageOptions = opts }
 	case schema.KindMapReduce:
@@ -113,6 +114,7 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 			"reduce":     field("reduce", p.scalar(&spec.Reduce)),
 			"partitions": field("partitions", p.integer(&spec.Partitions)),
 		}
+		p.recordFields(fields, &spec.RecordSpec, field, false)
 		required = []string{"input", "output", "map", "reduce"}
 		setOpts = func() { spec.StageOptions = opts }
 	case schema.KindEach:
@@ -177,6 +179,48 @@ func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) err
 		return p.errorf(at("task_time"), "%s: task_time sizes chunks of input files and key ranges, not items: use chunk_size (items per task)", what)
 	}
 	return s.spec().check(p, at, n, what)
+}
+
+// recordFields adds the fields of a RecordSpec to a kind's fields;
+// header_once only for pipe stages.
+func (p *parser) recordFields(fields map[string]setter, r *RecordSpec, field func(string, setter) setter, pipe bool) {
+	fields["header"] = field("header", p.integer(&r.Header))
+	fields["null"] = field("null", p.boolean(&r.Null))
+	recend := p.scalar(&r.RecEnd)
+	fields["recend"] = field("recend", func(v *yaml.Node) error {
+		r.recendSet = true
+		return recend(v)
+	})
+	fields["recstart"] = field("recstart", p.scalar(&r.RecStart))
+	fields["format"] = field("format", p.scalar(&r.Format))
+	if pipe {
+		fields["header_once"] = field("header_once", p.boolean(&r.HeaderOnce))
+	}
+}
+
+// checkRecords checks a stage's record fields, as jetmr pipe checks its
+// flags.
+func (p *parser) checkRecords(r RecordSpec, at func(string) *yaml.Node, what string) error {
+	recend := r.recendSet
+	switch {
+	case recend && r.RecEnd == "":
+		return p.errorf(at("recend"), "%s: recend is empty: give the string that ends each record, e.g. \"\\n\\n\", or drop it for lines", what)
+	case r.Null && recend:
+		return p.errorf(at("null"), "%s: null ends records with a NUL byte and recend gives another end: give one of them", what)
+	case r.Null && r.Format == splitter.FormatCSV:
+		return p.errorf(at("null"), "%s: null (NUL-terminated records) and format csv conflict: CSV records end with newlines: drop one of them", what)
+	case r.HeaderOnce && r.Header == 0:
+		return p.errorf(at("header_once"), "%s: header_once keeps one copy of the header the command prints: give the number of header lines with header: N", what)
+	}
+	if err := r.records().Validate(); err != nil {
+		field := "format"
+		if r.Header < 0 {
+			field = "header"
+		}
+		msg := strings.NewReplacer("--header", "header", "--format", "format", "--recend", "recend", "--recstart", "recstart", "-0", "null").Replace(err.Error())
+		return p.errorf(at(field), "%s: %s", what, msg)
+	}
+	return nil
 }
 
 // checkOptions checks the values of a stage's common options.

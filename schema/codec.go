@@ -17,9 +17,9 @@ var (
 	ErrNewerVersion = errors.New("message has a newer wire version")
 )
 
-// EncodeTask encodes t, stamping the current [Version].
+// EncodeTask encodes t, stamping the oldest [Version] that carries it.
 func EncodeTask(t Task) ([]byte, error) {
-	t.V = Version
+	t.V = versionFor(len(t.Header) > 0)
 	return msgpack.Marshal(&t)
 }
 
@@ -47,9 +47,9 @@ func DecodeTask(data []byte) (Task, error) {
 	return t, nil
 }
 
-// EncodeResult encodes r, stamping the current [Version].
+// EncodeResult encodes r, stamping the oldest [Version] that carries it.
 func EncodeResult(r Result) ([]byte, error) {
-	r.V = Version
+	r.V = versionFor(len(r.TaskHeader) > 0)
 	return msgpack.Marshal(&r)
 }
 
@@ -75,9 +75,10 @@ func DecodeResult(data []byte) (Result, error) {
 	return r, nil
 }
 
-// EncodeJobRecord encodes j, stamping the current [Version].
+// EncodeJobRecord encodes j, stamping the oldest [Version] that carries
+// it.
 func EncodeJobRecord(j JobRecord) ([]byte, error) {
-	j.V = Version
+	j.V = versionFor(j.Header > 0 || j.HeaderOnce)
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}
@@ -145,13 +146,13 @@ func checkVersion(v int) error {
 }
 
 // EncodeCheckpoint encodes a checkpoint (a *SplitCheckpoint or an
-// *OutputCheckpoint), stamping the current [Version].
+// *OutputCheckpoint), stamping the oldest [Version] that carries it.
 func EncodeCheckpoint(c any) ([]byte, error) {
 	switch c := c.(type) {
 	case *SplitCheckpoint:
-		c.V = Version
+		c.V = versionFor(len(c.CursorHeader) > 0)
 	case *OutputCheckpoint:
-		c.V = Version
+		c.V = baseVersion
 	default:
 		return nil, fmt.Errorf("schema.EncodeCheckpoint: unsupported type %T", c)
 	}
@@ -177,4 +178,13 @@ func DecodeOutputCheckpoint(data []byte) (OutputCheckpoint, error) {
 		return c, fmt.Errorf("decoding output checkpoint: %w: negative offset", ErrMalformed)
 	}
 	return c, checkVersion(c.V)
+}
+
+// versionFor returns the version of a message: [Version] when it carries
+// an input header, which older workers would drop, else baseVersion.
+func versionFor(header bool) int {
+	if header {
+		return Version
+	}
+	return baseVersion
 }

@@ -18,6 +18,7 @@ func TestTaskRoundTrip(t *testing.T) {
 	for _, task := range []schema.Task{
 		{Job: "j1", Index: 7, Path: "/data/in.log", Offset: 4096, Length: 100},
 		{Job: "j-2_x", Index: 0, Inline: []byte("a\nb\n")},
+		{Job: "j3", Index: 2, Path: "/data/in.csv", Offset: 10, Length: 5, Header: []byte("id,name\n")},
 	} {
 		data, err := schema.EncodeTask(task)
 		if err != nil {
@@ -27,9 +28,16 @@ func TestTaskRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("DecodeTask: %v", err)
 		}
-		task.V = schema.Version
+		// A task with a header is of the version that added headers, so
+		// that older workers leave it; others stay readable by every
+		// worker.
+		task.V = 1
+		if task.Header != nil {
+			task.V = 2
+		}
 		if got.Job != task.Job || got.Index != task.Index || got.Path != task.Path ||
-			got.Offset != task.Offset || got.Length != task.Length || !bytes.Equal(got.Inline, task.Inline) || got.V != task.V {
+			got.Offset != task.Offset || got.Length != task.Length || !bytes.Equal(got.Inline, task.Inline) || got.V != task.V ||
+			!bytes.Equal(got.Header, task.Header) {
 			t.Errorf("round trip: got %+v, want %+v", got, task)
 		}
 	}
@@ -258,5 +266,47 @@ func TestJobRecordBuiltin(t *testing.T) {
 	data, _ = schema.EncodeJobRecord(mr)
 	if got, err = schema.DecodeJobRecord(data); err != nil || got.Map != "wordcount" || got.Builtin != "" {
 		t.Errorf("mapreduce record: Map %q, Builtin %q, err %v", got.Map, got.Builtin, err)
+	}
+}
+
+// TestHeaderMessagesVersion checks that the messages that carry an input
+// header are stamped with the version that added headers, which workers
+// that predate it leave alone, and the others with version 1.
+func TestHeaderMessagesVersion(t *testing.T) {
+	t.Parallel()
+	version := func(data []byte, err error) int {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			V int `msgpack:"v"`
+		}
+		if err := msgpack.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.V
+	}
+	rec := schema.JobRecord{ID: "j", Kind: schema.KindPipe, Partitions: 1, Command: []string{"cat"}}
+	withHeader := rec
+	withHeader.Header, withHeader.HeaderOnce = 1, true
+	cases := []struct {
+		name string
+		v    int
+		want int
+	}{
+		{"task", version(schema.EncodeTask(schema.Task{Job: "j", Path: "/a", Length: 1})), 1},
+		{"task with a header", version(schema.EncodeTask(schema.Task{Job: "j", Path: "/a", Length: 1, Header: []byte("h\n")})), 2},
+		{"result", version(schema.EncodeResult(schema.Result{Job: "j"})), 1},
+		{"failure with a header", version(schema.EncodeResult(schema.Result{Job: "j", TaskHeader: []byte("h\n")})), 2},
+		{"job record", version(schema.EncodeJobRecord(rec)), 1},
+		{"job record with headers", version(schema.EncodeJobRecord(withHeader)), 2},
+		{"split checkpoint", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a"})), 1},
+		{"split checkpoint with a header", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a", CursorHeader: []byte("h\n")})), 2},
+	}
+	for _, tc := range cases {
+		if tc.v != tc.want || tc.want > schema.Version {
+			t.Errorf("%s: version %d, want %d (Version %d)", tc.name, tc.v, tc.want, schema.Version)
+		}
 	}
 }

@@ -3,7 +3,9 @@
 // names of the subjects, streams and buckets they travel on.
 //
 // Every message is msgpack-encoded and carries a version field V. Encoders
-// always write [Version]. Decoders accept any version from 1 to [Version] and
+// write the oldest version that carries the message (1, or [Version] for
+// one that older readers would misread). Decoders accept any version from 1
+// to [Version] and
 // return [ErrNewerVersion] for a message written by a newer jetmr, so an old
 // worker can leave such a task for a newer one instead of misreading it.
 // Decoders never panic on malformed input: garbage yields an error wrapping

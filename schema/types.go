@@ -5,8 +5,17 @@ import (
 	"time"
 )
 
-// Version is the wire version this jetmr writes.
-const Version = 1
+// Version is the newest wire version this jetmr reads and writes.
+// Version 2 adds input headers (--header): a task that carries one
+// (Task.Header), the failure that repeats it (Result.TaskHeader), the
+// split checkpoint of such a task and the record of a job with headers.
+// A worker that predates headers would run such a task without its
+// header, so those messages are stamped 2 and it leaves them; every other
+// message is stamped 1, which every jetmr reads.
+const Version = 2
+
+// baseVersion is the version of messages that use nothing newer.
+const baseVersion = 1
 
 // Task is one unit of map work: a byte range of an input file, or inline
 // bytes when the data travels with the message.
@@ -34,6 +43,10 @@ type Task struct {
 	// was split fails the task instead of mixing two versions of the file.
 	// Workers older than the checksum of byte ranges ignore it there.
 	Sum []byte `msgpack:"sum,omitempty"`
+	// Header is the header of the task's input (--header): the command
+	// reads it before the task's data. It is not part of the data Sum
+	// covers.
+	Header []byte `msgpack:"hdr,omitempty"`
 }
 
 // Shipped reports whether the task's data travels with it (inline or as
@@ -86,6 +99,9 @@ type Result struct {
 	Offset   int64  `msgpack:"off,omitempty"`
 	Length   int64  `msgpack:"len,omitempty"`
 	TaskData []byte `msgpack:"tdata,omitempty"`
+	// TaskHeader repeats the task's Header in a failure result, so that
+	// --retry-failed can publish the task again with it.
+	TaskHeader []byte `msgpack:"thdr,omitempty"`
 }
 
 // Duration is the task's processing time.
@@ -181,6 +197,17 @@ type JobRecord struct {
 	// Command. EncodeJobRecord writes it under "map" as well, for workers
 	// that predate it.
 	Builtin string `msgpack:"builtin,omitempty"`
+
+	// Records says how a pipe or map-reduce job's inputs divide into
+	// records: the number of header records of each input (--header),
+	// the record end and start (--recend, --recstart, -0) and the format
+	// (--format). HeaderOnce (--header-once) keeps the header a pipe
+	// job's command prints only in the first task's output.
+	Header     int    `msgpack:"hdrn,omitempty"`
+	RecEnd     string `msgpack:"recend,omitempty"`
+	RecStart   string `msgpack:"recstart,omitempty"`
+	Format     string `msgpack:"format,omitempty"`
+	HeaderOnce bool   `msgpack:"hdronce,omitempty"`
 }
 
 // InputFingerprint identifies one version of an input file. Standard
@@ -239,6 +266,8 @@ type SplitCheckpoint struct {
 	CursorPath   string `msgpack:"cpath,omitempty"`
 	CursorOffset int64  `msgpack:"coff,omitempty"`
 	CursorLength int64  `msgpack:"clen,omitempty"`
+	// CursorHeader is the cursor chunk's header (--header).
+	CursorHeader []byte `msgpack:"chdr,omitempty"`
 }
 
 // HasCursor reports whether the checkpoint holds a write-ahead cursor.

@@ -27,6 +27,15 @@
 //     whole lines that carry their data. A compressed file is cut the same
 //     way each time; one that does not decompress is an error wrapping
 //     [ErrCorrupt].
+//   - [Records] widens "line" in the above: records that end with another
+//     separator (NUL, or any string, followed by a given record start) or
+//     CSV records, whose quoted fields may hold newlines, and a header of
+//     the first records of each input that every chunk of the input
+//     carries ([Chunk.Header]) instead of its first chunk holding it.
+//     [RangesOf], [RecordFiles] and [Inputs] cut on record boundaries.
+//     A CSV quote is followed with a parity count in the same pass that
+//     computes the checksum, so each byte is read once; a CSV input whose
+//     last quoted field never closes is an error wrapping [ErrBadInput].
 //   - [DefaultChunkSize] and [ParseSize] choose or parse the chunk size.
 //   - [ReadItems] reads an each job's item list (lines or NUL-separated);
 //     [Items] batches it into tasks of consecutive items carried in the

@@ -26,6 +26,9 @@ type Range struct {
 	// CRC is the CRC-32C (Castagnoli) of the range's bytes as Ranges read
 	// them.
 	CRC uint32
+	// Header is the header of the range's file (see [Records.Header]); nil
+	// when it has none.
+	Header []byte
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -52,13 +55,25 @@ func Ranges(ctx context.Context, inputs []Input, chunkSize int64, yield func(Ran
 	if chunkSize < 1 {
 		panic(fmt.Sprintf("splitter: chunk size %d is below 1", chunkSize))
 	}
-	return splitFrom(ctx, inputs, 0, 0, func() int64 { return chunkSize }, yield)
+	return RangesOf(ctx, inputs, Records{}, chunkSize, yield)
+}
+
+// RangesOf is [Ranges] for inputs of the given records: ranges start and
+// end on record boundaries rather than line boundaries, and each carries
+// its input's header (see [Records]). A CSV input whose last quoted field
+// is never closed is an error wrapping ErrBadInput that names the byte
+// offset and line of its quote.
+func RangesOf(ctx context.Context, inputs []Input, rec Records, chunkSize int64, yield func(Range) error) error {
+	if chunkSize < 1 {
+		panic(fmt.Sprintf("splitter: chunk size %d is below 1", chunkSize))
+	}
+	return splitFrom(ctx, inputs, rec, 0, 0, func() int64 { return chunkSize }, yield)
 }
 
 // splitFrom splits inputs[first:], the first of them from offset start,
 // asking size for the size of each range just before cutting it.
-func splitFrom(ctx context.Context, inputs []Input, first int, start int64, size func() int64, yield func(Range) error) error {
-	s := &fileSplitter{ctx: ctx, size: size, yield: yield, buf: make([]byte, readBufferSize)}
+func splitFrom(ctx context.Context, inputs []Input, rec Records, first int, start int64, size func() int64, yield func(Range) error) error {
+	s := &fileSplitter{ctx: ctx, rec: rec, size: size, yield: yield, buf: make([]byte, readBufferSize)}
 	for i, in := range inputs[first:] {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -80,15 +95,17 @@ func splitFrom(ctx context.Context, inputs []Input, first int, start int64, size
 // fileSplitter holds the state shared by the files of one Ranges call.
 type fileSplitter struct {
 	ctx    context.Context
+	rec    Records
 	size   func() int64 // the size of the next range; below 1 counts as 1
 	yield  func(Range) error
 	buf    []byte // the read buffer, of readBufferSize bytes
 	win    []byte // the bytes of the current file last read into buf
 	winOff int64  // the offset of win in the current file
+	quoted bool   // a CSV quoted field is open at the scan position
 }
 
 // split yields the ranges of one input from offset from, which must be
-// the start of a line.
+// the start of a record.
 func (s *fileSplitter) split(in Input, from int64) error {
 	if in.Size <= from {
 		return nil
@@ -98,25 +115,99 @@ func (s *fileSplitter) split(in Input, from int64) error {
 		return err
 	}
 	defer f.Close()
-	s.win = nil
-	for start := from; start < in.Size; {
-		end, err := s.rangeEnd(f, in, start)
-		if err != nil {
+	s.win, s.quoted = nil, false
+	var header []byte
+	if s.rec.Header > 0 {
+		var end int64
+		if header, end, err = s.header(f, in); err != nil {
 			return err
 		}
-		sum, err := s.checksum(f, in, start, end)
+		from = max(from, end)
+	}
+	for start := from; start < in.Size; {
+		end, sum, err := s.cut(f, in, start, max(s.size(), 1))
 		if err != nil {
 			return err
 		}
 		if err := s.ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.yield(Range{Path: in.Path, Offset: start, Length: end - start, CRC: sum}); err != nil {
+		if err := s.yield(Range{Path: in.Path, Offset: start, Length: end - start, CRC: sum, Header: header}); err != nil {
 			return err
 		}
 		start = end
 	}
 	return nil
+}
+
+// CheckHeaders reads the header of each input read by byte ranges (see
+// [Records.Header]) and, when rec.SameHeader is set, checks that they are
+// all the same, so that a job can refuse inputs with different headers
+// before it starts: an error wrapping ErrBadInput and ErrMalformed names
+// the first input that differs. Streamed inputs are checked as they are
+// split.
+func CheckHeaders(ctx context.Context, inputs []Input, rec Records) error {
+	if !rec.SameHeader || rec.Header == 0 {
+		return nil
+	}
+	s := &fileSplitter{ctx: ctx, rec: rec, buf: make([]byte, readBufferSize)}
+	var first []byte
+	firstName := ""
+	for _, in := range inputs {
+		if in.Streamed() || in.Size == 0 {
+			continue
+		}
+		header, err := s.fileHeader(in)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("input %q", in.Path)
+		if firstName == "" {
+			first, firstName = header, name
+			continue
+		}
+		if !bytes.Equal(header, first) {
+			return differentHeader(name, firstName, header, first)
+		}
+	}
+	return nil
+}
+
+// fileHeader opens in and returns its header.
+func (s *fileSplitter) fileHeader(in Input) ([]byte, error) {
+	f, err := openInput(in)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	s.win, s.quoted = nil, false
+	header, _, err := s.header(f, in)
+	return header, err
+}
+
+// header returns the first Records.Header records of in and where they
+// end.
+func (s *fileSplitter) header(f io.ReaderAt, in Input) ([]byte, int64, error) {
+	end := int64(0)
+	for range s.rec.Header {
+		if end >= in.Size || end > MaxHeader {
+			break
+		}
+		next, _, err := s.cut(f, in, end, 1)
+		if err != nil {
+			return nil, 0, err
+		}
+		end = next
+	}
+	if end > MaxHeader {
+		return nil, 0, badInput(ErrMalformed, "the header of input %q (%d %ss) is longer than the %d bytes a header may have: check --header",
+			in.Path, s.rec.Header, s.rec.describe(), MaxHeader)
+	}
+	header := make([]byte, end)
+	if _, err := f.ReadAt(header, 0); err != nil {
+		return nil, 0, readError(in, 0, err)
+	}
+	return header, end, nil
 }
 
 // openInput opens the input's file and checks it is not shorter than when
@@ -139,47 +230,166 @@ func openInput(in Input) (*os.File, error) {
 	return f, nil
 }
 
-// rangeEnd returns the end (exclusive) of the range of in that starts at
-// start: just after the first '\n' at or after start+chunkSize-1, or the
-// end of the file.
-func (s *fileSplitter) rangeEnd(f io.ReaderAt, in Input, start int64) (int64, error) {
-	size := max(s.size(), 1)
-	if size >= in.Size-start {
-		return in.Size, nil
+// cut returns the end (exclusive) of the range of in that starts at
+// start, a record boundary, and the CRC-32C of its bytes: the first record
+// boundary at or after start+size, or the end of the file. It reads the
+// range's bytes once, in windows, checking for cancellation between them.
+func (s *fileSplitter) cut(f io.ReaderAt, in Input, start, size int64) (int64, uint32, error) {
+	target := in.Size // where the search for the range's end starts
+	if size < in.Size-start {
+		target = start + size - 1 // an end byte here makes a range of size bytes
 	}
-	nl, err := s.findNewline(f, in, start+size-1)
+	var sum uint32
+	at := start
+	// The bytes before the first place a range may end: checksum them and,
+	// for CSV, follow the quotes.
+	for at < target {
+		if err := s.ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		w, err := s.window(f, in, at)
+		if err != nil {
+			return 0, 0, err
+		}
+		w = w[:min(int64(len(w)), target-at)]
+		sum = crc32.Update(sum, castagnoli, w)
+		if s.rec.csv() && parity(w) {
+			s.quoted = !s.quoted
+		}
+		at += int64(len(w))
+	}
+	var end int64
+	var err error
+	if s.rec.simple() {
+		end, sum, err = s.simpleEnd(f, in, at, sum)
+	} else {
+		end, err = s.markedEnd(f, in, at)
+		if err == nil {
+			sum, err = s.checksum(f, in, at, end, sum)
+		}
+	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if nl < 0 {
-		return in.Size, nil
+	if end == in.Size && s.quoted {
+		return 0, 0, s.quoteError(f, in, start)
 	}
-	return nl + 1, nil
+	return end, sum, nil
 }
 
-// findNewline returns the position of the first '\n' of in at or after
-// from, or -1 if there is none before in.Size. It scans one window at a
-// time and checks for cancellation between windows.
-func (s *fileSplitter) findNewline(f io.ReaderAt, in Input, from int64) (int64, error) {
-	for from < in.Size {
+// simpleEnd returns the end of the first record that ends at or after at
+// (or the end of the file), for records that end with one byte, and the
+// checksum sum carried on to it.
+func (s *fileSplitter) simpleEnd(f io.ReaderAt, in Input, at int64, sum uint32) (int64, uint32, error) {
+	end := s.rec.end()[0]
+	csv := s.rec.csv()
+	for at < in.Size {
+		if err := s.ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		w, err := s.window(f, in, at)
+		if err != nil {
+			return 0, 0, err
+		}
+		i := bytes.IndexByte(w, end)
+		if i < 0 {
+			sum = crc32.Update(sum, castagnoli, w)
+			if csv && parity(w) {
+				s.quoted = !s.quoted
+			}
+			at += int64(len(w))
+			continue
+		}
+		w = w[:i+1]
+		sum = crc32.Update(sum, castagnoli, w)
+		at += int64(len(w))
+		if csv && parity(w) {
+			s.quoted = !s.quoted
+		}
+		if !s.quoted {
+			return at, sum, nil
+		}
+	}
+	return in.Size, sum, nil
+}
+
+// markedEnd returns the end of the first record that ends after at (or
+// the end of the file), for records that end with Records.End and, when
+// Records.Start is set, are followed by a record that starts with it. An
+// End that began before at counts.
+func (s *fileSplitter) markedEnd(f io.ReaderAt, in Input, at int64) (int64, error) {
+	if at >= in.Size {
+		return in.Size, nil
+	}
+	end, begin := s.rec.end(), []byte(s.rec.Start)
+	q := at - int64(len(end)) + 1 // an End may straddle at
+	for {
+		k, err := s.index(f, in, max(q, 0), end)
+		if err != nil || k < 0 {
+			return in.Size, err
+		}
+		p := k + int64(len(end))
+		if p > at && p <= in.Size {
+			if len(begin) == 0 || p == in.Size {
+				return p, nil
+			}
+			ok, err := s.hasAt(f, in, p, begin)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				return p, nil
+			}
+		}
+		q = k + 1
+	}
+}
+
+// index returns the offset of the first occurrence of sep in in at or
+// after from, or -1.
+func (s *fileSplitter) index(f io.ReaderAt, in Input, from int64, sep []byte) (int64, error) {
+	for from+int64(len(sep)) <= in.Size {
 		if err := s.ctx.Err(); err != nil {
 			return 0, err
 		}
-		w, err := s.window(f, in, from)
+		w, err := s.span(f, in, from, len(sep))
 		if err != nil {
 			return 0, err
 		}
-		if i := bytes.IndexByte(w, '\n'); i >= 0 {
+		if i := bytes.Index(w, sep); i >= 0 {
 			return from + int64(i), nil
 		}
-		from += int64(len(w))
+		from += int64(len(w) - len(sep) + 1)
 	}
 	return -1, nil
 }
 
-// checksum returns the CRC-32C of the bytes of in from start to end.
-func (s *fileSplitter) checksum(f io.ReaderAt, in Input, start, end int64) (uint32, error) {
-	var sum uint32
+// hasAt reports whether the bytes of in at offset at are b.
+func (s *fileSplitter) hasAt(f io.ReaderAt, in Input, at int64, b []byte) (bool, error) {
+	if at+int64(len(b)) > in.Size {
+		return false, nil
+	}
+	w, err := s.span(f, in, at, len(b))
+	if err != nil {
+		return false, err
+	}
+	return bytes.HasPrefix(w, b), nil
+}
+
+// span is window, but returns at least n bytes unless the file ends
+// first, reading again from at when the last window ends too soon.
+func (s *fileSplitter) span(f io.ReaderAt, in Input, at int64, n int) ([]byte, error) {
+	w, err := s.window(f, in, at)
+	if err != nil || int64(len(w)) >= min(int64(n), in.Size-at) {
+		return w, err
+	}
+	s.win = nil
+	return s.window(f, in, at)
+}
+
+// checksum carries the CRC-32C sum on over the bytes of in from start to
+// end, following CSV quotes.
+func (s *fileSplitter) checksum(f io.ReaderAt, in Input, start, end int64, sum uint32) (uint32, error) {
 	for at := start; at < end; {
 		w, err := s.window(f, in, at)
 		if err != nil {
@@ -187,9 +397,39 @@ func (s *fileSplitter) checksum(f io.ReaderAt, in Input, start, end int64) (uint
 		}
 		w = w[:min(int64(len(w)), end-at)]
 		sum = crc32.Update(sum, castagnoli, w)
+		if s.rec.csv() && parity(w) {
+			s.quoted = !s.quoted
+		}
 		at += int64(len(w))
 	}
 	return sum, nil
+}
+
+// quoteError describes the CSV quoted field left open at the end of in by
+// the range that starts at start: it finds the quote that opens it and
+// its line.
+func (s *fileSplitter) quoteError(f io.ReaderAt, in Input, start int64) error {
+	var q quoteTracker
+	for from := start; from < in.Size; {
+		w, err := s.span(f, in, from, 1)
+		if err != nil {
+			return err
+		}
+		q.scan(w, from)
+		from += int64(len(w))
+	}
+	at := max(q.open, start)
+	line := int64(1)
+	for from := int64(0); from < at; {
+		w, err := s.span(f, in, from, 1)
+		if err != nil {
+			return err
+		}
+		w = w[:min(int64(len(w)), at-from)]
+		line += int64(bytes.Count(w, []byte{'\n'}))
+		from += int64(len(w))
+	}
+	return unterminatedQuote(fmt.Sprintf("input %q", in.Path), at, line)
 }
 
 // window returns the bytes of in from offset from to the end of the read

@@ -1,7 +1,6 @@
 package splitter
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -67,11 +66,15 @@ type Chunk struct {
 	// split fails its task instead of mixing two versions. Nil when the
 	// source does not compute one.
 	Sum []byte
+	// Header is the header of the chunk's input (see [Records.Header]),
+	// which the chunk's command reads before the chunk; nil when the
+	// input has none.
+	Header []byte
 }
 
 // rangeChunk is the chunk of the byte range r.
 func rangeChunk(r Range) Chunk {
-	return Chunk{Path: r.Path, Offset: r.Offset, Length: r.Length, Sum: binary.BigEndian.AppendUint32(nil, r.CRC)}
+	return Chunk{Path: r.Path, Offset: r.Offset, Length: r.Length, Sum: binary.BigEndian.AppendUint32(nil, r.CRC), Header: r.Header}
 }
 
 // Files is the source of input files read by byte ranges: ranges on line
@@ -81,23 +84,50 @@ type Files []Input
 
 // Split implements [Source].
 func (f Files) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
-	return Ranges(ctx, f, chunkSize, func(r Range) error { return yield(rangeChunk(r)) })
+	return RecordFiles{Inputs: f}.Split(ctx, chunkSize, yield)
 }
 
 // SplitSized implements [AdaptiveSource]. A last chunk that none of the
 // files contains is an error wrapping [ErrBadInput].
 func (f Files) SplitSized(ctx context.Context, last *Chunk, size func() int64, yield func(Chunk) error) error {
+	return RecordFiles{Inputs: f}.SplitSized(ctx, last, size, yield)
+}
+
+// RecordFiles is [Files] whose ranges start and end on the boundaries of
+// the given records rather than of lines, and carry each file's header
+// (see [RangesOf]).
+type RecordFiles struct {
+	Inputs  []Input
+	Records Records
+}
+
+// Split implements [Source].
+func (f RecordFiles) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
+	yield = f.Records.sameHeader(yield, chunkInput)
+	return RangesOf(ctx, f.Inputs, f.Records, chunkSize, func(r Range) error { return yield(rangeChunk(r)) })
+}
+
+// SplitSized implements [AdaptiveSource]. A last chunk that none of the
+// files contains is an error wrapping [ErrBadInput].
+func (f RecordFiles) SplitSized(ctx context.Context, last *Chunk, size func() int64, yield func(Chunk) error) error {
 	first, start := 0, int64(0)
 	if last != nil {
-		first = slices.IndexFunc(f, func(in Input) bool { return in.Path == last.Path })
-		if first < 0 || last.Offset < 0 || last.Length < 1 || last.Offset+last.Length > f[first].Size {
+		first = slices.IndexFunc(f.Inputs, func(in Input) bool { return in.Path == last.Path })
+		if first < 0 || last.Offset < 0 || last.Length < 1 || last.Offset+last.Length > f.Inputs[first].Size {
 			return badInput(nil, "the split checkpoint names %q at %d+%d, which is not part of the inputs: start the job again without --resume",
 				last.Path, last.Offset, last.Length)
 		}
 		start = last.Offset + last.Length
 	}
-	return splitFrom(ctx, f, first, start, size, func(r Range) error { return yield(rangeChunk(r)) })
+	yield = f.Records.sameHeader(yield, chunkInput)
+	return splitFrom(ctx, f.Inputs, f.Records, first, start, size, func(r Range) error { return yield(rangeChunk(r)) })
 }
+
+// Describe implements [Describer].
+func (f RecordFiles) Describe() ([]string, []int64) { return describe(f.Inputs) }
+
+// Fingerprints implements [Fingerprinter].
+func (f RecordFiles) Fingerprints() []Fingerprint { return fingerprints(f.Inputs) }
 
 // Describe implements [Describer].
 func (f Files) Describe() ([]string, []int64) { return describe(f) }
@@ -134,16 +164,22 @@ type Inputs struct {
 	Stdin io.Reader
 	// Max bounds a streamed chunk. Default [DefaultStreamChunkMax].
 	Max int
+	// Records says where chunks may be cut and what header each input
+	// has; the zero value is lines and no header.
+	Records Records
 }
 
 // Split implements [Source].
 func (s Inputs) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
+	current := ""
+	yield = s.Records.sameHeader(yield, func(Chunk) string { return current })
 	for i, in := range s.Inputs {
+		current = chunkInput(Chunk{Path: in.Path})
 		var err error
 		if in.Streamed() {
-			err = splitStream(ctx, in, s.Stdin, chunkSize, s.Max, yield)
+			err = splitStream(ctx, in, s.Stdin, s.Records, chunkSize, s.Max, yield)
 		} else {
-			err = Ranges(ctx, s.Inputs[i:i+1], chunkSize, func(r Range) error { return yield(rangeChunk(r)) })
+			err = RangesOf(ctx, s.Inputs[i:i+1], s.Records, chunkSize, func(r Range) error { return yield(rangeChunk(r)) })
 		}
 		if err != nil {
 			return err
@@ -184,27 +220,18 @@ type Lines struct {
 
 // Split implements [Source].
 func (l Lines) Split(ctx context.Context, chunkSize int64, yield func(Chunk) error) error {
-	return splitLines(ctx, l.R, chunkSize, l.Max, yield, func(err error, _ int64) error {
-		if errors.Is(err, ErrLineTooLong) {
+	return splitRecords(ctx, l.R, "the input", Records{}, chunkSize, l.Max, yield, func(err error, _ int64) error {
+		if errors.Is(err, ErrLineTooLong) || errors.Is(err, ErrBadInput) {
 			return err
 		}
 		return fmt.Errorf("reading input: %w", err)
 	})
 }
 
-// readLine appends the next line of br, with its newline, to dst.
-func readLine(br *bufio.Reader, dst []byte, limit int) ([]byte, error) {
-	for {
-		part, err := br.ReadSlice('\n')
-		if len(dst)+len(part) > limit {
-			return nil, fmt.Errorf("%w: a line is longer than %d bytes; give the input as an uncompressed file instead", ErrLineTooLong, limit)
-		}
-		dst = append(dst, part...)
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		default:
-			return dst, err
-		}
+// chunkInput names the input of a chunk in messages.
+func chunkInput(c Chunk) string {
+	if c.Path == Stdin || c.Path == "" {
+		return "standard input"
 	}
+	return fmt.Sprintf("input %q", c.Path)
 }

@@ -2,6 +2,7 @@ package splitter
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -95,7 +96,7 @@ func checkCompressed(f io.Reader, p, compression string) error {
 // error wrapping [ErrLineTooLong]. A stream that stops decompressing is an
 // error wrapping [ErrCorrupt]. The chunks are cut the same way every time
 // the same bytes are read, so a job can skip the chunks it already has.
-func splitStream(ctx context.Context, in Input, stdin io.Reader, chunkSize int64, limit int, yield func(Chunk) error) error {
+func splitStream(ctx context.Context, in Input, stdin io.Reader, rec Records, chunkSize int64, limit int, yield func(Chunk) error) error {
 	var r io.Reader
 	name := "standard input"
 	if in.Path == Stdin {
@@ -119,7 +120,10 @@ func splitStream(ctx context.Context, in Input, stdin io.Reader, chunkSize int64
 		defer d.Close()
 		r = d
 	}
-	return splitLines(ctx, r, chunkSize, limit, yield, func(err error, at int64) error {
+	return splitRecords(ctx, r, name, rec, chunkSize, limit, yield, func(err error, at int64) error {
+		if errors.Is(err, ErrBadInput) {
+			return err
+		}
 		if in.Compression != "" && !errors.Is(err, ErrLineTooLong) {
 			return &corruptError{msg: fmt.Sprintf("%s is corrupt: it stopped decompressing after %d bytes (%v): check the file (e.g. with %s -t)",
 				name, at, err, in.Compression), cause: err}
@@ -128,41 +132,106 @@ func splitStream(ctx context.Context, in Input, stdin io.Reader, chunkSize int64
 	})
 }
 
-// splitLines reads r once and yields chunks of whole lines of about
-// chunkSize bytes and at most limit; wrap describes a read error after the
-// first at bytes.
-func splitLines(ctx context.Context, r io.Reader, chunkSize int64, limit int, yield func(Chunk) error, wrap func(err error, at int64) error) error {
+// splitRecords reads r once and yields chunks of whole records of about
+// chunkSize bytes and at most limit, each carrying the first rec.Header
+// records of r as its header; wrap describes a read error after the first
+// at bytes.
+func splitRecords(ctx context.Context, r io.Reader, name string, rec Records, chunkSize int64, limit int, yield func(Chunk) error, wrap func(err error, at int64) error) error {
 	if limit <= 0 {
 		limit = DefaultStreamChunkMax
 	}
 	size := int(min(max(chunkSize, 1), int64(limit)))
-	br := bufio.NewReaderSize(r, readBufferSize)
-	var chunk, line []byte
-	var read int64
+	rr := recordReader{br: bufio.NewReaderSize(r, readBufferSize), name: name, rec: rec, limit: limit}
+	var chunk, header []byte
+	headers := rec.Header
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var err error
-		line, err = readLine(br, line[:0], limit)
-		read += int64(len(line))
-		if len(line) > 0 {
-			if len(chunk) > 0 && len(chunk)+len(line) > size {
-				if yerr := yield(Chunk{Data: chunk}); yerr != nil {
+		record, err := rr.next()
+		if len(record) > 0 {
+			switch {
+			case headers > 0:
+				headers--
+				if len(header)+len(record) > MaxHeader {
+					return wrap(badInput(ErrMalformed, "the header of %s (%d %ss) is more than the %d bytes a header may have: check --header",
+						name, rec.Header, rec.describe(), MaxHeader), rr.read)
+				}
+				header = append(header, record...)
+			case len(chunk) > 0 && len(chunk)+len(record) > size:
+				if yerr := yield(Chunk{Data: chunk, Header: header}); yerr != nil {
 					return yerr
 				}
 				chunk = nil
+				fallthrough
+			default:
+				chunk = append(chunk, record...)
 			}
-			chunk = append(chunk, line...)
 		}
 		if errors.Is(err, io.EOF) {
 			if len(chunk) > 0 {
-				return yield(Chunk{Data: chunk})
+				return yield(Chunk{Data: chunk, Header: header})
 			}
 			return nil
 		}
 		if err != nil {
-			return wrap(err, read)
+			return wrap(err, rr.read)
 		}
+	}
+}
+
+// recordReader reads the records of a stream one at a time.
+type recordReader struct {
+	br    *bufio.Reader
+	name  string // the input, in messages
+	rec   Records
+	limit int
+	buf   []byte
+	read  int64 // bytes read so far
+	lines int64 // newlines read so far, for CSV messages
+}
+
+// next returns the next record, valid until the next call, and io.EOF
+// with the last one (which may lack its end).
+func (r *recordReader) next() ([]byte, error) {
+	end := r.rec.end()
+	last := end[len(end)-1]
+	csv := r.rec.csv()
+	quoted := false
+	dst := r.buf[:0]
+	defer func() { r.buf = dst[:0] }()
+	for {
+		part, err := r.br.ReadSlice(last)
+		if len(dst)+len(part) > r.limit {
+			return nil, fmt.Errorf("%w: a %s is longer than %d bytes; give the input as an uncompressed file instead", ErrLineTooLong, r.rec.describe(), r.limit)
+		}
+		dst = append(dst, part...)
+		r.read += int64(len(part))
+		if csv && parity(part) {
+			quoted = !quoted
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && quoted:
+			at := r.read - int64(len(dst)) + int64(quoteOpen(dst))
+			line := r.lines + 1 + int64(bytes.Count(dst[:quoteOpen(dst)], []byte{'\n'}))
+			return nil, unterminatedQuote(r.name, at, line)
+		case err != nil:
+			return dst, err
+		case quoted || !bytes.HasSuffix(dst, end):
+			continue
+		}
+		if r.rec.Start != "" {
+			// A record ends here if the next begins with Start, or the
+			// stream ends.
+			if next, _ := r.br.Peek(len(r.rec.Start)); len(next) > 0 && string(next) != r.rec.Start {
+				continue
+			}
+		}
+		if csv {
+			r.lines += int64(bytes.Count(dst, []byte{'\n'}))
+		}
+		return dst, nil
 	}
 }

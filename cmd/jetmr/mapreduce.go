@@ -16,6 +16,7 @@ import (
 func newMapReduceCommand() *cobra.Command {
 	var (
 		f          commonFlags
+		rf         recordFlags
 		mapSpec    string
 		reduceSpec string
 		partitions int
@@ -52,6 +53,9 @@ per partition, each with key<TAB>value lines sorted by key.`,
 				return err
 			}
 			cfg.Map, cfg.Reduce, cfg.Partitions = mapSpec, reduceSpec, partitions
+			if err := rf.apply(cmd, &cfg); err != nil {
+				return err
+			}
 			if memSize != "" {
 				if cfg.Memory, err = splitter.ParseSize(memSize); err != nil {
 					return usageErr("--memory: %s", strings.Replace(err.Error(), "chunk size", "size", 1))
@@ -62,6 +66,7 @@ per partition, each with key<TAB>value lines sorted by key.`,
 		},
 	}
 	f.register(cmd)
+	rf.register(cmd, false)
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "output directory (must not exist)")
 	fs.StringVar(&mapSpec, "map", "", "map: wordcount, lines, grep:REGEX, or a command")
