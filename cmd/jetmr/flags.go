@@ -181,9 +181,10 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	report, err := job.Run(ctx, cfg)
 	printStderrTail(stderr, err)
 	err = errors.Join(err, openErr, w.close())
-	kept := started && err != nil && !errors.Is(err, job.ErrAlreadyDone) && !errors.Is(err, job.ErrBadInput)
-	if kept && unresumable(cfg) != "" {
-		// Nothing can continue this job, so nothing of it is kept: the
+	kept := started && err != nil && !errors.Is(err, job.ErrAlreadyDone)
+	if kept && (unresumable(cfg) != "" || (errors.Is(err, job.ErrBadInput) && !cfg.Resume)) {
+		// Nothing can continue this job (its input cannot be read again,
+		// or turned out bad once it ran), so nothing of it is kept: the
 		// same command, --job included, runs again from the start.
 		if _, derr := job.Discard(context.WithoutCancel(ctx), cfg.Broker, cfg.ID); derr != nil {
 			fmt.Fprintf(stderr, "jetmr: dropping the state of job %s, which cannot be resumed: %v\n", cfg.ID, derr)
