@@ -22,7 +22,13 @@ func TestCrashPoints(t *testing.T) {
 			dir := t.TempDir()
 			in := filepath.Join(dir, "in.txt")
 			genText(t, in, 1<<20, 31)
-			argv := []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}
+			// The output is checkpointed at most once a second: a second
+			// checkpoint needs a job that runs well past two seconds.
+			sleep := "0.05"
+			if point == "output.checkpointed:2" {
+				sleep = "0.2"
+			}
+			argv := []string{"sh", "-c", "sleep " + sleep + "; tr a-z A-Z"}
 			args := append([]string{"pipe", "--store", filepath.Join(dir, "store"), "--job", "cp", "-i", in,
 				"-o", "out.txt", "--chunk-size", "16KiB", "-j", "4", "--"}, argv...)
 			crashThenResume(t, dir, point, args)

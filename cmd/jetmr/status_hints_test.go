@@ -10,8 +10,10 @@ import (
 	"testing"
 )
 
-// TestStatusOfUnresumableJob: a failed job that read standard input, or
-// that wrote to stdout, cannot be resumed, so status JOB does not offer
+// TestStatusOfUnresumableJob: a job that read standard input, or wrote to
+// stdout, cannot be resumed. When it fails, jetmr drops its state, so
+// status knows nothing of it and the same command runs again. When it is
+// killed (nothing could drop its state), status JOB does not offer
 // --resume: it says why and prints the discard command, which works. The
 // command it shows is quoted as a shell reads it.
 func TestStatusOfUnresumableJob(t *testing.T) {
@@ -19,52 +21,68 @@ func TestStatusOfUnresumableJob(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		why  string
 	}{
-		{"stdin", []string{"-i", "-", "-o", "out.txt"}, "read standard input"},
-		{"stdout", []string{"-i", "in.txt"}, "wrote to stdout"},
+		{"stdin", []string{"-i", "-", "-o", "out.txt"}},
+		{"stdout", []string{"-i", "in.txt"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run("failed/"+tt.name, func(t *testing.T) {
 			t.Parallel()
-			h, dir := newStateHome(t), t.TempDir()
+			dir := t.TempDir()
 			writePoisoned(t, filepath.Join(dir, "in.txt"), 200, 100)
 			store := filepath.Join(t.TempDir(), "store")
 			id := "unresumable-" + tt.name
 			args := append([]string{"pipe", "--store", store, "--job", id, "--retries", "0", "-q"}, tt.args...)
 			args = append(append(args, "--"), poisonCommand...)
-			var in strings.Builder
-			for i := 0; i < 50; i++ {
-				in.WriteString("line\n")
-			}
-			in.WriteString("POISON\n")
-			r := jetmrStdin(t, dir, strings.NewReader(in.String()), args...)
+			r := jetmrStdin(t, dir, strings.NewReader(strings.Repeat("line\n", 50)+"POISON\n"), args...)
 			if r.code != 1 {
 				t.Fatalf("job exit %d, want 1; stderr:\n%s", r.code, r.stderr)
 			}
-			st := jetmr(t, dir, "status", "--store", store, id)
-			if st.code != 0 {
-				t.Fatalf("status: exit %d; stderr:\n%s", st.code, st.stderr)
+			if strings.Contains(r.stderr, "--resume") || strings.Contains(r.stderr, "jetmr discard") {
+				t.Errorf("a job that cannot be resumed offers --resume or discard after it failed:\n%s", r.stderr)
 			}
-			if strings.Contains(st.stdout, "--resume") || !strings.Contains(st.stdout, tt.why) {
-				t.Errorf("status of a job that cannot be resumed offers --resume, or does not say it %s:\n%s", tt.why, st.stdout)
-			}
-			var shown string
-			for _, line := range strings.Split(st.stdout, "\n") {
-				if c, ok := strings.CutPrefix(line, "command:"); ok {
-					shown = strings.TrimSpace(c)
-				}
-			}
-			words, err := exec.Command("sh", "-c", `eval "set -- $1"; printf '%s\n' "$@"`, "sh", shown).Output()
-			if got := strings.Split(strings.TrimSuffix(string(words), "\n"), "\n"); err != nil || !slices.Equal(got, poisonCommand) {
-				t.Errorf("status shows the command as %q, which a shell reads as %q (%v), want %q", shown, got, err, poisonCommand)
-			}
-			runHintCommand(t, h, dir, discardHint(t, st.stdout))
-			if r := jetmr(t, dir, "status", "--store", store, id); r.code != 2 {
-				t.Errorf("status after the discard hint: exit %d, want 2 (unknown job); stdout:\n%s", r.code, r.stdout)
+			if st := jetmr(t, dir, "status", "--store", store, id); st.code != 2 {
+				t.Errorf("status of a failed job that cannot be resumed: exit %d, want 2 (nothing kept); stdout:\n%s", st.code, st.stdout)
 			}
 		})
 	}
+	t.Run("killed/stdout", func(t *testing.T) {
+		t.Parallel()
+		h, dir := newStateHome(t), t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte(strings.Repeat("line\n", 100)+"GATE\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		store := filepath.Join(t.TempDir(), "store")
+		id := "unresumable-killed"
+		g := newGate(t, "0.02")
+		args := append([]string{"pipe", "--store", store, "--job", id, "-q", "-i", "in.txt", "--"}, g.argv...)
+		p := startProcEnv(t, dir, h.env, args...)
+		eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), p.Stderr.String() })
+		p.Cmd.Process.Kill()
+		p.Wait(t, runTimeout)
+		g.release()
+		st := jetmr(t, dir, "status", "--store", store, id)
+		if st.code != 0 {
+			t.Fatalf("status: exit %d; stderr:\n%s", st.code, st.stderr)
+		}
+		if strings.Contains(st.stdout, "--resume") || !strings.Contains(st.stdout, "wrote to stdout") {
+			t.Errorf("status of a job that cannot be resumed offers --resume, or does not say it wrote to stdout:\n%s", st.stdout)
+		}
+		var shown string
+		for _, line := range strings.Split(st.stdout, "\n") {
+			if c, ok := strings.CutPrefix(line, "command:"); ok {
+				shown = strings.TrimSpace(c)
+			}
+		}
+		words, err := exec.Command("sh", "-c", `eval "set -- $1"; printf '%s\n' "$@"`, "sh", shown).Output()
+		if got := strings.Split(strings.TrimSuffix(string(words), "\n"), "\n"); err != nil || !slices.Equal(got, g.argv) {
+			t.Errorf("status shows the command as %q, which a shell reads as %q (%v), want %q", shown, got, err, g.argv)
+		}
+		runHintCommand(t, h, dir, discardHint(t, st.stdout))
+		if r := jetmr(t, dir, "status", "--store", store, id); r.code != 2 {
+			t.Errorf("status after the discard hint: exit %d, want 2 (unknown job); stdout:\n%s", r.code, r.stdout)
+		}
+	})
 }
 
 // TestReadmePipelineCommand runs the README's jetmr pipeline command as it
