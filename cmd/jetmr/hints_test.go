@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -392,44 +393,38 @@ func TestMigrateRetryHintWorks(t *testing.T) {
 
 // TestStdinJobHintWorks fails a job that reads standard input: it cannot
 // be resumed, so jetmr prints no resume command but says to run the same
-// command again, which then works.
+// command again, which then works, with or without a --job ID (the failed
+// job's state is dropped, so the ID is free again).
 func TestStdinJobHintWorks(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.txt")
-	if err := os.WriteFile(in, []byte(strings.Repeat("some words here\n", 100)), 0o644); err != nil {
-		t.Fatal(err)
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprintf("job-named-%v", named), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.txt")
+			data := strings.Repeat("some words here\n", 100)
+			if err := os.WriteFile(in, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"pipe", "--store", t.TempDir(), "-i", "-", "-o", "out.txt", "--retries", "0"}
+			if named {
+				args = append(args, "--job", "named")
+			}
+			args = append(args, "--", "sh", "-c", failThenCat, "marker", "go")
+			r := jetmrStdin(t, dir, strings.NewReader(data), args...)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+			}
+			if hintAfter(r.stderr, "run the failed tasks again, once fixed, with:") != "" || !strings.Contains(r.stderr, "run the same command again") {
+				t.Fatalf("a job reading stdin printed a resume command, or no rerun advice:\n%s", r.stderr)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if r := jetmrStdin(t, dir, strings.NewReader(data), args...); r.code != 0 {
+				t.Fatalf("running the same command again: exit %d; stderr:\n%s", r.code, r.stderr)
+			}
+			fileIs("out.txt")(t, dir, result{}, in)
+		})
 	}
-	args := []string{"pipe", "--store", t.TempDir(), "-i", "-", "-o", "out.txt", "--retries", "0", "--", "sh", "-c", failThenCat, "marker", "go"}
-	run := func() result {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-		f, err := os.Open(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		var out, errb strings.Builder
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = f, &out, &errb
-		err = cmd.Run()
-		return result{code: clitest.ExitCode(err), stdout: out.String(), stderr: errb.String()}
-	}
-	r := run()
-	if r.code != 1 {
-		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
-	}
-	if hintAfter(r.stderr, "run the failed tasks again, once fixed, with:") != "" || !strings.Contains(r.stderr, "run the same command again") {
-		t.Fatalf("a job reading stdin printed a resume command, or no rerun advice:\n%s", r.stderr)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if r := run(); r.code != 0 {
-		t.Fatalf("running the same command again: exit %d; stderr:\n%s", r.code, r.stderr)
-	}
-	fileIs("out.txt")(t, dir, result{}, in)
 }

@@ -1,15 +1,12 @@
 package main_test
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/jetmr/jetmr/internal/clitest"
 	"github.com/jetmr/jetmr/migrate/migratetest"
 )
 
@@ -45,45 +42,6 @@ func TestMigrateNegativeMaxRate(t *testing.T) {
 	r := jetmr(t, t.TempDir(), "migrate", "--db", d.URL, "--table", "t", "--key", "id", "--max-rate", "-1", "--sql", migPlainUpdate)
 	if r.code != 2 || !strings.Contains(r.stderr, "--max-rate") {
 		t.Errorf("--max-rate -1: exit %d, want 2 naming --max-rate; stderr:\n%s", r.code, r.stderr)
-	}
-}
-
-// TestStdinJobHintWorksWithJobID: the advice a failed job reading standard
-// input prints, to run the same command again, works when the command
-// names its job with --job too.
-func TestStdinJobHintWorksWithJobID(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.txt")
-	if err := os.WriteFile(in, []byte(strings.Repeat("some words here\n", 100)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"pipe", "--store", t.TempDir(), "--job", "named", "-i", "-", "-o", "out.txt", "--retries", "0", "--", "sh", "-c", failThenCat, "marker", "go"}
-	run := func() result {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-		f, err := os.Open(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		var out, errb strings.Builder
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = f, &out, &errb
-		err = cmd.Run()
-		return result{code: clitest.ExitCode(err), stdout: out.String(), stderr: errb.String()}
-	}
-	if r := run(); r.code != 1 || !strings.Contains(r.stderr, "run the same command again") {
-		t.Fatalf("exit %d, want 1 and rerun advice; stderr:\n%s", r.code, r.stderr)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if r := run(); r.code != 0 {
-		t.Fatalf("running the same command again: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 }
 
