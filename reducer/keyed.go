@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -97,8 +96,8 @@ type KeyedSink struct {
 	parts  map[uint64]int
 
 	lanes   []chan *schema.Result // nil until the first Merge
-	laneErr atomic.Pointer[error]
-	laneWG  sync.WaitGroup
+	laneErr atomic.Pointer[error] // the first lane error, for Merge to fail early
+	laneG   *errgroup.Group       // the lanes; Wait returns the first lane error
 }
 
 // laneDepth is how many results wait for each partition's lane.
@@ -188,14 +187,14 @@ func (s *KeyedSink) Merge(ctx context.Context, r *schema.Result) (Span, error) {
 // hands it until stopLanes. After an error a lane drops what it receives.
 func (s *KeyedSink) startLanes() {
 	s.lanes = make([]chan *schema.Result, s.cfg.Partitions)
+	s.laneG = new(errgroup.Group)
 	for p := range s.lanes {
 		lane := make(chan *schema.Result, laneDepth)
 		s.lanes[p] = lane
-		s.laneWG.Add(1)
-		go func() {
-			defer s.laneWG.Done()
-			for r := range lane {
-				if s.laneError() != nil {
+		s.laneG.Go(func() error {
+			var first error
+			for r := range lane { // drained to the end, so that Merge never blocks on a failed lane
+				if first != nil || s.laneError() != nil {
 					continue
 				}
 				var err error
@@ -205,23 +204,30 @@ func (s *KeyedSink) startLanes() {
 					err = s.keepRun(r)
 				}
 				if err != nil {
-					err = fmt.Errorf("merging result of task %d, partition %d: %w", r.Index, r.Partition, err)
-					s.laneErr.CompareAndSwap(nil, &err)
+					first = fmt.Errorf("merging result of task %d, partition %d: %w", r.Index, r.Partition, err)
+					s.laneErr.CompareAndSwap(nil, &first)
 				}
 			}
-		}()
+			return first
+		})
 	}
 }
 
 // stopLanes closes the lanes and waits until they have merged everything
 // handed to them. It returns the first lane error.
 func (s *KeyedSink) stopLanes() error {
+	if s.laneG == nil {
+		return nil // no result was ever merged: no lane started
+	}
 	for _, lane := range s.lanes {
 		close(lane)
 	}
-	s.laneWG.Wait()
+	err := s.laneG.Wait()
 	s.lanes = nil
-	return s.laneError()
+	if first := s.laneError(); first != nil {
+		return first // the first in time, where Wait returns the first to end
+	}
+	return err
 }
 
 func (s *KeyedSink) laneError() error {
