@@ -260,7 +260,7 @@ func (p *plan) sizeChunks() error {
 	}
 	if p.cfg.ChunkSize == 0 {
 		p.cfg.ChunkSize = splitter.DefaultChunkSize(p.total, cfg.Slots)
-		if cfg.Kind == schema.KindMapReduce {
+		if cfg.Kind.Traits().Keyed {
 			p.cfg.ChunkSize = min(p.cfg.ChunkSize, mapChunkCap(cfg.Memory, cfg.Slots))
 		}
 		if p.streamed {
@@ -287,7 +287,7 @@ func (p *plan) checkRecords() error {
 	if rec.IsZero() && !p.cfg.HeaderOnce {
 		return nil
 	}
-	if p.cfg.Kind != schema.KindPipe && p.cfg.Kind != schema.KindMapReduce {
+	if p.cfg.Kind.Traits().Split != schema.SplitFiles {
 		return badSetting("Config.Records", "record options (--header, --format, --recend, --recstart, -0) apply to pipe and mapreduce jobs: drop them")
 	}
 	if p.source != nil {
@@ -297,7 +297,7 @@ func (p *plan) checkRecords() error {
 		return err // bad input already
 	}
 	if p.cfg.HeaderOnce {
-		if p.cfg.Kind != schema.KindPipe {
+		if !p.cfg.Kind.Traits().Ordered {
 			return badSetting("Config.HeaderOnce", "--header-once applies to pipe jobs, whose output is one stream: drop it")
 		}
 		if rec.Header == 0 {
