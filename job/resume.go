@@ -118,6 +118,7 @@ func (s *session) compare(old schema.JobRecord) error {
 	add("--recend", fmt.Sprintf("%q", old.RecEnd), fmt.Sprintf("%q", cur.RecEnd))
 	add("--recstart", fmt.Sprintf("%q", old.RecStart), fmt.Sprintf("%q", cur.RecStart))
 	add("--format", fmt.Sprintf("%q", old.Format), fmt.Sprintf("%q", cur.Format))
+	add("--skip-bad-records", fmt.Sprint(old.SkipBad), fmt.Sprint(cur.SkipBad))
 	add("--table", old.Table, cur.Table)
 	add("--key", old.Key, cur.Key)
 	add("--where", old.Where, cur.Where)

@@ -65,6 +65,10 @@ type Status struct {
 	DiskBytes int64 `json:"disk_bytes"`
 	// Failed lists the failed tasks, filled by [JobStatus] only.
 	Failed []report.DeadLetter `json:"failed,omitempty"`
+	// SkippedRecords counts the bad records left out of the output
+	// (--skip-bad-records); Skipped lists them once the run ended.
+	SkippedRecords uint64             `json:"skipped_records,omitempty"`
+	Skipped        []report.BadRecord `json:"skipped,omitempty"`
 }
 
 // Jobs lists the status of every job recorded in the broker, oldest first.
@@ -314,11 +318,21 @@ func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([
 		if err != nil || r.Err == nil {
 			continue
 		}
-		out = append(out, report.DeadLetter{
+		dl := report.DeadLetter{
 			Index: r.Index, Attempts: r.Attempt, Worker: r.Worker, Path: r.Path, Offset: r.Offset, Length: r.Length, Error: *r.Err,
-		})
+		}
+		if iso := r.Isolation; iso != nil {
+			dl.Isolation, dl.IsolationRuns, dl.Records = iso.Outcome, iso.Attempts, report.BadRecords(r.Index, r.Path, iso.Records)
+		}
+		out = append(out, dl)
 	}
 	slices.SortFunc(out, func(a, b report.DeadLetter) int { return int(a.Index) - int(b.Index) })
+	annotateLines(out)
+	recs := make([][]report.BadRecord, len(out))
+	for i, d := range out {
+		recs[i] = d.Records
+	}
+	annotateRecordLines(rec.Inputs, recs...)
 	return out, nil
 }
 

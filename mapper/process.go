@@ -233,10 +233,17 @@ func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(
 // the bytes the splitter read: the file changed after it was split. No
 // retry can fix it, and going on would mix two versions of the file.
 func changedInput(t *schema.Task, cause error) error {
-	return &schema.TaskError{Permanent: true, Message: fmt.Sprintf(
+	return inputChanged{&schema.TaskError{Permanent: true, Message: fmt.Sprintf(
 		"input %s changed after it was split: bytes %d-%d are not what the splitter read (%v): do not modify inputs while a job runs; run the job again",
-		t.Path, t.Offset, t.Offset+t.Length, cause)}
+		t.Path, t.Offset, t.Offset+t.Length, cause)}}
 }
+
+// inputChanged is the error of [changedInput]: no record is to blame, so
+// the task's input is not bisected.
+type inputChanged struct{ te *schema.TaskError }
+
+func (e inputChanged) Error() string { return e.te.Message }
+func (e inputChanged) Unwrap() error { return e.te }
 
 // summingReader computes the checksum of a byte range as a command reads
 // it.
@@ -275,20 +282,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	}
 	defer release()
 	comb := NewCombiner(p.job.Combiner)
-	if p.job.Map != nil {
-		// A Go map function (a built-in) reads the chunk alone: the
-		// header, which no chunk holds, is skipped.
-		err = p.job.Map(ctx, chunk, comb)
-	} else {
-		lw := &lineEmitter{emit: comb}
-		err = command.Run(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), lw)
-		if lw.err != nil {
-			err = lw.err // the command's output was rejected: say why
-		} else if err == nil {
-			err = lw.flush()
-		}
-	}
-	if err != nil {
+	if err := p.mapChunk(ctx, t, chunk, comb); err != nil {
 		return nil, err
 	}
 	runs, err := comb.EncodeRuns(p.job.Record.Partitions)
@@ -305,6 +299,25 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		}
 	}
 	return outs, nil
+}
+
+// mapChunk runs the job's map (function or command) over a chunk of task
+// t into comb.
+func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, comb *Combiner) error {
+	if p.job.Map != nil {
+		// A Go map function (a built-in) reads the chunk alone: the
+		// header, which no chunk holds, is skipped.
+		return p.job.Map(ctx, chunk, comb)
+	}
+	lw := &lineEmitter{emit: comb}
+	err := command.Run(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), lw)
+	if lw.err != nil {
+		return lw.err // the command's output was rejected: say why
+	}
+	if err == nil {
+		err = lw.flush()
+	}
+	return err
 }
 
 // keep makes encoded output data a result's payload, or, when it is

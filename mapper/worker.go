@@ -287,7 +287,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	}
 	runCtx, cancelRun := w.attemptContext(ctx)
 	defer cancelRun()
-	stopBeat := w.heartbeat(runCtx, msg)
+	// The heartbeat outlives the attempt's timeout: a bisection follows
+	// the last attempt's failure.
+	stopBeat := w.heartbeat(ctx, msg)
 	start := time.Now()
 	ev := w.attemptEvent(task, attempt, slot, start)
 	perItem := w.cfg.Job.Record.Kind.Traits().PerItem // its items report their own attempts
@@ -295,6 +297,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		w.observer().AttemptStarted(ev)
 	}
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
+	var iso *isolated
+	if perr != nil && ctx.Err() == nil && w.lastAttempt(attempt, perr) {
+		if iso = w.proc.isolate(ctx, task, attempt, ev, perr); iso != nil && iso.outs != nil {
+			outs, bytesIn, perr = iso.outs, iso.in, nil
+		}
+	}
 	end := time.Now()
 	stale := stopBeat()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
@@ -325,8 +333,20 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		return
 	}
 	if perr != nil {
+		if iso != nil {
+			base.Isolation = &iso.iso
+			w.log.Warn().Uint64("task", task.Index).Str("outcome", iso.iso.Outcome).Int("records", len(iso.iso.Records)).
+				Int("runs", iso.iso.Attempts).Msg("bisected the input of a failed task")
+		}
 		w.failAttempt(ctx, msg, task, base, perr)
 		return
+	}
+	if iso != nil {
+		// Skip mode: the outputs leave the bad records out; every
+		// partition's result names them, and the reducer counts them once.
+		base.Skipped, base.Path, base.Offset, base.Length = iso.iso.Records, task.Path, task.Offset, task.Length
+		w.log.Warn().Uint64("task", task.Index).Int("records", len(iso.iso.Records)).Int("runs", iso.iso.Attempts).
+			Msg("skipped bad records of a task")
 	}
 	crashpoint.Hit("task.processed")
 	if err := w.publishOutputs(ctx, base, outs); err != nil {
@@ -423,12 +443,17 @@ func (w *Worker) publishSeq(ctx context.Context, r schema.Result, msgID string) 
 	return ack.Sequence, nil
 }
 
+// lastAttempt reports whether a failed attempt is the task's last: its
+// attempts ran out, or no retry can fix its failure.
+func (w *Worker) lastAttempt(attempt int, perr error) bool {
+	return attempt >= w.cfg.Job.Record.Retries+1 || asTaskError(perr).Permanent
+}
+
 // failAttempt retries a failed task with backoff while attempts remain,
 // and otherwise stores a failure result (the task's dead letter) and acks.
 func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema.Task, base schema.Result, perr error) {
 	te := asTaskError(perr)
-	maxAttempts := w.cfg.Job.Record.Retries + 1
-	if base.Attempt < maxAttempts && !te.Permanent {
+	if !w.lastAttempt(base.Attempt, perr) {
 		delay := retryDelay(base.Attempt)
 		w.log.Info().Uint64("task", base.Index).Int("attempt", base.Attempt).Str("error", te.Message).
 			Dur("retry_in", delay).Msg("task failed; retrying")

@@ -1,6 +1,9 @@
 package report
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jetmr/jetmr/schema"
@@ -17,6 +20,49 @@ type DeadLetter struct {
 	Offset int64            `json:"offset,omitempty"`
 	Length int64            `json:"length,omitempty"`
 	Error  schema.TaskError `json:"error"`
+	// Isolation is what bisecting the task's input found (an
+	// [schema.Isolation] outcome: "records", "flaky", "no-record",
+	// "too-many"), in IsolationRuns extra runs; Records are the records
+	// that fail on their own. Empty when the task was not bisected.
+	Isolation     string      `json:"isolation,omitempty"`
+	IsolationRuns int         `json:"isolation_runs,omitempty"`
+	Records       []BadRecord `json:"records,omitempty"`
+}
+
+// BadRecord is one record of a job's input that fails on its own: named
+// by a dead letter, or left out of the output in skip mode.
+type BadRecord struct {
+	Task uint64 `json:"task"`
+	Path string `json:"path,omitempty"`
+	// Line is the record's 1-based line number in Path (0: unknown, such
+	// as in standard input or a compressed file).
+	Line   int   `json:"line,omitempty"`
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
+	// Preview is the record's first bytes, escaped as a Go string literal
+	// (quotes included).
+	Preview string           `json:"preview"`
+	Error   schema.TaskError `json:"error"`
+}
+
+// BadRecords describes the records of a result, read from task index's
+// input at path.
+func BadRecords(index uint64, path string, recs []schema.BadRecord) []BadRecord {
+	out := make([]BadRecord, len(recs))
+	for i, r := range recs {
+		out[i] = BadRecord{Task: index, Path: path, Offset: r.Offset, Length: r.Length, Preview: PreviewOf(r.Preview, r.Length), Error: r.Err}
+	}
+	return out
+}
+
+// PreviewOf escapes the first bytes of a record of length n, marking a
+// cut with "...".
+func PreviewOf(b []byte, n int64) string {
+	q := strconv.Quote(string(b))
+	if int64(len(b)) < n {
+		q += "..."
+	}
+	return q
 }
 
 // workerStats is what the reducer learns about one worker from its results.
@@ -37,6 +83,9 @@ type Stats struct {
 	Dead []DeadLetter
 	// Malformed lists the errors of result messages that did not decode.
 	Malformed []string
+	// Skipped lists the bad records left out of the output (skip mode),
+	// each once.
+	Skipped []BadRecord
 	// Executed counts the tasks completed by this run; Committed those a
 	// previous run of the job had completed already (found on resume).
 	Executed, Committed int
@@ -86,3 +135,43 @@ func (s *Stats) Tasks() int { return s.Executed + s.Committed }
 // Bytes are the input bytes read and the output bytes written by the
 // tasks counted so far.
 func (s *Stats) Bytes() (in, out int64) { return s.bytesIn, s.bytesOut }
+
+// Where names the record: its file and line, or byte offset.
+func (b BadRecord) Where() string {
+	switch {
+	case b.Line > 0:
+		return fmt.Sprintf("%s line %d (byte %d)", b.Path, b.Line, b.Offset)
+	case b.Path != "":
+		return fmt.Sprintf("%s byte %d", b.Path, b.Offset)
+	default:
+		return fmt.Sprintf("task %d byte %d", b.Task, b.Offset)
+	}
+}
+
+// IsolationNote says what bisecting a dead letter's input found, in one
+// sentence; "" when it was not bisected.
+func (d DeadLetter) IsolationNote() string {
+	switch d.Isolation {
+	case schema.IsolatedRecords:
+		return fmt.Sprintf("bisected in %d extra run(s): the input without the bad record(s) above succeeds", d.IsolationRuns)
+	case schema.IsolatedFlaky:
+		return fmt.Sprintf("bisected in %d extra run(s): no record fails on its own (a flaky command, or one that fails on a combination of records)", d.IsolationRuns)
+	case schema.IsolatedNoRecord:
+		return fmt.Sprintf("bisected in %d extra run(s): the command fails on an empty input too, so no record is to blame", d.IsolationRuns)
+	case schema.IsolatedTooMany:
+		return fmt.Sprintf("bisected in %d extra run(s): stopped after the bad record(s) above; there may be more", d.IsolationRuns)
+	}
+	return ""
+}
+
+// ErrorText is a task error's message with its exit status or signal.
+func ErrorText(e schema.TaskError) string {
+	msg := e.Message
+	switch {
+	case e.Signal != "" && !strings.Contains(msg, e.Signal):
+		msg += " (signal " + e.Signal + ")"
+	case e.ExitStatus != 0 && !strings.Contains(msg, fmt.Sprint(e.ExitStatus)):
+		msg += fmt.Sprintf(" (exit status %d)", e.ExitStatus)
+	}
+	return msg
+}

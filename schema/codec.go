@@ -19,7 +19,7 @@ var (
 
 // EncodeTask encodes t, stamping the oldest [Version] that carries it.
 func EncodeTask(t Task) ([]byte, error) {
-	t.V = versionFor(len(t.Header) > 0)
+	t.V = versionFor(len(t.Header) > 0, false)
 	return msgpack.Marshal(&t)
 }
 
@@ -49,7 +49,7 @@ func DecodeTask(data []byte) (Task, error) {
 
 // EncodeResult encodes r, stamping the oldest [Version] that carries it.
 func EncodeResult(r Result) ([]byte, error) {
-	r.V = versionFor(len(r.TaskHeader) > 0)
+	r.V = versionFor(len(r.TaskHeader) > 0, len(r.Skipped) > 0)
 	return msgpack.Marshal(&r)
 }
 
@@ -78,7 +78,7 @@ func DecodeResult(data []byte) (Result, error) {
 // EncodeJobRecord encodes j, stamping the oldest [Version] that carries
 // it.
 func EncodeJobRecord(j JobRecord) ([]byte, error) {
-	j.V = versionFor(j.Header > 0 || j.HeaderOnce)
+	j.V = versionFor(j.Header > 0 || j.HeaderOnce, j.SkipBad > 0)
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}
@@ -108,6 +108,9 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 	}
 	if j.Partitions < 1 {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partitions", j.ID, ErrMalformed, j.Partitions)
+	}
+	if j.SkipBad < 0 {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: skipping %d bad records", j.ID, ErrMalformed, j.SkipBad)
 	}
 	if n := len(j.InputFingerprints); n > 0 && n != len(j.Inputs) {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d input fingerprints for %d inputs", j.ID, ErrMalformed, n, len(j.Inputs))
@@ -150,7 +153,7 @@ func checkVersion(v int) error {
 func EncodeCheckpoint(c any) ([]byte, error) {
 	switch c := c.(type) {
 	case *SplitCheckpoint:
-		c.V = versionFor(len(c.CursorHeader) > 0)
+		c.V = versionFor(len(c.CursorHeader) > 0, false)
 	case *OutputCheckpoint:
 		c.V = baseVersion
 	default:
@@ -180,11 +183,15 @@ func DecodeOutputCheckpoint(data []byte) (OutputCheckpoint, error) {
 	return c, checkVersion(c.V)
 }
 
-// versionFor returns the version of a message: [Version] when it carries
-// an input header, which older workers would drop, else baseVersion.
-func versionFor(header bool) int {
-	if header {
-		return Version
+// versionFor returns the version of a message: skipVersion when it
+// carries skip mode, headerVersion when it carries an input header, which
+// older workers would drop, else baseVersion.
+func versionFor(header, skip bool) int {
+	switch {
+	case skip:
+		return skipVersion
+	case header:
+		return headerVersion
 	}
 	return baseVersion
 }

@@ -269,10 +269,10 @@ func TestJobRecordBuiltin(t *testing.T) {
 	}
 }
 
-// TestHeaderMessagesVersion checks that the messages that carry an input
-// header are stamped with the version that added headers, which workers
+// TestMessagesVersion checks that the messages that carry an input header
+// or skip mode are stamped with the version that added them, which workers
 // that predate it leave alone, and the others with version 1.
-func TestHeaderMessagesVersion(t *testing.T) {
+func TestMessagesVersion(t *testing.T) {
 	t.Parallel()
 	version := func(data []byte, err error) int {
 		t.Helper()
@@ -290,6 +290,8 @@ func TestHeaderMessagesVersion(t *testing.T) {
 	rec := schema.JobRecord{ID: "j", Kind: schema.KindPipe, Partitions: 1, Command: []string{"cat"}}
 	withHeader := rec
 	withHeader.Header, withHeader.HeaderOnce = 1, true
+	withSkip := rec
+	withSkip.SkipBad = 2
 	cases := []struct {
 		name string
 		v    int
@@ -303,6 +305,10 @@ func TestHeaderMessagesVersion(t *testing.T) {
 		{"job record with headers", version(schema.EncodeJobRecord(withHeader)), 2},
 		{"split checkpoint", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a"})), 1},
 		{"split checkpoint with a header", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a", CursorHeader: []byte("h\n")})), 2},
+		{"job record skipping bad records", version(schema.EncodeJobRecord(withSkip)), 3},
+		{"result that skipped records", version(schema.EncodeResult(schema.Result{Job: "j", Skipped: []schema.BadRecord{{Offset: 4, Length: 2}}})), 3},
+		{"failure with isolated records", version(schema.EncodeResult(schema.Result{Job: "j", Err: &schema.TaskError{Message: "x"},
+			Isolation: &schema.Isolation{Outcome: schema.IsolatedRecords, Records: []schema.BadRecord{{Offset: 4, Length: 2}}}})), 1},
 	}
 	for _, tc := range cases {
 		if tc.v != tc.want || tc.want > schema.Version {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -181,6 +182,9 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	}
 	fmt.Fprintf(tw, "tasks:\t%s done, %d failed, %d in flight\n", taskProgress(st), st.TasksFailed, st.InFlight)
 	fmt.Fprintf(tw, "dead letters:\t%d\n", st.DeadLetters)
+	if st.SkippedRecords > 0 {
+		fmt.Fprintf(tw, "skipped records:\t%d of --skip-bad-records %d\n", st.SkippedRecords, r.SkipBad)
+	}
 	fmt.Fprintf(tw, "bytes:\t%s in, %s out\n", size(st.BytesIn), size(st.BytesOut))
 	fmt.Fprintf(tw, "disk used:\t%s\n", size(st.DiskBytes))
 	if st.Store != "" {
@@ -205,6 +209,9 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	}
 	tw.Flush()
 	printDeadLetters(out, st.Failed)
+	for _, rec := range st.Skipped {
+		fmt.Fprintf(out, "jetmr: skipped record: %s: %s: %s\n", rec.Where(), rec.Preview, report.ErrorText(rec.Error))
+	}
 	if st.Malformed > 0 {
 		fmt.Fprintf(out, "jetmr: dead letter: %d malformed message(s)\n", st.Malformed)
 	}
