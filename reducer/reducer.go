@@ -78,7 +78,7 @@ type Reducer struct {
 	stats     *report.Stats
 	dead      []report.DeadLetter
 	dropped   int
-	skipped   int // bad records left out of the output (skip mode)
+	skipped   int        // bad records left out of the output (skip mode)
 	replayEnd uint64     // last stream sequence stored before this run
 	mu        sync.Mutex // held by the loop while it handles a message, for Progress
 }
