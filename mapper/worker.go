@@ -335,7 +335,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	if perr != nil {
 		if iso != nil {
 			base.Isolation = &iso.iso
-			w.log.Warn().Uint64("task", task.Index).Str("outcome", iso.iso.Outcome).Int("records", len(iso.iso.Records)).
+			w.log.Info().Uint64("task", task.Index).Str("outcome", iso.iso.Outcome).Int("records", len(iso.iso.Records)).
 				Int("runs", iso.iso.Attempts).Msg("bisected the input of a failed task")
 		}
 		w.failAttempt(ctx, msg, task, base, perr)
@@ -345,7 +345,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		// Skip mode: the outputs leave the bad records out; every
 		// partition's result names them, and the reducer counts them once.
 		base.Skipped, base.Path, base.Offset, base.Length = iso.iso.Records, task.Path, task.Offset, task.Length
-		w.log.Warn().Uint64("task", task.Index).Int("records", len(iso.iso.Records)).Int("runs", iso.iso.Attempts).
+		base.Isolation = &schema.Isolation{Attempts: iso.iso.Attempts, Outcome: iso.iso.Outcome}
+		w.log.Info().Uint64("task", task.Index).Int("records", len(iso.iso.Records)).Int("runs", iso.iso.Attempts).
 			Msg("skipped bad records of a task")
 	}
 	crashpoint.Hit("task.processed")

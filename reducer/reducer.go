@@ -366,7 +366,11 @@ func (r *Reducer) acceptSkipped(res *schema.Result) bool {
 		"%d bad record(s) in this task, %d skipped before: more than --skip-bad-records %d", n, r.skipped, r.cfg.Job.SkipBad)}
 	first := res.Skipped[0].Err
 	res.Err.ExitStatus, res.Err.Signal, res.Err.StderrTail = first.ExitStatus, first.Signal, first.StderrTail
-	res.Isolation = &schema.Isolation{Records: res.Skipped, Outcome: schema.IsolatedTooMany}
+	runs := 0
+	if res.Isolation != nil {
+		runs = res.Isolation.Attempts
+	}
+	res.Isolation = &schema.Isolation{Records: res.Skipped, Outcome: schema.IsolatedRecords, Attempts: runs}
 	res.Skipped = nil
 	return false
 }

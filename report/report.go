@@ -290,7 +290,7 @@ func (r *Report) Warnings() []string {
 	if r.NullKeyRows > 0 {
 		out = append(out, "jetmr: warning: "+NullKeysWarning(r.NullKeyRows, r.Key))
 	}
-	if n := len(r.Skipped); n > 0 {
+	if n := len(r.Skipped); n > 0 && r.Failed == 0 {
 		where := ""
 		if r.Rejects != "" {
 			where = "; they are in " + r.Rejects
