@@ -60,11 +60,14 @@ func (p *processor) bisectable(t schema.Task, perr error) bool {
 // a time: while a set of records is known to fail, it runs the first half
 // of the set; the half that fails (the second when the first passes) is
 // the next set, until one record is left, which is run alone unless it
-// just was. The first record found is checked against an empty input: a
-// command that fails without any record is not a record's failure. Then
-// the input without the bad records found runs once, as one input: when it
-// succeeds, the search is over. Each bad record thus costs at most
-// 2 + ⌈log2(records)⌉ runs; one more confirms the input without them.
+// just was: a record is bad only when it fails alone. Then the input
+// without the bad records found runs once, as one input: when it
+// succeeds, the search is over. When it fails after the first bad record,
+// the command runs on an empty input: one that fails without any record
+// (grep finding nothing) is not a record's failure. A chunk of L records
+// with one bad record thus takes at most ⌈log2 L⌉ + 2 runs, the one that
+// confirms the rest included; each further bad record at most
+// ⌈log2 L⌉ + 2 more, and the empty input one run once.
 //
 // In skip mode (Record.SkipBad > 0), up to SkipBad records are left out:
 // the run of the input without them is the task's real run and its
@@ -137,12 +140,6 @@ func (p *processor) isolate(ctx context.Context, t schema.Task, attempt int, ev 
 				return out
 			}
 		}
-		if len(bad) == 0 {
-			if probe(nil) != nil {
-				out.iso.Outcome = schema.IsolatedNoRecord
-				return out
-			}
-		}
 		bad = append(bad, s[0])
 		out.iso.Records = append(out.iso.Records, badRecord(s[0], serr))
 		if len(bad) >= limit {
@@ -161,6 +158,10 @@ func (p *processor) isolate(ctx context.Context, t schema.Task, attempt int, ev 
 		}
 		if err == nil {
 			out.iso.Outcome = schema.IsolatedRecords
+			return out
+		}
+		if len(bad) == 1 && probe(nil) != nil {
+			out.iso.Outcome, out.iso.Records = schema.IsolatedNoRecord, nil
 			return out
 		}
 	}
