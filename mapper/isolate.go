@@ -160,7 +160,7 @@ func (p *processor) isolate(ctx context.Context, t schema.Task, attempt int, ev 
 			out.iso.Outcome = schema.IsolatedRecords
 			return out
 		}
-		if len(bad) == 1 && probe(nil) != nil {
+		if len(bad) == 1 && (len(set) == 0 || probe(nil) != nil) { // an empty set's run was the empty input's
 			out.iso.Outcome, out.iso.Records = schema.IsolatedNoRecord, nil
 			return out
 		}
