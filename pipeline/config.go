@@ -29,6 +29,7 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 	if !s.Kind.Traits().Adaptive {
 		cfg.TaskTime = 0 // a top-level task_time is for the stages that take it
 	}
+	cfg.SkipBadRecords = o.SkipBadRecords
 	switch {
 	case o.Retries == nil:
 	case *o.Retries == 0:
