@@ -79,10 +79,14 @@ func writeRejects(path string, recs []report.BadRecord) error {
 	return nil
 }
 
-// readRecord reads a skipped record's bytes from its input (up to
-// maxRejectRecord), or returns its preview when the input cannot be read
-// (a chunk of standard input, gone with the job's spill files).
+// readRecord returns a skipped record's bytes: those its result carried,
+// else read from its input (up to maxRejectRecord), else its preview
+// when the input cannot be read (a chunk of standard input, gone with the
+// job's spill files).
 func readRecord(r report.BadRecord) []byte {
+	if r.Data != nil {
+		return r.Data
+	}
 	if r.Line > 0 {
 		if f, err := os.Open(r.Path); err == nil {
 			defer f.Close()

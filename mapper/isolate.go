@@ -21,6 +21,10 @@ const maxIsolated = 5
 // previewBytes is how much of a bad record its dead letter repeats.
 const previewBytes = 64
 
+// maxRecordData bounds the bad records a result of skip mode carries
+// whole, for the rejects file; a longer one is read from its input.
+const maxRecordData = 64 << 10
+
 // prober runs the task's command or map over data alone, its output
 // discarded, and returns how it failed. ResolveReduce picks it from the
 // job's kind; nil for kinds whose tasks are not bisected.
@@ -110,10 +114,14 @@ func (p *processor) isolate(ctx context.Context, t schema.Task, attempt int, ev 
 	}
 	badRecord := func(i int, err error) schema.BadRecord {
 		r := recs[i]
-		return schema.BadRecord{
+		b := schema.BadRecord{
 			Offset: t.Offset + int64(r.start), Length: int64(r.end - r.start),
 			Preview: bytes.Clone(chunk[r.start:min(r.end, r.start+previewBytes)]), Err: *asTaskError(err),
 		}
+		if skip > 0 && r.end-r.start <= maxRecordData {
+			b.Data = bytes.Clone(chunk[r.start:r.end]) // for the rejects file
+		}
+		return b
 	}
 	set := make([]int, len(recs)) // known to fail together
 	for i := range set {

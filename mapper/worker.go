@@ -344,7 +344,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	if iso != nil {
 		// Skip mode: the outputs leave the bad records out; every
 		// partition's result names them, and the reducer counts them once.
-		base.Skipped, base.Path, base.Offset, base.Length = iso.iso.Records, task.Path, task.Offset, task.Length
+		// The task's input, as in a failure: the reducer makes the task a
+		// dead letter when its records are more than the job may skip,
+		// and --retry-failed publishes it again from these.
+		base.Skipped, base.Path, base.Offset, base.Length, base.TaskHeader = iso.iso.Records, task.Path, task.Offset, task.Length, task.Header
+		if task.Path == "" && len(task.Inline) <= maxRetryData {
+			base.TaskData = task.Inline
+		}
 		base.Isolation = &schema.Isolation{Attempts: iso.iso.Attempts, Outcome: iso.iso.Outcome}
 		w.log.Info().Uint64("task", task.Index).Int("records", len(iso.iso.Records)).Int("runs", iso.iso.Attempts).
 			Msg("skipped bad records of a task")

@@ -43,6 +43,9 @@ type BadRecord struct {
 	// (quotes included).
 	Preview string           `json:"preview"`
 	Error   schema.TaskError `json:"error"`
+	// Data is the whole record when its result carried it (skip mode),
+	// for the rejects file.
+	Data []byte `json:"-"`
 }
 
 // BadRecords describes the records of a result, read from task index's
@@ -50,7 +53,7 @@ type BadRecord struct {
 func BadRecords(index uint64, path string, recs []schema.BadRecord) []BadRecord {
 	out := make([]BadRecord, len(recs))
 	for i, r := range recs {
-		out[i] = BadRecord{Task: index, Path: path, Offset: r.Offset, Length: r.Length, Preview: PreviewOf(r.Preview, r.Length), Error: r.Err}
+		out[i] = BadRecord{Task: index, Path: path, Offset: r.Offset, Length: r.Length, Preview: PreviewOf(r.Preview, r.Length), Error: r.Err, Data: r.Data}
 	}
 	return out
 }

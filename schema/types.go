@@ -162,6 +162,9 @@ type BadRecord struct {
 	Length int64 `msgpack:"len"`
 	// Preview holds the record's first bytes.
 	Preview []byte `msgpack:"pre,omitempty"`
+	// Data holds the whole record, for the rejects file of skip mode, when
+	// it is small enough to travel in a result; empty otherwise.
+	Data []byte `msgpack:"data,omitempty"`
 	// Err is how the command failed on the record alone.
 	Err TaskError `msgpack:"err"`
 }

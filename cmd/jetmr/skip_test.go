@@ -327,3 +327,31 @@ func TestExistingRejectsRule(t *testing.T) {
 		os.Remove(filepath.Join(dir, "out.txt"))
 	}
 }
+
+// TestSkipBadRecordsStdin skips a bad line of standard input, the output
+// on stdout: --rejects names the file, whose record is the whole line
+// (standard input has no line numbers to give).
+func TestSkipBadRecordsStdin(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in, clean := filepath.Join(dir, "in.txt"), filepath.Join(dir, "clean.txt")
+	long := "BAD " + strings.Repeat("x", 200)
+	writePoison(t, in, clean, 3000, 1500)
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte("BAD 1500\n"), []byte(long+"\n"), 1)
+	r := jetmrStdin(t, dir, bytes.NewReader(data), "pipe", "--store", t.TempDir(), "-i", "-", "--chunk-size", "4KiB", "--retries", "0",
+		"--skip-bad-records", "1", "--rejects", "rej.jsonl", "--", "awk", poisonScript)
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if want := sequential(t, []string{"awk", poisonScript}, clean); r.stdout != want {
+		t.Fatalf("stdout differs from the command over the input without the bad line")
+	}
+	rejects := readRejects(t, filepath.Join(dir, "rej.jsonl"))
+	if len(rejects) != 1 || rejects[0]["record"] != long+"\n" || rejects[0]["line"] != nil {
+		t.Fatalf("rejects %v, want the whole long line without a line number", rejects)
+	}
+}
