@@ -333,6 +333,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		return
 	}
 	if perr != nil {
+		var kf *keyFailed
+		if errors.As(perr, &kf) {
+			base.Isolation = &kf.iso
+		}
 		if iso != nil {
 			base.Isolation = &iso.iso
 			w.log.Info().Uint64("task", task.Index).Str("outcome", iso.iso.Outcome).Int("records", len(iso.iso.Records)).

@@ -33,6 +33,8 @@ type DeadLetter struct {
 // by a dead letter, or left out of the output in skip mode.
 type BadRecord struct {
 	Task uint64 `json:"task"`
+	// Key is the key of a migrate batch's rows that fail alone.
+	Key  string `json:"key,omitempty"`
 	Path string `json:"path,omitempty"`
 	// Line is the record's 1-based line number in Path (0: unknown, such
 	// as in standard input or a compressed file).
@@ -53,7 +55,7 @@ type BadRecord struct {
 func BadRecords(index uint64, path string, recs []schema.BadRecord) []BadRecord {
 	out := make([]BadRecord, len(recs))
 	for i, r := range recs {
-		out[i] = BadRecord{Task: index, Path: path, Offset: r.Offset, Length: r.Length, Preview: PreviewOf(r.Preview, r.Length), Error: r.Err, Data: r.Data}
+		out[i] = BadRecord{Task: index, Key: r.Key, Path: path, Offset: r.Offset, Length: r.Length, Preview: PreviewOf(r.Preview, r.Length), Error: r.Err, Data: r.Data}
 	}
 	return out
 }
@@ -142,6 +144,8 @@ func (s *Stats) Bytes() (in, out int64) { return s.bytesIn, s.bytesOut }
 // Where names the record: its file and line, or byte offset.
 func (b BadRecord) Where() string {
 	switch {
+	case b.Key != "":
+		return "key " + b.Key
 	case b.Line > 0:
 		return fmt.Sprintf("%s line %d (byte %d)", b.Path, b.Line, b.Offset)
 	case b.Path != "":
@@ -163,6 +167,8 @@ func (d DeadLetter) IsolationNote() string {
 		return fmt.Sprintf("bisected in %d extra run(s): the command fails on an empty input too, so no record is to blame", d.IsolationRuns)
 	case schema.IsolatedTooMany:
 		return fmt.Sprintf("bisected in %d extra run(s): stopped after the bad record(s) above; there may be more", d.IsolationRuns)
+	case schema.IsolatedKey:
+		return "bisected by key in transactions rolled back: the SQL fails on the rows of the key above alone"
 	}
 	return ""
 }
@@ -177,4 +183,13 @@ func ErrorText(e schema.TaskError) string {
 		msg += fmt.Sprintf(" (exit status %d)", e.ExitStatus)
 	}
 	return msg
+}
+
+// Describe is the record in one line: where it is, its first bytes and
+// how it failed alone.
+func (b BadRecord) Describe() string {
+	if b.Key != "" {
+		return fmt.Sprintf("%s: %s", b.Where(), ErrorText(b.Error))
+	}
+	return fmt.Sprintf("%s: %s: %s", b.Where(), b.Preview, ErrorText(b.Error))
 }

@@ -132,7 +132,8 @@ type Isolation struct {
 	// Attempts counts the extra runs the bisection took.
 	Attempts int `msgpack:"att"`
 	// Outcome says what the bisection found: [IsolatedRecords],
-	// [IsolatedFlaky], [IsolatedNoRecord], or [IsolatedTooMany].
+	// [IsolatedFlaky], [IsolatedNoRecord], [IsolatedTooMany] or
+	// [IsolatedKey].
 	Outcome string `msgpack:"outcome"`
 }
 
@@ -151,10 +152,18 @@ const (
 	// IsolatedTooMany: more records failed than skip mode allows; Records
 	// holds the first of them.
 	IsolatedTooMany = "too-many"
+	// IsolatedKey: a migrate batch's SQL fails on the rows of the key of
+	// Records' one record alone (found by halving the batch's key range in
+	// transactions rolled back).
+	IsolatedKey = "key"
 )
 
-// BadRecord is one record of a task's input that fails on its own.
+// BadRecord is one record of a task's input that fails on its own: a
+// line (or record) of a file, or the rows of one key of a migrate batch.
 type BadRecord struct {
+	// Key is the key of a migrate batch's failing rows; the other fields
+	// but Err are zero then.
+	Key string `msgpack:"key,omitempty"`
 	// Offset is the record's byte offset in the input file (in the task's
 	// data when the task has no path); Length its length, terminator
 	// included.

@@ -245,7 +245,7 @@ func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []report.D
 		}
 		fmt.Fprintf(w, "jetmr: dead letter: task %d%s after %d attempt(s): %s\n", d.Index, where, d.Attempts, d.Error.Message)
 		for _, r := range d.Records {
-			fmt.Fprintf(w, "jetmr:   bad record: %s: %s: %s\n", r.Where(), r.Preview, report.ErrorText(r.Error))
+			fmt.Fprintf(w, "jetmr:   bad record: %s\n", r.Describe())
 		}
 		if note := d.IsolationNote(); note != "" {
 			fmt.Fprintf(w, "jetmr:   %s\n", note)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
-	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -210,7 +209,7 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	tw.Flush()
 	printDeadLetters(out, st.Failed)
 	for _, rec := range st.Skipped {
-		fmt.Fprintf(out, "jetmr: skipped record: %s: %s: %s\n", rec.Where(), rec.Preview, report.ErrorText(rec.Error))
+		fmt.Fprintf(out, "jetmr: skipped record: %s\n", rec.Describe())
 	}
 	if st.Malformed > 0 {
 		fmt.Fprintf(out, "jetmr: dead letter: %d malformed message(s)\n", st.Malformed)
