@@ -43,7 +43,6 @@ func probeKeyed(p *processor, ctx context.Context, t schema.Task, data []byte) e
 type isolated struct {
 	iso  schema.Isolation
 	outs []output // the outputs of the input without Records (skip mode)
-	in   int64    // the bytes of input that run read
 }
 
 // bisectable reports whether the failure perr of the last attempt of task
@@ -187,14 +186,14 @@ func (p *processor) runWithout(ctx context.Context, t schema.Task, attempt int, 
 	if part.Inline == nil {
 		part.Inline = []byte{}
 	}
-	outs, in, err := p.job.run(p, rctx, part, attempt, ev)
+	outs, _, err := p.job.run(p, rctx, part, attempt, ev)
 	if err != nil {
 		for _, o := range outs {
 			removeSpill(o)
 		}
 		return err
 	}
-	out.outs, out.in = outs, in
+	out.outs = outs
 	return nil
 }
 

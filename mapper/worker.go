@@ -300,7 +300,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	var iso *isolated
 	if perr != nil && ctx.Err() == nil && w.lastAttempt(attempt, perr) {
 		if iso = w.proc.isolate(ctx, task, attempt, ev, perr); iso != nil && iso.outs != nil {
-			outs, bytesIn, perr = iso.outs, iso.in, nil
+			outs, perr = iso.outs, nil // the task read its whole input: bytesIn stays
 		}
 	}
 	end := time.Now()
