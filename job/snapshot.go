@@ -202,6 +202,9 @@ func (s *session) recordProgress(ctx context.Context, rec schema.JobRecord, red 
 
 // saveFinal records how the run ended, with the figures of its report:
 // a job's last snapshot says the same as its run report.
+// maxOverLimit bounds the dead letters a job's last snapshot keeps.
+const maxOverLimit = 20
+
 func (s *session) saveFinal(stats *report.Stats, complete bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -219,6 +222,11 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 			BytesIn: r.BytesIn, BytesOut: r.BytesOut, Skipped: uint64(len(r.Skipped)),
 		})
 		st.Skipped = r.Skipped
+		for _, d := range r.DeadLetters {
+			if d.OverLimit && len(st.OverLimit) < maxOverLimit {
+				st.OverLimit = append(st.OverLimit, d)
+			}
+		}
 		if complete {
 			st.TasksTotal, st.Splitting = uint64(r.Tasks), false
 		}

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +70,11 @@ type Status struct {
 	// (--skip-bad-records); Skipped lists them once the run ended.
 	SkippedRecords uint64             `json:"skipped_records,omitempty"`
 	Skipped        []report.BadRecord `json:"skipped,omitempty"`
+	// OverLimit keeps, in a job's last snapshot, the dead letters of
+	// tasks whose output the reducer refused for holding more bad records
+	// than the job may skip: the results stream holds no failure of them.
+	// [JobStatus] lists them in Failed.
+	OverLimit []report.DeadLetter `json:"over_limit,omitempty"`
 }
 
 // Jobs lists the status of every job recorded in the broker, oldest first.
@@ -175,8 +181,21 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 		if err != nil {
 			return Status{}, err
 		}
+		for _, d := range st.OverLimit {
+			if !slices.ContainsFunc(failed, func(f report.DeadLetter) bool { return f.Index == d.Index }) {
+				failed = append(failed, d)
+			}
+		}
+		slices.SortFunc(failed, func(a, b report.DeadLetter) int { return cmp.Compare(a.Index, b.Index) })
+		annotateLines(failed)
+		recs := make([][]report.BadRecord, len(failed))
+		for i, d := range failed {
+			recs[i] = d.Records
+		}
+		annotateRecordLines(rec.Inputs, recs...)
 		st.Failed = failed
 	}
+	st.OverLimit = nil
 	return st, nil
 }
 
@@ -327,12 +346,6 @@ func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([
 		out = append(out, dl)
 	}
 	slices.SortFunc(out, func(a, b report.DeadLetter) int { return int(a.Index) - int(b.Index) })
-	annotateLines(out)
-	recs := make([][]report.BadRecord, len(out))
-	for i, d := range out {
-		recs[i] = d.Records
-	}
-	annotateRecordLines(rec.Inputs, recs...)
 	return out, nil
 }
 

@@ -281,7 +281,12 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	seen := r.merged[res.Index]
 	if seen == nil {
 		if len(res.Skipped) > 0 && !r.acceptSkipped(&res) {
-			return r.fail(ctx, &res, replayed)
+			n := len(r.dead)
+			err := r.fail(ctx, &res, replayed)
+			if len(r.dead) > n {
+				r.dead[n].OverLimit = true
+			}
+			return err
 		}
 		seen = make([]bool, r.parts)
 		r.merged[res.Index] = seen

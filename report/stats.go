@@ -27,6 +27,10 @@ type DeadLetter struct {
 	Isolation     string      `json:"isolation,omitempty"`
 	IsolationRuns int         `json:"isolation_runs,omitempty"`
 	Records       []BadRecord `json:"records,omitempty"`
+	// OverLimit is set when the task succeeded without its bad records
+	// but the reducer refused its output: they were more than the job
+	// may skip. Its results stream holds no failure of the task then.
+	OverLimit bool `json:"over_limit,omitempty"`
 }
 
 // BadRecord is one record of a job's input that fails on its own: named

@@ -182,9 +182,32 @@ func TestSkipBadRecords(t *testing.T) {
 				t.Errorf("report: skipped %v, rejects %v, failed %v", rep["skipped_records"], rep["rejects"], rep["failed"])
 			}
 
-			r = jetmr(t, dir, args(in, "out2", "--skip-bad-records", "2")...)
+			store := t.TempDir()
+			over := args(in, "out2", "--skip-bad-records", "2", "--job", "over", "--report", "over.json")
+			over[2] = store // after the kind: --store DIR
+			r = jetmr(t, dir, over...)
 			if r.code != 1 || !strings.Contains(r.stderr, "more than --skip-bad-records 2") {
 				t.Fatalf("one bad record too many: exit %d, want 1 naming the limit; stderr:\n%s", r.code, r.stderr)
+			}
+			// The task refused stored a success: status lists it from the
+			// job's last snapshot, as the report does.
+			dead := readReport(t, filepath.Join(dir, "over.json"))["dead_letters"].([]any)
+			if len(dead) != 1 || dead[0].(map[string]any)["over_limit"] != true {
+				t.Fatalf("report's dead letters %v, want one over the limit", dead)
+			}
+			var st struct {
+				Failed []map[string]any `json:"failed"`
+			}
+			from := []string{"--store", store}
+			if tc.nats {
+				from = where[:2] // --nats URL
+			}
+			sr := jetmr(t, dir, append([]string{"status", "--json", "over"}, from...)...)
+			if err := json.Unmarshal([]byte(sr.stdout), &st); err != nil || sr.code != 0 {
+				t.Fatalf("status --json: exit %d, %v\n%s%s", sr.code, err, sr.stdout, sr.stderr)
+			}
+			if len(st.Failed) != 1 || fmt.Sprint(st.Failed[0]["records"]) != fmt.Sprint(dead[0].(map[string]any)["records"]) {
+				t.Errorf("status lists %v, want the report's dead letter %v", st.Failed, dead[0])
 			}
 			for _, name := range []string{"out2", "out2.rejected"} {
 				if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
