@@ -425,7 +425,11 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 	for part, o := range outs {
 		r := base
 		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
-		if err := w.publish(ctx, r, schema.ResultMsgID(r.Job, r.Index, part)); err != nil {
+		id := schema.ResultMsgID(r.Job, r.Index, part)
+		if len(r.Skipped) > 0 {
+			id = schema.SkippedMsgID(r.Job, r.Index, part, r.Round)
+		}
+		if err := w.publish(ctx, r, id); err != nil {
 			return err
 		}
 	}

@@ -91,3 +91,11 @@ func CheckpointKey(job, name string) string { return job + ".ckpt." + name }
 func ResultMsgID(job string, index uint64, partition int) string {
 	return fmt.Sprintf("%s/%d/%d", job, index, partition)
 }
+
+// SkippedMsgID is the Nats-Msg-Id of a result that left bad records out
+// (skip mode): the reducer may refuse it for holding more than the job may
+// skip, so the task's result in a later retry round must not be dropped
+// as its duplicate.
+func SkippedMsgID(job string, index uint64, partition, round int) string {
+	return fmt.Sprintf("%s/%d/%d/skipped/%d", job, index, partition, round)
+}

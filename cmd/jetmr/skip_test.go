@@ -138,14 +138,15 @@ func TestSkipBadRecords(t *testing.T) {
 				defer w.term(t)
 				where = []string{"--nats", url, "--local-workers", "0"}
 			}
+			script, mapScript := poisonScript, poisonMap
 			args := func(input, output string, extra ...string) []string {
 				a := append([]string{tc.kind[0], "--store", t.TempDir(), "-i", input, "-o", output, "--chunk-size", "8KiB", "--retries", "1"}, where...)
 				a = append(a, tc.kind[1:]...)
 				a = append(a, extra...)
 				if tc.kind[0] == "pipe" {
-					return append(a, "--", "awk", poisonScript)
+					return append(a, "--", "awk", script)
 				}
-				return append(a, "--map", "awk '"+poisonMap+"'")
+				return append(a, "--map", "awk '"+mapScript+"'")
 			}
 			ref := jetmr(t, dir, args(clean, "ref")...)
 			if ref.code != 0 {
@@ -213,6 +214,30 @@ func TestSkipBadRecords(t *testing.T) {
 				if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
 					t.Errorf("%s written by a failed job", name)
 				}
+			}
+
+			// The hint's --resume --retry-failed, the command fixed to drop
+			// BAD lines itself, reruns the refused task only: the output is
+			// the clean run's, and the rejects file holds the records the
+			// other task skipped.
+			if !strings.Contains(r.stderr, "--resume --retry-failed") {
+				t.Fatalf("no --resume --retry-failed hint:\n%s", r.stderr)
+			}
+			script = strings.Replace(poisonScript, `{ print "poison: " $0 > "/dev/stderr"; exit 3 }`, "{ next }", 1)
+			mapScript = strings.Replace(poisonMap, `{ print "poison: " $0 > "/dev/stderr"; exit 3 }`, "{ next }", 1)
+			retry := args(in, "out2", "--skip-bad-records", "2", "--job", "over", "--resume", "--retry-failed")
+			retry[2] = store
+			r = jetmr(t, dir, retry...)
+			if r.code != 0 {
+				t.Fatalf("--resume --retry-failed: exit %d; stderr:\n%s", r.code, r.stderr)
+			}
+			if got, want := readOutput(t, filepath.Join(dir, "out2")), readOutput(t, filepath.Join(dir, "ref")); got != want {
+				t.Fatalf("output after --retry-failed differs from the run over the input without the bad lines")
+			}
+			kept := readRejects(t, filepath.Join(dir, "out2.rejected"))
+			refused := len(dead[0].(map[string]any)["records"].([]any))
+			if len(kept) != len(bad)-refused {
+				t.Errorf("rejects after --retry-failed hold %d records, want the %d the accepted task skipped", len(kept), len(bad)-refused)
 			}
 		})
 	}
