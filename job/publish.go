@@ -81,6 +81,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			if err := s.ship(gctx, &t); err != nil {
 				return err
 			}
+			s.spec.published(t)
 			fut, err := s.publishTask(t, schema.TaskMsgID(s.record.ID, i))
 			if err != nil {
 				return err

@@ -103,8 +103,14 @@ func taskLength(t schema.Task) int64 {
 	return t.Length
 }
 
+// spillName names a spilled output: a backup attempt's (its own attempt
+// 1) differs from the original's, which may run in the same worker.
 func (p *processor) spillName(t schema.Task, partition, attempt int) string {
-	return fmt.Sprintf("%d.p%d.a%d.%s", t.Index, partition, attempt, p.nonce)
+	backup := ""
+	if t.Backup {
+		backup = "b"
+	}
+	return fmt.Sprintf("%d.p%d.a%d%s.%s", t.Index, partition, attempt, backup, p.nonce)
 }
 
 func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int) (output, error) {
