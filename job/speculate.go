@@ -50,6 +50,9 @@ const (
 	backupFactor = 2
 	backupFloor  = 100 * time.Millisecond
 	backupLook   = 50 * time.Millisecond // how often the speculator looks
+	// keptDurations bounds the task times the median is taken of: the
+	// latest ones.
+	keptDurations = 1024
 )
 
 // slotKey names one slot of one worker: it runs one attempt at a time.
@@ -72,13 +75,14 @@ type speculator struct {
 	slots     map[string]int                 // slots of each worker seen
 	durations []time.Duration                // of the merged tasks
 	backups   map[uint64]uint64              // task index -> stream sequence of its backup
+	adrift    map[uint64]time.Time           // tasks seen neither queued nor running, since when
 	cancelled []uint64                       // backups to take out of the queue, once merged
 	ran, won  int
 }
 
 func newSpeculator(s *session) *speculator {
 	return &speculator{s: s, tasks: make(map[uint64]schema.Task), running: make(map[slotKey]schema.AttemptNote),
-		slots: make(map[string]int), backups: make(map[uint64]uint64)}
+		slots: make(map[string]int), backups: make(map[uint64]uint64), adrift: make(map[uint64]time.Time)}
 }
 
 // published records a task this run published, which a backup repeats.
@@ -100,6 +104,10 @@ func (sp *speculator) merged(res *schema.Result) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	delete(sp.tasks, res.Index)
+	delete(sp.adrift, res.Index)
+	if len(sp.durations) >= keptDurations {
+		sp.durations = slices.Delete(sp.durations, 0, keptDurations/2)
+	}
 	sp.durations = append(sp.durations, res.Duration())
 	for k, n := range sp.running {
 		if n.Index == res.Index {
@@ -173,10 +181,10 @@ func (sp *speculator) run(ctx context.Context, split <-chan struct{}) error {
 		case <-t.C:
 		}
 		sp.unqueue(ctx)
-		slow := sp.candidates(time.Now())
-		if len(slow) == 0 || !sp.queueEmpty(ctx) {
+		if !sp.ready() || !sp.queueEmpty(ctx) {
 			continue
 		}
+		slow := sp.candidates(time.Now())
 		for _, task := range slow {
 			if err := sp.launch(ctx, task); err != nil {
 				if ctx.Err() != nil {
@@ -188,20 +196,36 @@ func (sp *speculator) run(ctx context.Context, split <-chan struct{}) error {
 	}
 }
 
-// candidates returns the tasks to back up now, slowest first, no more
-// than the idle slots: tasks without a backup whose attempt has run
-// longer than backupFactor times the median.
+// ready reports whether backups may be due: a task was merged, which
+// gives a median, and a slot is idle.
+func (sp *speculator) ready() bool {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return len(sp.durations) > 0 && sp.idle() > 0
+}
+
+// idle is the number of idle slots of the workers seen.
+func (sp *speculator) idle() int {
+	total := 0
+	for _, n := range sp.slots {
+		total += n
+	}
+	return total - len(sp.running)
+}
+
+// candidates returns the tasks to back up now that no task is queued,
+// slowest first, no more than the idle slots: tasks without a backup
+// whose oldest attempt has run longer than backupFactor times the median,
+// or that have been adrift that long: taken by no attempt, which happens
+// to a task fetched ahead by a worker that stopped (SIGSTOP, a frozen VM),
+// until its ack wait ends.
 func (sp *speculator) candidates(now time.Time) []schema.Task {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if len(sp.durations) == 0 {
 		return nil
 	}
-	total := 0
-	for _, n := range sp.slots {
-		total += n
-	}
-	idle := total - len(sp.running)
+	idle := sp.idle()
 	if idle <= 0 {
 		return nil
 	}
@@ -212,6 +236,16 @@ func (sp *speculator) candidates(now time.Time) []schema.Task {
 		if old, ok := since[n.Index]; !ok || start.Before(old) {
 			since[n.Index] = start
 		}
+	}
+	for i := range sp.tasks {
+		if _, ok := since[i]; ok {
+			delete(sp.adrift, i)
+			continue
+		}
+		if _, ok := sp.adrift[i]; !ok {
+			sp.adrift[i] = now
+		}
+		since[i] = sp.adrift[i]
 	}
 	var slow []uint64
 	for i, start := range since {
@@ -228,8 +262,9 @@ func (sp *speculator) candidates(now time.Time) []schema.Task {
 	return out
 }
 
-// median returns the median of d, which it sorts.
+// median returns the median of d.
 func median(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
 	slices.Sort(d)
 	return d[len(d)/2]
 }
