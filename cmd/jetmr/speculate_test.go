@@ -16,7 +16,8 @@ import (
 // in the middle of a task: the task, and those the worker had fetched
 // ahead, run again as backups on the idle local slot, and the job ends
 // with the sequential output long before the ack wait (30s) would hand
-// them out again. The worker, continued, then exits cleanly.
+// them out again; the summary, the run report and status count the
+// backups. The worker, continued, then exits cleanly.
 func TestStoppedWorkerDoesNotHoldJob(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -34,7 +35,7 @@ func TestStoppedWorkerDoesNotHoldJob(t *testing.T) {
 		"--spill="+filepath.Join(dir, "spill"))}
 	w.waitUp(t)
 	out, report := filepath.Join(dir, "out.txt"), filepath.Join(dir, "report.json")
-	sub := clitest.Start(t, bin, dir, nil, "pipe", "--nats", url, "--store", filepath.Join(dir, "store"), "--local-workers", "1",
+	sub := clitest.Start(t, bin, dir, nil, "pipe", "--nats", url, "--store", filepath.Join(dir, "store"), "--local-workers", "1", "--job", "stalled",
 		"-i", in, "-o", out, "--chunk-size", "8KiB", "--report", report, "--", script)
 	eventually(t, runTimeout, "the worker's first task", func() (bool, string) {
 		_, err := os.Stat(filepath.Join(dir, "started"))
@@ -76,6 +77,10 @@ func TestStoppedWorkerDoesNotHoldJob(t *testing.T) {
 	}
 	if !strings.Contains(sub.Stderr.String(), "finished first") {
 		t.Errorf("the summary does not count the backups:\n%s", sub.Stderr)
+	}
+	st := jetmr(t, dir, "status", "stalled", "--nats", url)
+	if st.code != 0 || !strings.Contains(st.stdout, "finished first") {
+		t.Errorf("jetmr status stalled: exit %d, stdout:\n%s\nwant the backups counted", st.code, st.stdout)
 	}
 	w.term(t)
 }
