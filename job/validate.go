@@ -215,6 +215,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
 	}
 	p.record.Speculative = cfg.speculative()
+	p.record.TaperSlots = p.taperSlots()
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
 	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
 		in.Max = spooledChunkMax // spooled chunks do not travel in messages
