@@ -43,8 +43,9 @@ var (
 		"workers":     runWorkers,
 		"cardinality": runCardinality,
 		"keys10m":     runKeys10M,
+		"straggler":   runStraggler,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "cardinality", "keys10m"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "cardinality", "keys10m", "straggler"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 
