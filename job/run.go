@@ -443,7 +443,10 @@ type reduction struct {
 
 var _ reducer.Session = (*reduction)(nil)
 
-func (r *reduction) Retired(sp reducer.Span) { r.retired(sp) }
+func (r *reduction) Retired(sp reducer.Span) {
+	r.retired(sp)
+	r.spec.retired(sp)
+}
 func (r *reduction) Merged(res *schema.Result) {
 	r.observeTask(res)
 	r.spec.merged(res)

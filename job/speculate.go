@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -124,6 +125,29 @@ func (sp *speculator) merged(res *schema.Result) {
 	nc := sp.s.b.JS.Conn()
 	if err := nc.Publish(schema.CancelSubject(sp.s.record.ID), fmt.Appendf(nil, "%d", res.Index)); err != nil {
 		sp.s.cfg.Logger.Debug().Err(err).Uint64("task", res.Index).Msg("announcing a task merged")
+	}
+}
+
+// retired is told the tasks a merge or a failure retired: a task that
+// failed for good gets no backup.
+func (sp *speculator) retired(span reducer.Span) {
+	if sp == nil || span.To <= span.From {
+		return
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if span.To-span.From <= uint64(len(sp.tasks)) {
+		for i := span.From; i < span.To; i++ {
+			delete(sp.tasks, i)
+			delete(sp.adrift, i)
+		}
+		return
+	}
+	for i := range sp.tasks {
+		if i >= span.From && i < span.To {
+			delete(sp.tasks, i)
+			delete(sp.adrift, i)
+		}
 	}
 }
 

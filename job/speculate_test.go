@@ -164,3 +164,48 @@ func TestSpeculativeNeedsIdempotent(t *testing.T) {
 		})
 	}
 }
+
+// TestNoBackupOfFailedTask fails the first task for good (no retries)
+// while the last one straggles long enough for backups: the straggler
+// gets one, the failed task none (its command ran once), and the job
+// reports the failure.
+func TestNoBackupOfFailedTask(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b bytes.Buffer
+	b.WriteString("FAIL\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "line %d of the input\n", i)
+	}
+	b.WriteString("LAST\n")
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := writeScript(t, dir, "fail.sh", fmt.Sprintf(`d=%q
+f=$(mktemp "$d/chunk.XXXXXX") || exit 1
+cat > "$f"
+if grep -qx FAIL "$f"; then echo run >> "$d/failed"; rm -f "$f"; exit 1; fi
+if grep -qx LAST "$f" && mkdir "$d/lock" 2>/dev/null; then sleep 3; fi
+sleep 0.05
+tr a-z A-Z < "$f"
+rm -f "$f"
+`, dir))
+	cfg := baseConfig(t)
+	cfg.Kind, cfg.Inputs, cfg.Slots, cfg.ChunkSize, cfg.Retries = schema.KindPipe, []string{in}, 3, 4<<10, -1
+	cfg.Command, cfg.Output = []string{script}, filepath.Join(dir, "out.txt")
+	rep, err := runJob(t, cfg)
+	if !errors.Is(err, job.ErrTasksFailed) {
+		t.Fatalf("err = %v, want the failed task", err)
+	}
+	if rep.BackupsRun < 1 {
+		t.Errorf("no backup ran: the straggler should have had one")
+	}
+	runs, err := os.ReadFile(filepath.Join(dir, "failed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(runs), "run"); n != 1 {
+		t.Errorf("the failing task's command ran %d times; want once (no retries, no backup)", n)
+	}
+}
