@@ -209,3 +209,43 @@ rm -f "$f"
 		t.Errorf("the failing task's command ran %d times; want once (no retries, no backup)", n)
 	}
 }
+
+// TestBackupInMapReduce backs up a straggling map task of a mapreduce job
+// with two partitions: the output is that of the same job without the
+// straggler, each task's pairs counted once.
+func TestBackupInMapReduce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := stragglerInput(t, dir, 2000)
+	run := func(name string) (map[string]string, int) {
+		cfg := baseConfig(t)
+		cfg.Kind, cfg.Inputs, cfg.Slots, cfg.ChunkSize = schema.KindMapReduce, []string{in}, 2, 4<<10
+		cfg.Map, cfg.Reduce, cfg.Partitions = stragglerScript(t, dir, "60"), "count", 2
+		cfg.Output = filepath.Join(dir, name)
+		rep, err := runJob(t, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readParts(t, cfg.Output, 2), rep.BackupsWon
+	}
+	if err := os.Mkdir(filepath.Join(dir, "lock"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := run("clean") // the lock is taken: nothing straggles
+	if err := os.Remove(filepath.Join(dir, "lock")); err != nil {
+		t.Fatal(err)
+	}
+	got, won := run("straggled")
+	if won < 1 {
+		t.Errorf("no backup won; want the straggler's")
+	}
+	if len(got) != len(want) || len(want) == 0 {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("key %q: %q, want %q", k, got[k], v)
+		}
+	}
+	waitFor(t, "the slow attempt's sleep to be killed", func() bool { return !alive(stragglerPID(t, dir)) })
+}
