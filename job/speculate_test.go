@@ -249,3 +249,33 @@ func TestBackupInMapReduce(t *testing.T) {
 	}
 	waitFor(t, "the slow attempt's sleep to be killed", func() bool { return !alive(stragglerPID(t, dir)) })
 }
+
+// TestSpeculationByKind checks which jobs run backup attempts: pipe and
+// mapreduce by default, each and migrate only when declared idempotent,
+// none when turned off.
+func TestSpeculationByKind(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		kind       schema.Kind
+		spec       job.Speculation
+		idempotent bool
+		want       bool
+	}{
+		{schema.KindPipe, job.SpeculateAuto, false, true},
+		{schema.KindMapReduce, job.SpeculateAuto, false, true},
+		{schema.KindEach, job.SpeculateAuto, false, false},
+		{schema.KindMigrate, job.SpeculateAuto, false, false},
+		{schema.KindEach, job.SpeculateAuto, true, true},
+		{schema.KindMigrate, job.SpeculateAuto, true, true},
+		{schema.KindMigrate, job.SpeculateOn, true, true},
+		{schema.KindPipe, job.SpeculateOff, false, false},
+		{schema.KindMapReduce, job.SpeculateOff, true, false},
+		{schema.KindMigrate, job.SpeculateOff, true, false},
+	}
+	for _, tt := range tests {
+		cfg := job.Config{Kind: tt.kind, Speculative: tt.spec, Idempotent: tt.idempotent}
+		if got := job.Speculates(cfg); got != tt.want {
+			t.Errorf("%s, speculation %d, idempotent %v: backups %v, want %v", tt.kind, tt.spec, tt.idempotent, got, tt.want)
+		}
+	}
+}
