@@ -68,7 +68,8 @@ type slotKey struct {
 // the reducer (merged). Its methods are safe for concurrent use; run is
 // its one goroutine.
 type speculator struct {
-	s *session
+	s   *session
+	job string // the job's ID, read once: the reducer changes s.record
 
 	mu        sync.Mutex
 	tasks     map[uint64]schema.Task         // published by this run, not merged
@@ -82,7 +83,7 @@ type speculator struct {
 }
 
 func newSpeculator(s *session) *speculator {
-	return &speculator{s: s, tasks: make(map[uint64]schema.Task), running: make(map[slotKey]schema.AttemptNote),
+	return &speculator{s: s, job: s.record.ID, tasks: make(map[uint64]schema.Task), running: make(map[slotKey]schema.AttemptNote),
 		slots: make(map[string]int), backups: make(map[uint64]uint64), adrift: make(map[uint64]time.Time)}
 }
 
@@ -123,7 +124,7 @@ func (sp *speculator) merged(res *schema.Result) {
 	}
 	sp.cancelled = append(sp.cancelled, res.Index)
 	nc := sp.s.b.JS.Conn()
-	if err := nc.Publish(schema.CancelSubject(sp.s.record.ID), fmt.Appendf(nil, "%d", res.Index)); err != nil {
+	if err := nc.Publish(schema.CancelSubject(sp.job), fmt.Appendf(nil, "%d", res.Index)); err != nil {
 		sp.s.cfg.Logger.Debug().Err(err).Uint64("task", res.Index).Msg("announcing a task merged")
 	}
 }
@@ -186,9 +187,9 @@ func (sp *speculator) counts() (ran, won int) {
 // closed).
 func (sp *speculator) run(ctx context.Context, split <-chan struct{}) error {
 	nc := sp.s.b.JS.Conn()
-	sub, err := nc.Subscribe(schema.AttemptSubject(sp.s.record.ID), sp.noted)
+	sub, err := nc.Subscribe(schema.AttemptSubject(sp.job), sp.noted)
 	if err != nil {
-		return fmt.Errorf("subscribing to the attempts of job %s: %w", sp.s.record.ID, err)
+		return fmt.Errorf("subscribing to the attempts of job %s: %w", sp.job, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	select {
@@ -296,7 +297,7 @@ func median(d []time.Duration) time.Duration {
 // queueEmpty reports whether no task waits for a worker. When the broker
 // cannot tell, it says no.
 func (sp *speculator) queueEmpty(ctx context.Context) bool {
-	cons, err := sp.s.b.JS.Consumer(ctx, schema.TaskStream(sp.s.record.ID), schema.MapperConsumer)
+	cons, err := sp.s.b.JS.Consumer(ctx, schema.TaskStream(sp.job), schema.MapperConsumer)
 	if err != nil {
 		return false
 	}
@@ -310,8 +311,8 @@ func (sp *speculator) launch(ctx context.Context, task schema.Task) error {
 	if err != nil {
 		return fmt.Errorf("encoding the backup of task %d: %w", task.Index, err)
 	}
-	msg := &nats.Msg{Subject: schema.TaskSubject(sp.s.record.ID), Data: data}
-	ack, err := sp.s.b.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(schema.BackupMsgID(sp.s.record.ID, task.Index)))
+	msg := &nats.Msg{Subject: schema.TaskSubject(sp.job), Data: data}
+	ack, err := sp.s.b.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(schema.BackupMsgID(sp.job, task.Index)))
 	if err != nil {
 		return fmt.Errorf("publishing the backup of task %d: %w", task.Index, err)
 	}
@@ -320,10 +321,10 @@ func (sp *speculator) launch(ctx context.Context, task schema.Task) error {
 	sp.backups[task.Index] = ack.Sequence
 	if _, ok := sp.tasks[task.Index]; !ok { // merged meanwhile
 		sp.cancelled = append(sp.cancelled, task.Index)
-		_ = sp.s.b.JS.Conn().Publish(schema.CancelSubject(sp.s.record.ID), fmt.Appendf(nil, "%d", task.Index))
+		_ = sp.s.b.JS.Conn().Publish(schema.CancelSubject(sp.job), fmt.Appendf(nil, "%d", task.Index))
 	}
 	sp.ran++
-	sp.s.cfg.Logger.Info().Str("job", sp.s.record.ID).Uint64("task", task.Index).Msg("a slow task gets a backup attempt")
+	sp.s.cfg.Logger.Info().Str("job", sp.job).Uint64("task", task.Index).Msg("a slow task gets a backup attempt")
 	return nil
 }
 
@@ -340,7 +341,7 @@ func (sp *speculator) unqueue(ctx context.Context) {
 	if len(seqs) == 0 {
 		return
 	}
-	stream, err := sp.s.b.JS.Stream(ctx, schema.TaskStream(sp.s.record.ID))
+	stream, err := sp.s.b.JS.Stream(ctx, schema.TaskStream(sp.job))
 	if err != nil {
 		return
 	}
