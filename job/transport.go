@@ -114,15 +114,13 @@ func (f *servedFiles) Open(path string) (io.ReaderAt, error) {
 }
 
 // rangeServer starts serving the ranges of the job's fetched chunks, for
-// transport "object"; run serves them until its context ends. It is nil
-// for other transports.
+// transport "object"; its Run serves them until its context ends. It is
+// nil for other transports and for kinds whose tasks are not file chunks.
 func (s *session) rangeServer() (*transfer.Server, error) {
-	if s.record.Transport != schema.TransportObject {
-		return nil, nil
+	if s.record.Transport != schema.TransportObject || s.record.Kind.Traits().Split != schema.SplitFiles {
+		return nil, nil // only chunks of files are fetched
 	}
-	if s.record.Kind.Traits().Split == schema.SplitFiles {
-		s.served.allow(s.record.Inputs...)
-	}
+	s.served.allow(s.record.Inputs...)
 	srv, err := transfer.NewServer(transfer.ServerConfig{NC: s.b.NC, Job: s.record.ID, Files: &s.served, Logger: s.cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
