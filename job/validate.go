@@ -160,6 +160,7 @@ func check(cfg Config) error {
 		bad(badSetting("Config.Timeout", "Config.Timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout))
 	}
 	bad(CheckMemFree(cfg.MemFree))
+	bad(cfg.checkSpeculative())
 	_, err := localWorkers(cfg)
 	bad(err)
 	_, err = opsOf(cfg.Kind)
@@ -213,6 +214,8 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if f, ok := p.source.(splitter.Fingerprinter); ok {
 		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
 	}
+	p.record.Speculative = cfg.speculative()
+	p.record.TaperSlots = p.taperSlots()
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
 	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
 		in.Max = spooledChunkMax // spooled chunks do not travel in messages

@@ -57,6 +57,11 @@ type Task struct {
 	// reads it before the task's data. It is not part of the data Sum
 	// covers.
 	Header []byte `msgpack:"hdr,omitempty"`
+	// Backup marks a backup attempt of a task that is still running
+	// elsewhere (see [JobRecord.Speculative]): the first of the two to
+	// finish is merged. A backup attempt that fails is dropped rather than
+	// retried: the original attempt decides the task's fate.
+	Backup bool `msgpack:"backup,omitempty"`
 }
 
 // Shipped reports whether the task's data travels with it (inline, as an
@@ -129,6 +134,8 @@ type Result struct {
 	// TaskHeader repeats the task's Header in a failure result, so that
 	// --retry-failed can publish the task again with it.
 	TaskHeader []byte `msgpack:"thdr,omitempty"`
+	// Backup marks the result of a backup attempt (see [Task.Backup]).
+	Backup bool `msgpack:"backup,omitempty"`
 }
 
 // Duration is the task's processing time.
@@ -235,6 +242,18 @@ type JobRecord struct {
 	RecStart   string `msgpack:"recstart,omitempty"`
 	Format     string `msgpack:"format,omitempty"`
 	HeaderOnce bool   `msgpack:"hdronce,omitempty"`
+
+	// Speculative lets the job run a backup attempt of a task that runs
+	// far longer than the others once no task is waiting (--speculative):
+	// its workers announce their attempts on [AttemptSubject] and stop an
+	// attempt whose task is announced on [CancelSubject].
+	Speculative bool `msgpack:"spec,omitempty"`
+	// TaperSlots, when set, shrinks the chunks toward the end of the input
+	// so that the last tasks end together: a chunk is at most the bytes
+	// still to split / (2 x TaperSlots), never below a floor that keeps the
+	// per-task overhead small nor above ChunkSize. It is kept in the record so that a resume cuts the same
+	// chunks.
+	TaperSlots int `msgpack:"taper,omitempty"`
 }
 
 // InputFingerprint identifies one version of an input file. Standard

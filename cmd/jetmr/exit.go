@@ -79,6 +79,8 @@ var flagNames = map[string]string{
 	"Config.Output":          "-o",
 	"Config.Broker.StoreDir": "--store",
 	"Migration.MaxRate":      "--max-rate",
+	"Config.Speculative":     "--speculative",
+	"Config.Idempotent":      "--idempotent",
 }
 
 // message is what the user reads: the error's text, with the settings it
