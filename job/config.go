@@ -91,8 +91,9 @@ type Config struct {
 	Timeout time.Duration
 	// Transport is how task data and large outputs travel: "shared" (byte
 	// ranges and spill files on a filesystem every worker shares), "object"
-	// (chunks shipped in the task messages or the JetStream object store,
-	// for workers on other machines) or "auto" (the default: shared with
+	// (chunks shipped in the task messages or fetched from this process
+	// over NATS, outputs through the JetStream object store, for workers
+	// on other machines) or "auto" (the default: shared with
 	// the embedded broker, object with an external one). A resumed job
 	// keeps the transport it started with.
 	Transport string
@@ -132,6 +133,15 @@ type Config struct {
 	Rejects string
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
+	// Speculative says whether a task that runs far longer than the
+	// others gets a backup attempt on an idle slot once no task is
+	// waiting (--speculative); the first of the two to finish is merged
+	// and the other stopped. Default [SpeculateAuto].
+	Speculative Speculation
+	// Idempotent declares that the job's command may run twice on the
+	// same input without harm (--idempotent), which an each or migrate
+	// job needs for backup attempts.
+	Idempotent bool
 	// LossCheck is how often the lost-task watchdog looks; it fails the job
 	// with [ErrTasksLost] after two looks in a row find tasks neither
 	// queued, running, stored nor being merged. Default 5s.
@@ -191,6 +201,21 @@ type EachConfig struct {
 	// mapper.ItemEcho or mapper.ItemNoop. Optional.
 	Builtin string
 }
+
+// Speculation is whether a job runs backup attempts of slow tasks.
+type Speculation int
+
+const (
+	// SpeculateAuto runs them for pipe and mapreduce jobs, whose commands
+	// only transform their input (schema.Traits.Rerunnable), and for each
+	// and migrate jobs declared Idempotent.
+	SpeculateAuto Speculation = iota
+	// SpeculateOff never runs them.
+	SpeculateOff
+	// SpeculateOn asks for them: an each or migrate job must then be
+	// declared Idempotent.
+	SpeculateOn
+)
 
 // Defaults.
 const (

@@ -39,6 +39,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 	}
 	next := old
 	next.Retries, next.TimeoutNanos = s.record.Retries, s.record.TimeoutNanos
+	next.Speculative = s.record.Speculative // a setting of this run, like its retries
 	if s.record.TaskTimeNanos > 0 {
 		next.TaskTimeNanos = s.record.TaskTimeNanos // a new target; the split stays adaptive
 	}

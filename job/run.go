@@ -103,8 +103,9 @@ type session struct {
 	each       *reducer.EachSink      // an each job's sink
 	joinPath   string                 // an each job's join file
 	sizer      *splitter.Sizer        // sizes chunks of a --task-time job; nil otherwise
-	data       jetstream.ObjectStore  // shipped chunks and outputs (transport "object"); nil otherwise
-	chunks     chunkObjects           // chunks in data of tasks not merged yet
+	data       jetstream.ObjectStore  // workers' large outputs (transport "object"); nil otherwise
+	served     servedFiles            // the files whose ranges workers fetch (transport "object")
+	spec       *speculator            // backups of slow tasks; nil unless the job is speculative
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
@@ -142,6 +143,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		}
 	}
 	s.sizer = s.newSizer()
+	if s.record.Speculative {
+		s.spec = newSpeculator(s)
+	}
 	if _, ok := p.source.(splitter.AdaptiveSource); s.sizer != nil && !ok {
 		return nil, badSetting("Config.Resume", "job %s is sized by Config.TaskTime, but its source cannot be split adaptively: run it again without Config.Resume", p.record.ID)
 	}
@@ -219,6 +223,7 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	if s.each != nil {
 		r.Items, r.ItemsFailed = s.each.Items, s.each.Failed
 	}
+	r.BackupsRun, r.BackupsWon = s.spec.counts()
 	r.Streamed = s.streamed
 	r.NullKeyRows = s.nullKeys
 	if s.cfg.Migration != nil {
@@ -269,8 +274,15 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it
 		}
 	}
+	ranges, err := s.rangeServer()
+	if err != nil {
+		return nil, errors.Join(err, sink.Suspend(ctx))
+	}
 	var stats *report.Stats
 	rec := s.record // a copy taken before the reducer's goroutine changes s.record
+	if ranges != nil {
+		g.Go(func() error { return ranges.Run(workCtx) })
+	}
 	g.Go(func() error {
 		defer stopWork()
 		var err error
@@ -289,6 +301,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	}
 	var published atomic.Int64
 	published.Store(-1)
+	split := make(chan struct{}) // closed when every task is published
 	g.Go(func() error {
 		n, err := s.publishTasks(workCtx, win, stopSplit)
 		if err != nil {
@@ -298,9 +311,13 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			return err
 		}
 		published.Store(int64(n))
+		close(split)
 		total <- n
 		return nil
 	})
+	if s.spec != nil {
+		g.Go(func() error { return s.spec.run(workCtx, split) })
+	}
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
 	g.Go(func() error { return s.settle(workCtx, soon, red, workerDone, halt) })
 	g.Go(func() error {
@@ -451,9 +468,13 @@ type reduction struct {
 
 var _ reducer.Session = (*reduction)(nil)
 
-func (r *reduction) Retired(sp reducer.Span) { r.retired(sp) }
+func (r *reduction) Retired(sp reducer.Span) {
+	r.retired(sp)
+	r.spec.retired(sp)
+}
 func (r *reduction) Merged(res *schema.Result) {
 	r.observeTask(res)
+	r.spec.merged(res)
 	r.unspool(res)
 }
 func (r *reduction) Failed(n int) { r.failed(n) }

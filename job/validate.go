@@ -170,6 +170,7 @@ func check(cfg Config) error {
 		bad(badSetting("Config.Rejects", "Config.Rejects receives the records Config.SkipBadRecords skips: add Config.SkipBadRecords N, or drop Config.Rejects"))
 	}
 	bad(CheckMemFree(cfg.MemFree))
+	bad(cfg.checkSpeculative())
 	_, err := localWorkers(cfg)
 	bad(err)
 	_, err = opsOf(cfg.Kind)
@@ -223,6 +224,8 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if f, ok := p.source.(splitter.Fingerprinter); ok {
 		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
 	}
+	p.record.Speculative = cfg.speculative()
+	p.record.TaperSlots = p.taperSlots()
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
 	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
 		in.Max = spooledChunkMax // spooled chunks do not travel in messages

@@ -12,6 +12,12 @@
 // them too. A task whose attempt is cancelled is not acknowledged, so the
 // server redelivers it.
 //
+// A task's bytes reach the worker in one place, processor.shipped and
+// readChunk: a byte range of a file it reads itself (transport shared),
+// bytes inline in the task, a chunk fetched from the job's submitter
+// (Task.Fetch, package internal/transfer) or an object of an older
+// submitter; each is checked against the task's CRC-32C.
+//
 // Outputs larger than Config.InlineMax are spilled to files in
 // Config.SpillDir (or shipped to the job's object store) and only their
 // name travels in the result message. A failed attempt is retried with a
@@ -21,6 +27,14 @@
 // the records of its chunk that fail alone (see isolate.go): the failure
 // result names them, or, in skip mode, the chunk without them runs once
 // more and its outputs are published with the records left out.
+//
+// In a speculative job (schema.JobRecord.Speculative) a worker announces
+// each attempt's start and end on the job's attempt subject and listens on
+// its cancel subject: an attempt whose task the job announces merged (from
+// another attempt, a backup or the original) is stopped with cause
+// [ErrSuperseded] and its task acknowledged. A backup attempt
+// (schema.Task.Backup) that fails is acknowledged and dropped, never
+// retried nor dead-lettered: the original attempt decides.
 //
 // The package must not touch the job's output files, the results stream's
 // consumer or the jobs bucket's records: merging results and writing

@@ -12,7 +12,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/internal/transfer"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -38,7 +41,9 @@ type processor struct {
 	obs        observe.Observer // receives an each job's per-item attempts
 	files      fileCache
 	bufs       sync.Pool
-	data       dataStore // the job's object store, for transport "object"
+	data       dataStore        // the job's object store, for transport "object"
+	nc         *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
+	fetcher    transfer.Fetcher // how
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -103,8 +108,14 @@ func taskLength(t schema.Task) int64 {
 	return t.Length
 }
 
+// spillName names a spilled output: a backup attempt's (its own attempt
+// 1) differs from the original's, which may run in the same worker.
 func (p *processor) spillName(t schema.Task, partition, attempt int) string {
-	return fmt.Sprintf("%d.p%d.a%d.%s", t.Index, partition, attempt, p.nonce)
+	backup := ""
+	if t.Backup {
+		backup = "b"
+	}
+	return fmt.Sprintf("%d.p%d.a%d%s.%s", t.Index, partition, attempt, backup, p.nonce)
 }
 
 func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int) (output, error) {
@@ -118,25 +129,22 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		sum = &summingReader{r: in, h: schema.NewChecksum()}
 		in = sum
 	}
-	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
-	var out io.Writer = w
-	var strip *headerStripper
-	if p.job.Record.HeaderOnce && t.Index > 0 && len(t.Header) > 0 {
-		// Only the first task's output keeps the header the command
-		// prints: what it prints for the header lines alone.
-		head, err := p.headerOutput(ctx, t)
-		if err != nil {
-			w.abort()
-			return output{}, err
-		}
-		strip = &headerStripper{want: head, w: w}
-		out = strip
+	if !p.job.Record.HeaderOnce || t.Index == 0 || len(t.Header) == 0 {
+		return p.pipeToFile(ctx, t, attempt, in, sum)
 	}
-	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), out)
+	// Only the first task's output keeps the header the command prints:
+	// what it prints for the header lines alone.
+	head, err := p.headerOutput(ctx, t)
+	if err != nil {
+		return output{}, err
+	}
+	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
+	strip := &headerStripper{want: head, w: w}
+	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), strip)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
-	if err == nil && strip != nil {
+	if err == nil {
 		err = strip.check(&t)
 	}
 	if err != nil {
@@ -151,13 +159,59 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	return output{payload: payload, spill: spill, size: w.size()}, nil
 }
 
+// pipeToFile runs a pipe task's command with its stdout on the spill
+// file itself, so that its output never passes through this process; an
+// output no larger than the inline limit is read back to travel in the
+// result message, and the file removed.
+func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, in io.Reader, sum *summingReader) (output, error) {
+	f, err := os.OpenFile(SpillPath(p.spillDir, p.spillName(t, 0, attempt)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return output{}, fmt.Errorf("creating the output file of task %d: %w", t.Index, err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), f)
+	if err == nil && sum != nil {
+		err = sum.verify(&t)
+	}
+	if err != nil {
+		return output{}, err
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return output{}, fmt.Errorf("measuring the output of task %d: %w", t.Index, err)
+	}
+	if size <= int64(p.inlineMax) {
+		data := make([]byte, size)
+		if _, err := f.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
+			return output{}, fmt.Errorf("reading the output of task %d: %w", t.Index, err)
+		}
+		return output{payload: data, size: size}, nil
+	}
+	if p.syncSpills {
+		if err := f.Sync(); err != nil {
+			return output{}, fmt.Errorf("syncing spilled output: %w", err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return output{}, fmt.Errorf("closing spilled output: %w", err)
+	}
+	keep = true
+	return output{spill: f.Name(), size: size}, nil
+}
+
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
 	if t.Shipped() {
-		data, err := p.shipped(ctx, t)
+		data, release, err := p.shipped(ctx, t)
 		if err != nil {
 			return nil, nil, err
 		}
-		return bytes.NewReader(data), func() {}, nil
+		return bytes.NewReader(data), release, nil
 	}
 	f, err := os.Open(t.Path)
 	if err != nil {
@@ -166,40 +220,61 @@ func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader
 	return io.NewSectionReader(f, t.Offset, t.Length), func() { f.Close() }, nil
 }
 
-// shipped returns the data a task carries, inline or as an object, once
-// its checksum is verified.
-func (p *processor) shipped(ctx context.Context, t schema.Task) ([]byte, error) {
-	data := t.Inline
-	if t.Object != "" {
-		var err error
-		if data, err = p.data.get(ctx, t.Object); err != nil {
-			return nil, fmt.Errorf("fetching the chunk of task %d: %w", t.Index, err)
+// shipped returns the data a task carries, once its checksum is
+// verified: inline, fetched from the job's submitter (Task.Fetch) into a
+// buffer from the pool, or read from an object (tasks published before
+// fetching). release gives the buffer back. This is where a shipped
+// task's bytes reach the worker.
+func (p *processor) shipped(ctx context.Context, t schema.Task) (data []byte, release func(), err error) {
+	release = func() {}
+	switch {
+	case t.Fetch:
+		var buf []byte
+		buf, release = p.buffer(t.Length)
+		if err := p.fetcher.Fetch(ctx, p.nc, &t, buf); err != nil {
+			release()
+			return nil, nil, err
 		}
+		if err := schema.VerifyChecksum(&t, buf); err != nil {
+			release()
+			return nil, nil, changedInput(&t, err)
+		}
+		return buf, release, nil
+	case t.Object != "":
+		if data, err = p.data.get(ctx, t.Object); err != nil {
+			return nil, nil, fmt.Errorf("fetching the chunk of task %d: %w", t.Index, err)
+		}
+	default:
+		data = t.Inline
 	}
 	if t.Sum != nil {
 		if err := schema.VerifyChecksum(&t, data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return data, nil
+	return data, release, nil
+}
+
+// buffer returns a buffer of n bytes from the pool and what gives it
+// back.
+func (p *processor) buffer(n int64) ([]byte, func()) {
+	bp, _ := p.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	if int64(cap(*bp)) < n {
+		*bp = make([]byte, n)
+	}
+	return (*bp)[:n], func() { p.bufs.Put(bp) }
 }
 
 // readChunk returns the task's bytes, in a buffer from the pool that the
 // caller gives back with release.
 func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(), error) {
 	if t.Shipped() {
-		data, err := p.shipped(ctx, t)
-		return data, func() {}, err
+		return p.shipped(ctx, t)
 	}
-	bp, _ := p.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	if int64(cap(*bp)) < t.Length {
-		*bp = make([]byte, t.Length)
-	}
-	buf := (*bp)[:t.Length]
-	release := func() { p.bufs.Put(bp) }
+	buf, release := p.buffer(t.Length)
 	open := p.files.open
 	if p.spillDir != "" && strings.HasPrefix(t.Path, p.spillDir+string(filepath.Separator)) {
 		// A chunk the job spooled into the spill folder (a streamed input)

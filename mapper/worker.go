@@ -20,6 +20,7 @@ import (
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/memory"
+	"github.com/jetmr/jetmr/internal/transfer"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -61,6 +62,9 @@ type Config struct {
 	// until it has counted the failure, so that no task starts after the
 	// halt. Optional.
 	FailedForGood func(ctx context.Context, seq uint64)
+	// Fetcher fetches the chunks of fetched tasks from the job's
+	// submitter. Zero value: its defaults.
+	Fetcher transfer.Fetcher
 	// Logger receives the worker's logs. Zero value: none.
 	Logger zerolog.Logger
 }
@@ -74,6 +78,7 @@ type Worker struct {
 	proc  *processor
 	start time.Time
 	log   zerolog.Logger
+	spec  *attempts // a speculative job's attempts; nil otherwise
 }
 
 // NewWorker validates cfg and applies its defaults.
@@ -105,7 +110,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
 	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
-		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}}
+		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}, nc: cfg.JS.Conn(), fetcher: cfg.Fetcher}
 	return w, nil
 }
 
@@ -146,6 +151,10 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 		}
 		return fmt.Errorf("binding to the task consumer of job %s: %w", rec.ID, err)
 	}
+	if w.spec, err = newAttempts(w.cfg.JS.Conn(), rec, w.cfg.Name, w.cfg.Slots, w.log); err != nil {
+		return err
+	}
+	defer w.spec.close()
 	iter, err := cons.Messages(jetstream.PullMaxMessages(w.prefetch()))
 	if err != nil {
 		return fmt.Errorf("pulling tasks of job %s: %w", rec.ID, err)
@@ -285,12 +294,17 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	if md, err := msg.Metadata(); err == nil {
 		attempt = int(md.NumDelivered)
 	}
+	if w.spec.merged(task.Index) { // merged from another attempt already
+		_ = msg.Ack()
+		return
+	}
 	runCtx, cancelRun := w.attemptContext(ctx)
 	defer cancelRun()
+	start := time.Now()
+	runCtx, endAttempt := w.spec.start(runCtx, task, slot, start)
 	// The heartbeat outlives the attempt's timeout: a bisection follows
 	// the last attempt's failure.
 	stopBeat := w.heartbeat(ctx, msg)
-	start := time.Now()
 	ev := w.attemptEvent(task, attempt, slot, start)
 	perItem := w.cfg.Job.Record.Kind.Traits().PerItem // its items report their own attempts
 	if !perItem {
@@ -298,16 +312,18 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	}
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
 	var iso *isolated
-	if perr != nil && ctx.Err() == nil && w.lastAttempt(attempt, perr) {
+	if perr != nil && ctx.Err() == nil && !task.Backup && !superseded(runCtx) && w.lastAttempt(attempt, perr) {
 		if iso = w.proc.isolate(ctx, task, attempt, ev, perr); iso != nil && iso.outs != nil {
 			outs, perr = iso.outs, nil // the task read its whole input: bytesIn stays
 		}
 	}
 	end := time.Now()
 	stale := stopBeat()
+	lost := superseded(runCtx)
+	endAttempt()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
 	if !perItem {
-		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
+		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped || lost) }()
 	}
 
 	if stopped { // stopping: hand the task back untouched
@@ -318,10 +334,20 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		w.log.Debug().Err(err).Uint64("task", task.Index).Msg("handing a task back")
 		return
 	}
+	if lost || (perr != nil && task.Backup) {
+		// The task was merged from another attempt, or this backup
+		// failed: the original attempt decides the task's fate.
+		for _, o := range outs {
+			removeSpill(o)
+		}
+		w.log.Debug().Err(perr).Uint64("task", task.Index).Bool("backup", task.Backup).Bool("superseded", lost).Msg("dropping an attempt")
+		_ = msg.Ack()
+		return
+	}
 	base := schema.Result{
 		Job: task.Job, Index: task.Index, Attempt: attempt, Round: w.cfg.Job.Record.Round,
 		Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots, WorkerStart: w.start.UnixNano(),
-		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn,
+		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn, Backup: task.Backup,
 	}
 	if perr != nil && stale {
 		// The server may have handed the task to another delivery, whose
@@ -330,6 +356,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		// that delivery, or to the redelivery that follows the ack wait.
 		w.log.Warn().Uint64("task", task.Index).Int("attempt", attempt).Str("error", asTaskError(perr).Message).
 			Msg("the attempt went longer than the ack wait without a heartbeat (was the process paused?); leaving its failure to the task's next delivery")
+		return
+	}
+	if errors.Is(perr, transfer.ErrUnavailable) {
+		// The submitter that serves the chunk is not running: no
+		// attempt of the task can succeed until it serves its job again,
+		// which is not the task's failure.
+		w.log.Warn().Err(perr).Uint64("task", task.Index).Msg("the job's submitter does not serve the task's chunk; handing the task back until it does")
+		_ = msg.NakWithDelay(unavailableDelay)
 		return
 	}
 	if perr != nil {
@@ -429,11 +463,32 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 		if len(r.Skipped) > 0 {
 			id = schema.SkippedMsgID(r.Job, r.Index, part, r.Round)
 		}
-		if err := w.publish(ctx, r, id); err != nil {
+		dup, err := w.publishResult(ctx, r, id)
+		if err != nil {
 			return err
+		}
+		if dup {
+			// Another attempt stored this result first (a redelivery, or
+			// a backup and its original): nothing reads this output.
+			removeSpill(o)
 		}
 	}
 	return nil
+}
+
+// publishResult stores a result and reports whether the server had one
+// under msgID already, which it keeps instead.
+func (w *Worker) publishResult(ctx context.Context, r schema.Result, msgID string) (duplicate bool, err error) {
+	data, err := schema.EncodeResult(r)
+	if err != nil {
+		return false, fmt.Errorf("encoding result of task %d: %w", r.Index, err)
+	}
+	m := &nats.Msg{Subject: schema.ResultSubject(r.Job, r.Partition), Data: data}
+	ack, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return false, fmt.Errorf("publishing result of task %d: %w", r.Index, err)
+	}
+	return ack.Duplicate, nil
 }
 
 func (w *Worker) publish(ctx context.Context, r schema.Result, msgID string) error {
@@ -533,6 +588,10 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 	}
 	w.observer().AttemptEnded(ev)
 }
+
+// unavailableDelay is how long a task whose chunk the submitter did not
+// serve waits before it is delivered again.
+const unavailableDelay = 5 * time.Second
 
 // maxRetryData bounds the inline task data a failure result repeats.
 const maxRetryData = 64 << 10

@@ -70,12 +70,18 @@ type Traits struct {
 	// records of its input that fail on their own, which skip mode may
 	// leave out (--skip-bad-records).
 	Bisect bool
+	// Rerunnable: a task's command only transforms its input into its
+	// output, so running it twice is harmless, and slow tasks get backup
+	// attempts by default (see [JobRecord.Speculative]). An each or
+	// migrate command may have effects outside its output: it gets them
+	// only when declared idempotent.
+	Rerunnable bool
 }
 
 // kindTraits is the one table of what differs between kinds.
 var kindTraits = map[Kind]Traits{
-	KindPipe:      {Split: SplitFiles, Ordered: true, WholeTimeout: true, Adaptive: true, Bisect: true},
-	KindMapReduce: {Split: SplitFiles, Keyed: true, WholeTimeout: true, Adaptive: true, Bisect: true},
+	KindPipe:      {Split: SplitFiles, Ordered: true, WholeTimeout: true, Adaptive: true, Rerunnable: true, Bisect: true},
+	KindMapReduce: {Split: SplitFiles, Keyed: true, WholeTimeout: true, Adaptive: true, Rerunnable: true, Bisect: true},
 	KindEach:      {Split: SplitItems, PerItem: true, Builtin: true},
 	KindMigrate:   {Split: SplitKeys, Rows: true, Adaptive: true},
 }

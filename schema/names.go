@@ -45,6 +45,11 @@ func DataBucket(job string) string { return "JETMR_" + job + "_DATA" }
 // published again (a resume) ships the same chunk under the same name.
 func ChunkObject(index uint64) string { return fmt.Sprintf("chunk-%d", index) }
 
+// RangeSubject is the subject on which a job's submitter serves the
+// byte ranges of fetched chunks (core NATS request and reply; no stream
+// holds it).
+func RangeSubject(job string) string { return subjectRoot + "." + job + ".ranges" }
+
 // TaskSubject is the subject tasks of a job are published on.
 func TaskSubject(job string) string { return subjectRoot + "." + job + ".tasks" }
 
@@ -99,3 +104,17 @@ func ResultMsgID(job string, index uint64, partition int) string {
 func SkippedMsgID(job string, index uint64, partition, round int) string {
 	return fmt.Sprintf("%s/%d/%d/skipped/%d", job, index, partition, round)
 }
+
+// BackupMsgID is the Nats-Msg-Id of the backup attempt of a task (see
+// [Task.Backup]): one backup per task.
+func BackupMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d/backup", job, index) }
+
+// AttemptSubject is the (core NATS, not stored) subject on which the
+// workers of a speculative job announce each attempt's start and end (an
+// [AttemptNote]), so that the job can tell which tasks run long.
+func AttemptSubject(job string) string { return subjectRoot + "." + job + ".attempts" }
+
+// CancelSubject is the (core NATS, not stored) subject on which a
+// speculative job announces the index of each task that had a backup once
+// it is merged: workers stop the attempts of that task still running.
+func CancelSubject(job string) string { return subjectRoot + "." + job + ".cancel" }

@@ -10,14 +10,18 @@ import (
 // (Task.Header), the failure that repeats it (Result.TaskHeader), the
 // split checkpoint of such a task and the record of a job with headers.
 // A worker that predates headers would run such a task without its
-// header, so those messages are stamped 2 and it leaves them; every other
-// message is stamped 1, which every jetmr reads.
-// Version 3 adds skip mode (--skip-bad-records): the record of a job that
+// header, so those messages are stamped 2 and it leaves them.
+// Version 3 adds fetched chunks (Task.Fetch) and their range requests: a
+// worker that predates them would read the task's Path itself, on a
+// machine that may not have it, so those tasks are stamped 3 and it
+// leaves them.
+// Version 4 adds skip mode (--skip-bad-records): the record of a job that
 // skips bad records (JobRecord.SkipBad) and a result that left records
 // out (Result.Skipped). A worker that predates it would fail such a job's
 // bad records instead of skipping them, and a reducer would merge the
-// result without counting them.
-const Version = 3
+// result without counting them. Every other message is stamped 1, which
+// every jetmr reads.
+const Version = 4
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -25,8 +29,10 @@ const (
 	baseVersion = 1
 	// headerVersion added input headers.
 	headerVersion = 2
+	// fetchVersion added fetched tasks and range requests.
+	fetchVersion = 3
 	// skipVersion added skip mode.
-	skipVersion = 3
+	skipVersion = 4
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -46,8 +52,15 @@ type Task struct {
 	// Length then only say where it came from.
 	Inline []byte `msgpack:"data,omitempty"`
 	// Object names the object in the job's [DataBucket] that holds the
-	// task's data (transport "object", chunks too large to travel inline).
+	// task's data. Submitters since [Version] 3 fetch large chunks
+	// instead (Fetch); workers still read the objects of tasks published
+	// before.
 	Object string `msgpack:"obj,omitempty"`
+	// Fetch says that the worker fetches the range Path, Offset, Length
+	// from the job's submitter, which serves it on [RangeSubject]
+	// (transport "object", chunks too large to travel inline), instead
+	// of reading Path itself. Sum is required then.
+	Fetch bool `msgpack:"fetch,omitempty"`
 	// Sum is the [Checksum] of the task's data: of the data a splitter
 	// shipped (inline or as an object), or of a byte range's bytes as the
 	// splitter read them. A worker verifies it before it uses shipped
@@ -59,11 +72,33 @@ type Task struct {
 	// reads it before the task's data. It is not part of the data Sum
 	// covers.
 	Header []byte `msgpack:"hdr,omitempty"`
+	// Backup marks a backup attempt of a task that is still running
+	// elsewhere (see [JobRecord.Speculative]): the first of the two to
+	// finish is merged. A backup attempt that fails is dropped rather than
+	// retried: the original attempt decides the task's fate.
+	Backup bool `msgpack:"backup,omitempty"`
 }
 
-// Shipped reports whether the task's data travels with it (inline or as
-// an object) rather than being read from Path by the worker.
-func (t *Task) Shipped() bool { return t.Inline != nil || t.Object != "" || t.Path == "" }
+// Shipped reports whether the task's data travels with it (inline, as an
+// object or fetched from the submitter) rather than being read from Path
+// by the worker.
+func (t *Task) Shipped() bool { return t.Inline != nil || t.Object != "" || t.Fetch || t.Path == "" }
+
+// RangeRequest asks a job's submitter, on [RangeSubject], for Length
+// bytes of the input file Path from Offset: a piece of a fetched task's
+// chunk (Task.Fetch). The reply's data is the bytes, or empty with the
+// header [RangeErrorHeader] saying why not.
+type RangeRequest struct {
+	V      int    `msgpack:"v"`
+	Index  uint64 `msgpack:"i"`
+	Path   string `msgpack:"path"`
+	Offset int64  `msgpack:"off"`
+	Length int64  `msgpack:"len"`
+}
+
+// RangeErrorHeader is the header of a reply to a [RangeRequest] that the
+// submitter could not serve: its value says why.
+const RangeErrorHeader = "Jetmr-Range-Error"
 
 // Pair is one key/value pair of keyed (map-reduce) output.
 type Pair struct {
@@ -114,6 +149,8 @@ type Result struct {
 	// TaskHeader repeats the task's Header in a failure result, so that
 	// --retry-failed can publish the task again with it.
 	TaskHeader []byte `msgpack:"thdr,omitempty"`
+	// Backup marks the result of a backup attempt (see [Task.Backup]).
+	Backup bool `msgpack:"backup,omitempty"`
 	// Isolation is what the worker learned by running parts of a failed
 	// task's input once its attempts ran out: the records that fail on
 	// their own. Nil when the task was not bisected.
@@ -287,6 +324,17 @@ type JobRecord struct {
 	// tasks) the job may leave out of its output (--skip-bad-records);
 	// one more fails the job.
 	SkipBad int `msgpack:"skipbad,omitempty"`
+	// Speculative lets the job run a backup attempt of a task that runs
+	// far longer than the others once no task is waiting (--speculative):
+	// its workers announce their attempts on [AttemptSubject] and stop an
+	// attempt whose task is announced on [CancelSubject].
+	Speculative bool `msgpack:"spec,omitempty"`
+	// TaperSlots, when set, shrinks the chunks toward the end of the input
+	// so that the last tasks end together: a chunk is at most the bytes
+	// still to split / (2 x TaperSlots), never below a floor that keeps the
+	// per-task overhead small nor above ChunkSize. It is kept in the record so that a resume cuts the same
+	// chunks.
+	TaperSlots int `msgpack:"taper,omitempty"`
 }
 
 // InputFingerprint identifies one version of an input file. Standard
@@ -305,9 +353,10 @@ const (
 	// TransportShared: workers read input byte ranges and spill files by
 	// path, on a filesystem they share with the submitter.
 	TransportShared = "shared"
-	// TransportObject: the splitter ships each chunk, inline in the task
-	// message when it is small, else through the JetStream object store;
-	// workers put large outputs there too. Nothing needs a shared disk.
+	// TransportObject: the splitter ships each chunk inline in the task
+	// message when it is small; a worker fetches a larger one from the
+	// submitter over NATS (Task.Fetch). Workers put large outputs in the
+	// JetStream object store. Nothing needs a shared disk.
 	TransportObject = "object"
 )
 

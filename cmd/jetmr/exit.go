@@ -81,6 +81,8 @@ var flagNames = map[string]string{
 	"Config.SkipBadRecords":  "--skip-bad-records",
 	"Config.Rejects":         "--rejects",
 	"Migration.MaxRate":      "--max-rate",
+	"Config.Speculative":     "--speculative",
+	"Config.Idempotent":      "--idempotent",
 }
 
 // message is what the user reads: the error's text, with the settings it

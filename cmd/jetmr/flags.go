@@ -48,7 +48,38 @@ type commonFlags struct {
 	logFormat string
 	quiet     bool
 	local     int
+	spec      speculationFlags
 	watch     observeFlags
+}
+
+// speculationFlags are --speculative, --no-speculative and --idempotent.
+type speculationFlags struct {
+	on, off, idempotent bool
+}
+
+func (f *speculationFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.BoolVar(&f.on, "speculative", false, "run a backup attempt of a task that runs far longer than the others, on an idle slot once no task waits; the first to finish counts (default: on for pipe and mapreduce, and for each and migrate with --idempotent)")
+	fs.BoolVar(&f.off, "no-speculative", false, "never run backup attempts (same as --speculative=false)")
+	fs.BoolVar(&f.idempotent, "idempotent", false, "the command may run twice on the same input without harm: each and migrate jobs then get backup attempts; --idempotent=false turns them off for any job")
+}
+
+// speculation maps the flags to job.Config.Speculative and Idempotent.
+func (f *speculationFlags) speculation(cmd *cobra.Command) (job.Speculation, bool, error) {
+	fs := cmd.Flags()
+	on, off := fs.Changed("speculative") && f.on, (fs.Changed("speculative") && !f.on) || f.off
+	notIdempotent := fs.Changed("idempotent") && !f.idempotent
+	switch {
+	case on && off:
+		return 0, false, usageErr("--speculative and --no-speculative contradict each other: give one of them")
+	case on && notIdempotent:
+		return 0, false, usageErr("--speculative runs a slow task's command a second time, which --idempotent=false forbids: give one of them")
+	case on:
+		return job.SpeculateOn, f.idempotent, nil
+	case off || notIdempotent:
+		return job.SpeculateOff, false, nil
+	}
+	return job.SpeculateAuto, f.idempotent, nil
 }
 
 func (f *commonFlags) register(cmd *cobra.Command) {
@@ -67,7 +98,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	f.nats.register(fs)
 	fs.IntVar(&f.replicas, "replicas", 1, "copies of the job's streams and buckets on the NATS cluster: 1, or 3 with --nats")
 	fs.IntVar(&f.local, "local-workers", 0, "tasks this process runs itself, besides jetmr workers (default: -j with the embedded server, 0 with --nats)")
-	fs.StringVar(&f.transport, "transport", job.TransportAuto, "how chunks and large outputs reach workers: shared (a filesystem all workers share), object (task messages and the JetStream object store) or auto (shared with the embedded server, object with --nats)")
+	fs.StringVar(&f.transport, "transport", job.TransportAuto, "how chunks and large outputs reach workers: shared (a filesystem all workers share), object (chunks in the task messages or fetched from the submitter over NATS, outputs through the JetStream object store) or auto (shared with the embedded server, object with --nats)")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")
@@ -78,6 +109,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "console", "log format of stderr: console (plain lines) or json (one JSON record per line, jetmr's own lines included)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the job ID and the summary line")
+	f.spec.register(cmd)
 	f.watch.register(cmd)
 }
 
@@ -133,11 +165,16 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 	if err != nil {
 		return job.Config{}, err
 	}
+	speculative, idempotent, err := f.spec.speculation(cmd)
+	if err != nil {
+		return job.Config{}, err
+	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
 		Resume: f.resume, RetryFailed: f.retryFail, Force: f.force, Halt: halt, Transport: f.transport,
 		SkipBadRecords: f.skipBad, Rejects: f.rejects,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
+		Speculative: speculative, Idempotent: idempotent,
 		Broker: f.brokerConfig(log),
 		Logger: log,
 	}, nil
