@@ -311,16 +311,16 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		w.observer().AttemptStarted(ev)
 	}
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
+	lost := superseded(runCtx)
+	endAttempt() // a bisection that follows is not an attempt to back up
 	var iso *isolated
-	if perr != nil && ctx.Err() == nil && !task.Backup && !superseded(runCtx) && w.lastAttempt(attempt, perr) {
+	if perr != nil && ctx.Err() == nil && !task.Backup && !lost && w.lastAttempt(attempt, perr) {
 		if iso = w.proc.isolate(ctx, task, attempt, ev, perr); iso != nil && iso.outs != nil {
 			outs, perr = iso.outs, nil // the task read its whole input: bytesIn stays
 		}
 	}
 	end := time.Now()
 	stale := stopBeat()
-	lost := superseded(runCtx)
-	endAttempt()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
 	if !perItem {
 		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped || lost) }()
