@@ -274,22 +274,22 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		return nil, err
 	}
 	defer release()
-	comb := NewCombiner(p.job.Combiner)
+	keys := p.job.Record.Keys()
+	comb := NewCombinerFor(p.job.Combiner, keys)
 	if p.job.Map != nil {
 		// A Go map function (a built-in) reads the chunk alone: the
 		// header, which no chunk holds, is skipped.
 		err = p.job.Map(ctx, chunk, comb)
 	} else {
-		lw := &lineEmitter{emit: comb}
-		err = command.Run(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), lw)
-		if lw.err != nil {
-			err = lw.err // the command's output was rejected: say why
-		} else if err == nil {
-			err = lw.flush()
-		}
+		err = runStreaming(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: keys})
 	}
 	if err != nil {
 		return nil, err
+	}
+	if cc := p.job.Record.CombineCommand; len(cc) > 0 {
+		if comb, err = combineCommand(ctx, cc, comb, keys); err != nil {
+			return nil, err
+		}
 	}
 	runs, err := comb.EncodeRuns(p.job.Record.Partitions)
 	if err != nil {

@@ -2,14 +2,23 @@ package mapper
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/jetmr/jetmr/command"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // lineEmitter parses a map command's stdout in the Hadoop Streaming
 // convention: one pair per line, the key up to the first tab, the value
 // after it (empty when the line has no tab). A trailing "\n" or "\r\n" is
-// not part of the value.
+// not part of the value. With keys.Fields N, the key is the line's first N
+// TAB-separated fields instead (--key-fields).
 type lineEmitter struct {
 	emit    Emitter
+	keys    schema.Keys
 	pending []byte
 	err     error
 }
@@ -60,6 +69,41 @@ func (l *lineEmitter) flush() error {
 func (l *lineEmitter) line(b []byte) error {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
-	key, value, _ := bytes.Cut(b, []byte("\t"))
+	key, value := l.keys.Split(b)
 	return l.emit.Emit(key, value)
+}
+
+// runStreaming runs a map or combiner command on in, its stdout parsed
+// into pairs by lw.
+func runStreaming(ctx context.Context, argv []string, in io.Reader, lw *lineEmitter) error {
+	err := command.Run(ctx, argv, in, lw)
+	if lw.err != nil {
+		return lw.err // the command's output was rejected: say why
+	}
+	if err != nil {
+		return err
+	}
+	return lw.flush()
+}
+
+// combineCommand runs a combiner command (--combiner) on a map task's
+// pairs, sorted by key as a reducer command reads them, and returns the
+// pairs it prints instead.
+func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schema.Keys) (*Combiner, error) {
+	runs, err := in.Runs(1)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	for _, p := range runs[0] {
+		buf.Write(p.Key)
+		buf.WriteByte('\t')
+		buf.Write(p.Value)
+		buf.WriteByte('\n')
+	}
+	out := NewCombinerFor(nil, keys)
+	if err := runStreaming(ctx, argv, &buf, &lineEmitter{emit: out, keys: keys}); err != nil {
+		return nil, fmt.Errorf("combiner: %w", err)
+	}
+	return out, nil
 }

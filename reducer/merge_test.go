@@ -220,7 +220,7 @@ func TestRunWriterLargeCount(t *testing.T) {
 		runs = append(runs, run)
 	}
 	paths := writeRuns(t, runs)
-	out, err := mergeToFile(context.Background(), paths, dir)
+	out, err := mergeToFile(context.Background(), paths, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

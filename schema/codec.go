@@ -79,6 +79,9 @@ func DecodeResult(data []byte) (Result, error) {
 // it.
 func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	j.V = versionFor(j.Header > 0 || j.HeaderOnce)
+	if j.streaming() {
+		j.V = 3
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}
@@ -108,6 +111,12 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 	}
 	if j.Partitions < 1 {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partitions", j.ID, ErrMalformed, j.Partitions)
+	}
+	if _, err := ParseKeyOrder(j.KeyOrder); err != nil {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %w", j.ID, ErrMalformed, err)
+	}
+	if j.KeyFields < 0 || j.PartitionFields < 0 || j.PartitionFields > max(j.KeyFields, 1) {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partition fields of %d key fields", j.ID, ErrMalformed, j.PartitionFields, j.KeyFields)
 	}
 	if n := len(j.InputFingerprints); n > 0 && n != len(j.Inputs) {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d input fingerprints for %d inputs", j.ID, ErrMalformed, n, len(j.Inputs))
@@ -184,7 +193,7 @@ func DecodeOutputCheckpoint(data []byte) (OutputCheckpoint, error) {
 // an input header, which older workers would drop, else baseVersion.
 func versionFor(header bool) int {
 	if header {
-		return Version
+		return headerVersion
 	}
 	return baseVersion
 }

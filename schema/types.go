@@ -12,7 +12,15 @@ import (
 // A worker that predates headers would run such a task without its
 // header, so those messages are stamped 2 and it leaves them; every other
 // message is stamped 1, which every jetmr reads.
-const Version = 2
+// Version 3 adds the Hadoop Streaming settings of a map-reduce job (key
+// fields, partition fields, key order, a combiner command, map-only): a
+// worker that predates them would cut, partition or sort its keys
+// differently, so the record of such a job is stamped 3 and it leaves the
+// job.
+const Version = 3
+
+// headerVersion is the version of messages that carry an input header.
+const headerVersion = 2
 
 // baseVersion is the version of messages that use nothing newer.
 const baseVersion = 1
@@ -208,7 +216,34 @@ type JobRecord struct {
 	RecStart   string `msgpack:"recstart,omitempty"`
 	Format     string `msgpack:"format,omitempty"`
 	HeaderOnce bool   `msgpack:"hdronce,omitempty"`
+
+	// The Hadoop Streaming settings of a map-reduce job (see [Keys]): the
+	// key fields of a map output line (--key-fields), the partition fields
+	// (--partition-fields) and the key order (--key-order, as
+	// [ParseKeyOrder] reads it). CombineCommand (--combiner) runs on each
+	// map task's sorted output before it is shipped.
+	KeyFields       int      `msgpack:"keyf,omitempty"`
+	PartitionFields int      `msgpack:"partf,omitempty"`
+	KeyOrder        string   `msgpack:"korder,omitempty"`
+	CombineCommand  []string `msgpack:"combcmd,omitempty"`
 }
+
+// Keys returns the job's key settings. A record whose KeyOrder does not
+// parse was refused by DecodeJobRecord.
+func (j *JobRecord) Keys() Keys {
+	order, _ := ParseKeyOrder(j.KeyOrder)
+	return Keys{Fields: j.KeyFields, PartitionFields: j.PartitionFields, Order: order}
+}
+
+// streaming reports whether the record uses a Hadoop Streaming setting
+// that predates no worker: [Version] 3.
+func (j *JobRecord) streaming() bool {
+	return j.KeyFields > 1 || j.PartitionFields > 0 || j.KeyOrder != "" || len(j.CombineCommand) > 0 || j.Reduce == ReduceNone
+}
+
+// ReduceNone is the reduce of a map-only job (--reduce none): every pair
+// the map emits is written, sorted by key, to its partition's part file.
+const ReduceNone = "none"
 
 // InputFingerprint identifies one version of an input file. Standard
 // input has the zero fingerprint.
