@@ -433,9 +433,12 @@ func (p *plan) checkStreaming() error {
 		case len(p.record.ReduceCommand) == 0 && p.isFold(p.record.Reduce):
 			problems = append(problems, badSetting("Config.Combiner", "the built-in reduce %s already combines map-side: drop Config.Combiner, or give a reducer command", p.record.Reduce))
 		default:
-			argv, err := splitCommand("Config.Combiner", c.Combiner, p.reg.ReduceNames())
+			argv, err := command.Split(c.Combiner)
+			if err == nil {
+				err = command.Check(argv)
+			}
 			if err != nil {
-				problems = append(problems, err)
+				problems = append(problems, badSetting("Config.Combiner", "Config.Combiner %q: %w", c.Combiner, err))
 			}
 			p.record.CombineCommand = argv
 		}
