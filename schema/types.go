@@ -110,6 +110,20 @@ type Result struct {
 	// TaskHeader repeats the task's Header in a failure result, so that
 	// --retry-failed can publish the task again with it.
 	TaskHeader []byte `msgpack:"thdr,omitempty"`
+	// Counters are the user counters the task's commands or functions
+	// reported (reporter:counter:GROUP,NAME,AMOUNT), on the successful
+	// result of partition 0 only, so that each task's count once; Status
+	// is the last status message (reporter:status:MSG). A reducer that
+	// predates them ignores them.
+	Counters []Counter `msgpack:"ctr,omitempty"`
+	Status   string    `msgpack:"status,omitempty"`
+}
+
+// Counter is one user counter: its group, its name and its value.
+type Counter struct {
+	Group string `msgpack:"g" json:"group"`
+	Name  string `msgpack:"n" json:"name"`
+	Value int64  `msgpack:"v" json:"value"`
 }
 
 // Duration is the task's processing time.
