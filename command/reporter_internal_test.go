@@ -8,8 +8,10 @@ import (
 
 type recorded struct{ bytes.Buffer }
 
-func (r *recorded) Counter(group, name string, n int64) { fmt.Fprintf(r, "c[%q %q %d]", group, name, n) }
-func (r *recorded) Status(msg string)                   { fmt.Fprintf(r, "s[%q]", msg) }
+func (r *recorded) Counter(group, name string, n int64) {
+	fmt.Fprintf(r, "c[%q %q %d]", group, name, n)
+}
+func (r *recorded) Status(msg string) { fmt.Fprintf(r, "s[%q]", msg) }
 
 // FuzzReportFilter checks that a command's stderr is filtered the same
 // way however its writes cut it, and that every byte is either passed on

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
@@ -106,6 +107,7 @@ type session struct {
 	data       jetstream.ObjectStore  // shipped chunks and outputs (transport "object"); nil otherwise
 	chunks     chunkObjects           // chunks in data of tasks not merged yet
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
+	counters   *counter.Set           // the user counters of the tasks and the reduce
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
@@ -113,7 +115,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
-	s := &session{plan: p, b: b, jobs: jobs}
+	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}}
 	if p.cfg.Resume {
 		done, err := s.resume(ctx)
 		if err != nil || done {
@@ -233,7 +235,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		}
 	}()
 	red, err := reducer.New(reducer.Config{
-		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
+		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start, Counters: s.counters,
 		Session: &reduction{session: s, retired: s.retire(win), retry: s.retryFunc(haltCtx), failed: s.haltFunc(halt, stopSplit, soon)},
 		Logger:  s.cfg.Logger,
 	})
@@ -348,7 +350,7 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
-		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone,
+		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone, Counters: s.counters,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Memory:  reduceShare(s.cfg.Memory),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
@@ -440,6 +442,12 @@ func (r *reduction) Merged(res *schema.Result) {
 	r.unspool(res)
 }
 func (r *reduction) Failed(n int) { r.failed(n) }
+
+func (r *reduction) Counted(counters []schema.Counter, status string) {
+	if o, ok := r.obs().(observe.CounterObserver); ok {
+		o.Counted(r.record.ID, "", counters, status)
+	}
+}
 
 func (r *reduction) Fetch(ctx context.Context, res *schema.Result) error {
 	return r.fetchOutput(ctx, res)

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/counter"
 
 	"github.com/jetmr/jetmr/schema"
 )
@@ -74,9 +75,9 @@ func (l *lineEmitter) line(b []byte) error {
 }
 
 // runStreaming runs a map or combiner command on in, its stdout parsed
-// into pairs by lw.
-func runStreaming(ctx context.Context, argv []string, in io.Reader, lw *lineEmitter) error {
-	err := command.Run(ctx, argv, in, lw)
+// into pairs by lw, its reporter lines counted in counters.
+func runStreaming(ctx context.Context, argv []string, in io.Reader, lw *lineEmitter, counters *counter.Set) error {
+	err := command.RunReporting(ctx, argv, in, lw, counters)
 	if lw.err != nil {
 		return lw.err // the command's output was rejected: say why
 	}
@@ -89,7 +90,7 @@ func runStreaming(ctx context.Context, argv []string, in io.Reader, lw *lineEmit
 // combineCommand runs a combiner command (--combiner) on a map task's
 // pairs, sorted by key as a reducer command reads them, and returns the
 // pairs it prints instead.
-func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schema.Keys) (*Combiner, error) {
+func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schema.Keys, counters *counter.Set) (*Combiner, error) {
 	runs, err := in.Runs(1)
 	if err != nil {
 		return nil, err
@@ -102,7 +103,7 @@ func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schem
 		buf.WriteByte('\n')
 	}
 	out := NewCombinerFor(nil, keys)
-	if err := runStreaming(ctx, argv, &buf, &lineEmitter{emit: out, keys: keys}); err != nil {
+	if err := runStreaming(ctx, argv, &buf, &lineEmitter{emit: out, keys: keys}, counters); err != nil {
 		return nil, fmt.Errorf("combiner: %w", err)
 	}
 	return out, nil

@@ -394,6 +394,7 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 	for part, o := range outs {
 		r := base
 		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
+		r.Counters, r.Status = o.counters, o.status // partition 0's only
 		if err := w.publish(ctx, r, schema.ResultMsgID(r.Job, r.Index, part)); err != nil {
 			return err
 		}

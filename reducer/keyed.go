@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/runfile"
 	"github.com/jetmr/jetmr/schema"
@@ -63,6 +64,10 @@ type KeyedConfig struct {
 	// Keys is how the job's keys sort (--key-order): the order of each
 	// part file and of a reducer command's input. Default: bytewise.
 	Keys schema.Keys
+	// Counters receives what the reducer command reports on its stderr
+	// (reporter:counter, reporter:status) and what ReduceFunc adds with
+	// counter.Add. Optional.
+	Counters *counter.Set
 	// MapOnly writes, with ReduceFunc [Identity], a pair whose value is
 	// empty as its key alone (--reduce none): the map's own line.
 	MapOnly bool
@@ -130,6 +135,9 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 	}
 	if cfg.FanIn < 2 {
 		cfg.FanIn = runfile.DefaultFanIn
+	}
+	if cfg.Counters == nil {
+		cfg.Counters = &counter.Set{}
 	}
 	tmp := TempPath(cfg.Dir, cfg.Job)
 	if cfg.Fold != nil && cfg.WorkDir == "" {
@@ -499,6 +507,7 @@ func (s *KeyedSink) runReduceFunc(ctx context.Context, f *os.File, p int) error 
 			return err
 		})
 	}
+	ctx = counter.NewContext(ctx, s.counters())
 	err := MergeRunFilesBy(ctx, s.runPaths(p), s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Keys.Comparer(), func(pair schema.Pair) error {
 		if key != nil && bytes.Equal(pair.Key, key) {
 			values = append(values, pair.Value)
@@ -520,6 +529,9 @@ func (s *KeyedSink) runReduceFunc(ctx context.Context, f *os.File, p int) error 
 	}
 	return w.Flush()
 }
+
+// counters is where the reduce's counters go.
+func (s *KeyedSink) counters() *counter.Set { return s.cfg.Counters }
 
 func count(conds ...bool) int {
 	n := 0
@@ -551,7 +563,7 @@ func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) err
 		return err
 	})
 	g.Go(func() error {
-		err := command.Run(gctx, s.cfg.ReduceCommand, pr, f)
+		err := command.RunReporting(gctx, s.cfg.ReduceCommand, pr, f, s.counters())
 		pr.CloseWithError(errors.New("reducer command exited"))
 		if err != nil {
 			return fmt.Errorf("reducer command: %w", err)

@@ -70,6 +70,10 @@ type Report struct {
 	UnchangedBatches []string       `json:"unchanged_batches,omitempty"`
 	BytesIn          int64          `json:"bytes_in"`
 	BytesOut         int64          `json:"bytes_out"`
+	// Counters are the user counters the job's commands reported
+	// (reporter:counter:GROUP,NAME,AMOUNT) or its Go functions added
+	// (counter.Add), each task's once, sorted by group and name.
+	Counters []schema.Counter `json:"counters,omitempty"`
 	Workers          []WorkerReport `json:"workers"`
 	DeadLetters      []DeadLetter   `json:"dead_letters"`
 	Advice           []string       `json:"advice"`
@@ -104,6 +108,7 @@ func (s *Stats) Report(job string, kind schema.Kind) *Report {
 		WallSeconds: wall.Seconds(), BusySeconds: s.busy.Seconds(),
 		BytesIn: s.bytesIn, BytesOut: s.bytesOut,
 		DeadLetters: s.Dead, Workers: []WorkerReport{}, Advice: []string{},
+		Counters: s.Counters.List(),
 	}
 	if r.DeadLetters == nil {
 		r.DeadLetters = []DeadLetter{}
@@ -269,10 +274,23 @@ func (r *Report) Summary() string {
 	} else {
 		fmt.Fprintf(&b, "%s in, %s out", humanize.IBytes(uint64(r.BytesIn)), humanize.IBytes(uint64(r.BytesOut)))
 	}
+	if len(r.Counters) > 0 {
+		b.WriteString("\njetmr: counters: " + FormatCounters(r.Counters))
+	}
 	for _, a := range r.Advice {
 		b.WriteString("\njetmr: advice: " + a)
 	}
 	return b.String()
+}
+
+// FormatCounters is counters as one line: "GROUP,NAME=VALUE; ...", the
+// counters' own order.
+func FormatCounters(counters []schema.Counter) string {
+	parts := make([]string, len(counters))
+	for i, c := range counters {
+		parts[i] = fmt.Sprintf("%s,%s=%d", c.Group, c.Name, c.Value)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Warnings are the lines printed on standard error after the summary,
