@@ -12,9 +12,9 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/report"
-	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/schema"
 )
 

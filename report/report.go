@@ -66,17 +66,17 @@ type Report struct {
 	BatchesSplit       int64 `json:"batches_split,omitempty"`
 	// BatchesUnchanged counts the batches whose range held rows but whose
 	// SQL changed none of them; UnchangedBatches names the first few.
-	BatchesUnchanged int64          `json:"batches_unchanged,omitempty"`
-	UnchangedBatches []string       `json:"unchanged_batches,omitempty"`
-	BytesIn          int64          `json:"bytes_in"`
-	BytesOut         int64          `json:"bytes_out"`
+	BatchesUnchanged int64    `json:"batches_unchanged,omitempty"`
+	UnchangedBatches []string `json:"unchanged_batches,omitempty"`
+	BytesIn          int64    `json:"bytes_in"`
+	BytesOut         int64    `json:"bytes_out"`
 	// Counters are the user counters the job's commands reported
 	// (reporter:counter:GROUP,NAME,AMOUNT) or its Go functions added
 	// (counter.Add), each task's once, sorted by group and name.
-	Counters []schema.Counter `json:"counters,omitempty"`
-	Workers          []WorkerReport `json:"workers"`
-	DeadLetters      []DeadLetter   `json:"dead_letters"`
-	Advice           []string       `json:"advice"`
+	Counters    []schema.Counter `json:"counters,omitempty"`
+	Workers     []WorkerReport   `json:"workers"`
+	DeadLetters []DeadLetter     `json:"dead_letters"`
+	Advice      []string         `json:"advice"`
 	// Malformed lists result messages that did not decode and were dropped.
 	Malformed []string `json:"malformed_messages,omitempty"`
 
