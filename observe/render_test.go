@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -406,5 +408,21 @@ func TestRenderHTMLConcurrentStagesOwnLanes(t *testing.T) {
 				t.Fatalf("two bars overlap on the lane at y=%g", a.y)
 			}
 		}
+	}
+}
+
+// TestRenderTextCounters checks that the text report lists the counters,
+// one a row, a name cut at its first newline.
+func TestRenderTextCounters(t *testing.T) {
+	t.Parallel()
+	r := &report.Report{Job: "j", Kind: schema.KindMapReduce, Counters: []schema.Counter{
+		{Group: "Input", Name: "Lines", Value: 120}, {Group: "Input", Name: "bad\nname", Value: -2}}}
+	var b strings.Builder
+	if err := observe.RenderText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !regexp.MustCompile(`\ncounters\n +group +name +value\n +Input +Lines +120\n +Input +bad … +-2\n`).MatchString(out) {
+		t.Errorf("no counters table:\n%s", out)
 	}
 }
