@@ -166,3 +166,33 @@ func TestStreamingOptionsNeeded(t *testing.T) {
 		t.Errorf("map output shipped: %v bytes with the combiner, %v without: want at least 4 times less", with, without)
 	}
 }
+
+// TestStreamingDocCounters runs the counters example of
+// docs/streaming.md: the counter the map command reports, read back from
+// the run report, is the word count of the input.
+func TestStreamingDocCounters(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "streaming.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		cmd  = `jetmr mapreduce -i words.txt -o counted --map 'awk -f words.awk' --reduce 'awk -f sum.awk' --report run.json`
+		then = `jetmr report run.json | awk '$1 == "Input" && $2 == "Words" { print $3 }'`
+		seq  = `wc -w < words.txt`
+		awk  = `{ for (i = 1; i <= NF; i++) print $i "\t" 1; n += NF } END { print "reporter:counter:Input,Words," n > "/dev/stderr" }`
+	)
+	for _, s := range []string{cmd, then, seq, strings.ReplaceAll(awk, "\t", `\t`)} {
+		if !bytes.Contains(doc, []byte(s)) {
+			t.Fatalf("docs/streaming.md does not show %s", s)
+		}
+	}
+	dir := t.TempDir()
+	streamingFiles(t, dir)
+	writeTestFile(t, filepath.Join(dir, "words.awk"), strings.ReplaceAll(awk, "\t", `\t`)+"\n")
+	got := shell(t, dir, "set -e; "+strings.Replace(cmd, " -i ", " -q --chunk-size 1KiB -i ", 1)+"; "+then)
+	want := strings.TrimSpace(shell(t, dir, seq)) + "\n"
+	if got != want || want == "0\n" {
+		t.Errorf("the counter says %q, wc -w %q", got, want)
+	}
+}
