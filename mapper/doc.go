@@ -18,6 +18,15 @@
 // backoff; the last one is published as a failure result with the
 // *schema.TaskError of the command.
 //
+// A map-reduce task cuts its command's lines into keys and values, and
+// partitions and sorts its pairs, as the job's schema.Keys say
+// (--key-fields, --partition-fields, --key-order); a combiner command runs
+// on the sorted pairs before they are shipped. The counters and status
+// its commands report (command.RunReporting) and its Go map function adds
+// (package counter) travel with the successful result of partition 0
+// only, so that the reducer, which merges each partition of a task once,
+// counts them once; a failed attempt's are dropped.
+//
 // The package must not touch the job's output files, the results stream's
 // consumer or the jobs bucket's records: merging results and writing
 // output belong to package reducer, and a job's life cycle to package job.
