@@ -174,3 +174,56 @@ func TestStreamingResumeRefusesOtherKeys(t *testing.T) {
 		t.Fatalf("resume with the job's own settings: %v", err)
 	}
 }
+
+// TestStreamingMapOnlyPartitions runs a map-only job (reduce none) with 3
+// partitions: each part file holds the lines of its keys' partition,
+// sorted by key, lines of one key in input order, and the parts together
+// hold every line the map printed, a line without a value as it was.
+func TestStreamingMapOnlyPartitions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b strings.Builder
+	r := rand.New(rand.NewPCG(5, 6))
+	var lines []string
+	for i := range 3000 {
+		line := fmt.Sprintf("k%d\tv%d", r.IntN(300), i)
+		if i%7 == 0 {
+			line = fmt.Sprintf("bare%d", r.IntN(50))
+		}
+		lines = append(lines, line)
+		b.WriteString(line + "\n")
+	}
+	in := filepath.Join(dir, "in.tsv")
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const partitions = 3
+	cfg := baseConfig(t)
+	cfg.Kind, cfg.Inputs, cfg.Output = schema.KindMapReduce, []string{in}, filepath.Join(dir, "out")
+	cfg.Map, cfg.Reduce, cfg.Partitions, cfg.ChunkSize = "cat", schema.ReduceNone, partitions, 4<<10
+	if _, err := runJob(t, cfg); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// The expected parts: the input's lines by partition, stably sorted by
+	// key (the chunks are in input order, so a key's lines are too).
+	want := make([][]string, partitions)
+	for _, line := range lines {
+		key, _, _ := strings.Cut(line, "\t")
+		p := schema.Partition([]byte(key), partitions)
+		want[p] = append(want[p], line)
+	}
+	for p := range partitions {
+		slices.SortStableFunc(want[p], func(a, b string) int {
+			ka, _, _ := strings.Cut(a, "\t")
+			kb, _, _ := strings.Cut(b, "\t")
+			return strings.Compare(ka, kb)
+		})
+		data, err := os.ReadFile(filepath.Join(cfg.Output, reducer.PartName(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(want[p], "\n") + "\n"; string(data) != got {
+			t.Errorf("part %d: %d bytes, want %d:\n%.300s\nwant:\n%.300s", p, len(data), len(got), data, got)
+		}
+	}
+}
