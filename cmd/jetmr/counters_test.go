@@ -158,6 +158,11 @@ func TestCountersOnWorkersUnderKills(t *testing.T) {
 	if len(status.Counters) != 2 || status.Counters[0].Value != lines || status.Counters[1].Value != words || !strings.HasPrefix(status.Message, "mapped ") {
 		t.Errorf("status --json counters %+v, message %q; want lines %d and words %d", status.Counters, status.Message, lines, words)
 	}
+	text := jetmr(t, dir, "status", "--nats", url, "counted")
+	if wantLine := "Input,Lines=" + strconv.FormatInt(lines, 10) + "; Input,Words=" + strconv.FormatInt(words, 10); text.code != 0 ||
+		!strings.Contains(text.stdout, "counters:") || !strings.Contains(text.stdout, wantLine) || !strings.Contains(text.stdout, "status:") {
+		t.Errorf("status: exit %d, want the counters %s and the status message:\n%s%s", text.code, wantLine, text.stdout, text.stderr)
+	}
 	for _, w := range workers {
 		w.term(t)
 	}
