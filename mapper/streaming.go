@@ -8,7 +8,6 @@ import (
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/counter"
-
 	"github.com/jetmr/jetmr/schema"
 )
 
