@@ -183,6 +183,8 @@ func TestRenderHTML(t *testing.T) {
 	hostile.Advice = append([]string{"see https://example.com/tuning for <b>chunk</b> sizes"}, hostile.Advice...)
 	hostileAttempts := append([]observe.Attempt(nil), r.attempts...)
 	hostileAttempts[0].Worker = `w"><script>alert(1)</script>`
+	counted := *r.report
+	counted.Counters = []schema.Counter{{Group: "Input", Name: "Lines", Value: 1234}, {Group: "<b>g</b>", Name: "n", Value: -1}}
 
 	tests := []struct {
 		name       string
@@ -211,8 +213,13 @@ func TestRenderHTML(t *testing.T) {
 			noSections: []string{"timeline", "durations", "stragglers", "stages"},
 		},
 		{
+			name: "counters", data: observe.PageData{Report: &counted},
+			sections: []string{"counters"},
+			texts:    []string{"InputLines1234", "<b>g</b>n-1"},
+		},
+		{
 			name: "empty report", data: observe.PageData{Report: &report.Report{Job: "empty"}},
-			noSections: []string{"workers", "timeline", "dead-letters"},
+			noSections: []string{"workers", "timeline", "dead-letters", "counters"},
 			texts:      []string{"n/a", "No advice"},
 		},
 		{
