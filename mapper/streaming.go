@@ -86,9 +86,16 @@ func runStreaming(ctx context.Context, argv []string, in io.Reader, lw *lineEmit
 	return lw.flush()
 }
 
+// Counters of the combiner, in the group CounterGroup.
+const (
+	CounterGroup         = "jetmr"
+	CounterCombineInput  = "combine input pairs"
+	CounterCombineOutput = "combine output pairs"
+)
+
 // combineCommand runs a combiner command (--combiner) on a map task's
 // pairs, sorted by key as a reducer command reads them, and returns the
-// pairs it prints instead.
+// pairs it prints instead, counting both in counters.
 func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schema.Keys, counters *counter.Set) (*Combiner, error) {
 	runs, err := in.Runs(1)
 	if err != nil {
@@ -105,5 +112,7 @@ func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schem
 	if err := runStreaming(ctx, argv, &buf, &lineEmitter{emit: out, keys: keys}, counters); err != nil {
 		return nil, fmt.Errorf("combiner: %w", err)
 	}
+	counters.Add(CounterGroup, CounterCombineInput, int64(len(runs[0])))
+	counters.Add(CounterGroup, CounterCombineOutput, int64(out.Len()))
 	return out, nil
 }

@@ -155,15 +155,21 @@ func TestStreamingOptionsNeeded(t *testing.T) {
 			t.Errorf("%s: the output is still the sequential one: the example cannot fail", tt.name)
 		}
 	}
-	shipped := func(combiner string) float64 {
+	shipped := func(combiner string) (float64, map[string]int64) {
 		out := filepath.Join(dir, "c"+fmt.Sprint(len(combiner)))
 		rep := out + ".json"
 		shell(t, dir, `jetmr mapreduce -q -i words.txt -o `+out+` --map 'awk -f pairs.awk' `+combiner+` --reduce 'awk -f sum.awk' --chunk-size 1KiB --report `+rep)
-		return readReport(t, rep)["bytes_out"].(float64)
+		return readReport(t, rep)["bytes_out"].(float64), reportCounters(t, rep)
 	}
-	with, without := shipped(`--combiner 'awk -f sum.awk'`), shipped("")
+	with, counters := shipped(`--combiner 'awk -f sum.awk'`)
+	without, none := shipped("")
 	if with <= 0 || with*4 > without {
 		t.Errorf("map output shipped: %v bytes with the combiner, %v without: want at least 4 times less", with, without)
+	}
+	words := int64(len(strings.Fields(shell(t, dir, "cat words.txt"))))
+	in, out := counters["jetmr,combine input pairs"], counters["jetmr,combine output pairs"]
+	if in != words || out <= 0 || out*4 > in || len(none) != 0 {
+		t.Errorf("combiner counters: %d pairs in (want the %d words), %d out; without a combiner: %v", in, words, out, none)
 	}
 }
 
