@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -82,7 +85,8 @@ func TestCountersCountOnce(t *testing.T) {
 }
 
 // TestCountersFromGoFunctions checks that Go map and reduce functions
-// count through counter.Add with the context they are given.
+// count through counter.Add with the context they are given, and that
+// the map's counters reach the job's Prometheus metrics as tasks merge.
 func TestCountersFromGoFunctions(t *testing.T) {
 	t.Parallel()
 	reg := mapper.NewRegistry()
@@ -105,6 +109,8 @@ func TestCountersFromGoFunctions(t *testing.T) {
 	cfg := baseConfig(t)
 	cfg.Kind, cfg.Inputs, cfg.Output, cfg.Registry = schema.KindMapReduce, []string{in}, filepath.Join(t.TempDir(), "out"), reg
 	cfg.Map, cfg.Reduce, cfg.Partitions, cfg.ChunkSize = "count-chunks", "count-keys", 2, 8<<10
+	promReg := prometheus.NewRegistry()
+	cfg.Observer = observe.Multi(observe.NewMetrics(promReg))
 	rep, err := runJob(t, cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -117,6 +123,26 @@ func TestCountersFromGoFunctions(t *testing.T) {
 		if got, ok := counterOf(rep, "Go", want.name); !ok || got != want.value {
 			t.Errorf("Go,%s = %d (present %v), want %d", want.name, got, ok, want.value)
 		}
+	}
+	fams, err := promReg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metric := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "jetmr_user_counter_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			metric[labels["group"]+","+labels["name"]] = m.GetCounter().GetValue()
+		}
+	}
+	if metric["Go,Words"] != float64(words) || metric["Go,Chunks"] != float64(rep.Tasks) || metric["Go,Keys"] != float64(keys) {
+		t.Errorf("jetmr_user_counter_total: %v, want Go,Words %d, Go,Chunks %d and Go,Keys %d", metric, words, rep.Tasks, keys)
 	}
 }
 

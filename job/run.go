@@ -107,7 +107,8 @@ type session struct {
 	data       jetstream.ObjectStore  // shipped chunks and outputs (transport "object"); nil otherwise
 	chunks     chunkObjects           // chunks in data of tasks not merged yet
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
-	counters   *counter.Set           // the user counters of the tasks and the reduce
+	counters   *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
+	reduced    *counter.Set           // the user counters of the reduce (command or function)
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
@@ -115,7 +116,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
-	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}}
+	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}, reduced: &counter.Set{}}
 	if p.cfg.Resume {
 		done, err := s.resume(ctx)
 		if err != nil || done {
@@ -259,6 +260,9 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		defer stopWork()
 		var err error
 		stats, err = red.Run(haltCtx)
+		if err == nil {
+			s.addReduced()
+		}
 		return err
 	})
 	var workerDone chan struct{}
@@ -350,7 +354,7 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
-		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone, Counters: s.counters,
+		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone, Counters: s.reduced,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Memory:  reduceShare(s.cfg.Memory),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
@@ -444,8 +448,23 @@ func (r *reduction) Merged(res *schema.Result) {
 func (r *reduction) Failed(n int) { r.failed(n) }
 
 func (r *reduction) Counted(counters []schema.Counter, status string) {
-	if o, ok := r.obs().(observe.CounterObserver); ok {
-		o.Counted(r.record.ID, "", counters, status)
+	r.counted(counters, status)
+}
+
+// counted tells the observers of counters.
+func (s *session) counted(counters []schema.Counter, status string) {
+	if o, ok := s.obs().(observe.CounterObserver); ok {
+		o.Counted(s.record.ID, "", counters, status)
+	}
+}
+
+// addReduced adds the counters of the reduce, which ran at the commit, to
+// the job's and tells the observers, once the output is committed: a
+// failed or interrupted commit's do not count.
+func (s *session) addReduced() {
+	if list := s.reduced.List(); len(list) > 0 {
+		s.counters.AddList(list)
+		s.counted(list, "")
 	}
 }
 
