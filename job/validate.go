@@ -497,13 +497,14 @@ func (p *plan) resolveMap(spec string) (string, []string, error) {
 }
 
 func (p *plan) resolveReduce(spec string) (string, []string, error) {
+	names := p.reg.ReduceNames() + ", " + schema.ReduceNone + " (map only)"
 	if spec == "" {
-		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", p.reg.ReduceNames())
+		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", names)
 	}
 	if _, _, ok := p.reg.Reduce(spec); ok || spec == schema.ReduceNone {
 		return spec, nil, nil
 	}
-	argv, err := splitCommand("--reduce", spec, p.reg.ReduceNames())
+	argv, err := splitCommand("--reduce", spec, names)
 	return "", argv, err
 }
 

@@ -36,7 +36,12 @@ Built-in reduces: sum, count, min, max, concat
 --reduce none:    map-only; each partition's pairs sorted by key
 
 DIR must not exist; it appears complete, holding part-00000 ... one file
-per partition, each with key<TAB>value lines sorted by key.`,
+per partition, each with key<TAB>value lines sorted by key.
+
+Hadoop Streaming options: --combiner, --key-fields, --partition-fields
+(secondary sort), --key-order; a command's stderr lines
+reporter:counter:GROUP,NAME,AMOUNT and reporter:status:MSG are counted in
+the run report and shown in the progress line.`,
 		Example: `  jetmr mapreduce -i books/ -o counts --map wordcount --reduce sum
   jetmr mapreduce -i logs/ -o errors --map 'grep:ERROR [a-z]+' --reduce count --partitions 4
   jetmr mapreduce -i data/ -o out --map ./mapper.py --reduce ./reducer.py
