@@ -301,8 +301,7 @@ func TestJobRecordBuiltin(t *testing.T) {
 // header are stamped with the version that added headers, and fetched
 // tasks with the one that added fetching, and the records of jobs with
 // Hadoop Streaming settings with the one that added those, which workers
-// that predate them
-// leave alone, and the others with version 1.
+// that predate them leave alone, and the others with version 1.
 func TestHeaderMessagesVersion(t *testing.T) {
 	t.Parallel()
 	version := func(data []byte, err error) int {
