@@ -340,7 +340,7 @@ func (p *plan) resolveInputs(ctx context.Context) error {
 func recordFingerprints(fps []splitter.Fingerprint) []schema.InputFingerprint {
 	out := make([]schema.InputFingerprint, len(fps))
 	for i, fp := range fps {
-		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino}
+		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino, ETag: fp.ETag}
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -39,6 +40,7 @@ type processor struct {
 	files      fileCache
 	bufs       sync.Pool
 	data       dataStore // the job's object store, for transport "object"
+	objects    objectInputs
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -152,6 +154,13 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 }
 
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
+	if objstore.IsURL(t.Path) && !t.Shipped() {
+		r, _, err := p.openObjectRange(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() { r.Close() }, nil
+	}
 	if t.Shipped() {
 		data, err := p.shipped(ctx, t)
 		if err != nil {
@@ -190,6 +199,9 @@ func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(
 	if t.Shipped() {
 		data, err := p.shipped(ctx, t)
 		return data, func() {}, err
+	}
+	if objstore.IsURL(t.Path) {
+		return p.readObjectRange(ctx, t)
 	}
 	bp, _ := p.bufs.Get().(*[]byte)
 	if bp == nil {

@@ -1,0 +1,146 @@
+package s3test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// The credentials the server accepts. The secret is long and unusual, so
+// that a test can look for it in everything jetmr prints.
+const (
+	AccessKey = "AKIAJETMRTEST0000001"
+	SecretKey = "jetmr-test-secret/9f3c1e7a5b2d4c6e8f0a1b3c5d7e9f1a"
+)
+
+// Server is a running S3-protocol server.
+type Server struct {
+	// URL is the endpoint, http://127.0.0.1:PORT.
+	URL     string
+	backend *s3mem.Backend
+
+	mu     sync.Mutex
+	denied map[string]bool
+}
+
+// Start starts a server on 127.0.0.1 and stops it at the end of the test.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{backend: s3mem.New(), denied: make(map[string]bool)}
+	fake := gofakes3.New(s.backend, gofakes3.WithAutoBucket(false))
+	srv := httptest.NewServer(s.wrap(fake.Server()))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// Env is the environment of a process that uses the server: its
+// endpoint and the accepted credentials.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.URL,
+		"AWS_ACCESS_KEY_ID=" + AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + SecretKey,
+		"AWS_REGION=us-east-1",
+	}
+}
+
+// Bucket creates a bucket.
+func (s *Server) Bucket(t testing.TB, name string) {
+	t.Helper()
+	if err := s.backend.CreateBucket(name); err != nil {
+		t.Fatalf("creating bucket %s: %v", name, err)
+	}
+}
+
+// Deny makes the server refuse every request about bucket with
+// AccessDenied, as a bucket policy that excludes the test's key would.
+func (s *Server) Deny(bucket string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[bucket] = true
+}
+
+// Put stores data as bucket/key.
+func (s *Server) Put(t testing.TB, bucket, key string, data []byte) {
+	t.Helper()
+	if _, err := s.backend.PutObject(bucket, key, map[string]string{}, bytes.NewReader(data), int64(len(data)), nil); err != nil {
+		t.Fatalf("putting %s/%s: %v", bucket, key, err)
+	}
+}
+
+// Get returns the bytes of bucket/key, and false when there is no such
+// object.
+func (s *Server) Get(t testing.TB, bucket, key string) ([]byte, bool) {
+	t.Helper()
+	obj, err := s.backend.GetObject(bucket, key, nil)
+	if gofakes3.HasErrorCode(err, gofakes3.ErrNoSuchKey) {
+		return nil, false
+	}
+	if err != nil {
+		t.Fatalf("getting %s/%s: %v", bucket, key, err)
+	}
+	defer obj.Contents.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(obj.Contents); err != nil {
+		t.Fatalf("reading %s/%s: %v", bucket, key, err)
+	}
+	return buf.Bytes(), true
+}
+
+// Keys returns the keys of bucket under prefix, in order.
+func (s *Server) Keys(t testing.TB, bucket, prefix string) []string {
+	t.Helper()
+	p := gofakes3.NewPrefix(&prefix, nil)
+	list, err := s.backend.ListBucket(bucket, &p, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatalf("listing %s: %v", bucket, err)
+	}
+	var keys []string
+	for _, c := range list.Contents {
+		keys = append(keys, c.Key)
+	}
+	return keys
+}
+
+// wrap adds what the in-memory store leaves out: signature checks (of
+// the access key only) and If-Match on GET and HEAD.
+func (s *Server) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		s.mu.Lock()
+		denied := s.denied[bucket]
+		s.mu.Unlock()
+		auth := r.Header.Get("Authorization") + r.URL.Query().Get("X-Amz-Credential")
+		if denied || !strings.Contains(auth, "Credential="+AccessKey+"/") && !strings.HasPrefix(r.URL.Query().Get("X-Amz-Credential"), AccessKey+"/") {
+			fail(w, http.StatusForbidden, "AccessDenied", "Access Denied")
+			return
+		}
+		if m := r.Header.Get("If-Match"); m != "" && key != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			obj, err := s.backend.HeadObject(bucket, key)
+			if err != nil {
+				fail(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
+				return
+			}
+			if etag := `"` + hex.EncodeToString(obj.Hash) + `"`; strings.Trim(m, `"`) != strings.Trim(etag, `"`) {
+				fail(w, http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func fail(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message></Error>`, code, msg)
+}
