@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -45,8 +46,8 @@ func transport(given string, external bool) (string, error) {
 // process (transport "object"): the chunk travels inline in the task when
 // small, else as an object, with its checksum either way.
 func (s *session) ship(ctx context.Context, t *schema.Task) error {
-	if s.record.Transport != schema.TransportObject || t.Path == "" || t.Inline != nil {
-		return nil
+	if s.record.Transport != schema.TransportObject || t.Path == "" || t.Inline != nil || objstore.IsURL(t.Path) {
+		return nil // workers read objects' ranges themselves
 	}
 	data := make([]byte, t.Length)
 	f, err := os.Open(t.Path)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/splitter"
 )
 
@@ -27,6 +29,9 @@ func (c *Client) Inputs(ctx context.Context, urls []string) ([]splitter.Input, e
 		for _, o := range objs {
 			if seen[o.URL()] {
 				continue
+			}
+			if strings.HasSuffix(o.Key, ".gz") || strings.HasSuffix(o.Key, ".zst") {
+				return nil, errs.BadInput("", "object %s is compressed, and workers read objects by byte ranges, which a compressed stream cannot be cut into: store it decompressed, or copy it to a local folder and give that path", o.URL())
 			}
 			seen[o.URL()] = true
 			out = append(out, splitter.Input{Path: o.URL(), Size: o.Size, Fingerprint: splitter.Fingerprint{Size: o.Size, ETag: o.ETag}})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/schema"
@@ -55,8 +56,11 @@ func (l Location) String() string { return Scheme + l.Bucket + "/" + l.Key }
 func Parse(s string) (Location, error) {
 	rest, ok := strings.CutPrefix(s, Scheme)
 	bucket, key, _ := strings.Cut(rest, "/")
-	if !ok || bucket == "" || strings.ContainsAny(bucket, " ?#") {
+	if !ok || bucket == "" {
 		return Location{}, errs.BadInput("", "%q is not an object URL: write s3://BUCKET/KEY or s3://BUCKET/PREFIX/", s)
+	}
+	if err := s3utils.CheckValidBucketNameStrict(bucket); err != nil {
+		return Location{}, errs.BadInput("", "%q does not name a bucket (%v): write s3://BUCKET/KEY or s3://BUCKET/PREFIX/", s, err)
 	}
 	return Location{Bucket: bucket, Key: key}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -26,6 +27,7 @@ type Server struct {
 	// URL is the endpoint, http://127.0.0.1:PORT.
 	URL     string
 	backend *s3mem.Backend
+	srv     *httptest.Server
 
 	mu     sync.Mutex
 	denied map[string]bool
@@ -38,9 +40,12 @@ func Start(t testing.TB) *Server {
 	fake := gofakes3.New(s.backend, gofakes3.WithAutoBucket(false))
 	srv := httptest.NewServer(s.wrap(fake.Server()))
 	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s.URL, s.srv = srv.URL, srv
 	return s
 }
+
+// Close stops the server before the end of the test.
+func (s *Server) Close() { s.srv.Close() }
 
 // Env is the environment of a process that uses the server: its
 // endpoint and the accepted credentials.
@@ -72,7 +77,7 @@ func (s *Server) Deny(bucket string) {
 // Put stores data as bucket/key.
 func (s *Server) Put(t testing.TB, bucket, key string, data []byte) {
 	t.Helper()
-	if _, err := s.backend.PutObject(bucket, key, map[string]string{}, bytes.NewReader(data), int64(len(data)), nil); err != nil {
+	if _, err := s.backend.PutObject(bucket, key, map[string]string{"Last-Modified": time.Now().UTC().Format(http.TimeFormat)}, bytes.NewReader(data), int64(len(data)), nil); err != nil {
 		t.Fatalf("putting %s/%s: %v", bucket, key, err)
 	}
 }

@@ -1,0 +1,308 @@
+package main_test
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jetmr/jetmr/internal/clitest"
+	"github.com/jetmr/jetmr/internal/s3test"
+)
+
+// s3Files uploads files to bucket under prefix, each as the key
+// prefix+its path relative to root, and returns the server.
+func s3Files(t *testing.T, s *s3test.Server, bucket, prefix, root string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := filepath.Rel(root, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Put(t, bucket, prefix+filepath.ToSlash(rel), data)
+	}
+}
+
+// noSecret fails the test when the test server's secret key appears in
+// any of texts.
+func noSecret(t *testing.T, texts ...string) {
+	t.Helper()
+	for _, s := range texts {
+		if strings.Contains(s, s3test.SecretKey) {
+			t.Fatalf("the secret access key was printed:\n%s", s)
+		}
+	}
+}
+
+// TestS3Input runs pipe and mapreduce jobs over objects of an S3 server
+// and compares their outputs with the same jobs over the same bytes read
+// locally: record options move range ends alike.
+func TestS3Input(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	s.Bucket(t, "inputs")
+	root := td(t, "text")
+	s3Files(t, s, "inputs", "text/", root, textFiles(t)...)
+	s3Files(t, s, "inputs", "misc/", filepath.Dir(root), td(t, "crlf.txt"), td(t, "nonl.txt"), td(t, "longline.txt"))
+	nul := []byte("one\x00two\x00three has more\x00four\x00")
+	s.Put(t, "inputs", "nul/recs", nul)
+	local := t.TempDir()
+	if err := os.WriteFile(filepath.Join(local, "recs"), nul, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// mark shows a line cut in two: each piece would get its own @.
+	mark := []string{"sed", "s/^/@/"}
+	tests := []struct {
+		name   string
+		inputs []string // s3 URLs
+		local  []string // the same bytes, locally
+		args   []string // after -i, before --
+		argv   []string
+	}{
+		{"pipe prefix", []string{"s3://inputs/text/"}, []string{root}, []string{"--chunk-size", "1KiB"}, mark},
+		{"pipe prefix without slash", []string{"s3://inputs/text"}, []string{root}, []string{"--chunk-size", "300"}, mark},
+		{"pipe keys", []string{"s3://inputs/misc/crlf.txt", "s3://inputs/misc/nonl.txt", "s3://inputs/misc/longline.txt"},
+			[]string{td(t, "crlf.txt"), td(t, "nonl.txt"), td(t, "longline.txt")}, []string{"--chunk-size", "1KiB"}, mark},
+		{"pipe header", []string{"s3://inputs/text/"}, []string{root}, []string{"--chunk-size", "512", "--header", "1"}, []string{"sh", "-c", `read -r h; while IFS= read -r l; do echo "$h|$l"; done`}},
+		{"pipe nul", []string{"s3://inputs/nul/recs"}, []string{filepath.Join(local, "recs")}, []string{"--chunk-size", "5", "-0"}, []string{"sh", "-c", `tr '\000' '\n' | sed s/^/@/`}},
+		{"object transport", []string{"s3://inputs/text/"}, []string{root}, []string{"--chunk-size", "2KiB", "--transport", "object"}, mark},
+		{"mapreduce", []string{"s3://inputs/text/", "s3://inputs/misc/"}, []string{root, td(t, "crlf.txt"), td(t, "longline.txt"), td(t, "nonl.txt")},
+			[]string{"--chunk-size", "700", "--map", "wordcount", "--reduce", "sum", "--partitions", "2"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			kind := "pipe"
+			if tt.argv == nil {
+				kind = "mapreduce"
+			}
+			run := func(inputs []string) string {
+				dir := t.TempDir()
+				args := []string{kind, "--store", t.TempDir(), "-q", "-o", "out"}
+				for _, in := range inputs {
+					args = append(args, "-i", in)
+				}
+				args = append(args, tt.args...)
+				if tt.argv != nil {
+					args = append(append(args, "--"), tt.argv...)
+				}
+				r := jetmrEnv(t, dir, s.Env(), args...)
+				if r.code != 0 {
+					t.Fatalf("%v: exit status %d, want 0; stderr:\n%s", inputs, r.code, r.stderr)
+				}
+				noSecret(t, r.stdout, r.stderr)
+				if kind == "pipe" {
+					data, err := os.ReadFile(filepath.Join(dir, "out"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					return string(data)
+				}
+				var all []string
+				for _, part := range []string{"part-00000", "part-00001"} {
+					data, err := os.ReadFile(filepath.Join(dir, "out", part))
+					if err != nil {
+						t.Fatal(err)
+					}
+					all = append(all, string(data))
+				}
+				return strings.Join(all, "|")
+			}
+			got, want := run(tt.inputs), run(tt.local)
+			if got != want {
+				t.Errorf("output from s3 (%d bytes) differs from the output of the local files (%d bytes):\n%.300q\n%.300q", len(got), len(want), got, want)
+			}
+			if kind == "pipe" && tt.argv[0] == "sed" && tt.local[0] == root {
+				if seq := sequential(t, tt.argv, textFiles(t)...); got != seq {
+					t.Errorf("output (%d bytes) differs from the sequential run (%d bytes)", len(got), len(seq))
+				}
+			}
+		})
+	}
+}
+
+// TestS3InputWorkers runs jobs whose tasks only `jetmr worker` processes
+// run, over NATS: the workers read their ranges from the S3 server (no
+// file holds the input anywhere), one of them SIGKILLed again and again
+// while it reads and runs them; the output equals the sequential run's.
+func TestS3InputWorkers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 1<<20, 11)
+	s := s3test.Start(t)
+	s.Bucket(t, "data")
+	s3Files(t, s, "data", "logs/", dir, in)
+	if err := os.Remove(in); err != nil {
+		t.Fatal(err)
+	}
+	ref := filepath.Join(t.TempDir(), "in.txt")
+	genText(t, ref, 1<<20, 11) // the same bytes, for the reference only
+	url := plainNATS(t)
+	workerArgs := []string{"worker", "--nats", url, "--log-format", "json", "-j", "2", "--spill=" + filepath.Join(dir, "spill"), "--ack-wait", "2s"}
+	var workers []*clitest.Proc
+	for range 2 {
+		w := clitest.Start(t, bin, "", s.Env(), workerArgs...)
+		(&workerProc{w}).waitUp(t)
+		workers = append(workers, w)
+	}
+	argv := []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}
+	sub := clitest.Start(t, bin, dir, s.Env(), append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
+		"--local-workers", "0", "-i", "s3://data/logs/", "-o", filepath.Join(dir, "out.txt"), "--chunk-size", "8KiB", "--"}, argv...)...)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	kills := 0
+	wg.Go(func() {
+		r := rand.New(rand.NewPCG(3, 4))
+		for kills < 6 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(300+r.IntN(400)) * time.Millisecond):
+			}
+			i := r.IntN(len(workers))
+			workers[i].Signal(syscall.SIGKILL)
+			<-workers[i].Done()
+			workers[i] = clitest.Start(t, bin, "", s.Env(), workerArgs...)
+			kills++
+		}
+	})
+	code := sub.Wait(t, 4*runTimeout)
+	close(stop)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
+	}
+	if kills == 0 {
+		t.Fatal("the job ended before any worker was killed: the test proved nothing")
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sequential(t, argv, ref); string(got) != want {
+		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
+	}
+	for _, w := range workers {
+		noSecret(t, w.Stderr.String(), w.Stdout.String())
+		(&workerProc{w}).term(t)
+	}
+	noSecret(t, sub.Stderr.String(), sub.Stdout.String())
+}
+
+// TestS3ChangedObject writes an input object again while a job reads it:
+// the job fails, naming the object and both ETags, and writes no output;
+// a resume after the change is refused, naming the ETags too.
+func TestS3ChangedObject(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := s3test.Start(t)
+	s.Bucket(t, "inputs")
+	s.Put(t, "inputs", "big.txt", []byte(strings.Repeat("a line of text\n", 2000)))
+	store := t.TempDir()
+	// The first task waits for "go"; the test writes the object again
+	// before it creates it, so every later range is of the new version.
+	script := "touch started; while [ ! -e go ]; do sleep 0.02; done; cat"
+	sub := clitest.Start(t, bin, dir, s.Env(), "pipe", "--store", store, "--job", "chg", "-j", "1", "--retries", "0",
+		"-i", "s3://inputs/big.txt", "-o", "out.txt", "--chunk-size", "4KiB", "--", "sh", "-c", script)
+	eventually(t, runTimeout, "the first task", func() (bool, string) {
+		_, err := os.Stat(filepath.Join(dir, "started"))
+		return err == nil, sub.Stderr.String()
+	})
+	s.Put(t, "inputs", "big.txt", []byte(strings.Repeat("another line\n", 2000)))
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := sub.Wait(t, runTimeout); code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, sub.Stderr)
+	}
+	stderr := sub.Stderr.String()
+	for _, want := range []string{"s3://inputs/big.txt", "was written again while the job read it", "listed with ETag"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.txt")); err == nil {
+		t.Error("out.txt was written by a failed job")
+	}
+	r := jetmrEnv(t, dir, s.Env(), "pipe", "--store", store, "--job", "chg", "--resume", "--retry-failed",
+		"-i", "s3://inputs/big.txt", "-o", "out.txt", "--chunk-size", "4KiB", "--", "cat")
+	if r.code != 2 || !strings.Contains(r.stderr, "its ETag changed from") {
+		t.Fatalf("resume after the change: exit %d, want 2 naming the ETag change; stderr:\n%s", r.code, r.stderr)
+	}
+	noSecret(t, stderr, r.stderr, r.stdout)
+}
+
+// TestS3Errors checks the exit status and message of each problem with
+// s3:// inputs, and that no message holds the secret key.
+func TestS3Errors(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	s.Bucket(t, "inputs")
+	s.Bucket(t, "locked")
+	s.Deny("locked")
+	s.Put(t, "inputs", "a.txt", []byte("x\n"))
+	s.Put(t, "inputs", "z.gz", []byte("not really\n"))
+	closed := closedPort(t)
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		want []string
+	}{
+		{"unreachable", nil, []string{"-i", "s3://inputs/a.txt", "--s3-endpoint", closed}, 3, []string{closed, "cannot be reached", "connection refused"}},
+		{"denied", nil, []string{"-i", "s3://locked/a.txt"}, 3, []string{s.URL, "AccessDenied", "s3://locked/a.txt"}},
+		{"wrong key", []string{"AWS_ACCESS_KEY_ID=AKIAWRONG"}, []string{"-i", "s3://inputs/a.txt"}, 3, []string{s.URL, "AccessDenied", "AWS_ACCESS_KEY_ID"}},
+		{"no bucket", nil, []string{"-i", "s3://nosuch/a.txt"}, 2, []string{`bucket "nosuch" does not exist`, s.URL}},
+		{"no objects", nil, []string{"-i", "s3://inputs/nothing/"}, 2, []string{"no objects at s3://inputs/nothing/"}},
+		{"no bucket in URL", nil, []string{"-i", "s3:///a.txt"}, 2, []string{`"s3:///a.txt" is not an object URL`}},
+		{"bad bucket name", nil, []string{"-i", "s3://a_b/k"}, 2, []string{`"s3://a_b/k" does not name a bucket`}},
+		{"bad endpoint", nil, []string{"-i", "s3://inputs/a.txt", "--s3-endpoint", "ftp://x"}, 2, []string{`--s3-endpoint "ftp://x"`}},
+		{"mixed", nil, []string{"-i", "s3://inputs/a.txt", "-i", td(t, "nonl.txt")}, 2, []string{"either files or objects"}},
+		{"csv", nil, []string{"-i", "s3://inputs/a.txt", "--format", "csv"}, 2, []string{"--format csv", "s3://"}},
+		{"compressed", nil, []string{"-i", "s3://inputs/z.gz"}, 2, []string{"s3://inputs/z.gz is compressed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			args := append([]string{"pipe", "--store", t.TempDir(), "-o", "out", "--report", "report.json"}, tt.args...)
+			start := time.Now()
+			r := jetmrEnv(t, dir, append(s.Env(), tt.env...), append(args, "--", "cat")...)
+			if r.code != tt.code {
+				t.Fatalf("exit status %d, want %d; stderr:\n%s", r.code, tt.code, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			if took := time.Since(start); took > 20*time.Second {
+				t.Errorf("took %s: retries are not bounded", took)
+			}
+			report, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+			noSecret(t, r.stdout, r.stderr, string(report))
+			if names := dirNames(t, dir); len(names) > 1 || len(names) == 1 && names[0] != "report.json" {
+				t.Errorf("working directory holds %q, want no output", names)
+			}
+		})
+	}
+}
+
+// closedPort returns the URL of a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	s := s3test.Start(t)
+	url := s.URL
+	s.Close()
+	return url
+}
