@@ -111,7 +111,12 @@ func Resolve(s Settings) (schema.S3Service, error) {
 type Client struct {
 	mc       *minio.Client
 	endpoint string
+	partSize uint64 // of multipart uploads
 }
+
+// partSize is the size of the parts of a multipart upload; smaller files
+// are uploaded in one PUT.
+const partSize = 16 << 20
 
 // Open returns a client of the service, with credentials from the
 // environment (see the package documentation). It makes no request.
@@ -141,7 +146,7 @@ func Open(svc schema.S3Service) (*Client, error) {
 	if err != nil {
 		return nil, errs.BadInput("", "object store endpoint %s cannot be used (%v): check --s3-endpoint or AWS_ENDPOINT_URL", svc.Endpoint, err)
 	}
-	return &Client{mc: mc, endpoint: svc.Endpoint}, nil
+	return &Client{mc: mc, endpoint: svc.Endpoint, partSize: partSize}, nil
 }
 
 // Endpoint is the service's URL, for messages.
@@ -229,7 +234,7 @@ func (c *Client) Exists(ctx context.Context, loc Location, prefix bool) (bool, e
 // when small, else as a multipart upload, completed only once every part
 // is stored, so that the object appears whole or not at all.
 func (c *Client) Upload(ctx context.Context, loc Location, path string) error {
-	if _, err := c.mc.FPutObject(ctx, loc.Bucket, loc.Key, path, minio.PutObjectOptions{ContentType: "application/octet-stream"}); err != nil {
+	if _, err := c.mc.FPutObject(ctx, loc.Bucket, loc.Key, path, minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: c.partSize}); err != nil {
 		return c.failed(err, "uploading", loc)
 	}
 	return nil
