@@ -24,6 +24,10 @@ type objectOutput struct {
 	dir    bool   // a folder of part files under the prefix loc.Key
 }
 
+// objectStageDir is the folder of a store that holds the staging folders
+// of s3:// outputs, one per job.
+const objectStageDir = "s3-output"
+
 // stageObjectOutput prepares an s3:// output: it checks the URL, refuses
 // an existing output unless cfg.Force, and points cfg.Output at a staging
 // path under the job's store folder, the same for every run of the job
@@ -78,7 +82,7 @@ func stageObjectOutput(ctx context.Context, cfg *Config) (*objectOutput, error) 
 			return nil, err
 		}
 	}
-	o.stage = filepath.Join(base, "s3-output", cfg.ID)
+	o.stage = filepath.Join(base, objectStageDir, cfg.ID)
 	if err := os.MkdirAll(o.stage, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the staging folder of output %s: %w", cfg.Output, err)
 	}

@@ -1,9 +1,12 @@
 package main_test
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -305,4 +308,86 @@ func closedPort(t *testing.T) string {
 	url := s.URL
 	s.Close()
 	return url
+}
+
+// TestS3Output writes a pipe job's output and a mapreduce job's part
+// files to the S3 server: they equal the local outputs of the same jobs,
+// exist only once the job completed, and an existing output is refused
+// (exit 2, nothing run) unless --force.
+func TestS3Output(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	s.Bucket(t, "results")
+	root := td(t, "text")
+	mark := []string{"sed", "s/^/@/"}
+	want := sequential(t, mark, textFiles(t)...)
+	store := t.TempDir()
+	pipe := func(force bool, argv ...string) result {
+		args := []string{"pipe", "--store", store, "-q", "--job", "j" + strconv.Itoa(int(time.Now().UnixNano()%1e9)), "-i", root, "-o", "s3://results/out/upper.txt", "--chunk-size", "1KiB"}
+		if force {
+			args = append(args, "--force")
+		}
+		return jetmrEnv(t, t.TempDir(), s.Env(), append(append(args, "--"), argv...)...)
+	}
+	// A failed job publishes nothing.
+	if r := pipe(false, "sh", "-c", "exit 3"); r.code != 1 {
+		t.Fatalf("failing job: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	if _, ok := s.Get(t, "results", "out/upper.txt"); ok {
+		t.Fatal("a failed job published its output")
+	}
+	// It keeps its staged output for --resume until discarded.
+	staged := dirNames(t, filepath.Join(store, "s3-output"))
+	if len(staged) != 1 {
+		t.Fatalf("staging folders after a failed job: %q", staged)
+	}
+	if r := jetmr(t, t.TempDir(), "discard", staged[0], "--store", store); r.code != 0 {
+		t.Fatalf("discard: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if r := pipe(false, mark...); r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if got, _ := s.Get(t, "results", "out/upper.txt"); string(got) != want {
+		t.Fatalf("object holds %d bytes, want the sequential run's %d", len(got), len(want))
+	}
+	r := pipe(false, "cat")
+	if r.code != 2 || !strings.Contains(r.stderr, "s3://results/out/upper.txt already exists") || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("existing output: exit %d, want 2 naming it and --force; stderr:\n%s", r.code, r.stderr)
+	}
+	if r := pipe(true, "tr", "a-z", "A-Z"); r.code != 0 {
+		t.Fatalf("--force: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if got, _ := s.Get(t, "results", "out/upper.txt"); string(got) != sequential(t, []string{"tr", "a-z", "A-Z"}, textFiles(t)...) {
+		t.Fatal("--force did not replace the object with the new output")
+	}
+
+	// mapreduce: part files under the prefix, as the local run writes them.
+	dir := t.TempDir()
+	args := []string{"mapreduce", "--store", t.TempDir(), "-q", "-i", root, "--map", "wordcount", "--reduce", "sum", "--partitions", "2", "--chunk-size", "2KiB"}
+	if r := jetmrEnv(t, dir, s.Env(), append(args, "-o", "local")...); r.code != 0 {
+		t.Fatalf("local mapreduce: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if r := jetmrEnv(t, dir, s.Env(), append(args, "-o", "s3://results/counts")...); r.code != 0 {
+		t.Fatalf("mapreduce to s3: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if keys := s.Keys(t, "results", "counts/"); !slices.Equal(keys, []string{"counts/part-00000", "counts/part-00001"}) {
+		t.Fatalf("keys under counts/: %q", keys)
+	}
+	for _, part := range []string{"part-00000", "part-00001"} {
+		local, err := os.ReadFile(filepath.Join(dir, "local", part))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(t, "results", "counts/"+part); !bytes.Equal(got, local) {
+			t.Errorf("%s differs from the local run's", part)
+		}
+	}
+	r = jetmrEnv(t, dir, s.Env(), append(args, "-o", "s3://results/counts/")...)
+	if r.code != 2 || !strings.Contains(r.stderr, "prefix s3://results/counts/") {
+		t.Fatalf("existing prefix: exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+	}
+	noSecret(t, r.stdout, r.stderr)
+	if names := dirNames(t, filepath.Join(store, "s3-output")); len(names) != 0 {
+		t.Errorf("staging folders left behind: %q", names)
+	}
 }
