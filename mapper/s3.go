@@ -53,7 +53,23 @@ func (p *processor) openObjectRange(ctx context.Context, t schema.Task) (io.Read
 		}
 		return nil, 0, fmt.Errorf("reading task %d's range of %s: %w", t.Index, t.Path, err)
 	}
-	return r, n, nil
+	return &exactReader{ReadCloser: r, left: n}, n, nil
+}
+
+// exactReader fails a read that ends before the n bytes it was promised,
+// so that a body cut short is a failed attempt, never a short chunk.
+type exactReader struct {
+	io.ReadCloser
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.ReadCloser.Read(p)
+	e.left -= int64(n)
+	if errors.Is(err, io.EOF) && e.left != 0 {
+		err = fmt.Errorf("the object store's answer ended %d bytes early: %w", e.left, io.ErrUnexpectedEOF)
+	}
+	return n, err
 }
 
 // readObjectRange reads the records of task t whole, in a buffer from
