@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -322,39 +321,37 @@ func TestS3Output(t *testing.T) {
 	mark := []string{"sed", "s/^/@/"}
 	want := sequential(t, mark, textFiles(t)...)
 	store := t.TempDir()
-	pipe := func(force bool, argv ...string) result {
-		args := []string{"pipe", "--store", store, "-q", "--job", "j" + strconv.Itoa(int(time.Now().UnixNano()%1e9)), "-i", root, "-o", "s3://results/out/upper.txt", "--chunk-size", "1KiB"}
-		if force {
-			args = append(args, "--force")
-		}
-		return jetmrEnv(t, t.TempDir(), s.Env(), append(append(args, "--"), argv...)...)
+	pipe := func(id string, extra []string, argv ...string) result {
+		args := []string{"pipe", "--store", store, "-q", "--job", id, "-i", root, "-o", "s3://results/out/upper.txt", "--chunk-size", "1KiB", "--retries", "0"}
+		return jetmrEnv(t, t.TempDir(), s.Env(), append(append(append(args, extra...), "--"), argv...)...)
 	}
-	// A failed job publishes nothing.
-	if r := pipe(false, "sh", "-c", "exit 3"); r.code != 1 {
-		t.Fatalf("failing job: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	// A failed job publishes nothing, and keeps its staged output for
+	// --resume until discarded.
+	for _, id := range []string{"fail1", "fail2"} {
+		if r := pipe(id, nil, "sh", "-c", "exit 3"); r.code != 1 {
+			t.Fatalf("failing job: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+		}
 	}
 	if _, ok := s.Get(t, "results", "out/upper.txt"); ok {
 		t.Fatal("a failed job published its output")
 	}
-	// It keeps its staged output for --resume until discarded.
-	staged := dirNames(t, filepath.Join(store, "s3-output"))
-	if len(staged) != 1 {
-		t.Fatalf("staging folders after a failed job: %q", staged)
+	if staged := dirNames(t, filepath.Join(store, "s3-output")); !slices.Equal(staged, []string{"fail1", "fail2"}) {
+		t.Fatalf("staging folders after failed jobs: %q", staged)
 	}
-	if r := jetmr(t, t.TempDir(), "discard", staged[0], "--store", store); r.code != 0 {
+	if r := jetmr(t, t.TempDir(), "discard", "fail1", "--store", store); r.code != 0 {
 		t.Fatalf("discard: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
-	if r := pipe(false, mark...); r.code != 0 {
-		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	if r := pipe("fail2", []string{"--resume", "--retry-failed"}, mark...); r.code != 0 {
+		t.Fatalf("resume: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 	if got, _ := s.Get(t, "results", "out/upper.txt"); string(got) != want {
 		t.Fatalf("object holds %d bytes, want the sequential run's %d", len(got), len(want))
 	}
-	r := pipe(false, "cat")
+	r := pipe("again", nil, "cat")
 	if r.code != 2 || !strings.Contains(r.stderr, "s3://results/out/upper.txt already exists") || !strings.Contains(r.stderr, "--force") {
 		t.Fatalf("existing output: exit %d, want 2 naming it and --force; stderr:\n%s", r.code, r.stderr)
 	}
-	if r := pipe(true, "tr", "a-z", "A-Z"); r.code != 0 {
+	if r := pipe("forced", []string{"--force"}, "tr", "a-z", "A-Z"); r.code != 0 {
 		t.Fatalf("--force: exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 	if got, _ := s.Get(t, "results", "out/upper.txt"); string(got) != sequential(t, []string{"tr", "a-z", "A-Z"}, textFiles(t)...) {
