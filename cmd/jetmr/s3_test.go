@@ -193,6 +193,23 @@ func TestS3InputWorkers(t *testing.T) {
 	if want := sequential(t, argv, ref); string(got) != want {
 		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
 	}
+	// A word count on the workers equals the embedded one over the file.
+	mr := []string{"mapreduce", "-q", "--map", "wordcount", "--reduce", "sum", "--partitions", "2", "--chunk-size", "64KiB"}
+	r := jetmrEnv(t, dir, s.Env(), append(mr, "--nats", url, "--store", filepath.Join(dir, "store2"), "--local-workers", "0",
+		"-i", "s3://data/logs/in.txt", "-o", "counts-s3")...)
+	if r.code != 0 {
+		t.Fatalf("mapreduce on workers: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if r := jetmr(t, dir, append(mr, "--store", filepath.Join(dir, "store3"), "-i", ref, "-o", "counts-local")...); r.code != 0 {
+		t.Fatalf("local mapreduce: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, part := range []string{"part-00000", "part-00001"} {
+		a, errA := os.ReadFile(filepath.Join(dir, "counts-s3", part))
+		b, errB := os.ReadFile(filepath.Join(dir, "counts-local", part))
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s of the workers' word count differs from the local one (%v, %v)", part, errA, errB)
+		}
+	}
 	for _, w := range workers {
 		noSecret(t, w.Stderr.String(), w.Stdout.String())
 		(&workerProc{w}).term(t)
