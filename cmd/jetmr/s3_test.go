@@ -88,7 +88,7 @@ func TestS3Input(t *testing.T) {
 			}
 			run := func(inputs []string) string {
 				dir := t.TempDir()
-				args := []string{kind, "--store", t.TempDir(), "-q", "-o", "out"}
+				args := []string{kind, "--store", t.TempDir(), "-q", "-o", "out", "--log-level", "debug"}
 				for _, in := range inputs {
 					args = append(args, "-i", in)
 				}
@@ -294,7 +294,7 @@ func TestS3Errors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			args := append([]string{"pipe", "--store", t.TempDir(), "-o", "out", "--report", "report.json"}, tt.args...)
+			args := append([]string{"pipe", "--store", t.TempDir(), "-o", "out", "--report", "report.json", "--log-level", "debug"}, tt.args...)
 			start := time.Now()
 			r := jetmrEnv(t, dir, append(s.Env(), tt.env...), append(args, "--", "cat")...)
 			if r.code != tt.code {
