@@ -134,7 +134,8 @@ func TestS3Input(t *testing.T) {
 // TestS3InputWorkers runs jobs whose tasks only `jetmr worker` processes
 // run, over NATS: the workers read their ranges from the S3 server (no
 // file holds the input anywhere), one of them SIGKILLed again and again
-// while it reads and runs them; the output equals the sequential run's.
+// while it reads them (each ranged GET is slowed down); the output equals
+// the sequential run's.
 func TestS3InputWorkers(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -156,7 +157,10 @@ func TestS3InputWorkers(t *testing.T) {
 		(&workerProc{w}).waitUp(t)
 		workers = append(workers, w)
 	}
-	argv := []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}
+	// Each task spends most of its time reading its range: a kill most
+	// likely lands in a ranged GET.
+	s.Slow(40 * time.Millisecond)
+	argv := []string{"tr", "a-z", "A-Z"}
 	sub := clitest.Start(t, bin, dir, s.Env(), append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
 		"--local-workers", "0", "-i", "s3://data/logs/", "-o", filepath.Join(dir, "out.txt"), "--chunk-size", "8KiB", "--"}, argv...)...)
 	var wg sync.WaitGroup
@@ -183,6 +187,7 @@ func TestS3InputWorkers(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
 	}
+	t.Logf("%d workers killed", kills)
 	if kills == 0 {
 		t.Fatal("the job ended before any worker was killed: the test proved nothing")
 	}
@@ -194,6 +199,7 @@ func TestS3InputWorkers(t *testing.T) {
 		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
 	}
 	// A word count on the workers equals the embedded one over the file.
+	s.Slow(0)
 	mr := []string{"mapreduce", "-q", "--map", "wordcount", "--reduce", "sum", "--partitions", "2", "--chunk-size", "64KiB"}
 	r := jetmrEnv(t, dir, s.Env(), append(mr, "--nats", url, "--store", filepath.Join(dir, "store2"), "--local-workers", "0",
 		"-i", "s3://data/logs/in.txt", "-o", "counts-s3")...)

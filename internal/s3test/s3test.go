@@ -35,6 +35,15 @@ type Server struct {
 	mu     sync.Mutex
 	denied map[string]bool
 	log    []string // "METHOD path?query" of each request
+	slow   time.Duration
+}
+
+// Slow makes the server wait d before it answers each ranged GET, so
+// that a test can kill a reader in the middle of one.
+func (s *Server) Slow(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slow = d
 }
 
 // Requests returns the requests the server received, one a line, as
@@ -134,9 +143,16 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		s.mu.Lock()
-		denied := s.denied[bucket]
+		denied, slow := s.denied[bucket], s.slow
 		s.log = append(s.log, r.Method+" "+r.URL.RequestURI())
 		s.mu.Unlock()
+		if slow > 0 && r.Method == http.MethodGet && r.Header.Get("Range") != "" {
+			select {
+			case <-time.After(slow):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		auth := r.Header.Get("Authorization") + r.URL.Query().Get("X-Amz-Credential")
 		if denied || !strings.Contains(auth, "Credential="+AccessKey+"/") && !strings.HasPrefix(r.URL.Query().Get("X-Amz-Credential"), AccessKey+"/") {
 			fail(w, http.StatusForbidden, "AccessDenied", "Access Denied")
