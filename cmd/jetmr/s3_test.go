@@ -411,3 +411,50 @@ func TestS3Output(t *testing.T) {
 		t.Errorf("staging folders left behind: %q", names)
 	}
 }
+
+// TestS3CrashResume SIGKILLs a pipe job that reads an object and writes
+// an object at random moments and resumes it until it completes: the
+// uploaded output equals the sequential run's. Not parallel: the AWS
+// environment is set in this process, which the jobs inherit.
+func TestS3CrashResume(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 3<<20, 21)
+	s := s3test.Start(t)
+	s.Bucket(t, "crash")
+	s3Files(t, s, "crash", "", dir, in)
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	argv := []string{"sh", "-c", "sleep 0.01; tr a-z A-Z"}
+	args := append([]string{"pipe", "--store", filepath.Join(dir, "store"), "--job", "crash", "-i", "s3://crash/in.txt",
+		"-o", "s3://crash/out.txt", "--force", "--chunk-size", "32KiB", "-j", "4", "--"}, argv...)
+	r := rand.New(rand.NewPCG(21, 99))
+	// --force: a job that completed before its first kill runs again
+	// from scratch over its own output.
+	n := runUntilDone(t, dir, r, syscall.SIGKILL, 2*time.Second, args, "in.txt")
+	t.Logf("%d runs killed", n)
+	// The run that completed uploaded the output after its last read: the
+	// object is not one that a run before the kills left.
+	log := strings.Split(s.Requests(), "\n")
+	lastPut, lastGet := -1, -1
+	for i, req := range log {
+		switch {
+		case strings.HasPrefix(req, "PUT /crash/out.txt"):
+			lastPut = i
+		case strings.HasPrefix(req, "GET /crash/in.txt"):
+			lastGet = i
+		}
+	}
+	if lastPut < lastGet {
+		t.Fatalf("no upload after the last read of the input (requests %d and %d)", lastPut, lastGet)
+	}
+	got, ok := s.Get(t, "crash", "out.txt")
+	if !ok {
+		t.Fatal("no output object after the job completed")
+	}
+	if want := sequential(t, argv, in); string(got) != want {
+		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
+	}
+}
