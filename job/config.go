@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
@@ -119,6 +120,11 @@ type Config struct {
 	// Output; the replacement happens when the job completes, as one
 	// rename. Without it an existing output is refused as bad input.
 	Force bool
+	// S3 says which object store serves s3://bucket/key inputs; its zero
+	// fields come from the standard AWS environment (see package
+	// objstore). Workers read those inputs from the same store, with
+	// credentials from their own environment.
+	S3 objstore.Settings
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
 	// Speculative says whether a task that runs far longer than the

@@ -182,7 +182,7 @@ func unfinishedOutput(r schema.JobRecord) string {
 }
 
 func fingerprint(f schema.InputFingerprint) splitter.Fingerprint {
-	return splitter.Fingerprint{Size: f.Size, ModTime: f.ModTime, Dev: f.Dev, Ino: f.Ino}
+	return splitter.Fingerprint{Size: f.Size, ModTime: f.ModTime, Dev: f.Dev, Ino: f.Ino, ETag: f.ETag}
 }
 
 func describeOutput(r schema.JobRecord) string {

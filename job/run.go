@@ -29,6 +29,10 @@ var ErrHalted = errors.New("halted by the --halt policy")
 // stops, keeping what a later Run with Resume needs, and Run returns an
 // error wrapping context.Canceled.
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	return runWithObjectOutput(ctx, cfg, func(cfg Config) (*report.Report, error) { return run(ctx, cfg) })
+}
+
+func run(ctx context.Context, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -67,6 +71,10 @@ func (p *plan) jobStore() error {
 // embedded server. cfg.Broker still says where spill files go and how
 // they are synced; RunOn neither opens nor closes b.
 func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
+	return runWithObjectOutput(ctx, cfg, func(cfg Config) (*report.Report, error) { return runOn(ctx, b, cfg) })
+}
+
+func runOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/transfer"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -44,6 +45,7 @@ type processor struct {
 	data       dataStore        // the job's object store, for transport "object"
 	nc         *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
 	fetcher    transfer.Fetcher // how
+	objects    objectInputs     // reads the ranges of s3:// inputs
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -206,6 +208,13 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 }
 
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
+	if objstore.IsURL(t.Path) && !t.Shipped() {
+		r, _, err := p.openObjectRange(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() { r.Close() }, nil
+	}
 	if t.Shipped() {
 		data, release, err := p.shipped(ctx, t)
 		if err != nil {
@@ -273,6 +282,9 @@ func (p *processor) buffer(n int64) ([]byte, func()) {
 func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(), error) {
 	if t.Shipped() {
 		return p.shipped(ctx, t)
+	}
+	if objstore.IsURL(t.Path) {
+		return p.readObjectRange(ctx, t)
 	}
 	buf, release := p.buffer(t.Length)
 	open := p.files.open

@@ -211,6 +211,11 @@ type JobRecord struct {
 	// reducer: [TransportShared] (file ranges and spill files on a shared
 	// filesystem; the default) or [TransportObject].
 	Transport string `msgpack:"transport,omitempty"`
+	// S3 says which service serves the job's s3:// inputs, as the
+	// submitting process resolved it, so that every worker reads them from
+	// the same one; nil when the job has none. Credentials are never part
+	// of it: each worker takes its own from its environment.
+	S3 *S3Service `msgpack:"s3,omitempty"`
 	// TaskTimeNanos, when set, is the time a task should take (--task-time):
 	// chunks are sized adaptively from ChunkSize on, and split with a
 	// write-ahead cursor.
@@ -256,6 +261,18 @@ type JobRecord struct {
 	TaperSlots int `msgpack:"taper,omitempty"`
 }
 
+// S3Service is where an S3-compatible object store is reached.
+type S3Service struct {
+	// Endpoint is the service's URL, e.g. https://s3.amazonaws.com or
+	// http://127.0.0.1:9000.
+	Endpoint string `msgpack:"endpoint"`
+	// PathStyle addresses buckets in the URL's path rather than its host
+	// name (MinIO, Ceph).
+	PathStyle bool `msgpack:"pathstyle,omitempty"`
+	// Region is the buckets' region; "" lets the client ask the service.
+	Region string `msgpack:"region,omitempty"`
+}
+
 // InputFingerprint identifies one version of an input file. Standard
 // input has the zero fingerprint.
 type InputFingerprint struct {
@@ -265,6 +282,9 @@ type InputFingerprint struct {
 	// Dev and Ino are the file's device and inode numbers.
 	Dev uint64 `msgpack:"dev"`
 	Ino uint64 `msgpack:"ino"`
+	// ETag is an object's entity tag (an input read from an object
+	// store); "" for files.
+	ETag string `msgpack:"etag,omitempty"`
 }
 
 // Transports of task data and large outputs.
