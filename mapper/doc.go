@@ -33,6 +33,14 @@
 // only, so that the reducer, which merges each partition of a task once,
 // counts them once; a failed attempt's are dropped.
 //
+// In a speculative job (schema.JobRecord.Speculative) a worker announces
+// each attempt's start and end on the job's attempt subject and listens on
+// its cancel subject: an attempt whose task the job announces merged (from
+// another attempt, a backup or the original) is stopped with cause
+// [ErrSuperseded] and its task acknowledged. A backup attempt
+// (schema.Task.Backup) that fails is acknowledged and dropped, never
+// retried nor dead-lettered: the original attempt decides.
+//
 // The package must not touch the job's output files, the results stream's
 // consumer or the jobs bucket's records: merging results and writing
 // output belong to package reducer, and a job's life cycle to package job.

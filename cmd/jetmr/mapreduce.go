@@ -81,6 +81,7 @@ the run report and shown in the progress line.`,
 		},
 	}
 	f.register(cmd)
+	f.registerS3(cmd)
 	rf.register(cmd, false)
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "output directory (must not exist)")
