@@ -179,6 +179,7 @@ func (st *Status) setProgress(p reducer.Progress) {
 	st.TasksFailed, st.TasksDone = p.Failed, p.Completed-min(p.Failed, p.Completed)
 	st.Malformed, st.DeadLetters = p.Malformed, p.Failed+p.Malformed
 	st.BytesIn, st.BytesOut = p.BytesIn, p.BytesOut
+	st.Counters, st.Message = p.Counters, p.Status
 }
 
 // recordProgress saves the job's snapshot now and every snapshotEvery
@@ -217,7 +218,7 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 		r := stats.Report(s.record.ID, s.record.Kind)
 		st.setProgress(reducer.Progress{
 			Completed: uint64(r.Tasks), Failed: uint64(r.Failed), Malformed: uint64(len(r.Malformed)),
-			BytesIn: r.BytesIn, BytesOut: r.BytesOut,
+			BytesIn: r.BytesIn, BytesOut: r.BytesOut, Counters: r.Counters, Status: stats.Status,
 		})
 		if complete {
 			st.TasksTotal, st.Splitting = uint64(r.Tasks), false
@@ -226,6 +227,7 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 	} else if last := s.lastLive.Load(); last != nil {
 		st.TasksDone, st.TasksFailed, st.Malformed, st.DeadLetters = last.TasksDone, last.TasksFailed, last.Malformed, last.DeadLetters
 		st.BytesIn, st.BytesOut = last.BytesIn, last.BytesOut
+		st.Counters, st.Message = last.Counters, last.Message
 	}
 	if err := s.saveSnapshot(ctx, st); err != nil {
 		s.cfg.Logger.Warn().Err(err).Msg("recording the job's status")

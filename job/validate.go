@@ -448,7 +448,56 @@ func (p *plan) validateMapReduce() error {
 		return err
 	}
 	p.record.Reduce, p.record.ReduceCommand, err = p.resolveReduce(p.cfg.Reduce)
-	return err
+	return errors.Join(err, p.checkStreaming())
+}
+
+// checkStreaming checks a mapreduce job's Hadoop Streaming settings (key
+// fields, partition fields, key order, combiner) and records them.
+func (p *plan) checkStreaming() error {
+	c := p.cfg.MapReduceConfig
+	var problems []error
+	if c.KeyFields < 0 {
+		problems = append(problems, badSetting("Config.KeyFields", "Config.KeyFields %d is not valid: the key is a line's first N TAB-separated fields, N 1 or more", c.KeyFields))
+	}
+	keyFields := max(c.KeyFields, 1)
+	switch {
+	case c.PartitionFields < 0:
+		problems = append(problems, badSetting("Config.PartitionFields", "Config.PartitionFields %d is not valid: use 1 to %d (Config.KeyFields)", c.PartitionFields, keyFields))
+	case c.PartitionFields > keyFields:
+		problems = append(problems, badSetting("Config.PartitionFields", "Config.PartitionFields %d is more than the %d key fields: use at most %d, or raise Config.KeyFields", c.PartitionFields, keyFields, keyFields))
+	}
+	order, err := schema.ParseKeyOrder(c.KeyOrder)
+	if err != nil {
+		problems = append(problems, badSetting("Config.KeyOrder", "Config.KeyOrder: %v", err))
+	}
+	if c.Combiner != "" {
+		switch {
+		case p.record.Reduce == schema.ReduceNone:
+			problems = append(problems, badSetting("Config.Combiner", "a combiner has nothing to combine in a map-only job (reduce none): drop Config.Combiner, or give a reduce"))
+		case len(p.record.ReduceCommand) == 0 && p.isFold(p.record.Reduce):
+			problems = append(problems, badSetting("Config.Combiner", "the built-in reduce %s already combines map-side: drop Config.Combiner, or give a reducer command", p.record.Reduce))
+		default:
+			argv, err := command.Split(c.Combiner)
+			if err == nil {
+				err = command.Check(argv)
+			}
+			if err != nil {
+				problems = append(problems, badSetting("Config.Combiner", "Config.Combiner %q: %w", c.Combiner, err))
+			}
+			p.record.CombineCommand = argv
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return err
+	}
+	if c.KeyFields > 1 {
+		p.record.KeyFields = c.KeyFields
+	}
+	if c.PartitionFields < keyFields {
+		p.record.PartitionFields = c.PartitionFields
+	}
+	p.record.KeyOrder = schema.FormatKeyOrder(order)
+	return nil
 }
 
 // checkOutputPath checks that the output's folder exists and that the
@@ -492,14 +541,22 @@ func (p *plan) resolveMap(spec string) (string, []string, error) {
 }
 
 func (p *plan) resolveReduce(spec string) (string, []string, error) {
+	names := p.reg.ReduceNames() + ", " + schema.ReduceNone + " (map only)"
 	if spec == "" {
-		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", p.reg.ReduceNames())
+		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", names)
 	}
-	if _, _, ok := p.reg.Reduce(spec); ok {
+	if _, _, ok := p.reg.Reduce(spec); ok || spec == schema.ReduceNone {
 		return spec, nil, nil
 	}
-	argv, err := splitCommand("--reduce", spec, p.reg.ReduceNames())
+	argv, err := splitCommand("--reduce", spec, names)
 	return "", argv, err
+}
+
+// isFold reports whether reduce names a built-in fold, which combines
+// map-side by itself.
+func (p *plan) isFold(reduce string) bool {
+	f, _, _ := p.reg.Reduce(reduce)
+	return f != nil
 }
 
 func splitCommand(flag, spec, builtins string) ([]string, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/internal/transfer"
 	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
@@ -29,6 +30,10 @@ type output struct {
 	object  string
 	size    int64
 	rows    int64 // rows a migrate batch covers
+	// counters and status are what the attempt's commands and functions
+	// reported (package counter); partition 0's output carries them.
+	counters []schema.Counter
+	status   string
 }
 
 // processor runs tasks of one job. It is safe for concurrent use.
@@ -361,22 +366,24 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		return nil, err
 	}
 	defer release()
-	comb := NewCombiner(p.job.Combiner)
+	keys := p.job.Record.Keys()
+	comb := NewCombinerFor(p.job.Combiner, keys)
+	counters := &counter.Set{}
+	ctx = counter.NewContext(ctx, counters)
 	if p.job.Map != nil {
 		// A Go map function (a built-in) reads the chunk alone: the
 		// header, which no chunk holds, is skipped.
 		err = p.job.Map(ctx, chunk, comb)
 	} else {
-		lw := &lineEmitter{emit: comb}
-		err = command.Run(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), lw)
-		if lw.err != nil {
-			err = lw.err // the command's output was rejected: say why
-		} else if err == nil {
-			err = lw.flush()
-		}
+		err = runStreaming(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: keys}, counters)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if cc := p.job.Record.CombineCommand; len(cc) > 0 {
+		if comb, err = combineCommand(ctx, cc, comb, keys, counters); err != nil {
+			return nil, err
+		}
 	}
 	runs, err := comb.EncodeRuns(p.job.Record.Partitions)
 	if err != nil {
@@ -391,6 +398,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 			return nil, err
 		}
 	}
+	outs[0].counters, outs[0].status = counters.List(), counters.LastStatus()
 	return outs, nil
 }
 

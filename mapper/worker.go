@@ -428,6 +428,7 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 	for part, o := range outs {
 		r := base
 		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
+		r.Counters, r.Status = o.counters, o.status // partition 0's only
 		dup, err := w.publishResult(ctx, r, schema.ResultMsgID(r.Job, r.Index, part))
 		if err != nil {
 			return err

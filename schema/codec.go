@@ -105,6 +105,9 @@ func DecodeResult(data []byte) (Result, error) {
 // it.
 func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	j.V = versionFor(j.Header > 0 || j.HeaderOnce)
+	if j.streaming() {
+		j.V = streamingVersion
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}
@@ -134,6 +137,12 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 	}
 	if j.Partitions < 1 {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partitions", j.ID, ErrMalformed, j.Partitions)
+	}
+	if _, err := ParseKeyOrder(j.KeyOrder); err != nil {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %w", j.ID, ErrMalformed, err)
+	}
+	if j.KeyFields < 0 || j.PartitionFields < 0 || j.PartitionFields > max(j.KeyFields, 1) {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partition fields of %d key fields", j.ID, ErrMalformed, j.PartitionFields, j.KeyFields)
 	}
 	if n := len(j.InputFingerprints); n > 0 && n != len(j.Inputs) {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d input fingerprints for %d inputs", j.ID, ErrMalformed, n, len(j.Inputs))
@@ -207,10 +216,12 @@ func DecodeOutputCheckpoint(data []byte) (OutputCheckpoint, error) {
 }
 
 // headerVersion is the version of messages that carry an input header;
-// fetchVersion that of fetched tasks and range requests.
+// fetchVersion that of fetched tasks and range requests; streamingVersion
+// that of the record of a job with Hadoop Streaming settings.
 const (
-	headerVersion = 2
-	fetchVersion  = 3
+	headerVersion    = 2
+	fetchVersion     = 3
+	streamingVersion = 4
 )
 
 // versionFor returns the version of a message: headerVersion when it carries

@@ -14,8 +14,13 @@ import (
 // Version 3 adds fetched chunks (Task.Fetch) and their range requests: a
 // worker that predates them would read the task's Path itself, on a
 // machine that may not have it, so those tasks are stamped 3 and it
-// leaves them. Every other message is stamped 1, which every jetmr reads.
-const Version = 3
+// leaves them.
+// Version 4 adds the Hadoop Streaming settings of a map-reduce job (key
+// fields, partition fields, key order, a combiner command, map-only): a
+// worker that predates them would cut, partition or sort its keys
+// differently, so the record of such a job is stamped 4 and it leaves the
+// job. Every other message is stamped 1, which every jetmr reads.
+const Version = 4
 
 // baseVersion is the version of messages that use nothing newer.
 const baseVersion = 1
@@ -134,8 +139,22 @@ type Result struct {
 	// TaskHeader repeats the task's Header in a failure result, so that
 	// --retry-failed can publish the task again with it.
 	TaskHeader []byte `msgpack:"thdr,omitempty"`
+	// Counters are the user counters the task's commands or functions
+	// reported (reporter:counter:GROUP,NAME,AMOUNT), on the successful
+	// result of partition 0 only, so that each task's count once; Status
+	// is the last status message (reporter:status:MSG). A reducer that
+	// predates them ignores them.
+	Counters []Counter `msgpack:"ctr,omitempty"`
+	Status   string    `msgpack:"status,omitempty"`
 	// Backup marks the result of a backup attempt (see [Task.Backup]).
 	Backup bool `msgpack:"backup,omitempty"`
+}
+
+// Counter is one user counter: its group, its name and its value.
+type Counter struct {
+	Group string `msgpack:"g" json:"group"`
+	Name  string `msgpack:"n" json:"name"`
+	Value int64  `msgpack:"v" json:"value"`
 }
 
 // Duration is the task's processing time.
@@ -248,6 +267,16 @@ type JobRecord struct {
 	Format     string `msgpack:"format,omitempty"`
 	HeaderOnce bool   `msgpack:"hdronce,omitempty"`
 
+	// The Hadoop Streaming settings of a map-reduce job (see [Keys]): the
+	// key fields of a map output line (--key-fields), the partition fields
+	// (--partition-fields) and the key order (--key-order, as
+	// [ParseKeyOrder] reads it). CombineCommand (--combiner) runs on each
+	// map task's sorted output before it is shipped.
+	KeyFields       int      `msgpack:"keyf,omitempty"`
+	PartitionFields int      `msgpack:"partf,omitempty"`
+	KeyOrder        string   `msgpack:"korder,omitempty"`
+	CombineCommand  []string `msgpack:"combcmd,omitempty"`
+
 	// Speculative lets the job run a backup attempt of a task that runs
 	// far longer than the others once no task is waiting (--speculative):
 	// its workers announce their attempts on [AttemptSubject] and stop an
@@ -272,6 +301,23 @@ type S3Service struct {
 	// Region is the buckets' region; "" lets the client ask the service.
 	Region string `msgpack:"region,omitempty"`
 }
+
+// Keys returns the job's key settings. A record whose KeyOrder does not
+// parse was refused by DecodeJobRecord.
+func (j *JobRecord) Keys() Keys {
+	order, _ := ParseKeyOrder(j.KeyOrder)
+	return Keys{Fields: j.KeyFields, PartitionFields: j.PartitionFields, Order: order}
+}
+
+// streaming reports whether the record uses a Hadoop Streaming setting
+// that older workers lack: streamingVersion.
+func (j *JobRecord) streaming() bool {
+	return j.KeyFields > 1 || j.PartitionFields > 0 || j.KeyOrder != "" || len(j.CombineCommand) > 0 || j.Reduce == ReduceNone
+}
+
+// ReduceNone is the reduce of a map-only job (--reduce none): every pair
+// the map emits is written, sorted by key, to its partition's part file.
+const ReduceNone = "none"
 
 // InputFingerprint identifies one version of an input file. Standard
 // input has the zero fingerprint.

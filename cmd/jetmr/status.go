@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -185,6 +186,12 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	}
 	fmt.Fprintf(tw, "dead letters:\t%d\n", st.DeadLetters)
 	fmt.Fprintf(tw, "bytes:\t%s in, %s out\n", size(st.BytesIn), size(st.BytesOut))
+	if len(st.Counters) > 0 {
+		fmt.Fprintf(tw, "counters:\t%s\n", report.FormatCounters(st.Counters))
+	}
+	if st.Message != "" {
+		fmt.Fprintf(tw, "status:\t%s\n", st.Message)
+	}
 	fmt.Fprintf(tw, "disk used:\t%s\n", size(st.DiskBytes))
 	if st.Store != "" {
 		fmt.Fprintf(tw, "store:\t%s\n", st.Store)
