@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
@@ -131,6 +132,11 @@ type Config struct {
 	// Default: the output's path with ".rejected" appended; required
 	// when the output is standard output.
 	Rejects string
+	// S3 says which object store serves s3://bucket/key inputs; its zero
+	// fields come from the standard AWS environment (see package
+	// objstore). Workers read those inputs from the same store, with
+	// credentials from their own environment.
+	S3 objstore.Settings
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
 	// Speculative says whether a task that runs far longer than the
@@ -169,10 +175,32 @@ type Config struct {
 type MapReduceConfig struct {
 	// Map and Reduce name a mapreduce job's functions: a built-in name, or a
 	// command line (split into argv like a shell would, but never run
-	// through one) in Hadoop Streaming style.
+	// through one) in Hadoop Streaming style. Reduce "none"
+	// (schema.ReduceNone) makes a map-only job: every pair the map emits
+	// is written to its partition's part file, sorted by key.
 	Map, Reduce string
 	// Partitions is the number of reduce partitions. Default 1.
 	Partitions int
+	// Combiner is a command (split like Map) run on each map task's pairs,
+	// sorted by key as a reducer command reads them, before they are
+	// shipped: its key<TAB>value lines replace them. Only with a reducer
+	// command or function: a built-in reduce combines by itself, and a
+	// map-only job has nothing to combine. Optional.
+	Combiner string
+	// KeyFields is how many TAB-separated fields of a map command's output
+	// line form the key (the rest is the value). Default 1.
+	KeyFields int
+	// PartitionFields is how many of the key's first fields pick its
+	// partition, at most KeyFields: with PartitionFields < KeyFields a
+	// reducer sees the keys of one group sorted by the rest of the key
+	// (secondary sort). Default: KeyFields (the whole key).
+	PartitionFields int
+	// KeyOrder is how keys sort in the part files and a reducer's input:
+	// "text" (bytewise, the default), "numeric" (by their leading
+	// number, as sort -n), "reverse" or "numeric-reverse"; or one of these
+	// per key field, separated by commas, the last applying to the fields
+	// after it (see schema.ParseKeyOrder).
+	KeyOrder string
 }
 
 // EachConfig holds the settings of an each job (schema.KindEach), besides

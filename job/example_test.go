@@ -221,3 +221,33 @@ func Example_streamedInputs() {
 	// FROM STANDARD INPUT
 	// FROM A GZIP FILE
 }
+
+// Secondary sort: the key is a user and a time (two fields), partitioned
+// by the user and sorted by the time as a number, so that a map-only
+// job's part files list each user's events in time order.
+func Example_secondarySort() {
+	tmp, _ := os.MkdirTemp("", "jetmr-example-")
+	defer os.RemoveAll(tmp)
+
+	events := "bob\t900\tlogout\nann\t1500\tbuy\nbob\t80\tlogin\nann\t300\tlogin\n"
+	_, err := job.Run(context.Background(), job.Config{
+		Kind:   "mapreduce",
+		Source: splitter.Lines{R: strings.NewReader(events)},
+		Output: filepath.Join(tmp, "by-user"),
+		MapReduceConfig: job.MapReduceConfig{
+			Map: "cat", Reduce: "none",
+			KeyFields: 2, PartitionFields: 1, KeyOrder: "text,numeric",
+		},
+		Broker: broker.Config{StoreDir: filepath.Join(tmp, "store")},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	printParts(filepath.Join(tmp, "by-user"))
+	// Output:
+	// ann	300	login
+	// ann	1500	buy
+	// bob	80	login
+	// bob	900	logout
+}

@@ -46,6 +46,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 	if s.cfg.RetryFailed {
 		next.Command, next.Map, next.MapCommand, next.Builtin = s.record.Command, s.record.Map, s.record.MapCommand, s.record.Builtin
 		next.Reduce, next.ReduceCommand = s.record.Reduce, s.record.ReduceCommand
+		next.CombineCommand = s.record.CombineCommand
 		next.SQL = s.record.SQL
 		next.Round++
 	}
@@ -120,6 +121,9 @@ func (s *session) compare(old schema.JobRecord) error {
 	add("--recstart", fmt.Sprintf("%q", old.RecStart), fmt.Sprintf("%q", cur.RecStart))
 	add("--format", fmt.Sprintf("%q", old.Format), fmt.Sprintf("%q", cur.Format))
 	add("--skip-bad-records", fmt.Sprint(old.SkipBad), fmt.Sprint(cur.SkipBad))
+	add("--key-fields", fmt.Sprint(max(old.KeyFields, 1)), fmt.Sprint(max(cur.KeyFields, 1)))
+	add("--partition-fields", describePartitionFields(old), describePartitionFields(cur))
+	add("--key-order", describeKeyOrder(old.KeyOrder), describeKeyOrder(cur.KeyOrder))
 	add("--table", old.Table, cur.Table)
 	add("--key", old.Key, cur.Key)
 	add("--where", old.Where, cur.Where)
@@ -131,6 +135,7 @@ func (s *session) compare(old schema.JobRecord) error {
 		add("--map", old.Map+quoteArgv(old.MapCommand), cur.Map+quoteArgv(cur.MapCommand))
 		add("the built-in", old.Builtin, cur.Builtin)
 		add("--reduce", old.Reduce+quoteArgv(old.ReduceCommand), cur.Reduce+quoteArgv(cur.ReduceCommand))
+		add("--combiner", describeArgv(old.CombineCommand), describeArgv(cur.CombineCommand))
 	}
 	if len(diffs) > 0 {
 		return badInput("cannot resume job %s: %s; resume with the job's own inputs and command (only --retry-failed may change the command)",
@@ -183,7 +188,7 @@ func unfinishedOutput(r schema.JobRecord) string {
 }
 
 func fingerprint(f schema.InputFingerprint) splitter.Fingerprint {
-	return splitter.Fingerprint{Size: f.Size, ModTime: f.ModTime, Dev: f.Dev, Ino: f.Ino}
+	return splitter.Fingerprint{Size: f.Size, ModTime: f.ModTime, Dev: f.Dev, Ino: f.Ino, ETag: f.ETag}
 }
 
 func describeOutput(r schema.JobRecord) string {
@@ -267,4 +272,29 @@ func inputsDiff(was, now []string) string {
 		return "the inputs are the same files in another order"
 	}
 	return "the inputs differ: " + strings.Join(parts, "; ")
+}
+
+// describePartitionFields names a job's partition fields in a resume's
+// differences.
+func describePartitionFields(r schema.JobRecord) string {
+	if r.PartitionFields == 0 {
+		return "the whole key"
+	}
+	return fmt.Sprint(r.PartitionFields)
+}
+
+// describeKeyOrder names a job's key order in a resume's differences.
+func describeKeyOrder(order string) string {
+	if order == "" {
+		return schema.OrderText
+	}
+	return order
+}
+
+// describeArgv names an optional command in a resume's differences.
+func describeArgv(argv []string) string {
+	if len(argv) == 0 {
+		return "none"
+	}
+	return quoteArgv(argv)
 }

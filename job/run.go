@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
@@ -29,6 +30,10 @@ var ErrHalted = errors.New("halted by the --halt policy")
 // stops, keeping what a later Run with Resume needs, and Run returns an
 // error wrapping context.Canceled.
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	return runWithObjectOutput(ctx, cfg, func(cfg Config) (*report.Report, error) { return run(ctx, cfg) })
+}
+
+func run(ctx context.Context, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -67,6 +72,10 @@ func (p *plan) jobStore() error {
 // embedded server. cfg.Broker still says where spill files go and how
 // they are synced; RunOn neither opens nor closes b.
 func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
+	return runWithObjectOutput(ctx, cfg, func(cfg Config) (*report.Report, error) { return runOn(ctx, b, cfg) })
+}
+
+func runOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -107,6 +116,8 @@ type session struct {
 	served     servedFiles            // the files whose ranges workers fetch (transport "object")
 	spec       *speculator            // backups of slow tasks; nil unless the job is speculative
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
+	counters   *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
+	reduced    *counter.Set           // the user counters of the reduce (command or function)
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
@@ -114,7 +125,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
-	s := &session{plan: p, b: b, jobs: jobs}
+	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}, reduced: &counter.Set{}}
 	if p.cfg.Resume {
 		done, err := s.resume(ctx)
 		if err != nil || done {
@@ -256,7 +267,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		}
 	}()
 	red, err := reducer.New(reducer.Config{
-		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start,
+		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start, Counters: s.counters,
 		Session: &reduction{session: s, retired: s.retire(win), retry: s.retryFunc(haltCtx), failed: s.haltFunc(halt, stopSplit, soon)},
 		Logger:  s.cfg.Logger,
 	})
@@ -287,6 +298,9 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		defer stopWork()
 		var err error
 		stats, err = red.Run(haltCtx)
+		if err == nil {
+			s.addReduced()
+		}
 		return err
 	})
 	var workerDone chan struct{}
@@ -383,6 +397,7 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
+		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone, Counters: s.reduced,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Memory:  reduceShare(s.cfg.Memory),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
@@ -478,6 +493,27 @@ func (r *reduction) Merged(res *schema.Result) {
 	r.unspool(res)
 }
 func (r *reduction) Failed(n int) { r.failed(n) }
+
+func (r *reduction) Counted(counters []schema.Counter, status string) {
+	r.counted(counters, status)
+}
+
+// counted tells the observers of counters.
+func (s *session) counted(counters []schema.Counter, status string) {
+	if o, ok := s.obs().(observe.CounterObserver); ok {
+		o.Counted(s.record.ID, "", counters, status)
+	}
+}
+
+// addReduced adds the counters of the reduce, which ran at the commit, to
+// the job's and tells the observers, once the output is committed: a
+// failed or interrupted commit's do not count.
+func (s *session) addReduced() {
+	if list := s.reduced.List(); len(list) > 0 {
+		s.counters.AddList(list)
+		s.counted(list, "")
+	}
+}
 
 func (r *reduction) Fetch(ctx context.Context, res *schema.Result) error {
 	return r.fetchOutput(ctx, res)

@@ -180,6 +180,7 @@ func (st *Status) setProgress(p reducer.Progress) {
 	st.Malformed, st.DeadLetters = p.Malformed, p.Failed+p.Malformed
 	st.BytesIn, st.BytesOut = p.BytesIn, p.BytesOut
 	st.SkippedRecords = p.Skipped
+	st.Counters, st.Message = p.Counters, p.Status
 }
 
 // recordProgress saves the job's snapshot now and every snapshotEvery
@@ -221,7 +222,7 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 		r := stats.Report(s.record.ID, s.record.Kind)
 		st.setProgress(reducer.Progress{
 			Completed: uint64(r.Tasks), Failed: uint64(r.Failed), Malformed: uint64(len(r.Malformed)),
-			BytesIn: r.BytesIn, BytesOut: r.BytesOut, Skipped: uint64(len(r.Skipped)),
+			BytesIn: r.BytesIn, BytesOut: r.BytesOut, Counters: r.Counters, Status: stats.Status, Skipped: uint64(len(r.Skipped)),
 		})
 		st.Skipped = r.Skipped
 		for _, d := range r.DeadLetters {
@@ -237,6 +238,7 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 		st.TasksDone, st.TasksFailed, st.Malformed, st.DeadLetters = last.TasksDone, last.TasksFailed, last.Malformed, last.DeadLetters
 		st.BytesIn, st.BytesOut = last.BytesIn, last.BytesOut
 		st.SkippedRecords = last.SkippedRecords
+		st.Counters, st.Message = last.Counters, last.Message
 	}
 	if err := s.saveSnapshot(ctx, st); err != nil {
 		s.cfg.Logger.Warn().Err(err).Msg("recording the job's status")

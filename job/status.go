@@ -65,6 +65,11 @@ type Status struct {
 	// job's last run.
 	BytesIn  int64 `json:"bytes_in"`
 	BytesOut int64 `json:"bytes_out"`
+	// Counters are the user counters of the tasks merged so far (of the
+	// whole run once it ended, the reduce's included); Message is the last
+	// status message a task reported.
+	Counters []schema.Counter `json:"counters,omitempty"`
+	Message  string           `json:"status_message,omitempty"`
 	// DiskBytes is the disk the job's state, temporary and staged files
 	// use on this machine (and its streams, on an external server).
 	DiskBytes int64 `json:"disk_bytes"`

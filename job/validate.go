@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/migrate"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
@@ -48,6 +50,8 @@ type plan struct {
 	streamed, totalKnown bool
 	// rejects is where the records skipped go (skip mode); "" otherwise.
 	rejects string
+	// s3 is the object store of s3:// inputs; nil when there are none.
+	s3 *schema.S3Service
 }
 
 // defaultWindow sizes the window of outstanding tasks: at least 8 per slot
@@ -226,6 +230,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	p.record.Speculative = cfg.speculative()
 	p.record.TaperSlots = p.taperSlots()
+	p.record.S3 = p.s3
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
 	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
 		in.Max = spooledChunkMax // spooled chunks do not travel in messages
@@ -328,6 +333,9 @@ func (p *plan) checkRecords() error {
 // files by byte ranges, or, when standard input or a compressed file is
 // among them, each input in turn with those read as streams.
 func (p *plan) resolveInputs(ctx context.Context) error {
+	if slices.ContainsFunc(p.cfg.Inputs, objstore.IsURL) {
+		return p.resolveObjects(ctx)
+	}
 	inputs, err := splitter.ResolveInputs(p.cfg.Inputs)
 	if err != nil {
 		return err // bad input already
@@ -351,12 +359,45 @@ func (p *plan) resolveInputs(ctx context.Context) error {
 	return nil
 }
 
+// listTimeout bounds listing a job's s3:// inputs.
+const listTimeout = time.Minute
+
+// resolveObjects lists the s3:// inputs into the job's source: objects
+// cut into ranges by size, which the workers read themselves.
+func (p *plan) resolveObjects(ctx context.Context) error {
+	for _, in := range p.cfg.Inputs {
+		if !objstore.IsURL(in) {
+			return badSetting("Config.Inputs", "input %s is a path and other inputs are s3:// URLs: a job reads either files or objects; run one job for each", in)
+		}
+	}
+	if p.cfg.Records.Format == splitter.FormatCSV {
+		return badSetting("Config.Records", "--format csv follows quotes from the start of each input, which needs every byte before a chunk: workers read s3:// inputs by byte ranges, so CSV is not available for them: copy the objects to a local or shared folder first, or drop --format csv if no quoted field holds a newline")
+	}
+	svc, err := objstore.Resolve(p.cfg.S3)
+	if err != nil {
+		return err
+	}
+	client, err := objstore.Open(svc)
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	inputs, err := client.Inputs(lctx, p.cfg.Inputs)
+	if err != nil {
+		return err
+	}
+	p.inputs, p.s3 = inputs, &svc
+	p.source = client.Source(inputs, p.cfg.Records)
+	return nil
+}
+
 // recordFingerprints converts the splitter's fingerprints for the job
 // record.
 func recordFingerprints(fps []splitter.Fingerprint) []schema.InputFingerprint {
 	out := make([]schema.InputFingerprint, len(fps))
 	for i, fp := range fps {
-		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino}
+		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino, ETag: fp.ETag}
 	}
 	return out
 }
@@ -458,7 +499,56 @@ func (p *plan) validateMapReduce() error {
 		return err
 	}
 	p.record.Reduce, p.record.ReduceCommand, err = p.resolveReduce(p.cfg.Reduce)
-	return err
+	return errors.Join(err, p.checkStreaming())
+}
+
+// checkStreaming checks a mapreduce job's Hadoop Streaming settings (key
+// fields, partition fields, key order, combiner) and records them.
+func (p *plan) checkStreaming() error {
+	c := p.cfg.MapReduceConfig
+	var problems []error
+	if c.KeyFields < 0 {
+		problems = append(problems, badSetting("Config.KeyFields", "Config.KeyFields %d is not valid: the key is a line's first N TAB-separated fields, N 1 or more", c.KeyFields))
+	}
+	keyFields := max(c.KeyFields, 1)
+	switch {
+	case c.PartitionFields < 0:
+		problems = append(problems, badSetting("Config.PartitionFields", "Config.PartitionFields %d is not valid: use 1 to %d (Config.KeyFields)", c.PartitionFields, keyFields))
+	case c.PartitionFields > keyFields:
+		problems = append(problems, badSetting("Config.PartitionFields", "Config.PartitionFields %d is more than the %d key fields: use at most %d, or raise Config.KeyFields", c.PartitionFields, keyFields, keyFields))
+	}
+	order, err := schema.ParseKeyOrder(c.KeyOrder)
+	if err != nil {
+		problems = append(problems, badSetting("Config.KeyOrder", "Config.KeyOrder: %v", err))
+	}
+	if c.Combiner != "" {
+		switch {
+		case p.record.Reduce == schema.ReduceNone:
+			problems = append(problems, badSetting("Config.Combiner", "a combiner has nothing to combine in a map-only job (reduce none): drop Config.Combiner, or give a reduce"))
+		case len(p.record.ReduceCommand) == 0 && p.isFold(p.record.Reduce):
+			problems = append(problems, badSetting("Config.Combiner", "the built-in reduce %s already combines map-side: drop Config.Combiner, or give a reducer command", p.record.Reduce))
+		default:
+			argv, err := command.Split(c.Combiner)
+			if err == nil {
+				err = command.Check(argv)
+			}
+			if err != nil {
+				problems = append(problems, badSetting("Config.Combiner", "Config.Combiner %q: %w", c.Combiner, err))
+			}
+			p.record.CombineCommand = argv
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return err
+	}
+	if c.KeyFields > 1 {
+		p.record.KeyFields = c.KeyFields
+	}
+	if c.PartitionFields < keyFields {
+		p.record.PartitionFields = c.PartitionFields
+	}
+	p.record.KeyOrder = schema.FormatKeyOrder(order)
+	return nil
 }
 
 // checkOutputPath checks that the output's folder exists and that the
@@ -502,14 +592,22 @@ func (p *plan) resolveMap(spec string) (string, []string, error) {
 }
 
 func (p *plan) resolveReduce(spec string) (string, []string, error) {
+	names := p.reg.ReduceNames() + ", " + schema.ReduceNone + " (map only)"
 	if spec == "" {
-		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", p.reg.ReduceNames())
+		return "", nil, badInput("mapreduce needs --reduce: a built-in (%s) or a command", names)
 	}
-	if _, _, ok := p.reg.Reduce(spec); ok {
+	if _, _, ok := p.reg.Reduce(spec); ok || spec == schema.ReduceNone {
 		return spec, nil, nil
 	}
-	argv, err := splitCommand("--reduce", spec, p.reg.ReduceNames())
+	argv, err := splitCommand("--reduce", spec, names)
 	return "", argv, err
+}
+
+// isFold reports whether reduce names a built-in fold, which combines
+// map-side by itself.
+func (p *plan) isFold(reduce string) bool {
+	f, _, _ := p.reg.Reduce(reduce)
+	return f != nil
 }
 
 func splitCommand(flag, spec, builtins string) ([]string, error) {

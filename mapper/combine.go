@@ -19,6 +19,7 @@ import (
 type Combiner struct {
 	fold  fold.Fold
 	table *fold.Table // with a fold
+	keys  schema.Keys // how keys partition and sort
 
 	// Without a fold: every pair, copied.
 	raw []schema.Pair
@@ -39,7 +40,13 @@ type IntEmitter interface {
 // NewCombiner returns an empty combiner for fold, or one that only collects
 // pairs if fold is nil.
 func NewCombiner(f fold.Fold) *Combiner {
-	c := &Combiner{fold: f}
+	return NewCombinerFor(f, schema.Keys{})
+}
+
+// NewCombinerFor is [NewCombiner] for a job whose keys partition and sort
+// as k says (--partition-fields, --key-order).
+func NewCombinerFor(f fold.Fold, k schema.Keys) *Combiner {
+	c := &Combiner{fold: f, keys: k}
 	if f != nil {
 		c.table = fold.NewTable(f)
 	}
@@ -92,15 +99,15 @@ func (c *Combiner) Runs(partitions int) ([][]schema.Pair, error) {
 	runs := make([][]schema.Pair, partitions)
 	if c.fold == nil {
 		for _, p := range c.raw {
-			part := schema.Partition(p.Key, partitions)
+			part := c.keys.Partition(p.Key, partitions)
 			runs[part] = append(runs[part], p)
 		}
 		for _, run := range runs {
-			slices.SortStableFunc(run, func(a, b schema.Pair) int { return bytes.Compare(a.Key, b.Key) })
+			slices.SortStableFunc(run, func(a, b schema.Pair) int { return c.keys.Compare(a.Key, b.Key) })
 		}
 		return runs, nil
 	}
-	for part, idx := range c.table.Sorted(partitions) {
+	for part, idx := range c.sorted(partitions) {
 		run := make([]schema.Pair, len(idx))
 		for j, i := range idx {
 			run[j] = schema.Pair{Key: bytes.Clone(c.table.Key(int(i))), Value: c.table.AppendPartial(nil, int(i))}
@@ -133,7 +140,7 @@ func (c *Combiner) EncodeRuns(partitions int) ([][]byte, error) {
 	}
 	out := make([][]byte, partitions)
 	var val []byte
-	for part, idx := range c.table.Sorted(partitions) {
+	for part, idx := range c.sorted(partitions) {
 		b := make([]byte, 0, c.table.ArenaLen()/partitions+len(idx)*16+8)
 		b = schema.AppendRunHeader(b, len(idx))
 		for _, i := range idx {
@@ -143,6 +150,12 @@ func (c *Combiner) EncodeRuns(partitions int) ([][]byte, error) {
 		out[part] = b
 	}
 	return out, nil
+}
+
+// sorted is the fold table's entries split by partition, each sorted by
+// key, in the job's key order.
+func (c *Combiner) sorted(partitions int) [][]uint32 {
+	return fold.SortedBy(c.table, c.keys, partitions)
 }
 
 // clip shortens a key or value quoted in an error message.

@@ -28,6 +28,15 @@
 // result names them, or, in skip mode, the chunk without them runs once
 // more and its outputs are published with the records left out.
 //
+// A map-reduce task cuts its command's lines into keys and values, and
+// partitions and sorts its pairs, as the job's schema.Keys say
+// (--key-fields, --partition-fields, --key-order); a combiner command runs
+// on the sorted pairs before they are shipped. The counters and status
+// its commands report (command.RunReporting) and its Go map function adds
+// (package counter) travel with the successful result of partition 0
+// only, so that the reducer, which merges each partition of a task once,
+// counts them once; a failed attempt's are dropped.
+//
 // In a speculative job (schema.JobRecord.Speculative) a worker announces
 // each attempt's start and end on the job's attempt subject and listens on
 // its cancel subject: an attempt whose task the job announces merged (from

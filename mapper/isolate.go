@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -35,7 +36,17 @@ func probePipe(p *processor, ctx context.Context, t schema.Task, data []byte) er
 }
 
 func probeKeyed(p *processor, ctx context.Context, t schema.Task, data []byte) error {
-	return p.mapChunk(ctx, t, data, NewCombiner(p.job.Combiner))
+	keys := p.job.Record.Keys()
+	comb, counters := NewCombinerFor(p.job.Combiner, keys), &counter.Set{}
+	ctx = counter.NewContext(ctx, counters)
+	if err := p.mapChunk(ctx, t, data, comb, counters); err != nil {
+		return err
+	}
+	if cc := p.job.Record.CombineCommand; len(cc) > 0 {
+		_, err := combineCommand(ctx, cc, comb, keys, counters)
+		return err
+	}
+	return nil
 }
 
 // isolated is the outcome of bisecting a failed task: what the dead letter

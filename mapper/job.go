@@ -102,6 +102,10 @@ func ResolveReduce(rec schema.JobRecord, reg *Registry) (*Job, error) {
 	if len(rec.MapCommand) == 0 && rec.Map == "" {
 		return nil, fmt.Errorf("job %s: mapreduce job without a map", rec.ID)
 	}
+	if rec.Reduce == schema.ReduceNone {
+		j.Reduce = reducer.Identity // map-only: no combiner
+		return j, nil
+	}
 	if len(rec.ReduceCommand) == 0 {
 		fold, fn, ok := reg.Reduce(rec.Reduce)
 		if !ok {

@@ -15,7 +15,9 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/internal/transfer"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -28,6 +30,10 @@ type output struct {
 	object  string
 	size    int64
 	rows    int64 // rows a migrate batch covers
+	// counters and status are what the attempt's commands and functions
+	// reported (package counter); partition 0's output carries them.
+	counters []schema.Counter
+	status   string
 }
 
 // processor runs tasks of one job. It is safe for concurrent use.
@@ -44,6 +50,7 @@ type processor struct {
 	data       dataStore        // the job's object store, for transport "object"
 	nc         *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
 	fetcher    transfer.Fetcher // how
+	objects    objectInputs     // reads the ranges of s3:// inputs
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -206,6 +213,13 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 }
 
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
+	if objstore.IsURL(t.Path) && !t.Shipped() {
+		r, _, err := p.openObjectRange(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() { r.Close() }, nil
+	}
 	if t.Shipped() {
 		data, release, err := p.shipped(ctx, t)
 		if err != nil {
@@ -273,6 +287,9 @@ func (p *processor) buffer(n int64) ([]byte, func()) {
 func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(), error) {
 	if t.Shipped() {
 		return p.shipped(ctx, t)
+	}
+	if objstore.IsURL(t.Path) {
+		return p.readObjectRange(ctx, t)
 	}
 	buf, release := p.buffer(t.Length)
 	open := p.files.open
@@ -356,9 +373,17 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		return nil, err
 	}
 	defer release()
-	comb := NewCombiner(p.job.Combiner)
-	if err := p.mapChunk(ctx, t, chunk, comb); err != nil {
+	keys := p.job.Record.Keys()
+	comb := NewCombinerFor(p.job.Combiner, keys)
+	counters := &counter.Set{}
+	ctx = counter.NewContext(ctx, counters)
+	if err := p.mapChunk(ctx, t, chunk, comb, counters); err != nil {
 		return nil, err
+	}
+	if cc := p.job.Record.CombineCommand; len(cc) > 0 {
+		if comb, err = combineCommand(ctx, cc, comb, keys, counters); err != nil {
+			return nil, err
+		}
 	}
 	runs, err := comb.EncodeRuns(p.job.Record.Partitions)
 	if err != nil {
@@ -373,26 +398,19 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 			return nil, err
 		}
 	}
+	outs[0].counters, outs[0].status = counters.List(), counters.LastStatus()
 	return outs, nil
 }
 
 // mapChunk runs the job's map (function or command) over a chunk of task
-// t into comb.
-func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, comb *Combiner) error {
+// t into comb, counting into counters.
+func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, comb *Combiner, counters *counter.Set) error {
 	if p.job.Map != nil {
 		// A Go map function (a built-in) reads the chunk alone: the
 		// header, which no chunk holds, is skipped.
 		return p.job.Map(ctx, chunk, comb)
 	}
-	lw := &lineEmitter{emit: comb}
-	err := command.Run(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), lw)
-	if lw.err != nil {
-		return lw.err // the command's output was rejected: say why
-	}
-	if err == nil {
-		err = lw.flush()
-	}
-	return err
+	return runStreaming(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys()}, counters)
 }
 
 // keep makes encoded output data a result's payload, or, when it is

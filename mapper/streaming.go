@@ -2,14 +2,23 @@ package mapper
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/counter"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // lineEmitter parses a map command's stdout in the Hadoop Streaming
 // convention: one pair per line, the key up to the first tab, the value
 // after it (empty when the line has no tab). A trailing "\n" or "\r\n" is
-// not part of the value.
+// not part of the value. With keys.Fields N, the key is the line's first N
+// TAB-separated fields instead (--key-fields).
 type lineEmitter struct {
 	emit    Emitter
+	keys    schema.Keys
 	pending []byte
 	err     error
 }
@@ -60,6 +69,50 @@ func (l *lineEmitter) flush() error {
 func (l *lineEmitter) line(b []byte) error {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
-	key, value, _ := bytes.Cut(b, []byte("\t"))
+	key, value := l.keys.Split(b)
 	return l.emit.Emit(key, value)
+}
+
+// runStreaming runs a map or combiner command on in, its stdout parsed
+// into pairs by lw, its reporter lines counted in counters.
+func runStreaming(ctx context.Context, argv []string, in io.Reader, lw *lineEmitter, counters *counter.Set) error {
+	err := command.RunReporting(ctx, argv, in, lw, counters)
+	if lw.err != nil {
+		return lw.err // the command's output was rejected: say why
+	}
+	if err != nil {
+		return err
+	}
+	return lw.flush()
+}
+
+// Counters of the combiner, in the group CounterGroup.
+const (
+	CounterGroup         = "jetmr"
+	CounterCombineInput  = "combine input pairs"
+	CounterCombineOutput = "combine output pairs"
+)
+
+// combineCommand runs a combiner command (--combiner) on a map task's
+// pairs, sorted by key as a reducer command reads them, and returns the
+// pairs it prints instead, counting both in counters.
+func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schema.Keys, counters *counter.Set) (*Combiner, error) {
+	runs, err := in.Runs(1)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	for _, p := range runs[0] {
+		buf.Write(p.Key)
+		buf.WriteByte('\t')
+		buf.Write(p.Value)
+		buf.WriteByte('\n')
+	}
+	out := NewCombinerFor(nil, keys)
+	if err := runStreaming(ctx, argv, &buf, &lineEmitter{emit: out, keys: keys}, counters); err != nil {
+		return nil, fmt.Errorf("combiner: %w", err)
+	}
+	counters.Add(CounterGroup, CounterCombineInput, int64(len(runs[0])))
+	counters.Add(CounterGroup, CounterCombineOutput, int64(out.Len()))
+	return out, nil
 }

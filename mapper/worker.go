@@ -459,6 +459,7 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 	for part, o := range outs {
 		r := base
 		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
+		r.Counters, r.Status = o.counters, o.status // partition 0's only
 		id := schema.ResultMsgID(r.Job, r.Index, part)
 		if len(r.Skipped) > 0 {
 			id = schema.SkippedMsgID(r.Job, r.Index, part, r.Round)

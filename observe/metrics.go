@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Task states of jetmr_tasks_total.
@@ -56,6 +58,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	bytesIn  *prometheus.CounterVec
 	bytesOut *prometheus.CounterVec
+	user     *prometheus.CounterVec // the jobs' user counters
 
 	inFlightDesc, slotsDesc, utilDesc *prometheus.Desc
 
@@ -107,6 +110,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "jetmr_bytes_out_total",
 			Help: "Output bytes of ended task attempts.",
 		}, jobLabels),
+		user: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jetmr_user_counter_total",
+			Help: "User counters of the merged tasks: reporter:counter:GROUP,NAME,AMOUNT lines of the job's commands, counter.Add of its functions.",
+		}, []string{"job", "stage", "group", "name"}),
 		inFlightDesc: prometheus.NewDesc("jetmr_tasks_in_flight",
 			"Task attempts started and not yet ended.", jobLabels, nil),
 		slotsDesc: prometheus.NewDesc("jetmr_slots",
@@ -128,6 +135,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.duration.Describe(ch)
 	m.bytesIn.Describe(ch)
 	m.bytesOut.Describe(ch)
+	m.user.Describe(ch)
 	ch <- m.inFlightDesc
 	ch <- m.slotsDesc
 	ch <- m.utilDesc
@@ -139,6 +147,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.duration.Collect(ch)
 	m.bytesIn.Collect(ch)
 	m.bytesOut.Collect(ch)
+	m.user.Collect(ch)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -278,6 +287,17 @@ func (m *Metrics) Forget(job, stage string) {
 	m.duration.DeletePartialMatch(l)
 	m.bytesIn.DeletePartialMatch(l)
 	m.bytesOut.DeletePartialMatch(l)
+	m.user.DeletePartialMatch(l)
+}
+
+// Counted adds the user counters of a merged task. A Prometheus counter
+// only grows: a negative amount is left out (the run report has it).
+func (m *Metrics) Counted(job, stage string, counters []schema.Counter, _ string) {
+	for _, c := range counters {
+		if c.Value > 0 {
+			m.user.WithLabelValues(job, stage, c.Group, c.Name).Add(float64(c.Value))
+		}
+	}
 }
 
 // Serve serves the metrics of g (prometheus.DefaultGatherer when nil) on

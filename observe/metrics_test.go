@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/jetmr/jetmr/observe"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // scrape fetches and parses http://addr/metrics.
@@ -203,5 +204,38 @@ func TestServeErrors(t *testing.T) {
 	}
 	if err := wait(); err != nil {
 		t.Errorf("second wait: %v", err)
+	}
+}
+
+// TestMetricsUserCounters checks that the user counters of merged tasks
+// add up in jetmr_user_counter_total, and that Forget drops them.
+func TestMetricsUserCounters(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := observe.NewMetrics(reg)
+	obs := observe.Multi(m).(observe.CounterObserver)
+	obs.JobStarted("j", "", 2, 0, 1)
+	obs.Counted("j", "", []schema.Counter{{Group: "Input", Name: "Lines", Value: 10}, {Group: "Input", Name: "Bad", Value: -1}}, "")
+	obs.Counted("j", "", []schema.Counter{{Group: "Input", Name: "Lines", Value: 5}}, "status")
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, wait, err := observe.Serve(ctx, "127.0.0.1:0", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); wait() }()
+	fams := scrape(t, addr)
+	if v := value(t, fams, "jetmr_user_counter_total", "job", "j", "group", "Input", "name", "Lines"); v != 15 {
+		t.Errorf("Input,Lines = %v, want 15", v)
+	}
+	for _, mf := range fams["jetmr_user_counter_total"].GetMetric() {
+		for _, l := range mf.Label {
+			if l.GetValue() == "Bad" {
+				t.Errorf("a negative amount made a series: %v", mf)
+			}
+		}
+	}
+	m.Forget("j", "")
+	if fams := scrape(t, addr); fams["jetmr_user_counter_total"] != nil {
+		t.Errorf("Forget left the user counters")
 	}
 }

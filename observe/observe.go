@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Attempt is one attempt of one task on one worker slot.
@@ -68,6 +70,18 @@ type RowsObserver interface {
 	RowsEstimated(job, stage string, total int64)
 }
 
+// CounterObserver is an Observer that also follows the user counters of
+// a job (reporter:counter:GROUP,NAME,AMOUNT lines of its commands,
+// counter.Add of its functions): Counted is called with the counters and
+// the status message (reporter:status:MSG) of each task result the job
+// merges, each task's once, so that summing them gives the job's
+// counters. [Multi] passes the call to those of its observers that
+// implement it.
+type CounterObserver interface {
+	Observer
+	Counted(job, stage string, counters []schema.Counter, status string)
+}
+
 // PauseObserver is an Observer that also hears when a job holds back new
 // tasks and why: Paused is called with the cause ("pause-when",
 // "memfree") and a reason for people as a pause starts, and with the same
@@ -99,10 +113,19 @@ func Multi(obs ...Observer) Observer {
 type multi []Observer
 
 var (
-	_ io.Closer     = multi(nil)
-	_ RowsObserver  = multi(nil)
-	_ PauseObserver = multi(nil)
+	_ io.Closer       = multi(nil)
+	_ RowsObserver    = multi(nil)
+	_ PauseObserver   = multi(nil)
+	_ CounterObserver = multi(nil)
 )
+
+func (m multi) Counted(job, stage string, counters []schema.Counter, status string) {
+	for _, o := range m {
+		if c, ok := o.(CounterObserver); ok {
+			c.Counted(job, stage, counters, status)
+		}
+	}
+}
 
 func (m multi) JobStarted(job, stage string, totalTasks, totalBytes int64, slots int) {
 	for _, o := range m {

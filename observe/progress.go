@@ -14,6 +14,8 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Default refresh intervals of a [Progress].
@@ -85,6 +87,9 @@ type progressJob struct {
 	rows    int64
 	// paused holds the reasons new tasks are held back, by cause.
 	paused map[string]string
+	// message is the last status message a task reported
+	// (reporter:status:MSG), shown at the end of the line.
+	message string
 }
 
 // NewProgress starts showing progress on w; isTerminal says whether w is a
@@ -207,6 +212,18 @@ func (p *Progress) Paused(job, stage, cause, reason string) {
 			j.paused = map[string]string{}
 		}
 		j.paused[cause] = reason
+	}
+}
+
+// Counted shows the last status message a task of the job reported.
+func (p *Progress) Counted(job, stage string, _ []schema.Counter, status string) {
+	if status == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if j := p.jobs[jobKey{job, stage}]; j != nil {
+		j.message = status
 	}
 }
 
@@ -390,7 +407,26 @@ func (j *progressJob) status(now time.Time, pct bool) string {
 		b.WriteString(", ETA unknown")
 	}
 	fmt.Fprintf(&b, ", %d failed", j.failed)
+	if j.message != "" {
+		b.WriteString("; status: " + clipStatus(j.message))
+	}
 	return b.String()
+}
+
+// clipStatus shortens a status message to fit a progress line, and keeps
+// control characters out of it.
+func clipStatus(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	const limit = 60
+	if r := []rune(s); len(r) > limit {
+		return string(r[:limit-3]) + "..."
+	}
+	return s
 }
 
 // fmtRemaining formats an ETA of secs seconds.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetmr/jetmr/observe"
+	"github.com/jetmr/jetmr/schema"
 )
 
 var progressLine = regexp.MustCompile(`^jetmr: job wc-2025 stage map: \d+/\d+\+? tasks( \(\d+%\))?, [0-9.]+ [KMGT]?i?B( of [0-9.]+ [KMGT]?i?B)?, [0-9.]+ tasks/s, ETA (unknown|<1s|[0-9hms]+), \d+ failed$`)
@@ -201,5 +202,22 @@ func TestProgressPaused(t *testing.T) {
 	eventually(t, 5*time.Second, "a line without the pause", func() bool {
 		rest := buf.String()[n:]
 		return strings.Contains(rest, "jetmr: job j: 0/0+ tasks") && !strings.Contains(rest, "paused")
+	})
+}
+
+// TestProgressStatusMessage checks that the last status message a task
+// reported (reporter:status) ends the job's progress line, on one line.
+func TestProgressStatusMessage(t *testing.T) {
+	var buf syncBuffer
+	p := observe.NewProgress(&buf, false, observe.ProgressInterval(5*time.Millisecond))
+	defer p.Close()
+	obs := observe.Multi(p).(observe.CounterObserver)
+	obs.JobStarted("j", "", 4, 0, 1)
+	obs.TasksPublished("j", "", 4, true)
+	obs.Counted("j", "", []schema.Counter{{Group: "G", Name: "N", Value: 1}}, "")
+	obs.Counted("j", "", nil, "mapped 10 lines")
+	obs.Counted("j", "", nil, "mapped 20 lines\nof text")
+	eventually(t, 5*time.Second, "a line with the status", func() bool {
+		return strings.Contains(buf.String(), "0 failed; status: mapped 20 lines of text\n")
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Stage is one stage of a multi-stage job, for the page's critical path
@@ -95,6 +96,7 @@ type pageView struct {
 	Stages           *chart
 	CriticalPath     string
 	DeadLetters      []deadRow
+	Counters         []schema.Counter
 	Malformed        []string
 	Dropped          string
 	NAttempts        int
@@ -234,6 +236,7 @@ func buildView(d PageData) pageView {
 	if len(d.Stages) > 0 {
 		v.Stages, v.CriticalPath = stageChart(d.Stages, r.WallSeconds)
 	}
+	v.Counters = r.Counters
 	for _, dl := range r.DeadLetters {
 		v.DeadLetters = append(v.DeadLetters, deadRow{
 			Index: dl.Index, Attempts: dl.Attempts, Worker: dl.Worker, Input: inputOf(dl),

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -181,6 +183,8 @@ func TestRenderHTML(t *testing.T) {
 	hostile.Advice = append([]string{"see https://example.com/tuning for <b>chunk</b> sizes"}, hostile.Advice...)
 	hostileAttempts := append([]observe.Attempt(nil), r.attempts...)
 	hostileAttempts[0].Worker = `w"><script>alert(1)</script>`
+	counted := *r.report
+	counted.Counters = []schema.Counter{{Group: "Input", Name: "Lines", Value: 1234}, {Group: "<b>g</b>", Name: "n", Value: -1}}
 
 	tests := []struct {
 		name       string
@@ -209,8 +213,13 @@ func TestRenderHTML(t *testing.T) {
 			noSections: []string{"timeline", "durations", "stragglers", "stages"},
 		},
 		{
+			name: "counters", data: observe.PageData{Report: &counted},
+			sections: []string{"counters"},
+			texts:    []string{"InputLines1234", "<b>g</b>n-1"},
+		},
+		{
 			name: "empty report", data: observe.PageData{Report: &report.Report{Job: "empty"}},
-			noSections: []string{"workers", "timeline", "dead-letters"},
+			noSections: []string{"workers", "timeline", "dead-letters", "counters"},
 			texts:      []string{"n/a", "No advice"},
 		},
 		{
@@ -406,5 +415,21 @@ func TestRenderHTMLConcurrentStagesOwnLanes(t *testing.T) {
 				t.Fatalf("two bars overlap on the lane at y=%g", a.y)
 			}
 		}
+	}
+}
+
+// TestRenderTextCounters checks that the text report lists the counters,
+// one a row, a name cut at its first newline.
+func TestRenderTextCounters(t *testing.T) {
+	t.Parallel()
+	r := &report.Report{Job: "j", Kind: schema.KindMapReduce, Counters: []schema.Counter{
+		{Group: "Input", Name: "Lines", Value: 120}, {Group: "Input", Name: "bad\nname", Value: -2}}}
+	var b strings.Builder
+	if err := observe.RenderText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !regexp.MustCompile(`\ncounters\n +group +name +value\n +Input +Lines +120\n +Input +bad … +-2\n`).MatchString(out) {
+		t.Errorf("no counters table:\n%s", out)
 	}
 }

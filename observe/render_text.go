@@ -37,6 +37,15 @@ func RenderText(w io.Writer, r *report.Report) error {
 	fmt.Fprintf(tw, "data\t%s in, %s out\n", humanize.IBytes(uint64(max(r.BytesIn, 0))), humanize.IBytes(uint64(max(r.BytesOut, 0))))
 	tw.Flush()
 
+	if len(r.Counters) > 0 {
+		fmt.Fprintln(bw, "\ncounters")
+		rows := [][]string{{"group", "name", "value"}}
+		for _, c := range r.Counters {
+			rows = append(rows, []string{oneLine(c.Group), oneLine(c.Name), fmt.Sprint(c.Value)})
+		}
+		writeTable(bw, rows)
+	}
+
 	if len(r.Workers) > 0 {
 		fmt.Fprintln(bw, "\nworkers")
 		rows := [][]string{{"name", "slots", "tasks", "busy", "utilization"}}

@@ -124,6 +124,14 @@ type MapReduceSpec struct {
 	Map        string
 	Reduce     string
 	Partitions int
+	// The Hadoop Streaming settings, as jetmr mapreduce's --combiner,
+	// --key-fields, --partition-fields and --key-order (see
+	// job.MapReduceConfig): combiner, key_fields (default 1),
+	// partition_fields (default 0: the whole key) and key_order.
+	Combiner        string
+	KeyFields       int
+	PartitionFields int
+	KeyOrder        string
 }
 
 // EachSpec is an each stage: one task per item.

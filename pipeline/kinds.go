@@ -91,11 +91,21 @@ func (m *MapReduceSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Nod
 	if m.Partitions < 1 {
 		return p.errorf(at("partitions"), "%s: partitions %d is not valid: use 1 or more", what, m.Partitions)
 	}
+	if m.KeyFields < 1 {
+		return p.errorf(at("key_fields"), "%s: key_fields %d is not valid: the key is a line's first N TAB-separated fields, N 1 or more (default 1)", what, m.KeyFields)
+	}
+	if m.PartitionFields < 0 || m.PartitionFields > m.KeyFields {
+		return p.errorf(at("partition_fields"), "%s: partition_fields %d is not valid: use 1 to %d (key_fields)", what, m.PartitionFields, m.KeyFields)
+	}
+	if _, err := schema.ParseKeyOrder(m.KeyOrder); err != nil {
+		return p.errorf(at("key_order"), "%s: key_order: %v", what, err)
+	}
 	return p.checkRecords(m.RecordSpec, at, what)
 }
 
 func (m *MapReduceSpec) configure(r *run, cfg *job.Config) error {
 	cfg.Kind, cfg.Map, cfg.Reduce, cfg.Partitions, cfg.Output = schema.KindMapReduce, m.Map, m.Reduce, m.Partitions, m.Output
+	cfg.Combiner, cfg.KeyFields, cfg.PartitionFields, cfg.KeyOrder = m.Combiner, m.KeyFields, m.PartitionFields, m.KeyOrder
 	cfg.Records = m.records()
 	cfg.Inputs = r.inputs(m.Input)
 	return nil

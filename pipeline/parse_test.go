@@ -173,6 +173,21 @@ stages:
   - name: a
     mapreduce: {input: [in.txt], output: out, map: wordcount, reduce: sum, header: 1, header_once: true}
 `, 4, "header_once"},
+		{"key_fields 0", `
+stages:
+  - name: a
+    mapreduce: {input: [in.txt], output: out, map: cat, reduce: cat, key_fields: 0}
+`, 4, "key_fields 0 is not valid"},
+		{"partition_fields above key_fields", `
+stages:
+  - name: a
+    mapreduce: {input: [in.txt], output: out, map: cat, reduce: cat, key_fields: 2, partition_fields: 3}
+`, 4, "partition_fields 3 is not valid: use 1 to 2"},
+		{"unknown key_order", `
+stages:
+  - name: a
+    mapreduce: {input: [in.txt], output: out, map: cat, reduce: cat, key_order: upwards}
+`, 4, `key_order: key order "upwards" is not valid`},
 		{"bad chunk size", `
 stages:
   - name: a

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -411,6 +414,75 @@ stages:
 	}
 	if got := readFile(t, e.dir+"/counts/part-00000"); got != "k0,\"x\t100\nk1,\"x\t100\nk2,\"x\t100\n" {
 		t.Errorf("counts: %q", got)
+	}
+}
+
+// TestRunStreamingStage runs a mapreduce stage with a combiner, two key
+// fields partitioned on the first and a numeric key order: its part files
+// hold, for each user, the events in time order, as sort -k1,1 -k2,2n
+// gives them; and a combiner refused with a built-in reduce is named by
+// its job file key.
+func TestRunStreamingStage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := filepath.Join(e.dir, "events.tsv")
+	var events strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&events, "u%d\t%d\te%d\n", i%7, (i*37)%1000, i)
+	}
+	if err := os.WriteFile(in, []byte(events.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.run(t, nil, `
+stages:
+  - name: sessions
+    mapreduce: {input: [`+in+`], output: `+e.dir+`/by-user, map: cat, combiner: cat, reduce: cat, partitions: 3, key_fields: 2, partition_fields: 1, key_order: "text,numeric", chunk_size: 1KiB}
+`, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort := exec.Command("sort", "-t", "\t", "-k1,1", "-k2,2n", in)
+	sort.Env = append(os.Environ(), "LC_ALL=C")
+	want, err := sort.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for p := range 3 {
+		parts = append(parts, readFile(t, filepath.Join(e.dir, "by-user", fmt.Sprintf("part-%05d", p))))
+	}
+	// Each user's lines are in one part, in order; the parts together,
+	// users grouped by part, hold every line.
+	byUser := map[string][]string{}
+	for p, part := range parts {
+		seen := map[string]bool{}
+		for _, line := range strings.SplitAfter(part, "\n") {
+			if line == "" {
+				continue
+			}
+			user, _, _ := strings.Cut(line, "\t")
+			if len(byUser[user]) > 0 && !seen[user] {
+				t.Fatalf("user %s is in part %d and another", user, p)
+			}
+			seen[user] = true
+			byUser[user] = append(byUser[user], line)
+		}
+	}
+	var got strings.Builder
+	users := slices.Sorted(maps.Keys(byUser))
+	for _, u := range users {
+		got.WriteString(strings.Join(byUser[u], ""))
+	}
+	if got.String() != string(want) {
+		t.Errorf("the parts hold %d bytes, sort gives %d:\n%.300s\nwant:\n%.300s", got.Len(), len(want), got.String(), want)
+	}
+	_, err = e.run(t, nil, `
+stages:
+  - name: counts
+    mapreduce: {input: [`+in+`], output: `+e.dir+`/counts, map: cat, combiner: cat, reduce: sum}
+`, pipeline.Options{})
+	if err == nil || !strings.Contains(err.Error(), "combiner") || strings.Contains(err.Error(), "Config.") {
+		t.Errorf("a combiner with a built-in reduce: got %v, want it refused naming combiner", err)
 	}
 }
 

@@ -105,14 +105,18 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		required = []string{"input", "command"}
 		setOpts = func() { spec.StageOptions = opts }
 	case schema.KindMapReduce:
-		spec := &MapReduceSpec{Partitions: 1}
+		spec := &MapReduceSpec{Partitions: 1, KeyFields: 1}
 		s.MapReduce = spec
 		fields = map[string]setter{
-			"input":      field("input", p.list(&spec.Input, true)),
-			"output":     field("output", p.scalar(&spec.Output)),
-			"map":        field("map", p.scalar(&spec.Map)),
-			"reduce":     field("reduce", p.scalar(&spec.Reduce)),
-			"partitions": field("partitions", p.integer(&spec.Partitions)),
+			"input":            field("input", p.list(&spec.Input, true)),
+			"output":           field("output", p.scalar(&spec.Output)),
+			"map":              field("map", p.scalar(&spec.Map)),
+			"reduce":           field("reduce", p.scalar(&spec.Reduce)),
+			"partitions":       field("partitions", p.integer(&spec.Partitions)),
+			"combiner":         field("combiner", p.scalar(&spec.Combiner)),
+			"key_fields":       field("key_fields", p.integer(&spec.KeyFields)),
+			"partition_fields": field("partition_fields", p.integer(&spec.PartitionFields)),
+			"key_order":        field("key_order", p.scalar(&spec.KeyOrder)),
 		}
 		p.recordFields(fields, &spec.RecordSpec, field, false)
 		required = []string{"input", "output", "map", "reduce"}

@@ -11,7 +11,8 @@
 //
 // Sinks merge results: [OrderedSink] writes pipe outputs in input
 // order; [KeyedSink] folds keyed outputs into partitions and writes them
-// sorted by key; [EachSink] writes each job's per-item output groups and
+// sorted by key (in the job's key order, KeyedConfig.Keys: every sort,
+// run check and merge compares keys with schema.Keys.Compare); [EachSink] writes each job's per-item output groups and
 // its join file; [CountSink] counts migrate batches. Output files are written under temporary names and renamed
 // into place only when complete.
 //
@@ -19,7 +20,8 @@
 // interface only. It must not acknowledge or republish tasks (the mappers
 // do, or the Session on a --retry-failed round) nor change a job's record
 // (the Session does); it reports what it merged through the statistics
-// it returns.
+// it returns, the user counters of each result it merges included
+// (schema.Result.Counters, counted once per task like its output).
 //
 // # Spilled fold state and exactly-once
 //

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/runfile"
 	"github.com/jetmr/jetmr/schema"
@@ -60,6 +61,16 @@ type KeyedConfig struct {
 	// Sync fsyncs the part files and directories before the output is
 	// renamed into place, so that it survives a power loss.
 	Sync bool
+	// Keys is how the job's keys sort (--key-order): the order of each
+	// part file and of a reducer command's input. Default: bytewise.
+	Keys schema.Keys
+	// Counters receives what the reducer command reports on its stderr
+	// (reporter:counter, reporter:status) and what ReduceFunc adds with
+	// counter.Add. Optional.
+	Counters *counter.Set
+	// MapOnly writes, with ReduceFunc [Identity], a pair whose value is
+	// empty as its key alone (--reduce none): the map's own line.
+	MapOnly bool
 	// Replace lets the output replace a directory or file that exists at
 	// Dir when it is published (--force); without it that is an error.
 	Replace bool
@@ -124,6 +135,9 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 	}
 	if cfg.FanIn < 2 {
 		cfg.FanIn = runfile.DefaultFanIn
+	}
+	if cfg.Counters == nil {
+		cfg.Counters = &counter.Set{}
 	}
 	tmp := TempPath(cfg.Dir, cfg.Job)
 	if cfg.Fold != nil && cfg.WorkDir == "" {
@@ -244,7 +258,7 @@ func (s *KeyedSink) fold(r *schema.Result) error {
 	}
 	defer closeIn()
 	t := s.tables[r.Partition]
-	rs := schema.NewRunScanner(in)
+	rs := schema.NewRunScannerBy(in, s.cfg.Keys.Comparer())
 	for {
 		k, v, err := rs.Next()
 		if errors.Is(err, io.EOF) {
@@ -268,7 +282,7 @@ func (s *KeyedSink) fold(r *schema.Result) error {
 func (s *KeyedSink) spill(p int) error {
 	t := s.tables[p]
 	path := filepath.Join(s.cfg.WorkDir, fmt.Sprintf("fold-p%d-%d.run", p, len(s.spills[p])))
-	if err := runfile.WriteTable(path, s.cfg.Sync, t, t.Sorted(1)[0]); err != nil {
+	if err := runfile.WriteTable(path, s.cfg.Sync, t, fold.SortedBy(t, s.cfg.Keys, 1)[0]); err != nil {
 		return fmt.Errorf("spilling the fold state of partition %d to the work folder %s (under --store; free space there, give --store another disk, or raise --memory): %w", p, s.cfg.WorkDir, err)
 	}
 	s.spills[p] = append(s.spills[p], path)
@@ -436,7 +450,7 @@ func (s *KeyedSink) writeFolded(ctx context.Context, f *os.File, p int) error {
 		_, err := w.Write(line)
 		return err
 	}
-	idx := t.Sorted(1)[0]
+	idx := fold.SortedBy(t, s.cfg.Keys, 1)[0]
 	if len(s.spills[p]) == 0 {
 		for n, i := range idx {
 			if n%4096 == 0 && ctx.Err() != nil {
@@ -450,7 +464,7 @@ func (s *KeyedSink) writeFolded(ctx context.Context, f *os.File, p int) error {
 		}
 	} else {
 		extra := []runfile.Source{runfile.NewTableSource(t, idx)}
-		err := runfile.MergeFiles(ctx, s.spills[p], extra, s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Sync, s.cfg.Fold, true, write)
+		err := runfile.MergeFilesBy(ctx, s.spills[p], extra, s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Sync, s.cfg.Fold, true, s.cfg.Keys.Comparer(), write)
 		s.spills[p] = nil // consumed
 		if err != nil {
 			return err
@@ -486,11 +500,15 @@ func (s *KeyedSink) runReduceFunc(ctx context.Context, f *os.File, p int) error 
 		}
 		return s.cfg.ReduceFunc(ctx, key, values, func(v []byte) error {
 			line = append(append(append(append(line[:0], key...), '\t'), v...), '\n')
+			if len(v) == 0 && s.cfg.MapOnly {
+				line = append(append(line[:0], key...), '\n')
+			}
 			_, err := w.Write(line)
 			return err
 		})
 	}
-	err := MergeRunFiles(ctx, s.runPaths(p), s.cfg.WorkDir, s.cfg.FanIn, func(pair schema.Pair) error {
+	ctx = counter.NewContext(ctx, s.counters())
+	err := MergeRunFilesBy(ctx, s.runPaths(p), s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Keys.Comparer(), func(pair schema.Pair) error {
 		if key != nil && bytes.Equal(pair.Key, key) {
 			values = append(values, pair.Value)
 			return nil
@@ -512,6 +530,9 @@ func (s *KeyedSink) runReduceFunc(ctx context.Context, f *os.File, p int) error 
 	return w.Flush()
 }
 
+// counters is where the reduce's counters go.
+func (s *KeyedSink) counters() *counter.Set { return s.cfg.Counters }
+
 func count(conds ...bool) int {
 	n := 0
 	for _, c := range conds {
@@ -530,7 +551,7 @@ func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) err
 	g.Go(func() error {
 		bw := bufio.NewWriterSize(pw, 64<<10)
 		var line []byte
-		err := MergeRunFiles(gctx, paths, s.cfg.WorkDir, s.cfg.FanIn, func(pair schema.Pair) error {
+		err := MergeRunFilesBy(gctx, paths, s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Keys.Comparer(), func(pair schema.Pair) error {
 			line = append(append(append(append(line[:0], pair.Key...), '\t'), pair.Value...), '\n')
 			_, err := bw.Write(line)
 			return err
@@ -542,7 +563,7 @@ func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) err
 		return err
 	})
 	g.Go(func() error {
-		err := command.Run(gctx, s.cfg.ReduceCommand, pr, f)
+		err := command.RunReporting(gctx, s.cfg.ReduceCommand, pr, f, s.counters())
 		pr.CloseWithError(errors.New("reducer command exited"))
 		if err != nil {
 			return fmt.Errorf("reducer command: %w", err)

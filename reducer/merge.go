@@ -24,6 +24,7 @@ type cursor struct {
 	run  int // the run's position, which breaks ties between equal keys
 	r    *schema.RunReader
 	pair schema.Pair
+	cmp  func(a, b []byte) int // the job's key order (schema.Keys.Comparer); nil: bytewise
 }
 
 // next advances c to the run's next pair; it returns io.EOF at the end.
@@ -43,7 +44,7 @@ type cursorHeap []*cursor
 
 func (h cursorHeap) Len() int { return len(h) }
 func (h cursorHeap) Less(i, j int) bool {
-	if c := bytes.Compare(h[i].pair.Key, h[j].pair.Key); c != 0 {
+	if c := compareKeys(h[i].cmp, h[i].pair.Key, h[j].pair.Key); c != 0 {
 		return c < 0
 	}
 	return h[i].run < h[j].run
@@ -63,14 +64,23 @@ func (h *cursorHeap) Pop() any {
 // at the first error: a malformed run (wrapping [schema.ErrMalformed]), an
 // error of emit (returned as is) or the end of ctx.
 func MergeRuns(ctx context.Context, runs []io.Reader, emit func(schema.Pair) error) error {
-	return mergeRuns(ctx, runs, func(i int) string { return fmt.Sprintf("run %d", i) }, emit)
+	return mergeRuns(ctx, runs, nil, func(i int) string { return fmt.Sprintf("run %d", i) }, emit)
 }
 
-// mergeRuns is MergeRuns, naming run i name(i) in errors.
-func mergeRuns(ctx context.Context, runs []io.Reader, name func(int) string, emit func(schema.Pair) error) error {
+// compareKeys is cmp(a, b), or bytes.Compare(a, b) when cmp is nil.
+func compareKeys(cmp func(a, b []byte) int, a, b []byte) int {
+	if cmp == nil {
+		return bytes.Compare(a, b)
+	}
+	return cmp(a, b)
+}
+
+// mergeRuns is MergeRuns in the key order cmp (nil: bytewise), naming run
+// i name(i) in errors.
+func mergeRuns(ctx context.Context, runs []io.Reader, cmp func(a, b []byte) int, name func(int) string, emit func(schema.Pair) error) error {
 	h := make(cursorHeap, 0, len(runs))
 	for i, r := range runs {
-		c := &cursor{run: i, r: schema.NewRunReader(r)}
+		c := &cursor{run: i, r: schema.NewRunReaderBy(r, cmp), cmp: cmp}
 		switch err := c.next(); {
 		case errors.Is(err, io.EOF):
 		case err != nil:
@@ -111,6 +121,12 @@ func mergeRuns(ctx context.Context, runs []io.Reader, name func(int) string, emi
 // removes the intermediate files before returning. Merging consecutive
 // groups keeps ties in the order of paths. The files at paths are only read.
 func MergeRunFiles(ctx context.Context, paths []string, tmpDir string, fanIn int, emit func(schema.Pair) error) (err error) {
+	return MergeRunFilesBy(ctx, paths, tmpDir, fanIn, nil, emit)
+}
+
+// MergeRunFilesBy is [MergeRunFiles] for runs sorted by cmp, a job's key
+// order ([schema.Keys.Comparer]; nil is bytewise).
+func MergeRunFilesBy(ctx context.Context, paths []string, tmpDir string, fanIn int, cmp func(a, b []byte) int, emit func(schema.Pair) error) (err error) {
 	if fanIn < 2 {
 		return fmt.Errorf("merging runs: fan-in %d, need at least 2", fanIn)
 	}
@@ -128,7 +144,7 @@ func MergeRunFiles(ctx context.Context, paths []string, tmpDir string, fanIn int
 			remaining := len(paths) - i
 			excess := len(next) + remaining - fanIn
 			if k := min(fanIn, remaining, excess+1); k >= 2 {
-				out, err := mergeToFile(ctx, paths[i:i+k], tmpDir)
+				out, err := mergeToFile(ctx, paths[i:i+k], tmpDir, cmp)
 				if err != nil {
 					return err
 				}
@@ -150,11 +166,11 @@ func MergeRunFiles(ctx context.Context, paths []string, tmpDir string, fanIn int
 		}
 		paths = next
 	}
-	return mergeFiles(ctx, paths, emit)
+	return mergeFiles(ctx, paths, cmp, emit)
 }
 
 // mergeFiles opens the files at paths and merges their runs.
-func mergeFiles(ctx context.Context, paths []string, emit func(schema.Pair) error) error {
+func mergeFiles(ctx context.Context, paths []string, cmp func(a, b []byte) int, emit func(schema.Pair) error) error {
 	readers := make([]io.Reader, len(paths))
 	for i, p := range paths {
 		f, err := os.Open(p)
@@ -164,12 +180,12 @@ func mergeFiles(ctx context.Context, paths []string, emit func(schema.Pair) erro
 		defer f.Close()
 		readers[i] = f
 	}
-	return mergeRuns(ctx, readers, func(i int) string { return "run file " + paths[i] }, emit)
+	return mergeRuns(ctx, readers, cmp, func(i int) string { return "run file " + paths[i] }, emit)
 }
 
 // mergeToFile merges the runs in the files at paths into a new run file in
 // tmpDir and returns its path.
-func mergeToFile(ctx context.Context, paths []string, tmpDir string) (path string, err error) {
+func mergeToFile(ctx context.Context, paths []string, tmpDir string, cmp func(a, b []byte) int) (path string, err error) {
 	f, err := os.CreateTemp(tmpDir, "jetmr-merge-*.run")
 	if err != nil {
 		return "", fmt.Errorf("merging runs: %w", err)
@@ -186,7 +202,7 @@ func mergeToFile(ctx context.Context, paths []string, tmpDir string) (path strin
 	if err := w.start(); err != nil {
 		return "", fmt.Errorf("merging runs: writing %s: %w", f.Name(), err)
 	}
-	if err := mergeFiles(ctx, paths, w.write); err != nil {
+	if err := mergeFiles(ctx, paths, cmp, w.write); err != nil {
 		return "", err
 	}
 	if err := w.finish(); err != nil {

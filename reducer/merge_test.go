@@ -220,7 +220,7 @@ func TestRunWriterLargeCount(t *testing.T) {
 		runs = append(runs, run)
 	}
 	paths := writeRuns(t, runs)
-	out, err := mergeToFile(context.Background(), paths, dir)
+	out, err := mergeToFile(context.Background(), paths, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,4 +253,43 @@ func FuzzMergeRuns(f *testing.F) {
 			t.Fatalf("err = %v, not ErrMalformed", err)
 		}
 	})
+}
+
+// TestMergeRunFilesByKeyOrder merges runs sorted in a job's key order
+// (numeric-reverse on the first field, text on the second) in passes of
+// fan-in 2 and 3: the merge keeps that order, equal keys in run order, and
+// a bytewise merge refuses the runs as out of order.
+func TestMergeRunFilesByKeyOrder(t *testing.T) {
+	order, err := schema.ParseKeyOrder("numeric-reverse,text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := schema.Keys{Fields: 2, Order: order}
+	byKeys := func(a, b schema.Pair) int { return keys.Compare(a.Key, b.Key) }
+	rng := rand.New(rand.NewPCG(11, 12))
+	runs := make([][]schema.Pair, 9)
+	for i := range runs {
+		for j := range 30 {
+			runs[i] = append(runs[i], schema.Pair{
+				Key:   fmt.Appendf(nil, "%d\t%c", rng.IntN(200)-50, 'a'+rune(rng.IntN(3))),
+				Value: fmt.Appendf(nil, "r%d.%d", i, j),
+			})
+		}
+		slices.SortStableFunc(runs[i], byKeys)
+	}
+	all := slices.Concat(runs...)
+	slices.SortStableFunc(all, byKeys)
+	for _, fanIn := range []int{2, 3, 64} {
+		var got []schema.Pair
+		if err := MergeRunFilesBy(context.Background(), writeRuns(t, runs), t.TempDir(), fanIn, keys.Compare, collect(&got)); err != nil {
+			t.Fatalf("fan-in %d: %v", fanIn, err)
+		}
+		if !equalPairs(got, all) {
+			t.Errorf("fan-in %d: merged %d pairs, want %d, or in another order", fanIn, len(got), len(all))
+		}
+	}
+	err = MergeRunFiles(context.Background(), writeRuns(t, runs), t.TempDir(), 64, collect(new([]schema.Pair)))
+	if !errors.Is(err, schema.ErrMalformed) {
+		t.Errorf("a bytewise merge of numeric-reverse runs: %v, want them refused as out of order", err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
@@ -55,6 +56,10 @@ type Config struct {
 	Session Session
 	// Start is when the job started, for its wall time. Default: now.
 	Start time.Time
+	// Counters sums the user counters of the merged results; the job's
+	// reduce may add its own to the same set. Default: a set of the
+	// reducer's own.
+	Counters *counter.Set
 	// Logger receives the reducer's logs. Zero value: none.
 	Logger zerolog.Logger
 }
@@ -93,6 +98,10 @@ type Progress struct {
 	// Skipped counts the bad records left out of the output (skip mode).
 	Skipped           uint64
 	BytesIn, BytesOut int64
+	// Counters are the user counters so far; Status the last status
+	// message.
+	Counters []schema.Counter
+	Status   string
 }
 
 // Progress is safe to call while Run runs.
@@ -102,7 +111,7 @@ func (r *Reducer) Progress() Progress {
 	in, out := r.stats.Bytes()
 	return Progress{
 		Completed: r.nDone, Failed: uint64(len(r.dead)), Malformed: uint64(len(r.stats.Malformed)),
-		Skipped: uint64(r.skipped), BytesIn: in, BytesOut: out,
+		Skipped: uint64(r.skipped), BytesIn: in, BytesOut: out, Counters: r.stats.Counters.List(), Status: r.stats.Status,
 	}
 }
 
@@ -115,6 +124,9 @@ func New(cfg Config) (*Reducer, error) {
 		cfg.Session = NopSession{}
 	}
 	stats := report.NewStats()
+	if cfg.Counters != nil {
+		stats.Counters = cfg.Counters
+	}
 	if !cfg.Start.IsZero() {
 		stats.Start = cfg.Start
 	}
@@ -303,6 +315,9 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	seen[res.Partition] = true
 	r.stats.AddOutput(&res)
+	if len(res.Counters) > 0 || res.Status != "" {
+		r.cfg.Session.Counted(res.Counters, res.Status)
+	}
 	if allTrue(seen) {
 		r.complete(&res, replayed)
 		r.cfg.Session.Merged(&res)

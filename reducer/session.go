@@ -18,6 +18,9 @@ type Session interface {
 	// jobs, its last partition), replays included: --task-time sizes the
 	// next chunks from them.
 	Merged(res *schema.Result)
+	// Counted is told the counters and status of each result merged that
+	// carries some, replays included (see schema.Result.Counters).
+	Counted(counters []schema.Counter, status string)
 	// Fetch makes a result's output object (transport "object") a local
 	// spill file: it sets Spill and clears Object.
 	Fetch(ctx context.Context, res *schema.Result) error
@@ -47,6 +50,7 @@ var _ Session = NopSession{}
 
 func (NopSession) Retired(Span)                                {}
 func (NopSession) Merged(*schema.Result)                       {}
+func (NopSession) Counted([]schema.Counter, string)            {}
 func (NopSession) Fetch(context.Context, *schema.Result) error { return errNoFetch }
 func (NopSession) Retry(*schema.Result) (bool, error)          { return false, nil }
 func (NopSession) Failed(int)                                  {}

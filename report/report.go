@@ -66,13 +66,17 @@ type Report struct {
 	BatchesSplit       int64 `json:"batches_split,omitempty"`
 	// BatchesUnchanged counts the batches whose range held rows but whose
 	// SQL changed none of them; UnchangedBatches names the first few.
-	BatchesUnchanged int64          `json:"batches_unchanged,omitempty"`
-	UnchangedBatches []string       `json:"unchanged_batches,omitempty"`
-	BytesIn          int64          `json:"bytes_in"`
-	BytesOut         int64          `json:"bytes_out"`
-	Workers          []WorkerReport `json:"workers"`
-	DeadLetters      []DeadLetter   `json:"dead_letters"`
-	Advice           []string       `json:"advice"`
+	BatchesUnchanged int64    `json:"batches_unchanged,omitempty"`
+	UnchangedBatches []string `json:"unchanged_batches,omitempty"`
+	BytesIn          int64    `json:"bytes_in"`
+	BytesOut         int64    `json:"bytes_out"`
+	// Counters are the user counters the job's commands reported
+	// (reporter:counter:GROUP,NAME,AMOUNT) or its Go functions added
+	// (counter.Add), each task's once, sorted by group and name.
+	Counters    []schema.Counter `json:"counters,omitempty"`
+	Workers     []WorkerReport   `json:"workers"`
+	DeadLetters []DeadLetter     `json:"dead_letters"`
+	Advice      []string         `json:"advice"`
 	// Malformed lists result messages that did not decode and were dropped.
 	Malformed []string `json:"malformed_messages,omitempty"`
 	// Skipped lists the bad records left out of the output
@@ -114,6 +118,7 @@ func (s *Stats) Report(job string, kind schema.Kind) *Report {
 		WallSeconds: wall.Seconds(), BusySeconds: s.busy.Seconds(),
 		BytesIn: s.bytesIn, BytesOut: s.bytesOut,
 		DeadLetters: s.Dead, Workers: []WorkerReport{}, Advice: []string{}, Skipped: s.Skipped,
+		Counters: s.Counters.List(),
 	}
 	if r.DeadLetters == nil {
 		r.DeadLetters = []DeadLetter{}
@@ -282,10 +287,23 @@ func (r *Report) Summary() string {
 	if r.BackupsRun > 0 {
 		fmt.Fprintf(&b, "; %d backup attempt(s) of slow tasks, %d finished first", r.BackupsRun, r.BackupsWon)
 	}
+	if len(r.Counters) > 0 {
+		b.WriteString("\njetmr: counters: " + FormatCounters(r.Counters))
+	}
 	for _, a := range r.Advice {
 		b.WriteString("\njetmr: advice: " + a)
 	}
 	return b.String()
+}
+
+// FormatCounters is counters as one line: "GROUP,NAME=VALUE; ...", the
+// counters' own order.
+func FormatCounters(counters []schema.Counter) string {
+	parts := make([]string, len(counters))
+	for i, c := range counters {
+		parts[i] = fmt.Sprintf("%s,%s=%d", c.Group, c.Name, c.Value)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Warnings are the lines printed on standard error after the summary,

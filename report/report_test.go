@@ -89,3 +89,31 @@ func TestPercentile(t *testing.T) {
 		}
 	}
 }
+
+// TestCountersInReport checks that the counters of each merged partition
+// add up, sorted, into the report and its summary, and that the status
+// is the last one merged.
+func TestCountersInReport(t *testing.T) {
+	t.Parallel()
+	s := report.NewStats()
+	s.AddOutput(&schema.Result{Index: 0, Counters: []schema.Counter{{Group: "b", Name: "x", Value: 2}, {Group: "a", Name: "y, z", Value: 1}}, Status: "one"})
+	s.AddOutput(&schema.Result{Index: 0, Partition: 1})
+	s.AddOutput(&schema.Result{Index: 1, Counters: []schema.Counter{{Group: "b", Name: "x", Value: -5}}, Status: "two"})
+	s.Counters.Add("reduce", "runs", 1)
+	r := s.Report("j", schema.KindMapReduce)
+	want := []schema.Counter{{Group: "a", Name: "y, z", Value: 1}, {Group: "b", Name: "x", Value: -3}, {Group: "reduce", Name: "runs", Value: 1}}
+	if len(r.Counters) != len(want) {
+		t.Fatalf("counters %+v, want %+v", r.Counters, want)
+	}
+	for i := range want {
+		if r.Counters[i] != want[i] {
+			t.Errorf("counter %d: %+v, want %+v", i, r.Counters[i], want[i])
+		}
+	}
+	if s.Status != "two" {
+		t.Errorf("status %q, want the last one", s.Status)
+	}
+	if sum := r.Summary(); !strings.Contains(sum, "\njetmr: counters: a,y, z=1; b,x=-3; reduce,runs=1") {
+		t.Errorf("summary without the counters:\n%s", sum)
+	}
+}

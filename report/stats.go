@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -98,6 +99,11 @@ type Stats struct {
 	// Executed counts the tasks completed by this run; Committed those a
 	// previous run of the job had completed already (found on resume).
 	Executed, Committed int
+	// Counters sums the user counters of the merged results (AddOutput)
+	// and of the reduce, which adds its own; Status is the last status
+	// message of a merged result. Never nil once NewStats made it.
+	Counters *counter.Set
+	Status   string
 
 	durations []time.Duration
 	busy      time.Duration
@@ -109,11 +115,18 @@ type Stats struct {
 
 // NewStats returns empty statistics starting now.
 func NewStats() *Stats {
-	return &Stats{Start: time.Now(), workers: make(map[string]*workerStats)}
+	return &Stats{Start: time.Now(), workers: make(map[string]*workerStats), Counters: &counter.Set{}}
 }
 
-// AddOutput counts the output bytes of one merged partition of a task.
-func (s *Stats) AddOutput(res *schema.Result) { s.bytesOut += res.BytesOut }
+// AddOutput counts the output bytes of one merged partition of a task,
+// and the counters it carries (those of partition 0).
+func (s *Stats) AddOutput(res *schema.Result) {
+	s.bytesOut += res.BytesOut
+	s.Counters.AddList(res.Counters)
+	if res.Status != "" {
+		s.Status = res.Status
+	}
+}
 
 // Add counts one completed task, from any one of its results. A replayed
 // task was completed by an earlier run of the job: it counts as committed,

@@ -105,6 +105,9 @@ func DecodeResult(data []byte) (Result, error) {
 // it.
 func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	j.V = versionFor(j.Header > 0 || j.HeaderOnce, j.SkipBad > 0)
+	if j.streaming() && j.V < streamingVersion {
+		j.V = streamingVersion
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}
@@ -137,6 +140,12 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 	}
 	if j.SkipBad < 0 {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: skipping %d bad records", j.ID, ErrMalformed, j.SkipBad)
+	}
+	if _, err := ParseKeyOrder(j.KeyOrder); err != nil {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %w", j.ID, ErrMalformed, err)
+	}
+	if j.KeyFields < 0 || j.PartitionFields < 0 || j.PartitionFields > max(j.KeyFields, 1) {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partition fields of %d key fields", j.ID, ErrMalformed, j.PartitionFields, j.KeyFields)
 	}
 	if n := len(j.InputFingerprints); n > 0 && n != len(j.Inputs) {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d input fingerprints for %d inputs", j.ID, ErrMalformed, n, len(j.Inputs))

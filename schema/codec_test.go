@@ -77,6 +77,22 @@ func TestJobRecordRoundTrip(t *testing.T) {
 	if got.ID != rec.ID || got.Partitions != 4 || got.Map != "wordcount" {
 		t.Errorf("round trip: got %+v", got)
 	}
+	streaming := schema.JobRecord{ID: "job2", Kind: schema.KindMapReduce, Inputs: []string{"/a"}, MapCommand: []string{"cat"},
+		ReduceCommand: []string{"uniq", "-c"}, Partitions: 4, KeyFields: 3, PartitionFields: 1, KeyOrder: "text,numeric-reverse", CombineCommand: []string{"uniq"}}
+	if data, err = schema.EncodeJobRecord(streaming); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = schema.DecodeJobRecord(data); err != nil {
+		t.Fatal(err)
+	}
+	got.V = 0
+	if !reflect.DeepEqual(got, streaming) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, streaming)
+	}
+	order, _ := schema.ParseKeyOrder(streaming.KeyOrder)
+	if k := got.Keys(); !reflect.DeepEqual(k, schema.Keys{Fields: 3, PartitionFields: 1, Order: order}) {
+		t.Errorf("Keys() = %+v", k)
+	}
 }
 
 // TestJobRecordFingerprints round-trips a record's input fingerprints,
@@ -146,6 +162,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"result with negative partition", enc(map[string]any{"v": 1, "job": "j", "p": -1}), schema.ErrMalformed, decodeResult},
 		{"result of a newer version", enc(map[string]any{"v": 99, "job": "j"}), schema.ErrNewerVersion, decodeResult},
 		{"record of unknown kind", enc(map[string]any{"v": 1, "id": "j", "kind": "x", "parts": 1}), schema.ErrMalformed, decodeRecord},
+		{"record with an unknown key order", enc(map[string]any{"v": 4, "id": "j", "kind": "mapreduce", "parts": 1, "korder": "sideways"}), schema.ErrMalformed, decodeRecord},
+		{"record with more partition fields than key fields", enc(map[string]any{"v": 4, "id": "j", "kind": "mapreduce", "parts": 1, "keyf": 2, "partf": 3}), schema.ErrMalformed, decodeRecord},
+		{"record with negative key fields", enc(map[string]any{"v": 4, "id": "j", "kind": "mapreduce", "parts": 1, "keyf": -1}), schema.ErrMalformed, decodeRecord},
 		{"record without partitions", enc(map[string]any{"v": 1, "id": "j", "kind": "pipe"}), schema.ErrMalformed, decodeRecord},
 		{"record with fingerprints for other inputs", enc(map[string]any{"v": 1, "id": "j", "kind": "pipe", "parts": 1,
 			"inputs": []string{"/a", "/b"}, "fprints": []map[string]any{{"size": 1}}}), schema.ErrMalformed, decodeRecord},
@@ -279,9 +298,10 @@ func TestJobRecordBuiltin(t *testing.T) {
 }
 
 // TestMessagesVersion checks that the messages that carry an input
-// header, fetched tasks and the messages of skip mode are stamped with the
-// version that added them, which workers that predate it leave alone, and
-// the others with version 1.
+// header, fetched tasks, the records of jobs with Hadoop Streaming
+// settings and the messages of skip mode are stamped with the version
+// that added them, which workers that predate it leave alone, and the
+// others with version 1.
 func TestMessagesVersion(t *testing.T) {
 	t.Parallel()
 	version := func(data []byte, err error) int {
@@ -302,6 +322,12 @@ func TestMessagesVersion(t *testing.T) {
 	withHeader.Header, withHeader.HeaderOnce = 1, true
 	withSkip := rec
 	withSkip.SkipBad = 2
+	keyed := schema.JobRecord{ID: "j", Kind: schema.KindMapReduce, Partitions: 2, MapCommand: []string{"cat"}, ReduceCommand: []string{"cat"}}
+	streaming := func(change func(*schema.JobRecord)) schema.JobRecord {
+		r := keyed
+		change(&r)
+		return r
+	}
 	cases := []struct {
 		name string
 		v    int
@@ -316,10 +342,16 @@ func TestMessagesVersion(t *testing.T) {
 		{"failure with a header", version(schema.EncodeResult(schema.Result{Job: "j", TaskHeader: []byte("h\n")})), 2},
 		{"job record", version(schema.EncodeJobRecord(rec)), 1},
 		{"job record with headers", version(schema.EncodeJobRecord(withHeader)), 2},
+		{"map-reduce job record", version(schema.EncodeJobRecord(keyed)), 1},
+		{"job record with key fields", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyFields = 2 }))), 4},
+		{"job record with partition fields", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyFields, r.PartitionFields = 2, 1 }))), 4},
+		{"job record with a key order", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyOrder = "numeric" }))), 4},
+		{"job record with a combiner", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.CombineCommand = []string{"uniq"} }))), 4},
+		{"map-only job record", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceCommand, r.Reduce = nil, schema.ReduceNone }))), 4},
 		{"split checkpoint", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a"})), 1},
 		{"split checkpoint with a header", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a", CursorHeader: []byte("h\n")})), 2},
-		{"job record skipping bad records", version(schema.EncodeJobRecord(withSkip)), 4},
-		{"result that skipped records", version(schema.EncodeResult(schema.Result{Job: "j", Skipped: []schema.BadRecord{{Offset: 4, Length: 2}}})), 4},
+		{"job record skipping bad records", version(schema.EncodeJobRecord(withSkip)), 5},
+		{"result that skipped records", version(schema.EncodeResult(schema.Result{Job: "j", Skipped: []schema.BadRecord{{Offset: 4, Length: 2}}})), 5},
 		{"failure with isolated records", version(schema.EncodeResult(schema.Result{Job: "j", Err: &schema.TaskError{Message: "x"},
 			Isolation: &schema.Isolation{Outcome: schema.IsolatedRecords, Records: []schema.BadRecord{{Offset: 4, Length: 2}}}})), 1},
 	}

@@ -38,6 +38,7 @@ type RunReader struct {
 	remaining int
 	last      []byte
 	started   bool
+	cmp       func(a, b []byte) int // nil: bytes.Compare
 }
 
 // NewRunReader reads a run from r.
@@ -46,6 +47,14 @@ func NewRunReader(r io.Reader) *RunReader {
 		r = bufio.NewReaderSize(r, 64<<10)
 	}
 	return &RunReader{dec: msgpack.NewDecoder(r)}
+}
+
+// NewRunReaderBy reads a run sorted by cmp (see [Keys.Comparer]; nil is
+// bytewise) from r.
+func NewRunReaderBy(r io.Reader, cmp func(a, b []byte) int) *RunReader {
+	rr := NewRunReader(r)
+	rr.cmp = cmp
+	return rr
 }
 
 // Next returns the next pair, or io.EOF after the last one. Key and value
@@ -73,7 +82,7 @@ func (r *RunReader) Next() (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	if r.last != nil && bytes.Compare(r.last, k) > 0 {
+	if r.last != nil && compareKeys(r.cmp, r.last, k) > 0 {
 		return Pair{}, fmt.Errorf("reading run: %w: key %q after %q is out of order", ErrMalformed, k, r.last)
 	}
 	r.last = k
@@ -128,4 +137,12 @@ func DecodeRun(data []byte) ([]Pair, error) {
 		}
 		pairs = append(pairs, p)
 	}
+}
+
+// compareKeys is cmp(a, b), or bytes.Compare(a, b) when cmp is nil.
+func compareKeys(cmp func(a, b []byte) int, a, b []byte) int {
+	if cmp == nil {
+		return bytes.Compare(a, b)
+	}
+	return cmp(a, b)
 }

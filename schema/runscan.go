@@ -2,7 +2,6 @@ package schema
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -44,6 +43,7 @@ type RunScanner struct {
 	started   bool
 	key, prev []byte
 	value     []byte
+	cmp       func(a, b []byte) int // nil: bytes.Compare
 }
 
 // NewRunScanner reads a run from r.
@@ -53,6 +53,14 @@ func NewRunScanner(r io.Reader) *RunScanner {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
 	return &RunScanner{br: br}
+}
+
+// NewRunScannerBy reads a run sorted by cmp (see [Keys.Comparer]; nil is
+// bytewise) from r.
+func NewRunScannerBy(r io.Reader, cmp func(a, b []byte) int) *RunScanner {
+	s := NewRunScanner(r)
+	s.cmp = cmp
+	return s
 }
 
 // Next returns the next pair, or io.EOF after the last one.
@@ -77,7 +85,7 @@ func (s *RunScanner) Next() (key, value []byte, err error) {
 	if s.value, err = s.item(s.value, "value"); err != nil {
 		return nil, nil, err
 	}
-	if s.prev != nil && bytes.Compare(s.prev, s.key) > 0 {
+	if s.prev != nil && compareKeys(s.cmp, s.prev, s.key) > 0 {
 		return nil, nil, fmt.Errorf("reading run: %w: key %q after %q is out of order", ErrMalformed, s.key, s.prev)
 	}
 	s.remaining--

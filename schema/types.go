@@ -15,13 +15,18 @@ import (
 // worker that predates them would read the task's Path itself, on a
 // machine that may not have it, so those tasks are stamped 3 and it
 // leaves them.
-// Version 4 adds skip mode (--skip-bad-records): the record of a job that
+// Version 4 adds the Hadoop Streaming settings of a map-reduce job (key
+// fields, partition fields, key order, a combiner command, map-only): a
+// worker that predates them would cut, partition or sort its keys
+// differently, so the record of such a job is stamped 4 and it leaves the
+// job.
+// Version 5 adds skip mode (--skip-bad-records): the record of a job that
 // skips bad records (JobRecord.SkipBad) and a result that left records
 // out (Result.Skipped). A worker that predates it would fail such a job's
 // bad records instead of skipping them, and a reducer would merge the
 // result without counting them. Every other message is stamped 1, which
 // every jetmr reads.
-const Version = 4
+const Version = 5
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -31,8 +36,10 @@ const (
 	headerVersion = 2
 	// fetchVersion added fetched tasks and range requests.
 	fetchVersion = 3
+	// streamingVersion added the Hadoop Streaming settings of a job.
+	streamingVersion = 4
 	// skipVersion added skip mode.
-	skipVersion = 4
+	skipVersion = 5
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -149,6 +156,13 @@ type Result struct {
 	// TaskHeader repeats the task's Header in a failure result, so that
 	// --retry-failed can publish the task again with it.
 	TaskHeader []byte `msgpack:"thdr,omitempty"`
+	// Counters are the user counters the task's commands or functions
+	// reported (reporter:counter:GROUP,NAME,AMOUNT), on the successful
+	// result of partition 0 only, so that each task's count once; Status
+	// is the last status message (reporter:status:MSG). A reducer that
+	// predates them ignores them.
+	Counters []Counter `msgpack:"ctr,omitempty"`
+	Status   string    `msgpack:"status,omitempty"`
 	// Backup marks the result of a backup attempt (see [Task.Backup]).
 	Backup bool `msgpack:"backup,omitempty"`
 	// Isolation is what the worker learned by running parts of a failed
@@ -213,6 +227,13 @@ type BadRecord struct {
 	Data []byte `msgpack:"data,omitempty"`
 	// Err is how the command failed on the record alone.
 	Err TaskError `msgpack:"err"`
+}
+
+// Counter is one user counter: its group, its name and its value.
+type Counter struct {
+	Group string `msgpack:"g" json:"group"`
+	Name  string `msgpack:"n" json:"name"`
+	Value int64  `msgpack:"v" json:"value"`
 }
 
 // Duration is the task's processing time.
@@ -288,6 +309,11 @@ type JobRecord struct {
 	// reducer: [TransportShared] (file ranges and spill files on a shared
 	// filesystem; the default) or [TransportObject].
 	Transport string `msgpack:"transport,omitempty"`
+	// S3 says which service serves the job's s3:// inputs, as the
+	// submitting process resolved it, so that every worker reads them from
+	// the same one; nil when the job has none. Credentials are never part
+	// of it: each worker takes its own from its environment.
+	S3 *S3Service `msgpack:"s3,omitempty"`
 	// TaskTimeNanos, when set, is the time a task should take (--task-time):
 	// chunks are sized adaptively from ChunkSize on, and split with a
 	// write-ahead cursor.
@@ -324,6 +350,17 @@ type JobRecord struct {
 	// tasks) the job may leave out of its output (--skip-bad-records);
 	// one more fails the job.
 	SkipBad int `msgpack:"skipbad,omitempty"`
+
+	// The Hadoop Streaming settings of a map-reduce job (see [Keys]): the
+	// key fields of a map output line (--key-fields), the partition fields
+	// (--partition-fields) and the key order (--key-order, as
+	// [ParseKeyOrder] reads it). CombineCommand (--combiner) runs on each
+	// map task's sorted output before it is shipped.
+	KeyFields       int      `msgpack:"keyf,omitempty"`
+	PartitionFields int      `msgpack:"partf,omitempty"`
+	KeyOrder        string   `msgpack:"korder,omitempty"`
+	CombineCommand  []string `msgpack:"combcmd,omitempty"`
+
 	// Speculative lets the job run a backup attempt of a task that runs
 	// far longer than the others once no task is waiting (--speculative):
 	// its workers announce their attempts on [AttemptSubject] and stop an
@@ -337,6 +374,35 @@ type JobRecord struct {
 	TaperSlots int `msgpack:"taper,omitempty"`
 }
 
+// S3Service is where an S3-compatible object store is reached.
+type S3Service struct {
+	// Endpoint is the service's URL, e.g. https://s3.amazonaws.com or
+	// http://127.0.0.1:9000.
+	Endpoint string `msgpack:"endpoint"`
+	// PathStyle addresses buckets in the URL's path rather than its host
+	// name (MinIO, Ceph).
+	PathStyle bool `msgpack:"pathstyle,omitempty"`
+	// Region is the buckets' region; "" lets the client ask the service.
+	Region string `msgpack:"region,omitempty"`
+}
+
+// Keys returns the job's key settings. A record whose KeyOrder does not
+// parse was refused by DecodeJobRecord.
+func (j *JobRecord) Keys() Keys {
+	order, _ := ParseKeyOrder(j.KeyOrder)
+	return Keys{Fields: j.KeyFields, PartitionFields: j.PartitionFields, Order: order}
+}
+
+// streaming reports whether the record uses a Hadoop Streaming setting
+// that older workers lack: streamingVersion.
+func (j *JobRecord) streaming() bool {
+	return j.KeyFields > 1 || j.PartitionFields > 0 || j.KeyOrder != "" || len(j.CombineCommand) > 0 || j.Reduce == ReduceNone
+}
+
+// ReduceNone is the reduce of a map-only job (--reduce none): every pair
+// the map emits is written, sorted by key, to its partition's part file.
+const ReduceNone = "none"
+
 // InputFingerprint identifies one version of an input file. Standard
 // input has the zero fingerprint.
 type InputFingerprint struct {
@@ -346,6 +412,9 @@ type InputFingerprint struct {
 	// Dev and Ino are the file's device and inode numbers.
 	Dev uint64 `msgpack:"dev"`
 	Ino uint64 `msgpack:"ino"`
+	// ETag is an object's entity tag (an input read from an object
+	// store); "" for files.
+	ETag string `msgpack:"etag,omitempty"`
 }
 
 // Transports of task data and large outputs.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
@@ -50,6 +51,14 @@ type commonFlags struct {
 	local     int
 	spec      speculationFlags
 	watch     observeFlags
+	s3        objstore.Settings
+}
+
+// registerS3 adds the flags of s3:// inputs and outputs.
+func (f *commonFlags) registerS3(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "URL of the S3-compatible service of s3:// inputs and outputs, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL, else Amazon S3)")
+	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "address buckets in the URL path (MinIO, Ceph) rather than the host name")
 }
 
 // speculationFlags are --speculative, --no-speculative and --idempotent.
@@ -84,7 +93,7 @@ func (f *speculationFlags) speculation(cmd *cobra.Command) (job.Speculation, boo
 
 func (f *commonFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively); - reads standard input; .gz and .zst files are decompressed")
+	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively); - reads standard input; .gz and .zst files are decompressed; s3://BUCKET/KEY or s3://BUCKET/PREFIX/ reads objects")
 	fs.StringVarP(&f.jobs, "jobs", "j", "auto", "tasks run at once: N, N% of the cores, or auto (the cores, 3 per core with --io, capped by available memory)")
 	fs.StringVar(&f.memfree, "memfree", "", "start no new task while less memory than this is available, e.g. 2GiB")
 	fs.BoolVar(&f.io, "io", false, "the command mostly waits (network, disk): -j auto runs 3 tasks per core")
@@ -175,7 +184,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 		SkipBadRecords: f.skipBad, Rejects: f.rejects,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Speculative: speculative, Idempotent: idempotent,
-		Broker: f.brokerConfig(log),
+		Broker: f.brokerConfig(log), S3: f.s3,
 		Logger: log,
 	}, nil
 }

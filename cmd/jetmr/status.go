@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -188,6 +189,12 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 		fmt.Fprintf(tw, "skipped records:\t%d of --skip-bad-records %d\n", st.SkippedRecords, r.SkipBad)
 	}
 	fmt.Fprintf(tw, "bytes:\t%s in, %s out\n", size(st.BytesIn), size(st.BytesOut))
+	if len(st.Counters) > 0 {
+		fmt.Fprintf(tw, "counters:\t%s\n", report.FormatCounters(st.Counters))
+	}
+	if st.Message != "" {
+		fmt.Fprintf(tw, "status:\t%s\n", st.Message)
+	}
 	fmt.Fprintf(tw, "disk used:\t%s\n", size(st.DiskBytes))
 	if st.Store != "" {
 		fmt.Fprintf(tw, "store:\t%s\n", st.Store)

@@ -27,6 +27,7 @@ const checkEvery = 4096
 type cursor struct {
 	src        Source
 	key, value []byte
+	cmp        func(a, b []byte) int // the key order; nil: bytewise
 }
 
 // Merge merges sorted sources of partials of f, folding the partials of
@@ -34,9 +35,15 @@ type cursor struct {
 // state: its final value if final, else its partial. emit's arguments are
 // valid until it returns. It stops at the first error.
 func Merge(ctx context.Context, srcs []Source, f fold.Fold, final bool, emit func(key, value []byte) error) error {
+	return MergeBy(ctx, srcs, f, final, nil, emit)
+}
+
+// MergeBy is [Merge] for sources sorted by cmp, a job's key order
+// (schema.Keys.Comparer; nil is bytewise).
+func MergeBy(ctx context.Context, srcs []Source, f fold.Fold, final bool, cmp func(a, b []byte) int, emit func(key, value []byte) error) error {
 	h := make([]*cursor, 0, len(srcs))
 	for _, s := range srcs {
-		c := &cursor{src: s}
+		c := &cursor{src: s, cmp: cmp}
 		ok, err := c.next()
 		if err != nil {
 			return err
@@ -99,6 +106,14 @@ func (c *cursor) next() (bool, error) {
 	return true, nil
 }
 
+// compare compares keys in the cursor's order.
+func (c *cursor) compare(a, b []byte) int {
+	if c.cmp == nil {
+		return bytes.Compare(a, b)
+	}
+	return c.cmp(a, b)
+}
+
 // down restores the heap order below i.
 func down(h []*cursor, i int) {
 	n := len(h)
@@ -108,10 +123,10 @@ func down(h []*cursor, i int) {
 			return
 		}
 		j := l
-		if r := l + 1; r < n && bytes.Compare(h[r].key, h[l].key) < 0 {
+		if r := l + 1; r < n && h[r].compare(h[r].key, h[l].key) < 0 {
 			j = r
 		}
-		if bytes.Compare(h[j].key, h[i].key) >= 0 {
+		if h[j].compare(h[j].key, h[i].key) >= 0 {
 			return
 		}
 		h[i], h[j] = h[j], h[i]
@@ -138,6 +153,12 @@ const DefaultFanIn = 64
 // shrinks the number of files by a factor fanIn. sync fsyncs the
 // intermediate files.
 func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string, fanIn int, sync bool, f fold.Fold, final bool, emit func(key, value []byte) error) error {
+	return MergeFilesBy(ctx, paths, extra, dir, fanIn, sync, f, final, nil, emit)
+}
+
+// MergeFilesBy is [MergeFiles] for runs sorted by cmp, a job's key order
+// (schema.Keys.Comparer; nil is bytewise).
+func MergeFilesBy(ctx context.Context, paths []string, extra []Source, dir string, fanIn int, sync bool, f fold.Fold, final bool, cmp func(a, b []byte) int, emit func(key, value []byte) error) error {
 	if fanIn < 2 {
 		return fmt.Errorf("merging runs: fan-in %d, need at least 2", fanIn)
 	}
@@ -156,7 +177,7 @@ func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string,
 			break
 		}
 		out := filepath.Join(dir, fmt.Sprintf("merge-%d-%d.run", os.Getpid(), mergeSeq.Add(1)))
-		if err := mergeToFile(ctx, paths[:k], out, sync, f); err != nil {
+		if err := mergeToFile(ctx, paths[:k], out, sync, f, cmp); err != nil {
 			return err
 		}
 		made[out] = true
@@ -177,7 +198,7 @@ func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string,
 	for _, r := range readers {
 		srcs = append(srcs, r)
 	}
-	return Merge(ctx, append(srcs, extra...), f, final, emit)
+	return MergeBy(ctx, append(srcs, extra...), f, final, cmp, emit)
 }
 
 // mergeSeq numbers intermediate files, so that merges running at once in
@@ -203,7 +224,7 @@ func closeAll(rs []*Reader) {
 }
 
 // mergeToFile merges the run files at paths into a new run file at out.
-func mergeToFile(ctx context.Context, paths []string, out string, sync bool, f fold.Fold) error {
+func mergeToFile(ctx context.Context, paths []string, out string, sync bool, f fold.Fold, cmp func(a, b []byte) int) error {
 	readers, err := openAll(paths)
 	defer closeAll(readers)
 	if err != nil {
@@ -217,7 +238,7 @@ func mergeToFile(ctx context.Context, paths []string, out string, sync bool, f f
 	for i, r := range readers {
 		srcs[i] = r
 	}
-	if err := Merge(ctx, srcs, f, false, w.Write); err != nil {
+	if err := MergeBy(ctx, srcs, f, false, cmp, w.Write); err != nil {
 		w.Abort()
 		return err
 	}

@@ -1,0 +1,169 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jetmr/jetmr/internal/clitest"
+)
+
+// countingMapScript is a map command that emits each line's first word
+// with 1 and counts its lines and words with reporter:counter lines, its
+// status with reporter:status and one ordinary stderr line; it sleeps a
+// little so that tasks outlast a worker's kill.
+const countingMapScript = `#!/bin/sh
+sleep 0.05
+exec awk '{ print $1 "\t1"; w += NF }
+END { print "reporter:counter:Input,Lines," NR > "/dev/stderr"
+      print "reporter:counter:Input,Words," w > "/dev/stderr"
+      print "reporter:status:mapped " NR " lines" > "/dev/stderr"
+      print "an ordinary message" > "/dev/stderr" }'
+`
+
+// reportCounters reads the counters of a run report.
+func reportCounters(t *testing.T, path string) map[string]int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Counters []struct {
+			Group, Name string
+			Value       int64
+		} `json:"counters"`
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, c := range r.Counters {
+		out[c.Group+","+c.Name] = c.Value
+	}
+	return out
+}
+
+// TestCountersOnWorkersUnderKills runs a mapreduce job whose map command
+// reports counters on worker processes only, while a random worker is
+// SIGKILLed every ~0.5s and a new one started: the output equals the
+// sequential run's, and the counters count every line and word exactly
+// once, in the run report, the summary and status --json.
+func TestCountersOnWorkersUnderKills(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 1<<20, 9)
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, words := int64(bytes.Count(data, []byte("\n"))), int64(len(strings.Fields(string(data))))
+	mapCmd := filepath.Join(dir, "count.sh")
+	if err := os.WriteFile(mapCmd, []byte(countingMapScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	workerArgs := []string{"-j", "2", "--spill=" + filepath.Join(dir, "spill"), "--ack-wait", "2s"}
+	var workers []*workerProc
+	for range 3 {
+		w := startWorker(t, url, workerArgs...)
+		w.waitUp(t)
+		workers = append(workers, w)
+	}
+	out, rep := filepath.Join(dir, "out"), filepath.Join(dir, "run.json")
+	sub := clitest.Start(t, bin, dir, nil, "mapreduce", "--nats", url, "--local-workers", "0", "--job", "counted",
+		"-i", in, "-o", out, "--map", mapCmd, "--reduce", "count", "--partitions", "3", "--chunk-size", "8KiB", "--report", rep)
+	var wg sync.WaitGroup
+	stopKiller := make(chan struct{})
+	kills := 0
+	wg.Go(func() {
+		r := rand.New(rand.NewPCG(7, 8))
+		for kills < 8 {
+			select {
+			case <-stopKiller:
+				return
+			case <-time.After(time.Duration(300+r.IntN(400)) * time.Millisecond):
+			}
+			i := r.IntN(len(workers))
+			workers[i].Signal(syscall.SIGKILL)
+			<-workers[i].Done()
+			workers[i] = startWorker(t, url, workerArgs...)
+			kills++
+		}
+	})
+	code := sub.Wait(t, 4*runTimeout)
+	close(stopKiller)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
+	}
+	t.Logf("%d workers killed", kills)
+	if kills == 0 {
+		t.Fatal("the job ended before any worker was killed: the test proved nothing")
+	}
+	want := map[string]int64{"Input,Lines": lines, "Input,Words": words}
+	got := reportCounters(t, rep)
+	if len(got) != len(want) || got["Input,Lines"] != lines || got["Input,Words"] != words {
+		t.Errorf("report counters %v, want %v", got, want)
+	}
+	if s := sub.Stderr.String(); !strings.Contains(s, "jetmr: counters: Input,Lines=") || strings.Contains(s, "reporter:") {
+		t.Errorf("stderr does not sum up the counters, or shows reporter lines:\n%s", s)
+	}
+	// The output: each first word and how many lines start with it.
+	wantOut := map[string]string{}
+	counts := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			counts[f[0]]++
+		} else {
+			counts[""]++
+		}
+	}
+	for k, n := range counts {
+		wantOut[k] = strconv.Itoa(n)
+	}
+	gotOut := clitest.ReadParts(t, out, 3)
+	if len(gotOut) != len(wantOut) {
+		t.Errorf("%d keys in the output, want %d", len(gotOut), len(wantOut))
+	}
+	for k, v := range wantOut {
+		if gotOut[k] != v {
+			t.Errorf("key %q: %q, want %q", k, gotOut[k], v)
+			break
+		}
+	}
+	st := jetmr(t, dir, "status", "--nats", url, "--json", "counted")
+	if st.code != 0 {
+		t.Fatalf("status: exit %d: %s", st.code, st.stderr)
+	}
+	var status struct {
+		Counters []struct {
+			Group, Name string
+			Value       int64
+		} `json:"counters"`
+		Message string `json:"status_message"`
+	}
+	if err := json.Unmarshal([]byte(st.stdout), &status); err != nil {
+		t.Fatal(err)
+	}
+	if len(status.Counters) != 2 || status.Counters[0].Value != lines || status.Counters[1].Value != words || !strings.HasPrefix(status.Message, "mapped ") {
+		t.Errorf("status --json counters %+v, message %q; want lines %d and words %d", status.Counters, status.Message, lines, words)
+	}
+	text := jetmr(t, dir, "status", "--nats", url, "counted")
+	if wantLine := "Input,Lines=" + strconv.FormatInt(lines, 10) + "; Input,Words=" + strconv.FormatInt(words, 10); text.code != 0 ||
+		!strings.Contains(text.stdout, "counters:") || !strings.Contains(text.stdout, wantLine) || !strings.Contains(text.stdout, "status:") {
+		t.Errorf("status: exit %d, want the counters %s and the status message:\n%s%s", text.code, wantLine, text.stdout, text.stderr)
+	}
+	for _, w := range workers {
+		w.term(t)
+	}
+}
