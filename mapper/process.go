@@ -34,11 +34,13 @@ type processor struct {
 	inlineMax  int
 	syncSpills bool
 	nonce      string
-	migrator   migrator
-	obs        observe.Observer // receives an each job's per-item attempts
-	files      fileCache
-	bufs       sync.Pool
-	data       dataStore // the job's object store, for transport "object"
+	// combineLimit bounds each map task's combiner (see [CombineShare]).
+	combineLimit int64
+	migrator     migrator
+	obs          observe.Observer // receives an each job's per-item attempts
+	files        fileCache
+	bufs         sync.Pool
+	data         dataStore // the job's object store, for transport "object"
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -274,7 +276,14 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		return nil, err
 	}
 	defer release()
-	comb := NewCombiner(p.job.Combiner)
+	comb, err := NewBoundedCombiner(p.job.Combiner, CombineConfig{
+		Partitions: p.job.Record.Partitions, Limit: p.combineLimit,
+		Dir: p.spillDir, Name: p.spillName(t, 0, attempt) + ".comb",
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer comb.Close()
 	if p.job.Map != nil {
 		// A Go map function (a built-in) reads the chunk alone: the
 		// header, which no chunk holds, is skipped.
@@ -291,6 +300,9 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	if err != nil {
 		return nil, err
 	}
+	if comb.Spilled() {
+		return p.mergeSpilled(ctx, t, attempt, comb)
+	}
 	runs, err := comb.EncodeRuns(p.job.Record.Partitions)
 	if err != nil {
 		return nil, fmt.Errorf("encoding output of task %d: %w", t.Index, err)
@@ -302,6 +314,40 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 				removeSpill(o)
 			}
 			return nil, err
+		}
+	}
+	return outs, nil
+}
+
+// mergeSpilled writes the output of a task whose combiner spilled: each
+// partition's runs merged into one, streamed to a spill file unless it
+// stays within inlineMax.
+func (p *processor) mergeSpilled(ctx context.Context, t schema.Task, attempt int, comb *Combiner) ([]output, error) {
+	outs := make([]output, p.job.Record.Partitions)
+	fail := func(err error) ([]output, error) {
+		for _, o := range outs {
+			removeSpill(o)
+		}
+		return nil, err
+	}
+	for part := range outs {
+		w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), p.inlineMax, p.syncSpills)
+		n, err := comb.WriteRun(ctx, part, w)
+		if err == nil {
+			err = w.putRunHeader(n)
+		}
+		if err != nil {
+			w.abort()
+			return fail(fmt.Errorf("merging the spilled output of task %d: %w", t.Index, err))
+		}
+		inline, path, err := w.finish()
+		if err != nil {
+			w.abort()
+			return fail(err)
+		}
+		outs[part] = output{payload: inline, spill: path, size: w.size()}
+		if err := p.shipSpill(ctx, &outs[part]); err != nil {
+			return fail(err)
 		}
 	}
 	return outs, nil

@@ -26,17 +26,24 @@ const checkEvery = 4096
 // cursor is the current pair of one source in a merge.
 type cursor struct {
 	src        Source
+	n          int // the source's position, which orders equal keys
 	key, value []byte
 }
 
+// Compare orders keys in runs and merges: bytewise. It is the one place
+// that orders keys.
+func Compare(a, b []byte) int { return bytes.Compare(a, b) }
+
 // Merge merges sorted sources of partials of f, folding the partials of
 // equal keys, and calls emit once per key in key order with the folded
-// state: its final value if final, else its partial. emit's arguments are
+// state: its final value if final, else its partial. With a nil f it
+// folds nothing: it emits every pair, those of equal keys in the order of
+// their sources (and within a source in its order). emit's arguments are
 // valid until it returns. It stops at the first error.
 func Merge(ctx context.Context, srcs []Source, f fold.Fold, final bool, emit func(key, value []byte) error) error {
 	h := make([]*cursor, 0, len(srcs))
-	for _, s := range srcs {
-		c := &cursor{src: s}
+	for n, s := range srcs {
+		c := &cursor{src: s, n: n}
 		ok, err := c.next()
 		if err != nil {
 			return err
@@ -48,6 +55,9 @@ func Merge(ctx context.Context, srcs []Source, f fold.Fold, final bool, emit fun
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		down(h, i)
 	}
+	if f == nil {
+		return mergeAll(ctx, h, emit)
+	}
 	m := fold.NewMerger(f)
 	var key, out []byte
 	for n := 0; len(h) > 0; n++ {
@@ -58,7 +68,7 @@ func Merge(ctx context.Context, srcs []Source, f fold.Fold, final bool, emit fun
 		}
 		key = append(key[:0], h[0].key...)
 		m.Reset()
-		for len(h) > 0 && bytes.Equal(h[0].key, key) {
+		for len(h) > 0 && Compare(h[0].key, key) == 0 {
 			c := h[0]
 			if err := m.Merge(c.value); err != nil {
 				return fmt.Errorf("key %q: %w", clip(key), err)
@@ -87,6 +97,33 @@ func Merge(ctx context.Context, srcs []Source, f fold.Fold, final bool, emit fun
 	return ctx.Err()
 }
 
+// mergeAll emits every pair of the heap h in order.
+func mergeAll(ctx context.Context, h []*cursor, emit func(key, value []byte) error) error {
+	for n := 0; len(h) > 0; n++ {
+		if n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		c := h[0]
+		if err := emit(c.key, c.value); err != nil {
+			return err
+		}
+		ok, err := c.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		}
+		if len(h) > 0 {
+			down(h, 0)
+		}
+	}
+	return ctx.Err()
+}
+
 func (c *cursor) next() (bool, error) {
 	k, v, err := c.src.Next()
 	if errors.Is(err, io.EOF) {
@@ -108,15 +145,23 @@ func down(h []*cursor, i int) {
 			return
 		}
 		j := l
-		if r := l + 1; r < n && bytes.Compare(h[r].key, h[l].key) < 0 {
+		if r := l + 1; r < n && less(h[r], h[l]) {
 			j = r
 		}
-		if bytes.Compare(h[j].key, h[i].key) >= 0 {
+		if !less(h[j], h[i]) {
 			return
 		}
 		h[i], h[j] = h[j], h[i]
 		i = j
 	}
+}
+
+// less orders cursors by key, then by source.
+func less(a, b *cursor) bool {
+	if c := Compare(a.key, b.key); c != 0 {
+		return c < 0
+	}
+	return a.n < b.n
 }
 
 // clip shortens a key quoted in an error message.
@@ -131,12 +176,12 @@ func clip(b []byte) []byte {
 // DefaultFanIn is how many run files a merge reads at once by default.
 const DefaultFanIn = 64
 
-// MergeFiles merges the run files at paths and the sources extra, as
-// [Merge] does, with at most fanIn files open at once: while there are
-// more, it merges groups of fanIn files into a new run file in dir and
-// removes the files it merged: the files at paths are consumed. Each pass
-// shrinks the number of files by a factor fanIn. sync fsyncs the
-// intermediate files.
+// MergeFiles merges the run files at paths and then the sources extra, in
+// that order, as [Merge] does, with at most fanIn files open at once:
+// while there are more, it merges groups of fanIn consecutive files into
+// a new run file in dir and removes the files it merged: the files at
+// paths are consumed. Each pass shrinks the number of files by a factor
+// fanIn. sync fsyncs the intermediate files.
 func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string, fanIn int, sync bool, f fold.Fold, final bool, emit func(key, value []byte) error) error {
 	if fanIn < 2 {
 		return fmt.Errorf("merging runs: fan-in %d, need at least 2", fanIn)
@@ -148,25 +193,33 @@ func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string,
 			os.Remove(p)
 		}
 	}()
-	for len(paths)+len(extra) > fanIn {
-		// Merge the first fanIn files into one, at the end of the queue, so
-		// that every file takes part in about the same number of passes.
-		k := min(fanIn, len(paths))
-		if k < 2 {
-			break
-		}
-		out := filepath.Join(dir, fmt.Sprintf("merge-%d-%d.run", os.Getpid(), mergeSeq.Add(1)))
-		if err := mergeToFile(ctx, paths[:k], out, sync, f); err != nil {
-			return err
-		}
-		made[out] = true
-		for _, p := range paths[:k] {
-			delete(made, p)
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("merging runs: %w", err)
+	for len(paths)+len(extra) > fanIn && len(paths) > 1 {
+		// A pass merges consecutive groups of fanIn files, each into one
+		// file in its place, so that pairs of equal keys keep the order of
+		// their files and every file takes part in as many passes.
+		var next []string
+		for len(paths) > 0 {
+			k := min(fanIn, len(paths))
+			if k == 1 {
+				next = append(next, paths[0])
+				paths = paths[1:]
+				continue
 			}
+			out := filepath.Join(dir, fmt.Sprintf("merge-%d-%d.run", os.Getpid(), mergeSeq.Add(1)))
+			if err := mergeToFile(ctx, paths[:k], out, sync, f); err != nil {
+				return err
+			}
+			made[out] = true
+			for _, p := range paths[:k] {
+				delete(made, p)
+				if err := os.Remove(p); err != nil {
+					return fmt.Errorf("merging runs: %w", err)
+				}
+			}
+			next = append(next, out)
+			paths = paths[k:]
 		}
-		paths = append(paths[k:], out)
+		paths = next
 	}
 	readers, err := openAll(paths)
 	defer closeAll(readers)
