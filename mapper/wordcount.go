@@ -83,7 +83,7 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 		// combiner, which spills as it fills.
 		table.limit = sum.cfg.Limit / 2
 		for table.limit > 0 && 3*table.size() > table.limit && len(table.slots) > 1<<minWordTableBits {
-			table.slots = table.slots[:len(table.slots)/2:len(table.slots)/2]
+			table.slots = table.slots[: len(table.slots)/2 : len(table.slots)/2]
 			table.shift++
 		}
 	}
