@@ -82,9 +82,11 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 		// hands its counts over and the words go straight to the
 		// combiner, which spills as it fills.
 		table.limit = sum.cfg.Limit / 2
-		for table.limit > 0 && 3*table.size() > table.limit && len(table.slots) > 1<<minWordTableBits {
-			table.slots = table.slots[: len(table.slots)/2 : len(table.slots)/2]
-			table.shift++
+		if slots := len(table.slots); table.limit > 0 && 3*table.size() > table.limit {
+			for slots > 1<<minWordTableBits && 3*int64(slots)*wordSlotBytes > table.limit {
+				slots /= 2
+			}
+			table.slots, table.shift = make([]wordSlot, slots), 64-uint(bits.Len(uint(slots))-1)
 		}
 	}
 	// overflow moves the counts of a full table to the combiner, which

@@ -105,8 +105,8 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
 	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
-		combineLimit: CombineShare(cfg.Job.Record.Memory, cfg.Slots),
-		obs:          cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}}
+		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}}
+	w.proc.combineLimit = CombineShare(cfg.Job.Record.Memory, cfg.Slots)
 	return w, nil
 }
 
