@@ -62,13 +62,16 @@ type CombineConfig struct {
 
 // CombineShare is the bytes each map task's combiner may hold on a worker
 // of slots slots, for a job of memory budget budget (0: the default of
-// 128 MiB): the map tasks together take a third of the budget, as the
-// default chunk size assumes. Never below 1 MiB.
+// 128 MiB): the map tasks' tables together take at most half of the
+// budget. A table of short distinct keys takes some ten times the bytes
+// of its chunk, counting the room to grow and sort, so that a chunk of
+// the default size (see job's mapChunkCap) never spills. Never below
+// 1 MiB.
 func CombineShare(budget int64, slots int) int64 {
 	if budget <= 0 {
 		budget = defaultJobMemory
 	}
-	return max(budget/(3*int64(max(slots, 1))), minCombineShare)
+	return max(budget/(2*int64(max(slots, 1))), minCombineShare)
 }
 
 const (

@@ -1,6 +1,7 @@
 package mapper
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -332,7 +333,11 @@ func (p *processor) mergeSpilled(ctx context.Context, t schema.Task, attempt int
 	}
 	for part := range outs {
 		w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), p.inlineMax, p.syncSpills)
-		n, err := comb.WriteRun(ctx, part, w)
+		bw := bufio.NewWriterSize(w, 256<<10)
+		n, err := comb.WriteRun(ctx, part, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
 		if err == nil {
 			err = w.putRunHeader(n)
 		}
