@@ -73,7 +73,9 @@ const DefaultFoldMemory = 64 << 20
 // fold, each task's partial values are folded in as they arrive into a
 // compact table per partition; a table that passes its share of Memory is
 // spilled to a sorted run file, and at Commit the runs and the table are
-// merged k-way, folding equal keys, into the part file. With a
+// merged k-way, folding equal keys, into the part file. A partition whose
+// results bring mostly new keys keeps their sorted runs instead and
+// merges them too (see the package documentation). With a
 // reducer command, each task's sorted run is kept on disk and, at Commit,
 // the runs of a partition are merged by key into the command's stdin.
 //
