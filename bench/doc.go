@@ -9,7 +9,8 @@
 // (reduce), the peak memory of a pipe over standard input (rss-stdin),
 // jetmr each against xargs and GNU parallel running a command per
 // item (each) and its own per-item cost (each-tiny), worker processes
-// joined through a NATS server on loopback (workers), a count of 1.73 M
+// joined through a NATS server on loopback, with the CPU each process
+// spends (workers; its word count alone: workers-wc), a count of 1.73 M
 // distinct ids against sort | uniq -c (cardinality) and the peak RSS of 10 M
 // distinct keys under a few --memory budgets (keys10m). Run it from the
 // module root:
@@ -20,6 +21,7 @@
 //	go run ./bench -scenarios all,sync,crash  # the default set and two opt-in ones
 //	go run ./bench -scenarios migrate         # needs the PostgreSQL server binaries
 //	go run ./bench -scenarios workers         # jetmr worker processes on loopback
+//	go run ./bench -scenarios workers-wc      # only its word count on 2 and 4 workers
 //	go run ./bench -scenarios wordcount,reduce,cardinality,keys10m  # the reduce
 //
 // Contenders of a scenario alternate within each repetition (ABAB...), so

@@ -41,10 +41,11 @@ var (
 		"each":        runEach,
 		"each-tiny":   runEachTiny,
 		"workers":     runWorkers,
+		"workers-wc":  runWordcountOnWorkers,
 		"cardinality": runCardinality,
 		"keys10m":     runKeys10M,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "cardinality", "keys10m"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "workers-wc", "cardinality", "keys10m"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

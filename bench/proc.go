@@ -30,7 +30,10 @@ type procResult struct {
 	MaxRSSKiB int64
 	// FloorKiB is the bench's own peak RSS when the child started.
 	FloorKiB int64
-	Stderr   string // the tail of its standard error
+	// CPU is the child's user and system time, its reaped children's
+	// included.
+	CPU    time.Duration
+	Stderr string // the tail of its standard error
 }
 
 // resetPeakRSS lowers the bench's own peak RSS as far as it can and returns
@@ -114,11 +117,22 @@ func runProc(ctx context.Context, stdinPath, stdoutPath, name string, args ...st
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			res.MaxRSSKiB = int64(ru.Maxrss)
 		}
+		res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if err != nil {
 		return res, fmt.Errorf("%s %s: %w%s", name, strings.Join(quoteArgs(args), " "), err, indentTail(res.Stderr))
 	}
 	return res, nil
+}
+
+// selfCPU is the user and system time this process used so far (the
+// bench's own, with the NATS server it runs).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runProcKill runs name with args like [runProc], stdin and stdout on
@@ -162,7 +176,7 @@ func runProcKill(ctx context.Context, delay time.Duration, name string, args ...
 
 // sampleOf makes the sample of a finished run; report may be nil.
 func sampleOf(res procResult, report *JobReport) Sample {
-	return Sample{Seconds: res.Wall.Seconds(), MaxRSSKiB: res.MaxRSSKiB, FloorKiB: res.FloorKiB, Report: report}
+	return Sample{Seconds: res.Wall.Seconds(), MaxRSSKiB: res.MaxRSSKiB, FloorKiB: res.FloorKiB, CPUSeconds: res.CPU.Seconds(), Report: report}
 }
 
 // quoteArgs quotes the arguments that need it, for messages.

@@ -20,6 +20,8 @@ import (
 const (
 	ioEfficiencyTarget   = 0.90 // speedup of 4 workers over 1, divided by 4
 	workersVsLocalTarget = 1.15 // 2 worker processes / the embedded run
+	shipCPUTarget        = 2.0  // CPU-seconds per GiB shipped to workers
+	submitterShareTarget = 0.15 // the submitter's share of a 4-worker run's CPU
 )
 
 // ioTasks is how many 20 ms tasks the IO-bound part runs.
@@ -42,6 +44,18 @@ func runWorkers(b *bench, s *Scenario) error {
 	if err := runIOWorkers(b, s, url); err != nil {
 		return err
 	}
+	return runWordcountWorkers(b, s, url)
+}
+
+// runWordcountOnWorkers is the word count part of the workers scenario
+// alone.
+func runWordcountOnWorkers(b *bench, s *Scenario) error {
+	url, shutdown, err := benchNATS(b.fresh("nats"))
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	s.Input = fmt.Sprintf("%s of generated text", humanBytes(b.size(256*MiB)))
 	return runWordcountWorkers(b, s, url)
 }
 
@@ -76,7 +90,7 @@ func runIOWorkers(b *bench, s *Scenario, url string) error {
 				err = checkTaskCount(out, ioTasks)
 			}
 			os.RemoveAll(out)
-			if serr := stop(); err == nil {
+			if _, serr := stop(); err == nil {
 				err = serr
 			}
 			if err != nil {
@@ -129,18 +143,29 @@ func buildSleepWorker(b *bench) (string, error) {
 	return bin, nil
 }
 
+// workerCounts are the numbers of worker processes the word count runs on.
+var workerCounts = []int{2, 4}
+
 func runWordcountWorkers(b *bench, s *Scenario, url string) error {
-	in, err := b.input(b.size(256 * MiB))
+	size := b.size(256 * MiB)
+	in, err := b.input(size)
 	if err != nil {
 		return err
 	}
 	local := &Contender{Name: "wordcount: embedded, one process (default -j)", Jetmr: true}
 	s.Contenders = append(s.Contenders, local)
 	transports := []string{"object", "shared"}
-	remote := map[string]*Contender{}
-	for _, tr := range transports {
-		remote[tr] = &Contender{Name: "wordcount: 2 worker processes of half the cores each on loopback, --local-workers 0 --transport " + tr, Jetmr: true}
-		s.Contenders = append(s.Contenders, remote[tr])
+	type key struct {
+		n  int
+		tr string
+	}
+	remote := map[key]*Contender{}
+	for _, n := range workerCounts {
+		for _, tr := range transports {
+			remote[key{n, tr}] = &Contender{Name: fmt.Sprintf("wordcount: %d worker processes of %d slot(s) each on loopback, --local-workers 0 --partitions %d --transport %s",
+				n, workerSlots(n), n, tr), Jetmr: true}
+			s.Contenders = append(s.Contenders, remote[key{n, tr}])
+		}
 	}
 	var want map[string]int64
 	for rep := 1; rep <= b.n; rep++ {
@@ -154,48 +179,90 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 			return err
 		}
 		os.RemoveAll(out)
-		progress("workers wordcount %d/%d embedded: %.3fs", rep, b.n, res.Wall.Seconds())
-		for _, tr := range transports {
-			if err := wordcountOnWorkers(b, url, in, tr, rep, remote[tr], want); err != nil {
-				return err
+		progress("workers wordcount %d/%d embedded: %.3fs, %.2f CPU-s", rep, b.n, res.Wall.Seconds(), res.CPU.Seconds())
+		for _, n := range workerCounts {
+			for _, tr := range transports {
+				if err := wordcountOnWorkers(b, url, in, n, tr, rep, remote[key{n, tr}], want); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	s.Checks = append(s.Checks, "the word counts of the 2-worker runs equal the embedded run's")
-	for _, tr := range transports {
-		s.metric("wordcount: 2 workers --transport "+tr+" / embedded (wall)", remote[tr].MedianSeconds()/local.MedianSeconds(), "",
-			&Target{Op: "<=", Value: workersVsLocalTarget})
+	s.Checks = append(s.Checks, "the word counts of the runs on workers equal the embedded run's")
+	s.Notes = append(s.Notes, "CPU is user + system time: the submitter's and each worker's from wait4, the NATS server's as the bench process's own during the run (it runs the server); "+
+		"CPU-s per GiB shipped is the median total CPU (submitter + workers + server) of the --transport object run minus that of the --transport shared run on as many workers, which ships no bytes, per GiB of input; "+
+		"over embedded is the median total CPU of the run on workers minus the embedded run's, per GiB")
+	cpu := func(x Sample) float64 { return x.CPUSeconds }
+	total := func(x Sample) float64 { return x.CPUSeconds + x.WorkerCPUSeconds + x.ServerCPUSeconds }
+	gib := float64(size) / GiB
+	for _, n := range workerCounts {
+		for _, tr := range transports {
+			c := remote[key{n, tr}]
+			var target *Target
+			if n == 2 {
+				target = &Target{Op: "<=", Value: workersVsLocalTarget}
+			}
+			s.metric(fmt.Sprintf("wordcount: %d workers --transport %s / embedded (wall)", n, tr), c.MedianSeconds()/local.MedianSeconds(), "", target)
+			s.metric(fmt.Sprintf("wordcount: %d workers --transport %s: CPU-s per GiB over embedded", n, tr),
+				(median(c.Samples, total)-median(local.Samples, cpu))/gib, "CPU-s/GiB", nil)
+			var shareTarget *Target
+			if n == 4 {
+				shareTarget = &Target{Op: "<=", Value: submitterShareTarget}
+			}
+			s.metric(fmt.Sprintf("wordcount: %d workers --transport %s: submitter CPU / all CPU", n, tr),
+				median(c.Samples, func(x Sample) float64 { return x.CPUSeconds / total(x) }), "", shareTarget)
+			for _, part := range []struct {
+				name string
+				f    func(Sample) float64
+			}{{"submitter", cpu}, {"workers", func(x Sample) float64 { return x.WorkerCPUSeconds }}, {"server", func(x Sample) float64 { return x.ServerCPUSeconds }}} {
+				s.metric(fmt.Sprintf("wordcount: %d workers --transport %s: CPU-s of the %s", n, tr, part.name), median(c.Samples, part.f), "CPU-s", nil)
+			}
+		}
+		s.metric(fmt.Sprintf("wordcount: %d workers: CPU-s per GiB shipped (object - shared)", n),
+			(median(remote[key{n, "object"}].Samples, total)-median(remote[key{n, "shared"}].Samples, total))/gib, "CPU-s/GiB",
+			&Target{Op: "<=", Value: shipCPUTarget})
 	}
 	return nil
 }
 
-// wordcountOnWorkers runs the word count on 2 `jetmr worker` processes of
-// half the cores each: as many slots in all as the embedded run has, so
-// that the ratio measures distribution, not oversubscribed cores.
-func wordcountOnWorkers(b *bench, url, in, transport string, rep int, c *Contender, want map[string]int64) error {
-	stop, err := startBenchWorkers(b, 2, b.jetmr, "worker", "--nats", url, "-j", strconv.Itoa(max(runtime.NumCPU()/2, 1)), "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
+// workerSlots is the -j of each of n worker processes: as many slots in
+// all as the embedded run has (at least one each), so that the ratio
+// measures distribution, not oversubscribed cores.
+func workerSlots(n int) int { return max(runtime.NumCPU()/n, 1) }
+
+// wordcountOnWorkers runs the word count on n `jetmr worker` processes,
+// with as many reduce partitions as workers.
+func wordcountOnWorkers(b *bench, url, in string, n int, transport string, rep int, c *Contender, want map[string]int64) error {
+	stop, err := startBenchWorkers(b, n, b.jetmr, "worker", "--nats", url, "-j", strconv.Itoa(workerSlots(n)), "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
 	if err != nil {
 		return err
 	}
 	out := b.fresh("wc-remote")
+	server := selfCPU()
 	res, report, err := b.runJetmr("mapreduce", "--nats", url, "--local-workers", "0", "--transport", transport,
-		"--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
-	if serr := stop(); err == nil {
+		"--partitions", strconv.Itoa(n), "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
+	server = selfCPU() - server
+	workers, serr := stop()
+	if err == nil {
 		err = serr
 	}
 	if err != nil {
 		return err
 	}
-	c.add(sampleOf(res, report))
+	sample := sampleOf(res, report)
+	sample.WorkerCPUSeconds, sample.ServerCPUSeconds = workers.Seconds(), server.Seconds()
+	c.add(sample)
 	got, err := readParts(out)
 	os.RemoveAll(out)
 	if err != nil {
 		return err
 	}
-	if err := compareCounts("2 workers --transport "+transport+" run "+strconv.Itoa(rep), got, "the embedded run", want); err != nil {
+	what := fmt.Sprintf("%d workers --transport %s run %d", n, transport, rep)
+	if err := compareCounts(what, got, "the embedded run", want); err != nil {
 		return err
 	}
-	progress("workers wordcount %d/%d 2 workers, --transport %s: %.3fs", rep, b.n, transport, res.Wall.Seconds())
+	progress("workers wordcount %d/%d %d workers, --transport %s: %.3fs; CPU-s submitter %.2f, workers %.2f, server %.2f",
+		rep, b.n, n, transport, res.Wall.Seconds(), res.CPU.Seconds(), workers.Seconds(), server.Seconds())
 	return nil
 }
 
@@ -218,23 +285,27 @@ func benchNATS(dir string) (url string, shutdown func(), err error) {
 
 // startBenchWorkers starts n worker processes (bin with args: jetmr worker
 // or bench/sleepworker) and waits until each waits for jobs; stop drains
-// them with SIGTERM and checks they exit 0.
-func startBenchWorkers(b *bench, n int, bin string, args ...string) (stop func() error, err error) {
+// them with SIGTERM, checks they exit 0 and returns the CPU time they used.
+func startBenchWorkers(b *bench, n int, bin string, args ...string) (stop func() (time.Duration, error), err error) {
 	type proc struct {
 		cmd    *exec.Cmd
 		stderr *bytes.Buffer
 		done   chan error
 	}
 	var procs []proc
-	stop = func() error {
+	stop = func() (time.Duration, error) {
 		var first error
+		var cpu time.Duration
 		for _, p := range procs {
 			p.cmd.Process.Signal(syscall.SIGTERM)
 			if err := <-p.done; err != nil && first == nil {
 				first = fmt.Errorf("jetmr worker after SIGTERM: %w%s", err, indentTail(p.stderr.String()))
 			}
+			if st := p.cmd.ProcessState; st != nil {
+				cpu += st.UserTime() + st.SystemTime()
+			}
 		}
-		return first
+		return cpu, first
 	}
 	for range n {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)

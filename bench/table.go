@@ -41,10 +41,16 @@ type Contender struct {
 
 // Sample is one timed run.
 type Sample struct {
-	Seconds   float64    `json:"seconds"`
-	MaxRSSKiB int64      `json:"max_rss_kib,omitempty"`
-	FloorKiB  int64      `json:"rss_floor_kib,omitempty"` // the bench's own RSS then: MaxRSSKiB cannot be lower
-	Report    *JobReport `json:"report,omitempty"`
+	Seconds   float64 `json:"seconds"`
+	MaxRSSKiB int64   `json:"max_rss_kib,omitempty"`
+	FloorKiB  int64   `json:"rss_floor_kib,omitempty"` // the bench's own RSS then: MaxRSSKiB cannot be lower
+	// CPUSeconds is the process's user and system time; WorkerCPUSeconds
+	// and ServerCPUSeconds those of the worker processes and of the NATS
+	// server (the bench process) during a run on workers.
+	CPUSeconds       float64    `json:"cpu_seconds,omitempty"`
+	WorkerCPUSeconds float64    `json:"worker_cpu_seconds,omitempty"`
+	ServerCPUSeconds float64    `json:"server_cpu_seconds,omitempty"`
+	Report           *JobReport `json:"report,omitempty"`
 }
 
 // Metric is a ratio or value derived from the medians, with an optional

@@ -10,7 +10,7 @@ import (
 )
 
 // DataStore opens, creating it if needed, the object store of a job's
-// shipped chunks and outputs (transport "object") with the given replicas
+// shipped outputs (transport "object") with the given replicas
 // (default: the broker's [Config.Replicas]). Its objects go with the job:
 // [Broker.DeleteJob] deletes the bucket.
 func (b *Broker) DataStore(ctx context.Context, job string, replicas int) (jetstream.ObjectStore, error) {

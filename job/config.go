@@ -91,8 +91,9 @@ type Config struct {
 	Timeout time.Duration
 	// Transport is how task data and large outputs travel: "shared" (byte
 	// ranges and spill files on a filesystem every worker shares), "object"
-	// (chunks shipped in the task messages or the JetStream object store,
-	// for workers on other machines) or "auto" (the default: shared with
+	// (chunks shipped in the task messages or fetched from this process
+	// over NATS, outputs through the JetStream object store, for workers
+	// on other machines) or "auto" (the default: shared with
 	// the embedded broker, object with an external one). A resumed job
 	// keeps the transport it started with.
 	Transport string

@@ -103,8 +103,8 @@ type session struct {
 	each       *reducer.EachSink      // an each job's sink
 	joinPath   string                 // an each job's join file
 	sizer      *splitter.Sizer        // sizes chunks of a --task-time job; nil otherwise
-	data       jetstream.ObjectStore  // shipped chunks and outputs (transport "object"); nil otherwise
-	chunks     chunkObjects           // chunks in data of tasks not merged yet
+	data       jetstream.ObjectStore  // workers' large outputs (transport "object"); nil otherwise
+	served     servedFiles            // the files whose ranges workers fetch (transport "object")
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
@@ -251,8 +251,15 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it
 		}
 	}
+	ranges, err := s.rangeServer()
+	if err != nil {
+		return nil, errors.Join(err, sink.Suspend(ctx))
+	}
 	var stats *report.Stats
 	rec := s.record // a copy taken before the reducer's goroutine changes s.record
+	if ranges != nil {
+		g.Go(func() error { return ranges.Run(workCtx) })
+	}
 	g.Go(func() error {
 		defer stopWork()
 		var err error

@@ -2,17 +2,14 @@ package job
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/internal/transfer"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -21,7 +18,7 @@ import (
 const TransportAuto = "auto"
 
 // inlineChunkMax is the largest chunk shipped inside its task message;
-// larger ones go through the object store. It stays well below NATS's
+// workers fetch larger ones from this process. It stays well below NATS's
 // default maximum payload of 1 MiB.
 const inlineChunkMax = 512 << 10
 
@@ -41,11 +38,18 @@ func transport(given string, external bool) (string, error) {
 	return "", badSetting("Config.Transport", "Config.Transport %q is not valid: use auto, shared or object", given)
 }
 
-// ship reads a file chunk for workers that share no disk with this
-// process (transport "object"): the chunk travels inline in the task when
-// small, else as an object, with its checksum either way.
-func (s *session) ship(ctx context.Context, t *schema.Task) error {
+// ship decides how the bytes of a file chunk reach workers that share no
+// disk with this process (transport "object"): a small chunk travels
+// inline in its task, with its checksum; a worker fetches a larger one
+// from this process's range server (Task.Fetch), which serves the job's
+// input files, and checks it against the splitter's checksum.
+func (s *session) ship(_ context.Context, t *schema.Task) error {
 	if s.record.Transport != schema.TransportObject || t.Path == "" || t.Inline != nil {
+		return nil
+	}
+	s.served.allow(t.Path)
+	if t.Length > inlineChunkMax && t.Sum != nil {
+		t.Fetch = true
 		return nil
 	}
 	data := make([]byte, t.Length)
@@ -71,64 +75,62 @@ func (s *session) ship(ctx context.Context, t *schema.Task) error {
 		t.Inline = data
 		return nil
 	}
-	name := schema.ChunkObject(t.Index)
-	if _, err := s.data.PutBytes(ctx, name, data); err != nil {
-		return fmt.Errorf("storing the chunk of task %d: %w", t.Index, err)
-	}
-	t.Object = name
-	s.chunks.add(t.Index)
+	t.Fetch = true // a source without checksums: the one just computed
 	return nil
 }
 
-// chunkObjects are the tasks whose chunks this run put in the object
-// store and that are not merged yet. It is safe for concurrent use.
-type chunkObjects struct {
-	mu  sync.Mutex
-	idx map[uint64]struct{}
+// servedFiles are the input files whose ranges this process serves to the
+// workers that fetch chunks: the job's inputs, and any file a task was
+// shipped from. It is safe for concurrent use.
+type servedFiles struct {
+	mu    sync.Mutex
+	paths map[string]bool
 }
 
-func (c *chunkObjects) add(i uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.idx == nil {
-		c.idx = make(map[uint64]struct{})
+func (f *servedFiles) allow(paths ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.paths == nil {
+		f.paths = make(map[string]bool)
 	}
-	c.idx[i] = struct{}{}
-}
-
-// take removes and returns the tasks of span.
-func (c *chunkObjects) take(span reducer.Span) []uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []uint64
-	for i := range c.idx {
-		if i >= span.From && i < span.To {
-			out = append(out, i)
-			delete(c.idx, i)
-		}
+	for _, p := range paths {
+		f.paths[p] = true
 	}
-	return out
 }
 
-// retire frees the window's places of a span of merged tasks and deletes
-// their chunk objects, which no worker needs any more: the object store
-// holds only the chunks of tasks in flight, not the whole input. Objects
-// of a run that crashed go with the job.
+// Open opens path if it is served.
+func (f *servedFiles) Open(path string) (io.ReaderAt, error) {
+	f.mu.Lock()
+	ok := f.paths[path]
+	f.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("serving %s: %w", path, transfer.ErrNotServed)
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("serving a range: %w", err)
+	}
+	return file, nil
+}
+
+// rangeServer starts serving the ranges of the job's fetched chunks, for
+// transport "object"; its Run serves them until its context ends. It is
+// nil for other transports and for kinds whose tasks are not file chunks.
+func (s *session) rangeServer() (*transfer.Server, error) {
+	if s.record.Transport != schema.TransportObject || s.record.Kind.Traits().Split != schema.SplitFiles {
+		return nil, nil // only chunks of files are fetched
+	}
+	s.served.allow(s.record.Inputs...)
+	srv, err := transfer.NewServer(transfer.ServerConfig{NC: s.b.NC, Job: s.record.ID, Files: &s.served, Logger: s.cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
+	}
+	return srv, nil
+}
+
+// retire frees the window's places of a span of merged tasks.
 func (s *session) retire(win *window) func(reducer.Span) {
-	return func(span reducer.Span) {
-		win.retire(span)
-		if s.data == nil {
-			return
-		}
-		for _, i := range s.chunks.take(span) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := s.data.Delete(ctx, schema.ChunkObject(i))
-			cancel()
-			if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-				s.cfg.Logger.Warn().Err(err).Uint64("task", i).Msg("deleting a merged task's chunk object; it goes with the job")
-			}
-		}
-	}
+	return win.retire
 }
 
 // fetchOutput copies an output a worker shipped as an object into a local

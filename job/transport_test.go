@@ -16,10 +16,10 @@ import (
 	"github.com/jetmr/jetmr/schema"
 )
 
-// TestObjectTransport runs jobs whose chunks and large outputs travel
-// through the task messages and the object store instead of a shared
-// disk: outputs equal the sequential ones, and the job's objects are gone
-// once it ends.
+// TestObjectTransport runs jobs whose chunks travel in the task messages
+// or are fetched from the submitter, and whose large outputs travel
+// through the object store, instead of a shared disk: outputs equal the
+// sequential ones, and the job's objects are gone once it ends.
 func TestObjectTransport(t *testing.T) {
 	t.Parallel()
 	in := generatedText(t, "transport.txt", 3<<20, 11, true)
@@ -27,7 +27,7 @@ func TestObjectTransport(t *testing.T) {
 		t.Parallel()
 		argv := []string{"tr", "a-z", "A-Z"}
 		want := sequentialPipe(t, argv, []string{in})
-		for _, chunk := range []int64{64 << 10, 1 << 20} { // inline chunks; objects in and out
+		for _, chunk := range []int64{64 << 10, 1 << 20} { // inline chunks; fetched chunks and objects out
 			cfg := baseConfig(t)
 			cfg.ID, cfg.Kind, cfg.Inputs, cfg.Command, cfg.ChunkSize = "objpipe", schema.KindPipe, []string{in}, argv, chunk
 			cfg.Transport, cfg.Output = schema.TransportObject, filepath.Join(t.TempDir(), "out.txt")
@@ -86,19 +86,27 @@ func TestTransportBadValue(t *testing.T) {
 	}
 }
 
-// TestObjectTransportDropsMergedChunks checks that a chunk object goes as
-// soon as its task is merged (here: failed for good), so the object store
-// holds the chunks in flight, not the whole input; the failed job keeps
-// its bucket for a resume.
-func TestObjectTransportDropsMergedChunks(t *testing.T) {
+// TestObjectTransportStoresNoChunks checks that workers fetch chunks too
+// large for their task message from the submitter rather than through the
+// object store: every task of a job whose command reads its chunk and
+// fails ran its command (exit status 3, no fetch failure), and the failed
+// job's object store, kept for a resume, never stored anything.
+func TestObjectTransportStoresNoChunks(t *testing.T) {
 	t.Parallel()
 	in := generatedText(t, "transport-drop.txt", 3<<20, 12, true)
 	cfg := baseConfig(t)
 	cfg.ID, cfg.Kind, cfg.Inputs, cfg.ChunkSize = "objdrop", schema.KindPipe, []string{in}, 1<<20
 	cfg.Command, cfg.Retries = []string{"sh", "-c", "cat >/dev/null; exit 3"}, -1
 	cfg.Transport, cfg.Output = schema.TransportObject, filepath.Join(t.TempDir(), "out.txt")
-	if _, err := runJob(t, cfg); !errors.As(err, new(*job.TasksFailedError)) {
-		t.Fatalf("got %v, want every task failed", err)
+	_, err := runJob(t, cfg)
+	var failed *job.TasksFailedError
+	if !errors.As(err, &failed) || len(failed.Dead) != 3 {
+		t.Fatalf("got %v, want the 3 tasks failed", err)
+	}
+	for _, d := range failed.Dead {
+		if d.Error.ExitStatus != 3 {
+			t.Errorf("task %d: %+v, want its command's exit status 3", d.Index, d)
+		}
 	}
 	ctx := context.Background()
 	b, err := broker.Open(ctx, cfg.Broker)
@@ -106,17 +114,17 @@ func TestObjectTransportDropsMergedChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	obs, err := b.JS.ObjectStore(ctx, schema.DataBucket(cfg.ID))
+	// The stream under the object store counts every chunk of every
+	// object ever put, deleted or not.
+	st, err := b.JS.Stream(ctx, "OBJ_"+schema.DataBucket(cfg.ID))
 	if err != nil {
 		t.Fatalf("the failed job's object store: %v", err)
 	}
-	infos, err := obs.List(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+	info, err := st.Info(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, info := range infos {
-		if strings.HasPrefix(info.Name, "chunk-") {
-			t.Errorf("chunk object %s is still stored after its task was merged", info.Name)
-		}
+	if n := info.State.LastSeq; n != 0 {
+		t.Errorf("the object store of the job stored %d messages: chunks are fetched, not stored", n)
 	}
 }

@@ -12,6 +12,12 @@
 // them too. A task whose attempt is cancelled is not acknowledged, so the
 // server redelivers it.
 //
+// A task's bytes reach the worker in one place, processor.shipped and
+// readChunk: a byte range of a file it reads itself (transport shared),
+// bytes inline in the task, a chunk fetched from the job's submitter
+// (Task.Fetch, package internal/transfer) or an object of an older
+// submitter; each is checked against the task's CRC-32C.
+//
 // Outputs larger than Config.InlineMax are spilled to files in
 // Config.SpillDir (or shipped to the job's object store) and only their
 // name travels in the result message. A failed attempt is retried with a

@@ -13,7 +13,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetmr/jetmr/command"
+	"github.com/jetmr/jetmr/internal/transfer"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -41,7 +44,9 @@ type processor struct {
 	obs          observe.Observer // receives an each job's per-item attempts
 	files        fileCache
 	bufs         sync.Pool
-	data         dataStore // the job's object store, for transport "object"
+	data         dataStore        // the job's object store, for transport "object"
+	nc           *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
+	fetcher      transfer.Fetcher // how
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -156,11 +161,11 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
 	if t.Shipped() {
-		data, err := p.shipped(ctx, t)
+		data, release, err := p.shipped(ctx, t)
 		if err != nil {
 			return nil, nil, err
 		}
-		return bytes.NewReader(data), func() {}, nil
+		return bytes.NewReader(data), release, nil
 	}
 	f, err := os.Open(t.Path)
 	if err != nil {
@@ -169,40 +174,61 @@ func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader
 	return io.NewSectionReader(f, t.Offset, t.Length), func() { f.Close() }, nil
 }
 
-// shipped returns the data a task carries, inline or as an object, once
-// its checksum is verified.
-func (p *processor) shipped(ctx context.Context, t schema.Task) ([]byte, error) {
-	data := t.Inline
-	if t.Object != "" {
-		var err error
-		if data, err = p.data.get(ctx, t.Object); err != nil {
-			return nil, fmt.Errorf("fetching the chunk of task %d: %w", t.Index, err)
+// shipped returns the data a task carries, once its checksum is
+// verified: inline, fetched from the job's submitter (Task.Fetch) into a
+// buffer from the pool, or read from an object (tasks published before
+// fetching). release gives the buffer back. This is where a shipped
+// task's bytes reach the worker.
+func (p *processor) shipped(ctx context.Context, t schema.Task) (data []byte, release func(), err error) {
+	release = func() {}
+	switch {
+	case t.Fetch:
+		var buf []byte
+		buf, release = p.buffer(t.Length)
+		if err := p.fetcher.Fetch(ctx, p.nc, &t, buf); err != nil {
+			release()
+			return nil, nil, err
 		}
+		if err := schema.VerifyChecksum(&t, buf); err != nil {
+			release()
+			return nil, nil, changedInput(&t, err)
+		}
+		return buf, release, nil
+	case t.Object != "":
+		if data, err = p.data.get(ctx, t.Object); err != nil {
+			return nil, nil, fmt.Errorf("fetching the chunk of task %d: %w", t.Index, err)
+		}
+	default:
+		data = t.Inline
 	}
 	if t.Sum != nil {
 		if err := schema.VerifyChecksum(&t, data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return data, nil
+	return data, release, nil
+}
+
+// buffer returns a buffer of n bytes from the pool and what gives it
+// back.
+func (p *processor) buffer(n int64) ([]byte, func()) {
+	bp, _ := p.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	if int64(cap(*bp)) < n {
+		*bp = make([]byte, n)
+	}
+	return (*bp)[:n], func() { p.bufs.Put(bp) }
 }
 
 // readChunk returns the task's bytes, in a buffer from the pool that the
 // caller gives back with release.
 func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(), error) {
 	if t.Shipped() {
-		data, err := p.shipped(ctx, t)
-		return data, func() {}, err
+		return p.shipped(ctx, t)
 	}
-	bp, _ := p.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	if int64(cap(*bp)) < t.Length {
-		*bp = make([]byte, t.Length)
-	}
-	buf := (*bp)[:t.Length]
-	release := func() { p.bufs.Put(bp) }
+	buf, release := p.buffer(t.Length)
 	open := p.files.open
 	if p.spillDir != "" && strings.HasPrefix(t.Path, p.spillDir+string(filepath.Separator)) {
 		// A chunk the job spooled into the spill folder (a streamed input)

@@ -20,6 +20,7 @@ import (
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/memory"
+	"github.com/jetmr/jetmr/internal/transfer"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -61,6 +62,9 @@ type Config struct {
 	// until it has counted the failure, so that no task starts after the
 	// halt. Optional.
 	FailedForGood func(ctx context.Context, seq uint64)
+	// Fetcher fetches the chunks of fetched tasks from the job's
+	// submitter. Zero value: its defaults.
+	Fetcher transfer.Fetcher
 	// Logger receives the worker's logs. Zero value: none.
 	Logger zerolog.Logger
 }
@@ -105,7 +109,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
 	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
-		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}}
+		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}, nc: cfg.JS.Conn(), fetcher: cfg.Fetcher}
 	w.proc.combineLimit = CombineShare(cfg.Job.Record.Memory, cfg.Slots)
 	return w, nil
 }
@@ -325,6 +329,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 			Msg("the attempt went longer than the ack wait without a heartbeat (was the process paused?); leaving its failure to the task's next delivery")
 		return
 	}
+	if errors.Is(perr, transfer.ErrUnavailable) {
+		// The submitter that serves the chunk is not running: no
+		// attempt of the task can succeed until it serves its job again,
+		// which is not the task's failure.
+		w.log.Warn().Err(perr).Uint64("task", task.Index).Msg("the job's submitter does not serve the task's chunk; handing the task back until it does")
+		_ = msg.NakWithDelay(unavailableDelay)
+		return
+	}
 	if perr != nil {
 		w.failAttempt(ctx, msg, task, base, perr)
 		return
@@ -494,6 +506,10 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 	}
 	w.observer().AttemptEnded(ev)
 }
+
+// unavailableDelay is how long a task whose chunk the submitter did not
+// serve waits before it is delivered again.
+const unavailableDelay = 5 * time.Second
 
 // maxRetryData bounds the inline task data a failure result repeats.
 const maxRetryData = 64 << 10

@@ -20,6 +20,9 @@ var (
 // EncodeTask encodes t, stamping the oldest [Version] that carries it.
 func EncodeTask(t Task) ([]byte, error) {
 	t.V = versionFor(len(t.Header) > 0)
+	if t.Fetch {
+		t.V = fetchVersion
+	}
 	return msgpack.Marshal(&t)
 }
 
@@ -43,8 +46,31 @@ func DecodeTask(data []byte) (Task, error) {
 		return Task{}, fmt.Errorf("decoding task %d: %w: both inline data and an object", t.Index, ErrMalformed)
 	case t.Object != "" && t.Sum == nil:
 		return Task{}, fmt.Errorf("decoding task %d: %w: an object without a checksum", t.Index, ErrMalformed)
+	case t.Fetch && (t.Path == "" || t.Sum == nil || t.Inline != nil || t.Object != ""):
+		return Task{}, fmt.Errorf("decoding task %d: %w: a fetched chunk needs a path and a checksum, and nothing else shipped", t.Index, ErrMalformed)
 	}
 	return t, nil
+}
+
+// EncodeRangeRequest encodes r, stamping the [Version] that carries it.
+func EncodeRangeRequest(r RangeRequest) ([]byte, error) {
+	r.V = fetchVersion
+	return msgpack.Marshal(&r)
+}
+
+// DecodeRangeRequest decodes and validates a range request.
+func DecodeRangeRequest(data []byte) (RangeRequest, error) {
+	var r RangeRequest
+	if err := decode(data, &r); err != nil {
+		return RangeRequest{}, fmt.Errorf("decoding range request: %w", err)
+	}
+	if err := checkVersion(r.V); err != nil {
+		return RangeRequest{}, fmt.Errorf("decoding range request: %w", err)
+	}
+	if r.Path == "" || r.Offset < 0 || r.Length <= 0 {
+		return RangeRequest{}, fmt.Errorf("decoding range request of task %d: %w: range %q %d+%d", r.Index, ErrMalformed, r.Path, r.Offset, r.Length)
+	}
+	return r, nil
 }
 
 // EncodeResult encodes r, stamping the oldest [Version] that carries it.
@@ -180,11 +206,18 @@ func DecodeOutputCheckpoint(data []byte) (OutputCheckpoint, error) {
 	return c, checkVersion(c.V)
 }
 
-// versionFor returns the version of a message: [Version] when it carries
+// headerVersion is the version of messages that carry an input header;
+// fetchVersion that of fetched tasks and range requests.
+const (
+	headerVersion = 2
+	fetchVersion  = 3
+)
+
+// versionFor returns the version of a message: headerVersion when it carries
 // an input header, which older workers would drop, else baseVersion.
 func versionFor(header bool) int {
 	if header {
-		return Version
+		return headerVersion
 	}
 	return baseVersion
 }

@@ -134,6 +134,14 @@ func TestDecodeRejects(t *testing.T) {
 		{"task with bad job", enc(map[string]any{"v": 1, "job": "a.b"}), schema.ErrMalformed, decodeTask},
 		{"task with negative range", enc(map[string]any{"v": 1, "job": "j", "off": -1}), schema.ErrMalformed, decodeTask},
 		{"task with wrong field type", enc(map[string]any{"v": "one", "job": "j"}), schema.ErrMalformed, decodeTask},
+		{"fetched task without checksum", enc(map[string]any{"v": 3, "job": "j", "path": "/a", "len": 1, "fetch": true}), schema.ErrMalformed, decodeTask},
+		{"fetched task without path", enc(map[string]any{"v": 3, "job": "j", "len": 1, "fetch": true, "sum": []byte{1, 2, 3, 4}}), schema.ErrMalformed, decodeTask},
+		{"fetched task with inline data", enc(map[string]any{"v": 3, "job": "j", "path": "/a", "len": 1, "fetch": true, "sum": []byte{1, 2, 3, 4}, "data": []byte("x")}), schema.ErrMalformed, decodeTask},
+		{"empty range request", nil, schema.ErrMalformed, decodeRange},
+		{"range request without path", enc(map[string]any{"v": 3, "len": 1}), schema.ErrMalformed, decodeRange},
+		{"range request of nothing", enc(map[string]any{"v": 3, "path": "/a"}), schema.ErrMalformed, decodeRange},
+		{"range request at a negative offset", enc(map[string]any{"v": 3, "path": "/a", "off": -1, "len": 1}), schema.ErrMalformed, decodeRange},
+		{"range request of a newer version", enc(map[string]any{"v": schema.Version + 1, "path": "/a", "len": 1}), schema.ErrNewerVersion, decodeRange},
 		{"result ending before start", enc(map[string]any{"v": 1, "job": "j", "start": 5, "end": 1}), schema.ErrMalformed, decodeResult},
 		{"result with negative partition", enc(map[string]any{"v": 1, "job": "j", "p": -1}), schema.ErrMalformed, decodeResult},
 		{"result of a newer version", enc(map[string]any{"v": 99, "job": "j"}), schema.ErrNewerVersion, decodeResult},
@@ -155,6 +163,7 @@ func TestDecodeRejects(t *testing.T) {
 func decodeTask(b []byte) error   { _, err := schema.DecodeTask(b); return err }
 func decodeResult(b []byte) error { _, err := schema.DecodeResult(b); return err }
 func decodeRecord(b []byte) error { _, err := schema.DecodeJobRecord(b); return err }
+func decodeRange(b []byte) error  { _, err := schema.DecodeRangeRequest(b); return err }
 
 func TestRunRoundTrip(t *testing.T) {
 	t.Parallel()
@@ -270,8 +279,9 @@ func TestJobRecordBuiltin(t *testing.T) {
 }
 
 // TestHeaderMessagesVersion checks that the messages that carry an input
-// header are stamped with the version that added headers, which workers
-// that predate it leave alone, and the others with version 1.
+// header are stamped with the version that added headers, and fetched
+// tasks with the one that added fetching, which workers that predate them
+// leave alone, and the others with version 1.
 func TestHeaderMessagesVersion(t *testing.T) {
 	t.Parallel()
 	version := func(data []byte, err error) int {
@@ -297,6 +307,9 @@ func TestHeaderMessagesVersion(t *testing.T) {
 	}{
 		{"task", version(schema.EncodeTask(schema.Task{Job: "j", Path: "/a", Length: 1})), 1},
 		{"task with a header", version(schema.EncodeTask(schema.Task{Job: "j", Path: "/a", Length: 1, Header: []byte("h\n")})), 2},
+		{"fetched task", version(schema.EncodeTask(schema.Task{Job: "j", Path: "/a", Length: 1, Fetch: true, Sum: []byte{1, 2, 3, 4}})), 3},
+		{"fetched task with a header", version(schema.EncodeTask(schema.Task{Job: "j", Path: "/a", Length: 1, Fetch: true, Sum: []byte{1, 2, 3, 4}, Header: []byte("h\n")})), 3},
+		{"range request", version(schema.EncodeRangeRequest(schema.RangeRequest{Path: "/a", Length: 1})), 3},
 		{"result", version(schema.EncodeResult(schema.Result{Job: "j"})), 1},
 		{"failure with a header", version(schema.EncodeResult(schema.Result{Job: "j", TaskHeader: []byte("h\n")})), 2},
 		{"job record", version(schema.EncodeJobRecord(rec)), 1},

@@ -31,6 +31,18 @@ func FuzzDecodeTask(f *testing.F) {
 	})
 }
 
+func FuzzDecodeRangeRequest(f *testing.F) {
+	good, _ := schema.EncodeRangeRequest(schema.RangeRequest{Index: 3, Path: "/a", Offset: 1, Length: 2})
+	f.Add(good)
+	f.Add([]byte{0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := schema.DecodeRangeRequest(data)
+		if err == nil && (r.Path == "" || r.Offset < 0 || r.Length <= 0) {
+			t.Fatalf("accepted the range %q %d+%d", r.Path, r.Offset, r.Length)
+		}
+	})
+}
+
 func FuzzDecodeResult(f *testing.F) {
 	good, _ := schema.EncodeResult(schema.Result{Job: "j", Index: 1, Start: 1, End: 2, Payload: []byte("x"), Err: &schema.TaskError{Message: "m"}})
 	f.Add(good)

@@ -45,6 +45,11 @@ func DataBucket(job string) string { return "JETMR_" + job + "_DATA" }
 // published again (a resume) ships the same chunk under the same name.
 func ChunkObject(index uint64) string { return fmt.Sprintf("chunk-%d", index) }
 
+// RangeSubject is the subject on which a job's submitter serves the
+// byte ranges of fetched chunks (core NATS request and reply; no stream
+// holds it).
+func RangeSubject(job string) string { return subjectRoot + "." + job + ".ranges" }
+
 // TaskSubject is the subject tasks of a job are published on.
 func TaskSubject(job string) string { return subjectRoot + "." + job + ".tasks" }
 

@@ -10,9 +10,12 @@ import (
 // (Task.Header), the failure that repeats it (Result.TaskHeader), the
 // split checkpoint of such a task and the record of a job with headers.
 // A worker that predates headers would run such a task without its
-// header, so those messages are stamped 2 and it leaves them; every other
-// message is stamped 1, which every jetmr reads.
-const Version = 2
+// header, so those messages are stamped 2 and it leaves them.
+// Version 3 adds fetched chunks (Task.Fetch) and their range requests: a
+// worker that predates them would read the task's Path itself, on a
+// machine that may not have it, so those tasks are stamped 3 and it
+// leaves them. Every other message is stamped 1, which every jetmr reads.
+const Version = 3
 
 // baseVersion is the version of messages that use nothing newer.
 const baseVersion = 1
@@ -34,8 +37,15 @@ type Task struct {
 	// Length then only say where it came from.
 	Inline []byte `msgpack:"data,omitempty"`
 	// Object names the object in the job's [DataBucket] that holds the
-	// task's data (transport "object", chunks too large to travel inline).
+	// task's data. Submitters since [Version] 3 fetch large chunks
+	// instead (Fetch); workers still read the objects of tasks published
+	// before.
 	Object string `msgpack:"obj,omitempty"`
+	// Fetch says that the worker fetches the range Path, Offset, Length
+	// from the job's submitter, which serves it on [RangeSubject]
+	// (transport "object", chunks too large to travel inline), instead
+	// of reading Path itself. Sum is required then.
+	Fetch bool `msgpack:"fetch,omitempty"`
 	// Sum is the [Checksum] of the task's data: of the data a splitter
 	// shipped (inline or as an object), or of a byte range's bytes as the
 	// splitter read them. A worker verifies it before it uses shipped
@@ -49,9 +59,26 @@ type Task struct {
 	Header []byte `msgpack:"hdr,omitempty"`
 }
 
-// Shipped reports whether the task's data travels with it (inline or as
-// an object) rather than being read from Path by the worker.
-func (t *Task) Shipped() bool { return t.Inline != nil || t.Object != "" || t.Path == "" }
+// Shipped reports whether the task's data travels with it (inline, as an
+// object or fetched from the submitter) rather than being read from Path
+// by the worker.
+func (t *Task) Shipped() bool { return t.Inline != nil || t.Object != "" || t.Fetch || t.Path == "" }
+
+// RangeRequest asks a job's submitter, on [RangeSubject], for Length
+// bytes of the input file Path from Offset: a piece of a fetched task's
+// chunk (Task.Fetch). The reply's data is the bytes, or empty with the
+// header [RangeErrorHeader] saying why not.
+type RangeRequest struct {
+	V      int    `msgpack:"v"`
+	Index  uint64 `msgpack:"i"`
+	Path   string `msgpack:"path"`
+	Offset int64  `msgpack:"off"`
+	Length int64  `msgpack:"len"`
+}
+
+// RangeErrorHeader is the header of a reply to a [RangeRequest] that the
+// submitter could not serve: its value says why.
+const RangeErrorHeader = "Jetmr-Range-Error"
 
 // Pair is one key/value pair of keyed (map-reduce) output.
 type Pair struct {
@@ -230,9 +257,10 @@ const (
 	// TransportShared: workers read input byte ranges and spill files by
 	// path, on a filesystem they share with the submitter.
 	TransportShared = "shared"
-	// TransportObject: the splitter ships each chunk, inline in the task
-	// message when it is small, else through the JetStream object store;
-	// workers put large outputs there too. Nothing needs a shared disk.
+	// TransportObject: the splitter ships each chunk inline in the task
+	// message when it is small; a worker fetches a larger one from the
+	// submitter over NATS (Task.Fetch). Workers put large outputs in the
+	// JetStream object store. Nothing needs a shared disk.
 	TransportObject = "object"
 )
 

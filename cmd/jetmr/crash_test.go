@@ -158,21 +158,29 @@ func TestCrashResumePipe(t *testing.T) {
 		name string
 		sig  syscall.Signal
 		seed uint64
+		// Chunks of 600 KiB with --transport object: workers fetch them
+		// from the submitter, which is killed and serves them again.
+		fetched bool
 	}{
-		{"kill-1", syscall.SIGKILL, 1},
-		{"kill-2", syscall.SIGKILL, 2},
-		{"kill-3", syscall.SIGKILL, 3},
-		{"term", syscall.SIGTERM, 4},
+		{"kill-1", syscall.SIGKILL, 1, false},
+		{"kill-2", syscall.SIGKILL, 2, false},
+		{"kill-3", syscall.SIGKILL, 3, false},
+		{"term", syscall.SIGTERM, 4, false},
+		{"kill-fetched", syscall.SIGKILL, 5, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			in := filepath.Join(dir, "in.txt")
-			genText(t, in, 3<<20, c.seed)
+			size, chunk, sleep, extra := 3<<20, "32KiB", "0.01", []string(nil)
+			if c.fetched {
+				size, chunk, sleep, extra = 12<<20, "600KiB", "0.1", []string{"--transport", "object"}
+			}
+			genText(t, in, size, c.seed)
 			store := filepath.Join(dir, "store")
-			argv := []string{"sh", "-c", "sleep 0.01; tr a-z A-Z"}
-			args := append([]string{"pipe", "--store", store, "--job", "crash", "-i", in, "-o", "out.txt",
-				"--chunk-size", "32KiB", "-j", "4", "--"}, argv...)
+			argv := []string{"sh", "-c", "sleep " + sleep + "; tr a-z A-Z"}
+			args := slices.Concat([]string{"pipe", "--store", store, "--job", "crash", "-i", in, "-o", "out.txt",
+				"--chunk-size", chunk, "-j", "4"}, extra, []string{"--"}, argv)
 			r := rand.New(rand.NewPCG(c.seed, 99))
 			n := runUntilDone(t, dir, r, c.sig, 2*time.Second, args, "in.txt")
 			t.Logf("completed after %d interruptions", n)

@@ -63,7 +63,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	f.nats.register(fs)
 	fs.IntVar(&f.replicas, "replicas", 1, "copies of the job's streams and buckets on the NATS cluster: 1, or 3 with --nats")
 	fs.IntVar(&f.local, "local-workers", 0, "tasks this process runs itself, besides jetmr workers (default: -j with the embedded server, 0 with --nats)")
-	fs.StringVar(&f.transport, "transport", job.TransportAuto, "how chunks and large outputs reach workers: shared (a filesystem all workers share), object (task messages and the JetStream object store) or auto (shared with the embedded server, object with --nats)")
+	fs.StringVar(&f.transport, "transport", job.TransportAuto, "how chunks and large outputs reach workers: shared (a filesystem all workers share), object (chunks in the task messages or fetched from the submitter over NATS, outputs through the JetStream object store) or auto (shared with the embedded server, object with --nats)")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")

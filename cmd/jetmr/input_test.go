@@ -130,37 +130,44 @@ func writeGatedInput(t *testing.T, path string, size int) {
 // TestInputChangedWhileRunning edits the input in place, keeping its
 // size, after the splitter read it and before workers read the later
 // chunks: the job fails (exit 1) saying the file changed, and publishes no
-// output rather than one mixing two versions of the file.
+// output rather than one mixing two versions of the file. With --transport
+// object the workers fetch chunks of 1 MiB from the submitter, and check
+// them the same way.
 func TestInputChangedWhileRunning(t *testing.T) {
 	t.Parallel()
+	pipe := func(g *gate) []string {
+		return append([]string{"pipe", "-o", "out.txt"}, append([]string{"--"}, g.argv...)...)
+	}
 	tests := []struct {
-		name string
-		args func(g *gate) []string
-		out  string
+		name  string
+		args  func(g *gate) []string
+		out   string
+		size  int
+		chunk string
+		extra []string
 	}{
-		{"pipe", func(g *gate) []string {
-			return append([]string{"pipe", "-o", "out.txt"}, append([]string{"--"}, g.argv...)...)
-		}, "out.txt"},
+		{"pipe", pipe, "out.txt", 256 << 10, "16KiB", nil},
 		{"mapreduce", func(g *gate) []string {
 			return []string{"mapreduce", "-o", "out", "--map", strings.Join(g.argv, " "), "--reduce", "count"}
-		}, "out"},
+		}, "out", 256 << 10, "16KiB", nil},
+		{"pipe-fetched", pipe, "out.txt", 4 << 20, "1MiB", []string{"--transport", "object"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			in := filepath.Join(dir, "in.txt")
-			writeGatedInput(t, in, 256<<10)
+			writeGatedInput(t, in, tt.size)
 			g := newGate(t, "0")
 			args := tt.args(g)
-			args = append([]string{args[0], "--store", filepath.Join(dir, "store"), "-i", in, "--chunk-size", "16KiB", "-j", "1"}, args[1:]...)
+			args = slices.Concat([]string{args[0], "--store", filepath.Join(dir, "store"), "-i", in, "--chunk-size", tt.chunk, "-j", "1"}, tt.extra, args[1:])
 			run := startWatched(t, dir, args...)
 			eventually(t, 20*time.Second, "gated first task", func() (bool, string) { return g.started(), run.Stderr.String() })
 			f, err := os.OpenFile(in, os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.WriteAt([]byte("CHANGED"), 128<<10)
+			_, err = f.WriteAt([]byte("CHANGED"), int64(tt.size)/2)
 			f.Close()
 			if err != nil {
 				t.Fatal(err)

@@ -29,7 +29,8 @@ live worker can run it. Commands of pipe and mapreduce jobs run here, so
 they must exist on this machine.
 
 Jobs submitted with --nats use --transport object by default: chunks
-travel in the task messages or the JetStream object store, and outputs
+travel in the task messages or are fetched from the submitter over NATS,
+and outputs
 too large for a message are spilled to --spill DIR and shipped through the
 object store, so no disk is shared. A job with --transport shared sends
 byte ranges of the submitter's files and leaves large outputs in --spill

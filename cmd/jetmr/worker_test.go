@@ -68,13 +68,34 @@ func (w *workerProc) term(t *testing.T) {
 // (--local-workers 0) while a random worker is SIGKILLed every ~0.5s and a
 // new one started: the output equals the sequential run's. The workers'
 // ack wait is short, so that a killed worker's tasks are redelivered in
-// seconds rather than after the default 30s.
+// seconds rather than after the default 30s. Chunks of 8 KiB travel in
+// their task messages; chunks of 600 KiB are fetched from the submitter,
+// so workers die while fetching too.
 func TestWorkersUnderKills(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name, chunk string
+		size        int
+		argv        []string
+	}{
+		// 256 tasks of at least 50ms on 6 slots take over 2s: longer than
+		// the first kill's delay, so at least one worker dies mid-job.
+		{"inline", "8KiB", 2 << 20, []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}},
+		// 40 tasks of at least 400ms on 6 slots: over 2.6s.
+		{"fetched", "600KiB", 24 << 20, []string{"sh", "-c", "sleep 0.4; tr a-z A-Z"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			runUnderKills(t, tc.size, tc.chunk, tc.argv)
+		})
+	}
+}
+
+func runUnderKills(t *testing.T, size int, chunk string, argv []string) {
 	dir := t.TempDir()
 	url := plainNATS(t)
 	in := filepath.Join(dir, "in.txt")
-	genText(t, in, 2<<20, 5)
+	genText(t, in, size, 5)
 	workerArgs := []string{"-j", "2", "--spill=" + filepath.Join(dir, "spill"), "--ack-wait", "2s"}
 	var workers []*workerProc
 	for range 3 {
@@ -82,11 +103,8 @@ func TestWorkersUnderKills(t *testing.T) {
 		w.waitUp(t)
 		workers = append(workers, w)
 	}
-	// 256 tasks of at least 50ms on 6 slots take over 2s: longer than the
-	// first kill's delay, so at least one worker dies mid-job.
-	argv := []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}
 	sub := clitest.Start(t, bin, dir, nil, append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
-		"--local-workers", "0", "-i", in, "-o", filepath.Join(dir, "out.txt"), "--chunk-size", "8KiB", "--"}, argv...)...)
+		"--local-workers", "0", "-i", in, "-o", filepath.Join(dir, "out.txt"), "--chunk-size", chunk, "--"}, argv...)...)
 	var wg sync.WaitGroup
 	stopKiller := make(chan struct{})
 	kills := 0
