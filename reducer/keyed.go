@@ -607,7 +607,7 @@ func (s *KeyedSink) runReduceFunc(ctx context.Context, f *os.File, p int) error 
 		})
 	}
 	err := MergeRunFiles(ctx, s.runPaths(p), s.cfg.WorkDir, s.cfg.FanIn, func(pair schema.Pair) error {
-		if key != nil && bytes.Equal(pair.Key, key) {
+		if key != nil && runfile.Compare(pair.Key, key) == 0 {
 			values = append(values, pair.Value)
 			return nil
 		}

@@ -2,7 +2,6 @@ package reducer
 
 import (
 	"bufio"
-	"bytes"
 	"container/heap"
 	"context"
 	"encoding/binary"
@@ -12,6 +11,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/jetmr/jetmr/internal/runfile"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -43,7 +43,7 @@ type cursorHeap []*cursor
 
 func (h cursorHeap) Len() int { return len(h) }
 func (h cursorHeap) Less(i, j int) bool {
-	if c := bytes.Compare(h[i].pair.Key, h[j].pair.Key); c != 0 {
+	if c := runfile.Compare(h[i].pair.Key, h[j].pair.Key); c != 0 {
 		return c < 0
 	}
 	return h[i].run < h[j].run
