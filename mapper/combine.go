@@ -160,10 +160,11 @@ func (c *Combiner) spill() error {
 		c.spills = make([][]string, c.cfg.Partitions)
 	}
 	c.peak = max(c.peak, c.held()+c.reserve)
-	name := func(part int) string {
-		return filepath.Join(c.cfg.Dir, fmt.Sprintf("%s.c%d.p%d.run", c.cfg.Name, c.nspill, part))
-	}
+	k := c.nspill
 	c.nspill++
+	name := func(part int) string {
+		return filepath.Join(c.cfg.Dir, fmt.Sprintf("%s.c%d.p%d.run", c.cfg.Name, k, part))
+	}
 	if c.fold == nil {
 		for part, run := range c.rawRuns(c.cfg.Partitions) {
 			if len(run) == 0 {

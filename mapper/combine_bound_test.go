@@ -2,12 +2,16 @@ package mapper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jetmr/jetmr/fold"
@@ -183,3 +187,36 @@ func TestWordcountWithinCombinerLimit(t *testing.T) {
 }
 
 func compareKeys(a, b []byte) int { return slices.Compare(a, b) }
+
+// TestBoundedCombinerSpillOnFullDisk makes the combiner's first spilled
+// run land on a full disk (/dev/full, through a symlink where the run is
+// written) and checks that Emit fails with an error that wraps ENOSPC and
+// names the folder and the setting to change.
+func TestBoundedCombinerSpillOnFullDisk(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	for _, fd := range []fold.Fold{fold.Sum, nil} {
+		dir := t.TempDir()
+		if err := os.Symlink("/dev/full", filepath.Join(dir, "full.c0.p0.run.tmp")); err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewBoundedCombiner(fd, CombineConfig{Limit: 64 << 10, Dir: dir, Name: "full"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; err == nil && i < 1_000_000; i++ {
+			err = c.Emit(fmt.Appendf(nil, "key-%07d", i), []byte("1"))
+		}
+		c.Close()
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("fold %v: error %v, want one wrapping ENOSPC", fd, err)
+		}
+		for _, w := range []string{dir, "--memory"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("fold %v: error does not mention %q: %v", fd, w, err)
+			}
+		}
+	}
+}
