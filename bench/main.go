@@ -44,8 +44,9 @@ var (
 		"workers-wc":  runWordcountOnWorkers,
 		"cardinality": runCardinality,
 		"keys10m":     runKeys10M,
+		"straggler":   runStraggler,
 	}
-	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "workers-wc", "cardinality", "keys10m"}
+	scenarioOrder    = []string{"wordcount", "pipe", "rss", "rss-stdin", "tiny", "sync", "crash", "migrate", "tasktime", "reduce", "each", "each-tiny", "workers", "workers-wc", "cardinality", "keys10m", "straggler"}
 	defaultScenarios = "wordcount,pipe,rss"
 )
 

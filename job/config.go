@@ -8,6 +8,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
@@ -119,8 +120,22 @@ type Config struct {
 	// Output; the replacement happens when the job completes, as one
 	// rename. Without it an existing output is refused as bad input.
 	Force bool
+	// S3 says which object store serves s3://bucket/key inputs; its zero
+	// fields come from the standard AWS environment (see package
+	// objstore). Workers read those inputs from the same store, with
+	// credentials from their own environment.
+	S3 objstore.Settings
 	// Halt says when failed tasks stop the job. Default: never.
 	Halt Halt
+	// Speculative says whether a task that runs far longer than the
+	// others gets a backup attempt on an idle slot once no task is
+	// waiting (--speculative); the first of the two to finish is merged
+	// and the other stopped. Default [SpeculateAuto].
+	Speculative Speculation
+	// Idempotent declares that the job's command may run twice on the
+	// same input without harm (--idempotent), which an each or migrate
+	// job needs for backup attempts.
+	Idempotent bool
 	// LossCheck is how often the lost-task watchdog looks; it fails the job
 	// with [ErrTasksLost] after two looks in a row find tasks neither
 	// queued, running, stored nor being merged. Default 5s.
@@ -180,6 +195,21 @@ type EachConfig struct {
 	// mapper.ItemEcho or mapper.ItemNoop. Optional.
 	Builtin string
 }
+
+// Speculation is whether a job runs backup attempts of slow tasks.
+type Speculation int
+
+const (
+	// SpeculateAuto runs them for pipe and mapreduce jobs, whose commands
+	// only transform their input (schema.Traits.Rerunnable), and for each
+	// and migrate jobs declared Idempotent.
+	SpeculateAuto Speculation = iota
+	// SpeculateOff never runs them.
+	SpeculateOff
+	// SpeculateOn asks for them: an each or migrate job must then be
+	// declared Idempotent.
+	SpeculateOn
+)
 
 // Defaults.
 const (

@@ -15,6 +15,12 @@
 // into tasks, each item keeps its own retries, exit status and output
 // group, and Config.Join runs once after every item succeeded).
 //
+// The end of a job: a split of input files of known size shrinks its
+// last chunks (splitter.Taper) so that the slots finish together, and a
+// speculative job (Config.Speculative) runs a backup attempt of a task
+// that runs far longer than the median once no task waits; the reducer
+// merges whichever attempt's result comes first, by task index.
+//
 // The package owns a job's life cycle: its record in the jobs bucket, the
 // splitter goroutine, the local workers and the reducer all run under the
 // errgroup of [Run], which waits for them. It must not parse command-line

@@ -24,3 +24,6 @@ var InputsChanged = inputsChanged
 
 // InputsDiff is inputsDiff, for the message of a resume whose inputs differ.
 var InputsDiff = inputsDiff
+
+// Speculates reports whether a job of cfg runs backup attempts.
+func Speculates(cfg Config) bool { return cfg.speculative() }

@@ -239,6 +239,9 @@ func leftovers(rec schema.JobRecord, store string) []string {
 	}
 	if rec.Output != "" {
 		paths = append(paths, reducer.TempPath(rec.Output, rec.ID))
+		if stage := filepath.Dir(rec.Output); filepath.Base(filepath.Dir(stage)) == objectStageDir {
+			paths = append(paths, stage) // an s3:// output's staging folder
+		}
 	}
 	return paths
 }

@@ -136,8 +136,6 @@ func TestMapReduceBuiltins(t *testing.T) {
 			}
 		}
 	}
-	// count counts the values of a key: "lines" gets one per task.
-	tasks, _ := countRanges(t, 1<<20, inputs...)
 	tests := []struct {
 		name, mapSpec, reduceSpec string
 		partitions                int
@@ -145,7 +143,7 @@ func TestMapReduceBuiltins(t *testing.T) {
 		want                      map[string]int64
 	}{
 		{"lines/sum", "lines", "sum", 1, 1 << 10, map[string]int64{"lines": int64(lines)}},
-		{"lines/count", "lines", "count", 1, 1 << 20, map[string]int64{"lines": int64(tasks)}},
+		{"lines/count", "lines", "count", 1, 1 << 20, nil}, // count counts the values of a key: "lines" gets one per task
 		{"grep/count/2-partitions", "grep:[A-Z][a-z]+", "count", 2, 2 << 10, caps},
 		{"grep/sum/1-partition", "grep:[A-Z][a-z]+", "sum", 1, 0, caps},
 	}
@@ -155,10 +153,20 @@ func TestMapReduceBuiltins(t *testing.T) {
 			cfg := baseConfig(t)
 			cfg.Kind, cfg.Inputs, cfg.Output = schema.KindMapReduce, inputs, filepath.Join(t.TempDir(), "out")
 			cfg.Map, cfg.Reduce, cfg.Partitions, cfg.ChunkSize = tt.mapSpec, tt.reduceSpec, tt.partitions, tt.chunk
-			if _, err := runJob(t, cfg); err != nil {
+			rep, err := runJob(t, cfg)
+			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			compareCounts(t, readParts(t, cfg.Output, tt.partitions), tt.want)
+			want := tt.want
+			if want == nil {
+				// The chunks shrink toward the end: at least the tasks of
+				// fixed chunks.
+				if fixed, _ := countRanges(t, tt.chunk, inputs...); rep.Tasks < fixed {
+					t.Errorf("%d tasks, fewer than the %d of fixed chunks", rep.Tasks, fixed)
+				}
+				want = map[string]int64{"lines": int64(rep.Tasks)}
+			}
+			compareCounts(t, readParts(t, cfg.Output, tt.partitions), want)
 		})
 	}
 }

@@ -81,6 +81,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 			if err := s.ship(gctx, &t); err != nil {
 				return err
 			}
+			s.spec.published(t)
 			fut, err := s.publishTask(t, schema.TaskMsgID(s.record.ID, i))
 			if err != nil {
 				return err
@@ -156,6 +157,12 @@ func (s *session) split(ctx context.Context, n *uint64, yield func(splitter.Chun
 	}
 	if s.sizer != nil {
 		return s.source.(splitter.AdaptiveSource).SplitSized(ctx, last, s.chunkSize, yield)
+	}
+	if t := s.taper(); t != nil && last == nil {
+		return s.source.(splitter.AdaptiveSource).SplitSized(ctx, nil, t.Size, func(c splitter.Chunk) error {
+			t.Took(c.Length)
+			return yield(c)
+		})
 	}
 	if last != nil {
 		return s.source.(splitter.CursorSource).SplitAfter(ctx, *last, s.record.ChunkSize, yield)

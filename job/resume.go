@@ -39,6 +39,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 	}
 	next := old
 	next.Retries, next.TimeoutNanos = s.record.Retries, s.record.TimeoutNanos
+	next.Speculative = s.record.Speculative // a setting of this run, like its retries
 	if s.record.TaskTimeNanos > 0 {
 		next.TaskTimeNanos = s.record.TaskTimeNanos // a new target; the split stays adaptive
 	}
@@ -181,7 +182,7 @@ func unfinishedOutput(r schema.JobRecord) string {
 }
 
 func fingerprint(f schema.InputFingerprint) splitter.Fingerprint {
-	return splitter.Fingerprint{Size: f.Size, ModTime: f.ModTime, Dev: f.Dev, Ino: f.Ino}
+	return splitter.Fingerprint{Size: f.Size, ModTime: f.ModTime, Dev: f.Dev, Ino: f.Ino, ETag: f.ETag}
 }
 
 func describeOutput(r schema.JobRecord) string {

@@ -29,6 +29,10 @@ var ErrHalted = errors.New("halted by the --halt policy")
 // stops, keeping what a later Run with Resume needs, and Run returns an
 // error wrapping context.Canceled.
 func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	return runWithObjectOutput(ctx, cfg, func(cfg Config) (*report.Report, error) { return run(ctx, cfg) })
+}
+
+func run(ctx context.Context, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -67,6 +71,10 @@ func (p *plan) jobStore() error {
 // embedded server. cfg.Broker still says where spill files go and how
 // they are synced; RunOn neither opens nor closes b.
 func RunOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
+	return runWithObjectOutput(ctx, cfg, func(cfg Config) (*report.Report, error) { return runOn(ctx, b, cfg) })
+}
+
+func runOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, error) {
 	start := time.Now()
 	p, err := validate(ctx, cfg)
 	if err != nil {
@@ -105,6 +113,7 @@ type session struct {
 	sizer      *splitter.Sizer        // sizes chunks of a --task-time job; nil otherwise
 	data       jetstream.ObjectStore  // workers' large outputs (transport "object"); nil otherwise
 	served     servedFiles            // the files whose ranges workers fetch (transport "object")
+	spec       *speculator            // backups of slow tasks; nil unless the job is speculative
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 }
 
@@ -142,6 +151,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		}
 	}
 	s.sizer = s.newSizer()
+	if s.record.Speculative {
+		s.spec = newSpeculator(s)
+	}
 	if _, ok := p.source.(splitter.AdaptiveSource); s.sizer != nil && !ok {
 		return nil, badSetting("Config.Resume", "job %s is sized by Config.TaskTime, but its source cannot be split adaptively: run it again without Config.Resume", p.record.ID)
 	}
@@ -201,6 +213,7 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	if s.each != nil {
 		r.Items, r.ItemsFailed = s.each.Items, s.each.Failed
 	}
+	r.BackupsRun, r.BackupsWon = s.spec.counts()
 	r.Streamed = s.streamed
 	r.NullKeyRows = s.nullKeys
 	if s.cfg.Migration != nil {
@@ -278,6 +291,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	}
 	var published atomic.Int64
 	published.Store(-1)
+	split := make(chan struct{}) // closed when every task is published
 	g.Go(func() error {
 		n, err := s.publishTasks(workCtx, win, stopSplit)
 		if err != nil {
@@ -287,9 +301,13 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			return err
 		}
 		published.Store(int64(n))
+		close(split)
 		total <- n
 		return nil
 	})
+	if s.spec != nil {
+		g.Go(func() error { return s.spec.run(workCtx, split) })
+	}
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
 	g.Go(func() error { return s.settle(workCtx, soon, red, workerDone, halt) })
 	g.Go(func() error {
@@ -440,9 +458,13 @@ type reduction struct {
 
 var _ reducer.Session = (*reduction)(nil)
 
-func (r *reduction) Retired(sp reducer.Span) { r.retired(sp) }
+func (r *reduction) Retired(sp reducer.Span) {
+	r.retired(sp)
+	r.spec.retired(sp)
+}
 func (r *reduction) Merged(res *schema.Result) {
 	r.observeTask(res)
+	r.spec.merged(res)
 	r.unspool(res)
 }
 func (r *reduction) Failed(n int) { r.failed(n) }

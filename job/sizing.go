@@ -68,3 +68,26 @@ func (s *session) writeAhead() bool {
 	_, cursor := s.source.(splitter.CursorSource)
 	return cursor || s.sizer != nil
 }
+
+// taper returns the sizes of a tapered split (schema.JobRecord's
+// TaperSlots), or nil. It follows the job's record, so a resumed job cuts
+// the same chunks.
+func (s *session) taper() *splitter.Taper {
+	if s.record.TaperSlots <= 0 || s.sizer != nil || !s.totalKnown {
+		return nil
+	}
+	if _, ok := s.source.(splitter.AdaptiveSource); !ok {
+		return nil
+	}
+	return splitter.NewTaper(s.total, s.record.ChunkSize, s.record.TaperSlots)
+}
+
+// taperSlots is the TaperSlots of a new job's record: its slots, for a
+// job that cuts input files of known size into chunks of a fixed size.
+func (p *plan) taperSlots() int {
+	_, adaptive := p.source.(splitter.AdaptiveSource)
+	if !adaptive || !p.totalKnown || p.cfg.TaskTime > 0 || p.cfg.Kind.Traits().Split != schema.SplitFiles {
+		return 0
+	}
+	return p.cfg.Slots
+}

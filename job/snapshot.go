@@ -171,6 +171,7 @@ func (s *session) liveStatus(ctx context.Context, rec schema.JobRecord, p reduce
 	if c, err := s.b.JS.Consumer(ctx, schema.TaskStream(rec.ID), schema.MapperConsumer); err == nil {
 		st.InFlight = uint64(c.CachedInfo().NumAckPending)
 	}
+	st.BackupsRun, st.BackupsWon = s.spec.counts()
 	return st
 }
 
@@ -208,6 +209,7 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 	if st.State == schema.StateCommitting {
 		st.State = schema.StateRunning
 	}
+	st.BackupsRun, st.BackupsWon = s.spec.counts()
 	if last := s.lastLive.Load(); last != nil {
 		st.TasksTotal, st.Splitting = last.TasksTotal, last.Splitting
 	}

@@ -56,6 +56,10 @@ type Status struct {
 	// InFlight counts the tasks workers hold now; Queued those waiting.
 	InFlight uint64 `json:"in_flight"`
 	Queued   uint64 `json:"queued"`
+	// BackupsRun counts the backup attempts of slow tasks the job's
+	// last run started, BackupsWon those that finished first.
+	BackupsRun int `json:"backups_run,omitempty"`
+	BackupsWon int `json:"backups_won,omitempty"`
 	// BytesIn and BytesOut are the report's bytes_in and bytes_out of the
 	// job's last run.
 	BytesIn  int64 `json:"bytes_in"`

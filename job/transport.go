@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/internal/transfer"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -42,9 +43,10 @@ func transport(given string, external bool) (string, error) {
 // disk with this process (transport "object"): a small chunk travels
 // inline in its task, with its checksum; a worker fetches a larger one
 // from this process's range server (Task.Fetch), which serves the job's
-// input files, and checks it against the splitter's checksum.
+// input files, and checks it against the splitter's checksum. Workers read
+// the ranges of s3:// objects themselves.
 func (s *session) ship(_ context.Context, t *schema.Task) error {
-	if s.record.Transport != schema.TransportObject || t.Path == "" || t.Inline != nil {
+	if s.record.Transport != schema.TransportObject || t.Path == "" || t.Inline != nil || objstore.IsURL(t.Path) {
 		return nil
 	}
 	s.served.allow(t.Path)

@@ -98,10 +98,12 @@ func TestObjectTransportStoresNoChunks(t *testing.T) {
 	cfg.ID, cfg.Kind, cfg.Inputs, cfg.ChunkSize = "objdrop", schema.KindPipe, []string{in}, 1<<20
 	cfg.Command, cfg.Retries = []string{"sh", "-c", "cat >/dev/null; exit 3"}, -1
 	cfg.Transport, cfg.Output = schema.TransportObject, filepath.Join(t.TempDir(), "out.txt")
-	_, err := runJob(t, cfg)
+	rep, err := runJob(t, cfg)
 	var failed *job.TasksFailedError
-	if !errors.As(err, &failed) || len(failed.Dead) != 3 {
-		t.Fatalf("got %v, want the 3 tasks failed", err)
+	// The first chunks are 1 MiB; the last ones shrink (the taper), so
+	// there are at least 3 tasks.
+	if !errors.As(err, &failed) || rep == nil || rep.Tasks < 3 || len(failed.Dead) != rep.Tasks {
+		t.Fatalf("got %v, want every task failed, at least 3", err)
 	}
 	for _, d := range failed.Dead {
 		if d.Error.ExitStatus != 3 {

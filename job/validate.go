@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/migrate"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
@@ -46,6 +48,8 @@ type plan struct {
 	// compressed files); totalKnown whether total counts the bytes tasks
 	// read (a compressed file's size does not).
 	streamed, totalKnown bool
+	// s3 is the object store of s3:// inputs; nil when there are none.
+	s3 *schema.S3Service
 }
 
 // defaultWindow sizes the window of outstanding tasks: at least 8 per slot
@@ -160,6 +164,7 @@ func check(cfg Config) error {
 		bad(badSetting("Config.Timeout", "Config.Timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout))
 	}
 	bad(CheckMemFree(cfg.MemFree))
+	bad(cfg.checkSpeculative())
 	_, err := localWorkers(cfg)
 	bad(err)
 	_, err = opsOf(cfg.Kind)
@@ -213,6 +218,9 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if f, ok := p.source.(splitter.Fingerprinter); ok {
 		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
 	}
+	p.record.Speculative = cfg.speculative()
+	p.record.TaperSlots = p.taperSlots()
+	p.record.S3 = p.s3
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
 	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
 		in.Max = spooledChunkMax // spooled chunks do not travel in messages
@@ -312,6 +320,9 @@ func (p *plan) checkRecords() error {
 // files by byte ranges, or, when standard input or a compressed file is
 // among them, each input in turn with those read as streams.
 func (p *plan) resolveInputs(ctx context.Context) error {
+	if slices.ContainsFunc(p.cfg.Inputs, objstore.IsURL) {
+		return p.resolveObjects(ctx)
+	}
 	inputs, err := splitter.ResolveInputs(p.cfg.Inputs)
 	if err != nil {
 		return err // bad input already
@@ -335,12 +346,45 @@ func (p *plan) resolveInputs(ctx context.Context) error {
 	return nil
 }
 
+// listTimeout bounds listing a job's s3:// inputs.
+const listTimeout = time.Minute
+
+// resolveObjects lists the s3:// inputs into the job's source: objects
+// cut into ranges by size, which the workers read themselves.
+func (p *plan) resolveObjects(ctx context.Context) error {
+	for _, in := range p.cfg.Inputs {
+		if !objstore.IsURL(in) {
+			return badSetting("Config.Inputs", "input %s is a path and other inputs are s3:// URLs: a job reads either files or objects; run one job for each", in)
+		}
+	}
+	if p.cfg.Records.Format == splitter.FormatCSV {
+		return badSetting("Config.Records", "--format csv follows quotes from the start of each input, which needs every byte before a chunk: workers read s3:// inputs by byte ranges, so CSV is not available for them: copy the objects to a local or shared folder first, or drop --format csv if no quoted field holds a newline")
+	}
+	svc, err := objstore.Resolve(p.cfg.S3)
+	if err != nil {
+		return err
+	}
+	client, err := objstore.Open(svc)
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	inputs, err := client.Inputs(lctx, p.cfg.Inputs)
+	if err != nil {
+		return err
+	}
+	p.inputs, p.s3 = inputs, &svc
+	p.source = client.Source(inputs, p.cfg.Records)
+	return nil
+}
+
 // recordFingerprints converts the splitter's fingerprints for the job
 // record.
 func recordFingerprints(fps []splitter.Fingerprint) []schema.InputFingerprint {
 	out := make([]schema.InputFingerprint, len(fps))
 	for i, fp := range fps {
-		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino}
+		out[i] = schema.InputFingerprint{Size: fp.Size, ModTime: fp.ModTime, Dev: fp.Dev, Ino: fp.Ino, ETag: fp.ETag}
 	}
 	return out
 }

@@ -24,6 +24,14 @@
 // backoff; the last one is published as a failure result with the
 // *schema.TaskError of the command.
 //
+// In a speculative job (schema.JobRecord.Speculative) a worker announces
+// each attempt's start and end on the job's attempt subject and listens on
+// its cancel subject: an attempt whose task the job announces merged (from
+// another attempt, a backup or the original) is stopped with cause
+// [ErrSuperseded] and its task acknowledged. A backup attempt
+// (schema.Task.Backup) that fails is acknowledged and dropped, never
+// retried nor dead-lettered: the original attempt decides.
+//
 // The package must not touch the job's output files, the results stream's
 // consumer or the jobs bucket's records: merging results and writing
 // output belong to package reducer, and a job's life cycle to package job.

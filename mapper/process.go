@@ -17,6 +17,7 @@ import (
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/internal/transfer"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -47,6 +48,7 @@ type processor struct {
 	data         dataStore        // the job's object store, for transport "object"
 	nc           *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
 	fetcher      transfer.Fetcher // how
+	objects      objectInputs     // reads the ranges of s3:// inputs
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -111,8 +113,14 @@ func taskLength(t schema.Task) int64 {
 	return t.Length
 }
 
+// spillName names a spilled output: a backup attempt's (its own attempt
+// 1) differs from the original's, which may run in the same worker.
 func (p *processor) spillName(t schema.Task, partition, attempt int) string {
-	return fmt.Sprintf("%d.p%d.a%d.%s", t.Index, partition, attempt, p.nonce)
+	backup := ""
+	if t.Backup {
+		backup = "b"
+	}
+	return fmt.Sprintf("%d.p%d.a%d%s.%s", t.Index, partition, attempt, backup, p.nonce)
 }
 
 func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int) (output, error) {
@@ -126,25 +134,22 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		sum = &summingReader{r: in, h: schema.NewChecksum()}
 		in = sum
 	}
-	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
-	var out io.Writer = w
-	var strip *headerStripper
-	if p.job.Record.HeaderOnce && t.Index > 0 && len(t.Header) > 0 {
-		// Only the first task's output keeps the header the command
-		// prints: what it prints for the header lines alone.
-		head, err := p.headerOutput(ctx, t)
-		if err != nil {
-			w.abort()
-			return output{}, err
-		}
-		strip = &headerStripper{want: head, w: w}
-		out = strip
+	if !p.job.Record.HeaderOnce || t.Index == 0 || len(t.Header) == 0 {
+		return p.pipeToFile(ctx, t, attempt, in, sum)
 	}
-	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), out)
+	// Only the first task's output keeps the header the command prints:
+	// what it prints for the header lines alone.
+	head, err := p.headerOutput(ctx, t)
+	if err != nil {
+		return output{}, err
+	}
+	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
+	strip := &headerStripper{want: head, w: w}
+	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), strip)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
-	if err == nil && strip != nil {
+	if err == nil {
 		err = strip.check(&t)
 	}
 	if err != nil {
@@ -159,7 +164,60 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	return output{payload: payload, spill: spill, size: w.size()}, nil
 }
 
+// pipeToFile runs a pipe task's command with its stdout on the spill
+// file itself, so that its output never passes through this process; an
+// output no larger than the inline limit is read back to travel in the
+// result message, and the file removed.
+func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, in io.Reader, sum *summingReader) (output, error) {
+	f, err := os.OpenFile(SpillPath(p.spillDir, p.spillName(t, 0, attempt)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return output{}, fmt.Errorf("creating the output file of task %d: %w", t.Index, err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), f)
+	if err == nil && sum != nil {
+		err = sum.verify(&t)
+	}
+	if err != nil {
+		return output{}, err
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return output{}, fmt.Errorf("measuring the output of task %d: %w", t.Index, err)
+	}
+	if size <= int64(p.inlineMax) {
+		data := make([]byte, size)
+		if _, err := f.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
+			return output{}, fmt.Errorf("reading the output of task %d: %w", t.Index, err)
+		}
+		return output{payload: data, size: size}, nil
+	}
+	if p.syncSpills {
+		if err := f.Sync(); err != nil {
+			return output{}, fmt.Errorf("syncing spilled output: %w", err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return output{}, fmt.Errorf("closing spilled output: %w", err)
+	}
+	keep = true
+	return output{spill: f.Name(), size: size}, nil
+}
+
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
+	if objstore.IsURL(t.Path) && !t.Shipped() {
+		r, _, err := p.openObjectRange(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() { r.Close() }, nil
+	}
 	if t.Shipped() {
 		data, release, err := p.shipped(ctx, t)
 		if err != nil {
@@ -227,6 +285,9 @@ func (p *processor) buffer(n int64) ([]byte, func()) {
 func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(), error) {
 	if t.Shipped() {
 		return p.shipped(ctx, t)
+	}
+	if objstore.IsURL(t.Path) {
+		return p.readObjectRange(ctx, t)
 	}
 	buf, release := p.buffer(t.Length)
 	open := p.files.open

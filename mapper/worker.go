@@ -78,6 +78,7 @@ type Worker struct {
 	proc  *processor
 	start time.Time
 	log   zerolog.Logger
+	spec  *attempts // a speculative job's attempts; nil otherwise
 }
 
 // NewWorker validates cfg and applies its defaults.
@@ -151,6 +152,10 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 		}
 		return fmt.Errorf("binding to the task consumer of job %s: %w", rec.ID, err)
 	}
+	if w.spec, err = newAttempts(w.cfg.JS.Conn(), rec, w.cfg.Name, w.cfg.Slots, w.log); err != nil {
+		return err
+	}
+	defer w.spec.close()
 	iter, err := cons.Messages(jetstream.PullMaxMessages(w.prefetch()))
 	if err != nil {
 		return fmt.Errorf("pulling tasks of job %s: %w", rec.ID, err)
@@ -290,10 +295,15 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	if md, err := msg.Metadata(); err == nil {
 		attempt = int(md.NumDelivered)
 	}
+	if w.spec.merged(task.Index) { // merged from another attempt already
+		_ = msg.Ack()
+		return
+	}
 	runCtx, cancelRun := w.attemptContext(ctx)
 	defer cancelRun()
-	stopBeat := w.heartbeat(runCtx, msg)
 	start := time.Now()
+	runCtx, endAttempt := w.spec.start(runCtx, task, slot, start)
+	stopBeat := w.heartbeat(runCtx, msg)
 	ev := w.attemptEvent(task, attempt, slot, start)
 	perItem := w.cfg.Job.Record.Kind.Traits().PerItem // its items report their own attempts
 	if !perItem {
@@ -302,9 +312,11 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
 	end := time.Now()
 	stale := stopBeat()
+	lost := superseded(runCtx)
+	endAttempt()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
 	if !perItem {
-		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped) }()
+		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped || lost) }()
 	}
 
 	if stopped { // stopping: hand the task back untouched
@@ -315,10 +327,20 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		w.log.Debug().Err(err).Uint64("task", task.Index).Msg("handing a task back")
 		return
 	}
+	if lost || (perr != nil && task.Backup) {
+		// The task was merged from another attempt, or this backup
+		// failed: the original attempt decides the task's fate.
+		for _, o := range outs {
+			removeSpill(o)
+		}
+		w.log.Debug().Err(perr).Uint64("task", task.Index).Bool("backup", task.Backup).Bool("superseded", lost).Msg("dropping an attempt")
+		_ = msg.Ack()
+		return
+	}
 	base := schema.Result{
 		Job: task.Job, Index: task.Index, Attempt: attempt, Round: w.cfg.Job.Record.Round,
 		Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots, WorkerStart: w.start.UnixNano(),
-		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn,
+		Start: start.UnixNano(), End: end.UnixNano(), BytesIn: bytesIn, Backup: task.Backup,
 	}
 	if perr != nil && stale {
 		// The server may have handed the task to another delivery, whose
@@ -407,11 +429,32 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 	for part, o := range outs {
 		r := base
 		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
-		if err := w.publish(ctx, r, schema.ResultMsgID(r.Job, r.Index, part)); err != nil {
+		dup, err := w.publishResult(ctx, r, schema.ResultMsgID(r.Job, r.Index, part))
+		if err != nil {
 			return err
+		}
+		if dup {
+			// Another attempt stored this result first (a redelivery, or
+			// a backup and its original): nothing reads this output.
+			removeSpill(o)
 		}
 	}
 	return nil
+}
+
+// publishResult stores a result and reports whether the server had one
+// under msgID already, which it keeps instead.
+func (w *Worker) publishResult(ctx context.Context, r schema.Result, msgID string) (duplicate bool, err error) {
+	data, err := schema.EncodeResult(r)
+	if err != nil {
+		return false, fmt.Errorf("encoding result of task %d: %w", r.Index, err)
+	}
+	m := &nats.Msg{Subject: schema.ResultSubject(r.Job, r.Partition), Data: data}
+	ack, err := w.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return false, fmt.Errorf("publishing result of task %d: %w", r.Index, err)
+	}
+	return ack.Duplicate, nil
 }
 
 func (w *Worker) publish(ctx context.Context, r schema.Result, msgID string) error {

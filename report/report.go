@@ -80,6 +80,12 @@ type Report struct {
 	// failed on every attempt.
 	Items       int `json:"items,omitempty"`
 	ItemsFailed int `json:"items_failed,omitempty"`
+
+	// BackupsRun counts the backup attempts of slow tasks this run
+	// started (--speculative); BackupsWon those whose result was merged
+	// because they finished before the attempt they backed up.
+	BackupsRun int `json:"backups_run,omitempty"`
+	BackupsWon int `json:"backups_won,omitempty"`
 }
 
 // WorkerReport is one worker's share of the run.
@@ -268,6 +274,9 @@ func (r *Report) Summary() string {
 		}
 	} else {
 		fmt.Fprintf(&b, "%s in, %s out", humanize.IBytes(uint64(r.BytesIn)), humanize.IBytes(uint64(r.BytesOut)))
+	}
+	if r.BackupsRun > 0 {
+		fmt.Fprintf(&b, "; %d backup attempt(s) of slow tasks, %d finished first", r.BackupsRun, r.BackupsWon)
 	}
 	for _, a := range r.Advice {
 		b.WriteString("\njetmr: advice: " + a)

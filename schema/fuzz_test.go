@@ -138,3 +138,28 @@ func FuzzDecodeWorkerStatus(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeAttemptNote(f *testing.F) {
+	good, _ := schema.EncodeAttemptNote(schema.AttemptNote{Index: 3, Worker: "h:1", Slot: 1, Slots: 2, Start: 5, Ended: true, Backup: true})
+	f.Add(good)
+	f.Add([]byte{})
+	f.Add([]byte{0x81, 0xa1, 'v', 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := schema.DecodeAttemptNote(data)
+		if err != nil {
+			return
+		}
+		if n.Worker == "" || n.Slot < 0 || n.Slots < 0 {
+			t.Fatalf("accepted a note without a worker or with a negative slot: %+v", n)
+		}
+		again, err := schema.EncodeAttemptNote(n)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded note: %v", err)
+		}
+		back, err := schema.DecodeAttemptNote(again)
+		back.V, n.V = 0, 0 // encoding stamps the current version
+		if err != nil || back != n {
+			t.Fatalf("a re-encoded note decodes to %+v, %v; want %+v", back, err, n)
+		}
+	})
+}

@@ -66,12 +66,18 @@ type Traits struct {
 	Rows bool
 	// Adaptive: chunks may be sized by a task time (--task-time).
 	Adaptive bool
+	// Rerunnable: a task's command only transforms its input into its
+	// output, so running it twice is harmless, and slow tasks get backup
+	// attempts by default (see [JobRecord.Speculative]). An each or
+	// migrate command may have effects outside its output: it gets them
+	// only when declared idempotent.
+	Rerunnable bool
 }
 
 // kindTraits is the one table of what differs between kinds.
 var kindTraits = map[Kind]Traits{
-	KindPipe:      {Split: SplitFiles, Ordered: true, WholeTimeout: true, Adaptive: true},
-	KindMapReduce: {Split: SplitFiles, Keyed: true, WholeTimeout: true, Adaptive: true},
+	KindPipe:      {Split: SplitFiles, Ordered: true, WholeTimeout: true, Adaptive: true, Rerunnable: true},
+	KindMapReduce: {Split: SplitFiles, Keyed: true, WholeTimeout: true, Adaptive: true, Rerunnable: true},
 	KindEach:      {Split: SplitItems, PerItem: true, Builtin: true},
 	KindMigrate:   {Split: SplitKeys, Rows: true, Adaptive: true},
 }

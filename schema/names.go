@@ -96,3 +96,17 @@ func CheckpointKey(job, name string) string { return job + ".ckpt." + name }
 func ResultMsgID(job string, index uint64, partition int) string {
 	return fmt.Sprintf("%s/%d/%d", job, index, partition)
 }
+
+// BackupMsgID is the Nats-Msg-Id of the backup attempt of a task (see
+// [Task.Backup]): one backup per task.
+func BackupMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d/backup", job, index) }
+
+// AttemptSubject is the (core NATS, not stored) subject on which the
+// workers of a speculative job announce each attempt's start and end (an
+// [AttemptNote]), so that the job can tell which tasks run long.
+func AttemptSubject(job string) string { return subjectRoot + "." + job + ".attempts" }
+
+// CancelSubject is the (core NATS, not stored) subject on which a
+// speculative job announces the index of each task that had a backup once
+// it is merged: workers stop the attempts of that task still running.
+func CancelSubject(job string) string { return subjectRoot + "." + job + ".cancel" }

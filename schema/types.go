@@ -57,6 +57,11 @@ type Task struct {
 	// reads it before the task's data. It is not part of the data Sum
 	// covers.
 	Header []byte `msgpack:"hdr,omitempty"`
+	// Backup marks a backup attempt of a task that is still running
+	// elsewhere (see [JobRecord.Speculative]): the first of the two to
+	// finish is merged. A backup attempt that fails is dropped rather than
+	// retried: the original attempt decides the task's fate.
+	Backup bool `msgpack:"backup,omitempty"`
 }
 
 // Shipped reports whether the task's data travels with it (inline, as an
@@ -129,6 +134,8 @@ type Result struct {
 	// TaskHeader repeats the task's Header in a failure result, so that
 	// --retry-failed can publish the task again with it.
 	TaskHeader []byte `msgpack:"thdr,omitempty"`
+	// Backup marks the result of a backup attempt (see [Task.Backup]).
+	Backup bool `msgpack:"backup,omitempty"`
 }
 
 // Duration is the task's processing time.
@@ -208,6 +215,11 @@ type JobRecord struct {
 	// reducer: [TransportShared] (file ranges and spill files on a shared
 	// filesystem; the default) or [TransportObject].
 	Transport string `msgpack:"transport,omitempty"`
+	// S3 says which service serves the job's s3:// inputs, as the
+	// submitting process resolved it, so that every worker reads them from
+	// the same one; nil when the job has none. Credentials are never part
+	// of it: each worker takes its own from its environment.
+	S3 *S3Service `msgpack:"s3,omitempty"`
 	// TaskTimeNanos, when set, is the time a task should take (--task-time):
 	// chunks are sized adaptively from ChunkSize on, and split with a
 	// write-ahead cursor.
@@ -239,6 +251,30 @@ type JobRecord struct {
 	RecStart   string `msgpack:"recstart,omitempty"`
 	Format     string `msgpack:"format,omitempty"`
 	HeaderOnce bool   `msgpack:"hdronce,omitempty"`
+
+	// Speculative lets the job run a backup attempt of a task that runs
+	// far longer than the others once no task is waiting (--speculative):
+	// its workers announce their attempts on [AttemptSubject] and stop an
+	// attempt whose task is announced on [CancelSubject].
+	Speculative bool `msgpack:"spec,omitempty"`
+	// TaperSlots, when set, shrinks the chunks toward the end of the input
+	// so that the last tasks end together: a chunk is at most the bytes
+	// still to split / (2 x TaperSlots), never below a floor that keeps the
+	// per-task overhead small nor above ChunkSize. It is kept in the record so that a resume cuts the same
+	// chunks.
+	TaperSlots int `msgpack:"taper,omitempty"`
+}
+
+// S3Service is where an S3-compatible object store is reached.
+type S3Service struct {
+	// Endpoint is the service's URL, e.g. https://s3.amazonaws.com or
+	// http://127.0.0.1:9000.
+	Endpoint string `msgpack:"endpoint"`
+	// PathStyle addresses buckets in the URL's path rather than its host
+	// name (MinIO, Ceph).
+	PathStyle bool `msgpack:"pathstyle,omitempty"`
+	// Region is the buckets' region; "" lets the client ask the service.
+	Region string `msgpack:"region,omitempty"`
 }
 
 // InputFingerprint identifies one version of an input file. Standard
@@ -250,6 +286,9 @@ type InputFingerprint struct {
 	// Dev and Ino are the file's device and inode numbers.
 	Dev uint64 `msgpack:"dev"`
 	Ino uint64 `msgpack:"ino"`
+	// ETag is an object's entity tag (an input read from an object
+	// store); "" for files.
+	ETag string `msgpack:"etag,omitempty"`
 }
 
 // Transports of task data and large outputs.

@@ -11,7 +11,9 @@ import (
 // modification time and the device and inode that hold it. A file edited
 // in place changes its modification time (and usually its size); a file
 // replaced by another (an editor that writes a new file and renames it
-// over the old one, a re-downloaded input) changes its inode.
+// over the old one, a re-downloaded input) changes its inode. An object
+// of an object store is identified by its size and ETag instead, which
+// changes whenever the object is written again.
 type Fingerprint struct {
 	Size int64
 	// ModTime is the modification time in Unix nanoseconds.
@@ -19,6 +21,9 @@ type Fingerprint struct {
 	// Dev and Ino are the device and inode numbers; both zero where the
 	// platform does not report them.
 	Dev, Ino uint64
+	// ETag is an object's entity tag, as its object store lists it; ""
+	// for files.
+	ETag string
 }
 
 // FingerprintOf returns the fingerprint of the file info describes, as
@@ -38,6 +43,9 @@ func FingerprintOf(info fs.FileInfo) Fingerprint {
 // ...". It returns nil when they are the same.
 func (was Fingerprint) Changes(now Fingerprint) []string {
 	var out []string
+	if was.ETag != now.ETag {
+		out = append(out, fmt.Sprintf("its ETag changed from %q to %q", was.ETag, now.ETag))
+	}
 	if was.Dev != now.Dev || was.Ino != now.Ino {
 		out = append(out, fmt.Sprintf("it was replaced by another file (inode %d on device %d, was inode %d on device %d)",
 			now.Ino, now.Dev, was.Ino, was.Dev))

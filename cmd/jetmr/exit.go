@@ -8,6 +8,7 @@ import (
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/objstore"
 )
 
 // Exit codes, as documented in README.md.
@@ -41,7 +42,7 @@ func exitCode(err error) int {
 		return exitBadInput
 	case errors.Is(err, job.ErrTasksFailed):
 		return exitTasksFailed
-	case errors.Is(err, broker.ErrUnreachable), errors.Is(err, broker.ErrStoreBusy):
+	case errors.Is(err, broker.ErrUnreachable), errors.Is(err, broker.ErrStoreBusy), errors.Is(err, objstore.ErrUnavailable):
 		return exitBroker
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
@@ -79,6 +80,8 @@ var flagNames = map[string]string{
 	"Config.Output":          "-o",
 	"Config.Broker.StoreDir": "--store",
 	"Migration.MaxRate":      "--max-rate",
+	"Config.Speculative":     "--speculative",
+	"Config.Idempotent":      "--idempotent",
 }
 
 // message is what the user reads: the error's text, with the settings it
@@ -86,7 +89,7 @@ var flagNames = map[string]string{
 // mean something to the exit code but nothing to the user.
 func message(err error) string {
 	msg := errs.Translate(err.Error(), flagNames)
-	for _, prefix := range []string{broker.ErrUnreachable.Error() + ": ", broker.ErrConfig.Error() + ": "} {
+	for _, prefix := range []string{broker.ErrUnreachable.Error() + ": ", broker.ErrConfig.Error() + ": ", objstore.ErrUnavailable.Error() + ": ", objstore.ErrChanged.Error() + ": "} {
 		msg = strings.ReplaceAll(msg, prefix, "")
 	}
 	return msg

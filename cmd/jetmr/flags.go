@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
@@ -46,12 +47,51 @@ type commonFlags struct {
 	logFormat string
 	quiet     bool
 	local     int
+	spec      speculationFlags
 	watch     observeFlags
+	s3        objstore.Settings
+}
+
+// registerS3 adds the flags of s3:// inputs and outputs.
+func (f *commonFlags) registerS3(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "URL of the S3-compatible service of s3:// inputs and outputs, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL, else Amazon S3)")
+	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "address buckets in the URL path (MinIO, Ceph) rather than the host name")
+}
+
+// speculationFlags are --speculative, --no-speculative and --idempotent.
+type speculationFlags struct {
+	on, off, idempotent bool
+}
+
+func (f *speculationFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.BoolVar(&f.on, "speculative", false, "run a backup attempt of a task that runs far longer than the others, on an idle slot once no task waits; the first to finish counts (default: on for pipe and mapreduce, and for each and migrate with --idempotent)")
+	fs.BoolVar(&f.off, "no-speculative", false, "never run backup attempts (same as --speculative=false)")
+	fs.BoolVar(&f.idempotent, "idempotent", false, "the command may run twice on the same input without harm: each and migrate jobs then get backup attempts; --idempotent=false turns them off for any job")
+}
+
+// speculation maps the flags to job.Config.Speculative and Idempotent.
+func (f *speculationFlags) speculation(cmd *cobra.Command) (job.Speculation, bool, error) {
+	fs := cmd.Flags()
+	on, off := fs.Changed("speculative") && f.on, (fs.Changed("speculative") && !f.on) || f.off
+	notIdempotent := fs.Changed("idempotent") && !f.idempotent
+	switch {
+	case on && off:
+		return 0, false, usageErr("--speculative and --no-speculative contradict each other: give one of them")
+	case on && notIdempotent:
+		return 0, false, usageErr("--speculative runs a slow task's command a second time, which --idempotent=false forbids: give one of them")
+	case on:
+		return job.SpeculateOn, f.idempotent, nil
+	case off || notIdempotent:
+		return job.SpeculateOff, false, nil
+	}
+	return job.SpeculateAuto, f.idempotent, nil
 }
 
 func (f *commonFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively); - reads standard input; .gz and .zst files are decompressed")
+	fs.StringSliceVarP(&f.inputs, "input", "i", nil, "input files or directories (repeatable; directories are walked recursively); - reads standard input; .gz and .zst files are decompressed; s3://BUCKET/KEY or s3://BUCKET/PREFIX/ reads objects")
 	fs.StringVarP(&f.jobs, "jobs", "j", "auto", "tasks run at once: N, N% of the cores, or auto (the cores, 3 per core with --io, capped by available memory)")
 	fs.StringVar(&f.memfree, "memfree", "", "start no new task while less memory than this is available, e.g. 2GiB")
 	fs.BoolVar(&f.io, "io", false, "the command mostly waits (network, disk): -j auto runs 3 tasks per core")
@@ -74,6 +114,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "console", "log format of stderr: console (plain lines) or json (one JSON record per line, jetmr's own lines included)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the job ID and the summary line")
+	f.spec.register(cmd)
 	f.watch.register(cmd)
 }
 
@@ -129,11 +170,16 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 	if err != nil {
 		return job.Config{}, err
 	}
+	speculative, idempotent, err := f.spec.speculation(cmd)
+	if err != nil {
+		return job.Config{}, err
+	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
 		Resume: f.resume, RetryFailed: f.retryFail, Force: f.force, Halt: halt, Transport: f.transport,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
-		Broker: f.brokerConfig(log),
+		Speculative: speculative, Idempotent: idempotent,
+		Broker: f.brokerConfig(log), S3: f.s3,
 		Logger: log,
 	}, nil
 }

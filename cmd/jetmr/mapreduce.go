@@ -66,6 +66,7 @@ per partition, each with key<TAB>value lines sorted by key.`,
 		},
 	}
 	f.register(cmd)
+	f.registerS3(cmd)
 	rf.register(cmd, false)
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "output directory (must not exist)")

@@ -39,6 +39,7 @@ CMD each input's first N lines first.`,
 		},
 	}
 	f.register(cmd)
+	f.registerS3(cmd)
 	rf.register(cmd, true)
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "output file (default: stdout)")
 	return cmd

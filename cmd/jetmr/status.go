@@ -180,6 +180,9 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 		fmt.Fprintf(tw, "reduce:\t%s\n", r.Reduce+shellWords(r.ReduceCommand))
 	}
 	fmt.Fprintf(tw, "tasks:\t%s done, %d failed, %d in flight\n", taskProgress(st), st.TasksFailed, st.InFlight)
+	if st.BackupsRun > 0 {
+		fmt.Fprintf(tw, "backups:\t%d run for slow tasks, %d finished first\n", st.BackupsRun, st.BackupsWon)
+	}
 	fmt.Fprintf(tw, "dead letters:\t%d\n", st.DeadLetters)
 	fmt.Fprintf(tw, "bytes:\t%s in, %s out\n", size(st.BytesIn), size(st.BytesOut))
 	fmt.Fprintf(tw, "disk used:\t%s\n", size(st.DiskBytes))

@@ -1,0 +1,135 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/objstore"
+	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// objectOutput is an s3:// output (Config.Output): the job writes it to a
+// local staging file or folder as it would any output, and it is
+// uploaded when the job completes, so that it appears only then.
+type objectOutput struct {
+	client *objstore.Client
+	loc    objstore.Location
+	stage  string // the folder holding the staged output
+	local  string // the staged output: a file (pipe) or a folder of part files
+	dir    bool   // a folder of part files under the prefix loc.Key
+}
+
+// objectStageDir is the folder of a store that holds the staging folders
+// of s3:// outputs, one per job.
+const objectStageDir = "s3-output"
+
+// stageObjectOutput prepares an s3:// output: it checks the URL, refuses
+// an existing output unless cfg.Force, and points cfg.Output at a staging
+// path under the job's store folder, the same for every run of the job
+// so that a resume finds what an earlier run staged. It returns nil when
+// cfg.Output is not a URL.
+func stageObjectOutput(ctx context.Context, cfg *Config) (*objectOutput, error) {
+	if !objstore.IsURL(cfg.Output) {
+		return nil, nil
+	}
+	o := &objectOutput{}
+	switch cfg.Kind {
+	case schema.KindPipe:
+	case schema.KindMapReduce:
+		o.dir = true
+	default:
+		return nil, badSetting("Config.Output", "output %s: only pipe and mapreduce jobs write to s3:// URLs: give a local path", cfg.Output)
+	}
+	var err error
+	if o.loc, err = objstore.Parse(cfg.Output); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.dir && o.loc.Key != "" && !strings.HasSuffix(o.loc.Key, "/"):
+		o.loc.Key += "/"
+	case !o.dir && (o.loc.Key == "" || strings.HasSuffix(o.loc.Key, "/")):
+		return nil, badSetting("Config.Output", "output %s names a prefix, not an object: a pipe job writes one object, e.g. s3://%s/out.txt", cfg.Output, o.loc.Bucket)
+	}
+	svc, err := objstore.Resolve(cfg.S3)
+	if err != nil {
+		return nil, err
+	}
+	if o.client, err = objstore.Open(svc); err != nil {
+		return nil, err
+	}
+	exists, err := o.client.Exists(ctx, o.loc, o.dir)
+	if err != nil {
+		return nil, err
+	}
+	if exists && !cfg.Force {
+		what := o.loc.String()
+		if o.dir {
+			what = "prefix " + what + " (it holds objects)"
+		}
+		return nil, &outputExistsError{path: what}
+	}
+	if cfg.ID == "" {
+		cfg.ID = NewID()
+	}
+	base := cfg.Broker.StoreDir
+	if base == "" {
+		if base, err = broker.DefaultStoreDir(); err != nil {
+			return nil, err
+		}
+	}
+	o.stage = filepath.Join(base, objectStageDir, cfg.ID)
+	if err := os.MkdirAll(o.stage, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the staging folder of output %s: %w", cfg.Output, err)
+	}
+	o.local = filepath.Join(o.stage, "out")
+	cfg.Output = o.local
+	return o, nil
+}
+
+// upload stores the staged output under its URL, each part file of a
+// mapreduce job as PREFIX/part-NNNNN, and removes the staging folder. A
+// failed upload keeps it and says where it is.
+func (o *objectOutput) upload(ctx context.Context) error {
+	files := []string{o.local}
+	keys := []string{o.loc.Key}
+	if o.dir {
+		entries, err := os.ReadDir(o.local)
+		if err != nil {
+			return fmt.Errorf("reading the staged output %s: %w", o.local, err)
+		}
+		files, keys = nil, nil
+		for _, e := range entries {
+			files = append(files, filepath.Join(o.local, e.Name()))
+			keys = append(keys, o.loc.Key+e.Name())
+		}
+	}
+	for i, f := range files {
+		loc := objstore.Location{Bucket: o.loc.Bucket, Key: keys[i]}
+		if err := o.client.Upload(ctx, loc, f); err != nil {
+			return fmt.Errorf("the job completed, but uploading its output to %s failed; the output is kept in %s: %w", loc, o.local, err)
+		}
+	}
+	return os.RemoveAll(o.stage)
+}
+
+// runWithObjectOutput runs a job with run, staging an s3:// output and
+// uploading it once the job completes.
+func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*report.Report, error)) (*report.Report, error) {
+	out, err := stageObjectOutput(ctx, &cfg)
+	if err != nil || out == nil {
+		if err != nil {
+			return nil, err
+		}
+		return run(cfg)
+	}
+	rep, err := run(cfg)
+	if err != nil {
+		return rep, err
+	}
+	return rep, out.upload(ctx)
+}
