@@ -62,6 +62,11 @@ func TestMapReduceMemorySpills(t *testing.T) {
 		{"default budget", []string{"--map", "grep:^.+$", "--reduce", "count"}},
 		{"spilling", []string{"--map", "grep:^.+$", "--reduce", "count", "--memory", "1MiB"}},
 		{"spilling, wordcount, sum, 2 partitions", []string{"--map", "wordcount", "--reduce", "sum", "--memory", "2MiB", "--partitions", "2"}},
+		// One task over the whole input: its combiner spills map-side.
+		{"map-side spilling, wordcount, sum", []string{"--map", "wordcount", "--reduce", "sum", "--memory", "2MiB", "--partitions", "2", "--chunk-size", "16MiB"}},
+		{"map-side spilling, count", []string{"--map", "grep:^.+$", "--reduce", "count", "--memory", "1MiB", "--chunk-size", "16MiB"}},
+		{"map-side spilling, reducer command", []string{"--map", "grep:^.+$", "--memory", "3MiB", "--chunk-size", "16MiB", "--partitions", "3",
+			"--reduce", `awk -F '\t' '{ s[$1] += $2 } END { for (k in s) print k "\t" s[k] }'`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -87,6 +92,10 @@ func TestMapReduceMemorySpills(t *testing.T) {
 			runs, _ := filepath.Glob(filepath.Join(store, "spill", "*", "runs", "*"))
 			if len(runs) > 0 {
 				t.Errorf("runs left in the work folder: %q", runs)
+			}
+			combined, _ := filepath.Glob(filepath.Join(store, "spill", "*", "*.run"))
+			if len(combined) > 0 {
+				t.Errorf("map-side runs left in the spill folder: %q", combined)
 			}
 		})
 	}
