@@ -376,7 +376,7 @@ func (c *Combiner) spilledRuns(partitions int) ([][]schema.Pair, error) {
 			return nil, err
 		}
 		schema.PutRunHeader(buf.Bytes(), n)
-		if runs[part], err = schema.DecodeRun(buf.Bytes()); err != nil {
+		if runs[part], err = schema.DecodeRunBy(buf.Bytes(), c.keys.Comparer()); err != nil {
 			return nil, err
 		}
 	}
