@@ -12,7 +12,8 @@
 // joined through a NATS server on loopback, with the CPU each process
 // spends (workers; its word count alone: workers-wc), a count of 1.73 M
 // distinct ids against sort | uniq -c (cardinality) and the peak RSS of 10 M
-// distinct keys under a few --memory budgets (keys10m). Run it from the
+// distinct keys under a few --memory budgets, one with 64 MiB chunks
+// (keys10m). Run it from the
 // module root:
 //
 //	go run ./bench                            # wordcount, pipe, rss; 3 runs each

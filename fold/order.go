@@ -26,3 +26,12 @@ func SortedBy(t *Table, k schema.Keys, partitions int) [][]uint32 {
 	}
 	return out
 }
+
+// SortedPartitionBy is [Table.SortedPartition] for a job whose keys
+// partition and sort as k says: SortedBy(t, k, partitions)[part].
+func SortedPartitionBy(t *Table, k schema.Keys, partitions, part int) []uint32 {
+	if k.Default() {
+		return t.SortedPartition(partitions, part)
+	}
+	return SortedBy(t, k, partitions)[part]
+}

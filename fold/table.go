@@ -299,6 +299,24 @@ func (t *Table) Sorted(partitions int) [][]uint32 {
 	return out
 }
 
+// SortedPartition returns the entry indexes of partition part of
+// partitions (by [schema.Partition] of the key), sorted by key, bytewise:
+// Sorted(partitions)[part].
+func (t *Table) SortedPartition(partitions, part int) []uint32 {
+	if partitions <= 1 {
+		return t.Sorted(1)[0]
+	}
+	var items []sortItem
+	for i := range t.entries {
+		e := &t.entries[i]
+		if schema.Partition(t.arena[e.off:e.off+e.klen], partitions) == part {
+			items = append(items, sortItem{pre: bitsReverse(e.head), idx: uint32(i)})
+		}
+	}
+	radixSort(items, nil)
+	return t.finishSort(items)
+}
+
 // radixSort sorts items by pre, least significant byte first, skipping the
 // bytes all items share; tmp is scratch space, returned for reuse.
 func radixSort(items, tmp []sortItem) []sortItem {

@@ -48,10 +48,10 @@ func sizeText(n int64) string {
 }
 
 // mapChunkCap is the largest default chunk of a mapreduce job within its
-// memory budget: a map task holds its chunk, its combiner's table (up to
-// about 3 times the chunk when every key is distinct and short) and its
-// encoded runs (about the chunk again), some 5 times the chunk, and the
-// slots' tasks together may take a third of the budget. Never below the
+// memory budget: a map task holds its chunk, its combiner's table and its
+// encoded runs; the table is bounded by mapper.CombineShare (half the
+// budget over the slots) whatever the chunk, and a chunk of this size
+// fills about half of that with short distinct keys. Never below the
 // smallest default chunk.
 func mapChunkCap(budget int64, slots int) int64 {
 	return max(budget/(16*int64(max(slots, 1))), splitter.MinDefaultChunk)

@@ -216,7 +216,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 		return nil, err
 	}
 	p.record = schema.JobRecord{
-		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize,
+		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize, Memory: cfg.Memory,
 		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
 		State: schema.StateRunning,
 	}

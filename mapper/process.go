@@ -1,6 +1,7 @@
 package mapper
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -43,14 +44,16 @@ type processor struct {
 	inlineMax  int
 	syncSpills bool
 	nonce      string
-	migrator   migrator
-	obs        observe.Observer // receives an each job's per-item attempts
-	files      fileCache
-	bufs       sync.Pool
-	data       dataStore        // the job's object store, for transport "object"
-	nc         *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
-	fetcher    transfer.Fetcher // how
-	objects    objectInputs     // reads the ranges of s3:// inputs
+	// combineLimit bounds each map task's combiner (see [CombineShare]).
+	combineLimit int64
+	migrator     migrator
+	obs          observe.Observer // receives an each job's per-item attempts
+	files        fileCache
+	bufs         sync.Pool
+	data         dataStore        // the job's object store, for transport "object"
+	nc           *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
+	fetcher      transfer.Fetcher // how
+	objects      objectInputs     // reads the ranges of s3:// inputs
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -374,16 +377,36 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	}
 	defer release()
 	keys := p.job.Record.Keys()
-	comb := NewCombinerFor(p.job.Combiner, keys)
+	cc := p.job.Record.CombineCommand
+	parts := p.job.Record.Partitions
+	if len(cc) > 0 {
+		parts = 1 // the combiner command reads every pair, in one run
+	}
+	comb, err := NewBoundedCombiner(p.job.Combiner, CombineConfig{
+		Partitions: parts, Limit: p.combineLimit,
+		Dir: p.spillDir, Name: p.spillName(t, 0, attempt) + ".comb", Keys: keys,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer comb.Close()
 	counters := &counter.Set{}
 	ctx = counter.NewContext(ctx, counters)
 	if err := p.mapChunk(ctx, t, chunk, comb, counters); err != nil {
 		return nil, err
 	}
-	if cc := p.job.Record.CombineCommand; len(cc) > 0 {
+	if len(cc) > 0 {
 		if comb, err = combineCommand(ctx, cc, comb, keys, counters); err != nil {
 			return nil, err
 		}
+	}
+	if comb.Spilled() {
+		outs, err := p.mergeSpilled(ctx, t, attempt, comb)
+		if err != nil {
+			return nil, err
+		}
+		outs[0].counters, outs[0].status = counters.List(), counters.LastStatus()
+		return outs, nil
 	}
 	runs, err := comb.EncodeRuns(p.job.Record.Partitions)
 	if err != nil {
@@ -411,6 +434,44 @@ func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, c
 		return p.job.Map(ctx, chunk, comb)
 	}
 	return runStreaming(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys()}, counters)
+}
+
+// mergeSpilled writes the output of a task whose combiner spilled: each
+// partition's runs merged into one, streamed to a spill file unless it
+// stays within inlineMax.
+func (p *processor) mergeSpilled(ctx context.Context, t schema.Task, attempt int, comb *Combiner) ([]output, error) {
+	outs := make([]output, p.job.Record.Partitions)
+	fail := func(err error) ([]output, error) {
+		for _, o := range outs {
+			removeSpill(o)
+		}
+		return nil, err
+	}
+	for part := range outs {
+		w := newSpillWriter(p.spillDir, p.spillName(t, part, attempt), p.inlineMax, p.syncSpills)
+		bw := bufio.NewWriterSize(w, 256<<10)
+		n, err := comb.WriteRun(ctx, part, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err == nil {
+			err = w.putRunHeader(n)
+		}
+		if err != nil {
+			w.abort()
+			return fail(fmt.Errorf("merging the spilled output of task %d: %w", t.Index, err))
+		}
+		inline, path, err := w.finish()
+		if err != nil {
+			w.abort()
+			return fail(err)
+		}
+		outs[part] = output{payload: inline, spill: path, size: w.size()}
+		if err := p.shipSpill(ctx, &outs[part]); err != nil {
+			return fail(err)
+		}
+	}
+	return outs, nil
 }
 
 // keep makes encoded output data a result's payload, or, when it is

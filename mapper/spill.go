@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // spillWriter keeps a task's output in memory up to a limit, and moves it to
@@ -40,6 +42,21 @@ func (w *spillWriter) Write(p []byte) (int, error) {
 		w.buf = nil
 	}
 	return w.file.Write(p)
+}
+
+// putRunHeader fills in the header of a run of n pairs written from the
+// start of the output with a placeholder (see [schema.PutRunHeader]).
+func (w *spillWriter) putRunHeader(n int) error {
+	var hdr [schema.RunHeaderLen]byte
+	schema.PutRunHeader(hdr[:], n)
+	if w.file == nil {
+		copy(w.buf, hdr[:])
+		return nil
+	}
+	if _, err := w.file.WriteAt(hdr[:], 0); err != nil {
+		return fmt.Errorf("spilling output: %w", err)
+	}
+	return nil
 }
 
 // finish closes the writer and returns the output: inline bytes, or the

@@ -3,7 +3,6 @@ package mapper
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math/bits"
 	"unicode"
 	"unicode/utf8"
@@ -71,9 +70,38 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 	// the chunk turns out to hold mostly distinct words (ids, not prose),
 	// rather than count them twice.
 	sum, _ := emit.(*Combiner)
+	if sum != nil && sum.fold != fold.Sum {
+		sum = nil
+	}
 	switchAt := -1
-	if sum != nil && sum.fold == fold.Sum && len(chunk) > 2*directProbe {
+	if sum != nil && len(chunk) > 2*directProbe {
 		switchAt = directProbe
+	}
+	if sum != nil {
+		// Within the combiner's bounds: a word table that would pass them
+		// hands its counts over and the words go straight to the
+		// combiner, which spills as it fills.
+		table.limit = sum.cfg.Limit / 2
+		if slots := len(table.slots); table.limit > 0 && 3*table.size() > table.limit {
+			for slots > 1<<minWordTableBits && 3*int64(slots)*wordSlotBytes > table.limit {
+				slots /= 2
+			}
+			table.slots, table.shift = make([]wordSlot, slots), 64-uint(bits.Len(uint(slots))-1)
+		}
+	}
+	// overflow moves the counts of a full table to the combiner, which
+	// keeps room for the table meanwhile.
+	overflow := func() error {
+		sum.reserve = table.size()
+		err := table.emit(emit)
+		sum.reserve = 0
+		if err != nil {
+			return err
+		}
+		table.full, table.slots, table.arena = false, nil, nil
+		wc = &sumCounter{c: sum}
+		switchAt = -1
+		return nil
 	}
 	scratch := make([]byte, 0, 64)
 	n := len(chunk)
@@ -140,6 +168,11 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 				} else {
 					wc.add(w, head(w))
 				}
+				if table.full {
+					if err := overflow(); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 		}
@@ -165,6 +198,11 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 			i += size
 		}
 		wc.add(scratch, head(scratch))
+		if table.full {
+			if err := overflow(); err != nil {
+				return err
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -192,9 +230,10 @@ type sumCounter struct {
 }
 
 func (s *sumCounter) add(w []byte, _ uint64) {
-	if err := s.c.table.AddInt(w, 1); err != nil && s.err == nil {
-		s.err = fmt.Errorf("sum of key %q: %w", clip(w), err)
+	if s.err != nil {
+		return
 	}
+	s.err = s.c.EmitInt(w, 1)
 }
 
 func (s *sumCounter) emit(Emitter) error { return s.err }

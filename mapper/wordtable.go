@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"strconv"
+	"unsafe"
 )
 
 // wordTable counts words for [Wordcount]. It is an open-addressing hash
@@ -20,6 +21,11 @@ type wordTable struct {
 	used  int  // distinct words
 	adds  int  // words counted
 	arena []byte
+	// limit, when not 0, is the bytes the table may hold: once doubling
+	// its slots would pass it, the table stops growing and sets full, and
+	// its owner must empty it before adding more.
+	limit int64
+	full  bool
 }
 
 type wordSlot struct {
@@ -111,9 +117,21 @@ func (t *wordTable) add(w []byte, w0 uint64) {
 	t.arena = append(t.arena, w...)
 	t.used++
 	if 2*t.used > len(t.slots) {
+		if t.limit > 0 && int64(len(t.slots))*3*wordSlotBytes+int64(cap(t.arena)) > t.limit {
+			t.full = true
+			return
+		}
 		t.grow()
 	}
 }
+
+// size is the bytes the table holds.
+func (t *wordTable) size() int64 {
+	return int64(len(t.slots))*wordSlotBytes + int64(cap(t.arena))
+}
+
+// wordSlotBytes is the size of a slot.
+const wordSlotBytes = int64(unsafe.Sizeof(wordSlot{}))
 
 // grow doubles the table.
 func (t *wordTable) grow() {

@@ -111,6 +111,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	w := &Worker{cfg: cfg, log: cfg.Logger.With().Str("worker", cfg.Name).Str("job", cfg.Job.Record.ID).Logger()}
 	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
 		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}, nc: cfg.JS.Conn(), fetcher: cfg.Fetcher}
+	w.proc.combineLimit = CombineShare(cfg.Job.Record.Memory, cfg.Slots)
 	return w, nil
 }
 

@@ -32,20 +32,33 @@
 // table are merged k-way, equal keys folded, at most FanIn files open at
 // once (more runs are merged in passes), into the part file.
 //
-// Exactly-once holds because a spilled run is only ever a rearrangement
-// of state this process folded in memory: the lane spills what it merged,
-// each (task, partition) result having passed the reducer's duplicate
-// check once, and the runs together with the table always hold each
-// merged result once. A run is written under a temporary name and renamed
-// when complete, so a run file is never half a state. Runs are not
-// reused across processes: a new sink (a resumed job, or a run that
+// A lane whose first results hold mostly keys it has not seen (more than
+// half of the pairs it folded were new keys, after some 64,000 pairs)
+// stops hashing: it keeps each further result's run, which the map side
+// sorted and combined, as it is (the result's spill file, or its inline
+// payload written to the work folder), and at Commit merges the kept runs
+// with the spilled ones and the table. Every 32 kept runs are merged into
+// one spilled run as they arrive, so that the final merge reads few files.
+// Merging sorted runs costs O(n log k) comparisons of neighbouring keys
+// where hashing each of n keys once into a large table costs a cache miss.
+//
+// Exactly-once holds because a spilled or kept run is only ever a
+// rearrangement of results this process merged: the lane spills what it
+// folded, or keeps a result's run, each (task, partition) result having
+// passed the reducer's duplicate check once, and the kept runs, the
+// spilled runs and the table together always hold each merged result
+// once. A spilled run is written under a temporary name and renamed when
+// complete, so a run file is never half a state; a kept result's spill
+// file is the worker's, removed only once the output is complete. Runs are
+// not reused across processes: a new sink (a resumed job, or a run that
 // restarted after a crash) removes the runs it finds and rebuilds its
 // state by replaying the results stream from its first message, which
-// holds every task's result until the job completes; the duplicate check
-// restarts with it, so each result is folded once into the new state.
-// Reusing runs would need each run to record the task indexes it covers
-// and a resume to skip exactly those while replaying; the replay is the
-// simpler argument, at the price of folding the stream again.
+// holds every task's result (and the results' spill files stay) until the
+// job completes; the duplicate check restarts with it, so each result is
+// folded or kept once in the new state. Reusing runs would need each run
+// to record the task indexes it covers and a resume to skip exactly those
+// while replaying; the replay is the simpler argument, at the price of
+// folding the stream again.
 //
 // Spilling changes no result: folds are associative and commutative over
 // partials (see package fold), and the merge meets a key's partials from

@@ -84,7 +84,9 @@ const DefaultFoldMemory = 64 << 20
 // fold, each task's partial values are folded in as they arrive into a
 // compact table per partition; a table that passes its share of Memory is
 // spilled to a sorted run file, and at Commit the runs and the table are
-// merged k-way, folding equal keys, into the part file. With a
+// merged k-way, folding equal keys, into the part file. A partition whose
+// results bring mostly new keys keeps their sorted runs instead and
+// merges them too (see the package documentation). With a
 // reducer command, each task's sorted run is kept on disk and, at Commit,
 // the runs of a partition are merged by key into the command's stdin.
 //
@@ -106,6 +108,19 @@ type KeyedSink struct {
 	runs   [][]indexedRun // per partition, owned by its lane
 	parts  map[uint64]int
 
+	// A fold's lane that meets mostly new keys keeps the results' sorted
+	// runs rather than hashing their pairs into its table: merging sorted
+	// runs costs less than hashing keys that are each met once or twice.
+	// Per partition, owned by its lane.
+	folded  []int64     // pairs folded into the table
+	keys    []int64     // keys in the table when it was spilled, added up
+	keeping []bool      // the lane keeps runs
+	kept    [][]keptRun // runs kept, not yet merged into a spilled run
+	used    [][]string  // result spill files merged into spilled runs
+	// keepAfter and keepMax: see the constants of the same names.
+	keepAfter int64
+	keepMax   int
+
 	lanes   []chan *schema.Result // nil until the first Merge
 	laneErr atomic.Pointer[error] // the first lane error, for Merge to fail early
 	laneG   *errgroup.Group       // the lanes; Wait returns the first lane error
@@ -118,6 +133,23 @@ type indexedRun struct {
 	index uint64
 	path  string
 }
+
+// keptRun is a result's sorted run a fold's lane keeps: the result's spill
+// file, or a file of the sink's own in the work folder.
+type keptRun struct {
+	path string
+	own  bool
+}
+
+// Keeping runs (see KeyedSink.keeping).
+const (
+	// keepAfter is how many pairs a lane folds into its table before it
+	// may switch to keeping runs.
+	keepAfter = 64 << 10
+	// keepMax is how many kept runs a lane merges into one spilled run
+	// once it has them, so that the final merge reads few files.
+	keepMax = 32
+)
 
 // NewKeyedSink creates the temporary output directory.
 func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
@@ -163,7 +195,7 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output directory next to %s: %w", cfg.Dir, err)
 	}
-	s := &KeyedSink{cfg: cfg, tmp: tmp, parts: make(map[uint64]int)}
+	s := &KeyedSink{cfg: cfg, tmp: tmp, parts: make(map[uint64]int), keepAfter: keepAfter, keepMax: keepMax}
 	if cfg.Fold != nil {
 		s.tables = make([]*fold.Table, cfg.Partitions)
 		for i := range s.tables {
@@ -171,6 +203,11 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 		}
 		s.spills = make([][]string, cfg.Partitions)
 		s.share = max(cfg.Memory/int64(cfg.Partitions), 1)
+		s.folded = make([]int64, cfg.Partitions)
+		s.keys = make([]int64, cfg.Partitions)
+		s.keeping = make([]bool, cfg.Partitions)
+		s.kept = make([][]keptRun, cfg.Partitions)
+		s.used = make([][]string, cfg.Partitions)
 	}
 	s.runs = make([][]indexedRun, cfg.Partitions)
 	return s, nil
@@ -252,17 +289,21 @@ func (s *KeyedSink) laneError() error {
 }
 
 func (s *KeyedSink) fold(r *schema.Result) error {
+	p := int(r.Partition)
+	if s.keeping[p] {
+		return s.keep(r)
+	}
 	in, closeIn, err := openRun(r)
 	if err != nil {
 		return err
 	}
 	defer closeIn()
-	t := s.tables[r.Partition]
+	t := s.tables[p]
 	rs := schema.NewRunScannerBy(in, s.cfg.Keys.Comparer())
 	for {
 		k, v, err := rs.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			break
 		}
 		if err != nil {
 			return err
@@ -270,12 +311,83 @@ func (s *KeyedSink) fold(r *schema.Result) error {
 		if err := t.Merge(k, v); err != nil {
 			return fmt.Errorf("key %q: %w", clip(k), err)
 		}
+		s.folded[p]++
 		if t.Full(s.share) {
-			if err := s.spill(int(r.Partition)); err != nil {
+			if err := s.spill(p); err != nil {
 				return err
 			}
 		}
 	}
+	// Mostly new keys: from now on the results' runs are merged, not
+	// hashed (see keep).
+	if s.folded[p] >= s.keepAfter && 2*(s.keys[p]+int64(t.Len())) > s.folded[p] {
+		s.keeping[p] = true
+	}
+	return nil
+}
+
+// keep keeps the sorted run of result r, for the final merge; every
+// keepMax runs kept are merged into one spilled run.
+func (s *KeyedSink) keep(r *schema.Result) error {
+	p := int(r.Partition)
+	run := keptRun{path: r.Spill}
+	if run.path == "" {
+		run = keptRun{path: filepath.Join(s.cfg.WorkDir, fmt.Sprintf("fold-p%d-task%d.run", p, r.Index)), own: true}
+		if err := os.WriteFile(run.path, r.Payload, 0o600); err != nil {
+			return fmt.Errorf("keeping the output of task %d in the work folder %s (free space there, or give --store another disk): %w", r.Index, s.cfg.WorkDir, err)
+		}
+	}
+	s.kept[p] = append(s.kept[p], run)
+	if len(s.kept[p]) < s.keepMax {
+		return nil
+	}
+	path := filepath.Join(s.cfg.WorkDir, fmt.Sprintf("fold-p%d-%d.run", p, len(s.spills[p])))
+	err := s.withKept(p, func(srcs []runfile.Source) error {
+		w, err := runfile.Create(path, s.cfg.Sync)
+		if err != nil {
+			return err
+		}
+		if err := runfile.MergeBy(context.Background(), srcs, s.cfg.Fold, false, s.cfg.Keys.Comparer(), w.Write); err != nil {
+			w.Abort()
+			return err
+		}
+		return w.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("merging kept runs of partition %d into the work folder %s (under --store; free space there, give --store another disk, or raise --memory): %w", p, s.cfg.WorkDir, err)
+	}
+	s.spills[p] = append(s.spills[p], path)
+	s.dropKept(p)
+	return nil
+}
+
+// withKept opens partition p's kept runs and calls f with them as
+// sources, in the order they were kept.
+func (s *KeyedSink) withKept(p int, f func([]runfile.Source) error) error {
+	var srcs []runfile.Source
+	for _, k := range s.kept[p] {
+		in, err := os.Open(k.path)
+		if err != nil {
+			return fmt.Errorf("opening a kept run: %w", err)
+		}
+		defer in.Close()
+		srcs = append(srcs, schema.NewRunScannerBy(bufio.NewReaderSize(in, 64<<10), s.cfg.Keys.Comparer()))
+	}
+	return f(srcs)
+}
+
+// dropKept forgets partition p's kept runs, once merged: it removes the
+// sink's own files; the results' spill files go when the output is
+// complete (a resume reads them again).
+func (s *KeyedSink) dropKept(p int) {
+	for _, k := range s.kept[p] {
+		if k.own {
+			os.Remove(k.path)
+		} else {
+			s.used[p] = append(s.used[p], k.path)
+		}
+	}
+	s.kept[p] = nil
 }
 
 // spill writes partition p's fold state as a sorted run and empties it.
@@ -286,6 +398,7 @@ func (s *KeyedSink) spill(p int) error {
 		return fmt.Errorf("spilling the fold state of partition %d to the work folder %s (under --store; free space there, give --store another disk, or raise --memory): %w", p, s.cfg.WorkDir, err)
 	}
 	s.spills[p] = append(s.spills[p], path)
+	s.keys[p] += int64(t.Len())
 	t.Reset(s.share / 2)
 	return nil
 }
@@ -451,7 +564,7 @@ func (s *KeyedSink) writeFolded(ctx context.Context, f *os.File, p int) error {
 		return err
 	}
 	idx := fold.SortedBy(t, s.cfg.Keys, 1)[0]
-	if len(s.spills[p]) == 0 {
+	if len(s.spills[p]) == 0 && len(s.kept[p]) == 0 {
 		for n, i := range idx {
 			if n%4096 == 0 && ctx.Err() != nil {
 				return ctx.Err()
@@ -463,9 +576,12 @@ func (s *KeyedSink) writeFolded(ctx context.Context, f *os.File, p int) error {
 			}
 		}
 	} else {
-		extra := []runfile.Source{runfile.NewTableSource(t, idx)}
-		err := runfile.MergeFilesBy(ctx, s.spills[p], extra, s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Sync, s.cfg.Fold, true, s.cfg.Keys.Comparer(), write)
+		err := s.withKept(p, func(kept []runfile.Source) error {
+			extra := append(kept, runfile.NewTableSource(t, idx))
+			return runfile.MergeFilesBy(ctx, s.spills[p], extra, s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Sync, s.cfg.Fold, true, s.cfg.Keys.Comparer(), write)
+		})
 		s.spills[p] = nil // consumed
+		s.dropKept(p)
 		if err != nil {
 			return err
 		}
@@ -600,12 +716,27 @@ func (s *KeyedSink) cleanFoldRuns() {
 			os.Remove(p)
 		}
 	}
+	for _, runs := range s.kept {
+		for _, k := range runs {
+			if k.own {
+				os.Remove(k.path)
+			}
+		}
+	}
 	removeFoldRuns(s.cfg.WorkDir)
 	os.Remove(s.cfg.WorkDir) // only if empty: it may hold other runs
 }
 
 func (s *KeyedSink) cleanRuns() {
 	s.cleanFoldRuns()
+	for p := range s.kept {
+		for _, k := range s.kept[p] {
+			os.Remove(k.path)
+		}
+		for _, path := range s.used[p] {
+			os.Remove(path)
+		}
+	}
 	for _, runs := range s.runs {
 		for _, r := range runs {
 			os.Remove(r.path)

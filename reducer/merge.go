@@ -2,7 +2,6 @@ package reducer
 
 import (
 	"bufio"
-	"bytes"
 	"container/heap"
 	"context"
 	"encoding/binary"
@@ -12,6 +11,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/jetmr/jetmr/internal/runfile"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -67,10 +67,10 @@ func MergeRuns(ctx context.Context, runs []io.Reader, emit func(schema.Pair) err
 	return mergeRuns(ctx, runs, nil, func(i int) string { return fmt.Sprintf("run %d", i) }, emit)
 }
 
-// compareKeys is cmp(a, b), or bytes.Compare(a, b) when cmp is nil.
+// compareKeys is cmp(a, b), or runfile.Compare(a, b) when cmp is nil.
 func compareKeys(cmp func(a, b []byte) int, a, b []byte) int {
 	if cmp == nil {
-		return bytes.Compare(a, b)
+		return runfile.Compare(a, b)
 	}
 	return cmp(a, b)
 }

@@ -154,3 +154,132 @@ func TestKeyedSinkSpillOnFullDisk(t *testing.T) {
 		t.Errorf("output published after a failed spill: %q", names)
 	}
 }
+
+// TestKeyedSinkKeptRunsMatchHashed folds random high-cardinality task
+// outputs, some inline and some in spill files, with every fold: hashed
+// into the table only, with the lanes keeping the sorted runs (merged in
+// groups of a few, then at Commit), and keeping runs under a budget so
+// small that the table spills too and the merge takes several passes. The
+// part files must be byte for byte the same, equal to folding each key in
+// one accumulator; a Suspend must leave the results' spill files, which a
+// resume reads again, and a Commit must leave no run in the work folder.
+func TestKeyedSinkKeptRunsMatchHashed(t *testing.T) {
+	t.Parallel()
+	for _, f := range []fold.Fold{fold.Sum, fold.Count, fold.Min, fold.Max, fold.Concat} {
+		for _, parts := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/%d", f.Name(), parts), func(t *testing.T) {
+				t.Parallel()
+				rng := rand.New(rand.NewPCG(uint64(parts)+7, uint64(len(f.Name()))))
+				spillDir := t.TempDir()
+				spilled := map[string][]byte{} // the results' spill files
+				var results []*schema.Result
+				want := map[string]fold.Accumulator{}
+				for i := range uint64(24) {
+					byPart := make([]map[string]fold.Accumulator, parts)
+					for p := range byPart {
+						byPart[p] = map[string]fold.Accumulator{}
+					}
+					for range 50 + rng.IntN(150) {
+						k := fmt.Sprintf("key-%d", rng.IntN(3000))
+						v := foldValue(rng, f)
+						p := schema.Partition([]byte(k), parts)
+						for _, m := range []map[string]fold.Accumulator{byPart[p], want} {
+							if m[k] == nil {
+								m[k] = f.New()
+							}
+							if err := m[k].Add([]byte(v)); err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+					for p, accs := range byPart {
+						pairs := map[string]string{}
+						for k, a := range accs {
+							pairs[k] = string(a.AppendPartial(nil))
+						}
+						r := keyedRun(t, i, p, pairs)
+						if i%3 == 0 {
+							r.Spill = filepath.Join(spillDir, fmt.Sprintf("%d.p%d", i, p))
+							spilled[r.Spill], r.Payload = r.Payload, nil
+						}
+						results = append(results, r)
+					}
+				}
+				wantOut := map[string]string{}
+				for k, a := range want {
+					wantOut[k] = string(a.AppendFinal(nil))
+				}
+				var first []string
+				for _, tc := range []struct {
+					name      string
+					keepAfter int64
+					memory    int64
+					fanIn     int
+				}{
+					{"hashed", 1 << 40, 0, 0},
+					{"kept", 1, 0, 0},
+					{"kept, spilling, fan-in 2", 1, 48 << 10, 2},
+				} {
+					parent := t.TempDir()
+					dir := filepath.Join(parent, "out")
+					work := filepath.Join(parent, "work")
+					newSink := func() *reducer.KeyedSink {
+						s, err := reducer.NewKeyedSink(reducer.KeyedConfig{
+							Dir: dir, Job: "keepjob", Partitions: parts, Fold: f,
+							WorkDir: work, Memory: tc.memory, FanIn: tc.fanIn,
+						})
+						if err != nil {
+							t.Fatal(err)
+						}
+						reducer.SetKeep(s, tc.keepAfter, 4)
+						return s
+					}
+					merge := func(s *reducer.KeyedSink) {
+						for _, r := range results {
+							if _, err := s.Merge(context.Background(), r); err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+					for path, data := range spilled {
+						if err := os.WriteFile(path, data, 0o600); err != nil {
+							t.Fatal(err)
+						}
+					}
+					s := newSink()
+					merge(s)
+					if err := s.Suspend(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					if left, _ := os.ReadDir(spillDir); len(left) != 8*parts {
+						t.Fatalf("%s: %d result spill files after Suspend, want %d", tc.name, len(left), 8*parts)
+					}
+					s = newSink()
+					merge(s)
+					if err := s.Commit(context.Background(), false); err != nil {
+						t.Fatalf("%s: Commit: %v", tc.name, err)
+					}
+					if got := readParts(t, dir, parts); !maps.Equal(got, wantOut) {
+						t.Errorf("%s: output differs from folding each key in one accumulator (%d keys, want %d)", tc.name, len(got), len(wantOut))
+					}
+					var files []string
+					for p := range parts {
+						data, err := os.ReadFile(filepath.Join(dir, reducer.PartName(p)))
+						if err != nil {
+							t.Fatal(err)
+						}
+						files = append(files, string(data))
+					}
+					if first == nil {
+						first = files
+					} else if !slices.Equal(files, first) {
+						t.Errorf("%s: part files differ from those of %s", tc.name, "hashed")
+					}
+					if _, err := os.Stat(work); !os.IsNotExist(err) {
+						t.Errorf("%s: the work folder is left: %v", tc.name, err)
+					}
+				}
+			})
+		}
+	}
+}

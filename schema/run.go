@@ -119,13 +119,17 @@ func (r *RunReader) item(what string) ([]byte, error) {
 }
 
 // DecodeRun decodes a whole in-memory run.
-func DecodeRun(data []byte) ([]Pair, error) {
+func DecodeRun(data []byte) ([]Pair, error) { return DecodeRunBy(data, nil) }
+
+// DecodeRunBy decodes a whole in-memory run sorted by cmp (see
+// [Keys.Comparer]; nil is bytewise).
+func DecodeRunBy(data []byte, cmp func(a, b []byte) int) ([]Pair, error) {
 	if len(data) > 0 {
 		if err := checkBounds(data); err != nil {
 			return nil, fmt.Errorf("reading run: %w", err)
 		}
 	}
-	r := NewRunReader(bytes.NewReader(data))
+	r := NewRunReaderBy(bytes.NewReader(data), cmp)
 	var pairs []Pair
 	for {
 		p, err := r.Next()

@@ -173,3 +173,15 @@ func (s *RunScanner) itemLen() (int, error) {
 	}
 	return 0, fmt.Errorf("msgpack: invalid code=%x decoding bytes length", c)
 }
+
+// RunHeaderLen is the length of the header [PutRunHeader] writes.
+const RunHeaderLen = 5
+
+// PutRunHeader writes into b[:RunHeaderLen] the header of a run of n
+// pairs in its longest form, so that a run written as a stream, whose
+// count is known only at its end, can have its header filled in last.
+// Readers accept it as they accept the shortest form.
+func PutRunHeader(b []byte, n int) {
+	b[0] = 0xdd
+	binary.BigEndian.PutUint32(b[1:RunHeaderLen], uint32(2*n))
+}

@@ -302,7 +302,11 @@ type JobRecord struct {
 	Where     string `msgpack:"where,omitempty"`
 	SQL       string `msgpack:"sql,omitempty"`
 	ChunkSize int64  `msgpack:"chunk"`
-	Retries   int    `msgpack:"retries"`
+	// Memory is the job's memory budget (--memory); a worker bounds each
+	// map task's combiner by its share of it. Zero in records of jobs
+	// started before it existed: workers then use a default.
+	Memory  int64 `msgpack:"memory,omitempty"`
+	Retries int   `msgpack:"retries"`
 	// TimeoutNanos limits one attempt; zero means no limit.
 	TimeoutNanos int64 `msgpack:"timeout,omitempty"`
 	// Transport says how task data and large outputs reach workers and the

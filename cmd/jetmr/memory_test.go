@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,6 +63,11 @@ func TestMapReduceMemorySpills(t *testing.T) {
 		{"default budget", []string{"--map", "grep:^.+$", "--reduce", "count"}},
 		{"spilling", []string{"--map", "grep:^.+$", "--reduce", "count", "--memory", "1MiB"}},
 		{"spilling, wordcount, sum, 2 partitions", []string{"--map", "wordcount", "--reduce", "sum", "--memory", "2MiB", "--partitions", "2"}},
+		// One task over the whole input: its combiner spills map-side.
+		{"map-side spilling, wordcount, sum", []string{"--map", "wordcount", "--reduce", "sum", "--memory", "2MiB", "--partitions", "2", "--chunk-size", "16MiB"}},
+		{"map-side spilling, count", []string{"--map", "grep:^.+$", "--reduce", "count", "--memory", "1MiB", "--chunk-size", "16MiB"}},
+		{"map-side spilling, reducer command", []string{"--map", "grep:^.+$", "--memory", "3MiB", "--chunk-size", "16MiB", "--partitions", "3",
+			"--reduce", `awk -F '\t' '{ s[$1] += $2 } END { for (k in s) print k "\t" s[k] }'`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -87,6 +93,10 @@ func TestMapReduceMemorySpills(t *testing.T) {
 			runs, _ := filepath.Glob(filepath.Join(store, "spill", "*", "runs", "*"))
 			if len(runs) > 0 {
 				t.Errorf("runs left in the work folder: %q", runs)
+			}
+			combined, _ := filepath.Glob(filepath.Join(store, "spill", "*", "*.run"))
+			if len(combined) > 0 {
+				t.Errorf("map-side runs left in the spill folder: %q", combined)
 			}
 		})
 	}
@@ -134,4 +144,74 @@ func TestCrashResumeWithSpilledRuns(t *testing.T) {
 		t.Errorf("runs left in the work folder: %q", runs)
 	}
 	assertNoTemporaries(t, dir)
+}
+
+// TestKeyOrderThroughSpills runs a numeric-reverse count whose map-side
+// combiner and reduce spill sorted runs, through the fold, a reducer
+// command and a combiner command, and checks that every part file is in
+// the key order (a reducer that prints a group when its key changes keeps
+// the order of its input) and that the lines are sort | uniq -c's.
+func TestKeyOrderThroughSpills(t *testing.T) {
+	t.Parallel()
+	in := filepath.Join(t.TempDir(), "nums.txt")
+	var b bytes.Buffer
+	rng := rand.New(rand.NewPCG(31, 32))
+	for range 120000 {
+		fmt.Fprintf(&b, "%d\n", rng.IntN(60000))
+	}
+	if err := os.WriteFile(in, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := sortUniq(t, in)
+	groups := `awk -F '\t' 'NR > 1 && $1 != k { print k "\t" c; c = 0 } { k = $1; c += $2 } END { if (NR) print k "\t" c }'`
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"reduce-side spilling, count", []string{"--reduce", "count", "--memory", "2MiB", "--chunk-size", "64KiB"}},
+		{"map-side spilling, count", []string{"--reduce", "count", "--memory", "2MiB", "--chunk-size", "16MiB"}},
+		{"map-side spilling, reducer command", []string{"--reduce", groups, "--memory", "2MiB", "--chunk-size", "16MiB"}},
+		{"reducer and combiner commands", []string{"--reduce", groups, "--combiner", groups, "--memory", "2MiB", "--chunk-size", "256KiB"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir, store := t.TempDir(), t.TempDir()
+			args := append([]string{"mapreduce", "--store", store, "-i", in, "-o", "out", "--map", "grep:^.+$",
+				"--key-order", "numeric-reverse", "--partitions", "2"}, tc.args...)
+			r := jetmr(t, dir, args...)
+			if r.code != 0 {
+				t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+			}
+			parts, _ := filepath.Glob(filepath.Join(dir, "out", "part-*"))
+			if len(parts) != 2 {
+				t.Fatalf("part files %q, want 2", parts)
+			}
+			var lines []string
+			for _, p := range parts {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				part := strings.SplitAfter(string(data), "\n")
+				prev := -1
+				for i, l := range part {
+					if l == "" {
+						continue
+					}
+					k, err := strconv.Atoi(strings.SplitN(l, "\t", 2)[0])
+					if err != nil {
+						t.Fatalf("%s line %d %q: %v", p, i+1, l, err)
+					}
+					if prev >= 0 && k >= prev {
+						t.Fatalf("%s line %d: key %d after %d, want numeric-reverse order", p, i+1, k, prev)
+					}
+					prev = k
+				}
+				lines = append(lines, part...)
+			}
+			if got := sortedLines(lines); got != want {
+				t.Errorf("output differs from sort | uniq -c: %d bytes, want %d", len(got), len(want))
+			}
+		})
+	}
 }

@@ -26,13 +26,30 @@ const checkEvery = 4096
 // cursor is the current pair of one source in a merge.
 type cursor struct {
 	src        Source
+	n          int // the source's position, which orders equal keys
 	key, value []byte
 	cmp        func(a, b []byte) int // the key order; nil: bytewise
 }
 
+// Compare is the default order of keys in runs and merges: bytewise. A
+// job with a key order (schema.Keys) passes its comparison to [MergeBy]
+// and [MergeFilesBy] instead; every order compares keys equal only when
+// they are the same bytes.
+func Compare(a, b []byte) int { return bytes.Compare(a, b) }
+
+// compare compares keys in the cursor's order.
+func (c *cursor) compare(a, b []byte) int {
+	if c.cmp == nil {
+		return Compare(a, b)
+	}
+	return c.cmp(a, b)
+}
+
 // Merge merges sorted sources of partials of f, folding the partials of
 // equal keys, and calls emit once per key in key order with the folded
-// state: its final value if final, else its partial. emit's arguments are
+// state: its final value if final, else its partial. With a nil f it
+// folds nothing: it emits every pair, those of equal keys in the order of
+// their sources (and within a source in its order). emit's arguments are
 // valid until it returns. It stops at the first error.
 func Merge(ctx context.Context, srcs []Source, f fold.Fold, final bool, emit func(key, value []byte) error) error {
 	return MergeBy(ctx, srcs, f, final, nil, emit)
@@ -42,8 +59,8 @@ func Merge(ctx context.Context, srcs []Source, f fold.Fold, final bool, emit fun
 // (schema.Keys.Comparer; nil is bytewise).
 func MergeBy(ctx context.Context, srcs []Source, f fold.Fold, final bool, cmp func(a, b []byte) int, emit func(key, value []byte) error) error {
 	h := make([]*cursor, 0, len(srcs))
-	for _, s := range srcs {
-		c := &cursor{src: s, cmp: cmp}
+	for n, s := range srcs {
+		c := &cursor{src: s, n: n, cmp: cmp}
 		ok, err := c.next()
 		if err != nil {
 			return err
@@ -54,6 +71,9 @@ func MergeBy(ctx context.Context, srcs []Source, f fold.Fold, final bool, cmp fu
 	}
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		down(h, i)
+	}
+	if f == nil {
+		return mergeAll(ctx, h, emit)
 	}
 	m := fold.NewMerger(f)
 	var key, out []byte
@@ -94,6 +114,33 @@ func MergeBy(ctx context.Context, srcs []Source, f fold.Fold, final bool, cmp fu
 	return ctx.Err()
 }
 
+// mergeAll emits every pair of the heap h in order.
+func mergeAll(ctx context.Context, h []*cursor, emit func(key, value []byte) error) error {
+	for n := 0; len(h) > 0; n++ {
+		if n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		c := h[0]
+		if err := emit(c.key, c.value); err != nil {
+			return err
+		}
+		ok, err := c.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		}
+		if len(h) > 0 {
+			down(h, 0)
+		}
+	}
+	return ctx.Err()
+}
+
 func (c *cursor) next() (bool, error) {
 	k, v, err := c.src.Next()
 	if errors.Is(err, io.EOF) {
@@ -106,14 +153,6 @@ func (c *cursor) next() (bool, error) {
 	return true, nil
 }
 
-// compare compares keys in the cursor's order.
-func (c *cursor) compare(a, b []byte) int {
-	if c.cmp == nil {
-		return bytes.Compare(a, b)
-	}
-	return c.cmp(a, b)
-}
-
 // down restores the heap order below i.
 func down(h []*cursor, i int) {
 	n := len(h)
@@ -123,15 +162,23 @@ func down(h []*cursor, i int) {
 			return
 		}
 		j := l
-		if r := l + 1; r < n && h[r].compare(h[r].key, h[l].key) < 0 {
+		if r := l + 1; r < n && less(h[r], h[l]) {
 			j = r
 		}
-		if h[j].compare(h[j].key, h[i].key) >= 0 {
+		if !less(h[j], h[i]) {
 			return
 		}
 		h[i], h[j] = h[j], h[i]
 		i = j
 	}
+}
+
+// less orders cursors by key, then by source.
+func less(a, b *cursor) bool {
+	if c := a.compare(a.key, b.key); c != 0 {
+		return c < 0
+	}
+	return a.n < b.n
 }
 
 // clip shortens a key quoted in an error message.
@@ -146,12 +193,12 @@ func clip(b []byte) []byte {
 // DefaultFanIn is how many run files a merge reads at once by default.
 const DefaultFanIn = 64
 
-// MergeFiles merges the run files at paths and the sources extra, as
-// [Merge] does, with at most fanIn files open at once: while there are
-// more, it merges groups of fanIn files into a new run file in dir and
-// removes the files it merged: the files at paths are consumed. Each pass
-// shrinks the number of files by a factor fanIn. sync fsyncs the
-// intermediate files.
+// MergeFiles merges the run files at paths and then the sources extra, in
+// that order, as [Merge] does, with at most fanIn files open at once:
+// while there are more, it merges groups of fanIn consecutive files into
+// a new run file in dir and removes the files it merged: the files at
+// paths are consumed. Each pass shrinks the number of files by a factor
+// fanIn. sync fsyncs the intermediate files.
 func MergeFiles(ctx context.Context, paths []string, extra []Source, dir string, fanIn int, sync bool, f fold.Fold, final bool, emit func(key, value []byte) error) error {
 	return MergeFilesBy(ctx, paths, extra, dir, fanIn, sync, f, final, nil, emit)
 }
@@ -169,25 +216,33 @@ func MergeFilesBy(ctx context.Context, paths []string, extra []Source, dir strin
 			os.Remove(p)
 		}
 	}()
-	for len(paths)+len(extra) > fanIn {
-		// Merge the first fanIn files into one, at the end of the queue, so
-		// that every file takes part in about the same number of passes.
-		k := min(fanIn, len(paths))
-		if k < 2 {
-			break
-		}
-		out := filepath.Join(dir, fmt.Sprintf("merge-%d-%d.run", os.Getpid(), mergeSeq.Add(1)))
-		if err := mergeToFile(ctx, paths[:k], out, sync, f, cmp); err != nil {
-			return err
-		}
-		made[out] = true
-		for _, p := range paths[:k] {
-			delete(made, p)
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("merging runs: %w", err)
+	for len(paths)+len(extra) > fanIn && len(paths) > 1 {
+		// A pass merges consecutive groups of fanIn files, each into one
+		// file in its place, so that pairs of equal keys keep the order of
+		// their files and every file takes part in as many passes.
+		var next []string
+		for len(paths) > 0 {
+			k := min(fanIn, len(paths))
+			if k == 1 {
+				next = append(next, paths[0])
+				paths = paths[1:]
+				continue
 			}
+			out := filepath.Join(dir, fmt.Sprintf("merge-%d-%d.run", os.Getpid(), mergeSeq.Add(1)))
+			if err := mergeToFile(ctx, paths[:k], out, sync, f, cmp); err != nil {
+				return err
+			}
+			made[out] = true
+			for _, p := range paths[:k] {
+				delete(made, p)
+				if err := os.Remove(p); err != nil {
+					return fmt.Errorf("merging runs: %w", err)
+				}
+			}
+			next = append(next, out)
+			paths = paths[k:]
 		}
-		paths = append(paths[k:], out)
+		paths = next
 	}
 	readers, err := openAll(paths)
 	defer closeAll(readers)
