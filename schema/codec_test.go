@@ -297,12 +297,12 @@ func TestJobRecordBuiltin(t *testing.T) {
 	}
 }
 
-// TestHeaderMessagesVersion checks that the messages that carry an input
-// header are stamped with the version that added headers, and fetched
-// tasks with the one that added fetching, and the records of jobs with
-// Hadoop Streaming settings with the one that added those, which workers
-// that predate them leave alone, and the others with version 1.
-func TestHeaderMessagesVersion(t *testing.T) {
+// TestMessagesVersion checks that the messages that carry an input
+// header, fetched tasks, the records of jobs with Hadoop Streaming
+// settings and the messages of skip mode are stamped with the version
+// that added them, which workers that predate it leave alone, and the
+// others with version 1.
+func TestMessagesVersion(t *testing.T) {
 	t.Parallel()
 	version := func(data []byte, err error) int {
 		t.Helper()
@@ -320,6 +320,8 @@ func TestHeaderMessagesVersion(t *testing.T) {
 	rec := schema.JobRecord{ID: "j", Kind: schema.KindPipe, Partitions: 1, Command: []string{"cat"}}
 	withHeader := rec
 	withHeader.Header, withHeader.HeaderOnce = 1, true
+	withSkip := rec
+	withSkip.SkipBad = 2
 	keyed := schema.JobRecord{ID: "j", Kind: schema.KindMapReduce, Partitions: 2, MapCommand: []string{"cat"}, ReduceCommand: []string{"cat"}}
 	streaming := func(change func(*schema.JobRecord)) schema.JobRecord {
 		r := keyed
@@ -348,6 +350,10 @@ func TestHeaderMessagesVersion(t *testing.T) {
 		{"map-only job record", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceCommand, r.Reduce = nil, schema.ReduceNone }))), 4},
 		{"split checkpoint", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a"})), 1},
 		{"split checkpoint with a header", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a", CursorHeader: []byte("h\n")})), 2},
+		{"job record skipping bad records", version(schema.EncodeJobRecord(withSkip)), 5},
+		{"result that skipped records", version(schema.EncodeResult(schema.Result{Job: "j", Skipped: []schema.BadRecord{{Offset: 4, Length: 2}}})), 5},
+		{"failure with isolated records", version(schema.EncodeResult(schema.Result{Job: "j", Err: &schema.TaskError{Message: "x"},
+			Isolation: &schema.Isolation{Outcome: schema.IsolatedRecords, Records: []schema.BadRecord{{Offset: 4, Length: 2}}}})), 1},
 	}
 	for _, tc := range cases {
 		if tc.v != tc.want || tc.want > schema.Version {
