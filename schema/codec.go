@@ -108,6 +108,9 @@ func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	if j.streaming() && j.V < streamingVersion {
 		j.V = streamingVersion
 	}
+	if j.Reduce == ReduceNone {
+		j.V = mapOnlyVersion
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}

@@ -347,7 +347,7 @@ func TestMessagesVersion(t *testing.T) {
 		{"job record with partition fields", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyFields, r.PartitionFields = 2, 1 }))), 4},
 		{"job record with a key order", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyOrder = "numeric" }))), 4},
 		{"job record with a combiner", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.CombineCommand = []string{"uniq"} }))), 4},
-		{"map-only job record", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceCommand, r.Reduce = nil, schema.ReduceNone }))), 4},
+		{"map-only job record", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceCommand, r.Reduce = nil, schema.ReduceNone }))), 6},
 		{"split checkpoint", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a"})), 1},
 		{"split checkpoint with a header", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a", CursorHeader: []byte("h\n")})), 2},
 		{"job record skipping bad records", version(schema.EncodeJobRecord(withSkip)), 5},

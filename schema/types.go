@@ -24,9 +24,14 @@ import (
 // skips bad records (JobRecord.SkipBad) and a result that left records
 // out (Result.Skipped). A worker that predates it would fail such a job's
 // bad records instead of skipping them, and a reducer would merge the
-// result without counting them. Every other message is stamped 1, which
-// every jetmr reads.
-const Version = 5
+// result without counting them.
+// Version 6 keeps a map-only job's lines whole (--reduce none): a map task
+// keeps in each value the TAB that separated it from its key, so that a
+// line ending in a TAB comes back with it. The record of a map-only job is
+// stamped 6: a worker that predates it would drop that TAB and the
+// reducer would join key and value without one. Every other message is
+// stamped 1, which every jetmr reads.
+const Version = 6
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -40,6 +45,8 @@ const (
 	streamingVersion = 4
 	// skipVersion added skip mode.
 	skipVersion = 5
+	// mapOnlyVersion added the values of map-only jobs kept with their TAB.
+	mapOnlyVersion = 6
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline

@@ -202,3 +202,50 @@ func TestStreamingDocCounters(t *testing.T) {
 		t.Errorf("the counter says %q, wc -w %q", got, want)
 	}
 }
+
+// TestMapOnlyKeepsLines checks that --reduce none gives back the map's own
+// lines byte for byte, those whose last field is empty too (a line ending
+// in a TAB is not its key alone), against the sequential stable sort by
+// the key fields.
+func TestMapOnlyKeepsLines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(5, 6))
+	fields := []string{"", "a", "b", "x", "10", "9"}
+	var in strings.Builder
+	in.WriteString("a\t\nb\t\t\nc\tx\t\n")
+	for range 4000 {
+		// At least one TAB, so that every line has two fields at least and
+		// the key of --key-fields 2 always two fields, as sort reads them.
+		n := 2 + r.IntN(3)
+		f := make([]string, n)
+		for i := range f {
+			f[i] = fields[r.IntN(len(fields))]
+		}
+		in.WriteString(strings.Join(f, "\t") + "\n")
+	}
+	writeTestFile(t, filepath.Join(dir, "in.tsv"), in.String())
+	tests := []struct{ name, flags, sortKeys string }{
+		{"one key field", "", "-k1,1"},
+		{"two key fields", "--key-fields 2", "-k1,2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+			got := shell(t, dir, "set -e; jetmr mapreduce -q -i in.tsv -o "+out+" --map cat --reduce none --chunk-size 4KiB "+tt.flags+"; cat "+out+"/part-00000")
+			want := shell(t, dir, "LC_ALL=C sort -s -t \"$(printf '\\t')\" "+tt.sortKeys+" in.tsv")
+			if strings.Count(want, "\n") != 4003 {
+				t.Fatalf("the sequential sort printed %d lines", strings.Count(want, "\n"))
+			}
+			if got != want {
+				gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+				for i := range min(len(gl), len(wl)) {
+					if gl[i] != wl[i] {
+						t.Fatalf("line %d: jetmr printed %q, the sequential sort %q", i+1, gl[i], wl[i])
+					}
+				}
+				t.Fatalf("jetmr printed %d lines, the sequential sort %d", len(gl), len(wl))
+			}
+		})
+	}
+}
