@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -165,5 +166,34 @@ func TestCountersOnWorkersUnderKills(t *testing.T) {
 	}
 	for _, w := range workers {
 		w.term(t)
+	}
+}
+
+// TestReducerStatus checks that a reducer command's reporter:status line
+// sets the job's status message, as docs/streaming.md says: alone, and
+// after a combiner's, the reducer's being the last.
+func TestReducerStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	streamingFiles(t, dir)
+	writeTestFile(t, filepath.Join(dir, "status.awk"),
+		`BEGIN { FS = OFS = "\t" } $1 != k { if (NR > 1) print k, s; k = $1; s = 0 } { s += $2 } END { if (NR > 0) print k, s; print "reporter:status:" WHO " " NR > "/dev/stderr" }`+"\n")
+	tests := []struct{ name, combiner string }{
+		{"reducer only", ""},
+		{"after a combiner", `--combiner 'awk -v WHO=combined -f status.awk'`},
+	}
+	for i, tt := range tests {
+		store, id := filepath.Join(dir, fmt.Sprint("store", i)), fmt.Sprint("status", i)
+		shell(t, dir, `jetmr mapreduce -q --store `+store+` --job `+id+` -i words.txt -o `+id+` --map 'awk -f pairs.awk' `+tt.combiner+` --reduce 'awk -v WHO=reduced -f status.awk' --chunk-size 1KiB`)
+		st := jetmr(t, dir, "status", "--json", "--store", store, id)
+		var status struct {
+			Message string `json:"status_message"`
+		}
+		if err := json.Unmarshal([]byte(st.stdout), &status); err != nil || st.code != 0 {
+			t.Fatalf("%s: status --json: exit %d, %v\n%s%s", tt.name, st.code, err, st.stdout, st.stderr)
+		}
+		if !strings.HasPrefix(status.Message, "reduced ") {
+			t.Errorf("%s: status_message %q, want the reducer's", tt.name, status.Message)
+		}
 	}
 }
