@@ -44,7 +44,11 @@ func RenderText(w io.Writer, r *report.Report) error {
 		fmt.Fprintln(bw, "\ncounters")
 		rows := [][]string{{"group", "name", "value"}}
 		for _, c := range r.Counters {
-			rows = append(rows, []string{oneLine(c.Group), oneLine(c.Name), fmt.Sprint(c.Value)})
+			value := fmt.Sprint(c.Value)
+			if c.Saturated {
+				value += " (saturated)"
+			}
+			rows = append(rows, []string{oneLine(c.Group), oneLine(c.Name), value})
 		}
 		writeTable(bw, rows)
 	}

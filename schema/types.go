@@ -241,6 +241,10 @@ type Counter struct {
 	Group string `msgpack:"g" json:"group"`
 	Name  string `msgpack:"n" json:"name"`
 	Value int64  `msgpack:"v" json:"value"`
+	// Saturated is set when the counter's sum went past the range of an
+	// int64: Value is then pinned at the bound it passed (math.MaxInt64
+	// or math.MinInt64) and no longer changes.
+	Saturated bool `msgpack:"sat,omitempty" json:"saturated,omitempty"`
 }
 
 // Duration is the task's processing time.

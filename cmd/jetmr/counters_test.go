@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -195,5 +196,47 @@ func TestReducerStatus(t *testing.T) {
 		if !strings.HasPrefix(status.Message, "reduced ") {
 			t.Errorf("%s: status_message %q, want the reducer's", tt.name, status.Message)
 		}
+	}
+}
+
+// TestCounterSummaryEdges runs a map command whose counters overflow an
+// int64 when summed over its tasks, and whose group and name hold the
+// summary's separators: the sum saturates instead of wrapping around,
+// and the summary line quotes the group and name so that it reads back
+// one way.
+func TestCounterSummaryEdges(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	streamingFiles(t, dir)
+	writeTestFile(t, filepath.Join(dir, "big.awk"), `{ print $1 "\t1" } END { print "reporter:counter:Big,n,9223372036854775807" > "/dev/stderr"; print "reporter:counter:a;b,x=y,1" > "/dev/stderr" }`+"\n")
+	r := jetmr(t, dir, "mapreduce", "--store", filepath.Join(dir, "store"), "-i", "words.txt", "-o", "out", "--map", "awk -f big.awk", "--reduce", "sum",
+		"--chunk-size", "1KiB", "--report", "run.json")
+	if r.code != 0 {
+		t.Fatalf("mapreduce: exit %d: %s", r.code, r.stderr)
+	}
+	tasks := int(readReport(t, filepath.Join(dir, "run.json"))["tasks"].(float64))
+	if tasks < 2 {
+		t.Fatalf("%d tasks: the sum cannot overflow", tasks)
+	}
+	want := fmt.Sprintf(`jetmr: counters: Big,n=9223372036854775807 (saturated); "a;b","x=y"=%d`, tasks)
+	if !strings.Contains(r.stderr, want+"\n") {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+	var rep struct {
+		Counters []struct {
+			Group, Name string
+			Value       int64
+			Saturated   bool
+		} `json:"counters"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Counters) != 2 || rep.Counters[0].Value != math.MaxInt64 || !rep.Counters[0].Saturated || rep.Counters[1].Saturated {
+		t.Errorf("report counters %+v, want Big,n saturated at the largest int64", rep.Counters)
 	}
 }
