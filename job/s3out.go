@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/jetmr/jetmr/broker"
@@ -108,10 +109,29 @@ func (o *objectOutput) upload(ctx context.Context) error {
 			keys = append(keys, o.loc.Key+e.Name())
 		}
 	}
+	var old []string
+	if o.dir {
+		// With --force the prefix may hold an earlier output: what the
+		// new one does not overwrite goes once the new parts are stored,
+		// as a local output folder is replaced whole.
+		var err error
+		if old, err = o.client.Keys(ctx, o.loc); err != nil {
+			return fmt.Errorf("the job completed, but listing the objects under %s failed; the output is kept in %s: %w", o.loc, o.local, err)
+		}
+	}
 	for i, f := range files {
 		loc := objstore.Location{Bucket: o.loc.Bucket, Key: keys[i]}
 		if err := o.client.Upload(ctx, loc, f); err != nil {
 			return fmt.Errorf("the job completed, but uploading its output to %s failed; the output is kept in %s: %w", loc, o.local, err)
+		}
+	}
+	for _, k := range old {
+		if slices.Contains(keys, k) {
+			continue
+		}
+		loc := objstore.Location{Bucket: o.loc.Bucket, Key: k}
+		if err := o.client.Remove(ctx, loc); err != nil {
+			return fmt.Errorf("the job's output is uploaded to %s, but deleting %s of an earlier output failed: delete the objects under the prefix that are not part-NNNNN of this job: %w", o.loc, loc, err)
 		}
 	}
 	return os.RemoveAll(o.stage)

@@ -240,6 +240,33 @@ func (c *Client) Upload(ctx context.Context, loc Location, path string) error {
 	return nil
 }
 
+// Keys returns the keys of every object under the prefix loc.Key, folder
+// markers included.
+func (c *Client) Keys(ctx context.Context, loc Location) ([]string, error) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var keys []string
+	for info := range c.mc.ListObjects(lctx, loc.Bucket, minio.ListObjectsOptions{Prefix: loc.Key, Recursive: true}) {
+		if info.Err != nil {
+			cancel()
+			return nil, c.failed(info.Err, "listing", loc)
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys, ctx.Err()
+}
+
+// Remove deletes the object at loc; a missing object is no error.
+func (c *Client) Remove(ctx context.Context, loc Location) error {
+	if err := c.mc.RemoveObject(ctx, loc.Bucket, loc.Key, minio.RemoveObjectOptions{}); err != nil {
+		if code := minio.ToErrorResponse(err).Code; code == "NoSuchKey" || code == "NotFound" {
+			return nil
+		}
+		return c.failed(err, "deleting", loc)
+	}
+	return nil
+}
+
 // Range returns a reader of n bytes of obj from offset off, by a ranged
 // GET that only the listed version of obj answers.
 func (c *Client) Range(ctx context.Context, obj Object, off, n int64) (io.ReadCloser, error) {
