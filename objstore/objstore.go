@@ -206,17 +206,26 @@ func (c *Client) List(ctx context.Context, loc Location) ([]Object, error) {
 }
 
 // Exists reports whether an object with loc's key exists or, when
-// prefix is set, whether any object is under loc.Key.
+// prefix is set, whether any object is under loc.Key. A missing bucket
+// is an error wrapping errs.ErrBadInput.
 func (c *Client) Exists(ctx context.Context, loc Location, prefix bool) (bool, error) {
 	if !prefix {
 		_, err := c.mc.StatObject(ctx, loc.Bucket, loc.Key, minio.StatObjectOptions{})
 		if err == nil {
 			return true, nil
 		}
-		if code := minio.ToErrorResponse(err).Code; code == "NoSuchKey" || code == "NotFound" {
-			return false, nil
+		if code := minio.ToErrorResponse(err).Code; code != "NoSuchKey" && code != "NotFound" {
+			return false, c.failed(err, "checking", loc)
 		}
-		return false, c.failed(err, "checking", loc)
+		// A HEAD answers a missing bucket as a missing key: ask.
+		ok, err := c.mc.BucketExists(ctx, loc.Bucket)
+		if err != nil {
+			return false, c.failed(err, "checking", loc)
+		}
+		if !ok {
+			return false, c.failed(minio.ErrorResponse{Code: "NoSuchBucket"}, "checking", loc)
+		}
+		return false, nil
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
