@@ -118,6 +118,10 @@ type session struct {
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 	counters   *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
 	reduced    *counter.Set           // the user counters of the reduce (command or function)
+	// uploadPending marks a job whose output is complete in its staging
+	// folder but whose upload to object storage failed: it stays
+	// committing, and a resume uploads it.
+	uploadPending bool
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
@@ -185,6 +189,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	if runErr == nil && stats != nil && len(stats.Dead) == 0 && len(stats.Skipped) > 0 {
 		s.annotate(stats)
 		runErr = writeRejects(s.rejects, stats.Skipped)
+	}
+	if runErr == nil && stats != nil && len(stats.Dead) == 0 && p.cfg.upload != nil {
+		if err := p.cfg.upload(ctx); err != nil {
+			s.uploadPending, runErr = true, err
+		}
 	}
 	endErr := s.end(stats, runErr)
 	s.saveFinal(stats, runErr == nil)
@@ -440,6 +449,8 @@ func (s *session) end(stats *report.Stats, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch {
+	case s.uploadPending:
+		s.record.State = schema.StateCommitting
 	case runErr != nil && !errors.Is(runErr, ErrHalted) && errors.Is(runErr, context.Canceled):
 		s.record.State = schema.StateStopped
 	case runErr != nil, stats != nil && len(stats.Dead) > 0:

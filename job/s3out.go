@@ -67,7 +67,9 @@ func stageObjectOutput(ctx context.Context, cfg *Config) (*objectOutput, error) 
 	if err != nil {
 		return nil, err
 	}
-	if exists && !cfg.Force {
+	// A resume continues a job whose first run checked the output: what
+	// is there now may be its own upload, cut short.
+	if exists && !cfg.Force && !cfg.Resume {
 		what := o.loc.String()
 		if o.dir {
 			what = "prefix " + what + " (it holds objects)"
@@ -137,8 +139,8 @@ func (o *objectOutput) upload(ctx context.Context) error {
 	return os.RemoveAll(o.stage)
 }
 
-// runWithObjectOutput runs a job with run, staging an s3:// output and
-// uploading it once the job completes.
+// runWithObjectOutput runs a job with run, staging an s3:// output that
+// the job uploads once it completes (see Config.upload).
 func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*report.Report, error)) (*report.Report, error) {
 	out, err := stageObjectOutput(ctx, &cfg)
 	if err != nil || out == nil {
@@ -147,9 +149,6 @@ func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*rep
 		}
 		return run(cfg)
 	}
-	rep, err := run(cfg)
-	if err != nil {
-		return rep, err
-	}
-	return rep, out.upload(ctx)
+	cfg.upload, cfg.outputURL = out.upload, out.loc.String()
+	return run(cfg)
 }

@@ -1,12 +1,15 @@
 package main_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/jetmr/jetmr/internal/clitest"
 	"github.com/jetmr/jetmr/internal/s3test"
 )
 
@@ -62,5 +65,59 @@ func TestS3OutputNoBucket(t *testing.T) {
 				t.Error("the job ran")
 			}
 		})
+	}
+}
+
+// TestS3OutputUploadFails takes the S3 server down while a pipe job runs:
+// the job ends with exit 3, is not done in jetmr status, and --resume
+// uploads the staged output once the server is back.
+func TestS3OutputUploadFails(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	s.Bucket(t, "results")
+	dir, store := t.TempDir(), t.TempDir()
+	in := td(t, "nonl.txt")
+	script := "touch started; while [ ! -e go ]; do sleep 0.02; done; cat"
+	sub := clitest.Start(t, bin, dir, s.Env(), "pipe", "--store", store, "--job", "up", "-i", in,
+		"-o", "s3://results/out.txt", "--", "sh", "-c", script)
+	eventually(t, runTimeout, "the task", func() (bool, string) {
+		_, err := os.Stat(filepath.Join(dir, "started"))
+		return err == nil, sub.Stderr.String()
+	})
+	s.Down(true)
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := sub.Wait(t, runTimeout); code != 3 {
+		t.Fatalf("upload to a server that is down: exit %d, want 3; stderr:\n%s", code, sub.Stderr)
+	}
+	if !strings.Contains(sub.Stderr.String(), "--resume") {
+		t.Errorf("stderr does not say how to resume:\n%s", sub.Stderr)
+	}
+	s.Down(false)
+	if _, ok := s.Get(t, "results", "out.txt"); ok {
+		t.Fatal("the object exists after the failed upload")
+	}
+	st := jetmr(t, dir, "status", "--store", store, "up")
+	if st.code != 0 || regexp.MustCompile(`state:\s+done`).MatchString(st.stdout) {
+		t.Fatalf("status of a job whose upload failed: exit %d, want it not done:\n%s%s", st.code, st.stdout, st.stderr)
+	}
+	r := jetmrEnv(t, dir, s.Env(), "pipe", "--store", store, "--job", "up", "--resume", "-i", in,
+		"-o", "s3://results/out.txt", "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "uploaded to s3://results/out.txt") {
+		t.Errorf("resume does not say it uploaded the output:\n%s", r.stderr)
+	}
+	want, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.Get(t, "results", "out.txt"); !ok || !bytes.Equal(got, want) {
+		t.Fatalf("after the resume the object holds %q (exists %v), want %q", got, ok, want)
+	}
+	if names := dirNames(t, filepath.Join(store, "s3-output")); len(names) != 0 {
+		t.Errorf("staging folders left behind: %q", names)
 	}
 }

@@ -36,6 +36,15 @@ type Server struct {
 	denied map[string]bool
 	log    []string // "METHOD path?query" of each request
 	slow   time.Duration
+	down   bool
+}
+
+// Down makes the server drop every connection without an answer, as an
+// endpoint that went down would, until Down(false).
+func (s *Server) Down(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
 }
 
 // Slow makes the server wait d before it answers each ranged GET, so
@@ -143,9 +152,15 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		s.mu.Lock()
-		denied, slow := s.denied[bucket], s.slow
+		denied, slow, down := s.denied[bucket], s.slow, s.down
 		s.log = append(s.log, r.Method+" "+r.URL.RequestURI())
 		s.mu.Unlock()
+		if down {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
 		if slow > 0 && r.Method == http.MethodGet && r.Header.Get("Range") != "" {
 			select {
 			case <-time.After(slow):
