@@ -277,7 +277,8 @@ func (c *Client) Remove(ctx context.Context, loc Location) error {
 }
 
 // Range returns a reader of n bytes of obj from offset off, by a ranged
-// GET that only the listed version of obj answers.
+// GET that only the listed version of obj answers: with If-Match, and by
+// the ETag of the answer for services that ignore If-Match.
 func (c *Client) Range(ctx context.Context, obj Object, off, n int64) (io.ReadCloser, error) {
 	var opts minio.GetObjectOptions
 	if err := opts.SetRange(off, off+n-1); err != nil {
@@ -289,8 +290,14 @@ func (c *Client) Range(ctx context.Context, obj Object, off, n int64) (io.ReadCl
 		}
 	}
 	body, err := c.mc.GetObject(ctx, obj.Bucket, obj.Key, opts)
+	var info minio.ObjectInfo
 	if err == nil {
-		_, err = body.Stat() // sends the request, so that its errors show here
+		info, err = body.Stat() // sends the request, so that its errors show here
+	}
+	if err == nil && obj.ETag != "" && info.ETag != "" && trimETag(info.ETag) != obj.ETag {
+		// A service that ignores If-Match answers with another version:
+		// its ETag tells, as a refusal would have.
+		err = minio.ErrorResponse{Code: "PreconditionFailed", StatusCode: http.StatusPreconditionFailed}
 	}
 	if err != nil {
 		if body != nil {

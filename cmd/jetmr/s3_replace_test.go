@@ -121,3 +121,38 @@ func TestS3OutputUploadFails(t *testing.T) {
 		t.Errorf("staging folders left behind: %q", names)
 	}
 }
+
+// TestS3ChangedObjectNoIfMatch writes an input object again while a job
+// reads it from a server that ignores If-Match: the ETag of each ranged
+// answer still shows the change, and the job fails as with If-Match.
+func TestS3ChangedObjectNoIfMatch(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := s3test.Start(t)
+	s.IgnoreIfMatch()
+	s.Bucket(t, "inputs")
+	s.Put(t, "inputs", "big.txt", []byte(strings.Repeat("a line of text\n", 2000)))
+	script := "touch started; while [ ! -e go ]; do sleep 0.02; done; cat"
+	sub := clitest.Start(t, bin, dir, s.Env(), "pipe", "--store", t.TempDir(), "--job", "chg", "-j", "1",
+		"-i", "s3://inputs/big.txt", "-o", "out.txt", "--chunk-size", "4KiB", "--", "sh", "-c", script)
+	eventually(t, runTimeout, "the first task", func() (bool, string) {
+		_, err := os.Stat(filepath.Join(dir, "started"))
+		return err == nil, sub.Stderr.String()
+	})
+	// The same size, so that nothing but the ETag shows the change.
+	s.Put(t, "inputs", "big.txt", []byte(strings.Repeat("other line txt\n", 2000)))
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := sub.Wait(t, runTimeout); code != 1 {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", code, sub.Stderr)
+	}
+	for _, want := range []string{"s3://inputs/big.txt", "was written again while the job read it", "and now has ETag \""} {
+		if !strings.Contains(sub.Stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, sub.Stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.txt")); err == nil {
+		t.Error("out.txt was written by a failed job")
+	}
+}
