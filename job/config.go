@@ -176,6 +176,9 @@ type Config struct {
 	// outputURL is the URL of an s3:// output; Output is then its
 	// staging path.
 	outputURL string
+	// rejectsURL is the URL the records skipped are uploaded to, next to
+	// an s3:// output; "" when they stay in a local file.
+	rejectsURL string
 }
 
 // MapReduceConfig holds the settings of a mapreduce job.

@@ -1,11 +1,13 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -187,6 +189,10 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 
 	stats, runErr := s.execute(ctx, sink, start)
 	if runErr == nil && stats != nil && len(stats.Dead) == 0 && len(stats.Skipped) > 0 {
+		// Tasks complete in any order; their indexes follow the input.
+		slices.SortStableFunc(stats.Skipped, func(a, b report.BadRecord) int {
+			return cmp.Or(cmp.Compare(a.Task, b.Task), cmp.Compare(a.Offset, b.Offset))
+		})
 		s.annotate(stats)
 		runErr = writeRejects(s.rejects, stats.Skipped)
 	}
@@ -235,6 +241,9 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if len(stats.Skipped) > 0 && len(stats.Dead) == 0 {
 		r.Rejects = s.rejects
+		if s.cfg.rejectsURL != "" {
+			r.Rejects = s.cfg.rejectsURL
+		}
 	}
 	if s.counts != nil {
 		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split

@@ -23,6 +23,10 @@ type objectOutput struct {
 	stage  string // the folder holding the staged output
 	local  string // the staged output: a file (pipe) or a folder of part files
 	dir    bool   // a folder of part files under the prefix loc.Key
+	// rejects is where the records --skip-bad-records skips are
+	// uploaded, from the file local+RejectsSuffix; its key is "" when
+	// they go to a local --rejects file, or no record is skipped.
+	rejects objstore.Location
 }
 
 // objectStageDir is the folder of a store that holds the staging folders
@@ -76,6 +80,22 @@ func stageObjectOutput(ctx context.Context, cfg *Config) (*objectOutput, error) 
 		}
 		return nil, &outputExistsError{path: what}
 	}
+	if cfg.SkipBadRecords > 0 && cfg.Rejects == "" {
+		// Next to the output, as OUT.rejected is next to a local file
+		// and DIR.rejected next to a local output folder.
+		key := strings.TrimSuffix(o.loc.Key, "/")
+		if key == "" {
+			return nil, badSetting("Config.Rejects", "output %s is a whole bucket, with no room next to it for the records Config.SkipBadRecords skips: write under a prefix, e.g. s3://%s/out/, or add Config.Rejects FILE", cfg.Output, o.loc.Bucket)
+		}
+		o.rejects = objstore.Location{Bucket: o.loc.Bucket, Key: key + RejectsSuffix}
+		exists, err := o.client.Exists(ctx, o.rejects, false)
+		if err != nil {
+			return nil, err
+		}
+		if exists && !cfg.Force && !cfg.Resume {
+			return nil, &outputExistsError{path: o.rejects.String(), setting: "Config.Rejects"}
+		}
+	}
 	if cfg.ID == "" {
 		cfg.ID = NewID()
 	}
@@ -111,6 +131,11 @@ func (o *objectOutput) upload(ctx context.Context) error {
 			keys = append(keys, o.loc.Key+e.Name())
 		}
 	}
+	if o.rejects.Key != "" {
+		if _, err := os.Stat(o.local + RejectsSuffix); err == nil {
+			files, keys = append(files, o.local+RejectsSuffix), append(keys, o.rejects.Key)
+		}
+	}
 	var old []string
 	if o.dir {
 		// With --force the prefix may hold an earlier output: what the
@@ -142,6 +167,9 @@ func (o *objectOutput) upload(ctx context.Context) error {
 // runWithObjectOutput runs a job with run, staging an s3:// output that
 // the job uploads once it completes (see Config.upload).
 func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*report.Report, error)) (*report.Report, error) {
+	if objstore.IsURL(cfg.Rejects) {
+		return nil, badSetting("Config.Rejects", "Config.Rejects %s is an s3:// URL: the rejected records go to a local file; with an s3:// output and no Config.Rejects they are uploaded next to it: give a local path, or drop Config.Rejects", cfg.Rejects)
+	}
 	out, err := stageObjectOutput(ctx, &cfg)
 	if err != nil || out == nil {
 		if err != nil {
@@ -150,5 +178,8 @@ func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*rep
 		return run(cfg)
 	}
 	cfg.upload, cfg.outputURL = out.upload, out.loc.String()
+	if out.rejects.Key != "" {
+		cfg.rejectsURL = out.rejects.String()
+	}
 	return run(cfg)
 }

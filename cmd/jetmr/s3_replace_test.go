@@ -156,3 +156,56 @@ func TestS3ChangedObjectNoIfMatch(t *testing.T) {
 		t.Error("out.txt was written by a failed job")
 	}
 }
+
+// TestS3OutputRejects skips bad records of a pipe job that writes to S3:
+// the rejected records are uploaded next to the output as KEY.rejected,
+// the warning names that URL, an existing one is refused unless --force,
+// and --rejects s3://... is refused (exit 2).
+func TestS3OutputRejects(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	s.Bucket(t, "results")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	writePoison(t, in, filepath.Join(dir, "clean.txt"), 3000, 40, 2500)
+	pipe := func(out string, extra ...string) result {
+		args := append([]string{"pipe", "--store", t.TempDir(), "-i", in, "-o", out, "--chunk-size", "4KiB",
+			"--skip-bad-records", "5", "--retries", "0"}, extra...)
+		return jetmrEnv(t, t.TempDir(), s.Env(), append(args, "--", "awk", poisonScript)...)
+	}
+	r := pipe("s3://results/out.txt")
+	if r.code != 0 || !strings.Contains(r.stderr, "they are in s3://results/out.txt.rejected") {
+		t.Fatalf("exit %d, want 0 naming s3://results/out.txt.rejected; stderr:\n%s", r.code, r.stderr)
+	}
+	data, ok := s.Get(t, "results", "out.txt.rejected")
+	if !ok {
+		t.Fatal("no rejects object next to the output")
+	}
+	if lines := strings.Split(strings.TrimSpace(string(data)), "\n"); len(lines) != 2 ||
+		!strings.Contains(lines[0], `"record":"BAD 40\n"`) || !strings.Contains(lines[1], `"record":"BAD 2500\n"`) {
+		t.Fatalf("rejects object:\n%s", data)
+	}
+
+	s.Put(t, "results", "other.txt.rejected", []byte("old\n"))
+	r = pipe("s3://results/other.txt")
+	if r.code != 2 || !strings.Contains(r.stderr, "s3://results/other.txt.rejected already exists") {
+		t.Fatalf("existing rejects object: exit %d, want 2 naming it; stderr:\n%s", r.code, r.stderr)
+	}
+	if _, ok := s.Get(t, "results", "other.txt"); ok {
+		t.Fatal("the job ran with its rejects object in the way")
+	}
+	if r = pipe("s3://results/other.txt", "--force"); r.code != 0 {
+		t.Fatalf("--force: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if data, _ := s.Get(t, "results", "other.txt.rejected"); !strings.Contains(string(data), "BAD 40") {
+		t.Fatalf("--force did not replace the rejects object:\n%s", data)
+	}
+
+	r = pipe("s3://results/third.txt", "--rejects", "s3://results/r.jsonl")
+	if r.code != 2 || !strings.Contains(r.stderr, "--rejects s3://results/r.jsonl") {
+		t.Fatalf("--rejects s3://: exit %d, want 2 naming it; stderr:\n%s", r.code, r.stderr)
+	}
+	if keys := s.Keys(t, "results", "third"); len(keys) != 0 {
+		t.Fatalf("a refused job wrote %q", keys)
+	}
+}
