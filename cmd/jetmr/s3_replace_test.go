@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -207,5 +208,41 @@ func TestS3OutputRejects(t *testing.T) {
 	}
 	if keys := s.Keys(t, "results", "third"); len(keys) != 0 {
 		t.Fatalf("a refused job wrote %q", keys)
+	}
+}
+
+// TestS3RejectOffsets skips bad records of an object read in ranges that
+// do not start on a line: each rejected record's offset is its byte
+// offset in the object, as grep -b gives it.
+func TestS3RejectOffsets(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	s.Bucket(t, "inputs")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	offsets := writePoison(t, in, filepath.Join(dir, "clean.txt"), 3000, 40, 1700, 2500)
+	s3Files(t, s, "inputs", "", dir, in)
+	r := jetmrEnv(t, dir, s.Env(), "pipe", "--store", t.TempDir(), "-i", "s3://inputs/in.txt", "-o", "out.txt",
+		"--chunk-size", "4KiB", "--skip-bad-records", "5", "--retries", "0", "--", "awk", poisonScript)
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "out.txt.rejected"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec struct {
+			Offset int64  `json:"offset"`
+			Record string `json:"record"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("rejects line %q: %v", line, err)
+		}
+		got = append(got, rec.Offset)
+	}
+	if !slices.Equal(got, offsets) {
+		t.Fatalf("rejected records at offsets %v, want %v:\n%s", got, offsets, data)
 	}
 }
