@@ -202,6 +202,17 @@ func TestS3OutputRejects(t *testing.T) {
 		t.Fatalf("--force did not replace the rejects object:\n%s", data)
 	}
 
+	// mapreduce: PREFIX.rejected, next to the prefix as DIR.rejected is
+	// next to a local output folder.
+	r = jetmrEnv(t, t.TempDir(), s.Env(), "mapreduce", "--store", t.TempDir(), "-i", in, "-o", "s3://results/counts/",
+		"--chunk-size", "4KiB", "--skip-bad-records", "5", "--retries", "0", "--map", "awk '"+poisonMap+"'", "--reduce", "sum")
+	if r.code != 0 || !strings.Contains(r.stderr, "they are in s3://results/counts.rejected") {
+		t.Fatalf("mapreduce: exit %d, want 0 naming s3://results/counts.rejected; stderr:\n%s", r.code, r.stderr)
+	}
+	if data, _ := s.Get(t, "results", "counts.rejected"); !strings.Contains(string(data), "BAD 2500") {
+		t.Fatalf("mapreduce rejects object:\n%s", data)
+	}
+
 	r = pipe("s3://results/third.txt", "--rejects", "s3://results/r.jsonl")
 	if r.code != 2 || !strings.Contains(r.stderr, "--rejects s3://results/r.jsonl") {
 		t.Fatalf("--rejects s3://: exit %d, want 2 naming it; stderr:\n%s", r.code, r.stderr)
