@@ -23,6 +23,7 @@ type objectOutput struct {
 	stage  string // the folder holding the staged output
 	local  string // the staged output: a file (pipe) or a folder of part files
 	dir    bool   // a folder of part files under the prefix loc.Key
+	id     string // the job's ID
 	// rejects is where the records --skip-bad-records skips are
 	// uploaded, from the file local+RejectsSuffix; its key is "" when
 	// they go to a local --rejects file, or no record is skipped.
@@ -105,6 +106,7 @@ func stageObjectOutput(ctx context.Context, cfg *Config) (*objectOutput, error) 
 			return nil, err
 		}
 	}
+	o.id = cfg.ID
 	o.stage = filepath.Join(base, objectStageDir, cfg.ID)
 	if err := os.MkdirAll(o.stage, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the staging folder of output %s: %w", cfg.Output, err)
@@ -143,13 +145,13 @@ func (o *objectOutput) upload(ctx context.Context) error {
 		// as a local output folder is replaced whole.
 		var err error
 		if old, err = o.client.Keys(ctx, o.loc); err != nil {
-			return fmt.Errorf("the job completed, but listing the objects under %s failed; the output is kept in %s: %w", o.loc, o.local, err)
+			return fmt.Errorf("the job completed, but listing the objects under %s failed; the output is kept in %s, and the same command with --job %s --resume uploads it: %w", o.loc, o.local, o.id, err)
 		}
 	}
 	for i, f := range files {
 		loc := objstore.Location{Bucket: o.loc.Bucket, Key: keys[i]}
 		if err := o.client.Upload(ctx, loc, f); err != nil {
-			return fmt.Errorf("the job completed, but uploading its output to %s failed; the output is kept in %s: %w", loc, o.local, err)
+			return fmt.Errorf("the job completed, but uploading its output to %s failed; the output is kept in %s, and the same command with --job %s --resume uploads it: %w", loc, o.local, o.id, err)
 		}
 	}
 	for _, k := range old {

@@ -92,7 +92,7 @@ func TestS3OutputUploadFails(t *testing.T) {
 	if code := sub.Wait(t, runTimeout); code != 3 {
 		t.Fatalf("upload to a server that is down: exit %d, want 3; stderr:\n%s", code, sub.Stderr)
 	}
-	if !strings.Contains(sub.Stderr.String(), "--resume") {
+	if !strings.Contains(sub.Stderr.String(), "the same command with --job up --resume uploads it") {
 		t.Errorf("stderr does not say how to resume:\n%s", sub.Stderr)
 	}
 	s.Down(false)
