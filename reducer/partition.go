@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/counter"
+	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -126,6 +127,7 @@ func RunPartition(ctx context.Context, cfg PartitionConfig) (PartitionPart, erro
 	if err := os.Remove(kc.Dir); err != nil {
 		return PartitionPart{}, errors.Join(fmt.Errorf("removing %s: %w", kc.Dir, err), os.Remove(path))
 	}
+	crashpoint.Hit("reduce.written")
 	out.Counters = kc.Counters.List()
 	return out, nil
 }
@@ -186,6 +188,7 @@ func mergePartition(ctx context.Context, cfg PartitionConfig, sink *KeyedSink, o
 		}
 		done.add(res.Index)
 		out.Tasks++
+		crashpoint.Hit("reduce.merged")
 		if cfg.Merged != nil {
 			cfg.Merged(out.Tasks)
 		}

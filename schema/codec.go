@@ -284,6 +284,7 @@ func DecodePartitionDone(data []byte) (PartitionDone, error) {
 		return PartitionDone{}, fmt.Errorf("decoding partition done: %w: bad job ID %q", ErrMalformed, d.Job)
 	case d.Partition < 0 || d.Partition >= maxPartitions:
 		return PartitionDone{}, fmt.Errorf("decoding partition done: %w: partition %d", ErrMalformed, d.Partition)
+	case d.Err != "" && d.Name == "":
 	case d.Name == "" || d.Name != filepath.Base(d.Name) || d.Name[0] != '.' || d.Name == "." || d.Name == "..":
 		return PartitionDone{}, fmt.Errorf("decoding partition done: %w: part file name %q", ErrMalformed, d.Name)
 	}

@@ -426,7 +426,9 @@ type ReduceTask struct {
 }
 
 // PartitionDone announces that a worker wrote the part file of one
-// partition: Name is its file name in the job's parts folder.
+// partition: Name is its file name in the job's parts folder. A reduce
+// that failed for good (its reducer command exited non-zero, say) says
+// why in Err instead, and names no file.
 type PartitionDone struct {
 	V         int    `msgpack:"v"`
 	Job       string `msgpack:"job"`
@@ -438,4 +440,5 @@ type PartitionDone struct {
 	BytesOut int64  `msgpack:"out"`
 	// Counters are what the partition's reduce reported.
 	Counters []Counter `msgpack:"ctr,omitempty"`
+	Err      string    `msgpack:"err,omitempty"`
 }
