@@ -52,9 +52,12 @@ func (w *reduceWorker) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("binding the reduce tasks of job %s: %w", id, err)
 	}
+	// A fetch waits at most 2 s, so that the loop sees ctx end.
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchContext(ctx))
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
+			cancel()
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -66,7 +69,8 @@ func (w *reduceWorker) run(ctx context.Context) error {
 		for m := range batch.Messages() {
 			w.handle(ctx, m)
 		}
-		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
+		cancel()
+		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrNoHeartbeat) {
 				return fmt.Errorf("pulling reduce tasks of job %s: %w: %w", id, ErrJobGone, err)
 			}
