@@ -73,7 +73,9 @@ func TestReduceOnWorkersRefused(t *testing.T) {
 		{"pipe job", func(c *job.Config) {
 			c.Broker.URL, c.Transport, c.Kind, c.Command, c.Map, c.Reduce = "nats://127.0.0.1:1", "shared", "pipe", []string{"cat"}, "", ""
 		}, "for mapreduce jobs"},
-		{"s3 output", func(c *job.Config) { c.Broker.URL, c.Transport, c.Output = "nats://127.0.0.1:1", "shared", "s3://bucket/out" }, "choose a local -o"},
+		{"s3 output", func(c *job.Config) {
+			c.Broker.URL, c.Transport, c.Output = "nats://127.0.0.1:1", "shared", "s3://bucket/out"
+		}, "choose a local -o"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
