@@ -108,3 +108,70 @@ func TestReduceOnWorkersBadUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestReduceOnWorkersResumeAndDiscard stops a job while a partition's
+// part file is written but not announced (its worker was killed): the
+// stopped job keeps the parts folder; the resume the job prints, with a
+// new worker, completes the output as the embedded run writes it, and
+// discarding a second such job removes its parts folder.
+func TestReduceOnWorkersResumeAndDiscard(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 200<<10, 4)
+	ref := filepath.Join(dir, "ref")
+	if r := jetmr(t, dir, "mapreduce", "--store", filepath.Join(dir, "refstore"), "-i", in, "-o", ref,
+		"--map", "wordcount", "--reduce", "sum", "--partitions", "3", "--chunk-size", "32KiB"); r.code != 0 {
+		t.Fatalf("embedded run exited %d: %s", r.code, r.stderr)
+	}
+	want := clitest.ReadParts(t, ref, 3)
+	url := plainNATS(t)
+	workerArgs := []string{"-j", "2", "--spill=" + filepath.Join(dir, "spill"), "--ack-wait", "2s"}
+	stopped := func(id, out string) {
+		t.Helper()
+		armed := &workerProc{clitest.Start(t, bin, "", []string{crashpoint.EnvVar + "=reduce.written:1"},
+			append([]string{"worker", "--nats", url, "--log-format", "json"}, workerArgs...)...)}
+		armed.waitUp(t)
+		sub := clitest.Start(t, bin, dir, nil, "mapreduce", "--nats", url, "--transport", "shared", "--reduce-on-workers", "--job", id,
+			"-i", in, "-o", out, "--map", "wordcount", "--reduce", "sum", "--partitions", "3", "--chunk-size", "32KiB")
+		<-armed.Done()
+		if !armed.Killed(syscall.SIGKILL) {
+			t.Fatalf("the armed worker exited %d, not by SIGKILL; stderr:\n%s", armed.Code(), armed.Stderr)
+		}
+		sub.Signal(syscall.SIGINT)
+		if code := sub.Wait(t, runTimeout); code == 0 {
+			t.Fatalf("the interrupted job exited 0; stderr:\n%s", sub.Stderr)
+		}
+		parts := dirNames(t, filepath.Join(dir, "."+filepath.Base(out)+".jetmr-"+id+".tmp-parts"))
+		if len(parts) != 1 || !strings.HasPrefix(parts[0], ".part-") {
+			t.Fatalf("the stopped job's parts folder holds %q, want the one part written", parts)
+		}
+		if !strings.Contains(sub.Stderr.String(), "--resume") {
+			t.Fatalf("the stopped job prints no resume; stderr:\n%s", sub.Stderr)
+		}
+	}
+
+	out := filepath.Join(dir, "out")
+	stopped("rw-resume", out)
+	second := startWorker(t, url, workerArgs...)
+	second.waitUp(t)
+	r := jetmr(t, dir, "mapreduce", "--nats", url, "--transport", "shared", "--reduce-on-workers", "--job", "rw-resume", "--resume",
+		"-i", in, "-o", out, "--map", "wordcount", "--reduce", "sum", "--partitions", "3", "--chunk-size", "32KiB")
+	if r.code != 0 {
+		t.Fatalf("resume exited %d: %s", r.code, r.stderr)
+	}
+	if got := clitest.ReadParts(t, out, 3); !maps.Equal(got, want) {
+		t.Errorf("resumed output (%d keys) differs from the embedded run's (%d keys)", len(got), len(want))
+	}
+	second.term(t)
+
+	out2 := filepath.Join(dir, "out2")
+	stopped("rw-discard", out2)
+	if r := jetmr(t, dir, "discard", "rw-discard", "--nats", url); r.code != 0 {
+		t.Fatalf("discard exited %d: %s", r.code, r.stderr)
+	}
+	names := dirNames(t, dir)
+	if i := slices.IndexFunc(names, func(n string) bool { return strings.HasPrefix(n, ".") }); i >= 0 {
+		t.Errorf("left after the resume and the discard: %q (all: %q)", names[i], names)
+	}
+}
