@@ -120,6 +120,18 @@ type Config struct {
 	// Output; the replacement happens when the job completes, as one
 	// rename. Without it an existing output is refused as bad input.
 	Force bool
+	// SkipBadRecords is how many bad records a pipe or mapreduce job may
+	// leave out of its output (--skip-bad-records): a task that fails on
+	// every attempt is bisected down to the records that fail on their
+	// own, and the task's input without them runs once more. One more bad
+	// record than this fails the job. Zero: none (the failed task is a
+	// dead letter naming its bad records).
+	SkipBadRecords int
+	// Rejects is the file that receives the records skipped, each with its
+	// place and how it failed, when the job completes (--rejects).
+	// Default: the output's path with ".rejected" appended; required
+	// when the output is standard output.
+	Rejects string
 	// S3 says which object store serves s3://bucket/key inputs; its zero
 	// fields come from the standard AWS environment (see package
 	// objstore). Workers read those inputs from the same store, with

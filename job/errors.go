@@ -64,9 +64,16 @@ func badInput(format string, args ...any) error {
 }
 
 // outputExistsError refuses an output that exists.
-type outputExistsError struct{ path string }
+type outputExistsError struct {
+	path string
+	// setting names the setting that chose the path ("": the output, -o).
+	setting string
+}
 
 func (e *outputExistsError) Error() string {
+	if e.setting != "" {
+		return fmt.Sprintf("%s %s already exists: remove it, choose another %s, or add --force to replace it", e.setting, e.path, e.setting)
+	}
 	return fmt.Sprintf("output %s already exists: remove it, choose another -o, or add --force to replace it", e.path)
 }
 

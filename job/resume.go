@@ -120,6 +120,7 @@ func (s *session) compare(old schema.JobRecord) error {
 	add("--recend", fmt.Sprintf("%q", old.RecEnd), fmt.Sprintf("%q", cur.RecEnd))
 	add("--recstart", fmt.Sprintf("%q", old.RecStart), fmt.Sprintf("%q", cur.RecStart))
 	add("--format", fmt.Sprintf("%q", old.Format), fmt.Sprintf("%q", cur.Format))
+	add("--skip-bad-records", fmt.Sprint(old.SkipBad), fmt.Sprint(cur.SkipBad))
 	add("--key-fields", fmt.Sprint(max(old.KeyFields, 1)), fmt.Sprint(max(cur.KeyFields, 1)))
 	add("--partition-fields", describePartitionFields(old), describePartitionFields(cur))
 	add("--key-order", describeKeyOrder(old.KeyOrder), describeKeyOrder(cur.KeyOrder))

@@ -182,6 +182,10 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
 	stats, runErr := s.execute(ctx, sink, start)
+	if runErr == nil && stats != nil && len(stats.Dead) == 0 && len(stats.Skipped) > 0 {
+		s.annotate(stats)
+		runErr = writeRejects(s.rejects, stats.Skipped)
+	}
 	endErr := s.end(stats, runErr)
 	s.saveFinal(stats, runErr == nil)
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
@@ -206,9 +210,23 @@ func (s *session) tasksFailed(stats *report.Stats) error {
 		Streamed: s.record.Kind.Traits().Ordered && s.record.Output == ""}
 }
 
-func (s *session) report(stats *report.Stats) *report.Report {
+// annotate fills in the line numbers of the dead letters' inputs and of
+// the bad records.
+func (s *session) annotate(stats *report.Stats) {
 	annotateLines(stats.Dead)
+	recs := [][]report.BadRecord{stats.Skipped}
+	for _, d := range stats.Dead {
+		recs = append(recs, d.Records)
+	}
+	annotateRecordLines(s.record.Inputs, recs...)
+}
+
+func (s *session) report(stats *report.Stats) *report.Report {
+	s.annotate(stats)
 	r := stats.Report(s.record.ID, s.record.Kind)
+	if len(stats.Skipped) > 0 && len(stats.Dead) == 0 {
+		r.Rejects = s.rejects
+	}
 	if s.counts != nil {
 		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
 		r.BatchesUnchanged, r.UnchangedBatches = s.counts.Unchanged, s.counts.UnchangedExamples

@@ -179,6 +179,7 @@ func (st *Status) setProgress(p reducer.Progress) {
 	st.TasksFailed, st.TasksDone = p.Failed, p.Completed-min(p.Failed, p.Completed)
 	st.Malformed, st.DeadLetters = p.Malformed, p.Failed+p.Malformed
 	st.BytesIn, st.BytesOut = p.BytesIn, p.BytesOut
+	st.SkippedRecords = p.Skipped
 	st.Counters, st.Message = p.Counters, p.Status
 }
 
@@ -203,6 +204,9 @@ func (s *session) recordProgress(ctx context.Context, rec schema.JobRecord, red 
 
 // saveFinal records how the run ended, with the figures of its report:
 // a job's last snapshot says the same as its run report.
+// maxOverLimit bounds the dead letters a job's last snapshot keeps.
+const maxOverLimit = 20
+
 func (s *session) saveFinal(stats *report.Stats, complete bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -218,8 +222,14 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 		r := stats.Report(s.record.ID, s.record.Kind)
 		st.setProgress(reducer.Progress{
 			Completed: uint64(r.Tasks), Failed: uint64(r.Failed), Malformed: uint64(len(r.Malformed)),
-			BytesIn: r.BytesIn, BytesOut: r.BytesOut, Counters: r.Counters, Status: stats.Status,
+			BytesIn: r.BytesIn, BytesOut: r.BytesOut, Counters: r.Counters, Status: stats.Status, Skipped: uint64(len(r.Skipped)),
 		})
+		st.Skipped = r.Skipped
+		for _, d := range r.DeadLetters {
+			if d.OverLimit && len(st.OverLimit) < maxOverLimit {
+				st.OverLimit = append(st.OverLimit, d)
+			}
+		}
 		if complete {
 			st.TasksTotal, st.Splitting = uint64(r.Tasks), false
 		}
@@ -227,6 +237,7 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 	} else if last := s.lastLive.Load(); last != nil {
 		st.TasksDone, st.TasksFailed, st.Malformed, st.DeadLetters = last.TasksDone, last.TasksFailed, last.Malformed, last.DeadLetters
 		st.BytesIn, st.BytesOut = last.BytesIn, last.BytesOut
+		st.SkippedRecords = last.SkippedRecords
 		st.Counters, st.Message = last.Counters, last.Message
 	}
 	if err := s.saveSnapshot(ctx, st); err != nil {

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,15 @@ type Status struct {
 	DiskBytes int64 `json:"disk_bytes"`
 	// Failed lists the failed tasks, filled by [JobStatus] only.
 	Failed []report.DeadLetter `json:"failed,omitempty"`
+	// SkippedRecords counts the bad records left out of the output
+	// (--skip-bad-records); Skipped lists them once the run ended.
+	SkippedRecords uint64             `json:"skipped_records,omitempty"`
+	Skipped        []report.BadRecord `json:"skipped,omitempty"`
+	// OverLimit keeps, in a job's last snapshot, the dead letters of
+	// tasks whose output the reducer refused for holding more bad records
+	// than the job may skip: the results stream holds no failure of them.
+	// [JobStatus] lists them in Failed.
+	OverLimit []report.DeadLetter `json:"over_limit,omitempty"`
 }
 
 // Jobs lists the status of every job recorded in the broker, oldest first.
@@ -180,8 +190,21 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 		if err != nil {
 			return Status{}, err
 		}
+		for _, d := range st.OverLimit {
+			if !slices.ContainsFunc(failed, func(f report.DeadLetter) bool { return f.Index == d.Index }) {
+				failed = append(failed, d)
+			}
+		}
+		slices.SortFunc(failed, func(a, b report.DeadLetter) int { return cmp.Compare(a.Index, b.Index) })
+		annotateLines(failed)
+		recs := make([][]report.BadRecord, len(failed))
+		for i, d := range failed {
+			recs[i] = d.Records
+		}
+		annotateRecordLines(rec.Inputs, recs...)
 		st.Failed = failed
 	}
+	st.OverLimit = nil
 	return st, nil
 }
 
@@ -323,9 +346,13 @@ func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([
 		if err != nil || r.Err == nil {
 			continue
 		}
-		out = append(out, report.DeadLetter{
+		dl := report.DeadLetter{
 			Index: r.Index, Attempts: r.Attempt, Worker: r.Worker, Path: r.Path, Offset: r.Offset, Length: r.Length, Error: *r.Err,
-		})
+		}
+		if iso := r.Isolation; iso != nil {
+			dl.Isolation, dl.IsolationRuns, dl.Records = iso.Outcome, iso.Attempts, report.BadRecords(r.Index, r.Path, iso.Records)
+		}
+		out = append(out, dl)
 	}
 	slices.SortFunc(out, func(a, b report.DeadLetter) int { return int(a.Index) - int(b.Index) })
 	return out, nil

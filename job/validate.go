@@ -48,6 +48,8 @@ type plan struct {
 	// compressed files); totalKnown whether total counts the bytes tasks
 	// read (a compressed file's size does not).
 	streamed, totalKnown bool
+	// rejects is where the records skipped go (skip mode); "" otherwise.
+	rejects string
 	// s3 is the object store of s3:// inputs; nil when there are none.
 	s3 *schema.S3Service
 }
@@ -163,6 +165,14 @@ func check(cfg Config) error {
 	if cfg.Timeout < 0 {
 		bad(badSetting("Config.Timeout", "Config.Timeout %s is not valid: use a positive duration such as 30s", cfg.Timeout))
 	}
+	if cfg.SkipBadRecords < 0 {
+		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords %d is not valid: use 0 or more bad records to skip", cfg.SkipBadRecords))
+	} else if cfg.SkipBadRecords > 0 && !cfg.Kind.Traits().Bisect {
+		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords applies to pipe and mapreduce jobs, whose tasks are lines of files: drop it"))
+	}
+	if cfg.Rejects != "" && cfg.SkipBadRecords <= 0 {
+		bad(badSetting("Config.Rejects", "Config.Rejects receives the records Config.SkipBadRecords skips: add Config.SkipBadRecords N, or drop Config.Rejects"))
+	}
 	bad(CheckMemFree(cfg.MemFree))
 	bad(cfg.checkSpeculative())
 	_, err := localWorkers(cfg)
@@ -229,6 +239,9 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 		p.source = in
 	}
 	if err := ops.check(p); err != nil {
+		return nil, err
+	}
+	if err := p.checkRejects(); err != nil {
 		return nil, err
 	}
 	if p.job, err = p.resolve(p.record); err != nil {
@@ -424,6 +437,44 @@ func (p *plan) checkExists(out string) error {
 	}
 	return nil
 }
+
+// checkRejects records how many bad records the job may skip and checks
+// the file that receives them: next to the output unless Config.Rejects
+// names one, refused like the output when it exists.
+func (p *plan) checkRejects() error {
+	if p.cfg.SkipBadRecords <= 0 {
+		return nil
+	}
+	p.record.SkipBad = p.cfg.SkipBadRecords
+	path := p.cfg.Rejects
+	if path == "" {
+		if p.record.Output == "" {
+			return badSetting("Config.Rejects", "the output is standard output, so the records Config.SkipBadRecords skips need a file of their own: add Config.Rejects FILE")
+		}
+		path = p.record.Output + RejectsSuffix
+	}
+	abs, err := p.checkOutputPath(path)
+	if err != nil {
+		return err
+	}
+	if abs == p.record.Output {
+		return badSetting("Config.Rejects", "Config.Rejects %s is the output: choose another file", path)
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return badSetting("Config.Rejects", "Config.Rejects %s is a directory: give a file path", path)
+	}
+	if !p.cfg.Force && !p.cfg.Resume {
+		if _, err := os.Lstat(abs); err == nil {
+			return &outputExistsError{path: path, setting: "Config.Rejects"}
+		}
+	}
+	p.rejects = abs
+	return nil
+}
+
+// RejectsSuffix is appended to the output's path to name the file of the
+// records a job skipped, unless Config.Rejects names one.
+const RejectsSuffix = ".rejected"
 
 func (p *plan) validateMapReduce() error {
 	if p.cfg.Output == "" {

@@ -22,7 +22,11 @@
 // Config.SpillDir (or shipped to the job's object store) and only their
 // name travels in the result message. A failed attempt is retried with a
 // backoff; the last one is published as a failure result with the
-// *schema.TaskError of the command.
+// *schema.TaskError of the command. A pipe or mapreduce task whose last
+// attempt failed is first bisected, in the worker that ran it, down to
+// the records of its chunk that fail alone (see isolate.go): the failure
+// result names them, or, in skip mode, the chunk without them runs once
+// more and its outputs are published with the records left out.
 //
 // A map-reduce task cuts its command's lines into keys and values, and
 // partitions and sorts its pairs, as the job's schema.Keys say

@@ -33,6 +33,9 @@ type Job struct {
 
 	// run runs one attempt of a task of the job's kind.
 	run taskRunner
+	// probe runs part of a failed task's input, for its bisection; nil
+	// when tasks of the kind are not bisected.
+	probe prober
 }
 
 // ResolveJob finds the functions a job record names in reg (nil: the
@@ -82,7 +85,7 @@ func ResolveReduce(rec schema.JobRecord, reg *Registry) (*Job, error) {
 		if len(rec.Command) == 0 {
 			return nil, fmt.Errorf("job %s: pipe job without a command", rec.ID)
 		}
-		j.run = runPipe
+		j.run, j.probe = runPipe, probePipe
 		return j, nil
 	case schema.KindEach:
 		c, err := NewEachCommand(rec)
@@ -92,7 +95,7 @@ func ResolveReduce(rec schema.JobRecord, reg *Registry) (*Job, error) {
 		j.Each, j.run = c, runEach
 		return j, nil
 	case schema.KindMapReduce:
-		j.run = runKeyed
+		j.run, j.probe = runKeyed, probeKeyed
 	default:
 		return nil, fmt.Errorf("job %s: unknown kind %q", rec.ID, rec.Kind)
 	}

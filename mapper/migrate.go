@@ -65,11 +65,15 @@ func (p *processor) processBatch(ctx context.Context, t schema.Task, attempt int
 	out, err := migrate.RunBatch(ctx, db, spec, b, opts...)
 	if err != nil {
 		permanent := !migrate.Retriable(err) && !migrate.IsTimeout(err) && ctx.Err() == nil
-		msg := err.Error()
+		te := &schema.TaskError{Message: err.Error(), Permanent: permanent}
 		if permanent && migrate.SQLFailed(err) {
-			msg += failingKey(ctx, db, spec, err, time.Duration(rec.TimeoutNanos))
+			if k, ok := failingKey(ctx, db, spec, err, time.Duration(rec.TimeoutNanos)); ok {
+				te.Message += fmt.Sprintf("; the SQL fails on key %v alone", k)
+				return output{}, &keyFailed{te: te, iso: schema.Isolation{Outcome: schema.IsolatedKey,
+					Records: []schema.BadRecord{{Key: k.String(), Err: schema.TaskError{Message: err.Error()}}}}}
+			}
 		}
-		return output{}, &schema.TaskError{Message: msg, Permanent: permanent}
+		return output{}, te
 	}
 	bo := BatchOutcome{
 		Range: b.Range(), Rows: out.Rows, Earlier: out.Earlier, Parts: out.Parts, Splits: out.Splits, AlreadyDone: out.AlreadyDone,
@@ -89,25 +93,32 @@ func (p *processor) processBatch(ctx context.Context, t schema.Task, attempt int
 // down to one.
 const failingKeyTries = 40
 
-// failingKey names, for a dead letter, the key of the rows that make the
-// failed part of a batch fail on their own, found by halving it in
-// transactions that are rolled back: "; the SQL fails on key K alone".
-// It says nothing when no single key fails alone.
-func failingKey(ctx context.Context, db migrate.DB, spec migrate.Spec, err error, timeout time.Duration) string {
+// failingKey finds, for a dead letter, the key of the rows that make the
+// failed part of a batch fail on their own, by halving it in
+// transactions that are rolled back; ok is false when no single key
+// fails alone.
+func failingKey(ctx context.Context, db migrate.DB, spec migrate.Spec, err error, timeout time.Duration) (migrate.Key, bool) {
 	var be *migrate.BatchError
 	if !errors.As(err, &be) {
-		return ""
+		return migrate.Key{}, false
 	}
 	part := be.Batch
 	if be.Part != (migrate.Batch{}) {
 		part = be.Part
 	}
 	k, ok, ferr := migrate.FailingKey(ctx, db, spec, part, timeout, failingKeyTries)
-	if ferr != nil || !ok {
-		return ""
-	}
-	return fmt.Sprintf("; the SQL fails on key %v alone", k)
+	return k, ok && ferr == nil
 }
+
+// keyFailed is the error of a migrate batch whose SQL fails on the rows
+// of one key alone: its dead letter names the key.
+type keyFailed struct {
+	te  *schema.TaskError
+	iso schema.Isolation
+}
+
+func (e *keyFailed) Error() string { return e.te.Message }
+func (e *keyFailed) Unwrap() error { return e.te }
 
 // splitFromAttempt is the first attempt of a batch that splits it when
 // its SQL times out: the first attempt's timeout may be bad luck (a lock,

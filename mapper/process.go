@@ -328,10 +328,17 @@ func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(
 // the bytes the splitter read: the file changed after it was split. No
 // retry can fix it, and going on would mix two versions of the file.
 func changedInput(t *schema.Task, cause error) error {
-	return &schema.TaskError{Permanent: true, Message: fmt.Sprintf(
+	return inputChanged{&schema.TaskError{Permanent: true, Message: fmt.Sprintf(
 		"input %s changed after it was split: bytes %d-%d are not what the splitter read (%v): do not modify inputs while a job runs; run the job again",
-		t.Path, t.Offset, t.Offset+t.Length, cause)}
+		t.Path, t.Offset, t.Offset+t.Length, cause)}}
 }
+
+// inputChanged is the error of [changedInput]: no record is to blame, so
+// the task's input is not bisected.
+type inputChanged struct{ te *schema.TaskError }
+
+func (e inputChanged) Error() string { return e.te.Message }
+func (e inputChanged) Unwrap() error { return e.te }
 
 // summingReader computes the checksum of a byte range as a command reads
 // it.
@@ -385,14 +392,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	defer comb.Close()
 	counters := &counter.Set{}
 	ctx = counter.NewContext(ctx, counters)
-	if p.job.Map != nil {
-		// A Go map function (a built-in) reads the chunk alone: the
-		// header, which no chunk holds, is skipped.
-		err = p.job.Map(ctx, chunk, comb)
-	} else {
-		err = runStreaming(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: keys}, counters)
-	}
-	if err != nil {
+	if err := p.mapChunk(ctx, t, chunk, comb, counters); err != nil {
 		return nil, err
 	}
 	if len(cc) > 0 {
@@ -423,6 +423,17 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	}
 	outs[0].counters, outs[0].status = counters.List(), counters.LastStatus()
 	return outs, nil
+}
+
+// mapChunk runs the job's map (function or command) over a chunk of task
+// t into comb, counting into counters.
+func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, comb *Combiner, counters *counter.Set) error {
+	if p.job.Map != nil {
+		// A Go map function (a built-in) reads the chunk alone: the
+		// header, which no chunk holds, is skipped.
+		return p.job.Map(ctx, chunk, comb)
+	}
+	return runStreaming(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys()}, counters)
 }
 
 // mergeSpilled writes the output of a task whose combiner spilled: each

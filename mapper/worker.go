@@ -303,17 +303,25 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	defer cancelRun()
 	start := time.Now()
 	runCtx, endAttempt := w.spec.start(runCtx, task, slot, start)
-	stopBeat := w.heartbeat(runCtx, msg)
+	// The heartbeat outlives the attempt's timeout: a bisection follows
+	// the last attempt's failure.
+	stopBeat := w.heartbeat(ctx, msg)
 	ev := w.attemptEvent(task, attempt, slot, start)
 	perItem := w.cfg.Job.Record.Kind.Traits().PerItem // its items report their own attempts
 	if !perItem {
 		w.observer().AttemptStarted(ev)
 	}
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
+	lost := superseded(runCtx)
+	endAttempt() // a bisection that follows is not an attempt to back up
+	var iso *isolated
+	if perr != nil && ctx.Err() == nil && !task.Backup && !lost && w.lastAttempt(attempt, perr) {
+		if iso = w.proc.isolate(ctx, task, attempt, ev, perr); iso != nil && iso.outs != nil {
+			outs, perr = iso.outs, nil // the task read its whole input: bytesIn stays
+		}
+	}
 	end := time.Now()
 	stale := stopBeat()
-	lost := superseded(runCtx)
-	endAttempt()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
 	if !perItem {
 		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped || lost) }()
@@ -360,14 +368,39 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 		return
 	}
 	if perr != nil {
+		var kf *keyFailed
+		if errors.As(perr, &kf) {
+			base.Isolation = &kf.iso
+		}
+		if iso != nil {
+			base.Isolation = &iso.iso
+			w.log.Info().Uint64("task", task.Index).Str("outcome", iso.iso.Outcome).Int("records", len(iso.iso.Records)).
+				Int("runs", iso.iso.Attempts).Msg("bisected the input of a failed task")
+		}
 		w.failAttempt(ctx, msg, task, base, perr)
 		return
 	}
+	if iso != nil {
+		// Skip mode: the outputs leave the bad records out; every
+		// partition's result names them, and the reducer counts them once.
+		// The task's input, as in a failure: the reducer makes the task a
+		// dead letter when its records are more than the job may skip,
+		// and --retry-failed publishes it again from these.
+		base.Skipped, base.Path, base.Offset, base.Length, base.TaskHeader = iso.iso.Records, task.Path, task.Offset, task.Length, task.Header
+		if task.Path == "" && len(task.Inline) <= maxRetryData {
+			base.TaskData = task.Inline
+		}
+		base.Isolation = &schema.Isolation{Attempts: iso.iso.Attempts, Outcome: iso.iso.Outcome}
+		w.log.Info().Uint64("task", task.Index).Int("records", len(iso.iso.Records)).Int("runs", iso.iso.Attempts).
+			Msg("skipped bad records of a task")
+	}
 	crashpoint.Hit("task.processed")
 	if err := w.publishOutputs(ctx, base, outs); err != nil {
-		for _, o := range outs {
-			removeSpill(o)
-		}
+		// The spill files stay: a publish that failed on the client's side
+		// (the job stopping, a lost ack) may have been stored, and so may
+		// the partitions published before it; a result must never name a
+		// file that is gone. The job's spill folder goes when its output
+		// is complete or it is discarded.
 		w.log.Warn().Err(err).Uint64("task", task.Index).Msg("storing results failed; the task will be redelivered")
 		_ = msg.NakWithDelay(time.Second)
 		return
@@ -430,7 +463,11 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 		r := base
 		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
 		r.Counters, r.Status = o.counters, o.status // partition 0's only
-		dup, err := w.publishResult(ctx, r, schema.ResultMsgID(r.Job, r.Index, part))
+		id := schema.ResultMsgID(r.Job, r.Index, part)
+		if len(r.Skipped) > 0 {
+			id = schema.SkippedMsgID(r.Job, r.Index, part, r.Round)
+		}
+		dup, err := w.publishResult(ctx, r, id)
 		if err != nil {
 			return err
 		}
@@ -480,12 +517,17 @@ func (w *Worker) publishSeq(ctx context.Context, r schema.Result, msgID string) 
 	return ack.Sequence, nil
 }
 
+// lastAttempt reports whether a failed attempt is the task's last: its
+// attempts ran out, or no retry can fix its failure.
+func (w *Worker) lastAttempt(attempt int, perr error) bool {
+	return attempt >= w.cfg.Job.Record.Retries+1 || asTaskError(perr).Permanent
+}
+
 // failAttempt retries a failed task with backoff while attempts remain,
 // and otherwise stores a failure result (the task's dead letter) and acks.
 func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema.Task, base schema.Result, perr error) {
 	te := asTaskError(perr)
-	maxAttempts := w.cfg.Job.Record.Retries + 1
-	if base.Attempt < maxAttempts && !te.Permanent {
+	if !w.lastAttempt(base.Attempt, perr) {
 		delay := retryDelay(base.Attempt)
 		w.log.Info().Uint64("task", base.Index).Int("attempt", base.Attempt).Str("error", te.Message).
 			Dur("retry_in", delay).Msg("task failed; retrying")

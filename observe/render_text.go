@@ -62,6 +62,18 @@ func RenderText(w io.Writer, r *report.Report) error {
 				fmt.Fprintf(bw, ", input %s", in)
 			}
 			fmt.Fprintf(bw, ": %s\n", oneLine(errorOf(d)))
+			for _, rec := range d.Records {
+				fmt.Fprintf(bw, "    bad record %s\n", oneLine(rec.Describe()))
+			}
+			if note := d.IsolationNote(); note != "" {
+				fmt.Fprintf(bw, "    %s\n", note)
+			}
+		}
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(bw, "\nskipped records (%d)\n", len(r.Skipped))
+		for _, rec := range r.Skipped {
+			fmt.Fprintf(bw, "  %s\n", oneLine(rec.Describe()))
 		}
 	}
 	if len(r.Malformed) > 0 {

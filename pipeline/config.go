@@ -29,6 +29,9 @@ func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Confi
 	if !s.Kind.Traits().Adaptive {
 		cfg.TaskTime = 0 // a top-level task_time is for the stages that take it
 	}
+	if s.Kind.Traits().Bisect {
+		cfg.SkipBadRecords = o.SkipBadRecords // a top-level one is for the stages that take it
+	}
 	switch {
 	case o.Retries == nil:
 	case *o.Retries == 0:

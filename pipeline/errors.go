@@ -82,6 +82,8 @@ var optionKeys = map[string]string{
 	"Config.Shell":           "shell",
 	"Config.Output":          "output",
 	"Config.Broker.StoreDir": "--store",
+	"Config.SkipBadRecords":  "skip_bad_records",
+	"Config.Rejects":         "skip_bad_records",
 }
 
 // Is reports whether target is ErrStageFailed or job.ErrTasksFailed.

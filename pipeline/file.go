@@ -71,6 +71,10 @@ type StageOptions struct {
 	Halt string
 	// MemFree holds back tasks below this much free memory (--memfree).
 	MemFree string
+	// SkipBadRecords is how many bad records a pipe or mapreduce stage may
+	// leave out of its output (--skip-bad-records), into the file next to
+	// it named OUTPUT.rejected.
+	SkipBadRecords int
 }
 
 // PipeSpec is a pipe stage: `jetmr pipe -i INPUT... -o OUTPUT -- COMMAND`.

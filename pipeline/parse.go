@@ -178,7 +178,7 @@ func known(fields map[string]setter, more func(string) setter) string {
 }
 
 // optionNames are the fields of Options.
-var optionNames = []string{"jobs", "io", "chunk_size", "task_time", "retries", "timeout", "halt", "memfree"}
+var optionNames = []string{"jobs", "io", "chunk_size", "task_time", "retries", "timeout", "halt", "memfree", "skip_bad_records"}
 
 // option returns the setter of the common option key of o, nil if key
 // is not one.
@@ -200,6 +200,16 @@ func (p *parser) option(o *StageOptions, key string) setter {
 				return p.errorf(n, "retries: %d is not valid: use 0 or more", r)
 			}
 			o.Retries = &r
+			return nil
+		}
+	case "skip_bad_records":
+		return func(n *yaml.Node) error {
+			if err := p.integer(&o.SkipBadRecords)(n); err != nil {
+				return err
+			}
+			if o.SkipBadRecords < 0 {
+				return p.errorf(n, "skip_bad_records: %d is not valid: use 0 or more", o.SkipBadRecords)
+			}
 			return nil
 		}
 	case "timeout":

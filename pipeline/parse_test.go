@@ -39,6 +39,11 @@ stages:
     pipe: {input: [in.txt], output: c.out, command: [cat]}
     depends_on: [b]
 `, 5, "cycle: a -> b -> c -> a"},
+		{"negative skip_bad_records", `
+stages:
+  - name: a
+    pipe: {input: [in.txt], output: a.out, command: [cat], skip_bad_records: -1}
+`, 4, "skip_bad_records: -1 is not valid: use 0 or more"},
 		{"self dependency", `
 stages:
   - name: a

@@ -485,3 +485,32 @@ stages:
 		t.Errorf("a combiner with a built-in reduce: got %v, want it refused naming combiner", err)
 	}
 }
+
+// TestRunSkipBadRecordsStage runs a pipe stage with skip_bad_records over
+// an input with one bad line: the stage completes, its output is the
+// command's over the other lines, and the bad line is in the stage
+// output's rejects file; the next stage reads that output.
+func TestRunSkipBadRecordsStage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := filepath.Join(e.dir, "in.txt")
+	if err := os.WriteFile(in, []byte("a\nb\nBAD\nc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.run(t, nil, `
+stages:
+  - name: upper
+    pipe: {input: [`+in+`], output: `+e.dir+`/up.txt, command: [awk, '/BAD/ { exit 3 } { print toupper($0) }'], skip_bad_records: 1, retries: 0}
+  - name: copy
+    pipe: {input: [stage:upper], output: `+e.dir+`/copy.txt, command: [cat]}
+`, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, e.dir+"/copy.txt"); got != "A\nB\nC\n" {
+		t.Errorf("output %q, want the lines without the bad one", got)
+	}
+	if got := readFile(t, e.dir+"/up.txt.rejected"); !strings.Contains(got, `"line":3`) || !strings.Contains(got, `"record":"BAD\n"`) {
+		t.Errorf("rejects file %q does not name line 3", got)
+	}
+}

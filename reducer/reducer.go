@@ -84,6 +84,7 @@ type Reducer struct {
 	stats      *report.Stats
 	dead       []report.DeadLetter
 	dropped    int
+	skipped    int        // bad records left out of the output (skip mode)
 	replayEnd  uint64     // last stream sequence stored before this run
 	donePrefix string     // the subjects of partitions' done messages
 	mu         sync.Mutex // held by the loop while it handles a message, for Progress
@@ -95,7 +96,9 @@ type Progress struct {
 	// Completed counts the tasks merged or failed; Failed those that failed.
 	Completed, Failed uint64
 	// Malformed counts the messages dropped as malformed.
-	Malformed         uint64
+	Malformed uint64
+	// Skipped counts the bad records left out of the output (skip mode).
+	Skipped           uint64
 	BytesIn, BytesOut int64
 	// Counters are the user counters so far; Status the last status
 	// message.
@@ -110,7 +113,7 @@ func (r *Reducer) Progress() Progress {
 	in, out := r.stats.Bytes()
 	return Progress{
 		Completed: r.nDone, Failed: uint64(len(r.dead)), Malformed: uint64(len(r.stats.Malformed)),
-		BytesIn: in, BytesOut: out, Counters: r.stats.Counters.List(), Status: r.stats.Status,
+		Skipped: uint64(r.skipped), BytesIn: in, BytesOut: out, Counters: r.stats.Counters.List(), Status: r.stats.Status,
 	}
 }
 
@@ -294,6 +297,14 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	seen := r.merged[res.Index]
 	if seen == nil {
+		if len(res.Skipped) > 0 && !r.acceptSkipped(&res) {
+			n := len(r.dead)
+			err := r.fail(ctx, &res, replayed)
+			if len(r.dead) > n {
+				r.dead[n].OverLimit = true
+			}
+			return err
+		}
 		seen = make([]bool, r.parts)
 		r.merged[res.Index] = seen
 	}
@@ -350,14 +361,43 @@ func (r *Reducer) fail(ctx context.Context, res *schema.Result, replayed bool) e
 	if err != nil {
 		return fmt.Errorf("recording failure of task %d: %w", res.Index, err)
 	}
-	r.dead = append(r.dead, report.DeadLetter{
+	dl := report.DeadLetter{
 		Index: res.Index, Attempts: res.Attempt, Worker: res.Worker,
 		Path: res.Path, Offset: res.Offset, Length: res.Length, Error: *res.Err,
-	})
+	}
+	if iso := res.Isolation; iso != nil {
+		dl.Isolation, dl.IsolationRuns = iso.Outcome, iso.Attempts
+		dl.Records = report.BadRecords(res.Index, res.Path, iso.Records)
+	}
+	r.dead = append(r.dead, dl)
 	r.complete(res, replayed)
 	r.cfg.Session.Retired(span)
 	r.cfg.Session.Failed(len(r.dead))
 	return nil
+}
+
+// acceptSkipped counts the bad records the first result of a task left
+// out (skip mode), once per task: a duplicate or another partition's
+// result of the task is not counted again. It returns false, and makes
+// res the task's failure, when they are more than the job may skip.
+func (r *Reducer) acceptSkipped(res *schema.Result) bool {
+	n := len(res.Skipped)
+	if r.skipped+n <= r.cfg.Job.SkipBad {
+		r.skipped += n
+		r.stats.Skipped = append(r.stats.Skipped, report.BadRecords(res.Index, res.Path, res.Skipped)...)
+		return true
+	}
+	res.Err = &schema.TaskError{Permanent: true, Message: fmt.Sprintf(
+		"%d bad record(s) in this task, %d skipped before: more than --skip-bad-records %d", n, r.skipped, r.cfg.Job.SkipBad)}
+	first := res.Skipped[0].Err
+	res.Err.ExitStatus, res.Err.Signal, res.Err.StderrTail = first.ExitStatus, first.Signal, first.StderrTail
+	runs := 0
+	if res.Isolation != nil {
+		runs = res.Isolation.Attempts
+	}
+	res.Isolation = &schema.Isolation{Records: res.Skipped, Outcome: schema.IsolatedRecords, Attempts: runs}
+	res.Skipped = nil
+	return false
 }
 
 func (r *Reducer) complete(res *schema.Result, replayed bool) {

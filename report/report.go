@@ -79,6 +79,10 @@ type Report struct {
 	Advice      []string         `json:"advice"`
 	// Malformed lists result messages that did not decode and were dropped.
 	Malformed []string `json:"malformed_messages,omitempty"`
+	// Skipped lists the bad records left out of the output
+	// (--skip-bad-records); Rejects is the file that holds them.
+	Skipped []BadRecord `json:"skipped_records,omitempty"`
+	Rejects string      `json:"rejects,omitempty"`
 
 	// Items counts the items of an each job; ItemsFailed those that
 	// failed on every attempt.
@@ -113,7 +117,7 @@ func (s *Stats) Report(job string, kind schema.Kind) *Report {
 		Executed: s.Executed, Committed: s.Committed, Malformed: s.Malformed,
 		WallSeconds: wall.Seconds(), BusySeconds: s.busy.Seconds(),
 		BytesIn: s.bytesIn, BytesOut: s.bytesOut,
-		DeadLetters: s.Dead, Workers: []WorkerReport{}, Advice: []string{},
+		DeadLetters: s.Dead, Workers: []WorkerReport{}, Advice: []string{}, Skipped: s.Skipped,
 		Counters: s.Counters.List(),
 	}
 	if r.DeadLetters == nil {
@@ -312,6 +316,13 @@ func (r *Report) Warnings() []string {
 	}
 	if r.NullKeyRows > 0 {
 		out = append(out, "jetmr: warning: "+NullKeysWarning(r.NullKeyRows, r.Key))
+	}
+	if n := len(r.Skipped); n > 0 && r.Failed == 0 {
+		where := ""
+		if r.Rejects != "" {
+			where = "; they are in " + r.Rejects
+		}
+		out = append(out, fmt.Sprintf("jetmr: warning: %d bad record(s) left out of the output (--skip-bad-records), first %s%s", n, r.Skipped[0].Where(), where))
 	}
 	return out
 }

@@ -20,7 +20,7 @@ var (
 
 // EncodeTask encodes t, stamping the oldest [Version] that carries it.
 func EncodeTask(t Task) ([]byte, error) {
-	t.V = versionFor(len(t.Header) > 0)
+	t.V = versionFor(len(t.Header) > 0, false)
 	if t.Fetch {
 		t.V = fetchVersion
 	}
@@ -76,7 +76,7 @@ func DecodeRangeRequest(data []byte) (RangeRequest, error) {
 
 // EncodeResult encodes r, stamping the oldest [Version] that carries it.
 func EncodeResult(r Result) ([]byte, error) {
-	r.V = versionFor(len(r.TaskHeader) > 0)
+	r.V = versionFor(len(r.TaskHeader) > 0, len(r.Skipped) > 0)
 	return msgpack.Marshal(&r)
 }
 
@@ -105,8 +105,8 @@ func DecodeResult(data []byte) (Result, error) {
 // EncodeJobRecord encodes j, stamping the oldest [Version] that carries
 // it.
 func EncodeJobRecord(j JobRecord) ([]byte, error) {
-	j.V = versionFor(j.Header > 0 || j.HeaderOnce)
-	if j.streaming() {
+	j.V = versionFor(j.Header > 0 || j.HeaderOnce, j.SkipBad > 0)
+	if j.streaming() && j.V < streamingVersion {
 		j.V = streamingVersion
 	}
 	if j.ReduceOnWorkers {
@@ -141,6 +141,9 @@ func DecodeJobRecord(data []byte) (JobRecord, error) {
 	}
 	if j.Partitions < 1 {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %d partitions", j.ID, ErrMalformed, j.Partitions)
+	}
+	if j.SkipBad < 0 {
+		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: skipping %d bad records", j.ID, ErrMalformed, j.SkipBad)
 	}
 	if _, err := ParseKeyOrder(j.KeyOrder); err != nil {
 		return JobRecord{}, fmt.Errorf("decoding job record %s: %w: %w", j.ID, ErrMalformed, err)
@@ -189,7 +192,7 @@ func checkVersion(v int) error {
 func EncodeCheckpoint(c any) ([]byte, error) {
 	switch c := c.(type) {
 	case *SplitCheckpoint:
-		c.V = versionFor(len(c.CursorHeader) > 0)
+		c.V = versionFor(len(c.CursorHeader) > 0, false)
 	case *OutputCheckpoint:
 		c.V = baseVersion
 	default:
@@ -219,20 +222,14 @@ func DecodeOutputCheckpoint(data []byte) (OutputCheckpoint, error) {
 	return c, checkVersion(c.V)
 }
 
-// headerVersion is the version of messages that carry an input header;
-// fetchVersion that of fetched tasks and range requests; streamingVersion
-// that of the record of a job with Hadoop Streaming settings.
-const (
-	headerVersion    = 2
-	fetchVersion     = 3
-	streamingVersion = 4
-	reduceVersion    = 5
-)
-
-// versionFor returns the version of a message: headerVersion when it carries
-// an input header, which older workers would drop, else baseVersion.
-func versionFor(header bool) int {
-	if header {
+// versionFor returns the version of a message: skipVersion when it
+// carries skip mode, headerVersion when it carries an input header, which
+// older workers would drop, else baseVersion.
+func versionFor(header, skip bool) int {
+	switch {
+	case skip:
+		return skipVersion
+	case header:
 		return headerVersion
 	}
 	return baseVersion

@@ -304,13 +304,13 @@ func TestJobRecordBuiltin(t *testing.T) {
 	}
 }
 
-// TestHeaderMessagesVersion checks that the messages that carry an input
-// header are stamped with the version that added headers, and fetched
-// tasks with the one that added fetching, and the records of jobs with
-// Hadoop Streaming settings with the one that added those, and what
-// reduces partitions on workers with the one that added it, which workers
-// that predate them leave alone, and the others with version 1.
-func TestHeaderMessagesVersion(t *testing.T) {
+// TestMessagesVersion checks that the messages that carry an input
+// header, fetched tasks, the records of jobs with Hadoop Streaming
+// settings, the messages of skip mode and those of reduce partitions run
+// on workers are stamped with the version
+// that added them, which workers that predate it leave alone, and the
+// others with version 1.
+func TestMessagesVersion(t *testing.T) {
 	t.Parallel()
 	version := func(data []byte, err error) int {
 		t.Helper()
@@ -328,6 +328,8 @@ func TestHeaderMessagesVersion(t *testing.T) {
 	rec := schema.JobRecord{ID: "j", Kind: schema.KindPipe, Partitions: 1, Command: []string{"cat"}}
 	withHeader := rec
 	withHeader.Header, withHeader.HeaderOnce = 1, true
+	withSkip := rec
+	withSkip.SkipBad = 2
 	keyed := schema.JobRecord{ID: "j", Kind: schema.KindMapReduce, Partitions: 2, MapCommand: []string{"cat"}, ReduceCommand: []string{"cat"}}
 	streaming := func(change func(*schema.JobRecord)) schema.JobRecord {
 		r := keyed
@@ -354,11 +356,16 @@ func TestHeaderMessagesVersion(t *testing.T) {
 		{"job record with a key order", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyOrder = "numeric" }))), 4},
 		{"job record with a combiner", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.CombineCommand = []string{"uniq"} }))), 4},
 		{"map-only job record", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceCommand, r.Reduce = nil, schema.ReduceNone }))), 4},
-		{"job record with reduce on workers", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceOnWorkers = true }))), 5},
-		{"reduce task", version(schema.EncodeReduceTask(schema.ReduceTask{Job: "j", Tasks: 1, Dir: "/p"})), 5},
-		{"partition done", version(schema.EncodePartitionDone(schema.PartitionDone{Job: "j", Name: ".part-0.a"})), 5},
+		{"job record with reduce on workers", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceOnWorkers = true }))), 6},
+		{"job record with reduce on workers skipping", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceOnWorkers, r.SkipBad = true, 1 }))), 6},
+		{"reduce task", version(schema.EncodeReduceTask(schema.ReduceTask{Job: "j", Tasks: 1, Dir: "/p"})), 6},
+		{"partition done", version(schema.EncodePartitionDone(schema.PartitionDone{Job: "j", Name: ".part-0.a"})), 6},
 		{"split checkpoint", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a"})), 1},
 		{"split checkpoint with a header", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a", CursorHeader: []byte("h\n")})), 2},
+		{"job record skipping bad records", version(schema.EncodeJobRecord(withSkip)), 5},
+		{"result that skipped records", version(schema.EncodeResult(schema.Result{Job: "j", Skipped: []schema.BadRecord{{Offset: 4, Length: 2}}})), 5},
+		{"failure with isolated records", version(schema.EncodeResult(schema.Result{Job: "j", Err: &schema.TaskError{Message: "x"},
+			Isolation: &schema.Isolation{Outcome: schema.IsolatedRecords, Records: []schema.BadRecord{{Offset: 4, Length: 2}}}})), 1},
 	}
 	for _, tc := range cases {
 		if tc.v != tc.want || tc.want > schema.Version {

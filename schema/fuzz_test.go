@@ -48,6 +48,12 @@ func FuzzDecodeResult(f *testing.F) {
 	good, _ := schema.EncodeResult(schema.Result{Job: "j", Index: 1, Start: 1, End: 2, Payload: []byte("x"), Err: &schema.TaskError{Message: "m"}})
 	f.Add(good)
 	f.Add([]byte{0x81, 0xa1, 'v', 0x01})
+	bad := []schema.BadRecord{{Offset: 4, Length: 2, Preview: []byte("x\n"), Data: []byte("x\n"), Err: schema.TaskError{Message: "m", ExitStatus: 3}}}
+	skipped, _ := schema.EncodeResult(schema.Result{Job: "j", Index: 1, Start: 1, End: 2, Payload: []byte("x"), Skipped: bad})
+	f.Add(skipped)
+	isolated, _ := schema.EncodeResult(schema.Result{Job: "j", Index: 1, Start: 1, End: 2, Err: &schema.TaskError{Message: "m"},
+		Isolation: &schema.Isolation{Records: bad, Attempts: 3, Outcome: schema.IsolatedRecords}})
+	f.Add(isolated)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := schema.DecodeResult(data)
 		if err == nil && r.End < r.Start {
@@ -59,8 +65,13 @@ func FuzzDecodeResult(f *testing.F) {
 func FuzzDecodeJobRecord(f *testing.F) {
 	good, _ := schema.EncodeJobRecord(schema.JobRecord{ID: "j", Kind: schema.KindPipe, Partitions: 1, Command: []string{"cat"}})
 	f.Add(good)
+	skip, _ := schema.EncodeJobRecord(schema.JobRecord{ID: "j", Kind: schema.KindPipe, Partitions: 1, Command: []string{"cat"}, SkipBad: 3})
+	f.Add(skip)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = schema.DecodeJobRecord(data)
+		j, err := schema.DecodeJobRecord(data)
+		if err == nil && j.SkipBad < 0 {
+			t.Fatalf("accepted a record skipping %d bad records", j.SkipBad)
+		}
 	})
 }
 

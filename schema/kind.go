@@ -66,6 +66,10 @@ type Traits struct {
 	Rows bool
 	// Adaptive: chunks may be sized by a task time (--task-time).
 	Adaptive bool
+	// Bisect: a task that fails on every attempt is bisected down to the
+	// records of its input that fail on their own, which skip mode may
+	// leave out (--skip-bad-records).
+	Bisect bool
 	// Rerunnable: a task's command only transforms its input into its
 	// output, so running it twice is harmless, and slow tasks get backup
 	// attempts by default (see [JobRecord.Speculative]). An each or
@@ -76,8 +80,8 @@ type Traits struct {
 
 // kindTraits is the one table of what differs between kinds.
 var kindTraits = map[Kind]Traits{
-	KindPipe:      {Split: SplitFiles, Ordered: true, WholeTimeout: true, Adaptive: true, Rerunnable: true},
-	KindMapReduce: {Split: SplitFiles, Keyed: true, WholeTimeout: true, Adaptive: true, Rerunnable: true},
+	KindPipe:      {Split: SplitFiles, Ordered: true, WholeTimeout: true, Adaptive: true, Rerunnable: true, Bisect: true},
+	KindMapReduce: {Split: SplitFiles, Keyed: true, WholeTimeout: true, Adaptive: true, Rerunnable: true, Bisect: true},
 	KindEach:      {Split: SplitItems, PerItem: true, Builtin: true},
 	KindMigrate:   {Split: SplitKeys, Rows: true, Adaptive: true},
 }

@@ -131,6 +131,14 @@ func ResultMsgID(job string, index uint64, partition int) string {
 	return fmt.Sprintf("%s/%d/%d", job, index, partition)
 }
 
+// SkippedMsgID is the Nats-Msg-Id of a result that left bad records out
+// (skip mode): the reducer may refuse it for holding more than the job may
+// skip, so the task's result in a later retry round must not be dropped
+// as its duplicate.
+func SkippedMsgID(job string, index uint64, partition, round int) string {
+	return fmt.Sprintf("%s/%d/%d/skipped/%d", job, index, partition, round)
+}
+
 // BackupMsgID is the Nats-Msg-Id of the backup attempt of a task (see
 // [Task.Backup]): one backup per task.
 func BackupMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d/backup", job, index) }

@@ -20,15 +20,33 @@ import (
 // worker that predates them would cut, partition or sort its keys
 // differently, so the record of such a job is stamped 4 and it leaves the
 // job.
-// Version 5 adds reduce partitions run on workers (JobRecord.ReduceOnWorkers,
+// Version 5 adds skip mode (--skip-bad-records): the record of a job that
+// skips bad records (JobRecord.SkipBad) and a result that left records
+// out (Result.Skipped). A worker that predates it would fail such a job's
+// bad records instead of skipping them, and a reducer would merge the
+// result without counting them.
+// Version 6 adds reduce partitions run on workers (JobRecord.ReduceOnWorkers,
 // [ReduceTask], [PartitionDone]): a worker that predates them would take
 // the job's map tasks but never its reduce tasks, so the record of such a
-// job is stamped 5 and it leaves the job. Every other message is stamped
+// job is stamped 6 and it leaves the job. Every other message is stamped
 // 1, which every jetmr reads.
-const Version = 5
+const Version = 6
 
-// baseVersion is the version of messages that use nothing newer.
-const baseVersion = 1
+// Versions of the wire format, by the feature that introduced them.
+const (
+	// baseVersion is the version of messages that use nothing newer.
+	baseVersion = 1
+	// headerVersion added input headers.
+	headerVersion = 2
+	// fetchVersion added fetched tasks and range requests.
+	fetchVersion = 3
+	// streamingVersion added the Hadoop Streaming settings of a job.
+	streamingVersion = 4
+	// skipVersion added skip mode.
+	skipVersion = 5
+	// reduceVersion added reduce partitions run on workers.
+	reduceVersion = 6
+)
 
 // Task is one unit of map work: a byte range of an input file, or inline
 // bytes when the data travels with the message.
@@ -153,6 +171,68 @@ type Result struct {
 	Status   string    `msgpack:"status,omitempty"`
 	// Backup marks the result of a backup attempt (see [Task.Backup]).
 	Backup bool `msgpack:"backup,omitempty"`
+	// Isolation is what the worker learned by running parts of a failed
+	// task's input once its attempts ran out: the records that fail on
+	// their own. Nil when the task was not bisected.
+	Isolation *Isolation `msgpack:"iso,omitempty"`
+	// Skipped are the bad records a task of a job with SkipBad left out of
+	// its output (skip mode), repeated in every partition's result; Path,
+	// Offset and Length then say which input range the task covered.
+	Skipped []BadRecord `msgpack:"skipped,omitempty"`
+}
+
+// Isolation is the outcome of bisecting a failed task's input.
+type Isolation struct {
+	// Records are the records that failed when run on their own, in input
+	// order.
+	Records []BadRecord `msgpack:"recs,omitempty"`
+	// Attempts counts the extra runs the bisection took.
+	Attempts int `msgpack:"att"`
+	// Outcome says what the bisection found: [IsolatedRecords],
+	// [IsolatedFlaky], [IsolatedNoRecord], [IsolatedTooMany] or
+	// [IsolatedKey].
+	Outcome string `msgpack:"outcome"`
+}
+
+// Outcomes of an [Isolation].
+const (
+	// IsolatedRecords: Records fail on their own, and the input without
+	// them succeeds.
+	IsolatedRecords = "records"
+	// IsolatedFlaky: the input failed, but no record fails on its own (a
+	// flaky command, or one that fails on a combination of records);
+	// Records holds those found before.
+	IsolatedFlaky = "flaky"
+	// IsolatedNoRecord: the command fails on an empty input too: no record
+	// is to blame.
+	IsolatedNoRecord = "no-record"
+	// IsolatedTooMany: more records failed than skip mode allows; Records
+	// holds the first of them.
+	IsolatedTooMany = "too-many"
+	// IsolatedKey: a migrate batch's SQL fails on the rows of the key of
+	// Records' one record alone (found by halving the batch's key range in
+	// transactions rolled back).
+	IsolatedKey = "key"
+)
+
+// BadRecord is one record of a task's input that fails on its own: a
+// line (or record) of a file, or the rows of one key of a migrate batch.
+type BadRecord struct {
+	// Key is the key of a migrate batch's failing rows; the other fields
+	// but Err are zero then.
+	Key string `msgpack:"key,omitempty"`
+	// Offset is the record's byte offset in the input file (in the task's
+	// data when the task has no path); Length its length, terminator
+	// included.
+	Offset int64 `msgpack:"off"`
+	Length int64 `msgpack:"len"`
+	// Preview holds the record's first bytes.
+	Preview []byte `msgpack:"pre,omitempty"`
+	// Data holds the whole record, for the rejects file of skip mode, when
+	// it is small enough to travel in a result; empty otherwise.
+	Data []byte `msgpack:"data,omitempty"`
+	// Err is how the command failed on the record alone.
+	Err TaskError `msgpack:"err"`
 }
 
 // Counter is one user counter: its group, its name and its value.
@@ -282,6 +362,11 @@ type JobRecord struct {
 	RecStart   string `msgpack:"recstart,omitempty"`
 	Format     string `msgpack:"format,omitempty"`
 	HeaderOnce bool   `msgpack:"hdronce,omitempty"`
+
+	// SkipBad is how many bad records (isolated by bisecting failed
+	// tasks) the job may leave out of its output (--skip-bad-records);
+	// one more fails the job.
+	SkipBad int `msgpack:"skipbad,omitempty"`
 
 	// The Hadoop Streaming settings of a map-reduce job (see [Keys]): the
 	// key fields of a map output line (--key-fields), the partition fields

@@ -84,6 +84,8 @@ var flagNames = map[string]string{
 	"Config.Shell":           "--shell",
 	"Config.Output":          "-o",
 	"Config.Broker.StoreDir": "--store",
+	"Config.SkipBadRecords":  "--skip-bad-records",
+	"Config.Rejects":         "--rejects",
 	"Migration.MaxRate":      "--max-rate",
 	"Config.Speculative":     "--speculative",
 	"Config.Idempotent":      "--idempotent",

@@ -30,6 +30,8 @@ type commonFlags struct {
 	memfree   string
 	chunkSize string
 	retries   int
+	skipBad   int
+	rejects   string
 	timeout   time.Duration
 	taskTime  time.Duration
 	store     string
@@ -98,6 +100,8 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.chunkSize, "chunk-size", "", "bytes per task, e.g. 64KiB or 8MiB (default: sized from the input, 256KiB to 8MiB)")
 	fs.DurationVar(&f.taskTime, "task-time", 0, "size chunks adaptively so that a task takes about this long, e.g. 2s (--chunk-size is then the first size)")
 	fs.IntVar(&f.retries, "retries", job.DefaultRetries, "retries of a failed task before it becomes a dead letter")
+	fs.IntVar(&f.skipBad, "skip-bad-records", 0, "leave up to N bad records out of the output: a task that fails on every attempt is bisected down to the records that fail alone (pipe, mapreduce)")
+	fs.StringVar(&f.rejects, "rejects", "", "with --skip-bad-records: the file that receives the records left out (default: the output's path plus .rejected; required with output on stdout)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall-time limit per task attempt, e.g. 30s (default: none)")
 	fs.StringVar(&f.store, "store", "", "where the embedded NATS server keeps its data (default: $XDG_STATE_HOME/jetmr)")
 	f.nats.register(fs)
@@ -177,6 +181,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
 		Resume: f.resume, RetryFailed: f.retryFail, Force: f.force, Halt: halt, Transport: f.transport,
+		SkipBadRecords: f.skipBad, Rejects: f.rejects,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Speculative: speculative, Idempotent: idempotent,
 		Broker: f.brokerConfig(log), S3: f.s3,
@@ -285,6 +290,12 @@ func printDeadLetters(w interface{ Write([]byte) (int, error) }, dead []report.D
 			where = fmt.Sprintf(" (%s line %d, bytes %d-%d)", d.Path, d.Line, d.Offset, d.Offset+d.Length)
 		}
 		fmt.Fprintf(w, "jetmr: dead letter: task %d%s after %d attempt(s): %s\n", d.Index, where, d.Attempts, d.Error.Message)
+		for _, r := range d.Records {
+			fmt.Fprintf(w, "jetmr:   bad record: %s\n", r.Describe())
+		}
+		if note := d.IsolationNote(); note != "" {
+			fmt.Fprintf(w, "jetmr:   %s\n", note)
+		}
 		if tail := strings.TrimSpace(d.Error.StderrTail); tail != "" {
 			for _, line := range strings.Split(tail, "\n") {
 				fmt.Fprintf(w, "jetmr:   stderr: %s\n", line)

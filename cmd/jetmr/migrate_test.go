@@ -637,7 +637,16 @@ func testMigrateFailingBatch(t *testing.T, d *migratetest.DB, violation string) 
 	if len(dead) == 1 && !strings.HasSuffix(dead[0], "; the SQL fails on key "+badKey+" alone") {
 		t.Errorf("the dead letter %q does not name the failing row's key %s", dead[0], badKey)
 	}
+	if !strings.Contains(r.stderr, "bad record: key "+badKey+": ") {
+		t.Errorf("no bad record line naming key %s; stderr:\n%s", badKey, r.stderr)
+	}
 	rep := readReport(t, filepath.Join(dir, "run.json"))
+	if dl, _ := rep["dead_letters"].([]any); len(dl) == 1 {
+		recs, _ := dl[0].(map[string]any)["records"].([]any)
+		if len(recs) != 1 || recs[0].(map[string]any)["key"] != badKey || dl[0].(map[string]any)["isolation"] != "key" {
+			t.Errorf("the report's dead letter names records %v, want key %s", recs, badKey)
+		}
+	}
 	if rep["rows"] != float64(len(ks.Keys)-chunk) || rep["failed"] != float64(1) || rep["tasks"] != float64(len(want)) {
 		t.Errorf("report: rows %v, failed %v, tasks %v; want %d, 1, %d", rep["rows"], rep["failed"], rep["tasks"], len(ks.Keys)-chunk, len(want))
 	}

@@ -185,6 +185,9 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 		fmt.Fprintf(tw, "backups:\t%d run for slow tasks, %d finished first\n", st.BackupsRun, st.BackupsWon)
 	}
 	fmt.Fprintf(tw, "dead letters:\t%d\n", st.DeadLetters)
+	if st.SkippedRecords > 0 {
+		fmt.Fprintf(tw, "skipped records:\t%d of --skip-bad-records %d\n", st.SkippedRecords, r.SkipBad)
+	}
 	fmt.Fprintf(tw, "bytes:\t%s in, %s out\n", size(st.BytesIn), size(st.BytesOut))
 	if len(st.Counters) > 0 {
 		fmt.Fprintf(tw, "counters:\t%s\n", report.FormatCounters(st.Counters))
@@ -215,6 +218,9 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	}
 	tw.Flush()
 	printDeadLetters(out, st.Failed)
+	for _, rec := range st.Skipped {
+		fmt.Fprintf(out, "jetmr: skipped record: %s\n", rec.Describe())
+	}
 	if st.Malformed > 0 {
 		fmt.Fprintf(out, "jetmr: dead letter: %d malformed message(s)\n", st.Malformed)
 	}
