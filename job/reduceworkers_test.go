@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/reducer"
 )
 
 // TestReduceOnWorkers runs a word count of 4 partitions whose partitions
@@ -92,5 +93,24 @@ func TestReduceOnWorkersRefused(t *testing.T) {
 				t.Errorf("output %s exists after a refused job", cfg.Output)
 			}
 		})
+	}
+}
+
+// TestReduceOnWorkersCommandFails: a reducer command that fails on the
+// worker fails the job with the worker's error, and writes no output.
+func TestReduceOnWorkersCommandFails(t *testing.T) {
+	t.Parallel()
+	url := natsServer(t)
+	startCustomWorkers(t, url, 1)
+	cfg := baseConfig(t)
+	cfg.Kind, cfg.Inputs, cfg.Map, cfg.Reduce = "mapreduce", []string{td(t, "text")}, "wordcount", "sh -c 'echo reducer broke >&2; exit 3'"
+	cfg.Broker, cfg.Transport, cfg.ReduceOnWorkers, cfg.Partitions = broker.Config{URL: url}, "shared", true, 2
+	cfg.Output = filepath.Join(t.TempDir(), "out")
+	_, err := runJob(t, cfg)
+	if !errors.Is(err, reducer.ErrPartitionFailed) || !strings.Contains(err.Error(), "exit") {
+		t.Fatalf("err = %v, want ErrPartitionFailed with the command's exit", err)
+	}
+	if left := dirNames(t, filepath.Dir(cfg.Output)); len(left) != 0 {
+		t.Errorf("a failed job left %q next to its output", left)
 	}
 }

@@ -105,7 +105,12 @@ func RunPartition(ctx context.Context, cfg PartitionConfig) (PartitionPart, erro
 		kc.Counters = &counter.Set{}
 	}
 	if kc.WorkDir == "" {
+		// Made here, not by the sink, which would make the folder too: a
+		// folder removed by the commit (or a failed job) stays removed.
 		kc.WorkDir = filepath.Join(folder, name+".runs")
+		if err := os.Mkdir(kc.WorkDir, 0o700); err != nil {
+			return PartitionPart{}, fmt.Errorf("creating the work folder of partition %d: %w", cfg.Partition, err)
+		}
 	}
 	sink, err := NewKeyedSink(kc)
 	if err != nil {

@@ -114,6 +114,10 @@ func (s *PartsSink) Commit(ctx context.Context, failed bool) error {
 		}
 	}
 	done, err := s.awaitDone(ctx)
+	if errors.Is(err, ErrPartitionFailed) {
+		// The job failed: a resume would fail the same way.
+		return errors.Join(err, os.RemoveAll(dir))
+	}
 	if err != nil {
 		return err
 	}
