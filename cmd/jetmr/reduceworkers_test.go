@@ -111,7 +111,7 @@ func TestReduceOnWorkersBadUsage(t *testing.T) {
 
 // TestReduceOnWorkersResumeAndDiscard stops a job while a partition's
 // part file is written but not announced (its worker was killed): the
-// stopped job keeps the parts folder; the resume the job prints, with a
+// stopped job keeps the parts folder; the resume the job prints, run with a
 // new worker, completes the output as the embedded run writes it, and
 // discarding a second such job removes its parts folder.
 func TestReduceOnWorkersResumeAndDiscard(t *testing.T) {
@@ -127,7 +127,7 @@ func TestReduceOnWorkersResumeAndDiscard(t *testing.T) {
 	want := clitest.ReadParts(t, ref, 3)
 	url := plainNATS(t)
 	workerArgs := []string{"-j", "2", "--spill=" + filepath.Join(dir, "spill"), "--ack-wait", "2s"}
-	stopped := func(id, out string) {
+	stopped := func(id, out string) (hint string) {
 		t.Helper()
 		armed := &workerProc{clitest.Start(t, bin, "", []string{crashpoint.EnvVar + "=reduce.written:1"},
 			append([]string{"worker", "--nats", url, "--log-format", "json"}, workerArgs...)...)}
@@ -146,19 +146,19 @@ func TestReduceOnWorkersResumeAndDiscard(t *testing.T) {
 		if len(parts) != 1 || !strings.HasPrefix(parts[0], ".part-") {
 			t.Fatalf("the stopped job's parts folder holds %q, want the one part written", parts)
 		}
-		if !strings.Contains(sub.Stderr.String(), "--resume") {
-			t.Fatalf("the stopped job prints no resume; stderr:\n%s", sub.Stderr)
+		hint = hintAfter(sub.Stderr.String(), "continue it with:")
+		if !strings.Contains(hint, "--resume") || !strings.Contains(hint, "--reduce-on-workers") {
+			t.Fatalf("the stopped job prints no resume with --reduce-on-workers; stderr:\n%s", sub.Stderr)
 		}
+		return hint
 	}
 
 	out := filepath.Join(dir, "out")
-	stopped("rw-resume", out)
+	hint := stopped("rw-resume", out)
 	second := startWorker(t, url, workerArgs...)
 	second.waitUp(t)
-	r := jetmr(t, dir, "mapreduce", "--nats", url, "--transport", "shared", "--reduce-on-workers", "--job", "rw-resume", "--resume",
-		"-i", in, "-o", out, "--map", "wordcount", "--reduce", "sum", "--partitions", "3", "--chunk-size", "32KiB")
-	if r.code != 0 {
-		t.Fatalf("resume exited %d: %s", r.code, r.stderr)
+	if r := runHint(t, dir, hint); r.code != 0 {
+		t.Fatalf("the printed resume %q exited %d: %s", hint, r.code, r.stderr)
 	}
 	if got := clitest.ReadParts(t, out, 3); !maps.Equal(got, want) {
 		t.Errorf("resumed output (%d keys) differs from the embedded run's (%d keys)", len(got), len(want))
