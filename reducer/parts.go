@@ -228,9 +228,12 @@ func (s *PartsSink) publish(done []schema.PartitionDone) error {
 			errs = append(errs, fmt.Errorf("removing the replaced output: %w", err))
 		}
 	}
-	// What is left is what second workers wrote, or began to write.
-	if err := os.RemoveAll(dir); err != nil {
-		errs = append(errs, fmt.Errorf("removing the parts folder %s: %w", dir, err))
+	// What is left is what second workers wrote, or began to write: one
+	// still writing may add files while the folder is removed, so that is
+	// tried twice, and the output, in place, does not fail for it (jetmr
+	// discard removes what stays).
+	if os.RemoveAll(dir) != nil {
+		os.RemoveAll(dir)
 	}
 	if s.cfg.Sync {
 		errs = append(errs, syncDir(filepath.Dir(job.Output)))
