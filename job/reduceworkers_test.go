@@ -114,3 +114,25 @@ func TestReduceOnWorkersCommandFails(t *testing.T) {
 		t.Errorf("a failed job left %q next to its output", left)
 	}
 }
+
+// TestReduceOnWorkersEmptyInput: an empty input has no task; the workers
+// still write each partition's part, as the embedded run does.
+func TestReduceOnWorkersEmptyInput(t *testing.T) {
+	t.Parallel()
+	empty := filepath.Join(t.TempDir(), "empty.txt")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := natsServer(t)
+	startCustomWorkers(t, url, 1)
+	cfg := baseConfig(t)
+	cfg.Kind, cfg.Inputs, cfg.Map, cfg.Reduce, cfg.Partitions = "mapreduce", []string{empty}, "wordcount", "sum", 2
+	cfg.Broker, cfg.Transport, cfg.ReduceOnWorkers = broker.Config{URL: url}, "shared", true
+	cfg.Output = filepath.Join(t.TempDir(), "out")
+	if _, err := runJob(t, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := readParts(t, cfg.Output, 2); len(got) != 0 {
+		t.Errorf("the output of an empty input holds %v", got)
+	}
+}

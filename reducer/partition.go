@@ -28,7 +28,8 @@ type PartitionConfig struct {
 	// Partition is the partition to reduce, below Job.Partitions.
 	Partition int
 	// Total is the job's number of tasks: the partition is complete once a
-	// result of each task for it is merged. Required (above zero).
+	// result of each task for it is merged. Zero (an empty input) merges
+	// nothing and writes the part of no pairs.
 	Total uint64
 	// Keyed is the sink's configuration. Dir is the folder the temporary
 	// part file is written to (it must exist); Job, Partitions and
@@ -87,8 +88,8 @@ func PartFile(name string) (partition int, ok bool) {
 // runs RunPartition cancels ctx.
 func RunPartition(ctx context.Context, cfg PartitionConfig) (PartitionPart, error) {
 	parts := max(cfg.Job.Partitions, 1)
-	if cfg.JS == nil || cfg.Total == 0 || cfg.Partition < 0 || cfg.Partition >= parts {
-		return PartitionPart{}, fmt.Errorf("reducer.RunPartition: JS, Total and a partition below %d are required", parts)
+	if cfg.JS == nil || cfg.Partition < 0 || cfg.Partition >= parts {
+		return PartitionPart{}, fmt.Errorf("reducer.RunPartition: JS and a partition below %d are required", parts)
 	}
 	nonce := make([]byte, 8)
 	rand.Read(nonce)

@@ -255,8 +255,8 @@ func DecodeReduceTask(data []byte) (ReduceTask, error) {
 		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w: bad job ID %q", ErrMalformed, t.Job)
 	case t.Partition < 0 || t.Partition >= maxPartitions:
 		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w: partition %d", ErrMalformed, t.Partition)
-	case t.Tasks == 0 || t.Dir == "":
-		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w: no tasks or no parts folder", ErrMalformed)
+	case t.Dir == "":
+		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w: no parts folder", ErrMalformed)
 	}
 	return t, nil
 }

@@ -162,7 +162,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"result with negative partition", enc(map[string]any{"v": 1, "job": "j", "p": -1}), schema.ErrMalformed, decodeResult},
 		{"result of a newer version", enc(map[string]any{"v": 99, "job": "j"}), schema.ErrNewerVersion, decodeResult},
 		{"reduce task of a newer version", enc(map[string]any{"v": schema.Version + 1, "job": "j", "tasks": 1, "dir": "/p"}), schema.ErrNewerVersion, decodeReduce},
-		{"reduce task without tasks", enc(map[string]any{"v": schema.Version, "job": "j", "dir": "/p"}), schema.ErrMalformed, decodeReduce},
+		{"reduce task without a folder", enc(map[string]any{"v": schema.Version, "job": "j", "tasks": 1}), schema.ErrMalformed, decodeReduce},
 		{"reduce task of a negative partition", enc(map[string]any{"v": schema.Version, "job": "j", "p": -1, "tasks": 1, "dir": "/p"}), schema.ErrMalformed, decodeReduce},
 		{"done message with a path", enc(map[string]any{"v": schema.Version, "job": "j", "name": "../x"}), schema.ErrMalformed, decodeDone},
 		{"done message of a bad job", enc(map[string]any{"v": schema.Version, "job": "a b", "name": ".part-0.a"}), schema.ErrMalformed, decodeDone},

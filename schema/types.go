@@ -504,7 +504,8 @@ type ReduceTask struct {
 	V         int    `msgpack:"v"`
 	Job       string `msgpack:"job"`
 	Partition int    `msgpack:"p"`
-	// Tasks is the number of the job's tasks, all complete.
+	// Tasks is the number of the job's tasks, all complete (0 for an
+	// empty input: the partition's reduce then reads nothing).
 	Tasks uint64 `msgpack:"tasks"`
 	// Dir is the job's parts folder, shared by workers and submitter.
 	Dir string `msgpack:"dir"`
