@@ -172,6 +172,9 @@ func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*rep
 	if objstore.IsURL(cfg.Rejects) {
 		return nil, badSetting("Config.Rejects", "Config.Rejects %s is an s3:// URL: the rejected records go to a local file; with an s3:// output and no Config.Rejects they are uploaded next to it: give a local path, or drop Config.Rejects", cfg.Rejects)
 	}
+	if err := checkReduceOnWorkers(cfg); err != nil {
+		return nil, err // before the object store is reached
+	}
 	out, err := stageObjectOutput(ctx, &cfg)
 	if err != nil || out == nil {
 		if err != nil {
