@@ -1,11 +1,13 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -88,7 +90,7 @@ func runOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, e
 // provision creates, or finds, the job's streams and, for transport
 // "object", its object store.
 func (s *session) provision(ctx context.Context) error {
-	if _, err := s.b.ProvisionJob(ctx, s.record.ID, broker.ProvisionOptions{}); err != nil {
+	if _, err := s.b.ProvisionJob(ctx, s.record.ID, broker.ProvisionOptions{Reduce: s.record.ReduceOnWorkers}); err != nil {
 		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	if s.record.Transport != schema.TransportObject {
@@ -118,6 +120,10 @@ type session struct {
 	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
 	counters   *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
 	reduced    *counter.Set           // the user counters of the reduce (command or function)
+	// uploadPending marks a job whose output is complete in its staging
+	// folder but whose upload to object storage failed: it stays
+	// committing, and a resume uploads it.
+	uploadPending bool
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
@@ -183,8 +189,17 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 
 	stats, runErr := s.execute(ctx, sink, start)
 	if runErr == nil && stats != nil && len(stats.Dead) == 0 && len(stats.Skipped) > 0 {
+		// Tasks complete in any order; their indexes follow the input.
+		slices.SortStableFunc(stats.Skipped, func(a, b report.BadRecord) int {
+			return cmp.Or(cmp.Compare(a.Task, b.Task), cmp.Compare(a.Offset, b.Offset))
+		})
 		s.annotate(stats)
 		runErr = writeRejects(s.rejects, stats.Skipped)
+	}
+	if runErr == nil && stats != nil && len(stats.Dead) == 0 && p.cfg.upload != nil {
+		if err := p.cfg.upload(ctx); err != nil {
+			s.uploadPending, runErr = true, err
+		}
 	}
 	endErr := s.end(stats, runErr)
 	s.saveFinal(stats, runErr == nil)
@@ -226,6 +241,9 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if len(stats.Skipped) > 0 && len(stats.Dead) == 0 {
 		r.Rejects = s.rejects
+		if s.cfg.rejectsURL != "" {
+			r.Rejects = s.cfg.rejectsURL
+		}
 	}
 	if s.counts != nil {
 		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
@@ -394,6 +412,12 @@ func (p *plan) spillDir() (string, error) {
 
 // keyedSink is the sink of a mapreduce job.
 func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
+	if s.record.ReduceOnWorkers {
+		return reducer.NewPartsSink(reducer.PartsConfig{
+			JS: s.b.JS, Job: s.record, Counters: s.reduced,
+			Sync: s.cfg.Broker.Sync == broker.SyncAlways, Replace: s.cfg.Force,
+		})
+	}
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
@@ -440,6 +464,8 @@ func (s *session) end(stats *report.Stats, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch {
+	case s.uploadPending:
+		s.record.State = schema.StateCommitting
 	case runErr != nil && !errors.Is(runErr, ErrHalted) && errors.Is(runErr, context.Canceled):
 		s.record.State = schema.StateStopped
 	case runErr != nil, stats != nil && len(stats.Dead) > 0:

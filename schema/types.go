@@ -25,13 +25,17 @@ import (
 // out (Result.Skipped). A worker that predates it would fail such a job's
 // bad records instead of skipping them, and a reducer would merge the
 // result without counting them.
-// Version 6 keeps a map-only job's lines whole (--reduce none): a map task
+// Version 6 adds reduce partitions run on workers (JobRecord.ReduceOnWorkers,
+// [ReduceTask], [PartitionDone]): a worker that predates them would take
+// the job's map tasks but never its reduce tasks, so the record of such a
+// job is stamped 6 and it leaves the job.
+// Version 7 keeps a map-only job's lines whole (--reduce none): a map task
 // keeps in each value the TAB that separated it from its key, so that a
 // line ending in a TAB comes back with it. The record of a map-only job is
-// stamped 6: a worker that predates it would drop that TAB and the
+// stamped 7: a worker that predates it would drop that TAB and the
 // reducer would join key and value without one. Every other message is
 // stamped 1, which every jetmr reads.
-const Version = 6
+const Version = 7
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -45,8 +49,10 @@ const (
 	streamingVersion = 4
 	// skipVersion added skip mode.
 	skipVersion = 5
+	// reduceVersion added reduce partitions run on workers.
+	reduceVersion = 6
 	// mapOnlyVersion added the values of map-only jobs kept with their TAB.
-	mapOnlyVersion = 6
+	mapOnlyVersion = 7
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -304,7 +310,14 @@ type JobRecord struct {
 	Reduce     string   `msgpack:"reduce,omitempty"`
 	// ReduceCommand is set when the reduce is a command, not a built-in.
 	ReduceCommand []string `msgpack:"redcmd,omitempty"`
-	Partitions    int      `msgpack:"parts"`
+	// ReduceOnWorkers runs each reduce partition of a map-reduce job on a
+	// worker (--reduce-on-workers): once every map task is complete the
+	// submitter publishes a [ReduceTask] per partition on [ReduceSubject],
+	// the worker that takes one writes the partition's part file into
+	// the job's parts folder, which workers and submitter share, and
+	// announces it with a [PartitionDone].
+	ReduceOnWorkers bool `msgpack:"redw,omitempty"`
+	Partitions      int  `msgpack:"parts"`
 	// Migration of a table: the database URL, the table, its key column,
 	// the splitting filter and the SQL run per key-range batch.
 	DB        string `msgpack:"db,omitempty"`
@@ -492,4 +505,39 @@ type OutputCheckpoint struct {
 	V      int    `msgpack:"v"`
 	Next   uint64 `msgpack:"next"`
 	Offset int64  `msgpack:"off"`
+}
+
+// ReduceTask asks a worker to reduce one partition of a job whose record
+// has ReduceOnWorkers: to merge the first result of each of the job's
+// Tasks tasks on [ResultSubject] of the partition and write the part file
+// into Dir.
+type ReduceTask struct {
+	V         int    `msgpack:"v"`
+	Job       string `msgpack:"job"`
+	Partition int    `msgpack:"p"`
+	// Tasks is the number of the job's tasks, all complete (0 for an
+	// empty input: the partition's reduce then reads nothing).
+	Tasks uint64 `msgpack:"tasks"`
+	// Dir is the job's parts folder, shared by workers and submitter.
+	Dir string `msgpack:"dir"`
+}
+
+// PartitionDone announces that a worker wrote the part file of one
+// partition: Name is its file name in the job's parts folder. A reduce
+// that failed for good (its reducer command exited non-zero, say) says
+// why in Err instead, and names no file.
+type PartitionDone struct {
+	V         int    `msgpack:"v"`
+	Job       string `msgpack:"job"`
+	Partition int    `msgpack:"p"`
+	Name      string `msgpack:"name"`
+	Worker    string `msgpack:"w"`
+	// Tasks counts the tasks merged, BytesOut the part file's size.
+	Tasks    uint64 `msgpack:"tasks"`
+	BytesOut int64  `msgpack:"out"`
+	// Counters are what the partition's reduce reported; Status the last
+	// status message it set, "" if none.
+	Counters []Counter `msgpack:"ctr,omitempty"`
+	Status   string    `msgpack:"status,omitempty"`
+	Err      string    `msgpack:"err,omitempty"`
 }

@@ -171,22 +171,36 @@ func TestCountersOnWorkersUnderKills(t *testing.T) {
 }
 
 // TestReducerStatus checks that a reducer command's reporter:status line
-// sets the job's status message, as docs/streaming.md says: alone, and
-// after a combiner's, the reducer's being the last.
+// sets the job's status message, as docs/streaming.md says: alone, after
+// a combiner's, the reducer's being the last, and when the partitions are
+// reduced on jetmr worker processes.
 func TestReducerStatus(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	streamingFiles(t, dir)
 	writeTestFile(t, filepath.Join(dir, "status.awk"),
 		`BEGIN { FS = OFS = "\t" } $1 != k { if (NR > 1) print k, s; k = $1; s = 0 } { s += $2 } END { if (NR > 0) print k, s; print "reporter:status:" WHO " " NR > "/dev/stderr" }`+"\n")
-	tests := []struct{ name, combiner string }{
-		{"reducer only", ""},
-		{"after a combiner", `--combiner 'awk -v WHO=combined -f status.awk'`},
+	combiner := `--combiner 'awk -v WHO=combined -f status.awk'`
+	tests := []struct {
+		name, flags string
+		workers     bool
+	}{
+		{"reducer only", "", false},
+		{"after a combiner", combiner, false},
+		{"reduced on workers", combiner + " --reduce-on-workers --transport shared --local-workers 0 --partitions 2", true},
 	}
 	for i, tt := range tests {
 		store, id := filepath.Join(dir, fmt.Sprint("store", i)), fmt.Sprint("status", i)
-		shell(t, dir, `jetmr mapreduce -q --store `+store+` --job `+id+` -i words.txt -o `+id+` --map 'awk -f pairs.awk' `+tt.combiner+` --reduce 'awk -v WHO=reduced -f status.awk' --chunk-size 1KiB`)
-		st := jetmr(t, dir, "status", "--json", "--store", store, id)
+		from := []string{"--store", store}
+		if tt.workers {
+			url := plainNATS(t)
+			w := &workerProc{clitest.Start(t, bin, dir, nil, "worker", "--nats", url, "--log-format", "json", "-j", "2")}
+			w.waitUp(t)
+			defer w.term(t)
+			from = []string{"--nats", url}
+		}
+		shell(t, dir, `jetmr mapreduce -q `+strings.Join(from, " ")+` --job `+id+` -i words.txt -o `+id+` --map 'awk -f pairs.awk' `+tt.flags+` --reduce 'awk -v WHO=reduced -f status.awk' --chunk-size 1KiB`)
+		st := jetmr(t, dir, append([]string{"status", "--json", id}, from...)...)
 		var status struct {
 			Message string `json:"status_message"`
 		}
