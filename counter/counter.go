@@ -14,6 +14,7 @@ package counter
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"sync"
 
@@ -23,20 +24,48 @@ import (
 // Set is a sum of counters, and the last status message.
 type Set struct {
 	mu     sync.Mutex
-	sums   map[key]int64
+	sums   map[key]sum
 	status string
 }
 
 type key struct{ group, name string }
 
-// Add adds n to the counter group/name.
-func (s *Set) Add(group, name string, n int64) {
+// sum is one counter's value; a sum that went past the range of an int64
+// saturates: it stays at the bound it passed.
+type sum struct {
+	value     int64
+	saturated bool
+}
+
+// add is s plus n, saturated at the bounds of an int64.
+func (s sum) add(n int64, saturated bool) sum {
+	switch {
+	case s.saturated:
+	case saturated:
+		s = sum{value: n, saturated: true}
+	case n > 0 && s.value > math.MaxInt64-n:
+		s = sum{value: math.MaxInt64, saturated: true}
+	case n < 0 && s.value < math.MinInt64-n:
+		s = sum{value: math.MinInt64, saturated: true}
+	default:
+		s.value += n
+	}
+	return s
+}
+
+// Add adds n to the counter group/name. A sum that would go past the
+// range of an int64 saturates instead of wrapping around: it stays at
+// math.MaxInt64 (or math.MinInt64) and is listed as Saturated.
+func (s *Set) Add(group, name string, n int64) { s.add(group, name, n, false) }
+
+func (s *Set) add(group, name string, n int64, saturated bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sums == nil {
-		s.sums = make(map[key]int64)
+		s.sums = make(map[key]sum)
 	}
-	s.sums[key{group, name}] += n
+	k := key{group, name}
+	s.sums[k] = s.sums[k].add(n, saturated)
 }
 
 // Counter implements command.Reporter: it is Add.
@@ -56,10 +85,11 @@ func (s *Set) LastStatus() string {
 	return s.status
 }
 
-// AddList adds every counter of list.
+// AddList adds every counter of list; a saturated one saturates the
+// set's.
 func (s *Set) AddList(list []schema.Counter) {
 	for _, c := range list {
-		s.Add(c.Group, c.Name, c.Value)
+		s.add(c.Group, c.Name, c.Value, c.Saturated)
 	}
 }
 
@@ -72,7 +102,7 @@ func (s *Set) List() []schema.Counter {
 	}
 	out := make([]schema.Counter, 0, len(s.sums))
 	for k, v := range s.sums {
-		out = append(out, schema.Counter{Group: k.group, Name: k.name, Value: v})
+		out = append(out, schema.Counter{Group: k.group, Name: k.name, Value: v.value, Saturated: v.saturated})
 	}
 	slices.SortFunc(out, func(a, b schema.Counter) int {
 		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Name, b.Name))

@@ -317,7 +317,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		var err error
 		stats, err = red.Run(haltCtx)
 		if err == nil {
-			s.addReduced()
+			s.addReduced(stats)
 		}
 		return err
 	})
@@ -533,12 +533,19 @@ func (s *session) counted(counters []schema.Counter, status string) {
 
 // addReduced adds the counters of the reduce, which ran at the commit, to
 // the job's and tells the observers, once the output is committed: a
-// failed or interrupted commit's do not count.
-func (s *session) addReduced() {
-	if list := s.reduced.List(); len(list) > 0 {
-		s.counters.AddList(list)
-		s.counted(list, "")
+// failed or interrupted commit's do not count. A status message the
+// reduce set is the job's last, after those of the map tasks and
+// combiners.
+func (s *session) addReduced(stats *report.Stats) {
+	list, status := s.reduced.List(), s.reduced.LastStatus()
+	if len(list) == 0 && status == "" {
+		return
 	}
+	s.counters.AddList(list)
+	if status != "" && stats != nil {
+		stats.Status = status
+	}
+	s.counted(list, status)
 }
 
 func (r *reduction) Fetch(ctx context.Context, res *schema.Result) error {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,15 @@ import (
 	"github.com/jetmr/jetmr/schema"
 )
 
+// withArticle is word after "a", or "an" before a vowel: "an each", "a
+// migrate".
+func withArticle(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
+}
+
 // checkSpeculative refuses backups asked for a kind whose commands may
 // have effects outside their output, unless declared idempotent.
 func (cfg Config) checkSpeculative() error {
@@ -27,7 +37,7 @@ func (cfg Config) checkSpeculative() error {
 		return nil
 	case SpeculateOn:
 		if cfg.Kind.Valid() && !cfg.Kind.Traits().Rerunnable && !cfg.Idempotent {
-			return badSetting("Config.Speculative", "backup attempts run a slow task's command a second time, and an %s job's command may act outside its output: declare it safe to run twice with Config.Idempotent, or drop Config.Speculative", cfg.Kind)
+			return badSetting("Config.Speculative", "backup attempts run a slow task's command a second time, and %s job's command may act outside its output: declare it safe to run twice with Config.Idempotent, or drop Config.Speculative", withArticle(string(cfg.Kind)))
 		}
 		return nil
 	}

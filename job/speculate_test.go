@@ -152,14 +152,17 @@ func TestBackupsOnlyWhenAllowed(t *testing.T) {
 // migrate job not declared idempotent, before anything starts.
 func TestSpeculativeNeedsIdempotent(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []schema.Kind{schema.KindEach, schema.KindMigrate} {
-		t.Run(string(kind), func(t *testing.T) {
+	for _, tc := range []struct {
+		kind schema.Kind
+		job  string
+	}{{schema.KindEach, "an each job"}, {schema.KindMigrate, "a migrate job"}} {
+		t.Run(string(tc.kind), func(t *testing.T) {
 			t.Parallel()
 			cfg := baseConfig(t)
-			cfg.Kind, cfg.Items, cfg.Command, cfg.Speculative = kind, []string{"a"}, []string{"true"}, job.SpeculateOn
+			cfg.Kind, cfg.Items, cfg.Command, cfg.Speculative = tc.kind, []string{"a"}, []string{"true"}, job.SpeculateOn
 			_, err := runJob(t, cfg)
-			if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "Config.Idempotent") {
-				t.Fatalf("err = %v; want bad input naming Config.Idempotent", err)
+			if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), "Config.Idempotent") || !strings.Contains(err.Error(), tc.job) {
+				t.Fatalf("err = %v; want bad input naming Config.Idempotent and %q", err, tc.job)
 			}
 		})
 	}

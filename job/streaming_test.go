@@ -29,7 +29,10 @@ func TestStreamingSettingsRefused(t *testing.T) {
 		want    string
 	}{
 		{"negative key fields", job.MapReduceConfig{KeyFields: -1}, "Config.KeyFields", "1 or more"},
-		{"negative partition fields", job.MapReduceConfig{KeyFields: 2, PartitionFields: -1}, "Config.PartitionFields", "use 1 to 2"},
+		{"negative partition fields", job.MapReduceConfig{KeyFields: 2, PartitionFields: -1}, "Config.PartitionFields", "give 1 to 2"},
+		{"zero partition fields, one key field", job.MapReduceConfig{PartitionFields: -1}, "Config.PartitionFields", "leave Config.PartitionFields out"},
+		{"more key orders than key fields", job.MapReduceConfig{KeyOrder: "text,numeric,numeric,reverse"}, "Config.KeyOrder", "4 orders for 1 key fields: give at most 1"},
+		{"more key orders than two key fields", job.MapReduceConfig{KeyFields: 2, KeyOrder: "text,numeric,reverse"}, "Config.KeyOrder", "raise Config.KeyFields to 3"},
 		{"partition fields above key fields", job.MapReduceConfig{KeyFields: 2, PartitionFields: 3}, "Config.PartitionFields", "at most 2"},
 		{"partition fields above the default key fields", job.MapReduceConfig{PartitionFields: 2}, "Config.PartitionFields", "raise Config.KeyFields"},
 		{"unknown key order", job.MapReduceConfig{KeyOrder: "upwards"}, "Config.KeyOrder", schema.OrderNames},

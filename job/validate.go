@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -504,6 +505,17 @@ func (p *plan) validateMapReduce() error {
 	return errors.Join(err, p.checkStreaming())
 }
 
+// PartitionFieldsHint says which partition fields are valid with keyFields
+// key fields, in the words of the settings partition and key (the command
+// line's, a pipeline file's or the library's), for a message that refuses
+// a partition field count.
+func PartitionFieldsHint(keyFields int, partition, key string) string {
+	if keyFields == 1 {
+		return fmt.Sprintf("it counts the key's first fields that pick the partition, and the key has one field (%s 1): leave %s out, or raise %s for a secondary sort", key, partition, key)
+	}
+	return fmt.Sprintf("it counts the key's first fields that pick the partition: give 1 to %d (%s is %d), or leave it out to partition by the whole key", keyFields, key, keyFields)
+}
+
 // checkStreaming checks a mapreduce job's Hadoop Streaming settings (key
 // fields, partition fields, key order, combiner) and records them.
 func (p *plan) checkStreaming() error {
@@ -515,13 +527,15 @@ func (p *plan) checkStreaming() error {
 	keyFields := max(c.KeyFields, 1)
 	switch {
 	case c.PartitionFields < 0:
-		problems = append(problems, badSetting("Config.PartitionFields", "Config.PartitionFields %d is not valid: use 1 to %d (Config.KeyFields)", c.PartitionFields, keyFields))
+		problems = append(problems, badSetting("Config.PartitionFields", "Config.PartitionFields %d is not valid: %s", c.PartitionFields, PartitionFieldsHint(keyFields, "Config.PartitionFields", "Config.KeyFields")))
 	case c.PartitionFields > keyFields:
 		problems = append(problems, badSetting("Config.PartitionFields", "Config.PartitionFields %d is more than the %d key fields: use at most %d, or raise Config.KeyFields", c.PartitionFields, keyFields, keyFields))
 	}
 	order, err := schema.ParseKeyOrder(c.KeyOrder)
 	if err != nil {
 		problems = append(problems, badSetting("Config.KeyOrder", "Config.KeyOrder: %v", err))
+	} else if n := schema.KeyOrderCount(c.KeyOrder); n > keyFields {
+		problems = append(problems, badSetting("Config.KeyOrder", "Config.KeyOrder %q gives %d orders for %d key fields: give at most %d, one per key field (the last one applies to the fields after it), or raise Config.KeyFields to %d", c.KeyOrder, n, keyFields, keyFields, n))
 	}
 	if c.Combiner != "" {
 		switch {

@@ -443,12 +443,17 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 // mapChunk runs the job's map (function or command) over a chunk of task
 // t into comb, counting into counters.
 func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, comb *Combiner, counters *counter.Set) error {
+	mapOnly := p.job.Record.Reduce == schema.ReduceNone
 	if p.job.Map != nil {
 		// A Go map function (a built-in) reads the chunk alone: the
 		// header, which no chunk holds, is skipped.
-		return p.job.Map(ctx, chunk, comb)
+		var emit Emitter = comb
+		if mapOnly {
+			emit = mapOnlyEmitter{comb}
+		}
+		return p.job.Map(ctx, chunk, emit)
 	}
-	return runStreaming(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys()}, counters)
+	return runStreaming(ctx, p.job.Record.MapCommand, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
 }
 
 // mergeSpilled writes the output of a task whose combiner spilled: each

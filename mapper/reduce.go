@@ -126,7 +126,7 @@ func (w *reduceWorker) handle(ctx context.Context, m jetstream.Msg) {
 		log.Error().Err(err).Msg("reducing partition failed")
 		done.Err = err.Error()
 	} else {
-		done.Name, done.Counters = part.Name, part.Counters
+		done.Name, done.Counters, done.Status = part.Name, part.Counters, part.Status
 		if fi, err := os.Stat(filepath.Join(t.Dir, part.Name)); err == nil {
 			done.BytesOut = fi.Size()
 		}

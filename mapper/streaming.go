@@ -16,9 +16,16 @@ import (
 // after it (empty when the line has no tab). A trailing "\n" or "\r\n" is
 // not part of the value. With keys.Fields N, the key is the line's first N
 // TAB-separated fields instead (--key-fields).
+//
+// In a map-only job (mapOnly) the value is emitted with the TAB that
+// separated it from the key, as the rest of the line after the key: ""
+// for a line that is all key, "\t" for a key followed by a TAB and an
+// empty value. The part file's line is then the key and that rest, the
+// map's own line byte for byte (see [reducer.KeyedConfig] MapOnly).
 type lineEmitter struct {
 	emit    Emitter
 	keys    schema.Keys
+	mapOnly bool
 	pending []byte
 	err     error
 }
@@ -70,7 +77,24 @@ func (l *lineEmitter) line(b []byte) error {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	b = bytes.TrimSuffix(b, []byte("\r"))
 	key, value := l.keys.Split(b)
+	if l.mapOnly {
+		value = b[len(key):]
+	}
 	return l.emit.Emit(key, value)
+}
+
+// mapOnlyEmitter is the emitter a Go map function writes to in a
+// map-only job: it gives a non-empty value the TAB that separates it from
+// its key, as [lineEmitter] does with mapOnly, so that a pair with an
+// empty value is written as its key alone.
+type mapOnlyEmitter struct{ emit Emitter }
+
+func (m mapOnlyEmitter) Emit(key, value []byte) error {
+	if len(value) == 0 {
+		return m.emit.Emit(key, nil)
+	}
+	v := make([]byte, 0, len(value)+1)
+	return m.emit.Emit(key, append(append(v, '\t'), value...))
 }
 
 // runStreaming runs a map or combiner command on in, its stdout parsed

@@ -324,7 +324,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	stale := stopBeat()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
 	if !perItem {
-		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped || lost) }()
+		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped, lost) }()
 	}
 
 	if stopped { // stopping: hand the task back untouched
@@ -574,14 +574,18 @@ func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time)
 }
 
 // attemptEnded reports the end of an attempt: failed ones say whether
-// another attempt follows; an attempt cut short by a stop is handed back.
-func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, outs []output, perr error, stopped bool) {
+// another attempt follows; an attempt cut short by a stop is handed back;
+// one stopped because its task's result came from another attempt
+// (superseded) is neither failed nor retried.
+func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, outs []output, perr error, stopped, superseded bool) {
 	ev.End, ev.BytesIn = end, bytesIn
 	for _, o := range outs {
 		ev.BytesOut += o.size
 		ev.Rows += o.rows
 	}
-	if perr != nil || stopped {
+	if superseded {
+		ev.Superseded = true
+	} else if perr != nil || stopped {
 		ev.Failed = true
 		te := &schema.TaskError{Message: "stopped", Signal: "KILL"}
 		if perr != nil {

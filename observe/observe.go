@@ -29,6 +29,11 @@ type Attempt struct {
 	Failed bool   `json:"failed,omitempty"`
 	// Retried is set when a later attempt of the task follows this one.
 	Retried bool `json:"retried,omitempty"`
+	// Superseded is set on an attempt stopped because its task's result
+	// came from another attempt (a backup, or the original a backup
+	// overtook): it neither failed nor is retried, and another attempt
+	// counts for the task.
+	Superseded bool `json:"superseded,omitempty"`
 	// Command is the command line, for the job log's Command column.
 	Command string `json:"command,omitempty"`
 	// Rows is the number of rows a migrate batch covers, committed by this
@@ -44,8 +49,9 @@ func (a Attempt) Duration() time.Duration {
 	return a.End.Sub(a.Start)
 }
 
-// final reports whether no other attempt of the task follows this one.
-func (a Attempt) final() bool { return !a.Retried }
+// final reports whether this attempt decides its task: no other attempt
+// follows it, nor was its task's result taken from another.
+func (a Attempt) final() bool { return !a.Retried && !a.Superseded }
 
 // Observer receives events. Implementations are safe for concurrent use.
 type Observer interface {

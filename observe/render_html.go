@@ -340,6 +340,8 @@ func timeline(r *report.Report, attempts []Attempt) *chart {
 		}
 		class := "task-bar"
 		switch {
+		case a.Superseded:
+			class += " superseded"
 		case a.Failed && a.Retried:
 			class += " retried"
 		case a.Failed:
@@ -351,6 +353,9 @@ func timeline(r *report.Report, attempts []Attempt) *chart {
 		})
 	}
 	c.Legend = []legendItem{{"swatch ok", "succeeded"}, {"swatch retried", "failed, retried"}, {"swatch failed", "failed for good"}}
+	if slices.ContainsFunc(attempts, func(a Attempt) bool { return a.Superseded }) {
+		c.Legend = append(c.Legend, legendItem{"swatch superseded", "stopped: another attempt's result counted"})
+	}
 	c.Note = fmt.Sprintf("%d attempts on %d slots over %s", len(attempts), len(lanes), fmtDuration(t1.Sub(t0)))
 	return c
 }
@@ -386,6 +391,9 @@ func attemptTitle(a Attempt, t0 time.Time) string {
 	}
 	if a.Failed && a.Retried {
 		b.WriteString(", retried")
+	}
+	if a.Superseded {
+		b.WriteString("\nstopped: another attempt's result counted (superseded)")
 	}
 	return b.String()
 }
@@ -531,6 +539,8 @@ func durations(attempts []Attempt) (*chart, *stragglers) {
 		a := attempts[i]
 		status, tone := "succeeded", "ok"
 		switch {
+		case a.Superseded:
+			status, tone = "superseded", "warn"
 		case a.Failed && a.Retried:
 			status, tone = "failed, retried", "warn"
 		case a.Failed:

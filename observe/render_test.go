@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -431,5 +432,36 @@ func TestRenderTextCounters(t *testing.T) {
 	out := b.String()
 	if !regexp.MustCompile(`\ncounters\n +group +name +value\n +Input +Lines +120\n +Input +bad … +-2\n`).MatchString(out) {
 		t.Errorf("no counters table:\n%s", out)
+	}
+}
+
+// TestRenderHTMLSuperseded draws an attempt that a backup overtook as
+// superseded, neither failed nor retried, with its legend entry.
+func TestRenderHTMLSuperseded(t *testing.T) {
+	r := sampleRun()
+	attempts := slices.Clone(r.attempts)
+	slow := attempts[0]
+	slow.Attempt, slow.Failed, slow.Retried, slow.Superseded = 2, false, false, true
+	slow.End = slow.Start.Add(4 * slow.Duration())
+	attempts = append(attempts, slow)
+	_, doc := page(t, observe.PageData{Report: r.report, Attempts: attempts})
+	bars := 0
+	walk(doc, func(e *html.Node) {
+		if e.Data != "rect" || !hasClass(e, "task-bar") || !hasClass(e, "superseded") {
+			return
+		}
+		bars++
+		if hasClass(e, "failed") || hasClass(e, "retried") {
+			t.Errorf("a superseded bar is also failed or retried")
+		}
+		if c := e.FirstChild; c == nil || !strings.Contains(textOf(c), "superseded") || strings.Contains(textOf(c), "failed") {
+			t.Errorf("the superseded bar's tooltip does not say so")
+		}
+	})
+	if bars != 1 {
+		t.Errorf("%d superseded bars, want 1", bars)
+	}
+	if text := textOf(doc); !strings.Contains(text, "another attempt's result counted") {
+		t.Errorf("no legend for superseded attempts")
 	}
 }

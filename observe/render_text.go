@@ -35,13 +35,20 @@ func RenderText(w io.Writer, r *report.Report) error {
 	fmt.Fprintf(tw, "task time\tp50 %s, p90 %s, max %s\n", fmtSeconds(ts.P50), fmtSeconds(ts.P90), fmtSeconds(ts.Max))
 	fmt.Fprintf(tw, "overhead\t%s per task\n", fmtSeconds(r.OverheadSeconds))
 	fmt.Fprintf(tw, "data\t%s in, %s out\n", humanize.IBytes(uint64(max(r.BytesIn, 0))), humanize.IBytes(uint64(max(r.BytesOut, 0))))
+	if r.BackupsRun > 0 {
+		fmt.Fprintf(tw, "backups\t%d run, %d won (finished before the attempt they backed up)\n", r.BackupsRun, r.BackupsWon)
+	}
 	tw.Flush()
 
 	if len(r.Counters) > 0 {
 		fmt.Fprintln(bw, "\ncounters")
 		rows := [][]string{{"group", "name", "value"}}
 		for _, c := range r.Counters {
-			rows = append(rows, []string{oneLine(c.Group), oneLine(c.Name), fmt.Sprint(c.Value)})
+			value := fmt.Sprint(c.Value)
+			if c.Saturated {
+				value += " (saturated)"
+			}
+			rows = append(rows, []string{oneLine(c.Group), oneLine(c.Name), value})
 		}
 		writeTable(bw, rows)
 	}

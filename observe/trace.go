@@ -50,16 +50,17 @@ type metaEvent struct {
 }
 
 type taskArgs struct {
-	Job      string `json:"job"`
-	Stage    string `json:"stage"`
-	Index    uint64 `json:"index"`
-	Attempt  int    `json:"attempt"`
-	BytesIn  int64  `json:"bytes_in"`
-	BytesOut int64  `json:"bytes_out"`
-	Exit     int    `json:"exit"`
-	Signal   string `json:"signal,omitempty"`
-	Failed   bool   `json:"failed"`
-	Retried  bool   `json:"retried"`
+	Job        string `json:"job"`
+	Stage      string `json:"stage"`
+	Index      uint64 `json:"index"`
+	Attempt    int    `json:"attempt"`
+	BytesIn    int64  `json:"bytes_in"`
+	BytesOut   int64  `json:"bytes_out"`
+	Exit       int    `json:"exit"`
+	Signal     string `json:"signal,omitempty"`
+	Failed     bool   `json:"failed"`
+	Retried    bool   `json:"retried"`
+	Superseded bool   `json:"superseded,omitempty"`
 }
 
 type completeEvent struct {
@@ -102,10 +103,12 @@ func (t *Trace) AttemptEnded(a Attempt) {
 		Args: taskArgs{
 			Job: a.Job, Stage: a.Stage, Index: a.Index, Attempt: a.Attempt,
 			BytesIn: a.BytesIn, BytesOut: a.BytesOut, Exit: a.ExitCode, Signal: a.Signal,
-			Failed: a.Failed, Retried: a.Retried,
+			Failed: a.Failed, Retried: a.Retried, Superseded: a.Superseded,
 		},
 	}
 	switch {
+	case a.Superseded:
+		e.Cname = "grey"
 	case a.Failed && a.Retried:
 		e.Cname = "bad"
 	case a.Failed:

@@ -95,7 +95,10 @@ func (m *MapReduceSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Nod
 		return p.errorf(at("key_fields"), "%s: key_fields %d is not valid: the key is a line's first N TAB-separated fields, N 1 or more (default 1)", what, m.KeyFields)
 	}
 	if m.PartitionFields < 0 || m.PartitionFields > m.KeyFields {
-		return p.errorf(at("partition_fields"), "%s: partition_fields %d is not valid: use 1 to %d (key_fields)", what, m.PartitionFields, m.KeyFields)
+		return p.errorf(at("partition_fields"), "%s: partition_fields %d is not valid: %s", what, m.PartitionFields, job.PartitionFieldsHint(m.KeyFields, "partition_fields", "key_fields"))
+	}
+	if n := schema.KeyOrderCount(m.KeyOrder); n > m.KeyFields {
+		return p.errorf(at("key_order"), "%s: key_order %q gives %d orders for %d key fields: give at most %d, one per key field (the last one applies to the fields after it), or raise key_fields to %d", what, m.KeyOrder, n, m.KeyFields, m.KeyFields, n)
 	}
 	if _, err := schema.ParseKeyOrder(m.KeyOrder); err != nil {
 		return p.errorf(at("key_order"), "%s: key_order: %v", what, err)

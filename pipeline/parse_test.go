@@ -182,7 +182,12 @@ stages:
 stages:
   - name: a
     mapreduce: {input: [in.txt], output: out, map: cat, reduce: cat, key_fields: 2, partition_fields: 3}
-`, 4, "partition_fields 3 is not valid: use 1 to 2"},
+`, 4, "partition_fields 3 is not valid: it counts the key's first fields that pick the partition: give 1 to 2"},
+		{"more key_order orders than key_fields", `
+stages:
+  - name: a
+    mapreduce: {input: [in.txt], output: out, map: cat, reduce: cat, key_fields: 2, key_order: "text,numeric,reverse"}
+`, 4, "key_order \"text,numeric,reverse\" gives 3 orders for 2 key fields"},
 		{"unknown key_order", `
 stages:
   - name: a

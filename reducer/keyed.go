@@ -68,8 +68,11 @@ type KeyedConfig struct {
 	// (reporter:counter, reporter:status) and what ReduceFunc adds with
 	// counter.Add. Optional.
 	Counters *counter.Set
-	// MapOnly writes, with ReduceFunc [Identity], a pair whose value is
-	// empty as its key alone (--reduce none): the map's own line.
+	// MapOnly writes, with ReduceFunc [Identity], each pair as its key
+	// followed by its value with no TAB between them (--reduce none): in a
+	// map-only job a map task keeps in each value the rest of the map's
+	// line after the key, the separating TAB included ("" when the line
+	// was all key), so the part file holds the map's own lines.
 	MapOnly bool
 	// Replace lets the output replace a directory or file that exists at
 	// Dir when it is published (--force); without it that is an error.
@@ -618,9 +621,10 @@ func (s *KeyedSink) runReduceFunc(ctx context.Context, f *os.File, p int) error 
 			return nil
 		}
 		return s.cfg.ReduceFunc(ctx, key, values, func(v []byte) error {
-			line = append(append(append(append(line[:0], key...), '\t'), v...), '\n')
-			if len(v) == 0 && s.cfg.MapOnly {
-				line = append(append(line[:0], key...), '\n')
+			if s.cfg.MapOnly {
+				line = append(append(append(line[:0], key...), v...), '\n')
+			} else {
+				line = append(append(append(append(line[:0], key...), '\t'), v...), '\n')
 			}
 			_, err := w.Write(line)
 			return err

@@ -47,8 +47,10 @@ type PartitionPart struct {
 	Name string
 	// Tasks counts the tasks merged; Dropped the malformed messages.
 	Tasks, Dropped uint64
-	// Counters are what the partition's reduce reported.
+	// Counters are what the partition's reduce reported; Status the last
+	// status message it set.
 	Counters []schema.Counter
+	Status   string
 }
 
 // partPrefix starts the name of a temporary part file of RunPartition.
@@ -134,7 +136,7 @@ func RunPartition(ctx context.Context, cfg PartitionConfig) (PartitionPart, erro
 		return PartitionPart{}, errors.Join(fmt.Errorf("removing %s: %w", kc.Dir, err), os.Remove(path))
 	}
 	crashpoint.Hit("reduce.written")
-	out.Counters = kc.Counters.List()
+	out.Counters, out.Status = kc.Counters.List(), kc.Counters.LastStatus()
 	return out, nil
 }
 

@@ -221,6 +221,9 @@ func (s *PartsSink) publish(done []schema.PartitionDone) error {
 	crashpoint.Hit("commit.renamed")
 	for _, d := range done {
 		s.cfg.Counters.AddList(d.Counters)
+		if d.Status != "" {
+			s.cfg.Counters.Status(d.Status)
+		}
 	}
 	var errs []error
 	if old != "" {

@@ -6,8 +6,10 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/dustin/go-humanize"
 
@@ -297,13 +299,30 @@ func (r *Report) Summary() string {
 }
 
 // FormatCounters is counters as one line: "GROUP,NAME=VALUE; ...", the
-// counters' own order.
+// counters' own order. A group or name that holds a character of that
+// syntax (";", "=", ","), a double quote, a backslash or a character
+// that does not print is
+// quoted as a Go string, so that the line reads back one way; a
+// saturated counter's value is followed by " (saturated)".
 func FormatCounters(counters []schema.Counter) string {
 	parts := make([]string, len(counters))
 	for i, c := range counters {
-		parts[i] = fmt.Sprintf("%s,%s=%d", c.Group, c.Name, c.Value)
+		parts[i] = fmt.Sprintf("%s,%s=%d", counterField(c.Group), counterField(c.Name), c.Value)
+		if c.Saturated {
+			parts[i] += " (saturated)"
+		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// counterField is a counter's group or name as FormatCounters writes it.
+func counterField(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool {
+		return strings.ContainsRune(";=,\"\\", r) || !unicode.IsPrint(r)
+	}) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // Warnings are the lines printed on standard error after the summary,

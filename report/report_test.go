@@ -1,6 +1,7 @@
 package report_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +114,33 @@ func TestCountersInReport(t *testing.T) {
 	if s.Status != "two" {
 		t.Errorf("status %q, want the last one", s.Status)
 	}
-	if sum := r.Summary(); !strings.Contains(sum, "\njetmr: counters: a,y, z=1; b,x=-3; reduce,runs=1") {
+	if sum := r.Summary(); !strings.Contains(sum, "\njetmr: counters: a,\"y, z\"=1; b,x=-3; reduce,runs=1") {
 		t.Errorf("summary without the counters:\n%s", sum)
+	}
+}
+
+// TestFormatCountersQuotes checks that a group or name holding a
+// character of the summary's syntax is quoted, so that the line reads
+// back one way, and that a saturated counter says so.
+func TestFormatCountersQuotes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		c    schema.Counter
+		want string
+	}{
+		{schema.Counter{Group: "Input", Name: "combine input pairs", Value: 3}, "Input,combine input pairs=3"},
+		{schema.Counter{Group: "a;b", Name: "n", Value: 1}, `"a;b",n=1`},
+		{schema.Counter{Group: "g", Name: "x=y", Value: -2}, `g,"x=y"=-2`},
+		{schema.Counter{Group: "g", Name: "p,q", Value: 0}, `g,"p,q"=0`},
+		{schema.Counter{Group: `say "hi"`, Name: "tab\there", Value: 1}, `"say \"hi\"","tab\there"=1`},
+		{schema.Counter{Group: "g", Name: "big", Value: math.MaxInt64, Saturated: true}, "g,big=9223372036854775807 (saturated)"},
+	}
+	for _, tt := range tests {
+		if got := report.FormatCounters([]schema.Counter{tt.c}); got != tt.want {
+			t.Errorf("FormatCounters(%+v) = %s, want %s", tt.c, got, tt.want)
+		}
+	}
+	if got := report.FormatCounters([]schema.Counter{{Group: "a", Name: "b", Value: 1}, {Group: "c;d", Name: "e", Value: 2}}); got != `a,b=1; "c;d",e=2` {
+		t.Errorf("two counters: %s", got)
 	}
 }

@@ -112,6 +112,9 @@ func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	if j.ReduceOnWorkers {
 		j.V = reduceVersion
 	}
+	if j.Reduce == ReduceNone {
+		j.V = mapOnlyVersion
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}

@@ -355,7 +355,7 @@ func TestMessagesVersion(t *testing.T) {
 		{"job record with partition fields", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyFields, r.PartitionFields = 2, 1 }))), 4},
 		{"job record with a key order", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyOrder = "numeric" }))), 4},
 		{"job record with a combiner", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.CombineCommand = []string{"uniq"} }))), 4},
-		{"map-only job record", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceCommand, r.Reduce = nil, schema.ReduceNone }))), 4},
+		{"map-only job record", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceCommand, r.Reduce = nil, schema.ReduceNone }))), 7},
 		{"job record with reduce on workers", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceOnWorkers = true }))), 6},
 		{"job record with reduce on workers skipping", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceOnWorkers, r.SkipBad = true, 1 }))), 6},
 		{"reduce task", version(schema.EncodeReduceTask(schema.ReduceTask{Job: "j", Tasks: 1, Dir: "/p"})), 6},

@@ -79,6 +79,15 @@ func ParseKeyOrder(spec string) ([]FieldOrder, error) {
 	return out, nil
 }
 
+// KeyOrderCount is how many field orders a --key-order spec gives: one
+// per comma-separated name, 0 for "".
+func KeyOrderCount(spec string) int {
+	if spec == "" {
+		return 0
+	}
+	return strings.Count(spec, ",") + 1
+}
+
 // FormatKeyOrder is the --key-order spec of order, "" for the default.
 func FormatKeyOrder(order []FieldOrder) string {
 	names := make([]string, len(order))

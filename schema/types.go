@@ -28,9 +28,14 @@ import (
 // Version 6 adds reduce partitions run on workers (JobRecord.ReduceOnWorkers,
 // [ReduceTask], [PartitionDone]): a worker that predates them would take
 // the job's map tasks but never its reduce tasks, so the record of such a
-// job is stamped 6 and it leaves the job. Every other message is stamped
-// 1, which every jetmr reads.
-const Version = 6
+// job is stamped 6 and it leaves the job.
+// Version 7 keeps a map-only job's lines whole (--reduce none): a map task
+// keeps in each value the TAB that separated it from its key, so that a
+// line ending in a TAB comes back with it. The record of a map-only job is
+// stamped 7: a worker that predates it would drop that TAB and the
+// reducer would join key and value without one. Every other message is
+// stamped 1, which every jetmr reads.
+const Version = 7
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -46,6 +51,8 @@ const (
 	skipVersion = 5
 	// reduceVersion added reduce partitions run on workers.
 	reduceVersion = 6
+	// mapOnlyVersion added the values of map-only jobs kept with their TAB.
+	mapOnlyVersion = 7
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -240,6 +247,10 @@ type Counter struct {
 	Group string `msgpack:"g" json:"group"`
 	Name  string `msgpack:"n" json:"name"`
 	Value int64  `msgpack:"v" json:"value"`
+	// Saturated is set when the counter's sum went past the range of an
+	// int64: Value is then pinned at the bound it passed (math.MaxInt64
+	// or math.MinInt64) and no longer changes.
+	Saturated bool `msgpack:"sat,omitempty" json:"saturated,omitempty"`
 }
 
 // Duration is the task's processing time.
@@ -524,7 +535,9 @@ type PartitionDone struct {
 	// Tasks counts the tasks merged, BytesOut the part file's size.
 	Tasks    uint64 `msgpack:"tasks"`
 	BytesOut int64  `msgpack:"out"`
-	// Counters are what the partition's reduce reported.
+	// Counters are what the partition's reduce reported; Status the last
+	// status message it set, "" if none.
 	Counters []Counter `msgpack:"ctr,omitempty"`
+	Status   string    `msgpack:"status,omitempty"`
 	Err      string    `msgpack:"err,omitempty"`
 }

@@ -3,6 +3,8 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -165,5 +167,90 @@ func TestCountersOnWorkersUnderKills(t *testing.T) {
 	}
 	for _, w := range workers {
 		w.term(t)
+	}
+}
+
+// TestReducerStatus checks that a reducer command's reporter:status line
+// sets the job's status message, as docs/streaming.md says: alone, after
+// a combiner's, the reducer's being the last, and when the partitions are
+// reduced on jetmr worker processes.
+func TestReducerStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	streamingFiles(t, dir)
+	writeTestFile(t, filepath.Join(dir, "status.awk"),
+		`BEGIN { FS = OFS = "\t" } $1 != k { if (NR > 1) print k, s; k = $1; s = 0 } { s += $2 } END { if (NR > 0) print k, s; print "reporter:status:" WHO " " NR > "/dev/stderr" }`+"\n")
+	combiner := `--combiner 'awk -v WHO=combined -f status.awk'`
+	tests := []struct {
+		name, flags string
+		workers     bool
+	}{
+		{"reducer only", "", false},
+		{"after a combiner", combiner, false},
+		{"reduced on workers", combiner + " --reduce-on-workers --transport shared --local-workers 0 --partitions 2", true},
+	}
+	for i, tt := range tests {
+		store, id := filepath.Join(dir, fmt.Sprint("store", i)), fmt.Sprint("status", i)
+		from := []string{"--store", store}
+		if tt.workers {
+			url := plainNATS(t)
+			w := &workerProc{clitest.Start(t, bin, dir, nil, "worker", "--nats", url, "--log-format", "json", "-j", "2")}
+			w.waitUp(t)
+			defer w.term(t)
+			from = []string{"--nats", url}
+		}
+		shell(t, dir, `jetmr mapreduce -q `+strings.Join(from, " ")+` --job `+id+` -i words.txt -o `+id+` --map 'awk -f pairs.awk' `+tt.flags+` --reduce 'awk -v WHO=reduced -f status.awk' --chunk-size 1KiB`)
+		st := jetmr(t, dir, append([]string{"status", "--json", id}, from...)...)
+		var status struct {
+			Message string `json:"status_message"`
+		}
+		if err := json.Unmarshal([]byte(st.stdout), &status); err != nil || st.code != 0 {
+			t.Fatalf("%s: status --json: exit %d, %v\n%s%s", tt.name, st.code, err, st.stdout, st.stderr)
+		}
+		if !strings.HasPrefix(status.Message, "reduced ") {
+			t.Errorf("%s: status_message %q, want the reducer's", tt.name, status.Message)
+		}
+	}
+}
+
+// TestCounterSummaryEdges runs a map command whose counters overflow an
+// int64 when summed over its tasks, and whose group and name hold the
+// summary's separators: the sum saturates instead of wrapping around,
+// and the summary line quotes the group and name so that it reads back
+// one way.
+func TestCounterSummaryEdges(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	streamingFiles(t, dir)
+	writeTestFile(t, filepath.Join(dir, "big.awk"), `{ print $1 "\t1" } END { print "reporter:counter:Big,n,9223372036854775807" > "/dev/stderr"; print "reporter:counter:a;b,x=y,1" > "/dev/stderr" }`+"\n")
+	r := jetmr(t, dir, "mapreduce", "--store", filepath.Join(dir, "store"), "-i", "words.txt", "-o", "out", "--map", "awk -f big.awk", "--reduce", "sum",
+		"--chunk-size", "1KiB", "--report", "run.json")
+	if r.code != 0 {
+		t.Fatalf("mapreduce: exit %d: %s", r.code, r.stderr)
+	}
+	tasks := int(readReport(t, filepath.Join(dir, "run.json"))["tasks"].(float64))
+	if tasks < 2 {
+		t.Fatalf("%d tasks: the sum cannot overflow", tasks)
+	}
+	want := fmt.Sprintf(`jetmr: counters: Big,n=9223372036854775807 (saturated); "a;b","x=y"=%d`, tasks)
+	if !strings.Contains(r.stderr, want+"\n") {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+	var rep struct {
+		Counters []struct {
+			Group, Name string
+			Value       int64
+			Saturated   bool
+		} `json:"counters"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Counters) != 2 || rep.Counters[0].Value != math.MaxInt64 || !rep.Counters[0].Saturated || rep.Counters[1].Saturated {
+		t.Errorf("report counters %+v, want Big,n saturated at the largest int64", rep.Counters)
 	}
 }

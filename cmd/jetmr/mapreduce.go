@@ -56,7 +56,7 @@ the run report and shown in the progress line.`,
 				return usageErr("--key-fields %d is not valid: the key is a line's first N TAB-separated fields, N 1 or more (default 1)", streaming.KeyFields)
 			}
 			if cmd.Flags().Changed("partition-fields") && streaming.PartitionFields < 1 {
-				return usageErr("--partition-fields %d is not valid: use 1 to %d (--key-fields)", streaming.PartitionFields, streaming.KeyFields)
+				return usageErr("--partition-fields %d is not valid: %s", streaming.PartitionFields, job.PartitionFieldsHint(streaming.KeyFields, "--partition-fields", "--key-fields"))
 			}
 			if f.output == "" {
 				return usageErr("mapreduce needs an output directory: add -o DIR")

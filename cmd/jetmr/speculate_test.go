@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,5 +128,63 @@ func TestSpeculativeFlags(t *testing.T) {
 	r := jetmr(t, dir, "each", "--store", filepath.Join(dir, "store"), "-k", "--idempotent", "--speculative", "--", "echo", ":::", "a", "b")
 	if r.code != 0 || r.stdout != "a\nb\n" {
 		t.Errorf("each --idempotent --speculative: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestBackupReportSupersedes runs a pipe job whose last task's first
+// attempt would sleep for a minute: a backup on the idle slot overtakes
+// it, and the run report marks the slow attempt superseded, not failed
+// nor retried; `jetmr report` counts the backups.
+func TestBackupReportSupersedes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var in strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&in, "line %d of the input\n", i)
+	}
+	in.WriteString("LAST\n")
+	writeTestFile(t, filepath.Join(dir, "in.txt"), in.String())
+	writeTestFile(t, filepath.Join(dir, "slow.sh"), `f=$(mktemp) || exit 1
+cat > "$f"
+if grep -qx LAST "$f" && mkdir "`+dir+`/lock" 2>/dev/null; then sleep 60; fi
+sleep 0.05
+tr a-z A-Z < "$f"
+rm -f "$f"
+`)
+	r := jetmr(t, dir, "pipe", "-q", "--store", filepath.Join(dir, "store"), "-j", "2", "--speculative", "-i", "in.txt", "-o", "out.txt",
+		"--chunk-size", "4KiB", "--report", "run.json", "--", "sh", "slow.sh")
+	if r.code != 0 {
+		t.Fatalf("pipe: exit %d: %s", r.code, r.stderr)
+	}
+	var run struct {
+		BackupsRun int `json:"backups_run"`
+		BackupsWon int `json:"backups_won"`
+		Attempts   []struct {
+			Index                       uint64
+			Failed, Retried, Superseded bool
+		} `json:"attempts"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &run); err != nil {
+		t.Fatal(err)
+	}
+	superseded := 0
+	for _, a := range run.Attempts {
+		if a.Failed || a.Retried {
+			t.Errorf("attempt of task %d: failed %v, retried %v; no attempt failed", a.Index, a.Failed, a.Retried)
+		}
+		if a.Superseded {
+			superseded++
+		}
+	}
+	if superseded != 1 || run.BackupsWon != 1 {
+		t.Errorf("%d attempts superseded, %d backups won; want the slow attempt superseded by its backup", superseded, run.BackupsWon)
+	}
+	text := jetmr(t, dir, "report", "run.json")
+	if want := fmt.Sprintf("%d run, 1 won", run.BackupsRun); text.code != 0 || !strings.Contains(text.stdout, "backups") || !strings.Contains(text.stdout, want) {
+		t.Errorf("jetmr report: exit %d, want the backups (%s):\n%s%s", text.code, want, text.stdout, text.stderr)
 	}
 }

@@ -62,7 +62,7 @@ var streamingExamples = []streamingExample{
 	{"map only",
 		`jetmr mapreduce -i events.tsv -o by-time --map 'awk -f swap.awk' --reduce none --key-order numeric-reverse --chunk-size 4KiB`,
 		"cat by-time/part-00000",
-		`awk -f swap.awk events.tsv | LC_ALL=C sort -t "$tab" -k1,1nr`},
+		`awk -f swap.awk events.tsv | LC_ALL=C sort -s -t "$tab" -k1,1nr`},
 	{"combiner",
 		`jetmr mapreduce -i words.txt -o counts --map 'awk -f pairs.awk' --combiner 'awk -f sum.awk' --reduce 'awk -f sum.awk' --chunk-size 1KiB`,
 		"cat counts/part-00000",
@@ -143,7 +143,7 @@ func TestStreamingOptionsNeeded(t *testing.T) {
 			`jetmr mapreduce -q -i events.tsv -o f2 --map cat --reduce 'awk -f first.awk' --key-fields 2 --partition-fields 1 --partitions 4 --chunk-size 4KiB`,
 			"cat f2/part-* | sort", streamingExamples[0].seq},
 		{"one key field",
-			`jetmr mapreduce -q -i events.tsv -o f3 --map cat --reduce 'awk -f first.awk' --key-order text,numeric --partitions 4 --chunk-size 4KiB`,
+			`jetmr mapreduce -q -i events.tsv -o f3 --map cat --reduce 'awk -f first.awk' --key-order text --partitions 4 --chunk-size 4KiB`,
 			"cat f3/part-* | sort", streamingExamples[0].seq},
 		{"not reversed",
 			`jetmr mapreduce -q -i events.tsv -o t1 --map 'awk -f swap.awk' --reduce none --key-order numeric --chunk-size 4KiB`,
@@ -200,5 +200,52 @@ func TestStreamingDocCounters(t *testing.T) {
 	want := strings.TrimSpace(shell(t, dir, seq)) + "\n"
 	if got != want || want == "0\n" {
 		t.Errorf("the counter says %q, wc -w %q", got, want)
+	}
+}
+
+// TestMapOnlyKeepsLines checks that --reduce none gives back the map's own
+// lines byte for byte, those whose last field is empty too (a line ending
+// in a TAB is not its key alone), against the sequential stable sort by
+// the key fields.
+func TestMapOnlyKeepsLines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(5, 6))
+	fields := []string{"", "a", "b", "x", "10", "9"}
+	var in strings.Builder
+	in.WriteString("a\t\nb\t\t\nc\tx\t\n")
+	for range 4000 {
+		// At least one TAB, so that every line has two fields at least and
+		// the key of --key-fields 2 always two fields, as sort reads them.
+		n := 2 + r.IntN(3)
+		f := make([]string, n)
+		for i := range f {
+			f[i] = fields[r.IntN(len(fields))]
+		}
+		in.WriteString(strings.Join(f, "\t") + "\n")
+	}
+	writeTestFile(t, filepath.Join(dir, "in.tsv"), in.String())
+	tests := []struct{ name, flags, sortKeys string }{
+		{"one key field", "", "-k1,1"},
+		{"two key fields", "--key-fields 2", "-k1,2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+			got := shell(t, dir, "set -e; jetmr mapreduce -q -i in.tsv -o "+out+" --map cat --reduce none --chunk-size 4KiB "+tt.flags+"; cat "+out+"/part-00000")
+			want := shell(t, dir, "LC_ALL=C sort -s -t \"$(printf '\\t')\" "+tt.sortKeys+" in.tsv")
+			if strings.Count(want, "\n") != 4003 {
+				t.Fatalf("the sequential sort printed %d lines", strings.Count(want, "\n"))
+			}
+			if got != want {
+				gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+				for i := range min(len(gl), len(wl)) {
+					if gl[i] != wl[i] {
+						t.Fatalf("line %d: jetmr printed %q, the sequential sort %q", i+1, gl[i], wl[i])
+					}
+				}
+				t.Fatalf("jetmr printed %d lines, the sequential sort %d", len(gl), len(wl))
+			}
+		})
 	}
 }
