@@ -250,7 +250,7 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	case errors.Is(err, context.Canceled):
 		return interruptedError{interruptedMessage(cfg)}
 	case errors.Is(err, job.ErrTasksFailed):
-		err = fmt.Errorf("%w%s", err, failedHint(cfg))
+		err = fmt.Errorf("%w%s", err, failedHint(cfg, report))
 	}
 	if report != nil {
 		if !f.quiet {
@@ -317,7 +317,7 @@ func resumeCommand(id string) string {
 		case a == "--job":
 			skip = true
 			continue
-		case strings.HasPrefix(a, "--job=") || a == "--resume":
+		case strings.HasPrefix(a, "--job=") || a == "--resume" || a == "--retry-failed":
 			continue
 		}
 		args = append(args, shellQuote(a))
