@@ -3,6 +3,8 @@ package main_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,5 +42,45 @@ func TestSkipBudgetRaisedOnResume(t *testing.T) {
 	}
 	if rejects := readRejects(t, filepath.Join(dir, "out.txt.rejected")); len(rejects) != 3 {
 		t.Errorf("rejects file holds %d records, want 3: %v", len(rejects), rejects)
+	}
+}
+
+// TestStatusNextStepWorks fails a job's task, then runs the job's command
+// again with the flags jetmr status says to add: it completes the job.
+// A job with failed tasks needs --retry-failed; plain --resume would fail
+// again.
+func TestStatusNextStepWorks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Repeat("some words here\n", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	args := []string{"pipe", "--store", store, "-i", in, "-o", "out.txt", "--retries", "0", "--job", "st1",
+		"--", "sh", "-c", failThenCat, "started", filepath.Join(dir, "go")}
+	if r := jetmr(t, dir, args...); r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	st := jetmr(t, dir, "status", "st1", "--store", store)
+	m := regexp.MustCompile(`run the job's command again with (--job \S+ --resume(?: --retry-failed)?) added`).FindStringSubmatch(st.stdout)
+	if st.code != 0 || m == nil {
+		t.Fatalf("status: exit %d, no flags to continue the job:\n%s%s", st.code, st.stdout, st.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The flags go before "--", which starts the job's command.
+	dash := slices.Index(args, "--")
+	again := append(append(slices.Clone(args[:dash]), strings.Fields(m[1])...), args[dash:]...)
+	// Drop the original --job ID: the status flags name it.
+	i := slices.Index(again, "--job")
+	again = slices.Delete(again, i, i+2)
+	r := jetmr(t, dir, again...)
+	if r.code != 0 {
+		t.Fatalf("jetmr %q: exit %d; stderr:\n%s", again, r.code, r.stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "out.txt")); err != nil || string(got) != strings.Repeat("some words here\n", 100) {
+		t.Fatalf("output after continuing: %v\n%.200s", err, got)
 	}
 }
