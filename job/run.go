@@ -186,12 +186,19 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		s.annotate(stats)
 		runErr = writeRejects(s.rejects, stats.Skipped)
 	}
+	// A reducer command that failed once every task succeeded leaves a
+	// run that is complete but for its reduce: the report says what ran.
+	var reduceErr *schema.TaskError
+	reduceFailed := stats != nil && len(stats.Dead) == 0 && errors.As(runErr, &reduceErr)
 	endErr := s.end(stats, runErr)
-	s.saveFinal(stats, runErr == nil)
+	s.saveFinal(stats, runErr == nil || reduceFailed)
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
 			return s.report(stats), s.tasksFailed(stats)
+		}
+		if reduceFailed {
+			return s.report(stats), runErr
 		}
 		return nil, runErr
 	}

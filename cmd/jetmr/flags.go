@@ -251,6 +251,8 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		return interruptedError{interruptedMessage(cfg)}
 	case errors.Is(err, job.ErrTasksFailed):
 		err = fmt.Errorf("%w%s", err, failedHint(cfg, report))
+	case kept && errors.As(err, new(*schema.TaskError)):
+		err = fmt.Errorf("%w%s", err, reduceFailedHint(cfg))
 	}
 	if report != nil {
 		if !f.quiet {

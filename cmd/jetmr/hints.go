@@ -140,6 +140,17 @@ func failedHint(cfg job.Config, rep *report.Report) string {
 	return fmt.Sprintf("\nrun the failed tasks again, once fixed, with:\n  %s%s", cmd, note)
 }
 
+// reduceFailedHint says how to run job cfg again once the reducer command
+// that failed it is fixed: its tasks are done, so a resume runs the
+// reduce alone.
+func reduceFailedHint(cfg job.Config) string {
+	if why := unresumable(cfg); why != "" {
+		return "; " + why
+	}
+	cmd, note := resumeHint(cfg.ID, "")
+	return fmt.Sprintf("\nrun the reduce again, once the reducer is fixed, with:\n  %s%s", cmd, note)
+}
+
 // skipNeeded counts the bad records a run found: those it skipped and
 // those of the tasks refused for going over --skip-bad-records. It
 // returns 0 when no task was refused so.

@@ -84,3 +84,44 @@ func TestStatusNextStepWorks(t *testing.T) {
 		t.Fatalf("output after continuing: %v\n%.200s", err, got)
 	}
 }
+
+// TestReducerFailureHintWorks fails a mapreduce job's reducer command
+// after every map task succeeded: jetmr prints the run's summary and the
+// command that runs the reduce again, status counts every task done, and
+// the printed command, once the reducer script is fixed, completes the
+// job.
+func TestReducerFailureHintWorks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte("a b\nc d\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script("m.sh", `tr ' ' '\n' | sed 's/$/\t1/'`)
+	script("r.sh", "echo reducer broke >&2; exit 4")
+	store := t.TempDir()
+	r := jetmr(t, dir, "mapreduce", "--store", store, "-i", "in.txt", "-o", "out", "--job", "rj", "--map", "./m.sh", "--reduce", "./r.sh")
+	if r.code != 1 || !strings.Contains(r.stderr, "jetmr: job rj: 1 tasks") || !strings.Contains(r.stderr, "reducer broke") {
+		t.Fatalf("exit %d, want 1 with the summary and the reducer's stderr; stderr:\n%s", r.code, r.stderr)
+	}
+	line := hintAfter(r.stderr, "run the reduce again, once the reducer is fixed, with:")
+	if line == "" {
+		t.Fatalf("no command to run the reduce again:\n%s", r.stderr)
+	}
+	if st := jetmr(t, dir, "status", "rj", "--store", store); !strings.Contains(st.stdout, "tasks:         1/1 done") {
+		t.Errorf("status does not count the tasks done:\n%s", st.stdout)
+	}
+	script("r.sh", "exec sort")
+	r = runHint(t, dir, line)
+	if r.code != 0 {
+		t.Fatalf("printed hint %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out", "part-00000"))
+	if err != nil || string(got) != "a\t1\nb\t1\nc\t1\nd\t1\n" {
+		t.Fatalf("output: %v %q", err, got)
+	}
+}
