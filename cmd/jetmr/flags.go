@@ -209,6 +209,14 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 	return f.local, nil
 }
 
+// hideSkipFlags hides --skip-bad-records and --rejects from the help of a
+// command whose tasks are not bisected (each, migrate): they stay
+// registered so that giving them is refused with a message saying why.
+func (f *commonFlags) hideSkipFlags(cmd *cobra.Command) {
+	_ = cmd.Flags().MarkHidden("skip-bad-records")
+	_ = cmd.Flags().MarkHidden("rejects")
+}
+
 // runJob runs cfg and prints the summary, dead letters and report.
 func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Config) error {
 	stderr := stderrLines(cmd.ErrOrStderr(), f.logFormat, cfg.Logger)

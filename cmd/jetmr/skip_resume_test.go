@@ -125,3 +125,27 @@ func TestReducerFailureHintWorks(t *testing.T) {
 		t.Fatalf("output: %v %q", err, got)
 	}
 }
+
+// TestSkipFlagsHiddenWhereRefused checks that the help of each and
+// migrate, which refuse --skip-bad-records and --rejects, does not list
+// them, and that pipe's and mapreduce's do.
+func TestSkipFlagsHiddenWhereRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cmd    string
+		listed bool
+	}{{"each", false}, {"migrate", false}, {"pipe", true}, {"mapreduce", true}} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			t.Parallel()
+			r := jetmr(t, t.TempDir(), tc.cmd, "--help")
+			if r.code != 0 {
+				t.Fatalf("%s --help: exit %d; stderr:\n%s", tc.cmd, r.code, r.stderr)
+			}
+			for _, flag := range []string{"--skip-bad-records", "--rejects"} {
+				if strings.Contains(r.stdout, flag) != tc.listed {
+					t.Errorf("%s --help lists %s: %v, want %v", tc.cmd, flag, !tc.listed, tc.listed)
+				}
+			}
+		})
+	}
+}
