@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -147,5 +148,56 @@ func TestSkipFlagsHiddenWhereRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSkippedNamedInInputOrder skips a bad line early in the input, in a
+// task made slow to finish last, and one near its end: the warning names
+// the early one first. Read from standard input, the rejects file names
+// the input "-", as the user gave it.
+func TestSkippedNamedInInputOrder(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var in strings.Builder
+	for i := 1; i <= 6000; i++ {
+		switch i {
+		case 11, 5990:
+			fmt.Fprintf(&in, "BAD %d\n", i)
+		case 12:
+			in.WriteString("SLOW\n")
+		default:
+			fmt.Fprintf(&in, "%d\n", i)
+		}
+	}
+	path := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(path, []byte(in.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `/^BAD/ { exit 3 } /^SLOW/ { system("sleep 0.3"); next } { print $0 * 2 }`
+	r := jetmr(t, dir, "pipe", "--store", t.TempDir(), "-i", path, "-o", "out.txt", "--chunk-size", "8KiB", "--retries", "0",
+		"--skip-bad-records", "2", "--", "awk", script)
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if want := fmt.Sprintf("left out of the output (--skip-bad-records), first %s line 11 ", path); !strings.Contains(r.stderr, want) {
+		t.Errorf("warning does not name line 11 first (%q):\n%s", want, r.stderr)
+	}
+	line := fmt.Sprintf("%s pipe --store %s -i - -o out2.txt --chunk-size 8KiB --retries 0 --skip-bad-records 2 -- awk '%s' < in.txt",
+		bin, t.TempDir(), script)
+	r = runHint(t, dir, line)
+	if r.code != 0 {
+		t.Fatalf("from stdin: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	rejects := readRejects(t, filepath.Join(dir, "out2.txt.rejected"))
+	if len(rejects) != 2 {
+		t.Fatalf("rejects file holds %d records, want 2: %v", len(rejects), rejects)
+	}
+	for _, rj := range rejects {
+		if rj["path"] != "-" {
+			t.Errorf("reject of standard input names %v, want -", rj["path"])
+		}
+	}
+	if rejects[0]["record"] != "BAD 11\n" {
+		t.Errorf("first reject %v, want BAD 11", rejects[0])
 	}
 }
