@@ -113,13 +113,17 @@ func TestReducerFailureHintWorks(t *testing.T) {
 	if line == "" {
 		t.Fatalf("no command to run the reduce again:\n%s", r.stderr)
 	}
-	if st := jetmr(t, dir, "status", "rj", "--store", store); !strings.Contains(st.stdout, "tasks:         1/1 done") {
+	if st := jetmr(t, dir, "status", "rj", "--store", store); !regexp.MustCompile(`tasks:\s+1/1 done`).MatchString(st.stdout) {
 		t.Errorf("status does not count the tasks done:\n%s", st.stdout)
 	}
 	script("r.sh", "exec sort")
 	r = runHint(t, dir, line)
 	if r.code != 0 {
 		t.Fatalf("printed hint %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
+	}
+	// The resumed run read nothing: status says whose bytes it shows.
+	if st := jetmr(t, dir, "status", "rj", "--store", store); !regexp.MustCompile(`bytes \(last run\):\s+0 B in`).MatchString(st.stdout) {
+		t.Errorf("status does not label the resumed run's bytes as its own:\n%s", st.stdout)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "out", "part-00000"))
 	if err != nil || string(got) != "a\t1\nb\t1\nc\t1\nd\t1\n" {
