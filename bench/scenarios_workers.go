@@ -154,7 +154,9 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 	}
 	local := &Contender{Name: "wordcount: embedded, one process (default -j)", Jetmr: true}
 	s.Contenders = append(s.Contenders, local)
-	transports := []string{"object", "shared"}
+	// sharedReduce is --transport shared with the partitions reduced on
+	// the workers (--reduce-on-workers).
+	transports := []string{"object", "shared", sharedReduce}
 	type key struct {
 		n  int
 		tr string
@@ -162,8 +164,8 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 	remote := map[key]*Contender{}
 	for _, n := range workerCounts {
 		for _, tr := range transports {
-			remote[key{n, tr}] = &Contender{Name: fmt.Sprintf("wordcount: %d worker processes of %d slot(s) each on loopback, --local-workers 0 --partitions %d --transport %s",
-				n, workerSlots(n), n, tr), Jetmr: true}
+			remote[key{n, tr}] = &Contender{Name: fmt.Sprintf("wordcount: %d worker processes of %d slot(s) each on loopback, --local-workers 0 --partitions %d %s",
+				n, workerSlots(n), n, strings.Join(transportArgs(tr), " ")), Jetmr: true}
 			s.Contenders = append(s.Contenders, remote[key{n, tr}])
 		}
 	}
@@ -197,25 +199,25 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 	gib := float64(size) / GiB
 	for _, n := range workerCounts {
 		for _, tr := range transports {
-			c := remote[key{n, tr}]
+			c, flags := remote[key{n, tr}], strings.Join(transportArgs(tr), " ")
 			var target *Target
 			if n == 2 {
 				target = &Target{Op: "<=", Value: workersVsLocalTarget}
 			}
-			s.metric(fmt.Sprintf("wordcount: %d workers --transport %s / embedded (wall)", n, tr), c.MedianSeconds()/local.MedianSeconds(), "", target)
-			s.metric(fmt.Sprintf("wordcount: %d workers --transport %s: CPU-s per GiB over embedded", n, tr),
+			s.metric(fmt.Sprintf("wordcount: %d workers %s / embedded (wall)", n, flags), c.MedianSeconds()/local.MedianSeconds(), "", target)
+			s.metric(fmt.Sprintf("wordcount: %d workers %s: CPU-s per GiB over embedded", n, flags),
 				(median(c.Samples, total)-median(local.Samples, cpu))/gib, "CPU-s/GiB", nil)
 			var shareTarget *Target
 			if n == 4 {
 				shareTarget = &Target{Op: "<=", Value: submitterShareTarget}
 			}
-			s.metric(fmt.Sprintf("wordcount: %d workers --transport %s: submitter CPU / all CPU", n, tr),
+			s.metric(fmt.Sprintf("wordcount: %d workers %s: submitter CPU / all CPU", n, flags),
 				median(c.Samples, func(x Sample) float64 { return x.CPUSeconds / total(x) }), "", shareTarget)
 			for _, part := range []struct {
 				name string
 				f    func(Sample) float64
 			}{{"submitter", cpu}, {"workers", func(x Sample) float64 { return x.WorkerCPUSeconds }}, {"server", func(x Sample) float64 { return x.ServerCPUSeconds }}} {
-				s.metric(fmt.Sprintf("wordcount: %d workers --transport %s: CPU-s of the %s", n, tr, part.name), median(c.Samples, part.f), "CPU-s", nil)
+				s.metric(fmt.Sprintf("wordcount: %d workers %s: CPU-s of the %s", n, flags, part.name), median(c.Samples, part.f), "CPU-s", nil)
 			}
 		}
 		s.metric(fmt.Sprintf("wordcount: %d workers: CPU-s per GiB shipped (object - shared)", n),
@@ -223,6 +225,18 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 			&Target{Op: "<=", Value: shipCPUTarget})
 	}
 	return nil
+}
+
+// sharedReduce names, among the word count's transports, --transport
+// shared with --reduce-on-workers.
+const sharedReduce = "shared-reduce"
+
+// transportArgs are the flags of one of the word count's transports.
+func transportArgs(tr string) []string {
+	if tr == sharedReduce {
+		return []string{"--transport", "shared", "--reduce-on-workers"}
+	}
+	return []string{"--transport", tr}
 }
 
 // workerSlots is the -j of each of n worker processes: as many slots in
@@ -239,8 +253,8 @@ func wordcountOnWorkers(b *bench, url, in string, n int, transport string, rep i
 	}
 	out := b.fresh("wc-remote")
 	server := selfCPU()
-	res, report, err := b.runJetmr("mapreduce", "--nats", url, "--local-workers", "0", "--transport", transport,
-		"--partitions", strconv.Itoa(n), "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
+	args := append([]string{"mapreduce", "--nats", url, "--local-workers", "0"}, transportArgs(transport)...)
+	res, report, err := b.runJetmr(append(args, "--partitions", strconv.Itoa(n), "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)...)
 	server = selfCPU() - server
 	workers, serr := stop()
 	if err == nil {
@@ -257,12 +271,12 @@ func wordcountOnWorkers(b *bench, url, in string, n int, transport string, rep i
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("%d workers --transport %s run %d", n, transport, rep)
+	what := fmt.Sprintf("%d workers %s run %d", n, strings.Join(transportArgs(transport), " "), rep)
 	if err := compareCounts(what, got, "the embedded run", want); err != nil {
 		return err
 	}
-	progress("workers wordcount %d/%d %d workers, --transport %s: %.3fs; CPU-s submitter %.2f, workers %.2f, server %.2f",
-		rep, b.n, n, transport, res.Wall.Seconds(), res.CPU.Seconds(), workers.Seconds(), server.Seconds())
+	progress("workers wordcount %d/%d %d workers, %s: %.3fs; CPU-s submitter %.2f, workers %.2f, server %.2f",
+		rep, b.n, n, strings.Join(transportArgs(transport), " "), res.Wall.Seconds(), res.CPU.Seconds(), workers.Seconds(), server.Seconds())
 	return nil
 }
 

@@ -3,9 +3,12 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/schema"
@@ -121,4 +124,45 @@ func TestSyncAlways(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Close()
+}
+
+// TestProvisionReduceStream: a job that reduces on workers gets a
+// work-queue stream of reduce tasks, which DeleteJob removes with the
+// others; other jobs get none.
+func TestProvisionReduceStream(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := broker.Open(ctx, broker.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	plain, err := b.ProvisionJob(ctx, "plain", broker.ProvisionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Reduce != nil {
+		t.Error("a job without reduce on workers got a reduce stream")
+	}
+	if _, err := b.JS.Stream(ctx, schema.ReduceStream("plain")); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("reduce stream of a plain job: %v, want not found", err)
+	}
+	streams, err := b.ProvisionJob(ctx, "red", broker.ProvisionOptions{Reduce: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := streams.Reduce.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Retention != jetstream.WorkQueuePolicy || !slices.Equal(info.Config.Subjects, []string{schema.ReduceSubjects("red")}) {
+		t.Errorf("reduce stream: retention %s, subjects %q", info.Config.Retention, info.Config.Subjects)
+	}
+	if err := b.DeleteJob(ctx, "red"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.JS.Stream(ctx, schema.ReduceStream("red")); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("reduce stream after DeleteJob: %v, want not found", err)
+	}
 }

@@ -23,6 +23,9 @@ type JobStreams struct {
 	// Results keeps every task result until the job is deleted, so that the
 	// reducer can replay them.
 	Results jetstream.Stream
+	// Reduce is the work-queue stream of the job's reduce tasks, when
+	// ProvisionOptions.Reduce asked for it; nil otherwise.
+	Reduce jetstream.Stream
 }
 
 // ProvisionOptions tune a job's streams.
@@ -30,6 +33,9 @@ type ProvisionOptions struct {
 	// Replicas of the streams, 1 or 3 on a cluster. Default: the broker's
 	// [Config.Replicas].
 	Replicas int
+	// Reduce creates the work-queue stream of reduce tasks too, for a job
+	// that reduces its partitions on workers.
+	Reduce bool
 }
 
 // ProvisionJob creates (or finds, with the same configuration) the streams
@@ -59,7 +65,20 @@ func (b *Broker) ProvisionJob(ctx context.Context, job string, opts ProvisionOpt
 	if err != nil {
 		return nil, fmt.Errorf("creating result stream of job %s: %w", job, err)
 	}
-	return &JobStreams{Tasks: tasks, Results: results}, nil
+	js := &JobStreams{Tasks: tasks, Results: results}
+	if !opts.Reduce {
+		return js, nil
+	}
+	js.Reduce, err = b.jobStream(ctx, opts.Replicas, jetstream.StreamConfig{
+		Name:        schema.ReduceStream(job),
+		Description: "jetmr reduce tasks of job " + job,
+		Subjects:    []string{schema.ReduceSubjects(job)},
+		Retention:   jetstream.WorkQueuePolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating reduce stream of job %s: %w", job, err)
+	}
+	return js, nil
 }
 
 // jobStream creates or updates a file stream of a job with the given
@@ -73,11 +92,11 @@ func (b *Broker) jobStream(ctx context.Context, replicas int, cfg jetstream.Stre
 	return s, err
 }
 
-// DeleteJob removes a job's streams and its object store. Missing ones
+// DeleteJob removes a job's streams (its reduce stream too) and its object store. Missing ones
 // are not an error.
 func (b *Broker) DeleteJob(ctx context.Context, job string) error {
 	var errs []error
-	for _, name := range []string{schema.TaskStream(job), schema.ResultStream(job), "OBJ_" + schema.DataBucket(job)} {
+	for _, name := range []string{schema.TaskStream(job), schema.ResultStream(job), schema.ReduceStream(job), "OBJ_" + schema.DataBucket(job)} {
 		if err := b.JS.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			errs = append(errs, fmt.Errorf("deleting stream %s: %w", name, err))
 		}

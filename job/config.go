@@ -201,6 +201,13 @@ type MapReduceConfig struct {
 	// per key field, separated by commas, the last applying to the fields
 	// after it (see schema.ParseKeyOrder).
 	KeyOrder string
+	// ReduceOnWorkers runs each reduce partition on a worker rather than in
+	// this process: once every map task is complete, a worker takes the
+	// reduce task of each partition, merges the partition's results and
+	// writes its part file next to Output, which this process renames into
+	// place. It needs workers over NATS (Broker.URL, no LocalWorkers) that
+	// share the output folder (Transport "shared"), and a local Output.
+	ReduceOnWorkers bool
 }
 
 // EachConfig holds the settings of an each job (schema.KindEach), besides

@@ -231,7 +231,8 @@ func lockedJobs(dir, id string, info broker.StoreInfo) ([]Status, error) {
 }
 
 // leftovers are the files a job keeps outside its store until it is done:
-// its staged output, spill files and join file.
+// its staged output, spill files and join file, and the part files its
+// workers wrote (--reduce-on-workers).
 func leftovers(rec schema.JobRecord, store string) []string {
 	paths := []string{
 		spillPath(rec.ID, store),
@@ -239,6 +240,9 @@ func leftovers(rec schema.JobRecord, store string) []string {
 	}
 	if rec.Output != "" {
 		paths = append(paths, reducer.TempPath(rec.Output, rec.ID))
+		if rec.ReduceOnWorkers {
+			paths = append(paths, reducer.PartsDir(rec.Output, rec.ID)) // the part files the workers wrote
+		}
 		if stage := filepath.Dir(rec.Output); filepath.Base(filepath.Dir(stage)) == objectStageDir {
 			paths = append(paths, stage) // an s3:// output's staging folder
 		}

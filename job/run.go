@@ -91,7 +91,7 @@ func runOn(ctx context.Context, b *broker.Broker, cfg Config) (*report.Report, e
 // provision creates, or finds, the job's streams and, for transport
 // "object", its object store.
 func (s *session) provision(ctx context.Context) error {
-	if _, err := s.b.ProvisionJob(ctx, s.record.ID, broker.ProvisionOptions{}); err != nil {
+	if _, err := s.b.ProvisionJob(ctx, s.record.ID, broker.ProvisionOptions{Reduce: s.record.ReduceOnWorkers}); err != nil {
 		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	if s.record.Transport != schema.TransportObject {
@@ -428,6 +428,12 @@ func (p *plan) spillDir() (string, error) {
 
 // keyedSink is the sink of a mapreduce job.
 func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
+	if s.record.ReduceOnWorkers {
+		return reducer.NewPartsSink(reducer.PartsConfig{
+			JS: s.b.JS, Job: s.record, Counters: s.reduced,
+			Sync: s.cfg.Broker.Sync == broker.SyncAlways, Replace: s.cfg.Force,
+		})
+	}
 	return reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,

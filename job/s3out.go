@@ -120,6 +120,9 @@ func (o *objectOutput) upload(ctx context.Context) error {
 // runWithObjectOutput runs a job with run, staging an s3:// output and
 // uploading it once the job completes.
 func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*report.Report, error)) (*report.Report, error) {
+	if err := checkReduceOnWorkers(cfg); err != nil {
+		return nil, err // before the object store is reached
+	}
 	out, err := stageObjectOutput(ctx, &cfg)
 	if err != nil || out == nil {
 		if err != nil {

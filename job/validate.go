@@ -184,6 +184,7 @@ func check(cfg Config) error {
 	bad(err)
 	_, err = transport(cfg.Transport, cfg.Broker.URL != "")
 	bad(err)
+	bad(checkReduceOnWorkers(cfg))
 	return errors.Join(errs...)
 }
 
@@ -235,6 +236,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	p.record.TaperSlots = p.taperSlots()
 	p.record.S3 = p.s3
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
+	p.record.ReduceOnWorkers = cfg.ReduceOnWorkers
 	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
 		in.Max = spooledChunkMax // spooled chunks do not travel in messages
 		p.source = in
@@ -655,4 +657,27 @@ func CheckMemFree(memFree int64) error {
 	}
 	return badInput("--memfree %s is more than the %s of memory this machine has (or its cgroup allows), so no task would ever start: give less, e.g. --memfree %dMiB",
 		humanize.IBytes(uint64(memFree)), humanize.IBytes(uint64(total)), total/8>>20)
+}
+
+// checkReduceOnWorkers checks that a job that reduces its partitions on
+// workers has workers that can: outside ones, sharing the output folder.
+func checkReduceOnWorkers(cfg Config) error {
+	if !cfg.ReduceOnWorkers {
+		return nil
+	}
+	const setting = "Config.ReduceOnWorkers"
+	tr, _ := transport(cfg.Transport, cfg.Broker.URL != "")
+	switch {
+	case cfg.Kind != schema.KindMapReduce:
+		return badSetting(setting, "reducing partitions on workers is for mapreduce jobs: drop --reduce-on-workers")
+	case cfg.Broker.URL == "":
+		return badSetting(setting, "reducing partitions on workers needs workers over NATS: add --nats URL and start jetmr worker processes, or drop --reduce-on-workers")
+	case cfg.LocalWorkers > 0:
+		return badSetting(setting, "reducing partitions on workers runs them on outside workers only: drop --local-workers, or drop --reduce-on-workers")
+	case tr != schema.TransportShared:
+		return badSetting(setting, "reducing partitions on workers needs workers that share the output folder: add --transport shared, or drop --reduce-on-workers")
+	case objstore.IsURL(cfg.Output):
+		return badSetting(setting, "reducing partitions on workers writes part files into a shared folder, not to %s: choose a local -o, or drop --reduce-on-workers", cfg.Output)
+	}
+	return nil
 }

@@ -45,6 +45,16 @@
 // (schema.Task.Backup) that fails is acknowledged and dropped, never
 // retried nor dead-lettered: the original attempt decides.
 //
+// For a job that reduces its partitions on workers
+// (schema.JobRecord.ReduceOnWorkers) the Pool runs a reduce worker next to
+// the job's Worker, while the job runs and while it commits: it takes the
+// job's reduce tasks one at a time from their shared durable consumer,
+// has [reducer.RunPartition] merge the partition into a part file in the
+// job's parts folder, sends heartbeats meanwhile, announces the part on
+// the partition's done subject and then acknowledges the task. A task
+// interrupted (the worker stops) is handed back; one killed returns after
+// the ack wait and is reduced again from the results stream.
+//
 // The package must not touch the job's output files, the results stream's
 // consumer or the jobs bucket's records: merging results and writing
 // output belong to package reducer, and a job's life cycle to package job.

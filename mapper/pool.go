@@ -237,7 +237,9 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 		p.refuse(id, err)
 		return
 	}
-	if rec.State != schema.StateRunning {
+	// A job that reduces its partitions on workers needs them while it
+	// commits: its reduce tasks are published then.
+	if rec.State != schema.StateRunning && !(rec.ReduceOnWorkers && rec.State == schema.StateCommitting) {
 		p.stop(id, "it is "+rec.State)
 		if rec.State == schema.StateDone {
 			p.dropSpill(id) // a failed or stopped job keeps them for a resume
@@ -264,6 +266,36 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 		p.runJob(taskCtx, jobCtx, job)
 		return nil
 	})
+	if rec.ReduceOnWorkers {
+		g.Go(func() error {
+			p.runReduce(jobCtx, job)
+			return nil
+		})
+	}
+}
+
+// runReduce takes a job's reduce tasks until the job stops or its reduce
+// stream is deleted, binding again after transient failures.
+func (p *Pool) runReduce(jobCtx context.Context, job *Job) {
+	log := p.log.With().Str("job", job.Record.ID).Logger()
+	ackWait := p.cfg.AckWait
+	if ackWait <= 0 {
+		ackWait = 30 * time.Second // as each job's Worker
+	}
+	w := &reduceWorker{js: p.cfg.Broker.JS, job: job, name: p.cfg.Name, ackWait: ackWait,
+		memory: job.Record.Memory * 3 / 8, log: log}
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := w.run(jobCtx)
+		if jobCtx.Err() != nil || errors.Is(err, ErrJobGone) {
+			return
+		}
+		log.Debug().Err(err).Dur("retry_in", wait).Msg("reduce worker stopped; binding again")
+		select {
+		case <-jobCtx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // runJob runs a job's worker until the job stops or its task consumer is

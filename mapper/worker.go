@@ -396,9 +396,11 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 	}
 	crashpoint.Hit("task.processed")
 	if err := w.publishOutputs(ctx, base, outs); err != nil {
-		for _, o := range outs {
-			removeSpill(o)
-		}
+		// The spill files stay: a publish that failed on the client's side
+		// (the job stopping, a lost ack) may have been stored, and so may
+		// the partitions published before it; a result must never name a
+		// file that is gone. The job's spill folder goes when its output
+		// is complete or it is discarded.
 		w.log.Warn().Err(err).Uint64("task", task.Index).Msg("storing results failed; the task will be redelivered")
 		_ = msg.NakWithDelay(time.Second)
 		return

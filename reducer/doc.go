@@ -16,6 +16,16 @@
 // its join file; [CountSink] counts migrate batches. Output files are written under temporary names and renamed
 // into place only when complete.
 //
+// A job that reduces its partitions on workers
+// (schema.JobRecord.ReduceOnWorkers) has a [PartsSink] instead of a
+// KeyedSink: it merges nothing, and at Commit publishes one reduce task
+// per partition (the only tasks this package publishes), waits for each
+// partition's done message and renames the part files they name into the
+// output. On the worker, [RunPartition] merges one partition from its
+// results subject with the same duplicate check by task index, through a
+// one-partition KeyedSink that keeps the results' spill files, so that a
+// second worker can merge the partition again.
+//
 // The reducer reaches the job it merges for through one [Session]
 // interface only. It must not acknowledge or republish tasks (the mappers
 // do, or the Session on a --retry-failed round) nor change a job's record

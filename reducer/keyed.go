@@ -74,6 +74,9 @@ type KeyedConfig struct {
 	// Replace lets the output replace a directory or file that exists at
 	// Dir when it is published (--force); without it that is an error.
 	Replace bool
+	// keepInputs keeps the results' spill files at Commit, and the sink's
+	// own runs in WorkDir for its owner to remove (see [RunPartition]).
+	keepInputs bool
 }
 
 // DefaultFoldMemory is the fold state a [KeyedSink] keeps in memory when
@@ -729,6 +732,9 @@ func (s *KeyedSink) cleanFoldRuns() {
 
 func (s *KeyedSink) cleanRuns() {
 	s.cleanFoldRuns()
+	if s.cfg.keepInputs {
+		return
+	}
 	for p := range s.kept {
 		for _, k := range s.kept[p] {
 			os.Remove(k.path)

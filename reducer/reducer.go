@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,20 +73,21 @@ type Config struct {
 // partition. The only state kept elsewhere is an ordered output file's
 // checkpoint (see [OrderedSink]).
 type Reducer struct {
-	cfg       Config
-	parts     int
-	merged    map[uint64][]bool // task index -> partitions merged, for incomplete tasks
-	done      doneSet
-	nDone     uint64
-	completed atomic.Uint64 // nDone, for other goroutines
-	taken     atomic.Uint64 // stream sequence of the last result message taken in
-	busy      atomic.Bool   // a result is being handled (a merge may block on a slow reader)
-	stats     *report.Stats
-	dead      []report.DeadLetter
-	dropped   int
-	skipped   int        // bad records left out of the output (skip mode)
-	replayEnd uint64     // last stream sequence stored before this run
-	mu        sync.Mutex // held by the loop while it handles a message, for Progress
+	cfg        Config
+	parts      int
+	merged     map[uint64][]bool // task index -> partitions merged, for incomplete tasks
+	done       doneSet
+	nDone      uint64
+	completed  atomic.Uint64 // nDone, for other goroutines
+	taken      atomic.Uint64 // stream sequence of the last result message taken in
+	busy       atomic.Bool   // a result is being handled (a merge may block on a slow reader)
+	stats      *report.Stats
+	dead       []report.DeadLetter
+	dropped    int
+	skipped    int        // bad records left out of the output (skip mode)
+	replayEnd  uint64     // last stream sequence stored before this run
+	donePrefix string     // the subjects of partitions' done messages
+	mu         sync.Mutex // held by the loop while it handles a message, for Progress
 }
 
 // Progress is what a reducer has merged so far, the figures of its
@@ -133,7 +135,7 @@ func New(cfg Config) (*Reducer, error) {
 	return &Reducer{
 		cfg: cfg, parts: max(cfg.Job.Partitions, 1),
 		merged: make(map[uint64][]bool), done: doneSet{above: make(map[uint64]struct{})},
-		stats: stats,
+		stats: stats, donePrefix: strings.TrimSuffix(schema.DoneSubjects(cfg.Job.ID), ">"),
 	}, nil
 }
 
@@ -265,6 +267,9 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 	md, mdErr := m.Metadata()
 	if mdErr == nil {
 		r.taken.Store(md.Sequence.Stream)
+	}
+	if strings.HasPrefix(m.Subject(), r.donePrefix) {
+		return nil // a partition reduced on a worker: its [PartsSink] reads it
 	}
 	if m.Subject() == schema.MalformedSubject(r.cfg.Job.ID) {
 		r.stats.Malformed = append(r.stats.Malformed, string(m.Data()))

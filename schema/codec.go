@@ -3,6 +3,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -107,6 +108,9 @@ func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	j.V = versionFor(j.Header > 0 || j.HeaderOnce, j.SkipBad > 0)
 	if j.streaming() && j.V < streamingVersion {
 		j.V = streamingVersion
+	}
+	if j.ReduceOnWorkers {
+		j.V = reduceVersion
 	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
@@ -230,3 +234,60 @@ func versionFor(header, skip bool) int {
 	}
 	return baseVersion
 }
+
+// EncodeReduceTask encodes t, stamping the [Version] that carries it.
+func EncodeReduceTask(t ReduceTask) ([]byte, error) {
+	t.V = reduceVersion
+	return msgpack.Marshal(&t)
+}
+
+// DecodeReduceTask decodes and validates a reduce task.
+func DecodeReduceTask(data []byte) (ReduceTask, error) {
+	var t ReduceTask
+	if err := decode(data, &t); err != nil {
+		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w", err)
+	}
+	if err := checkVersion(t.V); err != nil {
+		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w", err)
+	}
+	switch {
+	case ValidateJobID(t.Job) != nil:
+		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w: bad job ID %q", ErrMalformed, t.Job)
+	case t.Partition < 0 || t.Partition >= maxPartitions:
+		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w: partition %d", ErrMalformed, t.Partition)
+	case t.Dir == "":
+		return ReduceTask{}, fmt.Errorf("decoding reduce task: %w: no parts folder", ErrMalformed)
+	}
+	return t, nil
+}
+
+// EncodePartitionDone encodes d, stamping the [Version] that carries it.
+func EncodePartitionDone(d PartitionDone) ([]byte, error) {
+	d.V = reduceVersion
+	return msgpack.Marshal(&d)
+}
+
+// DecodePartitionDone decodes and validates a partition's done message.
+func DecodePartitionDone(data []byte) (PartitionDone, error) {
+	var d PartitionDone
+	if err := decode(data, &d); err != nil {
+		return PartitionDone{}, fmt.Errorf("decoding partition done: %w", err)
+	}
+	if err := checkVersion(d.V); err != nil {
+		return PartitionDone{}, fmt.Errorf("decoding partition done: %w", err)
+	}
+	switch {
+	case ValidateJobID(d.Job) != nil:
+		return PartitionDone{}, fmt.Errorf("decoding partition done: %w: bad job ID %q", ErrMalformed, d.Job)
+	case d.Partition < 0 || d.Partition >= maxPartitions:
+		return PartitionDone{}, fmt.Errorf("decoding partition done: %w: partition %d", ErrMalformed, d.Partition)
+	case d.Err != "" && d.Name == "":
+	case d.Name == "" || d.Name != filepath.Base(d.Name) || d.Name[0] != '.' || d.Name == "." || d.Name == "..":
+		return PartitionDone{}, fmt.Errorf("decoding partition done: %w: part file name %q", ErrMalformed, d.Name)
+	}
+	return d, nil
+}
+
+// maxPartitions bounds a partition number in a reduce task or done
+// message; a job has at most 10,000 partitions.
+const maxPartitions = 10000

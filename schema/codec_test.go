@@ -161,6 +161,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"result ending before start", enc(map[string]any{"v": 1, "job": "j", "start": 5, "end": 1}), schema.ErrMalformed, decodeResult},
 		{"result with negative partition", enc(map[string]any{"v": 1, "job": "j", "p": -1}), schema.ErrMalformed, decodeResult},
 		{"result of a newer version", enc(map[string]any{"v": 99, "job": "j"}), schema.ErrNewerVersion, decodeResult},
+		{"reduce task of a newer version", enc(map[string]any{"v": schema.Version + 1, "job": "j", "tasks": 1, "dir": "/p"}), schema.ErrNewerVersion, decodeReduce},
+		{"reduce task without a folder", enc(map[string]any{"v": schema.Version, "job": "j", "tasks": 1}), schema.ErrMalformed, decodeReduce},
+		{"reduce task of a negative partition", enc(map[string]any{"v": schema.Version, "job": "j", "p": -1, "tasks": 1, "dir": "/p"}), schema.ErrMalformed, decodeReduce},
+		{"done message with a path", enc(map[string]any{"v": schema.Version, "job": "j", "name": "../x"}), schema.ErrMalformed, decodeDone},
+		{"done message of a bad job", enc(map[string]any{"v": schema.Version, "job": "a b", "name": ".part-0.a"}), schema.ErrMalformed, decodeDone},
 		{"record of unknown kind", enc(map[string]any{"v": 1, "id": "j", "kind": "x", "parts": 1}), schema.ErrMalformed, decodeRecord},
 		{"record with an unknown key order", enc(map[string]any{"v": 4, "id": "j", "kind": "mapreduce", "parts": 1, "korder": "sideways"}), schema.ErrMalformed, decodeRecord},
 		{"record with more partition fields than key fields", enc(map[string]any{"v": 4, "id": "j", "kind": "mapreduce", "parts": 1, "keyf": 2, "partf": 3}), schema.ErrMalformed, decodeRecord},
@@ -183,6 +188,8 @@ func decodeTask(b []byte) error   { _, err := schema.DecodeTask(b); return err }
 func decodeResult(b []byte) error { _, err := schema.DecodeResult(b); return err }
 func decodeRecord(b []byte) error { _, err := schema.DecodeJobRecord(b); return err }
 func decodeRange(b []byte) error  { _, err := schema.DecodeRangeRequest(b); return err }
+func decodeReduce(b []byte) error { _, err := schema.DecodeReduceTask(b); return err }
+func decodeDone(b []byte) error   { _, err := schema.DecodePartitionDone(b); return err }
 
 func TestRunRoundTrip(t *testing.T) {
 	t.Parallel()
@@ -299,7 +306,8 @@ func TestJobRecordBuiltin(t *testing.T) {
 
 // TestMessagesVersion checks that the messages that carry an input
 // header, fetched tasks, the records of jobs with Hadoop Streaming
-// settings and the messages of skip mode are stamped with the version
+// settings, the messages of skip mode and those of reduce partitions run
+// on workers are stamped with the version
 // that added them, which workers that predate it leave alone, and the
 // others with version 1.
 func TestMessagesVersion(t *testing.T) {
@@ -348,6 +356,10 @@ func TestMessagesVersion(t *testing.T) {
 		{"job record with a key order", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.KeyOrder = "numeric" }))), 4},
 		{"job record with a combiner", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.CombineCommand = []string{"uniq"} }))), 4},
 		{"map-only job record", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceCommand, r.Reduce = nil, schema.ReduceNone }))), 4},
+		{"job record with reduce on workers", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceOnWorkers = true }))), 6},
+		{"job record with reduce on workers skipping", version(schema.EncodeJobRecord(streaming(func(r *schema.JobRecord) { r.ReduceOnWorkers, r.SkipBad = true, 1 }))), 6},
+		{"reduce task", version(schema.EncodeReduceTask(schema.ReduceTask{Job: "j", Tasks: 1, Dir: "/p"})), 6},
+		{"partition done", version(schema.EncodePartitionDone(schema.PartitionDone{Job: "j", Name: ".part-0.a"})), 6},
 		{"split checkpoint", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a"})), 1},
 		{"split checkpoint with a header", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a", CursorHeader: []byte("h\n")})), 2},
 		{"job record skipping bad records", version(schema.EncodeJobRecord(withSkip)), 5},

@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/jetmr/jetmr/schema"
@@ -171,6 +172,40 @@ func FuzzDecodeAttemptNote(f *testing.F) {
 		back.V, n.V = 0, 0 // encoding stamps the current version
 		if err != nil || back != n {
 			t.Fatalf("a re-encoded note decodes to %+v, %v; want %+v", back, err, n)
+		}
+	})
+}
+
+func FuzzDecodeReduceTask(f *testing.F) {
+	good, _ := schema.EncodeReduceTask(schema.ReduceTask{Job: "j", Partition: 2, Tasks: 9, Dir: "/out/parts"})
+	f.Add(good)
+	f.Add([]byte{0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		task, err := schema.DecodeReduceTask(data)
+		if err != nil {
+			return
+		}
+		if task.Partition < 0 || task.Dir == "" {
+			t.Fatalf("decoded an invalid reduce task: %+v", task)
+		}
+		again, _ := schema.EncodeReduceTask(task)
+		if _, err := schema.DecodeReduceTask(again); err != nil {
+			t.Fatalf("a re-encoded reduce task does not decode: %v", err)
+		}
+	})
+}
+
+func FuzzDecodePartitionDone(f *testing.F) {
+	good, _ := schema.EncodePartitionDone(schema.PartitionDone{Job: "j", Partition: 1, Name: ".part-1.ab", Tasks: 3})
+	f.Add(good)
+	f.Add([]byte{0x80})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := schema.DecodePartitionDone(data)
+		if err != nil {
+			return
+		}
+		if d.Partition < 0 || d.Name == "" && d.Err == "" || strings.ContainsRune(d.Name, '/') || d.Name == "." || d.Name == ".." {
+			t.Fatalf("decoded an invalid done message: %+v", d)
 		}
 	})
 }

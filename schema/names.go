@@ -53,6 +53,40 @@ func RangeSubject(job string) string { return subjectRoot + "." + job + ".ranges
 // TaskSubject is the subject tasks of a job are published on.
 func TaskSubject(job string) string { return subjectRoot + "." + job + ".tasks" }
 
+// ReduceStream is the work-queue stream of a job's reduce tasks (a job
+// whose record has ReduceOnWorkers).
+func ReduceStream(job string) string { return "JETMR_" + job + "_REDUCE" }
+
+// ReduceSubject is the subject of the reduce task of one partition.
+func ReduceSubject(job string, partition int) string {
+	return fmt.Sprintf("%s.%s.reduce.%d", subjectRoot, job, partition)
+}
+
+// ReduceSubjects is the wildcard subject of a job's reduce tasks.
+func ReduceSubjects(job string) string { return subjectRoot + "." + job + ".reduce.>" }
+
+// ReduceMsgID is the Nats-Msg-Id of the reduce task of one partition.
+func ReduceMsgID(job string, partition int) string {
+	return fmt.Sprintf("%s/reduce/%d", job, partition)
+}
+
+// ReducerWorkers is the durable consumer of a job's reduce tasks that the
+// workers share.
+const ReducerWorkers = "reducers"
+
+// DoneSubject is where a worker announces the part file of a partition
+// it reduced (a [PartitionDone]). It lies within [ResultSubjects], in the
+// results stream, apart from every partition's [ResultSubject].
+func DoneSubject(job string, partition int) string {
+	return fmt.Sprintf("%s.%s.results.done.%d", subjectRoot, job, partition)
+}
+
+// DoneSubjects is the wildcard subject of a job's [DoneSubject]s.
+func DoneSubjects(job string) string { return subjectRoot + "." + job + ".results.done.>" }
+
+// DoneMsgID is the Nats-Msg-Id of a partition's done message.
+func DoneMsgID(job string, partition int) string { return fmt.Sprintf("%s/done/%d", job, partition) }
+
 // ResultSubjects is the wildcard subject of all results of a job.
 func ResultSubjects(job string) string { return subjectRoot + "." + job + ".results.>" }
 

@@ -25,9 +25,13 @@ import (
 // skips bad records (JobRecord.SkipBad) and a result that left records
 // out (Result.Skipped). A worker that predates it would fail such a job's
 // bad records instead of skipping them, and a reducer would merge the
-// result without counting them. Every other message is stamped 1, which
-// every jetmr reads.
-const Version = 5
+// result without counting them.
+// Version 6 adds reduce partitions run on workers (JobRecord.ReduceOnWorkers,
+// [ReduceTask], [PartitionDone]): a worker that predates them would take
+// the job's map tasks but never its reduce tasks, so the record of such a
+// job is stamped 6 and it leaves the job. Every other message is stamped
+// 1, which every jetmr reads.
+const Version = 6
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -41,6 +45,8 @@ const (
 	streamingVersion = 4
 	// skipVersion added skip mode.
 	skipVersion = 5
+	// reduceVersion added reduce partitions run on workers.
+	reduceVersion = 6
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -317,7 +323,14 @@ type JobRecord struct {
 	Reduce     string   `msgpack:"reduce,omitempty"`
 	// ReduceCommand is set when the reduce is a command, not a built-in.
 	ReduceCommand []string `msgpack:"redcmd,omitempty"`
-	Partitions    int      `msgpack:"parts"`
+	// ReduceOnWorkers runs each reduce partition of a map-reduce job on a
+	// worker (--reduce-on-workers): once every map task is complete the
+	// submitter publishes a [ReduceTask] per partition on [ReduceSubject],
+	// the worker that takes one writes the partition's part file into
+	// the job's parts folder, which workers and submitter share, and
+	// announces it with a [PartitionDone].
+	ReduceOnWorkers bool `msgpack:"redw,omitempty"`
+	Partitions      int  `msgpack:"parts"`
 	// Migration of a table: the database URL, the table, its key column,
 	// the splitting filter and the SQL run per key-range batch.
 	DB        string `msgpack:"db,omitempty"`
@@ -505,4 +518,37 @@ type OutputCheckpoint struct {
 	V      int    `msgpack:"v"`
 	Next   uint64 `msgpack:"next"`
 	Offset int64  `msgpack:"off"`
+}
+
+// ReduceTask asks a worker to reduce one partition of a job whose record
+// has ReduceOnWorkers: to merge the first result of each of the job's
+// Tasks tasks on [ResultSubject] of the partition and write the part file
+// into Dir.
+type ReduceTask struct {
+	V         int    `msgpack:"v"`
+	Job       string `msgpack:"job"`
+	Partition int    `msgpack:"p"`
+	// Tasks is the number of the job's tasks, all complete (0 for an
+	// empty input: the partition's reduce then reads nothing).
+	Tasks uint64 `msgpack:"tasks"`
+	// Dir is the job's parts folder, shared by workers and submitter.
+	Dir string `msgpack:"dir"`
+}
+
+// PartitionDone announces that a worker wrote the part file of one
+// partition: Name is its file name in the job's parts folder. A reduce
+// that failed for good (its reducer command exited non-zero, say) says
+// why in Err instead, and names no file.
+type PartitionDone struct {
+	V         int    `msgpack:"v"`
+	Job       string `msgpack:"job"`
+	Partition int    `msgpack:"p"`
+	Name      string `msgpack:"name"`
+	Worker    string `msgpack:"w"`
+	// Tasks counts the tasks merged, BytesOut the part file's size.
+	Tasks    uint64 `msgpack:"tasks"`
+	BytesOut int64  `msgpack:"out"`
+	// Counters are what the partition's reduce reported.
+	Counters []Counter `msgpack:"ctr,omitempty"`
+	Err      string    `msgpack:"err,omitempty"`
 }

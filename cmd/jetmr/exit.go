@@ -72,6 +72,7 @@ var flagNames = map[string]string{
 	"Config.KeyFields":       "--key-fields",
 	"Config.PartitionFields": "--partition-fields",
 	"Config.KeyOrder":        "--key-order",
+	"Config.ReduceOnWorkers": "--reduce-on-workers",
 	"Config.Memory":          "--memory",
 	"Config.ChunkSize":       "--chunk-size",
 	"Config.TaskTime":        "--task-time",

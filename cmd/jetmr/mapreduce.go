@@ -92,6 +92,7 @@ the run report and shown in the progress line.`,
 	fs.IntVar(&streaming.KeyFields, "key-fields", 1, "the first N TAB-separated fields of a map output line form the key")
 	fs.IntVar(&streaming.PartitionFields, "partition-fields", 0, "partition on the key's first M fields (M <= --key-fields; default: the whole key), so that a reducer sees each group sorted by the rest: secondary sort")
 	fs.StringVar(&streaming.KeyOrder, "key-order", "", "key order of the part files and the reducer's input: text, numeric, reverse or numeric-reverse, or one per key field separated by commas (default text)")
+	fs.BoolVar(&streaming.ReduceOnWorkers, "reduce-on-workers", false, "run each reduce partition on a worker, which writes its part file into the output folder (with --nats and --transport shared: the workers share the output folder)")
 	fs.StringVar(&memSize, "memory", "", "the job's memory budget, e.g. 256MiB; reduce state beyond it spills to sorted runs on disk (default: a quarter of the available memory, at most 128MiB)")
 	return cmd
 }
