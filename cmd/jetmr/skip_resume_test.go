@@ -122,7 +122,7 @@ func TestReducerFailureHintWorks(t *testing.T) {
 		t.Fatalf("printed hint %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
 	}
 	// The resumed run read nothing: status says whose bytes it shows.
-	if st := jetmr(t, dir, "status", "rj", "--store", store); !regexp.MustCompile(`bytes \(last run\):\s+0 B in`).MatchString(st.stdout) {
+	if st := jetmr(t, dir, "status", "rj", "--store", store); !regexp.MustCompile(`bytes:\s+0 B in, \S+ \S+ out \(last run\)`).MatchString(st.stdout) {
 		t.Errorf("status does not label the resumed run's bytes as its own:\n%s", st.stdout)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "out", "part-00000"))

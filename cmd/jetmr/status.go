@@ -190,7 +190,7 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	}
 	// A resumed run reads only the tasks left, so these are its figures,
 	// not the job's.
-	fmt.Fprintf(tw, "bytes (last run):\t%s in, %s out\n", size(st.BytesIn), size(st.BytesOut))
+	fmt.Fprintf(tw, "bytes:\t%s in, %s out (last run)\n", size(st.BytesIn), size(st.BytesOut))
 	if len(st.Counters) > 0 {
 		fmt.Fprintf(tw, "counters:\t%s\n", report.FormatCounters(st.Counters))
 	}
