@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"io"
 	"time"
 
@@ -169,6 +170,15 @@ type Config struct {
 	// dryRun marks a validation that must change nothing: a migration's
 	// database is opened read-only (see DryRun).
 	dryRun bool
+	// upload stores an s3:// output once the job completed, before it is
+	// recorded done; nil for other outputs.
+	upload func(context.Context) error
+	// outputURL is the URL of an s3:// output; Output is then its
+	// staging path.
+	outputURL string
+	// rejectsURL is the URL the records skipped are uploaded to, next to
+	// an s3:// output; "" when they stay in a local file.
+	rejectsURL string
 }
 
 // MapReduceConfig holds the settings of a mapreduce job.

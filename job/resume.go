@@ -60,6 +60,11 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		return true, fmt.Errorf("%w: job %s finished already; its output is %s", ErrAlreadyDone, old.ID, describeOutput(old))
 	case schema.StateCommitting:
 		if committed(old) {
+			if s.cfg.upload != nil {
+				if err := s.cfg.upload(ctx); err != nil {
+					return true, err
+				}
+			}
 			s.record.State = schema.StateDone
 			return true, s.finishCommitted(ctx)
 		}
@@ -237,6 +242,9 @@ func (s *session) finishCommitted(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.cfg.upload != nil {
+		return fmt.Errorf("%w: job %s had completed before it stopped; its output is uploaded to %s now", ErrAlreadyDone, s.record.ID, s.cfg.outputURL)
 	}
 	return fmt.Errorf("%w: job %s had published its output %s before it stopped", ErrAlreadyDone, s.record.ID, s.record.Output)
 }

@@ -126,6 +126,10 @@ type session struct {
 	lastLive    atomic.Pointer[Status] // the last snapshot recordProgress saved
 	counters    *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
 	reduced     *counter.Set           // the user counters of the reduce (command or function)
+	// uploadPending marks a job whose output is complete in its staging
+	// folder but whose upload to object storage failed: it stays
+	// committing, and a resume uploads it.
+	uploadPending bool
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
@@ -191,6 +195,10 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 
 	stats, runErr := s.execute(ctx, sink, start)
 	if runErr == nil && stats != nil && len(stats.Dead) == 0 && len(stats.Skipped) > 0 {
+		// Tasks complete in any order; their indexes follow the input.
+		slices.SortStableFunc(stats.Skipped, func(a, b report.BadRecord) int {
+			return cmp.Or(cmp.Compare(a.Task, b.Task), cmp.Compare(a.Offset, b.Offset))
+		})
 		s.annotate(stats)
 		runErr = writeRejects(s.rejects, stats.Skipped)
 	}
@@ -200,6 +208,11 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	reduceFailed := stats != nil && len(stats.Dead) == 0 && errors.As(runErr, &reduceErr)
 	if stats != nil {
 		s.annotate(stats) // before the last snapshot, which lists the records
+	}
+	if runErr == nil && stats != nil && len(stats.Dead) == 0 && p.cfg.upload != nil {
+		if err := p.cfg.upload(ctx); err != nil {
+			s.uploadPending, runErr = true, err
+		}
 	}
 	endErr := s.end(stats, runErr)
 	s.saveFinal(stats, runErr == nil || reduceFailed)
@@ -260,6 +273,9 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	r := stats.Report(s.record.ID, s.record.Kind)
 	if len(stats.Skipped) > 0 && len(stats.Dead) == 0 {
 		r.Rejects = s.rejects
+		if s.cfg.rejectsURL != "" {
+			r.Rejects = s.cfg.rejectsURL
+		}
 	}
 	if s.counts != nil {
 		r.Rows, r.BatchesAlreadyDone, r.BatchesSplit = s.counts.Rows, s.counts.AlreadyDone, s.counts.Split
@@ -480,6 +496,8 @@ func (s *session) end(stats *report.Stats, runErr error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	switch {
+	case s.uploadPending:
+		s.record.State = schema.StateCommitting
 	case runErr != nil && !errors.Is(runErr, ErrHalted) && errors.Is(runErr, context.Canceled):
 		s.record.State = schema.StateStopped
 	case runErr != nil, stats != nil && len(stats.Dead) > 0:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/jetmr/jetmr/broker"
@@ -22,6 +23,11 @@ type objectOutput struct {
 	stage  string // the folder holding the staged output
 	local  string // the staged output: a file (pipe) or a folder of part files
 	dir    bool   // a folder of part files under the prefix loc.Key
+	id     string // the job's ID
+	// rejects is where the records --skip-bad-records skips are
+	// uploaded, from the file local+RejectsSuffix; its key is "" when
+	// they go to a local --rejects file, or no record is skipped.
+	rejects objstore.Location
 }
 
 // objectStageDir is the folder of a store that holds the staging folders
@@ -66,12 +72,30 @@ func stageObjectOutput(ctx context.Context, cfg *Config) (*objectOutput, error) 
 	if err != nil {
 		return nil, err
 	}
-	if exists && !cfg.Force {
+	// A resume continues a job whose first run checked the output: what
+	// is there now may be its own upload, cut short.
+	if exists && !cfg.Force && !cfg.Resume {
 		what := o.loc.String()
 		if o.dir {
 			what = "prefix " + what + " (it holds objects)"
 		}
 		return nil, &outputExistsError{path: what}
+	}
+	if cfg.SkipBadRecords > 0 && cfg.Rejects == "" {
+		// Next to the output, as OUT.rejected is next to a local file
+		// and DIR.rejected next to a local output folder.
+		key := strings.TrimSuffix(o.loc.Key, "/")
+		if key == "" {
+			return nil, badSetting("Config.Rejects", "output %s is a whole bucket, with no room next to it for the records Config.SkipBadRecords skips: write under a prefix, e.g. s3://%s/out/, or add Config.Rejects FILE", cfg.Output, o.loc.Bucket)
+		}
+		o.rejects = objstore.Location{Bucket: o.loc.Bucket, Key: key + RejectsSuffix}
+		exists, err := o.client.Exists(ctx, o.rejects, false)
+		if err != nil {
+			return nil, err
+		}
+		if exists && !cfg.Force && !cfg.Resume {
+			return nil, &outputExistsError{path: o.rejects.String(), setting: "Config.Rejects"}
+		}
 	}
 	if cfg.ID == "" {
 		cfg.ID = NewID()
@@ -82,6 +106,7 @@ func stageObjectOutput(ctx context.Context, cfg *Config) (*objectOutput, error) 
 			return nil, err
 		}
 	}
+	o.id = cfg.ID
 	o.stage = filepath.Join(base, objectStageDir, cfg.ID)
 	if err := os.MkdirAll(o.stage, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the staging folder of output %s: %w", cfg.Output, err)
@@ -108,18 +133,45 @@ func (o *objectOutput) upload(ctx context.Context) error {
 			keys = append(keys, o.loc.Key+e.Name())
 		}
 	}
+	if o.rejects.Key != "" {
+		if _, err := os.Stat(o.local + RejectsSuffix); err == nil {
+			files, keys = append(files, o.local+RejectsSuffix), append(keys, o.rejects.Key)
+		}
+	}
+	var old []string
+	if o.dir {
+		// With --force the prefix may hold an earlier output: what the
+		// new one does not overwrite goes once the new parts are stored,
+		// as a local output folder is replaced whole.
+		var err error
+		if old, err = o.client.Keys(ctx, o.loc); err != nil {
+			return fmt.Errorf("the job completed, but listing the objects under %s failed; the output is kept in %s, and the same command with --job %s --resume uploads it: %w", o.loc, o.local, o.id, err)
+		}
+	}
 	for i, f := range files {
 		loc := objstore.Location{Bucket: o.loc.Bucket, Key: keys[i]}
 		if err := o.client.Upload(ctx, loc, f); err != nil {
-			return fmt.Errorf("the job completed, but uploading its output to %s failed; the output is kept in %s: %w", loc, o.local, err)
+			return fmt.Errorf("the job completed, but uploading its output to %s failed; the output is kept in %s, and the same command with --job %s --resume uploads it: %w", loc, o.local, o.id, err)
+		}
+	}
+	for _, k := range old {
+		if slices.Contains(keys, k) {
+			continue
+		}
+		loc := objstore.Location{Bucket: o.loc.Bucket, Key: k}
+		if err := o.client.Remove(ctx, loc); err != nil {
+			return fmt.Errorf("the job's output is uploaded to %s, but deleting %s of an earlier output failed: delete the objects under the prefix that are not part-NNNNN of this job: %w", o.loc, loc, err)
 		}
 	}
 	return os.RemoveAll(o.stage)
 }
 
-// runWithObjectOutput runs a job with run, staging an s3:// output and
-// uploading it once the job completes.
+// runWithObjectOutput runs a job with run, staging an s3:// output that
+// the job uploads once it completes (see Config.upload).
 func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*report.Report, error)) (*report.Report, error) {
+	if objstore.IsURL(cfg.Rejects) {
+		return nil, badSetting("Config.Rejects", "Config.Rejects %s is an s3:// URL: the rejected records go to a local file; with an s3:// output and no Config.Rejects they are uploaded next to it: give a local path, or drop Config.Rejects", cfg.Rejects)
+	}
 	if err := checkReduceOnWorkers(cfg); err != nil {
 		return nil, err // before the object store is reached
 	}
@@ -130,9 +182,9 @@ func runWithObjectOutput(ctx context.Context, cfg Config, run func(Config) (*rep
 		}
 		return run(cfg)
 	}
-	rep, err := run(cfg)
-	if err != nil {
-		return rep, err
+	cfg.upload, cfg.outputURL = out.upload, out.loc.String()
+	if out.rejects.Key != "" {
+		cfg.rejectsURL = out.rejects.String()
 	}
-	return rep, out.upload(ctx)
+	return run(cfg)
 }

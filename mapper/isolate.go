@@ -90,7 +90,7 @@ func (p *processor) isolate(ctx context.Context, t schema.Task, attempt int, ev 
 	if !p.bisectable(t, perr) {
 		return nil
 	}
-	chunk, release, err := p.readChunk(ctx, t)
+	chunk, base, release, err := p.readChunkAt(ctx, t)
 	if err != nil {
 		return nil
 	}
@@ -125,7 +125,7 @@ func (p *processor) isolate(ctx context.Context, t schema.Task, attempt int, ev 
 	badRecord := func(i int, err error) schema.BadRecord {
 		r := recs[i]
 		b := schema.BadRecord{
-			Offset: t.Offset + int64(r.start), Length: int64(r.end - r.start),
+			Offset: base + int64(r.start), Length: int64(r.end - r.start),
 			Preview: bytes.Clone(chunk[r.start:min(r.end, r.start+previewBytes)]), Err: *asTaskError(err),
 		}
 		if skip > 0 && r.end-r.start <= maxRecordData {

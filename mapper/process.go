@@ -217,7 +217,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
 	if objstore.IsURL(t.Path) && !t.Shipped() {
-		r, _, err := p.openObjectRange(ctx, t)
+		r, _, _, err := p.openObjectRange(ctx, t)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -288,12 +288,27 @@ func (p *processor) buffer(n int64) ([]byte, func()) {
 // readChunk returns the task's bytes, in a buffer from the pool that the
 // caller gives back with release.
 func (p *processor) readChunk(ctx context.Context, t schema.Task) ([]byte, func(), error) {
+	chunk, _, release, err := p.readChunkAt(ctx, t)
+	return chunk, release, err
+}
+
+// readChunkAt is readChunk that also returns the offset in t.Path of the
+// chunk's first byte: t.Offset, except for a range of an object, which
+// the worker moves to the next record boundary.
+func (p *processor) readChunkAt(ctx context.Context, t schema.Task) ([]byte, int64, func(), error) {
 	if t.Shipped() {
-		return p.shipped(ctx, t)
+		chunk, release, err := p.shipped(ctx, t)
+		return chunk, t.Offset, release, err
 	}
 	if objstore.IsURL(t.Path) {
 		return p.readObjectRange(ctx, t)
 	}
+	chunk, release, err := p.readFileChunk(t)
+	return chunk, t.Offset, release, err
+}
+
+// readFileChunk reads the task's byte range of a file.
+func (p *processor) readFileChunk(t schema.Task) ([]byte, func(), error) {
 	buf, release := p.buffer(t.Length)
 	open := p.files.open
 	if p.spillDir != "" && strings.HasPrefix(t.Path, p.spillDir+string(filepath.Separator)) {

@@ -23,10 +23,10 @@ type objectInputs struct {
 }
 
 // openObjectRange returns a reader of the records of task t, a range of
-// an object (see [objstore.Client.OpenRange]), and how many bytes it
-// yields. A read of an object written again since the job listed it is a
+// an object (see [objstore.Client.OpenRange]), the offset in the object
+// of its first byte, and how many bytes it yields. A read of an object written again since the job listed it is a
 // permanent failure: no retry reads the listed version again.
-func (p *processor) openObjectRange(ctx context.Context, t schema.Task) (io.ReadCloser, int64, error) {
+func (p *processor) openObjectRange(ctx context.Context, t schema.Task) (io.ReadCloser, int64, int64, error) {
 	rec := p.job.Record
 	o := &p.objects
 	o.once.Do(func() {
@@ -37,23 +37,23 @@ func (p *processor) openObjectRange(ctx context.Context, t schema.Task) (io.Read
 		o.client, o.err = objstore.Open(*rec.S3)
 	})
 	if o.err != nil {
-		return nil, 0, o.err
+		return nil, 0, 0, o.err
 	}
 	i := slices.Index(rec.Inputs, t.Path)
 	if i < 0 || i >= len(rec.InputFingerprints) {
-		return nil, 0, &schema.TaskError{Permanent: true, Message: fmt.Sprintf("task %d reads %s, which is not one of the inputs of job %s", t.Index, t.Path, rec.ID)}
+		return nil, 0, 0, &schema.TaskError{Permanent: true, Message: fmt.Sprintf("task %d reads %s, which is not one of the inputs of job %s", t.Index, t.Path, rec.ID)}
 	}
 	fp := rec.InputFingerprints[i]
 	in := splitter.Input{Path: t.Path, Size: fp.Size, Fingerprint: splitter.Fingerprint{Size: fp.Size, ETag: fp.ETag}}
 	records := splitter.Records{Header: rec.Header, End: rec.RecEnd, Start: rec.RecStart, Format: rec.Format}
-	r, n, err := o.client.OpenRange(ctx, in, records, t.Offset, t.Length)
+	r, start, n, err := o.client.OpenRange(ctx, in, records, t.Offset, t.Length)
 	if err != nil {
 		if errors.Is(err, objstore.ErrChanged) {
-			return nil, 0, schema.Permanent(err)
+			return nil, 0, 0, schema.Permanent(err)
 		}
-		return nil, 0, fmt.Errorf("reading task %d's range of %s: %w", t.Index, t.Path, err)
+		return nil, 0, 0, fmt.Errorf("reading task %d's range of %s: %w", t.Index, t.Path, err)
 	}
-	return &exactReader{ReadCloser: r, left: n}, n, nil
+	return &exactReader{ReadCloser: r, left: n}, start, n, nil
 }
 
 // exactReader fails a read that ends before the n bytes it was promised,
@@ -73,11 +73,12 @@ func (e *exactReader) Read(p []byte) (int, error) {
 }
 
 // readObjectRange reads the records of task t whole, in a buffer from
-// the pool that the caller gives back with release.
-func (p *processor) readObjectRange(ctx context.Context, t schema.Task) ([]byte, func(), error) {
-	r, n, err := p.openObjectRange(ctx, t)
+// the pool that the caller gives back with release, and returns the
+// offset in the object of its first byte.
+func (p *processor) readObjectRange(ctx context.Context, t schema.Task) ([]byte, int64, func(), error) {
+	r, start, n, err := p.openObjectRange(ctx, t)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, nil, err
 	}
 	defer r.Close()
 	bp, _ := p.bufs.Get().(*[]byte)
@@ -92,9 +93,9 @@ func (p *processor) readObjectRange(ctx context.Context, t schema.Task) ([]byte,
 	if _, err := io.ReadFull(r, buf); err != nil {
 		release()
 		if errors.Is(err, objstore.ErrChanged) {
-			return nil, nil, schema.Permanent(err)
+			return nil, 0, nil, schema.Permanent(err)
 		}
-		return nil, nil, fmt.Errorf("reading task %d's range of %s: %w", t.Index, t.Path, err)
+		return nil, 0, nil, fmt.Errorf("reading task %d's range of %s: %w", t.Index, t.Path, err)
 	}
-	return buf, release, nil
+	return buf, start, release, nil
 }

@@ -61,30 +61,31 @@ func (c *Client) OpenInput(ctx context.Context, in splitter.Input) io.ReaderAt {
 // record boundaries with [splitter.Boundary] (which reads a little past
 // each), then reads the bytes between them with one ranged GET. Every
 // request is answered only by the listed version of the object (an error
-// wrapping ErrChanged otherwise). It also returns the number of bytes the
-// reader yields, 0 for a range inside a record longer than it.
-func (c *Client) OpenRange(ctx context.Context, in splitter.Input, rec splitter.Records, off, n int64) (io.ReadCloser, int64, error) {
+// wrapping ErrChanged otherwise). It also returns the offset in the
+// object of the first byte the reader yields, and the number of bytes it
+// yields, 0 for a range inside a record longer than it.
+func (c *Client) OpenRange(ctx context.Context, in splitter.Input, rec splitter.Records, off, n int64) (r io.ReadCloser, start, size int64, err error) {
 	obj, err := objectOf(in)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	ra := c.ReaderAt(ctx, obj)
-	start, err := splitter.Boundary(ctx, ra, in, rec, off)
+	start, err = splitter.Boundary(ctx, ra, in, rec, off)
 	if err != nil {
-		return nil, 0, fmt.Errorf("finding where the range at %d of %s starts: %w", off, in.Path, err)
+		return nil, 0, 0, fmt.Errorf("finding where the range at %d of %s starts: %w", off, in.Path, err)
 	}
 	end, err := splitter.Boundary(ctx, ra, in, rec, off+n)
 	if err != nil {
-		return nil, 0, fmt.Errorf("finding where the range at %d+%d of %s ends: %w", off, n, in.Path, err)
+		return nil, 0, 0, fmt.Errorf("finding where the range at %d+%d of %s ends: %w", off, n, in.Path, err)
 	}
 	if end <= start {
-		return io.NopCloser(bytes.NewReader(nil)), 0, nil
+		return io.NopCloser(bytes.NewReader(nil)), start, 0, nil
 	}
 	body, err := c.Range(ctx, obj, start, end-start)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	return body, end - start, nil
+	return body, start, end - start, nil
 }
 
 // objectOf is the listed object of an input.

@@ -206,17 +206,26 @@ func (c *Client) List(ctx context.Context, loc Location) ([]Object, error) {
 }
 
 // Exists reports whether an object with loc's key exists or, when
-// prefix is set, whether any object is under loc.Key.
+// prefix is set, whether any object is under loc.Key. A missing bucket
+// is an error wrapping errs.ErrBadInput.
 func (c *Client) Exists(ctx context.Context, loc Location, prefix bool) (bool, error) {
 	if !prefix {
 		_, err := c.mc.StatObject(ctx, loc.Bucket, loc.Key, minio.StatObjectOptions{})
 		if err == nil {
 			return true, nil
 		}
-		if code := minio.ToErrorResponse(err).Code; code == "NoSuchKey" || code == "NotFound" {
-			return false, nil
+		if code := minio.ToErrorResponse(err).Code; code != "NoSuchKey" && code != "NotFound" {
+			return false, c.failed(err, "checking", loc)
 		}
-		return false, c.failed(err, "checking", loc)
+		// A HEAD answers a missing bucket as a missing key: ask.
+		ok, err := c.mc.BucketExists(ctx, loc.Bucket)
+		if err != nil {
+			return false, c.failed(err, "checking", loc)
+		}
+		if !ok {
+			return false, c.failed(minio.ErrorResponse{Code: "NoSuchBucket"}, "checking", loc)
+		}
+		return false, nil
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -240,8 +249,36 @@ func (c *Client) Upload(ctx context.Context, loc Location, path string) error {
 	return nil
 }
 
+// Keys returns the keys of every object under the prefix loc.Key, folder
+// markers included.
+func (c *Client) Keys(ctx context.Context, loc Location) ([]string, error) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var keys []string
+	for info := range c.mc.ListObjects(lctx, loc.Bucket, minio.ListObjectsOptions{Prefix: loc.Key, Recursive: true}) {
+		if info.Err != nil {
+			cancel()
+			return nil, c.failed(info.Err, "listing", loc)
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys, ctx.Err()
+}
+
+// Remove deletes the object at loc; a missing object is no error.
+func (c *Client) Remove(ctx context.Context, loc Location) error {
+	if err := c.mc.RemoveObject(ctx, loc.Bucket, loc.Key, minio.RemoveObjectOptions{}); err != nil {
+		if code := minio.ToErrorResponse(err).Code; code == "NoSuchKey" || code == "NotFound" {
+			return nil
+		}
+		return c.failed(err, "deleting", loc)
+	}
+	return nil
+}
+
 // Range returns a reader of n bytes of obj from offset off, by a ranged
-// GET that only the listed version of obj answers.
+// GET that only the listed version of obj answers: with If-Match, and by
+// the ETag of the answer for services that ignore If-Match.
 func (c *Client) Range(ctx context.Context, obj Object, off, n int64) (io.ReadCloser, error) {
 	var opts minio.GetObjectOptions
 	if err := opts.SetRange(off, off+n-1); err != nil {
@@ -253,8 +290,14 @@ func (c *Client) Range(ctx context.Context, obj Object, off, n int64) (io.ReadCl
 		}
 	}
 	body, err := c.mc.GetObject(ctx, obj.Bucket, obj.Key, opts)
+	var info minio.ObjectInfo
 	if err == nil {
-		_, err = body.Stat() // sends the request, so that its errors show here
+		info, err = body.Stat() // sends the request, so that its errors show here
+	}
+	if err == nil && obj.ETag != "" && info.ETag != "" && trimETag(info.ETag) != obj.ETag {
+		// A service that ignores If-Match answers with another version:
+		// its ETag tells, as a refusal would have.
+		err = minio.ErrorResponse{Code: "PreconditionFailed", StatusCode: http.StatusPreconditionFailed}
 	}
 	if err != nil {
 		if body != nil {

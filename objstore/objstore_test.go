@@ -66,9 +66,12 @@ func TestListAndReadRanges(t *testing.T) {
 	}
 	var got bytes.Buffer
 	err = c.Source(in, splitter.Records{}).Split(ctx, 1000, func(ch splitter.Chunk) error {
-		r, n, err := c.OpenRange(ctx, in[0], splitter.Records{}, ch.Offset, ch.Length)
+		r, start, n, err := c.OpenRange(ctx, in[0], splitter.Records{}, ch.Offset, ch.Length)
 		if err != nil {
 			return err
+		}
+		if n > 0 && start != int64(got.Len()) {
+			t.Errorf("range at %d starts at %d, want %d, where the previous one ended", ch.Offset, start, got.Len())
 		}
 		defer r.Close()
 		m, err := io.Copy(&got, r)
@@ -86,7 +89,7 @@ func TestListAndReadRanges(t *testing.T) {
 
 	// Written again after the listing: every read fails, naming both ETags.
 	s.Put(t, "bkt", "dir/b.txt", []byte("new\n"))
-	_, _, err = c.OpenRange(ctx, in[0], splitter.Records{}, 0, 100)
+	_, _, _, err = c.OpenRange(ctx, in[0], splitter.Records{}, 0, 100)
 	if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), in[0].Fingerprint.ETag) || !strings.Contains(err.Error(), "s3://bkt/dir/b.txt") {
 		t.Fatalf("reading a changed object: %v, want ErrChanged naming it and its ETag", err)
 	}

@@ -36,6 +36,24 @@ type Server struct {
 	denied map[string]bool
 	log    []string // "METHOD path?query" of each request
 	slow   time.Duration
+	down   bool
+	noIf   bool
+}
+
+// IgnoreIfMatch makes the server answer reads as the in-memory store
+// does, without checking If-Match, as some services do.
+func (s *Server) IgnoreIfMatch() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noIf = true
+}
+
+// Down makes the server drop every connection without an answer, as an
+// endpoint that went down would, until Down(false).
+func (s *Server) Down(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
 }
 
 // Slow makes the server wait d before it answers each ranged GET, so
@@ -143,9 +161,15 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		s.mu.Lock()
-		denied, slow := s.denied[bucket], s.slow
+		denied, slow, down, noIf := s.denied[bucket], s.slow, s.down, s.noIf
 		s.log = append(s.log, r.Method+" "+r.URL.RequestURI())
 		s.mu.Unlock()
+		if down {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
 		if slow > 0 && r.Method == http.MethodGet && r.Header.Get("Range") != "" {
 			select {
 			case <-time.After(slow):
@@ -158,7 +182,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 			fail(w, http.StatusForbidden, "AccessDenied", "Access Denied")
 			return
 		}
-		if m := r.Header.Get("If-Match"); m != "" && key != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if m := r.Header.Get("If-Match"); m != "" && !noIf && key != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			obj, err := s.backend.HeadObject(bucket, key)
 			if err != nil {
 				fail(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
