@@ -48,6 +48,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		next.Reduce, next.ReduceCommand = s.record.Reduce, s.record.ReduceCommand
 		next.CombineCommand = s.record.CombineCommand
 		next.SQL = s.record.SQL
+		next.SkipBad = s.record.SkipBad // compare let it only rise
 		next.Round++
 	}
 	s.record = next
@@ -125,7 +126,11 @@ func (s *session) compare(old schema.JobRecord) error {
 	add("--recend", fmt.Sprintf("%q", old.RecEnd), fmt.Sprintf("%q", cur.RecEnd))
 	add("--recstart", fmt.Sprintf("%q", old.RecStart), fmt.Sprintf("%q", cur.RecStart))
 	add("--format", fmt.Sprintf("%q", old.Format), fmt.Sprintf("%q", cur.Format))
-	add("--skip-bad-records", fmt.Sprint(old.SkipBad), fmt.Sprint(cur.SkipBad))
+	if !s.cfg.RetryFailed || cur.SkipBad < old.SkipBad {
+		// --retry-failed may raise the limit, to rerun the tasks refused
+		// for going over it; lowering it would not undo the skips made.
+		add("--skip-bad-records", fmt.Sprint(old.SkipBad), fmt.Sprint(cur.SkipBad))
+	}
 	add("--key-fields", fmt.Sprint(max(old.KeyFields, 1)), fmt.Sprint(max(cur.KeyFields, 1)))
 	add("--partition-fields", describePartitionFields(old), describePartitionFields(cur))
 	add("--key-order", describeKeyOrder(old.KeyOrder), describeKeyOrder(cur.KeyOrder))
@@ -143,7 +148,7 @@ func (s *session) compare(old schema.JobRecord) error {
 		add("--combiner", describeArgv(old.CombineCommand), describeArgv(cur.CombineCommand))
 	}
 	if len(diffs) > 0 {
-		return badInput("cannot resume job %s: %s; resume with the job's own inputs and command (only --retry-failed may change the command)",
+		return badInput("cannot resume job %s: %s; resume with the job's own inputs and command (only --retry-failed may change the command, or raise --skip-bad-records)",
 			old.ID, strings.Join(diffs, "; "))
 	}
 	if old.Kind.Traits().Ordered && old.Output == "" && old.State != schema.StateDone {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -106,20 +107,25 @@ func (s *session) provision(ctx context.Context) error {
 // session is one run of a job against an open broker.
 type session struct {
 	*plan
-	b          *broker.Broker
-	jobs       jetstream.KeyValue
-	spill      string // this process's spill directory
-	splitState schema.SplitCheckpoint
-	counts     *reducer.CountSink     // a migrate job's sink
-	each       *reducer.EachSink      // an each job's sink
-	joinPath   string                 // an each job's join file
-	sizer      *splitter.Sizer        // sizes chunks of a --task-time job; nil otherwise
-	data       jetstream.ObjectStore  // workers' large outputs (transport "object"); nil otherwise
-	served     servedFiles            // the files whose ranges workers fetch (transport "object")
-	spec       *speculator            // backups of slow tasks; nil unless the job is speculative
-	lastLive   atomic.Pointer[Status] // the last snapshot recordProgress saved
-	counters   *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
-	reduced    *counter.Set           // the user counters of the reduce (command or function)
+	b     *broker.Broker
+	jobs  jetstream.KeyValue
+	spill string // this process's spill directory
+	// spooledFrom maps a task whose streamed chunk was spooled to the
+	// input the chunk came from ("-" for standard input), to name it so
+	// in place of the spool file.
+	spooledFrom sync.Map
+	annotated   sync.Once // the run's stats are annotated once
+	splitState  schema.SplitCheckpoint
+	counts      *reducer.CountSink     // a migrate job's sink
+	each        *reducer.EachSink      // an each job's sink
+	joinPath    string                 // an each job's join file
+	sizer       *splitter.Sizer        // sizes chunks of a --task-time job; nil otherwise
+	data        jetstream.ObjectStore  // workers' large outputs (transport "object"); nil otherwise
+	served      servedFiles            // the files whose ranges workers fetch (transport "object")
+	spec        *speculator            // backups of slow tasks; nil unless the job is speculative
+	lastLive    atomic.Pointer[Status] // the last snapshot recordProgress saved
+	counters    *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
+	reduced     *counter.Set           // the user counters of the reduce (command or function)
 	// uploadPending marks a job whose output is complete in its staging
 	// folder but whose upload to object storage failed: it stays
 	// committing, and a resume uploads it.
@@ -196,17 +202,27 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		s.annotate(stats)
 		runErr = writeRejects(s.rejects, stats.Skipped)
 	}
+	// A reducer command that failed once every task succeeded leaves a
+	// run that is complete but for its reduce: the report says what ran.
+	var reduceErr *schema.TaskError
+	reduceFailed := stats != nil && len(stats.Dead) == 0 && errors.As(runErr, &reduceErr)
+	if stats != nil {
+		s.annotate(stats) // before the last snapshot, which lists the records
+	}
 	if runErr == nil && stats != nil && len(stats.Dead) == 0 && p.cfg.upload != nil {
 		if err := p.cfg.upload(ctx); err != nil {
 			s.uploadPending, runErr = true, err
 		}
 	}
 	endErr := s.end(stats, runErr)
-	s.saveFinal(stats, runErr == nil)
+	s.saveFinal(stats, runErr == nil || reduceFailed)
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
 			return s.report(stats), s.tasksFailed(stats)
+		}
+		if reduceFailed {
+			return s.report(stats), runErr
 		}
 		return nil, runErr
 	}
@@ -228,12 +244,28 @@ func (s *session) tasksFailed(stats *report.Stats) error {
 // annotate fills in the line numbers of the dead letters' inputs and of
 // the bad records.
 func (s *session) annotate(stats *report.Stats) {
-	annotateLines(stats.Dead)
-	recs := [][]report.BadRecord{stats.Skipped}
-	for _, d := range stats.Dead {
-		recs = append(recs, d.Records)
-	}
-	annotateRecordLines(s.record.Inputs, recs...)
+	s.annotated.Do(func() {
+		// The first bad record is the first in the input, whichever task
+		// finished first: tasks are numbered in input order.
+		slices.SortStableFunc(stats.Skipped, func(a, b report.BadRecord) int {
+			return cmp.Or(cmp.Compare(a.Task, b.Task), cmp.Compare(a.Offset, b.Offset))
+		})
+		annotateLines(stats.Dead)
+		recs := [][]report.BadRecord{stats.Skipped}
+		for _, d := range stats.Dead {
+			recs = append(recs, d.Records)
+		}
+		annotateRecordLines(s.record.Inputs, recs...)
+		// A spooled chunk's records are named by the input they came
+		// from, with offsets within the chunk (and no line).
+		for _, list := range recs {
+			for i := range list {
+				if from, ok := s.spooledFrom.Load(list[i].Task); ok && list[i].Path == s.spoolPath(list[i].Task) {
+					list[i].Path = from.(string)
+				}
+			}
+		}
+	})
 }
 
 func (s *session) report(stats *report.Stats) *report.Report {

@@ -60,6 +60,11 @@ func (s *session) spool(i uint64, c splitter.Chunk) (splitter.Chunk, error) {
 		os.Remove(f.Name())
 		return c, fmt.Errorf("spooling the chunk of task %d to %s: %w", i, path, err)
 	}
+	from := c.Path
+	if from == "" {
+		from = splitter.Stdin
+	}
+	s.spooledFrom.Store(i, from)
 	return splitter.Chunk{Path: path, Length: int64(len(c.Data)), Sum: schema.Checksum(c.Data), Header: c.Header}, nil
 }
 

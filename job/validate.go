@@ -170,6 +170,9 @@ func check(cfg Config) error {
 		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords %d is not valid: use 0 or more bad records to skip", cfg.SkipBadRecords))
 	} else if cfg.SkipBadRecords > 0 && !cfg.Kind.Traits().Bisect {
 		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords applies to pipe and mapreduce jobs, whose tasks are lines of files: drop it"))
+	} else if cfg.SkipBadRecords > 0 && (cfg.Records.Format != "" || cfg.Records.Start != "") {
+		// The mapper bisects only records it can cut anywhere by their end.
+		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords finds bad records by splitting a failed task's input at line (or --recend) ends; records of --format or --recstart cannot be split so, and no record would be skipped: drop Config.SkipBadRecords, or those record options"))
 	}
 	if cfg.Rejects != "" && cfg.SkipBadRecords <= 0 {
 		bad(badSetting("Config.Rejects", "Config.Rejects receives the records Config.SkipBadRecords skips: add Config.SkipBadRecords N, or drop Config.Rejects"))
@@ -454,7 +457,7 @@ func (p *plan) checkRejects() error {
 		}
 		path = p.record.Output + RejectsSuffix
 	}
-	abs, err := p.checkOutputPath(path)
+	abs, err := p.checkFilePath("Config.Rejects", path)
 	if err != nil {
 		return err
 	}
@@ -570,22 +573,33 @@ func (p *plan) checkStreaming() error {
 // checkOutputPath checks that the output's folder exists and that the
 // output is none of the inputs, and returns its absolute path.
 func (p *plan) checkOutputPath(path string) (string, error) {
+	return p.checkFilePath("", path)
+}
+
+// checkFilePath checks a path the job will write like the output:
+// setting names it ("Config.Rejects"; "" for the output, -o) in the
+// messages.
+func (p *plan) checkFilePath(setting, path string) (string, error) {
+	what, choose := "output", "-o"
+	if setting != "" {
+		what, choose = setting, setting
+	}
 	out, err := filepath.Abs(path)
 	if err != nil {
-		return "", badInput("output %s: %v", path, err)
+		return "", badSetting(setting, "%s %s: %v", what, path, err)
 	}
 	parent := filepath.Dir(out)
 	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
-		return "", badInput("the folder of output %s (%s) does not exist: create it first", path, parent)
+		return "", badSetting(setting, "the folder of %s %s (%s) does not exist: create it first", what, path, parent)
 	}
 	outInfo, statErr := os.Stat(out)
 	for _, in := range p.inputs {
 		if in.Path == out {
-			return "", badInput("output %s is also an input: choose another -o", path)
+			return "", badSetting(setting, "%s %s is also an input: choose another %s", what, path, choose)
 		}
 		if statErr == nil {
 			if inInfo, err := os.Stat(in.Path); err == nil && os.SameFile(inInfo, outInfo) {
-				return "", badInput("output %s is the same file as input %s: choose another -o", path, in.Path)
+				return "", badSetting(setting, "%s %s is the same file as input %s: choose another %s", what, path, in.Path, choose)
 			}
 		}
 	}

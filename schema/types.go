@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -258,16 +259,39 @@ func (r *Result) Duration() time.Duration { return time.Duration(r.End - r.Start
 
 // TaskError describes why a task failed.
 type TaskError struct {
-	Message string `msgpack:"msg"`
+	Message string `msgpack:"msg" json:"message"`
 	// Permanent marks a failure that a retry cannot fix (an SQL error such
 	// as a constraint violation): the task becomes a dead letter at once.
-	Permanent  bool   `msgpack:"perm,omitempty"`
-	ExitStatus int    `msgpack:"exit,omitempty"`
-	Signal     string `msgpack:"sig,omitempty"`
-	StderrTail string `msgpack:"stderr,omitempty"`
+	Permanent  bool   `msgpack:"perm,omitempty" json:"permanent,omitempty"`
+	ExitStatus int    `msgpack:"exit,omitempty" json:"exit_status,omitempty"`
+	Signal     string `msgpack:"sig,omitempty" json:"signal,omitempty"`
+	StderrTail string `msgpack:"stderr,omitempty" json:"stderr_tail,omitempty"`
 }
 
 func (e *TaskError) Error() string { return e.Message }
+
+// UnmarshalJSON reads a TaskError written with its JSON keys, or with the
+// field names of earlier versions (ExitStatus, StderrTail), which run
+// reports and status snapshots written before may hold.
+func (e *TaskError) UnmarshalJSON(data []byte) error {
+	type plain TaskError
+	var v struct {
+		plain
+		OldExitStatus int    `json:"ExitStatus"`
+		OldStderrTail string `json:"StderrTail"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*e = TaskError(v.plain)
+	if e.ExitStatus == 0 {
+		e.ExitStatus = v.OldExitStatus
+	}
+	if e.StderrTail == "" {
+		e.StderrTail = v.OldStderrTail
+	}
+	return nil
+}
 
 // ErrPermanent matches every error that a retry of its task cannot fix,
 // such as a built-in fold given a value it cannot read: the task becomes a

@@ -104,6 +104,7 @@ split into words like a shell would, but never run through one.`,
 		},
 	}
 	f.register(cmd)
+	f.hideSkipFlags(cmd)
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "write the items' output to this file, which appears only when every item succeeded (default: stdout)")
 	fs.StringVar(&ef.items, "items", "", "read items from this file, one per line ('-' for stdin)")

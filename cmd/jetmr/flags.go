@@ -209,6 +209,14 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 	return f.local, nil
 }
 
+// hideSkipFlags hides --skip-bad-records and --rejects from the help of a
+// command whose tasks are not bisected (each, migrate): they stay
+// registered so that giving them is refused with a message saying why.
+func (f *commonFlags) hideSkipFlags(cmd *cobra.Command) {
+	_ = cmd.Flags().MarkHidden("skip-bad-records")
+	_ = cmd.Flags().MarkHidden("rejects")
+}
+
 // runJob runs cfg and prints the summary, dead letters and report.
 func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Config) error {
 	stderr := stderrLines(cmd.ErrOrStderr(), f.logFormat, cfg.Logger)
@@ -250,7 +258,9 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	case errors.Is(err, context.Canceled):
 		return interruptedError{interruptedMessage(cfg)}
 	case errors.Is(err, job.ErrTasksFailed):
-		err = fmt.Errorf("%w%s", err, failedHint(cfg))
+		err = fmt.Errorf("%w%s", err, failedHint(cfg, report))
+	case kept && errors.As(err, new(*schema.TaskError)):
+		err = fmt.Errorf("%w%s", err, reduceFailedHint(cfg))
 	}
 	if report != nil {
 		if !f.quiet {
@@ -317,7 +327,7 @@ func resumeCommand(id string) string {
 		case a == "--job":
 			skip = true
 			continue
-		case strings.HasPrefix(a, "--job=") || a == "--resume":
+		case strings.HasPrefix(a, "--job=") || a == "--resume" || a == "--retry-failed":
 			continue
 		}
 		args = append(args, shellQuote(a))

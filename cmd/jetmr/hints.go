@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -122,14 +123,66 @@ func interruptedMessage(cfg job.Config) string {
 	return fmt.Sprintf("interrupted: job %s stopped; continue it with:\n  %s%s", cfg.ID, cmd, note)
 }
 
-// failedHint says how to run the failed tasks of job cfg again.
-func failedHint(cfg job.Config) string {
+// failedHint says how to run the failed tasks of job cfg again. When
+// tasks were refused for skipping more bad records than
+// --skip-bad-records allows, it prints the command that raises the limit
+// to all the bad records found instead.
+func failedHint(cfg job.Config, rep *report.Report) string {
 	if why := unresumable(cfg); why != "" {
 		return "; " + why
+	}
+	if need := skipNeeded(rep); need > cfg.SkipBadRecords {
+		cmd, note := resumeHint(cfg.ID, "--retry-failed")
+		cmd = setSkipLimit(cmd, need)
+		return fmt.Sprintf("\n%d bad record(s) found in all; to skip them, raise the limit and run the refused tasks again with:\n  %s%s", need, cmd, note)
 	}
 	cmd, note := resumeHint(cfg.ID, "--retry-failed")
 	return fmt.Sprintf("\nrun the failed tasks again, once fixed, with:\n  %s%s", cmd, note)
 }
+
+// reduceFailedHint says how to run job cfg again once the reducer command
+// that failed it is fixed: its tasks are done, so a resume runs the
+// reduce alone.
+func reduceFailedHint(cfg job.Config) string {
+	if why := unresumable(cfg); why != "" {
+		return "; " + why
+	}
+	cmd, note := resumeHint(cfg.ID, "")
+	return fmt.Sprintf("\nrun the reduce again, once the reducer is fixed, with:\n  %s%s", cmd, note)
+}
+
+// skipNeeded counts the bad records a run found: those it skipped and
+// those of the tasks refused for going over --skip-bad-records. It
+// returns 0 when no task was refused so.
+func skipNeeded(rep *report.Report) int {
+	if rep == nil {
+		return 0
+	}
+	refused := 0
+	for _, d := range rep.DeadLetters {
+		if d.OverLimit {
+			refused += len(d.Records)
+		}
+	}
+	if refused == 0 {
+		return 0
+	}
+	return len(rep.Skipped) + refused
+}
+
+// setSkipLimit sets the value of --skip-bad-records in a printed command
+// line, before any " -- " that starts the job's command.
+func setSkipLimit(line string, n int) string {
+	head, tail, dashed := strings.Cut(line, " -- ")
+	head = skipLimitFlag.ReplaceAllString(head, fmt.Sprintf("${1}%d", n))
+	if dashed {
+		return head + " -- " + tail
+	}
+	return head
+}
+
+// skipLimitFlag is --skip-bad-records N or --skip-bad-records=N.
+var skipLimitFlag = regexp.MustCompile(`( --skip-bad-records[ =])[0-9]+\b`)
 
 // resumeHint is this process's command line with --job ID --resume and
 // extra, secrets removed, and a note of what was removed or must be given

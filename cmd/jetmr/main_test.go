@@ -390,11 +390,7 @@ func TestFailingCommand(t *testing.T) {
 	}
 	d, _ := dead[0].(map[string]any)
 	e, _ := d["error"].(map[string]any)
-	status, ok := e["ExitStatus"] // schema.TaskError has no JSON tags
-	if !ok {
-		status = e["exit"]
-	}
-	if status != float64(3) || !strings.Contains(fmt.Sprint(e), "something went wrong") {
+	if e["exit_status"] != float64(3) || !strings.Contains(fmt.Sprint(e["stderr_tail"]), "something went wrong") {
 		t.Errorf("dead letter %v, want exit status 3 and the stderr tail", d)
 	}
 }

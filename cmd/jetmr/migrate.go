@@ -70,6 +70,7 @@ Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 	}
 	f.register(cmd)
 	_ = cmd.Flags().MarkHidden("force") // a migration writes no output file
+	f.hideSkipFlags(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&m.DB, "db", "", "database URL: sqlite:PATH or postgres://...")
 	fs.StringVar(&m.Table, "table", "", "table to migrate (may be schema-qualified)")

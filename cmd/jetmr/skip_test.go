@@ -307,9 +307,11 @@ func TestSkipBadRecordsBadInput(t *testing.T) {
 		{"negative", pipe("--skip-bad-records", "-1"), []string{"--skip-bad-records -1 is not valid"}},
 		{"not a number", pipe("--skip-bad-records", "x"), []string{"--skip-bad-records"}},
 		{"rejects without skipping", pipe("--rejects", "r.txt"), []string{"--rejects", "add --skip-bad-records N"}},
-		{"rejects folder missing", pipe("--skip-bad-records", "1", "--rejects", "nodir/r.txt"), []string{"nodir/r.txt", "does not exist"}},
+		{"rejects folder missing", pipe("--skip-bad-records", "1", "--rejects", "nodir/r.txt"), []string{"--rejects", "nodir/r.txt", "does not exist"}},
 		{"rejects is the output", pipe("--skip-bad-records", "1", "--rejects", "out.txt"), []string{"--rejects out.txt is the output"}},
-		{"rejects is an input", pipe("--skip-bad-records", "1", "--rejects", in), []string{"also an input"}},
+		{"rejects is an input", pipe("--skip-bad-records", "1", "--rejects", in), []string{"also an input", "choose another --rejects"}},
+		{"csv records", pipe("--skip-bad-records", "1", "--format", "csv"), []string{"--skip-bad-records", "--format"}},
+		{"recstart records", pipe("--skip-bad-records", "1", "--recstart", ">"), []string{"--skip-bad-records", "--recstart"}},
 		{"standard output", []string{"pipe", "-i", in, "--skip-bad-records", "1", "--", "cat"}, []string{"add --rejects FILE"}},
 		{"each", []string{"each", "--skip-bad-records", "1", "--", "echo", ":::", "a"}, []string{"--skip-bad-records applies to pipe and mapreduce"}},
 	} {

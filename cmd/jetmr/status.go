@@ -188,7 +188,9 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	if st.SkippedRecords > 0 {
 		fmt.Fprintf(tw, "skipped records:\t%d of --skip-bad-records %d\n", st.SkippedRecords, r.SkipBad)
 	}
-	fmt.Fprintf(tw, "bytes:\t%s in, %s out\n", size(st.BytesIn), size(st.BytesOut))
+	// A resumed run reads only the tasks left, so these are its figures,
+	// not the job's.
+	fmt.Fprintf(tw, "bytes:\t%s in, %s out (last run)\n", size(st.BytesIn), size(st.BytesOut))
 	if len(st.Counters) > 0 {
 		fmt.Fprintf(tw, "counters:\t%s\n", report.FormatCounters(st.Counters))
 	}
@@ -240,10 +242,19 @@ func nextStep(st job.Status, where string) string {
 		return fmt.Sprintf("jetmr: job %s %s, so it cannot be resumed", st.ID, why)
 	case why != "":
 		return fmt.Sprintf("jetmr: job %s %s, so it cannot be resumed; drop it with:\n  jetmr discard %s%s", st.ID, why, st.ID, where)
-	case where == "-":
-		return fmt.Sprintf("jetmr: continue it with --job %s --resume", st.ID)
 	}
-	return fmt.Sprintf("jetmr: continue it with --job %s --resume, or drop it with:\n  jetmr discard %s%s", st.ID, st.ID, where)
+	// The record does not keep the command line the job was started
+	// with, so the hint names the flags to add to it.
+	flags, once := "--resume", ""
+	if st.DeadLetters > 0 || len(st.Failed) > 0 || len(st.OverLimit) > 0 {
+		// Plain --resume would find the same dead letters and fail again.
+		flags, once = "--resume --retry-failed", " (once its failed tasks are fixed)"
+	}
+	hint := fmt.Sprintf("jetmr: continue it: run the job's command again with --job %s %s added%s", st.ID, flags, once)
+	if where == "-" {
+		return hint
+	}
+	return fmt.Sprintf("%s, or drop it with:\n  jetmr discard %s%s", hint, st.ID, where)
 }
 
 // recordUnresumable says why a job recorded as r cannot be resumed, or ""
