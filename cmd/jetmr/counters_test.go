@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jetmr/jetmr/internal/clitest"
 )
@@ -84,34 +80,7 @@ func TestCountersOnWorkersUnderKills(t *testing.T) {
 	out, rep := filepath.Join(dir, "out"), filepath.Join(dir, "run.json")
 	sub := clitest.Start(t, bin, dir, nil, "mapreduce", "--nats", url, "--local-workers", "0", "--job", "counted",
 		"-i", in, "-o", out, "--map", mapCmd, "--reduce", "count", "--partitions", "3", "--chunk-size", "8KiB", "--report", rep)
-	var wg sync.WaitGroup
-	stopKiller := make(chan struct{})
-	kills := 0
-	wg.Go(func() {
-		r := rand.New(rand.NewPCG(7, 8))
-		for kills < 8 {
-			select {
-			case <-stopKiller:
-				return
-			case <-time.After(time.Duration(300+r.IntN(400)) * time.Millisecond):
-			}
-			i := r.IntN(len(workers))
-			workers[i].Signal(syscall.SIGKILL)
-			<-workers[i].Done()
-			workers[i] = startWorker(t, url, workerArgs...)
-			kills++
-		}
-	})
-	code := sub.Wait(t, 4*runTimeout)
-	close(stopKiller)
-	wg.Wait()
-	if code != 0 {
-		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
-	}
-	t.Logf("%d workers killed", kills)
-	if kills == 0 {
-		t.Fatal("the job ended before any worker was killed: the test proved nothing")
-	}
+	runKillingWorkers(t, sub, workers, 7, 8, func() *workerProc { return startWorker(t, url, workerArgs...) })
 	want := map[string]int64{"Input,Lines": lines, "Input,Words": words}
 	got := reportCounters(t, rep)
 	if len(got) != len(want) || got["Input,Lines"] != lines || got["Input,Words"] != words {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -163,34 +162,7 @@ func TestS3InputWorkers(t *testing.T) {
 	argv := []string{"tr", "a-z", "A-Z"}
 	sub := clitest.Start(t, bin, dir, s.Env(), append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
 		"--local-workers", "0", "-i", "s3://data/logs/", "-o", filepath.Join(dir, "out.txt"), "--chunk-size", "8KiB", "--"}, argv...)...)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	kills := 0
-	wg.Go(func() {
-		r := rand.New(rand.NewPCG(3, 4))
-		for kills < 6 {
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Duration(300+r.IntN(400)) * time.Millisecond):
-			}
-			i := r.IntN(len(workers))
-			workers[i].Signal(syscall.SIGKILL)
-			<-workers[i].Done()
-			workers[i] = clitest.Start(t, bin, "", s.Env(), workerArgs...)
-			kills++
-		}
-	})
-	code := sub.Wait(t, 4*runTimeout)
-	close(stop)
-	wg.Wait()
-	if code != 0 {
-		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
-	}
-	t.Logf("%d workers killed", kills)
-	if kills == 0 {
-		t.Fatal("the job ended before any worker was killed: the test proved nothing")
-	}
+	runKillingWorkers(t, sub, workers, 3, 6, func() *clitest.Proc { return clitest.Start(t, bin, "", s.Env(), workerArgs...) })
 	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
 	if err != nil {
 		t.Fatal(err)

@@ -105,34 +105,7 @@ func runUnderKills(t *testing.T, size int, chunk string, argv []string) {
 	}
 	sub := clitest.Start(t, bin, dir, nil, append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
 		"--local-workers", "0", "-i", in, "-o", filepath.Join(dir, "out.txt"), "--chunk-size", chunk, "--"}, argv...)...)
-	var wg sync.WaitGroup
-	stopKiller := make(chan struct{})
-	kills := 0
-	wg.Go(func() {
-		r := rand.New(rand.NewPCG(5, 6))
-		for kills < 10 {
-			select {
-			case <-stopKiller:
-				return
-			case <-time.After(time.Duration(300+r.IntN(400)) * time.Millisecond):
-			}
-			i := r.IntN(len(workers))
-			workers[i].Signal(syscall.SIGKILL)
-			<-workers[i].Done()
-			workers[i] = startWorker(t, url, workerArgs...)
-			kills++
-		}
-	})
-	code := sub.Wait(t, 4*runTimeout)
-	close(stopKiller)
-	wg.Wait()
-	if code != 0 {
-		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
-	}
-	t.Logf("%d workers killed", kills)
-	if kills == 0 {
-		t.Fatal("the job ended before any worker was killed: the test proved nothing")
-	}
+	runKillingWorkers(t, sub, workers, 5, 10, func() *workerProc { return startWorker(t, url, workerArgs...) })
 	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -241,5 +214,44 @@ func TestWorkerDrains(t *testing.T) {
 	}
 	if workers := readReport(t, report)["workers"].([]any); len(workers) != 2 {
 		t.Errorf("%d workers in the report, want 2: the drained one finished its task", len(workers))
+	}
+}
+
+// runKillingWorkers waits for the job sub while it SIGKILLs one of workers
+// at random every 300 to 700 ms, at most max times, replacing each by
+// restart() in place. It fails the test when the job exits non-zero or
+// ends before any kill (the test would prove nothing), and logs the kills.
+func runKillingWorkers[W interface {
+	Signal(syscall.Signal)
+	Done() <-chan struct{}
+}](t *testing.T, sub *clitest.Proc, workers []W, seed uint64, max int, restart func() W) {
+	t.Helper()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	kills := 0
+	wg.Go(func() {
+		r := rand.New(rand.NewPCG(seed, seed+1))
+		for kills < max {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Duration(300+r.IntN(400)) * time.Millisecond):
+			}
+			i := r.IntN(len(workers))
+			workers[i].Signal(syscall.SIGKILL)
+			<-workers[i].Done()
+			workers[i] = restart()
+			kills++
+		}
+	})
+	code := sub.Wait(t, 4*runTimeout)
+	close(stop)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("job exited %d; stderr:\n%s", code, sub.Stderr)
+	}
+	t.Logf("%d workers killed", kills)
+	if kills == 0 {
+		t.Fatal("the job ended before any worker was killed: the test proved nothing")
 	}
 }
