@@ -102,16 +102,40 @@ func TestReduceOnWorkersCommandFails(t *testing.T) {
 	t.Parallel()
 	url := natsServer(t)
 	startCustomWorkers(t, url, 1)
+	script := filepath.Join(t.TempDir(), "reduce.sh")
+	if err := os.WriteFile(script, []byte("echo reducer broke >&2; exit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cfg := baseConfig(t)
-	cfg.Kind, cfg.Inputs, cfg.Map, cfg.Reduce = "mapreduce", []string{td(t, "text")}, "wordcount", "sh -c 'echo reducer broke >&2; exit 3'"
+	cfg.Kind, cfg.Inputs, cfg.Map, cfg.Reduce = "mapreduce", []string{td(t, "text")}, "wordcount", "sh "+script
 	cfg.Broker, cfg.Transport, cfg.ReduceOnWorkers, cfg.Partitions = broker.Config{URL: url}, "shared", true, 2
-	cfg.Output = filepath.Join(t.TempDir(), "out")
+	cfg.ID, cfg.Output = "reducerfixed", filepath.Join(t.TempDir(), "out")
 	_, err := runJob(t, cfg)
 	if !errors.Is(err, reducer.ErrPartitionFailed) || !strings.Contains(err.Error(), "exit") {
 		t.Fatalf("err = %v, want ErrPartitionFailed with the command's exit", err)
 	}
 	if left := dirNames(t, filepath.Dir(cfg.Output)); len(left) != 0 {
 		t.Errorf("a failed job left %q next to its output", left)
+	}
+
+	// Once the reducer is fixed, a resume reduces every partition again:
+	// the failed stage's answers do not fail it.
+	fixed := `awk -F '\t' 'NR > 1 && $1 != k { print k "\t" s; s = 0 } { k = $1; s += $2 } END { if (NR) print k "\t" s }'` + "\n"
+	if err := os.WriteFile(script, []byte(fixed), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Resume = true
+	if _, err := runJob(t, cfg); err != nil {
+		t.Fatalf("resuming after the reducer was fixed: %v", err)
+	}
+	embedded := cfg
+	embedded.ID, embedded.Resume, embedded.ReduceOnWorkers, embedded.Broker, embedded.Transport = "", false, false, broker.Config{}, ""
+	embedded.Output = filepath.Join(t.TempDir(), "out")
+	if _, err := runJob(t, embedded); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readParts(t, cfg.Output, 2), readParts(t, embedded.Output, 2); !maps.Equal(got, want) {
+		t.Errorf("the resumed output differs from the embedded run's")
 	}
 }
 

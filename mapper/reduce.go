@@ -121,7 +121,7 @@ func (w *reduceWorker) handle(ctx context.Context, m jetstream.Msg) {
 		m.Nak() // another worker, or this one again, reduces it
 		return
 	}
-	done := schema.PartitionDone{Job: t.Job, Partition: t.Partition, Worker: w.name, Tasks: t.Tasks}
+	done := schema.PartitionDone{Job: t.Job, Partition: t.Partition, Worker: w.name, Tasks: t.Tasks, Stage: t.Stage}
 	if err != nil {
 		log.Error().Err(err).Msg("reducing partition failed")
 		done.Err = err.Error()
@@ -134,7 +134,7 @@ func (w *reduceWorker) handle(ctx context.Context, m jetstream.Msg) {
 	data, err := schema.EncodePartitionDone(done)
 	if err == nil {
 		msg := &nats.Msg{Subject: schema.DoneSubject(t.Job, t.Partition), Data: data}
-		_, err = w.js.PublishMsg(ctx, msg, jetstream.WithMsgID(schema.DoneMsgID(t.Job, t.Partition)))
+		_, err = w.js.PublishMsg(ctx, msg, jetstream.WithMsgID(schema.DoneMsgID(t.Job, t.Stage, t.Partition)))
 	}
 	if err != nil {
 		// Not announced: the task is delivered again after AckWait, and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/internal/crashpoint"
@@ -92,8 +93,9 @@ func (s *PartsSink) Fail(_ context.Context, r *schema.Result) (Span, error) {
 	return one(r.Index), nil
 }
 
-// Suspend implements [Sink]: part files already written and announced
-// stay for a resume, whose done messages are still in the results stream.
+// Suspend implements [Sink]. A resume reduces every partition again, in a
+// stage of its own: part files of this run's stage are left in the parts
+// folder, which the resume's commit sweeps.
 func (s *PartsSink) Suspend(context.Context) error { return nil }
 
 // Commit implements [Sink].
@@ -103,19 +105,21 @@ func (s *PartsSink) Commit(ctx context.Context, failed bool) error {
 	}
 	job, parts := s.cfg.Job, s.partitions()
 	dir := PartsDir(job.Output, job.ID)
+	stage := nuid.Next()
 	for p := range parts {
-		data, err := schema.EncodeReduceTask(schema.ReduceTask{Job: job.ID, Partition: p, Tasks: s.tasks, Dir: dir})
+		data, err := schema.EncodeReduceTask(schema.ReduceTask{Job: job.ID, Partition: p, Tasks: s.tasks, Dir: dir, Stage: stage})
 		if err != nil {
 			return err
 		}
 		m := &nats.Msg{Subject: schema.ReduceSubject(job.ID, p), Data: data}
-		if _, err := s.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(schema.ReduceMsgID(job.ID, p))); err != nil {
+		if _, err := s.cfg.JS.PublishMsg(ctx, m, jetstream.WithMsgID(schema.ReduceMsgID(job.ID, stage, p))); err != nil {
 			return fmt.Errorf("publishing the reduce task of partition %d: %w", p, err)
 		}
 	}
-	done, err := s.awaitDone(ctx)
+	done, err := s.awaitDone(ctx, stage)
 	if errors.Is(err, ErrPartitionFailed) {
-		// The job failed: a resume would fail the same way.
+		// The job failed; a resume, once the reduce is fixed, reduces
+		// every partition again in a new stage.
 		return errors.Join(err, os.RemoveAll(dir))
 	}
 	if err != nil {
@@ -124,9 +128,9 @@ func (s *PartsSink) Commit(ctx context.Context, failed bool) error {
 	return s.publish(done)
 }
 
-// awaitDone reads the done messages of the job's partitions until each
-// partition has one, and returns the first of each.
-func (s *PartsSink) awaitDone(ctx context.Context) ([]schema.PartitionDone, error) {
+// awaitDone reads the done messages of the job's partitions in reduce
+// stage stage until each partition has one, and returns the first of each.
+func (s *PartsSink) awaitDone(ctx context.Context, stage string) ([]schema.PartitionDone, error) {
 	job, parts := s.cfg.Job, s.partitions()
 	stream, err := s.cfg.JS.Stream(ctx, schema.ResultStream(job.ID))
 	if err != nil {
@@ -160,7 +164,7 @@ func (s *PartsSink) awaitDone(ctx context.Context) ([]schema.PartitionDone, erro
 			return nil, fmt.Errorf("reading the done messages of job %s: %w", job.ID, err)
 		}
 		d, err := schema.DecodePartitionDone(m.Data())
-		if err != nil || d.Job != job.ID || d.Partition >= parts || d.Tasks != s.tasks && d.Err == "" {
+		if err != nil || d.Job != job.ID || d.Stage != stage || d.Partition >= parts || d.Tasks != s.tasks && d.Err == "" {
 			continue // not a done message of this run's partitions
 		}
 		if d.Err != "" {

@@ -65,9 +65,10 @@ func ReduceSubject(job string, partition int) string {
 // ReduceSubjects is the wildcard subject of a job's reduce tasks.
 func ReduceSubjects(job string) string { return subjectRoot + "." + job + ".reduce.>" }
 
-// ReduceMsgID is the Nats-Msg-Id of the reduce task of one partition.
-func ReduceMsgID(job string, partition int) string {
-	return fmt.Sprintf("%s/reduce/%d", job, partition)
+// ReduceMsgID is the Nats-Msg-Id of the reduce task of one partition in
+// one reduce stage (a [ReduceTask]'s Stage).
+func ReduceMsgID(job, stage string, partition int) string {
+	return fmt.Sprintf("%s/reduce/%s/%d", job, stage, partition)
 }
 
 // ReducerWorkers is the durable consumer of a job's reduce tasks that the
@@ -84,8 +85,11 @@ func DoneSubject(job string, partition int) string {
 // DoneSubjects is the wildcard subject of a job's [DoneSubject]s.
 func DoneSubjects(job string) string { return subjectRoot + "." + job + ".results.done.>" }
 
-// DoneMsgID is the Nats-Msg-Id of a partition's done message.
-func DoneMsgID(job string, partition int) string { return fmt.Sprintf("%s/done/%d", job, partition) }
+// DoneMsgID is the Nats-Msg-Id of a partition's done message in one
+// reduce stage.
+func DoneMsgID(job, stage string, partition int) string {
+	return fmt.Sprintf("%s/done/%s/%d", job, stage, partition)
+}
 
 // ResultSubjects is the wildcard subject of all results of a job.
 func ResultSubjects(job string) string { return subjectRoot + "." + job + ".results.>" }

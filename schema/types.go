@@ -544,6 +544,10 @@ type ReduceTask struct {
 	Tasks uint64 `msgpack:"tasks"`
 	// Dir is the job's parts folder, shared by workers and submitter.
 	Dir string `msgpack:"dir"`
+	// Stage names the submitter's reduce stage that published the task:
+	// each run of a job reduces afresh, and reads only the done messages
+	// of its own stage, so a failed stage's answers never fail a resume.
+	Stage string `msgpack:"stage,omitempty"`
 }
 
 // PartitionDone announces that a worker wrote the part file of one
@@ -564,4 +568,6 @@ type PartitionDone struct {
 	Counters []Counter `msgpack:"ctr,omitempty"`
 	Status   string    `msgpack:"status,omitempty"`
 	Err      string    `msgpack:"err,omitempty"`
+	// Stage is the [ReduceTask]'s.
+	Stage string `msgpack:"stage,omitempty"`
 }
