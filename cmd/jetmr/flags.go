@@ -17,6 +17,7 @@ import (
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/report"
+	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
 )
@@ -259,7 +260,7 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		return interruptedError{interruptedMessage(cfg)}
 	case errors.Is(err, job.ErrTasksFailed):
 		err = fmt.Errorf("%w%s", err, failedHint(cfg, report))
-	case kept && errors.As(err, new(*schema.TaskError)):
+	case kept && (errors.As(err, new(*schema.TaskError)) || errors.Is(err, reducer.ErrPartitionFailed)):
 		err = fmt.Errorf("%w%s", err, reduceFailedHint(cfg))
 	}
 	if report != nil {

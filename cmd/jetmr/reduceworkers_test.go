@@ -175,3 +175,51 @@ func TestReduceOnWorkersResumeAndDiscard(t *testing.T) {
 		t.Errorf("left after the resume and the discard: %q (all: %q)", names[i], names)
 	}
 }
+
+// TestReduceOnWorkersFailedReducerHint: a reducer command that fails on a
+// worker fails the job with a command to run the reduce again; once the
+// reducer is fixed, that command completes the job with the embedded
+// run's output.
+func TestReduceOnWorkersFailedReducerHint(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 100<<10, 5)
+	reduce := filepath.Join(dir, "reduce.sh")
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(reduce, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := `awk -F '\t' 'NR > 1 && $1 != k { print k "\t" s; s = 0 } { k = $1; s += $2 } END { if (NR) print k "\t" s }'`
+	write(sum)
+	ref := filepath.Join(dir, "ref")
+	if r := jetmr(t, dir, "mapreduce", "--store", filepath.Join(dir, "refstore"), "-i", in, "-o", ref,
+		"--map", "wordcount", "--reduce", reduce, "--partitions", "2"); r.code != 0 {
+		t.Fatalf("embedded run exited %d: %s", r.code, r.stderr)
+	}
+	want := clitest.ReadParts(t, ref, 2)
+	url := plainNATS(t)
+	w := startWorker(t, url, "-j", "2", "--spill="+filepath.Join(dir, "spill"))
+	w.waitUp(t)
+	defer w.term(t)
+	write("echo reducer broke >&2; exit 3")
+	out := filepath.Join(dir, "out")
+	r := jetmr(t, dir, "mapreduce", "--nats", url, "--local-workers", "0", "--transport", "shared", "--reduce-on-workers",
+		"-i", in, "-o", out, "--map", "wordcount", "--reduce", reduce, "--partitions", "2")
+	if r.code != 1 || !strings.Contains(r.stderr, "status 3") {
+		t.Fatalf("exit %d, want 1 naming the reducer's exit; stderr:\n%s", r.code, r.stderr)
+	}
+	hint := hintAfter(r.stderr, "run the reduce again, once the reducer is fixed, with:")
+	if hint == "" {
+		t.Fatalf("no command to run the reduce again; stderr:\n%s", r.stderr)
+	}
+	write(sum)
+	if r := runHint(t, dir, hint); r.code != 0 {
+		t.Fatalf("the printed command %q exited %d: %s", hint, r.code, r.stderr)
+	}
+	if got := clitest.ReadParts(t, out, 2); !maps.Equal(got, want) {
+		t.Errorf("output (%d keys) differs from the embedded run's (%d keys)", len(got), len(want))
+	}
+}
