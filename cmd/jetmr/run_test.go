@@ -164,22 +164,28 @@ func TestPathsCheckedAtStart(t *testing.T) {
 			if args[0] != "report" {
 				args = append([]string{args[0], "--store", store}, args[1:]...)
 			}
-			r := jetmr(t, dir, args...)
-			if r.code != 2 {
-				t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("message does not name %q:\n%s", w, r.stderr)
-				}
-			}
-			if strings.Contains(r.stderr, "jetmr: job ") {
-				t.Errorf("a job started:\n%s", r.stderr)
-			}
-			if names := dirNames(t, dir); len(names) != 0 {
-				t.Errorf("files written: %q", names)
-			}
+			checkRefused(t, dir, jetmr(t, dir, args...), tc.want)
 		})
+	}
+}
+
+// checkRefused checks that r is a refusal of bad usage: exit 2, a message
+// that names each of want, no job started and nothing written in dir.
+func checkRefused(t *testing.T, dir string, r result, want []string) {
+	t.Helper()
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("message does not name %q:\n%s", w, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "jetmr: job ") {
+		t.Errorf("a job started:\n%s", r.stderr)
+	}
+	if names := dirNames(t, dir); len(names) != 0 {
+		t.Errorf("files written: %q", names)
 	}
 }
 

@@ -319,21 +319,7 @@ func TestSkipBadRecordsBadInput(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			args := append([]string{tc.args[0], "--store", filepath.Join(t.TempDir(), "store")}, tc.args[1:]...)
-			r := jetmr(t, dir, args...)
-			if r.code != 2 {
-				t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("message does not say %q:\n%s", w, r.stderr)
-				}
-			}
-			if strings.Contains(r.stderr, "jetmr: job ") {
-				t.Errorf("a job started:\n%s", r.stderr)
-			}
-			if names := dirNames(t, dir); len(names) != 0 {
-				t.Errorf("files written: %q", names)
-			}
+			checkRefused(t, dir, jetmr(t, dir, args...), tc.want)
 		})
 	}
 }
