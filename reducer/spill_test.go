@@ -49,30 +49,7 @@ func TestKeyedSinkSpillMatchesInMemory(t *testing.T) {
 				var results []*schema.Result
 				want := map[string]fold.Accumulator{}
 				for i := range uint64(10) {
-					byPart := make([]map[string]fold.Accumulator, parts)
-					for p := range byPart {
-						byPart[p] = map[string]fold.Accumulator{}
-					}
-					for range rng.IntN(80) {
-						k := fmt.Sprintf("key-%d", rng.IntN(300))
-						v := foldValue(rng, f)
-						p := schema.Partition([]byte(k), parts)
-						for _, m := range []map[string]fold.Accumulator{byPart[p], want} {
-							if m[k] == nil {
-								m[k] = f.New()
-							}
-							if err := m[k].Add([]byte(v)); err != nil {
-								t.Fatal(err)
-							}
-						}
-					}
-					for p, accs := range byPart {
-						pairs := map[string]string{}
-						for k, a := range accs {
-							pairs[k] = string(a.AppendPartial(nil))
-						}
-						results = append(results, keyedRun(t, i, p, pairs))
-					}
+					results = append(results, randomTaskRuns(t, rng, f, i, parts, rng.IntN(80), 300, want)...)
 				}
 				wantOut := map[string]string{}
 				for k, a := range want {
@@ -175,29 +152,7 @@ func TestKeyedSinkKeptRunsMatchHashed(t *testing.T) {
 				var results []*schema.Result
 				want := map[string]fold.Accumulator{}
 				for i := range uint64(24) {
-					byPart := make([]map[string]fold.Accumulator, parts)
-					for p := range byPart {
-						byPart[p] = map[string]fold.Accumulator{}
-					}
-					for range 50 + rng.IntN(150) {
-						k := fmt.Sprintf("key-%d", rng.IntN(3000))
-						v := foldValue(rng, f)
-						p := schema.Partition([]byte(k), parts)
-						for _, m := range []map[string]fold.Accumulator{byPart[p], want} {
-							if m[k] == nil {
-								m[k] = f.New()
-							}
-							if err := m[k].Add([]byte(v)); err != nil {
-								t.Fatal(err)
-							}
-						}
-					}
-					for p, accs := range byPart {
-						pairs := map[string]string{}
-						for k, a := range accs {
-							pairs[k] = string(a.AppendPartial(nil))
-						}
-						r := keyedRun(t, i, p, pairs)
+					for p, r := range randomTaskRuns(t, rng, f, i, parts, 50+rng.IntN(150), 3000, want) {
 						if i%3 == 0 {
 							r.Spill = filepath.Join(spillDir, fmt.Sprintf("%d.p%d", i, p))
 							spilled[r.Spill], r.Payload = r.Payload, nil
@@ -282,4 +237,38 @@ func TestKeyedSinkKeptRunsMatchHashed(t *testing.T) {
 			})
 		}
 	}
+}
+
+// randomTaskRuns makes the results of task i as a map side would: n random
+// pairs of keys key-0 to key-(keys-1), folded by f into one partial per key
+// and partition, one result per partition. It folds the same values into
+// want, which then holds what the reduce of every task must give.
+func randomTaskRuns(t *testing.T, rng *rand.Rand, f fold.Fold, i uint64, parts, n, keys int, want map[string]fold.Accumulator) []*schema.Result {
+	t.Helper()
+	byPart := make([]map[string]fold.Accumulator, parts)
+	for p := range byPart {
+		byPart[p] = map[string]fold.Accumulator{}
+	}
+	for range n {
+		k := fmt.Sprintf("key-%d", rng.IntN(keys))
+		v := foldValue(rng, f)
+		p := schema.Partition([]byte(k), parts)
+		for _, m := range []map[string]fold.Accumulator{byPart[p], want} {
+			if m[k] == nil {
+				m[k] = f.New()
+			}
+			if err := m[k].Add([]byte(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	results := make([]*schema.Result, parts)
+	for p, accs := range byPart {
+		pairs := map[string]string{}
+		for k, a := range accs {
+			pairs[k] = string(a.AppendPartial(nil))
+		}
+		results[p] = keyedRun(t, i, p, pairs)
+	}
+	return results
 }
