@@ -11,7 +11,6 @@ import (
 	"math"
 	"os"
 
-	"github.com/jetmr/jetmr/internal/runfile"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -44,7 +43,7 @@ type cursorHeap []*cursor
 
 func (h cursorHeap) Len() int { return len(h) }
 func (h cursorHeap) Less(i, j int) bool {
-	if c := compareKeys(h[i].cmp, h[i].pair.Key, h[j].pair.Key); c != 0 {
+	if c := schema.CompareBy(h[i].cmp, h[i].pair.Key, h[j].pair.Key); c != 0 {
 		return c < 0
 	}
 	return h[i].run < h[j].run
@@ -65,14 +64,6 @@ func (h *cursorHeap) Pop() any {
 // error of emit (returned as is) or the end of ctx.
 func MergeRuns(ctx context.Context, runs []io.Reader, emit func(schema.Pair) error) error {
 	return mergeRuns(ctx, runs, nil, func(i int) string { return fmt.Sprintf("run %d", i) }, emit)
-}
-
-// compareKeys is cmp(a, b), or runfile.Compare(a, b) when cmp is nil.
-func compareKeys(cmp func(a, b []byte) int, a, b []byte) int {
-	if cmp == nil {
-		return runfile.Compare(a, b)
-	}
-	return cmp(a, b)
 }
 
 // mergeRuns is MergeRuns in the key order cmp (nil: bytewise), naming run

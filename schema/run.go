@@ -82,7 +82,7 @@ func (r *RunReader) Next() (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	if r.last != nil && compareKeys(r.cmp, r.last, k) > 0 {
+	if r.last != nil && CompareBy(r.cmp, r.last, k) > 0 {
 		return Pair{}, fmt.Errorf("reading run: %w: key %q after %q is out of order", ErrMalformed, k, r.last)
 	}
 	r.last = k
@@ -143,8 +143,9 @@ func DecodeRunBy(data []byte, cmp func(a, b []byte) int) ([]Pair, error) {
 	}
 }
 
-// compareKeys is cmp(a, b), or bytes.Compare(a, b) when cmp is nil.
-func compareKeys(cmp func(a, b []byte) int, a, b []byte) int {
+// CompareBy compares keys a and b in the key order cmp (see
+// [Keys.Comparer]): cmp(a, b), or bytes.Compare(a, b) when cmp is nil.
+func CompareBy(cmp func(a, b []byte) int, a, b []byte) int {
 	if cmp == nil {
 		return bytes.Compare(a, b)
 	}

@@ -85,7 +85,7 @@ func (s *RunScanner) Next() (key, value []byte, err error) {
 	if s.value, err = s.item(s.value, "value"); err != nil {
 		return nil, nil, err
 	}
-	if s.prev != nil && compareKeys(s.cmp, s.prev, s.key) > 0 {
+	if s.prev != nil && CompareBy(s.cmp, s.prev, s.key) > 0 {
 		return nil, nil, fmt.Errorf("reading run: %w: key %q after %q is out of order", ErrMalformed, s.key, s.prev)
 	}
 	s.remaining--

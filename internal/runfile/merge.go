@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jetmr/jetmr/fold"
+	"github.com/jetmr/jetmr/schema"
 )
 
 // Source is a sorted run being read: Next returns its next pair, valid
@@ -38,12 +39,7 @@ type cursor struct {
 func Compare(a, b []byte) int { return bytes.Compare(a, b) }
 
 // compare compares keys in the cursor's order.
-func (c *cursor) compare(a, b []byte) int {
-	if c.cmp == nil {
-		return Compare(a, b)
-	}
-	return c.cmp(a, b)
-}
+func (c *cursor) compare(a, b []byte) int { return schema.CompareBy(c.cmp, a, b) }
 
 // Merge merges sorted sources of partials of f, folding the partials of
 // equal keys, and calls emit once per key in key order with the folded
