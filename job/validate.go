@@ -168,8 +168,6 @@ func check(cfg Config) error {
 	}
 	if cfg.SkipBadRecords < 0 {
 		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords %d is not valid: use 0 or more bad records to skip", cfg.SkipBadRecords))
-	} else if cfg.SkipBadRecords > 0 && !cfg.Kind.Traits().Bisect {
-		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords applies to pipe and mapreduce jobs, whose tasks are lines of files: drop it"))
 	} else if cfg.SkipBadRecords > 0 && (cfg.Records.Format != "" || cfg.Records.Start != "") {
 		// The mapper bisects only records it can cut anywhere by their end.
 		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords finds bad records by splitting a failed task's input at line (or --recend) ends; records of --format or --recstart cannot be split so, and no record would be skipped: drop Config.SkipBadRecords, or those record options"))
@@ -452,7 +450,10 @@ func (p *plan) checkRejects() error {
 	p.record.SkipBad = p.cfg.SkipBadRecords
 	path := p.cfg.Rejects
 	if path == "" {
-		if p.record.Output == "" {
+		switch {
+		case p.record.Kind == schema.KindMigrate:
+			return badSetting("Config.Rejects", "a migration has no output file to put the rows Config.SkipBadRecords skips next to: add Config.Rejects FILE")
+		case p.record.Output == "":
 			return badSetting("Config.Rejects", "the output is standard output, so the records Config.SkipBadRecords skips need a file of their own: add Config.Rejects FILE")
 		}
 		path = p.record.Output + RejectsSuffix
