@@ -148,18 +148,23 @@ func itemRecord(r schema.ItemResult) schema.BadRecord {
 	return b
 }
 
-// skipItems is the outcome of an each task whose items failed, in skip
-// mode: every item was run alone already, so the failed ones are the bad
-// records, and the task's output is that of all its items; the reducer
-// leaves the failed ones out when it merges it, or fails the task when
-// they are more than the job may skip. Nil when perr is not such a
-// failure.
-func (p *processor) skipItems(perr error) *isolated {
+// skipped is the outcome, in skip mode, of a task that left bad records
+// out on its own: an each task whose items failed (every item ran alone
+// already, so the failed ones are the bad records; its output holds all
+// of them, and the reducer leaves the failed ones out when it merges it),
+// or a migrate batch that committed all but the rows of keys its SQL
+// fails on. The reducer fails the task when its records are more than
+// the job may skip. Nil when perr is neither.
+func (p *processor) skipped(perr error) *isolated {
 	var f *itemsFailed
-	if !errors.As(perr, &f) || len(f.skipped) == 0 {
-		return nil
+	if errors.As(perr, &f) && len(f.skipped) > 0 {
+		return &isolated{iso: schema.Isolation{Records: f.skipped, Outcome: schema.IsolatedItems}, outs: []output{f.out}}
 	}
-	return &isolated{iso: schema.Isolation{Records: f.skipped, Outcome: schema.IsolatedItems}, outs: []output{f.out}}
+	var k *keysSkipped
+	if errors.As(perr, &k) {
+		return &isolated{iso: schema.Isolation{Records: k.skipped, Outcome: schema.IsolatedKey}, outs: []output{k.out}}
+	}
+	return nil
 }
 
 // runItem runs one item until it succeeds or its attempts run out.

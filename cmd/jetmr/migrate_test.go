@@ -105,6 +105,14 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateBadInput(t, b.open(t))
 	})
+	t.Run("SkipBadRecords", func(t *testing.T) {
+		t.Parallel()
+		testMigrateSkip(t, b.open(t), b.open(t), b.checkViolation)
+	})
+	t.Run("SkipBadRecordsCrash", func(t *testing.T) {
+		t.Parallel()
+		testMigrateSkipCrash(t, b.open(t), b.checkViolation)
+	})
 	t.Run("DryRun", func(t *testing.T) {
 		t.Parallel()
 		testMigrateDryRun(t, b.open(t))
