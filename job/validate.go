@@ -172,7 +172,7 @@ func check(cfg Config) error {
 		// The mapper bisects only records it can cut anywhere by their end.
 		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords finds bad records by splitting a failed task's input at line (or --recend) ends; records of --format or --recstart cannot be split so, and no record would be skipped: drop Config.SkipBadRecords, or those record options"))
 	}
-	if cfg.Rejects != "" && cfg.SkipBadRecords <= 0 {
+	if cfg.Rejects != "" && cfg.SkipBadRecords == 0 { // a negative one is refused above
 		bad(badSetting("Config.Rejects", "Config.Rejects receives the records Config.SkipBadRecords skips: add Config.SkipBadRecords N, or drop Config.Rejects"))
 	}
 	bad(CheckMemFree(cfg.MemFree))
