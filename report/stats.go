@@ -39,7 +39,7 @@ type DeadLetter struct {
 type BadRecord struct {
 	Task uint64 `json:"task"`
 	// Key is the key of a migrate batch's rows that fail alone.
-	Key  string `json:"key,omitempty"`
+	Key string `json:"key,omitempty"`
 	// Item and Seq are the item of an each job whose command fails, and
 	// its 1-based number in the item list ({#}).
 	Item string `json:"item,omitempty"`
