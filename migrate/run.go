@@ -107,6 +107,7 @@ func (r *batchRun) run(ctx context.Context) (Outcome, error) {
 	out := Outcome{AlreadyDone: true}
 	lo, ends := r.b.Lo, []Key{r.b.Hi}
 	bad := map[Key]Key{} // keys to skip, and the end of their ranges
+	skips := 0           // parts that are skipped keys, new or found
 	for {
 		part := Batch{Index: r.b.Index, Lo: lo, Hi: ends[len(ends)-1]}
 		var p Part
@@ -143,6 +144,9 @@ func (r *batchRun) run(ctx context.Context) (Outcome, error) {
 			continue
 		}
 		out.Parts++
+		if p.Skipped {
+			skips++
+		}
 		if p.Skipped && p.Found {
 			out.Skipped = append(out.Skipped, r.earlierSkip(ctx, Batch{Index: r.b.Index, Lo: lo, Hi: p.Hi}))
 		}
@@ -161,6 +165,11 @@ func (r *batchRun) run(ctx context.Context) (Outcome, error) {
 			r.opts.onPart(Batch{Index: r.b.Index, Lo: lo, Hi: p.Hi}, p)
 		}
 		if p.Hi == r.b.Hi {
+			if skips > 0 {
+				// A skipped key cuts a batch in parts without a split:
+				// only parts beyond those count as one.
+				out.Parts = max(1, out.Parts-2*skips)
+			}
 			return out, nil
 		}
 		if p.Found && p.Hi == lo {
