@@ -202,6 +202,15 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 		p.reg = mapper.NewRegistry()
 	}
 	ops := kinds[cfg.Kind]
+	if cfg.Kind == schema.KindMigrate {
+		// A migration has no output to put its rejects next to, and its
+		// preparation opens the database and creates the progress table:
+		// its rejects file is checked first, so that a refusal writes
+		// nothing (and again below, to record it).
+		if err := p.checkRejects(); err != nil {
+			return nil, err
+		}
+	}
 	if ops.prepare != nil {
 		if err := ops.prepare(p, ctx); err != nil {
 			return nil, err
@@ -451,7 +460,7 @@ func (p *plan) checkRejects() error {
 	path := p.cfg.Rejects
 	if path == "" {
 		switch {
-		case p.record.Kind == schema.KindMigrate:
+		case p.cfg.Kind == schema.KindMigrate:
 			return badSetting("Config.Rejects", "a migration has no output file to put the rows Config.SkipBadRecords skips next to: add Config.Rejects FILE")
 		case p.record.Output == "":
 			return badSetting("Config.Rejects", "the output is standard output, so the records Config.SkipBadRecords skips need a file of their own: add Config.Rejects FILE")
@@ -465,6 +474,9 @@ func (p *plan) checkRejects() error {
 	if abs == p.record.Output {
 		return badSetting("Config.Rejects", "Config.Rejects %s is the output: choose another file", path)
 	}
+	if db := sqliteFile(p.cfg); db != "" && sameFile(abs, db) {
+		return badSetting("Config.Rejects", "Config.Rejects %s is the database the job migrates: choose another file", path)
+	}
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return badSetting("Config.Rejects", "Config.Rejects %s is a directory: give a file path", path)
 	}
@@ -475,6 +487,33 @@ func (p *plan) checkRejects() error {
 	}
 	p.rejects = abs
 	return nil
+}
+
+// sqliteFile is the absolute path of the SQLite file a migrate job
+// migrates; "" for other jobs and databases.
+func sqliteFile(cfg Config) string {
+	if cfg.Migration == nil {
+		return ""
+	}
+	path, ok := strings.CutPrefix(cfg.Migration.DB, "sqlite:")
+	if !ok {
+		return ""
+	}
+	abs, err := filepath.Abs(strings.TrimPrefix(path, "//"))
+	if err != nil {
+		return ""
+	}
+	return abs
+}
+
+// sameFile reports whether the paths a and b name one file.
+func sameFile(a, b string) bool {
+	if a == b {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // RejectsSuffix is appended to the output's path to name the file of the

@@ -150,3 +150,21 @@ func testMigrateSkipCrash(t *testing.T, d *migratetest.DB, violation string) {
 		t.Errorf("rejected keys %v, want %v, each once", got, want)
 	}
 }
+
+// TestMigrateRejectsIsTheDatabase checks that --rejects naming the SQLite
+// file the job migrates is refused with exit 2, even with --force, and
+// the database is left as it was.
+func TestMigrateRejectsIsTheDatabase(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	d.CreateTable(t, migratetest.IntKeys(100, 15), false)
+	before := d.Snapshot(t)
+	path := strings.TrimPrefix(d.URL, "sqlite:")
+	dir := t.TempDir()
+	r := jetmr(t, dir, "migrate", "--store", filepath.Join(t.TempDir(), "store"), "--db", d.URL, "--table", "t", "--key", "id",
+		"--sql", migUpdate, "--skip-bad-records", "1", "--rejects", path, "--force")
+	checkRefused(t, dir, r, []string{"--rejects " + path + " is the database"})
+	if after := d.Snapshot(t); after != before {
+		t.Errorf("the database changed:\n%s\n---\n%s", before, after)
+	}
+}
