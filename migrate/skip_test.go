@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -120,5 +121,45 @@ func testSkipFailingKeys(t *testing.T, db DB) {
 	// Without the option, a batch holding a bad key fails as before.
 	if _, err := RunBatch(ctx, db, Spec{Job: "plain", Table: "t", Key: "id", SQL: updateSQL}, batches[0]); !SQLFailed(err) {
 		t.Errorf("batch 0 without SkipFailingKeys: %v, want its SQL to fail", err)
+	}
+}
+
+// testSkipFailingKeysText skips bad rows of a text key, one of them a key
+// that needs quoting and one the largest key of the table: every other
+// row is migrated once and the bad ones are untouched.
+func testSkipFailingKeysText(t *testing.T, db DB) {
+	ctx := context.Background()
+	exec(t, db, "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0 CHECK (n <= 1))")
+	var keys []string
+	for i := range 1200 {
+		keys = append(keys, "k"+strconv.Itoa(10000+i))
+	}
+	keys = append(keys, "o'brien", "zz")
+	for _, k := range keys {
+		exec(t, db, "INSERT INTO t (id) VALUES ($1)", k)
+	}
+	bad := []string{"k10500", "o'brien", "zz"}
+	for _, k := range bad {
+		exec(t, db, "UPDATE t SET n = 1 WHERE id = $1", k)
+	}
+	spec := Spec{Job: "skiptext", Table: "t", Key: "id", SQL: updateSQL}
+	if err := Check(ctx, db, spec); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, b := range collect(t, db, spec, 400) {
+		out, err := RunBatch(ctx, db, spec, b, SkipFailingKeys(3))
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		for _, s := range out.Skipped {
+			got = append(got, s.Key.Text)
+		}
+	}
+	if !slices.Equal(got, bad) {
+		t.Errorf("skipped %q, want %q", got, bad)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM t WHERE n <> 1"); n != 0 {
+		t.Errorf("%d rows do not have n = 1", n)
 	}
 }
