@@ -56,6 +56,10 @@ const (
 // DirectOff as [ServerConfig].DirectListen serves ranges over NATS only.
 const DirectOff = "off"
 
+// ErrListen means the direct path could not listen on its address (one
+// in use, say): the server can still serve over NATS alone.
+var ErrListen = errors.New("cannot listen for the direct path")
+
 // errBadDirectRequest means a direct connection sent something that is not
 // a request of this protocol.
 var errBadDirectRequest = errors.New("not a range request of jetmr's direct path")
@@ -135,7 +139,7 @@ func listenDirect(cfg *ServerConfig) (*direct, error) {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, fmt.Errorf("listening for direct range requests on %s: %w", listen, err)
+		return nil, fmt.Errorf("%w on %s: %w", ErrListen, listen, err)
 	}
 	d := &direct{ln: ln, conns: map[net.Conn]bool{}}
 	rand.Read(d.token[:]) // never fails: crypto/rand panics rather than return an error

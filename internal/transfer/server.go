@@ -190,6 +190,10 @@ func (s *Server) close() {
 	if s.direct != nil {
 		s.direct.close()
 	}
+	direct, overNATS := s.Served()
+	if direct+overNATS > 0 {
+		s.cfg.Logger.Info().Str("job", s.cfg.Job).Int64("direct_bytes", direct).Int64("nats_bytes", overNATS).Msg("served the chunks workers fetched")
+	}
 	if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		s.cfg.Logger.Debug().Err(err).Msg("unsubscribing from range requests")
 	}
