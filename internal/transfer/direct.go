@@ -179,11 +179,18 @@ func autoListen(nc *nats.Conn) (listen, advertise string) {
 	return ":0", local
 }
 
+// maxDirectConns bounds the connections served at once: workers open one
+// per chunk they fetch; past it a connection is closed unanswered, and its
+// worker fetches over NATS.
+const maxDirectConns = 128
+
+// track adds or removes an open connection; it refuses to add one while
+// the server stops or serves maxDirectConns already.
 func (d *direct) track(c net.Conn, open bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.conns == nil {
-		return false // stopping
+	if d.conns == nil || open && len(d.conns) >= maxDirectConns {
+		return false
 	}
 	if open {
 		d.conns[c] = true

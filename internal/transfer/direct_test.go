@@ -96,9 +96,9 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// TestFetchDirectFallback: with the direct path off, unreachable, refused
-// for the worker, or cut in the middle of a chunk, the chunk comes whole
-// over NATS.
+// TestFetchDirectFallback: with the direct path off, unreachable, another
+// service on its address, or cut in the middle of a chunk, the chunk comes
+// whole over NATS.
 func TestFetchDirectFallback(t *testing.T) {
 	t.Parallel()
 	file := randomBytes(2<<20+5, 5)
@@ -107,11 +107,13 @@ func TestFetchDirectFallback(t *testing.T) {
 		cfg       transfer.ServerConfig
 		fetcher   transfer.Fetcher
 		failFirst bool // the first read past the chunk's start fails
+		toNATS    bool // the address advertised is the NATS server's
 	}{
 		{name: "off", cfg: transfer.ServerConfig{DirectListen: transfer.DirectOff}},
 		{name: "unreachable", cfg: transfer.ServerConfig{DirectAdvertise: []string{closedAddr(t)}}},
 		{name: "not answering", cfg: transfer.ServerConfig{DirectAdvertise: []string{"192.0.2.1:9"}}, fetcher: transfer.Fetcher{DialTimeout: 200 * time.Millisecond}},
 		{name: "NATS only", fetcher: transfer.Fetcher{NATSOnly: true}},
+		{name: "another service", toNATS: true},
 		{name: "cut", failFirst: true},
 	}
 	for _, c := range cases {
@@ -127,6 +129,9 @@ func TestFetchDirectFallback(t *testing.T) {
 			}}
 			cfg := c.cfg
 			cfg.NC, cfg.Job, cfg.Files = connect(t, nc.ConnectedUrl()), "j", files
+			if c.toNATS { // a service that speaks first, on the port
+				cfg.DirectAdvertise = []string{nc.ConnectedAddr()}
+			}
 			srv := serveWith(t, cfg)
 			task := schema.Task{Job: "j", Path: "/in", Length: int64(len(file)), Fetch: true}
 			buf := make([]byte, len(file))
@@ -289,4 +294,51 @@ func directToken(t *testing.T, nc *nats.Conn) []byte {
 		t.Fatalf("the secret of the direct path: %q (%v)", m.Header.Get("Jetmr-Range-Direct-Token"), err)
 	}
 	return token
+}
+
+// TestFetchDirectBusy: connections that send nothing hold the direct
+// path's places; past them a connection is closed unanswered, and a fetch
+// then comes over NATS.
+func TestFetchDirectBusy(t *testing.T) {
+	t.Parallel()
+	file := randomBytes(1<<20, 7)
+	nc := natsServer(t, 0)
+	srv := serve(t, connect(t, nc.ConnectedUrl()), memFiles{files: map[string][]byte{"/in": file}})
+	const places = 128 // the server's bound
+	for range places {
+		c, err := net.Dial("tcp", srv.DirectAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	// The server takes the idle connections in its own time: wait until
+	// one more is closed at once.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.Dial("tcp", srv.DirectAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a connection past the %d idle ones was not closed: %v", places, err)
+		}
+	}
+	task := schema.Task{Job: "j", Path: "/in", Length: int64(len(file)), Fetch: true}
+	buf := make([]byte, len(file))
+	if err := (transfer.Fetcher{}).Fetch(context.Background(), nc, &task, buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, file) {
+		t.Fatal("the fetched bytes differ from the file's")
+	}
+	if direct, overNATS := srv.Served(); direct != 0 || overNATS != int64(len(file)) {
+		t.Fatalf("served %d bytes directly and %d over NATS, want all over NATS", direct, overNATS)
+	}
 }

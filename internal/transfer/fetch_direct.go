@@ -133,6 +133,10 @@ func (f Fetcher) fetchDirect(ctx context.Context, nc *nats.Conn, t *schema.Task,
 	return true, nil
 }
 
+// errNotDirect means what answered on the direct path's address is not a
+// submitter's direct path.
+var errNotDirect = errors.New("not a jetmr submitter's direct path")
+
 // errWrongSecret is the refusal of a submitter that does not serve the
 // job with the secret asked with: another one, on the same address.
 var errWrongSecret = errors.New("wrong secret")
@@ -151,19 +155,24 @@ func readRange(c net.Conn, token [tokenSize]byte, t *schema.Task, buf []byte, ti
 	if _, err := io.ReadFull(c, status[:]); err != nil {
 		return fmt.Errorf("reading the chunk of task %d on the direct path: %w", t.Index, err)
 	}
-	if status[0] != statusOK {
+	switch status[0] {
+	case statusOK:
+	case statusRefused:
 		var n [2]byte
-		why := "the submitter refused the range"
-		if _, err := io.ReadFull(c, n[:]); err == nil {
-			msg := make([]byte, int(n[0])<<8|int(n[1]))
-			if _, err := io.ReadFull(c, msg); err == nil {
-				why = string(msg)
-			}
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			return fmt.Errorf("reading why the submitter refused the chunk of task %d: %w", t.Index, err)
 		}
+		msg := make([]byte, int(n[0])<<8|int(n[1]))
+		if _, err := io.ReadFull(c, msg); err != nil {
+			return fmt.Errorf("reading why the submitter refused the chunk of task %d: %w", t.Index, err)
+		}
+		why := string(msg)
 		if why == errWrongSecret.Error() {
 			return fmt.Errorf("%w: %w", ErrRefused, errWrongSecret)
 		}
 		return fmt.Errorf("%w: %s", ErrRefused, why)
+	default: // not a submitter's direct path: another service took its port
+		return fmt.Errorf("reading the chunk of task %d on the direct path: %w: it answered %q", t.Index, errNotDirect, status[0])
 	}
 	for off := 0; off < len(buf); {
 		c.SetReadDeadline(time.Now().Add(timeout))
