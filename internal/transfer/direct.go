@@ -144,19 +144,46 @@ func listenDirect(cfg *ServerConfig) (*direct, error) {
 	d := &direct{ln: ln, conns: map[net.Conn]bool{}}
 	rand.Read(d.token[:]) // never fails: crypto/rand panics rather than return an error
 	port := ln.Addr().(*net.TCPAddr).Port
-	switch {
-	case len(cfg.DirectAdvertise) > 0:
+	if len(cfg.DirectAdvertise) > 0 {
 		d.addrs = cfg.DirectAdvertise
-	case advertise != "":
-		d.addrs = []string{net.JoinHostPort(advertise, fmt.Sprint(port))}
-	default:
-		host, _, _ := net.SplitHostPort(ln.Addr().String())
-		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-			host = "127.0.0.1"
-		}
+		return d, nil
+	}
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
 		d.addrs = []string{net.JoinHostPort(host, fmt.Sprint(port))}
+		return d, nil
+	}
+	// Every interface: the address this process reaches NATS from
+	// first, then the machine's others, loopback last.
+	hosts := []string{}
+	if advertise != "" {
+		hosts = append(hosts, advertise)
+	}
+	hosts = append(hosts, interfaceIPs()...)
+	hosts = append(hosts, "127.0.0.1")
+	seen := map[string]bool{}
+	for _, h := range hosts {
+		if !seen[h] {
+			seen[h] = true
+			d.addrs = append(d.addrs, net.JoinHostPort(h, fmt.Sprint(port)))
+		}
 	}
 	return d, nil
+}
+
+// interfaceIPs are the machine's global unicast addresses.
+func interfaceIPs() []string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var ips []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() {
+			ips = append(ips, n.IP.String())
+		}
+	}
+	return ips
 }
 
 // autoListen is where the direct path listens when not told: on loopback

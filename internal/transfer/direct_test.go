@@ -342,3 +342,41 @@ func TestFetchDirectBusy(t *testing.T) {
 		t.Fatalf("served %d bytes directly and %d over NATS, want all over NATS", direct, overNATS)
 	}
 }
+
+// TestFetchDirectAddresses: a direct path on every interface, and one
+// whose first advertised address does not answer, serve the chunk
+// directly.
+func TestFetchDirectAddresses(t *testing.T) {
+	t.Parallel()
+	file := randomBytes(1<<20+3, 8)
+	port := closedAddr(t)
+	cases := []struct {
+		name string
+		cfg  transfer.ServerConfig
+	}{
+		{"every interface", transfer.ServerConfig{DirectListen: ":0"}},
+		{"second address", transfer.ServerConfig{DirectListen: port, DirectAdvertise: []string{closedAddr(t), port}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			nc := natsServer(t, 0)
+			cfg := c.cfg
+			cfg.NC, cfg.Job, cfg.Files = connect(t, nc.ConnectedUrl()), "j", memFiles{files: map[string][]byte{"/in": file}}
+			srv := serveWith(t, cfg)
+			task := schema.Task{Job: "j", Path: "/in", Length: int64(len(file)), Fetch: true}
+			for range 2 {
+				buf := make([]byte, len(file))
+				if err := (transfer.Fetcher{}).Fetch(context.Background(), nc, &task, buf); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(buf, file) {
+					t.Fatal("the fetched bytes differ from the file's")
+				}
+			}
+			if direct, overNATS := srv.Served(); direct != 2*int64(len(file)) || overNATS != 0 {
+				t.Fatalf("served %d bytes directly and %d over NATS, want all directly", direct, overNATS)
+			}
+		})
+	}
+}

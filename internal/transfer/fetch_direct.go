@@ -52,6 +52,24 @@ func forget(nc *nats.Conn, job string) {
 	endpoints.m[endpointKey{nc, job}] = &endpoint{retry: time.Now().Add(noDirectFor)}
 }
 
+// prefer puts addr first among the known addresses of job's direct path.
+func prefer(nc *nats.Conn, job, addr string) {
+	endpoints.Lock()
+	defer endpoints.Unlock()
+	e := endpoints.m[endpointKey{nc, job}]
+	if e == nil || len(e.addrs) == 0 {
+		return
+	}
+	addrs := []string{addr}
+	for _, a := range e.addrs {
+		if a != addr {
+			addrs = append(addrs, a)
+		}
+	}
+	// A new entry: fetches running now keep the slice they were given.
+	endpoints.m[endpointKey{nc, job}] = &endpoint{addrs: addrs, token: e.token}
+}
+
 // endpoint returns the direct path of job, asking the submitter when it is
 // not known; nil when there is none to use.
 func (f Fetcher) endpoint(ctx context.Context, nc *nats.Conn, job string) *endpoint {
@@ -116,7 +134,7 @@ func (f Fetcher) fetchDirect(ctx context.Context, nc *nats.Conn, t *schema.Task,
 	if e == nil {
 		return false, nil
 	}
-	c, err := f.dial(ctx, e.addrs)
+	c, err := f.dial(ctx, nc, t.Job, e.addrs)
 	if err != nil {
 		forget(nc, t.Job)
 		return false, err
@@ -188,13 +206,17 @@ func readRange(c net.Conn, token [tokenSize]byte, t *schema.Task, buf []byte, ti
 	return nil
 }
 
-// dial connects to the first of addrs that answers.
-func (f Fetcher) dial(ctx context.Context, addrs []string) (net.Conn, error) {
+// dial connects to the first of addrs that answers, and puts it first
+// among job's addresses for the fetches that follow.
+func (f Fetcher) dial(ctx context.Context, nc *nats.Conn, job string, addrs []string) (net.Conn, error) {
 	d := net.Dialer{Timeout: cmp.Or(f.DialTimeout, 3*time.Second)}
 	var errs []error
-	for _, a := range addrs {
+	for i, a := range addrs {
 		c, err := d.DialContext(ctx, "tcp", a)
 		if err == nil {
+			if i > 0 {
+				prefer(nc, job, a)
+			}
 			return c, nil
 		}
 		errs = append(errs, err)

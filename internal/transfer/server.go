@@ -50,9 +50,10 @@ type ServerConfig struct {
 	// when NC uses TLS. [DirectOff]: no direct path.
 	DirectListen string
 	// DirectAdvertise are the addresses workers are told to dial for the
-	// direct path, in order. Default: the listener's address, or with
-	// DirectListen empty and a remote NATS server, the address this
-	// process reaches it from.
+	// direct path, in the order they try them. Default: the listener's
+	// address; for a listener on every interface, the address this
+	// process reaches the NATS server from, the machine's other global
+	// unicast addresses, then 127.0.0.1.
 	DirectAdvertise []string
 }
 
