@@ -136,15 +136,17 @@ func (f Fetcher) fetchDirect(ctx context.Context, nc *nats.Conn, t *schema.Task,
 	}
 	c, err := f.dial(ctx, nc, t.Job, e.addrs)
 	if err != nil {
-		forget(nc, t.Job)
+		if ctx.Err() == nil {
+			forget(nc, t.Job)
+		}
 		return false, err
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	if err := readRange(c, e.token, t, buf, cmp.Or(f.Timeout, 15*time.Second)); err != nil {
-		if !errors.Is(err, ErrRefused) || errors.Is(err, errWrongSecret) {
-			forget(nc, t.Job)
+		if ctx.Err() == nil && (!errors.Is(err, ErrRefused) || errors.Is(err, errWrongSecret)) {
+			forget(nc, t.Job) // not a task being stopped: the path failed
 		}
 		return false, err
 	}
