@@ -380,3 +380,52 @@ func TestFetchDirectAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchDirectStopped: a fetch stopped by its caller in the middle of
+// a chunk returns at once, and the next one still takes the direct path.
+func TestFetchDirectStopped(t *testing.T) {
+	t.Parallel()
+	file := randomBytes(2<<20, 9)
+	release := make(chan struct{})
+	var stalled atomic.Bool
+	files := memFiles{files: map[string][]byte{"/in": file}, read: func(off int64) error {
+		if off > 1<<20 && stalled.CompareAndSwap(false, true) {
+			<-release
+		}
+		return nil
+	}}
+	nc := natsServer(t, 0)
+	srv := serve(t, connect(t, nc.ConnectedUrl()), files)
+	t.Cleanup(func() { close(release) }) // before the server stops
+	task := schema.Task{Job: "j", Path: "/in", Length: int64(len(file)), Fetch: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (transfer.Fetcher{}).Fetch(ctx, nc, &task, make([]byte, len(file))) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !stalled.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the fetch did not reach the stalled read within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("a stopped fetch returned %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stopped fetch did not return within 10s")
+	}
+	before, _ := srv.Served()
+	buf := make([]byte, len(file))
+	if err := (transfer.Fetcher{}).Fetch(context.Background(), nc, &task, buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, file) {
+		t.Fatal("the fetched bytes differ from the file's")
+	}
+	if direct, overNATS := srv.Served(); direct-before != int64(len(file)) || overNATS != 0 {
+		t.Fatalf("after a stopped fetch: served %d bytes directly and %d over NATS, want the chunk directly", direct-before, overNATS)
+	}
+}
