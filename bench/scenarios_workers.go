@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -286,7 +287,8 @@ func runLinesWorkers(b *bench, s *Scenario, url, in string, size int64) error {
 			}
 		}
 	}
-	s.Checks = append(s.Checks, "the line counts of the runs on workers equal the embedded run's")
+	s.Checks = append(s.Checks, "the line counts of the runs on workers equal the embedded run's",
+		"every --transport object run served its fetched chunks on the direct path alone, or with --data-listen off over NATS alone (the submitter's log)")
 	s.Notes = append(s.Notes, "lines: CPU-s per GiB shipped is, per GiB of input, the median over repetitions of the total CPU of the --transport object run minus that of the --transport shared run of the same repetition on as many workers; "+
 		"the lines map function counts newlines, so that the difference is the shipping rather than the noise of a costlier map")
 	total := func(x Sample) float64 { return x.CPUSeconds + x.WorkerCPUSeconds + x.ServerCPUSeconds }
@@ -336,7 +338,7 @@ func jobOnWorkers(b *bench, url, in, mapFn string, n int, transport string, rep 
 	}
 	out := b.fresh("wc-remote")
 	server := selfCPU()
-	args := append([]string{"mapreduce", "--nats", url, "--local-workers", "0"}, transportArgs(transport)...)
+	args := append([]string{"mapreduce", "--nats", url, "--local-workers", "0", "--log-level", "info"}, transportArgs(transport)...)
 	res, report, err := b.runJetmr(append(args, "--partitions", strconv.Itoa(n), "--map", mapFn, "--reduce", "sum", "-i", in, "-o", out)...)
 	server = selfCPU() - server
 	workers, serr := stop()
@@ -344,6 +346,9 @@ func jobOnWorkers(b *bench, url, in, mapFn string, n int, transport string, rep 
 		err = serr
 	}
 	if err != nil {
+		return err
+	}
+	if err := checkServed(transport, res.Stderr); err != nil {
 		return err
 	}
 	sample := sampleOf(res, report)
@@ -360,6 +365,28 @@ func jobOnWorkers(b *bench, url, in, mapFn string, n int, transport string, rep 
 	}
 	progress("workers %s %d/%d %d workers, %s: %.3fs; CPU-s submitter %.2f, workers %.2f, server %.2f",
 		mapFn, rep, b.n, n, strings.Join(transportArgs(transport), " "), res.Wall.Seconds(), res.CPU.Seconds(), workers.Seconds(), server.Seconds())
+	return nil
+}
+
+// servedLine matches the submitter's log line of the chunk bytes it
+// served on each path.
+var servedLine = regexp.MustCompile(`served the chunks workers fetched direct_bytes=(\d+) .*nats_bytes=(\d+)`)
+
+// checkServed checks, from a --transport object run's log, that the
+// chunks went the way the transport's flags say: on the direct path, or
+// over NATS with --data-listen off.
+func checkServed(transport, stderr string) error {
+	if !strings.HasPrefix(transport, "object") {
+		return nil
+	}
+	m := servedLine.FindStringSubmatch(stderr)
+	if m == nil {
+		return fmt.Errorf("a run with %s did not log the chunk bytes it served%s", strings.Join(transportArgs(transport), " "), indentTail(stderr))
+	}
+	direct, overNATS := m[1] != "0", m[2] != "0"
+	if want := transport == "object"; direct != want || overNATS == want {
+		return fmt.Errorf("WRONG PATH: a run with %s served %s bytes on the direct path and %s over NATS", strings.Join(transportArgs(transport), " "), m[1], m[2])
+	}
 	return nil
 }
 
