@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,4 +287,40 @@ func checkServed(t *testing.T, stderr string, direct bool) {
 		return
 	}
 	t.Errorf("the submitter did not log the chunks it served; stderr:\n%s", stderr)
+}
+
+// TestDataListenInUse: a --data-listen address already in use leaves the
+// direct path out, with a warning: the workers fetch every chunk over
+// NATS, and the output is whole.
+func TestDataListenInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 3<<20, 6)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	w := startWorker(t, url, "-j", "2", "--spill="+filepath.Join(dir, "spill"))
+	w.waitUp(t)
+	argv := []string{"tr", "a-z", "A-Z"}
+	r := jetmr(t, dir, append([]string{"pipe", "--nats", url, "--local-workers", "0", "--transport", "object", "--data-listen", taken.Addr().String(),
+		"--chunk-size", "600KiB", "--log-level", "info", "--log-format", "json", "-i", in, "-o", "out.txt", "--"}, argv...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "serving chunks over NATS only") || !strings.Contains(r.stderr, taken.Addr().String()) {
+		t.Errorf("no warning naming the address in use; stderr:\n%s", r.stderr)
+	}
+	checkServed(t, r.stderr, false)
+	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sequential(t, argv, in); string(got) != want {
+		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
+	}
+	w.term(t)
 }
