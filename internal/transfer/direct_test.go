@@ -77,7 +77,7 @@ func TestFetchDirect(t *testing.T) {
 				}
 				want += r.n
 			}
-			if direct, overNATS := srv.Served(); direct != want || overNATS != 0 {
+			if direct, overNATS := waitServed(srv, func(d, n int64) bool { return d == want && n == 0 }); direct != want || overNATS != 0 {
 				t.Fatalf("served %d bytes directly and %d over NATS, want %d and 0", direct, overNATS, want)
 			}
 		})
@@ -141,7 +141,7 @@ func TestFetchDirectFallback(t *testing.T) {
 			if !bytes.Equal(buf, file) {
 				t.Fatal("the fetched bytes differ from the file's")
 			}
-			direct, overNATS := srv.Served()
+			direct, overNATS := waitServed(srv, func(d, n int64) bool { return n == int64(len(file)) && c.failFirst == (d > 0) })
 			if overNATS != int64(len(file)) {
 				t.Fatalf("served %d bytes over NATS, want the chunk's %d", overNATS, len(file))
 			}
@@ -338,7 +338,7 @@ func TestFetchDirectBusy(t *testing.T) {
 	if !bytes.Equal(buf, file) {
 		t.Fatal("the fetched bytes differ from the file's")
 	}
-	if direct, overNATS := srv.Served(); direct != 0 || overNATS != int64(len(file)) {
+	if direct, overNATS := waitServed(srv, func(d, n int64) bool { return d == 0 && n == int64(len(file)) }); direct != 0 || overNATS != int64(len(file)) {
 		t.Fatalf("served %d bytes directly and %d over NATS, want all over NATS", direct, overNATS)
 	}
 }
@@ -374,7 +374,7 @@ func TestFetchDirectAddresses(t *testing.T) {
 					t.Fatal("the fetched bytes differ from the file's")
 				}
 			}
-			if direct, overNATS := srv.Served(); direct != 2*int64(len(file)) || overNATS != 0 {
+			if direct, overNATS := waitServed(srv, func(d, n int64) bool { return d == 2*int64(len(file)) && n == 0 }); direct != 2*int64(len(file)) || overNATS != 0 {
 				t.Fatalf("served %d bytes directly and %d over NATS, want all directly", direct, overNATS)
 			}
 		})
@@ -425,7 +425,21 @@ func TestFetchDirectStopped(t *testing.T) {
 	if !bytes.Equal(buf, file) {
 		t.Fatal("the fetched bytes differ from the file's")
 	}
-	if direct, overNATS := srv.Served(); direct-before != int64(len(file)) || overNATS != 0 {
+	if direct, overNATS := waitServed(srv, func(d, n int64) bool { return d-before == int64(len(file)) && n == 0 }); direct-before != int64(len(file)) || overNATS != 0 {
 		t.Fatalf("after a stopped fetch: served %d bytes directly and %d over NATS, want the chunk directly", direct-before, overNATS)
+	}
+}
+
+// waitServed returns srv's counts of bytes served once ok accepts them,
+// or after 10s: the server counts a range once it has sent it, which may
+// be after the worker has it.
+func waitServed(srv *transfer.Server, ok func(direct, overNATS int64) bool) (direct, overNATS int64) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		direct, overNATS = srv.Served()
+		if ok(direct, overNATS) || time.Now().After(deadline) {
+			return direct, overNATS
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
