@@ -99,7 +99,9 @@
 // manifests are removed only at Commit, as the merge consumes them and
 // once the output is in place, or by a sink that does not resume; a crash
 // halfway leaves runs without manifests or manifests without runs, which
-// are discarded.
+// are discarded. Code that rewrites or merges recorded runs before Commit
+// must remove their manifests first (and record what it writes), or a
+// manifest would describe a file that holds more than it says.
 //
 // A resumed sink takes, per partition, runs 0, 1, ... up to the first
 // that fails a check: its manifest exists, is whole (a CRC-32C guards
