@@ -224,7 +224,7 @@ func (s *KeyedSink) recordRun(p int, path string, tasks []runTask) error {
 		return fmt.Errorf("encoding the manifest of run %s: %w", path, err)
 	}
 	if err := writeFileAtomic(path+manifestSuffix, data, s.cfg.Sync); err != nil {
-		return fmt.Errorf("recording run %s for a resume: %w", path, err)
+		return fmt.Errorf("recording run %s for a resume in the work folder %s (under --store; free space there, or give --store another disk): %w", filepath.Base(path), s.cfg.WorkDir, err)
 	}
 	crashpoint.Hit("run.recorded")
 	return nil

@@ -155,6 +155,54 @@ func TestKeyedSinkResumeReusesRuns(t *testing.T) {
 	}
 }
 
+// TestKeyedSinkResumeTwice crashes a sink, crashes its resume after it
+// spilled runs of its own (continuing results the reused runs hold in
+// part), and resumes again: the second resume reuses the runs of both,
+// and the output is that of an uninterrupted reduce.
+func TestKeyedSinkResumeTwice(t *testing.T) {
+	t.Parallel()
+	for _, memory := range []int64{1, 32 << 10} {
+		t.Run(fmt.Sprint(memory), func(t *testing.T) {
+			t.Parallel()
+			tasks, pairs := 30, 120
+			if memory == 1 {
+				tasks, pairs = 6, 30
+			}
+			fx := newResumeFixture(t, fold.Sum, 2, 17, tasks, pairs)
+			parent := t.TempDir()
+			cfg := resumeConfig(parent, fold.Sum, 2, memory*2)
+			var reused []int
+			for i, upTo := range []int{len(fx.results) / 3, len(fx.results) * 2 / 3} {
+				s, err := reducer.NewKeyedSink(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i > 0 {
+					reused = append(reused, s.Reused().Runs)
+				}
+				fx.merge(t, s, upTo)
+				reducer.Crash(s)
+				cfg.Resume = true
+			}
+			s, err := reducer.NewKeyedSink(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := s.Reused()
+			if len(got.Discarded) > 0 || got.Runs <= reused[0] || reused[0] == 0 {
+				t.Fatalf("second resume reused %+v, the first %d runs: want more runs, none discarded", got, reused[0])
+			}
+			fx.merge(t, s, len(fx.results))
+			if err := s.Commit(context.Background(), false); err != nil {
+				t.Fatal(err)
+			}
+			if files := partFiles(t, cfg.Dir, 2); !slices.Equal(files, fx.want) {
+				t.Errorf("output after two resumes differs from an uninterrupted reduce")
+			}
+		})
+	}
+}
+
 // TestKeyedSinkResumeDiscardsBadRuns damages the runs a stopped sink left
 // (a torn manifest, a manifest gone, a run file cut short, a manifest
 // written under other settings or for another job) and checks that the
