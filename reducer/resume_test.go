@@ -2,12 +2,14 @@ package reducer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jetmr/jetmr/fold"
@@ -376,5 +378,42 @@ func TestKeyedSinkNotResumingRemovesRuns(t *testing.T) {
 				t.Errorf("output differs from an uninterrupted reduce")
 			}
 		})
+	}
+}
+
+// TestKeyedSinkRecordOnFullDisk makes the first run's manifest land on a
+// full disk and checks that the error says so and names the work folder
+// and --store, and that no output appears.
+func TestKeyedSinkRecordOnFullDisk(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	parent := t.TempDir()
+	cfg := resumeConfig(parent, fold.Sum, 1, 1)
+	s, err := reducer.NewKeyedSink(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", filepath.Join(cfg.WorkDir, "fold-p0-0.run.manifest.tmp")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, err = s.Merge(ctx, keyedRun(t, 0, 0, map[string]string{"a": "1", "b": "2", "c": "3"}))
+	if err == nil {
+		err = s.Commit(ctx, false)
+	} else {
+		s.Abort()
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("error %v, want one wrapping ENOSPC", err)
+	}
+	for _, w := range []string{"work folder", "--store"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q: %v", w, err)
+		}
+	}
+	if names := dirNames(t, parent); slices.Contains(names, "out") {
+		t.Errorf("output published after a failed record: %q", names)
 	}
 }
