@@ -237,6 +237,9 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 		s.kept = make([][]keptRun, cfg.Partitions)
 		s.used = make([][]string, cfg.Partitions)
 		s.ledgers = make([]runLedger, cfg.Partitions)
+		for p := range s.ledgers {
+			s.ledgers[p].off = !s.resumable()
+		}
 		if reused != nil {
 			s.adopt(reused)
 		}

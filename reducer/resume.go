@@ -167,18 +167,32 @@ func (s *KeyedSink) manifestFor(p, seq int) runManifest {
 
 // runLedger follows which task results a partition's table holds since
 // its last spill, and how many of their pairs. Owned by the lane.
+// A sink that records no runs keeps its ledgers off.
 type runLedger struct {
 	tasks []runTask
+	off   bool
 }
 
 // start begins the result of task i.
-func (l *runLedger) start(i uint64) { l.tasks = append(l.tasks, runTask{Index: i}) }
+func (l *runLedger) start(i uint64) {
+	if !l.off {
+		l.tasks = append(l.tasks, runTask{Index: i})
+	}
+}
 
 // pair counts one more pair of the current result folded.
-func (l *runLedger) pair() { l.tasks[len(l.tasks)-1].Pairs++ }
+func (l *runLedger) pair() {
+	if !l.off {
+		l.tasks[len(l.tasks)-1].Pairs++
+	}
+}
 
 // end marks the current result folded in whole.
-func (l *runLedger) end() { l.tasks[len(l.tasks)-1].Done = true }
+func (l *runLedger) end() {
+	if !l.off {
+		l.tasks[len(l.tasks)-1].Done = true
+	}
+}
 
 // take returns what the table held and starts afresh for the next run;
 // a result being folded goes on in the next run.
