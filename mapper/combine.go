@@ -281,7 +281,7 @@ func (c *Combiner) spillBatch(b *countBatch) error {
 	}
 	k := c.nspill
 	c.nspill++
-	var val []byte
+	var key, val []byte
 	for part, idx := range b.partitions(c.cfg.Partitions) {
 		if len(idx) == 0 {
 			continue
@@ -293,8 +293,9 @@ func (c *Combiner) spillBatch(b *countBatch) error {
 		}
 		for _, i := range idx {
 			r := &b.recs[i]
+			key = b.appendKey(key[:0], r)
 			val = fold.AppendIntPartial(c.fold, val[:0], r.count)
-			if err := w.Write(b.key(r), val); err != nil {
+			if err := w.Write(key, val); err != nil {
 				w.Abort()
 				return spillError(c.cfg.Dir, err)
 			}
@@ -534,7 +535,12 @@ func (c *Combiner) encodeBatch(partitions int) [][]byte {
 		for _, i := range idx {
 			r := &b.recs[i]
 			val = fold.AppendIntPartial(c.fold, val[:0], r.count)
-			buf = schema.AppendRunItem(schema.AppendRunItem(buf, b.key(r)), val)
+			if r.n <= 0xff {
+				buf = b.appendKey(append(buf, 0xc4, byte(r.n)), r) // as AppendRunItem
+			} else {
+				buf = schema.AppendRunItem(buf, b.key(r))
+			}
+			buf = schema.AppendRunItem(buf, val)
 		}
 		out[part] = buf
 	}

@@ -3,6 +3,7 @@ package mapper
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"math/bits"
 	"slices"
 	"unsafe"
@@ -71,6 +72,16 @@ func (s *sortCounter) reset(words, arena int) {
 // key is record r's word.
 func (b *countBatch) key(r *countRec) []byte {
 	return b.arena[r.off : r.off+r.n : r.off+r.n]
+}
+
+// appendKey appends record r's word to dst: a word of up to 8 bytes from
+// the record itself, so that writing the sorted batch reads the arena
+// (in the records' order, all over it) only for longer words.
+func (b *countBatch) appendKey(dst []byte, r *countRec) []byte {
+	if r.n > 8 {
+		return append(dst, b.key(r)...)
+	}
+	return binary.BigEndian.AppendUint64(dst, r.pre)[:len(dst)+int(r.n)]
 }
 
 // size is the bytes the batch holds, the sort's scratch included.
