@@ -66,8 +66,9 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 	chunk = chunk[:len(chunk):len(chunk)]
 	table := newWordTable(len(chunk))
 	var wc wordCounter = table
-	// A combiner that sums may take the words straight into its table once
-	// the chunk turns out to hold mostly distinct words (ids, not prose),
+	// A combiner that sums may take the words straight (into its table,
+	// or, with the default key order, sorted: see sortCounter) once the
+	// chunk turns out to hold mostly distinct words (ids, not prose),
 	// rather than count them twice.
 	sum, _ := emit.(*Combiner)
 	if sum != nil && sum.fold != fold.Sum {
