@@ -245,6 +245,11 @@ func (c *Combiner) takeBatch(b *countBatch, last bool) error {
 		return nil
 	}
 	if c.cfg.Limit <= 0 {
+		if c.batch != nil {
+			if err := c.absorbBatch(); err != nil {
+				return err
+			}
+		}
 		c.batch = b
 		return c.absorbBatch()
 	}

@@ -203,3 +203,58 @@ func TestRadixSortRecs(t *testing.T) {
 		}
 	}
 }
+
+// TestWordcountTwiceIntoOneCombiner counts two chunks of ids into one
+// combiner, unbounded and bounded: the second chunk's sorted batch must
+// add to the first's, not replace it.
+func TestWordcountTwiceIntoOneCombiner(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(17, 18))
+	a, b := idText(rng, 40000, 30000, "u"), idText(rng, 40000, 30000, "u")
+	want := referenceWordcount(append(bytes.Clone(a), b...))
+	for _, limit := range []int64{0, 4 << 20} {
+		cfg := CombineConfig{Limit: limit, Name: "wc"}
+		if limit > 0 {
+			cfg.Dir = t.TempDir()
+		}
+		c, err := NewBoundedCombiner(fold.Sum, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range [][]byte{a, b} {
+			if err := Wordcount(context.Background(), in, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []schema.Pair
+		if c.Spilled() {
+			var buf bytes.Buffer
+			n, err := c.WriteRun(context.Background(), 0, &buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			schema.PutRunHeader(buf.Bytes(), n)
+			got, err = schema.DecodeRun(buf.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			runs, err := c.EncodeRuns(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err = schema.DecodeRun(runs[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Close()
+		if len(got) != len(want) {
+			t.Fatalf("limit %d: %d words, want %d", limit, len(got), len(want))
+		}
+		for _, p := range got {
+			if w := fmt.Sprint(want[string(p.Key)]); string(p.Value) != w {
+				t.Fatalf("limit %d: %q counted %s, want %s", limit, p.Key, p.Value, w)
+			}
+		}
+	}
+}
