@@ -168,7 +168,8 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 	final := rec.State == schema.StateDone || rec.State == schema.StateFailed
 	// With an embedded server this process holds the store: nobody else
 	// runs its jobs. On an external one a fresh snapshot shows a live job.
-	live := !final && !b.Embedded() && haveSnap && time.Since(snap.Updated) < liveFor
+	// A process that ended says so in its last snapshot, fresh as it is.
+	live := !final && !b.Embedded() && haveSnap && snap.State == schema.StateRunning && time.Since(snap.Updated) < liveFor
 	var st Status
 	switch {
 	case haveSnap && (live || final && snap.State == rec.State):

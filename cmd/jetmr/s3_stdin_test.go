@@ -18,7 +18,8 @@ import (
 // reads standard input runs: the job fails with exit 3, keeps its staged
 // output, names it and prints the command that uploads it; that command,
 // run once the server is back, uploads the output without reading
-// standard input again.
+// standard input again. Over NATS, status says at once that the job
+// stopped, not that it runs.
 func TestS3OutputUploadFailsStdin(t *testing.T) {
 	t.Parallel()
 	gate := "touch started; while [ ! -e go ]; do sleep 0.02; done; cat"
@@ -32,23 +33,39 @@ func TestS3OutputUploadFailsStdin(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
+		kind string
+		nats bool
 		args []string // after the output
 		out  string
 		keys []string // the objects written
 	}{
-		{"pipe", []string{"--", "sh", "-c", gate}, "s3://results/out.txt", []string{"out.txt"}},
-		{"mapreduce", []string{"--map", "sh -c '" + gate + "'", "--reduce", "sum", "--partitions", "2"}, "s3://results/sums/",
+		{"pipe", "pipe", false, []string{"--", "sh", "-c", gate}, "s3://results/out.txt", []string{"out.txt"}},
+		{"pipe over NATS", "pipe", true, []string{"--", "sh", "-c", gate}, "s3://results/out.txt", []string{"out.txt"}},
+		{"mapreduce", "mapreduce", false, []string{"--map", "sh -c '" + gate + "'", "--reduce", "sum", "--partitions", "2"}, "s3://results/sums/",
 			[]string{"sums/part-00000", "sums/part-00001"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := s3test.Start(t)
 			s.Bucket(t, "results")
-			dir, store := t.TempDir(), t.TempDir()
-			args := append([]string{tc.name, "--store", store, "--job", "up", "-i", "-", "-o", tc.out, "--chunk-size", "8KiB", "-j", "2"}, tc.args...)
+			dir, state := t.TempDir(), t.TempDir()
+			// The staged output is in the store, or with --nats in the
+			// default store root, which the printed command finds again.
+			env := append([]string{"XDG_STATE_HOME=" + state}, s.Env()...)
+			store, where := t.TempDir(), []string{}
+			if tc.nats {
+				where = []string{"--nats", plainNATS(t)}
+				store = filepath.Join(state, "jetmr")
+			} else {
+				where = []string{"--store", store}
+			}
+			args := append(append([]string{tc.kind, "--job", "up", "-i", "-", "-o", tc.out, "--chunk-size", "8KiB", "-j", "2"}, where...), tc.args...)
+			if tc.nats {
+				args = append(args[:len(args)-len(tc.args)], append([]string{"--local-workers", "2"}, tc.args...)...)
+			}
 			cmd := exec.Command(bin, args...)
 			cmd.Dir, cmd.Stdin = dir, strings.NewReader(in.String())
-			cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+t.TempDir()), s.Env()...)
+			cmd.Env = append(os.Environ(), env...)
 			var stderr clitest.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
@@ -77,22 +94,22 @@ func TestS3OutputUploadFailsStdin(t *testing.T) {
 			if _, err := os.Stat(staged); err != nil {
 				t.Fatalf("the staged output is gone: %v; stderr:\n%s", err, stderr.String())
 			}
-			st := jetmr(t, dir, "status", "--store", store, "up")
-			if st.code != 0 || regexp.MustCompile(`state:\s+done`).MatchString(st.stdout) || !strings.Contains(st.stdout, "upload") {
-				t.Errorf("status of a job whose upload failed: exit %d, want it not done and saying how to upload:\n%s%s", st.code, st.stdout, st.stderr)
+			st := jetmr(t, dir, append([]string{"status", "up"}, where...)...)
+			if st.code != 0 || !regexp.MustCompile(`state:\s+stopped\n`).MatchString(st.stdout) || !strings.Contains(st.stdout, "not uploaded") {
+				t.Errorf("status of a job whose upload failed: exit %d, want it stopped and saying how to upload:\n%s%s", st.code, st.stdout, st.stderr)
 			}
 
 			line := hintAfter(stderr.String(), "upload it with:")
 			if line == "" {
 				t.Fatalf("no upload command printed:\n%s", stderr.String())
 			}
-			if r := runHintEnv(t, dir, s.Env(), line); r.code != 0 {
+			if r := runHintEnv(t, dir, env, line); r.code != 0 {
 				t.Fatalf("printed command %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
 			}
 			if keys := s.Keys(t, "results", ""); !slices.Equal(keys, tc.keys) {
 				t.Fatalf("objects after the printed command: %q, want %q", keys, tc.keys)
 			}
-			if tc.name == "pipe" {
+			if tc.kind == "pipe" {
 				if got, _ := s.Get(t, "results", "out.txt"); string(got) != in.String() {
 					t.Errorf("the object holds %d bytes, want the input's %d", len(got), in.Len())
 				}
