@@ -133,9 +133,12 @@ func (o *objectOutput) upload(ctx context.Context) error {
 			keys = append(keys, o.loc.Key+e.Name())
 		}
 	}
+	staleRejects := false // an earlier output's, when no record was left out
 	if o.rejects.Key != "" {
 		if _, err := os.Stat(o.local + RejectsSuffix); err == nil {
 			files, keys = append(files, o.local+RejectsSuffix), append(keys, o.rejects.Key)
+		} else {
+			staleRejects = true
 		}
 	}
 	var old []string
@@ -161,6 +164,11 @@ func (o *objectOutput) upload(ctx context.Context) error {
 		loc := objstore.Location{Bucket: o.loc.Bucket, Key: k}
 		if err := o.client.Remove(ctx, loc); err != nil {
 			return fmt.Errorf("the job's output is uploaded to %s, but deleting %s of an earlier output failed: delete the objects under the prefix that are not part-NNNNN of this job: %w", o.loc, loc, err)
+		}
+	}
+	if staleRejects {
+		if err := o.client.Remove(ctx, o.rejects); err != nil {
+			return fmt.Errorf("the job's output is uploaded to %s, but deleting %s, the rejected records of an earlier output, failed: delete it: %w", o.loc, o.rejects, err)
 		}
 	}
 	return os.RemoveAll(o.stage)
