@@ -282,63 +282,92 @@ type completion struct {
 	skipped int
 }
 
-// completedTasks reads the headers of the results of partition 0, where
-// every task stores a result, as the reducer does: the first success or
-// failure of the current round completes a task. A result that left bad
-// records out (skip mode) is read whole: like the reducer, it counts its
-// records against the job's --skip-bad-records in the order the results
-// were stored, and a result that would go over it fails its task.
+// completedTasks reads the headers of the job's results as the reducer
+// reads them: a task is done once a success of it is stored for every
+// partition (a process killed between two of them stored only some), or
+// failed by its first failure of the current round. A result that left
+// bad records out (skip mode) is read whole: like the reducer, it counts
+// its records against the job's --skip-bad-records in the order the
+// results were stored, and a result that would go over it fails its task.
 func completedTasks(ctx context.Context, js jetstream.JetStream, rec schema.JobRecord) (completion, error) {
 	c := completion{done: map[uint64]bool{}, failed: map[uint64]uint64{}, refused: map[uint64]int{}}
-	part0 := schema.ResultSubject(rec.ID, 0)
+	parts := max(rec.Partitions, 1)
+	subjects := make([]string, parts)
+	for p := range subjects {
+		subjects[p] = schema.ResultSubject(rec.ID, p)
+	}
+	unreachable := func(err error) (completion, error) {
+		return completion{}, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+	}
 	results, err := js.Stream(ctx, schema.ResultStream(rec.ID))
 	if err != nil {
-		return completion{}, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		return unreachable(err)
 	}
-	ri, err := results.Info(ctx, jetstream.WithSubjectFilter(part0))
+	ri, err := results.Info(ctx, jetstream.WithSubjectFilter(schema.ResultSubjects(rec.ID)))
 	if err != nil {
-		return completion{}, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		return unreachable(err)
 	}
-	total := ri.State.Subjects[part0]
+	var total uint64
+	for _, subj := range subjects {
+		total += ri.State.Subjects[subj]
+	}
 	if total == 0 {
 		return c, nil
 	}
 	cons, err := js.OrderedConsumer(ctx, schema.ResultStream(rec.ID), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{part0}, HeadersOnly: true,
+		FilterSubjects: subjects, HeadersOnly: true,
 	})
 	if err != nil {
-		return completion{}, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		return unreachable(err)
 	}
+	merged := map[uint64][]bool{} // the partitions stored of the tasks not done yet
+	judged := map[uint64]bool{}   // the tasks whose skipped records were counted
 	prefix := rec.ID + "/"
 	for read := uint64(0); read < total; {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			return completion{}, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+			return unreachable(err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
 			msgID := m.Headers().Get(jetstream.MsgIDHeader)
-			idx, ok := resultIndex(msgID, prefix)
-			if !ok || c.done[idx] {
+			idx, part, ok := resultIndex(msgID, prefix)
+			if !ok || part >= parts || c.done[idx] {
 				continue
 			}
 			if _, dead := c.failed[idx]; dead {
 				continue
 			}
 			md, mdErr := m.Metadata()
-			round := m.Headers().Get(schema.FailedHeader)
-			switch {
-			case round != "":
-				if round == strconv.Itoa(rec.Round) && mdErr == nil {
+			if mdErr != nil {
+				continue
+			}
+			if round := m.Headers().Get(schema.FailedHeader); round != "" {
+				if round == strconv.Itoa(rec.Round) {
 					c.failed[idx] = md.Sequence.Stream
 				}
-			case strings.Contains(msgID, "/skipped/") && mdErr == nil:
-				if err := c.skip(ctx, results, rec, idx, md.Sequence.Stream); err != nil {
+				continue
+			}
+			if strings.Contains(msgID, "/skipped/") && !judged[idx] {
+				accepted, err := c.skip(ctx, results, rec, idx, md.Sequence.Stream)
+				if err != nil {
 					return completion{}, err
 				}
-			default:
+				if !accepted {
+					continue // failed, or run again in this round
+				}
+				judged[idx] = true
+			}
+			seen := merged[idx]
+			if seen == nil {
+				seen = make([]bool, parts)
+				merged[idx] = seen
+			}
+			seen[part] = true
+			if !slices.Contains(seen, false) {
 				c.done[idx] = true
+				delete(merged, idx)
 			}
 		}
 		if n == 0 {
@@ -349,39 +378,49 @@ func completedTasks(ctx context.Context, js jetstream.JetStream, rec schema.JobR
 	return c, nil
 }
 
-// skip completes task idx from its result at seq, which left bad records
-// out: done while the job's --skip-bad-records allows its records, else
-// failed in the job's current round (a refused result of an earlier
-// round is run again in this one).
-func (c *completion) skip(ctx context.Context, results jetstream.Stream, rec schema.JobRecord, idx, seq uint64) error {
+// skip judges the result at seq of task idx, which left bad records out:
+// accepted while the job's --skip-bad-records allows its records, else
+// the task's failure in the job's current round (a refused result of an
+// earlier round is run again in this one).
+func (c *completion) skip(ctx context.Context, results jetstream.Stream, rec schema.JobRecord, idx, seq uint64) (bool, error) {
 	m, err := results.GetMsg(ctx, seq)
 	if err != nil {
-		return fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		return false, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
 	}
 	r, err := schema.DecodeResult(m.Data)
 	if err != nil {
-		return nil // the reducer drops it as malformed
+		return false, nil // the reducer drops it as malformed
 	}
 	switch n := len(r.Skipped); {
 	case c.skipped+n <= rec.SkipBad:
 		c.skipped += n
-		c.done[idx] = true
+		return true, nil
 	case r.Round >= rec.Round:
 		c.failed[idx], c.refused[idx] = seq, c.skipped
 	}
-	return nil
+	return false, nil
 }
 
-// resultIndex is the task index in a result's message ID: JOB/INDEX/...
-func resultIndex(msgID, prefix string) (uint64, bool) {
+// resultIndex is the task index and partition in a result's message ID:
+// JOB/INDEX/PARTITION/...
+func resultIndex(msgID, prefix string) (index uint64, partition int, ok bool) {
 	rest, ok := strings.CutPrefix(msgID, prefix)
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	idx, _, _ := strings.Cut(rest, "/")
+	idx, rest, _ := strings.Cut(rest, "/")
+	part, _, _ := strings.Cut(rest, "/")
 	i, err := strconv.ParseUint(idx, 10, 64)
-	return i, err == nil
+	if err != nil {
+		return 0, 0, false
+	}
+	p, err := strconv.Atoi(part)
+	if err != nil {
+		p = 0 // a failure's ID names its round, not a partition: JOB/INDEX/failed/ROUND
+	}
+	return i, p, true
 }
+
 
 // failedTasks loads the failure result of every failed task.
 func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([]report.DeadLetter, error) {

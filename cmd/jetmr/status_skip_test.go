@@ -103,3 +103,39 @@ func TestStatusOfKilledJobOverSkipLimit(t *testing.T) {
 		t.Errorf("output after the resume differs from the input's numbers doubled without the bad lines (%d bytes, want %d)", len(got), want.Len())
 	}
 }
+
+// TestStatusOfJobKilledBetweenPartitions kills a mapreduce job (its
+// local worker in its process) once the third task stored the result of
+// one of its two partitions but not the other: status counts the two
+// tasks before it done, not the third, whose result the reducer cannot
+// merge yet; the resume completes the job with the right counts.
+func TestStatusOfJobKilledBetweenPartitions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 64<<10, 41)
+	store := filepath.Join(dir, "store")
+	args := []string{"mapreduce", "--store", store, "--job", "cut", "-i", in, "-o", "counts", "--map", "wordcount",
+		"--reduce", "sum", "--partitions", "2", "--chunk-size", "8KiB", "-j", "1"}
+	env := []string{"XDG_STATE_HOME=" + t.TempDir()}
+	_, stderr, wait := startJetmr(t, dir, append(env, "JETMR_CRASHPOINT=result.partial:3"), args...)
+	if code := wait(); code != 128+int(syscall.SIGKILL) {
+		t.Fatalf("with the crash point armed, jetmr exited %d instead of being killed there; stderr:\n%s", code, stderr)
+	}
+	js := jetmr(t, dir, "status", "--store", store, "--json", "cut")
+	var st jobFigures
+	if err := json.Unmarshal([]byte(js.stdout), &st); err != nil || js.code != 0 {
+		t.Fatalf("status --json: exit %d, %v\n%s%s", js.code, err, js.stdout, js.stderr)
+	}
+	if st.State != "stopped" || st.TasksDone != 2 || st.TasksFailed != 0 {
+		t.Errorf("status --json of the killed job: %s; want stopped with 2 tasks done (one slot ran them in order), 0 failed", js.stdout)
+	}
+	_, stderr, wait = startJetmr(t, dir, env, append([]string{"mapreduce", "--resume"}, args[1:]...)...)
+	if code := wait(); code != 0 {
+		t.Fatalf("resume: exit %d; stderr:\n%s", code, stderr)
+	}
+	got, want := readCounts(t, filepath.Join(dir, "counts")), referenceCounts(t, in)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("counts after the resume differ from the reference: %d words, want %d", len(got), len(want))
+	}
+}
