@@ -421,7 +421,6 @@ func resultIndex(msgID, prefix string) (index uint64, partition int, ok bool) {
 	return i, p, true
 }
 
-
 // failedTasks loads the failure result of every failed task.
 func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([]report.DeadLetter, error) {
 	c, err := completedTasks(ctx, b.JS, rec)
