@@ -22,7 +22,35 @@ var (
 	// ErrTasksFailed means the job ran to the end but some tasks failed on
 	// every attempt; no output was published.
 	ErrTasksFailed = errors.New("tasks failed")
+	// ErrUploadFailed means the job completed but uploading its s3://
+	// output failed: the output is kept in its staging folder, and a
+	// resume of the job (Config.Resume, with the same settings) uploads
+	// it without running anything again, even for a job that read
+	// standard input. Its errors are an [*UploadError].
+	ErrUploadFailed = errors.New("upload failed")
 )
+
+// UploadError is the failure to upload the output of a job that
+// completed. It matches [ErrUploadFailed] with errors.Is, and the
+// object store's error that it wraps.
+type UploadError struct {
+	Job string
+	// What failed: "uploading its output to s3://..." or "listing the
+	// objects under s3://...".
+	What string
+	// Staged is the staged output, kept for the resume that uploads it.
+	Staged string
+	Err    error
+}
+
+func (e *UploadError) Error() string {
+	return fmt.Sprintf("job %s completed, but %s failed; the output is kept in %s: %v", e.Job, e.What, e.Staged, e.Err)
+}
+
+func (e *UploadError) Unwrap() error { return e.Err }
+
+// Is matches [ErrUploadFailed].
+func (e *UploadError) Is(target error) bool { return target == ErrUploadFailed }
 
 // TasksFailedError carries the dead letters of a job whose tasks failed.
 // It matches [ErrTasksFailed] with errors.Is.

@@ -162,7 +162,7 @@ func (s *session) compare(old schema.JobRecord) error {
 // on would mix two versions in one output. Records written before input
 // fingerprints are compared by size only.
 func inputsChanged(old, cur schema.JobRecord) error {
-	if slices.Contains(old.Inputs, splitter.Stdin) {
+	if slices.Contains(old.Inputs, splitter.Stdin) && !uploadOnly(old) {
 		return badInput("job %s read standard input, which cannot be read again, so it cannot be resumed: run it again without --resume", old.ID)
 	}
 	if len(old.InputFingerprints) != len(old.Inputs) || len(cur.InputFingerprints) != len(cur.Inputs) {
@@ -227,6 +227,25 @@ func committed(r schema.JobRecord) bool {
 	}
 	_, err := os.Lstat(reducer.TempPath(r.Output, r.ID))
 	return errors.Is(err, os.ErrNotExist)
+}
+
+// uploadOnly reports whether job r completed and committed its output,
+// so that only the bookkeeping (and the upload of an s3:// output) is
+// left: a resume reads none of its inputs, so one that read standard
+// input may resume too.
+func uploadOnly(r schema.JobRecord) bool {
+	return r.State == schema.StateCommitting && committed(r)
+}
+
+// uploadStaged reports whether this run's s3:// output is staged whole
+// already, by an earlier run whose upload failed: its resume reads no
+// input.
+func (p *plan) uploadStaged() bool {
+	if p.cfg.upload == nil {
+		return false
+	}
+	_, err := os.Lstat(p.cfg.Output)
+	return err == nil
 }
 
 // finishCommitted completes the bookkeeping of a job whose output was

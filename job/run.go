@@ -202,6 +202,12 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		})
 		s.annotate(stats)
 		runErr = writeRejects(s.rejects, stats.Skipped)
+	} else if runErr == nil && stats != nil && len(stats.Dead) == 0 && s.rejects != "" {
+		// No record left out: a rejects file of an earlier output
+		// (replaced with Config.Force) would name records of another run.
+		if err := os.Remove(s.rejects); err != nil && !errors.Is(err, os.ErrNotExist) {
+			runErr = fmt.Errorf("removing the rejected records of an earlier run, %s: %w", s.rejects, err)
+		}
 	}
 	// A reducer command that failed once every task succeeded leaves a
 	// run that is complete but for its reduce: the report says what ran.

@@ -118,7 +118,7 @@ func stageObjectOutput(ctx context.Context, cfg *Config) (*objectOutput, error) 
 
 // upload stores the staged output under its URL, each part file of a
 // mapreduce job as PREFIX/part-NNNNN, and removes the staging folder. A
-// failed upload keeps it and says where it is.
+// failed upload keeps it and says where it is (an [*UploadError]).
 func (o *objectOutput) upload(ctx context.Context) error {
 	files := []string{o.local}
 	keys := []string{o.loc.Key}
@@ -133,9 +133,12 @@ func (o *objectOutput) upload(ctx context.Context) error {
 			keys = append(keys, o.loc.Key+e.Name())
 		}
 	}
+	staleRejects := false // an earlier output's, when no record was left out
 	if o.rejects.Key != "" {
 		if _, err := os.Stat(o.local + RejectsSuffix); err == nil {
 			files, keys = append(files, o.local+RejectsSuffix), append(keys, o.rejects.Key)
+		} else {
+			staleRejects = true
 		}
 	}
 	var old []string
@@ -145,13 +148,13 @@ func (o *objectOutput) upload(ctx context.Context) error {
 		// as a local output folder is replaced whole.
 		var err error
 		if old, err = o.client.Keys(ctx, o.loc); err != nil {
-			return fmt.Errorf("the job completed, but listing the objects under %s failed; the output is kept in %s, and the same command with --job %s --resume uploads it: %w", o.loc, o.local, o.id, err)
+			return &UploadError{Job: o.id, What: "listing the objects under " + o.loc.String(), Staged: o.local, Err: err}
 		}
 	}
 	for i, f := range files {
 		loc := objstore.Location{Bucket: o.loc.Bucket, Key: keys[i]}
 		if err := o.client.Upload(ctx, loc, f); err != nil {
-			return fmt.Errorf("the job completed, but uploading its output to %s failed; the output is kept in %s, and the same command with --job %s --resume uploads it: %w", loc, o.local, o.id, err)
+			return &UploadError{Job: o.id, What: "uploading its output to " + loc.String(), Staged: o.local, Err: err}
 		}
 	}
 	for _, k := range old {
@@ -161,6 +164,11 @@ func (o *objectOutput) upload(ctx context.Context) error {
 		loc := objstore.Location{Bucket: o.loc.Bucket, Key: k}
 		if err := o.client.Remove(ctx, loc); err != nil {
 			return fmt.Errorf("the job's output is uploaded to %s, but deleting %s of an earlier output failed: delete the objects under the prefix that are not part-NNNNN of this job: %w", o.loc, loc, err)
+		}
+	}
+	if staleRejects {
+		if err := o.client.Remove(ctx, o.rejects); err != nil {
+			return fmt.Errorf("the job's output is uploaded to %s, but deleting %s, the rejected records of an earlier output, failed: delete it: %w", o.loc, o.rejects, err)
 		}
 	}
 	return os.RemoveAll(o.stage)

@@ -212,7 +212,9 @@ func (s *session) saveFinal(stats *report.Stats, complete bool) {
 	defer cancel()
 	st := s.baseStatus(s.record, s.record.State)
 	if st.State == schema.StateCommitting {
-		st.State = schema.StateRunning
+		// Its output is staged but not uploaded, and this process ends:
+		// the job stopped until a resume uploads it.
+		st.State = schema.StateStopped
 	}
 	st.BackupsRun, st.BackupsWon = s.spec.counts()
 	if last := s.lastLive.Load(); last != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -79,6 +81,11 @@ type Status struct {
 	// (--skip-bad-records); Skipped lists them once the run ended.
 	SkippedRecords uint64             `json:"skipped_records,omitempty"`
 	Skipped        []report.BadRecord `json:"skipped,omitempty"`
+	// UploadPending is set for a job that completed but whose s3://
+	// output was not uploaded (the upload failed, or its process died
+	// during it): the output is complete in its staging folder (Output),
+	// and a resume uploads it, running nothing again.
+	UploadPending bool `json:"upload_pending,omitempty"`
 	// OverLimit keeps, in a job's last snapshot, the dead letters of
 	// tasks whose output the reducer refused for holding more bad records
 	// than the job may skip: the results stream holds no failure of them.
@@ -161,7 +168,8 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 	final := rec.State == schema.StateDone || rec.State == schema.StateFailed
 	// With an embedded server this process holds the store: nobody else
 	// runs its jobs. On an external one a fresh snapshot shows a live job.
-	live := !final && !b.Embedded() && haveSnap && time.Since(snap.Updated) < liveFor
+	// A process that ended says so in its last snapshot, fresh as it is.
+	live := !final && !b.Embedded() && haveSnap && snap.State == schema.StateRunning && time.Since(snap.Updated) < liveFor
 	var st Status
 	switch {
 	case haveSnap && (live || final && snap.State == rec.State):
@@ -181,6 +189,7 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 		}
 	}
 	st.Store = b.StoreDir()
+	st.UploadPending = !live && uploadOnly(rec) && filepath.Base(filepath.Dir(filepath.Dir(rec.Output))) == objectStageDir
 	if rec.State == schema.StateCommitting && live {
 		st.State = schema.StateRunning
 	}
@@ -246,65 +255,119 @@ func (st *Status) count(ctx context.Context, b *broker.Broker, kv jetstream.KeyV
 	if ri, err := results.Info(ctx, jetstream.WithSubjectFilter(malformed)); err == nil {
 		st.Malformed = ri.State.Subjects[malformed]
 	}
-	done, failed, err := completedTasks(ctx, b.JS, st.Record)
+	c, err := completedTasks(ctx, b.JS, st.Record)
 	if err != nil {
 		return err
 	}
-	st.TasksDone, st.TasksFailed = uint64(len(done)), uint64(len(failed))
+	st.TasksDone, st.TasksFailed = uint64(len(c.done)), uint64(len(c.failed))
 	st.TasksTotal = max(st.TasksTotal, st.TasksDone+st.TasksFailed)
 	st.DeadLetters = st.TasksFailed + st.Malformed
+	st.SkippedRecords = uint64(c.skipped)
 	return nil
 }
 
-// completedTasks reads the headers of the results of partition 0, where
-// every task stores a result, as the reducer does: the first success or
-// failure of the current round completes a task. It returns the tasks
-// that succeeded, and the stream sequence of each failed task's result.
-func completedTasks(ctx context.Context, js jetstream.JetStream, rec schema.JobRecord) (done map[uint64]bool, failed map[uint64]uint64, err error) {
-	done, failed = map[uint64]bool{}, map[uint64]uint64{}
-	part0 := schema.ResultSubject(rec.ID, 0)
+// completion is what the results of a job's tasks say, read as the
+// reducer reads them.
+type completion struct {
+	// done holds the tasks that succeeded.
+	done map[uint64]bool
+	// failed holds the stream sequence of each failed task's result: its
+	// failure, or the result the reducer refuses for holding more bad
+	// records than the job may skip (those are in refused too).
+	failed map[uint64]uint64
+	// refused holds, for each task refused so, the records skipped by
+	// the tasks accepted before it.
+	refused map[uint64]int
+	// skipped counts the bad records the accepted tasks left out.
+	skipped int
+}
+
+// completedTasks reads the headers of the job's results as the reducer
+// reads them: a task is done once a success of it is stored for every
+// partition (a process killed between two of them stored only some), or
+// failed by its first failure of the current round. A result that left
+// bad records out (skip mode) is read whole: like the reducer, it counts
+// its records against the job's --skip-bad-records in the order the
+// results were stored, and a result that would go over it fails its task.
+func completedTasks(ctx context.Context, js jetstream.JetStream, rec schema.JobRecord) (completion, error) {
+	c := completion{done: map[uint64]bool{}, failed: map[uint64]uint64{}, refused: map[uint64]int{}}
+	parts := max(rec.Partitions, 1)
+	subjects := make([]string, parts)
+	for p := range subjects {
+		subjects[p] = schema.ResultSubject(rec.ID, p)
+	}
+	unreachable := func(err error) (completion, error) {
+		return completion{}, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+	}
 	results, err := js.Stream(ctx, schema.ResultStream(rec.ID))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		return unreachable(err)
 	}
-	ri, err := results.Info(ctx, jetstream.WithSubjectFilter(part0))
+	ri, err := results.Info(ctx, jetstream.WithSubjectFilter(schema.ResultSubjects(rec.ID)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		return unreachable(err)
 	}
-	total := ri.State.Subjects[part0]
+	var total uint64
+	for _, subj := range subjects {
+		total += ri.State.Subjects[subj]
+	}
 	if total == 0 {
-		return done, failed, nil
+		return c, nil
 	}
 	cons, err := js.OrderedConsumer(ctx, schema.ResultStream(rec.ID), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{part0}, HeadersOnly: true,
+		FilterSubjects: subjects, HeadersOnly: true,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+		return unreachable(err)
 	}
+	merged := map[uint64][]bool{} // the partitions stored of the tasks not done yet
+	judged := map[uint64]bool{}   // the tasks whose skipped records were counted
 	prefix := rec.ID + "/"
 	for read := uint64(0); read < total; {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+			return unreachable(err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			idx, ok := resultIndex(m.Headers().Get(jetstream.MsgIDHeader), prefix)
-			if !ok || done[idx] {
+			msgID := m.Headers().Get(jetstream.MsgIDHeader)
+			idx, part, ok := resultIndex(msgID, prefix)
+			if !ok || part >= parts || c.done[idx] {
 				continue
 			}
-			if _, dead := failed[idx]; dead {
+			if _, dead := c.failed[idx]; dead {
 				continue
 			}
-			round := m.Headers().Get(schema.FailedHeader)
-			switch {
-			case round == "":
-				done[idx] = true
-			case round == strconv.Itoa(rec.Round):
-				if md, err := m.Metadata(); err == nil {
-					failed[idx] = md.Sequence.Stream
+			md, mdErr := m.Metadata()
+			if mdErr != nil {
+				continue
+			}
+			if round := m.Headers().Get(schema.FailedHeader); round != "" {
+				if round == strconv.Itoa(rec.Round) {
+					c.failed[idx] = md.Sequence.Stream
 				}
+				continue
+			}
+			if strings.Contains(msgID, "/skipped/") && !judged[idx] {
+				accepted, err := c.skip(ctx, results, rec, idx, md.Sequence.Stream)
+				if err != nil {
+					return completion{}, err
+				}
+				if !accepted {
+					continue // failed, or run again in this round
+				}
+				judged[idx] = true
+			}
+			seen := merged[idx]
+			if seen == nil {
+				seen = make([]bool, parts)
+				merged[idx] = seen
+			}
+			seen[part] = true
+			if !slices.Contains(seen, false) {
+				c.done[idx] = true
+				delete(merged, idx)
 			}
 		}
 		if n == 0 {
@@ -312,23 +375,55 @@ func completedTasks(ctx context.Context, js jetstream.JetStream, rec schema.JobR
 		}
 		read += uint64(n)
 	}
-	return done, failed, nil
+	return c, nil
 }
 
-// resultIndex is the task index in a result's message ID: JOB/INDEX/...
-func resultIndex(msgID, prefix string) (uint64, bool) {
+// skip judges the result at seq of task idx, which left bad records out:
+// accepted while the job's --skip-bad-records allows its records, else
+// the task's failure in the job's current round (a refused result of an
+// earlier round is run again in this one).
+func (c *completion) skip(ctx context.Context, results jetstream.Stream, rec schema.JobRecord, idx, seq uint64) (bool, error) {
+	m, err := results.GetMsg(ctx, seq)
+	if err != nil {
+		return false, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
+	}
+	r, err := schema.DecodeResult(m.Data)
+	if err != nil {
+		return false, nil // the reducer drops it as malformed
+	}
+	switch n := len(r.Skipped); {
+	case c.skipped+n <= rec.SkipBad:
+		c.skipped += n
+		return true, nil
+	case r.Round >= rec.Round:
+		c.failed[idx], c.refused[idx] = seq, c.skipped
+	}
+	return false, nil
+}
+
+// resultIndex is the task index and partition in a result's message ID:
+// JOB/INDEX/PARTITION/...
+func resultIndex(msgID, prefix string) (index uint64, partition int, ok bool) {
 	rest, ok := strings.CutPrefix(msgID, prefix)
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	idx, _, _ := strings.Cut(rest, "/")
+	idx, rest, _ := strings.Cut(rest, "/")
+	part, _, _ := strings.Cut(rest, "/")
 	i, err := strconv.ParseUint(idx, 10, 64)
-	return i, err == nil
+	if err != nil {
+		return 0, 0, false
+	}
+	p, err := strconv.Atoi(part)
+	if err != nil {
+		p = 0 // a failure's ID names its round, not a partition: JOB/INDEX/failed/ROUND
+	}
+	return i, p, true
 }
 
 // failedTasks loads the failure result of every failed task.
 func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([]report.DeadLetter, error) {
-	_, failed, err := completedTasks(ctx, b.JS, rec)
+	c, err := completedTasks(ctx, b.JS, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -337,24 +432,32 @@ func failedTasks(ctx context.Context, b *broker.Broker, rec schema.JobRecord) ([
 		return nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
 	}
 	var out []report.DeadLetter
-	for _, seq := range failed {
+	for idx, seq := range c.failed {
 		m, err := results.GetMsg(ctx, seq)
 		if err != nil {
 			return nil, fmt.Errorf("%w: reading the results of job %s: %v", broker.ErrUnreachable, rec.ID, err)
 		}
 		r, err := schema.DecodeResult(m.Data)
-		if err != nil || r.Err == nil {
+		if err != nil {
+			continue
+		}
+		before, refused := c.refused[idx]
+		if refused {
+			reducer.RefuseSkipped(&r, before, rec.SkipBad)
+		}
+		if r.Err == nil {
 			continue
 		}
 		dl := report.DeadLetter{
 			Index: r.Index, Attempts: r.Attempt, Worker: r.Worker, Path: r.Path, Offset: r.Offset, Length: r.Length, Error: *r.Err,
+			OverLimit: refused,
 		}
 		if iso := r.Isolation; iso != nil {
 			dl.Isolation, dl.IsolationRuns, dl.Records = iso.Outcome, iso.Attempts, report.BadRecords(r.Index, r.Path, iso.Records)
 		}
 		out = append(out, dl)
 	}
-	slices.SortFunc(out, func(a, b report.DeadLetter) int { return int(a.Index) - int(b.Index) })
+	slices.SortFunc(out, func(a, b report.DeadLetter) int { return cmp.Compare(a.Index, b.Index) })
 	return out, nil
 }
 

@@ -362,7 +362,7 @@ func (p *plan) resolveInputs(ctx context.Context) error {
 		}
 	}
 	for _, in := range inputs {
-		if in.Path == splitter.Stdin && p.cfg.Resume {
+		if in.Path == splitter.Stdin && p.cfg.Resume && !p.uploadStaged() {
 			return badSetting("Config.Resume", "standard input (-i -) cannot be read again, so a job reading it cannot be resumed: run it again without Config.Resume")
 		}
 		p.streamed = p.streamed || in.Streamed()

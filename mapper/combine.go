@@ -353,6 +353,23 @@ func (c *Combiner) WriteRun(ctx context.Context, part int, w io.Writer) (int, er
 	if _, err := w.Write(hdr[:]); err != nil {
 		return 0, err
 	}
+	var item []byte
+	n, err := c.merge(ctx, part, func(k, v []byte) error {
+		item = schema.AppendRunItem(schema.AppendRunItem(item[:0], k), v)
+		_, err := w.Write(item)
+		return err
+	})
+	if err == nil && n > math.MaxUint32/2 {
+		err = fmt.Errorf("combiner: %d pairs in one run, more than a run holds", n)
+	}
+	return n, err
+}
+
+// merge calls fn on each pair of partition part in key order, as
+// [Combiner.WriteRun] writes them, and returns how many there were. Only
+// the merge's read buffers are held beyond what the combiner holds: the
+// spilled runs are read as the pairs go to fn, and consumed.
+func (c *Combiner) merge(ctx context.Context, part int, fn func(k, v []byte) error) (int, error) {
 	var extra runfile.Source
 	if c.fold == nil {
 		var run []schema.Pair
@@ -376,16 +393,10 @@ func (c *Combiner) WriteRun(ctx context.Context, part int, w io.Writer) (int, er
 		}
 	}()
 	n := 0
-	var item []byte
 	err := runfile.MergeFilesBy(ctx, paths, []runfile.Source{extra}, c.cfg.Dir, runfile.DefaultFanIn, false, c.fold, false, c.keys.Comparer(), func(k, v []byte) error {
-		item = schema.AppendRunItem(schema.AppendRunItem(item[:0], k), v)
 		n++
-		_, err := w.Write(item)
-		return err
+		return fn(k, v)
 	})
-	if err == nil && n > math.MaxUint32/2 {
-		err = fmt.Errorf("combiner: %d pairs in one run, more than a run holds", n)
-	}
 	return n, err
 }
 

@@ -43,7 +43,10 @@ func probeKeyed(p *processor, ctx context.Context, t schema.Task, data []byte) e
 		return err
 	}
 	if cc := p.job.Record.CombineCommand; len(cc) > 0 {
-		_, err := combineCommand(ctx, cc, comb, keys, counters)
+		out, err := combineCommand(ctx, cc, comb, CombineConfig{Keys: keys}, counters)
+		if err == nil {
+			out.Close()
+		}
 		return err
 	}
 	return nil

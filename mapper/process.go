@@ -397,9 +397,9 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	if len(cc) > 0 {
 		parts = 1 // the combiner command reads every pair, in one run
 	}
+	name := p.spillName(t, 0, attempt) + ".comb"
 	comb, err := NewBoundedCombiner(p.job.Combiner, CombineConfig{
-		Partitions: parts, Limit: p.combineLimit,
-		Dir: p.spillDir, Name: p.spillName(t, 0, attempt) + ".comb", Keys: keys,
+		Partitions: parts, Limit: p.combineLimit, Dir: p.spillDir, Name: name, Keys: keys,
 	})
 	if err != nil {
 		return nil, err
@@ -411,9 +411,15 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		return nil, err
 	}
 	if len(cc) > 0 {
-		if comb, err = combineCommand(ctx, cc, comb, keys, counters); err != nil {
+		combined, err := combineCommand(ctx, cc, comb, CombineConfig{
+			Partitions: p.job.Record.Partitions, Limit: p.combineLimit, Dir: p.spillDir, Name: name + "d", Keys: keys,
+		}, counters)
+		if err != nil {
 			return nil, err
 		}
+		comb.Close()
+		comb = combined
+		defer comb.Close()
 	}
 	if comb.Spilled() {
 		outs, err := p.mergeSpilled(ctx, t, attempt, comb)

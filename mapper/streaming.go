@@ -1,10 +1,14 @@
 package mapper
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/counter"
@@ -119,24 +123,75 @@ const (
 
 // combineCommand runs a combiner command (--combiner) on a map task's
 // pairs, sorted by key as a reducer command reads them, and returns the
-// pairs it prints instead, counting both in counters.
-func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schema.Keys, counters *counter.Set) (*Combiner, error) {
-	runs, err := in.Runs(1)
+// pairs it prints instead, in a combiner of cfg, counting both in
+// counters. The pairs of in (one partition) reach the command's stdin as
+// the merge of its spilled runs yields them, so that the merge holds no
+// more than its read buffers; what in still holds in memory is spilled
+// first when it takes more than half of cfg.Limit, and the combiner of
+// the command's pairs gets the rest of cfg.Limit.
+func combineCommand(ctx context.Context, argv []string, in *Combiner, cfg CombineConfig, counters *counter.Set) (*Combiner, error) {
+	if cfg.Limit > 0 && in.held() > 0 && (in.Spilled() || in.held() > cfg.Limit/2) {
+		if err := in.spill(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Limit > 0 {
+		cfg.Limit = max(cfg.Limit-in.held(), 1)
+	}
+	out, err := NewBoundedCombiner(nil, cfg)
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	for _, p := range runs[0] {
-		buf.Write(p.Key)
-		buf.WriteByte('\t')
-		buf.Write(p.Value)
-		buf.WriteByte('\n')
+	pr, pw := io.Pipe()
+	var g errgroup.Group
+	var pairs int
+	g.Go(func() error {
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		n, err := in.merge(ctx, 0, func(k, v []byte) error {
+			bw.Write(k)
+			bw.WriteByte('\t')
+			bw.Write(v)
+			return bw.WriteByte('\n') // a bufio.Writer keeps its first error
+		})
+		if err == nil {
+			err = bw.Flush()
+		}
+		pairs = n
+		pw.CloseWithError(err) // nil: the command reads EOF
+		return err
+	})
+	emitted := &countingEmitter{emit: out}
+	runErr := runStreaming(ctx, argv, pr, &lineEmitter{emit: emitted, keys: cfg.Keys}, counters)
+	// A command that ended without reading all its input stops the merge.
+	pr.CloseWithError(errCombinerEnded)
+	feedErr := g.Wait()
+	if errors.Is(feedErr, errCombinerEnded) {
+		feedErr = nil // what a command leaves unread is its own business
 	}
-	out := NewCombinerFor(nil, keys)
-	if err := runStreaming(ctx, argv, &buf, &lineEmitter{emit: out, keys: keys}, counters); err != nil {
-		return nil, fmt.Errorf("combiner: %w", err)
+	switch {
+	case runErr != nil:
+		out.Close()
+		return nil, fmt.Errorf("combiner: %w", runErr)
+	case feedErr != nil:
+		out.Close()
+		return nil, fmt.Errorf("feeding the combiner its pairs: %w", feedErr)
 	}
-	counters.Add(CounterGroup, CounterCombineInput, int64(len(runs[0])))
-	counters.Add(CounterGroup, CounterCombineOutput, int64(out.Len()))
+	counters.Add(CounterGroup, CounterCombineInput, int64(pairs))
+	counters.Add(CounterGroup, CounterCombineOutput, emitted.n)
 	return out, nil
+}
+
+// errCombinerEnded stops the merge that feeds a combiner command once
+// the command has ended.
+var errCombinerEnded = errors.New("the combiner command ended")
+
+// countingEmitter counts the pairs it passes on.
+type countingEmitter struct {
+	emit Emitter
+	n    int64
+}
+
+func (c *countingEmitter) Emit(key, value []byte) error {
+	c.n++
+	return c.emit.Emit(key, value)
 }

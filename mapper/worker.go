@@ -471,6 +471,9 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 		if err != nil {
 			return err
 		}
+		if part < len(outs)-1 {
+			crashpoint.Hit("result.partial") // some partitions stored, not all
+		}
 		if dup {
 			// Another attempt stored this result first (a redelivery, or
 			// a backup and its original): nothing reads this output.

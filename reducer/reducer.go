@@ -388,8 +388,18 @@ func (r *Reducer) acceptSkipped(res *schema.Result) bool {
 		r.stats.Skipped = append(r.stats.Skipped, report.BadRecords(res.Index, res.Path, res.Skipped)...)
 		return true
 	}
+	RefuseSkipped(res, r.skipped, r.cfg.Job.SkipBad)
+	return false
+}
+
+// RefuseSkipped makes res, a result that left bad records out, the
+// failure of its task: with before records skipped by the tasks merged
+// earlier, its own would be more than limit. The failure names them as
+// the task's bad records. jetmr status counts the refused tasks of a job
+// whose process died with it, as the reducer did.
+func RefuseSkipped(res *schema.Result, before, limit int) {
 	res.Err = &schema.TaskError{Permanent: true, Message: fmt.Sprintf(
-		"%d bad record(s) in this task, %d skipped before: more than --skip-bad-records %d", n, r.skipped, r.cfg.Job.SkipBad)}
+		"%d bad record(s) in this task, %d skipped before: more than --skip-bad-records %d", len(res.Skipped), before, limit)}
 	first := res.Skipped[0].Err
 	res.Err.ExitStatus, res.Err.Signal, res.Err.StderrTail = first.ExitStatus, first.Signal, first.StderrTail
 	runs, outcome := 0, schema.IsolatedRecords
@@ -398,7 +408,6 @@ func (r *Reducer) acceptSkipped(res *schema.Result) bool {
 	}
 	res.Isolation = &schema.Isolation{Records: res.Skipped, Outcome: outcome, Attempts: runs}
 	res.Skipped = nil
-	return false
 }
 
 func (r *Reducer) complete(res *schema.Result, replayed bool) {

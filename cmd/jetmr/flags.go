@@ -243,7 +243,10 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	printStderrTail(stderr, err)
 	err = errors.Join(err, openErr, w.close())
 	kept := started && err != nil && !errors.Is(err, job.ErrAlreadyDone)
-	if kept && (unresumable(cfg) != "" || (errors.Is(err, job.ErrBadInput) && !cfg.Resume)) {
+	// A job whose upload failed keeps its staged output whatever its
+	// input: the resume that uploads it reads none.
+	uploadFailed := errors.Is(err, job.ErrUploadFailed)
+	if kept && !uploadFailed && (unresumable(cfg) != "" || (errors.Is(err, job.ErrBadInput) && !cfg.Resume)) {
 		// Nothing can continue this job (its input cannot be read again,
 		// or turned out bad once it ran), so nothing of it is kept: the
 		// same command, --job included, runs again from the start.
@@ -261,6 +264,8 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		return interruptedError{interruptedMessage(cfg)}
 	case errors.Is(err, job.ErrTasksFailed):
 		err = fmt.Errorf("%w%s", err, failedHint(cfg, report))
+	case uploadFailed:
+		err = fmt.Errorf("%w%s", err, uploadHint(cfg))
 	case kept && (errors.As(err, new(*schema.TaskError)) || errors.Is(err, reducer.ErrPartitionFailed)):
 		err = fmt.Errorf("%w%s", err, reduceFailedHint(cfg))
 	}

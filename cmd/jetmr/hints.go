@@ -140,6 +140,19 @@ func failedHint(cfg job.Config, rep *report.Report) string {
 	return fmt.Sprintf("\nrun the failed tasks again, once fixed, with:\n  %s%s", cmd, note)
 }
 
+// uploadHint says how to upload the staged output of job cfg, which
+// completed but whose upload failed: its resume uploads it and runs
+// nothing again. Standard input is not read again, so the command reads
+// none.
+func uploadHint(cfg job.Config) string {
+	cmd, note := resumeHint(cfg.ID, "")
+	if slices.Contains(cfg.Inputs, splitter.Stdin) {
+		cmd += " < /dev/null"
+		note += "\n(nothing runs again and standard input is not read: the output is complete)"
+	}
+	return fmt.Sprintf("\nonce the object store is reachable, upload it with:\n  %s%s", cmd, note)
+}
+
 // reduceFailedHint says how to run job cfg again once the reducer command
 // that failed it is fixed: its tasks are done, so a resume runs the
 // reduce alone.

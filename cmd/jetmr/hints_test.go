@@ -40,11 +40,17 @@ func hintAfter(stderr, intro string) string {
 // result.
 func runHint(t *testing.T, dir, line string) result {
 	t.Helper()
+	return runHintEnv(t, dir, nil, line)
+}
+
+// runHintEnv is runHint with env added to the environment.
+func runHintEnv(t *testing.T, dir string, env []string, line string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", line)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	cmd.Env = append(append(os.Environ(), "XDG_STATE_HOME="+t.TempDir()), env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

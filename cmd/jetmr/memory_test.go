@@ -215,3 +215,54 @@ func TestKeyOrderThroughSpills(t *testing.T) {
 		})
 	}
 }
+
+// TestCombinerCommandSpills runs a count through a combiner command with
+// a --memory whose combiner share (1 MiB) is far below the one task's
+// chunk, so that the task's pairs spill as sorted runs before they reach
+// the command, and without a budget that makes them spill: the part files
+// are byte for byte the same, and the counts are sort | uniq -c's.
+func TestCombinerCommandSpills(t *testing.T) {
+	t.Parallel()
+	in := filepath.Join(t.TempDir(), "ids.txt")
+	logLike(t, in, 150000, 40000)
+	want := sortUniq(t, in)
+	groups := `awk -F '\t' 'NR > 1 && $1 != k { print k "\t" c; c = 0 } { k = $1; c += $2 } END { if (NR) print k "\t" c }'`
+	dir := t.TempDir()
+	run := func(out, memory string) {
+		r := jetmr(t, dir, "mapreduce", "--store", t.TempDir(), "-i", in, "-o", out, "--map", "grep:^.+$", "--combiner", groups,
+			"--reduce", groups, "--partitions", "3", "--chunk-size", "16MiB", "--memory", memory, "--report", out+".json")
+		if r.code != 0 {
+			t.Fatalf("--memory %s: exit %d; stderr:\n%s", memory, r.code, r.stderr)
+		}
+	}
+	run("tight", "3MiB")
+	run("roomy", "1GiB")
+	if got, roomy := readOutput(t, filepath.Join(dir, "tight")), readOutput(t, filepath.Join(dir, "roomy")); got != roomy {
+		t.Fatalf("output with --memory 3MiB differs from the run whose combiner did not spill: %d bytes, want %d", len(got), len(roomy))
+	}
+	var lines []string
+	for _, name := range dirNames(t, filepath.Join(dir, "tight")) {
+		data, err := os.ReadFile(filepath.Join(dir, "tight", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.SplitAfter(string(data), "\n")...)
+	}
+	if got := sortedLines(lines); got != want {
+		t.Errorf("counts differ from sort | uniq -c: %d bytes, want %d", len(got), len(want))
+	}
+	// One task: the combiner reads every line and prints each id once.
+	distinct := float64(strings.Count(want, "\n"))
+	for _, name := range []string{"tight", "roomy"} {
+		counters, _ := readReport(t, filepath.Join(dir, name+".json"))["counters"].([]any)
+		got := map[string]float64{}
+		for _, c := range counters {
+			if c, ok := c.(map[string]any); ok && c["group"] == "jetmr" {
+				got[c["name"].(string)], _ = c["value"].(float64)
+			}
+		}
+		if got["combine input pairs"] != 150000 || got["combine output pairs"] != distinct {
+			t.Errorf("%s: combiner counters %v, want 150000 pairs in and %v out", name, got, distinct)
+		}
+	}
+}

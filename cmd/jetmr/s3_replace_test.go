@@ -92,8 +92,9 @@ func TestS3OutputUploadFails(t *testing.T) {
 	if code := sub.Wait(t, runTimeout); code != 3 {
 		t.Fatalf("upload to a server that is down: exit %d, want 3; stderr:\n%s", code, sub.Stderr)
 	}
-	if !strings.Contains(sub.Stderr.String(), "the same command with --job up --resume uploads it") {
-		t.Errorf("stderr does not say how to resume:\n%s", sub.Stderr)
+	line := hintAfter(sub.Stderr.String(), "upload it with:")
+	if !strings.Contains(line, "--job up --resume") {
+		t.Fatalf("stderr does not say how to upload the output:\n%s", sub.Stderr)
 	}
 	s.Down(false)
 	if _, ok := s.Get(t, "results", "out.txt"); ok {
@@ -103,10 +104,9 @@ func TestS3OutputUploadFails(t *testing.T) {
 	if st.code != 0 || regexp.MustCompile(`state:\s+done`).MatchString(st.stdout) {
 		t.Fatalf("status of a job whose upload failed: exit %d, want it not done:\n%s%s", st.code, st.stdout, st.stderr)
 	}
-	r := jetmrEnv(t, dir, s.Env(), "pipe", "--store", store, "--job", "up", "--resume", "-i", in,
-		"-o", "s3://results/out.txt", "--", "sh", "-c", script)
+	r := runHintEnv(t, dir, s.Env(), line)
 	if r.code != 0 {
-		t.Fatalf("resume: exit %d; stderr:\n%s", r.code, r.stderr)
+		t.Fatalf("printed command %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "uploaded to s3://results/out.txt") {
 		t.Errorf("resume does not say it uploaded the output:\n%s", r.stderr)

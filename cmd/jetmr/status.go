@@ -238,6 +238,9 @@ func nextStep(st job.Status, where string) string {
 	switch {
 	case st.State != schema.StateFailed && st.State != schema.StateStopped:
 		return ""
+	case st.UploadPending:
+		return fmt.Sprintf("jetmr: job %s completed, but its output was not uploaded; it is kept in %s: upload it: run the job's command again with --job %s --resume added (it runs nothing again and reads no input: give it </dev/null for standard input)",
+			st.ID, st.Record.Output, st.ID)
 	case why != "" && where == "-":
 		return fmt.Sprintf("jetmr: job %s %s, so it cannot be resumed", st.ID, why)
 	case why != "":
@@ -250,11 +253,32 @@ func nextStep(st job.Status, where string) string {
 		// Plain --resume would find the same dead letters and fail again.
 		flags, once = "--resume --retry-failed", " (once its failed tasks are fixed)"
 	}
+	if need := skipFound(st); need > 0 {
+		// The refused tasks fail again under the same limit.
+		flags, once = fmt.Sprintf("--resume --retry-failed --skip-bad-records %d", need),
+			fmt.Sprintf(" (the %d bad record(s) found so far; or once its failed tasks are fixed)", need)
+	}
 	hint := fmt.Sprintf("jetmr: continue it: run the job's command again with --job %s %s added%s", st.ID, flags, once)
 	if where == "-" {
 		return hint
 	}
 	return fmt.Sprintf("%s, or drop it with:\n  jetmr discard %s%s", hint, st.ID, where)
+}
+
+// skipFound counts the bad records the job found, skipped or in the tasks
+// refused for holding more than its --skip-bad-records; 0 when no task was
+// refused so.
+func skipFound(st job.Status) int {
+	refused := 0
+	for _, d := range st.Failed {
+		if d.OverLimit {
+			refused += len(d.Records)
+		}
+	}
+	if refused == 0 {
+		return 0
+	}
+	return int(st.SkippedRecords) + refused
 }
 
 // recordUnresumable says why a job recorded as r cannot be resumed, or ""
