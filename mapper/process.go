@@ -139,8 +139,16 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		sum = &summingReader{r: in, h: schema.NewChecksum()}
 		in = sum
 	}
+	stdin, verified, closeStdin, err := commandInput(t, withHeader(t.Header, in), sum)
+	if err != nil {
+		return output{}, err
+	}
+	defer closeStdin()
+	if verified {
+		sum = nil
+	}
 	if !p.job.Record.HeaderOnce || t.Index == 0 || len(t.Header) == 0 {
-		return p.pipeToFile(ctx, t, attempt, in, sum)
+		return p.pipeToFile(ctx, t, attempt, stdin, sum)
 	}
 	// Only the first task's output keeps the header the command prints:
 	// what it prints for the header lines alone.
@@ -150,7 +158,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	strip := &headerStripper{want: head, w: w}
-	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), strip)
+	err = command.Run(ctx, p.job.Record.Command, stdin, strip)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -169,7 +177,8 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	return output{payload: payload, spill: spill, size: w.size()}, nil
 }
 
-// pipeToFile runs a pipe task's command with its stdout on the spill
+// pipeToFile runs a pipe task's command over in (its header included)
+// with its stdout on the spill
 // file itself, so that its output never passes through this process; an
 // output no larger than the inline limit is read back to travel in the
 // result message, and the file removed.
@@ -185,7 +194,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 			os.Remove(f.Name())
 		}
 	}()
-	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), f)
+	err = command.Run(ctx, p.job.Record.Command, in, f)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
