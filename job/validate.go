@@ -185,6 +185,7 @@ func check(cfg Config) error {
 	bad(err)
 	_, err = transport(cfg.Transport, cfg.Broker.URL != "")
 	bad(err)
+	bad(checkDataListen(cfg.DataListen))
 	bad(checkReduceOnWorkers(cfg))
 	return errors.Join(errs...)
 }
