@@ -212,12 +212,11 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 	return f.local, nil
 }
 
-// hideSkipFlags hides --skip-bad-records and --rejects from the help of a
-// command whose tasks are not bisected (each, migrate): they stay
-// registered so that giving them is refused with a message saying why.
-func (f *commonFlags) hideSkipFlags(cmd *cobra.Command) {
-	_ = cmd.Flags().MarkHidden("skip-bad-records")
-	_ = cmd.Flags().MarkHidden("rejects")
+// skipUsage says what --skip-bad-records and --rejects mean for a command
+// whose bad records are not lines (each, migrate).
+func skipUsage(cmd *cobra.Command, skip, rejects string) {
+	cmd.Flags().Lookup("skip-bad-records").Usage = skip
+	cmd.Flags().Lookup("rejects").Usage = rejects
 }
 
 // runJob runs cfg and prints the summary, dead letters and report.
