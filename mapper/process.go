@@ -167,10 +167,9 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 }
 
 // pipeToFile runs a pipe task's command over in (its header included)
-// with its stdout on the spill
-// file itself, so that its output never passes through this process; an
-// output no larger than the inline limit is read back to travel in the
-// result message, and the file removed.
+// with its stdout on the spill file itself, so that its output never
+// passes through this process; an output no larger than the inline limit
+// is read back to travel in the result message, and the file removed.
 func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, in io.Reader, sum *summingReader) (output, error) {
 	f, err := os.OpenFile(SpillPath(p.spillDir, p.spillName(t, 0, attempt)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
