@@ -1,5 +1,6 @@
 // Command bench benchmarks jetmr against its baselines: the in-process limit
-// of the wordcount map function, sequential sed and GNU parallel for a pipe,
+// of the wordcount map function, sequential sed, GNU parallel and the floor
+// of the cores (sed over one pre-cut part per core, all at once) for a pipe,
 // and its peak memory over growing inputs. Opt-in scenarios measure the
 // per-task overhead (tiny), the cost of --sync always over --sync interval
 // (sync), the time one crash and resume lose (crash), and jetmr migrate

@@ -85,7 +85,7 @@ func run(ctx context.Context, cmd *exec.Cmd, argv []string, tail *tailBuffer) er
 	if err := cmd.Start(); err != nil {
 		return &schema.TaskError{Message: fmt.Sprintf("running %s: %v", argv[0], err), StderrTail: tail.String()}
 	}
-	killGroupOnExit(cmd)
+	awaitExit(cmd)
 	err := cmd.Wait()
 	// Whatever the way it ended, no process of the attempt outlives it.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

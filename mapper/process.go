@@ -21,6 +21,7 @@ import (
 	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 // output is a task's output for one partition: inline bytes, a file, or
@@ -129,18 +130,14 @@ func (p *processor) spillName(t schema.Task, partition, attempt int) string {
 }
 
 func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int) (output, error) {
-	in, closeIn, err := p.openTaskInput(ctx, t)
+	in, sum, closeIn, err := p.pipeInput(ctx, t)
 	if err != nil {
 		return output{}, err
 	}
 	defer closeIn()
-	var sum *summingReader
-	if !t.Shipped() && t.Sum != nil {
-		sum = &summingReader{r: in, h: schema.NewChecksum()}
-		in = sum
-	}
+	stdin := withHeader(t.Header, in)
 	if !p.job.Record.HeaderOnce || t.Index == 0 || len(t.Header) == 0 {
-		return p.pipeToFile(ctx, t, attempt, in, sum)
+		return p.pipeToFile(ctx, t, attempt, stdin, sum)
 	}
 	// Only the first task's output keeps the header the command prints:
 	// what it prints for the header lines alone.
@@ -150,7 +147,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	strip := &headerStripper{want: head, w: w}
-	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), strip)
+	err = command.Run(ctx, p.job.Record.Command, stdin, strip)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -169,10 +166,10 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	return output{payload: payload, spill: spill, size: w.size()}, nil
 }
 
-// pipeToFile runs a pipe task's command with its stdout on the spill
-// file itself, so that its output never passes through this process; an
-// output no larger than the inline limit is read back to travel in the
-// result message, and the file removed.
+// pipeToFile runs a pipe task's command over in (its header included)
+// with its stdout on the spill file itself, so that its output never
+// passes through this process; an output no larger than the inline limit
+// is read back to travel in the result message, and the file removed.
 func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, in io.Reader, sum *summingReader) (output, error) {
 	f, err := os.OpenFile(SpillPath(p.spillDir, p.spillName(t, 0, attempt)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -185,7 +182,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 			os.Remove(f.Name())
 		}
 	}()
-	err = command.Run(ctx, p.job.Record.Command, withHeader(t.Header, in), f)
+	err = command.Run(ctx, p.job.Record.Command, in, f)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -213,6 +210,43 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 	}
 	keep = true
 	return output{spill: f.Name(), size: size}, nil
+}
+
+// chunkInMemoryMax bounds the chunks a pipe task reads whole, and checks,
+// before its command starts (see [processor.pipeInput]): a larger chunk,
+// which --chunk-size can ask for, streams, so that a worker never holds
+// more than this per slot. Every default chunk size is within it.
+var chunkInMemoryMax int64 = splitter.MaxDefaultChunk
+
+// pipeInput returns the data a pipe task's command reads and what closes
+// it. A chunk of a file, or one the task carries, of at most
+// chunkInMemoryMax bytes is read whole and checked against the split's
+// checksum first, so that a command never runs on an input that changed
+// after the split; sum is nil then. Any other chunk streams, and sum, when
+// not nil, checks it once the command has read it.
+//
+// Either way the command reads from a pipe that jetmr fills as it
+// reads. (A file in memory as its stdin would spare jetmr those
+// wake-ups, but on a busy machine the kernel gives a command that waits
+// on a pipe now and then a larger share of the cores than one that never
+// waits: measured, that share is worth more than the wake-ups cost.)
+func (p *processor) pipeInput(ctx context.Context, t schema.Task) (in io.Reader, sum *summingReader, done func(), err error) {
+	if (t.Shipped() || !objstore.IsURL(t.Path)) && taskLength(t) <= chunkInMemoryMax {
+		chunk, release, err := p.readChunk(ctx, t)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return bytes.NewReader(chunk), nil, release, nil
+	}
+	in, done, err = p.openTaskInput(ctx, t)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !t.Shipped() && t.Sum != nil {
+		sum = &summingReader{r: in, h: schema.NewChecksum()}
+		in = sum
+	}
+	return in, sum, done, nil
 }
 
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {

@@ -11,7 +11,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startProfile()
 	err := newRootCommand().ExecuteContext(ctx)
+	stopProfile()
 	stop()
 	code := exitCode(err)
 	if err != nil && code != exitOK {
