@@ -157,6 +157,7 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		ev.Failed, ev.ExitCode, ev.Signal = err != nil, r.Exit, r.Signal
 		permanent := err != nil && asTaskError(err).Permanent // a missing --dir: no retry can fix it
 		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)
+		ev.Stopped = stopped
 		p.obs.AttemptEnded(ev)
 		if err == nil || stopped || k >= maxAttempts || permanent {
 			return r
