@@ -13,8 +13,9 @@ import (
 
 // lineEmitter parses a map command's stdout in the Hadoop Streaming
 // convention: one pair per line, the key up to the first tab, the value
-// after it (empty when the line has no tab). A trailing "\n" or "\r\n" is
-// not part of the value. With keys.Fields N, the key is the line's first N
+// after it (empty when the line has no tab). The trailing "\n" is not part
+// of the value; every other byte is, a "\r" before the "\n" too, so that
+// the map's lines come back byte for byte. With keys.Fields N, the key is the line's first N
 // TAB-separated fields instead (--key-fields).
 //
 // In a map-only job (mapOnly) the value is emitted with the TAB that
@@ -75,7 +76,6 @@ func (l *lineEmitter) flush() error {
 
 func (l *lineEmitter) line(b []byte) error {
 	b = bytes.TrimSuffix(b, []byte("\n"))
-	b = bytes.TrimSuffix(b, []byte("\r"))
 	key, value := l.keys.Split(b)
 	if l.mapOnly {
 		value = b[len(key):]

@@ -249,3 +249,42 @@ func TestMapOnlyKeepsLines(t *testing.T) {
 		})
 	}
 }
+
+// TestCRLFKeptByteForByte checks that a map's "\r" before its "\n" is part
+// of the pair's value (or of the key, when the line has no TAB): --reduce
+// none gives back CRLF lines byte for byte, a reducer command reads them,
+// and keys ending in "\r" sort as the sequential sort orders them.
+func TestCRLFKeptByteForByte(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "cr.tsv"), "k1\tv1\r\nk2\r\n")
+	writeTestFile(t, filepath.Join(dir, "mixed.tsv"), "b\tv\r\nb\r\nb\tv\nb\na\r\na\tw\r\nc\t\r\n")
+	writeTestFile(t, filepath.Join(dir, "num.tsv"), "10\r\n9\r\n010\r\n9\n10\tx\r\n-0\r\n0\r\n")
+	tests := []struct{ name, jetmr, want string }{
+		{"map only", "jetmr mapreduce -q -i cr.tsv -o out --map cat --reduce none && cat out/part-00000", "cat cr.tsv"},
+		{"map only, keys with and without CR", "jetmr mapreduce -q -i mixed.tsv -o out --map cat --reduce none && cat out/part-00000",
+			"LC_ALL=C sort -s -t \"$(printf '\\t')\" -k1,1 mixed.tsv"},
+		{"reducer command", "jetmr mapreduce -q -i cr.tsv -o out --map cat --reduce 'od -c' && cat out/part-00000",
+			"printf 'k1\\tv1\\r\\nk2\\r\\t\\n' | od -c"},
+		{"numeric keys ending in CR", "jetmr mapreduce -q -i num.tsv -o out --map cat --reduce none --key-order numeric && cat out/part-00000",
+			"LC_ALL=C sort -s -t \"$(printf '\\t')\" -k1,1n -k1,1 num.tsv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sub := t.TempDir()
+			for _, f := range []string{"cr.tsv", "mixed.tsv", "num.tsv"} {
+				data, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeTestFile(t, filepath.Join(sub, f), string(data))
+			}
+			got := shell(t, sub, "set -e; "+tt.jetmr)
+			want := shell(t, sub, tt.want)
+			if got != want {
+				t.Errorf("jetmr printed %q, want %q", got, want)
+			}
+		})
+	}
+}
