@@ -17,6 +17,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/counter"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
@@ -476,7 +477,8 @@ func (s *session) create(ctx context.Context) error {
 }
 
 func jobExists(id string) error {
-	return badSetting("Config.ID", "job %s already exists: add Config.Resume to continue it, choose another Config.ID, or drop it with jetmr discard %s", id, id)
+	return &errs.BadInputError{Setting: "Config.ID", Err: ErrJobExists,
+		Msg: fmt.Sprintf("job %s already exists: add Config.Resume to continue it, choose another Config.ID, or drop it with jetmr discard %s", id, id)}
 }
 
 func (s *session) putRecord(ctx context.Context) error {

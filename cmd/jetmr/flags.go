@@ -256,6 +256,11 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	case errors.Is(err, job.ErrAlreadyDone):
 		fmt.Fprintln(stderr, "jetmr:", err)
 		return nil
+	case unresumable(cfg) != "" && (errors.Is(err, job.ErrJobExists) || errors.Is(err, job.ErrUnresumable)):
+		// A job of this kind that was killed keeps its state, and
+		// neither --resume nor a new run under its ID can go on: say
+		// what does.
+		return unresumableHint(cfg, err)
 	case errors.Is(err, context.Canceled):
 		return interruptedError{interruptedMessage(cfg)}
 	case errors.Is(err, job.ErrTasksFailed):
