@@ -13,16 +13,25 @@ import (
 )
 
 // streamingFiles writes the inputs and scripts of the examples of
-// docs/streaming.md to dir: events.tsv (user, time, event; each time once,
-// with 1 to 5 digits, so that text and numeric order differ), words.txt
-// and the awk scripts.
+// docs/streaming.md to dir: events.tsv (user, time, event; times of 1 to
+// 5 digits, so that text and numeric order differ, some written twice,
+// with a leading 0 or as -0, so that equal numbers differ as text),
+// words.txt and the awk scripts.
 func streamingFiles(t *testing.T, dir string) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(11, 12))
 	events := []string{"login", "view", "buy", "logout"}
 	var ev strings.Builder
-	for _, ts := range r.Perm(3000) {
-		fmt.Fprintf(&ev, "u%d\t%d\t%s\n", r.IntN(40), ts*7+r.IntN(7), events[r.IntN(len(events))])
+	for i, ts := range r.Perm(3000) {
+		user, at := r.IntN(40), ts*7+r.IntN(7)
+		fmt.Fprintf(&ev, "u%d\t%d\t%s\n", user, at, events[r.IntN(len(events))])
+		if i%10 == 0 {
+			// The same time written otherwise: equal numbers, other text.
+			fmt.Fprintf(&ev, "u%d\t0%d\t%s\n", user, at, events[r.IntN(len(events))])
+		}
+		if i%500 == 0 {
+			fmt.Fprintf(&ev, "u%d\t-0\t%s\nu%d\t0\t%s\n", user, events[r.IntN(len(events))], user, events[r.IntN(len(events))])
+		}
 	}
 	vocab := []string{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "Lambda", "mu"}
 	var words strings.Builder
@@ -58,11 +67,11 @@ var streamingExamples = []streamingExample{
 	{"secondary sort",
 		`jetmr mapreduce -i events.tsv -o firsts --map cat --reduce 'awk -f first.awk' --key-fields 2 --partition-fields 1 --key-order text,numeric --partitions 4 --chunk-size 4KiB`,
 		"cat firsts/part-* | sort",
-		`LC_ALL=C sort -t "$tab" -k1,1 -k2,2n events.tsv | awk -f first.awk | sort`},
+		`LC_ALL=C sort -s -t "$tab" -k1,1 -k2,2n -k2,2 events.tsv | awk -f first.awk | sort`},
 	{"map only",
 		`jetmr mapreduce -i events.tsv -o by-time --map 'awk -f swap.awk' --reduce none --key-order numeric-reverse --chunk-size 4KiB`,
 		"cat by-time/part-00000",
-		`awk -f swap.awk events.tsv | LC_ALL=C sort -s -t "$tab" -k1,1nr`},
+		`awk -f swap.awk events.tsv | LC_ALL=C sort -s -t "$tab" -k1,1nr -k1,1r`},
 	{"combiner",
 		`jetmr mapreduce -i words.txt -o counts --map 'awk -f pairs.awk' --combiner 'awk -f sum.awk' --reduce 'awk -f sum.awk' --chunk-size 1KiB`,
 		"cat counts/part-00000",
