@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -177,6 +178,7 @@ func check(cfg Config) error {
 	if cfg.Rejects != "" && cfg.SkipBadRecords <= 0 {
 		bad(badSetting("Config.Rejects", "Config.Rejects receives the records Config.SkipBadRecords skips: add Config.SkipBadRecords N, or drop Config.Rejects"))
 	}
+	bad(checkOkExit(cfg))
 	bad(CheckMemFree(cfg.MemFree))
 	bad(cfg.checkSpeculative())
 	_, err := localWorkers(cfg)
@@ -222,7 +224,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	p.record = schema.JobRecord{
 		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize, Memory: cfg.Memory,
-		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
+		Retries: p.cfg.Retries, OkExit: okExit(cfg.OkExit), TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
 		State: schema.StateRunning,
 	}
 	if d, ok := p.source.(splitter.Describer); ok {
@@ -751,6 +753,51 @@ func splitCommand(flag, spec, builtins string) ([]string, error) {
 		return nil, badInput("%s: %w", flag, err)
 	}
 	return argv, nil
+}
+
+// ParseOkExit parses the exit statuses of --ok-exit: numbers 0 to 255
+// separated by commas ("0,1"). It returns an error wrapping
+// [ErrBadInput] naming Config.OkExit for anything else.
+func ParseOkExit(s string) ([]int, error) {
+	var codes []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 || n > 255 {
+			return nil, badSetting("Config.OkExit", "Config.OkExit %q is not valid: give exit statuses 0 to 255 separated by commas, such as 0,1", s)
+		}
+		codes = append(codes, n)
+	}
+	return codes, nil
+}
+
+// checkOkExit checks Config.OkExit: statuses 0 to 255, for the kinds of
+// jobs that run commands.
+func checkOkExit(cfg Config) error {
+	if len(cfg.OkExit) == 0 {
+		return nil
+	}
+	if cfg.Kind == schema.KindMigrate && len(okExit(cfg.OkExit)) > 0 {
+		return badSetting("Config.OkExit", "Config.OkExit applies to the commands of pipe, each and mapreduce jobs; a migrate job runs SQL: drop it")
+	}
+	for _, n := range cfg.OkExit {
+		if n < 0 || n > 255 {
+			return badSetting("Config.OkExit", "Config.OkExit %d is not valid: give exit statuses 0 to 255, such as 0,1", n)
+		}
+	}
+	return nil
+}
+
+// okExit is the record's OkExit: the statuses other than 0, sorted, each
+// once (nil when there are none).
+func okExit(codes []int) []int {
+	var out []int
+	for _, n := range codes {
+		if n != 0 && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // CheckMemFree refuses, with an error wrapping [ErrBadInput], a --memfree

@@ -185,7 +185,7 @@ func (p *processor) runOnce(ctx context.Context, c *EachCommand, argv []string, 
 	case ItemNoop:
 		return nil
 	}
-	return command.RunCombined(ctx, argv, dir, out)
+	return command.Accept(command.RunCombined(ctx, argv, dir, out), p.job.Record.OkExit)
 }
 
 func (p *processor) encodeItems(ctx context.Context, t schema.Task, attempt int, results []schema.ItemResult) (output, error) {

@@ -98,9 +98,10 @@ func (m mapOnlyEmitter) Emit(key, value []byte) error {
 }
 
 // runStreaming runs a map or combiner command on in, its stdout parsed
-// into pairs by lw, its reporter lines counted in counters.
-func runStreaming(ctx context.Context, argv []string, in io.Reader, lw *lineEmitter, counters *counter.Set) error {
-	err := command.RunReporting(ctx, argv, in, lw, counters)
+// into pairs by lw, its reporter lines counted in counters; an exit status
+// in ok counts as success (--ok-exit).
+func runStreaming(ctx context.Context, argv []string, ok []int, in io.Reader, lw *lineEmitter, counters *counter.Set) error {
+	err := command.Accept(command.RunReporting(ctx, argv, in, lw, counters), ok)
 	if lw.err != nil {
 		return lw.err // the command's output was rejected: say why
 	}
@@ -119,8 +120,9 @@ const (
 
 // combineCommand runs a combiner command (--combiner) on a map task's
 // pairs, sorted by key as a reducer command reads them, and returns the
-// pairs it prints instead, counting both in counters.
-func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schema.Keys, counters *counter.Set) (*Combiner, error) {
+// pairs it prints instead, counting both in counters. An exit status in
+// ok counts as success (--ok-exit).
+func combineCommand(ctx context.Context, argv []string, ok []int, in *Combiner, keys schema.Keys, counters *counter.Set) (*Combiner, error) {
 	runs, err := in.Runs(1)
 	if err != nil {
 		return nil, err
@@ -133,7 +135,7 @@ func combineCommand(ctx context.Context, argv []string, in *Combiner, keys schem
 		buf.WriteByte('\n')
 	}
 	out := NewCombinerFor(nil, keys)
-	if err := runStreaming(ctx, argv, &buf, &lineEmitter{emit: out, keys: keys}, counters); err != nil {
+	if err := runStreaming(ctx, argv, ok, &buf, &lineEmitter{emit: out, keys: keys}, counters); err != nil {
 		return nil, fmt.Errorf("combiner: %w", err)
 	}
 	counters.Add(CounterGroup, CounterCombineInput, int64(len(runs[0])))
