@@ -79,6 +79,7 @@ var flagNames = map[string]string{
 	"Config.Timeout":         "--timeout",
 	"Config.OkExit":          "--ok-exit",
 	"Config.Transport":       "--transport",
+	"Config.DataListen":      "--data-listen",
 	"Config.LocalWorkers":    "--local-workers",
 	"Config.Broker.URL":      "--nats",
 	"Config.Join":            "--join",
