@@ -652,6 +652,28 @@ func (p *plan) checkFilePath(setting, path string) (string, error) {
 	return out, nil
 }
 
+// CheckOutputPlace applies the rules of a job's output path to output,
+// before the job is configured (a pipeline checks its stages' outputs so
+// before any stage runs): a symbolic link is followed; a device, named
+// pipe or socket is refused, and so is an output inside one of the input
+// directories. A missing path, or a missing input, is no error here. It
+// returns an error wrapping [ErrBadInput].
+func CheckOutputPlace(kind schema.Kind, output string, inputs []string) error {
+	p := &plan{cfg: Config{Kind: kind, Inputs: inputs}}
+	out, err := filepath.Abs(output)
+	if err != nil {
+		return nil // the job's own check says why
+	}
+	if out, err = followLinks(out); err != nil {
+		return badInput("output %s cannot be resolved (%v): check the path, or choose another -o", output, err)
+	}
+	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		return badInput("output %s is a %s, and jetmr writes a new file and renames it over the path when the job completes, which would replace the %s: %s",
+			output, describeMode(fi.Mode()), describeMode(fi.Mode()), p.specialFix("", output))
+	}
+	return p.checkOutsideInputs("", "output", output, "-o", out)
+}
+
 // maxLinks bounds the symbolic links followLinks follows, as the kernel
 // does, so that a loop of links is an error.
 const maxLinks = 40

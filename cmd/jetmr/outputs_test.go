@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +23,14 @@ var specialNodes = []struct {
 		if err := syscall.Mkfifo(path, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}},
+	{"socket", func(t *testing.T, path string) {
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			t.Skipf("listening on a unix socket: %v", err)
+		}
+		l.(*net.UnixListener).SetUnlinkOnClose(false)
+		t.Cleanup(func() { l.Close() })
 	}},
 	{"character device", func(t *testing.T, path string) {
 		if os.Geteuid() != 0 {
@@ -195,6 +205,7 @@ func TestOutputInsideInputRefused(t *testing.T) {
 		{"pipe, deeper", []string{"pipe", "-i", "sd", "-o", "sd/sub/out", "--", "cat"}},
 		{"pipe, through a link", []string{"pipe", "-i", "link", "-o", "sd/out", "--", "cat"}},
 		{"mapreduce", []string{"mapreduce", "-i", "sd", "-o", "sd/counts", "--map", "wordcount", "--reduce", "sum"}},
+		{"pipeline stage", []string{"pipeline", "job.yaml", "job.yaml:3", "stage a: output sd/out is inside input directory sd"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -209,17 +220,54 @@ func TestOutputInsideInputRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := filepath.Join(t.TempDir(), "store")
-			r := jetmr(t, dir, append([]string{tc.args[0], "--store", store}, tc.args[1:]...)...)
+			var want, args []string
+			if tc.args[0] == "pipeline" {
+				writeFile(t, filepath.Join(dir, "job.yaml"), "stages:\n  - name: a\n    pipe: {input: [sd], output: sd/out, command: [cat]}\n")
+				want, args = tc.args[2:], []string{"pipeline", "--store", store, "job.yaml"}
+			} else {
+				want = []string{tc.args[4], "inside input directory " + tc.args[2], "outside the inputs"}
+				args = append([]string{tc.args[0], "--store", store}, tc.args[1:]...)
+			}
+			r := jetmr(t, dir, args...)
 			if r.code != 2 {
 				t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
 			}
-			for _, w := range []string{tc.args[4], "inside input directory " + tc.args[2], "outside the inputs"} {
+			for _, w := range want {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("message does not name %q:\n%s", w, r.stderr)
 				}
 			}
 			if names := dirNames(t, filepath.Join(dir, "sd")); !slices.Equal(names, []string{"a", "sub"}) {
 				t.Errorf("files written in the input directory: %q", names)
+			}
+		})
+	}
+}
+
+// TestPipelineSpecialOutputRefused checks that a pipeline refuses a stage
+// whose output is a named pipe, with or without --force, before any stage
+// runs, naming the file's line, and leaves the pipe as it was.
+func TestPipelineSpecialOutputRefused(t *testing.T) {
+	t.Parallel()
+	in := td(t, "crlf.txt")
+	for _, force := range []bool{false, true} {
+		t.Run(fmt.Sprintf("force=%v", force), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := syscall.Mkfifo(filepath.Join(dir, "node"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(dir, "job.yaml"), "stages:\n  - name: a\n    pipe: {input: ["+in+"], output: node, command: [cat]}\n")
+			args := []string{"pipeline", "--store", filepath.Join(t.TempDir(), "store")}
+			if force {
+				args = append(args, "--force")
+			}
+			r := jetmr(t, dir, append(args, "job.yaml")...)
+			if r.code != 2 || !strings.Contains(r.stderr, "job.yaml:3") || !strings.Contains(r.stderr, "output node is a named pipe") || strings.Contains(r.stderr, "started") {
+				t.Fatalf("exit %d, want 2 naming job.yaml:3 and the named pipe, no stage started; stderr:\n%s", r.code, r.stderr)
+			}
+			if fi, err := os.Lstat(filepath.Join(dir, "node")); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+				t.Errorf("the named pipe became %v (%v)", fi.Mode(), err)
 			}
 		})
 	}
