@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -107,6 +108,24 @@ func run(ctx context.Context, cmd *exec.Cmd, argv []string, tail *tailBuffer) er
 		return te
 	}
 	return &schema.TaskError{Message: fmt.Sprintf("running %s: %v", argv[0], err), StderrTail: tail.String()}
+}
+
+// Accept returns nil for err, the result of running a command, when the
+// command exited with one of the statuses ok (--ok-exit), which count as
+// success like 0; otherwise it returns err. A command killed by a signal,
+// or that could not start, is never accepted.
+func Accept(err error, ok []int) error {
+	if err == nil || len(ok) == 0 {
+		return err
+	}
+	var te *schema.TaskError
+	if !errors.As(err, &te) || te.Signal != "" || te.Permanent || te.ExitStatus <= 0 {
+		return err
+	}
+	if slices.Contains(ok, te.ExitStatus) {
+		return nil
+	}
+	return err
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -86,6 +86,11 @@ type Config struct {
 	// Retries is how many times a failed task is retried. Default 3; a
 	// negative value means none.
 	Retries int
+	// OkExit are exit statuses of the job's commands that count as
+	// success, besides 0 (--ok-exit): the pipe or each command, the map,
+	// combiner and reducer commands. grep exits 1 when it selects no line,
+	// which is no failure in a filter. Each is 0 to 255; see [ParseOkExit].
+	OkExit []int
 	// Timeout limits one attempt of a task; for a migrate job, one
 	// transaction of a batch, and a batch whose SQL times out from its
 	// second attempt on is split in half instead (see mapper's

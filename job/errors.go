@@ -19,6 +19,12 @@ var (
 	// ErrOutputExists means the job's output exists and Force was not
 	// given. Its errors match ErrBadInput too.
 	ErrOutputExists = errors.New("output exists")
+	// ErrJobExists means a new job (no Config.Resume) was given the ID of
+	// a job the store holds. Its errors match ErrBadInput too.
+	ErrJobExists = errors.New("job exists")
+	// ErrUnresumable means Config.Resume named a job that cannot be
+	// resumed: it wrote to stdout. Its errors match ErrBadInput too.
+	ErrUnresumable = errors.New("job cannot be resumed")
 	// ErrTasksFailed means the job ran to the end but some tasks failed on
 	// every attempt; no output was published.
 	ErrTasksFailed = errors.New("tasks failed")

@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/schema"
+	"github.com/jetmr/jetmr/splitter"
 )
 
 // lineCommands are line-wise commands: run on line-aligned chunks and
@@ -49,7 +52,6 @@ func TestPipeMatchesSequential(t *testing.T) {
 			td(t, "nonl.txt"), td(t, "crlf.txt"), td(t, "text"), td(t, "empty.txt"),
 			td(t, "invalid-utf8.txt"), td(t, "longline.txt"),
 		}, 1 << 10},
-		{"file-given-twice", []string{td(t, "text"), td(t, "text/cafe.txt"), td(t, "crlf.txt"), td(t, "crlf.txt")}, 1 << 10},
 	}
 	for _, in := range inputs {
 		files := inputFiles(t, in.paths...)
@@ -216,5 +218,23 @@ func TestPipeStalledReaderIsNotLoss(t *testing.T) {
 	}
 	if got := w.buf.Bytes(); !bytes.Equal(got, want) {
 		t.Fatalf("output differs: %s", firstDiff(got, want))
+	}
+}
+
+// TestPipeRefusesFileGivenTwice checks that inputs reaching one file twice
+// are refused before the job starts: read once, the file would give other
+// output than the command run sequentially over the same paths.
+func TestPipeRefusesFileGivenTwice(t *testing.T) {
+	t.Parallel()
+	for _, paths := range [][]string{
+		{td(t, "crlf.txt"), td(t, "crlf.txt")},
+		{td(t, "text"), td(t, "text/cafe.txt")},
+	} {
+		cfg := baseConfig(t)
+		cfg.Kind, cfg.Inputs, cfg.Command = schema.KindPipe, paths, []string{"cat"}
+		_, err := runJob(t, cfg)
+		if !errors.Is(err, splitter.ErrDuplicateInput) || !errors.Is(err, job.ErrBadInput) {
+			t.Errorf("Run(%q) = %v, want ErrDuplicateInput and ErrBadInput", paths, err)
+		}
 	}
 }

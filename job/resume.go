@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 	"github.com/jetmr/jetmr/splitter"
@@ -152,7 +153,8 @@ func (s *session) compare(old schema.JobRecord) error {
 			old.ID, strings.Join(diffs, "; "))
 	}
 	if old.Kind.Traits().Ordered && old.Output == "" && old.State != schema.StateDone {
-		return badSetting("Config.Resume", "job %s wrote to stdout, which cannot be resumed: run it again without Config.Resume (use Config.Output to make a pipe job resumable)", old.ID)
+		return &errs.BadInputError{Setting: "Config.Resume", Err: ErrUnresumable,
+			Msg: fmt.Sprintf("job %s wrote to stdout, which cannot be resumed: run it again without Config.Resume (use Config.Output to make a pipe job resumable)", old.ID)}
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/counter"
+	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
@@ -459,7 +460,7 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	}
 	sink, err := reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
-		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
+		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, OkExit: s.record.OkExit, ReduceFunc: s.job.Reduce,
 		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone, Counters: s.reduced,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Memory:  reduceShare(s.cfg.Memory),
@@ -507,7 +508,8 @@ func (s *session) create(ctx context.Context) error {
 }
 
 func jobExists(id string) error {
-	return badSetting("Config.ID", "job %s already exists: add Config.Resume to continue it, choose another Config.ID, or drop it with jetmr discard %s", id, id)
+	return &errs.BadInputError{Setting: "Config.ID", Err: ErrJobExists,
+		Msg: fmt.Sprintf("job %s already exists: add Config.Resume to continue it, choose another Config.ID, or drop it with jetmr discard %s", id, id)}
 }
 
 func (s *session) putRecord(ctx context.Context) error {

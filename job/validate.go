@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,6 +176,7 @@ func check(cfg Config) error {
 	if cfg.Rejects != "" && cfg.SkipBadRecords == 0 { // a negative one is refused above
 		bad(badSetting("Config.Rejects", "Config.Rejects receives the records Config.SkipBadRecords skips: add Config.SkipBadRecords N, or drop Config.Rejects"))
 	}
+	bad(checkOkExit(cfg))
 	bad(CheckMemFree(cfg.MemFree))
 	bad(cfg.checkSpeculative())
 	_, err := localWorkers(cfg)
@@ -230,7 +232,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	}
 	p.record = schema.JobRecord{
 		ID: cfg.ID, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize, Memory: cfg.Memory,
-		Retries: p.cfg.Retries, TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
+		Retries: p.cfg.Retries, OkExit: okExit(cfg.OkExit), TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
 		State: schema.StateRunning,
 	}
 	if d, ok := p.source.(splitter.Describer); ok {
@@ -532,15 +534,6 @@ func (p *plan) validateMapReduce() error {
 	if err := p.checkExists(out); err != nil {
 		return err
 	}
-	for _, in := range p.cfg.Inputs {
-		if in == splitter.Stdin {
-			continue
-		}
-		abs, _ := filepath.Abs(in)
-		if rel, err := filepath.Rel(abs, out); err == nil && !strings.HasPrefix(rel, "..") {
-			return badInput("output directory %s is inside input %s: choose an -o outside the inputs", p.cfg.Output, in)
-		}
-	}
 	p.record.Output = out
 	if p.record.Map, p.record.MapCommand, err = p.resolveMap(p.cfg.Map); err != nil {
 		return err
@@ -611,8 +604,10 @@ func (p *plan) checkStreaming() error {
 	return nil
 }
 
-// checkOutputPath checks that the output's folder exists and that the
-// output is none of the inputs, and returns its absolute path.
+// checkOutputPath checks that the output's folder exists, that the output
+// is none of the inputs and lies outside the input directories, and that
+// it is not a device, named pipe or socket; it returns its absolute path,
+// a symbolic link's target for a link (the file the job publishes).
 func (p *plan) checkOutputPath(path string) (string, error) {
 	return p.checkFilePath("", path)
 }
@@ -629,11 +624,21 @@ func (p *plan) checkFilePath(setting, path string) (string, error) {
 	if err != nil {
 		return "", badSetting(setting, "%s %s: %v", what, path, err)
 	}
+	if out, err = followLinks(out); err != nil {
+		return "", badSetting(setting, "%s %s cannot be resolved (%v): check the path, or choose another %s", what, path, err, choose)
+	}
 	parent := filepath.Dir(out)
 	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
 		return "", badSetting(setting, "the folder of %s %s (%s) does not exist: create it first", what, path, parent)
 	}
 	outInfo, statErr := os.Stat(out)
+	if statErr == nil && !outInfo.Mode().IsRegular() && !outInfo.IsDir() {
+		return "", badSetting(setting, "%s %s is a %s, and jetmr writes a new file and renames it over the path when the job completes, which would replace the %s: %s",
+			what, path, describeMode(outInfo.Mode()), describeMode(outInfo.Mode()), p.specialFix(setting, path))
+	}
+	if err := p.checkOutsideInputs(setting, what, path, choose, out); err != nil {
+		return "", err
+	}
 	for _, in := range p.inputs {
 		if in.Path == out {
 			return "", badSetting(setting, "%s %s is also an input: choose another %s", what, path, choose)
@@ -645,6 +650,124 @@ func (p *plan) checkFilePath(setting, path string) (string, error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckOutputPlace applies the rules of a job's output path to output,
+// before the job is configured (a pipeline checks its stages' outputs so
+// before any stage runs): a symbolic link is followed; a device, named
+// pipe or socket is refused, and so is an output inside one of the input
+// directories. A missing path, or a missing input, is no error here. It
+// returns an error wrapping [ErrBadInput].
+func CheckOutputPlace(kind schema.Kind, output string, inputs []string) error {
+	p := &plan{cfg: Config{Kind: kind, Inputs: inputs}}
+	out, err := filepath.Abs(output)
+	if err != nil {
+		return nil // the job's own check says why
+	}
+	if out, err = followLinks(out); err != nil {
+		return badInput("output %s cannot be resolved (%v): check the path, or choose another -o", output, err)
+	}
+	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		return badInput("output %s is a %s, and jetmr writes a new file and renames it over the path when the job completes, which would replace the %s: %s",
+			output, describeMode(fi.Mode()), describeMode(fi.Mode()), p.specialFix("", output))
+	}
+	return p.checkOutsideInputs("", "output", output, "-o", out)
+}
+
+// maxLinks bounds the symbolic links followLinks follows, as the kernel
+// does, so that a loop of links is an error.
+const maxLinks = 40
+
+// followLinks returns the path that writing to the absolute path out
+// reaches: out itself, or, when out is a symbolic link, the file it
+// points to (which may not exist yet), so that the job publishes its
+// output there and the link stays a link.
+func followLinks(out string) (string, error) {
+	for range maxLinks {
+		fi, err := os.Lstat(out)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return out, nil
+		}
+		target, err := os.Readlink(out)
+		if err != nil {
+			return "", fmt.Errorf("reading the link %s: %w", out, err)
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(out), target)
+		}
+		out = filepath.Clean(target)
+	}
+	return "", fmt.Errorf("following links from %s: more than %d links", out, maxLinks)
+}
+
+// specialFix is the fix a message refusing a device, named pipe or
+// socket as the file of setting (path) offers.
+func (p *plan) specialFix(setting, path string) string {
+	switch {
+	case setting != "":
+		return fmt.Sprintf("give %s a regular file's path", setting)
+	case !p.cfg.Kind.Traits().Keyed:
+		return fmt.Sprintf("leave out -o and redirect standard output instead (> %s)", path)
+	default:
+		return "give -o the path of a directory to create"
+	}
+}
+
+// checkOutsideInputs refuses a path the job writes (out, absolute and
+// resolved) inside one of its input directories: the files the job writes
+// there while it runs, or the output of an earlier run, would be read as
+// input when the job is run or resumed again.
+func (p *plan) checkOutsideInputs(setting, what, path, choose, out string) error {
+	realOut := out
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(out)); err == nil {
+		realOut = filepath.Join(dir, filepath.Base(out))
+	}
+	for _, in := range p.cfg.Inputs {
+		if in == splitter.Stdin || objstore.IsURL(in) {
+			continue
+		}
+		if fi, err := os.Stat(in); err != nil || !fi.IsDir() {
+			continue
+		}
+		abs, err := filepath.Abs(in)
+		if err != nil {
+			continue
+		}
+		for _, dir := range []string{abs, realPath(abs)} {
+			for _, o := range []string{out, realOut} {
+				if rel, err := filepath.Rel(dir, o); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+					return badSetting(setting, "%s %s is inside input directory %s, where it would be read as input when the job runs again: choose %s outside the inputs", what, path, in, choose)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// realPath is path with its symbolic links resolved, or path itself when
+// they cannot be.
+func realPath(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return path
+}
+
+// describeMode names the type of a file that is neither regular nor a
+// directory.
+func describeMode(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "device"
+	default:
+		return "special file"
+	}
 }
 
 func (p *plan) resolveMap(spec string) (string, []string, error) {
@@ -693,6 +816,51 @@ func splitCommand(flag, spec, builtins string) ([]string, error) {
 		return nil, badInput("%s: %w", flag, err)
 	}
 	return argv, nil
+}
+
+// ParseOkExit parses the exit statuses of --ok-exit: numbers 0 to 255
+// separated by commas ("0,1"). It returns an error wrapping
+// [ErrBadInput] naming Config.OkExit for anything else.
+func ParseOkExit(s string) ([]int, error) {
+	var codes []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 || n > 255 {
+			return nil, badSetting("Config.OkExit", "Config.OkExit %q is not valid: give exit statuses 0 to 255 separated by commas, such as 0,1", s)
+		}
+		codes = append(codes, n)
+	}
+	return codes, nil
+}
+
+// checkOkExit checks Config.OkExit: statuses 0 to 255, for the kinds of
+// jobs that run commands.
+func checkOkExit(cfg Config) error {
+	if len(cfg.OkExit) == 0 {
+		return nil
+	}
+	if cfg.Kind == schema.KindMigrate && len(okExit(cfg.OkExit)) > 0 {
+		return badSetting("Config.OkExit", "Config.OkExit applies to the commands of pipe, each and mapreduce jobs; a migrate job runs SQL: drop it")
+	}
+	for _, n := range cfg.OkExit {
+		if n < 0 || n > 255 {
+			return badSetting("Config.OkExit", "Config.OkExit %d is not valid: give exit statuses 0 to 255, such as 0,1", n)
+		}
+	}
+	return nil
+}
+
+// okExit is the record's OkExit: the statuses other than 0, sorted, each
+// once (nil when there are none).
+func okExit(codes []int) []int {
+	var out []int
+	for _, n := range codes {
+		if n != 0 && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // CheckMemFree refuses, with an error wrapping [ErrBadInput], a --memfree

@@ -203,6 +203,7 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		ev.Failed, ev.ExitCode, ev.Signal = err != nil, r.Exit, r.Signal
 		permanent := err != nil && asTaskError(err).Permanent // a missing --dir: no retry can fix it
 		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)
+		ev.Stopped = stopped
 		p.obs.AttemptEnded(ev)
 		if err == nil || stopped || k >= maxAttempts || permanent {
 			return r
@@ -230,7 +231,7 @@ func (p *processor) runOnce(ctx context.Context, c *EachCommand, argv []string, 
 	case ItemNoop:
 		return nil
 	}
-	return command.RunCombined(ctx, argv, dir, out)
+	return command.Accept(command.RunCombined(ctx, argv, dir, out), p.job.Record.OkExit)
 }
 
 func (p *processor) encodeItems(ctx context.Context, t schema.Task, attempt int, results []schema.ItemResult) (output, error) {

@@ -17,8 +17,9 @@ import (
 
 // lineEmitter parses a map command's stdout in the Hadoop Streaming
 // convention: one pair per line, the key up to the first tab, the value
-// after it (empty when the line has no tab). A trailing "\n" or "\r\n" is
-// not part of the value. With keys.Fields N, the key is the line's first N
+// after it (empty when the line has no tab). The trailing "\n" is not part
+// of the value; every other byte is, a "\r" before the "\n" too, so that
+// the map's lines come back byte for byte. With keys.Fields N, the key is the line's first N
 // TAB-separated fields instead (--key-fields).
 //
 // In a map-only job (mapOnly) the value is emitted with the TAB that
@@ -79,7 +80,6 @@ func (l *lineEmitter) flush() error {
 
 func (l *lineEmitter) line(b []byte) error {
 	b = bytes.TrimSuffix(b, []byte("\n"))
-	b = bytes.TrimSuffix(b, []byte("\r"))
 	key, value := l.keys.Split(b)
 	if l.mapOnly {
 		value = b[len(key):]
@@ -102,9 +102,10 @@ func (m mapOnlyEmitter) Emit(key, value []byte) error {
 }
 
 // runStreaming runs a map or combiner command on in, its stdout parsed
-// into pairs by lw, its reporter lines counted in counters.
-func runStreaming(ctx context.Context, argv []string, in io.Reader, lw *lineEmitter, counters *counter.Set) error {
-	err := command.RunReporting(ctx, argv, in, lw, counters)
+// into pairs by lw, its reporter lines counted in counters; an exit status
+// in ok counts as success (--ok-exit).
+func runStreaming(ctx context.Context, argv []string, ok []int, in io.Reader, lw *lineEmitter, counters *counter.Set) error {
+	err := command.Accept(command.RunReporting(ctx, argv, in, lw, counters), ok)
 	if lw.err != nil {
 		return lw.err // the command's output was rejected: say why
 	}
@@ -124,12 +125,12 @@ const (
 // combineCommand runs a combiner command (--combiner) on a map task's
 // pairs, sorted by key as a reducer command reads them, and returns the
 // pairs it prints instead, in a combiner of cfg, counting both in
-// counters. The pairs of in (one partition) reach the command's stdin as
+// counters. An exit status in ok counts as success (--ok-exit). The pairs of in (one partition) reach the command's stdin as
 // the merge of its spilled runs yields them, so that the merge holds no
 // more than its read buffers; what in still holds in memory is spilled
 // first when it takes more than half of cfg.Limit, and the combiner of
 // the command's pairs gets the rest of cfg.Limit.
-func combineCommand(ctx context.Context, argv []string, in *Combiner, cfg CombineConfig, counters *counter.Set) (*Combiner, error) {
+func combineCommand(ctx context.Context, argv []string, ok []int, in *Combiner, cfg CombineConfig, counters *counter.Set) (*Combiner, error) {
 	if cfg.Limit > 0 && in.held() > 0 && (in.Spilled() || in.held() > cfg.Limit/2) {
 		if err := in.spill(); err != nil {
 			return nil, err
@@ -161,7 +162,7 @@ func combineCommand(ctx context.Context, argv []string, in *Combiner, cfg Combin
 		return err
 	})
 	emitted := &countingEmitter{emit: out}
-	runErr := runStreaming(ctx, argv, pr, &lineEmitter{emit: emitted, keys: cfg.Keys}, counters)
+	runErr := runStreaming(ctx, argv, ok, pr, &lineEmitter{emit: emitted, keys: cfg.Keys}, counters)
 	// A command that ended without reading all its input stops the merge.
 	pr.CloseWithError(errCombinerEnded)
 	feedErr := g.Wait()

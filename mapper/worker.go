@@ -596,6 +596,7 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 		}
 		ev.ExitCode, ev.Signal = te.ExitStatus, te.Signal
 		ev.Retried = stopped || ev.Attempt < w.cfg.Job.Record.Retries+1
+		ev.Stopped = stopped
 	}
 	w.observer().AttemptEnded(ev)
 }

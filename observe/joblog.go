@@ -68,8 +68,13 @@ func (l *JobLog) write(line []byte) {
 	}
 }
 
-// AttemptEnded writes the attempt's line.
+// AttemptEnded writes the attempt's line, unless the job's stop cut it
+// short: its task runs again when the job is resumed, whose log (appended
+// to this one) gets that attempt's line.
 func (l *JobLog) AttemptEnded(a Attempt) {
+	if a.Stopped {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.buf = AppendJobLogLine(l.buf[:0], a)

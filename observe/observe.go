@@ -34,6 +34,10 @@ type Attempt struct {
 	// overtook): it neither failed nor is retried, and another attempt
 	// counts for the task.
 	Superseded bool `json:"superseded,omitempty"`
+	// Stopped is set on an attempt cut short, or whose result was dropped,
+	// because the job stopped (an interrupt): the task runs again when
+	// the job is resumed. It is also Retried.
+	Stopped bool `json:"stopped,omitempty"`
 	// Command is the command line, for the job log's Command column.
 	Command string `json:"command,omitempty"`
 	// Rows is the number of rows a migrate batch covers, committed by this

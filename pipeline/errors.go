@@ -75,6 +75,7 @@ var optionKeys = map[string]string{
 	"Config.ChunkSize":       "chunk_size",
 	"Config.TaskTime":        "task_time",
 	"Config.Timeout":         "timeout",
+	"Config.OkExit":          "ok_exit",
 	"Config.Transport":       "--transport",
 	"Config.LocalWorkers":    "--local-workers",
 	"Config.Broker.URL":      "--nats",

@@ -63,6 +63,9 @@ type StageOptions struct {
 	ChunkSize string
 	// Retries of a failed task (--retries); nil: the default.
 	Retries *int
+	// OkExit are the exit statuses of the stage's commands that count as
+	// success besides 0 (--ok-exit); written "0,1".
+	OkExit []int
 	// Timeout per task attempt (--timeout).
 	Timeout time.Duration
 	// TaskTime sizes chunks adaptively toward this task time (--task-time).

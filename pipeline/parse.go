@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/jetmr/jetmr/job"
 )
 
 // Load reads and parses the job file at path; see [Parse].
@@ -178,7 +180,7 @@ func known(fields map[string]setter, more func(string) setter) string {
 }
 
 // optionNames are the fields of Options.
-var optionNames = []string{"jobs", "io", "chunk_size", "task_time", "retries", "timeout", "halt", "memfree", "skip_bad_records"}
+var optionNames = []string{"jobs", "io", "chunk_size", "task_time", "retries", "ok_exit", "timeout", "halt", "memfree", "skip_bad_records"}
 
 // option returns the setter of the common option key of o, nil if key
 // is not one.
@@ -200,6 +202,19 @@ func (p *parser) option(o *StageOptions, key string) setter {
 				return p.errorf(n, "retries: %d is not valid: use 0 or more", r)
 			}
 			o.Retries = &r
+			return nil
+		}
+	case "ok_exit":
+		return func(n *yaml.Node) error {
+			var s string
+			if err := p.scalar(&s)(n); err != nil {
+				return err
+			}
+			codes, err := job.ParseOkExit(s)
+			if err != nil {
+				return p.errorf(n, "ok_exit: %q is not valid: give exit statuses 0 to 255 separated by commas, such as \"0,1\"", s)
+			}
+			o.OkExit = codes
 			return nil
 		}
 	case "skip_bad_records":

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -204,16 +205,22 @@ func (r *run) forget(ctx context.Context, kv jetstream.KeyValue, id string) erro
 	return nil
 }
 
-// checkOutputs refuses, before any stage runs, the outputs that exist of
-// the stages that are to run from the start, naming every one.
+// checkOutputs refuses, before any stage runs, the outputs of the stages
+// that are to run from the start that exist, or that break the rules of
+// every job's output (job.CheckOutputPlace), naming every one.
 func (r *run) checkOutputs() error {
-	if r.o.Force {
-		return nil
-	}
 	var errs []error
 	for _, s := range r.p.File.Stages {
 		out := s.Output()
 		if out == "" || r.state[s.Name] != StatePending {
+			continue
+		}
+		if err := job.CheckOutputPlace(s.Kind, out, s.Inputs()); err != nil {
+			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
+				"stage %s: %s", s.Name, strings.ReplaceAll(err.Error(), "-o ", "output "))})
+			continue
+		}
+		if r.o.Force {
 			continue
 		}
 		if _, err := os.Lstat(out); err == nil {

@@ -38,6 +38,9 @@ type KeyedConfig struct {
 	// its partition's key<TAB>value lines sorted by key on stdin, and its
 	// stdout becomes the part file.
 	ReduceCommand []string
+	// OkExit are the exit statuses of ReduceCommand other than 0 that
+	// count as success (--ok-exit).
+	OkExit []int
 	// ReduceFunc is a Go reduce over all values of one key; nil when Fold
 	// or ReduceCommand is set.
 	ReduceFunc ReduceFunc
@@ -757,7 +760,7 @@ func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) err
 		return err
 	})
 	g.Go(func() error {
-		err := command.RunReporting(gctx, s.cfg.ReduceCommand, pr, f, s.counters())
+		err := command.Accept(command.RunReporting(gctx, s.cfg.ReduceCommand, pr, f, s.counters()), s.cfg.OkExit)
 		pr.CloseWithError(errors.New("reducer command exited"))
 		if err != nil {
 			return fmt.Errorf("reducer command: %w", err)

@@ -364,6 +364,11 @@ type JobRecord struct {
 	// started before it existed: workers then use a default.
 	Memory  int64 `msgpack:"memory,omitempty"`
 	Retries int   `msgpack:"retries"`
+	// OkExit are the exit statuses other than 0 that count as success for
+	// the job's commands (--ok-exit): a task whose command exits with one
+	// of them is done, its output kept. Workers older than the field
+	// count them as failures.
+	OkExit []int `msgpack:"okexit,omitempty"`
 	// TimeoutNanos limits one attempt; zero means no limit.
 	TimeoutNanos int64 `msgpack:"timeout,omitempty"`
 	// Transport says how task data and large outputs reach workers and the

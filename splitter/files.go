@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/jetmr/jetmr/errs"
 )
@@ -52,11 +53,14 @@ func badInput(cause error, format string, args ...any) error {
 //
 // A file is itself. A directory is walked recursively and its regular
 // files are taken in lexical order of their path (filepath.WalkDir order);
-// hidden files are included, symbolic links to files are followed, and
-// other entries (symbolic links to directories, broken links, pipes,
-// sockets, devices) are skipped. Each file appears once, at its first
-// occurrence: a path given twice, or a file reached twice (through a
-// directory and by name, or through a link), is taken only the first time.
+// hidden files are included (but for the staging files jetmr writes next
+// to an output while a job runs, see [IsStaging]), symbolic links to files
+// are followed, and other entries (symbolic links to directories, broken
+// links, pipes, sockets, devices) are skipped. A file that one directory
+// reaches twice (by name and through a link) is taken once, at its first
+// occurrence; a file that two paths reach (a path given twice, a file and
+// the directory holding it, a file and a link to it) is refused, wrapping
+// [ErrDuplicateInput].
 //
 // The path [Stdin] ("-") names standard input, which may be given once.
 // A file whose name ends in .gz or .zst (given by name or found in a
@@ -72,8 +76,9 @@ func ResolveInputs(paths []string) ([]Input, error) {
 	if len(paths) == 0 {
 		return nil, badInput(nil, "no inputs given: pass at least one file or directory")
 	}
-	r := resolver{seen: make(map[string]bool)}
+	r := resolver{seen: make(map[string]seenFile)}
 	for _, p := range paths {
+		r.arg, r.argN = p, r.argN+1
 		if err := r.add(p); err != nil {
 			return nil, err
 		}
@@ -81,10 +86,20 @@ func ResolveInputs(paths []string) ([]Input, error) {
 	return r.inputs, nil
 }
 
-// resolver accumulates inputs, skipping files it has already seen.
+// resolver accumulates inputs, refusing a file that two paths reach and
+// skipping one that a directory reaches twice.
 type resolver struct {
 	inputs []Input
-	seen   map[string]bool // keyed by the real path of each file
+	seen   map[string]seenFile // keyed by the real path of each file
+	arg    string              // the command-line path being resolved
+	argN   int                 // its position among the paths, from 1
+}
+
+// seenFile is a file already taken: the command-line path that reached
+// it, and the path it was taken by.
+type seenFile struct {
+	arg, path string
+	argN      int
 }
 
 // add resolves one command-line path.
@@ -93,10 +108,10 @@ func (r *resolver) add(p string) error {
 		return badInput(nil, "input path is empty: pass a file or directory")
 	}
 	if p == Stdin {
-		if r.seen[Stdin] {
+		if _, ok := r.seen[Stdin]; ok {
 			return badInput(nil, "standard input (-) is given twice: give it once")
 		}
-		r.seen[Stdin] = true
+		r.seen[Stdin] = seenFile{arg: Stdin, path: Stdin}
 		r.inputs = append(r.inputs, Input{Path: Stdin})
 		return nil
 	}
@@ -126,16 +141,54 @@ func (r *resolver) addFile(p string, info fs.FileInfo) error {
 	if err != nil {
 		return statError(p, err)
 	}
-	if r.seen[key] {
-		return nil
+	if prev, ok := r.seen[key]; ok {
+		if prev.argN == r.argN {
+			return nil // a link in a directory to one of its files
+		}
+		return duplicateInput(prev, r.arg, p)
 	}
 	compression := compressionOf(p)
 	if err := checkReadable(p, compression); err != nil {
 		return err
 	}
-	r.seen[key] = true
+	r.seen[key] = seenFile{arg: r.arg, path: p, argN: r.argN}
 	r.inputs = append(r.inputs, Input{Path: abs, Size: info.Size(), Fingerprint: FingerprintOf(info), Compression: compression})
 	return nil
+}
+
+// duplicateInput refuses the file p, reached by the command-line path
+// arg, that an earlier path already reached: a job would read it once,
+// where a command run over the same paths (cat a a) reads it twice.
+func duplicateInput(prev seenFile, arg, p string) error {
+	switch {
+	case prev.arg == arg:
+		return badInput(ErrDuplicateInput, "input %q is given twice: give each input once", arg)
+	case prev.path == prev.arg && p == arg:
+		return badInput(ErrDuplicateInput, "inputs %q and %q are the same file: give each file once", prev.arg, arg)
+	default:
+		return badInput(ErrDuplicateInput, "file %q is read through both input %q and input %q: give each file once (drop one of them, or the file from the directory)", p, prev.arg, arg)
+	}
+}
+
+// ErrDuplicateInput is wrapped by the error of ResolveInputs for two
+// input paths that reach the same file, such as a path given twice, or a
+// directory and a file in it.
+var ErrDuplicateInput = errors.New("input given twice")
+
+// IsStaging reports whether name, a file or folder's base name, is one of
+// the hidden files jetmr writes next to an output while a job runs
+// (".NAME.jetmr-JOB.tmp", ".NAME.jetmr-JOB.tmp-parts", ".NAME.jetmr-JOB.old"):
+// never an input, even in a directory given as one.
+func IsStaging(name string) bool {
+	if !strings.HasPrefix(name, ".") || !strings.Contains(name, ".jetmr-") {
+		return false
+	}
+	for _, suffix := range []string{".tmp", ".tmp-parts", ".old"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // addDir walks the directory dir and adds its regular files.
@@ -149,6 +202,12 @@ func (r *resolver) addDir(dir string) error {
 		if err != nil {
 			return badInput(err, "directory %q cannot be read (%s): check its permissions",
 				displayPath(dir, root, p), causeText(err))
+		}
+		if p != root && IsStaging(d.Name()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		info, ok := regularFile(p, d)
 		if !ok {

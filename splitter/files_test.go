@@ -62,14 +62,11 @@ func TestResolveInputsOrderAndDuplicates(t *testing.T) {
 		paths []string
 		want  []pathSize
 	}{
-		{"file then directory", []string{b, c, filepath.Join(dir, "d")},
-			[]pathSize{{b, 3}, {c, 4}, {a, 2}}},
-		{"path given twice", []string{c, a, c}, []pathSize{{c, 4}, {a, 2}}},
+		{"file then directory", []string{c, filepath.Join(dir, "d")},
+			[]pathSize{{c, 4}, {a, 2}, {b, 3}}},
 		{"unclean path is cleaned", []string{unclean}, []pathSize{{b, 3}}},
 		{"symlinked directory keeps the link's path", []string{linkDir},
 			[]pathSize{{filepath.Join(linkDir, "a"), 2}, {filepath.Join(linkDir, "b"), 3}}},
-		{"directory and its link", []string{filepath.Join(dir, "d"), linkDir},
-			[]pathSize{{a, 2}, {b, 3}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +79,67 @@ func TestResolveInputsOrderAndDuplicates(t *testing.T) {
 				t.Errorf("ResolveInputs(%q) = %v, want %v", tt.paths, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestResolveInputsRefusesDuplicates checks that two paths reaching one
+// file are refused naming them: a job would read the file once, where a
+// command over the same paths reads it twice.
+func TestResolveInputsRefusesDuplicates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := writeFile(t, dir, "d/a", []byte("a\n"))
+	c := writeFile(t, dir, "c", []byte("ccc\n"))
+	d := filepath.Join(dir, "d")
+	linkDir := filepath.Join(dir, "linkdir")
+	mustSymlink(t, d, linkDir)
+	linkC := filepath.Join(dir, "link-c")
+	mustSymlink(t, c, linkC)
+	for _, tt := range []struct {
+		name  string
+		paths []string
+		want  []string
+	}{
+		{"path given twice", []string{c, a, c}, []string{c, "given twice"}},
+		{"directory given twice", []string{d, d}, []string{d, "given twice"}},
+		{"directory then a file in it", []string{d, a}, []string{a, d}},
+		{"file then its directory", []string{a, d}, []string{a, d}},
+		{"directory and its link", []string{d, linkDir}, []string{d, linkDir}},
+		{"file and a link to it", []string{c, linkC}, []string{c, linkC, "same file"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := splitter.ResolveInputs(tt.paths)
+			if !errors.Is(err, splitter.ErrDuplicateInput) || !errors.Is(err, splitter.ErrBadInput) {
+				t.Fatalf("ResolveInputs(%q) = %v, want ErrDuplicateInput and ErrBadInput", tt.paths, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q does not name %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestResolveInputsSkipsStaging checks that a directory walk skips the
+// hidden files and folders jetmr stages outputs in, and nothing else.
+func TestResolveInputsSkipsStaging(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a", []byte("a\n"))
+	hidden := writeFile(t, dir, ".hidden.tmp", []byte("h\n"))
+	writeFile(t, dir, ".out.jetmr-job1.tmp", []byte("staged\n"))
+	writeFile(t, dir, ".out.jetmr-job1.old", []byte("old\n"))
+	writeFile(t, dir, ".counts.jetmr-job2.tmp-parts/part-00000", []byte("part\n"))
+	writeFile(t, dir, ".counts.jetmr-job3.tmp/part-00000", []byte("part\n"))
+	got, err := splitter.ResolveInputs([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []pathSize{{hidden, 2}, {a, 2}}
+	if !reflect.DeepEqual(pathSizes(got), want) {
+		t.Errorf("ResolveInputs(dir) = %v, want %v", pathSizes(got), want)
 	}
 }
 

@@ -77,6 +77,7 @@ var flagNames = map[string]string{
 	"Config.ChunkSize":       "--chunk-size",
 	"Config.TaskTime":        "--task-time",
 	"Config.Timeout":         "--timeout",
+	"Config.OkExit":          "--ok-exit",
 	"Config.Transport":       "--transport",
 	"Config.DataListen":      "--data-listen",
 	"Config.LocalWorkers":    "--local-workers",

@@ -31,6 +31,7 @@ type commonFlags struct {
 	memfree   string
 	chunkSize string
 	retries   int
+	okExit    string
 	skipBad   int
 	rejects   string
 	timeout   time.Duration
@@ -102,6 +103,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.chunkSize, "chunk-size", "", "bytes per task, e.g. 64KiB or 8MiB (default: sized from the input, 256KiB to 8MiB)")
 	fs.DurationVar(&f.taskTime, "task-time", 0, "size chunks adaptively so that a task takes about this long, e.g. 2s (--chunk-size is then the first size)")
 	fs.IntVar(&f.retries, "retries", job.DefaultRetries, "retries of a failed task before it becomes a dead letter")
+	fs.StringVar(&f.okExit, "ok-exit", "0", "exit statuses of the command (and of map, combiner and reducer commands) that count as success, e.g. 0,1 for grep")
 	fs.IntVar(&f.skipBad, "skip-bad-records", 0, "leave up to N bad records out of the output: a task that fails on every attempt is bisected down to the records that fail alone (pipe, mapreduce)")
 	fs.StringVar(&f.rejects, "rejects", "", "with --skip-bad-records: the file that receives the records left out (default: the output's path plus .rejected; required with output on stdout)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall-time limit per task attempt, e.g. 30s (default: none)")
@@ -156,6 +158,10 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 	if f.retries < 0 {
 		return job.Config{}, usageErr("--retries %d is not valid: use 0 (no retries) or more", f.retries)
 	}
+	okExit, err := job.ParseOkExit(f.okExit)
+	if err != nil {
+		return job.Config{}, err
+	}
 	retries := f.retries
 	if retries == 0 {
 		retries = -1 // job.Config: negative means no retries
@@ -185,7 +191,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
 		Resume: f.resume, RetryFailed: f.retryFail, Force: f.force, Halt: halt, Transport: f.transport, DataListen: f.dataAddr,
 		SkipBadRecords: f.skipBad, Rejects: f.rejects,
-		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
+		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, OkExit: okExit, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Speculative: speculative, Idempotent: idempotent,
 		Broker: f.brokerConfig(log), S3: f.s3,
 		Logger: log,
@@ -260,6 +266,11 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	case errors.Is(err, job.ErrAlreadyDone):
 		fmt.Fprintln(stderr, "jetmr:", err)
 		return nil
+	case unresumable(cfg) != "" && (errors.Is(err, job.ErrJobExists) || errors.Is(err, job.ErrUnresumable)):
+		// A job of this kind that was killed keeps its state, and
+		// neither --resume nor a new run under its ID can go on: say
+		// what does.
+		return unresumableHint(cfg, err)
 	case errors.Is(err, context.Canceled):
 		return interruptedError{interruptedMessage(cfg)}
 	case errors.Is(err, job.ErrTasksFailed):

@@ -114,6 +114,44 @@ func unresumable(cfg job.Config) string {
 	return ""
 }
 
+// unresumableHint replaces err, a refusal of the ID of job cfg (a job
+// that exists, or one --resume cannot continue) when cfg cannot be
+// resumed, with the commands that run it: drop the job, then run the
+// command again without --resume.
+func unresumableHint(cfg job.Config, err error) error {
+	why, note := "it wrote to stdout", ""
+	if slices.Contains(cfg.Inputs, splitter.Stdin) {
+		why, note = "it read standard input, which cannot be read again", "\n(with the same input on stdin)"
+	}
+	discard := "jetmr discard " + shellQuote(cfg.ID)
+	switch where := discardFlags(cfg.Broker); where {
+	case "-":
+		discard += " --nats URL (your --nats URL, with its credentials)"
+	default:
+		discard += where
+	}
+	line, redacted := rerunCommand()
+	return usageErr("job %s exists and cannot be resumed (%s): drop it, then run the command again:\n  %s\n  %s%s",
+		cfg.ID, why, discard, line, redactionNote(redacted)+note)
+}
+
+// rerunCommand is this process's command line without --resume and
+// --retry-failed, shell-quoted, secrets removed.
+func rerunCommand() (string, []string) {
+	args, redacted := commandArgs()
+	out := args[:0:0]
+	for i, a := range args {
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		if a != "--resume" && a != "--retry-failed" {
+			out = append(out, a)
+		}
+	}
+	return strings.Join(out, " "), redacted
+}
+
 // interruptedMessage says that job cfg stopped and how to continue it.
 func interruptedMessage(cfg job.Config) string {
 	if why := unresumable(cfg); why != "" {

@@ -67,6 +67,11 @@ func (o *observeFlags) start(ctx context.Context, cmd *cobra.Command) (*watch, e
 	}
 	if o.joblog != "" {
 		f := &deferredFile{path: o.joblog}
+		if resume, _ := cmd.Flags().GetBool("resume"); resume {
+			// GNU parallel's --resume appends: the rows of the attempts
+			// the earlier runs ended stay, under their header.
+			f.appendAfter = observe.JobLogHeader
+		}
 		w.files = append(w.files, f)
 		obs = append(obs, observe.NewJobLog(f))
 	}
@@ -126,6 +131,10 @@ type deferredFile struct {
 	path string
 	buf  bytes.Buffer
 	f    *os.File
+	// appendAfter, when set, is the header of a file that open appends
+	// to rather than replaces: a file that exists and is not empty keeps
+	// its lines, and the header the new writes begin with is dropped.
+	appendAfter string
 }
 
 func (d *deferredFile) Write(p []byte) (int, error) {
@@ -136,11 +145,24 @@ func (d *deferredFile) Write(p []byte) (int, error) {
 }
 
 func (d *deferredFile) open() error {
-	f, err := os.Create(d.path)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if d.appendAfter != "" {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	f, err := os.OpenFile(d.path, flags, 0o666)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", d.path, err)
 	}
 	d.f = f
+	if d.appendAfter != "" {
+		fi, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("appending to %s: %w", d.path, err)
+		}
+		if fi.Size() > 0 && bytes.HasPrefix(d.buf.Bytes(), []byte(d.appendAfter)) {
+			d.buf.Next(len(d.appendAfter))
+		}
+	}
 	_, err = d.buf.WriteTo(f)
 	return err
 }

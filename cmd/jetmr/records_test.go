@@ -369,3 +369,34 @@ func TestHeaderRetryFailed(t *testing.T) {
 		t.Fatalf("output after --retry-failed (%d bytes) differs from the sequential run (%d bytes)", len(got), len(want))
 	}
 }
+
+// TestHeaderOnceHeaderOnlyInputs checks what docs/records.md says of
+// inputs that hold their header alone: they add nothing to the output,
+// and a job whose every input is header alone prints nothing, exit 0.
+func TestHeaderOnceHeaderOnlyInputs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "only.csv"), "region,amount\n")
+	writeFile(t, filepath.Join(dir, "some.csv"), "region,amount\neast,5\nwest,7\n")
+	for _, tc := range []struct {
+		name   string
+		inputs []string
+		want   string
+	}{
+		{"header alone", []string{"only.csv"}, ""},
+		{"header alone, then records", []string{"only.csv", "some.csv"}, "amount\n5\n7\n"},
+		{"records, then header alone", []string{"some.csv", "only.csv"}, "amount\n5\n7\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := []string{"pipe", "-q", "--store", filepath.Join(t.TempDir(), "store")}
+			for _, in := range tc.inputs {
+				args = append(args, "-i", in)
+			}
+			r := jetmr(t, dir, append(args, "--header", "1", "--header-once", "--", "cut", "-d,", "-f2")...)
+			if r.code != 0 || r.stdout != tc.want {
+				t.Errorf("exit %d, stdout %q; want 0 and %q; stderr:\n%s", r.code, r.stdout, tc.want, r.stderr)
+			}
+		})
+	}
+}

@@ -2,7 +2,9 @@ package main_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,6 +31,57 @@ func TestInterruptHintOfUnresumableJob(t *testing.T) {
 	}
 	if strings.Contains(p.Stderr.String(), "--resume") {
 		t.Errorf("a job writing to stdout, which cannot be resumed, is interrupted with a --resume hint:\n%s", p.Stderr)
+	}
+}
+
+// TestKilledUnresumableJobHints kills (SIGKILL) a pipe job writing to
+// stdout, whose state stays: running it again under its ID, and running
+// it with --resume, are both refused with exit 2 and print the same two
+// commands, which the test runs: they drop the job and run it again,
+// whose output is the input's.
+func TestKilledUnresumableJobHints(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	writeInput(t, in, 3000, true)
+	g := newGate(t, "0.02")
+	args := append([]string{"pipe", "-i", in, "--chunk-size", "4KiB", "-j", "2", "--job", "tostdout", "--"}, g.argv...)
+	p := startProcEnv(t, dir, h.env, args...)
+	eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), p.Stderr.String() })
+	p.Cmd.Process.Signal(syscall.SIGKILL)
+	p.Wait(t, runTimeout)
+	g.release()
+	const intro = "drop it, then run the command again:"
+	var hint []string
+	for _, again := range [][]string{args, slices.Insert(slices.Clone(args), 1, "--resume")} {
+		r := h.run(t, dir, again...)
+		if r.code != 2 || !strings.Contains(r.stderr, intro) {
+			t.Fatalf("%q: exit %d, want 2 and the commands that work; stderr:\n%s", again, r.code, r.stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if len(lines) != 3 || !strings.HasSuffix(lines[0], intro) || strings.Contains(r.stderr, "--resume") {
+			t.Fatalf("%q: want the message and two commands, neither with --resume; stderr:\n%s", again, r.stderr)
+		}
+		got := []string{strings.TrimSpace(lines[1]), strings.TrimSpace(lines[2])}
+		if hint != nil && !slices.Equal(got, hint) {
+			t.Errorf("the run with --resume prints %q, the one without %q", got, hint)
+		}
+		hint = got
+	}
+	sh := exec.Command("sh", "-c", `jetmr() { "$JETMR_BIN" "$@"; }; set -e; `+hint[0]+" >&2; "+hint[1])
+	sh.Dir = dir
+	sh.Env = append(append(os.Environ(), h.env...), "JETMR_BIN="+bin)
+	var stdout, stderr strings.Builder
+	sh.Stdout, sh.Stderr = &stdout, &stderr
+	if err := sh.Run(); err != nil {
+		t.Fatalf("the printed commands %q: %v; stderr:\n%s", hint, err, stderr.String())
+	}
+	want, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout.String() != strings.ToUpper(string(want)) {
+		t.Errorf("the job run again printed %d bytes, want the %d of its input, in capitals", stdout.Len(), len(want))
 	}
 }
 

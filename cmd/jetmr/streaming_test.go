@@ -13,16 +13,25 @@ import (
 )
 
 // streamingFiles writes the inputs and scripts of the examples of
-// docs/streaming.md to dir: events.tsv (user, time, event; each time once,
-// with 1 to 5 digits, so that text and numeric order differ), words.txt
-// and the awk scripts.
+// docs/streaming.md to dir: events.tsv (user, time, event; times of 1 to
+// 5 digits, so that text and numeric order differ, some written twice,
+// with a leading 0 or as -0, so that equal numbers differ as text),
+// words.txt and the awk scripts.
 func streamingFiles(t *testing.T, dir string) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(11, 12))
 	events := []string{"login", "view", "buy", "logout"}
 	var ev strings.Builder
-	for _, ts := range r.Perm(3000) {
-		fmt.Fprintf(&ev, "u%d\t%d\t%s\n", r.IntN(40), ts*7+r.IntN(7), events[r.IntN(len(events))])
+	for i, ts := range r.Perm(3000) {
+		user, at := r.IntN(40), ts*7+r.IntN(7)
+		fmt.Fprintf(&ev, "u%d\t%d\t%s\n", user, at, events[r.IntN(len(events))])
+		if i%10 == 0 {
+			// The same time written otherwise: equal numbers, other text.
+			fmt.Fprintf(&ev, "u%d\t0%d\t%s\n", user, at, events[r.IntN(len(events))])
+		}
+		if i%500 == 0 {
+			fmt.Fprintf(&ev, "u%d\t-0\t%s\nu%d\t0\t%s\n", user, events[r.IntN(len(events))], user, events[r.IntN(len(events))])
+		}
 	}
 	vocab := []string{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "Lambda", "mu"}
 	var words strings.Builder
@@ -58,11 +67,11 @@ var streamingExamples = []streamingExample{
 	{"secondary sort",
 		`jetmr mapreduce -i events.tsv -o firsts --map cat --reduce 'awk -f first.awk' --key-fields 2 --partition-fields 1 --key-order text,numeric --partitions 4 --chunk-size 4KiB`,
 		"cat firsts/part-* | sort",
-		`LC_ALL=C sort -t "$tab" -k1,1 -k2,2n events.tsv | awk -f first.awk | sort`},
+		`LC_ALL=C sort -s -t "$tab" -k1,1 -k2,2n -k2,2 events.tsv | awk -f first.awk | sort`},
 	{"map only",
 		`jetmr mapreduce -i events.tsv -o by-time --map 'awk -f swap.awk' --reduce none --key-order numeric-reverse --chunk-size 4KiB`,
 		"cat by-time/part-00000",
-		`awk -f swap.awk events.tsv | LC_ALL=C sort -s -t "$tab" -k1,1nr`},
+		`awk -f swap.awk events.tsv | LC_ALL=C sort -s -t "$tab" -k1,1nr -k1,1r`},
 	{"combiner",
 		`jetmr mapreduce -i words.txt -o counts --map 'awk -f pairs.awk' --combiner 'awk -f sum.awk' --reduce 'awk -f sum.awk' --chunk-size 1KiB`,
 		"cat counts/part-00000",
@@ -245,6 +254,45 @@ func TestMapOnlyKeepsLines(t *testing.T) {
 					}
 				}
 				t.Fatalf("jetmr printed %d lines, the sequential sort %d", len(gl), len(wl))
+			}
+		})
+	}
+}
+
+// TestCRLFKeptByteForByte checks that a map's "\r" before its "\n" is part
+// of the pair's value (or of the key, when the line has no TAB): --reduce
+// none gives back CRLF lines byte for byte, a reducer command reads them,
+// and keys ending in "\r" sort as the sequential sort orders them.
+func TestCRLFKeptByteForByte(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "cr.tsv"), "k1\tv1\r\nk2\r\n")
+	writeTestFile(t, filepath.Join(dir, "mixed.tsv"), "b\tv\r\nb\r\nb\tv\nb\na\r\na\tw\r\nc\t\r\n")
+	writeTestFile(t, filepath.Join(dir, "num.tsv"), "10\r\n9\r\n010\r\n9\n10\tx\r\n-0\r\n0\r\n")
+	tests := []struct{ name, jetmr, want string }{
+		{"map only", "jetmr mapreduce -q -i cr.tsv -o out --map cat --reduce none && cat out/part-00000", "cat cr.tsv"},
+		{"map only, keys with and without CR", "jetmr mapreduce -q -i mixed.tsv -o out --map cat --reduce none && cat out/part-00000",
+			"LC_ALL=C sort -s -t \"$(printf '\\t')\" -k1,1 mixed.tsv"},
+		{"reducer command", "jetmr mapreduce -q -i cr.tsv -o out --map cat --reduce 'od -c' && cat out/part-00000",
+			"printf 'k1\\tv1\\r\\nk2\\r\\t\\n' | od -c"},
+		{"numeric keys ending in CR", "jetmr mapreduce -q -i num.tsv -o out --map cat --reduce none --key-order numeric && cat out/part-00000",
+			"LC_ALL=C sort -s -t \"$(printf '\\t')\" -k1,1n -k1,1 num.tsv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sub := t.TempDir()
+			for _, f := range []string{"cr.tsv", "mixed.tsv", "num.tsv"} {
+				data, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeTestFile(t, filepath.Join(sub, f), string(data))
+			}
+			got := shell(t, sub, "set -e; "+tt.jetmr)
+			want := shell(t, sub, tt.want)
+			if got != want {
+				t.Errorf("jetmr printed %q, want %q", got, want)
 			}
 		})
 	}
