@@ -22,6 +22,11 @@ var (
 	// ErrTasksFailed means the job ran to the end but some tasks failed on
 	// every attempt; no output was published.
 	ErrTasksFailed = errors.New("tasks failed")
+	// ErrCommandChanged means a --retry-failed resume changed a command of
+	// a job that has tasks left that never ran: they would run under the
+	// new command next to those the old one finished. Its errors match
+	// ErrBadInput too.
+	ErrCommandChanged = errors.New("the command changed while tasks are left to run")
 )
 
 // TasksFailedError carries the dead letters of a job whose tasks failed.

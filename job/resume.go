@@ -37,6 +37,9 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 	if err := s.compare(old); err != nil {
 		return false, err
 	}
+	if err := s.checkChangedCommand(ctx, old); err != nil {
+		return false, err
+	}
 	next := old
 	next.Retries, next.TimeoutNanos = s.record.Retries, s.record.TimeoutNanos
 	next.Speculative = s.record.Speculative // a setting of this run, like its retries
@@ -155,6 +158,64 @@ func (s *session) compare(old schema.JobRecord) error {
 		return badSetting("Config.Resume", "job %s wrote to stdout, which cannot be resumed: run it again without Config.Resume (use Config.Output to make a pipe job resumable)", old.ID)
 	}
 	return nil
+}
+
+// changedCommands names the commands a --retry-failed resume changes:
+// those of the job's tasks and its reducer.
+func changedCommands(old, cur schema.JobRecord) []string {
+	var changed []string
+	add := func(what, was, now string) {
+		if was != now {
+			changed = append(changed, fmt.Sprintf("%s was %s, now %s", what, was, now))
+		}
+	}
+	add("--sql", old.SQL, cur.SQL)
+	add("the command", quoteArgv(old.Command), quoteArgv(cur.Command))
+	add("--map", old.Map+quoteArgv(old.MapCommand), cur.Map+quoteArgv(cur.MapCommand))
+	add("the built-in", old.Builtin, cur.Builtin)
+	add("--reduce", old.Reduce+quoteArgv(old.ReduceCommand), cur.Reduce+quoteArgv(cur.ReduceCommand))
+	add("--combiner", describeArgv(old.CombineCommand), describeArgv(cur.CombineCommand))
+	return changed
+}
+
+// checkChangedCommand refuses a --retry-failed resume that changes a
+// command while tasks of the job have not run yet: the new command may run
+// its failed tasks again, but tasks that never ran would run under it next
+// to those the old command finished, mixing two commands in one output.
+func (s *session) checkChangedCommand(ctx context.Context, old schema.JobRecord) error {
+	changed := changedCommands(old, s.record)
+	if !s.cfg.RetryFailed || len(changed) == 0 || old.State == schema.StateDone || old.State == schema.StateCommitting {
+		return nil
+	}
+	left, err := s.tasksLeft(ctx, old)
+	if err != nil || left == "" {
+		return err
+	}
+	return badInput("cannot resume job %s: %w: %s; %s, and running them with the new command would mix the output of two commands. "+
+		"--retry-failed may change the command only to run failed tasks again: finish the job with its own command (resume it without changing the command), "+
+		"or drop it and run the new command afresh (or under another --job):\n  jetmr discard %s",
+		old.ID, ErrCommandChanged, strings.Join(changed, "; "), left, old.ID)
+}
+
+// tasksLeft says which tasks of job old have neither succeeded nor
+// failed, or returns "" when every task did one or the other.
+func (s *session) tasksLeft(ctx context.Context, old schema.JobRecord) (string, error) {
+	split, err := s.loadSplit(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !split.Done {
+		return "its input is not all split into tasks yet", nil
+	}
+	done, failed, err := completedTasks(ctx, s.b.JS, old)
+	if err != nil {
+		return "", err
+	}
+	ran := uint64(len(done) + len(failed))
+	if ran >= split.Published {
+		return "", nil
+	}
+	return fmt.Sprintf("%d of its %d tasks have not run", split.Published-ran, split.Published), nil
 }
 
 // inputsChanged refuses the resume of a job whose input files changed
