@@ -191,10 +191,34 @@ func (s *session) checkChangedCommand(ctx context.Context, old schema.JobRecord)
 	if err != nil || left == "" {
 		return err
 	}
-	return badInput("cannot resume job %s: %w: %s; %s, and running them with the new command would mix the output of two commands. "+
+	return &CommandChangedError{Job: old.ID, Changes: changed, Left: left}
+}
+
+// CommandChangedError refuses a --retry-failed resume that changes a
+// command while tasks are left to run. It matches [ErrCommandChanged] and
+// [ErrBadInput].
+type CommandChangedError struct {
+	Job string
+	// Changes names each command changed, as it was and is now.
+	Changes []string
+	// Left says which tasks have not run.
+	Left string
+}
+
+func (e *CommandChangedError) Error() string {
+	return fmt.Sprintf("cannot resume job %s: %s; %s, and running them with the new command would mix the output of two commands. "+
 		"--retry-failed may change the command only to run failed tasks again: finish the job with its own command (resume it without changing the command), "+
-		"or drop it and run the new command afresh (or under another --job):\n  jetmr discard %s",
-		old.ID, ErrCommandChanged, strings.Join(changed, "; "), left, old.ID)
+		"or drop it and run the new command afresh (or under another --job):\n  jetmr discard %s", e.Job, e.Reason(), e.Left, e.Job)
+}
+
+// Reason names the change, without a way out.
+func (e *CommandChangedError) Reason() string {
+	return fmt.Sprintf("%v: %s", ErrCommandChanged, strings.Join(e.Changes, "; "))
+}
+
+// Is reports whether target is ErrCommandChanged or ErrBadInput.
+func (e *CommandChangedError) Is(target error) bool {
+	return target == ErrCommandChanged || target == ErrBadInput
 }
 
 // tasksLeft says which tasks of job old have neither succeeded nor
@@ -371,4 +395,40 @@ func describeArgv(argv []string) string {
 		return "none"
 	}
 	return quoteArgv(argv)
+}
+
+// CheckResume checks, before anything runs, that a Run of cfg (with
+// cfg.Resume) on b would continue its job: that the job exists with the
+// same inputs and settings, and that a --retry-failed changing a command
+// leaves no task to run under the new one. It changes nothing. A pipeline
+// checks its stages so before it runs any; Run checks again.
+func CheckResume(ctx context.Context, b *broker.Broker, cfg Config) error {
+	p, err := validate(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	jobs, err := b.Jobs(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
+	}
+	s := &session{plan: p, b: b, jobs: jobs}
+	entry, err := jobs.Get(ctx, s.record.ID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil // it runs from the start
+	}
+	if err != nil {
+		return fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, s.record.ID, err)
+	}
+	old, err := schema.DecodeJobRecord(entry.Value())
+	if err != nil {
+		return fmt.Errorf("loading job %s: %w", s.record.ID, err)
+	}
+	if old.State == schema.StateDone {
+		return nil
+	}
+	if err := s.compare(old); err != nil {
+		return err
+	}
+	return s.checkChangedCommand(ctx, old)
 }

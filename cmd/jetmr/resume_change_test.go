@@ -83,3 +83,58 @@ func TestRetryFailedRefusesChangedCommandWithTasksLeft(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineRefusesChangedStageCommandWithTasksLeft: a stopped pipeline
+// whose stage's command was edited is refused before any stage runs (exit
+// 2), with --retry-failed too while tasks of the stage are left to run,
+// and no refusal suggests --retry-failed as the way on. Putting the
+// stage's command back, as the refusal says, then resumes it to the end.
+func TestPipelineRefusesChangedStageCommandWithTasksLeft(t *testing.T) {
+	t.Parallel()
+	h, dir, g := newStateHome(t), t.TempDir(), newGate(t, "0.05")
+	var b strings.Builder
+	b.WriteString("GATE\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "%05d line one of many\n", i)
+	}
+	in := b.String()
+	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stage := func(command string) {
+		writeJobFile(t, dir, `
+stages:
+  - name: up
+    pipe: {input: [in.txt], output: out.txt, chunk_size: 4KiB, command: `+command+`}
+`)
+	}
+	stage(fmt.Sprintf("[sh, %q, %q, %q]", g.argv[1], g.argv[2], g.argv[3]))
+	p := startProcEnv(t, dir, h.env, "pipeline", "-j", "1", "--job", "pchg", "job.yaml")
+	eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), p.Stderr.String() })
+	p.Signal(syscall.SIGINT)
+	g.release()
+	if code := p.Wait(t, runTimeout); code != 130 {
+		t.Fatalf("exit %d after SIGINT, want 130; stderr:\n%s", code, p.Stderr)
+	}
+	gated := fmt.Sprintf("[sh, %q, %q, %q]", g.argv[1], g.argv[2], g.argv[3])
+	stage("[cat]")
+	for _, extra := range [][]string{nil, {"--retry-failed"}} {
+		args := append(append([]string{"pipeline", "-j", "1", "--job", "pchg", "--resume"}, extra...), "job.yaml")
+		r := h.run(t, dir, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "stage up") || !strings.Contains(r.stderr, "the command was") ||
+			strings.Contains(r.stderr, "started") || strings.Contains(r.stderr, "--resume --retry-failed") || strings.Contains(r.stderr, "jetmr discard") {
+			t.Fatalf("resume %v of an edited stage: exit %d, want 2 naming the change, before any stage started, suggesting no --retry-failed; stderr:\n%s",
+				extra, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.txt")); err == nil {
+		t.Fatalf("a refused resume published out.txt")
+	}
+	stage(gated)
+	if r := h.run(t, dir, "pipeline", "-j", "1", "--job", "pchg", "--resume", "job.yaml"); r.code != 0 {
+		t.Fatalf("resume with the stage's command put back: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if got, want := fileText(t, filepath.Join(dir, "out.txt")), strings.ToUpper(in); got != want {
+		t.Errorf("out.txt: %d bytes (%d upper-case lines), want the input upper-cased by the stage's own command (%d bytes)", len(got), strings.Count(got, "LINE"), len(want))
+	}
+}
