@@ -223,7 +223,6 @@ func (r *run) checkResumes(ctx context.Context, done []string) error {
 	return joinErrors(all)
 }
 
-
 // forget deletes job id of an earlier run (its record, checkpoints and
 // streams), so that its stage runs again from the start.
 func (r *run) forget(ctx context.Context, kv jetstream.KeyValue, id string) error {
