@@ -222,24 +222,26 @@ func (e *CommandChangedError) Is(target error) bool {
 }
 
 // tasksLeft says which tasks of job old have neither succeeded nor
-// failed, or returns "" when every task did one or the other.
+// failed while others succeeded, or returns "" when every task did one or
+// the other, or none succeeded: then no output of the old command would
+// be mixed with the new one's.
 func (s *session) tasksLeft(ctx context.Context, old schema.JobRecord) (string, error) {
 	split, err := s.loadSplit(ctx)
 	if err != nil {
 		return "", err
 	}
-	if !split.Done {
-		return "its input is not all split into tasks yet", nil
-	}
 	done, failed, err := completedTasks(ctx, s.b.JS, old)
 	if err != nil {
 		return "", err
 	}
-	ran := uint64(len(done) + len(failed))
-	if ran >= split.Published {
-		return "", nil
+	if !split.Done && len(done) > 0 {
+		return fmt.Sprintf("its input is not all split into tasks yet, and %d tasks ran with the old command", len(done)), nil
 	}
-	return fmt.Sprintf("%d of its %d tasks have not run", split.Published-ran, split.Published), nil
+	ran := uint64(len(done) + len(failed))
+	if ran >= split.Published || len(done) == 0 {
+		return "", nil // no task is left, or none has output of the old command
+	}
+	return fmt.Sprintf("%d of its %d tasks have not run, %d ran with the old command", split.Published-ran, split.Published, len(done)), nil
 }
 
 // inputsChanged refuses the resume of a job whose input files changed

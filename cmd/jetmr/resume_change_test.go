@@ -9,14 +9,17 @@ import (
 	"testing"
 )
 
-// stopWithTasksLeft runs a pipe job whose first chunk holds the gate line,
-// on one slot, and interrupts it while that chunk runs: the job stops with
-// most of its tasks never run. It returns the job's arguments up to "--".
+// stopWithTasksLeft runs a pipe job whose input holds the gate line a
+// third of the way in, on one slot, and interrupts it while that chunk
+// runs: the job stops with the tasks before it done and those after it
+// never run. It returns the job's arguments up to "--".
 func stopWithTasksLeft(t *testing.T, h stateHome, dir, id string, g *gate) []string {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("GATE\n")
 	for i := range 3000 {
+		if i == 1000 {
+			b.WriteString("GATE\n")
+		}
 		fmt.Fprintf(&b, "%05d line one of many\n", i)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte(b.String()), 0o644); err != nil {
@@ -93,8 +96,10 @@ func TestPipelineRefusesChangedStageCommandWithTasksLeft(t *testing.T) {
 	t.Parallel()
 	h, dir, g := newStateHome(t), t.TempDir(), newGate(t, "0.05")
 	var b strings.Builder
-	b.WriteString("GATE\n")
 	for i := range 3000 {
+		if i == 1000 {
+			b.WriteString("GATE\n")
+		}
 		fmt.Fprintf(&b, "%05d line one of many\n", i)
 	}
 	in := b.String()
