@@ -230,9 +230,6 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	if len(stats.Dead) > 0 {
 		return report, s.tasksFailed(stats)
 	}
-	if endErr == nil && s.joinPath != "" {
-		endErr = s.runJoin(ctx)
-	}
 	return report, endErr
 }
 

@@ -151,6 +151,17 @@ func reduceFailedHint(cfg job.Config) string {
 	return fmt.Sprintf("\nrun the reduce again, once the reducer is fixed, with:\n  %s%s", cmd, note)
 }
 
+// joinFailedHint says how to run the --join command of each job cfg
+// again once it is fixed: every item succeeded, so a resume runs the
+// join alone, with the --join given then.
+func joinFailedHint(cfg job.Config) string {
+	if why := unresumable(cfg); why != "" {
+		return "; " + why
+	}
+	cmd, note := resumeHint(cfg.ID, "")
+	return fmt.Sprintf("\nrun the join again, once it is fixed (--join may change), with:\n  %s%s", cmd, note)
+}
+
 // skipNeeded counts the bad records a run found: those it skipped and
 // those of the tasks refused for going over --skip-bad-records. It
 // returns 0 when no task was refused so.
@@ -217,7 +228,7 @@ const maxStderrLines = 20
 // command's: its last lines, at most maxStderrLines.
 func printStderrTail(w io.Writer, err error) {
 	var te *schema.TaskError
-	if !errors.As(err, &te) {
+	if !errors.As(err, &te) || errors.Is(err, job.ErrJoinFailed) { // the join's stderr is the process's
 		return
 	}
 	lines := strings.Split(strings.TrimSpace(te.StderrTail), "\n")
