@@ -142,14 +142,18 @@ func failedHint(cfg job.Config, rep *report.Report) string {
 
 // reduceFailedHint says how to run job cfg again once the reducer command
 // that failed it is fixed: its tasks are done, so a resume runs the
-// reduce alone.
+// reduce alone, and --retry-failed lets --reduce change.
 func reduceFailedHint(cfg job.Config) string {
 	if why := unresumable(cfg); why != "" {
 		return "; " + why
 	}
-	cmd, note := resumeHint(cfg.ID, "")
-	return fmt.Sprintf("\nrun the reduce again, once the reducer is fixed, with:\n  %s%s", cmd, note)
+	cmd, note := resumeHint(cfg.ID, "--retry-failed")
+	return fmt.Sprintf("\n%s%s%s", reduceAgainIntro, cmd, note)
 }
+
+// reduceAgainIntro introduces the command that runs a failed reduce
+// again.
+const reduceAgainIntro = "run the reduce again, once the reducer is fixed (in its script, or a new --reduce), with:\n  "
 
 // joinFailedHint says how to run the --join command of each job cfg
 // again once it is fixed: every item succeeded, so a resume runs the

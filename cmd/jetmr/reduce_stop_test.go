@@ -40,3 +40,26 @@ func TestStopDuringReducerCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestInlineReducerFailureHint: the command printed after an inline
+// --reduce failed runs the reduce again with the reducer fixed in it (a
+// changed --reduce), and completes the job.
+func TestInlineReducerFailureHint(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	writeFile(t, filepath.Join(dir, "kv.tsv"), "b\t2\na\t1\nc\t3\n")
+	broken := `sh -c "echo reducer broke >&2; exit 4"`
+	r := h.run(t, dir, "mapreduce", "-q", "-i", "kv.tsv", "-o", "out", "--job", "rinl", "--map", "cat", "--reduce", broken)
+	if r.code != 1 || !strings.Contains(r.stderr, "reducer broke") {
+		t.Fatalf("failed reducer: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	hint := hintAfter(r.stderr, "run the reduce again, once the reducer is fixed (in its script, or a new --reduce), with:")
+	fixed := strings.Replace(hint, `'`+broken+`'`, "sort", 1)
+	if fixed == hint {
+		t.Fatalf("the printed command %q does not hold --reduce %s as given; stderr:\n%s", hint, broken, r.stderr)
+	}
+	runHintCommand(t, h, dir, fixed)
+	if got := fileText(t, filepath.Join(dir, "out", "part-00000")); got != "a\t1\nb\t2\nc\t3\n" {
+		t.Errorf("output after the fixed reduce: %q, want the sorted input", got)
+	}
+}
