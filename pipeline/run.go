@@ -253,8 +253,21 @@ func (r *run) checkOutputs() error {
 			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
 				"stage %s: output %s already exists: remove it, or add --force to replace it", s.Name, out)})
 		}
+		if s.Options().SkipBadRecords <= 0 || !s.Kind.Traits().Bisect {
+			continue
+		}
+		// The records skip_bad_records leaves out go next to the output.
+		if rejects := out + job.RejectsSuffix; exists(rejects) {
+			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
+				"stage %s: %s, which receives the records skip_bad_records leaves out, already exists: remove it, or add --force to replace it", s.Name, rejects)})
+		}
 	}
 	return joinErrors(errs)
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // loop starts ready stages while slots are free and collects their

@@ -1,0 +1,37 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPipelineRefusesExistingRejects: a stage with skip_bad_records whose
+// rejects file (OUTPUT.rejected) exists is refused before any stage runs
+// (exit 2), naming the file, as pipe refuses it; with --force the
+// pipeline runs.
+func TestPipelineRefusesExistingRejects(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\nc\n")
+	writeFile(t, filepath.Join(dir, "out.txt.rejected"), "old\n")
+	writeJobFile(t, dir, `
+stages:
+  - name: up
+    pipe: {input: [in.txt], output: out.txt, command: [tr, a-z, A-Z], skip_bad_records: 2}
+`)
+	r := h.run(t, dir, "pipeline", "--job", "prej", "job.yaml")
+	if r.code != 2 || !strings.Contains(r.stderr, "out.txt.rejected") || strings.Contains(r.stderr, "started") {
+		t.Fatalf("existing rejects file: exit %d, want 2 naming it before any stage started; stderr:\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.txt")); err == nil {
+		t.Errorf("the refused pipeline wrote out.txt")
+	}
+	if r := h.run(t, dir, "pipeline", "--job", "prej", "--force", "job.yaml"); r.code != 0 {
+		t.Fatalf("with --force: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if got := fileText(t, filepath.Join(dir, "out.txt")); got != "A\nB\nC\n" {
+		t.Errorf("out.txt with --force: %q", got)
+	}
+}
