@@ -22,8 +22,9 @@ stages:
     pipe: {input: [in.txt], output: out.txt, command: [tr, a-z, A-Z], skip_bad_records: 2}
 `)
 	r := h.run(t, dir, "pipeline", "--job", "prej", "job.yaml")
-	if r.code != 2 || !strings.Contains(r.stderr, "out.txt.rejected") || strings.Contains(r.stderr, "started") {
-		t.Fatalf("existing rejects file: exit %d, want 2 naming it before any stage started; stderr:\n%s", r.code, r.stderr)
+	if r.code != 2 || !strings.Contains(r.stderr, "out.txt.rejected") || strings.Contains(r.stderr, "started") ||
+		strings.Contains(r.stderr, "jetmr: pipeline prej") {
+		t.Fatalf("existing rejects file: exit %d, want 2 naming it before any stage started or the pipeline was announced; stderr:\n%s", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out.txt")); err == nil {
 		t.Errorf("the refused pipeline wrote out.txt")
