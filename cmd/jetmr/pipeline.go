@@ -140,7 +140,9 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if err != nil {
 		return errors.Join(err, w.close())
 	}
-	bcfg, err := job.OwnStore(f.brokerConfig(log), f.jobID, f.resume)
+	given := f.brokerConfig(log)
+	bcfg, err := job.OwnStore(given, f.jobID, f.resume)
+	ownStore := bcfg.StoreDir != given.StoreDir
 	if err != nil {
 		return errors.Join(err, w.close())
 	}
@@ -190,6 +192,11 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if errors.Is(err, job.ErrTasksFailed) {
 		cmd, note := resumeHint(f.jobID, "--retry-failed")
 		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s%s", err, cmd, note)
+		if ownStore {
+			// Its own store holds the pipeline's stages alone: discarding
+			// the pipeline drops them all, and what they staged.
+			fmt.Fprintf(stderr, "jetmr: pipeline %s keeps its stages' state and staged outputs for --resume; drop them with:\n  jetmr discard %s\n", f.jobID, f.jobID)
+		}
 	}
 	return err
 }

@@ -36,3 +36,29 @@ stages:
 		t.Errorf("out.txt with --force: %q", got)
 	}
 }
+
+// TestDiscardPipelineRemovesStagedOutputs: jetmr discard PIPELINE_ID, the
+// command a failed pipeline prints, removes what its failed stage staged
+// next to its output, as discarding the stage's job would.
+func TestDiscardPipelineRemovesStagedOutputs(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\n")
+	writeJobFile(t, dir, `
+retries: 0
+stages:
+  - name: f
+    pipe: {input: [in.txt], output: f.txt, command: ["false"]}
+`)
+	r := h.run(t, dir, "pipeline", "-q", "--job", "pdis", "job.yaml")
+	if r.code != 1 {
+		t.Fatalf("failing stage: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	if names := dirNames(t, dir); len(names) != 3 {
+		t.Fatalf("after the failed stage the folder holds %q, want the staged output too", names)
+	}
+	runHintCommand(t, h, dir, discardHint(t, r.stderr))
+	if names := dirNames(t, dir); strings.Join(names, " ") != "in.txt job.yaml" {
+		t.Errorf("after jetmr discard pdis the folder holds %q, want in.txt and job.yaml alone", names)
+	}
+}
