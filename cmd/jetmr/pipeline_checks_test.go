@@ -62,3 +62,26 @@ stages:
 		t.Errorf("after jetmr discard pdis the folder holds %q, want in.txt and job.yaml alone", names)
 	}
 }
+
+// TestPipelineItemsFileFromStage: an each stage's items_file may be
+// stage:NAME, that stage's output, as docs/pipeline.md says: the stage
+// runs after it, over the items it wrote.
+func TestPipelineItemsFileFromStage(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\nc\n")
+	writeJobFile(t, dir, `
+stages:
+  - name: up
+    pipe: {input: [in.txt], output: items.txt, command: [tr, a-z, A-Z]}
+  - name: each
+    each: {items_file: "stage:up", keep_order: true, command: [echo, "item {}"]}
+`)
+	r := h.run(t, dir, "pipeline", "--job", "pitems", "job.yaml")
+	if r.code != 0 {
+		t.Fatalf("items_file stage:up: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if r.stdout != "item A\nitem B\nitem C\n" {
+		t.Errorf("stdout: %q, want a line per item of stage up's output", r.stdout)
+	}
+}
