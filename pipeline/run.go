@@ -425,7 +425,7 @@ func (r *run) finish(res stageResult, state string) {
 	if !res.end.IsZero() {
 		sr.Seconds = res.end.Sub(res.start).Seconds()
 	}
-	if res.err != nil && state != StateAlreadyDone {
+	if res.err != nil && state != StateAlreadyDone && state != StateStopped { // stopped says it all
 		sr.Error = failure(res.err)
 	}
 	r.report.Stages = append(r.report.Stages, sr)
