@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -30,11 +31,14 @@ const ioTasks = 4000
 // runWorkers measures worker processes joined through a NATS server on
 // loopback: IO-bound tasks (each waits 20 ms, in a Go map function of a
 // worker binary, so that no process is spawned per task) on 1, 2 and 4
-// workers of 8 slots, and the 256 MiB word count on 2 `jetmr worker`
+// workers of 8 slots, and the 256 MiB word count on 2 and 4 `jetmr worker`
 // processes against the embedded single-process run, with chunks shipped
-// through NATS (--transport object, the default with --nats) and as byte
-// ranges of a shared file (--transport shared). Jobs are submitted with --local-workers 0, so every
-// task runs in a worker process.
+// to the workers (--transport object, the default with --nats) and as byte
+// ranges of a shared file (--transport shared); then the same input
+// counted by lines, a map function that costs next to nothing, to measure
+// what shipping chunks costs, on the submitter's direct path and over
+// NATS. Jobs are submitted with --local-workers 0, so every task runs in a
+// worker process.
 func runWorkers(b *bench, s *Scenario) error {
 	url, shutdown, err := benchNATS(b.fresh("nats"))
 	if err != nil {
@@ -184,7 +188,7 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 		progress("workers wordcount %d/%d embedded: %.3fs, %.2f CPU-s", rep, b.n, res.Wall.Seconds(), res.CPU.Seconds())
 		for _, n := range workerCounts {
 			for _, tr := range transports {
-				if err := wordcountOnWorkers(b, url, in, n, tr, rep, remote[key{n, tr}], want); err != nil {
+				if err := jobOnWorkers(b, url, in, "wordcount", n, tr, rep, remote[key{n, tr}], want); err != nil {
 					return err
 				}
 			}
@@ -192,7 +196,7 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 	}
 	s.Checks = append(s.Checks, "the word counts of the runs on workers equal the embedded run's")
 	s.Notes = append(s.Notes, "CPU is user + system time: the submitter's and each worker's from wait4, the NATS server's as the bench process's own during the run (it runs the server); "+
-		"CPU-s per GiB shipped is the median total CPU (submitter + workers + server) of the --transport object run minus that of the --transport shared run on as many workers, which ships no bytes, per GiB of input; "+
+		"wordcount: CPU-s per GiB shipped is, per GiB of input, the median over repetitions of the total CPU (submitter + workers + server) of the --transport object run minus that of the --transport shared run of the same repetition on as many workers, which ships no bytes; "+
 		"over embedded is the median total CPU of the run on workers minus the embedded run's, per GiB")
 	cpu := func(x Sample) float64 { return x.CPUSeconds }
 	total := func(x Sample) float64 { return x.CPUSeconds + x.WorkerCPUSeconds + x.ServerCPUSeconds }
@@ -221,8 +225,83 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 			}
 		}
 		s.metric(fmt.Sprintf("wordcount: %d workers: CPU-s per GiB shipped (object - shared)", n),
-			(median(remote[key{n, "object"}].Samples, total)-median(remote[key{n, "shared"}].Samples, total))/gib, "CPU-s/GiB",
+			pairedDiff(remote[key{n, "object"}].Samples, remote[key{n, "shared"}].Samples, total)/gib, "CPU-s/GiB",
 			&Target{Op: "<=", Value: shipCPUTarget})
+	}
+	return runLinesWorkers(b, s, url, in, size)
+}
+
+// pairedDiff is the median over runs of f of a's run minus f of b's run
+// of the same repetition: a drift of the machine's load between
+// repetitions cancels out, which a difference of medians keeps.
+func pairedDiff(a, b []Sample, f func(Sample) float64) float64 {
+	d := make([]float64, min(len(a), len(b)))
+	for i := range d {
+		d[i] = f(a[i]) - f(b[i])
+	}
+	return median(d, func(x float64) float64 { return x })
+}
+
+// linesTransports are the transports of the ship-only part: object on
+// the submitter's direct path, object over NATS, and shared, which ships
+// nothing.
+var linesTransports = []string{"object", "object-nats", "shared"}
+
+// runLinesWorkers measures what shipping chunks costs with a map function
+// that costs next to nothing (lines counts the chunk's newlines), so that
+// the difference between transports is the shipping, not noise of the
+// word count: per GiB, the total CPU of a run with --transport object
+// minus that of the run with --transport shared of the same repetition.
+func runLinesWorkers(b *bench, s *Scenario, url, in string, size int64) error {
+	local := &Contender{Name: "lines: embedded, one process (default -j)", Jetmr: true}
+	s.Contenders = append(s.Contenders, local)
+	type key struct {
+		n  int
+		tr string
+	}
+	remote := map[key]*Contender{}
+	for _, n := range workerCounts {
+		for _, tr := range linesTransports {
+			remote[key{n, tr}] = &Contender{Name: fmt.Sprintf("lines: %d worker processes of %d slot(s) each on loopback, --local-workers 0 --partitions %d %s",
+				n, workerSlots(n), n, strings.Join(transportArgs(tr), " ")), Jetmr: true}
+			s.Contenders = append(s.Contenders, remote[key{n, tr}])
+		}
+	}
+	for rep := 1; rep <= b.n; rep++ {
+		out := b.fresh("lines-local")
+		res, report, err := b.runJetmr("mapreduce", "--map", "lines", "--reduce", "sum", "-i", in, "-o", out)
+		if err != nil {
+			return err
+		}
+		local.add(sampleOf(res, report))
+		want, err := readParts(out)
+		os.RemoveAll(out)
+		if err != nil {
+			return err
+		}
+		for _, n := range workerCounts {
+			for _, tr := range linesTransports {
+				if err := jobOnWorkers(b, url, in, "lines", n, tr, rep, remote[key{n, tr}], want); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	s.Checks = append(s.Checks, "the line counts of the runs on workers equal the embedded run's",
+		"every --transport object run served its fetched chunks on the direct path alone, or with --data-listen off over NATS alone (the submitter's log)")
+	s.Notes = append(s.Notes, "lines: CPU-s per GiB shipped is, per GiB of input, the median over repetitions of the total CPU of the --transport object run minus that of the --transport shared run of the same repetition on as many workers; "+
+		"the lines map function counts newlines, so that the difference is the shipping rather than the noise of a costlier map")
+	total := func(x Sample) float64 { return x.CPUSeconds + x.WorkerCPUSeconds + x.ServerCPUSeconds }
+	gib := float64(size) / GiB
+	for _, n := range workerCounts {
+		for _, tr := range linesTransports[:2] {
+			var target *Target
+			if tr == "object" {
+				target = &Target{Op: "<=", Value: shipCPUTarget}
+			}
+			s.metric(fmt.Sprintf("lines: %d workers %s: CPU-s per GiB shipped (object - shared)", n, strings.Join(transportArgs(tr), " ")),
+				pairedDiff(remote[key{n, tr}].Samples, remote[key{n, "shared"}].Samples, total)/gib, "CPU-s/GiB", target)
+		}
 	}
 	return nil
 }
@@ -231,10 +310,15 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 // shared with --reduce-on-workers.
 const sharedReduce = "shared-reduce"
 
-// transportArgs are the flags of one of the word count's transports.
+// transportArgs are the flags of one of the transports of the word count
+// and lines parts; object-nats is --transport object with the chunks
+// fetched over NATS rather than on the submitter's direct path.
 func transportArgs(tr string) []string {
-	if tr == sharedReduce {
+	switch tr {
+	case sharedReduce:
 		return []string{"--transport", "shared", "--reduce-on-workers"}
+	case "object-nats":
+		return []string{"--transport", "object", "--data-listen", "off"}
 	}
 	return []string{"--transport", tr}
 }
@@ -244,23 +328,27 @@ func transportArgs(tr string) []string {
 // measures distribution, not oversubscribed cores.
 func workerSlots(n int) int { return max(runtime.NumCPU()/n, 1) }
 
-// wordcountOnWorkers runs the word count on n `jetmr worker` processes,
-// with as many reduce partitions as workers.
-func wordcountOnWorkers(b *bench, url, in string, n int, transport string, rep int, c *Contender, want map[string]int64) error {
+// jobOnWorkers runs mapreduce with the built-in map function mapFn and
+// the sum reduce on n `jetmr worker` processes, with as many reduce
+// partitions as workers, and checks its counts against want.
+func jobOnWorkers(b *bench, url, in, mapFn string, n int, transport string, rep int, c *Contender, want map[string]int64) error {
 	stop, err := startBenchWorkers(b, n, b.jetmr, "worker", "--nats", url, "-j", strconv.Itoa(workerSlots(n)), "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
 	if err != nil {
 		return err
 	}
 	out := b.fresh("wc-remote")
 	server := selfCPU()
-	args := append([]string{"mapreduce", "--nats", url, "--local-workers", "0"}, transportArgs(transport)...)
-	res, report, err := b.runJetmr(append(args, "--partitions", strconv.Itoa(n), "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)...)
+	args := append([]string{"mapreduce", "--nats", url, "--local-workers", "0", "--log-level", "info"}, transportArgs(transport)...)
+	res, report, err := b.runJetmr(append(args, "--partitions", strconv.Itoa(n), "--map", mapFn, "--reduce", "sum", "-i", in, "-o", out)...)
 	server = selfCPU() - server
 	workers, serr := stop()
 	if err == nil {
 		err = serr
 	}
 	if err != nil {
+		return err
+	}
+	if err := checkServed(transport, res.Stderr); err != nil {
 		return err
 	}
 	sample := sampleOf(res, report)
@@ -275,8 +363,30 @@ func wordcountOnWorkers(b *bench, url, in string, n int, transport string, rep i
 	if err := compareCounts(what, got, "the embedded run", want); err != nil {
 		return err
 	}
-	progress("workers wordcount %d/%d %d workers, %s: %.3fs; CPU-s submitter %.2f, workers %.2f, server %.2f",
-		rep, b.n, n, strings.Join(transportArgs(transport), " "), res.Wall.Seconds(), res.CPU.Seconds(), workers.Seconds(), server.Seconds())
+	progress("workers %s %d/%d %d workers, %s: %.3fs; CPU-s submitter %.2f, workers %.2f, server %.2f",
+		mapFn, rep, b.n, n, strings.Join(transportArgs(transport), " "), res.Wall.Seconds(), res.CPU.Seconds(), workers.Seconds(), server.Seconds())
+	return nil
+}
+
+// servedLine matches the submitter's log line of the chunk bytes it
+// served on each path.
+var servedLine = regexp.MustCompile(`served the chunks workers fetched direct_bytes=(\d+) .*nats_bytes=(\d+)`)
+
+// checkServed checks, from a --transport object run's log, that the
+// chunks went the way the transport's flags say: on the direct path, or
+// over NATS with --data-listen off.
+func checkServed(transport, stderr string) error {
+	if !strings.HasPrefix(transport, "object") {
+		return nil
+	}
+	m := servedLine.FindStringSubmatch(stderr)
+	if m == nil {
+		return fmt.Errorf("a run with %s did not log the chunk bytes it served%s", strings.Join(transportArgs(transport), " "), indentTail(stderr))
+	}
+	direct, overNATS := m[1] != "0", m[2] != "0"
+	if want := transport == "object"; direct != want || overNATS == want {
+		return fmt.Errorf("WRONG PATH: a run with %s served %s bytes on the direct path and %s over NATS", strings.Join(transportArgs(transport), " "), m[1], m[2])
+	}
 	return nil
 }
 

@@ -99,6 +99,15 @@ type Config struct {
 	// the embedded broker, object with an external one). A resumed job
 	// keeps the transport it started with.
 	Transport string
+	// DataListen is the TCP address HOST:PORT on which this process
+	// serves the chunks that workers fetch (transport "object") straight
+	// to them, each connection authenticated by a secret of the job's run;
+	// a worker that cannot connect fetches over NATS, and so do all when
+	// the address cannot be listened on. Empty: a random port, on
+	// loopback when this process reaches the NATS server on loopback,
+	// else on every interface (and none when the NATS connection uses
+	// TLS); "off": over NATS only.
+	DataListen string
 	// TaskTime, when set, sizes chunks adaptively so that a task takes
 	// about this long (--task-time): ChunkSize (default 256 KiB for files,
 	// 1000 rows for a migration) is the first size, and each finished task

@@ -33,6 +33,37 @@ type rejectLine struct {
 	Stderr       string `json:"stderr_tail,omitempty"`
 }
 
+// itemLine is one line of the rejects file of an each job: an item whose
+// command failed on every attempt, with its number in the item list
+// ({#}) and how its last attempt failed (the tail of its output).
+// keyLine is one of a migrate job: a key whose rows the SQL fails on,
+// with the database's error.
+type (
+	itemLine struct {
+		Item   string `json:"item"`
+		Seq    uint64 `json:"seq"`
+		Task   uint64 `json:"task"`
+		Exit   int    `json:"exit_status,omitempty"`
+		Signal string `json:"signal,omitempty"`
+		Error  string `json:"error"`
+		Output string `json:"output_tail,omitempty"`
+	}
+	keyLine struct {
+		Key   string `json:"key"`
+		Task  uint64 `json:"task"`
+		Error string `json:"error"`
+	}
+)
+
+// rowOrItemLine is the line of a skipped each item or migrate key.
+func rowOrItemLine(r report.BadRecord) any {
+	if r.Key != "" {
+		return keyLine{Key: r.Key, Task: r.Task, Error: r.Error.Message}
+	}
+	return itemLine{Item: r.Item, Seq: r.Seq, Task: r.Task, Exit: r.Error.ExitStatus, Signal: r.Error.Signal,
+		Error: r.Error.Message, Output: strings.ToValidUTF8(r.Error.StderrTail, "\uFFFD")}
+}
+
 // maxRejectRecord bounds the bytes of one record a rejects file repeats.
 const maxRejectRecord = 1 << 20
 
@@ -49,6 +80,13 @@ func writeRejects(path string, recs []report.BadRecord) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, r := range recs {
+		if r.Key != "" || r.Seq > 0 {
+			if err := enc.Encode(rowOrItemLine(r)); err != nil {
+				tmp.Close()
+				return fmt.Errorf("writing the rejected records to %s: %w", path, err)
+			}
+			continue
+		}
 		line := rejectLine{Path: r.Path, Line: r.Line, Offset: r.Offset, Length: r.Length, Task: r.Task,
 			Exit: r.Error.ExitStatus, Signal: r.Error.Signal, Error: r.Error.Message, Stderr: r.Error.StderrTail}
 		data := readRecord(r)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/broker"
@@ -456,7 +457,7 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 			Sync: s.cfg.Broker.Sync == broker.SyncAlways, Replace: s.cfg.Force,
 		})
 	}
-	return reducer.NewKeyedSink(reducer.KeyedConfig{
+	sink, err := reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
 		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, ReduceFunc: s.job.Reduce,
 		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone, Counters: s.reduced,
@@ -464,7 +465,31 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 		Memory:  reduceShare(s.cfg.Memory),
 		Sync:    s.cfg.Broker.Sync == broker.SyncAlways,
 		Replace: s.cfg.Force,
+		// Spilled runs are recorded for, and reused by, a resume of this
+		// very job: its ID and creation time name it.
+		Fingerprint: fmt.Sprintf("%s@%d", s.record.ID, s.record.Created),
+		Resume:      s.cfg.Resume,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Resume {
+		logReused(s.cfg.Logger, s.record.ID, sink.Reused())
+	}
+	return sink, nil
+}
+
+// logReused logs what a resumed keyed sink took over from the spilled
+// runs of the interrupted run.
+func logReused(log zerolog.Logger, job string, r reducer.RunsReused) {
+	if r.Runs == 0 && len(r.Discarded) == 0 {
+		return
+	}
+	log.Info().Str("job", job).Int("runs", r.Runs).Int("results", r.Results).Int("partial_results", r.Partial).
+		Int("discarded", len(r.Discarded)).Msg("reusing spilled runs")
+	for _, why := range r.Discarded {
+		log.Info().Str("job", job).Str("reason", why).Msg("discarding a spilled run: its results are merged again")
+	}
 }
 
 func (s *session) create(ctx context.Context) error {

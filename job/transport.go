@@ -2,10 +2,13 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/jetmr/jetmr/broker"
@@ -37,6 +40,21 @@ func transport(given string, external bool) (string, error) {
 		return given, nil
 	}
 	return "", badSetting("Config.Transport", "Config.Transport %q is not valid: use auto, shared or object", given)
+}
+
+// checkDataListen checks Config.DataListen: empty, off, or HOST:PORT.
+func checkDataListen(addr string) error {
+	if addr == "" || addr == transfer.DirectOff {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return badSetting("Config.DataListen", "Config.DataListen %q is not valid: use HOST:PORT (e.g. 0.0.0.0:7422, or :0 for a random port) or off", addr)
+	}
+	return nil
 }
 
 // ship decides how the bytes of a file chunk reach workers that share no
@@ -123,7 +141,18 @@ func (s *session) rangeServer() (*transfer.Server, error) {
 		return nil, nil // only chunks of files are fetched
 	}
 	s.served.allow(s.record.Inputs...)
-	srv, err := transfer.NewServer(transfer.ServerConfig{NC: s.b.NC, Job: s.record.ID, Files: &s.served, Logger: s.cfg.Logger})
+	cfg := transfer.ServerConfig{NC: s.b.NC, Job: s.record.ID, Files: &s.served, Logger: s.cfg.Logger, DirectListen: s.cfg.DataListen}
+	srv, err := transfer.NewServer(cfg)
+	if err != nil && !errors.Is(err, transfer.ErrListen) {
+		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
+	}
+	if err != nil {
+		// The direct path is a shortcut: without it, workers fetch
+		// over NATS.
+		s.cfg.Logger.Warn().Err(err).Msg("serving chunks over NATS only")
+		cfg.DirectListen = transfer.DirectOff
+		srv, err = transfer.NewServer(cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}

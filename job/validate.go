@@ -168,13 +168,11 @@ func check(cfg Config) error {
 	}
 	if cfg.SkipBadRecords < 0 {
 		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords %d is not valid: use 0 or more bad records to skip", cfg.SkipBadRecords))
-	} else if cfg.SkipBadRecords > 0 && !cfg.Kind.Traits().Bisect {
-		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords applies to pipe and mapreduce jobs, whose tasks are lines of files: drop it"))
 	} else if cfg.SkipBadRecords > 0 && (cfg.Records.Format != "" || cfg.Records.Start != "") {
 		// The mapper bisects only records it can cut anywhere by their end.
 		bad(badSetting("Config.SkipBadRecords", "Config.SkipBadRecords finds bad records by splitting a failed task's input at line (or --recend) ends; records of --format or --recstart cannot be split so, and no record would be skipped: drop Config.SkipBadRecords, or those record options"))
 	}
-	if cfg.Rejects != "" && cfg.SkipBadRecords <= 0 {
+	if cfg.Rejects != "" && cfg.SkipBadRecords == 0 { // a negative one is refused above
 		bad(badSetting("Config.Rejects", "Config.Rejects receives the records Config.SkipBadRecords skips: add Config.SkipBadRecords N, or drop Config.Rejects"))
 	}
 	bad(CheckMemFree(cfg.MemFree))
@@ -185,6 +183,7 @@ func check(cfg Config) error {
 	bad(err)
 	_, err = transport(cfg.Transport, cfg.Broker.URL != "")
 	bad(err)
+	bad(checkDataListen(cfg.DataListen))
 	bad(checkReduceOnWorkers(cfg))
 	return errors.Join(errs...)
 }
@@ -204,6 +203,15 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 		p.reg = mapper.NewRegistry()
 	}
 	ops := kinds[cfg.Kind]
+	if cfg.Kind == schema.KindMigrate {
+		// A migration has no output to put its rejects next to, and its
+		// preparation opens the database and creates the progress table:
+		// its rejects file is checked first, so that a refusal writes
+		// nothing (and again below, to record it).
+		if err := p.checkRejects(); err != nil {
+			return nil, err
+		}
+	}
 	if ops.prepare != nil {
 		if err := ops.prepare(p, ctx); err != nil {
 			return nil, err
@@ -452,7 +460,10 @@ func (p *plan) checkRejects() error {
 	p.record.SkipBad = p.cfg.SkipBadRecords
 	path := p.cfg.Rejects
 	if path == "" {
-		if p.record.Output == "" {
+		switch {
+		case p.cfg.Kind == schema.KindMigrate:
+			return badSetting("Config.Rejects", "a migration has no output file to put the rows Config.SkipBadRecords skips next to: add Config.Rejects FILE")
+		case p.record.Output == "":
 			return badSetting("Config.Rejects", "the output is standard output, so the records Config.SkipBadRecords skips need a file of their own: add Config.Rejects FILE")
 		}
 		path = p.record.Output + RejectsSuffix
@@ -464,6 +475,9 @@ func (p *plan) checkRejects() error {
 	if abs == p.record.Output {
 		return badSetting("Config.Rejects", "Config.Rejects %s is the output: choose another file", path)
 	}
+	if db := sqliteFile(p.cfg); db != "" && sameFile(abs, db) {
+		return badSetting("Config.Rejects", "Config.Rejects %s is the database the job migrates: choose another file", path)
+	}
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return badSetting("Config.Rejects", "Config.Rejects %s is a directory: give a file path", path)
 	}
@@ -474,6 +488,33 @@ func (p *plan) checkRejects() error {
 	}
 	p.rejects = abs
 	return nil
+}
+
+// sqliteFile is the absolute path of the SQLite file a migrate job
+// migrates; "" for other jobs and databases.
+func sqliteFile(cfg Config) string {
+	if cfg.Migration == nil {
+		return ""
+	}
+	path, ok := strings.CutPrefix(cfg.Migration.DB, "sqlite:")
+	if !ok {
+		return ""
+	}
+	abs, err := filepath.Abs(strings.TrimPrefix(path, "//"))
+	if err != nil {
+		return ""
+	}
+	return abs
+}
+
+// sameFile reports whether the paths a and b name one file.
+func sameFile(a, b string) bool {
+	if a == b {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // RejectsSuffix is appended to the output's path to name the file of the

@@ -82,10 +82,12 @@ func (c *EachCommand) argv(item string, seq uint64) []string {
 
 // itemsFailed is the error of an each task some of whose items failed on
 // every attempt: a permanent task error (the items were retried already)
-// that carries the outcome of every item of the batch.
+// that carries the outcome of every item of the batch, and, in skip mode,
+// the failed items as bad records.
 type itemsFailed struct {
-	te  *schema.TaskError
-	out output
+	te      *schema.TaskError
+	out     output
+	skipped []schema.BadRecord
 }
 
 func (e *itemsFailed) Error() string { return e.te.Message }
@@ -118,7 +120,51 @@ func (p *processor) processEach(ctx context.Context, t schema.Task, attempt int,
 	if err != nil || len(failed) == 0 {
 		return out, err
 	}
-	return output{}, &itemsFailed{te: itemsError(results, failed), out: out}
+	f := &itemsFailed{te: itemsError(results, failed), out: out}
+	if p.job.Record.SkipBad > 0 {
+		for _, i := range failed {
+			f.skipped = append(f.skipped, itemRecord(results[i]))
+		}
+	}
+	return output{}, f
+}
+
+// itemRecord describes an item that failed on every attempt as a bad
+// record, for skip mode: the item, its number and how its last attempt
+// failed, with the tail of its output.
+func itemRecord(r schema.ItemResult) schema.BadRecord {
+	item := []byte(r.Item)
+	tail := r.Output
+	if len(tail) > 4<<10 {
+		tail = tail[len(tail)-4<<10:]
+	}
+	b := schema.BadRecord{
+		Item: r.Item, Seq: r.Seq + 1, Length: int64(len(item)), Preview: item[:min(len(item), previewBytes)],
+		Err: schema.TaskError{Message: r.Error, ExitStatus: max(r.Exit, 0), Signal: r.Signal, StderrTail: string(tail)},
+	}
+	if len(item) <= maxRecordData {
+		b.Data = item
+	}
+	return b
+}
+
+// skipped is the outcome, in skip mode, of a task that left bad records
+// out on its own: an each task whose items failed (every item ran alone
+// already, so the failed ones are the bad records; its output holds all
+// of them, and the reducer leaves the failed ones out when it merges it),
+// or a migrate batch that committed all but the rows of keys its SQL
+// fails on. The reducer fails the task when its records are more than
+// the job may skip. Nil when perr is neither.
+func (p *processor) skipped(perr error) *isolated {
+	var f *itemsFailed
+	if errors.As(perr, &f) && len(f.skipped) > 0 {
+		return &isolated{iso: schema.Isolation{Records: f.skipped, Outcome: schema.IsolatedItems}, outs: []output{f.out}}
+	}
+	var k *keysSkipped
+	if errors.As(perr, &k) {
+		return &isolated{iso: schema.Isolation{Records: k.skipped, Outcome: schema.IsolatedKey}, outs: []output{k.out}}
+	}
+	return nil
 }
 
 // runItem runs one item until it succeeds or its attempts run out.

@@ -87,6 +87,9 @@ func (p *processor) bisectable(t schema.Task, perr error) bool {
 // the run of the input without them is the task's real run and its
 // outputs are returned. isolate returns nil when the task is not bisected.
 func (p *processor) isolate(ctx context.Context, t schema.Task, attempt int, ev observe.Attempt, perr error) *isolated {
+	if iso := p.skipped(perr); iso != nil {
+		return iso // each items and migrate keys are isolated already
+	}
 	if !p.bisectable(t, perr) {
 		return nil
 	}

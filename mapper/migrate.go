@@ -62,7 +62,14 @@ func (p *processor) processBatch(ctx context.Context, t schema.Task, attempt int
 	if attempt >= splitFromAttempt {
 		opts = append(opts, migrate.SplitOnTimeout())
 	}
+	if rec.SkipBad > 0 {
+		opts = append(opts, migrate.SkipFailingKeys(rec.SkipBad))
+	}
 	out, err := migrate.RunBatch(ctx, db, spec, b, opts...)
+	if errors.Is(err, migrate.ErrTooManyFailing) {
+		return output{}, &keyFailed{te: &schema.TaskError{Message: err.Error(), Permanent: true},
+			iso: schema.Isolation{Outcome: schema.IsolatedTooMany, Records: skippedKeys(out.Skipped)}}
+	}
 	if err != nil {
 		permanent := !migrate.Retriable(err) && !migrate.IsTimeout(err) && ctx.Err() == nil
 		te := &schema.TaskError{Message: err.Error(), Permanent: permanent}
@@ -85,7 +92,39 @@ func (p *processor) processBatch(ctx context.Context, t schema.Task, attempt int
 	if err != nil {
 		return output{}, err
 	}
-	return output{payload: payload, size: int64(len(payload)), rows: out.Rows + out.Earlier}, nil
+	o := output{payload: payload, size: int64(len(payload)), rows: out.Rows + out.Earlier}
+	if len(out.Skipped) > 0 {
+		return output{}, &keysSkipped{out: o, skipped: skippedKeys(out.Skipped)}
+	}
+	return o, nil
+}
+
+// keysSkipped is the outcome of a migrate batch that committed all its
+// rows but those of the keys its SQL fails on (skip mode): an error, so
+// that the worker sends the batch's result with its skipped records.
+type keysSkipped struct {
+	out     output
+	skipped []schema.BadRecord
+}
+
+func (e *keysSkipped) Error() string {
+	return fmt.Sprintf("the SQL fails on the rows of %d key(s), left out", len(e.skipped))
+}
+
+// Unwrap makes the outcome final: the batch committed, no attempt follows.
+func (e *keysSkipped) Unwrap() error { return schema.ErrPermanent }
+
+// skippedKeys describes the keys a batch left out as bad records.
+func skippedKeys(keys []migrate.SkippedKey) []schema.BadRecord {
+	recs := make([]schema.BadRecord, len(keys))
+	for i, k := range keys {
+		msg := "left out by an earlier run of the batch"
+		if k.Err != nil {
+			msg = k.Err.Error()
+		}
+		recs[i] = schema.BadRecord{Key: k.Key.String(), Err: schema.TaskError{Message: msg}}
+	}
+	return recs
 }
 
 // failingKeyTries bounds the rolled-back runs that look for the row

@@ -43,6 +43,8 @@ func exercise(t *testing.T, open opener) {
 	t.Run("OpenBound", func(t *testing.T) { t.Parallel(); testOpenBound(t, open(t)) })
 	t.Run("Unchanged", func(t *testing.T) { t.Parallel(); testUnchanged(t, open(t)) })
 	t.Run("FailingKey", func(t *testing.T) { t.Parallel(); testFailingKey(t, open(t)) })
+	t.Run("SkipFailingKeys", func(t *testing.T) { t.Parallel(); testSkipFailingKeys(t, open(t)) })
+	t.Run("SkipFailingKeysText", func(t *testing.T) { t.Parallel(); testSkipFailingKeysText(t, open(t)) })
 }
 
 // updateSQL is the documented shape; testWhere and testQuotedNames keep the

@@ -64,6 +64,16 @@ type DB interface {
 	// past the middle row, so that lo < mid < hi. ok is false when the
 	// range holds fewer than two distinct keys.
 	Middle(ctx context.Context, spec Spec, lo, hi Key) (mid Key, ok bool, err error)
+	// NextKey returns the smallest key above k and below hi (Unbounded: no
+	// bound) among all the rows of spec's table, whatever spec's where
+	// clause selects; ok is false when there is none.
+	NextKey(ctx context.Context, spec Spec, k, hi Key) (next Key, ok bool, err error)
+	// SkipPart claims the progress row (spec.Job, b.Lo) for the range of
+	// b without running the SQL: the range is done, its rows left out
+	// (see SkipFailingKeys). Its row records no rows affected, and Found
+	// parts read from it later have Skipped set. If the row is there
+	// already, SkipPart returns it as RunPart does, with Found set.
+	SkipPart(ctx context.Context, spec Spec, b Batch) (Part, error)
 	// DoneBatches calls yield for each committed batch of job, in commit
 	// order, and returns yield's error unchanged.
 	DoneBatches(ctx context.Context, job string, yield func(Done) error) error
@@ -90,6 +100,9 @@ type Outcome struct {
 	Parts int
 	// Splits is the number of times this call split a part.
 	Splits int
+	// Skipped lists the keys whose rows were left out (see
+	// SkipFailingKeys), in key order, those earlier runs skipped included.
+	Skipped []SkippedKey
 	// Unchanged lists the parts run in this call whose range held rows
 	// but whose SQL changed none: most likely SQL that does not select
 	// its rows with $1 and $2 as documented.
@@ -122,6 +135,9 @@ type Part struct {
 	// Found means that the part's claim was there already: it was
 	// committed before, and nothing ran.
 	Found bool
+	// Skipped means that the part's rows were left out: its range is
+	// the rows of one key that the SQL fails on (see SkipFailingKeys).
+	Skipped bool
 	// Bound is the $2 the SQL received: the part's Hi, or for a part
 	// without one (the last batch's) a key above every key of the table,
 	// found in the part's transaction. Zero when Found.
@@ -139,6 +155,9 @@ type Done struct {
 	Open   bool
 	// Rows is the number of rows the batch's SQL affected.
 	Rows int64
+	// Skipped marks the range of a key whose rows were left out (see
+	// SkipFailingKeys): no SQL ran for it.
+	Skipped bool
 	// At is the commit time.
 	At time.Time
 }
@@ -214,6 +233,9 @@ func redactURL(url string) string {
 // recorded (nil for NULL: the open end).
 func foundPart(b Batch, recorded *string, rows int64) (Part, error) {
 	p := Part{Hi: Unbounded(b.Lo.Kind), Rows: rows, Found: true}
+	if rows == skippedRows {
+		p.Rows, p.Skipped = 0, true
+	}
 	if recorded != nil {
 		hi, err := parseKey(b.Lo.Kind, *recorded)
 		if err != nil {
@@ -223,6 +245,10 @@ func foundPart(b Batch, recorded *string, rows int64) (Part, error) {
 	}
 	return p, nil
 }
+
+// skippedRows is the "rows" of a progress row that SkipPart claimed: no
+// SQL ran, so no count of rows affected can be negative.
+const skippedRows = -1
 
 // middleOffset is where the middle of a range of n rows, atLo of them
 // with the range's lowest key lo, falls among the rows above lo: the row

@@ -551,7 +551,52 @@ func (q pgTx) count(ctx context.Context, where string, lo, hi Key) (int64, error
 	return strconv.ParseInt(found, 10, 64)
 }
 
+func (p *pgDB) NextKey(ctx context.Context, spec Spec, k, hi Key) (Key, bool, error) {
+	col, t, err := p.target(ctx, spec)
+	if err != nil {
+		return Key{}, false, err
+	}
+	key := quoteIdent(t.key)
+	q := "SELECT " + key + " FROM " + t.table.quoted() + " WHERE " + key + " > $1 AND ($2 IS NULL OR " + key + " < $2) ORDER BY " + key + " LIMIT 1"
+	ks, _ := k.text()
+	values := [][]byte{[]byte(ks), nil}
+	if s, ok := hi.text(); ok {
+		values[1] = []byte(s)
+	}
+	found, ok, err := p.queryText(ctx, q, values, []uint32{col.oid, col.oid})
+	if err != nil {
+		return Key{}, false, p.wrap(ctx, err, fmt.Sprintf("finding the key after %v in %q", k, t.table.String()))
+	}
+	if !ok {
+		return Key{}, false, nil
+	}
+	next, err := parseKey(col.kind, found)
+	return next, err == nil, err
+}
+
+func (p *pgDB) SkipPart(ctx context.Context, spec Spec, b Batch) (Part, error) {
+	if p.readOnly {
+		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
+	lo, _ := b.Lo.text()
+	tag, err := p.pool.Exec(ctx, pgSkip, spec.Job, lo, b.Hi.textOrNil(), int64(skippedRows))
+	if err != nil {
+		return Part{}, &BatchError{Batch: b, Op: "claiming a skipped key", Err: p.wrap(ctx, err, "claiming a skipped key")}
+	}
+	if tag.RowsAffected() == 1 {
+		return Part{Hi: b.Hi, Skipped: true}, nil
+	}
+	var recorded *string
+	var rows int64
+	if err := p.pool.QueryRow(ctx, pgFound, spec.Job, lo).Scan(&recorded, &rows); err != nil {
+		return Part{}, &BatchError{Batch: b, Op: "reading the batch's progress row", Err: p.wrap(ctx, err, "reading the batch's progress row")}
+	}
+	return foundPart(b, recorded, rows)
+}
+
 const (
+	pgSkip = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, $4, ` + pgNow + `)
+		ON CONFLICT (job, lo) DO NOTHING`
 	pgNow   = `(clock_timestamp() AT TIME ZONE 'UTC')`
 	pgClaim = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, 0, ` + pgNow + `)
 		ON CONFLICT (job, lo) DO NOTHING`
@@ -570,6 +615,9 @@ func (p *pgDB) DoneBatches(ctx context.Context, job string, yield func(Done) err
 		var hi *string
 		if err := rows.Scan(&d.Lo, &hi, &d.Rows, &d.At); err != nil {
 			return p.wrap(ctx, err, "reading the progress table "+ProgressTable)
+		}
+		if d.Rows == skippedRows {
+			d.Rows, d.Skipped = 0, true
 		}
 		if hi != nil {
 			d.Hi = *hi

@@ -12,6 +12,7 @@ type RunOption func(*runOptions)
 type runOptions struct {
 	timeout time.Duration
 	split   bool
+	skip    int
 	onPart  func(Batch, Part)
 }
 
@@ -66,9 +67,13 @@ func OnPart(f func(part Batch, p Part)) RunOption {
 // Outcome.Earlier those of the parts found committed, so that Rows +
 // Earlier is the batch's total however many runs it took.
 //
+// With [SkipFailingKeys], a part whose SQL fails on the rows of one key
+// alone leaves them out and goes on with the rest of the batch.
+//
 // A failure returns a *[BatchError] naming b's key range, and the failing
 // part's when it is smaller, and wrapping the database's error. The parts
-// committed before it stay committed. [Retriable] says whether trying
+// committed before it stay committed. An error wrapping [ErrTooManyFailing] comes
+// with the Outcome so far, whose Skipped lists the keys found. [Retriable] says whether trying
 // again may help. Errors in spec or b wrap [ErrBadInput].
 func RunBatch(ctx context.Context, db DB, spec Spec, b Batch, opts ...RunOption) (Outcome, error) {
 	if err := spec.validate(); err != nil {
@@ -101,20 +106,53 @@ type batchRun struct {
 func (r *batchRun) run(ctx context.Context) (Outcome, error) {
 	out := Outcome{AlreadyDone: true}
 	lo, ends := r.b.Lo, []Key{r.b.Hi}
+	bad := map[Key]Key{} // keys to skip, and the end of their ranges
+	skips := 0           // parts that are skipped keys, new or found
 	for {
 		part := Batch{Index: r.b.Index, Lo: lo, Hi: ends[len(ends)-1]}
-		p, err := r.db.RunPart(ctx, r.spec, part, r.opts.timeout)
+		var p Part
+		var err error
+		if next, ok := bad[lo]; ok {
+			part.Hi = next
+			p, err = r.db.SkipPart(ctx, r.spec, part)
+			if err == nil && p.Found && !p.Skipped {
+				// Another run of the batch ran the key's rows meanwhile.
+				out.Skipped = out.Skipped[:len(out.Skipped)-1]
+			}
+			p.Found = p.Found && !p.Skipped // skipped now, by this run
+		} else {
+			p, err = r.db.RunPart(ctx, r.spec, part, r.opts.timeout)
+		}
 		if err != nil {
-			mid, ok := r.splitPoint(ctx, part, err)
+			if mid, ok := r.splitPoint(ctx, part, err); ok {
+				ends = append(ends, mid)
+				out.Splits++
+				continue
+			}
+			k, next, kerr, ok := r.skipPoint(ctx, part, err)
 			if !ok {
 				return Outcome{}, r.batchError(err)
 			}
-			ends = append(ends, mid)
-			out.Splits++
+			out.Skipped = append(out.Skipped, SkippedKey{Key: k, Err: kerr})
+			if len(out.Skipped) > r.opts.skip {
+				return out, r.tooMany(part, kerr)
+			}
+			bad[k] = next
+			if k != lo {
+				ends = append(ends, k) // the rows below it first
+			}
 			continue
 		}
 		out.Parts++
-		if p.Found {
+		if p.Skipped {
+			skips++
+		}
+		if p.Skipped && p.Found {
+			out.Skipped = append(out.Skipped, r.earlierSkip(ctx, Batch{Index: r.b.Index, Lo: lo, Hi: p.Hi}))
+		}
+		if p.Skipped {
+			out.AlreadyDone = out.AlreadyDone && p.Found
+		} else if p.Found {
 			out.Earlier += p.Rows
 		} else {
 			out.Rows += p.Rows
@@ -127,6 +165,11 @@ func (r *batchRun) run(ctx context.Context) (Outcome, error) {
 			r.opts.onPart(Batch{Index: r.b.Index, Lo: lo, Hi: p.Hi}, p)
 		}
 		if p.Hi == r.b.Hi {
+			if skips > 0 {
+				// A skipped key cuts a batch in parts without a split:
+				// only parts beyond those count as one.
+				out.Parts = max(1, out.Parts-2*skips)
+			}
 			return out, nil
 		}
 		if p.Found && p.Hi == lo {

@@ -441,7 +441,59 @@ func (s *sqliteDB) Middle(ctx context.Context, spec Spec, lo, hi Key) (Key, bool
 	return s.keyOf(t, v, lo.Kind)
 }
 
+func (s *sqliteDB) NextKey(ctx context.Context, spec Spec, k, hi Key) (Key, bool, error) {
+	t, err := parseTarget(spec, false)
+	if err != nil {
+		return Key{}, false, err
+	}
+	key := quoteIdent(t.key)
+	q := "SELECT " + key + " FROM " + t.table.quoted() + " WHERE " + key + " > $1 AND ($2 IS NULL OR " + key + " < $2) ORDER BY " + key + " LIMIT 1"
+	var v any
+	err = s.db.QueryRowContext(ctx, q, k.value(), hi.value()).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, false, nil
+	}
+	if err != nil {
+		return Key{}, false, s.wrap(ctx, err, fmt.Sprintf("finding the key after %v in %q", k, t.table.String()))
+	}
+	return s.keyOf(t, v, k.Kind)
+}
+
+func (s *sqliteDB) SkipPart(ctx context.Context, spec Spec, b Batch) (Part, error) {
+	if s.readOnly {
+		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	}
+	select {
+	case s.writer <- struct{}{}:
+		defer func() { <-s.writer }()
+	case <-ctx.Done():
+		return Part{}, &BatchError{Batch: b, Op: "waiting for the write lock", Err: ctx.Err()}
+	}
+	lo, _ := b.Lo.text()
+	res, err := s.db.ExecContext(ctx, sqliteSkip, spec.Job, lo, b.Hi.textOrNil(), skippedRows)
+	if err != nil {
+		return Part{}, &BatchError{Batch: b, Op: "claiming a skipped key", Err: withContext(ctx, err)}
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Part{}, &BatchError{Batch: b, Op: "claiming a skipped key", Err: err}
+	} else if n == 1 {
+		return Part{Hi: b.Hi, Skipped: true}, nil
+	}
+	var recorded sql.NullString
+	var rows int64
+	if err := s.db.QueryRowContext(ctx, sqliteFound, spec.Job, lo).Scan(&recorded, &rows); err != nil {
+		return Part{}, &BatchError{Batch: b, Op: "reading the batch's progress row", Err: withContext(ctx, err)}
+	}
+	var hi *string
+	if recorded.Valid {
+		hi = &recorded.String
+	}
+	return foundPart(b, hi, rows)
+}
+
 const (
+	sqliteSkip = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, $4, ` + sqliteNow + `)
+		ON CONFLICT (job, lo) DO NOTHING`
 	sqliteNow   = `strftime('%Y-%m-%d %H:%M:%f', 'now')`
 	sqliteClaim = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, 0, ` + sqliteNow + `)
 		ON CONFLICT (job, lo) DO NOTHING`
@@ -461,6 +513,9 @@ func (s *sqliteDB) DoneBatches(ctx context.Context, job string, yield func(Done)
 		var at any
 		if err := rows.Scan(&d.Lo, &hi, &d.Rows, &at); err != nil {
 			return s.wrap(ctx, err, "reading the progress table "+ProgressTable)
+		}
+		if d.Rows == skippedRows {
+			d.Rows, d.Skipped = 0, true
 		}
 		d.Hi, d.Open = hi.String, !hi.Valid
 		switch x := at.(type) {

@@ -59,16 +59,72 @@
 // spilled runs and the table together always hold each merged result
 // once. A spilled run is written under a temporary name and renamed when
 // complete, so a run file is never half a state; a kept result's spill
-// file is the worker's, removed only once the output is complete. Runs are
-// not reused across processes: a new sink (a resumed job, or a run that
-// restarted after a crash) removes the runs it finds and rebuilds its
-// state by replaying the results stream from its first message, which
+// file is the worker's, removed only once the output is complete.
+//
+// # Reusing runs on resume
+//
+// A resume replays the results stream from its first message, which
 // holds every task's result (and the results' spill files stay) until the
-// job completes; the duplicate check restarts with it, so each result is
-// folded or kept once in the new state. Reusing runs would need each run
-// to record the task indexes it covers and a resume to skip exactly those
-// while replaying; the replay is the simpler argument, at the price of
-// folding the stream again.
+// job completes; the duplicate check restarts with it, so the reducer
+// hands each (task, partition) result to Merge once, and it is the same
+// message, with the same bytes, as the run before merged: the first of
+// its kind in the stream. Without more, a new sink removes the runs it
+// finds and folds the whole stream again. With KeyedConfig.Fingerprint,
+// a fold's lane records each run it spills (its table, or kept runs
+// merged into one) for a resume, and a sink with KeyedConfig.Resume
+// reuses the recorded runs instead of folding their results again.
+//
+// A run is recorded by a manifest next to it, "fold-pP-N.run.manifest":
+// the job's fingerprint (its ID and creation time), the fold, key order
+// and partitions, the partition, the run's number N and size, and for
+// each task result folded into the run since the partition's previous
+// run, how many of the result's pairs (counted in the order of the
+// result's own run) it holds and whether the result's last pair is among
+// them. A lane folds one result at a time and spills when its table is
+// full, often in the middle of a result, which then goes on in the next
+// run; kept runs are whole results. So the partition's runs 0 to N hold
+// of each result a prefix of its pairs, the whole result when a manifest
+// marks its last pair, and nothing in two runs.
+//
+// The commit point of a run is the rename of its manifest into place.
+// The steps, and what a crash after each leaves: the run is written as
+// fold-pP-N.run.tmp (a crash leaves the temporary file, which a resume
+// removes) and renamed (a run without a manifest: discarded); the
+// manifest is written as .manifest.tmp (removed on resume) and renamed
+// (a recorded run: reused). With --sync always (KeyedConfig.Sync) the run
+// is fsynced before its manifest is written, and the manifest and the
+// folder around its rename, so that a power loss cannot keep a manifest
+// whose run is lost; without it a process crash loses nothing written,
+// and what a power loss tears is caught by the checks below. Runs and
+// manifests are removed only at Commit, as the merge consumes them and
+// once the output is in place, or by a sink that does not resume; a crash
+// halfway leaves runs without manifests or manifests without runs, which
+// are discarded. Code that rewrites or merges recorded runs before Commit
+// must remove their manifests first (and record what it writes), or a
+// manifest would describe a file that holds more than it says.
+//
+// A resumed sink takes, per partition, runs 0, 1, ... up to the first
+// that fails a check: its manifest exists, is whole (a CRC-32C guards
+// it), names this job, fold, key order and partitions, this partition and
+// run, and lists no result an earlier run holds whole; its run has the
+// size the manifest gives and reads to its end marker. That run and every
+// later one of the partition are removed, with every other file in the
+// work folder. The runs taken are a prefix of the partition's runs, so
+// they hold of each result a prefix of its pairs: held(r) pairs, or the
+// whole result. Merge then drops a result held whole (its pairs are in
+// the runs; the reducer still counts the task, its counters and
+// statistics from the replay), and the lane folds a result held in part
+// from its pair held(r)+1 on, skipping the first held(r). Every pair of
+// every merged result is therefore folded exactly once: in a reused run,
+// or afresh, never both. What the stopped run held only in memory (its
+// tables and the kept runs not yet merged) is in no recorded run and is
+// folded again. New runs are numbered after the reused ones and their
+// manifests count only the pairs they fold, so that the prefix property
+// holds for a second resume too. Suspend (a job interrupted, or with
+// failed tasks) merges each partition's kept runs and spills its table as
+// recorded runs, unless a lane failed, so that the resume of a job that
+// stopped gracefully folds nothing again. Reducer commands, ReduceFuncs
+// and [RunPartition] record no runs: they merge the stream again.
 //
 // Spilling changes no result: folds are associative and commutative over
 // partials (see package fold), and the merge meets a key's partials from

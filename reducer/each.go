@@ -102,11 +102,19 @@ func NewEachSink(cfg EachConfig) (*EachSink, error) {
 	return s, nil
 }
 
-// Merge implements [Sink].
+// Merge implements [Sink]. The items a result skipped (skip mode) are
+// left out: their output, their count and their join records.
 func (s *EachSink) Merge(ctx context.Context, r *schema.Result) (Span, error) {
 	items, err := readItems(r)
 	if err != nil {
 		return Span{}, err
+	}
+	if len(r.Skipped) > 0 {
+		skip := make(map[uint64]bool, len(r.Skipped))
+		for _, b := range r.Skipped {
+			skip[b.Seq] = true
+		}
+		items.Items = slices.DeleteFunc(items.Items, func(it schema.ItemResult) bool { return skip[it.Seq+1] })
 	}
 	return s.add(r.Index, items)
 }

@@ -77,6 +77,15 @@ type KeyedConfig struct {
 	// Replace lets the output replace a directory or file that exists at
 	// Dir when it is published (--force); without it that is an error.
 	Replace bool
+	// Fingerprint identifies the job and its instance (its ID and when
+	// it was created). With it, a fold's spilled runs are recorded for a
+	// resume: each gets a manifest (see the package documentation).
+	Fingerprint string
+	// Resume reuses the recorded runs an interrupted run of the job left
+	// in WorkDir (with the same Fingerprint, fold, key order and
+	// partitions) instead of removing them: the results they hold are not
+	// merged again. See [KeyedSink.Reused].
+	Resume bool
 	// keepInputs keeps the results' spill files at Commit, and the sink's
 	// own runs in WorkDir for its owner to remove (see [RunPartition]).
 	keepInputs bool
@@ -127,6 +136,12 @@ type KeyedSink struct {
 	keepAfter int64
 	keepMax   int
 
+	// Resuming (see resume.go): what each partition's table holds since
+	// its last spill, owned by its lane, and the runs taken over from the
+	// run before (nil unless KeyedConfig.Resume).
+	ledgers []runLedger
+	reused  *reusedRuns
+
 	lanes   []chan *schema.Result // nil until the first Merge
 	laneErr atomic.Pointer[error] // the first lane error, for Merge to fail early
 	laneG   *errgroup.Group       // the lanes; Wait returns the first lane error
@@ -143,8 +158,9 @@ type indexedRun struct {
 // keptRun is a result's sorted run a fold's lane keeps: the result's spill
 // file, or a file of the sink's own in the work folder.
 type keptRun struct {
-	path string
-	own  bool
+	path  string
+	own   bool
+	index uint64 // the result's task
 }
 
 // Keeping runs (see KeyedSink.keeping).
@@ -189,10 +205,16 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 			return nil, fmt.Errorf("creating reduce work directory: %w", err)
 		}
 	}
-	// The temporary directory and the fold's runs of an interrupted run
-	// are stale: a resumed sink rebuilds them from the results stream (see
-	// the package documentation).
-	if err := removeFoldRuns(cfg.WorkDir); err != nil {
+	// The temporary directory of an interrupted run is stale, and so are
+	// the fold's runs unless a resume reuses them (see the package
+	// documentation).
+	var reused *reusedRuns
+	if cfg.Resume && cfg.Fold != nil && cfg.Fingerprint != "" && !cfg.keepInputs {
+		var err error
+		if reused, err = loadRuns(cfg); err != nil {
+			return nil, err
+		}
+	} else if err := removeFoldRuns(cfg.WorkDir); err != nil {
 		return nil, err
 	}
 	if err := os.RemoveAll(tmp); err != nil {
@@ -214,6 +236,13 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 		s.keeping = make([]bool, cfg.Partitions)
 		s.kept = make([][]keptRun, cfg.Partitions)
 		s.used = make([][]string, cfg.Partitions)
+		s.ledgers = make([]runLedger, cfg.Partitions)
+		for p := range s.ledgers {
+			s.ledgers[p].off = !s.resumable()
+		}
+		if reused != nil {
+			s.adopt(reused)
+		}
 	}
 	s.runs = make([][]indexedRun, cfg.Partitions)
 	return s, nil
@@ -227,10 +256,14 @@ func (s *KeyedSink) Merge(ctx context.Context, r *schema.Result) (Span, error) {
 	if s.lanes == nil {
 		s.startLanes()
 	}
-	select {
-	case s.lanes[r.Partition] <- r:
-	case <-ctx.Done():
-		return Span{}, ctx.Err()
+	if s.heldWhole(r) {
+		s.passOver(r) // a reused run holds it: not merged again
+	} else {
+		select {
+		case s.lanes[r.Partition] <- r:
+		case <-ctx.Done():
+			return Span{}, ctx.Err()
+		}
 	}
 	s.parts[r.Index]++
 	if s.parts[r.Index] < s.cfg.Partitions {
@@ -296,7 +329,8 @@ func (s *KeyedSink) laneError() error {
 
 func (s *KeyedSink) fold(r *schema.Result) error {
 	p := int(r.Partition)
-	if s.keeping[p] {
+	held := s.heldPairs(r) // pairs a reused run holds already
+	if s.keeping[p] && held == 0 {
 		return s.keep(r)
 	}
 	in, closeIn, err := openRun(r)
@@ -306,6 +340,7 @@ func (s *KeyedSink) fold(r *schema.Result) error {
 	defer closeIn()
 	t := s.tables[p]
 	rs := schema.NewRunScannerBy(in, s.cfg.Keys.Comparer())
+	s.ledgers[p].start(r.Index)
 	for {
 		k, v, err := rs.Next()
 		if errors.Is(err, io.EOF) {
@@ -314,6 +349,11 @@ func (s *KeyedSink) fold(r *schema.Result) error {
 		if err != nil {
 			return err
 		}
+		if held > 0 {
+			held--
+			continue
+		}
+		s.ledgers[p].pair()
 		if err := t.Merge(k, v); err != nil {
 			return fmt.Errorf("key %q: %w", clip(k), err)
 		}
@@ -324,6 +364,7 @@ func (s *KeyedSink) fold(r *schema.Result) error {
 			}
 		}
 	}
+	s.ledgers[p].end()
 	// Mostly new keys: from now on the results' runs are merged, not
 	// hashed (see keep).
 	if s.folded[p] >= s.keepAfter && 2*(s.keys[p]+int64(t.Len())) > s.folded[p] {
@@ -336,9 +377,9 @@ func (s *KeyedSink) fold(r *schema.Result) error {
 // keepMax runs kept are merged into one spilled run.
 func (s *KeyedSink) keep(r *schema.Result) error {
 	p := int(r.Partition)
-	run := keptRun{path: r.Spill}
+	run := keptRun{path: r.Spill, index: r.Index}
 	if run.path == "" {
-		run = keptRun{path: filepath.Join(s.cfg.WorkDir, fmt.Sprintf("fold-p%d-task%d.run", p, r.Index)), own: true}
+		run = keptRun{path: filepath.Join(s.cfg.WorkDir, fmt.Sprintf("fold-p%d-task%d.run", p, r.Index)), own: true, index: r.Index}
 		if err := os.WriteFile(run.path, r.Payload, 0o600); err != nil {
 			return fmt.Errorf("keeping the output of task %d in the work folder %s (free space there, or give --store another disk): %w", r.Index, s.cfg.WorkDir, err)
 		}
@@ -347,6 +388,11 @@ func (s *KeyedSink) keep(r *schema.Result) error {
 	if len(s.kept[p]) < s.keepMax {
 		return nil
 	}
+	return s.mergeKept(p)
+}
+
+// mergeKept merges partition p's kept runs into one spilled run.
+func (s *KeyedSink) mergeKept(p int) error {
 	path := filepath.Join(s.cfg.WorkDir, fmt.Sprintf("fold-p%d-%d.run", p, len(s.spills[p])))
 	err := s.withKept(p, func(srcs []runfile.Source) error {
 		w, err := runfile.Create(path, s.cfg.Sync)
@@ -363,6 +409,9 @@ func (s *KeyedSink) keep(r *schema.Result) error {
 		return fmt.Errorf("merging kept runs of partition %d into the work folder %s (under --store; free space there, give --store another disk, or raise --memory): %w", p, s.cfg.WorkDir, err)
 	}
 	s.spills[p] = append(s.spills[p], path)
+	if err := s.recordRun(p, path, keptTasks(s.kept[p])); err != nil {
+		return err
+	}
 	s.dropKept(p)
 	return nil
 }
@@ -404,6 +453,9 @@ func (s *KeyedSink) spill(p int) error {
 		return fmt.Errorf("spilling the fold state of partition %d to the work folder %s (under --store; free space there, give --store another disk, or raise --memory): %w", p, s.cfg.WorkDir, err)
 	}
 	s.spills[p] = append(s.spills[p], path)
+	if err := s.recordRun(p, path, s.ledgers[p].take()); err != nil {
+		return err
+	}
 	s.keys[p] += int64(t.Len())
 	t.Reset(s.share / 2)
 	return nil
@@ -522,13 +574,19 @@ func (s *KeyedSink) Commit(ctx context.Context, failed bool) error {
 	return syncDir(filepath.Dir(s.cfg.Dir))
 }
 
-// Suspend implements [Sink]: the folded state is rebuilt from the results
-// stream and spill files on resume, so nothing needs keeping but the
-// spill files; the temporary directory and the fold's runs go.
+// Suspend implements [Sink]: the temporary directory goes; a fold's
+// recorded runs stay for a resume to reuse, each partition's table
+// spilled as one more (see the package documentation), and a resume
+// rebuilds the rest from the results stream and spill files.
 func (s *KeyedSink) Suspend(context.Context) error {
 	lerr := s.stopLanes()
-	s.cleanFoldRuns()
-	return errors.Join(lerr, os.RemoveAll(s.tmp))
+	var kerr error
+	if s.resumable() {
+		kerr = s.keepForResume(lerr == nil)
+	} else {
+		s.cleanFoldRuns()
+	}
+	return errors.Join(lerr, kerr, os.RemoveAll(s.tmp))
 }
 
 // PartName is the file name of partition p in the output directory.
@@ -736,6 +794,7 @@ func (s *KeyedSink) cleanFoldRuns() {
 
 func (s *KeyedSink) cleanRuns() {
 	s.cleanFoldRuns()
+	s.removeReusedSpills()
 	if s.cfg.keepInputs {
 		return
 	}

@@ -1,6 +1,7 @@
 package reducer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -391,11 +392,11 @@ func (r *Reducer) acceptSkipped(res *schema.Result) bool {
 		"%d bad record(s) in this task, %d skipped before: more than --skip-bad-records %d", n, r.skipped, r.cfg.Job.SkipBad)}
 	first := res.Skipped[0].Err
 	res.Err.ExitStatus, res.Err.Signal, res.Err.StderrTail = first.ExitStatus, first.Signal, first.StderrTail
-	runs := 0
+	runs, outcome := 0, schema.IsolatedRecords
 	if res.Isolation != nil {
-		runs = res.Isolation.Attempts
+		runs, outcome = res.Isolation.Attempts, cmp.Or(res.Isolation.Outcome, outcome)
 	}
-	res.Isolation = &schema.Isolation{Records: res.Skipped, Outcome: schema.IsolatedRecords, Attempts: runs}
+	res.Isolation = &schema.Isolation{Records: res.Skipped, Outcome: outcome, Attempts: runs}
 	res.Skipped = nil
 	return false
 }

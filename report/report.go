@@ -349,7 +349,11 @@ func (r *Report) Warnings() []string {
 		if r.Rejects != "" {
 			where = "; they are in " + r.Rejects
 		}
-		out = append(out, fmt.Sprintf("jetmr: warning: %d bad record(s) left out of the output (--skip-bad-records), first %s%s", n, r.Skipped[0].Where(), where))
+		of := "the output"
+		if r.Kind.Traits().Rows {
+			of = "the migration" // rows left as they were
+		}
+		out = append(out, fmt.Sprintf("jetmr: warning: %d bad record(s) left out of %s (--skip-bad-records), first %s%s", n, of, r.Skipped[0].Where(), where))
 	}
 	return out
 }

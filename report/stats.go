@@ -39,7 +39,11 @@ type DeadLetter struct {
 type BadRecord struct {
 	Task uint64 `json:"task"`
 	// Key is the key of a migrate batch's rows that fail alone.
-	Key  string `json:"key,omitempty"`
+	Key string `json:"key,omitempty"`
+	// Item and Seq are the item of an each job whose command fails, and
+	// its 1-based number in the item list ({#}).
+	Item string `json:"item,omitempty"`
+	Seq  uint64 `json:"seq,omitempty"`
 	Path string `json:"path,omitempty"`
 	// Line is the record's 1-based line number in Path (0: unknown, such
 	// as in standard input or a compressed file).
@@ -60,7 +64,7 @@ type BadRecord struct {
 func BadRecords(index uint64, path string, recs []schema.BadRecord) []BadRecord {
 	out := make([]BadRecord, len(recs))
 	for i, r := range recs {
-		out[i] = BadRecord{Task: index, Key: r.Key, Path: path, Offset: r.Offset, Length: r.Length, Preview: PreviewOf(r.Preview, r.Length), Error: r.Err, Data: r.Data}
+		out[i] = BadRecord{Task: index, Key: r.Key, Item: r.Item, Seq: r.Seq, Path: path, Offset: r.Offset, Length: r.Length, Preview: PreviewOf(r.Preview, r.Length), Error: r.Err, Data: r.Data}
 	}
 	return out
 }
@@ -163,6 +167,8 @@ func (b BadRecord) Where() string {
 	switch {
 	case b.Key != "":
 		return "key " + b.Key
+	case b.Seq > 0:
+		return fmt.Sprintf("item %d %s", b.Seq, strconv.Quote(b.Item))
 	case b.Line > 0:
 		return fmt.Sprintf("%s line %d (byte %d)", b.Path, b.Line, b.Offset)
 	case b.Path != "":
@@ -186,6 +192,8 @@ func (d DeadLetter) IsolationNote() string {
 		return fmt.Sprintf("bisected in %d extra run(s): stopped after the bad record(s) above; there may be more", d.IsolationRuns)
 	case schema.IsolatedKey:
 		return "bisected by key in transactions rolled back: the SQL fails on the rows of the key above alone"
+	case schema.IsolatedItems:
+		return "every item runs alone: the item(s) above failed on every attempt, the task's other items succeeded"
 	}
 	return ""
 }
@@ -205,7 +213,7 @@ func ErrorText(e schema.TaskError) string {
 // Describe is the record in one line: where it is, its first bytes and
 // how it failed alone.
 func (b BadRecord) Describe() string {
-	if b.Key != "" {
+	if b.Key != "" || b.Seq > 0 {
 		return fmt.Sprintf("%s: %s", b.Where(), ErrorText(b.Error))
 	}
 	return fmt.Sprintf("%s: %s: %s", b.Where(), b.Preview, ErrorText(b.Error))

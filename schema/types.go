@@ -197,8 +197,8 @@ type Isolation struct {
 	// Attempts counts the extra runs the bisection took.
 	Attempts int `msgpack:"att"`
 	// Outcome says what the bisection found: [IsolatedRecords],
-	// [IsolatedFlaky], [IsolatedNoRecord], [IsolatedTooMany] or
-	// [IsolatedKey].
+	// [IsolatedFlaky], [IsolatedNoRecord], [IsolatedTooMany],
+	// [IsolatedKey] or [IsolatedItems].
 	Outcome string `msgpack:"outcome"`
 }
 
@@ -221,6 +221,9 @@ const (
 	// Records' one record alone (found by halving the batch's key range in
 	// transactions rolled back).
 	IsolatedKey = "key"
+	// IsolatedItems: the items of an each task in Records failed on every
+	// attempt, each run alone, and its other items succeeded.
+	IsolatedItems = "items"
 )
 
 // BadRecord is one record of a task's input that fails on its own: a
@@ -229,6 +232,12 @@ type BadRecord struct {
 	// Key is the key of a migrate batch's failing rows; the other fields
 	// but Err are zero then.
 	Key string `msgpack:"key,omitempty"`
+	// Item is the item of an each job whose command failed on every
+	// attempt, and Seq its 1-based number in the job's item list ({#});
+	// the other fields but Err are zero then (Preview and Data hold the
+	// item too).
+	Item string `msgpack:"item,omitempty"`
+	Seq  uint64 `msgpack:"seq,omitempty"`
 	// Offset is the record's byte offset in the input file (in the task's
 	// data when the task has no path); Length its length, terminator
 	// included.

@@ -33,9 +33,11 @@
 //     the first records of each input that every chunk of the input
 //     carries ([Chunk.Header]) instead of its first chunk holding it.
 //     [RangesOf], [RecordFiles] and [Inputs] cut on record boundaries.
-//     A CSV quote is followed with a parity count in the same pass that
-//     computes the checksum, so each byte is read once; a CSV input whose
-//     last quoted field never closes is an error wrapping [ErrBadInput].
+//     CSV quotes are followed as Python's csv module reads them (a quote
+//     opens a quoted field only at the start of a field) in the same pass
+//     that computes the checksum, so each byte is read once; a CSV input
+//     whose last quoted field never closes is an error wrapping
+//     [ErrBadInput].
 //   - [DefaultChunkSize] and [ParseSize] choose or parse the chunk size.
 //   - [ReadItems] reads an each job's item list (lines or NUL-separated);
 //     [Items] batches it into tasks of consecutive items carried in the

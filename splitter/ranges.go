@@ -98,10 +98,10 @@ type fileSplitter struct {
 	rec    Records
 	size   func() int64 // the size of the next range; below 1 counts as 1
 	yield  func(Range) error
-	buf    []byte // the read buffer, of readBufferSize bytes
-	win    []byte // the bytes of the current file last read into buf
-	winOff int64  // the offset of win in the current file
-	quoted bool   // a CSV quoted field is open at the scan position
+	buf    []byte   // the read buffer, of readBufferSize bytes
+	win    []byte   // the bytes of the current file last read into buf
+	winOff int64    // the offset of win in the current file
+	csv    csvState // the CSV quotes up to the scan position
 }
 
 // split yields the ranges of one input from offset from, which must be
@@ -115,7 +115,7 @@ func (s *fileSplitter) split(in Input, from int64) error {
 		return err
 	}
 	defer f.Close()
-	s.win, s.quoted = nil, false
+	s.win, s.csv = nil, csvState{}
 	var header []byte
 	if s.rec.Header > 0 {
 		var end int64
@@ -180,7 +180,7 @@ func (s *fileSplitter) fileHeader(in Input) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	s.win, s.quoted = nil, false
+	s.win, s.csv = nil, csvState{}
 	header, _, err := s.header(f, in)
 	return header, err
 }
@@ -253,8 +253,8 @@ func (s *fileSplitter) cut(f io.ReaderAt, in Input, start, size int64) (int64, u
 		}
 		w = w[:min(int64(len(w)), target-at)]
 		sum = crc32.Update(sum, castagnoli, w)
-		if s.rec.csv() && parity(w) {
-			s.quoted = !s.quoted
+		if s.rec.csv() {
+			s.csv.scan(w, at)
 		}
 		at += int64(len(w))
 	}
@@ -271,7 +271,7 @@ func (s *fileSplitter) cut(f io.ReaderAt, in Input, start, size int64) (int64, u
 	if err != nil {
 		return 0, 0, err
 	}
-	if end == in.Size && s.quoted {
+	if end == in.Size && s.csv.quoted() {
 		return 0, 0, s.quoteError(f, in, start)
 	}
 	return end, sum, nil
@@ -294,19 +294,19 @@ func (s *fileSplitter) simpleEnd(f io.ReaderAt, in Input, at int64, sum uint32) 
 		i := bytes.IndexByte(w, end)
 		if i < 0 {
 			sum = crc32.Update(sum, castagnoli, w)
-			if csv && parity(w) {
-				s.quoted = !s.quoted
+			if csv {
+				s.csv.scan(w, at)
 			}
 			at += int64(len(w))
 			continue
 		}
 		w = w[:i+1]
 		sum = crc32.Update(sum, castagnoli, w)
-		at += int64(len(w))
-		if csv && parity(w) {
-			s.quoted = !s.quoted
+		if csv {
+			s.csv.scan(w, at)
 		}
-		if !s.quoted {
+		at += int64(len(w))
+		if !s.csv.quoted() {
 			return at, sum, nil
 		}
 	}
@@ -397,8 +397,8 @@ func (s *fileSplitter) checksum(f io.ReaderAt, in Input, start, end int64, sum u
 		}
 		w = w[:min(int64(len(w)), end-at)]
 		sum = crc32.Update(sum, castagnoli, w)
-		if s.rec.csv() && parity(w) {
-			s.quoted = !s.quoted
+		if s.rec.csv() {
+			s.csv.scan(w, at)
 		}
 		at += int64(len(w))
 	}
@@ -409,7 +409,7 @@ func (s *fileSplitter) checksum(f io.ReaderAt, in Input, start, end int64, sum u
 // the range that starts at start: it finds the quote that opens it and
 // its line.
 func (s *fileSplitter) quoteError(f io.ReaderAt, in Input, start int64) error {
-	var q quoteTracker
+	var q csvState
 	for from := start; from < in.Size; {
 		w, err := s.span(f, in, from, 1)
 		if err != nil {

@@ -18,8 +18,9 @@ const (
 	// FormatLines is plain records, each ending with [Records.End]
 	// (default: a newline).
 	FormatLines = "lines"
-	// FormatCSV is CSV (RFC 4180): records end with a newline outside
-	// double quotes, so a quoted field may hold newlines.
+	// FormatCSV is CSV (RFC 4180, read as Python's csv module reads it):
+	// records end with a newline outside a quoted field, so a quoted field
+	// may hold newlines; see csvState for which quotes open one.
 	FormatCSV = "csv"
 )
 
@@ -136,56 +137,12 @@ func (r Records) describe() string {
 	return "record"
 }
 
-// quoteOpen returns the offset in b of the double quote that opens the
-// quoted field left open at the end of b, or -1 if none is. b starts
-// outside quotes.
-func quoteOpen(b []byte) int {
-	var q quoteTracker
-	q.scan(b, 0)
-	return int(q.open)
-}
-
-// quoteTracker finds the quote that opens the quoted field left open at
-// the end of the bytes it scans, in order: a doubled quote ("") inside a
-// field is part of it, not the start of another.
-type quoteTracker struct {
-	open      int64 // the opening quote of the open field, or -1
-	lastOpen  int64 // the opening quote of the last field
-	lastClose int64 // the last closing quote
-}
-
-// scan follows the quotes of b, which starts at offset off.
-func (q *quoteTracker) scan(b []byte, off int64) {
-	if q.open == 0 && q.lastOpen == 0 && q.lastClose == 0 {
-		q.open, q.lastOpen, q.lastClose = -1, -1, -1
-	}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return
-		}
-		at := off + int64(i+j)
-		switch {
-		case q.open >= 0:
-			q.open, q.lastClose = -1, at
-		case q.lastClose >= 0 && q.lastClose == at-1:
-			q.open = q.lastOpen // a doubled quote: the field goes on
-		default:
-			q.open, q.lastOpen = at, at
-		}
-		i += j + 1
-	}
-}
-
 // unterminatedQuote is the error of a CSV input whose quoted field is
 // never closed: the quote is at byte offset at, on the given 1-based line.
 func unterminatedQuote(name string, at, line int64) error {
 	return badInput(ErrMalformed, "%s is not valid CSV: the quoted field that opens at byte %d (line %d) is never closed: close the quote, or use --format lines if the input is not CSV",
 		name, at, line)
 }
-
-// parity returns the number of double quotes in b, modulo 2.
-func parity(b []byte) bool { return bytes.Count(b, []byte{'"'})&1 == 1 }
 
 // String describes the records for logs.
 func (r Records) String() string {

@@ -19,7 +19,7 @@ func boundary(data []byte, rec splitter.Records, p int) bool {
 		return true
 	}
 	if rec.Format == splitter.FormatCSV {
-		return p > 0 && data[p-1] == '\n' && bytes.Count(data[:p], []byte{'"'})%2 == 0
+		return p > 0 && data[p-1] == '\n' && csvOpenQuote(data[:p]) < 0
 	}
 	end := rec.End
 	if end == "" {
@@ -50,20 +50,46 @@ func headerEnd(data []byte, rec splitter.Records) int {
 // openQuote returns the offset and line of the quote left open at the end
 // of data, or -1.
 func openQuote(data []byte) (int, int) {
-	open := -1
-	for i, b := range data {
-		if b == '"' {
-			if open < 0 {
-				open = i
-			} else {
-				open = -1
-			}
-		}
-	}
+	open := csvOpenQuote(data)
 	if open < 0 {
 		return -1, 0
 	}
 	return open, 1 + bytes.Count(data[:open], []byte{'\n'})
+}
+
+// csvOpenQuote is the reference reading of CSV, one byte at a time as
+// Python's csv module reads with any of the separators , ; tab and |: it
+// returns the offset of the quote that opens a quoted field left open at
+// the end of data, or -1. A quote opens a quoted field only at the start
+// of a field; in one, "" is a quote and a single quote closes it.
+func csvOpenQuote(data []byte) int {
+	open := -1
+	fieldStart := true
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if open >= 0 {
+			switch {
+			case c != '"':
+			case i+1 < len(data) && data[i+1] == '"':
+				i++
+			default:
+				open = -1
+			}
+			continue
+		}
+		switch c {
+		case '\n', ',', ';', '\t', '|':
+			fieldStart = true
+		case '"':
+			if fieldStart {
+				open = i
+			}
+			fieldStart = false
+		default:
+			fieldStart = false
+		}
+	}
+	return open
 }
 
 // checkRecordRanges checks the ranges of one file against the reference:
@@ -167,6 +193,10 @@ func TestRangesOfRecords(t *testing.T) {
 		{"csv header", csv, splitter.Records{Format: splitter.FormatCSV, Header: 1}},
 		{"csv quoted header", "\"a\nb\",c\n1,2\n3,4\n", splitter.Records{Format: splitter.FormatCSV, Header: 1}},
 		{"csv crlf", "a,\"b\r\nc\"\r\n1,2\r\n", splitter.Records{Format: splitter.FormatCSV}},
+		{"csv stray quotes", "id,text\n1,5\" tall\n2,\"two\nlines\"\n3,6\" wide\n4,\"x\ny\"\n", splitter.Records{Format: splitter.FormatCSV, Header: 1}},
+		{"csv text after a closing quote", "\"a\"b\nc,\"d\"\"\ne\"\n", splitter.Records{Format: splitter.FormatCSV}},
+		{"csv semicolons", "a;\"b\nc\";d\n1;2;\"3\n\"\n", splitter.Records{Format: splitter.FormatCSV}},
+		{"csv tabs and bars", "a\t\"b\nc\"\n1|\"2\n\"|3\n", splitter.Records{Format: splitter.FormatCSV}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

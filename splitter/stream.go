@@ -197,7 +197,7 @@ func (r *recordReader) next() ([]byte, error) {
 	end := r.rec.end()
 	last := end[len(end)-1]
 	csv := r.rec.csv()
-	quoted := false
+	var quotes csvState
 	dst := r.buf[:0]
 	defer func() { r.buf = dst[:0] }()
 	for {
@@ -207,19 +207,19 @@ func (r *recordReader) next() ([]byte, error) {
 		}
 		dst = append(dst, part...)
 		r.read += int64(len(part))
-		if csv && parity(part) {
-			quoted = !quoted
+		if csv {
+			quotes.scan(part, int64(len(dst)-len(part)))
 		}
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case errors.Is(err, io.EOF) && quoted:
-			at := r.read - int64(len(dst)) + int64(quoteOpen(dst))
-			line := r.lines + 1 + int64(bytes.Count(dst[:quoteOpen(dst)], []byte{'\n'}))
+		case errors.Is(err, io.EOF) && quotes.quoted():
+			at := r.read - int64(len(dst)) + quotes.open
+			line := r.lines + 1 + int64(bytes.Count(dst[:quotes.open], []byte{'\n'}))
 			return nil, unterminatedQuote(r.name, at, line)
 		case err != nil:
 			return dst, err
-		case quoted || !bytes.HasSuffix(dst, end):
+		case quotes.quoted() || !bytes.HasSuffix(dst, end):
 			continue
 		}
 		if r.rec.Start != "" {

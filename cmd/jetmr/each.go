@@ -104,7 +104,8 @@ split into words like a shell would, but never run through one.`,
 		},
 	}
 	f.register(cmd)
-	f.hideSkipFlags(cmd)
+	skipUsage(cmd, "leave up to N items whose command fails on every attempt out of the output, and exit 0",
+		"with --skip-bad-records: the file that receives the items left out (default: the output's path plus .rejected; required with output on stdout)")
 	fs := cmd.Flags()
 	fs.StringVarP(&f.output, "output", "o", "", "write the items' output to this file, which appears only when every item succeeded (default: stdout)")
 	fs.StringVar(&ef.items, "items", "", "read items from this file, one per line ('-' for stdin)")

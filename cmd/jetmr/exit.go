@@ -78,6 +78,7 @@ var flagNames = map[string]string{
 	"Config.TaskTime":        "--task-time",
 	"Config.Timeout":         "--timeout",
 	"Config.Transport":       "--transport",
+	"Config.DataListen":      "--data-listen",
 	"Config.LocalWorkers":    "--local-workers",
 	"Config.Broker.URL":      "--nats",
 	"Config.Join":            "--join",

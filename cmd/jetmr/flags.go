@@ -39,6 +39,7 @@ type commonFlags struct {
 	nats      natsFlags
 	replicas  int
 	transport string
+	dataAddr  string
 	sync      string
 	jobID     string
 	resume    bool
@@ -109,6 +110,7 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.replicas, "replicas", 1, "copies of the job's streams and buckets on the NATS cluster: 1, or 3 with --nats")
 	fs.IntVar(&f.local, "local-workers", 0, "tasks this process runs itself, besides jetmr workers (default: -j with the embedded server, 0 with --nats)")
 	fs.StringVar(&f.transport, "transport", job.TransportAuto, "how chunks and large outputs reach workers: shared (a filesystem all workers share), object (chunks in the task messages or fetched from the submitter over NATS, outputs through the JetStream object store) or auto (shared with the embedded server, object with --nats)")
+	fs.StringVar(&f.dataAddr, "data-listen", "", "with --transport object: HOST:PORT on which this process serves chunk bytes straight to workers, or off to send them over NATS only (default: a random port, on loopback when the NATS server is on this machine, else on every interface)")
 	fs.StringVar(&f.sync, "sync", broker.SyncInterval, "embedded server fsync policy: always or interval")
 	fs.StringVar(&f.jobID, "job", "", "job ID (default: generated and printed)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the job named by --job from where it stopped or crashed")
@@ -181,7 +183,7 @@ func (f *commonFlags) config(cmd *cobra.Command, kind schema.Kind, runsCommand b
 	}
 	return job.Config{
 		ID: f.jobID, Kind: kind, Inputs: f.inputs, Output: f.output, Stdout: cmd.OutOrStdout(), Stdin: cmd.InOrStdin(),
-		Resume: f.resume, RetryFailed: f.retryFail, Force: f.force, Halt: halt, Transport: f.transport,
+		Resume: f.resume, RetryFailed: f.retryFail, Force: f.force, Halt: halt, Transport: f.transport, DataListen: f.dataAddr,
 		SkipBadRecords: f.skipBad, Rejects: f.rejects,
 		ChunkSize: chunk, Slots: slots, LocalWorkers: local, Retries: retries, Timeout: f.timeout, TaskTime: f.taskTime, MemFree: memfree,
 		Speculative: speculative, Idempotent: idempotent,
@@ -210,12 +212,11 @@ func (f *commonFlags) localWorkers(cmd *cobra.Command) (int, error) {
 	return f.local, nil
 }
 
-// hideSkipFlags hides --skip-bad-records and --rejects from the help of a
-// command whose tasks are not bisected (each, migrate): they stay
-// registered so that giving them is refused with a message saying why.
-func (f *commonFlags) hideSkipFlags(cmd *cobra.Command) {
-	_ = cmd.Flags().MarkHidden("skip-bad-records")
-	_ = cmd.Flags().MarkHidden("rejects")
+// skipUsage says what --skip-bad-records and --rejects mean for a command
+// whose bad records are not lines (each, migrate).
+func skipUsage(cmd *cobra.Command, skip, rejects string) {
+	cmd.Flags().Lookup("skip-bad-records").Usage = skip
+	cmd.Flags().Lookup("rejects").Usage = rejects
 }
 
 // runJob runs cfg and prints the summary, dead letters and report.

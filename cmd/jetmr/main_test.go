@@ -260,6 +260,8 @@ func TestBadUsage(t *testing.T) {
 		{"bad -j", nil, []string{"pipe", "-i", crlf, "-j", "lots", "--", "cat"}, []string{"-j"}},
 		{"unknown flag", nil, []string{"pipe", "-i", crlf, "--frobnicate", "--", "cat"}, []string{"frobnicate"}},
 		{"bad transport", nil, []string{"pipe", "-i", crlf, "--transport", "s3", "--", "cat"}, []string{"--transport", "s3", "shared or object"}},
+		{"bad --data-listen", nil, []string{"pipe", "-i", crlf, "--data-listen", "7422", "--", "cat"}, []string{"--data-listen", `"7422"`, "HOST:PORT", "off"}},
+		{"--data-listen port out of range", nil, []string{"pipe", "-i", crlf, "--data-listen", "localhost:70000", "--", "cat"}, []string{"--data-listen", "localhost:70000", "HOST:PORT"}},
 		{"negative task time", nil, []string{"pipe", "-i", crlf, "--task-time", "-2s", "--", "cat"}, []string{"--task-time", "-2s"}},
 		{"task time without unit", nil, []string{"pipe", "-i", crlf, "--task-time", "5", "--", "cat"}, []string{"task-time", "5"}},
 		{"bad partitions", nil, []string{"mapreduce", "-i", crlf, "-o", "out", "--map", "wordcount", "--reduce", "sum", "--partitions", "0"}, []string{"partitions"}},

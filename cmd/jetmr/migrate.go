@@ -70,7 +70,8 @@ Databases: sqlite:PATH (an existing file) or postgres://USER:PASS@HOST/DB.`,
 	}
 	f.register(cmd)
 	_ = cmd.Flags().MarkHidden("force") // a migration writes no output file
-	f.hideSkipFlags(cmd)
+	skipUsage(cmd, "leave up to N keys whose rows the SQL fails on alone unmigrated (the rest of their batch commits), and exit 0",
+		"with --skip-bad-records: the file that receives the keys left out, with the database's error (required)")
 	fs := cmd.Flags()
 	fs.StringVar(&m.DB, "db", "", "database URL: sqlite:PATH or postgres://...")
 	fs.StringVar(&m.Table, "table", "", "table to migrate (may be schema-qualified)")

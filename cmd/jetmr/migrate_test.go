@@ -105,6 +105,14 @@ func migrateCLISuite(t *testing.T, b migBackend) {
 		t.Parallel()
 		testMigrateBadInput(t, b.open(t))
 	})
+	t.Run("SkipBadRecords", func(t *testing.T) {
+		t.Parallel()
+		testMigrateSkip(t, b.open(t), b.open(t), b.checkViolation)
+	})
+	t.Run("SkipBadRecordsCrash", func(t *testing.T) {
+		t.Parallel()
+		testMigrateSkipCrash(t, b.open(t), b.checkViolation)
+	})
 	t.Run("DryRun", func(t *testing.T) {
 		t.Parallel()
 		testMigrateDryRun(t, b.open(t))
@@ -682,13 +690,20 @@ func testMigrateBadInput(t *testing.T, d *migratetest.DB) {
 		table, key string
 		sql        string
 		mention    string
+		extra      []string
 	}{
-		{"missing table", "no_such_table", "id", migUpdate, "no_such_table"},
-		{"missing key column", "t", "no_such_key", migUpdate, "no_such_key"},
-		{"SQL without $1", "t", "id", "UPDATE t SET n = n + 1 WHERE $2 IS NULL OR id < $2", "$1"},
-		{"SQL without $2", "t", "id", "UPDATE t SET n = n + 1 WHERE id >= $1", "$2"},
-		{"SQL that does not compile", "t", "id", "UPDATE t SET no_such_column = 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)", "no_such_column"},
-		{"no SQL", "t", "id", "", "--sql"},
+		{"missing table", "no_such_table", "id", migUpdate, "no_such_table", nil},
+		{"missing key column", "t", "no_such_key", migUpdate, "no_such_key", nil},
+		{"SQL without $1", "t", "id", "UPDATE t SET n = n + 1 WHERE $2 IS NULL OR id < $2", "$1", nil},
+		{"SQL without $2", "t", "id", "UPDATE t SET n = n + 1 WHERE id >= $1", "$2", nil},
+		{"SQL that does not compile", "t", "id", "UPDATE t SET no_such_column = 1 WHERE id >= $1 AND ($2 IS NULL OR id < $2)", "no_such_column", nil},
+		{"no SQL", "t", "id", "", "--sql", nil},
+		{"skip without --rejects", "t", "id", migUpdate, "add --rejects FILE", []string{"--skip-bad-records", "1"}},
+		{"negative skip", "t", "id", migUpdate, "--skip-bad-records -1 is not valid", []string{"--skip-bad-records", "-1", "--rejects", "r.jsonl"}},
+		{"skip not a number", "t", "id", migUpdate, `invalid argument "x" for "--skip-bad-records"`, []string{"--skip-bad-records", "x", "--rejects", "r.jsonl"}},
+		{"rejects that exists", "t", "id", migUpdate, "taken.jsonl already exists", []string{"--skip-bad-records", "1", "--rejects", "taken.jsonl"}},
+		{"rejects without skipping", "t", "id", migUpdate, "add --skip-bad-records N", []string{"--rejects", "r.jsonl"}},
+		{"rejects folder missing", "t", "id", migUpdate, "does not exist", []string{"--skip-bad-records", "1", "--rejects", "nodir/r.jsonl"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -697,7 +712,10 @@ func testMigrateBadInput(t *testing.T, d *migratetest.DB) {
 			if c.sql != "" {
 				args = append(args, "--sql", c.sql)
 			}
-			r := jetmr(t, dir, args...)
+			if err := os.WriteFile(filepath.Join(dir, "taken.jsonl"), []byte("mine\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := jetmr(t, dir, append(args, c.extra...)...)
 			if r.code != 2 {
 				t.Fatalf("exit status %d, want 2; stderr:\n%s", r.code, r.stderr)
 			}
@@ -716,6 +734,9 @@ func testMigrateBadInput(t *testing.T, d *migratetest.DB) {
 			}
 			if n := d.ProgressRows(t, ""); n != 0 {
 				t.Errorf("%d batches recorded", n)
+			}
+			if data, _ := os.ReadFile(filepath.Join(dir, "taken.jsonl")); string(data) != "mine\n" {
+				t.Errorf("the existing rejects file changed: %q", data)
 			}
 		})
 	}

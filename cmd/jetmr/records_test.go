@@ -37,6 +37,17 @@ func recordFiles(t *testing.T, dir string) {
 			fmt.Fprintf(&notes, "%d,\"a, b\"\n", i)
 		}
 	}
+	// messy.csv has quotes inside unquoted fields (5" tall), which do not
+	// open quoted fields, between quoted fields that hold newlines.
+	var messy strings.Builder
+	messy.WriteString("id,text\n")
+	for i := range 400 {
+		if i%50 == 0 {
+			fmt.Fprintf(&messy, "%d,%d\" tall\n", i, 1+r.IntN(9))
+			continue
+		}
+		fmt.Fprintf(&messy, "%d,\"multi\nline %d\"\n", i, i)
+	}
 	for i := range 300 {
 		fmt.Fprintf(&names, "name %d\nwith a newline %s\x00", i, strings.Repeat("x", r.IntN(30)))
 	}
@@ -57,6 +68,7 @@ func recordFiles(t *testing.T, dir string) {
 		"regions/east.csv": sales(150),
 		"regions/west.csv": sales(150),
 		"notes.csv":        notes.String(),
+		"messy.csv":        messy.String(),
 		"names.bin":        names.String(),
 		"seqs.fa":          seqs.String(),
 		"para.txt":         para.String(),
@@ -296,6 +308,8 @@ func TestRecordsVariants(t *testing.T) {
 		{"gzip csv", `gzip -k notes.csv && jetmr pipe -q -i notes.csv.gz --format csv --header 1 --header-once --chunk-size 1KiB -- python3 upper.py`, `python3 upper.py < notes.csv`},
 		{"stdin nul", `jetmr pipe -q -i - -0 --chunk-size 100 -- xargs -0 printf '<%s>\n' < names.bin`, `xargs -0 printf '<%s>\n' < names.bin`},
 		{"transport object", `jetmr pipe -q --transport object -i notes.csv --format csv --header 1 --header-once --chunk-size 1KiB -- python3 upper.py`, `python3 upper.py < notes.csv`},
+		{"csv with stray quotes", `jetmr pipe -q -i messy.csv --format csv --header 1 --header-once --chunk-size 1KiB -- python3 upper.py`, `python3 upper.py < messy.csv`},
+		{"stdin csv with stray quotes", `jetmr pipe -q -i - --format csv --header 1 --header-once --chunk-size 1KiB -- python3 upper.py < messy.csv`, `python3 upper.py < messy.csv`},
 		{"task time", `jetmr pipe -q --task-time 1s -i seqs.fa --recstart '>' --chunk-size 200 --header 2 --header-once -- awk -f lengths.awk`, `awk -f lengths.awk < seqs.fa`},
 	}
 	for _, tt := range tests {

@@ -313,7 +313,6 @@ func TestSkipBadRecordsBadInput(t *testing.T) {
 		{"csv records", pipe("--skip-bad-records", "1", "--format", "csv"), []string{"--skip-bad-records", "--format"}},
 		{"recstart records", pipe("--skip-bad-records", "1", "--recstart", ">"), []string{"--skip-bad-records", "--recstart"}},
 		{"standard output", []string{"pipe", "-i", in, "--skip-bad-records", "1", "--", "cat"}, []string{"add --rejects FILE"}},
-		{"each", []string{"each", "--skip-bad-records", "1", "--", "echo", ":::", "a"}, []string{"--skip-bad-records applies to pipe and mapreduce"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -29,9 +29,9 @@ live worker can run it. Commands of pipe and mapreduce jobs run here, so
 they must exist on this machine.
 
 Jobs submitted with --nats use --transport object by default: chunks
-travel in the task messages or are fetched from the submitter over NATS,
-and outputs
-too large for a message are spilled to --spill DIR and shipped through the
+travel in the task messages or are fetched from the submitter, on a TCP
+port it opens for the job when this worker can connect, else over NATS,
+and outputs too large for a message are spilled to --spill DIR and shipped through the
 object store, so no disk is shared. A job with --transport shared sends
 byte ranges of the submitter's files and leaves large outputs in --spill
 DIR for the submitter to read: both must then be at the same paths on a

@@ -1,9 +1,12 @@
 package main_test
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,21 +80,26 @@ func TestWorkersUnderKills(t *testing.T) {
 		name, chunk string
 		size        int
 		argv        []string
+		submit      []string // more flags of the submitter
 	}{
 		// 256 tasks of at least 50ms on 6 slots take over 2s: longer than
 		// the first kill's delay, so at least one worker dies mid-job.
-		{"inline", "8KiB", 2 << 20, []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}},
-		// 40 tasks of at least 400ms on 6 slots: over 2.6s.
-		{"fetched", "600KiB", 24 << 20, []string{"sh", "-c", "sleep 0.4; tr a-z A-Z"}},
+		{"inline", "8KiB", 2 << 20, []string{"sh", "-c", "sleep 0.05; tr a-z A-Z"}, nil},
+		// 40 tasks of at least 400ms on 6 slots: over 2.6s. Workers
+		// read the chunks on the submitter's direct path.
+		{"fetched", "600KiB", 24 << 20, []string{"sh", "-c", "sleep 0.4; tr a-z A-Z"}, nil},
+		// The same over NATS.
+		{"fetched over NATS", "600KiB", 24 << 20, []string{"sh", "-c", "sleep 0.4; tr a-z A-Z"}, []string{"--data-listen", "off"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			runUnderKills(t, tc.size, tc.chunk, tc.argv)
+			runUnderKills(t, tc.size, tc.chunk, tc.argv, tc.submit...)
 		})
 	}
 }
 
-func runUnderKills(t *testing.T, size int, chunk string, argv []string) {
+func runUnderKills(t *testing.T, size int, chunk string, argv []string, submit ...string) {
+	fetched := chunk == "600KiB"
 	dir := t.TempDir()
 	url := plainNATS(t)
 	in := filepath.Join(dir, "in.txt")
@@ -103,8 +111,9 @@ func runUnderKills(t *testing.T, size int, chunk string, argv []string) {
 		w.waitUp(t)
 		workers = append(workers, w)
 	}
-	sub := clitest.Start(t, bin, dir, nil, append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"),
-		"--local-workers", "0", "-i", in, "-o", filepath.Join(dir, "out.txt"), "--chunk-size", chunk, "--"}, argv...)...)
+	args := append([]string{"pipe", "--nats", url, "--store", filepath.Join(dir, "store"), "--log-level", "info", "--log-format", "json",
+		"--local-workers", "0", "-i", in, "-o", filepath.Join(dir, "out.txt"), "--chunk-size", chunk}, submit...)
+	sub := clitest.Start(t, bin, dir, nil, append(append(args, "--"), argv...)...)
 	runKillingWorkers(t, sub, workers, 5, 10, func() *workerProc { return startWorker(t, url, workerArgs...) })
 	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
 	if err != nil {
@@ -112,6 +121,9 @@ func runUnderKills(t *testing.T, size int, chunk string, argv []string) {
 	}
 	if want := sequential(t, argv, in); string(got) != want {
 		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
+	}
+	if fetched {
+		checkServed(t, sub.Stderr.String(), !slices.Contains(submit, "off"))
 	}
 	for _, w := range workers {
 		w.term(t)
@@ -254,4 +266,61 @@ func runKillingWorkers[W interface {
 	if kills == 0 {
 		t.Fatal("the job ended before any worker was killed: the test proved nothing")
 	}
+}
+
+// checkServed checks the submitter's log (JSON, level info) of the chunks
+// it served: on the direct path alone when direct, else over NATS alone.
+func checkServed(t *testing.T, stderr string, direct bool) {
+	t.Helper()
+	for line := range strings.Lines(stderr) {
+		var rec struct {
+			Msg         string `json:"message"`
+			DirectBytes int64  `json:"direct_bytes"`
+			NATSBytes   int64  `json:"nats_bytes"`
+		}
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "served the chunks workers fetched" {
+			continue
+		}
+		if direct && (rec.DirectBytes == 0 || rec.NATSBytes != 0) || !direct && (rec.DirectBytes != 0 || rec.NATSBytes == 0) {
+			t.Errorf("served %d bytes on the direct path and %d over NATS; want them on the direct path: %t", rec.DirectBytes, rec.NATSBytes, direct)
+		}
+		return
+	}
+	t.Errorf("the submitter did not log the chunks it served; stderr:\n%s", stderr)
+}
+
+// TestDataListenInUse: a --data-listen address already in use leaves the
+// direct path out, with a warning: the workers fetch every chunk over
+// NATS, and the output is whole.
+func TestDataListenInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 3<<20, 6)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	w := startWorker(t, url, "-j", "2", "--spill="+filepath.Join(dir, "spill"))
+	w.waitUp(t)
+	argv := []string{"tr", "a-z", "A-Z"}
+	r := jetmr(t, dir, append([]string{"pipe", "--nats", url, "--local-workers", "0", "--transport", "object", "--data-listen", taken.Addr().String(),
+		"--chunk-size", "600KiB", "--log-level", "info", "--log-format", "json", "-i", in, "-o", "out.txt", "--"}, argv...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "serving chunks over NATS only") || !strings.Contains(r.stderr, taken.Addr().String()) {
+		t.Errorf("no warning naming the address in use; stderr:\n%s", r.stderr)
+	}
+	checkServed(t, r.stderr, false)
+	got, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sequential(t, argv, in); string(got) != want {
+		t.Fatalf("output differs from the sequential run: %d bytes vs %d", len(got), len(want))
+	}
+	w.term(t)
 }

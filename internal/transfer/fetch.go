@@ -46,6 +46,12 @@ type Fetcher struct {
 	// Backoff is the wait before asking again a submitter that had no
 	// responder. Default 500ms.
 	Backoff time.Duration
+	// NATSOnly fetches over NATS even when the submitter offers the
+	// direct path.
+	NATSOnly bool
+	// DialTimeout bounds connecting to the submitter's direct path;
+	// past it the chunk comes over NATS. Default 3s.
+	DialTimeout time.Duration
 }
 
 // PieceSize is the size of the pieces a chunk is fetched in over nc: the
@@ -56,12 +62,31 @@ func PieceSize(nc *nats.Conn) int64 {
 
 // Fetch reads the chunk of the fetched task t, Length bytes of Path from
 // Offset, from the job's submitter into buf, whose length must be
-// t.Length. It does not check the chunk's checksum: the caller does, once
-// over the whole chunk.
+// t.Length: on the submitter's direct path when it offers one and this
+// process can reach it, else over NATS. It does not check the chunk's
+// checksum: the caller does, once over the whole chunk.
 func (f Fetcher) Fetch(ctx context.Context, nc *nats.Conn, t *schema.Task, buf []byte) error {
 	if int64(len(buf)) != t.Length {
 		panic(fmt.Sprintf("transfer.Fetch: a buffer of %d bytes for a chunk of %d", len(buf), t.Length))
 	}
+	if !f.NATSOnly {
+		done, err := f.fetchDirect(ctx, nc, t, buf)
+		if done {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrRefused) {
+			return fmt.Errorf("fetching the chunk of task %d (%s at %d+%d): %w", t.Index, t.Path, t.Offset, t.Length, err)
+		}
+		// Not offered, not reachable, or cut: over NATS then.
+	}
+	return f.fetchNATS(ctx, nc, t, buf)
+}
+
+// fetchNATS fetches the chunk over NATS, in pieces.
+func (f Fetcher) fetchNATS(ctx context.Context, nc *nats.Conn, t *schema.Task, buf []byte) error {
 	piece := PieceSize(nc)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(cmp.Or(f.Parallel, 4), 1))

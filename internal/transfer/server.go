@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
@@ -39,6 +42,19 @@ type ServerConfig struct {
 	Handlers int
 	// Logger receives the server's logs. Zero value: none.
 	Logger zerolog.Logger
+	// DirectListen is the TCP address of the direct path, on which
+	// workers that can reach this process read whole chunks, authenticated
+	// by a secret of the server's own, rather than piece by piece over
+	// NATS. Empty: a random port, on loopback when the NATS server is on
+	// this machine, else on every interface; and no direct path at all
+	// when NC uses TLS. [DirectOff]: no direct path.
+	DirectListen string
+	// DirectAdvertise are the addresses workers are told to dial for the
+	// direct path, in the order they try them. Default: the listener's
+	// address; for a listener on every interface, the address this
+	// process reaches the NATS server from, the machine's other global
+	// unicast addresses, then 127.0.0.1.
+	DirectAdvertise []string
 }
 
 // Server answers a job's range requests. Create it with [NewServer]
@@ -51,6 +67,10 @@ type Server struct {
 
 	mu    sync.Mutex
 	files map[string]io.ReaderAt
+
+	direct      *direct // nil: ranges are served over NATS only
+	directBytes atomic.Int64
+	natsBytes   atomic.Int64
 }
 
 // requestQueue bounds the requests waiting for a handler; the server
@@ -70,25 +90,58 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.Handlers = 2
 	}
 	s := &Server{cfg: cfg, msgs: make(chan *nats.Msg, requestQueue), files: map[string]io.ReaderAt{}}
-	// A queue group: a second submitter of the same job (one being
-	// replaced) never answers the same request twice.
-	sub, err := cfg.NC.ChanQueueSubscribe(schema.RangeSubject(cfg.Job), "submitter", s.msgs)
+	d, err := listenDirect(&s.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("serving the chunks of job %s: %w", cfg.Job, err)
 	}
-	if err := cfg.NC.Flush(); err != nil {
-		sub.Unsubscribe()
+	s.direct = d
+	// A queue group: a second submitter of the same job (one being
+	// replaced) never answers the same request twice.
+	sub, err := cfg.NC.ChanQueueSubscribe(schema.RangeSubject(cfg.Job), "submitter", s.msgs)
+	if err == nil {
+		if err = cfg.NC.Flush(); err != nil {
+			sub.Unsubscribe()
+		}
+	}
+	if err != nil {
+		if d != nil {
+			d.close()
+		}
 		return nil, fmt.Errorf("serving the chunks of job %s: %w", cfg.Job, err)
 	}
 	s.sub = sub
 	return s, nil
 }
 
-// Run answers requests until ctx is done, then unsubscribes, closes the
-// files it opened and returns nil.
+// Served returns how many bytes of chunks the server sent, on the direct
+// path and over NATS.
+func (s *Server) Served() (direct, overNATS int64) {
+	return s.directBytes.Load(), s.natsBytes.Load()
+}
+
+// DirectAddr is the address the direct path listens on, or "" when there
+// is none.
+func (s *Server) DirectAddr() string {
+	if s.direct == nil {
+		return ""
+	}
+	return s.direct.ln.Addr().String()
+}
+
+// Run answers requests until ctx is done, then unsubscribes, stops the
+// direct path, cutting the connections it serves, closes the files it
+// opened and returns nil.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
 	g, ctx := errgroup.WithContext(ctx)
+	if s.direct != nil {
+		g.Go(func() error {
+			<-ctx.Done()
+			s.direct.close()
+			return nil
+		})
+		g.Go(func() error { s.acceptDirect(ctx); return nil })
+	}
 	for range s.cfg.Handlers {
 		g.Go(func() error {
 			for {
@@ -104,7 +157,44 @@ func (s *Server) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
+// acceptDirect serves the direct path's connections until ctx is done,
+// then waits for those being served.
+func (s *Server) acceptDirect(ctx context.Context) {
+	var conns sync.WaitGroup
+	defer conns.Wait()
+	for {
+		c, err := s.direct.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.cfg.Logger.Warn().Err(err).Msg("accepting a direct range request")
+			select { // out of descriptors, say: a moment for some to close
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		if !s.direct.track(c, true) {
+			c.Close()
+			continue
+		}
+		conns.Go(func() {
+			defer s.direct.track(c, false)
+			s.serveDirect(c)
+		})
+	}
+}
+
 func (s *Server) close() {
+	if s.direct != nil {
+		s.direct.close()
+	}
+	direct, overNATS := s.Served()
+	if direct+overNATS > 0 {
+		s.cfg.Logger.Info().Str("job", s.cfg.Job).Int64("direct_bytes", direct).Int64("nats_bytes", overNATS).Msg("served the chunks workers fetched")
+	}
 	if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		s.cfg.Logger.Debug().Err(err).Msg("unsubscribing from range requests")
 	}
@@ -122,6 +212,12 @@ func (s *Server) close() {
 // reason it cannot.
 func (s *Server) answer(m *nats.Msg) {
 	if m.Reply == "" {
+		return
+	}
+	if m.Header.Get(directHeader) != "" {
+		if err := s.answerDirect(m); err != nil {
+			s.cfg.Logger.Debug().Err(err).Msg("answering a request for the direct path")
+		}
 		return
 	}
 	err := s.serve(m)
@@ -156,7 +252,11 @@ func (s *Server) serve(m *nats.Msg) error {
 	}
 	// Respond copies the bytes into the connection's buffer: buf may go
 	// back to the pool.
-	return m.Respond(buf)
+	if err := m.Respond(buf); err != nil {
+		return err
+	}
+	s.natsBytes.Add(req.Length)
+	return nil
 }
 
 func (s *Server) buffer(n int) *[]byte {

@@ -49,10 +49,10 @@ func connect(t testing.TB, url string) *nats.Conn {
 }
 
 // memFiles serves in-memory files by name; read, when set, is called
-// before each read with its offset.
+// before each read with its offset, and fails the read when it fails.
 type memFiles struct {
 	files map[string][]byte
-	read  func(off int64)
+	read  func(off int64) error
 }
 
 func (m memFiles) Open(path string) (io.ReaderAt, error) {
@@ -65,20 +65,28 @@ func (m memFiles) Open(path string) (io.ReaderAt, error) {
 
 type readerAt struct {
 	r    *bytes.Reader
-	read func(off int64)
+	read func(off int64) error
 }
 
 func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
 	if r.read != nil {
-		r.read(off)
+		if err := r.read(off); err != nil {
+			return 0, err
+		}
 	}
 	return r.r.ReadAt(p, off)
 }
 
 // serve runs a range server of job j on nc for the test's lifetime.
-func serve(t testing.TB, nc *nats.Conn, files transfer.Files) {
+func serve(t testing.TB, nc *nats.Conn, files transfer.Files) *transfer.Server {
 	t.Helper()
-	srv, err := transfer.NewServer(transfer.ServerConfig{NC: nc, Job: "j", Files: files})
+	return serveWith(t, transfer.ServerConfig{NC: nc, Job: "j", Files: files})
+}
+
+// serveWith runs a range server configured by cfg for the test's lifetime.
+func serveWith(t testing.TB, cfg transfer.ServerConfig) *transfer.Server {
+	t.Helper()
+	srv, err := transfer.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +99,7 @@ func serve(t testing.TB, nc *nats.Conn, files transfer.Files) {
 			t.Error(err)
 		}
 	})
+	return srv
 }
 
 func randomBytes(n int, seed uint64) []byte {
@@ -171,7 +180,7 @@ func TestFetchUnavailable(t *testing.T) {
 	}
 }
 
-// TestFetchAsksAgain: a piece whose reply does not come within the
+// TestFetchAsksAgain: over NATS, a piece whose reply does not come within the
 // timeout (lost, or late) is asked for again, and the chunk arrives whole.
 func TestFetchAsksAgain(t *testing.T) {
 	t.Parallel()
@@ -181,16 +190,17 @@ func TestFetchAsksAgain(t *testing.T) {
 	var asked atomic.Int32
 	release := make(chan struct{})
 	var once sync.Once
-	files := memFiles{files: map[string][]byte{"/in": file}, read: func(off int64) {
+	files := memFiles{files: map[string][]byte{"/in": file}, read: func(off int64) error {
 		if off == piece && asked.Add(1) == 1 {
 			<-release // the first reply of the second piece comes too late
 		}
+		return nil
 	}}
 	serve(t, connect(t, nc.ConnectedUrl()), files)
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	task := schema.Task{Job: "j", Path: "/in", Length: int64(len(file)), Fetch: true}
 	buf := make([]byte, len(file))
-	f := transfer.Fetcher{Timeout: 300 * time.Millisecond}
+	f := transfer.Fetcher{Timeout: 300 * time.Millisecond, NATSOnly: true}
 	done := make(chan error, 1)
 	go func() { done <- f.Fetch(context.Background(), nc, &task, buf) }()
 	var err error
@@ -211,28 +221,42 @@ func TestFetchAsksAgain(t *testing.T) {
 	}
 }
 
-// BenchmarkFetch measures fetching 64 MiB chunks through a NATS server on
-// loopback with the default maximum payload; the CPU time of the whole
-// process (server, submitter and worker) is reported per GiB.
+// BenchmarkFetch measures fetching 64 MiB chunks of a file through a NATS
+// server on loopback, over NATS (with the default maximum payload of
+// 1 MiB, and with 8 MiB) and on the direct path; the CPU time of the
+// whole process (NATS server, submitter and worker) is reported per GiB.
 func BenchmarkFetch(b *testing.B) {
-	nc := natsServer(b, 0)
 	file := randomBytes(64<<20, 3)
-	serve(b, connect(b, nc.ConnectedUrl()), memFiles{files: map[string][]byte{"/in": file}})
-	task := schema.Task{Job: "j", Path: "/in", Length: int64(len(file)), Fetch: true}
-	buf := make([]byte, len(file))
-	b.SetBytes(int64(len(file)))
-	cpu := func() time.Duration {
-		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	path, disk := diskFile(b, file)
+	for _, c := range []struct {
+		name       string
+		maxPayload int32
+		fetcher    transfer.Fetcher
+	}{
+		{"nats-1MiB", 0, transfer.Fetcher{NATSOnly: true}},
+		{"nats-8MiB", 8 << 20, transfer.Fetcher{NATSOnly: true}},
+		{"direct", 0, transfer.Fetcher{}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			nc := natsServer(b, c.maxPayload)
+			serve(b, connect(b, nc.ConnectedUrl()), disk)
+			task := schema.Task{Job: "j", Path: path, Length: int64(len(file)), Fetch: true}
+			buf := make([]byte, len(file))
+			b.SetBytes(int64(len(file)))
+			start := cpuTime()
+			for b.Loop() {
+				if err := c.fetcher.Fetch(context.Background(), nc, &task, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric((cpuTime()-start).Seconds()/(float64(b.N)*float64(len(file))/(1<<30)), "CPU-s/GiB")
+		})
 	}
-	start := cpu()
-	b.ResetTimer()
-	for b.Loop() {
-		if err := (transfer.Fetcher{}).Fetch(context.Background(), nc, &task, buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric((cpu()-start).Seconds()/(float64(b.N)*float64(len(file))/(1<<30)), "CPU-s/GiB")
+}
+
+// cpuTime is the user and system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
