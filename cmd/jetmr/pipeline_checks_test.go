@@ -39,7 +39,8 @@ stages:
 
 // TestDiscardPipelineRemovesStagedOutputs: jetmr discard PIPELINE_ID, the
 // command a failed pipeline prints, removes what its failed stage staged
-// next to its output, as discarding the stage's job would.
+// next to its output, as discarding the stage's job would. Status of the
+// stage's job advises resuming the pipeline, and the same discard.
 func TestDiscardPipelineRemovesStagedOutputs(t *testing.T) {
 	t.Parallel()
 	h, dir := newStateHome(t), t.TempDir()
@@ -57,7 +58,18 @@ stages:
 	if names := dirNames(t, dir); len(names) != 3 {
 		t.Fatalf("after the failed stage the folder holds %q, want the staged output too", names)
 	}
-	runHintCommand(t, h, dir, discardHint(t, r.stderr))
+	if pr := h.run(t, dir, "pipeline", "-q", "--job", "pdis", "--resume", "--retry-failed", "job.yaml"); pr.code != 1 {
+		t.Fatalf("the printed resume: exit %d, want 1 (the stage still fails); stderr:\n%s", pr.code, pr.stderr)
+	}
+	st := h.run(t, dir, "status", "pdis-f")
+	if st.code != 0 || !strings.Contains(st.stdout, "of pipeline pdis: continue the pipeline: run its jetmr pipeline command again with --job pdis --resume --retry-failed added") ||
+		strings.Contains(st.stdout, "--job pdis-f") {
+		t.Errorf("status of a stage: exit %d, want the pipeline's resume advised; stdout:\n%s", st.code, st.stdout)
+	}
+	if got, want := discardHint(t, st.stdout), discardHint(t, r.stderr); got != want {
+		t.Errorf("status advises %q, the pipeline %q", got, want)
+	}
+	runHintCommand(t, h, dir, discardHint(t, st.stdout))
 	if names := dirNames(t, dir); strings.Join(names, " ") != "in.txt job.yaml" {
 		t.Errorf("after jetmr discard pdis the folder holds %q, want in.txt and job.yaml alone", names)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -250,11 +251,34 @@ func nextStep(st job.Status, where string) string {
 		// Plain --resume would find the same dead letters and fail again.
 		flags, once = "--resume --retry-failed", " (once its failed tasks are fixed)"
 	}
+	if p := pipelineOf(st); p != "" {
+		// A stage is resumed with its pipeline, which skips the stages
+		// done; its own store holds the pipeline's stages alone.
+		return fmt.Sprintf("jetmr: job %s is stage %s of pipeline %s: continue the pipeline: run its jetmr pipeline command again with --job %s %s added%s, or drop it with:\n  jetmr discard %s",
+			st.ID, strings.TrimPrefix(st.ID, p+"-"), p, p, flags, once, p)
+	}
 	hint := fmt.Sprintf("jetmr: continue it: run the job's command again with --job %s %s added%s", st.ID, flags, once)
 	if where == "-" {
 		return hint
 	}
 	return fmt.Sprintf("%s, or drop it with:\n  jetmr discard %s%s", hint, st.ID, where)
+}
+
+// pipelineOf is the pipeline whose stage job st is, when it ran in that
+// pipeline's own store under the default root (jobs/PIPELINE, holding
+// jobs PIPELINE-STAGE), or "".
+func pipelineOf(st job.Status) string {
+	if st.Store == "" || filepath.Base(filepath.Dir(st.Store)) != broker.JobsDir {
+		return ""
+	}
+	p := filepath.Base(st.Store)
+	if !strings.HasPrefix(st.ID, p+"-") {
+		return ""
+	}
+	if def, err := broker.DefaultJobStoreDir(p); err != nil || def != st.Store {
+		return ""
+	}
+	return p
 }
 
 // recordUnresumable says why a job recorded as r cannot be resumed, or ""
