@@ -61,6 +61,9 @@ stages:
 	if pr := h.run(t, dir, "pipeline", "-q", "--job", "pdis", "--resume", "--retry-failed", "job.yaml"); pr.code != 1 {
 		t.Fatalf("the printed resume: exit %d, want 1 (the stage still fails); stderr:\n%s", pr.code, pr.stderr)
 	}
+	if ps := h.run(t, dir, "status", "pdis"); ps.code != 0 || !strings.Contains(ps.stdout, "pipeline pdis: 1 stage job(s)") || !strings.Contains(ps.stdout, "pdis-f") {
+		t.Errorf("status of the pipeline ID: exit %d, want its stages; stdout:\n%s\nstderr:\n%s", ps.code, ps.stdout, ps.stderr)
+	}
 	st := h.run(t, dir, "status", "pdis-f")
 	if st.code != 0 || !strings.Contains(st.stdout, "of pipeline pdis: continue the pipeline: run its jetmr pipeline command again with --job pdis --resume --retry-failed added") ||
 		strings.Contains(st.stdout, "--job pdis-f") {

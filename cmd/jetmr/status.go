@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -62,10 +63,25 @@ NATS cannot be reached.`,
 				return usageErr("status reads --nats or --store, not both")
 			}
 			jobs, workers, err := statusOf(ctx, bc, args)
+			out := cmd.OutOrStdout()
+			if errors.Is(err, job.ErrUnknownJob) && bc.URL == "" && store == "" {
+				// A pipeline ID names no job: its stages are jobs ID-STAGE
+				// in the pipeline's own store.
+				if stages := pipelineStages(ctx, bc, args[0]); len(stages) > 0 {
+					if asJSON {
+						return printJSON(out, struct {
+							Pipeline string       `json:"pipeline"`
+							Jobs     []job.Status `json:"jobs"`
+						}{args[0], stages})
+					}
+					fmt.Fprintf(out, "pipeline %s: %d stage job(s); jetmr status ID-STAGE shows one\n", args[0], len(stages))
+					printJobs(out, stages)
+					return nil
+				}
+			}
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			switch {
 			case asJSON && len(args) == 1:
 				return printJSON(out, jobs[0])
@@ -89,6 +105,30 @@ NATS cannot be reached.`,
 	cmd.Flags().StringVar(&store, "store", "", "read this embedded store only (default: every job store under $XDG_STATE_HOME/jetmr)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the figures as JSON")
 	return cmd
+}
+
+// pipelineStages lists the stage jobs of pipeline id from its own store
+// under the default root, or none when id names no pipeline.
+func pipelineStages(ctx context.Context, bc broker.Config, id string) []job.Status {
+	dir, err := broker.DefaultJobStoreDir(id)
+	if err != nil {
+		return nil
+	}
+	if info, err := broker.InspectStore(dir); err != nil || !info.Exists {
+		return nil
+	}
+	bc.StoreDir = dir
+	jobs, err := job.LocalJobs(ctx, bc)
+	if err != nil {
+		return nil
+	}
+	var stages []job.Status
+	for _, st := range jobs {
+		if strings.HasPrefix(st.ID, id+"-") {
+			stages = append(stages, st)
+		}
+	}
+	return stages
 }
 
 // statusOf reads the jobs (one job with args) and, with --nats, the
