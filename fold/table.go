@@ -434,3 +434,14 @@ func bitsReverse(v uint64) uint64 {
 func appendInt(dst []byte, v int64) []byte {
 	return number{i: v}.appendFinal(dst)
 }
+
+// AppendIntPartial appends the partial that a table of f holds for a key
+// added once, with [Table.AddInt], with the value v: for sum, the sum of
+// a key's counts as if each had been added in turn. f must be a built-in
+// (sum, count, min or max).
+func AppendIntPartial(f Fold, dst []byte, v int64) []byte {
+	k := kindOf(f)
+	var c cell
+	k.addInt(&c, v)
+	return k.appendPartial(dst, c)
+}

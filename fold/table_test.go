@@ -171,3 +171,19 @@ func TestTableSortedLongPrefixes(t *testing.T) {
 		t.Fatalf("%d keys out of order or missing (want %d)", len(got), len(want))
 	}
 }
+
+func TestAppendIntPartialIsTheTablesPartial(t *testing.T) {
+	t.Parallel()
+	for _, f := range []Fold{Sum, Max, Min} {
+		for _, v := range []int64{0, 1, 7, -3, 1 << 40} {
+			tab := NewTable(f)
+			if err := tab.AddInt([]byte("k"), v); err != nil {
+				t.Fatal(err)
+			}
+			want := tab.AppendPartial(nil, 0)
+			if got := AppendIntPartial(f, nil, v); string(got) != string(want) {
+				t.Errorf("%s of %d: AppendIntPartial %q, table %q", f.Name(), v, got, want)
+			}
+		}
+	}
+}

@@ -43,6 +43,10 @@ type Combiner struct {
 	// reserve is bytes its caller holds for a while, which the table
 	// leaves room for.
 	reserve int64
+	// batch is words counted by sorting (see sortCounter), sorted and
+	// folded, that EncodeRuns encodes as they are: set only while the
+	// table is empty and nothing was spilled.
+	batch *countBatch
 }
 
 // CombineConfig bounds a [Combiner]'s memory.
@@ -133,6 +137,11 @@ func NewBoundedCombiner(f fold.Fold, cfg CombineConfig) (*Combiner, error) {
 // Emit folds value into the state of key, or records the pair when the
 // combiner has no fold. It copies what it keeps.
 func (c *Combiner) Emit(key, value []byte) error {
+	if c.batch != nil {
+		if err := c.absorbBatch(); err != nil {
+			return err
+		}
+	}
 	if c.fold == nil {
 		if c.cfg.Limit > 0 {
 			size := int64(len(key)+len(value)) + pairBytes
@@ -220,7 +229,88 @@ func (c *Combiner) held() int64 {
 	if c.fold == nil {
 		return c.rawBytes
 	}
+	if c.batch != nil {
+		return c.table.Size() + c.batch.size()
+	}
 	return c.table.Size()
+}
+
+// takeBatch takes words counted by sorting, sorted and folded: the last
+// batch of a chunk it keeps for EncodeRuns if that is all it holds;
+// others it spills as a run (or, unbounded, folds into its table).
+func (c *Combiner) takeBatch(b *countBatch, last bool) error {
+	c.peak = max(c.peak, c.held()+b.size()+c.reserve)
+	if last && c.batch == nil && !c.Spilled() && c.table.Len() == 0 {
+		c.batch = b
+		return nil
+	}
+	if c.cfg.Limit <= 0 {
+		if c.batch != nil {
+			if err := c.absorbBatch(); err != nil {
+				return err
+			}
+		}
+		c.batch = b
+		return c.absorbBatch()
+	}
+	if c.batch != nil {
+		kept := c.batch
+		c.batch = nil
+		if err := c.spillBatch(kept); err != nil {
+			return err
+		}
+	}
+	return c.spillBatch(b)
+}
+
+// absorbBatch folds the kept batch into the table.
+func (c *Combiner) absorbBatch() error {
+	b := c.batch
+	c.batch = nil
+	c.reserve += b.size()
+	defer func() { c.reserve -= b.size() }()
+	for i := range b.recs {
+		r := &b.recs[i]
+		if err := c.EmitInt(b.key(r), r.count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spillBatch writes a sorted batch as runs, one per partition, as spill
+// writes the table.
+func (c *Combiner) spillBatch(b *countBatch) error {
+	if c.spills == nil {
+		c.spills = make([][]string, c.cfg.Partitions)
+	}
+	k := c.nspill
+	c.nspill++
+	var key, val []byte
+	for part, idx := range b.partitions(c.cfg.Partitions) {
+		if len(idx) == 0 {
+			continue
+		}
+		name := filepath.Join(c.cfg.Dir, fmt.Sprintf("%s.c%d.p%d.run", c.cfg.Name, k, part))
+		w, err := runfile.Create(name, false)
+		if err != nil {
+			return spillError(c.cfg.Dir, err)
+		}
+		for _, i := range idx {
+			r := &b.recs[i]
+			key = b.appendKey(key[:0], r)
+			val = fold.AppendIntPartial(c.fold, val[:0], r.count)
+			if err := w.Write(key, val); err != nil {
+				w.Abort()
+				return spillError(c.cfg.Dir, err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			return spillError(c.cfg.Dir, err)
+		}
+		c.spills[part] = append(c.spills[part], name)
+	}
+	return nil
 }
 
 // Peak is the most bytes the combiner's table (or pairs) held: at its
@@ -252,6 +342,11 @@ func (c *Combiner) Close() {
 func (c *Combiner) WriteRun(ctx context.Context, part int, w io.Writer) (int, error) {
 	if part < 0 || part >= c.cfg.Partitions {
 		return 0, fmt.Errorf("combiner: partition %d of %d", part, c.cfg.Partitions)
+	}
+	if c.batch != nil {
+		if err := c.absorbBatch(); err != nil {
+			return 0, err
+		}
 	}
 	var hdr [schema.RunHeaderLen]byte
 	schema.PutRunHeader(hdr[:], 0)
@@ -308,6 +403,11 @@ func (s *pairSource) Next() (key, value []byte, err error) {
 
 // EmitInt implements [IntEmitter].
 func (c *Combiner) EmitInt(key []byte, v int64) error {
+	if c.batch != nil {
+		if err := c.absorbBatch(); err != nil {
+			return err
+		}
+	}
 	if c.fold == nil {
 		return c.Emit(key, strconv.AppendInt(nil, v, 10))
 	}
@@ -319,6 +419,9 @@ func (c *Combiner) EmitInt(key []byte, v int64) error {
 
 // Len is the number of distinct keys with a fold, or of pairs without one.
 func (c *Combiner) Len() int {
+	if c.batch != nil {
+		return c.table.Len() + len(c.batch.recs)
+	}
 	if c.fold == nil {
 		return len(c.raw)
 	}
@@ -332,6 +435,11 @@ func (c *Combiner) Len() int {
 func (c *Combiner) Runs(partitions int) ([][]schema.Pair, error) {
 	if partitions < 1 {
 		return nil, errors.New("combiner: partitions must be at least 1")
+	}
+	if c.batch != nil {
+		if err := c.absorbBatch(); err != nil {
+			return nil, err
+		}
 	}
 	if c.Spilled() {
 		return c.spilledRuns(partitions)
@@ -386,6 +494,9 @@ func (c *Combiner) spilledRuns(partitions int) ([][]schema.Pair, error) {
 // EncodeRuns returns the runs of [Combiner.Runs], encoded as results carry
 // them (see [schema.EncodeRun]), without building the pairs first.
 func (c *Combiner) EncodeRuns(partitions int) ([][]byte, error) {
+	if c.batch != nil && partitions >= 1 {
+		return c.encodeBatch(partitions), nil
+	}
 	if c.fold == nil || c.Spilled() {
 		runs, err := c.Runs(partitions)
 		if err != nil {
@@ -416,6 +527,29 @@ func (c *Combiner) EncodeRuns(partitions int) ([][]byte, error) {
 		out[part] = b
 	}
 	return out, nil
+}
+
+// encodeBatch is EncodeRuns of a combiner that holds only a batch.
+func (c *Combiner) encodeBatch(partitions int) [][]byte {
+	b := c.batch
+	out := make([][]byte, partitions)
+	var val []byte
+	for part, idx := range b.partitions(partitions) {
+		buf := make([]byte, 0, len(b.arena)/partitions+len(idx)*8+8)
+		buf = schema.AppendRunHeader(buf, len(idx))
+		for _, i := range idx {
+			r := &b.recs[i]
+			val = fold.AppendIntPartial(c.fold, val[:0], r.count)
+			if r.n <= 0xff {
+				buf = b.appendKey(append(buf, 0xc4, byte(r.n)), r) // as AppendRunItem
+			} else {
+				buf = schema.AppendRunItem(buf, b.key(r))
+			}
+			buf = schema.AppendRunItem(buf, val)
+		}
+		out[part] = buf
+	}
+	return out
 }
 
 // clip shortens a key or value quoted in an error message.

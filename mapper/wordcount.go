@@ -66,8 +66,9 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 	chunk = chunk[:len(chunk):len(chunk)]
 	table := newWordTable(len(chunk))
 	var wc wordCounter = table
-	// A combiner that sums may take the words straight into its table once
-	// the chunk turns out to hold mostly distinct words (ids, not prose),
+	// A combiner that sums may take the words straight (into its table,
+	// or, with the default key order, sorted: see sortCounter) once the
+	// chunk turns out to hold mostly distinct words (ids, not prose),
 	// rather than count them twice.
 	sum, _ := emit.(*Combiner)
 	if sum != nil && sum.fold != fold.Sum {
@@ -89,6 +90,7 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 			table.slots, table.shift = make([]wordSlot, slots), 64-uint(bits.Len(uint(slots))-1)
 		}
 	}
+	i := 0 // the scan's position in chunk
 	// overflow moves the counts of a full table to the combiner, which
 	// keeps room for the table meanwhile.
 	overflow := func() error {
@@ -103,10 +105,25 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 		switchAt = -1
 		return nil
 	}
+	if sum != nil && sum.keys.Default() {
+		// Mostly distinct words are counted by sorting (see sortCounter),
+		// which takes the word table's counts first.
+		overflow = func() error {
+			// Sized for the words of the rest of the chunk, at the rate
+			// met so far.
+			rest := len(chunk) - i
+			words := table.used + int(float64(table.adds)*float64(rest)/float64(max(i, 1))*1.05)
+			sc := newSortCounter(sum, sum.cfg.Limit/2, words, len(table.arena)+rest)
+			sc.takeWords(table)
+			table.full = false
+			wc = sc
+			switchAt = -1
+			return sc.err
+		}
+	}
 	scratch := make([]byte, 0, 64)
 	n := len(chunk)
 	nextCheck := 0
-	i := 0
 	for i < n {
 		c := chunk[i]
 		cls := byteClass[c]
@@ -122,10 +139,9 @@ func Wordcount(ctx context.Context, chunk []byte, emit Emitter) error {
 			if switchAt >= 0 && i >= switchAt {
 				switchAt = -1
 				if 2*table.used > table.adds { // mostly distinct words
-					if err := table.emit(emit); err != nil {
+					if err := overflow(); err != nil {
 						return err
 					}
-					wc = &sumCounter{c: sum}
 				}
 			} else if switchAt >= 0 {
 				nextCheck = min(nextCheck, switchAt)

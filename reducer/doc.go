@@ -52,6 +52,17 @@
 // Merging sorted runs costs O(n log k) comparisons of neighbouring keys
 // where hashing each of n keys once into a large table costs a cache miss.
 //
+// A partition that has more than one core to itself at Commit
+// (KeyedConfig.Parallel over the number of partitions) and runs of a few
+// MiB or more splits its final merge by key ranges: the runs are scanned
+// once in parallel (their encoding, count and key order checked, every
+// 512th key marked with its offset), the marks and the table's keys give
+// the bounds of twice as many ranges as cores, and each range is merged
+// by its own goroutine from the last mark before its first key, the
+// sources in the one merge's order. Range 0 writes the part file, the
+// others a file each in the work folder, appended to the part file in
+// order: the part file is the same bytes as one merge writes.
+//
 // Exactly-once holds because a spilled or kept run is only ever a
 // rearrangement of results this process merged: the lane spills what it
 // folded, or keeps a result's run, each (task, partition) result having

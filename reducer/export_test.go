@@ -7,3 +7,7 @@ func SetKeep(s *KeyedSink, after int64, max int) { s.keepAfter, s.keepMax = afte
 // Crash stops s's lanes, once they have merged what they were handed,
 // and leaves its files as a process killed there would.
 func Crash(s *KeyedSink) { s.stopLanes() }
+
+// SetRangeMin splits the final merge of a partition whose runs hold at
+// least min bytes by key ranges, so that small tests reach it.
+func SetRangeMin(s *KeyedSink, min int64) { s.rangeMin = min }

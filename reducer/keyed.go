@@ -135,6 +135,10 @@ type KeyedSink struct {
 	// keepAfter and keepMax: see the constants of the same names.
 	keepAfter int64
 	keepMax   int
+	// rangeMin is the least bytes of runs a partition's final merge is
+	// split by key ranges for (see writeRanges); rangeMinBytes but in
+	// tests.
+	rangeMin int64
 
 	// Resuming (see resume.go): what each partition's table holds since
 	// its last spill, owned by its lane, and the runs taken over from the
@@ -223,7 +227,7 @@ func NewKeyedSink(cfg KeyedConfig) (*KeyedSink, error) {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output directory next to %s: %w", cfg.Dir, err)
 	}
-	s := &KeyedSink{cfg: cfg, tmp: tmp, parts: make(map[uint64]int), keepAfter: keepAfter, keepMax: keepMax}
+	s := &KeyedSink{cfg: cfg, tmp: tmp, parts: make(map[uint64]int), keepAfter: keepAfter, keepMax: keepMax, rangeMin: rangeMinBytes}
 	if cfg.Fold != nil {
 		s.tables = make([]*fold.Table, cfg.Partitions)
 		for i := range s.tables {
@@ -639,7 +643,16 @@ func (s *KeyedSink) writeFolded(ctx context.Context, f *os.File, p int) error {
 				return err
 			}
 		}
-	} else {
+	} else if workers := s.cfg.Parallel / s.cfg.Partitions; workers > 1 {
+		done, err := s.writeRanges(ctx, f, w, p, idx, workers)
+		if done {
+			s.spills[p] = nil // consumed
+			s.dropKept(p)
+			s.tables[p] = nil
+			return err
+		}
+	}
+	if len(s.spills[p]) > 0 || len(s.kept[p]) > 0 {
 		err := s.withKept(p, func(kept []runfile.Source) error {
 			extra := append(kept, runfile.NewTableSource(t, idx))
 			return runfile.MergeFilesBy(ctx, s.spills[p], extra, s.cfg.WorkDir, s.cfg.FanIn, s.cfg.Sync, s.cfg.Fold, true, s.cfg.Keys.Comparer(), write)

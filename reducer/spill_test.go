@@ -170,10 +170,14 @@ func TestKeyedSinkKeptRunsMatchHashed(t *testing.T) {
 					keepAfter int64
 					memory    int64
 					fanIn     int
+					parallel  int // > 1: the final merge split by key ranges
 				}{
-					{"hashed", 1 << 40, 0, 0},
-					{"kept", 1, 0, 0},
-					{"kept, spilling, fan-in 2", 1, 48 << 10, 2},
+					{"hashed", 1 << 40, 0, 0, 1},
+					{"kept", 1, 0, 0, 1},
+					{"kept, spilling, fan-in 2", 1, 48 << 10, 2, 1},
+					{"kept, merged in key ranges", 1, 0, 0, 4},
+					{"kept, spilling, merged in key ranges", 1, 48 << 10, 64, 3},
+					{"hashed, spilling, merged in key ranges", 1 << 40, 48 << 10, 64, 2},
 				} {
 					parent := t.TempDir()
 					dir := filepath.Join(parent, "out")
@@ -181,12 +185,15 @@ func TestKeyedSinkKeptRunsMatchHashed(t *testing.T) {
 					newSink := func() *reducer.KeyedSink {
 						s, err := reducer.NewKeyedSink(reducer.KeyedConfig{
 							Dir: dir, Job: "keepjob", Partitions: parts, Fold: f,
-							WorkDir: work, Memory: tc.memory, FanIn: tc.fanIn,
+							WorkDir: work, Memory: tc.memory, FanIn: tc.fanIn, Parallel: tc.parallel * parts,
 						})
 						if err != nil {
 							t.Fatal(err)
 						}
 						reducer.SetKeep(s, tc.keepAfter, 4)
+						if tc.parallel > 1 {
+							reducer.SetRangeMin(s, 0)
+						}
 						return s
 					}
 					merge := func(s *reducer.KeyedSink) {

@@ -3,6 +3,7 @@ package runfile
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,9 @@ type cursor struct {
 	n          int // the source's position, which orders equal keys
 	key, value []byte
 	cmp        func(a, b []byte) int // the key order; nil: bytewise
+	// pre is key's first 8 bytes, big-endian, zero-padded: with the
+	// bytewise order, keys whose pre differ compare as their pre do.
+	pre uint64
 }
 
 // Compare is the default order of keys in runs and merges: bytewise. A
@@ -146,7 +150,20 @@ func (c *cursor) next() (bool, error) {
 		return false, err
 	}
 	c.key, c.value = k, v
+	if c.cmp == nil {
+		c.pre = prefix(k)
+	}
 	return true, nil
+}
+
+// prefix is k's first 8 bytes, big-endian, zero-padded.
+func prefix(k []byte) uint64 {
+	if len(k) >= 8 {
+		return binary.BigEndian.Uint64(k)
+	}
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // down restores the heap order below i.
@@ -171,6 +188,9 @@ func down(h []*cursor, i int) {
 
 // less orders cursors by key, then by source.
 func less(a, b *cursor) bool {
+	if a.cmp == nil && a.pre != b.pre {
+		return a.pre < b.pre
+	}
 	if c := a.compare(a.key, b.key); c != 0 {
 		return c < 0
 	}

@@ -13,6 +13,9 @@ import (
 // magic starts every run file.
 const magic = "jetmr-run\x01"
 
+// Magic starts every run file: a reader of runs from an offset checks it.
+const Magic = magic
+
 // ErrCorrupt means a run file is not one this package wrote in full.
 var ErrCorrupt = errors.New("corrupt run file")
 
