@@ -67,11 +67,17 @@ func Discard(ctx context.Context, cfg broker.Config, id string) (int64, error) {
 		defer b.Close()
 		return discardIn(ctx, b, id)
 	}
-	// The job's own store: its record says where its staged output is,
+	// The job's own store: the records of the jobs in it (the job, or
+	// the stages of the pipeline id) say where their staged outputs are,
 	// then the folder goes.
 	freed := dirSize(dir)
-	if rec, err := record(ctx, b, id); err == nil {
-		freed += removeLeftovers(rec, "")
+	jobs, err := Jobs(ctx, b)
+	if err != nil {
+		b.Close()
+		return 0, err
+	}
+	for _, st := range jobs {
+		freed += removeLeftovers(st.Record, "")
 	}
 	if err := b.Close(); err != nil {
 		return 0, fmt.Errorf("closing store %s: %w", dir, err)

@@ -156,6 +156,7 @@ func (s *session) newEachSink() (reducer.Sink, error) {
 	}
 	if len(s.cfg.Join) > 0 {
 		cfg.JoinPath = filepath.Join(os.TempDir(), "jetmr-join-"+s.record.ID+".jsonl")
+		cfg.Join = s.runJoin // before the output is published: a failed join fails the job
 	}
 	sink, err := reducer.NewEachSink(cfg)
 	if err != nil {
@@ -165,11 +166,14 @@ func (s *session) newEachSink() (reducer.Sink, error) {
 	return sink, nil
 }
 
-// runJoin runs the --join command once every item succeeded: the join
-// file replaces {} in it, or, without {}, is its stdin. Its stdout goes
-// where the items' output went when that is a stream, else to Stdout; its
-// stderr to the process's stderr. The join file is removed when the
-// command succeeds and kept, named in the error, when it fails.
+// runJoin runs the --join command once every item succeeded, before the
+// output file is published: the join file replaces {} in it, or, without
+// {}, is its stdin. Its stdout goes where the items' output went when that
+// is a stream, else to Stdout; its stderr to the process's stderr. The
+// join file is removed when the command succeeds and kept, named in the
+// error, when it fails. A failed join fails the job, which keeps its state:
+// a resume runs the join again. Stopping the job stops the join, and the
+// error wraps ctx's.
 func (s *session) runJoin(ctx context.Context) error {
 	t, err := command.ParseTemplate(s.cfg.Join)
 	if err != nil {
@@ -192,6 +196,9 @@ func (s *session) runJoin(ctx context.Context) error {
 	// Through package command, like every user command: in its own process
 	// group, so that stopping the job kills the join and its children.
 	if err := command.RunTee(ctx, argv, stdin, stdout, os.Stderr); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %s: stopped: %w", ErrJoinFailed, strings.Join(argv, " "), ctx.Err())
+		}
 		return fmt.Errorf("%w: %s: %w; its input is kept in %s", ErrJoinFailed, strings.Join(argv, " "), err, s.joinPath)
 	}
 	os.Remove(s.joinPath)

@@ -34,6 +34,11 @@ var (
 	// it without running anything again, even for a job that read
 	// standard input. Its errors are an [*UploadError].
 	ErrUploadFailed = errors.New("upload failed")
+	// ErrCommandChanged means a --retry-failed resume changed a command of
+	// a job that has tasks left that never ran: they would run under the
+	// new command next to those the old one finished. Its errors match
+	// ErrBadInput too.
+	ErrCommandChanged = errors.New("the command changed while tasks are left to run")
 )
 
 // UploadError is the failure to upload the output of a job that

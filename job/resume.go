@@ -38,6 +38,9 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 	if err := s.compare(old); err != nil {
 		return false, err
 	}
+	if err := s.checkChangedCommand(ctx, old); err != nil {
+		return false, err
+	}
 	next := old
 	next.Retries, next.TimeoutNanos = s.record.Retries, s.record.TimeoutNanos
 	next.Speculative = s.record.Speculative // a setting of this run, like its retries
@@ -157,6 +160,91 @@ func (s *session) compare(old schema.JobRecord) error {
 			Msg: fmt.Sprintf("job %s wrote to stdout, which cannot be resumed: run it again without Config.Resume (use Config.Output to make a pipe job resumable)", old.ID)}
 	}
 	return nil
+}
+
+// changedCommands names the commands a --retry-failed resume changes:
+// those of the job's tasks and its reducer.
+func changedCommands(old, cur schema.JobRecord) []string {
+	var changed []string
+	add := func(what, was, now string) {
+		if was != now {
+			changed = append(changed, fmt.Sprintf("%s was %s, now %s", what, was, now))
+		}
+	}
+	add("--sql", old.SQL, cur.SQL)
+	add("the command", quoteArgv(old.Command), quoteArgv(cur.Command))
+	add("--map", old.Map+quoteArgv(old.MapCommand), cur.Map+quoteArgv(cur.MapCommand))
+	add("the built-in", old.Builtin, cur.Builtin)
+	add("--reduce", old.Reduce+quoteArgv(old.ReduceCommand), cur.Reduce+quoteArgv(cur.ReduceCommand))
+	add("--combiner", describeArgv(old.CombineCommand), describeArgv(cur.CombineCommand))
+	return changed
+}
+
+// checkChangedCommand refuses a --retry-failed resume that changes a
+// command while tasks of the job have not run yet: the new command may run
+// its failed tasks again, but tasks that never ran would run under it next
+// to those the old command finished, mixing two commands in one output.
+func (s *session) checkChangedCommand(ctx context.Context, old schema.JobRecord) error {
+	changed := changedCommands(old, s.record)
+	if !s.cfg.RetryFailed || len(changed) == 0 || old.State == schema.StateDone || old.State == schema.StateCommitting {
+		return nil
+	}
+	left, err := s.tasksLeft(ctx, old)
+	if err != nil || left == "" {
+		return err
+	}
+	return &CommandChangedError{Job: old.ID, Changes: changed, Left: left}
+}
+
+// CommandChangedError refuses a --retry-failed resume that changes a
+// command while tasks are left to run. It matches [ErrCommandChanged] and
+// [ErrBadInput].
+type CommandChangedError struct {
+	Job string
+	// Changes names each command changed, as it was and is now.
+	Changes []string
+	// Left says which tasks have not run.
+	Left string
+}
+
+func (e *CommandChangedError) Error() string {
+	return fmt.Sprintf("cannot resume job %s: %s; %s, and running them with the new command would mix the output of two commands. "+
+		"--retry-failed may change the command only to run failed tasks again: finish the job with its own command (resume it without changing the command), "+
+		"or drop it and run the new command afresh (or under another --job):\n  jetmr discard %s", e.Job, e.Reason(), e.Left, e.Job)
+}
+
+// Reason names the change, without a way out.
+func (e *CommandChangedError) Reason() string {
+	return fmt.Sprintf("%v: %s", ErrCommandChanged, strings.Join(e.Changes, "; "))
+}
+
+// Is reports whether target is ErrCommandChanged or ErrBadInput.
+func (e *CommandChangedError) Is(target error) bool {
+	return target == ErrCommandChanged || target == ErrBadInput
+}
+
+// tasksLeft says which tasks of job old have neither succeeded nor
+// failed while others succeeded, or returns "" when every task did one or
+// the other, or none succeeded: then no output of the old command would
+// be mixed with the new one's.
+func (s *session) tasksLeft(ctx context.Context, old schema.JobRecord) (string, error) {
+	split, err := s.loadSplit(ctx)
+	if err != nil {
+		return "", err
+	}
+	c, err := completedTasks(ctx, s.b.JS, old)
+	if err != nil {
+		return "", err
+	}
+	done, failed := c.done, c.failed
+	if !split.Done && len(done) > 0 {
+		return fmt.Sprintf("its input is not all split into tasks yet, and %d tasks ran with the old command", len(done)), nil
+	}
+	ran := uint64(len(done) + len(failed))
+	if ran >= split.Published || len(done) == 0 {
+		return "", nil // no task is left, or none has output of the old command
+	}
+	return fmt.Sprintf("%d of its %d tasks have not run, %d ran with the old command", split.Published-ran, split.Published, len(done)), nil
 }
 
 // inputsChanged refuses the resume of a job whose input files changed
@@ -331,4 +419,40 @@ func describeArgv(argv []string) string {
 		return "none"
 	}
 	return quoteArgv(argv)
+}
+
+// CheckResume checks, before anything runs, that a Run of cfg (with
+// cfg.Resume) on b would continue its job: that the job exists with the
+// same inputs and settings, and that a --retry-failed changing a command
+// leaves no task to run under the new one. It changes nothing. A pipeline
+// checks its stages so before it runs any; Run checks again.
+func CheckResume(ctx context.Context, b *broker.Broker, cfg Config) error {
+	p, err := validate(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	jobs, err := b.Jobs(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
+	}
+	s := &session{plan: p, b: b, jobs: jobs}
+	entry, err := jobs.Get(ctx, s.record.ID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil // it runs from the start
+	}
+	if err != nil {
+		return fmt.Errorf("%w: loading job %s: %w", broker.ErrUnreachable, s.record.ID, err)
+	}
+	old, err := schema.DecodeJobRecord(entry.Value())
+	if err != nil {
+		return fmt.Errorf("loading job %s: %w", s.record.ID, err)
+	}
+	if old.State == schema.StateDone {
+		return nil
+	}
+	if err := s.compare(old); err != nil {
+		return err
+	}
+	return s.checkChangedCommand(ctx, old)
 }

@@ -196,6 +196,15 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		Int64("chunk_size", p.record.ChunkSize).Int("slots", p.cfg.Slots).Bool("resume", p.cfg.Resume).Msg("job starting")
 
 	stats, runErr := s.execute(ctx, sink, start)
+	if runErr != nil && ctx.Err() != nil && !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, ErrHalted) {
+		// A command stopped with the job (the reducer's, killed when ctx
+		// ended) failed because the job stopped: the job is stopped, not
+		// failed, and a resume runs it again.
+		runErr = fmt.Errorf("%w: %w", runErr, context.Cause(ctx))
+		if !errors.Is(runErr, context.Canceled) {
+			runErr = fmt.Errorf("%w (%w)", runErr, ctx.Err())
+		}
+	}
 	if runErr == nil && stats != nil && len(stats.Dead) == 0 && len(stats.Skipped) > 0 {
 		// Tasks complete in any order; their indexes follow the input.
 		slices.SortStableFunc(stats.Skipped, func(a, b report.BadRecord) int {
@@ -237,9 +246,6 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	report := s.report(stats)
 	if len(stats.Dead) > 0 {
 		return report, s.tasksFailed(stats)
-	}
-	if endErr == nil && s.joinPath != "" {
-		endErr = s.runJoin(ctx)
 	}
 	return report, endErr
 }

@@ -84,7 +84,7 @@ var optionKeys = map[string]string{
 	"Config.Output":          "output",
 	"Config.Broker.StoreDir": "--store",
 	"Config.SkipBadRecords":  "skip_bad_records",
-	"Config.Rejects":         "skip_bad_records",
+	"Config.Rejects":         "the rejects file (OUTPUT.rejected)",
 }
 
 // Is reports whether target is ErrStageFailed or job.ErrTasksFailed.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 	"go.yaml.in/yaml/v3"
@@ -136,12 +137,24 @@ func (e *EachSpec) check(p *parser, at func(string) *yaml.Node, n *yaml.Node, wh
 	return nil
 }
 
-func (e *EachSpec) configure(_ *run, cfg *job.Config) error { return eachConfig(e, cfg) }
+func (e *EachSpec) configure(r *run, cfg *job.Config) error {
+	spec := *e
+	if spec.ItemsFile != "" {
+		spec.ItemsFile = r.inputs([]string{spec.ItemsFile})[0] // stage:NAME is that stage's output
+	}
+	return eachConfig(&spec, cfg)
+}
 
 func (*EachSpec) runsCommand(*mapper.Registry) bool { return true }
 
-func (e *EachSpec) work(*Plan, *StagePlan) float64 {
+func (e *EachSpec) work(p *Plan, _ *StagePlan) float64 {
 	if e.ItemsFile != "" {
+		if name, ok := strings.CutPrefix(e.ItemsFile, StageRef); ok {
+			if up := p.byName[name]; up != nil && up.Output() != "" {
+				return float64(countLines(up.Output()))
+			}
+			return 0 // written by that stage: not known before it ran
+		}
 		return float64(countLines(e.ItemsFile))
 	}
 	return float64(len(e.Items))

@@ -188,7 +188,40 @@ func (r *run) preflight(ctx context.Context) (done []string, err error) {
 	if r.o.Resume && found == 0 {
 		return nil, errs.BadInput("", "there is no pipeline %s to resume in this store: check --job and --store (and --nats)", r.o.ID)
 	}
+	if err := r.checkResumes(ctx, done); err != nil {
+		return nil, err
+	}
 	return done, r.checkOutputs()
+}
+
+// checkResumes refuses, before any stage runs, a resume of a stage that
+// its job would refuse: the stage's inputs or options changed, or
+// --retry-failed changes its command while tasks of it are left to run.
+func (r *run) checkResumes(ctx context.Context, done []string) error {
+	var all []error
+	for _, s := range r.p.Stages {
+		if r.state[s.Name] != StateResumable || slices.Contains(done, s.Name) {
+			continue
+		}
+		id := jobID(r.o.ID, s.Name)
+		cfg, err := r.config(s, id, 1, true)
+		if err == nil {
+			err = job.CheckResume(ctx, r.o.Broker, cfg)
+		}
+		var changed *job.CommandChangedError
+		switch {
+		case err == nil:
+		case errors.As(err, &changed):
+			all = append(all, errs.BadInput("", "stage %s: cannot resume job %s: %s; %s, and running them with the new command would mix the output of two commands: "+
+				"put the stage's command back in %s to finish the stage, or run the pipeline afresh under another --job",
+				s.Name, id, errs.Translate(changed.Reason(), optionKeys), changed.Left, r.p.File.Path))
+		case errors.Is(err, job.ErrBadInput):
+			all = append(all, errs.BadInput("", "stage %s: %s", s.Name, errs.Translate(err.Error(), optionKeys)))
+		default:
+			return fmt.Errorf("stage %s: %w", s.Name, err)
+		}
+	}
+	return joinErrors(all)
 }
 
 // forget deletes job id of an earlier run (its record, checkpoints and
@@ -227,8 +260,21 @@ func (r *run) checkOutputs() error {
 			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
 				"stage %s: output %s already exists: remove it, or add --force to replace it", s.Name, out)})
 		}
+		if s.Options().SkipBadRecords <= 0 || !s.Kind.Traits().Bisect {
+			continue
+		}
+		// The records skip_bad_records leaves out go next to the output.
+		if rejects := out + job.RejectsSuffix; exists(rejects) {
+			errs = append(errs, &Error{File: r.p.File.Path, Line: s.line(string(s.Kind) + ".output"), Msg: fmt.Sprintf(
+				"stage %s: %s, which receives the records skip_bad_records leaves out, already exists: remove it, or add --force to replace it", s.Name, rejects)})
+		}
 	}
 	return joinErrors(errs)
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // loop starts ready stages while slots are free and collects their
@@ -386,7 +432,7 @@ func (r *run) finish(res stageResult, state string) {
 	if !res.end.IsZero() {
 		sr.Seconds = res.end.Sub(res.start).Seconds()
 	}
-	if res.err != nil && state != StateAlreadyDone {
+	if res.err != nil && state != StateAlreadyDone && state != StateStopped { // stopped says it all
 		sr.Error = failure(res.err)
 	}
 	r.report.Stages = append(r.report.Stages, sr)

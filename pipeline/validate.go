@@ -32,12 +32,15 @@ func validate(f *File) error {
 				errs, refsOK = append(errs, err), false
 			}
 		}
-		for _, in := range s.Inputs() {
+		refs, field := s.Inputs(), string(s.Kind)+".input"
+		if s.Each != nil && s.Each.ItemsFile != "" {
+			refs, field = []string{s.Each.ItemsFile}, "each.items_file"
+		}
+		for _, in := range refs {
 			name, ok := strings.CutPrefix(in, StageRef)
 			if !ok {
 				continue
 			}
-			field := string(s.Kind) + ".input"
 			if err := checkRef(f, s, byName, name, field); err != nil {
 				errs, refsOK = append(errs, err), false
 				continue

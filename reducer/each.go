@@ -30,6 +30,10 @@ type EachConfig struct {
 	// merged: one JSON object per line per item, in item order (see
 	// [JoinRecord]).
 	JoinPath string
+	// Join, when set with JoinPath, runs once the join file is written,
+	// before the output file is renamed into place: when it fails the
+	// file is not published, and Commit returns its error.
+	Join func(ctx context.Context) error
 	// Sync fsyncs the output before it is renamed into place.
 	Sync bool
 }
@@ -197,6 +201,9 @@ func (s *EachSink) Commit(ctx context.Context, failed bool) error {
 	var err error
 	if s.join != nil && !failed {
 		err = s.join.finish()
+		if err == nil && s.cfg.Join != nil {
+			err = s.cfg.Join(ctx)
+		}
 	}
 	if s.file == nil {
 		s.close()

@@ -276,8 +276,16 @@ func (r *Report) Summary() string {
 	case r.Failed > 0:
 		fmt.Fprintf(&b, " (%d failed)", r.Failed)
 	}
-	fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %d%%, utilization %d%%; ",
-		fmtDur(r.WallSeconds), r.Slots, r.Speedup, percent(r.Efficiency), percent(r.Utilization))
+	switch {
+	case r.Slots == 0 && r.Committed > 0:
+		// A resume that found every task done ran none: it has no speedup.
+		fmt.Fprintf(&b, " in %s; ", fmtDur(r.WallSeconds))
+	case r.Slots == 0:
+		fmt.Fprintf(&b, " in %s, no task run; ", fmtDur(r.WallSeconds))
+	default:
+		fmt.Fprintf(&b, " in %s on %d slots: speedup %.2fx, efficiency %d%%, utilization %d%%; ",
+			fmtDur(r.WallSeconds), r.Slots, r.Speedup, percent(r.Efficiency), percent(r.Utilization))
+	}
 	if r.Kind.Traits().Rows {
 		fmt.Fprintf(&b, "%d rows", r.Rows)
 		if r.BatchesSplit > 0 {

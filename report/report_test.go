@@ -144,3 +144,22 @@ func TestFormatCountersQuotes(t *testing.T) {
 		t.Errorf("two counters: %s", got)
 	}
 }
+
+// TestSummaryOfRunWithoutTasks: a run that ran no task (a resume that
+// found every task committed) claims no slots, speedup or efficiency.
+func TestSummaryOfRunWithoutTasks(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		r    report.Report
+		want string
+	}{
+		{"every task committed", report.Report{Job: "j", Kind: schema.KindMapReduce, Tasks: 3, Committed: 3, WallSeconds: 1}, "jetmr: job j: 3 tasks (3 already committed, 0 run now) in 1s; "},
+		{"no task", report.Report{Job: "j", Kind: schema.KindPipe, WallSeconds: 1}, "jetmr: job j: 0 tasks in 1s, no task run; "},
+	} {
+		s := tt.r.Summary()
+		if !strings.HasPrefix(s, tt.want) || strings.Contains(s, "slots") || strings.Contains(s, "speedup") {
+			t.Errorf("%s: summary %q, want it to start %q and name no slots or speedup", tt.name, s, tt.want)
+		}
+	}
+}

@@ -277,6 +277,8 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		err = fmt.Errorf("%w%s", err, failedHint(cfg, report))
 	case uploadFailed:
 		err = fmt.Errorf("%w%s", err, uploadHint(cfg))
+	case kept && errors.Is(err, job.ErrJoinFailed):
+		err = fmt.Errorf("%w%s", err, joinFailedHint(cfg))
 	case kept && (errors.As(err, new(*schema.TaskError)) || errors.Is(err, reducer.ErrPartitionFailed)):
 		err = fmt.Errorf("%w%s", err, reduceFailedHint(cfg))
 	}

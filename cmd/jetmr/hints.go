@@ -193,13 +193,28 @@ func uploadHint(cfg job.Config) string {
 
 // reduceFailedHint says how to run job cfg again once the reducer command
 // that failed it is fixed: its tasks are done, so a resume runs the
-// reduce alone.
+// reduce alone, and --retry-failed lets --reduce change.
 func reduceFailedHint(cfg job.Config) string {
 	if why := unresumable(cfg); why != "" {
 		return "; " + why
 	}
+	cmd, note := resumeHint(cfg.ID, "--retry-failed")
+	return fmt.Sprintf("\n%s%s%s", reduceAgainIntro, cmd, note)
+}
+
+// reduceAgainIntro introduces the command that runs a failed reduce
+// again.
+const reduceAgainIntro = "run the reduce again, once the reducer is fixed (in its script, or a new --reduce), with:\n  "
+
+// joinFailedHint says how to run the --join command of each job cfg
+// again once it is fixed: every item succeeded, so a resume runs the
+// join alone, with the --join given then.
+func joinFailedHint(cfg job.Config) string {
+	if why := unresumable(cfg); why != "" {
+		return "; " + why
+	}
 	cmd, note := resumeHint(cfg.ID, "")
-	return fmt.Sprintf("\nrun the reduce again, once the reducer is fixed, with:\n  %s%s", cmd, note)
+	return fmt.Sprintf("\nrun the join again, once it is fixed (--join may change), with:\n  %s%s", cmd, note)
 }
 
 // skipNeeded counts the bad records a run found: those it skipped and
@@ -268,7 +283,7 @@ const maxStderrLines = 20
 // command's: its last lines, at most maxStderrLines.
 func printStderrTail(w io.Writer, err error) {
 	var te *schema.TaskError
-	if !errors.As(err, &te) {
+	if !errors.As(err, &te) || errors.Is(err, job.ErrJoinFailed) { // the join's stderr is the process's
 		return
 	}
 	lines := strings.Split(strings.TrimSpace(te.StderrTail), "\n")

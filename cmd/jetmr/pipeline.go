@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -139,7 +140,9 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if err != nil {
 		return errors.Join(err, w.close())
 	}
-	bcfg, err := job.OwnStore(f.brokerConfig(log), f.jobID, f.resume)
+	given := f.brokerConfig(log)
+	bcfg, err := job.OwnStore(given, f.jobID, f.resume)
+	ownStore := bcfg.StoreDir != given.StoreDir
 	if err != nil {
 		return errors.Join(err, w.close())
 	}
@@ -148,9 +151,13 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		return errors.Join(err, w.close())
 	}
 	defer b.Close()
-	if !f.quiet {
-		fmt.Fprintf(stderr, "jetmr: pipeline %s\n", f.jobID)
-	}
+	// The pipeline ID is printed once a stage starts or is found done,
+	// not before a refusal.
+	announce := sync.OnceFunc(func() {
+		if !f.quiet {
+			fmt.Fprintf(stderr, "jetmr: pipeline %s\n", f.jobID)
+		}
+	})
 	opts := pipeline.Options{
 		ID: f.jobID, Broker: b, BrokerConfig: bcfg, Slots: slots, Resume: f.resume, RetryFailed: f.retryFail, Force: f.force,
 		LocalWorkers: local, Transport: f.transport,
@@ -158,9 +165,11 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	}
 	if !f.quiet {
 		opts.StageStarted = func(s *pipeline.StagePlan, id string, slots int) {
+			announce()
 			fmt.Fprintf(stderr, "jetmr: stage %s started: job %s on %d slot(s)\n", s.Name, id, slots)
 		}
 		opts.StageEnded = func(r pipeline.StageReport) {
+			announce()
 			fmt.Fprintf(stderr, "jetmr: stage %s %s in %.2fs\n", r.Name, r.State, r.Seconds)
 			if r.Report != nil {
 				for _, line := range r.Report.Warnings() {
@@ -183,6 +192,11 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if errors.Is(err, job.ErrTasksFailed) {
 		cmd, note := resumeHint(f.jobID, "--retry-failed")
 		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s%s", err, cmd, note)
+		if ownStore {
+			// Its own store holds the pipeline's stages alone: discarding
+			// the pipeline drops them all, and what they staged.
+			fmt.Fprintf(stderr, "jetmr: pipeline %s keeps its stages' state and staged outputs for --resume; drop them with:\n  jetmr discard %s\n", f.jobID, f.jobID)
+		}
 	}
 	return err
 }

@@ -239,8 +239,9 @@ stages:
 		return err == nil, p.Stderr.String()
 	})
 	p.Signal(syscall.SIGTERM)
-	if code := p.Wait(t, runTimeout); code != 130 || !strings.Contains(p.Stderr.String(), "--job nightly --resume") {
-		t.Fatalf("jetmr exited %d, want exit status 130 and the resume command; stderr:\n%s", code, p.Stderr)
+	if code := p.Wait(t, runTimeout); code != 130 || !strings.Contains(p.Stderr.String(), "--job nightly --resume") ||
+		strings.Contains(p.Stderr.String(), "context canceled") {
+		t.Fatalf("jetmr exited %d, want exit status 130 and the resume command, no context canceled; stderr:\n%s", code, p.Stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "second.txt")); !os.IsNotExist(err) {
 		t.Errorf("second.txt exists after an interrupted stage (%v)", err)

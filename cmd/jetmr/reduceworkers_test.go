@@ -211,7 +211,7 @@ func TestReduceOnWorkersFailedReducerHint(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "status 3") {
 		t.Fatalf("exit %d, want 1 naming the reducer's exit; stderr:\n%s", r.code, r.stderr)
 	}
-	hint := hintAfter(r.stderr, "run the reduce again, once the reducer is fixed, with:")
+	hint := hintAfter(r.stderr, "run the reduce again, once the reducer is fixed (in its script, or a new --reduce), with:")
 	if hint == "" {
 		t.Fatalf("no command to run the reduce again; stderr:\n%s", r.stderr)
 	}

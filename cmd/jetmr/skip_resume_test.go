@@ -109,7 +109,7 @@ func TestReducerFailureHintWorks(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "jetmr: job rj: 1 tasks") || !strings.Contains(r.stderr, "reducer broke") {
 		t.Fatalf("exit %d, want 1 with the summary and the reducer's stderr; stderr:\n%s", r.code, r.stderr)
 	}
-	line := hintAfter(r.stderr, "run the reduce again, once the reducer is fixed, with:")
+	line := hintAfter(r.stderr, "run the reduce again, once the reducer is fixed (in its script, or a new --reduce), with:")
 	if line == "" {
 		t.Fatalf("no command to run the reduce again:\n%s", r.stderr)
 	}

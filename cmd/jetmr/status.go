@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -61,10 +63,25 @@ NATS cannot be reached.`,
 				return usageErr("status reads --nats or --store, not both")
 			}
 			jobs, workers, err := statusOf(ctx, bc, args)
+			out := cmd.OutOrStdout()
+			if errors.Is(err, job.ErrUnknownJob) && bc.URL == "" && store == "" {
+				// A pipeline ID names no job: its stages are jobs ID-STAGE
+				// in the pipeline's own store.
+				if stages := pipelineStages(ctx, bc, args[0]); len(stages) > 0 {
+					if asJSON {
+						return printJSON(out, struct {
+							Pipeline string       `json:"pipeline"`
+							Jobs     []job.Status `json:"jobs"`
+						}{args[0], stages})
+					}
+					fmt.Fprintf(out, "pipeline %s: %d stage job(s); jetmr status ID-STAGE shows one\n", args[0], len(stages))
+					printJobs(out, stages)
+					return nil
+				}
+			}
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			switch {
 			case asJSON && len(args) == 1:
 				return printJSON(out, jobs[0])
@@ -88,6 +105,30 @@ NATS cannot be reached.`,
 	cmd.Flags().StringVar(&store, "store", "", "read this embedded store only (default: every job store under $XDG_STATE_HOME/jetmr)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the figures as JSON")
 	return cmd
+}
+
+// pipelineStages lists the stage jobs of pipeline id from its own store
+// under the default root, or none when id names no pipeline.
+func pipelineStages(ctx context.Context, bc broker.Config, id string) []job.Status {
+	dir, err := broker.DefaultJobStoreDir(id)
+	if err != nil {
+		return nil
+	}
+	if info, err := broker.InspectStore(dir); err != nil || !info.Exists {
+		return nil
+	}
+	bc.StoreDir = dir
+	jobs, err := job.LocalJobs(ctx, bc)
+	if err != nil {
+		return nil
+	}
+	var stages []job.Status
+	for _, st := range jobs {
+		if strings.HasPrefix(st.ID, id+"-") {
+			stages = append(stages, st)
+		}
+	}
+	return stages
 }
 
 // statusOf reads the jobs (one job with args) and, with --nats, the
@@ -258,6 +299,12 @@ func nextStep(st job.Status, where string) string {
 		flags, once = fmt.Sprintf("--resume --retry-failed --skip-bad-records %d", need),
 			fmt.Sprintf(" (the %d bad record(s) found so far; or once its failed tasks are fixed)", need)
 	}
+	if p := pipelineOf(st); p != "" {
+		// A stage is resumed with its pipeline, which skips the stages
+		// done; its own store holds the pipeline's stages alone.
+		return fmt.Sprintf("jetmr: job %s is stage %s of pipeline %s: continue the pipeline: run its jetmr pipeline command again with --job %s %s added%s, or drop it with:\n  jetmr discard %s",
+			st.ID, strings.TrimPrefix(st.ID, p+"-"), p, p, flags, once, p)
+	}
 	hint := fmt.Sprintf("jetmr: continue it: run the job's command again with --job %s %s added%s", st.ID, flags, once)
 	if where == "-" {
 		return hint
@@ -279,6 +326,23 @@ func skipFound(st job.Status) int {
 		return 0
 	}
 	return int(st.SkippedRecords) + refused
+}
+
+// pipelineOf is the pipeline whose stage job st is, when it ran in that
+// pipeline's own store under the default root (jobs/PIPELINE, holding
+// jobs PIPELINE-STAGE), or "".
+func pipelineOf(st job.Status) string {
+	if st.Store == "" || filepath.Base(filepath.Dir(st.Store)) != broker.JobsDir {
+		return ""
+	}
+	p := filepath.Base(st.Store)
+	if !strings.HasPrefix(st.ID, p+"-") {
+		return ""
+	}
+	if def, err := broker.DefaultJobStoreDir(p); err != nil || def != st.Store {
+		return ""
+	}
+	return p
 }
 
 // recordUnresumable says why a job recorded as r cannot be resumed, or ""
