@@ -634,7 +634,7 @@ func (p *plan) checkFilePath(setting, path string) (string, error) {
 	outInfo, statErr := os.Stat(out)
 	if statErr == nil && !outInfo.Mode().IsRegular() && !outInfo.IsDir() {
 		return "", badSetting(setting, "%s %s is a %s, and jetmr writes a new file and renames it over the path when the job completes, which would replace the %s: %s",
-			what, path, describeMode(outInfo.Mode()), describeMode(outInfo.Mode()), p.specialFix(setting, path))
+			what, path, splitter.DescribeMode(outInfo.Mode()), splitter.DescribeMode(outInfo.Mode()), p.specialFix(setting, path))
 	}
 	if err := p.checkOutsideInputs(setting, what, path, choose, out); err != nil {
 		return "", err
@@ -669,7 +669,7 @@ func CheckOutputPlace(kind schema.Kind, output string, inputs []string) error {
 	}
 	if fi, err := os.Stat(out); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
 		return badInput("output %s is a %s, and jetmr writes a new file and renames it over the path when the job completes, which would replace the %s: %s",
-			output, describeMode(fi.Mode()), describeMode(fi.Mode()), p.specialFix("", output))
+			output, splitter.DescribeMode(fi.Mode()), splitter.DescribeMode(fi.Mode()), p.specialFix("", output))
 	}
 	return p.checkOutsideInputs("", "output", output, "-o", out)
 }
@@ -751,23 +751,6 @@ func realPath(path string) string {
 		return r
 	}
 	return path
-}
-
-// describeMode names the type of a file that is neither regular nor a
-// directory.
-func describeMode(m os.FileMode) string {
-	switch {
-	case m&os.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	case m&os.ModeCharDevice != 0:
-		return "character device"
-	case m&os.ModeDevice != 0:
-		return "device"
-	default:
-		return "special file"
-	}
 }
 
 func (p *plan) resolveMap(spec string) (string, []string, error) {

@@ -126,7 +126,7 @@ func (r *resolver) add(p string) error {
 		return r.addDir(p)
 	default:
 		return badInput(nil, "input %q is not a regular file or directory (it is a %s): pass a file or directory",
-			p, describeMode(info.Mode()))
+			p, DescribeMode(info.Mode()))
 	}
 }
 
@@ -303,9 +303,9 @@ func causeText(err error) string {
 	return err.Error()
 }
 
-// describeMode names the type of a file that is neither regular nor a
-// directory.
-func describeMode(m fs.FileMode) string {
+// DescribeMode names, in messages, the type of a file that is neither
+// regular nor a directory.
+func DescribeMode(m fs.FileMode) string {
 	switch {
 	case m&fs.ModeNamedPipe != 0:
 		return "named pipe"
