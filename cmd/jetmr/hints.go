@@ -224,8 +224,15 @@ func skipNeeded(rep *report.Report) int {
 	if rep == nil {
 		return 0
 	}
+	return badRecordsFound(rep.DeadLetters, len(rep.Skipped))
+}
+
+// badRecordsFound counts skipped records and those of the dead letters
+// refused for going over --skip-bad-records, or returns 0 when none was
+// refused so: the --skip-bad-records a run again needs.
+func badRecordsFound(letters []report.DeadLetter, skipped int) int {
 	refused := 0
-	for _, d := range rep.DeadLetters {
+	for _, d := range letters {
 		if d.OverLimit {
 			refused += len(d.Records)
 		}
@@ -233,7 +240,7 @@ func skipNeeded(rep *report.Report) int {
 	if refused == 0 {
 		return 0
 	}
-	return len(rep.Skipped) + refused
+	return skipped + refused
 }
 
 // setSkipLimit sets the value of --skip-bad-records in a printed command

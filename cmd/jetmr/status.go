@@ -315,18 +315,7 @@ func nextStep(st job.Status, where string) string {
 // skipFound counts the bad records the job found, skipped or in the tasks
 // refused for holding more than its --skip-bad-records; 0 when no task was
 // refused so.
-func skipFound(st job.Status) int {
-	refused := 0
-	for _, d := range st.Failed {
-		if d.OverLimit {
-			refused += len(d.Records)
-		}
-	}
-	if refused == 0 {
-		return 0
-	}
-	return int(st.SkippedRecords) + refused
-}
+func skipFound(st job.Status) int { return badRecordsFound(st.Failed, int(st.SkippedRecords)) }
 
 // pipelineOf is the pipeline whose stage job st is, when it ran in that
 // pipeline's own store under the default root (jobs/PIPELINE, holding
