@@ -270,16 +270,26 @@ func (s *sqliteDB) keyOf(t target, v any, kind KeyKind) (Key, bool, error) {
 		t.key, t.table.String(), v, v, kind)
 }
 
-func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
+// lockWriter takes the database's one write lock for batch b, or returns
+// the BatchError of a read-only database or of ctx ending first.
+func (s *sqliteDB) lockWriter(ctx context.Context, b Batch) (release func(), err error) {
 	if s.readOnly {
-		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+		return nil, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
 	}
 	select {
 	case s.writer <- struct{}{}:
-		defer func() { <-s.writer }()
+		return func() { <-s.writer }, nil
 	case <-ctx.Done():
-		return Part{}, &BatchError{Batch: b, Op: "waiting for the write lock", Err: ctx.Err()}
+		return nil, &BatchError{Batch: b, Op: "waiting for the write lock", Err: ctx.Err()}
 	}
+}
+
+func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Duration) (Part, error) {
+	release, err := s.lockWriter(ctx, b)
+	if err != nil {
+		return Part{}, err
+	}
+	defer release()
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	fail := func(op string, err error) (Part, error) {
@@ -460,15 +470,11 @@ func (s *sqliteDB) NextKey(ctx context.Context, spec Spec, k, hi Key) (Key, bool
 }
 
 func (s *sqliteDB) SkipPart(ctx context.Context, spec Spec, b Batch) (Part, error) {
-	if s.readOnly {
-		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
+	release, err := s.lockWriter(ctx, b)
+	if err != nil {
+		return Part{}, err
 	}
-	select {
-	case s.writer <- struct{}{}:
-		defer func() { <-s.writer }()
-	case <-ctx.Done():
-		return Part{}, &BatchError{Batch: b, Op: "waiting for the write lock", Err: ctx.Err()}
-	}
+	defer release()
 	lo, _ := b.Lo.text()
 	res, err := s.db.ExecContext(ctx, sqliteSkip, spec.Job, lo, b.Hi.textOrNil(), skippedRows)
 	if err != nil {
