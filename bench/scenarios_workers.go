@@ -156,67 +156,35 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 	if err != nil {
 		return err
 	}
-	local := &Contender{Name: "wordcount: embedded, one process (default -j)", Jetmr: true}
-	s.Contenders = append(s.Contenders, local)
 	// sharedReduce is --transport shared with the partitions reduced on
 	// the workers (--reduce-on-workers).
 	transports := []string{"object", "shared", sharedReduce}
-	type key struct {
-		n  int
-		tr string
-	}
-	remote := map[key]*Contender{}
-	for _, n := range workerCounts {
-		for _, tr := range transports {
-			remote[key{n, tr}] = &Contender{Name: fmt.Sprintf("wordcount: %d worker processes of %d slot(s) each on loopback, --local-workers 0 --partitions %d %s",
-				n, workerSlots(n), n, strings.Join(transportArgs(tr), " ")), Jetmr: true}
-			s.Contenders = append(s.Contenders, remote[key{n, tr}])
-		}
-	}
-	var want map[string]int64
-	for rep := 1; rep <= b.n; rep++ {
-		out := b.fresh("wc-local")
-		res, report, err := b.runJetmr("mapreduce", "--map", "wordcount", "--reduce", "sum", "-i", in, "-o", out)
-		if err != nil {
-			return err
-		}
-		local.add(sampleOf(res, report))
-		if want, err = readParts(out); err != nil {
-			return err
-		}
-		os.RemoveAll(out)
-		progress("workers wordcount %d/%d embedded: %.3fs, %.2f CPU-s", rep, b.n, res.Wall.Seconds(), res.CPU.Seconds())
-		for _, n := range workerCounts {
-			for _, tr := range transports {
-				if err := jobOnWorkers(b, url, in, "wordcount", n, tr, rep, remote[key{n, tr}], want); err != nil {
-					return err
-				}
-			}
-		}
+	local, remote, err := runOnWorkers(b, s, url, in, "wordcount", transports)
+	if err != nil {
+		return err
 	}
 	s.Checks = append(s.Checks, "the word counts of the runs on workers equal the embedded run's")
 	s.Notes = append(s.Notes, "CPU is user + system time: the submitter's and each worker's from wait4, the NATS server's as the bench process's own during the run (it runs the server); "+
 		"wordcount: CPU-s per GiB shipped is, per GiB of input, the median over repetitions of the total CPU (submitter + workers + server) of the --transport object run minus that of the --transport shared run of the same repetition on as many workers, which ships no bytes; "+
 		"over embedded is the median total CPU of the run on workers minus the embedded run's, per GiB")
 	cpu := func(x Sample) float64 { return x.CPUSeconds }
-	total := func(x Sample) float64 { return x.CPUSeconds + x.WorkerCPUSeconds + x.ServerCPUSeconds }
 	gib := float64(size) / GiB
 	for _, n := range workerCounts {
 		for _, tr := range transports {
-			c, flags := remote[key{n, tr}], strings.Join(transportArgs(tr), " ")
+			c, flags := remote[workerRun{n, tr}], strings.Join(transportArgs(tr), " ")
 			var target *Target
 			if n == 2 {
 				target = &Target{Op: "<=", Value: workersVsLocalTarget}
 			}
 			s.metric(fmt.Sprintf("wordcount: %d workers %s / embedded (wall)", n, flags), c.MedianSeconds()/local.MedianSeconds(), "", target)
 			s.metric(fmt.Sprintf("wordcount: %d workers %s: CPU-s per GiB over embedded", n, flags),
-				(median(c.Samples, total)-median(local.Samples, cpu))/gib, "CPU-s/GiB", nil)
+				(median(c.Samples, totalCPU)-median(local.Samples, cpu))/gib, "CPU-s/GiB", nil)
 			var shareTarget *Target
 			if n == 4 {
 				shareTarget = &Target{Op: "<=", Value: submitterShareTarget}
 			}
 			s.metric(fmt.Sprintf("wordcount: %d workers %s: submitter CPU / all CPU", n, flags),
-				median(c.Samples, func(x Sample) float64 { return x.CPUSeconds / total(x) }), "", shareTarget)
+				median(c.Samples, func(x Sample) float64 { return x.CPUSeconds / totalCPU(x) }), "", shareTarget)
 			for _, part := range []struct {
 				name string
 				f    func(Sample) float64
@@ -225,10 +193,61 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 			}
 		}
 		s.metric(fmt.Sprintf("wordcount: %d workers: CPU-s per GiB shipped (object - shared)", n),
-			pairedDiff(remote[key{n, "object"}].Samples, remote[key{n, "shared"}].Samples, total)/gib, "CPU-s/GiB",
+			pairedDiff(remote[workerRun{n, "object"}].Samples, remote[workerRun{n, "shared"}].Samples, totalCPU)/gib, "CPU-s/GiB",
 			&Target{Op: "<=", Value: shipCPUTarget})
 	}
 	return runLinesWorkers(b, s, url, in, size)
+}
+
+// workerRun names a run on workers: how many, and the transport.
+type workerRun struct {
+	n  int
+	tr string
+}
+
+// totalCPU is a sample's CPU: the submitter's, the workers' and the
+// server's.
+func totalCPU(x Sample) float64 { return x.CPUSeconds + x.WorkerCPUSeconds + x.ServerCPUSeconds }
+
+// runOnWorkers runs, b.n times, mapreduce with the built-in map function
+// mapFn and the sum reduce over in embedded, then on each count of worker
+// processes with each of transports, checking the workers' counts
+// against the embedded run's. It adds the contenders to s and returns
+// them.
+func runOnWorkers(b *bench, s *Scenario, url, in, mapFn string, transports []string) (*Contender, map[workerRun]*Contender, error) {
+	local := &Contender{Name: mapFn + ": embedded, one process (default -j)", Jetmr: true}
+	s.Contenders = append(s.Contenders, local)
+	remote := map[workerRun]*Contender{}
+	for _, n := range workerCounts {
+		for _, tr := range transports {
+			c := &Contender{Name: fmt.Sprintf("%s: %d worker processes of %d slot(s) each on loopback, --local-workers 0 --partitions %d %s",
+				mapFn, n, workerSlots(n), n, strings.Join(transportArgs(tr), " ")), Jetmr: true}
+			remote[workerRun{n, tr}] = c
+			s.Contenders = append(s.Contenders, c)
+		}
+	}
+	for rep := 1; rep <= b.n; rep++ {
+		out := b.fresh(mapFn + "-local")
+		res, report, err := b.runJetmr("mapreduce", "--map", mapFn, "--reduce", "sum", "-i", in, "-o", out)
+		if err != nil {
+			return nil, nil, err
+		}
+		local.add(sampleOf(res, report))
+		want, err := readParts(out)
+		os.RemoveAll(out)
+		if err != nil {
+			return nil, nil, err
+		}
+		progress("workers %s %d/%d embedded: %.3fs, %.2f CPU-s", mapFn, rep, b.n, res.Wall.Seconds(), res.CPU.Seconds())
+		for _, n := range workerCounts {
+			for _, tr := range transports {
+				if err := jobOnWorkers(b, url, in, mapFn, n, tr, rep, remote[workerRun{n, tr}], want); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	return local, remote, nil
 }
 
 // pairedDiff is the median over runs of f of a's run minus f of b's run
@@ -253,45 +272,14 @@ var linesTransports = []string{"object", "object-nats", "shared"}
 // word count: per GiB, the total CPU of a run with --transport object
 // minus that of the run with --transport shared of the same repetition.
 func runLinesWorkers(b *bench, s *Scenario, url, in string, size int64) error {
-	local := &Contender{Name: "lines: embedded, one process (default -j)", Jetmr: true}
-	s.Contenders = append(s.Contenders, local)
-	type key struct {
-		n  int
-		tr string
-	}
-	remote := map[key]*Contender{}
-	for _, n := range workerCounts {
-		for _, tr := range linesTransports {
-			remote[key{n, tr}] = &Contender{Name: fmt.Sprintf("lines: %d worker processes of %d slot(s) each on loopback, --local-workers 0 --partitions %d %s",
-				n, workerSlots(n), n, strings.Join(transportArgs(tr), " ")), Jetmr: true}
-			s.Contenders = append(s.Contenders, remote[key{n, tr}])
-		}
-	}
-	for rep := 1; rep <= b.n; rep++ {
-		out := b.fresh("lines-local")
-		res, report, err := b.runJetmr("mapreduce", "--map", "lines", "--reduce", "sum", "-i", in, "-o", out)
-		if err != nil {
-			return err
-		}
-		local.add(sampleOf(res, report))
-		want, err := readParts(out)
-		os.RemoveAll(out)
-		if err != nil {
-			return err
-		}
-		for _, n := range workerCounts {
-			for _, tr := range linesTransports {
-				if err := jobOnWorkers(b, url, in, "lines", n, tr, rep, remote[key{n, tr}], want); err != nil {
-					return err
-				}
-			}
-		}
+	_, remote, err := runOnWorkers(b, s, url, in, "lines", linesTransports)
+	if err != nil {
+		return err
 	}
 	s.Checks = append(s.Checks, "the line counts of the runs on workers equal the embedded run's",
 		"every --transport object run served its fetched chunks on the direct path alone, or with --data-listen off over NATS alone (the submitter's log)")
 	s.Notes = append(s.Notes, "lines: CPU-s per GiB shipped is, per GiB of input, the median over repetitions of the total CPU of the --transport object run minus that of the --transport shared run of the same repetition on as many workers; "+
 		"the lines map function counts newlines, so that the difference is the shipping rather than the noise of a costlier map")
-	total := func(x Sample) float64 { return x.CPUSeconds + x.WorkerCPUSeconds + x.ServerCPUSeconds }
 	gib := float64(size) / GiB
 	for _, n := range workerCounts {
 		for _, tr := range linesTransports[:2] {
@@ -300,7 +288,7 @@ func runLinesWorkers(b *bench, s *Scenario, url, in string, size int64) error {
 				target = &Target{Op: "<=", Value: shipCPUTarget}
 			}
 			s.metric(fmt.Sprintf("lines: %d workers %s: CPU-s per GiB shipped (object - shared)", n, strings.Join(transportArgs(tr), " ")),
-				pairedDiff(remote[key{n, tr}].Samples, remote[key{n, "shared"}].Samples, total)/gib, "CPU-s/GiB", target)
+				pairedDiff(remote[workerRun{n, tr}].Samples, remote[workerRun{n, "shared"}].Samples, totalCPU)/gib, "CPU-s/GiB", target)
 		}
 	}
 	return nil
