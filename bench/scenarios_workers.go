@@ -83,7 +83,7 @@ func runIOWorkers(b *bench, s *Scenario, url string) error {
 	s.Contenders = append(s.Contenders, cs...)
 	for rep := 1; rep <= b.n; rep++ {
 		for i, n := range counts {
-			pool, err := startBenchWorkers(b, n, sleeper, url, "8")
+			pool, err := startBenchWorkers(b, n, 0, sleeper, url, "8")
 			if err != nil {
 				return err
 			}
@@ -165,6 +165,7 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 	}
 	s.Checks = append(s.Checks, "the word counts of the runs on workers equal the embedded run's")
 	s.Notes = append(s.Notes, "the worker processes run from one job to the next, as on a cluster: started once for each count, the first job they run is shown apart, the runs on workers are the jobs that follow; "+
+		"each of n worker processes stands for a machine with 1/n of the cores: -j and GOMAXPROCS of cores/n (at least 1); "+
 		"CPU is user + system time: the submitter's from wait4, each worker's from /proc/PID/stat before and after the job, the NATS server's as the bench process's own during the run (it runs the server); "+
 		"wordcount: CPU-s per GiB shipped is, per GiB of input, the median over repetitions of the total CPU (submitter + workers + server) of the --transport object run minus that of the --transport shared run of the same repetition on as many workers, which ships no bytes; "+
 		"over embedded is the median total CPU of the run on workers minus the embedded run's, per GiB")
@@ -261,7 +262,8 @@ func runOnWorkers(b *bench, s *Scenario, url, in, mapFn string, transports []str
 		return nil, nil, err
 	}
 	for _, n := range workerCounts {
-		pool, err := startBenchWorkers(b, n, b.jetmr, "worker", "--nats", url, "-j", strconv.Itoa(workerSlots(n)), "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
+		// Each process stands for a machine with its share of the cores.
+		pool, err := startBenchWorkers(b, n, workerSlots(n), b.jetmr, "worker", "--nats", url, "-j", strconv.Itoa(workerSlots(n)), "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -466,12 +468,17 @@ func (p *workerPool) stop() (time.Duration, error) {
 }
 
 // startBenchWorkers starts n worker processes (bin with args: jetmr worker
-// or bench/sleepworker) and waits until each waits for jobs.
-func startBenchWorkers(b *bench, n int, bin string, args ...string) (*workerPool, error) {
+// or bench/sleepworker) and waits until each waits for jobs. With cores
+// above 0, each process runs Go code on that many cores at most
+// (GOMAXPROCS), as it would on a machine of that many cores.
+func startBenchWorkers(b *bench, n, cores int, bin string, args ...string) (*workerPool, error) {
 	pool := &workerPool{}
 	for range n {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 		cmd := exec.Command(bin, args...)
+		if cores > 0 {
+			cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(cores))
+		}
 		r, w, err := os.Pipe()
 		if err != nil {
 			cancel()
