@@ -42,6 +42,15 @@ func transport(given string, external bool) (string, error) {
 	return "", badSetting("Config.Transport", "Config.Transport %q is not valid: use auto, shared or object", given)
 }
 
+// CheckTransport checks the settings of Config.Transport and
+// Config.DataListen alone, as [Validate] does, for a caller that gives
+// them to several jobs (a pipeline's stages) and refuses them before the
+// first starts. external says whether the broker is an external one.
+func CheckTransport(transportName, dataListen string, external bool) error {
+	_, err := transport(transportName, external)
+	return errors.Join(err, checkDataListen(dataListen))
+}
+
 // checkDataListen checks Config.DataListen: empty, off, or HOST:PORT.
 func checkDataListen(addr string) error {
 	if addr == "" || addr == transfer.DirectOff {
