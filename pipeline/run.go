@@ -99,7 +99,8 @@ func Run(ctx context.Context, p *Plan, o Options) (*Report, error) {
 	if err := checkID(p, o.ID); err != nil {
 		return nil, err
 	}
-	if err := job.CheckTransport(o.Transport, o.DataListen, o.BrokerConfig.URL != ""); err != nil {
+	placement := job.Config{LocalWorkers: o.LocalWorkers, Transport: o.Transport, DataListen: o.DataListen, Broker: o.BrokerConfig}
+	if err := job.CheckPlacement(placement); err != nil {
 		return nil, err
 	}
 	r := newRun(p, o)

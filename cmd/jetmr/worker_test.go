@@ -325,11 +325,12 @@ func TestDataListenInUse(t *testing.T) {
 	w.term(t)
 }
 
-// TestPipelineDataListen: jetmr pipeline takes --data-listen as the job
+// TestPipelineWorkerFlags: jetmr pipeline takes --data-listen as the job
 // commands do: its stages' chunks reach the workers on the direct path at
 // the address given, or over NATS alone with off; a bad address or
-// transport is refused before any stage runs, with exit status 2.
-func TestPipelineDataListen(t *testing.T) {
+// transport, or no worker to run the tasks, is refused before any stage
+// runs, with exit status 2.
+func TestPipelineWorkerFlags(t *testing.T) {
 	t.Parallel()
 	url := plainNATS(t)
 	base := t.TempDir()
@@ -368,6 +369,7 @@ stages:
 	}{
 		{"bad address", []string{"--data-listen", "7422"}, []string{"--data-listen", "HOST:PORT"}},
 		{"bad transport", []string{"--transport", "bogus"}, []string{"--transport", "bogus", "auto, shared or object"}},
+		{"no workers", []string{"--local-workers", "0"}, []string{"--local-workers 0 needs --nats"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -376,7 +378,11 @@ stages:
   - name: upper
     pipe: {input: [`+in+`], output: out.txt, command: [cat]}
 `)
-			r := jetmr(t, dir, slices.Concat([]string{"pipeline", "--nats", url, "--local-workers", "0"}, c.args, []string{"job.yaml"})...)
+			args := []string{"pipeline", "--nats", url, "--local-workers", "0"}
+			if c.name == "no workers" {
+				args = []string{"pipeline", "--store", filepath.Join(t.TempDir(), "store")} // the embedded server
+			}
+			r := jetmr(t, dir, slices.Concat(args, c.args, []string{"job.yaml"})...)
 			if r.code != 2 {
 				t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
 			}
