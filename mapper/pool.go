@@ -62,6 +62,9 @@ type PoolConfig struct {
 	Observer observe.Observer
 	// Logger receives the pool's logs. Zero value: none.
 	Logger zerolog.Logger
+
+	// resync is how often the pool checks its watch of the jobs bucket.
+	resync time.Duration
 }
 
 // DefaultSpillDir is $TMPDIR/jetmr-spill.
@@ -194,13 +197,27 @@ func (p *Pool) startErr(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 }
 
+// defaultResync is how often a pool checks its watch of the jobs bucket.
+const defaultResync = 30 * time.Second
+
 // watch follows the job records and starts and stops job workers; the
 // job workers run in g.
+//
+// A watch that lost its consumer on the server may never deliver again:
+// after the worker process was stopped (SIGSTOP) for minutes, or a
+// failover, the server drops the consumer and the client's attempt to
+// recreate it can fail for good. So every resync period the watch is
+// started again when the connection was re-established meanwhile, when
+// its channel closed, or when the bucket holds a record the watch has not
+// delivered, two checks in a row (see [listRevisions]): the new watch
+// delivers every record again, and update does nothing for a job it
+// already knows.
 func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *errgroup.Group) error {
 	keys := "*" // job records; checkpoints have dotted keys
 	if p.cfg.Job != "" {
 		keys = p.cfg.Job
 	}
+	reconnects := p.cfg.Broker.NC.Stats().Reconnects
 	w, err := jobs.Watch(ctx, keys)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -208,20 +225,123 @@ func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *e
 		}
 		return fmt.Errorf("%w: watching the jobs bucket: %w", broker.ErrUnreachable, err)
 	}
-	defer w.Stop()
+	defer func() { stopWatch(w) }()
+	updates := w.Updates()
 	p.log.Info().Str("jobs", keys).Int("slots", p.cfg.Slots).Msg("worker waiting for jobs")
+	resync := p.cfg.resync
+	if resync <= 0 {
+		resync = defaultResync
+	}
+	tick := time.NewTicker(resync)
+	defer tick.Stop()
+	// seen is the revision of each record the watch delivered; missed
+	// those the last check found in the bucket and not yet delivered.
+	seen, missed := map[string]uint64{}, map[string]uint64{}
+	closed := false
 	for {
-		var e jetstream.KeyValueEntry
 		select {
 		case <-ctx.Done():
 			p.stopAll()
 			return nil
-		case e = <-w.Updates():
+		case e, ok := <-updates:
+			switch {
+			case !ok:
+				updates, closed = nil, true // started again at the next check
+			case e != nil: // nil: the initial values are all delivered
+				seen[e.Key()] = e.Revision()
+				p.update(ctx, taskCtx, e, g)
+			}
+			continue
+		case <-tick.C:
 		}
-		if e == nil {
-			continue // the initial values are all delivered
+		why := ""
+		now := p.cfg.Broker.NC.Stats().Reconnects
+		switch {
+		case closed:
+			why = "the watch stopped"
+		case now != reconnects:
+			why = "the connection to NATS was re-established"
+		default:
+			why = p.missedRecord(ctx, jobs, keys, seen, missed)
 		}
-		p.update(ctx, taskCtx, e, g)
+		if why == "" {
+			continue
+		}
+		p.log.Info().Str("why", why).Msg("restarting the watch of the jobs bucket")
+		stopWatch(w)
+		w, updates, closed = nil, nil, false
+		clear(missed)
+		reconnects = now
+		if w, err = jobs.Watch(ctx, keys); err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			p.log.Warn().Err(err).Dur("retry_in", resync).Msg("watching the jobs bucket")
+			w, closed = nil, true
+			continue
+		}
+		updates = w.Updates()
+	}
+}
+
+// stopWatch stops w, if there is one.
+func stopWatch(w jetstream.KeyWatcher) {
+	if w != nil {
+		_ = w.Stop()
+	}
+}
+
+// missedRecord says which record the bucket holds at a revision the watch
+// did not deliver, both now and at the last check (missed, which it
+// updates), or "" when there is none. A record written between the two is
+// on its way and is not counted.
+func (p *Pool) missedRecord(ctx context.Context, jobs jetstream.KeyValue, keys string, seen, missed map[string]uint64) string {
+	revs, err := listRevisions(ctx, jobs, keys)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Debug().Err(err).Msg("listing the jobs bucket")
+		}
+		return ""
+	}
+	why := ""
+	for key, rev := range missed {
+		if revs[key] == rev && seen[key] != rev {
+			why = "the watch did not deliver the record of job " + key
+		}
+	}
+	clear(missed)
+	for key, rev := range revs {
+		if seen[key] != rev {
+			missed[key] = rev
+		}
+	}
+	return why
+}
+
+// listRevisions returns the revision of every record matching keys that
+// the bucket holds, reading their headers only.
+func listRevisions(ctx context.Context, jobs jetstream.KeyValue, keys string) (map[string]uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	w, err := jobs.Watch(ctx, keys, jetstream.MetaOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("listing the jobs bucket: %w", err)
+	}
+	defer stopWatch(w)
+	revs := map[string]uint64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("listing the jobs bucket: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				return nil, errors.New("listing the jobs bucket: the listing stopped")
+			case e == nil:
+				return revs, nil
+			}
+			revs[e.Key()] = e.Revision()
+		}
 	}
 }
 

@@ -1,0 +1,148 @@
+package mapper_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/schema"
+)
+
+// submitPipeJob writes the record of a one-task pipe job, its streams and
+// its task, as a submitter does, and returns an iterator over its results.
+func submitPipeJob(t *testing.T, b *broker.Broker, rec schema.JobRecord, input string) jetstream.MessagesContext {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := b.ProvisionJob(ctx, rec.ID, broker.ProvisionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := b.Jobs(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := schema.EncodeJobRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.Put(ctx, rec.ID, data); err != nil {
+		t.Fatal(err)
+	}
+	task, _ := schema.EncodeTask(schema.Task{Job: rec.ID, Index: 0, Inline: []byte(input)})
+	if _, err := b.JS.Publish(ctx, schema.TaskSubject(rec.ID), task); err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.JS.OrderedConsumer(ctx, schema.ResultStream(rec.ID), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(it.Stop)
+	return it
+}
+
+// jobsConsumers lists the consumers of the jobs bucket's stream.
+func jobsConsumers(t *testing.T, b *broker.Broker) []string {
+	t.Helper()
+	s, err := b.JS.Stream(context.Background(), "KV_"+schema.JobsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	l := s.ConsumerNames(context.Background())
+	for n := range l.Name() {
+		names = append(names, n)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// TestPoolFindsJobsAfterWatchLost: a pool whose watch of the jobs bucket
+// lost its consumer on the server for good (here: its recreation failed,
+// as after a long stop of the worker process) still takes a job submitted
+// afterwards.
+func TestPoolFindsJobsAfterWatchLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, err := broker.Open(ctx, broker.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Jobs(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cfg := mapper.PoolConfig{Broker: b, Slots: 1, SpillDir: t.TempDir(), Logger: zerolog.New(logs)}
+	mapper.SetPoolResync(&cfg, 200*time.Millisecond)
+	pool, err := mapper.NewPool(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(poolCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var watcher []string
+	waitFor(t, "the pool's watch", func() bool { watcher = jobsConsumers(t, b); return len(watcher) == 1 })
+
+	// The bucket's stream goes away with the watch's consumer: the watch
+	// notices its consumer is gone after two missed idle heartbeats (5s
+	// each), fails to recreate it and gives up. The bucket is then
+	// created again, empty.
+	if err := b.JS.DeleteStream(ctx, "KV_"+schema.JobsBucket); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(12 * time.Second)
+	if _, err := b.Jobs(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: []string{"cat"}, Partitions: 1, State: schema.StateRunning}
+	it := submitPipeJob(t, b, rec, "x\n")
+	r, err := schema.DecodeResult(nextResult(t, it).Data())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Err != nil || string(r.Payload) != "x\n" {
+		t.Errorf("result %+v, want the task's output", r)
+	}
+	if want := "restarting the watch of the jobs bucket"; !strings.Contains(logs.String(), want) {
+		t.Errorf("logs do not say %q:\n%s", want, logs)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that goroutines may write at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
