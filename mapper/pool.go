@@ -74,8 +74,10 @@ func DefaultSpillDir() string { return filepath.Join(os.TempDir(), "jetmr-spill"
 // of PoolConfig.Job only), with a [Worker] per job. It starts a job's
 // worker when the job's record says it runs and stops it when the record
 // says the job ended, or is deleted, or the job's task stream disappears.
-// A job naming a function the Registry lacks is refused: its tasks are
-// left for other workers, the refusal is logged once and published in the
+// A job whose tasks run in its submitting process only
+// (schema.JobRecord.LocalOnly: a SQLite migration) is left alone. A job
+// naming a function the Registry lacks is refused: its tasks are left for
+// other workers, the refusal is logged once and published in the
 // pool's heartbeat so that the submitter can fail the job when no worker
 // can run it.
 //
@@ -90,6 +92,9 @@ type Pool struct {
 	mu      sync.Mutex
 	running map[string]*jobRun
 	refused map[string]string
+	// left are the jobs whose tasks run in their submitting process only
+	// (schema.JobRecord.LocalOnly): the pool never takes them.
+	left map[string]bool
 	// kick asks for a heartbeat now, so that a refusal is seen at once.
 	kick chan struct{}
 }
@@ -131,7 +136,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	}
 	return &Pool{
 		cfg: cfg, key: nuid.Next(), log: cfg.Logger.With().Str("worker", cfg.Name).Logger(),
-		running: map[string]*jobRun{}, refused: map[string]string{}, kick: make(chan struct{}, 1),
+		running: map[string]*jobRun{}, refused: map[string]string{}, left: map[string]bool{}, kick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -357,6 +362,10 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 		p.refuse(id, err)
 		return
 	}
+	if rec.LocalOnly {
+		p.leave(id)
+		return
+	}
 	// A job that reduces its partitions on workers needs them while it
 	// commits: its reduce tasks are published then.
 	if rec.State != schema.StateRunning && !(rec.ReduceOnWorkers && rec.State == schema.StateCommitting) {
@@ -473,6 +482,7 @@ func (p *Pool) dropSpill(id string) {
 func (p *Pool) stop(id, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	delete(p.left, id)
 	if _, ok := p.refused[id]; ok {
 		delete(p.refused, id)
 		p.beatSoon()
@@ -514,6 +524,19 @@ func (p *Pool) refuse(id string, err error) {
 	p.refused[id] = err.Error()
 	p.beatSoon()
 	p.log.Warn().Str("job", id).Err(err).Msg("cannot run job: leaving its tasks for other workers")
+}
+
+// leave logs, once, that the pool does not take a job whose tasks run in
+// its submitting process only. It is neither run nor refused: the
+// submitter's own workers run it.
+func (p *Pool) leave(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.left[id] {
+		return
+	}
+	p.left[id] = true
+	p.log.Info().Str("job", id).Msg("leaving job: its tasks run in the process that submitted it only")
 }
 
 // beatSoon asks for a heartbeat now, after a change others should see.
