@@ -146,3 +146,56 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestPoolLeavesLocalOnlyJob: a pool leaves a job whose tasks run in its
+// submitting process only, and says so once; the submitter's own worker
+// runs its task.
+func TestPoolLeavesLocalOnlyJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, err := broker.Open(ctx, broker.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: []string{"cat"}, Partitions: 1, State: schema.StateRunning, LocalOnly: true}
+	it := submitPipeJob(t, b, rec, "x\n")
+	logs := &syncBuffer{}
+	pool, err := mapper.NewPool(mapper.PoolConfig{Broker: b, Slots: 2, SpillDir: t.TempDir(), Logger: zerolog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(poolCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "the pool to leave the job", func() bool { return strings.Contains(logs.String(), "leaving job") })
+
+	job, err := mapper.ResolveJob(rec, mapper.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := mapper.NewWorker(mapper.Config{JS: b.JS, Job: job, Slots: 1, SpillDir: t.TempDir(), Name: "submitter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- w.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
+	r, err := schema.DecodeResult(nextResult(t, it).Data())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Err != nil || string(r.Payload) != "x\n" || r.Worker != "submitter" {
+		t.Errorf("result %+v, want the task's output from the submitter's worker", r)
+	}
+	if n := strings.Count(logs.String(), "leaving job"); n != 1 || strings.Contains(logs.String(), "taking tasks of job") {
+		t.Errorf("the pool logged leaving the job %d times, want once, and never taking its tasks:\n%s", n, logs)
+	}
+}
