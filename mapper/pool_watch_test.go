@@ -3,15 +3,18 @@ package mapper_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/internal/nettest"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -197,5 +200,70 @@ func TestPoolLeavesLocalOnlyJob(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "leaving job"); n != 1 || strings.Contains(logs.String(), "taking tasks of job") {
 		t.Errorf("the pool logged leaving the job %d times, want once, and never taking its tasks:\n%s", n, logs)
+	}
+}
+
+// natsServer starts a NATS server with JetStream on port, keeping its
+// state in dir, until the test ends or stop is called.
+func natsServer(t *testing.T, port int, dir string) (stop func()) {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		t.Fatalf("NATS server on port %d not ready", port)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { s.Shutdown(); s.WaitForShutdown() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestPoolRewatchesAfterReconnect: a pool whose server restarted starts
+// its watch of the jobs bucket again once its connection is back, says
+// so, and takes a job submitted afterwards.
+func TestPoolRewatchesAfterReconnect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	port, dir := nettest.FreePort(t), t.TempDir()
+	stopServer := natsServer(t, port, dir)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	b, err := broker.Open(ctx, broker.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	logs := &syncBuffer{}
+	cfg := mapper.PoolConfig{Broker: b, Slots: 1, SpillDir: t.TempDir(), Logger: zerolog.New(logs)}
+	mapper.SetPoolResync(&cfg, 200*time.Millisecond)
+	pool, err := mapper.NewPool(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(poolCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "the pool's watch", func() bool { return strings.Contains(logs.String(), "worker waiting for jobs") })
+	stopServer()
+	natsServer(t, port, dir)
+	waitFor(t, "the watch started again", func() bool {
+		return strings.Contains(logs.String(), "the connection to NATS was re-established")
+	})
+	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: []string{"cat"}, Partitions: 1, State: schema.StateRunning}
+	it := submitPipeJob(t, b, rec, "x\n")
+	r, err := schema.DecodeResult(nextResult(t, it).Data())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Err != nil || string(r.Payload) != "x\n" {
+		t.Errorf("result %+v, want the task's output", r)
 	}
 }
