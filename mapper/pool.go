@@ -211,12 +211,13 @@ const defaultResync = 30 * time.Second
 // A watch that lost its consumer on the server may never deliver again:
 // after the worker process was stopped (SIGSTOP) for minutes, or a
 // failover, the server drops the consumer and the client's attempt to
-// recreate it can fail for good. So every resync period the watch is
-// started again when the connection was re-established meanwhile, when
-// its channel closed, or when the bucket holds a record the watch has not
-// delivered, two checks in a row (see [listRevisions]): the new watch
-// delivers every record again, and update does nothing for a job it
-// already knows.
+// recreate it can fail for good. So the watch is started again when the
+// connection was re-established (looked at every second), when its
+// channel closed, or when the bucket holds a record the watch has not
+// delivered, two listings in a row, one every resync period (see
+// [Pool.missedRecord]): the new watch delivers every record again, and
+// update does nothing for a job it already knows. A watch that cannot be
+// started is tried again every resync period.
 func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *errgroup.Group) error {
 	keys := "*" // job records; checkpoints have dotted keys
 	if p.cfg.Job != "" {
@@ -237,12 +238,15 @@ func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *e
 	if resync <= 0 {
 		resync = defaultResync
 	}
-	tick := time.NewTicker(resync)
+	// The connection is looked at every second, the bucket listed every
+	// resync period.
+	tick := time.NewTicker(min(resync, time.Second))
 	defer tick.Stop()
+	listed := time.Now()
 	// seen is the revision of each record the watch delivered; missed
 	// those the last check found in the bucket and not yet delivered.
 	seen, missed := map[string]uint64{}, map[string]uint64{}
-	closed := false
+	closed, retry := false, time.Time{} // no watch; start one at retry
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,12 +266,14 @@ func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *e
 		why := ""
 		now := p.cfg.Broker.NC.Stats().Reconnects
 		switch {
-		case closed:
-			why = "the watch stopped"
 		case now != reconnects:
 			why = "the connection to NATS was re-established"
-		default:
+		case closed && time.Now().Before(retry):
+		case closed:
+			why = "the watch stopped"
+		case time.Since(listed) >= resync:
 			why = p.missedRecord(ctx, jobs, keys, seen, missed)
+			listed = time.Now()
 		}
 		if why == "" {
 			continue
@@ -276,13 +282,13 @@ func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *e
 		stopWatch(w)
 		w, updates, closed = nil, nil, false
 		clear(missed)
-		reconnects = now
+		reconnects, listed = now, time.Now()
 		if w, err = jobs.Watch(ctx, keys); err != nil {
 			if ctx.Err() != nil {
 				continue
 			}
 			p.log.Warn().Err(err).Dur("retry_in", resync).Msg("watching the jobs bucket")
-			w, closed = nil, true
+			w, closed, retry = nil, true, time.Now().Add(resync)
 			continue
 		}
 		updates = w.Updates()
