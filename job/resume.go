@@ -42,6 +42,9 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		return false, err
 	}
 	next := old
+	if next.Pipeline == "" {
+		next.Pipeline = s.record.Pipeline // a stage recorded before the field
+	}
 	next.Retries, next.TimeoutNanos = s.record.Retries, s.record.TimeoutNanos
 	next.Speculative = s.record.Speculative // a setting of this run, like its retries
 	if s.record.TaskTimeNanos > 0 {
