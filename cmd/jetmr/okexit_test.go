@@ -196,3 +196,29 @@ func TestResumeOkExitChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineResumeOkExitChanged: a pipeline stage's ok_exit is compared
+// on resume as --ok-exit is: another list is refused before any stage
+// runs (exit 2), naming the stage and both lists; --retry-failed may add
+// statuses, and runs the failed task again under them.
+func TestPipelineResumeOkExitChanged(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\n")
+	file := "retries: 0\nstages:\n  - name: g\n    pipe: {input: [in.txt], output: g.txt, command: [grep, zzz]%s}\n"
+	writeJobFile(t, dir, fmt.Sprintf(file, ""))
+	if r := h.run(t, dir, "pipeline", "-q", "--job", "okp", "job.yaml"); r.code != 1 {
+		t.Fatalf("first run: exit %d, want 1 (grep exits 1); stderr:\n%s", r.code, r.stderr)
+	}
+	writeJobFile(t, dir, fmt.Sprintf(file, `, ok_exit: "0,1"`))
+	r := h.run(t, dir, "pipeline", "-q", "--job", "okp", "--resume", "job.yaml")
+	if r.code != 2 || !strings.Contains(r.stderr, "stage g: cannot resume job okp-g: --ok-exit was 0, now 0,1") {
+		t.Fatalf("resume with ok_exit added: exit %d, want 2 naming the stage and both lists; stderr:\n%s", r.code, r.stderr)
+	}
+	if r := h.run(t, dir, "pipeline", "-q", "--job", "okp", "--resume", "--retry-failed", "job.yaml"); r.code != 0 {
+		t.Fatalf("resume --retry-failed with ok_exit added: exit %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	if got := fileText(t, filepath.Join(dir, "g.txt")); got != "" {
+		t.Errorf("g.txt holds %q, want grep's empty output", got)
+	}
+}
