@@ -90,8 +90,12 @@ stages:
 			if want := strings.Join(slices.Concat([]string{"jetmr discard", id}, flags), " "); hint != want {
 				t.Errorf("the pipeline prints %q, want %q", hint, want)
 			}
-			if pr := h.run(t, dir, slices.Concat([]string{"pipeline", "-q", "--job", id, "--resume", "--retry-failed"}, run, []string{"job.yaml"})...); pr.code != 1 {
-				t.Fatalf("the printed resume: exit %d, want 1 (the stage still fails); stderr:\n%s", pr.code, pr.stderr)
+			resume := hintAfter(r.stderr, "run the failed tasks again, once fixed, with:")
+			if resume == "" {
+				t.Fatalf("no resume command printed:\n%s", r.stderr)
+			}
+			if pr := runHintEnv(t, dir, h.env, resume); pr.code != 1 || !strings.Contains(pr.stderr, "stage f failed: 1 task(s) of job "+id+"-f failed") {
+				t.Fatalf("the printed resume %q: exit %d, want 1 (the stage still fails in the same store); stderr:\n%s", resume, pr.code, pr.stderr)
 			}
 			if ps := h.run(t, dir, slices.Concat([]string{"status", id}, flags)...); ps.code != 0 ||
 				!strings.Contains(ps.stdout, "pipeline "+id+": 1 stage job(s)") || !strings.Contains(ps.stdout, id+"-f") {
