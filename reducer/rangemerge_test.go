@@ -18,7 +18,7 @@ import (
 )
 
 // orderedRun encodes pairs sorted in the key order k as a task's result.
-func orderedRun(t *testing.T, k schema.Keys, i uint64, pairs map[string]string) *schema.Result {
+func orderedRun(t testing.TB, k schema.Keys, i uint64, pairs map[string]string) *schema.Result {
 	t.Helper()
 	run := make([]schema.Pair, 0, len(pairs))
 	for key, v := range pairs {
