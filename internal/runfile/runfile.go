@@ -8,13 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // magic starts every run file.
 const magic = "jetmr-run\x01"
-
-// Magic starts every run file: a reader of runs from an offset checks it.
-const Magic = magic
 
 // ErrCorrupt means a run file is not one this package wrote in full.
 var ErrCorrupt = errors.New("corrupt run file")
@@ -104,24 +103,41 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Reader reads a run file's pairs in order.
+// Reader reads a run file's pairs in order. It reads a run from its
+// start ([Open], [NewReader]) or from any of its pairs, at the offset
+// [Reader.Offset] gave for it ([OpenAt], [NewReaderAt]), and checks the
+// same in both: every length, and the end marker with its count.
 type Reader struct {
 	name  string
 	br    *bufio.Reader
 	close func() error
 	key   []byte
 	value []byte
-	pairs uint64
+	off   int64  // the offset in the run of the next byte to read
+	at    int64  // what Offset returns
+	pairs uint64 // the index of the next pair
 	done  bool
 }
 
 // Open opens the run file at path.
 func Open(path string) (*Reader, error) {
+	return OpenAt(path, 0, 0)
+}
+
+// OpenAt opens the run file at path at its pair of index pairs (from 0),
+// which starts at byte offset off, as [Reader.Offset] gave them; off 0
+// is the run's start, whose header it checks.
+func OpenAt(path string, off int64, pairs uint64) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening run file: %w", err)
 	}
-	r, err := NewReader(path, f)
+	var r *Reader
+	if off == 0 {
+		r, err = NewReader(path, f)
+	} else if _, err = f.Seek(off, io.SeekStart); err == nil {
+		r = NewReaderAt(path, f, off, pairs)
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -130,15 +146,38 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
-// NewReader reads a run from rd, naming it name in errors.
+// NewReader reads a run from rd, naming it name in errors. It reads
+// through rd if rd is a *bufio.Reader.
 func NewReader(name string, rd io.Reader) (*Reader, error) {
-	br := bufio.NewReaderSize(rd, 64<<10)
+	r := NewReaderAt(name, rd, 0, 0)
 	var m [len(magic)]byte
-	if _, err := io.ReadFull(br, m[:]); err != nil || string(m[:]) != magic {
+	if _, err := io.ReadFull(r.br, m[:]); err != nil || string(m[:]) != magic {
 		return nil, fmt.Errorf("reading run file %s: %w: no run header", name, ErrCorrupt)
 	}
-	return &Reader{name: name, br: br, close: func() error { return nil }}, nil
+	r.off = len64(magic)
+	r.at = r.off
+	return r, nil
 }
+
+// NewReaderAt reads the rest of a run from rd, which is at the run's
+// pair of index pairs (from 0), at byte offset off, as [Reader.Offset]
+// gave them; it reads no header. It reads through rd if rd is a
+// *bufio.Reader.
+func NewReaderAt(name string, rd io.Reader, off int64, pairs uint64) *Reader {
+	br, ok := rd.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(rd, 64<<10)
+	}
+	return &Reader{name: name, br: br, close: func() error { return nil }, off: off, at: off, pairs: pairs}
+}
+
+func len64(s string) int64 { return int64(len(s)) }
+
+// Offset is the byte offset in the run at which the pair the last Next
+// returned starts (where the reader started, before the first Next); once
+// Next has returned io.EOF, the run's length; after an error, where the
+// pair it could not read starts.
+func (r *Reader) Offset() int64 { return r.at }
 
 // Next returns the next pair, or io.EOF after the last one. Key and value
 // stay valid until the next call.
@@ -146,24 +185,25 @@ func (r *Reader) Next() (key, value []byte, err error) {
 	if r.done {
 		return nil, nil, io.EOF
 	}
-	kn, err := binary.ReadUvarint(r.br)
+	r.at = r.off
+	kn, err := r.uvarint()
 	if err != nil {
-		return nil, nil, r.corrupt("cut short")
+		return nil, nil, err
 	}
 	if kn == 0 {
-		n, err := binary.ReadUvarint(r.br)
+		n, err := r.uvarint()
 		if err != nil || n != r.pairs {
 			return nil, nil, r.corrupt("bad end")
 		}
-		r.done = true
+		r.done, r.at = true, r.off
 		return nil, nil, io.EOF
 	}
 	if r.key, err = r.item(r.key, kn-1); err != nil {
 		return nil, nil, err
 	}
-	vn, err := binary.ReadUvarint(r.br)
+	vn, err := r.uvarint()
 	if err != nil {
-		return nil, nil, r.corrupt("cut short")
+		return nil, nil, err
 	}
 	if r.value, err = r.item(r.value, vn); err != nil {
 		return nil, nil, err
@@ -172,22 +212,43 @@ func (r *Reader) Next() (key, value []byte, err error) {
 	return r.key, r.value, nil
 }
 
+// uvarint reads a length, as binary.ReadUvarint does but without an
+// interface call per byte.
+func (r *Reader) uvarint() (uint64, error) {
+	var x uint64
+	var s uint
+	for i := range binary.MaxVarintLen64 {
+		c, err := r.br.ReadByte()
+		if err != nil {
+			return 0, r.corrupt("cut short")
+		}
+		r.off++
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break
+			}
+			return x | uint64(c)<<s, nil
+		}
+		x |= uint64(c&0x7f) << s
+		s += 7
+	}
+	return 0, r.corrupt("bad length")
+}
+
 func (r *Reader) item(buf []byte, n uint64) ([]byte, error) {
 	if n > MaxItem {
 		return nil, r.corrupt("item too long")
 	}
-	if uint64(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r.br, buf); err != nil {
+	buf, err := schema.ReadItem(r.br, buf, int(n))
+	if err != nil {
 		return nil, r.corrupt("cut short")
 	}
+	r.off += int64(n)
 	return buf, nil
 }
 
 func (r *Reader) corrupt(why string) error {
-	return fmt.Errorf("reading run file %s: %w: %s after %d pairs", r.name, ErrCorrupt, why, r.pairs)
+	return fmt.Errorf("reading run file %s: %w: %s at byte %d, pair %d", r.name, ErrCorrupt, why, r.at, r.pairs)
 }
 
 // Close closes the file.
