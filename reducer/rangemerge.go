@@ -156,10 +156,10 @@ func scanRun(path string, f runFormat, cmp func(a, b []byte) int) (*runIndex, er
 	var prev []byte
 	for ; ; idx.pairs++ {
 		k, _, err := r.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
 			return nil, r.fail(err)
 		}
 		// A result's run checks its order itself.
@@ -209,23 +209,28 @@ func openRange(idx *runIndex, lo, hi []byte, cmp func(a, b []byte) int) (*rangeS
 // Next implements runfile.Source.
 func (s *rangeSource) Next() (key, value []byte, err error) {
 	for !s.done {
-		k, v, err := s.r.next()
-		if errors.Is(err, io.EOF) {
-			break
+		// runReader.next, inline: this is the hot path.
+		if s.r.rf != nil {
+			key, value, err = s.r.rf.Next()
+		} else {
+			key, value, err = s.r.rs.Next()
 		}
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
 			return nil, nil, s.r.fail(err)
 		}
 		if s.lo != nil {
-			if schema.CompareBy(s.cmp, k, s.lo) < 0 {
+			if schema.CompareBy(s.cmp, key, s.lo) < 0 {
 				continue
 			}
 			s.lo = nil // past it
 		}
-		if s.hi != nil && schema.CompareBy(s.cmp, k, s.hi) >= 0 {
+		if s.hi != nil && schema.CompareBy(s.cmp, key, s.hi) >= 0 {
 			break
 		}
-		return k, v, nil
+		return key, value, nil
 	}
 	s.done = true
 	return nil, nil, io.EOF

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jetmr/jetmr/internal/runfile"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -24,31 +22,10 @@ func benchRuns(b *testing.B, n, pairs int) []rangeFile {
 		for i := range run {
 			run[i] = schema.Pair{Key: fmt.Appendf(nil, "user-%09d", (i*n+r)*7), Value: fmt.Appendf(nil, "%d", i%97)}
 		}
-		path := filepath.Join(dir, fmt.Sprintf("r%d.run", r))
-		w, err := runfile.Create(path, false)
-		if err != nil {
-			b.Fatal(err)
+		for _, f := range []rangeFile{{fmt.Sprintf("%s/r%d.run", dir, r), formatRunfile}, {fmt.Sprintf("%s/r%d.result", dir, r), formatResult}} {
+			writeRunFile(b, f.path, f.format, run)
+			files = append(files, f)
 		}
-		for _, p := range run {
-			if err := w.Write(p.Key, p.Value); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			b.Fatal(err)
-		}
-		files = append(files, rangeFile{path, formatRunfile})
-		f, err := os.Create(path + ".result")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := schema.EncodeRun(f, run); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			b.Fatal(err)
-		}
-		files = append(files, rangeFile{path + ".result", formatResult})
 	}
 	return files
 }

@@ -165,21 +165,28 @@ func (s *RunScanner) item(buf []byte, what string) ([]byte, error) {
 	return buf, nil
 }
 
-// ReadItem reads a run's key or value of n bytes from r into buf's
+// ReadItem reads a run's key or value of n bytes from br into buf's
 // storage, or into a new slice that grows as the bytes arrive when buf is
 // too short, so that a corrupt length cannot force a huge allocation
 // before the input runs out.
-func ReadItem(r io.Reader, buf []byte, n int) ([]byte, error) {
+func ReadItem(br *bufio.Reader, buf []byte, n int) ([]byte, error) {
+	if n == 0 {
+		return buf[:0], nil
+	}
 	if cap(buf) >= n {
+		// One call of br's own Read takes most items from its buffer.
 		buf = buf[:n]
-		_, err := io.ReadFull(r, buf)
+		k, err := br.Read(buf)
+		if k < n && err == nil {
+			_, err = io.ReadFull(br, buf[k:])
+		}
 		return buf, err
 	}
 	buf = buf[:0]
 	for len(buf) < n {
 		chunk := min(n-len(buf), max(len(buf), 64<<10))
 		buf = append(buf, make([]byte, chunk)...)
-		if _, err := io.ReadFull(r, buf[len(buf)-chunk:]); err != nil {
+		if _, err := io.ReadFull(br, buf[len(buf)-chunk:]); err != nil {
 			return nil, err
 		}
 	}
