@@ -170,16 +170,19 @@ func (s *RunScanner) item(buf []byte, what string) ([]byte, error) {
 // too short, so that a corrupt length cannot force a huge allocation
 // before the input runs out.
 func ReadItem(br *bufio.Reader, buf []byte, n int) ([]byte, error) {
-	if n == 0 {
-		return buf[:0], nil
-	}
-	if cap(buf) >= n {
-		// One call of br's own Read takes most items from its buffer.
+	if n > 0 && cap(buf) >= n && br.Buffered() >= n {
+		// Most items: one copy from br's buffer, inline.
 		buf = buf[:n]
-		k, err := br.Read(buf)
-		if k < n && err == nil {
-			_, err = io.ReadFull(br, buf[k:])
-		}
+		br.Read(buf)
+		return buf, nil
+	}
+	return readItem(br, buf, n)
+}
+
+func readItem(br *bufio.Reader, buf []byte, n int) ([]byte, error) {
+	if cap(buf) >= n {
+		buf = buf[:n]
+		_, err := io.ReadFull(br, buf)
 		return buf, err
 	}
 	buf = buf[:0]
