@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/jetmr/jetmr/fold"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -42,21 +40,8 @@ func BenchmarkCommitMerge(b *testing.B) {
 			var cpu time.Duration
 			for i := range b.N {
 				b.StopTimer()
-				parent := b.TempDir()
-				s, err := reducer.NewKeyedSink(reducer.KeyedConfig{
-					Dir: filepath.Join(parent, "out"), Job: "bench" + strconv.Itoa(i), Fold: fold.Sum, Parallel: parallel,
-					WorkDir: filepath.Join(parent, "work"), Memory: 4 << 20,
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				reducer.SetKeep(s, 1, 8)
-				reducer.SetRangeMin(s, 0)
-				for _, r := range results {
-					if _, err := s.Merge(context.Background(), r); err != nil {
-						b.Fatal(err)
-					}
-				}
+				cfg := reducer.KeyedConfig{Job: "bench" + strconv.Itoa(i), Parallel: parallel, Memory: 4 << 20}
+				s := rangeSink(b, b.TempDir(), cfg, 1, 8, results)
 				b.StartTimer()
 				start := reducer.CPUTime()
 				if err := s.Commit(context.Background(), false); err != nil {

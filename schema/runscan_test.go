@@ -7,6 +7,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/jetmr/jetmr/internal/runtest"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -84,70 +85,21 @@ func readAll(data []byte) ([]schema.Pair, error) {
 	}
 }
 
-// scanned is what a RunScanner read of a run: its pairs, where each
-// starts, and how the read ended.
-type scanned struct {
-	pairs []schema.Pair
-	offs  []int64 // of each pair
-	end   int64   // Offset after the last Next
-	err   error   // nil: the run was read to its end
-}
-
-// scanFrom reads a run with s, copying the pairs.
-func scanFrom(s *schema.RunScanner) scanned {
-	var r scanned
-	for {
-		k, v, err := s.Next()
-		if err != nil {
-			r.end = s.Offset()
-			if !errors.Is(err, io.EOF) {
-				r.err = err
-			}
-			return r
-		}
-		r.pairs = append(r.pairs, schema.Pair{Key: bytes.Clone(k), Value: bytes.Clone(v)})
-		r.offs = append(r.offs, s.Offset())
-	}
-}
-
-// checkResumes checks that a scanner started at a pair of the run data
-// (each of its first and last 50, and 50 between), at the offset a
-// scanner from the start gave it, reads what that scanner read from it
-// on: the same pairs at the same offsets, and the same end, or an error
-// where it failed.
-func checkResumes(t *testing.T, data []byte, cmp func(a, b []byte) int) {
+// checkResumes checks that scanners started at the pairs of the run
+// data, at the offsets a scanner from the start gave them, read what that
+// scanner read from there (see runtest.CheckResumes). It returns what
+// the scanner from the start read.
+func checkResumes(t *testing.T, data []byte, cmp func(a, b []byte) int) runtest.Read {
 	t.Helper()
-	all := scanFrom(schema.NewRunScannerBy(bytes.NewReader(data), cmp))
-	n := len(all.offs)
-	for i, off := range all.offs {
-		if i >= 50 && i < n-50 && i%max(1, n/50) != 0 {
-			continue
-		}
-		got := scanFrom(schema.NewRunScannerAt(bytes.NewReader(data[off:]), off, len(all.pairs)-i+countLeft(all), cmp))
-		if (got.err == nil) != (all.err == nil) || got.end != all.end {
-			t.Fatalf("from pair %d at byte %d: ended at byte %d with %v; from the start: at byte %d with %v", i, off, got.end, got.err, all.end, all.err)
-		}
-		if got.err != nil && !errors.Is(got.err, schema.ErrMalformed) {
-			t.Fatalf("from pair %d: error does not wrap ErrMalformed: %v", i, got.err)
-		}
-		if len(got.pairs) != len(all.pairs)-i {
-			t.Fatalf("from pair %d: %d pairs, want %d", i, len(got.pairs), len(all.pairs)-i)
-		}
-		for j, p := range got.pairs {
-			if !bytes.Equal(p.Key, all.pairs[i+j].Key) || !bytes.Equal(p.Value, all.pairs[i+j].Value) || got.offs[j] != all.offs[i+j] {
-				t.Fatalf("from pair %d: pair %d differs", i, i+j)
-			}
-		}
+	all := runtest.ReadAll(schema.NewRunScannerBy(bytes.NewReader(data), cmp))
+	left := len(all.Pairs)
+	if all.Err != nil {
+		left++ // the pair it failed at, which the header counts
 	}
-}
-
-// countLeft is 1 if the read failed, at a pair its header counts: a
-// scanner resumed must be told of that pair too.
-func countLeft(r scanned) int {
-	if r.err != nil {
-		return 1
-	}
-	return 0
+	runtest.CheckResumes(t, all, func(i int, off int64) runtest.Reader {
+		return schema.NewRunScannerAt(bytes.NewReader(data[off:]), off, left-i, cmp)
+	}, schema.ErrMalformed)
+	return all
 }
 
 func TestRunScannerAtReadsFromEachPair(t *testing.T) {
@@ -164,14 +116,11 @@ func TestRunScannerAtReadsFromEachPair(t *testing.T) {
 			streamed = schema.AppendRunItem(schema.AppendRunItem(streamed, p.Key), p.Value)
 		}
 		for _, data := range [][]byte{appendRun(pairs), streamed} {
-			all := scanFrom(schema.NewRunScanner(bytes.NewReader(data)))
-			if all.err != nil || len(all.pairs) != n || all.end != int64(len(data)) {
-				t.Fatalf("%d pairs: read %d, to byte %d of %d: %v", n, len(all.pairs), all.end, len(data), all.err)
+			all := checkResumes(t, data, nil)
+			if all.Err != nil || len(all.Pairs) != n || all.End != int64(len(data)) {
+				t.Fatalf("%d pairs: read %d, to byte %d of %d: %v", n, len(all.Pairs), all.End, len(data), all.Err)
 			}
-			if n > 40 {
-				data = data[:all.offs[n-1]] // cut short
-			}
-			checkResumes(t, data, nil)
+			checkResumes(t, data[:all.Pairs[n-1].Off+1], nil) // cut short
 		}
 	}
 }
@@ -186,8 +135,8 @@ func TestRunScannerAtRejectsBadRuns(t *testing.T) {
 		pairs = append(pairs, schema.Pair{Key: fmt.Appendf(nil, "k%02d", i), Value: []byte("1")})
 	}
 	good := appendRun(pairs)
-	all := scanFrom(schema.NewRunScanner(bytes.NewReader(good)))
-	off := all.offs[5]
+	all := runtest.ReadAll(schema.NewRunScanner(bytes.NewReader(good)))
+	off, tenth := all.Pairs[5].Off, all.Pairs[10].Off
 	tests := []struct {
 		name string
 		data []byte
@@ -196,15 +145,15 @@ func TestRunScannerAtRejectsBadRuns(t *testing.T) {
 		{"cut short", good[:len(good)-1], 15},
 		{"more pairs than the run holds", good, 16},
 		{"out of order", bytes.Replace(good, []byte("k12"), []byte("k02"), 1), 15},
-		{"bad code", append(bytes.Clone(good[:all.offs[10]]), 0xc1), 15},
-		{"item past the limit", append(bytes.Clone(good[:all.offs[10]]), 0xc6, 0x7f, 0xff, 0xff, 0xff), 15},
+		{"bad code", append(bytes.Clone(good[:tenth]), 0xc1), 15},
+		{"item past the limit", append(bytes.Clone(good[:tenth]), 0xc6, 0x7f, 0xff, 0xff, 0xff), 15},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := scanFrom(schema.NewRunScannerAt(bytes.NewReader(tt.data[off:]), off, tt.left, nil))
-			if !errors.Is(got.err, schema.ErrMalformed) {
-				t.Fatalf("from pair 5: %v, want ErrMalformed", got.err)
+			got := runtest.ReadAll(schema.NewRunScannerAt(bytes.NewReader(tt.data[off:]), off, tt.left, nil))
+			if !errors.Is(got.Err, schema.ErrMalformed) {
+				t.Fatalf("from pair 5: %v, want ErrMalformed", got.Err)
 			}
 		})
 	}

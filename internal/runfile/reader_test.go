@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/jetmr/jetmr/internal/runfile"
+	"github.com/jetmr/jetmr/internal/runtest"
 )
 
 // writeRun writes n pairs as a run file in dir: keys k000000..., values
@@ -34,75 +34,23 @@ func writeRun(t *testing.T, dir string, n int) string {
 	return path
 }
 
-// pair is a pair read and where it starts.
-type pair struct {
-	key, value []byte
-	off        int64
-}
-
-// read is what a Reader read of a run.
-type read struct {
-	pairs []pair
-	end   int64 // Offset after the last Next
-	err   error // nil: the run was read to its end
-}
-
-// readFrom reads a run with r, copying the pairs.
-func readFrom(r *runfile.Reader) read {
-	var got read
-	for {
-		k, v, err := r.Next()
-		if err != nil {
-			got.end = r.Offset()
-			if !errors.Is(err, io.EOF) {
-				got.err = err
-			}
-			return got
-		}
-		got.pairs = append(got.pairs, pair{bytes.Clone(k), bytes.Clone(v), r.Offset()})
-	}
-}
-
-// checkResumes checks that a reader started at a pair of the run data
-// (each of its first and last 50, and 50 between), at the offset a
-// reader from the start gave it, reads what that reader read from it on:
-// the same pairs at the same offsets, and the same end, or an error where
-// it failed. It returns what the reader from the start read.
-func checkResumes(t *testing.T, data []byte) read {
+// checkResumes checks that readers started at the pairs of the run data,
+// at the offsets a reader from the start gave them, read what that reader
+// read from there (see runtest.CheckResumes). It returns what the reader
+// from the start read.
+func checkResumes(t *testing.T, data []byte) runtest.Read {
 	t.Helper()
 	r, err := runfile.NewReader("run", bytes.NewReader(data))
 	if err != nil {
 		if !errors.Is(err, runfile.ErrCorrupt) {
 			t.Fatalf("error does not wrap ErrCorrupt: %v", err)
 		}
-		return read{err: err}
+		return runtest.Read{Err: err}
 	}
-	all := readFrom(r)
-	if all.err != nil && !errors.Is(all.err, runfile.ErrCorrupt) {
-		t.Fatalf("error does not wrap ErrCorrupt: %v", all.err)
-	}
-	n := len(all.pairs)
-	for i, p := range all.pairs {
-		if i >= 50 && i < n-50 && i%max(1, n/50) != 0 {
-			continue
-		}
-		got := readFrom(runfile.NewReaderAt("run", bytes.NewReader(data[p.off:]), p.off, uint64(i)))
-		if (got.err == nil) != (all.err == nil) || got.end != all.end {
-			t.Fatalf("from pair %d at byte %d: ended at byte %d with %v; from the start: at byte %d with %v", i, p.off, got.end, got.err, all.end, all.err)
-		}
-		if got.err != nil && !errors.Is(got.err, runfile.ErrCorrupt) {
-			t.Fatalf("from pair %d: error does not wrap ErrCorrupt: %v", i, got.err)
-		}
-		if len(got.pairs) != n-i {
-			t.Fatalf("from pair %d: %d pairs, want %d", i, len(got.pairs), n-i)
-		}
-		for j, q := range got.pairs {
-			w := all.pairs[i+j]
-			if !bytes.Equal(q.key, w.key) || !bytes.Equal(q.value, w.value) || q.off != w.off {
-				t.Fatalf("from pair %d: pair %d differs", i, i+j)
-			}
-		}
-	}
+	all := runtest.ReadAll(r)
+	runtest.CheckResumes(t, all, func(i int, off int64) runtest.Reader {
+		return runfile.NewReaderAt("run", bytes.NewReader(data[off:]), off, uint64(i))
+	}, runfile.ErrCorrupt)
 	return all
 }
 
@@ -120,8 +68,8 @@ func TestReaderAtReadsFromEachPair(t *testing.T) {
 			t.Fatal(err)
 		}
 		all := checkResumes(t, data)
-		if all.err != nil || len(all.pairs) != n || all.end != int64(len(data)) {
-			t.Fatalf("%d pairs: read %d, to byte %d of %d: %v", n, len(all.pairs), all.end, len(data), all.err)
+		if all.Err != nil || len(all.Pairs) != n || all.End != int64(len(data)) {
+			t.Fatalf("%d pairs: read %d, to byte %d of %d: %v", n, len(all.Pairs), all.End, len(data), all.Err)
 		}
 		if n > 0 {
 			checkResumes(t, data[:len(data)-1]) // cut short
@@ -130,16 +78,16 @@ func TestReaderAtReadsFromEachPair(t *testing.T) {
 			if i < 0 || i >= n {
 				continue
 			}
-			r, err := runfile.OpenAt(path, all.pairs[i].off, uint64(i))
+			r, err := runfile.OpenAt(path, all.Pairs[i].Off, uint64(i))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := readFrom(r)
+			got := runtest.ReadAll(r)
 			if err := r.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if got.err != nil || len(got.pairs) != n-i || got.end != int64(len(data)) || !bytes.Equal(got.pairs[0].key, all.pairs[i].key) {
-				t.Errorf("%d pairs, OpenAt pair %d: read %d to byte %d: %v", n, i, len(got.pairs), got.end, got.err)
+			if got.Err != nil || len(got.Pairs) != n-i || got.End != int64(len(data)) || !bytes.Equal(got.Pairs[0].Key, all.Pairs[i].Key) {
+				t.Errorf("%d pairs, OpenAt pair %d: read %d to byte %d: %v", n, i, len(got.Pairs), got.End, got.Err)
 			}
 		}
 	}
@@ -156,7 +104,7 @@ func TestReaderAtRejectsBadRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := checkResumes(t, good)
-	off, tenth := all.pairs[5].off, all.pairs[10].off
+	off, tenth := all.Pairs[5].Off, all.Pairs[10].Off
 	tests := []struct {
 		name  string
 		data  []byte
@@ -171,9 +119,9 @@ func TestReaderAtRejectsBadRuns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := readFrom(runfile.NewReaderAt("run", bytes.NewReader(tt.data[off:]), off, tt.pairs))
-			if !errors.Is(got.err, runfile.ErrCorrupt) {
-				t.Fatalf("from pair 5: %v, want ErrCorrupt", got.err)
+			got := runtest.ReadAll(runfile.NewReaderAt("run", bytes.NewReader(tt.data[off:]), off, tt.pairs))
+			if !errors.Is(got.Err, runfile.ErrCorrupt) {
+				t.Fatalf("from pair 5: %v, want ErrCorrupt", got.Err)
 			}
 		})
 	}
