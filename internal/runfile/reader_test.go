@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -55,7 +56,7 @@ func checkResumes(t *testing.T, data []byte) runtest.Read {
 }
 
 // TestReaderAtReadsFromEachPair reads runs from their start, and from
-// their pairs at the offsets that read gave, in memory and with OpenAt:
+// their pairs at the offsets that read gave, in memory and in the file:
 // the same pairs, the offsets counted from the file's start, the last
 // Offset the file's size.
 func TestReaderAtReadsFromEachPair(t *testing.T) {
@@ -78,16 +79,9 @@ func TestReaderAtReadsFromEachPair(t *testing.T) {
 			if i < 0 || i >= n {
 				continue
 			}
-			r, err := runfile.OpenAt(path, all.Pairs[i].Off, uint64(i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := runtest.ReadAll(r)
-			if err := r.Close(); err != nil {
-				t.Fatal(err)
-			}
+			got := readFileAt(t, path, all.Pairs[i].Off, uint64(i))
 			if got.Err != nil || len(got.Pairs) != n-i || got.End != int64(len(data)) || !bytes.Equal(got.Pairs[0].Key, all.Pairs[i].Key) {
-				t.Errorf("%d pairs, OpenAt pair %d: read %d to byte %d: %v", n, i, len(got.Pairs), got.End, got.Err)
+				t.Errorf("%d pairs, from pair %d in the file: read %d to byte %d: %v", n, i, len(got.Pairs), got.End, got.Err)
 			}
 		}
 	}
@@ -125,17 +119,24 @@ func TestReaderAtRejectsBadRuns(t *testing.T) {
 			}
 		})
 	}
-	if _, err := runfile.OpenAt(filepath.Join(t.TempDir(), "none.run"), off, 5); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("OpenAt of no file: %v, want os.ErrNotExist", err)
+	if got := readFileAt(t, path, int64(len(good))+10, 5); !errors.Is(got.Err, runfile.ErrCorrupt) {
+		t.Errorf("from past the end: %v, want ErrCorrupt", got.Err)
 	}
-	r, err := runfile.OpenAt(path, int64(len(good))+10, 5)
+}
+
+// readFileAt reads the run file at path from its pair of index pairs,
+// which starts at byte off.
+func readFileAt(t *testing.T, path string, off int64, pairs uint64) runtest.Read {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	if _, _, err := r.Next(); !errors.Is(err, runfile.ErrCorrupt) {
-		t.Errorf("OpenAt past the end: %v, want ErrCorrupt", err)
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		t.Fatal(err)
 	}
+	return runtest.ReadAll(runfile.NewReaderAt(path, f, off, pairs))
 }
 
 // FuzzReader checks that any bytes read as a run fail with ErrCorrupt or

@@ -105,8 +105,8 @@ func syncDir(dir string) error {
 
 // Reader reads a run file's pairs in order. It reads a run from its
 // start ([Open], [NewReader]) or from any of its pairs, at the offset
-// [Reader.Offset] gave for it ([OpenAt], [NewReaderAt]), and checks the
-// same in both: every length, and the end marker with its count.
+// [Reader.Offset] gave for it ([NewReaderAt]), and checks the same in
+// both: every length, and the end marker with its count.
 type Reader struct {
 	name  string
 	br    *bufio.Reader
@@ -121,23 +121,11 @@ type Reader struct {
 
 // Open opens the run file at path.
 func Open(path string) (*Reader, error) {
-	return OpenAt(path, 0, 0)
-}
-
-// OpenAt opens the run file at path at its pair of index pairs (from 0),
-// which starts at byte offset off, as [Reader.Offset] gave them; off 0
-// is the run's start, whose header it checks.
-func OpenAt(path string, off int64, pairs uint64) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening run file: %w", err)
 	}
-	var r *Reader
-	if off == 0 {
-		r, err = NewReader(path, f)
-	} else if _, err = f.Seek(off, io.SeekStart); err == nil {
-		r = NewReaderAt(path, f, off, pairs)
-	}
+	r, err := NewReader(path, f)
 	if err != nil {
 		f.Close()
 		return nil, err
