@@ -142,8 +142,7 @@ func NewReader(name string, rd io.Reader) (*Reader, error) {
 	if _, err := io.ReadFull(r.br, m[:]); err != nil || string(m[:]) != magic {
 		return nil, fmt.Errorf("reading run file %s: %w: no run header", name, ErrCorrupt)
 	}
-	r.off = len64(magic)
-	r.at = r.off
+	r.off, r.at = int64(len(magic)), int64(len(magic))
 	return r, nil
 }
 
@@ -158,8 +157,6 @@ func NewReaderAt(name string, rd io.Reader, off int64, pairs uint64) *Reader {
 	}
 	return &Reader{name: name, br: br, close: func() error { return nil }, off: off, at: off, pairs: pairs}
 }
-
-func len64(s string) int64 { return int64(len(s)) }
 
 // Offset is the byte offset in the run at which the pair the last Next
 // returned starts (where the reader started, before the first Next); once
