@@ -37,13 +37,13 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkRangeScanRead measures what the split of a final merge reads
+// BenchmarkRangeMergeReads measures what the split of a final merge reads
 // runs with, on one goroutine: the scan of every run, then each run read
 // in 4 ranges. cpu-ns/op is the process's CPU time, steadier than the
 // elapsed time on a loaded machine.
 //
-//	go test -run '^$' -bench RangeScanRead -benchmem -count 5 ./reducer
-func BenchmarkRangeScanRead(b *testing.B) {
+//	go test -run '^$' -bench RangeMergeReads -benchmem -count 5 ./reducer
+func BenchmarkRangeMergeReads(b *testing.B) {
 	files := benchRuns(b, 4, 200_000)
 	var size int64
 	for _, f := range files {
