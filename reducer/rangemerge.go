@@ -152,6 +152,11 @@ func scanRun(path string, f runFormat, cmp func(a, b []byte) int) (*runIndex, er
 	if f == formatRunfile {
 		base = runfile.ErrCorrupt
 	}
+	if r.rf != nil {
+		r.rf.SkipValues()
+	} else {
+		r.rs.SkipValues()
+	}
 	idx := &runIndex{path: path, format: f}
 	var prev []byte
 	for ; ; idx.pairs++ {

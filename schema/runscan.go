@@ -49,6 +49,8 @@ type RunScanner struct {
 	key, prev []byte
 	value     []byte
 	cmp       func(a, b []byte) int // nil: bytes.Compare
+	// skipValues: Next skips values (see SkipValues).
+	skipValues bool
 }
 
 // NewRunScanner reads a run from r. It reads through r if r is a
@@ -106,7 +108,12 @@ func (s *RunScanner) Next() (key, value []byte, err error) {
 	if s.key, err = s.item(s.key, "key"); err != nil {
 		return nil, nil, err
 	}
-	if s.value, err = s.item(s.value, "value"); err != nil {
+	if s.skipValues {
+		err = s.skip()
+	} else {
+		s.value, err = s.item(s.value, "value")
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	if s.prev != nil && CompareBy(s.cmp, s.prev, s.key) > 0 {
@@ -147,6 +154,28 @@ func (s *RunScanner) uint(size int) (uint64, error) {
 		return uint64(binary.BigEndian.Uint16(b[:])), nil
 	}
 	return uint64(binary.BigEndian.Uint32(b[:])), nil
+}
+
+// SkipValues makes Next return each pair's key and a nil value, whose
+// bytes it skips unread (checking its encoding as it does a value read),
+// for a reader of keys and offsets only.
+func (s *RunScanner) SkipValues() { s.skipValues, s.value = true, nil }
+
+// skip skips a value.
+func (s *RunScanner) skip() error {
+	n, err := s.itemLen()
+	if err == nil && n > MaxRunItem {
+		err = fmt.Errorf("%d bytes, more than %d", n, MaxRunItem)
+	}
+	if err == nil {
+		var d int
+		d, err = s.br.Discard(n)
+		s.off += int64(d)
+	}
+	if err != nil {
+		return fmt.Errorf("reading run value: %w: %v", ErrMalformed, err)
+	}
+	return nil
 }
 
 // item reads one binary or text string into buf.

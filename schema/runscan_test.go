@@ -87,8 +87,9 @@ func readAll(data []byte) ([]schema.Pair, error) {
 
 // checkResumes checks that scanners started at the pairs of the run
 // data, at the offsets a scanner from the start gave them, read what that
-// scanner read from there (see runtest.CheckResumes). It returns what
-// the scanner from the start read.
+// scanner read from there (see runtest.CheckResumes), and that one
+// skipping values reads the same keys. It returns what the scanner from
+// the start read.
 func checkResumes(t *testing.T, data []byte, cmp func(a, b []byte) int) runtest.Read {
 	t.Helper()
 	all := runtest.ReadAll(schema.NewRunScannerBy(bytes.NewReader(data), cmp))
@@ -99,6 +100,9 @@ func checkResumes(t *testing.T, data []byte, cmp func(a, b []byte) int) runtest.
 	runtest.CheckResumes(t, all, func(i int, off int64) runtest.Reader {
 		return schema.NewRunScannerAt(bytes.NewReader(data[off:]), off, left-i, cmp)
 	}, schema.ErrMalformed)
+	keys := schema.NewRunScannerBy(bytes.NewReader(data), cmp)
+	keys.SkipValues()
+	runtest.CheckKeys(t, all, keys, schema.ErrMalformed)
 	return all
 }
 

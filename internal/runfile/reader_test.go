@@ -37,8 +37,9 @@ func writeRun(t *testing.T, dir string, n int) string {
 
 // checkResumes checks that readers started at the pairs of the run data,
 // at the offsets a reader from the start gave them, read what that reader
-// read from there (see runtest.CheckResumes). It returns what the reader
-// from the start read.
+// read from there (see runtest.CheckResumes), and that one skipping
+// values reads the same keys. It returns what the reader from the start
+// read.
 func checkResumes(t *testing.T, data []byte) runtest.Read {
 	t.Helper()
 	r, err := runfile.NewReader("run", bytes.NewReader(data))
@@ -52,6 +53,12 @@ func checkResumes(t *testing.T, data []byte) runtest.Read {
 	runtest.CheckResumes(t, all, func(i int, off int64) runtest.Reader {
 		return runfile.NewReaderAt("run", bytes.NewReader(data[off:]), off, uint64(i))
 	}, runfile.ErrCorrupt)
+	keys, err := runfile.NewReader("run", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.SkipValues()
+	runtest.CheckKeys(t, all, keys, runfile.ErrCorrupt)
 	return all
 }
 

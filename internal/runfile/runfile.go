@@ -117,6 +117,8 @@ type Reader struct {
 	at    int64  // what Offset returns
 	pairs uint64 // the index of the next pair
 	done  bool
+	// skipValues: Next skips values (see SkipValues).
+	skipValues bool
 }
 
 // Open opens the run file at path.
@@ -190,11 +192,33 @@ func (r *Reader) Next() (key, value []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.value, err = r.item(r.value, vn); err != nil {
+	if r.skipValues {
+		err = r.skip(vn)
+	} else {
+		r.value, err = r.item(r.value, vn)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	r.pairs++
 	return r.key, r.value, nil
+}
+
+// SkipValues makes Next return each pair's key and a nil value, whose
+// bytes it skips unread (checking its length as it does a value read),
+// for a reader of keys and offsets only.
+func (r *Reader) SkipValues() { r.skipValues, r.value = true, nil }
+
+func (r *Reader) skip(n uint64) error {
+	if n > MaxItem {
+		return r.corrupt("item too long")
+	}
+	d, err := r.br.Discard(int(n))
+	r.off += int64(d)
+	if err != nil {
+		return r.corrupt("cut short")
+	}
+	return nil
 }
 
 // uvarint reads a length, as binary.ReadUvarint does but without an

@@ -79,3 +79,26 @@ func CheckResumes(t testing.TB, all Read, at func(i int, off int64) Reader, sent
 		}
 	}
 }
+
+// CheckKeys checks that r, a reader of the run all read that returns keys
+// only (SkipValues), reads the same keys at the same offsets, with nil
+// values, and ends as all ended: at the same offset, with an error
+// wrapping sentinel if all failed.
+func CheckKeys(t testing.TB, all Read, r Reader, sentinel error) {
+	t.Helper()
+	got := ReadAll(r)
+	if (got.Err == nil) != (all.Err == nil) || got.End != all.End {
+		t.Fatalf("keys only: ended at byte %d with %v; with values: at byte %d with %v", got.End, got.Err, all.End, all.Err)
+	}
+	if got.Err != nil && !errors.Is(got.Err, sentinel) {
+		t.Fatalf("keys only: error does not wrap %v: %v", sentinel, got.Err)
+	}
+	if len(got.Pairs) != len(all.Pairs) {
+		t.Fatalf("keys only: %d pairs, want %d", len(got.Pairs), len(all.Pairs))
+	}
+	for i, q := range got.Pairs {
+		if !bytes.Equal(q.Key, all.Pairs[i].Key) || q.Value != nil || q.Off != all.Pairs[i].Off {
+			t.Fatalf("keys only: pair %d differs", i)
+		}
+	}
+}
