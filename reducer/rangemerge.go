@@ -128,6 +128,15 @@ func (r *runReader) offset() int64 {
 	return r.rs.Offset()
 }
 
+// skipValues makes next skip values and return nil ones.
+func (r *runReader) skipValues() {
+	if r.rf != nil {
+		r.rf.SkipValues()
+	} else {
+		r.rs.SkipValues()
+	}
+}
+
 // fail wraps an error of reading the run, or a cause of the scan's own
 // (wrapped in the format's sentinel).
 func (r *runReader) fail(err error) error {
@@ -152,11 +161,7 @@ func scanRun(path string, f runFormat, cmp func(a, b []byte) int) (*runIndex, er
 	if f == formatRunfile {
 		base = runfile.ErrCorrupt
 	}
-	if r.rf != nil {
-		r.rf.SkipValues()
-	} else {
-		r.rs.SkipValues()
-	}
+	r.skipValues() // the scan needs keys and offsets only
 	idx := &runIndex{path: path, format: f}
 	var prev []byte
 	for ; ; idx.pairs++ {
