@@ -99,8 +99,8 @@ func Run(ctx context.Context, p *Plan, o Options) (*Report, error) {
 	if err := checkID(p, o.ID); err != nil {
 		return nil, err
 	}
-	placement := job.Config{LocalWorkers: o.LocalWorkers, Transport: o.Transport, DataListen: o.DataListen, Broker: o.BrokerConfig}
-	if err := job.CheckPlacement(placement); err != nil {
+	// As Prepare checks them, for a plan of NewPlan.
+	if err := sortedErrors(append(checkFunctions(p.File, o), job.CheckPlacement(placement(o)))); err != nil {
 		return nil, err
 	}
 	r := newRun(p, o)

@@ -89,14 +89,19 @@ stages that are done and resumes the others.`,
 
 func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	file, err := pipeline.Load(path)
+	local, err := f.localWorkers(cmd)
 	if err != nil {
 		return err
 	}
-	plan, err := pipeline.NewPlan(file, nil)
+	// Every problem of the file, and of the functions its stages name
+	// where their tasks run, is refused at once, on a dry run too.
+	plan, err := pipeline.Prepare(path, pipeline.Options{
+		BrokerConfig: broker.Config{URL: f.nats.url}, LocalWorkers: local, Transport: f.transport, DataListen: f.dataAddr,
+	})
 	if err != nil {
 		return err
 	}
+	file := plan.File
 	if f.dryRun {
 		return plan.WriteText(stdout)
 	}
@@ -134,10 +139,6 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		return err
 	}
 	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
-		return errors.Join(err, w.close())
-	}
-	local, err := f.localWorkers(cmd)
-	if err != nil {
 		return errors.Join(err, w.close())
 	}
 	given := f.brokerConfig(log)

@@ -107,12 +107,14 @@ stages:
 }
 
 // TestPipelineRefusesBadFiles: each problem is named with file:line, exit
-// status 2, and nothing is written.
+// status 2, and nothing is written, on a run as on a dry run; a file with
+// several problems is refused with every one of them at once.
 func TestPipelineRefusesBadFiles(t *testing.T) {
 	t.Parallel()
 	in := td(t, "crlf.txt")
 	for _, tc := range []struct {
-		name, file, want string
+		name, file string
+		want       []string
 	}{
 		{"cycle", `
 stages:
@@ -120,45 +122,123 @@ stages:
     pipe: {input: [stage:b], output: a.txt, command: [cat]}
   - name: b
     pipe: {input: [stage:a], output: b.txt, command: [cat]}
-`, "job.yaml:3: the stages depend on each other in a cycle: a -> b -> a"},
+`, []string{"job.yaml:3: the stages depend on each other in a cycle: a -> b -> a"}},
 		{"unknown dependency", `
 stages:
   - name: a
     pipe: {input: [` + in + `], output: a.txt, command: [cat]}
     depends_on: [prepare]
-`, "job.yaml:5: stage a depends on prepare, but there is no stage prepare"},
+`, []string{"job.yaml:5: stage a depends on prepare, but there is no stage prepare"}},
 		{"missing field", `
 stages:
   - name: counts
     mapreduce: {input: [` + in + `], map: wordcount, reduce: sum}
-`, "job.yaml:4: mapreduce of stage counts has no output"},
+`, []string{"job.yaml:4: mapreduce of stage counts has no output"}},
 		{"duplicate names", `
 stages:
   - name: a
     pipe: {input: [` + in + `], output: a.txt, command: [cat]}
   - name: a
     pipe: {input: [` + in + `], output: b.txt, command: [cat]}
-`, "job.yaml:5: two stages are named a"},
+`, []string{"job.yaml:5: two stages are named a"}},
 		{"missing input", `
 stages:
   - name: a
     pipe: {input: [nothere.txt], output: a.txt, command: [cat]}
-`, "job.yaml:4: stage a: input nothere.txt does not exist"},
+`, []string{"job.yaml:4: stage a: input nothere.txt does not exist"}},
+		// The stage before the bad one is not run.
+		{"unknown map", `
+stages:
+  - name: a
+    pipe: {input: ` + in + `, output: a.txt, command: [tr, a-z, A-Z]}
+  - name: b
+    mapreduce: {input: ` + in + `, output: b, map: wordcout, reduce: sum}
+`, []string{`job.yaml:6: mapreduce of stage b: map "wordcout" is neither a built-in (lines, wordcount, grep:REGEX) nor a command on PATH`}},
+		{"unknown reduce", `
+stages:
+  - name: a
+    pipe: {input: ` + in + `, output: a.txt, command: [tr, a-z, A-Z]}
+  - name: b
+    mapreduce:
+      input: ` + in + `
+      output: b
+      map: wordcount
+      reduce: summ
+`, []string{`job.yaml:10: mapreduce of stage b: reduce "summ" is neither a built-in`}},
+		{"map path not found", `
+stages:
+  - name: b
+    mapreduce: {input: ` + in + `, output: b, map: ./mapper.sh, reduce: sum}
+`, []string{`job.yaml:4: mapreduce of stage b: map: command "./mapper.sh" not found`}},
+		{"unknown combiner", `
+stages:
+  - name: b
+    mapreduce:
+      input: ` + in + `
+      output: b
+      map: wordcount
+      reduce: cat
+      combiner: no-such-combiner-jetmr
+`, []string{`job.yaml:9: mapreduce of stage b: combiner "no-such-combiner-jetmr": command "no-such-combiner-jetmr" not found`}},
+		{"every problem at once", `
+jobs: -3
+stages:
+  - name: a
+    pipe:
+      input: ` + in + `
+      output: a.txt
+      command: [tr, a-z, A-Z]
+      retries: -1
+      timeout: banana
+      jobs: -3
+  - name: b
+    mapreduce: {input: ` + in + `, output: b, map: wordcout, reduce: summ}
+  - name: c
+    each: {items: [x], command: [echo, "{}"]}
+  - name: d
+    pipe: {input: stage:c, output: d.txt, command: [cat]}
+  - name: e
+    pipe: {input: nothere.txt, output: e.txt, command: [cat], partitions: 2}
+`, []string{
+			`job.yaml:2: jobs "-3" is not valid`,
+			"job.yaml:9: retries: -1 is not valid",
+			`job.yaml:10: timeout: "banana" is not a duration`,
+			`job.yaml:11: pipe of stage a: jobs "-3" is not valid`,
+			`job.yaml:13: mapreduce of stage b: map "wordcout" is neither a built-in`,
+			`job.yaml:13: mapreduce of stage b: reduce "summ" is neither a built-in`,
+			"job.yaml:17: stage d reads stage:c, but stage c writes no file",
+			`job.yaml:19: unknown field "partitions" in pipe of stage e`,
+			"job.yaml:19: stage e: input nothere.txt does not exist",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			writeJobFile(t, dir, tc.file)
 			store := filepath.Join(t.TempDir(), "store")
-			r := jetmr(t, dir, "pipeline", "--store", store, "job.yaml")
-			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("exit status %d, stderr %q; want 2 and %q", r.code, r.stderr, tc.want)
-			}
-			if names := dirNames(t, dir); !slices.Equal(names, []string{"job.yaml"}) {
-				t.Errorf("the directory holds %q, want only job.yaml", names)
-			}
-			if _, err := os.Stat(store); !os.IsNotExist(err) {
-				t.Errorf("the store was created (%v)", err)
+			for _, dry := range []bool{true, false} {
+				args := []string{"pipeline", "--store", store, "job.yaml"}
+				if dry {
+					args = append(args[:1], append([]string{"--dry-run"}, args[1:]...)...)
+				}
+				r := jetmr(t, dir, args...)
+				if r.code != 2 || r.stdout != "" {
+					t.Errorf("%s: exit status %d, stdout %q, want 2 and nothing; stderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+				}
+				if got := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; got != len(tc.want) {
+					t.Errorf("%s: %d problems named, want %d; stderr:\n%s", strings.Join(args, " "), got, len(tc.want), r.stderr)
+				}
+				for _, want := range tc.want {
+					if !strings.Contains(r.stderr, want) {
+						t.Errorf("%s: stderr does not name %q:\n%s", strings.Join(args, " "), want, r.stderr)
+					}
+				}
+				if names := dirNames(t, dir); !slices.Equal(names, []string{"job.yaml"}) {
+					t.Errorf("the directory holds %q, want only job.yaml", names)
+				}
+				if _, err := os.Stat(store); !os.IsNotExist(err) {
+					t.Errorf("the store was created (%v)", err)
+				}
 			}
 		})
 	}
