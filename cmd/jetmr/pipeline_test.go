@@ -347,3 +347,75 @@ func fileText(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+// TestPipelineWorkerMap: on --nats with no local workers, a stage's map
+// may be a Go function only the workers have, as for jetmr mapreduce: the
+// file is not refused, and a worker of one's own runs it. Where this
+// process runs tasks, or for a reduce (which runs here), the same name is
+// refused before anything runs.
+func TestPipelineWorkerMap(t *testing.T) {
+	t.Parallel()
+	worker, cleanup, err := clitest.Build("../../job/testdata/customworker") // the built-ins and "initials"
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	url := plainNATS(t)
+	job := func(t *testing.T, reduce string) string {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "in.txt"), "apple banana avocado\ncherry bean Apricot\n")
+		writeJobFile(t, dir, `
+stages:
+  - name: a
+    pipe: {input: in.txt, output: a.txt, command: [tr, A-Z, a-z]}
+  - name: b
+    mapreduce: {input: stage:a, output: b, map: initials, reduce: `+reduce+`}
+`)
+		return dir
+	}
+	for _, tc := range []struct {
+		name, reduce string
+		args         []string
+		want         string // the problem, "" for none
+	}{
+		{"dry run", "sum", []string{"--dry-run", "--nats", url, "--local-workers", "0"}, ""},
+		{"dry run, no --local-workers", "sum", []string{"--dry-run", "--nats", url}, ""},
+		{"local workers", "sum", []string{"--nats", url, "--local-workers", "2"}, `job.yaml:6: mapreduce of stage b: map "initials" is neither a built-in`},
+		{"embedded server", "sum", []string{"--store", filepath.Join(t.TempDir(), "store")}, `job.yaml:6: mapreduce of stage b: map "initials" is neither a built-in`},
+		{"unknown reduce", "summ", []string{"--nats", url, "--local-workers", "0"}, `job.yaml:6: mapreduce of stage b: reduce "summ" is neither a built-in`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := job(t, tc.reduce)
+			r := jetmr(t, dir, slices.Concat([]string{"pipeline"}, tc.args, []string{"job.yaml"})...)
+			if tc.want == "" {
+				if r.code != 0 || !strings.Contains(r.stdout, "2 stages in 2 levels") {
+					t.Fatalf("exit %d, want 0 and the plan; stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+				}
+				return
+			}
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "started") {
+				t.Fatalf("exit %d, want 2 naming %q before any stage started; stderr:\n%s", r.code, tc.want, r.stderr)
+			}
+			if names := dirNames(t, dir); !slices.Equal(names, []string{"in.txt", "job.yaml"}) {
+				t.Errorf("the refused pipeline left %q", names)
+			}
+		})
+	}
+	t.Run("run on the worker", func(t *testing.T) {
+		t.Parallel()
+		w := clitest.Start(t, worker, "", nil, url)
+		defer func() {
+			w.Signal(syscall.SIGTERM)
+			w.Wait(t, runTimeout)
+		}()
+		dir := job(t, "sum")
+		r := jetmr(t, dir, "pipeline", "--nats", url, "--local-workers", "0", "--transport", "shared", "job.yaml")
+		if r.code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+		}
+		if got := fileText(t, filepath.Join(dir, "b", "part-00000")); got != "a\t3\nb\t2\nc\t1\n" {
+			t.Errorf("the worker's map counted %q, want a 3, b 2, c 1", got)
+		}
+	})
+}
