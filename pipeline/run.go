@@ -84,7 +84,11 @@ type stageResult struct {
 }
 
 // Run runs the plan: every stage once its dependencies have succeeded,
-// stages that are ready at the same time sharing the slots. It returns
+// stages that are ready at the same time sharing the slots. Before the
+// first starts it refuses what [Prepare] refuses of o (where the tasks
+// run, the stages' functions) and what needs the broker (a pipeline ID
+// that ran before, a resume the stages' jobs would refuse, outputs that
+// exist). It returns
 // the pipeline's report, also when stages failed; the error is then a
 // *StageError per failed stage (matching ErrStageFailed and
 // job.ErrTasksFailed). When ctx is cancelled the running stages stop, no

@@ -60,8 +60,9 @@ succeeded; an input "stage:NAME" reads stage NAME's output and depends
 on it. Paths are relative to the current directory.
 
 The whole file is checked before anything runs: unknown fields, missing
-fields, unknown or duplicate stage names and dependency cycles are
-refused with the file and line (exit 2).
+fields, bad values, unknown or duplicate stage names, dependency cycles,
+missing inputs and map, reduce or combiner names that resolve to nothing
+are refused with the file and line, every problem at once (exit 2).
 
 Stages ready at the same time run at once and share the -j slots; the
 stage with the most estimated work ahead of it (on the critical path)
