@@ -477,6 +477,11 @@ stages:
     pipe: {input: [x], command: [cat]}
 `, []string{"job.yaml:4: mapreduce of stage a has no output", "job.yaml:7: stage c has no kind",
 			"job.yaml:10: output: want a single value"}},
+		{"a name that is no format", `
+stages:
+  - name: "a%d"
+    pipe: {input: [x], command: [cat], chunk_size: lots}
+`, []string{`job.yaml:3: stage name "a%d" is not valid`, "job.yaml:4: pipe of stage a%d: chunk_size: "}},
 		{"no name, then the stage's own problems", `
 stages:
   - pipe: {input: [x], command: [cat], retries: many}

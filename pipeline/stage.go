@@ -215,7 +215,7 @@ func (c *kindCheck) ok(field string) bool { return !c.s.failed[c.kind+"."+field]
 // errorf adds a problem of field, "KIND of stage NAME: " and the
 // message, unless field has one already.
 func (c *kindCheck) errorf(field, format string, args ...any) {
-	c.problem(field, c.at(field), c.what+": "+format, args...)
+	c.problem(field, c.at(field), "%s: "+format, append([]any{c.what}, args...)...)
 }
 
 // problem adds a problem of field at node n, unless field has one
