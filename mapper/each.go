@@ -70,6 +70,15 @@ func NewEachCommand(rec schema.JobRecord) (*EachCommand, error) {
 }
 
 // argv is the command line of item number seq.
+// ItemCommand is what the job log's Command column says of an attempt of
+// item, number seq (0-based) of the job's item list.
+func (c *EachCommand) ItemCommand(item string, seq uint64) string {
+	if c.Builtin != "" {
+		return c.Builtin + " " + command.Quote([]string{item})
+	}
+	return command.Quote(c.argv(item, seq))
+}
+
 func (c *EachCommand) argv(item string, seq uint64) []string {
 	if c.Script != "" {
 		return command.ShellArgv(c.Script, item, seq)
@@ -179,10 +188,7 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 	if c.Builtin == "" {
 		argv = c.argv(item, seq)
 	}
-	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), command.Quote(argv)
-	if c.Builtin != "" {
-		ev.Command = c.Builtin + " " + command.Quote([]string{item})
-	}
+	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), c.ItemCommand(item, seq)
 	var r schema.ItemResult
 	for k := 1; ; k++ {
 		ev.Attempt, ev.Start = k, time.Now()
@@ -205,6 +211,9 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)
 		ev.Stopped = stopped
 		p.obs.AttemptEnded(ev)
+		if ev.Retried && p.announce != nil {
+			p.announce(ev) // the task's result holds the item's last attempt only
+		}
 		if err == nil || stopped || k >= maxAttempts || permanent {
 			return r
 		}
