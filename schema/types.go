@@ -35,7 +35,8 @@ import (
 // line ending in a TAB comes back with it. The record of a map-only job is
 // stamped 7: a worker that predates it would drop that TAB and the
 // reducer would join key and value without one. Every other message is
-// stamped 1, which every jetmr reads.
+// stamped 1, which every jetmr reads; so is [AttemptEnd], which a jetmr
+// that predates it never subscribes to.
 const Version = 7
 
 // Versions of the wire format, by the feature that introduced them.
