@@ -3,6 +3,7 @@ package job_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,6 +120,7 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 		name    string
 		kind    schema.Kind
 		flaky   bool // the first attempt of every task (item) fails
+		fail    bool // every attempt fails: the tasks become dead letters
 		local   int  // the submitter's own slots
 		remote  int  // the pool's slots
 		backups bool // slow tasks get backup attempts
@@ -129,6 +131,7 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 		{name: "mixed", kind: schema.KindPipe, local: 1, remote: 2},
 		{name: "mixed with backups", kind: schema.KindPipe, local: 1, remote: 2, backups: true},
 		{name: "each retried", kind: schema.KindEach, flaky: true, remote: 2},
+		{name: "dead letters", kind: schema.KindPipe, fail: true, remote: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -144,7 +147,7 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 			slow := []string{"sh", "-c", "sleep 0.1; cat"}
 
 			cfg := baseConfig(t)
-			cfg.Broker, cfg.LocalWorkers, cfg.Slots, cfg.Retries = broker.Config{URL: url}, tc.local, max(tc.local, 1), 2
+			cfg.Broker, cfg.LocalWorkers, cfg.Slots, cfg.Retries = broker.Config{URL: url}, tc.local, max(tc.local, 1), 1
 			cfg.Kind = tc.kind
 			if !tc.backups {
 				cfg.Speculative = job.SpeculateOff
@@ -170,10 +173,16 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 				if tc.flaky {
 					cfg.Command = []string{"sh", script, marks}
 				}
+				if tc.fail {
+					cfg.Command = []string{"sh", "-c", "wc -c >&2; exit 3"}
+				}
 			}
 			o := newObserved()
 			cfg.Observer = o.observer()
 			rep, err := runJob(t, cfg)
+			if tc.fail && errors.Is(err, job.ErrTasksFailed) {
+				err = nil
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +193,7 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 				t.Fatalf("%d tasks, want more: the input or chunk size is off", units)
 			}
 			perUnit := 1
-			if tc.flaky {
+			if tc.flaky || tc.fail {
 				perUnit = 2
 			}
 			// A backup attempt of a slow task, stopped when the other
@@ -207,9 +216,9 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 				if a.Worker != pool && (tc.local == 0 || a.Worker != local) {
 					t.Errorf("task %d attempt %d ran on %q, want %q or %q", a.Index, a.Attempt, a.Worker, pool, local)
 				}
-				wantFailed := tc.flaky && a.Attempt == 1
-				if a.Failed != wantFailed || a.Retried != wantFailed || (wantFailed && a.ExitCode != 3) || a.End.Before(a.Start) || a.Start.IsZero() {
-					t.Errorf("attempt %+v: want failed and retried %v (exit 3 if so), a start and an end", a, wantFailed)
+				wantFailed, wantRetried := (tc.flaky && a.Attempt == 1) || tc.fail, perUnit > 1 && a.Attempt == 1
+				if a.Failed != wantFailed || a.Retried != wantRetried || (wantFailed && a.ExitCode != 3) || a.End.Before(a.Start) || a.Start.IsZero() {
+					t.Errorf("attempt %+v: want failed %v (exit 3 if so), retried %v, a start and an end", a, wantFailed, wantRetried)
 				}
 				if a.Command == "" || a.Job != cfg.ID && cfg.ID != "" {
 					t.Errorf("attempt %+v: want its command and job", a)
@@ -227,8 +236,15 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 			if got := strings.Count(o.joblog.String(), "\n"); got != len(attempts)+1 {
 				t.Errorf("the job log has %d lines, want the header and one per attempt: %d", got, len(attempts)+1)
 			}
-			if got := o.metric(t, "jetmr_tasks_total", observe.StateDone); got != float64(units) {
-				t.Errorf(`jetmr_tasks_total{state="done"} = %v, want %d`, got, units)
+			done, failed := units, 0
+			if tc.fail {
+				done, failed = 0, units
+			}
+			if got := o.metric(t, "jetmr_tasks_total", observe.StateDone); got != float64(done) {
+				t.Errorf(`jetmr_tasks_total{state="done"} = %v, want %d`, got, done)
+			}
+			if got := o.metric(t, "jetmr_tasks_total", observe.StateFailed); got != float64(failed) {
+				t.Errorf(`jetmr_tasks_total{state="failed"} = %v, want %d`, got, failed)
 			}
 			if got := o.metric(t, "jetmr_task_duration_seconds", ""); got != float64(len(attempts)) {
 				t.Errorf("jetmr_task_duration_seconds count = %v, want one per attempt: %d", got, len(attempts))
