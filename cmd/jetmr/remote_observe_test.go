@@ -176,3 +176,62 @@ func TestRemoteWorkersObserved(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteWorkersObservedPipeline runs a pipeline's stages on a jetmr
+// worker process: its job log, trace and run report hold every stage's
+// attempts, on the worker.
+func TestRemoteWorkersObservedPipeline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	w := startWorker(t, url, "-j", "2", "--spill", filepath.Join(dir, "spill"))
+	w.waitUp(t)
+	name := workerName(t, w.Proc)
+	in := filepath.Join(dir, "in.txt")
+	writeInput(t, in, 400, false)
+	writeJobFile(t, dir, `
+stages:
+  - name: upper
+    pipe: {input: [`+in+`], output: out/upper.txt, command: [tr, a-z, A-Z], chunk_size: 4KiB}
+  - name: counts
+    mapreduce: {input: [stage:upper], output: out/counts, map: wordcount, reduce: sum, partitions: 2, chunk_size: 4KiB}
+`)
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := jetmr(t, dir, "pipeline", "--nats", url, "--local-workers", "0", "--store", t.TempDir(),
+		"--joblog", "j.tsv", "--trace", "t.json", "--report", "run.json", "job.yaml")
+	if r.code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	w.term(t)
+	run := readRun(t, filepath.Join(dir, "run.json"))
+	if run.Tasks < 4 {
+		t.Fatalf("run report: %d tasks, want more: the input or chunk size is off", run.Tasks)
+	}
+	if len(run.Attempts) != run.Tasks {
+		t.Errorf("the run report has %d attempts, want one per task of its stages: %d", len(run.Attempts), run.Tasks)
+	}
+	jobs := map[string]bool{}
+	for _, a := range run.Attempts {
+		jobs[a.Job] = true
+		if a.Worker != name {
+			t.Errorf("the run report has task %d of job %s on %q, want the worker %s", a.Index, a.Job, a.Worker, name)
+		}
+	}
+	if len(jobs) != 2 {
+		t.Errorf("the run report has attempts of %d stages' jobs, want 2", len(jobs))
+	}
+	rows := readJobLog(t, filepath.Join(dir, "j.tsv"))
+	if len(rows) != run.Tasks {
+		t.Errorf("the job log has %d rows, want one per task: %d", len(rows), run.Tasks)
+	}
+	for _, row := range rows {
+		if row.host != name {
+			t.Errorf("job log row %+v: want the worker %s", row, name)
+		}
+	}
+	if events, _ := readTrace(t, filepath.Join(dir, "t.json")); len(events) != run.Tasks {
+		t.Errorf("the trace has %d events, want one per task: %d", len(events), run.Tasks)
+	}
+}
