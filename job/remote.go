@@ -85,8 +85,14 @@ func (ra *remoteAttempts) ended(m *nats.Msg) {
 	a := observe.Attempt{
 		Job: ra.rec.ID, Index: e.Index, Attempt: e.Attempt, Worker: e.Worker, Slot: e.Slot,
 		Start: time.Unix(0, e.Start), End: time.Unix(0, e.End), BytesIn: e.BytesIn, BytesOut: e.BytesOut, Rows: e.Rows,
-		ExitCode: e.Exit, Signal: e.Signal, Failed: e.Failed, Retried: e.Retried, Superseded: e.Superseded, Stopped: e.Stopped,
+		ExitCode: e.Exit, Signal: e.Signal, Failed: e.Failed, Retried: e.Retried, Superseded: e.Superseded,
 		Command: ra.command,
+	}
+	// An attempt its worker stopped (it drains, or lost the job) is
+	// handed back: the job goes on and runs the task again, so it is a
+	// retried failure here, not one the job's own stop cut short.
+	if e.Stopped {
+		a.Failed, a.Retried = true, true
 	}
 	if ra.each != nil {
 		a.Command = e.Command

@@ -1,10 +1,12 @@
 package main_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,5 +235,71 @@ stages:
 	}
 	if events, _ := readTrace(t, filepath.Join(dir, "t.json")); len(events) != run.Tasks {
 		t.Errorf("the trace has %d events, want one per task: %d", len(events), run.Tasks)
+	}
+}
+
+// TestRemoteWorkerDrainObserved drains a jetmr worker (SIGTERM) while it
+// runs a task that outlives its --drain-timeout: the attempt it hands
+// back is a retried failure row of the submitter's job log, and another
+// worker's attempt of the same task its success row.
+func TestRemoteWorkerDrainObserved(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	marks := filepath.Join(dir, "marks")
+	if err := os.Mkdir(marks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The first attempt to get here sleeps, until its worker stops it.
+	script := filepath.Join(dir, "slow-once.sh")
+	body := `if mkdir "$1/slow" 2>/dev/null; then : > "$1/started"; sleep 30; fi; cat`
+	if err := os.WriteFile(script, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := startWorker(t, url, "-j", "1", "--drain-timeout", "300ms", "--spill", filepath.Join(dir, "spill1"))
+	first.waitUp(t)
+	drained := workerName(t, first.Proc)
+	in := filepath.Join(dir, "in.txt")
+	size := writeInput(t, in, 16000, false)
+	sub := clitest.Start(t, bin, dir, nil, "pipe", "--nats", url, "--local-workers", "0", "--store", t.TempDir(),
+		"--no-speculative", "--retries", "2", "--chunk-size", "80KiB", "-i", in, "-o", "out.txt", "--joblog", "j.tsv", "--", "sh", script, marks)
+	eventually(t, runTimeout, "the slow attempt to start", func() (bool, string) {
+		_, err := os.Stat(filepath.Join(marks, "started"))
+		return err == nil, sub.Stderr.String()
+	})
+	second := startWorker(t, url, "-j", "2", "--spill", filepath.Join(dir, "spill2"))
+	second.waitUp(t)
+	other := workerName(t, second.Proc)
+	first.term(t)
+	if code := sub.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, sub.Stderr)
+	}
+	second.term(t)
+	if got, _ := os.ReadFile(filepath.Join(dir, "out.txt")); int64(len(got)) != size {
+		t.Errorf("output has %d bytes, want the input's %d", len(got), size)
+	}
+	rows := readJobLog(t, filepath.Join(dir, "j.tsv"))
+	perSeq := map[uint64][]jobLogRow{}
+	for _, r := range rows {
+		perSeq[r.seq] = append(perSeq[r.seq], r)
+		if r.host != drained && r.host != other {
+			t.Errorf("job log row %+v: want worker %s or %s", r, drained, other)
+		}
+	}
+	if len(rows) != len(perSeq)+1 || len(perSeq) < 8 {
+		t.Fatalf("the job log has %d rows for %d tasks, want one per task and one more: the handed-back attempt", len(rows), len(perSeq))
+	}
+	for seq, rs := range perSeq {
+		if len(rs) == 1 {
+			if rs[0].exit != 0 || rs[0].signal != 0 {
+				t.Errorf("Seq %d: row %+v, want a success", seq, rs[0])
+			}
+			continue
+		}
+		slices.SortFunc(rs, func(a, b jobLogRow) int { return cmp.Compare(a.start, b.start) })
+		cut, ok := rs[0], rs[1]
+		if len(rs) != 2 || cut.host != drained || (cut.exit == 0 && cut.signal == 0) || ok.host != other || ok.exit != 0 || ok.signal != 0 {
+			t.Errorf("Seq %d: rows %+v, want the attempt %s handed back (failed) and then %s's success", seq, rs, drained, other)
+		}
 	}
 }
