@@ -83,7 +83,7 @@ func (ra *remoteAttempts) ended(m *nats.Msg) {
 		return // the local worker reports its own; an earlier round's is not this run's
 	}
 	a := observe.Attempt{
-		Job: ra.rec.ID, Index: e.Index, Attempt: e.Attempt, Worker: e.Worker, Slot: e.Slot,
+		Job: ra.rec.ID, Index: e.Index, Attempt: e.Attempt, Worker: e.Worker, Slot: e.Slot, Slots: e.Slots,
 		Start: time.Unix(0, e.Start), End: time.Unix(0, e.End), BytesIn: e.BytesIn, BytesOut: e.BytesOut, Rows: e.Rows,
 		ExitCode: e.Exit, Signal: e.Signal, Failed: e.Failed, Retried: e.Retried, Superseded: e.Superseded,
 		Command: ra.command,
@@ -107,7 +107,7 @@ func (ra *remoteAttempts) decided(res *schema.Result, bytesOut int64) {
 		return
 	}
 	a := observe.Attempt{
-		Job: ra.rec.ID, Index: res.Index, Attempt: max(res.Attempt, 1), Worker: res.Worker, Slot: res.Slot,
+		Job: ra.rec.ID, Index: res.Index, Attempt: max(res.Attempt, 1), Worker: res.Worker, Slot: res.Slot, Slots: res.Slots,
 		Start: time.Unix(0, res.Start), End: time.Unix(0, max(res.End, res.Start)), BytesIn: res.BytesIn, BytesOut: bytesOut,
 		Command: ra.command,
 	}
@@ -147,7 +147,7 @@ func (ra *remoteAttempts) items(res *schema.Result) {
 	}
 	for _, it := range items.Items {
 		a := observe.Attempt{
-			Job: ra.rec.ID, Index: it.Seq, Attempt: max(it.Attempts, 1), Worker: res.Worker, Slot: res.Slot,
+			Job: ra.rec.ID, Index: it.Seq, Attempt: max(it.Attempts, 1), Worker: res.Worker, Slot: res.Slot, Slots: res.Slots,
 			Start: time.Unix(0, it.Start), End: time.Unix(0, max(it.End, it.Start)),
 			BytesIn: int64(len(it.Item)), BytesOut: int64(len(it.Output)),
 			ExitCode: it.Exit, Signal: it.Signal, Failed: it.Failed(),

@@ -100,6 +100,8 @@ func (o *observed) metric(t *testing.T, name, state string) float64 {
 			switch {
 			case m.Counter != nil:
 				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
 			case m.Histogram != nil:
 				sum += float64(m.Histogram.GetSampleCount())
 			}
@@ -245,6 +247,12 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 			}
 			if got := o.metric(t, "jetmr_tasks_total", observe.StateFailed); got != float64(failed) {
 				t.Errorf(`jetmr_tasks_total{state="failed"} = %v, want %d`, got, failed)
+			}
+			if got := o.metric(t, "jetmr_slots", ""); got != float64(tc.local+tc.remote) {
+				t.Errorf("jetmr_slots = %v, want the slots of the workers: %d", got, tc.local+tc.remote)
+			}
+			if got := o.metric(t, "jetmr_utilization", ""); got <= 0 || got > 1 {
+				t.Errorf("jetmr_utilization = %v, want in (0, 1]", got)
 			}
 			if got := o.metric(t, "jetmr_task_duration_seconds", ""); got != float64(len(attempts)) {
 				t.Errorf("jetmr_task_duration_seconds count = %v, want one per attempt: %d", got, len(attempts))

@@ -582,7 +582,7 @@ func (w *Worker) observer() observe.Observer { return w.cfg.Observer }
 func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time) observe.Attempt {
 	rec := w.cfg.Job.Record
 	return observe.Attempt{
-		Job: rec.ID, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot,
+		Job: rec.ID, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots,
 		Start: start, BytesIn: taskLength(t), Command: AttemptCommand(rec),
 	}
 }
@@ -637,7 +637,7 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 // of its job log, never a result.
 func (w *Worker) announceEnd(ev observe.Attempt) {
 	e := schema.AttemptEnd{
-		Index: ev.Index, Attempt: ev.Attempt, Round: w.cfg.Job.Record.Round, Worker: ev.Worker, Slot: ev.Slot,
+		Index: ev.Index, Attempt: ev.Attempt, Round: w.cfg.Job.Record.Round, Worker: ev.Worker, Slot: ev.Slot, Slots: ev.Slots,
 		Start: ev.Start.UnixNano(), End: max(ev.End.UnixNano(), ev.Start.UnixNano()), BytesIn: ev.BytesIn, BytesOut: ev.BytesOut, Rows: ev.Rows,
 		Exit: ev.ExitCode, Signal: ev.Signal, Failed: ev.Failed, Retried: ev.Retried, Superseded: ev.Superseded, Stopped: ev.Stopped,
 	}

@@ -66,6 +66,8 @@ type AttemptEnd struct {
 	Round  int    `msgpack:"round,omitempty"`
 	Worker string `msgpack:"w"`
 	Slot   int    `msgpack:"slot"`
+	// Slots is how many tasks the worker runs at once.
+	Slots int `msgpack:"slots,omitempty"`
 	// Start and End bound the attempt, in Unix nanoseconds of the
 	// worker's clock.
 	Start    int64 `msgpack:"start"`

@@ -13,7 +13,7 @@ func TestAttemptEndRoundTrip(t *testing.T) {
 	t.Parallel()
 	for _, e := range []schema.AttemptEnd{
 		{Index: 0, Attempt: 1, Worker: "h:1", Start: 1, End: 1},
-		{Index: 9, Attempt: 3, Round: 2, Worker: "w", Slot: 4, Start: 10, End: 20, BytesIn: 5, BytesOut: 6, Rows: 7,
+		{Index: 9, Attempt: 3, Round: 2, Worker: "w", Slot: 4, Slots: 6, Start: 10, End: 20, BytesIn: 5, BytesOut: 6, Rows: 7,
 			Exit: 2, Signal: "KILL", Failed: true, Retried: true, Stopped: true, Backup: true},
 		{Index: 1, Attempt: 1, Worker: "w", Start: 3, End: 4, Superseded: true},
 	} {
