@@ -69,7 +69,6 @@ func NewEachCommand(rec schema.JobRecord) (*EachCommand, error) {
 	return c, nil
 }
 
-// argv is the command line of item number seq.
 // ItemCommand is what the job log's Command column says of an attempt of
 // item, number seq (0-based) of the job's item list.
 func (c *EachCommand) ItemCommand(item string, seq uint64) string {
@@ -79,6 +78,7 @@ func (c *EachCommand) ItemCommand(item string, seq uint64) string {
 	return command.Quote(c.argv(item, seq))
 }
 
+// argv is the command line of item number seq.
 func (c *EachCommand) argv(item string, seq uint64) []string {
 	if c.Script != "" {
 		return command.ShellArgv(c.Script, item, seq)
