@@ -113,6 +113,8 @@ func (ra *remoteAttempts) decided(res *schema.Result, bytesOut int64) {
 	}
 	if res.Err != nil {
 		a.Failed, a.ExitCode, a.Signal = true, res.Err.ExitStatus, res.Err.Signal
+	} else {
+		a.ExitCode = res.Exit // a status --ok-exit accepted, or 0
 	}
 	if ra.rec.Kind.Traits().PerItem {
 		ra.items(res)
@@ -151,6 +153,9 @@ func (ra *remoteAttempts) items(res *schema.Result) {
 			Start: time.Unix(0, it.Start), End: time.Unix(0, max(it.End, it.Start)),
 			BytesIn: int64(len(it.Item)), BytesOut: int64(len(it.Output)),
 			ExitCode: it.Exit, Signal: it.Signal, Failed: it.Failed(),
+		}
+		if !a.Failed {
+			a.ExitCode = it.Accepted // a status --ok-exit accepted, or 0
 		}
 		if ra.each != nil {
 			a.Command = ra.each.ItemCommand(it.Item, it.Seq)

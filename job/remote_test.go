@@ -123,6 +123,7 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 		kind    schema.Kind
 		flaky   bool // the first attempt of every task (item) fails
 		fail    bool // every attempt fails: the tasks become dead letters
+		okExit  bool // every command exits 5, which --ok-exit accepts
 		local   int  // the submitter's own slots
 		remote  int  // the pool's slots
 		backups bool // slow tasks get backup attempts
@@ -134,6 +135,8 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 		{name: "mixed with backups", kind: schema.KindPipe, local: 1, remote: 2, backups: true},
 		{name: "each retried", kind: schema.KindEach, flaky: true, remote: 2},
 		{name: "dead letters", kind: schema.KindPipe, fail: true, remote: 2},
+		{name: "ok-exit", kind: schema.KindPipe, okExit: true, remote: 2},
+		{name: "each ok-exit", kind: schema.KindEach, okExit: true, remote: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -161,6 +164,9 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 					cfg.Items = append(cfg.Items, fmt.Sprintf("item-%02d", i))
 				}
 				cfg.Command = []string{"sh", "-c", "echo {} | sh " + script + " " + marks + " {}"}
+				if tc.okExit {
+					cfg.Command = []string{"sh", "-c", "echo {}; exit 5"}
+				}
 				var out bytes.Buffer
 				cfg.Stdout = &out
 				units = len(cfg.Items)
@@ -178,6 +184,12 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 				if tc.fail {
 					cfg.Command = []string{"sh", "-c", "wc -c >&2; exit 3"}
 				}
+				if tc.okExit {
+					cfg.Command = []string{"sh", "-c", "cat; exit 5"}
+				}
+			}
+			if tc.okExit {
+				cfg.OkExit = []int{5}
 			}
 			o := newObserved()
 			cfg.Observer = o.observer()
@@ -219,8 +231,15 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 					t.Errorf("task %d attempt %d ran on %q, want %q or %q", a.Index, a.Attempt, a.Worker, pool, local)
 				}
 				wantFailed, wantRetried := (tc.flaky && a.Attempt == 1) || tc.fail, perUnit > 1 && a.Attempt == 1
-				if a.Failed != wantFailed || a.Retried != wantRetried || (wantFailed && a.ExitCode != 3) || a.End.Before(a.Start) || a.Start.IsZero() {
-					t.Errorf("attempt %+v: want failed %v (exit 3 if so), retried %v, a start and an end", a, wantFailed, wantRetried)
+				wantExit := 0
+				switch {
+				case wantFailed:
+					wantExit = 3
+				case tc.okExit:
+					wantExit = 5 // the status --ok-exit accepted
+				}
+				if a.Failed != wantFailed || a.Retried != wantRetried || a.ExitCode != wantExit || a.End.Before(a.Start) || a.Start.IsZero() {
+					t.Errorf("attempt %+v: want failed %v, exit %d, retried %v, a start and an end", a, wantFailed, wantExit, wantRetried)
 				}
 				if a.Command == "" || a.Job != cfg.ID && cfg.ID != "" {
 					t.Errorf("attempt %+v: want its command and job", a)

@@ -209,6 +209,7 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		ev.Failed, ev.ExitCode, ev.Signal = err != nil, r.Exit, r.Signal
 		if err == nil {
 			ev.ExitCode = status // a status --ok-exit accepts, or 0: the job log shows it
+			r.Accepted = status
 		}
 		permanent := err != nil && asTaskError(err).Permanent // a missing --dir: no retry can fix it
 		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)

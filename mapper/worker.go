@@ -428,6 +428,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int, releas
 		w.log.Info().Uint64("task", task.Index).Int("records", len(iso.iso.Records)).Int("runs", iso.iso.Attempts).
 			Msg("skipped bad records of a task")
 	}
+	if len(outs) > 0 {
+		base.Exit = outs[0].exit // a status --ok-exit accepted
+	}
 	crashpoint.Hit("task.processed")
 	defer release()()
 	if stored, err = w.publishOutputs(ctx, base, outs); err != nil {

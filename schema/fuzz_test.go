@@ -116,7 +116,7 @@ func FuzzDecodeItemBatch(f *testing.F) {
 }
 
 func FuzzDecodeItemResults(f *testing.F) {
-	good, _ := schema.EncodeItemResults(schema.ItemResults{Items: []schema.ItemResult{{Seq: 1, Item: "x", Exit: 2, Start: 1, End: 2, Output: []byte("out\n")}}})
+	good, _ := schema.EncodeItemResults(schema.ItemResults{Items: []schema.ItemResult{{Seq: 1, Item: "x", Exit: 2, Start: 1, End: 2, Output: []byte("out\n")}, {Seq: 2, Item: "y", Accepted: 5}}})
 	f.Add(good)
 	f.Add([]byte{0x82, 0xa1, 'v', 0x01})
 	f.Fuzz(func(t *testing.T, data []byte) {

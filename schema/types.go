@@ -178,6 +178,10 @@ type Result struct {
 	// predates them ignores them.
 	Counters []Counter `msgpack:"ctr,omitempty"`
 	Status   string    `msgpack:"status,omitempty"`
+	// Exit is the exit status of the task's command when --ok-exit
+	// accepted one other than 0 (JobRecord.OkExit), for the job log of
+	// the submitter; 0 otherwise. A jetmr that predates it ignores it.
+	Exit int `msgpack:"exit,omitempty"`
 	// Backup marks the result of a backup attempt (see [Task.Backup]).
 	Backup bool `msgpack:"backup,omitempty"`
 	// Isolation is what the worker learned by running parts of a failed
