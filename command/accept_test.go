@@ -31,7 +31,7 @@ func TestAccept(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := command.Accept(command.Run(context.Background(), tc.argv, strings.NewReader(""), io.Discard), tc.ok)
+			err := command.Accept(command.Run(context.Background(), tc.argv, "", strings.NewReader(""), io.Discard), tc.ok)
 			if tc.accept && err != nil {
 				t.Errorf("Accept = %v, want nil", err)
 			}

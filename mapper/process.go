@@ -147,7 +147,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	strip := &headerStripper{want: head, w: w}
-	err = command.Accept(command.Run(ctx, p.job.Record.Command, stdin, strip), p.job.Record.OkExit)
+	err = command.Accept(command.Run(ctx, p.job.Record.Command, p.job.Dir, stdin, strip), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -182,7 +182,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 			os.Remove(f.Name())
 		}
 	}()
-	err = command.Accept(command.Run(ctx, p.job.Record.Command, in, f), p.job.Record.OkExit)
+	err = command.Accept(command.Run(ctx, p.job.Record.Command, p.job.Dir, in, f), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -445,7 +445,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		return nil, err
 	}
 	if len(cc) > 0 {
-		combined, err := combineCommand(ctx, cc, p.job.Record.OkExit, comb, CombineConfig{
+		combined, err := combineCommand(ctx, cc, p.job.Dir, p.job.Record.OkExit, comb, CombineConfig{
 			Partitions: p.job.Record.Partitions, Limit: p.combineLimit, Dir: p.spillDir, Name: name + "d", Keys: keys,
 		}, counters)
 		if err != nil {
@@ -493,7 +493,7 @@ func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, c
 		}
 		return p.job.Map(ctx, chunk, emit)
 	}
-	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Record.OkExit, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
+	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Dir, p.job.Record.OkExit, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
 }
 
 // mergeSpilled writes the output of a task whose combiner spilled: each
