@@ -190,9 +190,12 @@ func TestResumeKeepsSubmitterDir(t *testing.T) {
 		t.Fatalf("first run exited %d, want 1 (item b fails); stderr:\n%s", r.code, r.stderr)
 	}
 	writeTree(t, first, map[string]string{"ok": ""})
-	r := run(second, "--resume", "--retry-failed")
+	r := run(second, "--resume", "--retry-failed", "--log-level", "info")
 	if r.code != 0 {
 		t.Fatalf("resume exited %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "the job's commands run in the directory of its first run") || !strings.Contains(r.stderr, first) {
+		t.Errorf("the resume does not say that the job runs in %s; stderr:\n%s", first, r.stderr)
 	}
 	if !strings.Contains(r.stdout, "b "+first+"\n") || strings.Contains(r.stdout, "decoy") {
 		t.Errorf("resumed run printed %q, want item b run in %s", r.stdout, first)
