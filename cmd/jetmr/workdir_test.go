@@ -78,7 +78,7 @@ func TestWorkerRunsInSubmitterDir(t *testing.T) {
 	tests := []struct {
 		name  string
 		args  []string // the job; -o OUT is added when parts >= 0
-		nats  []string // more flags of the run on the worker
+		nats  []string // more flags of the run on the worker; nil: --local-workers 0
 		parts int      // -1: stdout; 0: an output file; N: N part files
 	}{
 		{"each relative item", []string{"each", "-k", "--", "cat", ":::", "in.txt"}, nil, -1},
@@ -88,7 +88,9 @@ func TestWorkerRunsInSubmitterDir(t *testing.T) {
 		{"mapreduce relative map and combiner", []string{"mapreduce", "-i", "words.txt", "--map", "./mapper.sh", "--combiner", "./combine.sh",
 			"--reduce", "./reduce.sh", "--partitions", "2"}, nil, 2},
 		{"reducer on workers", []string{"mapreduce", "-i", "words.txt", "--map", "./mapper.sh", "--reduce", "./reduce.sh", "--partitions", "2"},
-			[]string{"--transport", "shared", "--reduce-on-workers"}, 2},
+			[]string{"--local-workers", "0", "--transport", "shared", "--reduce-on-workers"}, 2},
+		{"local and remote workers", []string{"each", "-k", "--chunk-size", "1", "--", "sh", "-c", "pwd", ":::", "1", "2", "3", "4", "5", "6", "7", "8"},
+			[]string{"--local-workers", "1"}, -1},
 	}
 	t.Run("cases", func(t *testing.T) {
 		for _, tc := range tests {
@@ -110,7 +112,11 @@ func TestWorkerRunsInSubmitterDir(t *testing.T) {
 					return r.stdout
 				}
 				want := run("ref", "--store", filepath.Join(dir, "store"))
-				got := run("out", append([]string{"--nats", url, "--local-workers", "0"}, tc.nats...)...)
+				nats := tc.nats
+				if nats == nil {
+					nats = []string{"--local-workers", "0"}
+				}
+				got := run("out", append([]string{"--nats", url}, nats...)...)
 				switch {
 				case tc.parts < 0:
 					if got != want {
