@@ -481,7 +481,7 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	}
 	sink, err := reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
-		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, OkExit: s.record.OkExit, ReduceFunc: s.job.Reduce,
+		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, CommandDir: s.job.Dir, OkExit: s.record.OkExit, ReduceFunc: s.job.Reduce,
 		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone, Counters: s.reduced,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Memory:  reduceShare(s.cfg.Memory),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -180,9 +181,9 @@ func (p *processor) skipped(perr error) *isolated {
 func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, seq uint64, ev observe.Attempt) schema.ItemResult {
 	rec := p.job.Record
 	maxAttempts := rec.Retries + 1
-	dir := ""
+	dir := p.job.Dir
 	if c.Dir != nil {
-		dir = c.Dir.ExpandOne(item, seq)
+		dir = itemDir(p.job.Dir, c.Dir.ExpandOne(item, seq))
 	}
 	var argv []string
 	if c.Builtin == "" {
@@ -227,6 +228,15 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 			return r
 		}
 	}
+}
+
+// itemDir is where an item whose --dir expanded to dir runs, for a job
+// whose commands run in base: a relative dir is relative to base.
+func itemDir(base, dir string) string {
+	if base == "" || filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(base, dir)
 }
 
 // runOnce runs one attempt of an item, limited by the job's --timeout. It

@@ -154,7 +154,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	strip := &headerStripper{want: head, w: w}
-	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, stdin, strip), p.job.Record.OkExit)
+	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, p.job.Dir, stdin, strip), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -189,7 +189,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 			os.Remove(f.Name())
 		}
 	}()
-	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, in, f), p.job.Record.OkExit)
+	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, p.job.Dir, in, f), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -453,7 +453,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		return nil, err
 	}
 	if len(cc) > 0 {
-		combined, err := combineCommand(ctx, cc, p.job.Record.OkExit, comb, CombineConfig{
+		combined, err := combineCommand(ctx, cc, p.job.Dir, p.job.Record.OkExit, comb, CombineConfig{
 			Partitions: p.job.Record.Partitions, Limit: p.combineLimit, Dir: p.spillDir, Name: name + "d", Keys: keys,
 		}, counters)
 		if err != nil {
@@ -502,7 +502,7 @@ func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, c
 		}
 		return 0, p.job.Map(ctx, chunk, emit)
 	}
-	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Record.OkExit, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
+	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Dir, p.job.Record.OkExit, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
 }
 
 // mergeSpilled writes the output of a task whose combiner spilled: each

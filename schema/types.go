@@ -401,8 +401,18 @@ type JobRecord struct {
 	// earlier round runs again in the current one.
 	Round int `msgpack:"round,omitempty"`
 
-	// Dir is an each job's working-directory template ("": the worker's
-	// own); Shell runs its Command as one sh -c script.
+	// WorkDir is the working directory of the process that submitted the
+	// job, absolute. Its commands (pipe, map, combiner, reducer on
+	// workers, each items) run there on every worker that has it, so that
+	// relative paths in items and commands mean what they meant to the
+	// submitter; a worker that lacks it runs them in its own directory.
+	// A resume keeps the first run's. Records written before it have
+	// none, and workers that predate it ignore it: their commands run in
+	// the worker's own directory, as they always did.
+	WorkDir string `msgpack:"wdir,omitempty"`
+	// Dir is an each job's working-directory template ("": WorkDir); a
+	// relative one is relative to WorkDir. Shell runs its Command as one
+	// sh -c script.
 	Dir   string `msgpack:"dir,omitempty"`
 	Shell bool   `msgpack:"shell,omitempty"`
 	// Builtin is an each job's built-in item function, run instead of
