@@ -70,6 +70,15 @@ func NewEachCommand(rec schema.JobRecord) (*EachCommand, error) {
 	return c, nil
 }
 
+// ItemCommand is what the job log's Command column says of an attempt of
+// item, number seq (0-based) of the job's item list.
+func (c *EachCommand) ItemCommand(item string, seq uint64) string {
+	if c.Builtin != "" {
+		return c.Builtin + " " + command.Quote([]string{item})
+	}
+	return command.Quote(c.argv(item, seq))
+}
+
 // argv is the command line of item number seq.
 func (c *EachCommand) argv(item string, seq uint64) []string {
 	if c.Script != "" {
@@ -180,10 +189,7 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 	if c.Builtin == "" {
 		argv = c.argv(item, seq)
 	}
-	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), command.Quote(argv)
-	if c.Builtin != "" {
-		ev.Command = c.Builtin + " " + command.Quote([]string{item})
-	}
+	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), c.ItemCommand(item, seq)
 	var r schema.ItemResult
 	for k := 1; ; k++ {
 		ev.Attempt, ev.Start = k, time.Now()
@@ -204,11 +210,15 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		ev.Failed, ev.ExitCode, ev.Signal = err != nil, r.Exit, r.Signal
 		if err == nil {
 			ev.ExitCode = status // a status --ok-exit accepts, or 0: the job log shows it
+			r.Accepted = status
 		}
 		permanent := err != nil && asTaskError(err).Permanent // a missing --dir: no retry can fix it
 		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)
 		ev.Stopped = stopped
 		p.obs.AttemptEnded(ev)
+		if ev.Retried && p.announce != nil {
+			p.announce(ev) // the task's result holds the item's last attempt only
+		}
 		if err == nil || stopped || k >= maxAttempts || permanent {
 			return r
 		}

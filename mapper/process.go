@@ -53,12 +53,15 @@ type processor struct {
 	combineLimit int64
 	migrator     migrator
 	obs          observe.Observer // receives an each job's per-item attempts
-	files        fileCache
-	bufs         sync.Pool
-	data         dataStore        // the job's object store, for transport "object"
-	nc           *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
-	fetcher      transfer.Fetcher // how
-	objects      objectInputs     // reads the ranges of s3:// inputs
+	// announce tells the job's submitter of an each item's attempt that
+	// is retried, when the worker runs in another process; nil otherwise.
+	announce func(observe.Attempt)
+	files    fileCache
+	bufs     sync.Pool
+	data     dataStore        // the job's object store, for transport "object"
+	nc       *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
+	fetcher  transfer.Fetcher // how
+	objects  objectInputs     // reads the ranges of s3:// inputs
 }
 
 // process runs one attempt of a task and returns its output per partition,

@@ -35,7 +35,8 @@ import (
 // line ending in a TAB comes back with it. The record of a map-only job is
 // stamped 7: a worker that predates it would drop that TAB and the
 // reducer would join key and value without one. Every other message is
-// stamped 1, which every jetmr reads.
+// stamped 1, which every jetmr reads; so is [AttemptEnd], which a jetmr
+// that predates it never subscribes to.
 const Version = 7
 
 // Versions of the wire format, by the feature that introduced them.
@@ -177,6 +178,10 @@ type Result struct {
 	// predates them ignores them.
 	Counters []Counter `msgpack:"ctr,omitempty"`
 	Status   string    `msgpack:"status,omitempty"`
+	// Exit is the exit status of the task's command when --ok-exit
+	// accepted one other than 0 (JobRecord.OkExit), for the job log of
+	// the submitter; 0 otherwise. A jetmr that predates it ignores it.
+	Exit int `msgpack:"exit,omitempty"`
 	// Backup marks the result of a backup attempt (see [Task.Backup]).
 	Backup bool `msgpack:"backup,omitempty"`
 	// Isolation is what the worker learned by running parts of a failed
