@@ -243,6 +243,10 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if f, ok := p.source.(splitter.Fingerprinter); ok {
 		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
 	}
+	// Workers run the job's commands here, where its relative paths were
+	// written; a resume keeps the record's. A directory that cannot be
+	// named (removed) leaves each worker in its own, as before.
+	p.record.WorkDir, _ = os.Getwd()
 	p.record.Speculative = cfg.speculative()
 	p.record.TaperSlots = p.taperSlots()
 	p.record.S3 = p.s3
