@@ -126,6 +126,7 @@ type session struct {
 	served      servedFiles            // the files whose ranges workers fetch (transport "object")
 	spec        *speculator            // backups of slow tasks; nil unless the job is speculative
 	lastLive    atomic.Pointer[Status] // the last snapshot recordProgress saved
+	stop        *stopWrites            // the deadlines of the writes once the job stopped
 	counters    *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
 	reduced     *counter.Set           // the user counters of the reduce (command or function)
 	// uploadPending marks a job whose output is complete in its staging
@@ -140,6 +141,10 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}, reduced: &counter.Set{}}
+	s.stop = &stopWrites{log: p.cfg.Logger, job: p.record.ID}
+	if !b.Embedded() {
+		s.stop.nc = b.NC
+	}
 	if p.cfg.Resume {
 		done, err := s.resume(ctx)
 		if err != nil || done {
@@ -231,8 +236,8 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 			s.uploadPending, runErr = true, err
 		}
 	}
-	endErr := s.end(stats, runErr)
-	s.saveFinal(stats, runErr == nil || reduceFailed)
+	endErr := s.end(ctx, stats, runErr)
+	s.saveFinal(ctx, stats, runErr == nil || reduceFailed)
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
@@ -334,6 +339,9 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start, Counters: s.counters,
 		Session: &reduction{session: s, retired: s.retire(win), retry: s.retryFunc(haltCtx), failed: s.haltFunc(halt, stopSplit, soon)},
 		Logger:  s.cfg.Logger,
+		StopContext: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return s.stop.context(ctx, 30*time.Second)
+		},
 	})
 	if err != nil {
 		return nil, errors.Join(err, sink.Suspend(ctx))
@@ -531,8 +539,9 @@ func (s *session) putRecord(ctx context.Context) error {
 
 // end records how the run ended. A complete job's streams, checkpoints and
 // spill files are deleted; a failed or stopped one keeps them for --resume.
-func (s *session) end(stats *report.Stats, runErr error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// Once ctx has ended, the writes are bounded as [stopWrites] says.
+func (s *session) end(ctx context.Context, stats *report.Stats, runErr error) error {
+	ctx, cancel := s.stop.context(ctx, 10*time.Second)
 	defer cancel()
 	switch {
 	case s.uploadPending:
