@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -310,8 +311,41 @@ func (s *session) report(stats *report.Stats) *report.Report {
 		r.Key = s.cfg.Migration.Key
 	}
 	r.Throttled = s.cfg.Migration != nil && (s.cfg.Migration.MaxRate > 0 || s.cfg.Migration.PauseWhen != "")
+	r.SlotsSetBy = s.slotsSetBy(r.Workers)
 	r.Advise()
 	return r
+}
+
+// localWorkerName names the tasks this process runs in results and
+// reports, as a jetmr worker is named: host:pid.
+func localWorkerName() string {
+	host, _ := os.Hostname()
+	return host + ":" + strconv.Itoa(os.Getpid())
+}
+
+// slotsSetBy names, for the report's advice, what sets the slots that
+// ran the job's tasks: "" (-j) when this process ran them all with its
+// default slots, --local-workers when given or with an external broker,
+// and jetmr worker -j when jetmr worker processes ran some, whose slots
+// the job's own flags do not set.
+func (s *session) slotsSetBy(workers []report.WorkerReport) string {
+	local, remote := false, false
+	for _, w := range workers {
+		if w.Name == localWorkerName() {
+			local = true
+		} else {
+			remote = true
+		}
+	}
+	switch {
+	case remote && local:
+		return "jetmr worker -j, --local-workers"
+	case remote:
+		return "jetmr worker -j"
+	case s.cfg.LocalWorkers > 0 || s.cfg.Broker.URL != "":
+		return "--local-workers"
+	}
+	return ""
 }
 
 // execute runs splitter, workers and reducer until the reducer has merged
@@ -349,7 +383,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	var worker *mapper.Worker
 	if s.local > 0 {
 		worker, err = mapper.NewWorker(mapper.Config{
-			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
+			JS: s.b.JS, Job: s.job, Slots: s.local, Name: localWorkerName(), SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
 			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
 			FailedForGood: s.awaitCounted(red),
 		})
