@@ -22,7 +22,7 @@ const unreachableLinger = 5 * time.Second
 // probeTimeout bounds the round trip that checks, at the stop, that a
 // connection that looks up still reaches its server (a dead machine is
 // noticed by pings only after some seconds).
-const probeTimeout = 2 * time.Second
+const probeTimeout = time.Second
 
 // stopWrites gives the contexts of a job's writes once it has stopped.
 type stopWrites struct {

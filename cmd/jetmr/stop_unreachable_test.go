@@ -8,30 +8,33 @@ import (
 	"time"
 )
 
-// TestStopWithNATSGone: a --nats job whose server went away stops soon
-// after SIGTERM (exit 130), says at once what it waits for, and prints a
-// resume command that completes the job, with the output of a sequential
-// run, once the server is back on the same store and port. The credentials
-// the printed command leaves out come from JETMR_TOKEN.
+// TestStopWithNATSGone: a --nats job whose server went away (stopped, or
+// silent: its process suspended, its connections open) stops soon after
+// SIGTERM (exit 130), says what it waits for, and prints a resume command
+// that completes the job, with the output of a sequential run, once the
+// server is back (restarted on the same store and port, or resumed). The
+// credentials the printed command leaves out come from JETMR_TOKEN.
 func TestStopWithNATSGone(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		local  string // --local-workers
 		worker bool   // a jetmr worker runs the tasks
+		silent bool   // the server is suspended (SIGSTOP), not stopped
 	}{
-		{"local workers", "2", false},
-		{"jetmr worker", "0", true},
+		{"local workers", "2", false, false},
+		{"jetmr worker", "0", true, false},
+		{"server silent", "2", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			stopWithNATSGone(t, tt.local, tt.worker)
+			stopWithNATSGone(t, tt.local, tt.worker, tt.silent)
 		})
 	}
 }
 
-func stopWithNATSGone(t *testing.T, local string, worker bool) {
+func stopWithNATSGone(t *testing.T, local string, worker, silent bool) {
 	const token = "tok123"
 	h, dir := newStateHome(t), t.TempDir()
 	store, addr := t.TempDir(), freeAddr(t)
@@ -49,12 +52,16 @@ func stopWithNATSGone(t *testing.T, local string, worker bool) {
 		"--local-workers", local, "--job", "gone", "--"}
 	p := startProcEnv(t, dir, h.env, append(args, g.argv...)...)
 	eventually(t, runTimeout, "gated task", func() (bool, string) { return g.started(), p.Stderr.String() })
-	if code := srv.stop(t); code != 0 {
-		t.Fatalf("server exit %d on SIGTERM; stderr:\n%s", code, srv.Stderr)
+	if silent {
+		srv.Signal(syscall.SIGSTOP)
+	} else {
+		if code := srv.stop(t); code != 0 {
+			t.Fatalf("server exit %d on SIGTERM; stderr:\n%s", code, srv.Stderr)
+		}
+		eventually(t, runTimeout, "disconnection", func() (bool, string) {
+			return strings.Contains(p.Stderr.String(), "disconnected from NATS"), p.Stderr.String()
+		})
 	}
-	eventually(t, runTimeout, "disconnection", func() (bool, string) {
-		return strings.Contains(p.Stderr.String(), "disconnected from NATS"), p.Stderr.String()
-	})
 	start := time.Now()
 	p.Signal(syscall.SIGTERM)
 	code := p.Wait(t, 2*runTimeout)
@@ -81,8 +88,12 @@ func stopWithNATSGone(t *testing.T, local string, worker bool) {
 	}
 
 	g.release()
-	again := startServer(t, "--listen", addr, "--store", store, "--token", token)
-	stopServer(t, again)
+	if silent {
+		srv.Signal(syscall.SIGCONT)
+	} else {
+		again := startServer(t, "--listen", addr, "--store", store, "--token", token)
+		stopServer(t, again)
+	}
 	runHintCommand(t, stateHome{env: append(h.env, "JETMR_TOKEN="+token), root: h.root}, dir, hint)
 	checkPipeOutput(t, dir, []string{"tr", "a-z", "A-Z"}, in)
 }
