@@ -156,7 +156,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		}
 		// A run halted soon that crashed before it let workers take its
 		// tasks again left them paused.
-		if err := s.unpause(); err != nil {
+		if err := s.unpause(ctx); err != nil {
 			return nil, err
 		}
 	} else {
@@ -364,7 +364,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	soon := newSoonHalt(stopPull)
 	defer func() {
 		if soon.paused.Load() {
-			if err := s.unpause(); err != nil {
+			if err := s.unpause(ctx); err != nil {
 				s.cfg.Logger.Warn().Err(err).Str("job", s.record.ID).Msg("resuming the task consumer")
 			}
 		}
