@@ -19,19 +19,26 @@ import (
 // stderrTailSize is how much of a failed command's stderr a result keeps.
 const stderrTailSize = 4 << 10
 
-// Run runs argv with stdin and stdout attached, in its own process
-// group: cancelling ctx kills the command and every child it started, and
-// once the command exits, children it left in the background are killed
-// (they would hold its output open).
+// Run runs argv in dir ("" for the current directory; a relative
+// program path such as ./x is found there too) with stdin and stdout
+// attached, in its own process group: cancelling ctx kills the command
+// and every child it started, and once the command exits, children it
+// left in the background are killed (they would hold its output open).
 // A non-zero exit, a signal or a failure to start returns a *schema.TaskError.
-func Run(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer) error {
-	return RunTee(ctx, argv, stdin, stdout, io.Discard)
+func Run(ctx context.Context, argv []string, dir string, stdin io.Reader, stdout io.Writer) error {
+	return runTee(ctx, argv, dir, stdin, stdout, io.Discard)
 }
 
-// RunTee is Run with the command's stderr also written to stderr as it
-// comes, for a command whose messages the user reads (a join).
+// RunTee is Run in the current directory with the command's stderr also
+// written to stderr as it comes, for a command whose messages the user
+// reads (a join).
 func RunTee(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runTee(ctx, argv, "", stdin, stdout, stderr)
+}
+
+func runTee(ctx context.Context, argv []string, dir string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
 	cmd.Stdin, cmd.Stdout = stdin, stdout
 	tail := &tailBuffer{max: stderrTailSize}
 	cmd.Stderr = tail
@@ -115,17 +122,25 @@ func run(ctx context.Context, cmd *exec.Cmd, argv []string, tail *tailBuffer) er
 // success like 0; otherwise it returns err. A command killed by a signal,
 // or that could not start, is never accepted.
 func Accept(err error, ok []int) error {
+	_, err = Accepted(err, ok)
+	return err
+}
+
+// Accepted is [Accept] that also returns the exit status it accepted: the
+// command's own status, one of ok, when err is accepted, else 0. A job log
+// shows the status a command exited with, even when it counts as success.
+func Accepted(err error, ok []int) (status int, _ error) {
 	if err == nil || len(ok) == 0 {
-		return err
+		return 0, err
 	}
 	var te *schema.TaskError
 	if !errors.As(err, &te) || te.Signal != "" || te.Permanent || te.ExitStatus <= 0 {
-		return err
+		return 0, err
 	}
 	if slices.Contains(ok, te.ExitStatus) {
-		return nil
+		return te.ExitStatus, nil
 	}
-	return err
+	return 0, err
 }
 
 // tailBuffer keeps the last max bytes written to it.

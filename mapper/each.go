@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -171,9 +172,9 @@ func (p *processor) skipped(perr error) *isolated {
 func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, seq uint64, ev observe.Attempt) schema.ItemResult {
 	rec := p.job.Record
 	maxAttempts := rec.Retries + 1
-	dir := ""
+	dir := p.job.Dir
 	if c.Dir != nil {
-		dir = c.Dir.ExpandOne(item, seq)
+		dir = itemDir(p.job.Dir, c.Dir.ExpandOne(item, seq))
 	}
 	var argv []string
 	if c.Builtin == "" {
@@ -188,7 +189,7 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		ev.Attempt, ev.Start = k, time.Now()
 		p.obs.AttemptStarted(ev)
 		var buf bytes.Buffer
-		err := p.runOnce(ctx, c, argv, dir, item, &buf)
+		status, err := p.runOnce(ctx, c, argv, dir, item, &buf)
 		end := time.Now()
 		r = schema.ItemResult{Seq: seq, Item: item, Attempts: k, Start: ev.Start.UnixNano(), End: end.UnixNano(), Output: buf.Bytes()}
 		stopped := ctx.Err() != nil
@@ -201,6 +202,9 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		}
 		ev.End, ev.BytesOut = end, int64(buf.Len())
 		ev.Failed, ev.ExitCode, ev.Signal = err != nil, r.Exit, r.Signal
+		if err == nil {
+			ev.ExitCode = status // a status --ok-exit accepts, or 0: the job log shows it
+		}
 		permanent := err != nil && asTaskError(err).Permanent // a missing --dir: no retry can fix it
 		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)
 		ev.Stopped = stopped
@@ -216,8 +220,19 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 	}
 }
 
-// runOnce runs one attempt of an item, limited by the job's --timeout.
-func (p *processor) runOnce(ctx context.Context, c *EachCommand, argv []string, dir, item string, out *bytes.Buffer) error {
+// itemDir is where an item whose --dir expanded to dir runs, for a job
+// whose commands run in base: a relative dir is relative to base.
+func itemDir(base, dir string) string {
+	if base == "" || filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(base, dir)
+}
+
+// runOnce runs one attempt of an item, limited by the job's --timeout. It
+// returns the command's exit status when --ok-exit accepts one other than
+// 0, else 0.
+func (p *processor) runOnce(ctx context.Context, c *EachCommand, argv []string, dir, item string, out *bytes.Buffer) (int, error) {
 	if t := time.Duration(p.job.Record.TimeoutNanos); t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
@@ -227,11 +242,11 @@ func (p *processor) runOnce(ctx context.Context, c *EachCommand, argv []string, 
 	case ItemEcho:
 		out.WriteString(item)
 		out.WriteByte('\n')
-		return nil
+		return 0, nil
 	case ItemNoop:
-		return nil
+		return 0, nil
 	}
-	return command.Accept(command.RunCombined(ctx, argv, dir, out), p.job.Record.OkExit)
+	return command.Accepted(command.RunCombined(ctx, argv, dir, out), p.job.Record.OkExit)
 }
 
 func (p *processor) encodeItems(ctx context.Context, t schema.Task, attempt int, results []schema.ItemResult) (output, error) {

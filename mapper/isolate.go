@@ -32,18 +32,18 @@ const maxRecordData = 64 << 10
 type prober func(p *processor, ctx context.Context, t schema.Task, data []byte) error
 
 func probePipe(p *processor, ctx context.Context, t schema.Task, data []byte) error {
-	return command.Accept(command.Run(ctx, p.job.Record.Command, withHeader(t.Header, bytes.NewReader(data)), io.Discard), p.job.Record.OkExit)
+	return command.Accept(command.Run(ctx, p.job.Record.Command, p.job.Dir, withHeader(t.Header, bytes.NewReader(data)), io.Discard), p.job.Record.OkExit)
 }
 
 func probeKeyed(p *processor, ctx context.Context, t schema.Task, data []byte) error {
 	keys := p.job.Record.Keys()
 	comb, counters := NewCombinerFor(p.job.Combiner, keys), &counter.Set{}
 	ctx = counter.NewContext(ctx, counters)
-	if err := p.mapChunk(ctx, t, data, comb, counters); err != nil {
+	if _, err := p.mapChunk(ctx, t, data, comb, counters); err != nil {
 		return err
 	}
 	if cc := p.job.Record.CombineCommand; len(cc) > 0 {
-		out, err := combineCommand(ctx, cc, p.job.Record.OkExit, comb, CombineConfig{Keys: keys}, counters)
+		out, err := combineCommand(ctx, cc, p.job.Dir, p.job.Record.OkExit, comb, CombineConfig{Keys: keys}, counters)
 		if err == nil {
 			out.Close()
 		}

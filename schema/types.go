@@ -369,6 +369,10 @@ type JobRecord struct {
 	// of them is done, its output kept. Workers older than the field
 	// count them as failures.
 	OkExit []int `msgpack:"okexit,omitempty"`
+	// Pipeline is the ID of the pipeline whose stage the job is, so that
+	// jetmr status and discard find a pipeline's stages in any store;
+	// empty for other jobs and in records of stages run before it existed.
+	Pipeline string `msgpack:"pipeline,omitempty"`
 	// TimeoutNanos limits one attempt; zero means no limit.
 	TimeoutNanos int64 `msgpack:"timeout,omitempty"`
 	// Transport says how task data and large outputs reach workers and the
@@ -392,8 +396,18 @@ type JobRecord struct {
 	// earlier round runs again in the current one.
 	Round int `msgpack:"round,omitempty"`
 
-	// Dir is an each job's working-directory template ("": the worker's
-	// own); Shell runs its Command as one sh -c script.
+	// WorkDir is the working directory of the process that submitted the
+	// job, absolute. Its commands (pipe, map, combiner, reducer on
+	// workers, each items) run there on every worker that has it, so that
+	// relative paths in items and commands mean what they meant to the
+	// submitter; a worker that lacks it runs them in its own directory.
+	// A resume keeps the first run's. Records written before it have
+	// none, and workers that predate it ignore it: their commands run in
+	// the worker's own directory, as they always did.
+	WorkDir string `msgpack:"wdir,omitempty"`
+	// Dir is an each job's working-directory template ("": WorkDir); a
+	// relative one is relative to WorkDir. Shell runs its Command as one
+	// sh -c script.
 	Dir   string `msgpack:"dir,omitempty"`
 	Shell bool   `msgpack:"shell,omitempty"`
 	// Builtin is an each job's built-in item function, run instead of
