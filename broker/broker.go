@@ -171,12 +171,20 @@ func (b *Broker) checkJetStream(ctx context.Context, cfg Config) error {
 // Embedded reports whether the broker runs its own server.
 func (b *Broker) Embedded() bool { return b.embedded != nil }
 
+// closeProbe bounds the round trip by which Close tells that an external
+// server still answers before it drains the connection.
+const closeProbe = time.Second
+
 // Close drains the connection and, when embedded, shuts the server down and
-// releases the store directory.
+// releases the store directory. A connection to an external server that no
+// longer answers (a dead machine, a partition) is closed at once: draining
+// it would wait for that server.
 func (b *Broker) Close() error {
 	var err error
 	if b.NC != nil {
-		if derr := b.NC.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
+		if b.embedded == nil && b.NC.IsConnected() && b.NC.FlushTimeout(closeProbe) != nil {
+			b.NC.Close()
+		} else if derr := b.NC.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 			err = derr
 		}
 		select {

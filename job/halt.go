@@ -144,9 +144,10 @@ func (s *session) settled(ctx context.Context, red *reducer.Reducer, quiet bool)
 }
 
 // unpause lets workers take the job's tasks again after a halt, so that a
-// resume runs them.
-func (s *session) unpause() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// resume runs them. Once ctx has ended, the request is bounded as
+// [stopWrites] says.
+func (s *session) unpause(ctx context.Context) error {
+	ctx, cancel := s.stop.context(ctx, 10*time.Second)
 	defer cancel()
 	_, err := s.b.JS.ResumeConsumer(ctx, schema.TaskStream(s.record.ID), schema.MapperConsumer)
 	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {

@@ -130,7 +130,7 @@ func (s *session) publishTasks(ctx context.Context, win *window, stop <-chan str
 	}
 	// Record how far splitting got even when stopping, so a resume goes on
 	// from there.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sctx, cancel := s.stop.context(ctx, 10*time.Second)
 	defer cancel()
 	if cerr := s.saveSplit(sctx, ckpt); cerr != nil && err == nil {
 		err = cerr

@@ -385,7 +385,7 @@ func (s *session) finishCommitted(ctx context.Context) error {
 	spill, err := s.spillDir()
 	if err == nil {
 		s.spill = spill
-		err = s.end(nil, nil)
+		err = s.end(ctx, nil, nil)
 	}
 	if err != nil {
 		return err

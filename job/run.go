@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,7 @@ type session struct {
 	spec        *speculator            // backups of slow tasks; nil unless the job is speculative
 	remote      *remoteAttempts        // reports the attempts run by other processes
 	lastLive    atomic.Pointer[Status] // the last snapshot recordProgress saved
+	stop        *stopWrites            // the deadlines of the writes once the job stopped
 	counters    *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
 	reduced     *counter.Set           // the user counters of the reduce (command or function)
 	// uploadPending marks a job whose output is complete in its staging
@@ -141,6 +143,10 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}, reduced: &counter.Set{}}
+	s.stop = &stopWrites{log: p.cfg.Logger, job: p.record.ID}
+	if !b.Embedded() {
+		s.stop.nc = b.NC
+	}
 	if p.cfg.Resume {
 		done, err := s.resume(ctx)
 		if err != nil || done {
@@ -151,7 +157,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		}
 		// A run halted soon that crashed before it let workers take its
 		// tasks again left them paused.
-		if err := s.unpause(); err != nil {
+		if err := s.unpause(ctx); err != nil {
 			return nil, err
 		}
 	} else {
@@ -232,8 +238,8 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 			s.uploadPending, runErr = true, err
 		}
 	}
-	endErr := s.end(stats, runErr)
-	s.saveFinal(stats, runErr == nil || reduceFailed)
+	endErr := s.end(ctx, stats, runErr)
+	s.saveFinal(ctx, stats, runErr == nil || reduceFailed)
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
@@ -312,8 +318,41 @@ func (s *session) report(stats *report.Stats) *report.Report {
 		r.Key = s.cfg.Migration.Key
 	}
 	r.Throttled = s.cfg.Migration != nil && (s.cfg.Migration.MaxRate > 0 || s.cfg.Migration.PauseWhen != "")
+	r.SlotsSetBy = s.slotsSetBy(r.Workers)
 	r.Advise()
 	return r
+}
+
+// localWorkerName names the tasks this process runs in results and
+// reports, as a jetmr worker is named: host:pid.
+func localWorkerName() string {
+	host, _ := os.Hostname()
+	return host + ":" + strconv.Itoa(os.Getpid())
+}
+
+// slotsSetBy names, for the report's advice, what sets the slots that
+// ran the job's tasks: "" (-j) when this process ran them all with its
+// default slots, --local-workers when given or with an external broker,
+// and jetmr worker -j when jetmr worker processes ran some, whose slots
+// the job's own flags do not set.
+func (s *session) slotsSetBy(workers []report.WorkerReport) string {
+	local, remote := false, false
+	for _, w := range workers {
+		if w.Name == localWorkerName() {
+			local = true
+		} else {
+			remote = true
+		}
+	}
+	switch {
+	case remote && local:
+		return "jetmr worker -j, --local-workers"
+	case remote:
+		return "jetmr worker -j"
+	case s.cfg.LocalWorkers > 0 || s.cfg.Broker.URL != "":
+		return "--local-workers"
+	}
+	return ""
 }
 
 // execute runs splitter, workers and reducer until the reducer has merged
@@ -332,7 +371,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	soon := newSoonHalt(stopPull)
 	defer func() {
 		if soon.paused.Load() {
-			if err := s.unpause(); err != nil {
+			if err := s.unpause(ctx); err != nil {
 				s.cfg.Logger.Warn().Err(err).Str("job", s.record.ID).Msg("resuming the task consumer")
 			}
 		}
@@ -341,6 +380,9 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		JS: s.b.JS, Job: s.record, Sink: sink, Total: total, Start: start, Counters: s.counters,
 		Session: &reduction{session: s, retired: s.retire(win), retry: s.retryFunc(haltCtx), failed: s.haltFunc(halt, stopSplit, soon)},
 		Logger:  s.cfg.Logger,
+		StopContext: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return s.stop.context(ctx, 30*time.Second)
+		},
 	})
 	if err != nil {
 		return nil, errors.Join(err, sink.Suspend(ctx))
@@ -348,7 +390,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	var worker *mapper.Worker
 	if s.local > 0 {
 		worker, err = mapper.NewWorker(mapper.Config{
-			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer, InProcess: true,
+			JS: s.b.JS, Job: s.job, Slots: s.local, Name: localWorkerName(), SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer, InProcess: true,
 			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
 			FailedForGood: s.awaitCounted(red),
 		})
@@ -546,8 +588,9 @@ func (s *session) putRecord(ctx context.Context) error {
 
 // end records how the run ended. A complete job's streams, checkpoints and
 // spill files are deleted; a failed or stopped one keeps them for --resume.
-func (s *session) end(stats *report.Stats, runErr error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// Once ctx has ended, the writes are bounded as [stopWrites] says.
+func (s *session) end(ctx context.Context, stats *report.Stats, runErr error) error {
+	ctx, cancel := s.stop.context(ctx, 10*time.Second)
 	defer cancel()
 	switch {
 	case s.uploadPending:

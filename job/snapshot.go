@@ -202,13 +202,14 @@ func (s *session) recordProgress(ctx context.Context, rec schema.JobRecord, red 
 	}
 }
 
-// saveFinal records how the run ended, with the figures of its report:
-// a job's last snapshot says the same as its run report.
 // maxOverLimit bounds the dead letters a job's last snapshot keeps.
 const maxOverLimit = 20
 
-func (s *session) saveFinal(stats *report.Stats, complete bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// saveFinal records how the run ended, with the figures of its report:
+// a job's last snapshot says the same as its run report. Once ctx has
+// ended, the write is bounded as [stopWrites] says.
+func (s *session) saveFinal(ctx context.Context, stats *report.Stats, complete bool) {
+	ctx, cancel := s.stop.context(ctx, 10*time.Second)
 	defer cancel()
 	st := s.baseStatus(s.record, s.record.State)
 	if st.State == schema.StateCommitting {

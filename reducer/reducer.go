@@ -64,6 +64,10 @@ type Config struct {
 	Counters *counter.Set
 	// Logger receives the reducer's logs. Zero value: none.
 	Logger zerolog.Logger
+	// StopContext gives the context of the writes that keep the sink's
+	// state for a resume once Run stops early, when ctx has ended.
+	// Default: 30 s from then.
+	StopContext func(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 // Reducer consumes a job's results and merges them through a Sink.
@@ -211,7 +215,13 @@ func (r *Reducer) results(ctx context.Context) (jetstream.MessagesContext, error
 // suspend keeps the sink's state for a resume when Run stops early, even
 // once ctx has ended.
 func (r *Reducer) suspend(ctx context.Context) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	var sctx context.Context
+	var cancel context.CancelFunc
+	if r.cfg.StopContext != nil {
+		sctx, cancel = r.cfg.StopContext(ctx)
+	} else {
+		sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	}
 	defer cancel()
 	return r.cfg.Sink.Suspend(sctx)
 }

@@ -169,3 +169,35 @@ func TestAdviceStreamedAndThrottled(t *testing.T) {
 		}
 	}
 }
+
+// TestAdviceNamesSlotsSetBy: the advice to run on fewer slots names what
+// sets them: the job's -j by default, or the SlotsSetBy the job gives.
+func TestAdviceNamesSlotsSetBy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		setBy          string
+		small, idle    string // in the advice of a job too small for its slots, and of idle workers
+		notSmall, notJ string
+	}{
+		{"", "try -j 1", "try fewer slots (-j)", "", ""},
+		{"--local-workers", "try --local-workers 1", "try fewer slots (--local-workers)", " -j", " -j"},
+		{"jetmr worker -j", "the slots are those of the workers that ran it (jetmr worker -j)", "try fewer slots (jetmr worker -j)", "try -j", "(-j)"},
+		{"jetmr worker -j, --local-workers", "(jetmr worker -j, --local-workers)", "try fewer slots (jetmr worker -j, --local-workers)", "try -j", "(-j)"},
+	}
+	for _, tt := range tests {
+		small := &Report{Kind: schema.KindPipe, Tasks: 2, Slots: 4, WallSeconds: 1, Efficiency: 0.1, Utilization: 0.1, OverheadSeconds: 0.5, SlotsSetBy: tt.setBy}
+		small.TaskSeconds.P50, small.TaskSeconds.Max = 0.005, 0.005
+		idle := &Report{Kind: schema.KindPipe, Tasks: 100, Slots: 4, WallSeconds: 10, Efficiency: 0.9, Utilization: 0.5, OverheadSeconds: 0.01, SlotsSetBy: tt.setBy}
+		idle.TaskSeconds.P50, idle.TaskSeconds.Max = 0.3, 0.4
+		for _, c := range []struct {
+			r         *Report
+			want, not string
+		}{{small, tt.small, tt.notSmall}, {idle, tt.idle, tt.notJ}} {
+			c.r.Advise()
+			all := strings.Join(c.r.Advice, "\n")
+			if !strings.Contains(all, c.want) || c.not != "" && strings.Contains(all, c.not) {
+				t.Errorf("SlotsSetBy %q: advice does not say %q (or says %q):\n%s", tt.setBy, c.want, c.not, all)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -36,7 +37,11 @@ type Report struct {
 	Executed  int `json:"executed"`
 	Committed int `json:"already_committed"`
 	// Slots is the number of task slots of all workers that ran tasks.
+	// SlotsSetBy names what sets them, for the advice: "" for the job's
+	// -j, else e.g. "--local-workers" or "jetmr worker -j" (tasks ran on
+	// jetmr worker processes, whose slots the job's flags do not set).
 	Slots       int     `json:"slots"`
+	SlotsSetBy  string  `json:"-"`
 	WallSeconds float64 `json:"wall_seconds"`
 	BusySeconds float64 `json:"busy_seconds"`
 	// Speedup is busy / wall; Efficiency is Speedup / Slots; Utilization is
@@ -234,8 +239,8 @@ func advise(r *Report) []string {
 		msg := fmt.Sprintf("efficiency %d%% is below the %d%% target", percent(r.Efficiency), percent(TargetEfficiency))
 		switch {
 		case few && tiny:
-			msg += fmt.Sprintf(": %d small tasks cannot keep %d slots busy and larger ones would be fewer still; the job is too small to gain from %d slots, try -j %d",
-				r.Tasks, r.Slots, r.Slots, max(1, min(r.Slots-1, r.Tasks/2)))
+			msg += fmt.Sprintf(": %d small tasks cannot keep %d slots busy and larger ones would be fewer still; the job is too small to gain from %d slots, %s",
+				r.Tasks, r.Slots, r.Slots, r.fewerSlots(max(1, min(r.Slots-1, r.Tasks/2))))
 		case few:
 			msg += fmt.Sprintf(": %d tasks cannot keep %d slots busy, %s", r.Tasks, r.Slots, smaller)
 		case uneven && !tiny:
@@ -252,8 +257,8 @@ func advise(r *Report) []string {
 		out = append(out, msg)
 	}
 	if !MeetsTarget(r.Utilization, TargetUtilization) && !lowEfficiency {
-		msg := fmt.Sprintf("utilization %d%% is below the %d%% target: workers waited for tasks; try fewer slots (-j)",
-			percent(r.Utilization), percent(TargetUtilization))
+		msg := fmt.Sprintf("utilization %d%% is below the %d%% target: workers waited for tasks; try fewer slots (%s)",
+			percent(r.Utilization), percent(TargetUtilization), r.slotsFlag())
 		if !tiny {
 			msg += " or more, smaller tasks"
 		}
@@ -262,8 +267,22 @@ func advise(r *Report) []string {
 	return out
 }
 
+// slotsFlag is what sets the slots that ran the tasks.
+func (r *Report) slotsFlag() string { return cmp.Or(r.SlotsSetBy, "-j") }
+
+// fewerSlots says how to run the job on n slots: with a flag of the job
+// (-j N, --local-workers N), or, for slots of jetmr worker processes,
+// with fewer of them or a smaller jetmr worker -j, which sets each
+// worker's slots rather than the job's.
+func (r *Report) fewerSlots(n int) string {
+	if f := r.slotsFlag(); !strings.Contains(f, "jetmr worker") {
+		return fmt.Sprintf("try %s %d", f, n)
+	}
+	return fmt.Sprintf("run it on fewer: the slots are those of the workers that ran it (%s)", r.slotsFlag())
+}
+
 // Advise computes the advice again, after the fields it reads from
-// outside the statistics (Streamed, Throttled) are set.
+// outside the statistics (Streamed, Throttled, SlotsSetBy) are set.
 func (r *Report) Advise() { r.Advice = advise(r) }
 
 func fmtDur(sec float64) string {

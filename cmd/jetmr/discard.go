@@ -43,7 +43,7 @@ or a running one, 3 when NATS cannot be reached.`,
 			}
 			freed, err := job.Discard(cmd.Context(), bc, args[0])
 			if err != nil {
-				return err
+				return unknownJobHint(err, bc, args[0])
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "jetmr: discarded job %s; %s freed\n", args[0], humanize.IBytes(uint64(freed)))
 			return nil

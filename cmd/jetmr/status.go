@@ -84,6 +84,9 @@ NATS cannot be reached.`,
 				}
 			}
 			if err != nil {
+				if len(args) == 1 {
+					return unknownJobHint(err, bc, args[0])
+				}
 				return err
 			}
 			switch {
