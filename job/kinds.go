@@ -65,10 +65,14 @@ func (p *plan) prepareMigrate(ctx context.Context) error {
 	return nil
 }
 
-// recordMigration adds a migrate job's spec to its record.
+// recordMigration adds a migrate job's spec to its record. A SQLite
+// migration runs in this process only: a jetmr worker elsewhere would
+// open a file of its own machine at the same path, if there is one, and
+// migrate that one.
 func (p *plan) recordMigration() error {
 	m := p.cfg.Migration
 	p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL
+	p.record.LocalOnly = strings.HasPrefix(m.DB, "sqlite:")
 	return nil
 }
 

@@ -3,7 +3,9 @@
 // a map function or command and its map-side combine, an each job's items,
 // a migrate batch), and publishes the task's results before it
 // acknowledges the task. A [Pool] watches the jobs bucket and runs a
-// Worker for every running job it can run (jetmr worker).
+// Worker for every running job it can run (jetmr worker), except a job
+// whose tasks run in its submitting process only; it starts its watch
+// again when the watch may have lost its consumer on the server.
 //
 // Goroutines: [Worker.Run] owns one goroutine per running task (under an
 // errgroup, at most Config.Slots at once) and the heartbeat goroutine of

@@ -62,6 +62,9 @@ type PoolConfig struct {
 	Observer observe.Observer
 	// Logger receives the pool's logs. Zero value: none.
 	Logger zerolog.Logger
+
+	// resync is how often the pool checks its watch of the jobs bucket.
+	resync time.Duration
 }
 
 // DefaultSpillDir is $TMPDIR/jetmr-spill.
@@ -71,8 +74,10 @@ func DefaultSpillDir() string { return filepath.Join(os.TempDir(), "jetmr-spill"
 // of PoolConfig.Job only), with a [Worker] per job. It starts a job's
 // worker when the job's record says it runs and stops it when the record
 // says the job ended, or is deleted, or the job's task stream disappears.
-// A job naming a function the Registry lacks is refused: its tasks are
-// left for other workers, the refusal is logged once and published in the
+// A job whose tasks run in its submitting process only
+// (schema.JobRecord.LocalOnly: a SQLite migration) is left alone. A job
+// naming a function the Registry lacks is refused: its tasks are left for
+// other workers, the refusal is logged once and published in the
 // pool's heartbeat so that the submitter can fail the job when no worker
 // can run it.
 //
@@ -87,6 +92,9 @@ type Pool struct {
 	mu      sync.Mutex
 	running map[string]*jobRun
 	refused map[string]string
+	// left are the jobs whose tasks run in their submitting process only
+	// (schema.JobRecord.LocalOnly): the pool never takes them.
+	left map[string]bool
 	// kick asks for a heartbeat now, so that a refusal is seen at once.
 	kick chan struct{}
 }
@@ -128,7 +136,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	}
 	return &Pool{
 		cfg: cfg, key: nuid.Next(), log: cfg.Logger.With().Str("worker", cfg.Name).Logger(),
-		running: map[string]*jobRun{}, refused: map[string]string{}, kick: make(chan struct{}, 1),
+		running: map[string]*jobRun{}, refused: map[string]string{}, left: map[string]bool{}, kick: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -194,13 +202,28 @@ func (p *Pool) startErr(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 }
 
+// defaultResync is how often a pool checks its watch of the jobs bucket.
+const defaultResync = 30 * time.Second
+
 // watch follows the job records and starts and stops job workers; the
 // job workers run in g.
+//
+// A watch that lost its consumer on the server may never deliver again:
+// after the worker process was stopped (SIGSTOP) for minutes, or a
+// failover, the server drops the consumer and the client's attempt to
+// recreate it can fail for good. So the watch is started again when the
+// connection was re-established (looked at every second), when its
+// channel closed, or when the bucket holds a record the watch has not
+// delivered, two listings in a row, one every resync period (see
+// [Pool.missedRecord]): the new watch delivers every record again, and
+// update does nothing for a job it already knows. A watch that cannot be
+// started is tried again every resync period.
 func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *errgroup.Group) error {
 	keys := "*" // job records; checkpoints have dotted keys
 	if p.cfg.Job != "" {
 		keys = p.cfg.Job
 	}
+	reconnects := p.cfg.Broker.NC.Stats().Reconnects
 	w, err := jobs.Watch(ctx, keys)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -208,20 +231,128 @@ func (p *Pool) watch(ctx, taskCtx context.Context, jobs jetstream.KeyValue, g *e
 		}
 		return fmt.Errorf("%w: watching the jobs bucket: %w", broker.ErrUnreachable, err)
 	}
-	defer w.Stop()
+	defer func() { stopWatch(w) }()
+	updates := w.Updates()
 	p.log.Info().Str("jobs", keys).Int("slots", p.cfg.Slots).Msg("worker waiting for jobs")
+	resync := p.cfg.resync
+	if resync <= 0 {
+		resync = defaultResync
+	}
+	// The connection is looked at every second, the bucket listed every
+	// resync period.
+	tick := time.NewTicker(min(resync, time.Second))
+	defer tick.Stop()
+	listed := time.Now()
+	// seen is the revision of each record the watch delivered; missed
+	// those the last check found in the bucket and not yet delivered.
+	seen, missed := map[string]uint64{}, map[string]uint64{}
+	closed, retry := false, time.Time{} // no watch; start one at retry
 	for {
-		var e jetstream.KeyValueEntry
 		select {
 		case <-ctx.Done():
 			p.stopAll()
 			return nil
-		case e = <-w.Updates():
+		case e, ok := <-updates:
+			switch {
+			case !ok:
+				updates, closed = nil, true // started again at the next check
+			case e != nil: // nil: the initial values are all delivered
+				seen[e.Key()] = e.Revision()
+				p.update(ctx, taskCtx, e, g)
+			}
+			continue
+		case <-tick.C:
 		}
-		if e == nil {
-			continue // the initial values are all delivered
+		why := ""
+		now := p.cfg.Broker.NC.Stats().Reconnects
+		switch {
+		case now != reconnects:
+			why = "the connection to NATS was re-established"
+		case closed && time.Now().Before(retry):
+		case closed:
+			why = "the watch stopped"
+		case time.Since(listed) >= resync:
+			why = p.missedRecord(ctx, jobs, keys, seen, missed)
+			listed = time.Now()
 		}
-		p.update(ctx, taskCtx, e, g)
+		if why == "" {
+			continue
+		}
+		p.log.Info().Str("why", why).Msg("restarting the watch of the jobs bucket")
+		stopWatch(w)
+		w, updates, closed = nil, nil, false
+		clear(missed)
+		reconnects, listed = now, time.Now()
+		if w, err = jobs.Watch(ctx, keys); err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			p.log.Warn().Err(err).Dur("retry_in", resync).Msg("watching the jobs bucket")
+			w, closed, retry = nil, true, time.Now().Add(resync)
+			continue
+		}
+		updates = w.Updates()
+	}
+}
+
+// stopWatch stops w, if there is one.
+func stopWatch(w jetstream.KeyWatcher) {
+	if w != nil {
+		_ = w.Stop()
+	}
+}
+
+// missedRecord says which record the bucket holds at a revision the watch
+// did not deliver, both now and at the last check (missed, which it
+// updates), or "" when there is none. A record written between the two is
+// on its way and is not counted.
+func (p *Pool) missedRecord(ctx context.Context, jobs jetstream.KeyValue, keys string, seen, missed map[string]uint64) string {
+	revs, err := listRevisions(ctx, jobs, keys)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Debug().Err(err).Msg("listing the jobs bucket")
+		}
+		return ""
+	}
+	why := ""
+	for key, rev := range missed {
+		if revs[key] == rev && seen[key] != rev {
+			why = "the watch did not deliver the record of job " + key
+		}
+	}
+	clear(missed)
+	for key, rev := range revs {
+		if seen[key] != rev {
+			missed[key] = rev
+		}
+	}
+	return why
+}
+
+// listRevisions returns the revision of every record matching keys that
+// the bucket holds, reading their headers only.
+func listRevisions(ctx context.Context, jobs jetstream.KeyValue, keys string) (map[string]uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	w, err := jobs.Watch(ctx, keys, jetstream.MetaOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("listing the jobs bucket: %w", err)
+	}
+	defer stopWatch(w)
+	revs := map[string]uint64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("listing the jobs bucket: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				return nil, errors.New("listing the jobs bucket: the listing stopped")
+			case e == nil:
+				return revs, nil
+			}
+			revs[e.Key()] = e.Revision()
+		}
 	}
 }
 
@@ -235,6 +366,10 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 	rec, err := schema.DecodeJobRecord(e.Value())
 	if err != nil {
 		p.refuse(id, err)
+		return
+	}
+	if rec.LocalOnly {
+		p.leave(id)
 		return
 	}
 	// A job that reduces its partitions on workers needs them while it
@@ -357,6 +492,7 @@ func (p *Pool) dropSpill(id string) {
 func (p *Pool) stop(id, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	delete(p.left, id)
 	if _, ok := p.refused[id]; ok {
 		delete(p.refused, id)
 		p.beatSoon()
@@ -398,6 +534,19 @@ func (p *Pool) refuse(id string, err error) {
 	p.refused[id] = err.Error()
 	p.beatSoon()
 	p.log.Warn().Str("job", id).Err(err).Msg("cannot run job: leaving its tasks for other workers")
+}
+
+// leave logs, once, that the pool does not take a job whose tasks run in
+// its submitting process only. It is neither run nor refused: the
+// submitter's own workers run it.
+func (p *Pool) leave(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.left[id] {
+		return
+	}
+	p.left[id] = true
+	p.log.Info().Str("job", id).Msg("leaving job: its tasks run in the process that submitted it only")
 }
 
 // beatSoon asks for a heartbeat now, after a change others should see.

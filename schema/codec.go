@@ -115,6 +115,9 @@ func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	if j.Reduce == ReduceNone {
 		j.V = mapOnlyVersion
 	}
+	if j.LocalOnly {
+		j.V = localOnlyVersion
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}

@@ -306,8 +306,9 @@ func TestJobRecordBuiltin(t *testing.T) {
 
 // TestMessagesVersion checks that the messages that carry an input
 // header, fetched tasks, the records of jobs with Hadoop Streaming
-// settings, the messages of skip mode and those of reduce partitions run
-// on workers are stamped with the version
+// settings, the messages of skip mode, those of reduce partitions run
+// on workers and the records of jobs run by their submitter only are
+// stamped with the version
 // that added them, which workers that predate it leave alone, and the
 // others with version 1.
 func TestMessagesVersion(t *testing.T) {
@@ -336,6 +337,11 @@ func TestMessagesVersion(t *testing.T) {
 		change(&r)
 		return r
 	}
+	migration := schema.JobRecord{ID: "j", Kind: schema.KindMigrate, Partitions: 1, DB: "sqlite:/a.db", Table: "t", Key: "id", SQL: "x"}
+	localOnly := migration
+	localOnly.LocalOnly = true
+	localSkipping := localOnly
+	localSkipping.SkipBad = 1
 	cases := []struct {
 		name string
 		v    int
@@ -363,6 +369,9 @@ func TestMessagesVersion(t *testing.T) {
 		{"split checkpoint", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a"})), 1},
 		{"split checkpoint with a header", version(schema.EncodeCheckpoint(&schema.SplitCheckpoint{CursorPath: "/a", CursorHeader: []byte("h\n")})), 2},
 		{"job record skipping bad records", version(schema.EncodeJobRecord(withSkip)), 5},
+		{"migrate job record", version(schema.EncodeJobRecord(migration)), 1},
+		{"job record of tasks run by the submitter only", version(schema.EncodeJobRecord(localOnly)), 8},
+		{"job record of tasks run by the submitter only, skipping", version(schema.EncodeJobRecord(localSkipping)), 8},
 		{"result that skipped records", version(schema.EncodeResult(schema.Result{Job: "j", Skipped: []schema.BadRecord{{Offset: 4, Length: 2}}})), 5},
 		{"failure with isolated records", version(schema.EncodeResult(schema.Result{Job: "j", Err: &schema.TaskError{Message: "x"},
 			Isolation: &schema.Isolation{Outcome: schema.IsolatedRecords, Records: []schema.BadRecord{{Offset: 4, Length: 2}}}})), 1},

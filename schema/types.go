@@ -34,10 +34,13 @@ import (
 // keeps in each value the TAB that separated it from its key, so that a
 // line ending in a TAB comes back with it. The record of a map-only job is
 // stamped 7: a worker that predates it would drop that TAB and the
-// reducer would join key and value without one. Every other message is
-// stamped 1, which every jetmr reads; so is [AttemptEnd], which a jetmr
-// that predates it never subscribes to.
-const Version = 7
+// reducer would join key and value without one.
+// Version 8 adds jobs whose tasks run in the submitting process only
+// (JobRecord.LocalOnly): a worker that predates it would take the tasks
+// of such a job, so its record is stamped 8 and it leaves the job. Every
+// other message is stamped 1, which every jetmr reads; so is
+// [AttemptEnd], which a jetmr that predates it never subscribes to.
+const Version = 8
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -55,6 +58,9 @@ const (
 	reduceVersion = 6
 	// mapOnlyVersion added the values of map-only jobs kept with their TAB.
 	mapOnlyVersion = 7
+	// localOnlyVersion added jobs whose tasks run in the submitting
+	// process only.
+	localOnlyVersion = 8
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -364,6 +370,12 @@ type JobRecord struct {
 	Where     string `msgpack:"where,omitempty"`
 	SQL       string `msgpack:"sql,omitempty"`
 	ChunkSize int64  `msgpack:"chunk"`
+	// LocalOnly keeps the job's tasks in the process that submitted it
+	// (its local workers): they use what only that machine has, the file
+	// of a SQLite database. jetmr worker processes leave the job; its
+	// record is stamped 8, so that workers older than the field, which
+	// would take its tasks, refuse it too.
+	LocalOnly bool `msgpack:"localonly,omitempty"`
 	// Memory is the job's memory budget (--memory); a worker bounds each
 	// map task's combiner by its share of it. Zero in records of jobs
 	// started before it existed: workers then use a default.

@@ -268,7 +268,12 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 			refusing = append(refusing, w.Name+": "+why)
 		}
 	}
-	if len(workers) > 0 {
+	switch {
+	case r.LocalOnly:
+		// jetmr workers leave it (older ones refuse it): only the
+		// submitter's own workers, which have no heartbeat, run it.
+		fmt.Fprintf(tw, "workers:\tnone: its tasks run in the process that submitted it only\n")
+	case len(workers) > 0:
 		fmt.Fprintf(tw, "workers:\t%s\n", orDash(strings.Join(running, ", ")))
 	}
 	for _, why := range refusing {
