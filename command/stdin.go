@@ -1,7 +1,6 @@
 package command
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -131,22 +130,21 @@ func (f *feeder) prefill(parts [][]byte) ([][]byte, error) {
 }
 
 // start closes this process's copy of the read end, which the started
-// command holds, and writes the rest of the stdin, if any, from a
-// goroutine.
+// command holds, unless some of the stdin is left to write: then a
+// goroutine writes it, in blocking writes, and the read end is kept for
+// finish. A blocking write waits in the kernel for the command to read,
+// and the kernel wakes the writer's thread once per page the command
+// reads; through the runtime's poller every such wake-up also went
+// through the Go scheduler, and often woke another thread.
 func (f *feeder) start() {
-	f.r.Close()
 	if len(f.rest) == 0 {
+		f.r.Close()
 		f.w.Close()
 		return
 	}
 	f.done = make(chan error, 1)
 	go func() {
-		var err error
-		for _, p := range f.rest {
-			if _, err = f.w.Write(p); err != nil {
-				break
-			}
-		}
+		err := writeBlocking(f.w, f.rest)
 		if cerr := f.w.Close(); err == nil {
 			err = cerr
 		}
@@ -154,23 +152,57 @@ func (f *feeder) start() {
 	}()
 }
 
-// finish waits for the rest of the stdin to be written, once the command
-// has exited and its group has been killed, and returns a failure to
-// write it. A command that exited without reading its whole stdin is no
-// failure (as with os/exec), nor is a process outside its group that
-// still holds the pipe: the write end is closed, which ends the write.
+// writeBlocking writes parts into w in blocking mode.
+func writeBlocking(w *os.File, parts [][]byte) error {
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		if werr = syscall.SetNonblock(int(fd), false); werr != nil {
+			return true
+		}
+		for _, p := range parts {
+			for len(p) > 0 {
+				n, err := syscall.Write(int(fd), p)
+				if err == syscall.EINTR {
+					continue
+				}
+				if err != nil {
+					werr = err
+					return true
+				}
+				p = p[n:]
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	return err
+}
+
+// finish returns once the whole stdin is written, after the command has
+// exited and its group has been killed, and returns a failure to write
+// it. What the command left unread, if anything, is read and dropped here
+// from this process's copy of the read end: a command that exits without
+// reading its whole stdin is no failure (as with os/exec), and a process
+// outside its group that holds the pipe cannot keep the writer waiting.
 func (f *feeder) finish() error {
 	defer pipeBudget.Add(f.grown)
 	if f.done == nil {
 		return nil
 	}
-	f.w.Close()
-	err := <-f.done
-	if errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) {
-		return nil
-	}
-	if err != nil {
+	// The writer closes its end when it is done: the read ends then.
+	_, derr := io.Copy(io.Discard, f.r)
+	f.r.Close()
+	if err := <-f.done; err != nil {
 		return fmt.Errorf("writing the command's stdin: %w", err)
+	}
+	if derr != nil {
+		return fmt.Errorf("reading what the command left of its stdin: %w", derr)
 	}
 	return nil
 }
