@@ -492,7 +492,7 @@ func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, c
 		}
 		return p.job.Map(ctx, chunk, emit)
 	}
-	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Record.OkExit, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
+	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Record.OkExit, command.NewBytes(t.Header, chunk), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
 }
 
 // mergeSpilled writes the output of a task whose combiner spilled: each
