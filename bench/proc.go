@@ -272,3 +272,34 @@ func buildJetmr(ctx context.Context, dir string) (string, error) {
 	}
 	return bin, nil
 }
+
+// userHZ is the unit of the CPU times of /proc/PID/stat: the kernel's
+// USER_HZ, 100 on every Linux architecture Go runs on.
+const userHZ = 100
+
+// procCPU is the user + system CPU time process pid has used so far (all
+// its threads, those that exited included), from /proc/PID/stat; 0 when
+// it cannot be read.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, field 2, is in parentheses and may hold spaces:
+	// the fields after it start at its last ')'. utime and stime are
+	// fields 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * time.Second / userHZ
+}

@@ -83,7 +83,7 @@ func runIOWorkers(b *bench, s *Scenario, url string) error {
 	s.Contenders = append(s.Contenders, cs...)
 	for rep := 1; rep <= b.n; rep++ {
 		for i, n := range counts {
-			stop, err := startBenchWorkers(b, n, sleeper, url, "8")
+			pool, err := startBenchWorkers(b, n, 0, sleeper, url, "8")
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ func runIOWorkers(b *bench, s *Scenario, url string) error {
 				err = checkTaskCount(out, ioTasks)
 			}
 			os.RemoveAll(out)
-			if _, serr := stop(); err == nil {
+			if _, serr := pool.stop(); err == nil {
 				err = serr
 			}
 			if err != nil {
@@ -164,7 +164,9 @@ func runWordcountWorkers(b *bench, s *Scenario, url string) error {
 		return err
 	}
 	s.Checks = append(s.Checks, "the word counts of the runs on workers equal the embedded run's")
-	s.Notes = append(s.Notes, "CPU is user + system time: the submitter's and each worker's from wait4, the NATS server's as the bench process's own during the run (it runs the server); "+
+	s.Notes = append(s.Notes, "the worker processes run from one job to the next, as on a cluster: started once for each count, the first job they run is shown apart, the runs on workers are the jobs that follow; "+
+		"each of n worker processes stands for a machine with 1/n of the cores: -j and GOMAXPROCS of cores/n (at least 1); "+
+		"CPU is user + system time: the submitter's from wait4, each worker's from /proc/PID/stat before and after the job, the NATS server's as the bench process's own during the run (it runs the server); "+
 		"wordcount: CPU-s per GiB shipped is, per GiB of input, the median over repetitions of the total CPU (submitter + workers + server) of the --transport object run minus that of the --transport shared run of the same repetition on as many workers, which ships no bytes; "+
 		"over embedded is the median total CPU of the run on workers minus the embedded run's, per GiB")
 	cpu := func(x Sample) float64 { return x.CPUSeconds }
@@ -209,16 +211,25 @@ type workerRun struct {
 // server's.
 func totalCPU(x Sample) float64 { return x.CPUSeconds + x.WorkerCPUSeconds + x.ServerCPUSeconds }
 
-// runOnWorkers runs, b.n times, mapreduce with the built-in map function
-// mapFn and the sum reduce over in embedded, then on each count of worker
-// processes with each of transports, checking the workers' counts
-// against the embedded run's. It adds the contenders to s and returns
-// them.
+// runOnWorkers runs mapreduce with the built-in map function mapFn and
+// the sum reduce over in embedded, and on each count of worker processes
+// with each of transports, checking the workers' counts against the
+// embedded run's. It adds the contenders to s and returns them.
+//
+// Worker processes run as they do on a cluster: started once for each
+// count, they wait for jobs and take every job that follows. The first
+// job on the fresh processes is measured apart (its own contender); then
+// each of b.n repetitions runs the embedded job and one job on the
+// workers for each transport, in turn, so that a drift of the machine's
+// load reaches all of them alike.
 func runOnWorkers(b *bench, s *Scenario, url, in, mapFn string, transports []string) (*Contender, map[workerRun]*Contender, error) {
 	local := &Contender{Name: mapFn + ": embedded, one process (default -j)", Jetmr: true}
 	s.Contenders = append(s.Contenders, local)
 	remote := map[workerRun]*Contender{}
+	first := map[int]*Contender{}
 	for _, n := range workerCounts {
+		first[n] = &Contender{Name: fmt.Sprintf("%s: the first job on %d fresh worker processes, %s", mapFn, n, strings.Join(transportArgs(transports[0]), " ")), Jetmr: true}
+		s.Contenders = append(s.Contenders, first[n])
 		for _, tr := range transports {
 			c := &Contender{Name: fmt.Sprintf("%s: %d worker processes of %d slot(s) each on loopback, --local-workers 0 --partitions %d %s",
 				mapFn, n, workerSlots(n), n, strings.Join(transportArgs(tr), " ")), Jetmr: true}
@@ -226,26 +237,56 @@ func runOnWorkers(b *bench, s *Scenario, url, in, mapFn string, transports []str
 			s.Contenders = append(s.Contenders, c)
 		}
 	}
-	for rep := 1; rep <= b.n; rep++ {
+	var want map[string]int64
+	embedded := func(rep int) error {
 		out := b.fresh(mapFn + "-local")
 		res, report, err := b.runJetmr("mapreduce", "--map", mapFn, "--reduce", "sum", "-i", in, "-o", out)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		local.add(sampleOf(res, report))
-		want, err := readParts(out)
+		got, err := readParts(out)
 		os.RemoveAll(out)
+		if err != nil {
+			return err
+		}
+		if want == nil {
+			want = got
+		} else if err := compareCounts(fmt.Sprintf("embedded run %d", rep), got, "the first embedded run", want); err != nil {
+			return err
+		}
+		progress("workers %s %d/%d embedded: %.3fs, %.2f CPU-s", mapFn, rep, b.n, res.Wall.Seconds(), res.CPU.Seconds())
+		return nil
+	}
+	if err := embedded(0); err != nil {
+		return nil, nil, err
+	}
+	for _, n := range workerCounts {
+		// Each process stands for a machine with its share of the cores.
+		pool, err := startBenchWorkers(b, n, workerSlots(n), b.jetmr, "worker", "--nats", url, "-j", strconv.Itoa(workerSlots(n)), "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
 		if err != nil {
 			return nil, nil, err
 		}
-		progress("workers %s %d/%d embedded: %.3fs, %.2f CPU-s", mapFn, rep, b.n, res.Wall.Seconds(), res.CPU.Seconds())
-		for _, n := range workerCounts {
+		err = jobOnWorkers(b, pool, url, in, mapFn, n, transports[0], 0, first[n], want)
+		for rep := 1; rep <= b.n && err == nil; rep++ {
+			if err = embedded(rep); err != nil {
+				break
+			}
 			for _, tr := range transports {
-				if err := jobOnWorkers(b, url, in, mapFn, n, tr, rep, remote[workerRun{n, tr}], want); err != nil {
-					return nil, nil, err
+				if err = jobOnWorkers(b, pool, url, in, mapFn, n, tr, rep, remote[workerRun{n, tr}], want); err != nil {
+					break
 				}
 			}
 		}
+		if _, serr := pool.stop(); err == nil {
+			err = serr
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, n := range workerCounts {
+		s.metric(fmt.Sprintf("%s: the first job on %d fresh worker processes / embedded (wall)", mapFn, n), first[n].MedianSeconds()/local.MedianSeconds(), "", nil)
 	}
 	return local, remote, nil
 }
@@ -317,22 +358,14 @@ func transportArgs(tr string) []string {
 func workerSlots(n int) int { return max(runtime.NumCPU()/n, 1) }
 
 // jobOnWorkers runs mapreduce with the built-in map function mapFn and
-// the sum reduce on n `jetmr worker` processes, with as many reduce
-// partitions as workers, and checks its counts against want.
-func jobOnWorkers(b *bench, url, in, mapFn string, n int, transport string, rep int, c *Contender, want map[string]int64) error {
-	stop, err := startBenchWorkers(b, n, b.jetmr, "worker", "--nats", url, "-j", strconv.Itoa(workerSlots(n)), "--log-format", "json", "--spill", filepath.Join(b.dir, "spill"))
-	if err != nil {
-		return err
-	}
+// the sum reduce on the n `jetmr worker` processes of pool, with as many
+// reduce partitions as workers, and checks its counts against want.
+func jobOnWorkers(b *bench, pool *workerPool, url, in, mapFn string, n int, transport string, rep int, c *Contender, want map[string]int64) error {
 	out := b.fresh("wc-remote")
-	server := selfCPU()
+	server, workers := selfCPU(), pool.cpu()
 	args := append([]string{"mapreduce", "--nats", url, "--local-workers", "0", "--log-level", "info"}, transportArgs(transport)...)
 	res, report, err := b.runJetmr(append(args, "--partitions", strconv.Itoa(n), "--map", mapFn, "--reduce", "sum", "-i", in, "-o", out)...)
-	server = selfCPU() - server
-	workers, serr := stop()
-	if err == nil {
-		err = serr
-	}
+	server, workers = selfCPU()-server, pool.cpu()-workers
 	if err != nil {
 		return err
 	}
@@ -395,37 +428,61 @@ func benchNATS(dir string) (url string, shutdown func(), err error) {
 	return srv.ClientURL(), func() { srv.Shutdown(); srv.WaitForShutdown(); os.RemoveAll(dir) }, nil
 }
 
-// startBenchWorkers starts n worker processes (bin with args: jetmr worker
-// or bench/sleepworker) and waits until each waits for jobs; stop drains
-// them with SIGTERM, checks they exit 0 and returns the CPU time they used.
-func startBenchWorkers(b *bench, n int, bin string, args ...string) (stop func() (time.Duration, error), err error) {
-	type proc struct {
-		cmd    *exec.Cmd
-		stderr *bytes.Buffer
-		done   chan error
+// workerPool is a set of running worker processes.
+type workerPool struct {
+	procs []*workerProc
+}
+
+type workerProc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer // written by the process's reader until done
+	done   chan error
+}
+
+// cpu is the CPU time (user + system) the pool's processes have used so
+// far, read from /proc: a worker that serves one job after another is
+// measured per job by the difference of two readings.
+func (p *workerPool) cpu() time.Duration {
+	var sum time.Duration
+	for _, w := range p.procs {
+		sum += procCPU(w.cmd.Process.Pid)
 	}
-	var procs []proc
-	stop = func() (time.Duration, error) {
-		var first error
-		var cpu time.Duration
-		for _, p := range procs {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-			if err := <-p.done; err != nil && first == nil {
-				first = fmt.Errorf("jetmr worker after SIGTERM: %w%s", err, indentTail(p.stderr.String()))
-			}
-			if st := p.cmd.ProcessState; st != nil {
-				cpu += st.UserTime() + st.SystemTime()
-			}
+	return sum
+}
+
+// stop drains the processes with SIGTERM, checks they exit 0 and returns
+// the CPU time they used in all.
+func (p *workerPool) stop() (time.Duration, error) {
+	var first error
+	var cpu time.Duration
+	for _, w := range p.procs {
+		w.cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-w.done; err != nil && first == nil {
+			first = fmt.Errorf("jetmr worker after SIGTERM: %w%s", err, indentTail(w.stderr.String()))
 		}
-		return cpu, first
+		if st := w.cmd.ProcessState; st != nil {
+			cpu += st.UserTime() + st.SystemTime()
+		}
 	}
+	return cpu, first
+}
+
+// startBenchWorkers starts n worker processes (bin with args: jetmr worker
+// or bench/sleepworker) and waits until each waits for jobs. With cores
+// above 0, each process runs Go code on that many cores at most
+// (GOMAXPROCS), as it would on a machine of that many cores.
+func startBenchWorkers(b *bench, n, cores int, bin string, args ...string) (*workerPool, error) {
+	pool := &workerPool{}
 	for range n {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 		cmd := exec.Command(bin, args...)
+		if cores > 0 {
+			cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(cores))
+		}
 		r, w, err := os.Pipe()
 		if err != nil {
 			cancel()
-			stop()
+			pool.stop()
 			return nil, err
 		}
 		var stderr bytes.Buffer
@@ -434,11 +491,11 @@ func startBenchWorkers(b *bench, n int, bin string, args ...string) (stop func()
 			cancel()
 			r.Close()
 			w.Close()
-			stop()
+			pool.stop()
 			return nil, err
 		}
 		w.Close()
-		p := proc{cmd: cmd, stderr: &stderr, done: make(chan error, 1)}
+		p := &workerProc{cmd: cmd, stderr: &stderr, done: make(chan error, 1)}
 		up := make(chan struct{})
 		go func() {
 			buf := make([]byte, 4096)
@@ -457,15 +514,15 @@ func startBenchWorkers(b *bench, n int, bin string, args ...string) (stop func()
 				}
 			}
 		}()
-		procs = append(procs, p)
+		pool.procs = append(pool.procs, p)
 		select {
 		case <-up:
 			cancel()
 		case <-ctx.Done():
 			cancel()
-			stop()
+			pool.stop()
 			return nil, fmt.Errorf("jetmr worker did not start within 10s")
 		}
 	}
-	return stop, nil
+	return pool, nil
 }

@@ -42,6 +42,17 @@ func transport(given string, external bool) (string, error) {
 	return "", badSetting("Config.Transport", "Config.Transport %q is not valid: use auto, shared or object", given)
 }
 
+// CheckPlacement checks the settings of where a job's tasks run and how
+// their bytes travel (Config.LocalWorkers, Config.Transport and
+// Config.DataListen, given Config.Broker.URL) as the job's validation
+// does, for a caller that gives them to several jobs (a pipeline's
+// stages) and refuses them before the first starts.
+func CheckPlacement(cfg Config) error {
+	_, lerr := localWorkers(cfg)
+	_, terr := transport(cfg.Transport, cfg.Broker.URL != "")
+	return errors.Join(lerr, terr, checkDataListen(cfg.DataListen))
+}
+
 // checkDataListen checks Config.DataListen: empty, off, or HOST:PORT.
 func checkDataListen(addr string) error {
 	if addr == "" || addr == transfer.DirectOff {

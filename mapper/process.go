@@ -281,13 +281,13 @@ func (p *processor) shipped(ctx context.Context, t schema.Task) (data []byte, re
 	case t.Fetch:
 		var buf []byte
 		buf, release = p.buffer(t.Length)
+		// Fetch checks the chunk against the task's checksum as it reads.
 		if err := p.fetcher.Fetch(ctx, p.nc, &t, buf); err != nil {
 			release()
+			if errors.Is(err, schema.ErrChecksum) {
+				return nil, nil, changedInput(&t, err)
+			}
 			return nil, nil, err
-		}
-		if err := schema.VerifyChecksum(&t, buf); err != nil {
-			release()
-			return nil, nil, changedInput(&t, err)
 		}
 		return buf, release, nil
 	case t.Object != "":

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -172,6 +173,10 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	for i := range w.cfg.Slots {
 		slots <- i
 	}
+	// A token for each task whose results are being stored after its
+	// slot was freed: at most Slots, so that no more than twice Slots
+	// tasks' outputs are held at once.
+	settling := make(chan struct{}, w.cfg.Slots)
 	g, gctx := errgroup.WithContext(ctx)
 	var gone error
 	for {
@@ -201,8 +206,21 @@ func (w *Worker) RunDraining(ctx, pull context.Context) error {
 			continue
 		}
 		g.Go(func() error {
-			defer func() { slots <- slot }()
-			w.handle(gctx, msg, slot)
+			var once sync.Once
+			free := func() { once.Do(func() { slots <- slot }) }
+			defer free()
+			w.handle(gctx, msg, slot, func() (settled func()) {
+				// Storing the results waits on the server: the slot takes
+				// the next task meanwhile, while fewer than Slots tasks are
+				// being settled so.
+				select {
+				case settling <- struct{}{}:
+					free()
+					return func() { <-settling }
+				default:
+					return func() {}
+				}
+			})
 			return nil
 		})
 	}
@@ -285,7 +303,10 @@ func (w *Worker) prefetch() int {
 
 // handle runs one delivery of a task and settles it: results stored then
 // ack, or a nak with backoff for another attempt, or a failure result.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
+// Before it stores a successful attempt's results, it calls release,
+// which may free the task's slot for the next task, and calls what
+// release returns once the task is settled.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int, release func() (settled func())) {
 	task, err := schema.DecodeTask(msg.Data())
 	if err != nil {
 		w.rejectTask(msg, err)
@@ -395,6 +416,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int) {
 			Msg("skipped bad records of a task")
 	}
 	crashpoint.Hit("task.processed")
+	defer release()()
 	if err := w.publishOutputs(ctx, base, outs); err != nil {
 		// The spill files stay: a publish that failed on the client's side
 		// (the job stopping, a lost ack) may have been stored, and so may

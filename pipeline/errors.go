@@ -77,6 +77,7 @@ var optionKeys = map[string]string{
 	"Config.Timeout":         "timeout",
 	"Config.OkExit":          "ok_exit",
 	"Config.Transport":       "--transport",
+	"Config.DataListen":      "--data-listen",
 	"Config.LocalWorkers":    "--local-workers",
 	"Config.Broker.URL":      "--nats",
 	"Config.Join":            "join",

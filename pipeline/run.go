@@ -45,6 +45,11 @@ type Options struct {
 	LocalWorkers int
 	// Transport is every stage's job.Config.Transport.
 	Transport string
+	// DataListen is every stage's job.Config.DataListen. Stages that run
+	// at the same time each need an address of their own: with a fixed
+	// port, the first stage serves on it, and the others' chunks go over
+	// NATS (logged).
+	DataListen string
 	// Resume continues the pipeline ID: stages whose job is done are
 	// skipped, interrupted or failed ones resumed, the rest run.
 	Resume bool
@@ -92,6 +97,10 @@ func Run(ctx context.Context, p *Plan, o Options) (*Report, error) {
 		o.Slots = runtime.NumCPU()
 	}
 	if err := checkID(p, o.ID); err != nil {
+		return nil, err
+	}
+	placement := job.Config{LocalWorkers: o.LocalWorkers, Transport: o.Transport, DataListen: o.DataListen, Broker: o.BrokerConfig}
+	if err := job.CheckPlacement(placement); err != nil {
 		return nil, err
 	}
 	r := newRun(p, o)

@@ -23,7 +23,7 @@ type pipelineFlags struct {
 
 // pipelineShared are the job commands' flags jetmr pipeline takes too.
 var pipelineShared = []string{
-	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "local-workers", "transport", "sync", "job", "resume", "retry-failed", "force", "report", "log-level", "log-format", "quiet",
+	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "local-workers", "transport", "data-listen", "sync", "job", "resume", "retry-failed", "force", "report", "log-level", "log-format", "quiet",
 	"progress", "metrics", "joblog", "trace",
 }
 
@@ -160,7 +160,7 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	})
 	opts := pipeline.Options{
 		ID: f.jobID, Broker: b, BrokerConfig: bcfg, Slots: slots, Resume: f.resume, RetryFailed: f.retryFail, Force: f.force,
-		LocalWorkers: local, Transport: f.transport,
+		LocalWorkers: local, Transport: f.transport, DataListen: f.dataAddr,
 		Stdout: stdout, Observer: w.observer, Logger: log,
 	}
 	if !f.quiet {

@@ -324,3 +324,80 @@ func TestDataListenInUse(t *testing.T) {
 	}
 	w.term(t)
 }
+
+// TestPipelineWorkerFlags: jetmr pipeline takes --data-listen as the job
+// commands do: its stages' chunks reach the workers on the direct path at
+// the address given, or over NATS alone with off; a bad address or
+// transport, or no worker to run the tasks, is refused before any stage
+// runs, with exit status 2.
+func TestPipelineWorkerFlags(t *testing.T) {
+	t.Parallel()
+	url := plainNATS(t)
+	base := t.TempDir()
+	in := filepath.Join(base, "in.txt")
+	genText(t, in, 3<<20, 7)
+	argv := []string{"tr", "a-z", "A-Z"}
+	want := sequential(t, argv, in)
+	w := startWorker(t, url, "-j", "2", "--spill="+filepath.Join(base, "spill"))
+	w.waitUp(t)
+	for _, c := range []struct {
+		listen string
+		direct bool
+	}{{"127.0.0.1:0", true}, {"off", false}} {
+		t.Run(c.listen, func(t *testing.T) {
+			dir := t.TempDir()
+			writeJobFile(t, dir, `
+stages:
+  - name: upper
+    pipe: {input: [`+in+`], output: out.txt, command: [tr, a-z, A-Z], chunk_size: 600KiB}
+`)
+			r := jetmr(t, dir, "pipeline", "--nats", url, "--local-workers", "0", "--transport", "object", "--data-listen", c.listen,
+				"--log-level", "info", "--log-format", "json", "job.yaml")
+			if r.code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+			}
+			checkServed(t, r.stderr, c.direct)
+			if got, err := os.ReadFile(filepath.Join(dir, "out.txt")); err != nil || string(got) != want {
+				t.Fatalf("the output differs from the sequential run (%v)", err)
+			}
+		})
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"bad address", []string{"--data-listen", "7422"}, []string{"--data-listen", "HOST:PORT"}},
+		{"bad transport", []string{"--transport", "bogus"}, []string{"--transport", "bogus", "auto, shared or object"}},
+		{"no workers", []string{"--local-workers", "0"}, []string{"--local-workers 0 needs --nats"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeJobFile(t, dir, `
+stages:
+  - name: upper
+    pipe: {input: [`+in+`], output: out.txt, command: [cat]}
+`)
+			args := []string{"pipeline", "--nats", url, "--local-workers", "0"}
+			if c.name == "no workers" {
+				args = []string{"pipeline", "--store", filepath.Join(t.TempDir(), "store")} // the embedded server
+			}
+			r := jetmr(t, dir, slices.Concat(args, c.args, []string{"job.yaml"})...)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, r.stderr)
+				}
+			}
+			if strings.Contains(r.stderr, "started") {
+				t.Errorf("a stage started:\n%s", r.stderr)
+			}
+			if names := dirNames(t, dir); !slices.Equal(names, []string{"job.yaml"}) {
+				t.Errorf("the directory holds %q, want only job.yaml", names)
+			}
+		})
+	}
+	w.term(t)
+}

@@ -443,3 +443,41 @@ func waitServed(srv *transfer.Server, ok func(direct, overNATS int64) bool) (dir
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestFetchChecksChecksum: a task that carries a checksum gets its chunk
+// checked on either path: the right bytes pass, and bytes that are not
+// the ones the checksum was taken of (the file changed after the split)
+// fail with schema.ErrChecksum; a chunk of a task without a checksum is
+// not checked.
+func TestFetchChecksChecksum(t *testing.T) {
+	t.Parallel()
+	file := randomBytes(1<<20+333, 6)
+	path, disk := diskFile(t, file)
+	nc := natsServer(t, 128<<10)
+	serve(t, connect(t, nc.ConnectedUrl()), disk)
+	const off, n = 4321, 600 << 10
+	right := schema.Checksum(file[off : off+n])
+	wrong := schema.Checksum(file[off+1 : off+n+1])
+	for _, f := range []struct {
+		name    string
+		fetcher transfer.Fetcher
+	}{{"direct", transfer.Fetcher{}}, {"nats", transfer.Fetcher{NATSOnly: true}}} {
+		for _, c := range []struct {
+			name string
+			sum  []byte
+			want error
+		}{{"right sum", right, nil}, {"wrong sum", wrong, schema.ErrChecksum}, {"no sum", nil, nil}} {
+			t.Run(f.name+"/"+c.name, func(t *testing.T) {
+				task := schema.Task{Job: "j", Index: 1, Path: path, Offset: off, Length: n, Fetch: true, Sum: c.sum}
+				buf := make([]byte, n)
+				err := f.fetcher.Fetch(context.Background(), nc, &task, buf)
+				if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+					t.Fatalf("Fetch: %v, want %v", err, c.want)
+				}
+				if err == nil && !bytes.Equal(buf, file[off:off+n]) {
+					t.Fatal("the fetched bytes differ from the file's")
+				}
+			})
+		}
+	}
+}

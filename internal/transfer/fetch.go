@@ -3,6 +3,7 @@ package transfer
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -63,16 +64,21 @@ func PieceSize(nc *nats.Conn) int64 {
 // Fetch reads the chunk of the fetched task t, Length bytes of Path from
 // Offset, from the job's submitter into buf, whose length must be
 // t.Length: on the submitter's direct path when it offers one and this
-// process can reach it, else over NATS. It does not check the chunk's
-// checksum: the caller does, once over the whole chunk.
+// process can reach it, else over NATS. When t carries a checksum, Fetch
+// checks the chunk against it (on the direct path as the bytes arrive,
+// while they are in the cache) and returns an error wrapping
+// [schema.ErrChecksum] when they differ.
 func (f Fetcher) Fetch(ctx context.Context, nc *nats.Conn, t *schema.Task, buf []byte) error {
 	if int64(len(buf)) != t.Length {
 		panic(fmt.Sprintf("transfer.Fetch: a buffer of %d bytes for a chunk of %d", len(buf), t.Length))
 	}
 	if !f.NATSOnly {
-		done, err := f.fetchDirect(ctx, nc, t, buf)
+		done, crc, err := f.fetchDirect(ctx, nc, t, buf)
 		if done {
-			return nil
+			if t.Sum == nil {
+				return nil
+			}
+			return schema.VerifySum(t, binary.BigEndian.AppendUint32(nil, crc), t.Length)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -82,7 +88,13 @@ func (f Fetcher) Fetch(ctx context.Context, nc *nats.Conn, t *schema.Task, buf [
 		}
 		// Not offered, not reachable, or cut: over NATS then.
 	}
-	return f.fetchNATS(ctx, nc, t, buf)
+	if err := f.fetchNATS(ctx, nc, t, buf); err != nil {
+		return err
+	}
+	if t.Sum == nil {
+		return nil
+	}
+	return schema.VerifyChecksum(t, buf)
 }
 
 // fetchNATS fetches the chunk over NATS, in pieces.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"strings"
@@ -121,36 +122,40 @@ func (f Fetcher) askDirect(ctx context.Context, nc *nats.Conn, job string) *endp
 	return e
 }
 
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // directPiece bounds one read of the direct path, so that a stall is
 // noticed within Timeout.
 const directPiece = 4 << 20
 
-// fetchDirect reads the chunk on the job's direct path. done is false
-// when it did not: with no error when none is offered, with an error
-// wrapping [ErrRefused] when the submitter refused the range, or with the
-// error of the path, which is then forgotten for a while.
-func (f Fetcher) fetchDirect(ctx context.Context, nc *nats.Conn, t *schema.Task, buf []byte) (done bool, err error) {
+// fetchDirect reads the chunk on the job's direct path, and returns the
+// CRC-32C of its bytes. done is false when it did not: with no error when
+// none is offered, with an error wrapping [ErrRefused] when the submitter
+// refused the range, or with the error of the path, which is then
+// forgotten for a while.
+func (f Fetcher) fetchDirect(ctx context.Context, nc *nats.Conn, t *schema.Task, buf []byte) (done bool, crc uint32, err error) {
 	e := f.endpoint(ctx, nc, t.Job)
 	if e == nil {
-		return false, nil
+		return false, 0, nil
 	}
 	c, err := f.dial(ctx, nc, t.Job, e.addrs)
 	if err != nil {
 		if ctx.Err() == nil {
 			forget(nc, t.Job)
 		}
-		return false, err
+		return false, 0, err
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	if err := readRange(c, e.token, t, buf, cmp.Or(f.Timeout, 15*time.Second)); err != nil {
+	crc, err = readRange(c, e.token, t, buf, cmp.Or(f.Timeout, 15*time.Second))
+	if err != nil {
 		if ctx.Err() == nil && (!errors.Is(err, ErrRefused) || errors.Is(err, errWrongSecret)) {
 			forget(nc, t.Job) // not a task being stopped: the path failed
 		}
-		return false, err
+		return false, 0, err
 	}
-	return true, nil
+	return true, crc, nil
 }
 
 // errNotDirect means what answered on the direct path's address is not a
@@ -161,51 +166,54 @@ var errNotDirect = errors.New("not a jetmr submitter's direct path")
 // job with the secret asked with: another one, on the same address.
 var errWrongSecret = errors.New("wrong secret")
 
-// readRange asks c for the task's range and reads it into buf.
-func readRange(c net.Conn, token [tokenSize]byte, t *schema.Task, buf []byte, timeout time.Duration) error {
+// readRange asks c for the task's range and reads it into buf, and
+// returns the CRC-32C of the bytes, updated after each read while they
+// are in the cache.
+func readRange(c net.Conn, token [tokenSize]byte, t *schema.Task, buf []byte, timeout time.Duration) (crc uint32, err error) {
 	req := directRequest{token: token, index: t.Index, offset: t.Offset, length: t.Length, path: t.Path}
 	if len(req.path) > maxDirectPath {
-		return fmt.Errorf("%w: a path of %d bytes", errBadDirectRequest, len(req.path))
+		return 0, fmt.Errorf("%w: a path of %d bytes", errBadDirectRequest, len(req.path))
 	}
 	c.SetDeadline(time.Now().Add(timeout))
 	if _, err := c.Write(req.append(make([]byte, 0, directFixed+len(req.path)))); err != nil {
-		return fmt.Errorf("asking for the chunk of task %d on the direct path: %w", t.Index, err)
+		return 0, fmt.Errorf("asking for the chunk of task %d on the direct path: %w", t.Index, err)
 	}
 	var status [1]byte
 	if _, err := io.ReadFull(c, status[:]); err != nil {
-		return fmt.Errorf("reading the chunk of task %d on the direct path: %w", t.Index, err)
+		return 0, fmt.Errorf("reading the chunk of task %d on the direct path: %w", t.Index, err)
 	}
 	switch status[0] {
 	case statusOK:
 	case statusRefused:
 		var n [2]byte
 		if _, err := io.ReadFull(c, n[:]); err != nil {
-			return fmt.Errorf("reading why the submitter refused the chunk of task %d: %w", t.Index, err)
+			return 0, fmt.Errorf("reading why the submitter refused the chunk of task %d: %w", t.Index, err)
 		}
 		msg := make([]byte, int(n[0])<<8|int(n[1]))
 		if _, err := io.ReadFull(c, msg); err != nil {
-			return fmt.Errorf("reading why the submitter refused the chunk of task %d: %w", t.Index, err)
+			return 0, fmt.Errorf("reading why the submitter refused the chunk of task %d: %w", t.Index, err)
 		}
 		why := string(msg)
 		if why == errWrongSecret.Error() {
-			return fmt.Errorf("%w: %w", ErrRefused, errWrongSecret)
+			return 0, fmt.Errorf("%w: %w", ErrRefused, errWrongSecret)
 		}
-		return fmt.Errorf("%w: %s", ErrRefused, why)
+		return 0, fmt.Errorf("%w: %s", ErrRefused, why)
 	default: // not a submitter's direct path: another service took its port
-		return fmt.Errorf("reading the chunk of task %d on the direct path: %w: it answered %q", t.Index, errNotDirect, status[0])
+		return 0, fmt.Errorf("reading the chunk of task %d on the direct path: %w: it answered %q", t.Index, errNotDirect, status[0])
 	}
 	for off := 0; off < len(buf); {
 		c.SetReadDeadline(time.Now().Add(timeout))
 		n, err := c.Read(buf[off:min(off+directPiece, len(buf))])
+		crc = crc32.Update(crc, castagnoli, buf[off:off+n])
 		off += n
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("reading the chunk of task %d on the direct path: %d of %d bytes: %w", t.Index, off, len(buf), err)
+			return 0, fmt.Errorf("reading the chunk of task %d on the direct path: %d of %d bytes: %w", t.Index, off, len(buf), err)
 		}
 	}
-	return nil
+	return crc, nil
 }
 
 // dial connects to the first of addrs that answers, and puts it first
