@@ -4,9 +4,12 @@ package command
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,5 +78,32 @@ func TestFeederWithinLimits(t *testing.T) {
 	defer f.abandon()
 	if f.grown != 0 || pipeSize(t, f.w) > 64<<10 {
 		t.Errorf("with no budget left the pipe grew by %d to %d bytes", f.grown, pipeSize(t, f.w))
+	}
+}
+
+// TestRunGivesPipesBack checks that commands run at once, on stdins that
+// fit their pipe and on stdins that do not, all give back what their
+// pipes took from the budget. It reads pipeBudget: not parallel.
+func TestRunGivesPipesBack(t *testing.T) {
+	before := pipeBudget.Load()
+	var g errgroup.Group
+	for i := range 8 {
+		in := bytes.Repeat([]byte("w\n"), (i+1)<<18) // 512 KiB to 4 MiB
+		g.Go(func() error {
+			var out bytes.Buffer
+			if err := Run(context.Background(), []string{"cat"}, NewBytes(in), &out); err != nil {
+				return err
+			}
+			if !bytes.Equal(out.Bytes(), in) {
+				return fmt.Errorf("cat read %d bytes of %d", out.Len(), len(in))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := pipeBudget.Load(); got != before {
+		t.Errorf("pipe budget %d after the commands, want %d back", got, before)
 	}
 }
