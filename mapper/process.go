@@ -135,9 +135,8 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		return output{}, err
 	}
 	defer closeIn()
-	stdin := in
 	if !p.job.Record.HeaderOnce || t.Index == 0 || len(t.Header) == 0 {
-		return p.pipeToFile(ctx, t, attempt, stdin, sum)
+		return p.pipeToFile(ctx, t, attempt, in, sum)
 	}
 	// Only the first task's output keeps the header the command prints:
 	// what it prints for the header lines alone.
@@ -147,7 +146,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	strip := &headerStripper{want: head, w: w}
-	err = command.Accept(command.Run(ctx, p.job.Record.Command, stdin, strip), p.job.Record.OkExit)
+	err = command.Accept(command.Run(ctx, p.job.Record.Command, in, strip), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
