@@ -134,17 +134,25 @@ func run(ctx context.Context, cmd *exec.Cmd, argv []string, tail *tailBuffer) er
 // success like 0; otherwise it returns err. A command killed by a signal,
 // or that could not start, is never accepted.
 func Accept(err error, ok []int) error {
+	_, err = Accepted(err, ok)
+	return err
+}
+
+// Accepted is [Accept] that also returns the exit status it accepted: the
+// command's own status, one of ok, when err is accepted, else 0. A job log
+// shows the status a command exited with, even when it counts as success.
+func Accepted(err error, ok []int) (status int, _ error) {
 	if err == nil || len(ok) == 0 {
-		return err
+		return 0, err
 	}
 	var te *schema.TaskError
 	if !errors.As(err, &te) || te.Signal != "" || te.Permanent || te.ExitStatus <= 0 {
-		return err
+		return 0, err
 	}
 	if slices.Contains(ok, te.ExitStatus) {
-		return nil
+		return te.ExitStatus, nil
 	}
-	return err
+	return 0, err
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -19,6 +19,9 @@ import (
 type Config struct {
 	// ID names the job. Default: a generated ID.
 	ID string
+	// Pipeline is the ID of the pipeline whose stage the job is, recorded
+	// so that jetmr status and discard find the stages. Default: none.
+	Pipeline string
 	// Kind is what the job does: one of schema.Kinds. Required.
 	Kind schema.Kind
 	// Inputs are files or directories (walked recursively), "-" for

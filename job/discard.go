@@ -25,7 +25,9 @@ var ErrJobRunning = errors.New("job is running")
 // default root (found by its ID, or named with cfg.StoreDir) loses the
 // whole store folder. cfg says where the job is: an
 // external server (URL), an embedded store (StoreDir), or the default
-// root. It returns the bytes freed, as [Status.DiskBytes] counts them.
+// root. id may name a pipeline: its own store under the default root goes
+// whole, and in another store every job recorded as its stage goes. It
+// returns the bytes freed, as [Status.DiskBytes] counts them.
 func Discard(ctx context.Context, cfg broker.Config, id string) (int64, error) {
 	if cfg.URL != "" {
 		b, err := broker.Open(ctx, cfg)
@@ -120,18 +122,75 @@ func record(ctx context.Context, b *broker.Broker, id string) (schema.JobRecord,
 	return schema.DecodeJobRecord(e.Value())
 }
 
-// discardIn drops job id from a broker shared with other jobs.
+// discardIn drops job id from a broker shared with other jobs, or, when
+// no job is id, the stages of pipeline id.
 func discardIn(ctx context.Context, b *broker.Broker, id string) (int64, error) {
+	rec, err := record(ctx, b, id)
+	if errors.Is(err, ErrUnknownJob) {
+		return discardStages(ctx, b, id, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return discardJob(ctx, b, id, rec)
+}
+
+// discardStages drops the jobs recorded as stages of pipeline id, once
+// it found none of them running; with none it returns unknown, the
+// error of a job id that is not recorded.
+func discardStages(ctx context.Context, b *broker.Broker, id string, unknown error) (int64, error) {
+	jobs, err := Jobs(ctx, b)
+	if err != nil {
+		return 0, err
+	}
+	var stages []schema.JobRecord
+	for _, st := range jobs {
+		if st.Record.Pipeline == id {
+			stages = append(stages, st.Record)
+		}
+	}
+	if len(stages) == 0 {
+		return 0, unknown
+	}
 	kv, err := b.Jobs(ctx, 0)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
-	rec, err := record(ctx, b, id)
-	if err != nil {
-		return 0, err
+	for _, rec := range stages { // none goes while one runs
+		if err := checkNotRunning(ctx, b, kv, rec.ID); err != nil {
+			return 0, err
+		}
 	}
+	var freed int64
+	for _, rec := range stages {
+		n, err := discardJob(ctx, b, rec.ID, rec)
+		freed += n
+		if err != nil {
+			return freed, fmt.Errorf("discarding stage job %s of pipeline %s: %w", rec.ID, id, err)
+		}
+	}
+	return freed, nil
+}
+
+// checkNotRunning refuses job id when its snapshot on an external server
+// is fresh: its process is alive somewhere. An embedded store is locked by
+// the process that runs its jobs, so one opened here runs none.
+func checkNotRunning(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, id string) error {
 	if snap, ok := loadSnapshot(ctx, kv, id); ok && !b.Embedded() && snap.State == schema.StateRunning && time.Since(snap.Updated) < liveFor {
-		return 0, running(id, 0, stopFirst(0))
+		return running(id, 0, stopFirst(0))
+	}
+	return nil
+}
+
+// discardJob drops job id, recorded as rec, from a broker shared with
+// other jobs.
+func discardJob(ctx context.Context, b *broker.Broker, id string, rec schema.JobRecord) (int64, error) {
+	kv, err := b.Jobs(ctx, 0)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
+	}
+	if err := checkNotRunning(ctx, b, kv, id); err != nil {
+		return 0, err
 	}
 	freed := streamBytes(ctx, b, id)
 	if err := b.DeleteJob(ctx, id); err != nil {

@@ -42,6 +42,9 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		return false, err
 	}
 	next := old
+	if next.Pipeline == "" {
+		next.Pipeline = s.record.Pipeline // a stage recorded before the field
+	}
 	next.Retries, next.TimeoutNanos = s.record.Retries, s.record.TimeoutNanos
 	next.Speculative = s.record.Speculative // a setting of this run, like its retries
 	if s.record.TaskTimeNanos > 0 {
@@ -53,6 +56,7 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		next.CombineCommand = s.record.CombineCommand
 		next.SQL = s.record.SQL
 		next.SkipBad = s.record.SkipBad // compare let it only rise
+		next.OkExit = s.record.OkExit   // compare let it only gain statuses
 		next.Round++
 	}
 	s.record = next
@@ -135,6 +139,14 @@ func (s *session) compare(old schema.JobRecord) error {
 		// for going over it; lowering it would not undo the skips made.
 		add("--skip-bad-records", fmt.Sprint(old.SkipBad), fmt.Sprint(cur.SkipBad))
 	}
+	if !s.cfg.RetryFailed || !okExitWidens(old.OkExit, cur.OkExit) {
+		// --retry-failed may accept more statuses, to rerun the tasks that
+		// failed on them: every task done under the old list is done under
+		// the new one too. Dropping a status would not fail the tasks
+		// already accepted for it. A record without the field (written
+		// before it existed, or with no --ok-exit) holds the default, 0.
+		add("--ok-exit", describeOkExit(old.OkExit), describeOkExit(cur.OkExit))
+	}
 	add("--key-fields", fmt.Sprint(max(old.KeyFields, 1)), fmt.Sprint(max(cur.KeyFields, 1)))
 	add("--partition-fields", describePartitionFields(old), describePartitionFields(cur))
 	add("--key-order", describeKeyOrder(old.KeyOrder), describeKeyOrder(cur.KeyOrder))
@@ -152,7 +164,7 @@ func (s *session) compare(old schema.JobRecord) error {
 		add("--combiner", describeArgv(old.CombineCommand), describeArgv(cur.CombineCommand))
 	}
 	if len(diffs) > 0 {
-		return badInput("cannot resume job %s: %s; resume with the job's own inputs and command (only --retry-failed may change the command, or raise --skip-bad-records)",
+		return badInput("cannot resume job %s: %s; resume with the job's own inputs, command and settings (only --retry-failed may change the command, raise --skip-bad-records or add statuses to --ok-exit)",
 			old.ID, strings.Join(diffs, "; "))
 	}
 	if old.Kind.Traits().Ordered && old.Output == "" && old.State != schema.StateDone {
@@ -160,6 +172,28 @@ func (s *session) compare(old schema.JobRecord) error {
 			Msg: fmt.Sprintf("job %s wrote to stdout, which cannot be resumed: run it again without Config.Resume (use Config.Output to make a pipe job resumable)", old.ID)}
 	}
 	return nil
+}
+
+// okExitWidens reports whether the --ok-exit statuses now (a record's,
+// sorted, 0 left out) hold every status of was.
+func okExitWidens(was, now []int) bool {
+	for _, n := range was {
+		if !slices.Contains(now, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// describeOkExit is a record's --ok-exit statuses as the flag takes them:
+// 0, which always counts as success, then the others.
+func describeOkExit(codes []int) string {
+	var b strings.Builder
+	b.WriteString("0")
+	for _, n := range codes {
+		fmt.Fprintf(&b, ",%d", n)
+	}
+	return b.String()
 }
 
 // changedCommands names the commands a --retry-failed resume changes:

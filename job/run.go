@@ -236,7 +236,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	s.obs().JobEnded(p.record.ID, "", errors.Join(runErr, endErr))
 	if runErr != nil {
 		if errors.Is(runErr, ErrHalted) && stats != nil {
-			return s.report(stats), s.tasksFailed(stats)
+			r := s.report(stats)
+			r.Halted = s.cfg.Halt.When
+			return r, s.tasksFailed(stats)
 		}
 		if reduceFailed {
 			return s.report(stats), runErr
@@ -297,6 +299,10 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	}
 	if s.each != nil {
 		r.Items, r.ItemsFailed = s.each.Items, s.each.Failed
+		if items, ok := s.source.(splitter.Items); ok {
+			r.ItemsInJob = len(items)
+			r.ItemsLeft = max(len(items)-s.each.Ended, 0)
+		}
 	}
 	r.BackupsRun, r.BackupsWon = s.spec.counts()
 	r.Streamed = s.streamed

@@ -188,7 +188,7 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		ev.Attempt, ev.Start = k, time.Now()
 		p.obs.AttemptStarted(ev)
 		var buf bytes.Buffer
-		err := p.runOnce(ctx, c, argv, dir, item, &buf)
+		status, err := p.runOnce(ctx, c, argv, dir, item, &buf)
 		end := time.Now()
 		r = schema.ItemResult{Seq: seq, Item: item, Attempts: k, Start: ev.Start.UnixNano(), End: end.UnixNano(), Output: buf.Bytes()}
 		stopped := ctx.Err() != nil
@@ -201,6 +201,9 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		}
 		ev.End, ev.BytesOut = end, int64(buf.Len())
 		ev.Failed, ev.ExitCode, ev.Signal = err != nil, r.Exit, r.Signal
+		if err == nil {
+			ev.ExitCode = status // a status --ok-exit accepts, or 0: the job log shows it
+		}
 		permanent := err != nil && asTaskError(err).Permanent // a missing --dir: no retry can fix it
 		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)
 		ev.Stopped = stopped
@@ -216,8 +219,10 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 	}
 }
 
-// runOnce runs one attempt of an item, limited by the job's --timeout.
-func (p *processor) runOnce(ctx context.Context, c *EachCommand, argv []string, dir, item string, out *bytes.Buffer) error {
+// runOnce runs one attempt of an item, limited by the job's --timeout. It
+// returns the command's exit status when --ok-exit accepts one other than
+// 0, else 0.
+func (p *processor) runOnce(ctx context.Context, c *EachCommand, argv []string, dir, item string, out *bytes.Buffer) (int, error) {
 	if t := time.Duration(p.job.Record.TimeoutNanos); t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, t, fmt.Errorf("timed out after %s", t))
@@ -227,11 +232,11 @@ func (p *processor) runOnce(ctx context.Context, c *EachCommand, argv []string, 
 	case ItemEcho:
 		out.WriteString(item)
 		out.WriteByte('\n')
-		return nil
+		return 0, nil
 	case ItemNoop:
-		return nil
+		return 0, nil
 	}
-	return command.Accept(command.RunCombined(ctx, argv, dir, out), p.job.Record.OkExit)
+	return command.Accepted(command.RunCombined(ctx, argv, dir, out), p.job.Record.OkExit)
 }
 
 func (p *processor) encodeItems(ctx context.Context, t schema.Task, attempt int, results []schema.ItemResult) (output, error) {

@@ -39,7 +39,7 @@ func probeKeyed(p *processor, ctx context.Context, t schema.Task, data []byte) e
 	keys := p.job.Record.Keys()
 	comb, counters := NewCombinerFor(p.job.Combiner, keys), &counter.Set{}
 	ctx = counter.NewContext(ctx, counters)
-	if err := p.mapChunk(ctx, t, data, comb, counters); err != nil {
+	if _, err := p.mapChunk(ctx, t, data, comb, counters); err != nil {
 		return err
 	}
 	if cc := p.job.Record.CombineCommand; len(cc) > 0 {

@@ -36,6 +36,10 @@ type output struct {
 	// reported (package counter); partition 0's output carries them.
 	counters []schema.Counter
 	status   string
+	// exit is the exit status of the attempt's command (the pipe command,
+	// the map command) when --ok-exit accepted one other than 0, for the
+	// job log; partition 0's output carries it.
+	exit int
 }
 
 // processor runs tasks of one job. It is safe for concurrent use.
@@ -146,7 +150,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	strip := &headerStripper{want: head, w: w}
-	err = command.Accept(command.Run(ctx, p.job.Record.Command, in, strip), p.job.Record.OkExit)
+	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, in, strip), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -162,7 +166,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		w.abort()
 		return output{}, err
 	}
-	return output{payload: payload, spill: spill, size: w.size()}, nil
+	return output{payload: payload, spill: spill, size: w.size(), exit: exit}, nil
 }
 
 // pipeToFile runs a pipe task's command over in (its header included)
@@ -181,7 +185,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 			os.Remove(f.Name())
 		}
 	}()
-	err = command.Accept(command.Run(ctx, p.job.Record.Command, in, f), p.job.Record.OkExit)
+	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, in, f), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -197,7 +201,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 		if _, err := f.ReadAt(data, 0); err != nil && !(errors.Is(err, io.EOF) && size == 0) {
 			return output{}, fmt.Errorf("reading the output of task %d: %w", t.Index, err)
 		}
-		return output{payload: data, size: size}, nil
+		return output{payload: data, size: size, exit: exit}, nil
 	}
 	if p.syncSpills {
 		if err := f.Sync(); err != nil {
@@ -208,7 +212,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 		return output{}, fmt.Errorf("closing spilled output: %w", err)
 	}
 	keep = true
-	return output{spill: f.Name(), size: size}, nil
+	return output{spill: f.Name(), size: size, exit: exit}, nil
 }
 
 // chunkInMemoryMax bounds the chunks a pipe task reads whole, and checks,
@@ -439,7 +443,8 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 	defer comb.Close()
 	counters := &counter.Set{}
 	ctx = counter.NewContext(ctx, counters)
-	if err := p.mapChunk(ctx, t, chunk, comb, counters); err != nil {
+	exit, err := p.mapChunk(ctx, t, chunk, comb, counters)
+	if err != nil {
 		return nil, err
 	}
 	if len(cc) > 0 {
@@ -458,7 +463,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		if err != nil {
 			return nil, err
 		}
-		outs[0].counters, outs[0].status = counters.List(), counters.LastStatus()
+		outs[0].counters, outs[0].status, outs[0].exit = counters.List(), counters.LastStatus(), exit
 		return outs, nil
 	}
 	runs, err := comb.EncodeRuns(p.job.Record.Partitions)
@@ -474,13 +479,14 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 			return nil, err
 		}
 	}
-	outs[0].counters, outs[0].status = counters.List(), counters.LastStatus()
+	outs[0].counters, outs[0].status, outs[0].exit = counters.List(), counters.LastStatus(), exit
 	return outs, nil
 }
 
 // mapChunk runs the job's map (function or command) over a chunk of task
-// t into comb, counting into counters.
-func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, comb *Combiner, counters *counter.Set) error {
+// t into comb, counting into counters. It returns the map command's exit
+// status when --ok-exit accepted one other than 0, else 0.
+func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, comb *Combiner, counters *counter.Set) (int, error) {
 	mapOnly := p.job.Record.Reduce == schema.ReduceNone
 	if p.job.Map != nil {
 		// A Go map function (a built-in) reads the chunk alone: the
@@ -489,7 +495,7 @@ func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, c
 		if mapOnly {
 			emit = mapOnlyEmitter{comb}
 		}
-		return p.job.Map(ctx, chunk, emit)
+		return 0, p.job.Map(ctx, chunk, emit)
 	}
 	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Record.OkExit, command.NewBytes(t.Header, chunk), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
 }

@@ -103,16 +103,16 @@ func (m mapOnlyEmitter) Emit(key, value []byte) error {
 
 // runStreaming runs a map or combiner command on in, its stdout parsed
 // into pairs by lw, its reporter lines counted in counters; an exit status
-// in ok counts as success (--ok-exit).
-func runStreaming(ctx context.Context, argv []string, ok []int, in io.Reader, lw *lineEmitter, counters *counter.Set) error {
-	err := command.Accept(command.RunReporting(ctx, argv, in, lw, counters), ok)
+// in ok counts as success (--ok-exit), and is returned (0 for 0).
+func runStreaming(ctx context.Context, argv []string, ok []int, in io.Reader, lw *lineEmitter, counters *counter.Set) (int, error) {
+	status, err := command.Accepted(command.RunReporting(ctx, argv, in, lw, counters), ok)
 	if lw.err != nil {
-		return lw.err // the command's output was rejected: say why
+		return 0, lw.err // the command's output was rejected: say why
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return lw.flush()
+	return status, lw.flush()
 }
 
 // Counters of the combiner, in the group CounterGroup.
@@ -162,7 +162,7 @@ func combineCommand(ctx context.Context, argv []string, ok []int, in *Combiner, 
 		return err
 	})
 	emitted := &countingEmitter{emit: out}
-	runErr := runStreaming(ctx, argv, ok, pr, &lineEmitter{emit: emitted, keys: cfg.Keys}, counters)
+	_, runErr := runStreaming(ctx, argv, ok, pr, &lineEmitter{emit: emitted, keys: cfg.Keys}, counters)
 	// A command that ended without reading all its input stops the merge.
 	pr.CloseWithError(errCombinerEnded)
 	feedErr := g.Wait()

@@ -608,6 +608,9 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 		ev.BytesOut += o.size
 		ev.Rows += o.rows
 	}
+	if len(outs) > 0 {
+		ev.ExitCode = outs[0].exit // a status --ok-exit accepted
+	}
 	if superseded {
 		ev.Superseded = true
 	} else if perr != nil || stopped {

@@ -20,7 +20,7 @@ const JobLogHeader = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\t
 // task shares it), Host the worker, Starttime Unix seconds and JobRuntime
 // seconds with three decimals (JobRuntime padded to ten characters, as
 // parallel does), Send and Receive the bytes in and out, Exitval the exit
-// status and Signal the number of the signal that killed the command (0 for
+// status (also one that --ok-exit counts as success) and Signal the number of the signal that killed the command (0 for
 // none). As in parallel, a command killed by a signal has Exitval 0; an
 // attempt that failed without an exit status or a signal (a timeout, an
 // internal error) has Exitval -1. Tabs and line breaks in the command are

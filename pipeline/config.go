@@ -18,7 +18,7 @@ import (
 func (r *run) config(s *StagePlan, id string, slots int, resume bool) (job.Config, error) {
 	o := s.Options()
 	cfg := job.Config{
-		ID: id, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed, Force: r.o.Force,
+		ID: id, Pipeline: r.o.ID, Slots: slots, Resume: resume, RetryFailed: resume && r.o.RetryFailed, Force: r.o.Force,
 		OkExit: o.OkExit, Timeout: o.Timeout, TaskTime: o.TaskTime, Transport: r.o.Transport, DataListen: r.o.DataListen, Registry: r.o.Registry, Stdout: r.o.Stdout,
 		Broker: r.o.BrokerConfig, Observer: r.o.Observer,
 		Logger: r.o.Logger.With().Str("stage", s.Name).Logger(),

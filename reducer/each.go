@@ -71,8 +71,13 @@ type EachSink struct {
 	pending map[uint64]*schema.ItemResults
 	join    *joinWriter
 
-	// Items counts the items merged; Failed those that failed for good.
+	// Items counts the items merged, written or still held for their turn
+	// (KeepOrder); Failed those that failed for good.
 	Items, Failed int
+	// Ended counts the items of every task merged or failed, those
+	// skipped and those still held for their turn (KeepOrder) included:
+	// the items of the job that ran to an end.
+	Ended int
 }
 
 // NewEachSink opens the output (and the join file's scratch file).
@@ -109,6 +114,7 @@ func (s *EachSink) Merge(ctx context.Context, r *schema.Result) (Span, error) {
 	if err != nil {
 		return Span{}, err
 	}
+	s.Ended += len(items.Items)
 	if len(r.Skipped) > 0 {
 		skip := make(map[uint64]bool, len(r.Skipped))
 		for _, b := range r.Skipped {
@@ -128,6 +134,7 @@ func (s *EachSink) Fail(ctx context.Context, r *schema.Result) (Span, error) {
 			return Span{}, err
 		}
 	}
+	s.Ended += len(items.Items)
 	return s.add(r.Index, items)
 }
 
@@ -147,6 +154,14 @@ func readItems(r *schema.Result) (*schema.ItemResults, error) {
 }
 
 func (s *EachSink) add(index uint64, items *schema.ItemResults) (Span, error) {
+	// Counted as they come, not as they are written: with KeepOrder a
+	// job that halts never writes the items after a task it left.
+	for i := range items.Items {
+		s.Items++
+		if items.Items[i].Failed() {
+			s.Failed++
+		}
+	}
 	if !s.cfg.KeepOrder {
 		return one(index), s.write(items)
 	}
@@ -170,10 +185,6 @@ func (s *EachSink) add(index uint64, items *schema.ItemResults) (Span, error) {
 func (s *EachSink) write(items *schema.ItemResults) error {
 	for i := range items.Items {
 		it := &items.Items[i]
-		s.Items++
-		if it.Failed() {
-			s.Failed++
-		}
 		if _, err := s.out.Write(it.Output); err != nil {
 			return fmt.Errorf("writing output of item %d: %w", it.Seq+1, err)
 		}

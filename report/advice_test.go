@@ -119,6 +119,30 @@ func TestSummaryNamesFailuresOnce(t *testing.T) {
 	}
 }
 
+// TestSummaryOfHaltedJob: a job that halted says so at the end of its
+// summary line, and an each job how many of its items it left; an each
+// job that halted after its last item says nothing of a halt.
+func TestSummaryOfHaltedJob(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		r    Report
+		want string // the first line's end
+	}{
+		{Report{Job: "j", Kind: "each", Tasks: 1, Failed: 1, Items: 1, ItemsFailed: 1, ItemsLeft: 2, ItemsInJob: 3, Halted: "soon", Slots: 1},
+			"; halted (--halt soon): 2 of the job's 3 items not started"},
+		{Report{Job: "j", Kind: "each", Tasks: 1, Failed: 1, Items: 1, ItemsFailed: 1, ItemsLeft: 2, ItemsInJob: 3, Halted: "now", Slots: 1},
+			"; halted (--halt now): 2 of the job's 3 items not started or stopped"},
+		{Report{Job: "j", Kind: "each", Tasks: 3, Failed: 1, Items: 3, ItemsFailed: 1, ItemsInJob: 3, Halted: "soon", Slots: 1}, " out"},
+		{Report{Job: "j", Kind: "pipe", Tasks: 2, Failed: 1, Halted: "soon", Slots: 1}, "; halted (--halt soon)"},
+		{Report{Job: "j", Kind: "each", Tasks: 3, Items: 3, ItemsInJob: 3, Slots: 1}, " out"},
+	} {
+		first, _, _ := strings.Cut(tt.r.Summary(), "\n")
+		if !strings.HasSuffix(first, tt.want) {
+			t.Errorf("%+v: summary %q, want it to end with %q", tt.r, first, tt.want)
+		}
+	}
+}
+
 // TestAdviceStreamedAndThrottled: a job over streamed inputs is never told
 // to use --task-time, which such inputs refuse, and a throttled migration
 // is never told its idle slots are per-task overhead.

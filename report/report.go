@@ -26,7 +26,9 @@ const (
 type Report struct {
 	Job  string      `json:"job"`
 	Kind schema.Kind `json:"kind"`
-	// Tasks counts every task of the job; Failed those that are dead letters.
+	// Tasks counts the tasks of the job that ran to an end, in this run or
+	// an earlier one: every task, unless the job halted (Halted); Failed
+	// those that are dead letters.
 	Tasks  int `json:"tasks"`
 	Failed int `json:"failed"`
 	// Executed counts the tasks this run completed; Committed those an
@@ -90,6 +92,15 @@ type Report struct {
 	// failed on every attempt.
 	Items       int `json:"items,omitempty"`
 	ItemsFailed int `json:"items_failed,omitempty"`
+	// ItemsLeft counts the items of an each job that did not run to an
+	// end: none, unless the job halted before it started them (or, with
+	// --halt now, stopped them).
+	ItemsLeft int `json:"items_left,omitempty"`
+	// ItemsInJob counts the items of an each job, run or not.
+	ItemsInJob int `json:"items_in_job,omitempty"`
+	// Halted is the --halt policy that ended the job before it ran every
+	// task, "soon" or "now"; empty when the job did not halt.
+	Halted string `json:"halted,omitempty"`
 
 	// BackupsRun counts the backup attempts of slow tasks this run
 	// started (--speculative); BackupsWon those whose result was merged
@@ -297,6 +308,7 @@ func (r *Report) Summary() string {
 	if r.BackupsRun > 0 {
 		fmt.Fprintf(&b, "; %d backup attempt(s) of slow tasks, %d finished first", r.BackupsRun, r.BackupsWon)
 	}
+	b.WriteString(r.haltedClause())
 	if len(r.Counters) > 0 {
 		b.WriteString("\njetmr: counters: " + FormatCounters(r.Counters))
 	}
@@ -304,6 +316,24 @@ func (r *Report) Summary() string {
 		b.WriteString("\njetmr: advice: " + a)
 	}
 	return b.String()
+}
+
+// haltedClause says that the job halted and, for an each job, how many of
+// its items it left: not started, or with --halt now stopped too. A job
+// of another kind stops splitting its input when it halts, so the tasks
+// it left, if any, are not known.
+func (r *Report) haltedClause() string {
+	switch {
+	case r.Halted == "":
+		return ""
+	case r.ItemsLeft > 0 && r.Halted == "now":
+		return fmt.Sprintf("; halted (--halt now): %d of the job's %d items not started or stopped", r.ItemsLeft, r.ItemsInJob)
+	case r.ItemsLeft > 0:
+		return fmt.Sprintf("; halted (--halt %s): %d of the job's %d items not started", r.Halted, r.ItemsLeft, r.ItemsInJob)
+	case r.Kind == schema.KindEach:
+		return "" // every item ran
+	}
+	return fmt.Sprintf("; halted (--halt %s)", r.Halted)
 }
 
 // FormatCounters is counters as one line: "GROUP,NAME=VALUE; ...", the

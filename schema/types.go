@@ -369,6 +369,10 @@ type JobRecord struct {
 	// of them is done, its output kept. Workers older than the field
 	// count them as failures.
 	OkExit []int `msgpack:"okexit,omitempty"`
+	// Pipeline is the ID of the pipeline whose stage the job is, so that
+	// jetmr status and discard find a pipeline's stages in any store;
+	// empty for other jobs and in records of stages run before it existed.
+	Pipeline string `msgpack:"pipeline,omitempty"`
 	// TimeoutNanos limits one attempt; zero means no limit.
 	TimeoutNanos int64 `msgpack:"timeout,omitempty"`
 	// Transport says how task data and large outputs reach workers and the

@@ -73,3 +73,53 @@ func TestEachJoblogKeptOnResume(t *testing.T) {
 		}
 	}
 }
+
+// TestJoblogAcceptedExit: an attempt whose command exited with a status
+// --ok-exit accepts succeeds, and its job log row shows that status as
+// Exitval, as GNU parallel's does, and so does the trace's exit field; the
+// others show 0. Each task of pipe and mapreduce reads one file, the
+// second of which holds "bad", on which the command exits 3.
+func TestJoblogAcceptedExit(t *testing.T) {
+	t.Parallel()
+	files := []string{"a.txt", "b.txt", "c.txt"}
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"each", []string{"each", "-j", "1", "--ok-exit", "0,3", "--", "sh", "-c", "exit {}", ":::", "0", "3", "0"}},
+		{"pipe", append(append([]string{"pipe", "-j", "1", "-o", "out.txt", "--ok-exit", "0,3", "-i"}, files...), "--", "awk", "{ print } /bad/ { exit 3 }")},
+		{"mapreduce", append([]string{"mapreduce", "-j", "1", "-o", "out", "--ok-exit", "3", "--map", "awk '{ print } /bad/ { exit 3 }'", "--reduce", "cat", "-i"}, files...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for i, f := range files {
+				writeFile(t, filepath.Join(dir, f), []string{"good\n", "bad\n", "good\n"}[i])
+			}
+			args := slices.Concat([]string{tt.args[0], "-q", "--store", t.TempDir(), "--joblog", "j.tsv", "--trace", "t.json"}, tt.args[1:])
+			if r := jetmr(t, dir, args...); r.code != 0 {
+				t.Fatalf("exit %d, want 0; stderr:\n%s", r.code, r.stderr)
+			}
+			want := []int64{0, 3, 0}
+			rows := readJobLog(t, filepath.Join(dir, "j.tsv"))
+			if len(rows) != len(want) {
+				t.Fatalf("%d job log rows, want %d: %+v", len(rows), len(want), rows)
+			}
+			for _, r := range rows {
+				if r.exit != want[r.seq-1] || r.signal != 0 {
+					t.Errorf("row %d (%s): Exitval %d, Signal %d; want %d, 0", r.seq, r.command, r.exit, r.signal, want[r.seq-1])
+				}
+			}
+			_, trace := readTrace(t, filepath.Join(dir, "t.json"))
+			if len(trace) != len(want) {
+				t.Fatalf("%d trace events, want %d", len(trace), len(want))
+			}
+			for _, a := range trace {
+				if int64(a.Exit) != want[*a.Index] || a.Failed {
+					t.Errorf("trace of task %d: exit %d, failed %v; want %d, not failed", *a.Index, a.Exit, a.Failed, want[*a.Index])
+				}
+			}
+		})
+	}
+}

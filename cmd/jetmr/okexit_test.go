@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -128,4 +129,96 @@ func TestOkExitBadValues(t *testing.T) {
 			t.Errorf("exit %d, want 2 naming job.yaml:3 and ok_exit; stderr:\n%s", r.code, r.stderr)
 		}
 	})
+}
+
+// TestResumeOkExitChanged: --ok-exit is part of what a resume compares
+// with the job's first run. A resume that changes it is refused with exit
+// 2, naming both lists and the way out, and writes nothing, since the job's
+// finished tasks were judged under the first list; --retry-failed may add
+// statuses, to run the tasks that failed on them again (every task done
+// under the old list is done under the new one), but not drop any. A job
+// run without --ok-exit, whose record has no statuses (as records written
+// before they were recorded), resumes without one.
+func TestResumeOkExitChanged(t *testing.T) {
+	t.Parallel()
+	// The command prints the lines without DEBUG, exits 1 on a chunk
+	// without any and 3 on a chunk holding BAD.
+	argv := []string{"--", "awk", `!/DEBUG/ { print; n++ } /BAD/ { bad = 1 } END { if (bad) exit 3; if (!n) exit 1 }`}
+	tests := []struct {
+		name          string
+		first, resume []string
+		code          int
+		msg           []string // for a refusal
+	}{
+		{"a list without --retry-failed", nil, []string{"--ok-exit", "0,1,3"}, 2,
+			[]string{"--ok-exit was 0, now 0,1,3", "--retry-failed"}},
+		{"the same list without --retry-failed", []string{"--ok-exit", "1"}, []string{"--ok-exit", "0,1"}, 1, nil},
+		{"no list, as recorded before", nil, []string{"--retry-failed"}, 1, nil},
+		{"a status added with --retry-failed", []string{"--ok-exit", "0,1"}, []string{"--retry-failed", "--ok-exit", "0,1,3"}, 0, nil},
+		{"statuses added to none with --retry-failed", nil, []string{"--retry-failed", "--ok-exit", "3,1"}, 0, nil},
+		{"a status dropped with --retry-failed", []string{"--ok-exit", "0,1"}, []string{"--retry-failed", "--ok-exit", "0,3"}, 2,
+			[]string{"--ok-exit was 0,1, now 0,3", "add statuses to --ok-exit"}},
+		{"the list dropped with --retry-failed", []string{"--ok-exit", "0,1"}, []string{"--retry-failed"}, 2,
+			[]string{"--ok-exit was 0,1, now 0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, dir := newStateHome(t), t.TempDir()
+			want := writeLogs(t, dir) + "BAD record\n"
+			f, err := os.OpenFile(filepath.Join(dir, "logs", "3.log"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(f, "BAD record")
+			f.Close()
+			head := []string{"pipe", "-q", "-i", "logs/", "-o", "out.txt", "--chunk-size", "4KiB", "--retries", "0", "--job", "grep"}
+			first := h.run(t, dir, slices.Concat(head, tt.first, argv)...)
+			if first.code != 1 || !strings.Contains(first.stderr, "awk exited with status") {
+				t.Fatalf("first run: exit %d, want 1 with failed tasks; stderr:\n%.800s", first.code, first.stderr)
+			}
+			r := h.run(t, dir, slices.Concat(head, []string{"--resume"}, tt.resume, argv)...)
+			if r.code != tt.code {
+				t.Fatalf("resume: exit %d, want %d; stderr:\n%.1500s", r.code, tt.code, r.stderr)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(r.stderr, m) {
+					t.Errorf("the refusal does not name %q:\n%s", m, r.stderr)
+				}
+			}
+			out, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+			switch {
+			case tt.code != 0 && err == nil:
+				t.Errorf("resume exiting %d wrote out.txt", r.code)
+			case tt.code == 0 && string(out) != want:
+				t.Errorf("out.txt holds %q, want %q (%v)", out, want, err)
+			}
+		})
+	}
+}
+
+// TestPipelineResumeOkExitChanged: a pipeline stage's ok_exit is compared
+// on resume as --ok-exit is: another list is refused before any stage
+// runs (exit 2), naming the stage and both lists; --retry-failed may add
+// statuses, and runs the failed task again under them.
+func TestPipelineResumeOkExitChanged(t *testing.T) {
+	t.Parallel()
+	h, dir := newStateHome(t), t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\n")
+	file := "retries: 0\nstages:\n  - name: g\n    pipe: {input: [in.txt], output: g.txt, command: [grep, zzz]%s}\n"
+	writeJobFile(t, dir, fmt.Sprintf(file, ""))
+	if r := h.run(t, dir, "pipeline", "-q", "--job", "okp", "job.yaml"); r.code != 1 {
+		t.Fatalf("first run: exit %d, want 1 (grep exits 1); stderr:\n%s", r.code, r.stderr)
+	}
+	writeJobFile(t, dir, fmt.Sprintf(file, `, ok_exit: "0,1"`))
+	r := h.run(t, dir, "pipeline", "-q", "--job", "okp", "--resume", "job.yaml")
+	if r.code != 2 || !strings.Contains(r.stderr, "stage g: cannot resume job okp-g: --ok-exit was 0, now 0,1") {
+		t.Fatalf("resume with ok_exit added: exit %d, want 2 naming the stage and both lists; stderr:\n%s", r.code, r.stderr)
+	}
+	if r := h.run(t, dir, "pipeline", "-q", "--job", "okp", "--resume", "--retry-failed", "job.yaml"); r.code != 0 {
+		t.Fatalf("resume --retry-failed with ok_exit added: exit %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	if got := fileText(t, filepath.Join(dir, "g.txt")); got != "" {
+		t.Errorf("g.txt holds %q, want grep's empty output", got)
+	}
 }

@@ -23,7 +23,7 @@ type pipelineFlags struct {
 
 // pipelineShared are the job commands' flags jetmr pipeline takes too.
 var pipelineShared = []string{
-	"jobs", "store", "nats", "creds", "tls-ca", "replicas", "local-workers", "transport", "data-listen", "sync", "job", "resume", "retry-failed", "force", "report", "log-level", "log-format", "quiet",
+	"jobs", "store", "nats", "token-file", "creds", "tls-ca", "replicas", "local-workers", "transport", "data-listen", "sync", "job", "resume", "retry-failed", "force", "report", "log-level", "log-format", "quiet",
 	"progress", "metrics", "joblog", "trace",
 }
 
@@ -142,7 +142,6 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	}
 	given := f.brokerConfig(log)
 	bcfg, err := job.OwnStore(given, f.jobID, f.resume)
-	ownStore := bcfg.StoreDir != given.StoreDir
 	if err != nil {
 		return errors.Join(err, w.close())
 	}
@@ -192,10 +191,11 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	if errors.Is(err, job.ErrTasksFailed) {
 		cmd, note := resumeHint(f.jobID, "--retry-failed")
 		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s%s", err, cmd, note)
-		if ownStore {
-			// Its own store holds the pipeline's stages alone: discarding
-			// the pipeline drops them all, and what they staged.
-			fmt.Fprintf(stderr, "jetmr: pipeline %s keeps its stages' state and staged outputs for --resume; drop them with:\n  jetmr discard %s\n", f.jobID, f.jobID)
+		if where := discardFlags(given); where != "-" {
+			// Discarding the pipeline drops its stages, and what they
+			// staged, from the store this run used: its own under the
+			// default root, or the --store or --nats given.
+			fmt.Fprintf(stderr, "jetmr: pipeline %s keeps its stages' state and staged outputs for --resume; drop them with:\n  jetmr discard %s%s\n", f.jobID, f.jobID, where)
 		}
 	}
 	return err

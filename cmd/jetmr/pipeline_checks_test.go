@@ -3,6 +3,7 @@ package main_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,41 +41,82 @@ stages:
 // TestDiscardPipelineRemovesStagedOutputs: jetmr discard PIPELINE_ID, the
 // command a failed pipeline prints, removes what its failed stage staged
 // next to its output, as discarding the stage's job would. Status of the
-// stage's job advises resuming the pipeline, and the same discard.
+// pipeline ID lists its stages, and status of the stage's job advises
+// resuming the pipeline, and the same discard. Each printed command
+// carries the flags that reach the store the pipeline ran in (its own
+// under the default root, --store DIR, or --nats URL with its credentials
+// file), and is run as printed.
 func TestDiscardPipelineRemovesStagedOutputs(t *testing.T) {
 	t.Parallel()
-	h, dir := newStateHome(t), t.TempDir()
-	writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\n")
-	writeJobFile(t, dir, `
+	srv := startServer(t, "--token", "s3cret")
+	stopServer(t, srv)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, "s3cret\n")
+	tests := []struct {
+		name  string
+		flags func(t *testing.T) []string
+		env   []string
+	}{
+		{"own store", func(*testing.T) []string { return nil }, nil},
+		{"--store", func(t *testing.T) []string { return []string{"--store", t.TempDir()} }, nil},
+		{"--nats, JETMR_TOKEN", func(*testing.T) []string { return []string{"--nats", srv.printed} }, []string{"JETMR_TOKEN=s3cret"}},
+		{"--nats --token-file", func(*testing.T) []string { return []string{"--nats", srv.printed, "--token-file", tokenFile} }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, dir, flags := newStateHome(t), t.TempDir(), tt.flags(t)
+			h.env = append(h.env, tt.env...)
+			run := flags
+			if len(tt.env) > 0 || slices.Contains(flags, "--token-file") {
+				run = append(slices.Clone(flags), "--local-workers", "1") // a server has no workers of its own
+			}
+			id := "pdis" + strings.NewReplacer(" ", "", "-", "", ",", "", "_", "").Replace(strings.ToLower(tt.name))
+			writeFile(t, filepath.Join(dir, "in.txt"), "a\nb\n")
+			writeJobFile(t, dir, `
 retries: 0
 stages:
   - name: f
     pipe: {input: [in.txt], output: f.txt, command: ["false"]}
 `)
-	r := h.run(t, dir, "pipeline", "-q", "--job", "pdis", "job.yaml")
-	if r.code != 1 {
-		t.Fatalf("failing stage: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
-	}
-	if names := dirNames(t, dir); len(names) != 3 {
-		t.Fatalf("after the failed stage the folder holds %q, want the staged output too", names)
-	}
-	if pr := h.run(t, dir, "pipeline", "-q", "--job", "pdis", "--resume", "--retry-failed", "job.yaml"); pr.code != 1 {
-		t.Fatalf("the printed resume: exit %d, want 1 (the stage still fails); stderr:\n%s", pr.code, pr.stderr)
-	}
-	if ps := h.run(t, dir, "status", "pdis"); ps.code != 0 || !strings.Contains(ps.stdout, "pipeline pdis: 1 stage job(s)") || !strings.Contains(ps.stdout, "pdis-f") {
-		t.Errorf("status of the pipeline ID: exit %d, want its stages; stdout:\n%s\nstderr:\n%s", ps.code, ps.stdout, ps.stderr)
-	}
-	st := h.run(t, dir, "status", "pdis-f")
-	if st.code != 0 || !strings.Contains(st.stdout, "of pipeline pdis: continue the pipeline: run its jetmr pipeline command again with --job pdis --resume --retry-failed added") ||
-		strings.Contains(st.stdout, "--job pdis-f") {
-		t.Errorf("status of a stage: exit %d, want the pipeline's resume advised; stdout:\n%s", st.code, st.stdout)
-	}
-	if got, want := discardHint(t, st.stdout), discardHint(t, r.stderr); got != want {
-		t.Errorf("status advises %q, the pipeline %q", got, want)
-	}
-	runHintCommand(t, h, dir, discardHint(t, st.stdout))
-	if names := dirNames(t, dir); strings.Join(names, " ") != "in.txt job.yaml" {
-		t.Errorf("after jetmr discard pdis the folder holds %q, want in.txt and job.yaml alone", names)
+			r := h.run(t, dir, slices.Concat([]string{"pipeline", "-q", "--job", id}, run, []string{"job.yaml"})...)
+			if r.code != 1 {
+				t.Fatalf("failing stage: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+			}
+			if names := dirNames(t, dir); len(names) != 3 {
+				t.Fatalf("after the failed stage the folder holds %q, want the staged output too", names)
+			}
+			hint := discardHint(t, r.stderr)
+			if want := strings.Join(slices.Concat([]string{"jetmr discard", id}, flags), " "); hint != want {
+				t.Errorf("the pipeline prints %q, want %q", hint, want)
+			}
+			resume := hintAfter(r.stderr, "run the failed tasks again, once fixed, with:")
+			if resume == "" {
+				t.Fatalf("no resume command printed:\n%s", r.stderr)
+			}
+			if pr := runHintEnv(t, dir, h.env, resume); pr.code != 1 || !strings.Contains(pr.stderr, "stage f failed: 1 task(s) of job "+id+"-f failed") {
+				t.Fatalf("the printed resume %q: exit %d, want 1 (the stage still fails in the same store); stderr:\n%s", resume, pr.code, pr.stderr)
+			}
+			if ps := h.run(t, dir, slices.Concat([]string{"status", id}, flags)...); ps.code != 0 ||
+				!strings.Contains(ps.stdout, "pipeline "+id+": 1 stage job(s)") || !strings.Contains(ps.stdout, id+"-f") {
+				t.Errorf("status of the pipeline ID: exit %d, want its stages; stdout:\n%s\nstderr:\n%s", ps.code, ps.stdout, ps.stderr)
+			}
+			st := h.run(t, dir, slices.Concat([]string{"status", id + "-f"}, flags)...)
+			if st.code != 0 || !strings.Contains(st.stdout, "of pipeline "+id+": continue the pipeline: run its jetmr pipeline command again with --job "+id+" --resume --retry-failed added") ||
+				strings.Contains(st.stdout, "--job "+id+"-f") {
+				t.Errorf("status of a stage: exit %d, want the pipeline's resume advised; stdout:\n%s", st.code, st.stdout)
+			}
+			if got := discardHint(t, st.stdout); got != hint {
+				t.Errorf("status advises %q, the pipeline %q", got, hint)
+			}
+			runHintCommand(t, h, dir, hint)
+			if names := dirNames(t, dir); strings.Join(names, " ") != "in.txt job.yaml" {
+				t.Errorf("after %s the folder holds %q, want in.txt and job.yaml alone", hint, names)
+			}
+			if ps := h.run(t, dir, slices.Concat([]string{"status", id}, flags)...); ps.code != 2 || !strings.Contains(ps.stderr, "unknown job "+id) {
+				t.Errorf("status of the discarded pipeline: exit %d, want 2 naming it; stdout:\n%s\nstderr:\n%s", ps.code, ps.stdout, ps.stderr)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -306,6 +307,51 @@ func TestEachHaltSoonRunsOne(t *testing.T) {
 	}
 	if rows := strings.Count(strings.TrimSpace(string(data)), "\n"); rows != 1 {
 		t.Errorf("%d items ran, want 1:\n%s", rows, data)
+	}
+}
+
+// TestEachHaltSummary: an each job of three items whose first fails
+// halts (-j 1) having run one item; its summary line and report say so, and
+// that the job's two other items were not started (or, with --halt now,
+// not started or stopped), rather than counting the items that ran as the
+// job's. Its resume with a fixed command runs them all, with no such words.
+func TestEachHaltSummary(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		halt string
+		keep bool // -k
+		want string
+	}{
+		{"soon", false, "halted (--halt soon): 2 of the job's 3 items not started"},
+		{"soon,fail=1", true, "halted (--halt soon): 2 of the job's 3 items not started"},
+		{"now", false, "halted (--halt now): 2 of the job's 3 items not started or stopped"},
+		{"now,fail=1", true, "halted (--halt now): 2 of the job's 3 items not started or stopped"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s keep %v", tt.halt, tt.keep), func(t *testing.T) {
+			t.Parallel()
+			dir, store := t.TempDir(), t.TempDir()
+			args := []string{"each", "--store", store, "-j", "1", "--retries", "0", "--halt", tt.halt, "--job", "halted", "--report", "r.json"}
+			if tt.keep {
+				args = append(args, "-k")
+			}
+			r := jetmr(t, dir, append(args, "--", "sh", "-c", `test {} != a && echo {}`, ":::", "a", "b", "c")...)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+			}
+			if want := "jetmr: job halted: 1 tasks of 1 items (1 items failed, in 1 tasks) in "; !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("the summary does not say %q and %q:\n%s", want, tt.want, r.stderr)
+			}
+			rep := readReport(t, filepath.Join(dir, "r.json"))
+			if rep["items"] != 1.0 || rep["items_left"] != 2.0 || rep["items_in_job"] != 3.0 || rep["halted"] != strings.TrimSuffix(tt.halt, ",fail=1") {
+				t.Errorf("report: items %v, items_left %v, items_in_job %v, halted %v; want 1, 2, 3, %s",
+					rep["items"], rep["items_left"], rep["items_in_job"], rep["halted"], strings.TrimSuffix(tt.halt, ",fail=1"))
+			}
+			r = jetmr(t, dir, append(args, "--resume", "--retry-failed", "--", "sh", "-c", "echo {}", ":::", "a", "b", "c")...)
+			if r.code != 0 || !strings.Contains(r.stderr, "jetmr: job halted: 3 tasks of 3 items in ") || strings.Contains(r.stderr, "halted (") {
+				t.Fatalf("resume: exit %d, want 0 with every item run; stderr:\n%s", r.code, r.stderr)
+			}
+		})
 	}
 }
 

@@ -215,3 +215,21 @@ func TestEachSkipBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestEachSeqIsPlaceInList pins what docs/each.md says of {#}: an item's
+// place in the item list, as GNU parallel's sequence number of the job.
+// An item left out by --skip-bad-records leaves a gap in the numbers the
+// output shows, and a blank line of --items, no item, takes no number.
+func TestEachSeqIsPlaceInList(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "items"), "a\n\nb\nc\n")
+	r := jetmr(t, dir, "each", "-q", "--store", t.TempDir(), "-k", "--items", "items", "--skip-bad-records", "1", "--rejects", "rej.jsonl",
+		"--", "sh", "-c", `test "$1" != b && echo "$0 $1"`, "{#}", "{}")
+	if r.code != 0 || r.stdout != "1 a\n3 c\n" {
+		t.Fatalf("exit %d, printed %q, want 0 and %q; stderr:\n%s", r.code, r.stdout, "1 a\n3 c\n", r.stderr)
+	}
+	if rej := readRejects(t, filepath.Join(dir, "rej.jsonl")); len(rej) != 1 || rej[0]["seq"] != 2.0 || rej[0]["item"] != "b" {
+		t.Errorf("rejects %v, want item b with seq 2", rej)
+	}
+}

@@ -64,9 +64,9 @@ NATS cannot be reached.`,
 			}
 			jobs, workers, err := statusOf(ctx, bc, args)
 			out := cmd.OutOrStdout()
-			if errors.Is(err, job.ErrUnknownJob) && bc.URL == "" && store == "" {
+			if errors.Is(err, job.ErrUnknownJob) {
 				// A pipeline ID names no job: its stages are jobs ID-STAGE
-				// in the pipeline's own store.
+				// in the pipeline's own store, or in the store given.
 				if stages := pipelineStages(ctx, bc, args[0]); len(stages) > 0 {
 					if asJSON {
 						return printJSON(out, struct {
@@ -74,7 +74,11 @@ NATS cannot be reached.`,
 							Jobs     []job.Status `json:"jobs"`
 						}{args[0], stages})
 					}
-					fmt.Fprintf(out, "pipeline %s: %d stage job(s); jetmr status ID-STAGE shows one\n", args[0], len(stages))
+					where := discardFlags(bc)
+					if where == "-" {
+						where = " --nats URL"
+					}
+					fmt.Fprintf(out, "pipeline %s: %d stage job(s); jetmr status %s-STAGE%s shows one\n", args[0], len(stages), args[0], where)
 					printJobs(out, stages)
 					return nil
 				}
@@ -107,9 +111,17 @@ NATS cannot be reached.`,
 	return cmd
 }
 
-// pipelineStages lists the stage jobs of pipeline id from its own store
-// under the default root, or none when id names no pipeline.
+// pipelineStages lists the stage jobs of pipeline id from the store or
+// server bc names, or from the pipeline's own store under the default
+// root; none when id names no pipeline there.
 func pipelineStages(ctx context.Context, bc broker.Config, id string) []job.Status {
+	if bc.URL != "" || bc.StoreDir != "" {
+		jobs, _, err := statusOf(ctx, bc, nil)
+		if err != nil {
+			return nil
+		}
+		return slices.DeleteFunc(jobs, func(st job.Status) bool { return pipelineOf(st) != id })
+	}
 	dir, err := broker.DefaultJobStoreDir(id)
 	if err != nil {
 		return nil
@@ -301,9 +313,13 @@ func nextStep(st job.Status, where string) string {
 	}
 	if p := pipelineOf(st); p != "" {
 		// A stage is resumed with its pipeline, which skips the stages
-		// done; its own store holds the pipeline's stages alone.
-		return fmt.Sprintf("jetmr: job %s is stage %s of pipeline %s: continue the pipeline: run its jetmr pipeline command again with --job %s %s added%s, or drop it with:\n  jetmr discard %s",
-			st.ID, strings.TrimPrefix(st.ID, p+"-"), p, p, flags, once, p)
+		// done; discarding the pipeline drops every stage of it.
+		hint := fmt.Sprintf("jetmr: job %s is stage %s of pipeline %s: continue the pipeline: run its jetmr pipeline command again with --job %s %s added%s",
+			st.ID, strings.TrimPrefix(st.ID, p+"-"), p, p, flags, once)
+		if where == "-" {
+			return hint
+		}
+		return fmt.Sprintf("%s, or drop it with:\n  jetmr discard %s%s", hint, p, where)
 	}
 	hint := fmt.Sprintf("jetmr: continue it: run the job's command again with --job %s %s added%s", st.ID, flags, once)
 	if where == "-" {
@@ -317,10 +333,14 @@ func nextStep(st job.Status, where string) string {
 // refused so.
 func skipFound(st job.Status) int { return badRecordsFound(st.Failed, int(st.SkippedRecords)) }
 
-// pipelineOf is the pipeline whose stage job st is, when it ran in that
-// pipeline's own store under the default root (jobs/PIPELINE, holding
-// jobs PIPELINE-STAGE), or "".
+// pipelineOf is the pipeline whose stage job st is, as its record says
+// or, for a stage recorded before records said it, when it ran in that
+// pipeline's own store under the default root (jobs/PIPELINE, holding jobs
+// PIPELINE-STAGE); "" for other jobs.
 func pipelineOf(st job.Status) string {
+	if st.Record.Pipeline != "" {
+		return st.Record.Pipeline
+	}
 	if st.Store == "" || filepath.Base(filepath.Dir(st.Store)) != broker.JobsDir {
 		return ""
 	}
