@@ -34,7 +34,7 @@ func TestAccept(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			runErr := command.Run(context.Background(), tc.argv, strings.NewReader(""), io.Discard)
+			runErr := command.Run(context.Background(), tc.argv, "", strings.NewReader(""), io.Discard)
 			status, err := command.Accepted(runErr, tc.ok)
 			if status != tc.status {
 				t.Errorf("Accepted returned status %d, want %d", status, tc.status)

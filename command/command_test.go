@@ -96,7 +96,7 @@ func TestCheckNotExecutable(t *testing.T) {
 func TestRunFailureCarriesStatusAndStderr(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	err := command.Run(context.Background(), []string{"sh", "-c", "cat; echo oops >&2; exit 4"}, strings.NewReader("in\n"), &out)
+	err := command.Run(context.Background(), []string{"sh", "-c", "cat; echo oops >&2; exit 4"}, "", strings.NewReader("in\n"), &out)
 	var te *schema.TaskError
 	if !errors.As(err, &te) || te.ExitStatus != 4 || !strings.Contains(te.StderrTail, "oops") {
 		t.Fatalf("got %v (%+v), want exit status 4 with stderr", err, te)
@@ -108,7 +108,7 @@ func TestRunFailureCarriesStatusAndStderr(t *testing.T) {
 
 func TestRunKeepsStderrTail(t *testing.T) {
 	t.Parallel()
-	err := command.Run(context.Background(), []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x >&2; echo END >&2; exit 1"}, nil, &bytes.Buffer{})
+	err := command.Run(context.Background(), []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x >&2; echo END >&2; exit 1"}, "", nil, &bytes.Buffer{})
 	var te *schema.TaskError
 	if !errors.As(err, &te) || len(te.StderrTail) > 4096 || !strings.HasSuffix(te.StderrTail, "END\n") {
 		t.Fatalf("stderr tail of %d bytes ending %q", len(te.StderrTail), te.StderrTail[max(0, len(te.StderrTail)-8):])
@@ -120,7 +120,7 @@ func TestRunCancelKillsGroup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := command.Run(ctx, []string{"sh", "-c", "sleep 30 & sleep 30; wait"}, nil, &bytes.Buffer{})
+	err := command.Run(ctx, []string{"sh", "-c", "sleep 30 & sleep 30; wait"}, "", nil, &bytes.Buffer{})
 	if err == nil {
 		t.Fatal("a cancelled command reported success")
 	}
@@ -138,7 +138,7 @@ func TestRunKillsBackgroundChild(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "child.pid")
 	for name, run := range map[string]func(ctx context.Context, argv []string, out *bytes.Buffer) error{
 		"Run": func(ctx context.Context, argv []string, out *bytes.Buffer) error {
-			return command.Run(ctx, argv, nil, out)
+			return command.Run(ctx, argv, "", nil, out)
 		},
 		"RunCombined": func(ctx context.Context, argv []string, out *bytes.Buffer) error {
 			return command.RunCombined(ctx, argv, "", out)

@@ -24,15 +24,16 @@ type Reporter interface {
 // reporterPrefix starts the stderr lines a command reports with.
 const reporterPrefix = "reporter:"
 
-// RunReporting is [Run] for a Hadoop Streaming command, whose stderr lines
-// reporter:counter:GROUP,NAME,AMOUNT and reporter:status:MSG go to rep
-// instead of the stderr tail of a failure. NAME may hold commas (GROUP
+// RunReporting is [Run] for a Hadoop Streaming command, whose stderr
+// lines reporter:counter:GROUP,NAME,AMOUNT and reporter:status:MSG go to
+// rep instead of the stderr tail of a failure. NAME may hold commas (GROUP
 // ends at the first, AMOUNT starts after the last); AMOUNT is a whole
 // number, possibly negative. A reporter line that is none of these (a
 // counter without an amount, an amount that is not a number) is kept in
 // the stderr tail like any other line.
-func RunReporting(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer, rep Reporter) error {
+func RunReporting(ctx context.Context, argv []string, dir string, stdin io.Reader, stdout io.Writer, rep Reporter) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
 	cmd.Stdin, cmd.Stdout = stdin, stdout
 	tail := &tailBuffer{max: stderrTailSize}
 	f := &reportFilter{rep: rep, next: tail}

@@ -49,7 +49,7 @@ printf 'reporter:counter:G,N,7'
 exit 3`
 	var r reports
 	var out bytes.Buffer
-	err := command.RunReporting(context.Background(), []string{"sh", "-c", script}, nil, &out, &r)
+	err := command.RunReporting(context.Background(), []string{"sh", "-c", script}, "", nil, &out, &r)
 	var te *schema.TaskError
 	if !errors.As(err, &te) || te.ExitStatus != 3 {
 		t.Fatalf("got %v, want exit status 3", err)
@@ -72,7 +72,7 @@ exit 3`
 func TestRunReportingKeepsAShortLastLine(t *testing.T) {
 	t.Parallel()
 	var r reports
-	err := command.RunReporting(context.Background(), []string{"sh", "-c", "printf 'rep' >&2; exit 1"}, nil, &bytes.Buffer{}, &r)
+	err := command.RunReporting(context.Background(), []string{"sh", "-c", "printf 'rep' >&2; exit 1"}, "", nil, &bytes.Buffer{}, &r)
 	var te *schema.TaskError
 	if !errors.As(err, &te) || te.StderrTail != "rep" {
 		t.Fatalf("got %v (tail %q), want the tail \"rep\"", err, te.StderrTail)

@@ -19,19 +19,26 @@ import (
 // stderrTailSize is how much of a failed command's stderr a result keeps.
 const stderrTailSize = 4 << 10
 
-// Run runs argv with stdin and stdout attached, in its own process
-// group: cancelling ctx kills the command and every child it started, and
-// once the command exits, children it left in the background are killed
-// (they would hold its output open).
+// Run runs argv in dir ("" for the current directory; a relative
+// program path such as ./x is found there too) with stdin and stdout
+// attached, in its own process group: cancelling ctx kills the command
+// and every child it started, and once the command exits, children it
+// left in the background are killed (they would hold its output open).
 // A non-zero exit, a signal or a failure to start returns a *schema.TaskError.
-func Run(ctx context.Context, argv []string, stdin io.Reader, stdout io.Writer) error {
-	return RunTee(ctx, argv, stdin, stdout, io.Discard)
+func Run(ctx context.Context, argv []string, dir string, stdin io.Reader, stdout io.Writer) error {
+	return runTee(ctx, argv, dir, stdin, stdout, io.Discard)
 }
 
-// RunTee is Run with the command's stderr also written to stderr as it
-// comes, for a command whose messages the user reads (a join).
+// RunTee is Run in the current directory with the command's stderr also
+// written to stderr as it comes, for a command whose messages the user
+// reads (a join).
 func RunTee(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runTee(ctx, argv, "", stdin, stdout, stderr)
+}
+
+func runTee(ctx context.Context, argv []string, dir string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
 	cmd.Stdin, cmd.Stdout = stdin, stdout
 	tail := &tailBuffer{max: stderrTailSize}
 	cmd.Stderr = tail

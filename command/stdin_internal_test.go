@@ -91,7 +91,7 @@ func TestRunGivesPipesBack(t *testing.T) {
 		in := bytes.Repeat([]byte("w\n"), (i+1)<<18) // 512 KiB to 4 MiB
 		g.Go(func() error {
 			var out bytes.Buffer
-			if err := Run(context.Background(), []string{"cat"}, NewBytes(in), &out); err != nil {
+			if err := Run(context.Background(), []string{"cat"}, "", NewBytes(in), &out); err != nil {
 				return err
 			}
 			if !bytes.Equal(out.Bytes(), in) {

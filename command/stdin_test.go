@@ -46,7 +46,7 @@ func TestRunBytes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
-			if err := command.Run(context.Background(), []string{"cat"}, command.NewBytes(tc.parts...), &out); err != nil {
+			if err := command.Run(context.Background(), []string{"cat"}, "", command.NewBytes(tc.parts...), &out); err != nil {
 				t.Fatal(err)
 			}
 			if want := bytes.Join(tc.parts, nil); !bytes.Equal(out.Bytes(), want) {
@@ -87,7 +87,7 @@ func TestRunBytesUnread(t *testing.T) {
 	t.Run("stops reading", func(t *testing.T) {
 		t.Parallel()
 		var out bytes.Buffer
-		if err := command.Run(context.Background(), []string{"head", "-c", "10"}, command.NewBytes(big), &out); err != nil {
+		if err := command.Run(context.Background(), []string{"head", "-c", "10"}, "", command.NewBytes(big), &out); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(out.Bytes(), big[:10]) {
@@ -99,7 +99,7 @@ func TestRunBytesUnread(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		if err := command.Run(ctx, []string{"sleep", "30"}, command.NewBytes(big), io.Discard); err == nil {
+		if err := command.Run(ctx, []string{"sleep", "30"}, "", command.NewBytes(big), io.Discard); err == nil {
 			t.Fatal("a cancelled command reported success")
 		}
 		if d := time.Since(start); d > 10*time.Second {
@@ -119,7 +119,7 @@ while [ ! -e "$0" ]; do sleep 0.01; done; echo done`
 		argv := []string{"sh", "-c", script, pidFile}
 		var out bytes.Buffer
 		done := make(chan error, 1)
-		go func() { done <- command.Run(context.Background(), argv, command.NewBytes(big), &out) }()
+		go func() { done <- command.Run(context.Background(), argv, "", command.NewBytes(big), &out) }()
 		killEscaped := func() {
 			if data, err := os.ReadFile(pidFile); err == nil {
 				if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {

@@ -21,6 +21,11 @@
 // that runs far longer than the median once no task waits; the reducer
 // merges whichever attempt's result comes first, by task index.
 //
+// Observers (Config.Observer) hear of every attempt of the job's tasks:
+// the local workers report their own; the attempts of workers in other
+// processes are reported from the results the reducer merges and from
+// the attempt ends those workers announce (schema.AttemptEnd).
+//
 // The package owns a job's life cycle: its record in the jobs bucket, the
 // splitter goroutine, the local workers and the reducer all run under the
 // errgroup of [Run], which waits for them. It must not parse command-line

@@ -41,7 +41,11 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 	if err := s.checkChangedCommand(ctx, old); err != nil {
 		return false, err
 	}
-	next := old
+	if old.WorkDir != "" && old.WorkDir != s.record.WorkDir {
+		s.cfg.Logger.Info().Str("job", old.ID).Str("dir", old.WorkDir).
+			Msg("resumed from another directory: the job's commands run in the directory of its first run")
+	}
+	next := old // its WorkDir too: its items and commands were written there
 	if next.Pipeline == "" {
 		next.Pipeline = s.record.Pipeline // a stage recorded before the field
 	}

@@ -125,6 +125,7 @@ type session struct {
 	data        jetstream.ObjectStore  // workers' large outputs (transport "object"); nil otherwise
 	served      servedFiles            // the files whose ranges workers fetch (transport "object")
 	spec        *speculator            // backups of slow tasks; nil unless the job is speculative
+	remote      *remoteAttempts        // reports the attempts run by other processes
 	lastLive    atomic.Pointer[Status] // the last snapshot recordProgress saved
 	counters    *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
 	reduced     *counter.Set           // the user counters of the reduce (command or function)
@@ -347,7 +348,7 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	var worker *mapper.Worker
 	if s.local > 0 {
 		worker, err = mapper.NewWorker(mapper.Config{
-			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer,
+			JS: s.b.JS, Job: s.job, Slots: s.local, SpillDir: s.spill, Logger: s.cfg.Logger, Observer: s.cfg.Observer, InProcess: true,
 			SyncSpills: s.cfg.Broker.Sync == broker.SyncAlways, MemFree: s.cfg.MemFree,
 			FailedForGood: s.awaitCounted(red),
 		})
@@ -355,6 +356,14 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			return nil, errors.Join(err, sink.Suspend(ctx)) // the reducer never ran to do it
 		}
 	}
+	local := ""
+	if worker != nil {
+		local = worker.Name()
+	}
+	if s.remote, err = newRemoteAttempts(s, local); err != nil {
+		return nil, errors.Join(err, sink.Suspend(ctx))
+	}
+	defer s.remote.close()
 	ranges, err := s.rangeServer()
 	if err != nil {
 		return nil, errors.Join(err, sink.Suspend(ctx))
@@ -472,7 +481,7 @@ func (s *session) keyedSink(context.Context) (reducer.Sink, error) {
 	}
 	sink, err := reducer.NewKeyedSink(reducer.KeyedConfig{
 		Dir: s.record.Output, Job: s.record.ID, Partitions: s.record.Partitions,
-		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, OkExit: s.record.OkExit, ReduceFunc: s.job.Reduce,
+		Fold: s.job.Combiner, ReduceCommand: s.record.ReduceCommand, CommandDir: s.job.Dir, OkExit: s.record.OkExit, ReduceFunc: s.job.Reduce,
 		Keys: s.record.Keys(), MapOnly: s.record.Reduce == schema.ReduceNone, Counters: s.reduced,
 		WorkDir: filepath.Join(s.spill, "runs"),
 		Memory:  reduceShare(s.cfg.Memory),
@@ -596,6 +605,10 @@ func (r *reduction) Merged(res *schema.Result) {
 	r.unspool(res)
 }
 func (r *reduction) Failed(n int) { r.failed(n) }
+
+func (r *reduction) Ended(res *schema.Result, bytesOut int64) {
+	r.remote.decided(res, bytesOut)
+}
 
 func (r *reduction) Counted(counters []schema.Counter, status string) {
 	r.counted(counters, status)

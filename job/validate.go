@@ -243,6 +243,10 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	if f, ok := p.source.(splitter.Fingerprinter); ok {
 		p.record.InputFingerprints = recordFingerprints(f.Fingerprints())
 	}
+	// Workers run the job's commands here, where its relative paths were
+	// written; a resume keeps the record's. A directory that cannot be
+	// named (removed) leaves each worker in its own, as before.
+	p.record.WorkDir, _ = os.Getwd()
 	p.record.Speculative = cfg.speculative()
 	p.record.TaperSlots = p.taperSlots()
 	p.record.S3 = p.s3
@@ -574,22 +578,8 @@ func (p *plan) checkStreaming() error {
 	} else if n := schema.KeyOrderCount(c.KeyOrder); n > keyFields {
 		problems = append(problems, badSetting("Config.KeyOrder", "Config.KeyOrder %q gives %d orders for %d key fields: give at most %d, one per key field (the last one applies to the fields after it), or raise Config.KeyFields to %d", c.KeyOrder, n, keyFields, keyFields, n))
 	}
-	if c.Combiner != "" {
-		switch {
-		case p.record.Reduce == schema.ReduceNone:
-			problems = append(problems, badSetting("Config.Combiner", "a combiner has nothing to combine in a map-only job (reduce none): drop Config.Combiner, or give a reduce"))
-		case len(p.record.ReduceCommand) == 0 && p.isFold(p.record.Reduce):
-			problems = append(problems, badSetting("Config.Combiner", "the built-in reduce %s already combines map-side: drop Config.Combiner, or give a reducer command", p.record.Reduce))
-		default:
-			argv, err := command.Split(c.Combiner)
-			if err == nil {
-				err = command.Check(argv)
-			}
-			if err != nil {
-				problems = append(problems, badSetting("Config.Combiner", "Config.Combiner %q: %w", c.Combiner, err))
-			}
-			p.record.CombineCommand = argv
-		}
+	if err := p.resolveCombiner(); err != nil {
+		problems = append(problems, err)
 	}
 	if err := errors.Join(problems...); err != nil {
 		return err
@@ -778,6 +768,60 @@ func (p *plan) resolveReduce(spec string) (string, []string, error) {
 	}
 	argv, err := splitCommand("--reduce", spec, names)
 	return "", argv, err
+}
+
+// resolveCombiner checks Config.Combiner against the reduce resolved
+// into the record, and records the combiner's command.
+func (p *plan) resolveCombiner() error {
+	c := p.cfg.Combiner
+	if c == "" {
+		return nil
+	}
+	switch {
+	case p.record.Reduce == schema.ReduceNone:
+		return badSetting("Config.Combiner", "a combiner has nothing to combine in a map-only job (reduce none): drop Config.Combiner, or give a reduce")
+	case len(p.record.ReduceCommand) == 0 && p.isFold(p.record.Reduce):
+		return badSetting("Config.Combiner", "the built-in reduce %s already combines map-side: drop Config.Combiner, or give a reducer command", p.record.Reduce)
+	}
+	argv, err := command.Split(c)
+	if err == nil {
+		err = command.Check(argv)
+	}
+	if err != nil {
+		return badSetting("Config.Combiner", "Config.Combiner %q: %w", c, err)
+	}
+	p.record.CombineCommand = argv
+	return nil
+}
+
+// CheckFunctions resolves a mapreduce job's Config.Map, Config.Reduce and
+// Config.Combiner as the job's validation does: each a built-in of
+// Config.Registry or a command (on PATH, or a path). A map that is
+// neither passes when it may name a function of the job's workers: when
+// this process runs none of the job's tasks (Config.LocalWorkers, given
+// Config.Broker.URL) and the map is a bare name. It returns every problem
+// found, each wrapping [ErrBadInput] and naming its setting
+// (errs.BadInputError.Setting: Config.Map, Config.Reduce or
+// Config.Combiner), for a caller that gives functions to several jobs (a
+// pipeline's stages) and refuses them before the first starts.
+func CheckFunctions(cfg Config) error {
+	p := &plan{cfg: cfg, reg: cfg.Registry}
+	if p.reg == nil {
+		p.reg = mapper.NewRegistry()
+	}
+	local, err := localWorkers(p.cfg)
+	if err != nil {
+		local = 1 // a placement refused elsewhere: no map is left to workers
+	}
+	p.local = local
+	var mapErr, reduceErr error
+	if p.record.Map, p.record.MapCommand, mapErr = p.resolveMap(p.cfg.Map); mapErr != nil {
+		mapErr = badSetting("Config.Map", "%w", mapErr)
+	}
+	if p.record.Reduce, p.record.ReduceCommand, reduceErr = p.resolveReduce(p.cfg.Reduce); reduceErr != nil {
+		return errors.Join(mapErr, badSetting("Config.Reduce", "%w", reduceErr)) // the combiner is checked against the reduce
+	}
+	return errors.Join(mapErr, p.resolveCombiner())
 }
 
 // isFold reports whether reduce names a built-in fold, which combines

@@ -89,7 +89,7 @@ func TestCombineCommandStreamsSpilledRuns(t *testing.T) {
 
 	old := debug.SetGCPercent(10) // the heap then stays close to what is live
 	stop := heapPeak()
-	out, err := combineCommand(context.Background(), []string{"cat"}, nil, in, CombineConfig{Partitions: 1, Limit: limit, Dir: dir, Name: "out", Keys: keys}, &counter.Set{})
+	out, err := combineCommand(context.Background(), []string{"cat"}, "", nil, in, CombineConfig{Partitions: 1, Limit: limit, Dir: dir, Name: "out", Keys: keys}, &counter.Set{})
 	grew := stop()
 	debug.SetGCPercent(old)
 	if err != nil {

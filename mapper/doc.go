@@ -58,5 +58,7 @@
 // The package must not touch the job's output files, the results stream's
 // consumer or the jobs bucket's records: merging results and writing
 // output belong to package reducer, and a job's life cycle to package job.
-// User commands run only through package command.
+// User commands run only through package command, in [Job.Dir]: the
+// submitter's directory (schema.JobRecord.WorkDir) when this machine has
+// it, else the process's own, which the Pool warns of once per job.
 package mapper

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -67,6 +68,15 @@ func NewEachCommand(rec schema.JobRecord) (*EachCommand, error) {
 		}
 	}
 	return c, nil
+}
+
+// ItemCommand is what the job log's Command column says of an attempt of
+// item, number seq (0-based) of the job's item list.
+func (c *EachCommand) ItemCommand(item string, seq uint64) string {
+	if c.Builtin != "" {
+		return c.Builtin + " " + command.Quote([]string{item})
+	}
+	return command.Quote(c.argv(item, seq))
 }
 
 // argv is the command line of item number seq.
@@ -171,18 +181,15 @@ func (p *processor) skipped(perr error) *isolated {
 func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, seq uint64, ev observe.Attempt) schema.ItemResult {
 	rec := p.job.Record
 	maxAttempts := rec.Retries + 1
-	dir := ""
+	dir := p.job.Dir
 	if c.Dir != nil {
-		dir = c.Dir.ExpandOne(item, seq)
+		dir = itemDir(p.job.Dir, c.Dir.ExpandOne(item, seq))
 	}
 	var argv []string
 	if c.Builtin == "" {
 		argv = c.argv(item, seq)
 	}
-	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), command.Quote(argv)
-	if c.Builtin != "" {
-		ev.Command = c.Builtin + " " + command.Quote([]string{item})
-	}
+	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), c.ItemCommand(item, seq)
 	var r schema.ItemResult
 	for k := 1; ; k++ {
 		ev.Attempt, ev.Start = k, time.Now()
@@ -203,11 +210,15 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 		ev.Failed, ev.ExitCode, ev.Signal = err != nil, r.Exit, r.Signal
 		if err == nil {
 			ev.ExitCode = status // a status --ok-exit accepts, or 0: the job log shows it
+			r.Accepted = status
 		}
 		permanent := err != nil && asTaskError(err).Permanent // a missing --dir: no retry can fix it
 		ev.Retried = stopped || (err != nil && k < maxAttempts && !permanent)
 		ev.Stopped = stopped
 		p.obs.AttemptEnded(ev)
+		if ev.Retried && p.announce != nil {
+			p.announce(ev) // the task's result holds the item's last attempt only
+		}
 		if err == nil || stopped || k >= maxAttempts || permanent {
 			return r
 		}
@@ -217,6 +228,15 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 			return r
 		}
 	}
+}
+
+// itemDir is where an item whose --dir expanded to dir runs, for a job
+// whose commands run in base: a relative dir is relative to base.
+func itemDir(base, dir string) string {
+	if base == "" || filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(base, dir)
 }
 
 // runOnce runs one attempt of an item, limited by the job's --timeout. It

@@ -28,7 +28,7 @@ func withHeader(header []byte, data io.Reader) io.Reader {
 // which only the first task's output keeps (--header-once).
 func (p *processor) headerOutput(ctx context.Context, t schema.Task) ([]byte, error) {
 	var out limitedBuffer
-	if err := command.Accept(command.Run(ctx, p.job.Record.Command, bytes.NewReader(t.Header), &out), p.job.Record.OkExit); err != nil {
+	if err := command.Accept(command.Run(ctx, p.job.Record.Command, p.job.Dir, bytes.NewReader(t.Header), &out), p.job.Record.OkExit); err != nil {
 		return nil, fmt.Errorf("running the command on the header of task %d (--header-once): %w", t.Index, err)
 	}
 	if out.over {

@@ -32,7 +32,7 @@ const maxRecordData = 64 << 10
 type prober func(p *processor, ctx context.Context, t schema.Task, data []byte) error
 
 func probePipe(p *processor, ctx context.Context, t schema.Task, data []byte) error {
-	return command.Accept(command.Run(ctx, p.job.Record.Command, command.NewBytes(t.Header, data), io.Discard), p.job.Record.OkExit)
+	return command.Accept(command.Run(ctx, p.job.Record.Command, p.job.Dir, command.NewBytes(t.Header, data), io.Discard), p.job.Record.OkExit)
 }
 
 func probeKeyed(p *processor, ctx context.Context, t schema.Task, data []byte) error {
@@ -43,7 +43,7 @@ func probeKeyed(p *processor, ctx context.Context, t schema.Task, data []byte) e
 		return err
 	}
 	if cc := p.job.Record.CombineCommand; len(cc) > 0 {
-		out, err := combineCommand(ctx, cc, p.job.Record.OkExit, comb, CombineConfig{Keys: keys}, counters)
+		out, err := combineCommand(ctx, cc, p.job.Dir, p.job.Record.OkExit, comb, CombineConfig{Keys: keys}, counters)
 		if err == nil {
 			out.Close()
 		}

@@ -3,8 +3,9 @@ package mapper
 import (
 	"errors"
 	"fmt"
-	"github.com/jetmr/jetmr/fold"
+	"os"
 
+	"github.com/jetmr/jetmr/fold"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -30,6 +31,10 @@ type Job struct {
 	Reduce reducer.ReduceFunc
 	// Each is an each job's command, parsed.
 	Each *EachCommand
+	// Dir is the directory the job's commands run in: Record.WorkDir when
+	// it is a directory on this machine, else "" (the process's own).
+	// MissingDir is Record.WorkDir when it is not: the worker says so once.
+	Dir, MissingDir string
 
 	// run runs one attempt of a task of the job's kind.
 	run taskRunner
@@ -68,6 +73,7 @@ func ResolveReduce(rec schema.JobRecord, reg *Registry) (*Job, error) {
 		reg = builtins
 	}
 	j := &Job{Record: rec}
+	j.Dir, j.MissingDir = commandDir(rec.WorkDir)
 	switch rec.Transport {
 	case "", schema.TransportShared, schema.TransportObject:
 	default:
@@ -114,4 +120,17 @@ func ResolveReduce(rec schema.JobRecord, reg *Registry) (*Job, error) {
 		j.Combiner, j.Reduce = fold, fn
 	}
 	return j, nil
+}
+
+// commandDir is where the commands of a job submitted from dir run: dir
+// when this machine has it (a shared filesystem, the submitter's own
+// machine), else the process's own directory, and then missing is dir.
+func commandDir(dir string) (run, missing string) {
+	if dir == "" {
+		return "", "" // a record from before WorkDir
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", dir
+	}
+	return dir, ""
 }

@@ -261,6 +261,10 @@ func (p *Pool) update(ctx, taskCtx context.Context, e jetstream.KeyValueEntry, g
 	run := &jobRun{cancel: cancel}
 	p.running[id] = run
 	p.beatSoon()
+	if job.MissingDir != "" {
+		p.log.Warn().Str("job", id).Str("dir", job.MissingDir).
+			Msg("the submitter's directory does not exist on this machine: the job's commands run in this worker's directory, where relative paths in its items and commands may name other files or none")
+	}
 	g.Go(func() error {
 		defer p.forget(id, run)
 		p.runJob(taskCtx, jobCtx, job)

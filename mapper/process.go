@@ -53,12 +53,15 @@ type processor struct {
 	combineLimit int64
 	migrator     migrator
 	obs          observe.Observer // receives an each job's per-item attempts
-	files        fileCache
-	bufs         sync.Pool
-	data         dataStore        // the job's object store, for transport "object"
-	nc           *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
-	fetcher      transfer.Fetcher // how
-	objects      objectInputs     // reads the ranges of s3:// inputs
+	// announce tells the job's submitter of an each item's attempt that
+	// is retried, when the worker runs in another process; nil otherwise.
+	announce func(observe.Attempt)
+	files    fileCache
+	bufs     sync.Pool
+	data     dataStore        // the job's object store, for transport "object"
+	nc       *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
+	fetcher  transfer.Fetcher // how
+	objects  objectInputs     // reads the ranges of s3:// inputs
 }
 
 // process runs one attempt of a task and returns its output per partition,
@@ -150,7 +153,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	strip := &headerStripper{want: head, w: w}
-	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, in, strip), p.job.Record.OkExit)
+	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, p.job.Dir, in, strip), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -185,7 +188,7 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 			os.Remove(f.Name())
 		}
 	}()
-	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, in, f), p.job.Record.OkExit)
+	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, p.job.Dir, in, f), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -448,7 +451,7 @@ func (p *processor) processKeyed(ctx context.Context, t schema.Task, attempt int
 		return nil, err
 	}
 	if len(cc) > 0 {
-		combined, err := combineCommand(ctx, cc, p.job.Record.OkExit, comb, CombineConfig{
+		combined, err := combineCommand(ctx, cc, p.job.Dir, p.job.Record.OkExit, comb, CombineConfig{
 			Partitions: p.job.Record.Partitions, Limit: p.combineLimit, Dir: p.spillDir, Name: name + "d", Keys: keys,
 		}, counters)
 		if err != nil {
@@ -497,7 +500,7 @@ func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, c
 		}
 		return 0, p.job.Map(ctx, chunk, emit)
 	}
-	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Record.OkExit, command.NewBytes(t.Header, chunk), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
+	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Dir, p.job.Record.OkExit, command.NewBytes(t.Header, chunk), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
 }
 
 // mergeSpilled writes the output of a task whose combiner spilled: each

@@ -154,7 +154,7 @@ func (w *reduceWorker) handle(ctx context.Context, m jetstream.Msg) {
 func (w *reduceWorker) keyed(dir string) reducer.KeyedConfig {
 	rec := w.job.Record
 	return reducer.KeyedConfig{
-		Dir: dir, Fold: w.job.Combiner, ReduceCommand: rec.ReduceCommand, OkExit: rec.OkExit, ReduceFunc: w.job.Reduce,
+		Dir: dir, Fold: w.job.Combiner, ReduceCommand: rec.ReduceCommand, CommandDir: w.job.Dir, OkExit: rec.OkExit, ReduceFunc: w.job.Reduce,
 		Keys: rec.Keys(), MapOnly: rec.Reduce == schema.ReduceNone, Memory: w.memory,
 	}
 }

@@ -101,11 +101,11 @@ func (m mapOnlyEmitter) Emit(key, value []byte) error {
 	return m.emit.Emit(key, append(append(v, '\t'), value...))
 }
 
-// runStreaming runs a map or combiner command on in, its stdout parsed
-// into pairs by lw, its reporter lines counted in counters; an exit status
-// in ok counts as success (--ok-exit), and is returned (0 for 0).
-func runStreaming(ctx context.Context, argv []string, ok []int, in io.Reader, lw *lineEmitter, counters *counter.Set) (int, error) {
-	status, err := command.Accepted(command.RunReporting(ctx, argv, in, lw, counters), ok)
+// runStreaming runs a map or combiner command in dir on in, its stdout
+// parsed into pairs by lw, its reporter lines counted in counters; an exit
+// status in ok counts as success (--ok-exit), and is returned (0 for 0).
+func runStreaming(ctx context.Context, argv []string, dir string, ok []int, in io.Reader, lw *lineEmitter, counters *counter.Set) (int, error) {
+	status, err := command.Accepted(command.RunReporting(ctx, argv, dir, in, lw, counters), ok)
 	if lw.err != nil {
 		return 0, lw.err // the command's output was rejected: say why
 	}
@@ -125,12 +125,13 @@ const (
 // combineCommand runs a combiner command (--combiner) on a map task's
 // pairs, sorted by key as a reducer command reads them, and returns the
 // pairs it prints instead, in a combiner of cfg, counting both in
-// counters. An exit status in ok counts as success (--ok-exit). The pairs of in (one partition) reach the command's stdin as
+// counters. It runs in dir; an exit status in ok counts as success
+// (--ok-exit). The pairs of in (one partition) reach the command's stdin as
 // the merge of its spilled runs yields them, so that the merge holds no
 // more than its read buffers; what in still holds in memory is spilled
 // first when it takes more than half of cfg.Limit, and the combiner of
 // the command's pairs gets the rest of cfg.Limit.
-func combineCommand(ctx context.Context, argv []string, ok []int, in *Combiner, cfg CombineConfig, counters *counter.Set) (*Combiner, error) {
+func combineCommand(ctx context.Context, argv []string, dir string, ok []int, in *Combiner, cfg CombineConfig, counters *counter.Set) (*Combiner, error) {
 	if cfg.Limit > 0 && in.held() > 0 && (in.Spilled() || in.held() > cfg.Limit/2) {
 		if err := in.spill(); err != nil {
 			return nil, err
@@ -162,7 +163,7 @@ func combineCommand(ctx context.Context, argv []string, ok []int, in *Combiner, 
 		return err
 	})
 	emitted := &countingEmitter{emit: out}
-	_, runErr := runStreaming(ctx, argv, ok, pr, &lineEmitter{emit: emitted, keys: cfg.Keys}, counters)
+	_, runErr := runStreaming(ctx, argv, dir, ok, pr, &lineEmitter{emit: emitted, keys: cfg.Keys}, counters)
 	// A command that ended without reading all its input stops the merge.
 	pr.CloseWithError(errCombinerEnded)
 	feedErr := g.Wait()

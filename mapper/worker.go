@@ -57,6 +57,12 @@ type Config struct {
 	// Observer receives an event as each task attempt starts and ends
 	// (progress, metrics, job log, trace). Optional.
 	Observer observe.Observer
+	// InProcess marks the worker that runs in the job's submitting
+	// process, whose observers it reports to through Observer. Other
+	// workers announce each attempt that ends without a result stored
+	// (schema.AttemptEnd) for the submitter's observers; it announces
+	// none.
+	InProcess bool
 	// FailedForGood is called after the worker stored a task's failure
 	// result (its dead letter), with the result's stream sequence, before
 	// the slot takes another task: a job that halts on failures waits there
@@ -113,8 +119,14 @@ func NewWorker(cfg Config) (*Worker, error) {
 	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
 		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}, nc: cfg.JS.Conn(), fetcher: cfg.Fetcher}
 	w.proc.combineLimit = CombineShare(cfg.Job.Record.Memory, cfg.Slots)
+	if !cfg.InProcess {
+		w.proc.announce = w.announceEnd
+	}
 	return w, nil
 }
+
+// Name is the name the worker gives itself in results and events.
+func (w *Worker) Name() string { return w.cfg.Name }
 
 // ConsumerConfig is the configuration of the durable consumer that all
 // workers of a job share; every worker creates or binds it identically.
@@ -344,8 +356,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int, releas
 	end := time.Now()
 	stale := stopBeat()
 	stopped := ctx.Err() != nil // decided now: the job may end while results are stored
+	stored := false             // a result the job merges tells it of the attempt
 	if !perItem {
-		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped, lost) }()
+		defer func() { w.attemptEnded(ev, end, bytesIn, outs, perr, stopped, lost, stored) }()
 	}
 
 	if stopped { // stopping: hand the task back untouched
@@ -398,7 +411,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int, releas
 			w.log.Info().Uint64("task", task.Index).Str("outcome", iso.iso.Outcome).Int("records", len(iso.iso.Records)).
 				Int("runs", iso.iso.Attempts).Msg("bisected the input of a failed task")
 		}
-		w.failAttempt(ctx, msg, task, base, perr)
+		stored = w.failAttempt(ctx, msg, task, base, perr)
 		return
 	}
 	if iso != nil {
@@ -415,9 +428,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int, releas
 		w.log.Info().Uint64("task", task.Index).Int("records", len(iso.iso.Records)).Int("runs", iso.iso.Attempts).
 			Msg("skipped bad records of a task")
 	}
+	if len(outs) > 0 {
+		base.Exit = outs[0].exit // a status --ok-exit accepted
+	}
 	crashpoint.Hit("task.processed")
 	defer release()()
-	if err := w.publishOutputs(ctx, base, outs); err != nil {
+	if stored, err = w.publishOutputs(ctx, base, outs); err != nil {
+		stored = false // the task runs again: this attempt's results may be incomplete
 		// The spill files stay: a publish that failed on the client's side
 		// (the job stopping, a lost ack) may have been stored, and so may
 		// the partitions published before it; a result must never name a
@@ -426,6 +443,12 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int, releas
 		w.log.Warn().Err(err).Uint64("task", task.Index).Msg("storing results failed; the task will be redelivered")
 		_ = msg.NakWithDelay(time.Second)
 		return
+	}
+	if !stored && len(outs) > 0 && w.spec != nil {
+		// Every result was stored before by the task's other attempt (a
+		// backup, or the original a backup overtook): that one counts,
+		// and this one is reported superseded.
+		lost = true
 	}
 	crashpoint.Hit("task.published")
 	// A plain ack: were it lost, the redelivered task's results would be
@@ -480,7 +503,9 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) (stop func() 
 	}
 }
 
-func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []output) error {
+// publishOutputs stores a result per partition and reports whether one
+// of them was new: not stored before by another attempt of the task.
+func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []output) (stored bool, err error) {
 	for part, o := range outs {
 		r := base
 		r.Partition, r.Payload, r.Spill, r.Object, r.BytesOut = part, o.payload, o.spill, o.object, o.size
@@ -491,8 +516,9 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 		}
 		dup, err := w.publishResult(ctx, r, id)
 		if err != nil {
-			return err
+			return stored, err
 		}
+		stored = stored || !dup
 		if part < len(outs)-1 {
 			crashpoint.Hit("result.partial") // some partitions stored, not all
 		}
@@ -502,7 +528,7 @@ func (w *Worker) publishOutputs(ctx context.Context, base schema.Result, outs []
 			removeSpill(o)
 		}
 	}
-	return nil
+	return stored, nil
 }
 
 // publishResult stores a result and reports whether the server had one
@@ -550,14 +576,15 @@ func (w *Worker) lastAttempt(attempt int, perr error) bool {
 
 // failAttempt retries a failed task with backoff while attempts remain,
 // and otherwise stores a failure result (the task's dead letter) and acks.
-func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema.Task, base schema.Result, perr error) {
+// It reports whether it stored the failure.
+func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema.Task, base schema.Result, perr error) (stored bool) {
 	te := asTaskError(perr)
 	if !w.lastAttempt(base.Attempt, perr) {
 		delay := retryDelay(base.Attempt)
 		w.log.Info().Uint64("task", base.Index).Int("attempt", base.Attempt).Str("error", te.Message).
 			Dur("retry_in", delay).Msg("task failed; retrying")
 		_ = msg.NakWithDelay(delay)
-		return
+		return false
 	}
 	base.Err = te
 	var items *itemsFailed
@@ -572,18 +599,29 @@ func (w *Worker) failAttempt(ctx context.Context, msg jetstream.Msg, task schema
 	if err != nil {
 		w.log.Warn().Err(err).Uint64("task", base.Index).Msg("storing a failure result")
 		_ = msg.NakWithDelay(time.Second)
-		return
+		return false
 	}
 	_ = msg.DoubleAck(ctx)
 	if w.cfg.FailedForGood != nil {
 		w.cfg.FailedForGood(ctx, seq)
 	}
+	return true
 }
 
 func (w *Worker) observer() observe.Observer { return w.cfg.Observer }
 
 func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time) observe.Attempt {
 	rec := w.cfg.Job.Record
+	return observe.Attempt{
+		Job: rec.ID, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot, Slots: w.cfg.Slots,
+		Start: start, BytesIn: taskLength(t), Command: AttemptCommand(rec),
+	}
+}
+
+// AttemptCommand is what the job log's Command column says of an
+// attempt of a task of job rec: its command line, or the name of its
+// built-in function.
+func AttemptCommand(rec schema.JobRecord) string {
 	cmd := rec.Command
 	if len(cmd) == 0 {
 		cmd = rec.MapCommand
@@ -592,17 +630,16 @@ func (w *Worker) attemptEvent(t schema.Task, attempt, slot int, start time.Time)
 	if name == "" {
 		name = cmp.Or(rec.Map, rec.Builtin)
 	}
-	return observe.Attempt{
-		Job: rec.ID, Index: t.Index, Attempt: attempt, Worker: w.cfg.Name, Slot: slot,
-		Start: start, BytesIn: taskLength(t), Command: name,
-	}
+	return name
 }
 
 // attemptEnded reports the end of an attempt: failed ones say whether
 // another attempt follows; an attempt cut short by a stop is handed back;
 // one stopped because its task's result came from another attempt
-// (superseded) is neither failed nor retried.
-func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, outs []output, perr error, stopped, superseded bool) {
+// (superseded) is neither failed nor retried. An attempt that stored no
+// result the job merges (stored false) is announced to the job's
+// submitter too, by a worker in another process.
+func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, outs []output, perr error, stopped, superseded, stored bool) {
 	ev.End, ev.BytesIn = end, bytesIn
 	for _, o := range outs {
 		ev.BytesOut += o.size
@@ -624,6 +661,30 @@ func (w *Worker) attemptEnded(ev observe.Attempt, end time.Time, bytesIn int64, 
 		ev.Stopped = stopped
 	}
 	w.observer().AttemptEnded(ev)
+	if !stored && !w.cfg.InProcess {
+		w.announceEnd(ev)
+	}
+}
+
+// announceEnd publishes an attempt's end on the job's attempt end
+// subject, for the observers of its submitter; a lost one costs a line
+// of its job log, never a result.
+func (w *Worker) announceEnd(ev observe.Attempt) {
+	e := schema.AttemptEnd{
+		Index: ev.Index, Attempt: ev.Attempt, Round: w.cfg.Job.Record.Round, Worker: ev.Worker, Slot: ev.Slot, Slots: ev.Slots,
+		Start: ev.Start.UnixNano(), End: max(ev.End.UnixNano(), ev.Start.UnixNano()), BytesIn: ev.BytesIn, BytesOut: ev.BytesOut, Rows: ev.Rows,
+		Exit: ev.ExitCode, Signal: ev.Signal, Failed: ev.Failed, Retried: ev.Retried, Superseded: ev.Superseded, Stopped: ev.Stopped,
+	}
+	if w.cfg.Job.Record.Kind.Traits().PerItem {
+		e.Command = ev.Command
+	}
+	data, err := schema.EncodeAttemptEnd(e)
+	if err == nil {
+		err = w.cfg.JS.Conn().Publish(schema.AttemptEndSubject(ev.Job), data)
+	}
+	if err != nil {
+		w.log.Debug().Err(err).Uint64("task", ev.Index).Msg("announcing the end of an attempt")
+	}
 }
 
 // unavailableDelay is how long a task whose chunk the submitter did not

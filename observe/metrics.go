@@ -43,13 +43,15 @@ var DurationBuckets = []float64{
 //	jetmr_bytes_in_total{job,stage}         counter of input bytes of ended attempts
 //	jetmr_bytes_out_total{job,stage}        counter of output bytes of ended attempts
 //	jetmr_tasks_in_flight{job,stage}        gauge: attempts started and not ended
-//	jetmr_slots{job,stage}                  gauge: the job's task slots
+//	jetmr_slots{job,stage}                  gauge: the job's task slots (of the workers seen)
 //	jetmr_utilization{job,stage}            gauge: busy time / (slots × elapsed)
 //
 // A failed attempt that is retried counts in no end state; the next
 // attempt shows as redelivered. Utilization counts the running attempts'
 // time so far and is computed at each scrape, over the time since
-// JobStarted (until JobEnded). Series stay after the job ends, so that the
+// JobStarted (until JobEnded), of the slots of the workers whose attempts
+// say how many they have (Attempt.Slots), or the job's slots before any
+// did. Series stay after the job ends, so that the
 // last scrape sees them; [Metrics.Forget] removes them.
 //
 // Metrics is a prometheus.Collector.
@@ -69,7 +71,8 @@ type Metrics struct {
 
 type metricsJob struct {
 	start, end time.Time
-	slots      int
+	slots      int            // the job's, from JobStarted
+	workers    map[string]int // the slots of each worker seen, when its attempts say
 	published  int64
 	busy       time.Duration
 	running    map[attemptKey]time.Time
@@ -153,7 +156,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	now := m.now()
 	for k, j := range m.jobs {
 		ch <- prometheus.MustNewConstMetric(m.inFlightDesc, prometheus.GaugeValue, float64(len(j.running)), k.job, k.stage)
-		ch <- prometheus.MustNewConstMetric(m.slotsDesc, prometheus.GaugeValue, float64(j.slots), k.job, k.stage)
+		ch <- prometheus.MustNewConstMetric(m.slotsDesc, prometheus.GaugeValue, float64(j.capacity()), k.job, k.stage)
 		ch <- prometheus.MustNewConstMetric(m.utilDesc, prometheus.GaugeValue, j.utilization(now), k.job, k.stage)
 	}
 }
@@ -164,7 +167,8 @@ func (j *metricsJob) utilization(now time.Time) float64 {
 		end = j.end
 	}
 	elapsed := end.Sub(j.start)
-	if j.slots <= 0 || elapsed <= 0 {
+	slots := j.capacity()
+	if slots <= 0 || elapsed <= 0 {
 		return 0
 	}
 	busy := j.busy
@@ -173,7 +177,32 @@ func (j *metricsJob) utilization(now time.Time) float64 {
 			busy += end.Sub(later(start, j.start))
 		}
 	}
-	return busy.Seconds() / (float64(j.slots) * elapsed.Seconds())
+	return busy.Seconds() / (float64(slots) * elapsed.Seconds())
+}
+
+// capacity is the job's slots: those of the workers whose attempts said
+// how many they have (workers in other processes included), or the
+// job's own before any did.
+func (j *metricsJob) capacity() int {
+	if len(j.workers) == 0 {
+		return j.slots
+	}
+	n := 0
+	for _, s := range j.workers {
+		n += s
+	}
+	return n
+}
+
+// sawWorker notes the slots of an attempt's worker; m.mu is held.
+func (j *metricsJob) sawWorker(a Attempt) {
+	if a.Slots <= 0 {
+		return
+	}
+	if j.workers == nil {
+		j.workers = make(map[string]int)
+	}
+	j.workers[a.Worker] = a.Slots
 }
 
 func later(a, b time.Time) time.Time {
@@ -228,6 +257,7 @@ func (m *Metrics) TasksPublished(job, stage string, n int64, _ bool) {
 func (m *Metrics) AttemptStarted(a Attempt) {
 	m.mu.Lock()
 	j := m.job(a.Job, a.Stage)
+	j.sawWorker(a)
 	start := a.Start
 	if start.IsZero() {
 		start = m.now()
@@ -247,6 +277,7 @@ func (m *Metrics) AttemptEnded(a Attempt) {
 	m.mu.Lock()
 	j := m.job(a.Job, a.Stage)
 	delete(j.running, keyOf(a))
+	j.sawWorker(a)
 	j.busy += d
 	m.mu.Unlock()
 	m.duration.WithLabelValues(a.Job, a.Stage).Observe(d.Seconds())

@@ -17,6 +17,9 @@ type Attempt struct {
 	Attempt int    `json:"attempt"`
 	Worker  string `json:"worker"`
 	Slot    int    `json:"slot"`
+	// Slots is how many tasks the worker runs at once, 0 when unknown:
+	// [Metrics] counts the slots of the workers it has seen.
+	Slots int `json:"slots,omitempty"`
 	// Start and End bound the attempt; End is zero in AttemptStarted.
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`

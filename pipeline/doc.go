@@ -3,11 +3,14 @@
 // JOB.yaml` does.
 //
 // A job file is parsed with [Load] (or [Parse]), which checks everything
-// that can be checked without running anything: unknown fields, stages
-// with zero or two kinds, missing fields, duplicate names, unknown stage
-// names, cycles, and `stage:NAME` inputs naming a stage that writes no
-// file. Every such error is an [*Error] carrying the file and line, and
-// matches [ErrInvalid].
+// in the file itself: unknown fields, stages with zero or two kinds,
+// missing fields, values, duplicate names, unknown stage names, cycles,
+// and `stage:NAME` inputs naming a stage that writes no file. Every such
+// error is an [*Error] carrying the file and line, and matches
+// [ErrInvalid]; all of them are found in one pass and returned joined,
+// in file order. [Prepare] checks, in the same pass, the files the job
+// reads and the folders it writes into, and the functions its stages
+// name where their tasks run, and plans it: what jetmr pipeline does.
 //
 // [NewPlan] orders the stages into levels, estimates each stage's work
 // from its input sizes and a throughput per kind, and finds the critical

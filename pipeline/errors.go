@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jetmr/jetmr/errs"
@@ -91,6 +93,36 @@ var optionKeys = map[string]string{
 // Is reports whether target is ErrStageFailed or job.ErrTasksFailed.
 func (e *StageError) Is(target error) bool {
 	return target == ErrStageFailed || target == job.ErrTasksFailed
+}
+
+// sortedErrors joins problems as joinErrors does, flattened and in file
+// order: those without a line first, then every *Error by its line.
+func sortedErrors(problems []error) error {
+	flat := flatten(problems...)
+	slices.SortStableFunc(flat, func(a, b error) int { return cmp.Compare(lineOf(a), lineOf(b)) })
+	return joinErrors(flat)
+}
+
+// flatten lists the errors joined in errs (errors.Join), those joined in
+// them and so on; nil ones are left out.
+func flatten(errs ...error) []error {
+	var flat []error
+	for _, err := range errs {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			flat = append(flat, flatten(j.Unwrap()...)...)
+		} else if err != nil {
+			flat = append(flat, err)
+		}
+	}
+	return flat
+}
+
+// lineOf is the line of an *Error, -1 for other errors.
+func lineOf(err error) int {
+	if e, ok := err.(*Error); ok {
+		return e.Line
+	}
+	return -1
 }
 
 // joinErrors is nil for no errors, the error itself for one, and all of

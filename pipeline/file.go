@@ -51,6 +51,12 @@ type Stage struct {
 
 	// pos records the line of each field, for messages.
 	pos map[string]int
+	// In a file with problems: broken is set on a stage whose kind is not
+	// known (none, two, or not a mapping), and failed holds the fields
+	// (keyed as pos) whose value is missing or could not be read. Checks
+	// that would only repeat such a problem are skipped.
+	broken bool
+	failed map[string]bool
 }
 
 // StageOptions are the options every stage kind takes, as the commands' flags.

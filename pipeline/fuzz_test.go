@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzParse feeds the job file parser arbitrary bytes: it never panics,
-// and every error it returns is an *Error.
+// and every error it returns is an *Error, or *Errors joined in file
+// order.
 func FuzzParse(f *testing.F) {
 	if data, err := os.ReadFile("../examples/pipeline.yaml"); err == nil {
 		f.Add(data)
@@ -29,6 +30,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("error %v is a %T, not a *pipeline.Error", err, err)
 		case err == nil && len(file.Stages) == 0:
 			t.Fatal("a file without stages parsed")
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			line := 0
+			for _, e := range j.Unwrap() {
+				if !errors.As(e, &perr) || perr.Line < line {
+					t.Fatalf("problem %v (%T) is not an *Error in file order:\n%v", e, e, err)
+				}
+				line = perr.Line
+			}
 		}
 	})
 }

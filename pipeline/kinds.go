@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/dustin/go-humanize"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/job"
@@ -19,8 +18,9 @@ import (
 // names it in the job file (parser.kind); what is a property of the kind
 // rather than of its spec is in schema.Kind.Traits.
 type spec interface {
-	// check checks the values of the kind's fields.
-	check(p *parser, at func(field string) *yaml.Node, n *yaml.Node, what string) error
+	// check checks the values of the kind's fields, adding a problem of
+	// each field found wrong to c.
+	check(c *kindCheck)
 	// configure fills the kind's part of the stage's job configuration,
 	// as the matching command does from its flags.
 	configure(r *run, cfg *job.Config) error
@@ -59,17 +59,16 @@ func (s *Stage) spec() spec {
 // are not bytes.
 var chunkUnits = map[schema.Kind]string{schema.KindMigrate: "rows per batch, e.g. 1000", schema.KindEach: "items per task, e.g. 50"}
 
-func (ps *PipeSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Node, what string) error {
+func (ps *PipeSpec) check(c *kindCheck) {
 	if len(ps.Input) == 0 {
-		return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
+		c.errorf("input", "input is empty: give files, directories or stage:NAME")
 	}
 	if len(ps.Command) == 0 {
-		return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [tr, a-z, A-Z]", what)
+		c.errorf("command", "command is empty: give the command as a list, e.g. [tr, a-z, A-Z]")
+	} else if err := command.Check(ps.Command); err != nil {
+		c.errorf("command", "%v", err)
 	}
-	if err := command.Check(ps.Command); err != nil {
-		return p.errorf(at("command"), "%s: %v", what, err)
-	}
-	return p.checkRecords(ps.RecordSpec, at, what)
+	c.checkRecords(ps.RecordSpec)
 }
 
 func (ps *PipeSpec) configure(r *run, cfg *job.Config) error {
@@ -85,26 +84,30 @@ func (*PipeSpec) work(p *Plan, s *StagePlan) float64 { return p.inputBytes(s) }
 
 func (*PipeSpec) workText(work float64) string { return humanize.IBytes(uint64(work)) }
 
-func (m *MapReduceSpec) check(p *parser, at func(string) *yaml.Node, _ *yaml.Node, what string) error {
+func (m *MapReduceSpec) check(c *kindCheck) {
 	if len(m.Input) == 0 {
-		return p.errorf(at("input"), "%s: input is empty: give files, directories or stage:NAME", what)
+		c.errorf("input", "input is empty: give files, directories or stage:NAME")
 	}
 	if m.Partitions < 1 {
-		return p.errorf(at("partitions"), "%s: partitions %d is not valid: use 1 or more", what, m.Partitions)
+		c.errorf("partitions", "partitions %d is not valid: use 1 or more", m.Partitions)
 	}
-	if m.KeyFields < 1 {
-		return p.errorf(at("key_fields"), "%s: key_fields %d is not valid: the key is a line's first N TAB-separated fields, N 1 or more (default 1)", what, m.KeyFields)
-	}
-	if m.PartitionFields < 0 || m.PartitionFields > m.KeyFields {
-		return p.errorf(at("partition_fields"), "%s: partition_fields %d is not valid: %s", what, m.PartitionFields, job.PartitionFieldsHint(m.KeyFields, "partition_fields", "key_fields"))
-	}
-	if n := schema.KeyOrderCount(m.KeyOrder); n > m.KeyFields {
-		return p.errorf(at("key_order"), "%s: key_order %q gives %d orders for %d key fields: give at most %d, one per key field (the last one applies to the fields after it), or raise key_fields to %d", what, m.KeyOrder, n, m.KeyFields, m.KeyFields, n)
+	switch {
+	case m.KeyFields < 1:
+		c.errorf("key_fields", "key_fields %d is not valid: the key is a line's first N TAB-separated fields, N 1 or more (default 1)", m.KeyFields)
+	case !c.ok("key_fields"):
+		// The next checks count key fields.
+	default:
+		if m.PartitionFields < 0 || m.PartitionFields > m.KeyFields {
+			c.errorf("partition_fields", "partition_fields %d is not valid: %s", m.PartitionFields, job.PartitionFieldsHint(m.KeyFields, "partition_fields", "key_fields"))
+		}
+		if n := schema.KeyOrderCount(m.KeyOrder); n > m.KeyFields {
+			c.errorf("key_order", "key_order %q gives %d orders for %d key fields: give at most %d, one per key field (the last one applies to the fields after it), or raise key_fields to %d", m.KeyOrder, n, m.KeyFields, m.KeyFields, n)
+		}
 	}
 	if _, err := schema.ParseKeyOrder(m.KeyOrder); err != nil {
-		return p.errorf(at("key_order"), "%s: key_order: %v", what, err)
+		c.errorf("key_order", "key_order: %v", err)
 	}
-	return p.checkRecords(m.RecordSpec, at, what)
+	c.checkRecords(m.RecordSpec)
 }
 
 func (m *MapReduceSpec) configure(r *run, cfg *job.Config) error {
@@ -127,14 +130,13 @@ func (*MapReduceSpec) work(p *Plan, s *StagePlan) float64 { return p.inputBytes(
 
 func (*MapReduceSpec) workText(work float64) string { return humanize.IBytes(uint64(work)) }
 
-func (e *EachSpec) check(p *parser, at func(string) *yaml.Node, n *yaml.Node, what string) error {
-	if (len(e.Items) == 0) == (e.ItemsFile == "") {
-		return p.errorf(n, "%s needs exactly one of items (a list) and items_file (one item a line)", what)
+func (e *EachSpec) check(c *kindCheck) {
+	if (len(e.Items) == 0) == (e.ItemsFile == "") && c.ok("items") && c.ok("items_file") {
+		c.problem("items", c.n, "%s needs exactly one of items (a list) and items_file (one item a line)", c.what)
 	}
 	if len(e.Command) == 0 {
-		return p.errorf(at("command"), "%s: command is empty: give the command as a list, e.g. [gofmt, -l, \"{}\"]", what)
+		c.errorf("command", "command is empty: give the command as a list, e.g. [gofmt, -l, \"{}\"]")
 	}
-	return nil
 }
 
 func (e *EachSpec) configure(r *run, cfg *job.Config) error {
@@ -162,7 +164,7 @@ func (e *EachSpec) work(p *Plan, _ *StagePlan) float64 {
 
 func (*EachSpec) workText(work float64) string { return fmt.Sprintf("%.0f items", work) }
 
-func (*MigrateSpec) check(*parser, func(string) *yaml.Node, *yaml.Node, string) error { return nil }
+func (*MigrateSpec) check(*kindCheck) {}
 
 func (m *MigrateSpec) configure(_ *run, cfg *job.Config) error {
 	cfg.Kind = schema.KindMigrate

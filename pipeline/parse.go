@@ -27,18 +27,29 @@ func Load(path string) (*File, error) {
 
 // Parse parses and validates a job file; name is used in messages. Every
 // error it returns is an *Error with the line of the problem, or, when
-// there are several problems, all of them joined (errors.As finds the
-// first, and each matches ErrInvalid).
+// there are several problems, all of them joined in file order (errors.As
+// finds the first, and each matches ErrInvalid).
 func Parse(name string, data []byte) (*File, error) {
-	p := &parser{file: name, defaults: map[string]int{}}
-	f, err := p.parseFile(data)
-	if err != nil {
-		return nil, err
-	}
-	if err := validate(f); err != nil {
+	f, problems := parse(name, data)
+	if err := sortedErrors(problems); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// parse parses and validates a job file in one pass, going on after a
+// problem wherever the rest can still be checked: it returns every
+// problem, and the file as far as it could be read (nil when not even
+// its list of stages could be). The stages of a file with problems may
+// be partial (Stage.broken, Stage.failed); a stage without a name is
+// left out.
+func parse(name string, data []byte) (*File, []error) {
+	p := &parser{file: name, defaults: map[string]int{}}
+	f, problems := p.parseFile(data)
+	if f == nil {
+		return nil, problems
+	}
+	return f, append(problems, validate(f)...)
 }
 
 type parser struct {
@@ -47,6 +58,8 @@ type parser struct {
 	// defaults holds the lines of the top-level options, for messages
 	// about a value a stage takes from them.
 	defaults map[string]int
+	// unknown counts the unknown fields found so far.
+	unknown int
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) error {
@@ -57,27 +70,30 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) error {
 	return &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (p *parser) parseFile(data []byte) (*File, error) {
+func (p *parser) parseFile(data []byte) (*File, []error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: p.file, Line: 1, Msg: "the job file is empty: list the stages under stages:"}
+			return nil, []error{&Error{File: p.file, Line: 1, Msg: "the job file is empty: list the stages under stages:"}}
 		}
-		return nil, p.yamlError(err)
+		return nil, []error{p.yamlError(err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, p.errorf(&extra, "a second YAML document: a job file holds one")
+		return nil, []error{p.errorf(&extra, "a second YAML document: a job file holds one")}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, p.yamlError(err)
+		return nil, []error{p.yamlError(err)}
 	}
 	root := doc.Content[0]
 	f := &File{Path: p.file}
-	var stages *yaml.Node
+	var stages, jobs *yaml.Node
 	err := p.mapping(root, "the job file", map[string]setter{
 		"stages": func(n *yaml.Node) error { stages = n; return nil },
-		"jobs":   p.scalar(&f.Jobs),
+		"jobs": func(n *yaml.Node) error {
+			jobs = n
+			return p.scalar(&f.Jobs)(n)
+		},
 	}, func(key string) setter {
 		set := p.option(&f.Defaults, key)
 		if set == nil {
@@ -88,28 +104,35 @@ func (p *parser) parseFile(data []byte) (*File, error) {
 			return set(n)
 		}
 	})
+	var problems []error
 	if err != nil {
-		return nil, err
+		problems = append(problems, err) // and go on to the stages
 	}
-	if stages == nil {
-		return nil, p.errorf(root, "no stages: list them under stages:, each with a name and one of %s", strings.Join(kinds, ", "))
+	switch {
+	case root.Kind != yaml.MappingNode:
+		return nil, problems
+	case stages == nil && p.unknown > 0:
+		return nil, problems // stages: misspelt, named by its unknown field
+	case stages == nil:
+		return nil, append(problems, p.errorf(root, "no stages: list them under stages:, each with a name and one of %s", strings.Join(kinds, ", ")))
+	case stages.Kind != yaml.SequenceNode || len(stages.Content) == 0:
+		return nil, append(problems, p.errorf(stages, "stages must be a list of stages, each with a name and one of %s", strings.Join(kinds, ", ")))
 	}
-	if stages.Kind != yaml.SequenceNode || len(stages.Content) == 0 {
-		return nil, p.errorf(stages, "stages must be a list of stages, each with a name and one of %s", strings.Join(kinds, ", "))
+	if f.Jobs != "" {
+		if _, _, err := job.Slots(f.Jobs, job.SlotOptions{Command: true}); err != nil {
+			problems = append(problems, p.errorf(jobs, "%s", strings.Replace(err.Error(), "-j ", "jobs ", 1)))
+		}
 	}
-	var errs []error
 	for _, n := range stages.Content {
 		s, err := p.stage(n, f.Defaults)
 		if err != nil {
-			errs = append(errs, err) // and go on: every stage's problem is named
-			continue
+			problems = append(problems, err) // and go on: every stage's problem is named
 		}
-		f.Stages = append(f.Stages, s)
+		if s != nil {
+			f.Stages = append(f.Stages, s)
+		}
 	}
-	if err := joinErrors(errs); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return f, problems
 }
 
 // yamlError turns a YAML syntax error ("yaml: line 3: ...") into an *Error.
@@ -131,12 +154,14 @@ type setter func(n *yaml.Node) error
 
 // mapping decodes the mapping n field by field. Fields not in fields are
 // looked up with more (which may be nil or return nil); unknown ones are
-// errors, as are repeated ones.
+// errors, as are repeated ones. It goes on after a field's problem and
+// returns all of them, joined.
 func (p *parser) mapping(n *yaml.Node, what string, fields map[string]setter, more func(string) setter) error {
 	if n.Kind != yaml.MappingNode {
 		return p.errorf(n, "%s must be a mapping of field: value", what)
 	}
 	seen := map[string]bool{}
+	var problems []error
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		set := fields[k.Value]
@@ -144,22 +169,25 @@ func (p *parser) mapping(n *yaml.Node, what string, fields map[string]setter, mo
 			set = more(k.Value)
 		}
 		if set == nil {
-			return p.errorf(k, "unknown field %q in %s: use %s", k.Value, what, known(fields, more))
+			problems = append(problems, p.errorf(k, "unknown field %q in %s: use %s", k.Value, what, known(fields, more)))
+			p.unknown++
+			continue
 		}
 		if seen[k.Value] {
-			return p.errorf(k, "field %q appears twice in %s", k.Value, what)
+			problems = append(problems, p.errorf(k, "field %q appears twice in %s", k.Value, what))
+			continue
 		}
 		seen[k.Value] = true
 		p.key = k
 		if err := set(v); err != nil {
 			var e *Error
-			if errors.As(err, &e) {
-				return err
+			if !errors.As(err, &e) {
+				err = p.errorf(v, "%s: %v", k.Value, err)
 			}
-			return p.errorf(v, "%s: %v", k.Value, err)
+			problems = append(problems, err)
 		}
 	}
-	return nil
+	return joinErrors(problems)
 }
 
 // known lists the field names a mapping takes, for messages.

@@ -417,7 +417,7 @@ stages:
     pipe: {input: [x], command: [cat], colour: red}
   - name: b
     pipe: {input: [x]}
-`, []string{`job.yaml:4: unknown field "colour"`, "job.yaml:6: pipe of stage b has no command"}},
+`, []string{`job.yaml:4: unknown field "colour"`, "job.yaml:5: stages a and b both write to stdout", "job.yaml:6: pipe of stage b has no command"}},
 		{"two unknown dependencies", `
 stages:
   - name: a
@@ -435,16 +435,73 @@ stages:
   - name: c
     pipe: {input: [x], output: o.txt, command: [cat]}
 `, []string{"job.yaml:5: two stages are named a", "job.yaml:8: stages a and c both write o.txt"}},
+		{"every option of a stage", `
+stages:
+  - name: a
+    pipe:
+      input: [x]
+      command: [cat]
+      retries: -1
+      timeout: banana
+      jobs: -3
+      chunk_size: lots
+`, []string{"job.yaml:7: retries: -1 is not valid", `job.yaml:8: timeout: "banana" is not a duration`,
+			`job.yaml:9: pipe of stage a: jobs "-3" is not valid`, "job.yaml:10: pipe of stage a: chunk_size"}},
+		{"options, fields and stages together", `
+jobs: none
+retries: -1
+stages:
+  - name: a
+    pipe: {input: [x], command: [cat], timeout: banana}
+  - name: b
+    each: {items: [x], command: [echo]}
+  - name: c
+    pipe: {input: ["stage:b"], output: c.txt, command: [cat], partitions: 2}
+  - name: d
+    mapreduce: {input: [x], output: d, map: wordcount, reduce: sum, key_fields: 0, partitions: 0}
+`, []string{`job.yaml:2: jobs "none" is not valid`, "job.yaml:3: retries: -1 is not valid", `job.yaml:6: timeout: "banana"`,
+			`job.yaml:10: unknown field "partitions" in pipe of stage c`, "job.yaml:10: stage c reads stage:b, but stage b writes no file",
+			"job.yaml:12: mapreduce of stage d: partitions 0 is not valid", "job.yaml:12: mapreduce of stage d: key_fields 0 is not valid"}},
+		// A problem's consequences are not named as problems of their own.
+		{"a stage with a problem read by another", `
+stages:
+  - name: a
+    mapreduce: {input: [x], map: wordcount, reduce: sum}
+  - name: b
+    pipe: {input: ["stage:a", "stage:c"], output: b.txt, command: [cat]}
+  - name: c
+    depends_on: [a]
+  - name: d
+    pipe: {input: [x], output: [d.txt], command: [cat]}
+  - name: e
+    pipe: {input: [x], command: [cat]}
+`, []string{"job.yaml:4: mapreduce of stage a has no output", "job.yaml:7: stage c has no kind",
+			"job.yaml:10: output: want a single value"}},
+		{"a name that is no format", `
+stages:
+  - name: "a%d"
+    pipe: {input: [x], command: [cat], chunk_size: lots}
+`, []string{`job.yaml:3: stage name "a%d" is not valid`, "job.yaml:4: pipe of stage a%d: chunk_size: "}},
+		{"no name, then the stage's own problems", `
+stages:
+  - pipe: {input: [x], command: [cat], retries: many}
+`, []string{"job.yaml:3: a stage has no name", `job.yaml:3: retries: "many" is not a whole number`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := pipeline.Parse("job.yaml", []byte(tc.text))
 			if !errors.Is(err, pipeline.ErrInvalid) {
 				t.Fatalf("got %v, want ErrInvalid", err)
 			}
-			for _, w := range tc.want {
+			lines := strings.Split(err.Error(), "\n")
+			for i, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not name %q:\n%v", w, err)
+				} else if i < len(lines) && !strings.HasPrefix(lines[i], w) {
+					t.Errorf("problem %d is %q, want %q (in file order):\n%v", i+1, lines[i], w, err)
 				}
+			}
+			if len(lines) != len(tc.want) {
+				t.Errorf("%d problems named, want %d:\n%v", len(lines), len(tc.want), err)
 			}
 		})
 	}

@@ -69,15 +69,13 @@ func (p *Plan) Stage(name string) *StagePlan { return p.byName[name] }
 // written by a stage it depends on, and estimates the stages with tp
 // (DefaultThroughput when nil).
 func NewPlan(f *File, tp Throughput) (*Plan, error) {
-	p := &Plan{File: f, byName: map[string]*StagePlan{}}
+	p := newPlan(f)
+	if err := joinErrors(p.checkInputs()); err != nil {
+		return nil, err
+	}
 	var plans []*StagePlan
 	for _, s := range f.Stages {
-		sp := &StagePlan{Stage: s}
-		plans = append(plans, sp)
-		p.byName[s.Name] = sp
-	}
-	if err := p.checkInputs(); err != nil {
-		return nil, err
+		plans = append(plans, p.byName[s.Name])
 	}
 	g := analyze(nodesOf(plans))
 	for _, i := range g.order {
@@ -86,6 +84,17 @@ func NewPlan(f *File, tp Throughput) (*Plan, error) {
 	}
 	p.Estimate(tp)
 	return p, nil
+}
+
+// newPlan is the plan of f before it is ordered: its stages by name.
+func newPlan(f *File) *Plan {
+	p := &Plan{File: f, byName: map[string]*StagePlan{}}
+	for _, s := range f.Stages {
+		if p.byName[s.Name] == nil { // the first of two stages of one name, as validate names them
+			p.byName[s.Name] = &StagePlan{Stage: s}
+		}
+	}
+	return p
 }
 
 func nodesOf(stages []*StagePlan) []Node {
@@ -134,7 +143,7 @@ func (p *Plan) work(s *StagePlan) float64 { return s.spec().work(p, s) }
 func (p *Plan) inputBytes(s *StagePlan) float64 {
 	var total int64
 	for _, in := range s.Inputs() {
-		if up := p.producer(s, in); up != nil {
+		if up := p.producer(s.Stage, in); up != nil {
 			total += up.OutputBytes
 			continue
 		}
@@ -144,11 +153,12 @@ func (p *Plan) inputBytes(s *StagePlan) float64 {
 }
 
 // producer is the stage upstream of s that writes in, nil if none does.
-func (p *Plan) producer(s *StagePlan, in string) *StagePlan {
+func (p *Plan) producer(s *Stage, in string) *StagePlan {
 	if name, ok := strings.CutPrefix(in, StageRef); ok {
 		return p.byName[name]
 	}
-	for _, up := range p.upstream(s.Stage) {
+	ups, _ := p.upstream(s)
+	for _, up := range ups {
 		if out := up.Output(); out != "" && within(in, out) {
 			return up
 		}
@@ -156,27 +166,36 @@ func (p *Plan) producer(s *StagePlan, in string) *StagePlan {
 	return nil
 }
 
-// upstream lists the stages s depends on, directly or not.
-func (p *Plan) upstream(s *Stage) []*StagePlan {
+// upstream lists the stages s depends on, directly or not; known is
+// false when a dependency names no stage (in a file with problems).
+func (p *Plan) upstream(s *Stage) (out []*StagePlan, known bool) {
 	seen := map[string]bool{}
-	var out []*StagePlan
+	known = true
 	var walk func(s *Stage)
 	walk = func(s *Stage) {
 		for _, d := range s.DependsOn {
-			if !seen[d] {
-				seen[d] = true
-				out = append(out, p.byName[d])
-				walk(p.byName[d].Stage)
+			if seen[d] {
+				continue
 			}
+			seen[d] = true
+			up := p.byName[d]
+			if up == nil {
+				known = false
+				continue
+			}
+			out = append(out, up)
+			walk(up.Stage)
 		}
 	}
 	walk(s)
-	return out
+	return out, known
 }
 
 // checkInputs refuses inputs that do not exist and that no upstream stage
-// writes, and outputs whose folder does not exist.
-func (p *Plan) checkInputs() error {
+// writes, and outputs whose folder does not exist. It is also run on the
+// stages of a file with problems, and skips the inputs of a stage whose
+// upstream is not known.
+func (p *Plan) checkInputs() []error {
 	var errs []error
 	for _, s := range p.File.Stages {
 		if out := s.Output(); out != "" {
@@ -190,8 +209,11 @@ func (p *Plan) checkInputs() error {
 		if s.Each != nil && s.Each.ItemsFile != "" {
 			paths, field = []string{s.Each.ItemsFile}, "each.items_file"
 		}
+		if _, known := p.upstream(s); !known {
+			continue // a missing input may be the unknown stage's output
+		}
 		for _, in := range paths {
-			if strings.HasPrefix(in, StageRef) || p.producer(p.byName[s.Name], in) != nil {
+			if strings.HasPrefix(in, StageRef) || p.producer(s, in) != nil {
 				continue
 			}
 			if _, err := os.Stat(in); err != nil {
@@ -200,7 +222,7 @@ func (p *Plan) checkInputs() error {
 			}
 		}
 	}
-	return joinErrors(errs)
+	return errs
 }
 
 // within reports whether path is dir or inside it.

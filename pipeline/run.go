@@ -84,7 +84,11 @@ type stageResult struct {
 }
 
 // Run runs the plan: every stage once its dependencies have succeeded,
-// stages that are ready at the same time sharing the slots. It returns
+// stages that are ready at the same time sharing the slots. Before the
+// first starts it refuses what [Prepare] refuses of o (where the tasks
+// run, the stages' functions) and what needs the broker (a pipeline ID
+// that ran before, a resume the stages' jobs would refuse, outputs that
+// exist). It returns
 // the pipeline's report, also when stages failed; the error is then a
 // *StageError per failed stage (matching ErrStageFailed and
 // job.ErrTasksFailed). When ctx is cancelled the running stages stop, no
@@ -99,8 +103,8 @@ func Run(ctx context.Context, p *Plan, o Options) (*Report, error) {
 	if err := checkID(p, o.ID); err != nil {
 		return nil, err
 	}
-	placement := job.Config{LocalWorkers: o.LocalWorkers, Transport: o.Transport, DataListen: o.DataListen, Broker: o.BrokerConfig}
-	if err := job.CheckPlacement(placement); err != nil {
+	// As Prepare checks them, for a plan of NewPlan.
+	if err := sortedErrors(append(checkFunctions(p.File, o), job.CheckPlacement(placement(o)))); err != nil {
 		return nil, err
 	}
 	r := newRun(p, o)

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,9 +14,11 @@ import (
 )
 
 // stage parses one entry of stages: its name, depends_on and exactly one
-// kind. Options the stage's kind does not set come from defaults.
+// kind. Options the stage's kind does not set come from defaults. It
+// returns the stage as far as it could be read (nil without a name) and
+// its problems, joined.
 func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
-	s := &Stage{Line: n.Line, pos: map[string]int{}}
+	s := &Stage{Line: n.Line, pos: map[string]int{}, failed: map[string]bool{}}
 	s.Name = peekName(n) // for messages about fields before the name
 	var given []string   // kinds, in file order
 	var second *yaml.Node
@@ -42,7 +45,8 @@ func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
 		string(schema.KindEach):      kindSetter(string(schema.KindEach)),
 		string(schema.KindMigrate):   kindSetter(string(schema.KindMigrate)),
 	}, nil)
-	if err != nil {
+	problems := []error{err}
+	if n.Kind != yaml.MappingNode {
 		return nil, err
 	}
 	what := "a stage"
@@ -50,15 +54,22 @@ func (p *parser) stage(n *yaml.Node, defaults StageOptions) (*Stage, error) {
 		what = "stage " + s.Name
 	}
 	switch {
-	case s.Name == "":
-		return nil, p.errorf(n, "a stage has no name: add name: NAME")
 	case len(given) == 0:
-		return nil, p.errorf(n, "%s has no kind: give one of %s", what, strings.Join(kinds, ", "))
+		s.broken = true
+		problems = append(problems, p.errorf(n, "%s has no kind: give one of %s", what, strings.Join(kinds, ", ")))
 	case len(given) > 1:
-		return nil, p.errorf(second, "%s has two kinds, %s and %s: give one per stage", what, given[0], given[1])
+		s.broken = true
+		problems = append(problems, p.errorf(second, "%s has two kinds, %s and %s: give one per stage", what, given[0], given[1]))
 	}
-	return s, nil
+	if s.Name == "" {
+		// First: the stage's other problems are named after it.
+		problems = append([]error{p.errorf(n, "a stage has no name: add name: NAME")}, problems...)
+		return nil, joinErrors(slices.DeleteFunc(problems, isNil))
+	}
+	return s, joinErrors(slices.DeleteFunc(problems, isNil))
 }
+
+func isNil(err error) bool { return err == nil }
 
 // peekName returns the name a stage mapping gives, "" if none.
 func peekName(n *yaml.Node) string {
@@ -73,7 +84,7 @@ func peekName(n *yaml.Node) string {
 	return ""
 }
 
-// kind parses the spec of a stage's kind.
+// kind parses the spec of a stage's kind, and checks its values.
 func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions) error {
 	s.Kind = schema.Kind(kind)
 	what := kind + " of stage " + s.Name
@@ -83,7 +94,11 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 	field := func(name string, set setter) setter {
 		return func(v *yaml.Node) error {
 			s.pos[kind+"."+name] = p.key.Line
-			return set(v)
+			err := set(v)
+			if err != nil {
+				s.failed[kind+"."+name] = true
+			}
+			return err
 		}
 	}
 	var fields map[string]setter
@@ -156,33 +171,70 @@ func (p *parser) kind(s *Stage, kind string, n *yaml.Node, defaults StageOptions
 		}
 		return nil
 	}
-	if err := p.mapping(n, what, fields, more); err != nil {
-		return err
+	if n.Kind != yaml.MappingNode {
+		s.broken = true // no field of the kind can be known
+		return p.mapping(n, what, fields, more)
 	}
+	problems := []error{p.mapping(n, what, fields, more)}
 	setOpts()
 	for _, name := range required {
 		if _, ok := s.pos[kind+"."+name]; !ok {
-			return p.errorf(key, "%s has no %s: add %s: ... (see jetmr %s --help)", what, name, name, kind)
+			s.failed[kind+"."+name] = true
+			problems = append(problems, p.errorf(key, "%s has no %s: add %s: ... (see jetmr %s --help)", what, name, name, kind))
 		}
 	}
-	return p.checkKind(s, kind, key, what)
+	c := &kindCheck{p: p, s: s, kind: kind, what: what, n: key}
+	c.check()
+	return joinErrors(slices.DeleteFunc(append(problems, c.problems...), isNil))
 }
 
-// checkKind checks the values of a kind's fields.
-func (p *parser) checkKind(s *Stage, kind string, n *yaml.Node, what string) error {
-	at := func(field string) *yaml.Node {
-		if _, ok := s.pos[kind+"."+field]; !ok && p.defaults[field] > 0 {
-			return &yaml.Node{Line: p.defaults[field]} // a top-level default
-		}
-		return &yaml.Node{Line: s.line(kind + "." + field)}
+// kindCheck checks the values of a stage's kind, a problem per field at
+// most: a field whose value is missing or could not be read has its
+// problem named already, and checks of it are skipped.
+type kindCheck struct {
+	p        *parser
+	s        *Stage
+	kind     string
+	what     string     // the kind and the stage, for messages
+	n        *yaml.Node // the kind's key
+	problems []error
+}
+
+// at is the node of field, for its line: where the stage gives it, or
+// the top-level default it takes.
+func (c *kindCheck) at(field string) *yaml.Node {
+	if _, ok := c.s.pos[c.kind+"."+field]; !ok && c.p.defaults[field] > 0 {
+		return &yaml.Node{Line: c.p.defaults[field]} // a top-level default
 	}
-	if err := p.checkOptions(s, kind, what, at); err != nil {
-		return err
+	return &yaml.Node{Line: c.s.line(c.kind + "." + field)}
+}
+
+// ok reports whether field has no problem yet.
+func (c *kindCheck) ok(field string) bool { return !c.s.failed[c.kind+"."+field] }
+
+// errorf adds a problem of field, "KIND of stage NAME: " and the
+// message, unless field has one already.
+func (c *kindCheck) errorf(field, format string, args ...any) {
+	c.problem(field, c.at(field), "%s: "+format, append([]any{c.what}, args...)...)
+}
+
+// problem adds a problem of field at node n, unless field has one
+// already.
+func (c *kindCheck) problem(field string, n *yaml.Node, format string, args ...any) {
+	if !c.ok(field) {
+		return
 	}
-	if _, given := s.pos[kind+".task_time"]; given && !s.Kind.Traits().Adaptive {
-		return p.errorf(at("task_time"), "%s: task_time sizes chunks of input files and key ranges, not items: use chunk_size (items per task)", what)
+	c.s.failed[c.kind+"."+field] = true
+	c.problems = append(c.problems, c.p.errorf(n, format, args...))
+}
+
+// check checks the common options, then the kind's own fields.
+func (c *kindCheck) check() {
+	c.checkOptions()
+	if _, given := c.s.pos[c.kind+".task_time"]; given && !c.s.Kind.Traits().Adaptive {
+		c.errorf("task_time", "task_time sizes chunks of input files and key ranges, not items: use chunk_size (items per task)")
 	}
-	return s.spec().check(p, at, n, what)
+	c.s.spec().check(c)
 }
 
 // recordFields adds the fields of a RecordSpec to a kind's fields;
@@ -204,17 +256,26 @@ func (p *parser) recordFields(fields map[string]setter, r *RecordSpec, field fun
 
 // checkRecords checks a stage's record fields, as jetmr pipe checks its
 // flags.
-func (p *parser) checkRecords(r RecordSpec, at func(string) *yaml.Node, what string) error {
+func (c *kindCheck) checkRecords(r RecordSpec) {
+	for _, f := range []string{"header", "header_once", "null", "recend", "recstart", "format"} {
+		if !c.ok(f) {
+			return // the record options are checked together
+		}
+	}
 	recend := r.recendSet
 	switch {
 	case recend && r.RecEnd == "":
-		return p.errorf(at("recend"), "%s: recend is empty: give the string that ends each record, e.g. \"\\n\\n\", or drop it for lines", what)
+		c.errorf("recend", "recend is empty: give the string that ends each record, e.g. \"\\n\\n\", or drop it for lines")
+		return
 	case r.Null && recend:
-		return p.errorf(at("null"), "%s: null ends records with a NUL byte and recend gives another end: give one of them", what)
+		c.errorf("null", "null ends records with a NUL byte and recend gives another end: give one of them")
+		return
 	case r.Null && r.Format == splitter.FormatCSV:
-		return p.errorf(at("null"), "%s: null (NUL-terminated records) and format csv conflict: CSV records end with newlines: drop one of them", what)
+		c.errorf("null", "null (NUL-terminated records) and format csv conflict: CSV records end with newlines: drop one of them")
+		return
 	case r.HeaderOnce && r.Header == 0:
-		return p.errorf(at("header_once"), "%s: header_once keeps one copy of the header the command prints: give the number of header lines with header: N", what)
+		c.errorf("header_once", "header_once keeps one copy of the header the command prints: give the number of header lines with header: N")
+		return
 	}
 	if err := r.records().Validate(); err != nil {
 		field := "format"
@@ -222,31 +283,29 @@ func (p *parser) checkRecords(r RecordSpec, at func(string) *yaml.Node, what str
 			field = "header"
 		}
 		msg := strings.NewReplacer("--header", "header", "--format", "format", "--recend", "recend", "--recstart", "recstart", "-0", "null").Replace(err.Error())
-		return p.errorf(at(field), "%s: %s", what, msg)
+		c.errorf(field, "%s", msg)
 	}
-	return nil
 }
 
-// checkOptions checks the values of a stage's common options.
-func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml.Node) error {
-	o := s.Options()
+// checkOptions checks the values of a stage's common options, each on
+// its own.
+func (c *kindCheck) checkOptions() {
+	o := c.s.Options()
 	if o.ChunkSize != "" {
-		if unit, counted := chunkUnits[s.Kind]; counted {
+		if unit, counted := chunkUnits[c.s.Kind]; counted {
 			if n, err := strconv.ParseInt(o.ChunkSize, 10, 64); err != nil || n < 1 {
-				return p.errorf(at("chunk_size"), "%s: chunk_size %q is not valid for %s: give a number of %s", what, o.ChunkSize, kind, unit)
+				c.errorf("chunk_size", "chunk_size %q is not valid for %s: give a number of %s", o.ChunkSize, c.kind, unit)
 			}
 		} else if _, err := splitter.ParseSize(o.ChunkSize); err != nil {
-			return p.errorf(at("chunk_size"), "%s: chunk_size: %v", what, err)
+			c.errorf("chunk_size", "chunk_size: %v", err)
 		}
 	}
 	if o.MemFree != "" {
-		n, err := splitter.ParseSize(o.MemFree)
-		if err != nil {
-			return p.errorf(at("memfree"), "%s: memfree: %v", what, strings.Replace(err.Error(), "chunk size", "size", 1))
-		}
-		if err := job.CheckMemFree(n); err != nil {
+		if n, err := splitter.ParseSize(o.MemFree); err != nil {
+			c.errorf("memfree", "memfree: %v", strings.Replace(err.Error(), "chunk size", "size", 1))
+		} else if err := job.CheckMemFree(n); err != nil {
 			msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), job.ErrBadInput.Error()+": "), "--memfree ", "memfree: ")
-			return p.errorf(at("memfree"), "%s: %s", what, msg)
+			c.errorf("memfree", "%s", msg)
 		}
 	}
 	if o.Halt != "" {
@@ -255,14 +314,12 @@ func (p *parser) checkOptions(s *Stage, kind, what string, at func(string) *yaml
 			err = fmt.Errorf("halt %q is not valid: use never, soon,fail=N or now,fail=N", o.Halt)
 		}
 		if err != nil {
-			return p.errorf(at("halt"), "%s: %s", what, err)
+			c.errorf("halt", "%s", err)
 		}
 	}
 	if o.Jobs != "" {
 		if _, _, err := job.Slots(o.Jobs, job.SlotOptions{}); err != nil {
-			msg := err.Error()
-			return p.errorf(at("jobs"), "%s: %s", what, strings.Replace(msg, "-j ", "jobs ", 1))
+			c.errorf("jobs", "%s", strings.Replace(err.Error(), "-j ", "jobs ", 1))
 		}
 	}
-	return nil
 }

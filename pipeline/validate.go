@@ -10,9 +10,9 @@ import (
 )
 
 // validate checks the stages against each other: names, dependencies,
-// stage: inputs and cycles. It adds the stages an input names to
-// DependsOn.
-func validate(f *File) error {
+// stage: inputs and cycles, and returns every problem. It adds the stages
+// an input names to DependsOn.
+func validate(f *File) []error {
 	var errs []error
 	byName := map[string]*Stage{}
 	for _, s := range f.Stages {
@@ -45,8 +45,10 @@ func validate(f *File) error {
 				errs, refsOK = append(errs, err), false
 				continue
 			}
-			if byName[name].Output() == "" {
-				errs = append(errs, &Error{File: f.Path, Line: s.line(field), Msg: fmt.Sprintf("stage %s reads %s, but stage %s writes no file: give it an output, or depend on it with depends_on", s.Name, in, name)})
+			if up := byName[name]; up.Output() == "" {
+				if !up.unclear() { // else its own problem is named
+					errs = append(errs, &Error{File: f.Path, Line: s.line(field), Msg: fmt.Sprintf("stage %s reads %s, but stage %s writes no file: give it an output, or depend on it with depends_on", s.Name, in, name)})
+				}
 				continue
 			}
 			if !slices.Contains(s.DependsOn, name) {
@@ -57,14 +59,19 @@ func validate(f *File) error {
 	if !refsOK {
 		// The cycle and output checks follow dependencies, which must
 		// name stages.
-		return joinErrors(errs)
+		return errs
 	}
 	if cycle := findCycle(f.Stages, byName); cycle != nil {
 		first := byName[cycle[0]]
-		errs = append(errs, &Error{File: f.Path, Line: first.line("depends_on"), Msg: fmt.Sprintf("the stages depend on each other in a cycle: %s: remove one of these dependencies", strings.Join(cycle, " -> "))})
-		return joinErrors(errs)
+		return append(errs, &Error{File: f.Path, Line: first.line("depends_on"), Msg: fmt.Sprintf("the stages depend on each other in a cycle: %s: remove one of these dependencies", strings.Join(cycle, " -> "))})
 	}
-	return joinErrors(append(errs, checkOutputs(f, byName)...))
+	return append(errs, checkOutputs(f, byName)...)
+}
+
+// unclear reports whether the stage's output is not known: its kind is
+// not, or its output field has a problem of its own.
+func (s *Stage) unclear() bool {
+	return s.broken || s.failed[string(s.Kind)+".output"]
 }
 
 // checkOutputs refuses two stages writing the same file, and two pipe
@@ -74,6 +81,9 @@ func checkOutputs(f *File, byName map[string]*Stage) []error {
 	writers := map[string]*Stage{}
 	var stdout []*Stage
 	for _, s := range f.Stages {
+		if s.unclear() {
+			continue
+		}
 		out := s.Output()
 		if out == "" {
 			if s.Pipe != nil {

@@ -59,7 +59,9 @@
 // 512th key marked with its offset), the marks and the table's keys give
 // the bounds of twice as many ranges as cores, and each range is merged
 // by its own goroutine from the last mark before its first key, the
-// sources in the one merge's order. Range 0 writes the part file, the
+// sources in the one merge's order. A range reads each run with its
+// format's own reader (schema.RunScanner, runfile.Reader) started at that
+// mark's offset, which checks what a read from the run's start checks. Range 0 writes the part file, the
 // others a file each in the work folder, appended to the part file in
 // order: the part file is the same bytes as one merge writes.
 //

@@ -11,3 +11,6 @@ func Crash(s *KeyedSink) { s.stopLanes() }
 // SetRangeMin splits the final merge of a partition whose runs hold at
 // least min bytes by key ranges, so that small tests reach it.
 func SetRangeMin(s *KeyedSink, min int64) { s.rangeMin = min }
+
+// CPUTime is the process's user and system time so far.
+var CPUTime = cpuTime

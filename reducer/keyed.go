@@ -38,6 +38,10 @@ type KeyedConfig struct {
 	// its partition's key<TAB>value lines sorted by key on stdin, and its
 	// stdout becomes the part file.
 	ReduceCommand []string
+	// CommandDir is the directory ReduceCommand runs in (the job's
+	// schema.JobRecord.WorkDir where this machine has it). Default: the
+	// process's own.
+	CommandDir string
 	// OkExit are the exit statuses of ReduceCommand other than 0 that
 	// count as success (--ok-exit).
 	OkExit []int
@@ -760,7 +764,7 @@ func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) err
 		return err
 	})
 	g.Go(func() error {
-		err := command.Accept(command.RunReporting(gctx, s.cfg.ReduceCommand, pr, f, s.counters()), s.cfg.OkExit)
+		err := command.Accept(command.RunReporting(gctx, s.cfg.ReduceCommand, s.cfg.CommandDir, pr, f, s.counters()), s.cfg.OkExit)
 		pr.CloseWithError(errors.New("reducer command exited"))
 		if err != nil {
 			return fmt.Errorf("reducer command: %w", err)

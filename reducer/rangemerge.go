@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -53,7 +52,8 @@ const (
 	formatRunfile                  // a run of package runfile
 )
 
-// runMark is a key of a run and the offset of its pair.
+// runMark is a key of a run and the offset of its pair: a run's mark i
+// is its pair i*markEvery.
 type runMark struct {
 	key []byte
 	off int64
@@ -63,226 +63,128 @@ type runMark struct {
 type runIndex struct {
 	path   string
 	format runFormat
-	start  int64     // the offset of the first pair
-	end    int64     // the offset after the last pair
+	pairs  int       // the run's pairs
 	marks  []runMark // every markEvery-th pair's, from the first
 }
 
-// errBadRun is the cause of a run file that the scan rejects, beside
-// schema.ErrMalformed (a result's run) or runfile.ErrCorrupt.
-var errBadRun = errors.New("bad encoding")
-
-// offsetReader is a bufio.Reader that counts the bytes read.
-type offsetReader struct {
-	br  *bufio.Reader
-	off int64
+// runReader reads a run file of either format, through the format's own
+// reader, with its checks; it calls that reader directly, this being the
+// final merge's hot path.
+type runReader struct {
+	path string
+	rf   *runfile.Reader    // formatRunfile
+	rs   *schema.RunScanner // formatResult
 }
 
-func (r *offsetReader) byte() (byte, error) {
-	c, err := r.br.ReadByte()
-	if err == nil {
-		r.off++
-	}
-	return c, err
-}
-
-func (r *offsetReader) uint(size int) (uint64, error) {
-	b, err := r.br.Peek(size)
+// openRunFile opens the run file at path, in format f sorted by cmp, at its
+// pair i, which starts at byte offset off (0, 0: the run's start, whose
+// header it checks), reading size bytes at a time; pairs is the run's
+// count, needed to read a result's run from a pair.
+func openRunFile(path string, f runFormat, cmp func(a, b []byte) int, off int64, i, pairs, size int) (*runReader, *os.File, error) {
+	file, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return nil, nil, fmt.Errorf("opening a run to merge: %w", err)
 	}
-	r.br.Discard(size)
-	r.off += int64(size)
-	if size == 2 {
-		return uint64(binary.BigEndian.Uint16(b)), nil
-	}
-	return uint64(binary.BigEndian.Uint32(b)), nil
-}
-
-func (r *offsetReader) uvarint() (uint64, error) {
-	var x uint64
-	var s uint
-	for i := range binary.MaxVarintLen64 {
-		c, err := r.byte()
-		if err != nil {
-			return 0, err
+	if off > 0 {
+		if _, err := file.Seek(off, io.SeekStart); err != nil {
+			file.Close()
+			return nil, nil, fmt.Errorf("opening a run to merge: %w", err)
 		}
-		if c < 0x80 {
-			if i == binary.MaxVarintLen64-1 && c > 1 {
-				break
-			}
-			return x | uint64(c)<<s, nil
-		}
-		x |= uint64(c&0x7f) << s
-		s += 7
 	}
-	return 0, fmt.Errorf("%w: bad varint", errBadRun)
-}
-
-// itemLen reads the length of a key or value in format f.
-func (r *offsetReader) itemLen(f runFormat) (int, error) {
-	if f == formatRunfile {
-		n, err := r.uvarint()
-		if err != nil {
-			return 0, err
-		}
-		if n > runfile.MaxItem {
-			return 0, fmt.Errorf("%w: item of %d bytes", errBadRun, n)
-		}
-		return int(n), nil
-	}
-	c, err := r.byte()
-	if err != nil {
-		return 0, err
-	}
-	var n uint64
+	br := bufio.NewReaderSize(file, size)
+	r := &runReader{path: path}
 	switch {
-	case c == 0xc0:
-		return 0, nil
-	case c&0xe0 == 0xa0:
-		return int(c & 0x1f), nil
-	case c == 0xc4 || c == 0xd9:
-		b, err := r.byte()
-		return int(b), err
-	case c == 0xc5 || c == 0xda:
-		n, err = r.uint(2)
-	case c == 0xc6 || c == 0xdb:
-		n, err = r.uint(4)
+	case f == formatResult && off == 0:
+		r.rs = schema.NewRunScannerBy(br, cmp)
+	case f == formatResult:
+		r.rs = schema.NewRunScannerAt(br, off, pairs-i, cmp)
+	case off == 0:
+		r.rf, err = runfile.NewReader(path, br)
 	default:
-		return 0, fmt.Errorf("%w: code %#x where a key or value starts", errBadRun, c)
+		r.rf = runfile.NewReaderAt(path, br, off, uint64(i))
 	}
-	if err == nil && n > schema.MaxRunItem {
-		return 0, fmt.Errorf("%w: item of %d bytes", errBadRun, n)
-	}
-	return int(n), err
-}
-
-// read reads n bytes into buf.
-func (r *offsetReader) read(buf []byte, n int) ([]byte, error) {
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r.br, buf); err != nil {
-		return nil, err
-	}
-	r.off += int64(n)
-	return buf, nil
-}
-
-func (r *offsetReader) skip(n int) error {
-	d, err := r.br.Discard(n)
-	r.off += int64(d)
-	return err
-}
-
-// key reads a pair's key in format f into buf. ok is false at the end of
-// a runfile run (its 0 mark).
-func (r *offsetReader) key(f runFormat, buf []byte) (k []byte, ok bool, err error) {
-	kn, err := r.itemLen(f)
 	if err != nil {
-		return nil, false, err
+		file.Close()
+		return nil, nil, fmt.Errorf("opening a run to merge: %w", err)
 	}
-	if f == formatRunfile {
-		if kn == 0 {
-			return nil, false, nil
-		}
-		kn--
+	return r, file, nil
+}
+
+// next returns the run's next pair, valid until the next call, or io.EOF
+// after the last.
+func (r *runReader) next() (key, value []byte, err error) {
+	if r.rf != nil {
+		return r.rf.Next()
 	}
-	k, err = r.read(buf, kn)
-	return k, err == nil, err
+	return r.rs.Next()
+}
+
+// offset is where the pair next returned starts or, after io.EOF, the
+// run's end.
+func (r *runReader) offset() int64 {
+	if r.rf != nil {
+		return r.rf.Offset()
+	}
+	return r.rs.Offset()
+}
+
+// skipValues makes next skip values and return nil ones.
+func (r *runReader) skipValues() {
+	if r.rf != nil {
+		r.rf.SkipValues()
+	} else {
+		r.rs.SkipValues()
+	}
+}
+
+// fail wraps an error of reading the run, or a cause of the scan's own
+// (wrapped in the format's sentinel).
+func (r *runReader) fail(err error) error {
+	if r.rf != nil {
+		return fmt.Errorf("reading a run to merge: %w", err) // which names it
+	}
+	return fmt.Errorf("reading run %s to merge, at byte %d: %w", r.path, r.offset(), err)
 }
 
 // scanRun checks the run file at path and marks its keys.
 func scanRun(path string, f runFormat, cmp func(a, b []byte) int) (*runIndex, error) {
-	file, err := os.Open(path)
+	r, file, err := openRunFile(path, f, cmp, 0, 0, 0, 256<<10)
 	if err != nil {
-		return nil, fmt.Errorf("opening a run to merge: %w", err)
+		return nil, err
 	}
 	defer file.Close()
 	fi, err := file.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("opening a run to merge: %w", err)
 	}
-	r := &offsetReader{br: bufio.NewReaderSize(file, 256<<10)}
-	idx := &runIndex{path: path, format: f}
-	bad := func(err error) (*runIndex, error) {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			err = fmt.Errorf("%w: cut short", errBadRun)
-		}
-		base := schema.ErrMalformed
-		if f == formatRunfile {
-			base = runfile.ErrCorrupt
-		}
-		return nil, fmt.Errorf("reading run %s at byte %d: %w: %w", path, r.off, base, err)
-	}
-	want := int64(-1) // pairs, from a result run's header
-	switch f {
-	case formatRunfile:
-		hdr, err := r.read(nil, len(runfile.Magic))
-		if err != nil || string(hdr) != runfile.Magic {
-			return bad(fmt.Errorf("%w: no run header", errBadRun))
-		}
-	default:
-		c, err := r.byte()
-		if err != nil {
-			return bad(err)
-		}
-		var n uint64
-		switch {
-		case c&0xf0 == 0x90:
-			n = uint64(c & 0x0f)
-		case c == 0xdc:
-			n, err = r.uint(2)
-		case c == 0xdd:
-			n, err = r.uint(4)
-		default:
-			err = fmt.Errorf("%w: code %#x where the run starts", errBadRun, c)
-		}
-		if err != nil {
-			return bad(err)
-		}
-		if n%2 != 0 {
-			return bad(fmt.Errorf("%w: array of %d items", errBadRun, n))
-		}
-		want = int64(n / 2)
-	}
-	idx.start = r.off
-	var key, prev []byte
-	var pairs int64
-	for want < 0 || pairs < want {
-		at := r.off
-		k, ok, err := r.key(f, key)
-		if err != nil {
-			return bad(err)
-		}
-		if !ok {
-			break // a runfile run's end
-		}
-		vn, err := r.itemLen(f)
-		if err == nil {
-			err = r.skip(vn)
-		}
-		if err != nil {
-			return bad(err)
-		}
-		if pairs > 0 && schema.CompareBy(cmp, prev, k) > 0 {
-			return bad(fmt.Errorf("%w: key %q after %q is out of order", errBadRun, clip(k), clip(prev)))
-		}
-		if pairs%markEvery == 0 {
-			idx.marks = append(idx.marks, runMark{key: bytes.Clone(k), off: at})
-		}
-		pairs++
-		key, prev = prev, k
-	}
-	idx.end = r.off
+	base := schema.ErrMalformed
 	if f == formatRunfile {
-		if n, err := r.uvarint(); err != nil || int64(n) != pairs {
-			return bad(fmt.Errorf("%w: bad end", errBadRun))
+		base = runfile.ErrCorrupt
+	}
+	r.skipValues() // the scan needs keys and offsets only
+	idx := &runIndex{path: path, format: f}
+	var prev []byte
+	for ; ; idx.pairs++ {
+		k, _, err := r.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, r.fail(err)
+		}
+		// A result's run checks its order itself.
+		if f == formatRunfile && idx.pairs > 0 && schema.CompareBy(cmp, prev, k) > 0 {
+			return nil, r.fail(fmt.Errorf("%w: key %q after %q is out of order", base, clip(k), clip(prev)))
+		}
+		if idx.pairs%markEvery == 0 {
+			idx.marks = append(idx.marks, runMark{key: bytes.Clone(k), off: r.offset()})
+		}
+		if f == formatRunfile {
+			prev = append(prev[:0], k...)
 		}
 	}
-	if r.off != fi.Size() {
-		return bad(fmt.Errorf("%w: %d bytes after the last pair", errBadRun, fi.Size()-r.off))
+	if end := r.offset(); end != fi.Size() {
+		return nil, r.fail(fmt.Errorf("%w: %d bytes after the run's end", base, fi.Size()-end))
 	}
 	return idx, nil
 }
@@ -290,67 +192,55 @@ func scanRun(path string, f runFormat, cmp func(a, b []byte) int) (*runIndex, er
 // rangeSource reads the pairs of a scanned run whose keys are in
 // [lo, hi) (a nil bound: no bound).
 type rangeSource struct {
-	r          offsetReader
-	f          runFormat
-	lo, hi     []byte
-	cmp        func(a, b []byte) int
-	key, value []byte
-	in         bool // past lo
-	done       bool
+	r      *runReader
+	lo, hi []byte
+	cmp    func(a, b []byte) int
+	done   bool
 }
 
 // openRange opens run idx's pairs in [lo, hi).
 func openRange(idx *runIndex, lo, hi []byte, cmp func(a, b []byte) int) (*rangeSource, *os.File, error) {
-	start := idx.start
+	var off int64
+	var i int
 	if lo != nil {
 		// The last mark before lo: no key of the range comes before it.
-		i := sort.Search(len(idx.marks), func(i int) bool { return schema.CompareBy(cmp, idx.marks[i].key, lo) >= 0 })
-		if i > 0 {
-			start = idx.marks[i-1].off
+		m := sort.Search(len(idx.marks), func(j int) bool { return schema.CompareBy(cmp, idx.marks[j].key, lo) >= 0 })
+		if m > 0 {
+			off, i = idx.marks[m-1].off, (m-1)*markEvery
 		}
 	}
-	file, err := os.Open(idx.path)
+	r, file, err := openRunFile(idx.path, idx.format, cmp, off, i, idx.pairs, 64<<10)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening a run to merge: %w", err)
+		return nil, nil, err
 	}
-	sec := io.NewSectionReader(file, start, idx.end-start)
-	s := &rangeSource{r: offsetReader{br: bufio.NewReaderSize(sec, 64<<10), off: start}, f: idx.format, lo: lo, hi: hi, cmp: cmp, in: lo == nil}
-	return s, file, nil
+	return &rangeSource{r: r, lo: lo, hi: hi, cmp: cmp}, file, nil
 }
 
 // Next implements runfile.Source.
 func (s *rangeSource) Next() (key, value []byte, err error) {
 	for !s.done {
-		if _, err := s.r.br.Peek(1); errors.Is(err, io.EOF) {
-			break
+		// runReader.next, inline: this is the hot path.
+		if s.r.rf != nil {
+			key, value, err = s.r.rf.Next()
+		} else {
+			key, value, err = s.r.rs.Next()
 		}
-		k, ok, err := s.r.key(s.f, s.key)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading a run to merge: %w", err)
-		}
-		if !ok {
-			break
-		}
-		s.key = k
-		skip := !s.in && schema.CompareBy(s.cmp, k, s.lo) < 0
-		if !skip {
-			s.in = true
-			if s.hi != nil && schema.CompareBy(s.cmp, k, s.hi) >= 0 {
+			if errors.Is(err, io.EOF) {
 				break
 			}
+			return nil, nil, s.r.fail(err)
 		}
-		vn, err := s.r.itemLen(s.f)
-		if err == nil && skip {
-			err = s.r.skip(vn)
-		} else if err == nil {
-			s.value, err = s.r.read(s.value, vn)
+		if s.lo != nil {
+			if schema.CompareBy(s.cmp, key, s.lo) < 0 {
+				continue
+			}
+			s.lo = nil // past it
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading a run to merge: %w", err)
+		if s.hi != nil && schema.CompareBy(s.cmp, key, s.hi) >= 0 {
+			break
 		}
-		if !skip {
-			return k, s.value, nil
-		}
+		return key, value, nil
 	}
 	s.done = true
 	return nil, nil, io.EOF

@@ -18,7 +18,7 @@ import (
 )
 
 // orderedRun encodes pairs sorted in the key order k as a task's result.
-func orderedRun(t *testing.T, k schema.Keys, i uint64, pairs map[string]string) *schema.Result {
+func orderedRun(t testing.TB, k schema.Keys, i uint64, pairs map[string]string) *schema.Result {
 	t.Helper()
 	run := make([]schema.Pair, 0, len(pairs))
 	for key, v := range pairs {
@@ -30,6 +30,27 @@ func orderedRun(t *testing.T, k schema.Keys, i uint64, pairs map[string]string) 
 		t.Fatal(err)
 	}
 	return &schema.Result{Index: i, Payload: buf.Bytes()}
+}
+
+// rangeSink makes a sink of cfg summing into parent/out, with its work
+// folder parent/work, that keeps runs after keepAfter pairs, merges every
+// keepMax of them and splits its final merge by key ranges whatever the
+// runs' size, and merges results into it.
+func rangeSink(tb testing.TB, parent string, cfg reducer.KeyedConfig, keepAfter int64, keepMax int, results []*schema.Result) *reducer.KeyedSink {
+	tb.Helper()
+	cfg.Dir, cfg.WorkDir, cfg.Fold = filepath.Join(parent, "out"), filepath.Join(parent, "work"), fold.Sum
+	s, err := reducer.NewKeyedSink(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reducer.SetKeep(s, keepAfter, keepMax)
+	reducer.SetRangeMin(s, 0)
+	for _, r := range results {
+		if _, err := s.Merge(context.Background(), r); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return s
 }
 
 // TestKeyedSinkRangeMergeKeyOrders merges runs of numbers and words in
@@ -74,20 +95,7 @@ func TestKeyedSinkRangeMergeKeyOrders(t *testing.T) {
 			for _, parallel := range []int{1, 4} {
 				parent := t.TempDir()
 				dir := filepath.Join(parent, "out")
-				s, err := reducer.NewKeyedSink(reducer.KeyedConfig{
-					Dir: dir, Job: "rangejob", Fold: fold.Sum, Keys: k, Parallel: parallel,
-					WorkDir: filepath.Join(parent, "work"), Memory: 32 << 10,
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				reducer.SetKeep(s, 1000, 64)
-				reducer.SetRangeMin(s, 0)
-				for _, r := range results {
-					if _, err := s.Merge(context.Background(), r); err != nil {
-						t.Fatal(err)
-					}
-				}
+				s := rangeSink(t, parent, reducer.KeyedConfig{Job: "rangejob", Keys: k, Parallel: parallel, Memory: 32 << 10}, 1000, 64, results)
 				if err := s.Commit(context.Background(), false); err != nil {
 					t.Fatalf("parallel %d: Commit: %v", parallel, err)
 				}

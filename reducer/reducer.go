@@ -77,6 +77,7 @@ type Reducer struct {
 	cfg        Config
 	parts      int
 	merged     map[uint64][]bool // task index -> partitions merged, for incomplete tasks
+	mergedOut  map[uint64]int64  // task index -> bytes of output merged, for incomplete tasks
 	done       doneSet
 	nDone      uint64
 	completed  atomic.Uint64 // nDone, for other goroutines
@@ -135,7 +136,7 @@ func New(cfg Config) (*Reducer, error) {
 	}
 	return &Reducer{
 		cfg: cfg, parts: max(cfg.Job.Partitions, 1),
-		merged: make(map[uint64][]bool), done: doneSet{above: make(map[uint64]struct{})},
+		merged: make(map[uint64][]bool), mergedOut: make(map[uint64]int64), done: doneSet{above: make(map[uint64]struct{})},
 		stats: stats, donePrefix: strings.TrimSuffix(schema.DoneSubjects(cfg.Job.ID), ">"),
 	}, nil
 }
@@ -320,6 +321,7 @@ func (r *Reducer) handle(ctx context.Context, m jetstream.Msg) error {
 		return fmt.Errorf("merging result of task %d: %w", res.Index, err)
 	}
 	seen[res.Partition] = true
+	r.mergedOut[res.Index] += res.BytesOut
 	r.stats.AddOutput(&res)
 	if len(res.Counters) > 0 || res.Status != "" {
 		r.cfg.Session.Counted(res.Counters, res.Status)
@@ -411,6 +413,14 @@ func RefuseSkipped(res *schema.Result, before, limit int) {
 }
 
 func (r *Reducer) complete(res *schema.Result, replayed bool) {
+	out := r.mergedOut[res.Index]
+	if res.Err != nil {
+		out = res.BytesOut // a failed each task's output: its items' groups
+	}
+	if !replayed {
+		r.cfg.Session.Ended(res, out)
+	}
+	delete(r.mergedOut, res.Index)
 	delete(r.merged, res.Index)
 	r.done.add(res.Index)
 	r.nDone++

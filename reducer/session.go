@@ -18,6 +18,11 @@ type Session interface {
 	// jobs, its last partition), replays included: --task-time sizes the
 	// next chunks from them.
 	Merged(res *schema.Result)
+	// Ended is told the result that decided each task (the last of its
+	// partitions merged, or its failure for good) with the bytes of output
+	// of the task's results merged, replays excluded: the job reports the
+	// attempt to its observers when it ran in another process.
+	Ended(res *schema.Result, bytesOut int64)
 	// Counted is told the counters and status of each result merged that
 	// carries some, replays included (see schema.Result.Counters).
 	Counted(counters []schema.Counter, status string)
@@ -50,6 +55,7 @@ var _ Session = NopSession{}
 
 func (NopSession) Retired(Span)                                {}
 func (NopSession) Merged(*schema.Result)                       {}
+func (NopSession) Ended(*schema.Result, int64)                 {}
 func (NopSession) Counted([]schema.Counter, string)            {}
 func (NopSession) Fetch(context.Context, *schema.Result) error { return errNoFetch }
 func (NopSession) Retry(*schema.Result) (bool, error)          { return false, nil }

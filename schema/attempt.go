@@ -46,3 +46,71 @@ func DecodeAttemptNote(data []byte) (AttemptNote, error) {
 	}
 	return n, nil
 }
+
+// AttemptEnd is what a worker announces on [AttemptEndSubject] when an
+// attempt of a task ends without storing a result that the job merges: a
+// failure that is retried, an attempt whose task's result came from
+// another attempt (Superseded), a failed backup, an attempt handed back
+// because the worker stopped (Stopped), or one whose results were all
+// stored before by another attempt. The job's submitter reports it to
+// its observers (job log, trace, run report), which otherwise hear only
+// of the attempts it merges: a lost announcement costs a line of the job
+// log, never a result.
+type AttemptEnd struct {
+	V     int    `msgpack:"v"`
+	Index uint64 `msgpack:"i"`
+	// Attempt counts from 1, as the task's deliveries do.
+	Attempt int `msgpack:"att"`
+	// Round is the job's retry round the attempt belongs to (see
+	// [Result.Round]).
+	Round  int    `msgpack:"round,omitempty"`
+	Worker string `msgpack:"w"`
+	Slot   int    `msgpack:"slot"`
+	// Slots is how many tasks the worker runs at once.
+	Slots int `msgpack:"slots,omitempty"`
+	// Start and End bound the attempt, in Unix nanoseconds of the
+	// worker's clock.
+	Start    int64 `msgpack:"start"`
+	End      int64 `msgpack:"end"`
+	BytesIn  int64 `msgpack:"in,omitempty"`
+	BytesOut int64 `msgpack:"out,omitempty"`
+	// Rows is the number of rows a migrate batch committed.
+	Rows int64 `msgpack:"rows,omitempty"`
+	// Exit and Signal say how the task's command ended, when it failed.
+	Exit   int    `msgpack:"exit,omitempty"`
+	Signal string `msgpack:"sig,omitempty"`
+	// Failed, Retried, Superseded and Stopped are the attempt's outcome,
+	// with the meanings of the observers' attempt events.
+	Failed     bool `msgpack:"failed,omitempty"`
+	Retried    bool `msgpack:"retried,omitempty"`
+	Superseded bool `msgpack:"superseded,omitempty"`
+	Stopped    bool `msgpack:"stopped,omitempty"`
+	// Backup marks a backup attempt (see [Task.Backup]).
+	Backup bool `msgpack:"backup,omitempty"`
+	// Command is the command line of an attempt of an each job's item,
+	// whose Index is then the item's number (0-based) in the job's item
+	// list; empty for the tasks of other jobs, whose submitter knows it.
+	Command string `msgpack:"cmd,omitempty"`
+}
+
+// EncodeAttemptEnd encodes e, stamping version 1: a jetmr that predates
+// the message does not subscribe to its subject.
+func EncodeAttemptEnd(e AttemptEnd) ([]byte, error) {
+	e.V = baseVersion
+	return msgpack.Marshal(&e)
+}
+
+// DecodeAttemptEnd decodes and validates an attempt's end.
+func DecodeAttemptEnd(data []byte) (AttemptEnd, error) {
+	var e AttemptEnd
+	if err := decode(data, &e); err != nil {
+		return AttemptEnd{}, fmt.Errorf("decoding attempt end: %w", err)
+	}
+	if err := checkVersion(e.V); err != nil {
+		return AttemptEnd{}, fmt.Errorf("decoding attempt end: %w", err)
+	}
+	if e.Worker == "" || e.Slot < 0 || e.Attempt < 1 || e.End < e.Start {
+		return AttemptEnd{}, fmt.Errorf("decoding attempt end: %w: no worker, a negative slot or attempt, or an end before the start", ErrMalformed)
+	}
+	return e, nil
+}

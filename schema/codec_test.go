@@ -47,7 +47,7 @@ func TestResultRoundTrip(t *testing.T) {
 	t.Parallel()
 	r := schema.Result{
 		Job: "j", Index: 3, Partition: 2, Attempt: 1, Worker: "h:1", Slot: 1, Slots: 2,
-		Start: 10, End: 20, BytesIn: 5, BytesOut: 6, Spill: "/tmp/x",
+		Start: 10, End: 20, BytesIn: 5, BytesOut: 6, Spill: "/tmp/x", Exit: 7,
 		Err: &schema.TaskError{Message: "boom", ExitStatus: 3, StderrTail: "bad line"},
 	}
 	data, err := schema.EncodeResult(r)

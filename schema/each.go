@@ -21,10 +21,14 @@ type ItemResult struct {
 	Item string `msgpack:"item"`
 	// Exit is the command's exit status: 0 on success, -1 when it did not
 	// exit (it could not start, or was killed: see Signal and Error).
-	Exit     int    `msgpack:"exit"`
-	Signal   string `msgpack:"sig,omitempty"`
-	Error    string `msgpack:"err,omitempty"`
-	Attempts int    `msgpack:"att"`
+	Exit   int    `msgpack:"exit"`
+	Signal string `msgpack:"sig,omitempty"`
+	Error  string `msgpack:"err,omitempty"`
+	// Accepted is the exit status of a command that --ok-exit counted as
+	// success (Exit is 0 then), for the job log of the submitter; 0
+	// otherwise. A jetmr that predates it ignores it.
+	Accepted int `msgpack:"acc,omitempty"`
+	Attempts int `msgpack:"att"`
 	// Start and End bound the item's last attempt, in Unix nanoseconds.
 	Start int64 `msgpack:"start"`
 	End   int64 `msgpack:"end"`

@@ -116,7 +116,7 @@ func FuzzDecodeItemBatch(f *testing.F) {
 }
 
 func FuzzDecodeItemResults(f *testing.F) {
-	good, _ := schema.EncodeItemResults(schema.ItemResults{Items: []schema.ItemResult{{Seq: 1, Item: "x", Exit: 2, Start: 1, End: 2, Output: []byte("out\n")}}})
+	good, _ := schema.EncodeItemResults(schema.ItemResults{Items: []schema.ItemResult{{Seq: 1, Item: "x", Exit: 2, Start: 1, End: 2, Output: []byte("out\n")}, {Seq: 2, Item: "y", Accepted: 5}}})
 	f.Add(good)
 	f.Add([]byte{0x82, 0xa1, 'v', 0x01})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -172,6 +172,32 @@ func FuzzDecodeAttemptNote(f *testing.F) {
 		back.V, n.V = 0, 0 // encoding stamps the current version
 		if err != nil || back != n {
 			t.Fatalf("a re-encoded note decodes to %+v, %v; want %+v", back, err, n)
+		}
+	})
+}
+
+func FuzzDecodeAttemptEnd(f *testing.F) {
+	good, _ := schema.EncodeAttemptEnd(schema.AttemptEnd{Index: 3, Attempt: 2, Worker: "h:1", Slot: 1, Start: 5, End: 9,
+		BytesIn: 10, Exit: 3, Signal: "KILL", Failed: true, Retried: true, Backup: true})
+	f.Add(good)
+	f.Add([]byte{})
+	f.Add([]byte{0x81, 0xa1, 'v', 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := schema.DecodeAttemptEnd(data)
+		if err != nil {
+			return
+		}
+		if e.Worker == "" || e.Slot < 0 || e.Attempt < 1 || e.End < e.Start {
+			t.Fatalf("accepted an attempt end without a worker, with a negative slot or attempt, or ending before it started: %+v", e)
+		}
+		again, err := schema.EncodeAttemptEnd(e)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded attempt end: %v", err)
+		}
+		back, err := schema.DecodeAttemptEnd(again)
+		back.V, e.V = 0, 0 // encoding stamps version 1
+		if err != nil || back != e {
+			t.Fatalf("a re-encoded attempt end decodes to %+v, %v; want %+v", back, err, e)
 		}
 	})
 }

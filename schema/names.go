@@ -152,6 +152,11 @@ func BackupMsgID(job string, index uint64) string { return fmt.Sprintf("%s/%d/ba
 // [AttemptNote]), so that the job can tell which tasks run long.
 func AttemptSubject(job string) string { return subjectRoot + "." + job + ".attempts" }
 
+// AttemptEndSubject is the (core NATS, not stored) subject on which
+// workers announce the attempts of a job's tasks that end without a result
+// the job merges (an [AttemptEnd]), so that its submitter can report them.
+func AttemptEndSubject(job string) string { return subjectRoot + "." + job + ".ended" }
+
 // CancelSubject is the (core NATS, not stored) subject on which a
 // speculative job announces the index of each task that had a backup once
 // it is merged: workers stop the attempts of that task still running.

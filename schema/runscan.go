@@ -36,17 +36,25 @@ func AppendRunItem(dst, b []byte) []byte {
 
 // RunScanner reads a run as [RunReader] does, accepting the same runs and
 // rejecting the same with [ErrMalformed], but without allocating per pair:
-// the key and value it returns stay valid only until the next call.
+// the key and value it returns stay valid only until the next call. It
+// reads a run from its start ([NewRunScanner]) or from any of its pairs,
+// at the offset [RunScanner.Offset] gave for it ([NewRunScannerAt]), and
+// checks the same in both.
 type RunScanner struct {
 	br        *bufio.Reader
 	remaining int
 	started   bool
+	off       int64 // the offset in the run of the next byte to read
+	at        int64 // what Offset returns
 	key, prev []byte
 	value     []byte
 	cmp       func(a, b []byte) int // nil: bytes.Compare
+	// skipValues: Next skips values (see SkipValues).
+	skipValues bool
 }
 
-// NewRunScanner reads a run from r.
+// NewRunScanner reads a run from r. It reads through r if r is a
+// *bufio.Reader.
 func NewRunScanner(r io.Reader) *RunScanner {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
@@ -63,6 +71,23 @@ func NewRunScannerBy(r io.Reader, cmp func(a, b []byte) int) *RunScanner {
 	return s
 }
 
+// NewRunScannerAt reads the rest of a run sorted by cmp from r, which is
+// at the pair that starts at byte offset off of the run, as
+// [RunScanner.Offset] gave it, with left pairs from it to the run's end
+// (the header's count less the pairs before it); it reads no header. It
+// reads through r if r is a *bufio.Reader.
+func NewRunScannerAt(r io.Reader, off int64, left int, cmp func(a, b []byte) int) *RunScanner {
+	s := NewRunScannerBy(r, cmp)
+	s.started, s.remaining, s.off, s.at = true, left, off, off
+	return s
+}
+
+// Offset is the byte offset in the run at which the pair the last Next
+// returned starts (where the scanner started, before the first Next);
+// once Next has returned io.EOF, the offset after the run's last pair;
+// after an error, where the pair it could not read starts.
+func (s *RunScanner) Offset() int64 { return s.at }
+
 // Next returns the next pair, or io.EOF after the last one.
 func (s *RunScanner) Next() (key, value []byte, err error) {
 	if !s.started {
@@ -75,6 +100,7 @@ func (s *RunScanner) Next() (key, value []byte, err error) {
 		}
 		s.started, s.remaining = true, n/2
 	}
+	s.at = s.off
 	if s.remaining == 0 {
 		return nil, nil, io.EOF
 	}
@@ -82,7 +108,12 @@ func (s *RunScanner) Next() (key, value []byte, err error) {
 	if s.key, err = s.item(s.key, "key"); err != nil {
 		return nil, nil, err
 	}
-	if s.value, err = s.item(s.value, "value"); err != nil {
+	if s.skipValues {
+		err = s.skip()
+	} else {
+		s.value, err = s.item(s.value, "value")
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	if s.prev != nil && CompareBy(s.cmp, s.prev, s.key) > 0 {
@@ -97,6 +128,7 @@ func (s *RunScanner) arrayLen() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.off++
 	switch {
 	case c&0xf0 == 0x90:
 		return int(c & 0x0f), nil
@@ -117,14 +149,36 @@ func (s *RunScanner) uint(size int) (uint64, error) {
 	if _, err := io.ReadFull(s.br, b[:size]); err != nil {
 		return 0, err
 	}
+	s.off += int64(size)
 	if size == 2 {
 		return uint64(binary.BigEndian.Uint16(b[:])), nil
 	}
 	return uint64(binary.BigEndian.Uint32(b[:])), nil
 }
 
-// item reads one binary or text string into buf, growing it as the bytes
-// arrive, so that a corrupt length cannot force a huge allocation.
+// SkipValues makes Next return each pair's key and a nil value, whose
+// bytes it skips unread (checking its encoding as it does a value read),
+// for a reader of keys and offsets only.
+func (s *RunScanner) SkipValues() { s.skipValues, s.value = true, nil }
+
+// skip skips a value.
+func (s *RunScanner) skip() error {
+	n, err := s.itemLen()
+	if err == nil && n > MaxRunItem {
+		err = fmt.Errorf("%d bytes, more than %d", n, MaxRunItem)
+	}
+	if err == nil {
+		var d int
+		d, err = s.br.Discard(n)
+		s.off += int64(d)
+	}
+	if err != nil {
+		return fmt.Errorf("reading run value: %w: %v", ErrMalformed, err)
+	}
+	return nil
+}
+
+// item reads one binary or text string into buf.
 func (s *RunScanner) item(buf []byte, what string) ([]byte, error) {
 	n, err := s.itemLen()
 	if err != nil {
@@ -133,19 +187,39 @@ func (s *RunScanner) item(buf []byte, what string) ([]byte, error) {
 	if n > MaxRunItem {
 		return nil, fmt.Errorf("reading run %s: %w: %d bytes, more than %d", what, ErrMalformed, n, MaxRunItem)
 	}
+	if buf, err = ReadItem(s.br, buf, n); err != nil {
+		return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+	}
+	s.off += int64(n)
+	return buf, nil
+}
+
+// ReadItem reads a run's key or value of n bytes from br into buf's
+// storage, or into a new slice that grows as the bytes arrive when buf is
+// too short, so that a corrupt length cannot force a huge allocation
+// before the input runs out.
+func ReadItem(br *bufio.Reader, buf []byte, n int) ([]byte, error) {
+	if n > 0 && cap(buf) >= n && br.Buffered() >= n {
+		// Most items: one copy from br's buffer, inline.
+		buf = buf[:n]
+		br.Read(buf)
+		return buf, nil
+	}
+	return readItem(br, buf, n)
+}
+
+func readItem(br *bufio.Reader, buf []byte, n int) ([]byte, error) {
 	if cap(buf) >= n {
 		buf = buf[:n]
-		if _, err := io.ReadFull(s.br, buf); err != nil {
-			return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
-		}
-		return buf, nil
+		_, err := io.ReadFull(br, buf)
+		return buf, err
 	}
 	buf = buf[:0]
 	for len(buf) < n {
 		chunk := min(n-len(buf), max(len(buf), 64<<10))
 		buf = append(buf, make([]byte, chunk)...)
-		if _, err := io.ReadFull(s.br, buf[len(buf)-chunk:]); err != nil {
-			return nil, fmt.Errorf("reading run %s: %w: %v", what, ErrMalformed, err)
+		if _, err := io.ReadFull(br, buf[len(buf)-chunk:]); err != nil {
+			return nil, err
 		}
 	}
 	return buf, nil
@@ -156,6 +230,7 @@ func (s *RunScanner) itemLen() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.off++
 	switch {
 	case c == 0xc0:
 		return 0, nil
@@ -163,6 +238,7 @@ func (s *RunScanner) itemLen() (int, error) {
 		return int(c & 0x1f), nil
 	case c == 0xc4 || c == 0xd9:
 		b, err := s.br.ReadByte()
+		s.off++
 		return int(b), err
 	case c == 0xc5 || c == 0xda:
 		n, err := s.uint(2)

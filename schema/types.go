@@ -35,7 +35,8 @@ import (
 // line ending in a TAB comes back with it. The record of a map-only job is
 // stamped 7: a worker that predates it would drop that TAB and the
 // reducer would join key and value without one. Every other message is
-// stamped 1, which every jetmr reads.
+// stamped 1, which every jetmr reads; so is [AttemptEnd], which a jetmr
+// that predates it never subscribes to.
 const Version = 7
 
 // Versions of the wire format, by the feature that introduced them.
@@ -177,6 +178,10 @@ type Result struct {
 	// predates them ignores them.
 	Counters []Counter `msgpack:"ctr,omitempty"`
 	Status   string    `msgpack:"status,omitempty"`
+	// Exit is the exit status of the task's command when --ok-exit
+	// accepted one other than 0 (JobRecord.OkExit), for the job log of
+	// the submitter; 0 otherwise. A jetmr that predates it ignores it.
+	Exit int `msgpack:"exit,omitempty"`
 	// Backup marks the result of a backup attempt (see [Task.Backup]).
 	Backup bool `msgpack:"backup,omitempty"`
 	// Isolation is what the worker learned by running parts of a failed
@@ -396,8 +401,18 @@ type JobRecord struct {
 	// earlier round runs again in the current one.
 	Round int `msgpack:"round,omitempty"`
 
-	// Dir is an each job's working-directory template ("": the worker's
-	// own); Shell runs its Command as one sh -c script.
+	// WorkDir is the working directory of the process that submitted the
+	// job, absolute. Its commands (pipe, map, combiner, reducer on
+	// workers, each items) run there on every worker that has it, so that
+	// relative paths in items and commands mean what they meant to the
+	// submitter; a worker that lacks it runs them in its own directory.
+	// A resume keeps the first run's. Records written before it have
+	// none, and workers that predate it ignore it: their commands run in
+	// the worker's own directory, as they always did.
+	WorkDir string `msgpack:"wdir,omitempty"`
+	// Dir is an each job's working-directory template ("": WorkDir); a
+	// relative one is relative to WorkDir. Shell runs its Command as one
+	// sh -c script.
 	Dir   string `msgpack:"dir,omitempty"`
 	Shell bool   `msgpack:"shell,omitempty"`
 	// Builtin is an each job's built-in item function, run instead of

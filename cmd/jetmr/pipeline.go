@@ -60,8 +60,9 @@ succeeded; an input "stage:NAME" reads stage NAME's output and depends
 on it. Paths are relative to the current directory.
 
 The whole file is checked before anything runs: unknown fields, missing
-fields, unknown or duplicate stage names and dependency cycles are
-refused with the file and line (exit 2).
+fields, bad values, unknown or duplicate stage names, dependency cycles,
+missing inputs and map, reduce or combiner names that resolve to nothing
+are refused with the file and line, every problem at once (exit 2).
 
 Stages ready at the same time run at once and share the -j slots; the
 stage with the most estimated work ahead of it (on the critical path)
@@ -89,14 +90,19 @@ stages that are done and resumes the others.`,
 
 func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	file, err := pipeline.Load(path)
+	local, err := f.localWorkers(cmd)
 	if err != nil {
 		return err
 	}
-	plan, err := pipeline.NewPlan(file, nil)
+	// Every problem of the file, and of the functions its stages name
+	// where their tasks run, is refused at once, on a dry run too.
+	plan, err := pipeline.Prepare(path, pipeline.Options{
+		BrokerConfig: broker.Config{URL: f.nats.url}, LocalWorkers: local, Transport: f.transport, DataListen: f.dataAddr,
+	})
 	if err != nil {
 		return err
 	}
+	file := plan.File
 	if f.dryRun {
 		return plan.WriteText(stdout)
 	}
@@ -134,10 +140,6 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		return err
 	}
 	if err := replicasFlag(f.replicas, f.nats.url); err != nil {
-		return errors.Join(err, w.close())
-	}
-	local, err := f.localWorkers(cmd)
-	if err != nil {
 		return errors.Join(err, w.close())
 	}
 	given := f.brokerConfig(log)

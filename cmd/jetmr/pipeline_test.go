@@ -107,12 +107,14 @@ stages:
 }
 
 // TestPipelineRefusesBadFiles: each problem is named with file:line, exit
-// status 2, and nothing is written.
+// status 2, and nothing is written, on a run as on a dry run; a file with
+// several problems is refused with every one of them at once.
 func TestPipelineRefusesBadFiles(t *testing.T) {
 	t.Parallel()
 	in := td(t, "crlf.txt")
 	for _, tc := range []struct {
-		name, file, want string
+		name, file string
+		want       []string
 	}{
 		{"cycle", `
 stages:
@@ -120,45 +122,123 @@ stages:
     pipe: {input: [stage:b], output: a.txt, command: [cat]}
   - name: b
     pipe: {input: [stage:a], output: b.txt, command: [cat]}
-`, "job.yaml:3: the stages depend on each other in a cycle: a -> b -> a"},
+`, []string{"job.yaml:3: the stages depend on each other in a cycle: a -> b -> a"}},
 		{"unknown dependency", `
 stages:
   - name: a
     pipe: {input: [` + in + `], output: a.txt, command: [cat]}
     depends_on: [prepare]
-`, "job.yaml:5: stage a depends on prepare, but there is no stage prepare"},
+`, []string{"job.yaml:5: stage a depends on prepare, but there is no stage prepare"}},
 		{"missing field", `
 stages:
   - name: counts
     mapreduce: {input: [` + in + `], map: wordcount, reduce: sum}
-`, "job.yaml:4: mapreduce of stage counts has no output"},
+`, []string{"job.yaml:4: mapreduce of stage counts has no output"}},
 		{"duplicate names", `
 stages:
   - name: a
     pipe: {input: [` + in + `], output: a.txt, command: [cat]}
   - name: a
     pipe: {input: [` + in + `], output: b.txt, command: [cat]}
-`, "job.yaml:5: two stages are named a"},
+`, []string{"job.yaml:5: two stages are named a"}},
 		{"missing input", `
 stages:
   - name: a
     pipe: {input: [nothere.txt], output: a.txt, command: [cat]}
-`, "job.yaml:4: stage a: input nothere.txt does not exist"},
+`, []string{"job.yaml:4: stage a: input nothere.txt does not exist"}},
+		// The stage before the bad one is not run.
+		{"unknown map", `
+stages:
+  - name: a
+    pipe: {input: ` + in + `, output: a.txt, command: [tr, a-z, A-Z]}
+  - name: b
+    mapreduce: {input: ` + in + `, output: b, map: wordcout, reduce: sum}
+`, []string{`job.yaml:6: mapreduce of stage b: map "wordcout" is neither a built-in (lines, wordcount, grep:REGEX) nor a command on PATH`}},
+		{"unknown reduce", `
+stages:
+  - name: a
+    pipe: {input: ` + in + `, output: a.txt, command: [tr, a-z, A-Z]}
+  - name: b
+    mapreduce:
+      input: ` + in + `
+      output: b
+      map: wordcount
+      reduce: summ
+`, []string{`job.yaml:10: mapreduce of stage b: reduce "summ" is neither a built-in`}},
+		{"map path not found", `
+stages:
+  - name: b
+    mapreduce: {input: ` + in + `, output: b, map: ./mapper.sh, reduce: sum}
+`, []string{`job.yaml:4: mapreduce of stage b: map: command "./mapper.sh" not found`}},
+		{"unknown combiner", `
+stages:
+  - name: b
+    mapreduce:
+      input: ` + in + `
+      output: b
+      map: wordcount
+      reduce: cat
+      combiner: no-such-combiner-jetmr
+`, []string{`job.yaml:9: mapreduce of stage b: combiner "no-such-combiner-jetmr": command "no-such-combiner-jetmr" not found`}},
+		{"every problem at once", `
+jobs: -3
+stages:
+  - name: a
+    pipe:
+      input: ` + in + `
+      output: a.txt
+      command: [tr, a-z, A-Z]
+      retries: -1
+      timeout: banana
+      jobs: -3
+  - name: b
+    mapreduce: {input: ` + in + `, output: b, map: wordcout, reduce: summ}
+  - name: c
+    each: {items: [x], command: [echo, "{}"]}
+  - name: d
+    pipe: {input: stage:c, output: d.txt, command: [cat]}
+  - name: e
+    pipe: {input: nothere.txt, output: e.txt, command: [cat], partitions: 2}
+`, []string{
+			`job.yaml:2: jobs "-3" is not valid`,
+			"job.yaml:9: retries: -1 is not valid",
+			`job.yaml:10: timeout: "banana" is not a duration`,
+			`job.yaml:11: pipe of stage a: jobs "-3" is not valid`,
+			`job.yaml:13: mapreduce of stage b: map "wordcout" is neither a built-in`,
+			`job.yaml:13: mapreduce of stage b: reduce "summ" is neither a built-in`,
+			"job.yaml:17: stage d reads stage:c, but stage c writes no file",
+			`job.yaml:19: unknown field "partitions" in pipe of stage e`,
+			"job.yaml:19: stage e: input nothere.txt does not exist",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			writeJobFile(t, dir, tc.file)
 			store := filepath.Join(t.TempDir(), "store")
-			r := jetmr(t, dir, "pipeline", "--store", store, "job.yaml")
-			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("exit status %d, stderr %q; want 2 and %q", r.code, r.stderr, tc.want)
-			}
-			if names := dirNames(t, dir); !slices.Equal(names, []string{"job.yaml"}) {
-				t.Errorf("the directory holds %q, want only job.yaml", names)
-			}
-			if _, err := os.Stat(store); !os.IsNotExist(err) {
-				t.Errorf("the store was created (%v)", err)
+			for _, dry := range []bool{true, false} {
+				args := []string{"pipeline", "--store", store, "job.yaml"}
+				if dry {
+					args = append(args[:1], append([]string{"--dry-run"}, args[1:]...)...)
+				}
+				r := jetmr(t, dir, args...)
+				if r.code != 2 || r.stdout != "" {
+					t.Errorf("%s: exit status %d, stdout %q, want 2 and nothing; stderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+				}
+				if got := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; got != len(tc.want) {
+					t.Errorf("%s: %d problems named, want %d; stderr:\n%s", strings.Join(args, " "), got, len(tc.want), r.stderr)
+				}
+				for _, want := range tc.want {
+					if !strings.Contains(r.stderr, want) {
+						t.Errorf("%s: stderr does not name %q:\n%s", strings.Join(args, " "), want, r.stderr)
+					}
+				}
+				if names := dirNames(t, dir); !slices.Equal(names, []string{"job.yaml"}) {
+					t.Errorf("the directory holds %q, want only job.yaml", names)
+				}
+				if _, err := os.Stat(store); !os.IsNotExist(err) {
+					t.Errorf("the store was created (%v)", err)
+				}
 			}
 		})
 	}
@@ -266,4 +346,76 @@ func fileText(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestPipelineWorkerMap: on --nats with no local workers, a stage's map
+// may be a Go function only the workers have, as for jetmr mapreduce: the
+// file is not refused, and a worker of one's own runs it. Where this
+// process runs tasks, or for a reduce (which runs here), the same name is
+// refused before anything runs.
+func TestPipelineWorkerMap(t *testing.T) {
+	t.Parallel()
+	worker, cleanup, err := clitest.Build("../../job/testdata/customworker") // the built-ins and "initials"
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	url := plainNATS(t)
+	job := func(t *testing.T, reduce string) string {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "in.txt"), "apple banana avocado\ncherry bean Apricot\n")
+		writeJobFile(t, dir, `
+stages:
+  - name: a
+    pipe: {input: in.txt, output: a.txt, command: [tr, A-Z, a-z]}
+  - name: b
+    mapreduce: {input: stage:a, output: b, map: initials, reduce: `+reduce+`}
+`)
+		return dir
+	}
+	for _, tc := range []struct {
+		name, reduce string
+		args         []string
+		want         string // the problem, "" for none
+	}{
+		{"dry run", "sum", []string{"--dry-run", "--nats", url, "--local-workers", "0"}, ""},
+		{"dry run, no --local-workers", "sum", []string{"--dry-run", "--nats", url}, ""},
+		{"local workers", "sum", []string{"--nats", url, "--local-workers", "2"}, `job.yaml:6: mapreduce of stage b: map "initials" is neither a built-in`},
+		{"embedded server", "sum", []string{"--store", filepath.Join(t.TempDir(), "store")}, `job.yaml:6: mapreduce of stage b: map "initials" is neither a built-in`},
+		{"unknown reduce", "summ", []string{"--nats", url, "--local-workers", "0"}, `job.yaml:6: mapreduce of stage b: reduce "summ" is neither a built-in`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := job(t, tc.reduce)
+			r := jetmr(t, dir, slices.Concat([]string{"pipeline"}, tc.args, []string{"job.yaml"})...)
+			if tc.want == "" {
+				if r.code != 0 || !strings.Contains(r.stdout, "2 stages in 2 levels") {
+					t.Fatalf("exit %d, want 0 and the plan; stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+				}
+				return
+			}
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "started") {
+				t.Fatalf("exit %d, want 2 naming %q before any stage started; stderr:\n%s", r.code, tc.want, r.stderr)
+			}
+			if names := dirNames(t, dir); !slices.Equal(names, []string{"in.txt", "job.yaml"}) {
+				t.Errorf("the refused pipeline left %q", names)
+			}
+		})
+	}
+	t.Run("run on the worker", func(t *testing.T) {
+		t.Parallel()
+		w := clitest.Start(t, worker, "", nil, url)
+		defer func() {
+			w.Signal(syscall.SIGTERM)
+			w.Wait(t, runTimeout)
+		}()
+		dir := job(t, "sum")
+		r := jetmr(t, dir, "pipeline", "--nats", url, "--local-workers", "0", "--transport", "shared", "job.yaml")
+		if r.code != 0 {
+			t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+		}
+		if got := fileText(t, filepath.Join(dir, "b", "part-00000")); got != "a\t3\nb\t2\nc\t1\n" {
+			t.Errorf("the worker's map counted %q, want a 3, b 2, c 1", got)
+		}
+	})
 }

@@ -9,6 +9,9 @@
 // number of pairs as a uvarint. The end marker and count make a file cut
 // short (a crash while writing) an error, never a shorter run. Files are
 // written under a temporary name and renamed into place once complete.
+// A [Reader] tells where each pair starts ([Reader.Offset]) and reads a
+// run from any such pair on ([NewReaderAt]), as a merge split by key ranges
+// does, with the same checks as from the run's start.
 //
 // [Merge] merges runs k-way, folding the values of equal keys with a
 // [fold.Merger], or keeping every pair without a fold; [MergeFiles]

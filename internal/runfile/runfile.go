@@ -8,13 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/jetmr/jetmr/schema"
 )
 
 // magic starts every run file.
 const magic = "jetmr-run\x01"
-
-// Magic starts every run file: a reader of runs from an offset checks it.
-const Magic = magic
 
 // ErrCorrupt means a run file is not one this package wrote in full.
 var ErrCorrupt = errors.New("corrupt run file")
@@ -104,15 +103,22 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Reader reads a run file's pairs in order.
+// Reader reads a run file's pairs in order. It reads a run from its
+// start ([Open], [NewReader]) or from any of its pairs, at the offset
+// [Reader.Offset] gave for it ([NewReaderAt]), and checks the same in
+// both: every length, and the end marker with its count.
 type Reader struct {
 	name  string
 	br    *bufio.Reader
 	close func() error
 	key   []byte
 	value []byte
-	pairs uint64
+	off   int64  // the offset in the run of the next byte to read
+	at    int64  // what Offset returns
+	pairs uint64 // the index of the next pair
 	done  bool
+	// skipValues: Next skips values (see SkipValues).
+	skipValues bool
 }
 
 // Open opens the run file at path.
@@ -130,15 +136,35 @@ func Open(path string) (*Reader, error) {
 	return r, nil
 }
 
-// NewReader reads a run from rd, naming it name in errors.
+// NewReader reads a run from rd, naming it name in errors. It reads
+// through rd if rd is a *bufio.Reader.
 func NewReader(name string, rd io.Reader) (*Reader, error) {
-	br := bufio.NewReaderSize(rd, 64<<10)
+	r := NewReaderAt(name, rd, 0, 0)
 	var m [len(magic)]byte
-	if _, err := io.ReadFull(br, m[:]); err != nil || string(m[:]) != magic {
+	if _, err := io.ReadFull(r.br, m[:]); err != nil || string(m[:]) != magic {
 		return nil, fmt.Errorf("reading run file %s: %w: no run header", name, ErrCorrupt)
 	}
-	return &Reader{name: name, br: br, close: func() error { return nil }}, nil
+	r.off, r.at = int64(len(magic)), int64(len(magic))
+	return r, nil
 }
+
+// NewReaderAt reads the rest of a run from rd, which is at the run's
+// pair of index pairs (from 0), at byte offset off, as [Reader.Offset]
+// gave them; it reads no header. It reads through rd if rd is a
+// *bufio.Reader.
+func NewReaderAt(name string, rd io.Reader, off int64, pairs uint64) *Reader {
+	br, ok := rd.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(rd, 64<<10)
+	}
+	return &Reader{name: name, br: br, close: func() error { return nil }, off: off, at: off, pairs: pairs}
+}
+
+// Offset is the byte offset in the run at which the pair the last Next
+// returned starts (where the reader started, before the first Next); once
+// Next has returned io.EOF, the run's length; after an error, where the
+// pair it could not read starts.
+func (r *Reader) Offset() int64 { return r.at }
 
 // Next returns the next pair, or io.EOF after the last one. Key and value
 // stay valid until the next call.
@@ -146,48 +172,92 @@ func (r *Reader) Next() (key, value []byte, err error) {
 	if r.done {
 		return nil, nil, io.EOF
 	}
-	kn, err := binary.ReadUvarint(r.br)
+	r.at = r.off
+	kn, err := r.uvarint()
 	if err != nil {
-		return nil, nil, r.corrupt("cut short")
+		return nil, nil, err
 	}
 	if kn == 0 {
-		n, err := binary.ReadUvarint(r.br)
+		n, err := r.uvarint()
 		if err != nil || n != r.pairs {
 			return nil, nil, r.corrupt("bad end")
 		}
-		r.done = true
+		r.done, r.at = true, r.off
 		return nil, nil, io.EOF
 	}
 	if r.key, err = r.item(r.key, kn-1); err != nil {
 		return nil, nil, err
 	}
-	vn, err := binary.ReadUvarint(r.br)
+	vn, err := r.uvarint()
 	if err != nil {
-		return nil, nil, r.corrupt("cut short")
+		return nil, nil, err
 	}
-	if r.value, err = r.item(r.value, vn); err != nil {
+	if r.skipValues {
+		err = r.skip(vn)
+	} else {
+		r.value, err = r.item(r.value, vn)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	r.pairs++
 	return r.key, r.value, nil
 }
 
+// SkipValues makes Next return each pair's key and a nil value, whose
+// bytes it skips unread (checking its length as it does a value read),
+// for a reader of keys and offsets only.
+func (r *Reader) SkipValues() { r.skipValues, r.value = true, nil }
+
+func (r *Reader) skip(n uint64) error {
+	if n > MaxItem {
+		return r.corrupt("item too long")
+	}
+	d, err := r.br.Discard(int(n))
+	r.off += int64(d)
+	if err != nil {
+		return r.corrupt("cut short")
+	}
+	return nil
+}
+
+// uvarint reads a length, as binary.ReadUvarint does but without an
+// interface call per byte.
+func (r *Reader) uvarint() (uint64, error) {
+	var x uint64
+	var s uint
+	for i := range binary.MaxVarintLen64 {
+		c, err := r.br.ReadByte()
+		if err != nil {
+			return 0, r.corrupt("cut short")
+		}
+		r.off++
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break
+			}
+			return x | uint64(c)<<s, nil
+		}
+		x |= uint64(c&0x7f) << s
+		s += 7
+	}
+	return 0, r.corrupt("bad length")
+}
+
 func (r *Reader) item(buf []byte, n uint64) ([]byte, error) {
 	if n > MaxItem {
 		return nil, r.corrupt("item too long")
 	}
-	if uint64(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r.br, buf); err != nil {
+	buf, err := schema.ReadItem(r.br, buf, int(n))
+	if err != nil {
 		return nil, r.corrupt("cut short")
 	}
+	r.off += int64(n)
 	return buf, nil
 }
 
 func (r *Reader) corrupt(why string) error {
-	return fmt.Errorf("reading run file %s: %w: %s after %d pairs", r.name, ErrCorrupt, why, r.pairs)
+	return fmt.Errorf("reading run file %s: %w: %s at byte %d, pair %d", r.name, ErrCorrupt, why, r.at, r.pairs)
 }
 
 // Close closes the file.
