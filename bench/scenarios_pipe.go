@@ -140,7 +140,7 @@ func runPipe(b *bench, s *Scenario) error {
 	}
 	s.metric(fmt.Sprintf("CPU s beyond the floor run's: jetmr (itself, %.0f sed starts)", median(jet.Samples, func(s Sample) float64 { return float64(s.Report.Tasks) })), cpu(jet)-cpu(halves), "s", nil)
 	s.Notes = append(s.Notes, fmt.Sprintf("the floor run cuts the input into %d files at line boundaries before it is timed and runs one sed per file at once, stdin and stdout on files; its CPU is sed's own when every core is busy, and that CPU over the cores is the wall time no runner can beat", cores),
-		"on a machine busy with other work the wall times mean little: a command fed through a pipe (GNU parallel's, jetmr's) waits now and then and gets a larger share of the cores than one reading a file (sequential sed, the floor run), so compare CPU there")
+		"on a machine busy with other work the wall times mean little: where the scheduler shares the cores between sessions (autogroup), a session whose processes wake up often, as GNU parallel's perl does feeding each command page by page, gets a larger share than one whose processes only compute (sequential sed, the floor run, jetmr's commands reading a chunk that is in their pipe from the start), so compare CPU there")
 	return nil
 }
 

@@ -90,13 +90,32 @@ func run(ctx context.Context, cmd *exec.Cmd, argv []string, tail *tailBuffer) er
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
+	var feed *feeder
+	if in, ok := cmd.Stdin.(*Bytes); ok {
+		var err error
+		if feed, err = newFeeder(in); err != nil {
+			return &schema.TaskError{Message: fmt.Sprintf("running %s: %v", argv[0], err)}
+		}
+		cmd.Stdin = feed.r
+	}
 	if err := cmd.Start(); err != nil {
+		if feed != nil {
+			feed.abandon()
+		}
 		return &schema.TaskError{Message: fmt.Sprintf("running %s: %v", argv[0], err), StderrTail: tail.String()}
+	}
+	if feed != nil {
+		feed.start()
 	}
 	awaitExit(cmd)
 	err := cmd.Wait()
 	// Whatever the way it ended, no process of the attempt outlives it.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if feed != nil {
+		if ferr := feed.finish(); err == nil {
+			err = ferr
+		}
+	}
 	if err == nil {
 		return nil
 	}

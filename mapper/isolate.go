@@ -32,7 +32,7 @@ const maxRecordData = 64 << 10
 type prober func(p *processor, ctx context.Context, t schema.Task, data []byte) error
 
 func probePipe(p *processor, ctx context.Context, t schema.Task, data []byte) error {
-	return command.Accept(command.Run(ctx, p.job.Record.Command, p.job.Dir, withHeader(t.Header, bytes.NewReader(data)), io.Discard), p.job.Record.OkExit)
+	return command.Accept(command.Run(ctx, p.job.Record.Command, p.job.Dir, command.NewBytes(t.Header, data), io.Discard), p.job.Record.OkExit)
 }
 
 func probeKeyed(p *processor, ctx context.Context, t schema.Task, data []byte) error {

@@ -142,9 +142,8 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 		return output{}, err
 	}
 	defer closeIn()
-	stdin := withHeader(t.Header, in)
 	if !p.job.Record.HeaderOnce || t.Index == 0 || len(t.Header) == 0 {
-		return p.pipeToFile(ctx, t, attempt, stdin, sum)
+		return p.pipeToFile(ctx, t, attempt, in, sum)
 	}
 	// Only the first task's output keeps the header the command prints:
 	// what it prints for the header lines alone.
@@ -154,7 +153,7 @@ func (p *processor) processPipe(ctx context.Context, t schema.Task, attempt int)
 	}
 	w := newSpillWriter(p.spillDir, p.spillName(t, 0, attempt), p.inlineMax, p.syncSpills)
 	strip := &headerStripper{want: head, w: w}
-	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, p.job.Dir, stdin, strip), p.job.Record.OkExit)
+	exit, err := command.Accepted(command.Run(ctx, p.job.Record.Command, p.job.Dir, in, strip), p.job.Record.OkExit)
 	if err == nil && sum != nil {
 		err = sum.verify(&t)
 	}
@@ -225,25 +224,24 @@ func (p *processor) pipeToFile(ctx context.Context, t schema.Task, attempt int, 
 // more than this per slot. Every default chunk size is within it.
 var chunkInMemoryMax int64 = splitter.MaxDefaultChunk
 
-// pipeInput returns the data a pipe task's command reads and what closes
-// it. A chunk of a file, or one the task carries, of at most
-// chunkInMemoryMax bytes is read whole and checked against the split's
-// checksum first, so that a command never runs on an input that changed
-// after the split; sum is nil then. Any other chunk streams, and sum, when
-// not nil, checks it once the command has read it.
+// pipeInput returns the data a pipe task's command reads, its header
+// first, and what closes it. A chunk of a file, or one the task carries,
+// of at most chunkInMemoryMax bytes is read whole and checked against the
+// split's checksum first, so that a command never runs on an input that
+// changed after the split; sum is nil then. Any other chunk streams, and
+// sum, when not nil, checks it once the command has read it.
 //
-// Either way the command reads from a pipe that jetmr fills as it
-// reads. (A file in memory as its stdin would spare jetmr those
-// wake-ups, but on a busy machine the kernel gives a command that waits
-// on a pipe now and then a larger share of the cores than one that never
-// waits: measured, that share is worth more than the wake-ups cost.)
+// Either way the command reads from a pipe. A chunk in memory is a
+// [command.Bytes]: as much of it as the pipe can be grown to hold (1 MiB
+// by default on Linux) is in the pipe before the command starts, so that
+// its reads do not wake jetmr.
 func (p *processor) pipeInput(ctx context.Context, t schema.Task) (in io.Reader, sum *summingReader, done func(), err error) {
 	if (t.Shipped() || !objstore.IsURL(t.Path)) && taskLength(t) <= chunkInMemoryMax {
 		chunk, release, err := p.readChunk(ctx, t)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return bytes.NewReader(chunk), nil, release, nil
+		return command.NewBytes(t.Header, chunk), nil, release, nil
 	}
 	in, done, err = p.openTaskInput(ctx, t)
 	if err != nil {
@@ -253,7 +251,7 @@ func (p *processor) pipeInput(ctx context.Context, t schema.Task) (in io.Reader,
 		sum = &summingReader{r: in, h: schema.NewChecksum()}
 		in = sum
 	}
-	return in, sum, done, nil
+	return withHeader(t.Header, in), sum, done, nil
 }
 
 func (p *processor) openTaskInput(ctx context.Context, t schema.Task) (io.Reader, func(), error) {
@@ -502,7 +500,7 @@ func (p *processor) mapChunk(ctx context.Context, t schema.Task, chunk []byte, c
 		}
 		return 0, p.job.Map(ctx, chunk, emit)
 	}
-	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Dir, p.job.Record.OkExit, withHeader(t.Header, bytes.NewReader(chunk)), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
+	return runStreaming(ctx, p.job.Record.MapCommand, p.job.Dir, p.job.Record.OkExit, command.NewBytes(t.Header, chunk), &lineEmitter{emit: comb, keys: p.job.Record.Keys(), mapOnly: mapOnly}, counters)
 }
 
 // mergeSpilled writes the output of a task whose combiner spilled: each
