@@ -130,7 +130,7 @@ func TestCrashResumeWithSpilledRuns(t *testing.T) {
 	args := []string{"mapreduce", "--store", store, "--job", "spillcrash", "-i", in, "-o", "counts",
 		"--map", "grep:^.+$", "--reduce", "count", "--memory", "1MiB", "--chunk-size", "32KiB", "-j", "2"}
 	r := rand.New(rand.NewPCG(21, 22))
-	n := runUntilDone(t, dir, r, syscall.SIGKILL, 1500*time.Millisecond, args)
+	n := runUntilDone(t, dir, r, syscall.SIGKILL, 1500*time.Millisecond, args, "ids.txt")
 	t.Logf("completed after %d interruptions", n)
 	data, err := os.ReadFile(filepath.Join(dir, "counts", "part-00000"))
 	if err != nil {
