@@ -384,6 +384,11 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 			return s.stop.context(ctx, 30*time.Second)
 		},
 	})
+	if err == nil {
+		// Before any task of this run is published: a result stored from
+		// here on is this run's, however quick its worker.
+		err = red.Prepare(ctx)
+	}
 	if err != nil {
 		return nil, errors.Join(err, sink.Suspend(ctx))
 	}

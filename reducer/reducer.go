@@ -92,6 +92,7 @@ type Reducer struct {
 	dropped    int
 	skipped    int        // bad records left out of the output (skip mode)
 	replayEnd  uint64     // last stream sequence stored before this run
+	prepared   bool       // replayEnd was read by Prepare
 	donePrefix string     // the subjects of partitions' done messages
 	mu         sync.Mutex // held by the loop while it handles a message, for Progress
 }
@@ -194,13 +195,32 @@ func (r *Reducer) Run(ctx context.Context) (*report.Stats, error) {
 	return r.stats, err
 }
 
+// Prepare reads where the job's results stream ends now: the results
+// stored up to there are replayed from earlier runs (counted as already
+// committed, and not reported as this run's attempts), those stored after
+// it come from this run. Call it before this run publishes any task, or a
+// worker that is quick to answer makes its result look replayed; Run
+// calls it when it was not called.
+func (r *Reducer) Prepare(ctx context.Context) error {
+	stream, err := r.cfg.JS.Stream(ctx, schema.ResultStream(r.cfg.Job.ID))
+	if err != nil {
+		return fmt.Errorf("opening results of job %s: %w", r.cfg.Job.ID, err)
+	}
+	r.replayEnd, r.prepared = stream.CachedInfo().State.LastSeq, true
+	return nil
+}
+
 // results opens an ordered consumer of the job's results from the first.
 func (r *Reducer) results(ctx context.Context) (jetstream.MessagesContext, error) {
+	if !r.prepared {
+		if err := r.Prepare(ctx); err != nil {
+			return nil, err
+		}
+	}
 	stream, err := r.cfg.JS.Stream(ctx, schema.ResultStream(r.cfg.Job.ID))
 	if err != nil {
 		return nil, fmt.Errorf("opening results of job %s: %w", r.cfg.Job.ID, err)
 	}
-	r.replayEnd = stream.CachedInfo().State.LastSeq
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return nil, fmt.Errorf("reading results of job %s: %w", r.cfg.Job.ID, err)

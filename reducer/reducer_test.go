@@ -562,3 +562,55 @@ func (s *suspendCounter) Suspend(context.Context) error {
 	s.suspended++
 	return nil
 }
+
+// TestPrepareMarksWhereThisRunBegins: results stored before Prepare are
+// replayed from an earlier run; those stored after it, even before Run
+// starts reading (a worker quicker than the reducer's start), are this
+// run's: executed, not already committed.
+func TestPrepareMarksWhereThisRunBegins(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	rec := pipeRecord("prepare-mark")
+	b := openBroker(t, rec)
+	p := publisher{t, b, rec.ID}
+	path := filepath.Join(t.TempDir(), "out.txt")
+	ckpts := &memCheckpoints{}
+	cfg := reducer.OrderedConfig{Path: path, Job: rec.ID, Checkpoints: ckpts}
+	first, err := reducer.NewOrderedSink(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Merge(ctx, &schema.Result{Index: 0, Payload: []byte(taskOutput(0))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Suspend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.result(pipeResult(0, taskOutput(0))) // stored by the earlier run
+	sink, err := reducer.NewOrderedSink(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totalCh := make(chan uint64, 1)
+	totalCh <- 3
+	red, err := reducer.New(reducer.Config{JS: b.JS, Job: rec, Sink: sink, Total: totalCh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := red.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.result(pipeResult(1, taskOutput(1))) // this run's, stored before Run reads
+	p.result(pipeResult(2, taskOutput(2)))
+	stats, err := red.Run(ctx)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if stats.Executed != 2 || stats.Committed != 1 {
+		t.Errorf("executed %d and already committed %d tasks, want 2 and 1", stats.Executed, stats.Committed)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != outputs(0, 3) {
+		t.Errorf("output %q (%v), want %q", got, err, outputs(0, 3))
+	}
+}
