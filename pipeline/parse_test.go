@@ -426,6 +426,20 @@ stages:
   - name: b
     pipe: {input: ["stage:gone"], command: [cat]}
 `, []string{"job.yaml:5: stage a depends on nope", "job.yaml:7: stage b depends on gone"}},
+		{"unknown dependency, cycle and shared output", `
+stages:
+  - name: a
+    pipe: {input: [x], output: o.txt, command: [cat]}
+  - name: b
+    pipe: {input: [x], output: o.txt, command: [cat]}
+  - name: c1
+    pipe: {input: ["stage:c2"], output: c1.txt, command: [cat]}
+  - name: c2
+    pipe: {input: ["stage:c1"], output: c2.txt, command: [cat]}
+  - name: d
+    pipe: {input: [x], output: d.txt, command: [cat]}
+    depends_on: [ghost]
+`, []string{"job.yaml:6: stages a and b both write o.txt", "job.yaml:7: the stages depend on each other in a cycle", "job.yaml:13: stage d depends on ghost"}},
 		{"duplicate names and shared output", `
 stages:
   - name: a

@@ -56,16 +56,19 @@ func validate(f *File) []error {
 			}
 		}
 	}
-	if !refsOK {
-		// The cycle and output checks follow dependencies, which must
-		// name stages.
-		return errs
-	}
+	// Two stages writing one file is a problem whatever the dependencies.
+	errs = append(errs, checkFileOutputs(f)...)
+	// A cycle is found among the dependencies that name stages; the
+	// check of stages writing to stdout at the same time follows the
+	// dependencies, which must then all name stages and form no cycle.
 	if cycle := findCycle(f.Stages, byName); cycle != nil {
 		first := byName[cycle[0]]
 		return append(errs, &Error{File: f.Path, Line: first.line("depends_on"), Msg: fmt.Sprintf("the stages depend on each other in a cycle: %s: remove one of these dependencies", strings.Join(cycle, " -> "))})
 	}
-	return append(errs, checkOutputs(f, byName)...)
+	if !refsOK {
+		return errs
+	}
+	return append(errs, checkStdout(f, byName)...)
 }
 
 // unclear reports whether the stage's output is not known: its kind is
@@ -74,27 +77,33 @@ func (s *Stage) unclear() bool {
 	return s.broken || s.failed[string(s.Kind)+".output"]
 }
 
-// checkOutputs refuses two stages writing the same file, and two pipe
-// stages writing to stdout that may run at the same time.
-func checkOutputs(f *File, byName map[string]*Stage) []error {
+// checkStdout refuses two pipe stages writing to stdout that may run at
+// the same time.
+func checkStdout(f *File, byName map[string]*Stage) []error {
 	var errs []error
-	writers := map[string]*Stage{}
 	var stdout []*Stage
 	for _, s := range f.Stages {
-		if s.unclear() {
+		if s.unclear() || s.Output() != "" || s.Pipe == nil {
 			continue
 		}
-		out := s.Output()
-		if out == "" {
-			if s.Pipe != nil {
-				for _, other := range stdout {
-					if !dependsOn(s, other.Name, byName) {
-						errs = append(errs, &Error{File: f.Path, Line: s.Line, Msg: fmt.Sprintf(
-							"stages %s and %s both write to stdout and may run at the same time: give one an output, or order them with depends_on", other.Name, s.Name)})
-					}
-				}
-				stdout = append(stdout, s)
+		for _, other := range stdout {
+			if !dependsOn(s, other.Name, byName) {
+				errs = append(errs, &Error{File: f.Path, Line: s.Line, Msg: fmt.Sprintf(
+					"stages %s and %s both write to stdout and may run at the same time: give one an output, or order them with depends_on", other.Name, s.Name)})
 			}
+		}
+		stdout = append(stdout, s)
+	}
+	return errs
+}
+
+// checkFileOutputs refuses two stages writing the same file.
+func checkFileOutputs(f *File) []error {
+	var errs []error
+	writers := map[string]*Stage{}
+	for _, s := range f.Stages {
+		out := s.Output()
+		if s.unclear() || out == "" {
 			continue
 		}
 		key := filepath.Clean(out)
@@ -159,6 +168,9 @@ func findCycle(stages []*Stage, byName map[string]*Stage) []string {
 		state[name] = onPath
 		path = append(path, name)
 		for _, d := range byName[name].DependsOn {
+			if byName[d] == nil {
+				continue // named as a problem of its own
+			}
 			switch state[d] {
 			case onPath:
 				i := slices.Index(path, d)
