@@ -484,6 +484,27 @@ func readParts(t *testing.T, dir string, partitions int) map[string]string {
 
 func dirNames(t *testing.T, dir string) []string { return clitest.DirNames(t, dir) }
 
+// suspendedRun merges the first n tasks' outputs into an ordered sink
+// writing path, as an earlier run of rec's job would, suspends it, and
+// returns the configuration that opens its sink again.
+func suspendedRun(t *testing.T, ctx context.Context, rec schema.JobRecord, path string, n uint64) reducer.OrderedConfig {
+	t.Helper()
+	cfg := reducer.OrderedConfig{Path: path, Job: rec.ID, Checkpoints: &memCheckpoints{}}
+	first, err := reducer.NewOrderedSink(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := first.Merge(ctx, &schema.Result{Index: i, Payload: []byte(taskOutput(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := first.Suspend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // TestReplayedObjectsNotFetched resumes an ordered output written up to
 // task 3: the replayed results below it name output objects (transport
 // "object") that the reducer must not fetch, since the sink skips them;
@@ -495,20 +516,7 @@ func TestReplayedObjectsNotFetched(t *testing.T) {
 	b := openBroker(t, rec)
 	p := publisher{t, b, rec.ID}
 	path := filepath.Join(t.TempDir(), "out.txt")
-	ckpts := &memCheckpoints{}
-	cfg := reducer.OrderedConfig{Path: path, Job: rec.ID, Checkpoints: ckpts}
-	first, err := reducer.NewOrderedSink(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range uint64(3) {
-		if _, err := first.Merge(ctx, &schema.Result{Index: i, Payload: []byte(taskOutput(i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := first.Suspend(ctx); err != nil {
-		t.Fatal(err)
-	}
+	cfg := suspendedRun(t, ctx, rec, path, 3)
 	for i := range uint64(5) {
 		r := pipeResult(i, taskOutput(i))
 		if i < 3 {
@@ -575,18 +583,7 @@ func TestPrepareMarksWhereThisRunBegins(t *testing.T) {
 	b := openBroker(t, rec)
 	p := publisher{t, b, rec.ID}
 	path := filepath.Join(t.TempDir(), "out.txt")
-	ckpts := &memCheckpoints{}
-	cfg := reducer.OrderedConfig{Path: path, Job: rec.ID, Checkpoints: ckpts}
-	first, err := reducer.NewOrderedSink(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := first.Merge(ctx, &schema.Result{Index: 0, Payload: []byte(taskOutput(0))}); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Suspend(ctx); err != nil {
-		t.Fatal(err)
-	}
+	cfg := suspendedRun(t, ctx, rec, path, 1)
 	p.result(pipeResult(0, taskOutput(0))) // stored by the earlier run
 	sink, err := reducer.NewOrderedSink(ctx, cfg)
 	if err != nil {
