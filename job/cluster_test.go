@@ -96,7 +96,8 @@ func TestJobsOnFreshClusters(t *testing.T) {
 				url := startFreshCluster(t)
 				cfg := baseConfig(t)
 				cfg.Kind, cfg.Inputs, cfg.Command, cfg.ChunkSize = schema.KindPipe, []string{in}, argv, 32<<10
-				cfg.Broker = broker.Config{URL: url, Token: "tok", Replicas: 3}
+				// Its meta leader too: the first JetStream request waits for it.
+				cfg.Broker = broker.Config{URL: url, Token: "tok", Replicas: 3, ConnectTimeout: freshClusterTimeout}
 				cfg.LocalWorkers, cfg.Slots = 2, 2
 				cfg.Output = filepath.Join(t.TempDir(), "out.txt")
 				// A cluster elects its leaders slowly on a loaded machine:
