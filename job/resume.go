@@ -160,12 +160,7 @@ func (s *session) compare(old schema.JobRecord) error {
 	add("--dir", old.Dir, cur.Dir)
 	add("--shell", fmt.Sprint(old.Shell), fmt.Sprint(cur.Shell))
 	if !s.cfg.RetryFailed {
-		add("--sql", old.SQL, cur.SQL)
-		add("the command", quoteArgv(old.Command), quoteArgv(cur.Command))
-		add("--map", old.Map+quoteArgv(old.MapCommand), cur.Map+quoteArgv(cur.MapCommand))
-		add("the built-in", old.Builtin, cur.Builtin)
-		add("--reduce", old.Reduce+quoteArgv(old.ReduceCommand), cur.Reduce+quoteArgv(cur.ReduceCommand))
-		add("--combiner", describeArgv(old.CombineCommand), describeArgv(cur.CombineCommand))
+		diffs = append(diffs, changedCommands(old, cur)...)
 	}
 	if len(diffs) > 0 {
 		return badInput("cannot resume job %s: %s; resume with the job's own inputs, command and settings (only --retry-failed may change the command, raise --skip-bad-records or add statuses to --ok-exit)",
