@@ -90,11 +90,11 @@ type Reducer struct {
 	stats      *report.Stats
 	dead       []report.DeadLetter
 	dropped    int
-	skipped    int        // bad records left out of the output (skip mode)
-	replayEnd  uint64     // last stream sequence stored before this run
-	prepared   bool       // replayEnd was read by Prepare
-	donePrefix string     // the subjects of partitions' done messages
-	mu         sync.Mutex // held by the loop while it handles a message, for Progress
+	skipped    int              // bad records left out of the output (skip mode)
+	replayEnd  uint64           // last stream sequence stored before this run
+	stream     jetstream.Stream // the results stream, once Prepare found it
+	donePrefix string           // the subjects of partitions' done messages
+	mu         sync.Mutex       // held by the loop while it handles a message, for Progress
 }
 
 // Progress is what a reducer has merged so far, the figures of its
@@ -206,22 +206,18 @@ func (r *Reducer) Prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening results of job %s: %w", r.cfg.Job.ID, err)
 	}
-	r.replayEnd, r.prepared = stream.CachedInfo().State.LastSeq, true
+	r.stream, r.replayEnd = stream, stream.CachedInfo().State.LastSeq
 	return nil
 }
 
 // results opens an ordered consumer of the job's results from the first.
 func (r *Reducer) results(ctx context.Context) (jetstream.MessagesContext, error) {
-	if !r.prepared {
+	if r.stream == nil {
 		if err := r.Prepare(ctx); err != nil {
 			return nil, err
 		}
 	}
-	stream, err := r.cfg.JS.Stream(ctx, schema.ResultStream(r.cfg.Job.ID))
-	if err != nil {
-		return nil, fmt.Errorf("opening results of job %s: %w", r.cfg.Job.ID, err)
-	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	cons, err := r.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return nil, fmt.Errorf("reading results of job %s: %w", r.cfg.Job.ID, err)
 	}
