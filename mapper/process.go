@@ -56,6 +56,10 @@ type processor struct {
 	// announce tells the job's submitter of an each item's attempt that
 	// is retried, when the worker runs in another process; nil otherwise.
 	announce func(observe.Attempt)
+	// announceStart tells the job's submitter of an attempt of task t (at
+	// its delivery) as it starts, when the worker runs in another
+	// process; nil otherwise.
+	announceStart func(ev observe.Attempt, t schema.Task, delivery int)
 	files    fileCache
 	bufs     sync.Pool
 	data     dataStore        // the job's object store, for transport "object"
