@@ -44,6 +44,7 @@ type remoteAttempts struct {
 	command string
 	each    *mapper.EachCommand // an each job's command; nil otherwise
 	kv      func(context.Context) (jetstream.KeyValue, error)
+	look    time.Duration // how often watchWorkers reads the workers bucket
 
 	mu      sync.Mutex
 	closed  bool
@@ -62,7 +63,10 @@ type remoteAttempts struct {
 	// one is not reported as started again. Two generations, the older
 	// dropped as a new one begins, bound it.
 	settled, older map[remoteKey]settledHow
-	generation     time.Time
+	// merged, likewise, holds the tasks merged lately: a start of one
+	// of their attempts that comes late is not counted running.
+	merged, mergedOlder map[uint64]struct{}
+	generation          time.Time
 	// seen are the workers whose heartbeat was seen in the workers
 	// bucket, with the looks in a row that missed it since: only those
 	// can be seen gone.
@@ -103,32 +107,44 @@ const (
 	settledMost = 100_000
 )
 
-// remoteWorkerLook is how often the workers bucket is read, while remote
-// attempts run, to drop those of workers gone: missing from goneLooks
-// looks in a row (a listing cut short misses a worker once).
-var remoteWorkerLook = 5 * time.Second
-
-const goneLooks = 2
+// While remote attempts run, the workers bucket is read every
+// remoteWorkerLook to drop the attempts of workers gone: missing from
+// goneLooks looks in a row (a listing cut short misses a worker once).
+const (
+	remoteWorkerLook = 5 * time.Second
+	goneLooks        = 2
+)
 
 // newRemoteAttempts subscribes to the attempt starts and ends of the
 // job's workers. local names the worker of this process, "" when it runs
 // none.
 func newRemoteAttempts(s *session, local string) (*remoteAttempts, error) {
-	ra := &remoteAttempts{obs: s.obs(), rec: s.record, local: local, command: mapper.AttemptCommand(s.record), each: s.job.Each,
-		running: make(map[remoteKey]remoteRun), held: make(map[uint64]map[remoteKey]struct{}), heldTask: make(map[remoteKey]uint64), settled: make(map[remoteKey]settledHow), seen: make(map[string]int), generation: time.Now()}
-	js := s.b.JS
-	ra.kv = func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, schema.WorkersBucket) }
+	return watchAttempts(s.b.JS, s.record, s.job.Each, s.obs(), local)
+}
+
+// watchAttempts subscribes to the attempt starts and ends of the workers
+// of job rec, reporting them to obs. each is an each job's command.
+func watchAttempts(js jetstream.JetStream, rec schema.JobRecord, each *mapper.EachCommand, obs observe.Observer, local string) (*remoteAttempts, error) {
+	ra := &remoteAttempts{
+		obs: obs, rec: rec, local: local, command: mapper.AttemptCommand(rec), each: each, look: remoteWorkerLook,
+		kv:      func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, schema.WorkersBucket) },
+		running: make(map[remoteKey]remoteRun), held: make(map[uint64]map[remoteKey]struct{}), heldTask: make(map[remoteKey]uint64),
+		settled: make(map[remoteKey]settledHow), merged: make(map[uint64]struct{}), generation: time.Now(), seen: make(map[string]int),
+	}
 	nc := js.Conn()
-	for subject, handle := range map[string]nats.MsgHandler{
-		schema.AttemptStartSubject(s.record.ID): ra.started,
-		schema.AttemptEndSubject(s.record.ID):   ra.ended,
+	for _, sub := range []struct {
+		subject string
+		handle  nats.MsgHandler
+	}{
+		{schema.AttemptStartSubject(rec.ID), ra.started},
+		{schema.AttemptEndSubject(rec.ID), ra.ended},
 	} {
-		sub, err := nc.Subscribe(subject, handle)
+		s, err := nc.Subscribe(sub.subject, sub.handle)
 		if err != nil {
 			ra.close()
-			return nil, fmt.Errorf("subscribing to the attempts of job %s: %w", s.record.ID, err)
+			return nil, fmt.Errorf("subscribing to the attempts of job %s: %w", rec.ID, err)
 		}
-		ra.subs = append(ra.subs, sub)
+		ra.subs = append(ra.subs, s)
 	}
 	return ra, nil
 }
@@ -162,6 +178,12 @@ func (ra *remoteAttempts) started(m *nats.Msg) {
 	defer ra.mu.Unlock()
 	if ra.closed || ra.settledAs(k) != 0 {
 		return // it ended, or was dropped, already
+	}
+	if _, ok := ra.merged[st.Task]; ok {
+		return // its task is merged: it is over, or about to be stopped
+	}
+	if _, ok := ra.mergedOlder[st.Task]; ok {
+		return
 	}
 	if _, ok := ra.running[k]; ok {
 		return
@@ -198,10 +220,19 @@ func (ra *remoteAttempts) settledAs(k remoteKey) settledHow {
 
 // settle remembers attempt k as ended first or dropped; ra.mu is held.
 func (ra *remoteAttempts) settle(k remoteKey, how settledHow) {
-	if len(ra.settled) >= settledMost || time.Since(ra.generation) >= settledFor {
-		ra.older, ra.settled, ra.generation = ra.settled, make(map[remoteKey]settledHow), time.Now()
-	}
+	ra.age()
 	ra.settled[k] = how
+}
+
+// age begins a new generation of settled attempts and merged tasks when
+// the current one is old or large enough; ra.mu is held.
+func (ra *remoteAttempts) age() {
+	if len(ra.settled)+len(ra.merged) < settledMost && time.Since(ra.generation) < settledFor {
+		return
+	}
+	ra.older, ra.settled = ra.settled, make(map[remoteKey]settledHow)
+	ra.mergedOlder, ra.merged = ra.merged, make(map[uint64]struct{})
+	ra.generation = time.Now()
 }
 
 // dropWhere drops the attempts counted running that drop says, whose
@@ -308,7 +339,7 @@ func (ra *remoteAttempts) ended(m *nats.Msg) {
 // workers seen there before are judged: a worker without a heartbeat (a
 // library's mapper.Worker) is never taken for gone.
 func (ra *remoteAttempts) watchWorkers(ctx context.Context) error {
-	t := time.NewTicker(remoteWorkerLook)
+	t := time.NewTicker(ra.look)
 	defer t.Stop()
 	var kv jetstream.KeyValue
 	for {
@@ -352,6 +383,8 @@ func (ra *remoteAttempts) watchWorkers(ctx context.Context) error {
 func (ra *remoteAttempts) dropTask(index uint64) {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
+	ra.age()
+	ra.merged[index] = struct{}{}
 	ra.dropWhere(true, func(_ remoteKey, r remoteRun) bool { return r.task == index })
 	for k := range ra.held[index] {
 		delete(ra.heldTask, k)
