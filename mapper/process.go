@@ -60,12 +60,12 @@ type processor struct {
 	// its delivery) as it starts, when the worker runs in another
 	// process; nil otherwise.
 	announceStart func(ev observe.Attempt, t schema.Task, delivery int)
-	files    fileCache
-	bufs     sync.Pool
-	data     dataStore        // the job's object store, for transport "object"
-	nc       *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
-	fetcher  transfer.Fetcher // how
-	objects  objectInputs     // reads the ranges of s3:// inputs
+	files         fileCache
+	bufs          sync.Pool
+	data          dataStore        // the job's object store, for transport "object"
+	nc            *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
+	fetcher       transfer.Fetcher // how
+	objects       objectInputs     // reads the ranges of s3:// inputs
 }
 
 // process runs one attempt of a task and returns its output per partition,
