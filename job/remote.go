@@ -279,11 +279,6 @@ func (ra *remoteAttempts) unhold(k remoteKey) {
 func (ra *remoteAttempts) report(a observe.Attempt) {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
-	ra.reportLocked(a)
-}
-
-// reportLocked is report with ra.mu held.
-func (ra *remoteAttempts) reportLocked(a observe.Attempt) {
 	if ra.closed {
 		return
 	}
