@@ -50,6 +50,10 @@ type remoteAttempts struct {
 	closed  bool
 	subs    []*nats.Subscription
 	running map[remoteKey]remoteRun
+	// bySlot and byTask index running: a slot runs one attempt at a
+	// time, a task a few.
+	bySlot map[slotKey]remoteKey
+	byTask map[uint64]map[remoteKey]struct{}
 	// held are the attempts dropped before their task was merged (their
 	// slot or task went on without their end), by task: the end of such
 	// an attempt is not reported as started again, however long its task
@@ -128,7 +132,8 @@ func watchAttempts(js jetstream.JetStream, rec schema.JobRecord, each *mapper.Ea
 	ra := &remoteAttempts{
 		obs: obs, rec: rec, local: local, command: mapper.AttemptCommand(rec), each: each, look: remoteWorkerLook,
 		kv:      func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, schema.WorkersBucket) },
-		running: make(map[remoteKey]remoteRun), held: make(map[uint64]map[remoteKey]struct{}), heldTask: make(map[remoteKey]uint64),
+		running: make(map[remoteKey]remoteRun), bySlot: make(map[slotKey]remoteKey), byTask: make(map[uint64]map[remoteKey]struct{}),
+		held: make(map[uint64]map[remoteKey]struct{}), heldTask: make(map[remoteKey]uint64),
 		settled: make(map[remoteKey]settledHow), merged: make(map[uint64]struct{}), generation: time.Now(), seen: make(map[string]int),
 	}
 	nc := js.Conn()
@@ -191,10 +196,14 @@ func (ra *remoteAttempts) started(m *nats.Msg) {
 	// A slot runs one attempt at a time, and a task is delivered again
 	// only once its earlier delivery is over: those attempts have ended,
 	// whether their end arrived or not.
-	ra.dropWhere(false, func(o remoteKey, r remoteRun) bool {
-		return o.worker == k.worker && o.slot == k.slot ||
-			r.task == st.Task && r.backup == st.Backup && r.delivery < st.Delivery
-	})
+	if o, ok := ra.bySlot[slotKey{k.worker, k.slot}]; ok {
+		ra.drop(o, false)
+	}
+	for o := range ra.byTask[st.Task] {
+		if r := ra.running[o]; r.backup == st.Backup && r.delivery < st.Delivery {
+			ra.drop(o, false)
+		}
+	}
 	a := observe.Attempt{
 		Job: ra.rec.ID, Index: st.Index, Attempt: st.Attempt, Worker: st.Worker, Slot: st.Slot, Slots: st.Slots,
 		Start: time.Unix(0, st.Start), BytesIn: st.BytesIn, Command: ra.command,
@@ -202,8 +211,35 @@ func (ra *remoteAttempts) started(m *nats.Msg) {
 	if ra.each != nil {
 		a.Command = st.Command
 	}
-	ra.running[k] = remoteRun{a: a, task: st.Task, delivery: st.Delivery, backup: st.Backup}
+	ra.add(k, remoteRun{a: a, task: st.Task, delivery: st.Delivery, backup: st.Backup})
 	ra.obs.AttemptStarted(a)
+}
+
+// add counts attempt k running; ra.mu is held.
+func (ra *remoteAttempts) add(k remoteKey, r remoteRun) {
+	ra.running[k] = r
+	ra.bySlot[slotKey{k.worker, k.slot}] = k
+	if ra.byTask[r.task] == nil {
+		ra.byTask[r.task] = make(map[remoteKey]struct{})
+	}
+	ra.byTask[r.task][k] = struct{}{}
+}
+
+// remove stops counting attempt k running; ra.mu is held.
+func (ra *remoteAttempts) remove(k remoteKey) (remoteRun, bool) {
+	r, ok := ra.running[k]
+	if !ok {
+		return remoteRun{}, false
+	}
+	delete(ra.running, k)
+	if sk := (slotKey{k.worker, k.slot}); ra.bySlot[sk] == k {
+		delete(ra.bySlot, sk)
+	}
+	delete(ra.byTask[r.task], k)
+	if len(ra.byTask[r.task]) == 0 {
+		delete(ra.byTask, r.task)
+	}
+	return r, true
 }
 
 // settledAs says whether attempt k ended before its start arrived or was
@@ -238,24 +274,32 @@ func (ra *remoteAttempts) age() {
 // dropWhere drops the attempts counted running that drop says, whose
 // tasks are merged when merged says so; ra.mu is held.
 func (ra *remoteAttempts) dropWhere(merged bool, drop func(remoteKey, remoteRun) bool) {
-	d, _ := ra.obs.(observe.DropObserver)
 	for k, r := range ra.running {
-		if !drop(k, r) {
-			continue
+		if drop(k, r) {
+			ra.drop(k, merged)
 		}
-		delete(ra.running, k)
-		if merged {
-			ra.settle(k, dropped)
-		} else {
-			if ra.held[r.task] == nil {
-				ra.held[r.task] = make(map[remoteKey]struct{})
-			}
-			ra.held[r.task][k] = struct{}{}
-			ra.heldTask[k] = r.task
+	}
+}
+
+// drop stops counting attempt k running, whose end did not come, and
+// tells the observers; its task is merged when merged says so. ra.mu is
+// held.
+func (ra *remoteAttempts) drop(k remoteKey, merged bool) {
+	r, ok := ra.remove(k)
+	if !ok {
+		return
+	}
+	if merged {
+		ra.settle(k, dropped)
+	} else {
+		if ra.held[r.task] == nil {
+			ra.held[r.task] = make(map[remoteKey]struct{})
 		}
-		if d != nil {
-			d.AttemptDropped(r.a)
-		}
+		ra.held[r.task][k] = struct{}{}
+		ra.heldTask[k] = r.task
+	}
+	if d, ok := ra.obs.(observe.DropObserver); ok {
+		d.AttemptDropped(r.a)
 	}
 }
 
@@ -283,8 +327,7 @@ func (ra *remoteAttempts) report(a observe.Attempt) {
 		return
 	}
 	k := remoteKey{a.Index, a.Attempt, a.Worker, a.Slot, a.Start.UnixNano()}
-	if _, ok := ra.running[k]; ok {
-		delete(ra.running, k)
+	if _, ok := ra.remove(k); ok {
 		ra.obs.AttemptEnded(a)
 		return
 	}
@@ -380,7 +423,9 @@ func (ra *remoteAttempts) dropTask(index uint64) {
 	defer ra.mu.Unlock()
 	ra.age()
 	ra.merged[index] = struct{}{}
-	ra.dropWhere(true, func(_ remoteKey, r remoteRun) bool { return r.task == index })
+	for k := range ra.byTask[index] {
+		ra.drop(k, true)
+	}
 	for k := range ra.held[index] {
 		delete(ra.heldTask, k)
 		ra.settle(k, dropped)
