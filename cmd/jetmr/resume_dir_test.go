@@ -16,7 +16,8 @@ import (
 // those names; when the first directory lost them, the resume is refused
 // with exit 2 naming that directory, and nothing runs (before, the check
 // looked in the current directory, refusing the first resume and passing
-// the last, whose tasks then failed).
+// the last, whose tasks then failed). A relative --dir is checked there
+// too.
 func TestResumeChecksCommandsInJobDir(t *testing.T) {
 	t.Parallel()
 	// Each script fails until a file "ok" exists in the directory it runs
@@ -27,6 +28,8 @@ func TestResumeChecksCommandsInJobDir(t *testing.T) {
 			"item.sh":   "#!/bin/sh\n[ \"$1\" != b ] || [ -e ok ] || exit 3\necho \"" + who + " $1\"\n",
 			"map.sh":    "#!/bin/sh\n[ -e ok ] || exit 3\nawk '{ print $1 \"\\t1\" }'\n",
 			"reduce.sh": "#!/bin/sh\nsed 's/^/" + who + " /'\n",
+			"sub/":      "",
+			"sub/who":   who + "\n",
 		}
 	}
 	kinds := []struct {
@@ -37,6 +40,9 @@ func TestResumeChecksCommandsInJobDir(t *testing.T) {
 	}{
 		{"each", func(_, out string) []string {
 			return []string{"each", "-k", "--chunk-size", "1", "-o", out, "--", "./item.sh", ":::", "a", "b", "c"}
+		}, fileText, "A a\nA b\nA c\n"},
+		{"each --dir", func(_, out string) []string {
+			return []string{"each", "-k", "--chunk-size", "1", "--dir", "sub", "-o", out, "--", "sh", "-c", `[ "$1" != b ] || [ -e ../ok ] || exit 3; echo "$(cat who) $1"`, "sh", ":::", "a", "b", "c"}
 		}, fileText, "A a\nA b\nA c\n"},
 		{"pipe", func(in, out string) []string { return []string{"pipe", "-i", in, "-o", out, "--", "./run.sh"} }, fileText, "A a\nA b\nA c\n"},
 		{"mapreduce", func(in, out string) []string {
@@ -57,8 +63,8 @@ func TestResumeChecksCommandsInJobDir(t *testing.T) {
 			t.Run(k.name+"/"+c.name, func(t *testing.T) {
 				t.Parallel()
 				first, second, data, store := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
-				writeTree(t, first, scripts("A"))
-				writeTree(t, second, c.second)
+				writeTreeDirsFirst(t, first, scripts("A"))
+				writeTreeDirsFirst(t, second, c.second)
 				in, out := filepath.Join(data, "in.txt"), filepath.Join(data, "out")
 				writeFile(t, in, "a\nb\nc\n")
 				args := slices.Concat(k.args(in, out)[:1], []string{"--store", store, "--job", "rd", "--retries", "0"}, k.args(in, out)[1:])
@@ -68,7 +74,7 @@ func TestResumeChecksCommandsInJobDir(t *testing.T) {
 				writeTree(t, first, map[string]string{"ok": ""})
 				if c.lost {
 					for name := range scripts("A") {
-						if err := os.Remove(filepath.Join(first, name)); err != nil {
+						if err := os.RemoveAll(filepath.Join(first, name)); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -76,7 +82,7 @@ func TestResumeChecksCommandsInJobDir(t *testing.T) {
 				resume := slices.Insert(slices.Clone(args), 1, "--resume", "--retry-failed")
 				r := jetmr(t, second, resume...)
 				if c.lost {
-					if r.code != 2 || !strings.Contains(r.stderr, "not found in "+first) {
+					if r.code != 2 || !strings.Contains(r.stderr, " in "+first+", the directory job rd was submitted from") {
 						t.Fatalf("resume exited %d, want 2 naming %s; stderr:\n%s", r.code, first, r.stderr)
 					}
 					if _, err := os.Stat(out); !os.IsNotExist(err) {
@@ -93,4 +99,18 @@ func TestResumeChecksCommandsInJobDir(t *testing.T) {
 			})
 		}
 	}
+}
+
+// writeTreeDirsFirst is writeTree creating the directories before the
+// files, which may lie in them.
+func writeTreeDirsFirst(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	dirs := map[string]string{}
+	for name := range files {
+		if strings.HasSuffix(name, "/") {
+			dirs[name] = ""
+		}
+	}
+	writeTree(t, dir, dirs)
+	writeTree(t, dir, files)
 }
