@@ -71,8 +71,10 @@ and the throughput of the stages finished so far. --dry-run prints the
 plan: levels, estimates and the critical path.
 
 A failed stage stops the stages that depend on it; the others run to the
-end (exit 1). Stage NAME runs as job ID-NAME; --resume --job ID skips the
-stages that are done and resumes the others.`,
+end (exit 1; exit 2 when the stage's job was refused as bad input once it
+started, such as a map function no worker has). Stage NAME runs as job
+ID-NAME; --resume --job ID skips the stages that are done and resumes the
+others.`,
 		Example: `  jetmr pipeline --dry-run build.yaml
   jetmr pipeline -j 8 --report run.json build.yaml
   jetmr pipeline --job nightly --resume build.yaml`,
