@@ -61,7 +61,7 @@ type processor struct {
 	// process; nil otherwise.
 	announceStart func(ev observe.Attempt, t schema.Task, delivery int)
 	files         fileCache
-	bufs          sync.Pool
+	bufs          chunkBuffers
 	data          dataStore        // the job's object store, for transport "object"
 	nc            *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
 	fetcher       transfer.Fetcher // how
@@ -318,14 +318,7 @@ func (p *processor) shipped(ctx context.Context, t schema.Task) (data []byte, re
 // buffer returns a buffer of n bytes from the pool and what gives it
 // back.
 func (p *processor) buffer(n int64) ([]byte, func()) {
-	bp, _ := p.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	if int64(cap(*bp)) < n {
-		*bp = make([]byte, n)
-	}
-	return (*bp)[:n], func() { p.bufs.Put(bp) }
+	return p.bufs.get(n)
 }
 
 // readChunk returns the task's bytes, in a buffer from the pool that the

@@ -119,6 +119,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	w.proc = &processor{job: cfg.Job, spillDir: cfg.SpillDir, inlineMax: cfg.InlineMax, syncSpills: cfg.SyncSpills, nonce: nuid.Next(),
 		obs: cfg.Observer, data: dataStore{js: cfg.JS, job: cfg.Job.Record.ID}, nc: cfg.JS.Conn(), fetcher: cfg.Fetcher}
 	w.proc.combineLimit = CombineShare(cfg.Job.Record.Memory, cfg.Slots)
+	// A task gives its chunk's buffer back before its results are
+	// stored: at most Slots are in use at once.
+	w.proc.bufs.keep = cfg.Slots
 	if !cfg.InProcess {
 		w.proc.announce = w.announceEnd
 		w.proc.announceStart = w.announceStart
