@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jetmr/jetmr/broker"
@@ -291,10 +292,19 @@ func TestRemoteAttemptsInFlight(t *testing.T) {
 			if got := rb.gauge("jetmr_tasks_in_flight", ""); got != 0 {
 				t.Errorf("jetmr_tasks_in_flight = %g once the job ended, want 0", got)
 			}
-			rb.start(3, 1, "w1", 0, false)
-			time.Sleep(50 * time.Millisecond) // nothing can be waited for: nothing is reported
+			for _, sub := range rb.ra.subs {
+				if sub.IsValid() {
+					t.Errorf("the subscription to %s outlives the job", sub.Subject)
+				}
+			}
+			// A start already on its way as the job ended.
+			data, err := schema.EncodeAttemptStart(schema.AttemptStart{Index: 3, Attempt: 1, Task: 3, Delivery: 1, Round: 1, Worker: "w1", Start: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rb.ra.started(&nats.Msg{Data: data})
 			if got := rb.gauge("jetmr_tasks_in_flight", ""); got != 0 {
-				t.Errorf("jetmr_tasks_in_flight = %g after a start announced once the job ended, want 0", got)
+				t.Errorf("jetmr_tasks_in_flight = %g after a start taken in once the job ended, want 0", got)
 			}
 		}},
 	} {
@@ -350,8 +360,12 @@ func TestRemoteAttemptsWorkerGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "w1's attempt dropped", func() bool { return rb.gauge("jetmr_tasks_in_flight", "") == 2 })
-	time.Sleep(100 * time.Millisecond) // ten more looks: nothing else goes
-	rb.check(2, 3)
+	waitFor(t, "five more looks", func() bool {
+		rb.ra.mu.Lock()
+		defer rb.ra.mu.Unlock()
+		return rb.ra.seen["w1"] >= goneLooks+5
+	})
+	rb.check(2, 3) // nothing else went
 	// Its task runs again on w2, and w1's result never comes.
 	rb.start(1, 2, "w2", 1, false)
 	rb.decided(1, 2, "w2", 1)
