@@ -425,9 +425,10 @@ stages:
 }
 
 // TestRemoteWorkerKilledInFlight SIGKILLs a jetmr worker while it runs a
-// held task: once another worker runs the task again, the submitter
-// counts that attempt alone in flight, not the killed one's too, whose
-// end never comes; the job is done and its output whole.
+// held task, which the submitter's metrics and jetmr status count in
+// flight: once another worker runs the task again, the submitter counts
+// that attempt alone in flight, not the killed one's too, whose end never
+// comes; the job is done and its output whole.
 func TestRemoteWorkerKilledInFlight(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -458,6 +459,12 @@ func TestRemoteWorkerKilledInFlight(t *testing.T) {
 	if s.inFlight != 1 {
 		t.Errorf("jetmr_tasks_in_flight = %v while the held task runs on the first worker, want 1", s.inFlight)
 	}
+	// jetmr status counts the tasks workers hold, wherever they run.
+	home := newStateHome(t)
+	eventually(t, runTimeout, "jetmr status with the held task in flight", func() (bool, string) {
+		f := home.statusOf(t, dir, "killed-in-flight", "--nats", url)
+		return f.InFlight == 1 && f.TasksDone == int(s.queued)-1, fmt.Sprintf("last status %+v", f)
+	})
 	first.Signal(syscall.SIGKILL)
 	<-first.Done()
 	second := startWorker(t, url, args...)
