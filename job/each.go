@@ -215,6 +215,13 @@ type itemObserver struct {
 	items  int
 }
 
+// AttemptDropped passes a drop on to an observer that hears of them.
+func (o itemObserver) AttemptDropped(a observe.Attempt) {
+	if d, ok := o.Observer.(observe.DropObserver); ok {
+		d.AttemptDropped(a)
+	}
+}
+
 func (o itemObserver) TasksPublished(job, stage string, n int64, total bool) {
 	items := o.items
 	if n < int64(len(o.bounds)) {
