@@ -118,6 +118,9 @@ func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	if j.LocalOnly {
 		j.V = localOnlyVersion
 	}
+	if j.KeyTextByField && j.KeyFields > 1 && j.KeyOrder == "" {
+		j.V = textByFieldVersion
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}

@@ -37,11 +37,14 @@ import (
 // reducer would join key and value without one.
 // Version 8 adds jobs whose tasks run in the submitting process only
 // (JobRecord.LocalOnly): a worker that predates it would take the tasks
-// of such a job, so its record is stamped 8 and it leaves the job. Every
+// of such a job, so its record is stamped 8 and it leaves the job.
+// Version 9 sorts keys of 2 or more fields field by field in the text
+// order (JobRecord.KeyTextByField): a worker that predates it would sort
+// them bytewise, so such a record is stamped 9. Every
 // other message is stamped 1, which every jetmr reads; so is
 // [AttemptEnd] and [AttemptStart], which a jetmr that predates them never
 // subscribes to.
-const Version = 8
+const Version = 9
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -62,6 +65,8 @@ const (
 	// localOnlyVersion added jobs whose tasks run in the submitting
 	// process only.
 	localOnlyVersion = 8
+	// textByFieldVersion added the text order field by field.
+	textByFieldVersion = 9
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -458,6 +463,11 @@ type JobRecord struct {
 	PartitionFields int      `msgpack:"partf,omitempty"`
 	KeyOrder        string   `msgpack:"korder,omitempty"`
 	CombineCommand  []string `msgpack:"combcmd,omitempty"`
+	// KeyTextByField is set on the jobs of 2 or more key fields that this
+	// version records: their text order compares keys field by field
+	// ([Keys.TextByField]). A job recorded without it, and resumed, sorts
+	// its keys bytewise as its runs were sorted.
+	KeyTextByField bool `msgpack:"ktfield,omitempty"`
 
 	// Speculative lets the job run a backup attempt of a task that runs
 	// far longer than the others once no task is waiting (--speculative):
@@ -488,7 +498,7 @@ type S3Service struct {
 // parse was refused by DecodeJobRecord.
 func (j *JobRecord) Keys() Keys {
 	order, _ := ParseKeyOrder(j.KeyOrder)
-	return Keys{Fields: j.KeyFields, PartitionFields: j.PartitionFields, Order: order}
+	return Keys{Fields: j.KeyFields, PartitionFields: j.PartitionFields, Order: order, TextByField: j.KeyTextByField}
 }
 
 // streaming reports whether the record uses a Hadoop Streaming setting
