@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -83,20 +86,24 @@ func (b *Broker) checkCluster(cfg Config) error {
 }
 
 func (b *Broker) openExternal(cfg Config) error {
+	b.link = &link{where: redactURL(cfg.URL), timeout: cfg.ConnectTimeout}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.Timeout(cfg.ConnectTimeout),
+		nats.SetCustomDialer(b.link),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
 		nats.ReconnectJitter(reconnectJitter, reconnectJitter),
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.link.down.Store(true)
 			if err != nil { // nil: closed on purpose
 				b.log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.link.down.Store(false)
 			b.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -220,4 +227,121 @@ func (c Config) token() (string, error) {
 		return "", nil
 	}
 	return c.Token, nil
+}
+
+// hurriedHandshake bounds each attempt to reconnect, dial and greeting
+// together, once the broker is hurried ([Broker.Hurry]). nats.go holds
+// its connection's lock through an attempt, and every call on the
+// connection (a publish, an unsubscribe, a close) waits for that lock: a
+// server whose process is suspended takes the TCP connection and never
+// greets, so an attempt would otherwise hold it for ConnectTimeout.
+const hurriedHandshake = 250 * time.Millisecond
+
+// link is the broker's own view of its connection to an external server,
+// kept outside nats.go so that reading it never waits for the
+// connection's lock. It dials the connections, so that Hurry can cut
+// short the one being set up.
+type link struct {
+	where   string        // the server's URL, credentials hidden
+	timeout time.Duration // Config.ConnectTimeout
+	down    atomic.Bool   // the connection's handlers last said it was lost (or closed)
+	hurried atomic.Bool
+
+	mu   sync.Mutex
+	last net.Conn // the connection dialed last
+
+	probes sync.WaitGroup // the round trips Answering started
+}
+
+// Dial dials address for nats.go, within the connect timeout, or within
+// hurriedHandshake once hurried.
+func (l *link) Dial(network, address string) (net.Conn, error) {
+	d := net.Dialer{Timeout: l.timeout}
+	if l.hurried.Load() {
+		d.Timeout = hurriedHandshake
+	}
+	c, err := d.Dial(network, address)
+	if err != nil {
+		return nil, err
+	}
+	conn := &linkConn{Conn: c, hurried: &l.hurried}
+	l.mu.Lock()
+	l.last = conn
+	l.mu.Unlock()
+	return conn, nil
+}
+
+// linkConn is a dialed connection whose handshake deadline (the one
+// deadline nats.go sets on both directions) is shortened once hurried.
+type linkConn struct {
+	net.Conn
+	hurried *atomic.Bool
+}
+
+func (c *linkConn) SetDeadline(t time.Time) error {
+	if soon := time.Now().Add(hurriedHandshake); c.hurried.Load() && !t.IsZero() && t.After(soon) {
+		t = soon
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// Where names the server the broker connects to, credentials hidden:
+// "the embedded server" for an embedded broker.
+func (b *Broker) Where() string {
+	if b.link == nil {
+		return redactURL("")
+	}
+	return b.link.where
+}
+
+// Answering reports whether the server answers a round trip within
+// timeout, and returns within about timeout whatever the connection's
+// state: false at once when the connection is lost (reconnecting) or
+// closed, false when the round trip is late (a server that went silent
+// while its connection stays up). An embedded server always answers.
+func (b *Broker) Answering(timeout time.Duration) bool {
+	if b.link == nil {
+		return true
+	}
+	select {
+	case <-b.closed:
+		return false
+	default:
+	}
+	if b.link.down.Load() || b.link.hurried.Load() {
+		return false
+	}
+	answered := make(chan error, 1)
+	// The round trip may wait for the connection's lock beyond timeout
+	// (a reconnection has just begun): Close waits for it, and Hurry
+	// shortens that wait.
+	b.link.probes.Go(func() { answered <- b.NC.FlushTimeout(timeout) })
+	select {
+	case err := <-answered:
+		return err == nil
+	case <-time.After(timeout + timeout/4):
+		return false
+	}
+}
+
+// Hurry makes the connection stop waiting for a server that does not
+// answer: the connection being set up or used is cut, and every later
+// attempt to reconnect waits at most hurriedHandshake for the server, so
+// that calls on the connection no longer wait seconds for its lock. The
+// connection still reconnects to a server that answers in time, and the
+// writes its callers bound with their contexts may still succeed. It is
+// meant for a process that stops, with its server unreachable; it cannot
+// be undone. It does nothing to an embedded broker.
+func (b *Broker) Hurry() {
+	if b.link == nil || b.link.hurried.Swap(true) {
+		return
+	}
+	b.link.mu.Lock()
+	last := b.link.last
+	b.link.mu.Unlock()
+	if last != nil {
+		// A greeting or a reply that does not come is waited for no
+		// longer: nats.go sees the connection fail and reconnects.
+		last.Close()
+	}
 }
