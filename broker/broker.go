@@ -179,12 +179,12 @@ const closeProbe = time.Second
 // Close drains the connection and, when embedded, shuts the server down and
 // releases the store directory. A connection to an external server that no
 // longer answers (a dead machine, a partition) is closed at once: draining
-// it would wait for that server, as would a connection being set up again
-// to a server that does not answer ([Broker.Hurry]).
+// it would wait for that server. So is the connection of a hurried broker
+// ([Broker.Hurry]).
 func (b *Broker) Close() error {
 	var err error
 	if b.NC != nil {
-		if b.embedded == nil && !b.Answering(closeProbe) {
+		if b.embedded == nil && (b.link.hurried.Load() || !b.Answering(closeProbe)) {
 			b.Hurry()
 			b.NC.Close()
 		} else if derr := b.NC.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {

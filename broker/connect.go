@@ -235,7 +235,7 @@ func (c Config) token() (string, error) {
 // connection (a publish, an unsubscribe, a close) waits for that lock: a
 // server whose process is suspended takes the TCP connection and never
 // greets, so an attempt would otherwise hold it for ConnectTimeout.
-const hurriedHandshake = 250 * time.Millisecond
+const hurriedHandshake = 500 * time.Millisecond
 
 // link is the broker's own view of its connection to an external server,
 // kept outside nats.go so that reading it never waits for the
@@ -248,7 +248,7 @@ type link struct {
 	hurried atomic.Bool
 
 	mu   sync.Mutex
-	last net.Conn // the connection dialed last
+	last *linkConn // the connection dialed last
 
 	probes sync.WaitGroup // the round trips Answering started
 }
@@ -272,17 +272,33 @@ func (l *link) Dial(network, address string) (net.Conn, error) {
 }
 
 // linkConn is a dialed connection whose handshake deadline (the one
-// deadline nats.go sets on both directions) is shortened once hurried.
+// deadline nats.go sets, on both directions, for the greeting and the
+// CONNECT round trip) is shortened once hurried.
 type linkConn struct {
 	net.Conn
 	hurried *atomic.Bool
+
+	mu        sync.Mutex
+	handshake bool // a deadline is set: the connection is being set up
 }
 
 func (c *linkConn) SetDeadline(t time.Time) error {
-	if soon := time.Now().Add(hurriedHandshake); c.hurried.Load() && !t.IsZero() && t.After(soon) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.handshake = !t.IsZero()
+	if soon := time.Now().Add(hurriedHandshake); c.hurried.Load() && c.handshake && t.After(soon) {
 		t = soon
 	}
 	return c.Conn.SetDeadline(t)
+}
+
+// hurry shortens the handshake under way, if any, to hurriedHandshake.
+func (c *linkConn) hurry() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.handshake {
+		c.Conn.SetDeadline(time.Now().Add(hurriedHandshake))
+	}
 }
 
 // Where names the server the broker connects to, credentials hidden:
@@ -308,7 +324,7 @@ func (b *Broker) Answering(timeout time.Duration) bool {
 		return false
 	default:
 	}
-	if b.link.down.Load() || b.link.hurried.Load() {
+	if b.link.down.Load() {
 		return false
 	}
 	answered := make(chan error, 1)
@@ -325,13 +341,14 @@ func (b *Broker) Answering(timeout time.Duration) bool {
 }
 
 // Hurry makes the connection stop waiting for a server that does not
-// answer: the connection being set up or used is cut, and every later
-// attempt to reconnect waits at most hurriedHandshake for the server, so
-// that calls on the connection no longer wait seconds for its lock. The
-// connection still reconnects to a server that answers in time, and the
-// writes its callers bound with their contexts may still succeed. It is
-// meant for a process that stops, with its server unreachable; it cannot
-// be undone. It does nothing to an embedded broker.
+// answer: the attempt to reconnect under way, and every later one, waits
+// at most hurriedHandshake for the server, so that calls on the
+// connection no longer wait seconds for its lock. An established
+// connection is left alone: the writes on it are bounded by their
+// callers' contexts. The connection still reconnects to a server that
+// answers in time. It is meant for a process that stops with its server
+// unreachable, and cannot be undone. It does nothing to an embedded
+// broker.
 func (b *Broker) Hurry() {
 	if b.link == nil || b.link.hurried.Swap(true) {
 		return
@@ -340,8 +357,6 @@ func (b *Broker) Hurry() {
 	last := b.link.last
 	b.link.mu.Unlock()
 	if last != nil {
-		// A greeting or a reply that does not come is waited for no
-		// longer: nats.go sees the connection fail and reconnects.
-		last.Close()
+		last.hurry()
 	}
 }

@@ -68,7 +68,7 @@ func (w *stopWrites) check() {
 			return
 		}
 		w.until = time.Now().Add(unreachableLinger)
-		w.log.Warn().Str("job", w.job).Str("nats", w.b.Where()).Dur("at_most", unreachableLinger).
+		w.log.Warn().Str("job", w.job).Dur("at_most", unreachableLinger).
 			Msgf("NATS is unreachable at %s: waiting at most %s to record where the job stopped, then exiting; its resume goes on from the last state recorded",
 				w.b.Where(), unreachableLinger)
 		w.b.Hurry()

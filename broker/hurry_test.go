@@ -1,0 +1,184 @@
+package broker_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetmr/jetmr/broker"
+)
+
+// TestHurry: a connection to a server that went silent, while the
+// connection stays up or once the client is reconnecting to a process
+// that takes connections and never answers (a suspended server), is seen
+// as not answering within the probe's timeout; once hurried, calls on the
+// connection return within their contexts' deadline, not the connect
+// timeout (an attempt to reconnect holds the connection's lock that long),
+// the connection still comes back to the server once it answers again,
+// and Close returns within a second or two when it falls silent again.
+func TestHurry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		drop bool // the relayed connections are dropped: the client reconnects
+	}{
+		{"connection up", false},
+		{"reconnecting", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, broker.ServerConfig{Token: "tok"})
+			relay := startRelay(t, srv.ClientURL())
+			// A long connect timeout: an attempt to reconnect that is not
+			// hurried holds the connection's lock that long.
+			const connectTimeout = 10 * time.Second
+			b, err := open(t, broker.Config{URL: "nats://tok@" + relay.addr(), ConnectTimeout: connectTimeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !b.Answering(time.Second) {
+				t.Fatal("Answering is false with the server up")
+			}
+			relay.silence(tt.drop)
+			deadline := time.Now().Add(10 * time.Second)
+			for b.Answering(500 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("Answering is still true 10s after the server went silent")
+				}
+			}
+			b.Hurry()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			for i := range 5 {
+				start := time.Now()
+				_, err := b.JS.Publish(ctx, "jetmr.hurry", []byte("x"))
+				if took := time.Since(start); took > 2*time.Second {
+					t.Errorf("publish %d took %s once hurried (err %v), want its context's second", i, took.Round(time.Millisecond), err)
+				}
+			}
+
+			relay.speak()
+			deadline = time.Now().Add(20 * time.Second)
+			for !b.Answering(time.Second) {
+				if time.Now().After(deadline) {
+					t.Fatal("Answering is still false 20s after the server answers again")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			relay.silence(true)
+			for b.Answering(500 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("Answering is still true after the server went silent again")
+				}
+			}
+			start := time.Now()
+			if err := b.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("Close took %s with the server silent, want a second or two", took.Round(time.Millisecond))
+			}
+		})
+	}
+}
+
+// relay passes TCP connections on to a server until silenced; silent, it
+// takes new connections and neither relays nor answers them, as the
+// listening socket of a suspended process does.
+type relay struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	silent  bool
+	clients []net.Conn // every connection taken, closed at the end
+	servers []net.Conn // the connections to the server, closed when silenced
+}
+
+// startRelay relays to the server at url until the end of the test.
+func startRelay(t *testing.T, serverURL string) *relay {
+	t.Helper()
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{ln: ln, target: u.Host}
+	r.wg.Go(r.accept)
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *relay) addr() string { return r.ln.Addr().String() }
+
+func (r *relay) accept() {
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		r.clients = append(r.clients, c)
+		silent := r.silent
+		r.mu.Unlock()
+		if silent {
+			continue
+		}
+		up, err := net.Dial("tcp", r.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		r.mu.Lock()
+		r.servers = append(r.servers, up)
+		r.mu.Unlock()
+		r.wg.Go(func() { io.Copy(up, c); up.Close() })
+		r.wg.Go(func() { io.Copy(c, up); up.Close() })
+	}
+}
+
+// silence cuts the relayed connections from the server, and with drop
+// closes them on the client's side too (else they stay open, silent).
+func (r *relay) silence(drop bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.silent = true
+	for _, up := range r.servers {
+		up.Close()
+	}
+	r.servers = nil
+	if drop {
+		for _, c := range r.clients {
+			c.Close()
+		}
+		r.clients = nil
+	}
+}
+
+// speak relays new connections again.
+func (r *relay) speak() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.silent = false
+	// The connections taken while silent are dropped, as a process that
+	// resumes would find its clients gone.
+	for _, c := range r.clients {
+		c.Close()
+	}
+	r.clients = nil
+}
+
+func (r *relay) close() {
+	r.ln.Close()
+	r.silence(true)
+	r.wg.Wait()
+}
