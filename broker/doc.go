@@ -13,7 +13,10 @@
 // refuses its credentials: refused credentials fail [Open] at once with
 // [ErrAuthentication], an untrusted certificate with [ErrTLS] (both wrapped
 // with [ErrUnreachable]). [Config.Replicas] sets the replicas of the job
-// streams and jobs bucket it creates.
+// streams and jobs bucket it creates. [Broker.Answering] tells, without
+// waiting on the connection, whether the server still answers, and
+// [Broker.Hurry] keeps a process that stops from waiting seconds for a
+// server that does not (one whose process is suspended).
 //
 // [StartServer] runs a listening server for other machines (jetmr server):
 // JetStream, required client authentication (token, user and password, or
