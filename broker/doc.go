@@ -24,7 +24,8 @@
 // The caller owns the returned [Server] and must call [Server.Shutdown].
 //
 // The package starts no goroutine of its own beyond the embedded server's,
-// which [Broker.Close] stops. It must not read or write task, result or
+// which [Broker.Close] stops, and the round trip of [Broker.Answering],
+// which Close waits for. It must not read or write task, result or
 // record messages: their format belongs to package schema, their use to
 // the packages that run jobs.
 package broker
