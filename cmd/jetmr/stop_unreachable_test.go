@@ -53,6 +53,28 @@ const (
 // wait of 25 s to 50 s.
 const stopBound = 10 * time.Second
 
+// warnBound bounds the time from the signal to the warning that NATS is
+// unreachable; generous, as stopBound.
+const warnBound = 4 * time.Second
+
+// whenWarned waits for p to say that NATS is unreachable, or to end, or
+// for timeout, and returns the time it took to say so (or the time it
+// waited, when it did not).
+func whenWarned(p *proc, timeout time.Duration) time.Duration {
+	start := time.Now()
+	deadline := time.After(timeout)
+	for !strings.Contains(p.Stderr.String(), "NATS is unreachable") {
+		select {
+		case <-p.Done():
+			return time.Since(start)
+		case <-deadline:
+			return time.Since(start)
+		case <-time.After(pollInterval):
+		}
+	}
+	return time.Since(start)
+}
+
 func stopWithNATSGone(t *testing.T, local string, worker bool, gone goneMode, sig syscall.Signal) {
 	const token = "tok123"
 	h, dir := newStateHome(t), t.TempDir()
@@ -92,11 +114,18 @@ func stopWithNATSGone(t *testing.T, local string, worker bool, gone goneMode, si
 	}
 	start := time.Now()
 	p.Signal(sig)
+	warned := whenWarned(p, 2*runTimeout)
 	code := p.Wait(t, 2*runTimeout)
 	took := time.Since(start)
-	t.Logf("stopped %s after %s", took.Round(time.Millisecond), sig)
+	t.Logf("warned %s and stopped %s after %s", warned.Round(time.Millisecond), took.Round(time.Millisecond), sig)
 	if took > stopBound {
 		t.Errorf("took %s to stop after %s with NATS gone, want at most %s", took.Round(time.Second), sig, stopBound)
+	}
+	// The check takes a round trip of a second at most; the fault was a
+	// warning 12 s late, once the job's workers had waited for the
+	// connection.
+	if warned > warnBound {
+		t.Errorf("said NATS was unreachable %s after %s, want at once (within %s)", warned.Round(time.Millisecond), sig, warnBound)
 	}
 	stderr := p.Stderr.String()
 	if code != 130 {
