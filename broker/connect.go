@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -86,7 +87,7 @@ func (b *Broker) checkCluster(cfg Config) error {
 }
 
 func (b *Broker) openExternal(cfg Config) error {
-	b.link = &link{where: redactURL(cfg.URL), timeout: cfg.ConnectTimeout}
+	b.link = newLink(cfg.URL, cfg.ConnectTimeout)
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.Timeout(cfg.ConnectTimeout),
@@ -246,6 +247,10 @@ type link struct {
 	timeout time.Duration // Config.ConnectTimeout
 	down    atomic.Bool   // the connection's handlers last said it was lost (or closed)
 	hurried atomic.Bool
+	// hurrying ends when the broker is hurried: it cuts short the dials
+	// made before (a dead machine answers no dial).
+	hurrying context.Context
+	hurry    context.CancelFunc
 
 	mu   sync.Mutex
 	last *linkConn // the connection dialed last
@@ -253,14 +258,21 @@ type link struct {
 	probes sync.WaitGroup // the round trips Answering started
 }
 
+// newLink is the link of a connection to the servers at url.
+func newLink(url string, timeout time.Duration) *link {
+	l := &link{where: redactURL(url), timeout: timeout}
+	l.hurrying, l.hurry = context.WithCancel(context.Background())
+	return l
+}
+
 // Dial dials address for nats.go, within the connect timeout, or within
 // hurriedHandshake once hurried.
 func (l *link) Dial(network, address string) (net.Conn, error) {
-	d := net.Dialer{Timeout: l.timeout}
+	d, ctx := net.Dialer{Timeout: l.timeout}, l.hurrying
 	if l.hurried.Load() {
-		d.Timeout = hurriedHandshake
+		d.Timeout, ctx = hurriedHandshake, context.Background()
 	}
-	c, err := d.Dial(network, address)
+	c, err := d.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +354,8 @@ func (b *Broker) Answering(timeout time.Duration) bool {
 
 // Hurry makes the connection stop waiting for a server that does not
 // answer: the attempt to reconnect under way, and every later one, waits
-// at most hurriedHandshake for the server, so that calls on the
+// at most hurriedHandshake for the server (a dial under way ends at once),
+// so that calls on the
 // connection no longer wait seconds for its lock. An established
 // connection is left alone: the writes on it are bounded by their
 // callers' contexts. The connection still reconnects to a server that
@@ -353,6 +366,7 @@ func (b *Broker) Hurry() {
 	if b.link == nil || b.link.hurried.Swap(true) {
 		return
 	}
+	b.link.hurry()
 	b.link.mu.Lock()
 	last := b.link.last
 	b.link.mu.Unlock()
