@@ -241,7 +241,7 @@ const hurriedHandshake = 500 * time.Millisecond
 // link is the broker's own view of its connection to an external server,
 // kept outside nats.go so that reading it never waits for the
 // connection's lock. It dials the connections, so that Hurry can cut
-// short the one being set up.
+// the one in use.
 type link struct {
 	where   string        // the server's URL, credentials hidden
 	timeout time.Duration // Config.ConnectTimeout
@@ -284,33 +284,18 @@ func (l *link) Dial(network, address string) (net.Conn, error) {
 }
 
 // linkConn is a dialed connection whose handshake deadline (the one
-// deadline nats.go sets, on both directions, for the greeting and the
+// deadline nats.go sets on both directions, for the greeting and the
 // CONNECT round trip) is shortened once hurried.
 type linkConn struct {
 	net.Conn
 	hurried *atomic.Bool
-
-	mu        sync.Mutex
-	handshake bool // a deadline is set: the connection is being set up
 }
 
 func (c *linkConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.handshake = !t.IsZero()
-	if soon := time.Now().Add(hurriedHandshake); c.hurried.Load() && c.handshake && t.After(soon) {
+	if soon := time.Now().Add(hurriedHandshake); c.hurried.Load() && !t.IsZero() && t.After(soon) {
 		t = soon
 	}
 	return c.Conn.SetDeadline(t)
-}
-
-// hurry shortens the handshake under way, if any, to hurriedHandshake.
-func (c *linkConn) hurry() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.handshake {
-		c.Conn.SetDeadline(time.Now().Add(hurriedHandshake))
-	}
 }
 
 // Where names the server the broker connects to, credentials hidden:
@@ -353,15 +338,16 @@ func (b *Broker) Answering(timeout time.Duration) bool {
 }
 
 // Hurry makes the connection stop waiting for a server that does not
-// answer: the attempt to reconnect under way, and every later one, waits
-// at most hurriedHandshake for the server (a dial under way ends at once),
-// so that calls on the
-// connection no longer wait seconds for its lock. An established
-// connection is left alone: the writes on it are bounded by their
-// callers' contexts. The connection still reconnects to a server that
-// answers in time. It is meant for a process that stops with its server
-// unreachable, and cannot be undone. It does nothing to an embedded
-// broker.
+// answer, so that calls on the connection no longer wait seconds for its
+// lock: the connection dialed last is cut, whether it is being set up (a
+// suspended server takes the connection and never greets) or up (a
+// write to a server that stopped reading holds the lock until the socket
+// drains), a dial under way ends, and every later attempt to reconnect
+// waits at most hurriedHandshake for the server. The connection still
+// reconnects to a server that answers in time, and the writes its callers
+// bound with their contexts may still succeed. It is meant for a process
+// that stops with its server unreachable, and cannot be undone. It does
+// nothing to an embedded broker.
 func (b *Broker) Hurry() {
 	if b.link == nil || b.link.hurried.Swap(true) {
 		return
@@ -371,6 +357,7 @@ func (b *Broker) Hurry() {
 	last := b.link.last
 	b.link.mu.Unlock()
 	if last != nil {
-		last.hurry()
+		// nats.go sees the connection fail, and reconnects.
+		last.Close()
 	}
 }

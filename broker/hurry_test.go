@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,11 @@ func TestHurry(t *testing.T) {
 	tests := []struct {
 		name string
 		drop bool // the relayed connections are dropped: the client reconnects
+		fill bool // the client writes until its socket is full
 	}{
-		{"connection up", false},
-		{"reconnecting", true},
+		{"connection up", false, false},
+		{"connection up, socket full", false, true},
+		{"reconnecting", true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +48,11 @@ func TestHurry(t *testing.T) {
 				t.Fatal("Answering is false with the server up")
 			}
 			relay.silence(tt.drop)
+			var fill *filler
+			if tt.fill {
+				fill = startFiller(t, b)
+				fill.waitBlocked(t)
+			}
 			deadline := time.Now().Add(10 * time.Second)
 			for b.Answering(500 * time.Millisecond) {
 				if time.Now().After(deadline) {
@@ -52,6 +60,12 @@ func TestHurry(t *testing.T) {
 				}
 			}
 			b.Hurry()
+			if fill != nil {
+				// A write blocked on the full socket holds the
+				// connection's lock for a minute (nats.go's flusher
+				// timeout) unless Hurry cuts the connection.
+				fill.stop(t, 2*time.Second)
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			for i := range 5 {
@@ -181,4 +195,65 @@ func (r *relay) close() {
 	r.ln.Close()
 	r.silence(true)
 	r.wg.Wait()
+}
+
+// filler publishes 64 KiB messages on a broker's connection until
+// stopped, so that a server that reads nothing fills its socket.
+type filler struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	last atomic.Int64 // when a publish last returned, in Unix nanoseconds
+}
+
+func startFiller(t *testing.T, b *broker.Broker) *filler {
+	f := &filler{done: make(chan struct{})}
+	f.last.Store(time.Now().UnixNano())
+	data := make([]byte, 64<<10)
+	f.wg.Go(func() {
+		for {
+			select {
+			case <-f.done:
+				return
+			default:
+			}
+			err := b.NC.Publish("jetmr.fill", data)
+			f.last.Store(time.Now().UnixNano())
+			if err != nil {
+				return // the reconnect buffer is full
+			}
+		}
+	})
+	t.Cleanup(func() { f.stop(t, time.Minute) })
+	return f
+}
+
+// waitBlocked waits until a publish has not returned for a second.
+func (f *filler) waitBlocked(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Since(time.Unix(0, f.last.Load())) < time.Second {
+		if time.Now().After(deadline) {
+			t.Fatal("the publishes to a silent server still return after 20s: its socket never fills")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop stops the filler and fails the test when its publish under way
+// does not return within timeout.
+func (f *filler) stop(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-f.done:
+	default:
+		close(f.done)
+	}
+	stopped := make(chan struct{})
+	go func() { f.wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(timeout):
+		t.Errorf("a publish blocked on the full socket still waits %s after Hurry", timeout)
+		<-stopped
+	}
 }
