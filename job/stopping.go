@@ -44,48 +44,54 @@ type stopWrites struct {
 	log zerolog.Logger
 	job string
 
-	once  sync.Once
-	until time.Time // zero: the broker was reachable at the stop
+	mu    sync.Mutex // held through a check
+	until time.Time  // zero: the broker answered when last checked
 }
 
 // watch checks the broker as soon as ctx ends, and returns the function
 // that stops watching, which waits for a check under way to finish.
 func (w *stopWrites) watch(ctx context.Context) (stop func()) {
-	unwatch := context.AfterFunc(ctx, w.check)
+	checked := make(chan struct{})
+	unwatch := context.AfterFunc(ctx, func() {
+		defer close(checked)
+		w.check()
+	})
 	return func() {
 		if !unwatch() {
-			w.once.Do(func() {}) // returns once the check w.check runs has ended
+			<-checked
 		}
 	}
 }
 
-// check runs once, at the stop: with the broker unreachable it sets the
-// deadline the stop's writes share, says at once what the stop waits for
-// and hurries the broker.
-func (w *stopWrites) check() {
-	w.once.Do(func() {
-		if w.b == nil || w.b.Answering(probeTimeout) {
-			return
-		}
-		w.until = time.Now().Add(unreachableLinger)
-		w.log.Warn().Str("job", w.job).Dur("at_most", unreachableLinger).
-			Msgf("NATS is unreachable at %s: waiting at most %s to record where the job stopped, then exiting; its resume goes on from the last state recorded",
-				w.b.Where(), unreachableLinger)
-		w.b.Hurry()
-	})
+// check returns the deadline the stop's writes share: zero while the
+// broker answers. The first time it finds the broker unreachable it sets
+// that deadline, says at once what the stop waits for and hurries the
+// broker; a broker that answered is checked again next time (a write's
+// context may end before the job stops: a split that ended, a halt).
+func (w *stopWrites) check() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.until.IsZero() || w.b == nil || w.b.Answering(probeTimeout) {
+		return w.until
+	}
+	w.until = time.Now().Add(unreachableLinger)
+	w.log.Warn().Str("job", w.job).Dur("at_most", unreachableLinger).
+		Msgf("NATS is unreachable at %s: waiting at most %s to record where the job stopped, then exiting; its resume goes on from the last state recorded",
+			w.b.Where(), unreachableLinger)
+	w.b.Hurry()
+	return w.until
 }
 
 // context is the context of one write after the job's context ctx ended:
-// long from now with the broker reachable, else until the deadline the
+// long from now with the broker answering, else until the deadline the
 // stop's writes share. Before the stop (a job that ends on its own) it is
 // long from now.
 func (w *stopWrites) context(ctx context.Context, long time.Duration) (context.Context, context.CancelFunc) {
 	if ctx.Err() == nil {
 		return context.WithTimeout(context.WithoutCancel(ctx), long)
 	}
-	w.check()
-	if !w.until.IsZero() {
-		return context.WithDeadline(context.WithoutCancel(ctx), w.until)
+	if until := w.check(); !until.IsZero() {
+		return context.WithDeadline(context.WithoutCancel(ctx), until)
 	}
 	return context.WithTimeout(context.WithoutCancel(ctx), long)
 }
