@@ -2,15 +2,13 @@ package broker_test
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/internal/nettest"
 )
 
 // TestHurry: a connection to a server that went silent, while the
@@ -36,18 +34,18 @@ func TestHurry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := startServer(t, broker.ServerConfig{Token: "tok"})
-			relay := startRelay(t, srv.ClientURL())
+			relay := nettest.StartRelay(t, srv.ClientURL())
 			// A long connect timeout: an attempt to reconnect that is not
 			// hurried holds the connection's lock that long.
 			const connectTimeout = 10 * time.Second
-			b, err := open(t, broker.Config{URL: "nats://tok@" + relay.addr(), ConnectTimeout: connectTimeout})
+			b, err := open(t, broker.Config{URL: "nats://tok@" + relay.Addr(), ConnectTimeout: connectTimeout})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !b.Answering(time.Second) {
 				t.Fatal("Answering is false with the server up")
 			}
-			relay.silence(tt.drop)
+			relay.Silence(tt.drop)
 			var fill *filler
 			if tt.fill {
 				fill = startFiller(t, b)
@@ -76,7 +74,7 @@ func TestHurry(t *testing.T) {
 				}
 			}
 
-			relay.speak()
+			relay.Speak()
 			deadline = time.Now().Add(20 * time.Second)
 			for !b.Answering(time.Second) {
 				if time.Now().After(deadline) {
@@ -84,7 +82,7 @@ func TestHurry(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			relay.silence(true)
+			relay.Silence(true)
 			for b.Answering(500 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatal("Answering is still true after the server went silent again")
@@ -99,102 +97,6 @@ func TestHurry(t *testing.T) {
 			}
 		})
 	}
-}
-
-// relay passes TCP connections on to a server until silenced; silent, it
-// takes new connections and neither relays nor answers them, as the
-// listening socket of a suspended process does.
-type relay struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	silent  bool
-	clients []net.Conn // every connection taken, closed at the end
-	servers []net.Conn // the connections to the server, closed when silenced
-}
-
-// startRelay relays to the server at url until the end of the test.
-func startRelay(t *testing.T, serverURL string) *relay {
-	t.Helper()
-	u, err := url.Parse(serverURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{ln: ln, target: u.Host}
-	r.wg.Go(r.accept)
-	t.Cleanup(r.close)
-	return r
-}
-
-func (r *relay) addr() string { return r.ln.Addr().String() }
-
-func (r *relay) accept() {
-	for {
-		c, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		r.mu.Lock()
-		r.clients = append(r.clients, c)
-		silent := r.silent
-		r.mu.Unlock()
-		if silent {
-			continue
-		}
-		up, err := net.Dial("tcp", r.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		r.mu.Lock()
-		r.servers = append(r.servers, up)
-		r.mu.Unlock()
-		r.wg.Go(func() { io.Copy(up, c); up.Close() })
-		r.wg.Go(func() { io.Copy(c, up); up.Close() })
-	}
-}
-
-// silence cuts the relayed connections from the server, and with drop
-// closes them on the client's side too (else they stay open, silent).
-func (r *relay) silence(drop bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.silent = true
-	for _, up := range r.servers {
-		up.Close()
-	}
-	r.servers = nil
-	if drop {
-		for _, c := range r.clients {
-			c.Close()
-		}
-		r.clients = nil
-	}
-}
-
-// speak relays new connections again.
-func (r *relay) speak() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.silent = false
-	// The connections taken while silent are dropped, as a process that
-	// resumes would find its clients gone.
-	for _, c := range r.clients {
-		c.Close()
-	}
-	r.clients = nil
-}
-
-func (r *relay) close() {
-	r.ln.Close()
-	r.silence(true)
-	r.wg.Wait()
 }
 
 // filler publishes 64 KiB messages on a broker's connection until
