@@ -81,15 +81,7 @@ func (p *processor) readObjectRange(ctx context.Context, t schema.Task) ([]byte,
 		return nil, 0, nil, err
 	}
 	defer r.Close()
-	bp, _ := p.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	if int64(cap(*bp)) < n {
-		*bp = make([]byte, n)
-	}
-	buf := (*bp)[:n]
-	release := func() { p.bufs.Put(bp) }
+	buf, release := p.buffer(n)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		release()
 		if errors.Is(err, objstore.ErrChanged) {

@@ -1,14 +1,22 @@
 package main
 
 import (
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/internal/gcfloor"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 )
+
+// workerHeapFloor is the heap a worker lets its garbage collector reach
+// before it collects. A worker's live heap is a chunk or two and their
+// tables; with GOGC=100 alone it collected every task or two, and spent
+// as much CPU on it as a job's shipping costs (docs/performance.md).
+const workerHeapFloor = 64 << 20
 
 func newWorkerCommand() *cobra.Command {
 	var (
@@ -59,6 +67,7 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 				return err
 			}
 			log.Info().Int("slots", slots).Str("why", why).Msg("concurrency per job")
+			defer gcfloor.Start(workerHeapFloor, os.LookupEnv)()
 			bc := nats.brokerConfig(log)
 			bc.Name = "jetmr worker"
 			bc.UnreachableHint = "a worker needs a running NATS server: start one with jetmr server (it prints the URL), or fix --nats"
