@@ -2,12 +2,15 @@ package job
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -42,6 +45,15 @@ type Migration struct {
 
 func (m Migration) spec(job string) migrate.Spec {
 	return migrate.Spec{Job: job, Table: m.Table, Key: m.Key, Where: m.Where, SQL: m.SQL}
+}
+
+// newMigrationRun names a fresh run of a migrate job, created at created
+// (Unix nanoseconds): its time, readable in the progress table, and
+// random bits, so that two runs started at once from two stores differ.
+func newMigrationRun(created int64) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return time.Unix(0, created).UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b[:])
 }
 
 // batchSource is the Source of a migrate job: batches of about chunkSize

@@ -40,7 +40,7 @@ type DB interface {
 	// is the key column's kind.
 	Seek(ctx context.Context, spec Spec, after Key, skip int) (k Key, ok bool, err error)
 	// RunPart runs spec's SQL for the key range of b in one transaction
-	// that first claims the progress row (spec.Job, b.Lo) and then records
+	// that first claims the progress row (spec.Job, spec.Run, b.Lo) and then records
 	// b.Hi and the rows affected in it. The SQL receives $1 = b.Lo and
 	// $2 = b.Hi, or when b.Hi is Unbounded a real key above every key of
 	// the table, read in the transaction (see Part.Bound). When the SQL
@@ -68,15 +68,15 @@ type DB interface {
 	// bound) among all the rows of spec's table, whatever spec's where
 	// clause selects; ok is false when there is none.
 	NextKey(ctx context.Context, spec Spec, k, hi Key) (next Key, ok bool, err error)
-	// SkipPart claims the progress row (spec.Job, b.Lo) for the range of
+	// SkipPart claims the progress row (spec.Job, spec.Run, b.Lo) for the range of
 	// b without running the SQL: the range is done, its rows left out
 	// (see SkipFailingKeys). Its row records no rows affected, and Found
 	// parts read from it later have Skipped set. If the row is there
 	// already, SkipPart returns it as RunPart does, with Found set.
 	SkipPart(ctx context.Context, spec Spec, b Batch) (Part, error)
-	// DoneBatches calls yield for each committed batch of job, in commit
-	// order, and returns yield's error unchanged.
-	DoneBatches(ctx context.Context, job string, yield func(Done) error) error
+	// DoneBatches calls yield for each committed batch of spec's job and
+	// run, in commit order, and returns yield's error unchanged.
+	DoneBatches(ctx context.Context, spec Spec, yield func(Done) error) error
 	// Healthy runs a health query, one that returns a single boolean (the
 	// --pause-when query), and reports its value.
 	Healthy(ctx context.Context, query string) (bool, error)

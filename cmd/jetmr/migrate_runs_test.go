@@ -1,0 +1,135 @@
+package main_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jetmr/jetmr/migrate/migratetest"
+	"github.com/jetmr/jetmr/migrate/pgtest"
+)
+
+// The progress rows of a migrate job belong to one run of it: a job ID
+// used again for a fresh run (after jetmr discard, from another store, or
+// the next night) migrates again, and only a --resume reuses them.
+
+func TestMigrateJobReuse(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.Start(t)
+	backends := []struct {
+		name string
+		open func(t *testing.T) *migratetest.DB
+	}{
+		{"sqlite", migratetest.OpenSQLite},
+		{"postgres", migratetest.PostgresOpener(srv)},
+	}
+	for _, b := range backends {
+		t.Run(b.name+"/OtherTable", func(t *testing.T) {
+			t.Parallel()
+			testMigrateReuseOtherTable(t, b.open(t))
+		})
+		t.Run(b.name+"/Nightly", func(t *testing.T) {
+			t.Parallel()
+			testMigrateReuseNightly(t, b.open(t))
+		})
+		t.Run(b.name+"/OldProgressTable", func(t *testing.T) {
+			t.Parallel()
+			testMigrateOldProgressTable(t, b.open(t))
+		})
+	}
+}
+
+// createNumbered creates table name (id PRIMARY KEY, n = 0) with ids 1..rows.
+func createNumbered(t *testing.T, d *migratetest.DB, name string, rows int) {
+	t.Helper()
+	d.Exec(t, fmt.Sprintf("CREATE TABLE %s (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)", name))
+	series := "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $1) SELECT i FROM s"
+	if d.Driver == "postgres" {
+		series = "SELECT generate_series(1, $1::int)"
+	}
+	d.Exec(t, fmt.Sprintf("INSERT INTO %s (id) %s", name, series), rows)
+}
+
+// migrateOK runs jetmr migrate on table with SQL n = n + 1, and fails the
+// test unless it exits 0.
+func migrateOK(t *testing.T, d *migratetest.DB, store, id, table string, extra ...string) result {
+	t.Helper()
+	args := append([]string{"migrate", "--store", store, "--job", id, "--db", d.URL, "--table", table, "--key", "id", "--chunk-size", "100",
+		"--sql", fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id >= $1 AND id < $2", table)}, extra...)
+	r := jetmr(t, t.TempDir(), args...)
+	if r.code != 0 {
+		t.Fatalf("jetmr %s: exit status %d, want 0; stderr:\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r
+}
+
+// wantN checks that every row of table has n = want.
+func wantN(t *testing.T, d *migratetest.DB, table string, rows int, want int) {
+	t.Helper()
+	if got := d.Int(t, fmt.Sprintf("SELECT count(*) FROM %s WHERE n = $1", table), want); got != int64(rows) {
+		t.Errorf("%d rows of %s have n = %d, want all %d", got, table, want, rows)
+	}
+}
+
+// testMigrateReuseOtherTable migrates table users as job backfill,
+// discards the job, and migrates table orders as backfill: every row of
+// orders is migrated, whatever the first run left in the progress table,
+// and so it is from another store without a discard.
+func testMigrateReuseOtherTable(t *testing.T, d *migratetest.DB) {
+	const rows = 1000
+	createNumbered(t, d, "users", rows)
+	createNumbered(t, d, "orders", rows)
+	createNumbered(t, d, "items", rows)
+	store := t.TempDir()
+	migrateOK(t, d, store, "backfill", "users", "-q")
+	if r := jetmr(t, t.TempDir(), "discard", "backfill", "--store", store); r.code != 0 {
+		t.Fatalf("discard: exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	r := migrateOK(t, d, store, "backfill", "orders", "--report", "orders.json")
+	wantN(t, d, "orders", rows, 1)
+	wantN(t, d, "users", rows, 1)
+	if !strings.Contains(r.stderr, "1,000 rows") && !strings.Contains(r.stderr, "1000 rows") {
+		t.Errorf("the summary does not count 1000 rows:\n%s", r.stderr)
+	}
+	// Another store, same job ID, no discard.
+	migrateOK(t, d, t.TempDir(), "backfill", "items", "-q")
+	wantN(t, d, "items", rows, 1)
+}
+
+// testMigrateReuseNightly runs the same job, on the same table and SQL,
+// three times, as a nightly job does (discarding the finished run): each
+// run migrates every row once more.
+func testMigrateReuseNightly(t *testing.T, d *migratetest.DB) {
+	const rows = 500
+	createNumbered(t, d, "t", rows)
+	store := t.TempDir()
+	for night := 1; night <= 3; night++ {
+		migrateOK(t, d, store, "nightly", "t", "-q")
+		wantN(t, d, "t", rows, night)
+		if r := jetmr(t, t.TempDir(), "discard", "nightly", "--store", store); r.code != 0 {
+			t.Fatalf("discard: exit status %d; stderr:\n%s", r.code, r.stderr)
+		}
+	}
+	if got := d.Int(t, "SELECT count(DISTINCT run) FROM jetmr_batches WHERE job = 'nightly'"); got != 3 {
+		t.Errorf("the progress rows name %d runs of job nightly, want 3", got)
+	}
+}
+
+// testMigrateOldProgressTable starts from a progress table of the first
+// layout, keyed by (job, lo) alone, holding rows of an earlier run of
+// job old: a new run upgrades the table, keeps those rows, and migrates
+// every row.
+func testMigrateOldProgressTable(t *testing.T, d *migratetest.DB) {
+	const rows = 300
+	createNumbered(t, d, "t", rows)
+	d.Exec(t, `CREATE TABLE jetmr_batches (job TEXT NOT NULL, lo TEXT NOT NULL, hi TEXT, "rows" BIGINT NOT NULL, done_at TIMESTAMP NOT NULL, PRIMARY KEY (job, lo))`)
+	d.Exec(t, `INSERT INTO jetmr_batches VALUES ('old', '1', '101', 100, '2026-01-01 00:00:00'), ('old', '101', '201', 100, '2026-01-01 00:00:01'), ('old', '201', NULL, 100, '2026-01-01 00:00:02')`)
+	migrateOK(t, d, t.TempDir(), "old", "t", "-q")
+	wantN(t, d, "t", rows, 1)
+	if got := d.Int(t, "SELECT count(*) FROM jetmr_batches WHERE job = 'old' AND run = ''"); got != 3 {
+		t.Errorf("%d rows of the first layout are left, want 3", got)
+	}
+	if got := d.Int(t, "SELECT count(*) FROM jetmr_batches WHERE job = 'old' AND run <> ''"); got != 3 {
+		t.Errorf("the new run recorded %d batches, want 3", got)
+	}
+}
