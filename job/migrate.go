@@ -139,7 +139,7 @@ func (p *plan) openMigration(ctx context.Context) error {
 		}
 	}
 	p.db = db
-	p.source = batchSource{db: db, spec: spec, name: redactDB(m.DB) + " " + m.Table + "." + m.Key}
+	p.source = batchSource{db: db, spec: spec, name: migrate.Redact(m.DB) + " " + m.Table + "." + m.Key}
 	if est, err := migrate.EstimateRows(ctx, db, spec); err == nil {
 		p.total = est
 	}
@@ -160,23 +160,6 @@ func migrateError(err error) error {
 		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	return err
-}
-
-// redactDB hides a password in a database URL.
-func redactDB(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return url
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return url
-	}
-	return scheme + "://" + user + ":REDACTED" + rest[at:]
 }
 
 // DryRun validates a migrate job and prints its batches and SQL to w

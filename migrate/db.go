@@ -204,29 +204,14 @@ func open(ctx context.Context, url string, readOnly bool) (DB, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return openPostgres(ctx, url, readOnly)
 	}
+	if keywordForm.MatchString(url) {
+		return nil, badInput("--db %q is a keyword/value connection string: write it as a URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=... (other settings go in the query)", Redact(url))
+	}
 	scheme, _, found := strings.Cut(url, ":")
 	if !found || strings.ContainsAny(scheme, "/ ") {
-		return nil, badInput("--db %q is not a database URL: use %s", redactURL(url), urlForms)
+		return nil, badInput("--db %q is not a database URL: use %s", Redact(url), urlForms)
 	}
 	return nil, badInput("--db: unknown database scheme %q: use %s", scheme, urlForms)
-}
-
-// redactURL hides the password in a URL-like string: user:secret@host.
-func redactURL(url string) string {
-	at := strings.LastIndexByte(url, '@')
-	if at < 0 {
-		return url
-	}
-	start := strings.Index(url, "://")
-	if start < 0 {
-		start = 0
-	} else {
-		start += 3
-	}
-	if colon := strings.IndexByte(url[start:at], ':'); colon >= 0 {
-		return url[:start+colon+1] + "xxxxx" + url[at:]
-	}
-	return url
 }
 
 // foundPart is the Part for a progress row found at b.Lo, whose hi is

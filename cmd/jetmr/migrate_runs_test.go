@@ -2,6 +2,9 @@ package main_test
 
 import (
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -132,4 +135,72 @@ func testMigrateOldProgressTable(t *testing.T, d *migratetest.DB) {
 	if got := d.Int(t, "SELECT count(*) FROM jetmr_batches WHERE job = 'old' AND run <> ''"); got != 3 {
 		t.Errorf("the new run recorded %d batches, want 3", got)
 	}
+}
+
+// TestMigrateHidesPassword checks that a password given in --db, in any
+// of its forms, appears nowhere jetmr prints the database: the run's
+// output, jetmr status (text and JSON), a dry run, and the refusal of a
+// keyword/value connection string.
+func TestMigrateHidesPassword(t *testing.T) {
+	t.Parallel()
+	const secret = "S3cretPW"
+	srv := pgtest.Start(t)
+	d := migratetest.PostgresOpener(srv)(t)
+	createNumbered(t, d, "t", 200)
+	u, err := url.Parse(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := u.User.Username()
+	// The server trusts local connections: the password is sent and ignored.
+	withQuery := *u
+	withQuery.User = url.User(user)
+	q := withQuery.Query()
+	q.Set("password", secret)
+	q.Set("sslpassword", secret+"2")
+	withQuery.RawQuery = q.Encode()
+	withUser := *u
+	withUser.User = url.UserPassword(user, secret)
+	for _, c := range []struct{ name, db string }{
+		{"query", withQuery.String()},
+		{"userinfo", withUser.String()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store, id := t.TempDir(), "pw-"+c.name
+			args := []string{"--store", store, "--job", id, "--db", c.db, "--table", "t", "--key", "id", "--chunk-size", "50",
+				"--sql", "UPDATE t SET n = n + 1 WHERE id >= $1 AND id < $2"}
+			runs := []result{jetmr(t, t.TempDir(), append([]string{"migrate", "--dry-run"}, args...)...)}
+			runs = append(runs, jetmr(t, t.TempDir(), append([]string{"migrate", "--log-level", "debug"}, args...)...))
+			for _, r := range runs {
+				if r.code != 0 {
+					t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+				}
+			}
+			if !strings.Contains(runs[0].stdout, "127.0.0.1") || !strings.Contains(runs[0].stdout, "REDACTED") {
+				t.Errorf("the dry run does not name the database with its password hidden:\n%s", runs[0].stdout)
+			}
+			runs = append(runs, jetmr(t, t.TempDir(), "status", "--store", store, id), jetmr(t, t.TempDir(), "status", "--store", store, "--json", id))
+			if !strings.Contains(runs[2].stdout+runs[2].stderr, "REDACTED") {
+				t.Errorf("jetmr status does not show the database, its password hidden:\n%s%s", runs[2].stdout, runs[2].stderr)
+			}
+			for i, r := range runs {
+				if strings.Contains(r.stdout+r.stderr, secret) {
+					t.Errorf("output %d shows the password:\nstdout:\n%s\nstderr:\n%s", i, r.stdout, r.stderr)
+				}
+			}
+			wantN(t, d, "t", 200, map[string]int{"query": 1, "userinfo": 2}[c.name])
+		})
+	}
+	t.Run("keyword", func(t *testing.T) {
+		dsn := fmt.Sprintf("user=%s password=%s host=%s port=%s dbname=%s", user, secret, u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/"))
+		store := filepath.Join(t.TempDir(), "store")
+		r := jetmr(t, t.TempDir(), "migrate", "--store", store, "--db", dsn, "--table", "t", "--key", "id",
+			"--sql", "UPDATE t SET n = n + 1 WHERE id >= $1 AND id < $2")
+		if r.code != 2 || strings.Contains(r.stdout+r.stderr, secret) || !strings.Contains(r.stderr, "postgres://USER:PASSWORD@HOST") {
+			t.Errorf("exit status %d, want 2 and a message naming the URL form without the password; stderr:\n%s", r.code, r.stderr)
+		}
+		if _, err := os.Stat(store); !os.IsNotExist(err) {
+			t.Errorf("the store %s was created for a refused job", store)
+		}
+	})
 }
