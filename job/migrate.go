@@ -151,6 +151,39 @@ func (p *plan) openMigration(ctx context.Context) error {
 	return nil
 }
 
+// countCommitted reads, for a migrate job that halted, what its run
+// committed from the progress table into tf and r: a batch that committed
+// as the job halted may have no result in the run's counts. Runs recorded
+// before runs were (MigrationRun "") share their rows with every earlier
+// run of the job ID, so they are not counted.
+func (s *session) countCommitted(ctx context.Context, r *report.Report, tf *TasksFailedError) {
+	if s.record.Kind != schema.KindMigrate || s.db == nil || s.record.MigrationRun == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countCommittedTimeout)
+	defer cancel()
+	spec := migrate.Spec{Job: s.record.ID, Run: s.record.MigrationRun, Table: s.record.Table, Key: s.record.Key, SQL: s.record.SQL}
+	var n int
+	var rows int64
+	err := migrate.DoneBatches(ctx, s.db, spec, func(d migrate.Done) error {
+		if !d.Skipped {
+			n++
+			rows += d.Rows
+		}
+		return nil
+	})
+	if err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("job", s.record.ID).Msg("counting the batches committed before the halt")
+		return
+	}
+	tf.Counted, tf.Committed, tf.CommittedRows = true, n, rows
+	r.Rows = max(r.Rows, rows)
+}
+
+// countCommittedTimeout bounds the reading of the progress table after a
+// halt.
+const countCommittedTimeout = 10 * time.Second
+
 // migrateError maps the database layer's errors onto the job's.
 func migrateError(err error) error {
 	switch {

@@ -204,3 +204,57 @@ func TestMigrateHidesPassword(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateHaltCounts fails one batch of a migration under --halt
+// now,fail=1 with two slots: the message says how many batches committed
+// and how many rows, as the progress table records them, the summary
+// counts those rows, and the resume it prints, run once the bad row is
+// fixed, migrates every other row exactly once.
+func TestMigrateHaltCounts(t *testing.T) {
+	t.Parallel()
+	srv := pgtest.Start(t)
+	for _, b := range []struct {
+		name string
+		open func(t *testing.T) *migratetest.DB
+	}{{"sqlite", migratetest.OpenSQLite}, {"postgres", migratetest.PostgresOpener(srv)}} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			const rows = 2000
+			d := b.open(t)
+			d.Exec(t, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0 CHECK (n < 5))")
+			series := "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000) SELECT i FROM s"
+			if d.Driver == "postgres" {
+				series = "SELECT generate_series(1, 2000)"
+			}
+			d.Exec(t, "INSERT INTO t (id) "+series)
+			d.Exec(t, "UPDATE t SET n = 4 WHERE id = 150") // n + 1 = 5 violates the CHECK
+			dir, store := t.TempDir(), t.TempDir()
+			r := jetmr(t, dir, "migrate", "--store", store, "--job", "hs2", "--db", d.URL, "--table", "t", "--key", "id", "--chunk-size", "100",
+				"-j", "2", "--halt", "now,fail=1", "--sql", "UPDATE t SET n = n + 1 WHERE id >= $1 AND id < $2")
+			if r.code != 1 {
+				t.Fatalf("exit status %d, want 1; stderr:\n%s", r.code, r.stderr)
+			}
+			batches := d.Int(t, "SELECT count(*) FROM jetmr_batches WHERE job = 'hs2'")
+			committed := d.Int(t, `SELECT coalesce(sum("rows"), 0) FROM jetmr_batches WHERE job = 'hs2'`)
+			if changed := d.Int(t, "SELECT count(*) FROM t WHERE id <> 150 AND n <> 0"); changed != committed {
+				t.Errorf("%d rows changed, but the progress table records %d", changed, committed)
+			}
+			want := fmt.Sprintf("jetmr: job hs2: 1 batch(es) failed and --halt now stopped the job: %d batch(es) committed (%d rows), no other batch did", batches, committed)
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
+			}
+			if summary := fmt.Sprintf("; %d rows; halted (--halt now)", committed); !strings.Contains(r.stderr, summary) {
+				t.Errorf("the summary does not count the %d rows committed (%q):\n%s", committed, summary, r.stderr)
+			}
+			hint := hintAfter(r.stderr, "run the failed tasks again, once fixed, with:")
+			if hint == "" || !strings.Contains(hint, "--resume --retry-failed") {
+				t.Fatalf("no resume hint; stderr:\n%s", r.stderr)
+			}
+			d.Exec(t, "UPDATE t SET n = 0 WHERE id = 150")
+			if rr := runHint(t, dir, hint); rr.code != 0 {
+				t.Fatalf("the hint %s: exit status %d; stderr:\n%s", hint, rr.code, rr.stderr)
+			}
+			wantN(t, d, "t", rows, 1)
+		})
+	}
+}
