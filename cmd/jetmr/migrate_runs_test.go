@@ -180,6 +180,13 @@ func TestMigrateHidesPassword(t *testing.T) {
 				t.Errorf("the dry run does not name the database with its password hidden:\n%s", runs[0].stdout)
 			}
 			runs = append(runs, jetmr(t, t.TempDir(), "status", "--store", store, id), jetmr(t, t.TempDir(), "status", "--store", store, "--json", id))
+			// A failing run prints the dead letter and a hint to resume.
+			failing := jetmr(t, t.TempDir(), "migrate", "--store", t.TempDir(), "--job", id+"-fail", "--db", c.db, "--table", "t", "--key", "id",
+				"--sql", "UPDATE t SET n = n / 0 WHERE id >= $1 AND id < $2")
+			if failing.code != 1 || !strings.Contains(failing.stderr, "--resume --retry-failed") {
+				t.Errorf("a failing batch: exit status %d, want 1 and a hint; stderr:\n%s", failing.code, failing.stderr)
+			}
+			runs = append(runs, failing)
 			if !strings.Contains(runs[2].stdout+runs[2].stderr, "REDACTED") {
 				t.Errorf("jetmr status does not show the database, its password hidden:\n%s%s", runs[2].stdout, runs[2].stderr)
 			}
