@@ -265,3 +265,27 @@ func TestMigrateHaltCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestMigratePipelineRerun runs a pipeline with a migrate stage, discards
+// it, and runs it again under the same ID: the second run migrates every
+// row again.
+func TestMigratePipelineRerun(t *testing.T) {
+	t.Parallel()
+	d := migratetest.OpenSQLite(t)
+	createNumbered(t, d, "t", 500)
+	dir, store := t.TempDir(), t.TempDir()
+	writeJobFile(t, dir, `
+stages:
+  - name: bump
+    migrate: {db: "`+d.URL+`", table: t, key: id, chunk_size: 100, sql: "UPDATE t SET n = n + 1 WHERE id >= $1 AND id < $2"}
+`)
+	for run := 1; run <= 2; run++ {
+		if r := jetmr(t, dir, "pipeline", "--store", store, "--job", "prerun", "job.yaml"); r.code != 0 {
+			t.Fatalf("run %d: exit status %d; stderr:\n%s", run, r.code, r.stderr)
+		}
+		wantN(t, d, "t", 500, run)
+		if r := jetmr(t, dir, "discard", "prerun", "--store", store); r.code != 0 {
+			t.Fatalf("discard: exit status %d; stderr:\n%s", r.code, r.stderr)
+		}
+	}
+}
