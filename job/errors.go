@@ -93,7 +93,7 @@ func (e *TasksFailedError) Error() string {
 	}
 	switch {
 	case e.Kind.Traits().Rows && e.Halted != "" && e.Counted:
-		return fmt.Sprintf("job %s: %d batch(es) failed%s: %d batch(es) committed (%d rows), no other batch did; a resume with --retry-failed runs the failed batches and those that did not run",
+		return fmt.Sprintf("job %s: %d batch(es) failed%s: %d batch(es) had committed (%d rows) when it stopped, no other batch had; a resume with --retry-failed runs the failed batches and those that did not run",
 			e.Job, len(e.Dead), halted, e.Committed, e.CommittedRows)
 	case e.Kind.Traits().Rows && e.Halted != "":
 		return fmt.Sprintf("job %s: %d batch(es) failed%s: the batches that had not started did not run; a resume with --retry-failed runs them and the failed ones", e.Job, len(e.Dead), halted)

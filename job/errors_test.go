@@ -671,7 +671,7 @@ func TestTasksFailedHalted(t *testing.T) {
 		{job.TasksFailedError{Job: "m", Kind: schema.KindMigrate, Dead: dead},
 			"job m: 1 batch(es) failed; the other batches committed"},
 		{job.TasksFailedError{Job: "m", Kind: schema.KindMigrate, Dead: dead, Halted: "now", Counted: true, Committed: 3, CommittedRows: 300},
-			"job m: 1 batch(es) failed and --halt now stopped the job: 3 batch(es) committed (300 rows), no other batch did; a resume with --retry-failed runs the failed batches and those that did not run"},
+			"job m: 1 batch(es) failed and --halt now stopped the job: 3 batch(es) had committed (300 rows) when it stopped, no other batch had; a resume with --retry-failed runs the failed batches and those that did not run"},
 		{job.TasksFailedError{Job: "m", Kind: schema.KindMigrate, Dead: dead, Halted: "soon"},
 			"job m: 1 batch(es) failed and --halt soon stopped the job: the batches that had not started did not run; a resume with --retry-failed runs them and the failed ones"},
 		{job.TasksFailedError{Job: "p", Kind: schema.KindPipe, Dead: dead, Halted: "now"},

@@ -246,7 +246,7 @@ func TestMigrateHaltCounts(t *testing.T) {
 			if changed := d.Int(t, "SELECT count(*) FROM t WHERE id <> 150 AND n <> 0"); changed != committed {
 				t.Errorf("%d rows changed, but the progress table records %d", changed, committed)
 			}
-			want := fmt.Sprintf("jetmr: job hs2: 1 batch(es) failed and --halt now stopped the job: %d batch(es) committed (%d rows), no other batch did", batches, committed)
+			want := fmt.Sprintf("jetmr: job hs2: 1 batch(es) failed and --halt now stopped the job: %d batch(es) had committed (%d rows) when it stopped, no other batch had", batches, committed)
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
 			}
