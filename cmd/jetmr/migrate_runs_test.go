@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -109,6 +110,21 @@ func testMigrateReuseNightly(t *testing.T, d *migratetest.DB) {
 	for night := 1; night <= 3; night++ {
 		migrateOK(t, d, store, "nightly", "t", "-q")
 		wantN(t, d, "t", rows, night)
+		// jetmr status names the run whose rows the night wrote.
+		st := jetmr(t, t.TempDir(), "status", "--store", store, "--json", "nightly")
+		var js struct {
+			Run string `json:"migration_run"`
+		}
+		if err := json.Unmarshal([]byte(st.stdout), &js); err != nil || js.Run == "" {
+			t.Fatalf("jetmr status --json: %v; no migration_run in:\n%s", err, st.stdout)
+		}
+		if got := d.Int(t, "SELECT count(*) FROM jetmr_batches WHERE job = 'nightly' AND run = $1", js.Run); got != rows/100 {
+			t.Errorf("run %s of the status has %d progress rows, want %d", js.Run, got, rows/100)
+		}
+		text := jetmr(t, t.TempDir(), "status", "--store", store, "nightly")
+		if want := "jetmr_batches, job nightly, run " + js.Run; !strings.Contains(text.stdout, want) {
+			t.Errorf("jetmr status does not say %q:\n%s", want, text.stdout)
+		}
 		if r := jetmr(t, t.TempDir(), "discard", "nightly", "--store", store); r.code != 0 {
 			t.Fatalf("discard: exit status %d; stderr:\n%s", r.code, r.stderr)
 		}
