@@ -153,9 +153,9 @@ func (p *plan) openMigration(ctx context.Context) error {
 
 // countCommitted reads, for a migrate job that halted, what its run
 // committed from the progress table into tf and r: a batch that committed
-// as the job halted may have no result in the run's counts. Runs recorded
-// before runs were (MigrationRun "") share their rows with every earlier
-// run of the job ID, so they are not counted.
+// as the job halted may have no result in the run's counts. A job
+// recorded before runs were (MigrationRun "") shares its progress rows
+// with every earlier run of its ID, so it is not counted.
 func (s *session) countCommitted(ctx context.Context, r *report.Report, tf *TasksFailedError) {
 	if s.record.Kind != schema.KindMigrate || s.db == nil || s.record.MigrationRun == "" {
 		return
