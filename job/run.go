@@ -246,7 +246,10 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		if errors.Is(runErr, ErrHalted) && stats != nil {
 			r := s.report(stats)
 			r.Halted = s.cfg.Halt.When
-			return r, s.tasksFailed(stats)
+			tf := s.tasksFailed(stats)
+			tf.Halted = r.Halted
+			s.countCommitted(ctx, r, tf)
+			return r, tf
 		}
 		if reduceFailed {
 			return s.report(stats), runErr
@@ -260,7 +263,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	return report, endErr
 }
 
-func (s *session) tasksFailed(stats *report.Stats) error {
+func (s *session) tasksFailed(stats *report.Stats) *TasksFailedError {
 	return &TasksFailedError{Job: s.record.ID, Kind: s.record.Kind, Dead: stats.Dead,
 		Streamed: s.record.Kind.Traits().Ordered && s.record.Output == ""}
 }

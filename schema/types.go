@@ -413,6 +413,13 @@ type JobRecord struct {
 	// Round counts the resumes with --retry-failed: a task that failed in an
 	// earlier round runs again in the current one.
 	Round int `msgpack:"round,omitempty"`
+	// MigrationRun names this run of a migrate job in the database's
+	// progress table: new for each fresh run of the job ID, kept by its
+	// resumes, so that a fresh run never takes the batches an earlier run
+	// committed for done. Empty in records written before it, whose
+	// progress rows have run ''. A worker that predates it fails the
+	// job's batches, whose claims then name no run.
+	MigrationRun string `msgpack:"mrun,omitempty"`
 
 	// WorkDir is the working directory of the process that submitted the
 	// job, absolute. Its commands (pipe, map, combiner, reducer on
