@@ -118,6 +118,9 @@ func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	if j.LocalOnly {
 		j.V = localOnlyVersion
 	}
+	if j.MigrationRun != "" {
+		j.V = migrationRunVersion
+	}
 	if j.KeyTextByField && j.KeyFields > 1 && j.KeyOrder == "" {
 		j.V = textByFieldVersion
 	}

@@ -225,8 +225,8 @@ func TestKeyTextByFieldVersion(t *testing.T) {
 		if got.KeyTextByField != tc.rec.KeyTextByField {
 			t.Errorf("%+v: KeyTextByField %v after a round trip", tc.rec, got.KeyTextByField)
 		}
-		if newer := got.V >= 9; newer != tc.newer {
-			t.Errorf("%+v: stamped version %d, want 9 or later: %v", tc.rec, got.V, tc.newer)
+		if newer := got.V >= 10; newer != tc.newer {
+			t.Errorf("%+v: stamped version %d, want 10 or later: %v", tc.rec, got.V, tc.newer)
 		}
 	}
 }
