@@ -186,7 +186,7 @@ func TestS3UploadFailsReportAndStatus(t *testing.T) {
 			if st.State != "done" || st.Output != url || st.Staged != "" || st.TasksTotal != tasks || st.TasksDone != tasks {
 				t.Errorf("status --json once uploaded: %+v, want done, output %s, %d/%d tasks", st, url, tasks, tasks)
 			}
-			if !regexp.MustCompile(`tasks:\s+` + strconv.Itoa(tasks) + `/` + strconv.Itoa(tasks) + ` done`).MatchString(txt) ||
+			if !regexp.MustCompile(`tasks:\s+`+strconv.Itoa(tasks)+`/`+strconv.Itoa(tasks)+` done`).MatchString(txt) ||
 				!regexp.MustCompile(`output:\s+`+regexp.QuoteMeta(url)).MatchString(txt) || strings.Contains(txt, "s3-output") {
 				t.Errorf("status once uploaded:\n%s", txt)
 			}
