@@ -134,7 +134,9 @@ func (s *session) compare(old schema.JobRecord) error {
 	if old.OutputURL == "" && cur.OutputURL != "" {
 		now = cur.Output // a record written before OutputURL names its staging path
 	}
-	add("the output", describeOutput(old), now)
+	if !old.Kind.Traits().Rows { // a migration's output is its --table, compared below
+		add("the output", describeOutput(old), now)
+	}
 	add("--partitions", fmt.Sprint(old.Partitions), fmt.Sprint(cur.Partitions))
 	if s.chunkGiven {
 		add("--chunk-size", fmt.Sprint(old.ChunkSize), fmt.Sprint(cur.ChunkSize))

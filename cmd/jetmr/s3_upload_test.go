@@ -106,9 +106,10 @@ func TestS3UploadFailsReportAndStatus(t *testing.T) {
 		name string
 		fail func(s *s3test.Server)
 		heal func(s *s3test.Server)
+		want string // in the report's upload error
 	}{
-		{"server down", func(s *s3test.Server) { s.Down(true) }, func(s *s3test.Server) { s.Down(false) }},
-		{"server error", func(s *s3test.Server) { s.RefuseWrites(http.StatusInternalServerError) }, func(s *s3test.Server) { s.RefuseWrites(0) }},
+		{"server down", func(s *s3test.Server) { s.Down(true) }, func(s *s3test.Server) { s.Down(false) }, "cannot be reached"},
+		{"server error", func(s *s3test.Server) { s.RefuseWrites(http.StatusInternalServerError) }, func(s *s3test.Server) { s.RefuseWrites(0) }, "500 InternalError"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +137,7 @@ func TestS3UploadFailsReportAndStatus(t *testing.T) {
 				t.Fatalf("the run whose upload failed wrote no --report: %v; stderr:\n%s", err, stderr)
 			}
 			rep := readFigures(t, data)
-			if rep.Tasks < 2 || rep.Upload == nil || rep.Upload.Uploaded || rep.Upload.URL != url || rep.Upload.Error == "" ||
+			if rep.Tasks < 2 || rep.Upload == nil || rep.Upload.Uploaded || rep.Upload.URL != url || !strings.Contains(rep.Upload.Error, tt.want) ||
 				!strings.HasSuffix(rep.Upload.Staged, filepath.Join("s3-output", "up4", "out")) {
 				t.Fatalf("report of the failed upload: %s", data)
 			}
