@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/report"
@@ -342,9 +344,12 @@ func (s *session) uploadReport() *report.Upload {
 	}
 	u := &report.Upload{URL: s.cfg.outputURL, Uploaded: s.uploaded}
 	if s.uploadErr != nil {
-		u.Error, u.Staged = s.uploadErr.Error(), s.record.Output
+		// The store's error names the request and the object; the
+		// sentinel's prefix means nothing to the reader.
+		u.Error = strings.ReplaceAll(s.uploadErr.Error(), objstore.ErrUnavailable.Error()+": ", "")
+		u.Staged = s.record.Output
 		if ue := (*UploadError)(nil); errors.As(s.uploadErr, &ue) {
-			u.Error = fmt.Sprintf("%s failed: %v", ue.What, ue.Err)
+			u.Error = strings.ReplaceAll(ue.Err.Error(), objstore.ErrUnavailable.Error()+": ", "")
 		}
 	}
 	return u
