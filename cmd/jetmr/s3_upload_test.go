@@ -316,3 +316,39 @@ func TestInputChangedHints(t *testing.T) {
 		})
 	}
 }
+
+// TestS3ResumeOtherOutputRefused resumes a failed job that writes to an
+// s3:// URL with another URL: refused (exit 2) naming both, as for a
+// local output, though both stage to the same place; nothing is uploaded.
+// With its own URL the resume completes and uploads there.
+func TestS3ResumeOtherOutputRefused(t *testing.T) {
+	t.Parallel()
+	s := s3test.Start(t)
+	s.Bucket(t, "outbkt")
+	dir, store := t.TempDir(), t.TempDir()
+	in := td(t, "nonl.txt")
+	run := func(out string, extra []string, argv ...string) result {
+		args := append([]string{"pipe", "--store", store, "--job", "other", "-i", in, "-o", out, "--retries", "0"}, extra...)
+		return jetmrEnv(t, dir, s.Env(), append(append(args, "--"), argv...)...)
+	}
+	if r := run("s3://outbkt/a.txt", nil, "sh", "-c", "exit 3"); r.code != 1 {
+		t.Fatalf("failing job: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	r := run("s3://outbkt/b.txt", []string{"--resume", "--retry-failed"}, "cat")
+	if r.code != 2 || !strings.Contains(r.stderr, "the output was s3://outbkt/a.txt, now s3://outbkt/b.txt") {
+		t.Fatalf("resume to another URL: exit %d, want 2 naming both URLs; stderr:\n%s", r.code, r.stderr)
+	}
+	if keys := s.Keys(t, "outbkt", ""); len(keys) != 0 {
+		t.Fatalf("objects after the refused resume: %q", keys)
+	}
+	if r := run("s3://outbkt/a.txt", []string{"--resume", "--retry-failed"}, "cat"); r.code != 0 {
+		t.Fatalf("resume to its own URL: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	want, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.Get(t, "outbkt", "a.txt"); !ok || !bytes.Equal(got, want) {
+		t.Fatalf("s3://outbkt/a.txt holds %q (exists %v), want the input", got, ok)
+	}
+}
