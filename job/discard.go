@@ -122,6 +122,19 @@ func record(ctx context.Context, b *broker.Broker, id string) (schema.JobRecord,
 	return schema.DecodeJobRecord(e.Value())
 }
 
+// DiscardOn drops job id from the open broker b as [Discard] drops it
+// from a store shared with other jobs, for a caller that runs jobs on b
+// itself: a pipeline drops so a stage whose job turned out to be bad
+// input once it ran, as jetmr drops such a job, so that it runs again
+// from the start. An id that is not recorded matches [ErrUnknownJob].
+func DiscardOn(ctx context.Context, b *broker.Broker, id string) (int64, error) {
+	rec, err := record(ctx, b, id)
+	if err != nil {
+		return 0, err
+	}
+	return discardJob(ctx, b, id, rec)
+}
+
 // discardIn drops job id from a broker shared with other jobs, or, when
 // no job is id, the stages of pipeline id.
 func discardIn(ctx context.Context, b *broker.Broker, id string) (int64, error) {

@@ -23,8 +23,11 @@
 //
 // Observers (Config.Observer) hear of every attempt of the job's tasks:
 // the local workers report their own; the attempts of workers in other
-// processes are reported from the results the reducer merges and from
-// the attempt ends those workers announce (schema.AttemptEnd).
+// processes are reported from the attempt starts those workers announce
+// (schema.AttemptStart), the results the reducer merges and the attempt
+// ends they announce (schema.AttemptEnd). An attempt whose end was lost
+// is dropped (observe.DropObserver) once its task is merged or runs
+// again, its worker is gone, or the job ends (job/remote.go).
 //
 // The package owns a job's life cycle: its record in the jobs bucket, the
 // splitter goroutine, the local workers and the reducer all run under the

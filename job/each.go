@@ -99,8 +99,8 @@ func (p *plan) validateEach() error {
 // the item runs.
 func (p *plan) checkDir() error {
 	dir := p.cfg.Dir
-	if dir == "" || p.local == 0 {
-		return nil
+	if dir == "" || p.local == 0 || (p.cfg.Resume && !filepath.IsAbs(dir)) {
+		return nil // on a resume, a relative one is checked in the job's directory (checkResumedPaths)
 	}
 	t, err := command.ParseTemplate([]string{dir})
 	if err != nil || t.UsesPlaceholders() {
@@ -120,7 +120,8 @@ func (p *plan) checkDir() error {
 
 // checkProgram checks that the program of an each job's command can be
 // found: sh for --shell; a literal program name on PATH, or a path
-// (unless --dir makes a relative path mean another place per item). A
+// (unless --dir makes a relative path mean another place per item, or a
+// resume one of the job's directory, where checkResumedPaths looks). A
 // program named by a placeholder is found per item.
 func checkProgram(cfg Config) error {
 	if cfg.Shell {
@@ -134,8 +135,8 @@ func checkProgram(cfg Config) error {
 		return badInput("%w", err)
 	}
 	name, ok := t.Literal(0)
-	if !ok || (cfg.Dir != "" && strings.ContainsRune(name, '/') && !filepath.IsAbs(name)) {
-		return nil
+	if !ok || (cfg.Dir != "" && relativePath(name)) || (cfg.Resume && relativePath(name)) {
+		return nil // per item; or, on a resume, in the job's directory (checkResumedPaths)
 	}
 	if err := command.Check([]string{name}); err != nil {
 		return badInput("%w", err)
@@ -212,6 +213,13 @@ type itemObserver struct {
 	observe.Observer
 	bounds []int // first item of each task
 	items  int
+}
+
+// AttemptDropped passes a drop on to an observer that hears of them.
+func (o itemObserver) AttemptDropped(a observe.Attempt) {
+	if d, ok := o.Observer.(observe.DropObserver); ok {
+		d.AttemptDropped(a)
+	}
 }
 
 func (o itemObserver) TasksPublished(job, stage string, n int64, total bool) {

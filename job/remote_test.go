@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -276,6 +278,128 @@ func TestRemoteAttemptsObserved(t *testing.T) {
 			if got := o.metric(t, "jetmr_task_duration_seconds", ""); got != float64(len(attempts)) {
 				t.Errorf("jetmr_task_duration_seconds count = %v, want one per attempt: %d", got, len(attempts))
 			}
+			if got := o.metric(t, "jetmr_tasks_in_flight", ""); got != 0 {
+				t.Errorf("jetmr_tasks_in_flight = %v once the job is done, want 0", got)
+			}
+			// Each attempt's start counts once, whether its worker
+			// announced it or not. (A backup stopped as the job ends may
+			// announce its end too late to be heard.)
+			if got := o.metric(t, "jetmr_tasks_total", observe.StateRunning); got != float64(len(attempts)) && !tc.backups {
+				t.Errorf(`jetmr_tasks_total{state="running"} = %v, want one per attempt: %d`, got, len(attempts))
+			}
 		})
+	}
+}
+
+// gatedCat copies its chunk to stdout; the chunk holding the line GATE
+// first creates $1/started and waits until $1/release exists (for at
+// most about a minute, so that no command outlives a failed test long).
+const gatedCat = `in=$(mktemp "$1/chunk.XXXXXX") || exit 3
+cat > "$in"
+if grep -q '^GATE$' "$in"; then
+	: > "$1/started"
+	i=0
+	while [ ! -e "$1/release" ] && [ "$i" -lt 6000 ]; do sleep 0.01; i=$((i+1)); done
+fi
+cat "$in"
+rm -f "$in"
+`
+
+// TestRemoteAttemptInFlight holds one task on a worker pool of its own
+// (as in a jetmr worker process) while the job's other tasks are done:
+// the submitter's metrics count it in flight and its progress lines
+// running, from the start its worker announced; once the job is done,
+// nothing is in flight.
+func TestRemoteAttemptInFlight(t *testing.T) {
+	t.Parallel()
+	url := natsServer(t)
+	startPool(t, url, "pool-in-flight", 2)
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "gate")
+	if err := os.Mkdir(gate, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	release := func() {
+		if err := os.WriteFile(filepath.Join(gate, "release"), nil, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	var in strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&in, "line %05d of the input\n", i)
+	}
+	in.WriteString("GATE\n")
+	input := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(input, []byte(in.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := baseConfig(t)
+	cfg.ID, cfg.Kind, cfg.Broker, cfg.LocalWorkers, cfg.Speculative = "in-flight", schema.KindPipe, broker.Config{URL: url}, 0, job.SpeculateOff
+	cfg.Inputs, cfg.Output, cfg.ChunkSize = []string{input}, filepath.Join(dir, "out.txt"), 16<<10
+	cfg.Command = []string{"sh", writeScript(t, dir, "gated.sh", gatedCat), gate}
+	reg := prometheus.NewRegistry()
+	var progress syncBuffer
+	prog := observe.NewProgress(&progress, false, observe.ProgressInterval(10*time.Millisecond))
+	defer prog.Close()
+	cfg.Observer = observe.Multi(observe.NewMetrics(reg), prog)
+	o := &observed{reg: reg}
+
+	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := job.Run(ctx, cfg)
+		done <- err
+	}()
+	// fail lets the job end before the test does.
+	fail := func(format string, args ...any) {
+		t.Helper()
+		release()
+		<-done
+		t.Fatalf(format, args...)
+	}
+	deadline := time.Now().Add(jobTimeout)
+	for {
+		_, err := os.Stat(filepath.Join(gate, "started"))
+		queued := o.metric(t, "jetmr_tasks_total", observe.StateQueued)
+		if err == nil && queued >= 4 && o.metric(t, "jetmr_tasks_total", observe.StateDone) == queued-1 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the job ended while its gated task should run: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			fail("the gated task did not start, or the others were not done, within %s: %v queued, %v done; progress:\n%s", jobTimeout,
+				queued, o.metric(t, "jetmr_tasks_total", observe.StateDone), progress.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Only the gated task runs, on the pool: it counts in flight from its
+	// start, which came before the other tasks were done.
+	if got := o.metric(t, "jetmr_tasks_in_flight", ""); got != 1 {
+		t.Errorf("jetmr_tasks_in_flight = %v while the gated task runs on the pool, want 1", got)
+	}
+	line := regexp.MustCompile(`(?m)^jetmr: job in-flight: (\d+)/(\d+) tasks \(\d+%\), [^,]+, 1 running, `)
+	for !line.MatchString(progress.String()) {
+		if time.Now().After(deadline) {
+			fail("no progress line with the gated task running within %s:\n%s", jobTimeout, progress.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := o.metric(t, "jetmr_tasks_in_flight", ""); got != 0 {
+		t.Errorf("jetmr_tasks_in_flight = %v once the job is done, want 0", got)
+	}
+	if got, want := o.metric(t, "jetmr_tasks_total", observe.StateRunning), o.metric(t, "jetmr_tasks_total", observe.StateQueued); got != want {
+		t.Errorf(`jetmr_tasks_total{state="running"} = %v, want one start per task: %v`, got, want)
+	}
+	if out, err := os.ReadFile(cfg.Output); err != nil || string(out) != in.String() {
+		t.Errorf("the output differs from the input (%v)", err)
 	}
 }

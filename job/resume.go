@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/command"
 	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/schema"
@@ -39,6 +42,9 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		return false, err
 	}
 	if err := s.checkChangedCommand(ctx, old); err != nil {
+		return false, err
+	}
+	if err := s.checkResumedPaths(old); err != nil {
 		return false, err
 	}
 	if old.WorkDir != "" && old.WorkDir != s.record.WorkDir {
@@ -527,5 +533,94 @@ func CheckResume(ctx context.Context, b *broker.Broker, cfg Config) error {
 	if err := s.compare(old); err != nil {
 		return err
 	}
-	return s.checkChangedCommand(ctx, old)
+	if err := s.checkChangedCommand(ctx, old); err != nil {
+		return err
+	}
+	return s.checkResumedPaths(old)
+}
+
+// relativePath reports whether a program or directory name is a relative
+// path (./run.sh, bin/tool), which names a file of the directory the
+// command runs in, rather than a name looked up on PATH or an absolute
+// path.
+func relativePath(name string) bool {
+	return strings.ContainsRune(name, '/') && !filepath.IsAbs(name)
+}
+
+// checkCommand checks argv's program as command.Check does, save a
+// relative path on a resume: the job's commands run in the directory of
+// its first run, whichever directory the resume starts in, so
+// checkResumedPaths checks it there once the job's record is loaded.
+func (p *plan) checkCommand(argv []string) error {
+	if p.cfg.Resume && len(argv) > 0 && relativePath(argv[0]) {
+		return nil
+	}
+	return command.Check(argv)
+}
+
+// checkResumedPaths checks, for a resume of job old, the relative paths
+// validation left to it: the programs of this run's commands (its
+// command, map, reduce and combiner commands) and an each job's literal
+// --dir, in the directory the job's commands run in. That is the
+// directory of its first run (old.WorkDir) when this machine has it, else
+// this process's own, as for the job's workers (mapper.Job.Dir). Every
+// problem is named with that directory.
+func (s *session) checkResumedPaths(old schema.JobRecord) error {
+	dir := old.WorkDir
+	if fi, err := os.Stat(dir); dir == "" || err != nil || !fi.IsDir() {
+		dir = ""
+	}
+	cur := s.record
+	var problems []error
+	check := func(what string, argv []string) {
+		if len(argv) == 0 || !relativePath(argv[0]) {
+			return
+		}
+		problems = append(problems, resumedPath(old.ID, dir, what, argv[0], false))
+	}
+	if cur.Kind == schema.KindEach {
+		if t, err := command.ParseTemplate(cur.Command); err == nil && !cur.Shell && cur.Builtin == "" {
+			if name, ok := t.Literal(0); ok && cur.Dir == "" {
+				check("the command", []string{name})
+			}
+		}
+		if t, err := command.ParseTemplate([]string{cur.Dir}); err == nil && cur.Dir != "" && !t.UsesPlaceholders() && !filepath.IsAbs(cur.Dir) && s.local > 0 {
+			problems = append(problems, resumedPath(old.ID, dir, "--dir", cur.Dir, true))
+		}
+	} else {
+		check("the command", cur.Command)
+	}
+	check("--map", cur.MapCommand)
+	check("--reduce", cur.ReduceCommand)
+	check("--combiner", cur.CombineCommand)
+	return errors.Join(problems...)
+}
+
+// resumedPath checks the relative path name (a program, or with isDir a
+// directory) in dir ("": the current directory) for a resume of job id,
+// and returns nil or bad input naming the problem, dir and the fix.
+func resumedPath(id, dir, what, name string, isDir bool) error {
+	path, where := name, "the current directory"
+	if dir != "" {
+		path = filepath.Join(dir, name)
+		where = dir + ", the directory job " + id + " was submitted from, where a resume runs its commands whichever directory it starts in"
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case isDir && errors.Is(err, fs.ErrNotExist):
+		return badInput("cannot resume job %s: %s %s does not exist in %s: create it there", id, what, name, where)
+	case isDir && err != nil:
+		return badInput("cannot resume job %s: %s %s cannot be used in %s: %v", id, what, name, where, err)
+	case isDir && !fi.IsDir():
+		return badInput("cannot resume job %s: %s %s is not a directory in %s: make it one there", id, what, name, where)
+	case isDir:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return &errs.BadInputError{Err: command.ErrNotFound,
+			Msg: fmt.Sprintf("cannot resume job %s: %s %s is not found in %s: put it back there", id, what, name, where)}
+	}
+	if err := command.Check([]string{path}); err != nil {
+		return badInput("cannot resume job %s: %s %s, in %s: %w", id, what, name, where, err)
+	}
+	return nil
 }

@@ -510,6 +510,9 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		g.Go(func() error { return s.spec.run(workCtx, split) })
 	}
 	g.Go(func() error { return s.watchdog(workCtx, red, &published) })
+	if !s.b.Embedded() { // workers in other processes reach only an outside server
+		g.Go(func() error { return s.remote.watchWorkers(workCtx) })
+	}
 	g.Go(func() error { return s.settle(workCtx, soon, red, workerDone, halt) })
 	g.Go(func() error {
 		s.recordProgress(workCtx, rec, red, &published)

@@ -423,7 +423,7 @@ func recordFingerprints(fps []splitter.Fingerprint) []schema.InputFingerprint {
 }
 
 func (p *plan) validatePipe() error {
-	if err := command.Check(p.cfg.Command); err != nil {
+	if err := p.checkCommand(p.cfg.Command); err != nil {
 		return badInput("%w", err)
 	}
 	p.record.Command = p.cfg.Command
@@ -754,7 +754,7 @@ func (p *plan) resolveMap(spec string) (string, []string, error) {
 	if ok || p.workerFunction(spec) {
 		return spec, nil, nil
 	}
-	argv, err := splitCommand("--map", spec, p.reg.MapNames())
+	argv, err := p.splitCommand("--map", spec, p.reg.MapNames())
 	return "", argv, err
 }
 
@@ -766,7 +766,7 @@ func (p *plan) resolveReduce(spec string) (string, []string, error) {
 	if _, _, ok := p.reg.Reduce(spec); ok || spec == schema.ReduceNone {
 		return spec, nil, nil
 	}
-	argv, err := splitCommand("--reduce", spec, names)
+	argv, err := p.splitCommand("--reduce", spec, names)
 	return "", argv, err
 }
 
@@ -785,7 +785,7 @@ func (p *plan) resolveCombiner() error {
 	}
 	argv, err := command.Split(c)
 	if err == nil {
-		err = command.Check(argv)
+		err = p.checkCommand(argv)
 	}
 	if err != nil {
 		return badSetting("Config.Combiner", "Config.Combiner %q: %w", c, err)
@@ -831,12 +831,12 @@ func (p *plan) isFold(reduce string) bool {
 	return f != nil
 }
 
-func splitCommand(flag, spec, builtins string) ([]string, error) {
+func (p *plan) splitCommand(flag, spec, builtins string) ([]string, error) {
 	argv, err := command.Split(spec)
 	if err != nil {
 		return nil, badInput("%s: %w", flag, err)
 	}
-	if err := command.Check(argv); err != nil {
+	if err := p.checkCommand(argv); err != nil {
 		if len(argv) == 1 && !strings.ContainsRune(argv[0], '/') && !errors.Is(err, command.ErrNotExecutable) {
 			return nil, badInput("%s %q is neither a built-in (%s) nor a command on PATH", flag, spec, builtins)
 		}

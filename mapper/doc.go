@@ -39,6 +39,13 @@
 // only, so that the reducer, which merges each partition of a task once,
 // counts them once; a failed attempt's are dropped.
 //
+// A worker in another process than the job's submitter announces, for
+// the submitter's observers, each attempt as it starts
+// (schema.AttemptStart, each item's attempt for an each job) and each
+// that ends without a result the job merges (schema.AttemptEnd), in core
+// NATS messages: a lost one costs a line of the submitter's job log or
+// its count of running attempts, never a result.
+//
 // In a speculative job (schema.JobRecord.Speculative) a worker announces
 // each attempt's start and end on the job's attempt subject and listens on
 // its cancel subject: an attempt whose task the job announces merged (from

@@ -118,7 +118,7 @@ func (p *processor) processEach(ctx context.Context, t schema.Task, attempt int,
 	var failed []int
 	for i, item := range b.Items {
 		seq := b.First + uint64(i)
-		results[i] = p.runItem(ctx, c, item, seq, ev)
+		results[i] = p.runItem(ctx, c, t, item, seq, ev)
 		if err := ctx.Err(); err != nil {
 			return output{}, err
 		}
@@ -177,8 +177,9 @@ func (p *processor) skipped(perr error) *isolated {
 	return nil
 }
 
-// runItem runs one item until it succeeds or its attempts run out.
-func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, seq uint64, ev observe.Attempt) schema.ItemResult {
+// runItem runs one item of task t until it succeeds or its attempts run
+// out; ev is the event of the task's attempt.
+func (p *processor) runItem(ctx context.Context, c *EachCommand, t schema.Task, item string, seq uint64, ev observe.Attempt) schema.ItemResult {
 	rec := p.job.Record
 	maxAttempts := rec.Retries + 1
 	dir := p.job.Dir
@@ -189,11 +190,15 @@ func (p *processor) runItem(ctx context.Context, c *EachCommand, item string, se
 	if c.Builtin == "" {
 		argv = c.argv(item, seq)
 	}
+	delivery := ev.Attempt // the task's
 	ev.Index, ev.BytesIn, ev.Command = seq, int64(len(item)), c.ItemCommand(item, seq)
 	var r schema.ItemResult
 	for k := 1; ; k++ {
 		ev.Attempt, ev.Start = k, time.Now()
 		p.obs.AttemptStarted(ev)
+		if p.announceStart != nil {
+			p.announceStart(ev, t, delivery)
+		}
 		var buf bytes.Buffer
 		status, err := p.runOnce(ctx, c, argv, dir, item, &buf)
 		end := time.Now()

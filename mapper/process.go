@@ -56,12 +56,16 @@ type processor struct {
 	// announce tells the job's submitter of an each item's attempt that
 	// is retried, when the worker runs in another process; nil otherwise.
 	announce func(observe.Attempt)
-	files    fileCache
-	bufs     chunkBuffers
-	data     dataStore        // the job's object store, for transport "object"
-	nc       *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
-	fetcher  transfer.Fetcher // how
-	objects  objectInputs     // reads the ranges of s3:// inputs
+	// announceStart tells the job's submitter of an attempt of task t (at
+	// its delivery) as it starts, when the worker runs in another
+	// process; nil otherwise.
+	announceStart func(ev observe.Attempt, t schema.Task, delivery int)
+	files         fileCache
+	bufs          chunkBuffers
+	data          dataStore        // the job's object store, for transport "object"
+	nc            *nats.Conn       // fetches chunks from the submitter (Task.Fetch)
+	fetcher       transfer.Fetcher // how
+	objects       objectInputs     // reads the ranges of s3:// inputs
 }
 
 // process runs one attempt of a task and returns its output per partition,

@@ -60,9 +60,9 @@ type Config struct {
 	Observer observe.Observer
 	// InProcess marks the worker that runs in the job's submitting
 	// process, whose observers it reports to through Observer. Other
-	// workers announce each attempt that ends without a result stored
-	// (schema.AttemptEnd) for the submitter's observers; it announces
-	// none.
+	// workers announce each attempt as it starts (schema.AttemptStart)
+	// and each that ends without a result stored (schema.AttemptEnd) for
+	// the submitter's observers; it announces none.
 	InProcess bool
 	// FailedForGood is called after the worker stored a task's failure
 	// result (its dead letter), with the result's stream sequence, before
@@ -125,6 +125,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	w.proc.bufs.keep = cfg.Slots
 	if !cfg.InProcess {
 		w.proc.announce = w.announceEnd
+		w.proc.announceStart = w.announceStart
 	}
 	return w, nil
 }
@@ -347,6 +348,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg, slot int, releas
 	perItem := w.cfg.Job.Record.Kind.Traits().PerItem // its items report their own attempts
 	if !perItem {
 		w.observer().AttemptStarted(ev)
+		if !w.cfg.InProcess {
+			w.announceStart(ev, task, attempt)
+		}
 	}
 	outs, bytesIn, perr := w.proc.process(runCtx, task, attempt, ev)
 	lost := superseded(runCtx)
@@ -688,6 +692,27 @@ func (w *Worker) announceEnd(ev observe.Attempt) {
 	}
 	if err != nil {
 		w.log.Debug().Err(err).Uint64("task", ev.Index).Msg("announcing the end of an attempt")
+	}
+}
+
+// announceStart publishes the start of an attempt of task t, at its
+// delivery, on the job's attempt start subject, for the observers of its
+// submitter; a lost one costs the attempt's place among the running ones
+// there, never a result.
+func (w *Worker) announceStart(ev observe.Attempt, t schema.Task, delivery int) {
+	s := schema.AttemptStart{
+		Index: ev.Index, Attempt: ev.Attempt, Task: t.Index, Delivery: delivery, Round: w.cfg.Job.Record.Round,
+		Worker: ev.Worker, Slot: ev.Slot, Slots: ev.Slots, Start: ev.Start.UnixNano(), BytesIn: max(ev.BytesIn, 0), Backup: t.Backup,
+	}
+	if w.cfg.Job.Record.Kind.Traits().PerItem {
+		s.Command = ev.Command
+	}
+	data, err := schema.EncodeAttemptStart(s)
+	if err == nil {
+		err = w.cfg.JS.Conn().Publish(schema.AttemptStartSubject(ev.Job), data)
+	}
+	if err != nil {
+		w.log.Debug().Err(err).Uint64("task", ev.Index).Msg("announcing the start of an attempt")
 	}
 }
 

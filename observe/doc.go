@@ -4,7 +4,9 @@
 // self-contained HTML run report.
 //
 // The engine reports each attempt of each task to an [Observer]; [Multi] fans
-// the events out to several of them. Every Observer in this package is safe
+// the events out to several of them. An attempt that ran in another
+// process and whose end was lost is dropped ([DropObserver]): it leaves
+// the running ones without an end. Every Observer in this package is safe
 // for concurrent use, and none of them ever writes to standard output.
 //
 // Goroutines: a [Progress] owns its ticker goroutine until [Progress.Close], which waits for it;

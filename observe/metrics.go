@@ -42,7 +42,7 @@ var DurationBuckets = []float64{
 //	jetmr_task_duration_seconds{job,stage}  histogram of every ended attempt
 //	jetmr_bytes_in_total{job,stage}         counter of input bytes of ended attempts
 //	jetmr_bytes_out_total{job,stage}        counter of output bytes of ended attempts
-//	jetmr_tasks_in_flight{job,stage}        gauge: attempts started and not ended
+//	jetmr_tasks_in_flight{job,stage}        gauge: attempts started and not ended (nor dropped)
 //	jetmr_slots{job,stage}                  gauge: the job's task slots (of the workers seen)
 //	jetmr_utilization{job,stage}            gauge: busy time / (slots × elapsed)
 //
@@ -289,6 +289,16 @@ func (m *Metrics) AttemptEnded(a Attempt) {
 		m.tasks.WithLabelValues(a.Job, a.Stage, StateFailed).Inc()
 	default:
 		m.tasks.WithLabelValues(a.Job, a.Stage, StateDone).Inc()
+	}
+}
+
+// AttemptDropped takes an attempt whose end will not be known out of the
+// running ones, without counting it in any end state, duration or bytes.
+func (m *Metrics) AttemptDropped(a Attempt) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if j := m.jobs[jobKey{a.Job, a.Stage}]; j != nil {
+		delete(j.running, keyOf(a))
 	}
 }
 

@@ -239,3 +239,65 @@ func TestMetricsUserCounters(t *testing.T) {
 		t.Errorf("Forget left the user counters")
 	}
 }
+
+// TestMetricsAttemptDropped drops, through Multi, an attempt whose end
+// will not come: it leaves jetmr_tasks_in_flight and counts in no end
+// state or duration; the running counter still counts its start.
+func TestMetricsAttemptDropped(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	obs := observe.Multi(observe.NewMetrics(reg), observe.NewRecorder(10))
+	obs.JobStarted("d", "", 3, 0, 2)
+	start := time.Now().Add(-time.Second)
+	lost := observe.Attempt{Job: "d", Index: 0, Attempt: 1, Worker: "gone", Slot: 0, Slots: 1, Start: start}
+	kept := observe.Attempt{Job: "d", Index: 1, Attempt: 1, Worker: "w", Slot: 0, Slots: 1, Start: start}
+	obs.AttemptStarted(lost)
+	obs.AttemptStarted(kept)
+	inFlight := func() float64 {
+		t.Helper()
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() == "jetmr_tasks_in_flight" {
+				return f.Metric[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no jetmr_tasks_in_flight")
+		return 0
+	}
+	if got := inFlight(); got != 2 {
+		t.Fatalf("in flight %g before the drop, want 2", got)
+	}
+	obs.(observe.DropObserver).AttemptDropped(lost)
+	if got := inFlight(); got != 1 {
+		t.Errorf("in flight %g after dropping one of two attempts, want 1", got)
+	}
+	kept.End = time.Now()
+	obs.AttemptEnded(kept)
+	if got := inFlight(); got != 0 {
+		t.Errorf("in flight %g after the other ended, want 0", got)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, m := range f.Metric {
+			state := ""
+			for _, l := range m.Label {
+				if l.GetName() == "state" {
+					state = l.GetValue()
+				}
+			}
+			switch {
+			case f.GetName() == "jetmr_task_duration_seconds" && m.GetHistogram().GetSampleCount() != 1:
+				t.Errorf("%d durations observed, want the ended attempt's only", m.GetHistogram().GetSampleCount())
+			case f.GetName() == "jetmr_tasks_total" && state == observe.StateRunning && m.GetCounter().GetValue() != 2:
+				t.Errorf("running counter %g, want both starts", m.GetCounter().GetValue())
+			case f.GetName() == "jetmr_tasks_total" && state == observe.StateDone && m.GetCounter().GetValue() != 1:
+				t.Errorf("done counter %g, want the ended attempt's task only", m.GetCounter().GetValue())
+			}
+		}
+	}
+}

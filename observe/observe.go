@@ -105,6 +105,20 @@ type PauseObserver interface {
 	Paused(job, stage, cause, reason string)
 }
 
+// DropObserver is an Observer that also hears of attempts whose start it
+// was told of and whose end it will never be told of: an attempt that ran
+// in another process and whose end announcement was lost (its worker was
+// killed, or a connection failed), dropped once the job knows it is over
+// (its task was merged or runs again, its worker is gone, the job ended).
+// AttemptDropped takes the attempt out of those running; it had no
+// outcome the job knows of, so it counts in no total, duration, job log
+// or trace. [Multi] passes the call to those of its observers that
+// implement it.
+type DropObserver interface {
+	Observer
+	AttemptDropped(a Attempt)
+}
+
 // Multi returns an Observer that passes every event to each of obs in turn,
 // skipping nil ones. The result also implements io.Closer: Close closes
 // those of obs that implement io.Closer, in reverse order, and joins their
@@ -130,6 +144,7 @@ var (
 	_ RowsObserver    = multi(nil)
 	_ PauseObserver   = multi(nil)
 	_ CounterObserver = multi(nil)
+	_ DropObserver    = multi(nil)
 )
 
 func (m multi) Counted(job, stage string, counters []schema.Counter, status string) {
@@ -177,6 +192,14 @@ func (m multi) AttemptStarted(a Attempt) {
 func (m multi) AttemptEnded(a Attempt) {
 	for _, o := range m {
 		o.AttemptEnded(a)
+	}
+}
+
+func (m multi) AttemptDropped(a Attempt) {
+	for _, o := range m {
+		if d, ok := o.(DropObserver); ok {
+			d.AttemptDropped(a)
+		}
 	}
 }
 

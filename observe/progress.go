@@ -43,16 +43,18 @@ func ProgressInterval(d time.Duration) ProgressOption {
 // the one started last. Elsewhere it writes a plain line per running job
 // every interval, and one when the job ends:
 //
-//	jetmr: job J: 120/400 tasks (30%), 1.2 GiB of 4.0 GiB, 85 tasks/s, ETA 3s, 0 failed
+//	jetmr: job J: 120/400 tasks (30%), 1.2 GiB of 4.0 GiB, 8 running, 85 tasks/s, ETA 3s, 0 failed
 //
 // A migrate job counts rows instead of bytes (see RowsEstimated):
 //
-//	jetmr: job J: 12/40+ tasks, 12,000/~40,000 rows (30%), 6 tasks/s, 6,000 rows/s, ETA 5s, 0 failed
+//	jetmr: job J: 12/40+ tasks, 12,000/~40,000 rows (30%), 4 running, 6 tasks/s, 6,000 rows/s, ETA 5s, 0 failed
 //
 // A task counts as done when its final attempt ends (one not marked
 // Retried), failed or not; "failed" counts the tasks whose final attempt
 // failed. A task that a redelivery runs twice counts twice, capped at the
-// total. Progress runs a goroutine from NewProgress until Close.
+// total. "running" counts the attempts started and not ended (nor
+// dropped, see [DropObserver]): those of each item, for an each job.
+// Progress runs a goroutine from NewProgress until Close.
 type Progress struct {
 	w        io.Writer
 	terminal bool
@@ -87,6 +89,8 @@ type progressJob struct {
 	rows    int64
 	// paused holds the reasons new tasks are held back, by cause.
 	paused map[string]string
+	// running holds the attempts started and not ended.
+	running map[attemptKey]struct{}
 	// message is the last status message a task reported
 	// (reporter:status:MSG), shown at the end of the line.
 	message string
@@ -227,18 +231,38 @@ func (p *Progress) Counted(job, stage string, _ []schema.Counter, status string)
 	}
 }
 
-// AttemptStarted does nothing: progress counts ended tasks.
-func (p *Progress) AttemptStarted(Attempt) {}
-
-// AttemptEnded counts the task when this is its final attempt.
-func (p *Progress) AttemptEnded(a Attempt) {
-	if !a.final() {
-		return
+// AttemptStarted counts the attempt running.
+func (p *Progress) AttemptStarted(a Attempt) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if j := p.jobs[jobKey{a.Job, a.Stage}]; j != nil {
+		if j.running == nil {
+			j.running = make(map[attemptKey]struct{})
+		}
+		j.running[keyOf(a)] = struct{}{}
 	}
+}
+
+// AttemptDropped stops counting the attempt running.
+func (p *Progress) AttemptDropped(a Attempt) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if j := p.jobs[jobKey{a.Job, a.Stage}]; j != nil {
+		delete(j.running, keyOf(a))
+	}
+}
+
+// AttemptEnded stops counting the attempt running, and counts the task
+// when this is its final attempt.
+func (p *Progress) AttemptEnded(a Attempt) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	j := p.jobs[jobKey{a.Job, a.Stage}]
 	if j == nil {
+		return
+	}
+	delete(j.running, keyOf(a))
+	if !a.final() {
 		return
 	}
 	j.done++
@@ -363,8 +387,9 @@ func terminalWidth(w io.Writer) int {
 	return 80
 }
 
-// status is the job's progress: "120/400 tasks (30%), 1.2 GiB of 4.0 GiB,
-// 85 tasks/s, ETA 3s, 0 failed", without the percentage unless pct.
+// status is the job's progress: "120/400 tasks (30%), 1.2 GiB of 4.0
+// GiB, 8 running, 85 tasks/s, ETA 3s, 0 failed", without the percentage
+// unless pct.
 func (j *progressJob) status(now time.Time, pct bool) string {
 	var b strings.Builder
 	for _, cause := range slices.Sorted(maps.Keys(j.paused)) {
@@ -383,6 +408,7 @@ func (j *progressJob) status(now time.Time, pct bool) string {
 		fmt.Fprintf(&b, "%d/%d+ tasks", done, j.known)
 	}
 	b.WriteString(", " + j.volume(pct))
+	fmt.Fprintf(&b, ", %d running", len(j.running))
 	elapsed := now.Sub(j.start).Seconds()
 	rate, rowRate := 0.0, 0.0
 	if elapsed > 0 {

@@ -11,7 +11,7 @@ import (
 	"github.com/jetmr/jetmr/schema"
 )
 
-var progressLine = regexp.MustCompile(`^jetmr: job wc-2025 stage map: \d+/\d+\+? tasks( \(\d+%\))?, [0-9.]+ [KMGT]?i?B( of [0-9.]+ [KMGT]?i?B)?, [0-9.]+ tasks/s, ETA (unknown|<1s|[0-9hms]+), \d+ failed$`)
+var progressLine = regexp.MustCompile(`^jetmr: job wc-2025 stage map: \d+/\d+\+? tasks( \(\d+%\))?, [0-9.]+ [KMGT]?i?B( of [0-9.]+ [KMGT]?i?B)?, \d+ running, [0-9.]+ tasks/s, ETA (unknown|<1s|[0-9hms]+), \d+ failed$`)
 
 func TestProgressLog(t *testing.T) {
 	r := sampleRun()
@@ -69,9 +69,18 @@ func TestProgressLogFormat(t *testing.T) {
 	defer p.Close()
 	p.JobStarted("J", "", 400, 4<<30, 8)
 	for i := range 120 {
-		p.AttemptEnded(observe.Attempt{Job: "J", Index: uint64(i), BytesIn: 1288490188 / 120, Failed: i == 7})
+		a := observe.Attempt{Job: "J", Index: uint64(i), Attempt: 1, Worker: "w", BytesIn: 1288490188 / 120, Failed: i == 7}
+		p.AttemptStarted(a)
+		p.AttemptEnded(a)
 	}
-	re := regexp.MustCompile(`(?m)^jetmr: job J: 120/400 tasks \(30%\), 1\.2 GiB of 4\.0 GiB, [0-9.]+ tasks/s, ETA (<1s|[0-9hms]+), 1 failed$`)
+	// Three attempts start; one of them is dropped (its end was lost),
+	// and another attempt of a task ended already is not counted twice.
+	for i := range 3 {
+		p.AttemptStarted(observe.Attempt{Job: "J", Index: uint64(120 + i), Attempt: 1, Worker: "w", Slot: i})
+	}
+	p.AttemptDropped(observe.Attempt{Job: "J", Index: 121, Attempt: 1, Worker: "w", Slot: 1})
+	p.AttemptDropped(observe.Attempt{Job: "J", Index: 3, Attempt: 1, Worker: "w"})
+	re := regexp.MustCompile(`(?m)^jetmr: job J: 120/400 tasks \(30%\), 1\.2 GiB of 4\.0 GiB, 2 running, [0-9.]+ tasks/s, ETA (<1s|[0-9hms]+), 1 failed$`)
 	eventually(t, 5*time.Second, "a line in the documented format", func() bool { return re.MatchString(buf.String()) })
 	p.JobEnded("J", "", nil)
 	if err := p.Close(); err != nil {

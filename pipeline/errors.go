@@ -33,8 +33,10 @@ func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line,
 func (e *Error) Is(target error) bool { return target == ErrInvalid || target == job.ErrBadInput }
 
 // StageError is the failure of one stage of a pipeline run. It matches
-// ErrStageFailed and job.ErrTasksFailed (whatever made the stage fail:
-// other stages may have run, so it is never bad input of the pipeline).
+// ErrStageFailed, and job.ErrBadInput when the stage's job failed as bad
+// input (no live worker has its map function, say: its job is dropped,
+// and the stage wrote nothing), job.ErrTasksFailed otherwise (whatever
+// else made the stage fail).
 type StageError struct {
 	Stage string
 	// Job is the stage's job ID, for jetmr status and --resume.
@@ -90,9 +92,19 @@ var optionKeys = map[string]string{
 	"Config.Rejects":         "the rejects file (OUTPUT.rejected)",
 }
 
-// Is reports whether target is ErrStageFailed or job.ErrTasksFailed.
+// Is reports whether target is ErrStageFailed, or job.ErrBadInput or
+// job.ErrTasksFailed as the stage's error is bad input or not.
 func (e *StageError) Is(target error) bool {
-	return target == ErrStageFailed || target == job.ErrTasksFailed
+	bad := errors.Is(e.Err, job.ErrBadInput)
+	switch target {
+	case ErrStageFailed:
+		return true
+	case job.ErrBadInput:
+		return bad
+	case job.ErrTasksFailed:
+		return !bad
+	}
+	return false
 }
 
 // sortedErrors joins problems as joinErrors does, flattened and in file

@@ -81,6 +81,9 @@ type stageResult struct {
 	err        error
 	start, end time.Time
 	slots      int
+	// started says the stage's job was recorded (job.Config.Started);
+	// resumed, that it continues the job of an earlier run.
+	started, resumed bool
 }
 
 // Run runs the plan: every stage once its dependencies have succeeded,
@@ -307,7 +310,7 @@ func (r *run) loop(ctx context.Context) (*Report, error) {
 		res := <-results
 		r.running--
 		r.free += res.slots
-		r.collect(res)
+		r.collect(ctx, res)
 	}
 	g.Wait() // every stage goroutine has sent its result
 	r.endReport()
@@ -368,9 +371,10 @@ func (r *run) start(ctx context.Context, g *errgroup.Group, s *StagePlan, slots 
 		r.o.StageStarted(s, id, slots)
 	}
 	g.Go(func() error {
-		res := stageResult{s: s, slots: slots, start: time.Now()}
+		res := stageResult{s: s, slots: slots, start: time.Now(), resumed: resume}
 		cfg, err := r.config(s, id, slots, resume)
 		if err == nil {
+			cfg.Started = func(string) { res.started = true }
 			res.report, err = job.RunOn(ctx, r.o.Broker, cfg)
 		}
 		res.err, res.end = err, time.Now()
@@ -381,7 +385,7 @@ func (r *run) start(ctx context.Context, g *errgroup.Group, s *StagePlan, slots 
 
 // collect records a stage's result, skips the stages that depend on a
 // failed one, and re-estimates the rest from the throughput so far.
-func (r *run) collect(res stageResult) {
+func (r *run) collect(ctx context.Context, res stageResult) {
 	s := res.s
 	switch {
 	case res.err == nil:
@@ -392,9 +396,25 @@ func (r *run) collect(res stageResult) {
 	case errors.Is(res.err, context.Canceled):
 		r.finish(res, StateStopped)
 	default:
+		r.dropRefused(ctx, res)
 		r.finish(res, StateFailed)
 		skipped := r.skipDependents(s.Name)
 		r.errs = append(r.errs, &StageError{Stage: s.Name, Job: jobID(r.o.ID, s.Name), Skipped: skipped, Err: res.err})
+	}
+}
+
+// dropRefused drops the job of a stage that turned out to be bad input
+// once it started (no live worker has its map function, say), as jetmr
+// drops such a job: nothing of it can be resumed, and the stage runs
+// again from the start once the input is fixed. A resumed job is kept,
+// as is one whose output awaits its upload.
+func (r *run) dropRefused(ctx context.Context, res stageResult) {
+	if !res.started || res.resumed || !errors.Is(res.err, job.ErrBadInput) || errors.Is(res.err, job.ErrUploadFailed) {
+		return
+	}
+	id := jobID(r.o.ID, res.s.Name)
+	if _, err := job.DiscardOn(context.WithoutCancel(ctx), r.o.Broker, id); err != nil {
+		r.o.Logger.Warn().Err(err).Str("stage", res.s.Name).Str("job", id).Msg("dropping the state of the refused stage")
 	}
 }
 

@@ -43,7 +43,8 @@ type JoinRecord struct {
 	// Seq is the item's 1-based sequence number ({#}).
 	Seq  uint64 `json:"seq"`
 	Item string `json:"item"`
-	// Exit is the command's exit status; -1 when it did not exit.
+	// Exit is the command's exit status, also one the job's OkExit accepted
+	// (the item succeeded all the same); -1 when it did not exit.
 	Exit   int    `json:"exit"`
 	Signal string `json:"signal,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -278,7 +279,11 @@ func newJoinWriter(path string) (*joinWriter, error) {
 }
 
 func (j *joinWriter) add(it *schema.ItemResult) error {
-	line, err := json.Marshal(JoinRecord{Seq: it.Seq + 1, Item: it.Item, Exit: it.Exit, Signal: it.Signal, Error: it.Error, Output: string(it.Output)})
+	exit := it.Exit
+	if exit == 0 {
+		exit = it.Accepted // the real status of an item --ok-exit kept
+	}
+	line, err := json.Marshal(JoinRecord{Seq: it.Seq + 1, Item: it.Item, Exit: exit, Signal: it.Signal, Error: it.Error, Output: string(it.Output)})
 	if err != nil {
 		return fmt.Errorf("encoding join record of item %d: %w", it.Seq+1, err)
 	}

@@ -114,3 +114,65 @@ func DecodeAttemptEnd(data []byte) (AttemptEnd, error) {
 	}
 	return e, nil
 }
+
+// AttemptStart is what a worker in another process than the job's
+// submitter announces on [AttemptStartSubject] as an attempt of a task
+// starts (each attempt of an item, for an each job), so that the
+// submitter's observers count it running until its end arrives (its
+// result, or its [AttemptEnd]). A lost announcement costs the attempt's
+// place among the running ones, never a result; one whose end is lost is
+// dropped by the submitter when the task is merged, when a later attempt
+// of the task or another attempt on the same slot starts, when its worker
+// is gone, and when the job ends.
+type AttemptStart struct {
+	V int `msgpack:"v"`
+	// Index and Attempt name the attempt as its [AttemptEnd] and its
+	// result will: the task's index and delivery, or, for an each job's
+	// item, the item's number (0-based) in the job's item list and its
+	// attempt within the task's delivery.
+	Index   uint64 `msgpack:"i"`
+	Attempt int    `msgpack:"att"`
+	// Task and Delivery are the index of the task the attempt runs and
+	// the task's delivery (counting from 1): Index and Attempt, but for
+	// an each job's item.
+	Task     uint64 `msgpack:"task"`
+	Delivery int    `msgpack:"dlv"`
+	// Round is the job's retry round the attempt belongs to (see
+	// [Result.Round]).
+	Round  int    `msgpack:"round,omitempty"`
+	Worker string `msgpack:"w"`
+	Slot   int    `msgpack:"slot"`
+	// Slots is how many tasks the worker runs at once.
+	Slots int `msgpack:"slots,omitempty"`
+	// Start is when the attempt started, in Unix nanoseconds of the
+	// worker's clock: its result and [AttemptEnd] carry the same.
+	Start   int64 `msgpack:"start"`
+	BytesIn int64 `msgpack:"in,omitempty"`
+	// Backup marks a backup attempt (see [Task.Backup]).
+	Backup bool `msgpack:"backup,omitempty"`
+	// Command is the command line of an each job's item, as in
+	// [AttemptEnd].
+	Command string `msgpack:"cmd,omitempty"`
+}
+
+// EncodeAttemptStart encodes s, stamping version 1: a jetmr that
+// predates the message does not subscribe to its subject.
+func EncodeAttemptStart(s AttemptStart) ([]byte, error) {
+	s.V = baseVersion
+	return msgpack.Marshal(&s)
+}
+
+// DecodeAttemptStart decodes and validates an attempt's start.
+func DecodeAttemptStart(data []byte) (AttemptStart, error) {
+	var s AttemptStart
+	if err := decode(data, &s); err != nil {
+		return AttemptStart{}, fmt.Errorf("decoding attempt start: %w", err)
+	}
+	if err := checkVersion(s.V); err != nil {
+		return AttemptStart{}, fmt.Errorf("decoding attempt start: %w", err)
+	}
+	if s.Worker == "" || s.Slot < 0 || s.Slots < 0 || s.Attempt < 1 || s.Delivery < 1 || s.BytesIn < 0 {
+		return AttemptStart{}, fmt.Errorf("decoding attempt start: %w: no worker, a negative slot or size, or an attempt or delivery below 1", ErrMalformed)
+	}
+	return s, nil
+}

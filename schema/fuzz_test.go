@@ -202,6 +202,34 @@ func FuzzDecodeAttemptEnd(f *testing.F) {
 	})
 }
 
+func FuzzDecodeAttemptStart(f *testing.F) {
+	good, _ := schema.EncodeAttemptStart(schema.AttemptStart{Index: 3, Attempt: 2, Task: 3, Delivery: 2, Round: 1, Worker: "h:1", Slot: 1, Slots: 2,
+		Start: 5, BytesIn: 10, Backup: true})
+	f.Add(good)
+	item, _ := schema.EncodeAttemptStart(schema.AttemptStart{Index: 40, Attempt: 1, Task: 4, Delivery: 3, Worker: "w", Start: 5, Command: "echo x"})
+	f.Add(item)
+	f.Add([]byte{})
+	f.Add([]byte{0x81, 0xa1, 'v', 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := schema.DecodeAttemptStart(data)
+		if err != nil {
+			return
+		}
+		if s.Worker == "" || s.Slot < 0 || s.Slots < 0 || s.Attempt < 1 || s.Delivery < 1 || s.BytesIn < 0 {
+			t.Fatalf("accepted an attempt start without a worker, with a negative slot or size, or an attempt or delivery below 1: %+v", s)
+		}
+		again, err := schema.EncodeAttemptStart(s)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded attempt start: %v", err)
+		}
+		back, err := schema.DecodeAttemptStart(again)
+		back.V, s.V = 0, 0 // encoding stamps version 1
+		if err != nil || back != s {
+			t.Fatalf("a re-encoded attempt start decodes to %+v, %v; want %+v", back, err, s)
+		}
+	})
+}
+
 func FuzzDecodeReduceTask(f *testing.F) {
 	good, _ := schema.EncodeReduceTask(schema.ReduceTask{Job: "j", Partition: 2, Tasks: 9, Dir: "/out/parts"})
 	f.Add(good)

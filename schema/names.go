@@ -157,6 +157,12 @@ func AttemptSubject(job string) string { return subjectRoot + "." + job + ".atte
 // the job merges (an [AttemptEnd]), so that its submitter can report them.
 func AttemptEndSubject(job string) string { return subjectRoot + "." + job + ".ended" }
 
+// AttemptStartSubject is the (core NATS, not stored) subject on which
+// workers in other processes than the job's submitter announce each
+// attempt of a job's tasks as it starts (an [AttemptStart]), so that its
+// submitter can count it running.
+func AttemptStartSubject(job string) string { return subjectRoot + "." + job + ".started" }
+
 // CancelSubject is the (core NATS, not stored) subject on which a
 // speculative job announces the index of each task that had a backup once
 // it is merged: workers stop the attempts of that task still running.

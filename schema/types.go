@@ -39,7 +39,8 @@ import (
 // (JobRecord.LocalOnly): a worker that predates it would take the tasks
 // of such a job, so its record is stamped 8 and it leaves the job. Every
 // other message is stamped 1, which every jetmr reads; so is
-// [AttemptEnd], which a jetmr that predates it never subscribes to.
+// [AttemptEnd] and [AttemptStart], which a jetmr that predates them never
+// subscribes to.
 const Version = 8
 
 // Versions of the wire format, by the feature that introduced them.

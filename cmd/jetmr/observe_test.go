@@ -958,7 +958,7 @@ func TestReportCommand(t *testing.T) {
 // progressLine is the line written every few seconds while a job runs;
 // finalLine the one written when it ends.
 var (
-	progressLine = regexp.MustCompile(`^jetmr: job (\S+)(?: stage \S+)?: (\d+)/(\d+)(\+?) tasks(?: \(\d+%\))?, [^,]+, [0-9.]+ tasks/s, ETA [^,]+, (\d+) failed$`)
+	progressLine = regexp.MustCompile(`^jetmr: job (\S+)(?: stage \S+)?: (\d+)/(\d+)(\+?) tasks(?: \(\d+%\))?, [^,]+, (\d+) running, [0-9.]+ tasks/s, ETA [^,]+, (\d+) failed$`)
 	finalLine    = regexp.MustCompile(`^jetmr: job (\S+)(?: stage \S+)?: (\d+)/(\d+) tasks \(\d+%\), [^,]+, done in [^,]+, (\d+) failed$`)
 )
 
@@ -1012,8 +1012,9 @@ func TestProgressNotTerminal(t *testing.T) {
 			periodic++
 			done, _ := strconv.Atoi(m[2])
 			known, _ := strconv.Atoi(m[3])
-			if m[1] != "progress-job" || done > known || known > run.Tasks || (m[4] == "" && known != run.Tasks) {
-				t.Errorf("progress line %q: want job progress-job, at most %d tasks", l, run.Tasks)
+			running, _ := strconv.Atoi(m[5])
+			if m[1] != "progress-job" || done > known || known > run.Tasks || (m[4] == "" && known != run.Tasks) || running > 2 {
+				t.Errorf("progress line %q: want job progress-job, at most %d tasks, at most its 2 slots running", l, run.Tasks)
 			}
 			continue
 		}

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -221,4 +222,49 @@ func TestPipelineResumeOkExitChanged(t *testing.T) {
 	if got := fileText(t, filepath.Join(dir, "g.txt")); got != "" {
 		t.Errorf("g.txt holds %q, want grep's empty output", got)
 	}
+}
+
+// TestOkExitJoinFile: the --join file records each item's real exit
+// status, also one --ok-exit accepted (the item is kept, as its status
+// says nothing against it), as the job log does: grep -c exits 1 on the
+// files without a match, 0 on the one with.
+func TestOkExitJoinFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeLogs(t, dir)
+	r := jetmr(t, dir, "each", "-q", "-k", "--store", filepath.Join(t.TempDir(), "store"), "--ok-exit", "0,1", "--joblog", "log.tsv",
+		"--join", "cp {} join.jsonl", "--", "grep", "-c", "INFO", ":::", "logs/1.log", "logs/2.log", "logs/3.log")
+	if r.code != 0 || r.stdout != "0\n5\n0\n" {
+		t.Fatalf("exit %d, stdout %q, want 0 and the counts; stderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var got []joinLine
+	for _, line := range strings.Split(strings.TrimSpace(fileText(t, filepath.Join(dir, "join.jsonl"))), "\n") {
+		var l joinLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("join file line %q: %v", line, err)
+		}
+		got = append(got, l)
+	}
+	want := []joinLine{{1, "logs/1.log", 1, "0\n"}, {2, "logs/2.log", 0, "5\n"}, {3, "logs/3.log", 1, "0\n"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("join file holds %+v, want %+v", got, want)
+	}
+	// The job log says the same.
+	rows := readJobLog(t, filepath.Join(dir, "log.tsv"))
+	if len(rows) != len(want) {
+		t.Fatalf("%d job log rows, want %d: %+v", len(rows), len(want), rows)
+	}
+	for _, r := range rows {
+		if r.exit != int64(want[r.seq-1].Exit) {
+			t.Errorf("job log row %d: Exitval %d, want %d", r.seq, r.exit, want[r.seq-1].Exit)
+		}
+	}
+}
+
+// joinLine is the part of a join file's line TestOkExitJoinFile checks.
+type joinLine struct {
+	Seq    int    `json:"seq"`
+	Item   string `json:"item"`
+	Exit   int    `json:"exit"`
+	Output string `json:"output"`
 }

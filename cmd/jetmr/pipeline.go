@@ -71,8 +71,10 @@ and the throughput of the stages finished so far. --dry-run prints the
 plan: levels, estimates and the critical path.
 
 A failed stage stops the stages that depend on it; the others run to the
-end (exit 1). Stage NAME runs as job ID-NAME; --resume --job ID skips the
-stages that are done and resumes the others.`,
+end (exit 1; exit 2 when the stage's job was refused as bad input once it
+started, such as a map function no worker has). Stage NAME runs as job
+ID-NAME; --resume --job ID skips the stages that are done and resumes the
+others.`,
 		Example: `  jetmr pipeline --dry-run build.yaml
   jetmr pipeline -j 8 --report run.json build.yaml
   jetmr pipeline --job nightly --resume build.yaml`,
@@ -190,6 +192,12 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		cmd, note := resumeHint(f.jobID, "")
 		return interruptedError{fmt.Sprintf("interrupted: pipeline %s stopped; continue it with:\n  %s%s", f.jobID, cmd, note)}
 	}
+	if errors.Is(err, job.ErrBadInput) && !errors.Is(err, job.ErrTasksFailed) && keptStages(report) {
+		// A stage refused once it ran left nothing, but the stages done
+		// before it keep their work for --resume, which runs it afresh.
+		cmd, note := resumeHint(f.jobID, "")
+		err = fmt.Errorf("%w\ncontinue it, once fixed, with:\n  %s%s", err, cmd, note)
+	}
 	if errors.Is(err, job.ErrTasksFailed) {
 		cmd, note := resumeHint(f.jobID, "--retry-failed")
 		err = fmt.Errorf("%w\nrun the failed tasks again, once fixed, with:\n  %s%s", err, cmd, note)
@@ -201,6 +209,20 @@ func (f *pipelineFlags) run(cmd *cobra.Command, path string) error {
 		}
 	}
 	return err
+}
+
+// keptStages reports whether a pipeline run left stages done for --resume
+// to skip.
+func keptStages(r *pipeline.Report) bool {
+	if r == nil {
+		return false
+	}
+	for _, s := range r.Stages {
+		if s.State == pipeline.StateDone || s.State == pipeline.StateAlreadyDone {
+			return true
+		}
+	}
+	return false
 }
 
 // finish prints the stages and writes --report.

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jetmr/jetmr/internal/clitest"
@@ -301,5 +303,187 @@ func TestRemoteWorkerDrainObserved(t *testing.T) {
 		if len(rs) != 2 || cut.host != drained || (cut.exit == 0 && cut.signal == 0) || ok.host != other || ok.exit != 0 || ok.signal != 0 {
 			t.Errorf("Seq %d: rows %+v, want the attempt %s handed back (failed) and then %s's success", seq, rs, drained, other)
 		}
+	}
+}
+
+// metricsURL waits for the metrics address a jetmr process prints.
+func metricsURL(t *testing.T, p *clitest.Proc) string {
+	t.Helper()
+	addrLine := regexp.MustCompile(`^jetmr: metrics on (http://127\.0\.0\.1:[1-9][0-9]*/metrics)$`)
+	var url string
+	eventually(t, runTimeout, "metrics address on stderr", func() (bool, string) {
+		for _, l := range p.Stderr.Lines() {
+			if m := addrLine.FindStringSubmatch(l); m != nil {
+				url = m[1]
+				return true, ""
+			}
+		}
+		if p.Exited() {
+			t.Fatalf("jetmr exited with status %d without printing the metrics address; stderr:\n%s", p.Code(), p.Stderr.String())
+		}
+		return false, "stderr:\n" + p.Stderr.String()
+	})
+	return url
+}
+
+// jobsScraped scrapes url and returns what it says of each job whose ID
+// ends in one of suffixes, by suffix.
+func jobsScraped(t *testing.T, url string, suffixes ...string) map[string]metricSample {
+	t.Helper()
+	fams, err := scrape(url)
+	if err != nil {
+		t.Fatalf("scraping %s: %v", url, err)
+	}
+	out := map[string]metricSample{}
+	if f := fams["jetmr_tasks_total"]; f != nil {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				for _, s := range suffixes {
+					if l.GetName() == "job" && strings.HasSuffix(l.GetValue(), s) {
+						out[s] = sampleOf(fams, l.GetValue())
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestRemoteWorkerInFlight runs a pipeline on a jetmr worker process
+// (--local-workers 0) whose two stages each hold one task until the test
+// releases it: while a stage's held task runs on the worker, the
+// submitter's metrics count it in flight and its progress lines running;
+// once the first stage's job is done, while the second's runs, the
+// first's in flight is 0.
+func TestRemoteWorkerInFlight(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	// One slot: a pipeline's pipe stages run backups of slow tasks on an
+	// idle slot, and a backup of the held task would run too.
+	w := startWorker(t, url, "-j", "1", "--spill", filepath.Join(dir, "spill"))
+	w.waitUp(t)
+	in := filepath.Join(dir, "in.txt")
+	writeInput(t, in, 2000, true)
+	held, after := newGate(t, "0"), newGate(t, "0")
+	t.Cleanup(held.release)
+	t.Cleanup(after.release)
+	quoted := func(argv []string) string { return "[" + strings.Join(argv, ", ") + "]" }
+	writeJobFile(t, dir, `
+stages:
+  - name: held
+    pipe: {input: [`+in+`], output: out/held.txt, command: `+quoted(held.argv)+`, chunk_size: 16KiB}
+  - name: after
+    pipe: {input: [stage:held], output: out/after.txt, command: `+quoted(after.argv)+`, chunk_size: 16KiB}
+`)
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sub := clitest.Start(t, bin, dir, nil, "pipeline", "--nats", url, "--local-workers", "0", "--store", t.TempDir(),
+		"--metrics", "127.0.0.1:0", "--progress", "job.yaml")
+	murl := metricsURL(t, sub)
+
+	// heldAlone waits until the stage's held task runs and every other
+	// task of its job is done.
+	heldAlone := func(g *gate, stage string) metricSample {
+		t.Helper()
+		var s metricSample
+		eventually(t, runTimeout, "the held task of stage "+stage+" alone running", func() (bool, string) {
+			if sub.Exited() {
+				t.Fatalf("jetmr exited with status %d while a task was held; stderr:\n%s", sub.Code(), sub.Stderr.String())
+			}
+			s = jobsScraped(t, murl, "-"+stage)["-"+stage]
+			return g.started() && s.queued >= 4 && s.done == s.queued-1, fmt.Sprintf("held task started %v, last scrape %+v", g.started(), s)
+		})
+		return s
+	}
+	if s := heldAlone(held, "held"); s.inFlight != 1 {
+		t.Errorf("stage held: jetmr_tasks_in_flight = %v while its held task runs on the worker, want 1", s.inFlight)
+	}
+	running := regexp.MustCompile(`(?m)^jetmr: job \S+-held: .*, 1 running, `)
+	eventually(t, runTimeout, "progress line of stage held with its task running", func() (bool, string) {
+		return running.MatchString(sub.Stderr.String()), "stderr:\n" + sub.Stderr.String()
+	})
+	held.release()
+
+	heldAlone(after, "after")
+	jobs := jobsScraped(t, murl, "-held", "-after")
+	if s := jobs["-held"]; s.inFlight != 0 || s.done != s.queued {
+		t.Errorf("stage held once its job is done: %v in flight, %v of %v tasks done; want none in flight, all done", s.inFlight, s.done, s.queued)
+	}
+	if s := jobs["-after"]; s.inFlight != 1 {
+		t.Errorf("stage after: jetmr_tasks_in_flight = %v while its held task runs on the worker, want 1", s.inFlight)
+	}
+	after.release()
+	if code := sub.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, sub.Stderr)
+	}
+	w.term(t)
+	if got, _ := os.ReadFile(filepath.Join(dir, "out", "after.txt")); !strings.HasSuffix(string(got), "GATE\n") || len(got) < 2000*40 {
+		t.Errorf("out/after.txt has %d bytes and does not end in the GATE line", len(got))
+	}
+}
+
+// TestRemoteWorkerKilledInFlight SIGKILLs a jetmr worker while it runs a
+// held task, which the submitter's metrics and jetmr status count in
+// flight: once another worker runs the task again, the submitter counts
+// that attempt alone in flight, not the killed one's too, whose end never
+// comes; the job is done and its output whole.
+func TestRemoteWorkerKilledInFlight(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	url := plainNATS(t)
+	args := []string{"-j", "1", "--ack-wait", "2s", "--spill", filepath.Join(dir, "spill")}
+	first := startWorker(t, url, args...)
+	first.waitUp(t)
+	in := filepath.Join(dir, "in.txt")
+	size := writeInput(t, in, 2000, true)
+	g := newGate(t, "0")
+	t.Cleanup(g.release)
+	sub := clitest.Start(t, bin, dir, nil, append([]string{"pipe", "--nats", url, "--local-workers", "0", "--store", t.TempDir(),
+		"--job", "killed-in-flight", "--no-speculative", "--chunk-size", "16KiB", "--metrics", "127.0.0.1:0",
+		"-i", in, "-o", "out.txt", "--"}, g.argv...)...)
+	murl := metricsURL(t, sub)
+	scrapeJob := func() metricSample {
+		t.Helper()
+		if sub.Exited() {
+			t.Fatalf("jetmr exited with status %d while a task was held; stderr:\n%s", sub.Code(), sub.Stderr.String())
+		}
+		return jobsScraped(t, murl, "killed-in-flight")["killed-in-flight"]
+	}
+	var s metricSample
+	eventually(t, runTimeout, "the held task alone running", func() (bool, string) {
+		s = scrapeJob()
+		return g.started() && s.queued >= 4 && s.done == s.queued-1, fmt.Sprintf("held task started %v, last scrape %+v", g.started(), s)
+	})
+	if s.inFlight != 1 {
+		t.Errorf("jetmr_tasks_in_flight = %v while the held task runs on the first worker, want 1", s.inFlight)
+	}
+	// jetmr status counts the tasks workers hold, wherever they run.
+	home := newStateHome(t)
+	eventually(t, runTimeout, "jetmr status with the held task in flight", func() (bool, string) {
+		f := home.statusOf(t, dir, "killed-in-flight", "--nats", url)
+		return f.InFlight == 1 && f.TasksDone == int(s.queued)-1, fmt.Sprintf("last status %+v", f)
+	})
+	first.Signal(syscall.SIGKILL)
+	<-first.Done()
+	second := startWorker(t, url, args...)
+	second.waitUp(t)
+	// The task is delivered again once its ack wait passed: the second
+	// worker's attempt is the only one running.
+	eventually(t, runTimeout, "the held task delivered again", func() (bool, string) {
+		s = scrapeJob()
+		return s.redelivered >= 1, fmt.Sprintf("last scrape %+v", s)
+	})
+	if s = scrapeJob(); s.inFlight != 1 {
+		t.Errorf("jetmr_tasks_in_flight = %v once the killed worker's task runs again on another, want 1: the killed attempt's end never comes", s.inFlight)
+	}
+	g.release()
+	if code := sub.Wait(t, runTimeout); code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", code, sub.Stderr)
+	}
+	second.term(t)
+	if got, _ := os.ReadFile(filepath.Join(dir, "out.txt")); int64(len(got)) != size {
+		t.Errorf("output has %d bytes, want the input's %d", len(got), size)
 	}
 }
