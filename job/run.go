@@ -153,8 +153,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}, reduced: &counter.Set{}, start: start}
 	s.stop = &stopWrites{log: p.cfg.Logger, job: p.record.ID}
 	if !b.Embedded() {
-		s.stop.nc = b.NC
+		s.stop.b = b
 	}
+	defer s.stop.watch(ctx)()
 	if p.cfg.Resume {
 		done, err := s.resume(ctx)
 		if err != nil || done {
