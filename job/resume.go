@@ -87,10 +87,8 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 			return true, s.finishCommitted(ctx)
 		}
 	}
-	if old.Kind.Traits().Keyed { // an output directory
-		if _, err := os.Lstat(old.Output); err == nil {
-			return false, badInput("output directory %s exists: remove it to resume job %s", old.Output, old.ID)
-		}
+	if err := s.checkResumedOutput(old); err != nil {
+		return false, err
 	}
 	if s.splitState, err = s.loadSplit(ctx); err != nil {
 		return false, err
@@ -108,6 +106,36 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// checkResumedOutput refuses a resume that finds something at the job's
+// output, which appears only when the job completes: without --force the
+// job's first run found nothing there, so it appeared while the job was
+// stopped, and the output would replace it. With --force (which the
+// printed resume command carries when the job was started with it) the
+// output replaces it when the job completes, as a first run's would; until
+// then it stays as it is. A job that writes an s3:// output stages it in
+// its own store, where nothing but the job writes.
+func (s *session) checkResumedOutput(old schema.JobRecord) error {
+	if old.Output == "" || s.cfg.Force {
+		return nil
+	}
+	fi, err := os.Lstat(old.Output)
+	if err != nil {
+		return nil
+	}
+	what := "output"
+	if fi.IsDir() {
+		what = "output directory"
+	}
+	if s.cfg.upload != nil {
+		if !old.Kind.Traits().Keyed {
+			return nil
+		}
+		return badInput("%s %s exists: remove it to resume job %s", what, old.Output, old.ID)
+	}
+	return &errs.BadInputError{Setting: "Config.Output", Err: ErrOutputExists, Msg: fmt.Sprintf(
+		"%s %s exists, and was not there when job %s started: move it away, or resume with --force to replace it when the job completes", what, old.Output, old.ID)}
 }
 
 // compare refuses a resume whose inputs or functions differ from the job's.

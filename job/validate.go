@@ -629,6 +629,9 @@ func (p *plan) checkFilePath(setting, path string) (string, error) {
 	if err := p.checkOutsideInputs(setting, what, path, choose, out); err != nil {
 		return "", err
 	}
+	if err := p.checkHoldsNoInput(setting, what, path, choose, out); err != nil {
+		return "", err
+	}
 	for _, in := range p.inputs {
 		if in.Path == out {
 			return "", badSetting(setting, "%s %s is also an input: choose another %s", what, path, choose)
@@ -661,7 +664,10 @@ func CheckOutputPlace(kind schema.Kind, output string, inputs []string) error {
 		return badInput("output %s is a %s, and jetmr writes a new file and renames it over the path when the job completes, which would replace the %s: %s",
 			output, splitter.DescribeMode(fi.Mode()), splitter.DescribeMode(fi.Mode()), p.specialFix("", output))
 	}
-	return p.checkOutsideInputs("", "output", output, "-o", out)
+	if err := p.checkOutsideInputs("", "output", output, "-o", out); err != nil {
+		return err
+	}
+	return p.checkHoldsNoInput("", "output", output, "-o", out)
 }
 
 // maxLinks bounds the symbolic links followLinks follows, as the kernel
@@ -732,6 +738,78 @@ func (p *plan) checkOutsideInputs(setting, what, path, choose, out string) error
 		}
 	}
 	return nil
+}
+
+// checkHoldsNoInput refuses a path the job writes (out, absolute and
+// resolved) that is one of its inputs or holds one, the other direction
+// of checkOutsideInputs: an output folder replaced with Config.Force
+// goes whole when the job completes, with the inputs in it. An output
+// folder is refused, too, when it is or holds the working directory,
+// where the job's commands run and which the replacement would empty.
+// The comparison is by path, so that it holds for inputs an earlier
+// stage of a pipeline has yet to write.
+func (p *plan) checkHoldsNoInput(setting, what, path, choose, out string) error {
+	outs := []string{out, realPath(out)}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(out)); err == nil {
+		outs = append(outs, filepath.Join(dir, filepath.Base(out)))
+	}
+	var inputs []string
+	for _, in := range p.cfg.Inputs {
+		if in == splitter.Stdin || objstore.IsURL(in) {
+			continue
+		}
+		inputs = append(inputs, in)
+	}
+	for _, in := range p.inputs {
+		if in.Path != splitter.Stdin {
+			inputs = append(inputs, in.Path)
+		}
+	}
+	for _, in := range inputs {
+		abs, err := filepath.Abs(in)
+		if err != nil {
+			continue
+		}
+		for _, i := range []string{abs, realPath(abs)} {
+			for _, o := range outs {
+				switch rel, ok := within(o, i); {
+				case ok && rel == ".":
+					return badSetting(setting, "%s %s is also an input: choose another %s", what, path, choose)
+				case ok:
+					return badSetting(setting, "input %s is inside %s %s, a folder that the output replaces whole when the job completes (with --force), the input with it: choose %s outside the inputs", in, what, path, choose)
+				}
+			}
+		}
+	}
+	if setting != "" || !p.cfg.Kind.Traits().Keyed {
+		return nil // an output file: refused when it is a folder
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	for _, w := range []string{wd, realPath(wd)} {
+		for _, o := range outs {
+			if rel, ok := within(o, w); ok {
+				is := "is"
+				if rel != "." {
+					is = "holds"
+				}
+				return badSetting(setting, "%s %s %s the working directory %s, a folder that the output replaces whole when the job completes (with --force), every file in it too: give %s a folder of its own, such as %s", what, path, is, wd, choose, filepath.Join(path, "out"))
+			}
+		}
+	}
+	return nil
+}
+
+// within reports whether path is dir or lies inside it, by their names
+// (both absolute and clean), and path relative to dir.
+func within(dir, path string) (string, bool) {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }
 
 // realPath is path with its symbolic links resolved, or path itself when
