@@ -109,14 +109,17 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 }
 
 // checkResumedOutput refuses a resume that finds something at the job's
-// output, which appears only when the job completes: without --force the
-// job's first run found nothing there, so it appeared while the job was
-// stopped, and the output would replace it. With --force (which the
-// printed resume command carries when the job was started with it) the
-// output replaces it when the job completes, as a first run's would; until
-// then it stays as it is. A job that writes an s3:// output stages it in
-// its own store, where nothing but the job writes.
+// output, which appears only when the job completes: a job started
+// without --force found nothing there, so it appeared while the job was
+// stopped, and the output would replace it. A job started with --force
+// (old.Force), or resumed with it, replaces it when the job completes, as
+// a first run would; until then it stays as it is. A job that writes an
+// s3:// output stages it in its own store, where nothing but the job
+// writes.
 func (s *session) checkResumedOutput(old schema.JobRecord) error {
+	if old.Force {
+		s.cfg.Force = true // the sinks replace the output at commit
+	}
 	if old.Output == "" || s.cfg.Force {
 		return nil
 	}

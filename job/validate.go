@@ -252,6 +252,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	p.record.S3 = p.s3
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
 	p.record.ReduceOnWorkers = cfg.ReduceOnWorkers
+	p.record.Force = cfg.Force && cfg.Output != ""
 	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
 		in.Max = spooledChunkMax // spooled chunks do not travel in messages
 		p.source = in

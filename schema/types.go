@@ -346,7 +346,12 @@ type JobRecord struct {
 	// InputSizes only.
 	InputFingerprints []InputFingerprint `msgpack:"fprints,omitempty"`
 	Output            string             `msgpack:"output,omitempty"`
-	Command           []string           `msgpack:"cmd,omitempty"`
+	// Force is set when the job was started to replace what exists at
+	// Output (--force): a resume replaces it too, when the job
+	// completes, where one of a job started without it refuses an output
+	// that appeared while the job was stopped.
+	Force   bool     `msgpack:"force,omitempty"`
+	Command []string `msgpack:"cmd,omitempty"`
 	// Map is a mapreduce job's built-in map function ("" when the map is
 	// MapCommand). Records written before Builtin existed keep an each
 	// job's built-in here too; DecodeJobRecord moves it to Builtin.

@@ -109,6 +109,9 @@ type forceCase struct {
 	output string // the output, which exists before the first run
 	args   func(store string) []string
 	stop   syscall.Signal // 0: the job fails for good instead
+	// bare resumes with the printed command less --force: the job
+	// recorded that it replaces its output.
+	bare bool
 }
 
 // TestForceResumeReplacesOutput checks that a job started with --force
@@ -129,13 +132,17 @@ func TestForceResumeReplacesOutput(t *testing.T) {
 		}
 	}
 	for _, tc := range []forceCase{
-		{"mapreduce interrupted", "out", mapArgs(waitThenCat), syscall.SIGINT},
-		{"mapreduce failed", "out", mapArgs(failThenCat), 0},
-		{"pipeline interrupted", "out", pipelineArgs(waitThenCat), syscall.SIGTERM},
-		{"pipeline failed", "out", pipelineArgs(failThenCat), 0},
+		{"mapreduce interrupted", "out", mapArgs(waitThenCat), syscall.SIGINT, false},
+		{"mapreduce failed", "out", mapArgs(failThenCat), 0, false},
+		{"mapreduce interrupted, resumed without --force", "out", mapArgs(waitThenCat), syscall.SIGINT, true},
+		{"pipe interrupted, resumed without --force", "out.txt", func(store string) []string {
+			return []string{"pipe", "--store", store, "-i", "in.txt", "-o", "out.txt", "--force", "--retries", "0", "--", "sh", "-c", waitThenCat, "marker", "go"}
+		}, syscall.SIGINT, true},
+		{"pipeline interrupted", "out", pipelineArgs(waitThenCat), syscall.SIGTERM, false},
+		{"pipeline failed", "out", pipelineArgs(failThenCat), 0, false},
 		{"pipe interrupted", "out.txt", func(store string) []string {
 			return []string{"pipe", "--store", store, "-i", "in.txt", "-o", "out.txt", "--force", "--retries", "0", "--", "sh", "-c", waitThenCat, "marker", "go"}
-		}, syscall.SIGINT},
+		}, syscall.SIGINT, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -180,10 +187,16 @@ func TestForceResumeReplacesOutput(t *testing.T) {
 			if line == "" {
 				t.Fatalf("no hint after %q:\n%s", intro, stderr)
 			}
+			if !strings.Contains(line, " --force") {
+				t.Errorf("the printed command %q leaves out --force", line)
+			}
+			if tc.bare {
+				line = strings.Replace(line, " --force", "", 1)
+			}
 			writeFile(t, filepath.Join(dir, "go"), "")
 			r := runHint(t, dir, line)
 			if r.code != 0 {
-				t.Fatalf("printed hint %q: exit %d; stderr:\n%s", line, r.code, r.stderr)
+				t.Fatalf("%q: exit %d; stderr:\n%s", line, r.code, r.stderr)
 			}
 			want := map[string]string{".": strings.Repeat("some words here\n", 100)}
 			if tc.output == "out" {
