@@ -73,6 +73,7 @@ type Broker struct {
 	JS jetstream.JetStream
 
 	embedded *embeddedServer
+	link     *link // nil when embedded
 	closed   chan struct{}
 	log      zerolog.Logger
 	replicas int
@@ -178,11 +179,13 @@ const closeProbe = time.Second
 // Close drains the connection and, when embedded, shuts the server down and
 // releases the store directory. A connection to an external server that no
 // longer answers (a dead machine, a partition) is closed at once: draining
-// it would wait for that server.
+// it would wait for that server. So is the connection of a hurried broker
+// ([Broker.Hurry]).
 func (b *Broker) Close() error {
 	var err error
 	if b.NC != nil {
-		if b.embedded == nil && b.NC.IsConnected() && b.NC.FlushTimeout(closeProbe) != nil {
+		if b.embedded == nil && (b.link.hurried.Load() || !b.Answering(closeProbe)) {
+			b.Hurry()
 			b.NC.Close()
 		} else if derr := b.NC.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 			err = derr
@@ -191,6 +194,9 @@ func (b *Broker) Close() error {
 		case <-b.closed:
 		case <-time.After(10 * time.Second):
 			b.NC.Close()
+		}
+		if b.link != nil {
+			b.link.probes.Wait()
 		}
 	}
 	if b.embedded != nil {

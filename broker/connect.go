@@ -1,13 +1,17 @@
 package broker
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -83,20 +87,24 @@ func (b *Broker) checkCluster(cfg Config) error {
 }
 
 func (b *Broker) openExternal(cfg Config) error {
+	b.link = newLink(cfg.URL, cfg.ConnectTimeout)
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.Timeout(cfg.ConnectTimeout),
+		nats.SetCustomDialer(b.link),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
 		nats.ReconnectJitter(reconnectJitter, reconnectJitter),
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.link.down.Store(true)
 			if err != nil { // nil: closed on purpose
 				b.log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.link.down.Store(false)
 			b.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -220,4 +228,136 @@ func (c Config) token() (string, error) {
 		return "", nil
 	}
 	return c.Token, nil
+}
+
+// hurriedHandshake bounds each attempt to reconnect, dial and greeting
+// together, once the broker is hurried ([Broker.Hurry]). nats.go holds
+// its connection's lock through an attempt, and every call on the
+// connection (a publish, an unsubscribe, a close) waits for that lock: a
+// server whose process is suspended takes the TCP connection and never
+// greets, so an attempt would otherwise hold it for ConnectTimeout.
+const hurriedHandshake = 500 * time.Millisecond
+
+// link is the broker's own view of its connection to an external server,
+// kept outside nats.go so that reading it never waits for the
+// connection's lock. It dials the connections, so that Hurry can cut
+// the one in use.
+type link struct {
+	where   string        // the server's URL, credentials hidden
+	timeout time.Duration // Config.ConnectTimeout
+	down    atomic.Bool   // the connection's handlers last said it was lost (or closed)
+	hurried atomic.Bool
+	// hurrying ends when the broker is hurried: it cuts short the dials
+	// made before (a dead machine answers no dial).
+	hurrying context.Context
+	hurry    context.CancelFunc
+
+	mu   sync.Mutex
+	last *linkConn // the connection dialed last
+
+	probes sync.WaitGroup // the round trips Answering started
+}
+
+// newLink is the link of a connection to the servers at url.
+func newLink(url string, timeout time.Duration) *link {
+	l := &link{where: redactURL(url), timeout: timeout}
+	l.hurrying, l.hurry = context.WithCancel(context.Background())
+	return l
+}
+
+// Dial dials address for nats.go, within the connect timeout, or within
+// hurriedHandshake once hurried.
+func (l *link) Dial(network, address string) (net.Conn, error) {
+	d, ctx := net.Dialer{Timeout: l.timeout}, l.hurrying
+	if l.hurried.Load() {
+		d.Timeout, ctx = hurriedHandshake, context.Background()
+	}
+	c, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	conn := &linkConn{Conn: c, hurried: &l.hurried}
+	l.mu.Lock()
+	l.last = conn
+	l.mu.Unlock()
+	return conn, nil
+}
+
+// linkConn is a dialed connection whose handshake deadline (the one
+// deadline nats.go sets on both directions, for the greeting and the
+// CONNECT round trip) is shortened once hurried.
+type linkConn struct {
+	net.Conn
+	hurried *atomic.Bool
+}
+
+func (c *linkConn) SetDeadline(t time.Time) error {
+	if soon := time.Now().Add(hurriedHandshake); c.hurried.Load() && !t.IsZero() && t.After(soon) {
+		t = soon
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// Where names the server the broker connects to, credentials hidden:
+// "the embedded server" for an embedded broker.
+func (b *Broker) Where() string {
+	if b.link == nil {
+		return redactURL("")
+	}
+	return b.link.where
+}
+
+// Answering reports whether the server answers a round trip within
+// timeout, and returns within about timeout whatever the connection's
+// state: false at once when the connection is lost (reconnecting) or
+// closed, false when the round trip is late (a server that went silent
+// while its connection stays up). An embedded server always answers.
+func (b *Broker) Answering(timeout time.Duration) bool {
+	if b.link == nil {
+		return true
+	}
+	select {
+	case <-b.closed:
+		return false
+	default:
+	}
+	if b.link.down.Load() {
+		return false
+	}
+	answered := make(chan error, 1)
+	// The round trip may wait for the connection's lock beyond timeout
+	// (a reconnection has just begun): Close waits for it, and Hurry
+	// shortens that wait.
+	b.link.probes.Go(func() { answered <- b.NC.FlushTimeout(timeout) })
+	select {
+	case err := <-answered:
+		return err == nil
+	case <-time.After(timeout + timeout/4):
+		return false
+	}
+}
+
+// Hurry makes the connection stop waiting for a server that does not
+// answer, so that calls on the connection no longer wait seconds for its
+// lock: the connection dialed last is cut, whether it is being set up (a
+// suspended server takes the connection and never greets) or up (a
+// write to a server that stopped reading holds the lock until the socket
+// drains), a dial under way ends, and every later attempt to reconnect
+// waits at most hurriedHandshake for the server. The connection still
+// reconnects to a server that answers in time, and the writes its callers
+// bound with their contexts may still succeed. It is meant for a process
+// that stops with its server unreachable, and cannot be undone. It does
+// nothing to an embedded broker.
+func (b *Broker) Hurry() {
+	if b.link == nil || b.link.hurried.Swap(true) {
+		return
+	}
+	b.link.hurry()
+	b.link.mu.Lock()
+	last := b.link.last
+	b.link.mu.Unlock()
+	if last != nil {
+		// nats.go sees the connection fail, and reconnects.
+		last.Close()
+	}
 }

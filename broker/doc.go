@@ -13,7 +13,10 @@
 // refuses its credentials: refused credentials fail [Open] at once with
 // [ErrAuthentication], an untrusted certificate with [ErrTLS] (both wrapped
 // with [ErrUnreachable]). [Config.Replicas] sets the replicas of the job
-// streams and jobs bucket it creates.
+// streams and jobs bucket it creates. [Broker.Answering] tells, without
+// waiting on the connection, whether the server still answers, and
+// [Broker.Hurry] keeps a process that stops from waiting seconds for a
+// server that does not (one whose process is suspended).
 //
 // [StartServer] runs a listening server for other machines (jetmr server):
 // JetStream, required client authentication (token, user and password, or
@@ -21,7 +24,8 @@
 // The caller owns the returned [Server] and must call [Server.Shutdown].
 //
 // The package starts no goroutine of its own beyond the embedded server's,
-// which [Broker.Close] stops. It must not read or write task, result or
+// which [Broker.Close] stops, and the round trip of [Broker.Answering],
+// which Close waits for. It must not read or write task, result or
 // record messages: their format belongs to package schema, their use to
 // the packages that run jobs.
 package broker

@@ -72,19 +72,39 @@ type TasksFailedError struct {
 	// Streamed is set for a pipe job writing to stdout, which got the
 	// outputs of the tasks before the first failure.
 	Streamed bool
+	// Halted is the --halt policy that stopped the job before it ran every
+	// task ("" when it ran to the end): the tasks that had not started
+	// did not run, nor, with "now", did those it stopped.
+	Halted string
+	// Counted is set when Committed and CommittedRows hold what the run
+	// of a halted migrate job committed, as its database's progress table
+	// records it: the batches (the parts of split ones each count) and
+	// the rows their SQL affected, those whose results were on their way
+	// when the job halted included.
+	Counted       bool
+	Committed     int
+	CommittedRows int64
 }
 
 func (e *TasksFailedError) Error() string {
-	if e.Kind.Traits().Rows {
+	halted := ""
+	if e.Halted != "" {
+		halted = " and --halt " + e.Halted + " stopped the job"
+	}
+	switch {
+	case e.Kind.Traits().Rows && e.Halted != "" && e.Counted:
+		return fmt.Sprintf("job %s: %d batch(es) failed%s: %d batch(es) had committed (%d rows) when it stopped, no other batch had; a resume with --retry-failed runs the failed batches and those that did not run",
+			e.Job, len(e.Dead), halted, e.Committed, e.CommittedRows)
+	case e.Kind.Traits().Rows && e.Halted != "":
+		return fmt.Sprintf("job %s: %d batch(es) failed%s: the batches that had not started did not run; a resume with --retry-failed runs them and the failed ones", e.Job, len(e.Dead), halted)
+	case e.Kind.Traits().Rows:
 		return fmt.Sprintf("job %s: %d batch(es) failed; the other batches committed", e.Job, len(e.Dead))
+	case e.Kind.Traits().PerItem:
+		return fmt.Sprintf("job %s: items failed on every attempt in %d task(s)%s", e.Job, len(e.Dead), halted)
+	case e.Streamed:
+		return fmt.Sprintf("job %s: %d task(s) failed on every attempt%s; stdout got the output of the tasks before the first failure", e.Job, len(e.Dead), halted)
 	}
-	if e.Kind.Traits().PerItem {
-		return fmt.Sprintf("job %s: items failed on every attempt in %d task(s)", e.Job, len(e.Dead))
-	}
-	if e.Streamed {
-		return fmt.Sprintf("job %s: %d task(s) failed on every attempt; stdout got the output of the tasks before the first failure", e.Job, len(e.Dead))
-	}
-	return fmt.Sprintf("job %s: %d task(s) failed on every attempt; no output was published", e.Job, len(e.Dead))
+	return fmt.Sprintf("job %s: %d task(s) failed on every attempt%s; no output was published", e.Job, len(e.Dead), halted)
 }
 
 // Is reports whether target is ErrTasksFailed.

@@ -19,6 +19,7 @@ import (
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/job"
+	"github.com/jetmr/jetmr/report"
 	"github.com/jetmr/jetmr/schema"
 )
 
@@ -655,5 +656,31 @@ func TestCancel(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.Output); !os.IsNotExist(err) {
 		t.Errorf("output %s exists after a cancelled job (stat: %v)", cfg.Output, err)
+	}
+}
+
+// TestTasksFailedHalted checks that the message of a job that halted says
+// so, and for a migration what its run committed.
+func TestTasksFailedHalted(t *testing.T) {
+	t.Parallel()
+	dead := []report.DeadLetter{{Index: 1}}
+	for _, c := range []struct {
+		err  job.TasksFailedError
+		want string
+	}{
+		{job.TasksFailedError{Job: "m", Kind: schema.KindMigrate, Dead: dead},
+			"job m: 1 batch(es) failed; the other batches committed"},
+		{job.TasksFailedError{Job: "m", Kind: schema.KindMigrate, Dead: dead, Halted: "now", Counted: true, Committed: 3, CommittedRows: 300},
+			"job m: 1 batch(es) failed and --halt now stopped the job: 3 batch(es) had committed (300 rows) when it stopped, no other batch had; a resume with --retry-failed runs the failed batches and those that did not run"},
+		{job.TasksFailedError{Job: "m", Kind: schema.KindMigrate, Dead: dead, Halted: "soon"},
+			"job m: 1 batch(es) failed and --halt soon stopped the job: the batches that had not started did not run; a resume with --retry-failed runs them and the failed ones"},
+		{job.TasksFailedError{Job: "p", Kind: schema.KindPipe, Dead: dead, Halted: "now"},
+			"job p: 1 task(s) failed on every attempt and --halt now stopped the job; no output was published"},
+		{job.TasksFailedError{Job: "p", Kind: schema.KindPipe, Dead: dead},
+			"job p: 1 task(s) failed on every attempt; no output was published"},
+	} {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("Error() = %q, want %q", got, c.want)
+		}
 	}
 }

@@ -72,6 +72,7 @@ func (p *plan) prepareMigrate(ctx context.Context) error {
 func (p *plan) recordMigration() error {
 	m := p.cfg.Migration
 	p.record.DB, p.record.Table, p.record.Key, p.record.Where, p.record.SQL = m.DB, m.Table, m.Key, m.Where, m.SQL
+	p.record.MigrationRun = newMigrationRun(p.record.Created)
 	p.record.LocalOnly = strings.HasPrefix(m.DB, "sqlite:")
 	return nil
 }

@@ -2,12 +2,15 @@ package job
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -42,6 +45,15 @@ type Migration struct {
 
 func (m Migration) spec(job string) migrate.Spec {
 	return migrate.Spec{Job: job, Table: m.Table, Key: m.Key, Where: m.Where, SQL: m.SQL}
+}
+
+// newMigrationRun names a fresh run of a migrate job, created at created
+// (Unix nanoseconds): its time, readable in the progress table, and
+// random bits, so that two runs started at once from two stores differ.
+func newMigrationRun(created int64) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return time.Unix(0, created).UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b[:])
 }
 
 // batchSource is the Source of a migrate job: batches of about chunkSize
@@ -127,7 +139,7 @@ func (p *plan) openMigration(ctx context.Context) error {
 		}
 	}
 	p.db = db
-	p.source = batchSource{db: db, spec: spec, name: redactDB(m.DB) + " " + m.Table + "." + m.Key}
+	p.source = batchSource{db: db, spec: spec, name: migrate.Redact(m.DB) + " " + m.Table + "." + m.Key}
 	if est, err := migrate.EstimateRows(ctx, db, spec); err == nil {
 		p.total = est
 	}
@@ -139,6 +151,39 @@ func (p *plan) openMigration(ctx context.Context) error {
 	return nil
 }
 
+// countCommitted reads, for a migrate job that halted, what its run
+// committed from the progress table into tf and r: a batch that committed
+// as the job halted may have no result in the run's counts. A job
+// recorded before runs were (MigrationRun "") shares its progress rows
+// with every earlier run of its ID, so it is not counted.
+func (s *session) countCommitted(ctx context.Context, r *report.Report, tf *TasksFailedError) {
+	if s.record.Kind != schema.KindMigrate || s.db == nil || s.record.MigrationRun == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countCommittedTimeout)
+	defer cancel()
+	spec := migrate.Spec{Job: s.record.ID, Run: s.record.MigrationRun, Table: s.record.Table, Key: s.record.Key, SQL: s.record.SQL}
+	var n int
+	var rows int64
+	err := migrate.DoneBatches(ctx, s.db, spec, func(d migrate.Done) error {
+		if !d.Skipped {
+			n++
+			rows += d.Rows
+		}
+		return nil
+	})
+	if err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("job", s.record.ID).Msg("counting the batches committed before the halt")
+		return
+	}
+	tf.Counted, tf.Committed, tf.CommittedRows = true, n, rows
+	r.Rows = max(r.Rows, rows)
+}
+
+// countCommittedTimeout bounds the reading of the progress table after a
+// halt.
+const countCommittedTimeout = 10 * time.Second
+
 // migrateError maps the database layer's errors onto the job's.
 func migrateError(err error) error {
 	switch {
@@ -148,23 +193,6 @@ func migrateError(err error) error {
 		return fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
 	return err
-}
-
-// redactDB hides a password in a database URL.
-func redactDB(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return url
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return url
-	}
-	return scheme + "://" + user + ":REDACTED" + rest[at:]
 }
 
 // DryRun validates a migrate job and prints its batches and SQL to w

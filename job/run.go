@@ -145,8 +145,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}, reduced: &counter.Set{}}
 	s.stop = &stopWrites{log: p.cfg.Logger, job: p.record.ID}
 	if !b.Embedded() {
-		s.stop.nc = b.NC
+		s.stop.b = b
 	}
+	defer s.stop.watch(ctx)()
 	if p.cfg.Resume {
 		done, err := s.resume(ctx)
 		if err != nil || done {
@@ -245,7 +246,10 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 		if errors.Is(runErr, ErrHalted) && stats != nil {
 			r := s.report(stats)
 			r.Halted = s.cfg.Halt.When
-			return r, s.tasksFailed(stats)
+			tf := s.tasksFailed(stats)
+			tf.Halted = r.Halted
+			s.countCommitted(ctx, r, tf)
+			return r, tf
 		}
 		if reduceFailed {
 			return s.report(stats), runErr
@@ -259,7 +263,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	return report, endErr
 }
 
-func (s *session) tasksFailed(stats *report.Stats) error {
+func (s *session) tasksFailed(stats *report.Stats) *TasksFailedError {
 	return &TasksFailedError{Job: s.record.ID, Kind: s.record.Kind, Dead: stats.Dead,
 		Streamed: s.record.Kind.Traits().Ordered && s.record.Output == ""}
 }

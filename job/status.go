@@ -44,6 +44,11 @@ type Status struct {
 	Started time.Time `json:"started"`
 	// Updated is when the figures were taken.
 	Updated time.Time `json:"updated"`
+
+	// MigrationRun names a migrate job's run in its database's progress
+	// table (see [schema.JobRecord.MigrationRun]).
+	MigrationRun string `json:"migration_run,omitempty"`
+
 	// TasksTotal counts every task of the job: the report's tasks. While
 	// Splitting it is the tasks known so far.
 	TasksTotal uint64 `json:"tasks_total"`
@@ -189,6 +194,7 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 		}
 	}
 	st.Store = b.StoreDir()
+	st.MigrationRun = rec.MigrationRun
 	st.UploadPending = !live && uploadOnly(rec) && filepath.Base(filepath.Dir(filepath.Dir(rec.Output))) == objectStageDir
 	if rec.State == schema.StateCommitting && live {
 		st.State = schema.StateRunning

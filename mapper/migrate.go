@@ -57,7 +57,7 @@ func (p *processor) processBatch(ctx context.Context, t schema.Task, attempt int
 	if err != nil {
 		return output{}, &schema.TaskError{Message: err.Error()}
 	}
-	spec := migrate.Spec{Job: rec.ID, Table: rec.Table, Key: rec.Key, Where: rec.Where, SQL: rec.SQL}
+	spec := migrate.Spec{Job: rec.ID, Run: rec.MigrationRun, Table: rec.Table, Key: rec.Key, Where: rec.Where, SQL: rec.SQL}
 	opts := []migrate.RunOption{migrate.PartTimeout(time.Duration(rec.TimeoutNanos)), migrate.OnPart(partCommitted)}
 	if attempt >= splitFromAttempt {
 		opts = append(opts, migrate.SplitOnTimeout())

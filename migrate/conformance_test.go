@@ -235,7 +235,7 @@ func testSplitAndRun(t *testing.T, db DB) {
 	}
 
 	var done2 []Done
-	if err := DoneBatches(ctx, db, spec.Job, func(d Done) error { done2 = append(done2, d); return nil }); err != nil {
+	if err := DoneBatches(ctx, db, spec, func(d Done) error { done2 = append(done2, d); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	open := 0

@@ -40,7 +40,7 @@ type DB interface {
 	// is the key column's kind.
 	Seek(ctx context.Context, spec Spec, after Key, skip int) (k Key, ok bool, err error)
 	// RunPart runs spec's SQL for the key range of b in one transaction
-	// that first claims the progress row (spec.Job, b.Lo) and then records
+	// that first claims the progress row (spec.Job, spec.Run, b.Lo) and then records
 	// b.Hi and the rows affected in it. The SQL receives $1 = b.Lo and
 	// $2 = b.Hi, or when b.Hi is Unbounded a real key above every key of
 	// the table, read in the transaction (see Part.Bound). When the SQL
@@ -68,15 +68,15 @@ type DB interface {
 	// bound) among all the rows of spec's table, whatever spec's where
 	// clause selects; ok is false when there is none.
 	NextKey(ctx context.Context, spec Spec, k, hi Key) (next Key, ok bool, err error)
-	// SkipPart claims the progress row (spec.Job, b.Lo) for the range of
+	// SkipPart claims the progress row (spec.Job, spec.Run, b.Lo) for the range of
 	// b without running the SQL: the range is done, its rows left out
 	// (see SkipFailingKeys). Its row records no rows affected, and Found
 	// parts read from it later have Skipped set. If the row is there
 	// already, SkipPart returns it as RunPart does, with Found set.
 	SkipPart(ctx context.Context, spec Spec, b Batch) (Part, error)
-	// DoneBatches calls yield for each committed batch of job, in commit
-	// order, and returns yield's error unchanged.
-	DoneBatches(ctx context.Context, job string, yield func(Done) error) error
+	// DoneBatches calls yield for each committed batch of spec's job and
+	// run, in commit order, and returns yield's error unchanged.
+	DoneBatches(ctx context.Context, spec Spec, yield func(Done) error) error
 	// Healthy runs a health query, one that returns a single boolean (the
 	// --pause-when query), and reports its value.
 	Healthy(ctx context.Context, query string) (bool, error)
@@ -204,29 +204,14 @@ func open(ctx context.Context, url string, readOnly bool) (DB, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return openPostgres(ctx, url, readOnly)
 	}
+	if keywordForm.MatchString(url) {
+		return nil, badInput("--db %q is a keyword/value connection string: write it as a URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=... (other settings go in the query)", Redact(url))
+	}
 	scheme, _, found := strings.Cut(url, ":")
 	if !found || strings.ContainsAny(scheme, "/ ") {
-		return nil, badInput("--db %q is not a database URL: use %s", redactURL(url), urlForms)
+		return nil, badInput("--db %q is not a database URL: use %s", Redact(url), urlForms)
 	}
 	return nil, badInput("--db: unknown database scheme %q: use %s", scheme, urlForms)
-}
-
-// redactURL hides the password in a URL-like string: user:secret@host.
-func redactURL(url string) string {
-	at := strings.LastIndexByte(url, '@')
-	if at < 0 {
-		return url
-	}
-	start := strings.Index(url, "://")
-	if start < 0 {
-		start = 0
-	} else {
-		start += 3
-	}
-	if colon := strings.IndexByte(url[start:at], ':'); colon >= 0 {
-		return url[:start+colon+1] + "xxxxx" + url[at:]
-	}
-	return url
 }
 
 // foundPart is the Part for a progress row found at b.Lo, whose hi is

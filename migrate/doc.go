@@ -37,13 +37,15 @@
 //     own filtering, since a batch's range also holds the rows in between
 //     that the where clause rejects.
 //   - Exactly once: [RunBatch] runs a batch in one transaction that also
-//     writes the batch's row (job, lo, hi) in the [ProgressTable], claimed
-//     before the SQL runs. A batch whose row is there is not run again
-//     (Outcome.AlreadyDone); concurrent runs of one batch serialize on the
-//     claim; a failed batch commits nothing. Redelivering or retrying a
-//     batch is therefore always safe, and a job's progress survives
-//     crashes. The guarantee is per (job, batch lower key): the batches of
-//     a job must come from one split ([BatchesAfter] resumes one).
+//     writes the batch's row (job, run, lo, hi) in the [ProgressTable],
+//     claimed before the SQL runs. A batch whose row is there is not run
+//     again (Outcome.AlreadyDone); concurrent runs of one batch serialize
+//     on the claim; a failed batch commits nothing. Redelivering or
+//     retrying a batch is therefore always safe, and a job's progress
+//     survives crashes. The guarantee is per (job, run, batch lower key):
+//     the batches of a run must come from one split ([BatchesAfter]
+//     resumes one), and a fresh run of a job takes a new Spec.Run so that
+//     an earlier run's rows do not count as its own.
 //   - Splitting on timeouts: with [SplitOnTimeout], a batch whose SQL
 //     runs out of time ([PartTimeout]) is run in parts instead, halves of
 //     halves by rows, each part one transaction with its own progress row.

@@ -221,6 +221,48 @@ func (p *pgDB) Prepare(ctx context.Context, spec Spec) error {
 			return p.wrap(ctx, err, "creating the progress table "+ProgressTable)
 		}
 	}
+	return p.upgradeProgress(ctx, conn.Conn())
+}
+
+// upgradeProgress adds the run column to a progress table of the first
+// layout, keyed by (job, lo), and makes (job, run, lo) its primary key,
+// in one transaction that locks the table: its rows stay, with run ”.
+func (p *pgDB) upgradeProgress(ctx context.Context, conn *pgx.Conn) error {
+	const has = `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('` + ProgressTable + `') AND attname = 'run' AND NOT attisdropped)`
+	var ok bool
+	if err := conn.QueryRow(ctx, has).Scan(&ok); err != nil {
+		return p.wrap(ctx, err, "inspecting the progress table "+ProgressTable)
+	}
+	if ok {
+		return nil
+	}
+	const what = "upgrading the progress table " + ProgressTable + " to record runs"
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+ProgressTable+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, has).Scan(&ok); err != nil || ok {
+			return err // ok: another process upgraded it
+		}
+		var pkey string
+		err := tx.QueryRow(ctx, `SELECT conname FROM pg_constraint WHERE conrelid = to_regclass('`+ProgressTable+`') AND contype = 'p'`).Scan(&pkey)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		alter := `ALTER TABLE ` + ProgressTable + ` ADD COLUMN run TEXT NOT NULL DEFAULT ''`
+		if pkey != "" {
+			alter += `, DROP CONSTRAINT ` + pgx.Identifier{pkey}.Sanitize()
+		}
+		_, err = tx.Exec(ctx, alter+`, ADD PRIMARY KEY (job, run, lo)`)
+		return err
+	})
+	if err != nil {
+		if code, _ := pgCode(err); strings.HasPrefix(code, "42") {
+			return badInput("%s: %w: run it as the table's owner: ALTER TABLE %s ADD COLUMN run TEXT NOT NULL DEFAULT '', DROP CONSTRAINT %s_pkey, ADD PRIMARY KEY (job, run, lo)",
+				what, err, ProgressTable, ProgressTable)
+		}
+		return p.wrap(ctx, err, what)
+	}
 	return nil
 }
 
@@ -405,7 +447,7 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 	// The claim: a concurrent run of the same batch waits here until this
 	// transaction ends, then finds the row (and runs nothing) or, if this
 	// one rolled back, claims the batch itself.
-	tag, err := tx.Exec(ctx, pgClaim, spec.Job, lo, hi)
+	tag, err := tx.Exec(ctx, pgClaim, spec.Job, spec.Run, lo, hi)
 	if err != nil {
 		return fail("claiming the batch", err)
 	}
@@ -413,7 +455,7 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 		// Read committed: this statement sees the row the claim met.
 		var found Part
 		var recorded *string
-		if err := tx.QueryRow(ctx, pgFound, spec.Job, lo).Scan(&recorded, &found.Rows); err != nil {
+		if err := tx.QueryRow(ctx, pgFound, spec.Job, spec.Run, lo).Scan(&recorded, &found.Rows); err != nil {
 			return fail("reading the batch's progress row", err)
 		}
 		return foundPart(b, recorded, found.Rows)
@@ -441,7 +483,7 @@ func (p *pgDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time.Dur
 			return fail("counting the rows of a batch the SQL did not change", err)
 		}
 	}
-	if _, err := tx.Exec(ctx, pgRecord, rows, spec.Job, lo); err != nil {
+	if _, err := tx.Exec(ctx, pgRecord, rows, spec.Job, spec.Run, lo); err != nil {
 		return fail("recording the batch", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -579,7 +621,7 @@ func (p *pgDB) SkipPart(ctx context.Context, spec Spec, b Batch) (Part, error) {
 		return Part{}, &BatchError{Batch: b, Op: "beginning", Err: errReadOnly}
 	}
 	lo, _ := b.Lo.text()
-	tag, err := p.pool.Exec(ctx, pgSkip, spec.Job, lo, b.Hi.textOrNil(), int64(skippedRows))
+	tag, err := p.pool.Exec(ctx, pgSkip, spec.Job, spec.Run, lo, b.Hi.textOrNil(), int64(skippedRows))
 	if err != nil {
 		return Part{}, &BatchError{Batch: b, Op: "claiming a skipped key", Err: p.wrap(ctx, err, "claiming a skipped key")}
 	}
@@ -588,24 +630,24 @@ func (p *pgDB) SkipPart(ctx context.Context, spec Spec, b Batch) (Part, error) {
 	}
 	var recorded *string
 	var rows int64
-	if err := p.pool.QueryRow(ctx, pgFound, spec.Job, lo).Scan(&recorded, &rows); err != nil {
+	if err := p.pool.QueryRow(ctx, pgFound, spec.Job, spec.Run, lo).Scan(&recorded, &rows); err != nil {
 		return Part{}, &BatchError{Batch: b, Op: "reading the batch's progress row", Err: p.wrap(ctx, err, "reading the batch's progress row")}
 	}
 	return foundPart(b, recorded, rows)
 }
 
 const (
-	pgSkip = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, $4, ` + pgNow + `)
-		ON CONFLICT (job, lo) DO NOTHING`
+	pgSkip = `INSERT INTO ` + ProgressTable + ` (job, run, lo, hi, "rows", done_at) VALUES ($1, $2, $3, $4, $5, ` + pgNow + `)
+		ON CONFLICT (job, run, lo) DO NOTHING`
 	pgNow   = `(clock_timestamp() AT TIME ZONE 'UTC')`
-	pgClaim = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, 0, ` + pgNow + `)
-		ON CONFLICT (job, lo) DO NOTHING`
-	pgFound  = `SELECT hi, "rows" FROM ` + ProgressTable + ` WHERE job = $1 AND lo = $2`
-	pgRecord = `UPDATE ` + ProgressTable + ` SET "rows" = $1, done_at = ` + pgNow + ` WHERE job = $2 AND lo = $3`
+	pgClaim = `INSERT INTO ` + ProgressTable + ` (job, run, lo, hi, "rows", done_at) VALUES ($1, $2, $3, $4, 0, ` + pgNow + `)
+		ON CONFLICT (job, run, lo) DO NOTHING`
+	pgFound  = `SELECT hi, "rows" FROM ` + ProgressTable + ` WHERE job = $1 AND run = $2 AND lo = $3`
+	pgRecord = `UPDATE ` + ProgressTable + ` SET "rows" = $1, done_at = ` + pgNow + ` WHERE job = $2 AND run = $3 AND lo = $4`
 )
 
-func (p *pgDB) DoneBatches(ctx context.Context, job string, yield func(Done) error) error {
-	rows, err := p.pool.Query(ctx, `SELECT lo, hi, "rows", done_at FROM `+ProgressTable+` WHERE job = $1 ORDER BY done_at, lo`, job)
+func (p *pgDB) DoneBatches(ctx context.Context, spec Spec, yield func(Done) error) error {
+	rows, err := p.pool.Query(ctx, `SELECT lo, hi, "rows", done_at FROM `+ProgressTable+` WHERE job = $1 AND run = $2 ORDER BY done_at, lo`, spec.Job, spec.Run)
 	if err != nil {
 		return p.wrap(ctx, err, "reading the progress table "+ProgressTable)
 	}

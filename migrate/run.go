@@ -35,10 +35,11 @@ func OnPart(f func(part Batch, p Part)) RunOption {
 	return func(o *runOptions) { o.onPart = f }
 }
 
-// RunBatch runs spec's SQL for batch b, exactly once per job and row.
+// RunBatch runs spec's SQL for batch b, exactly once per run of the job
+// (Spec.Job and Spec.Run) and row.
 //
 // A batch is committed in one or more parts, each a key range [lo, hi) of
-// b run as one transaction that also claims its row (spec.Job, lo) in the
+// b run as one transaction that also claims its row (spec.Job, spec.Run, lo) in the
 // [ProgressTable] and records hi and the number of rows the SQL affected.
 // The parts of b tile it: the first starts at b.Lo, each next one where
 // the one before ends, the last ends at b.Hi. Normally b is one part.
@@ -219,9 +220,10 @@ func (r *batchRun) batchError(err error) error {
 	return err
 }
 
-// DoneBatches calls yield for each batch of job that is committed, as the
-// [ProgressTable] records it, in commit order, and returns yield's error
-// unchanged. A batch committed in parts appears once per part.
-func DoneBatches(ctx context.Context, db DB, job string, yield func(Done) error) error {
-	return db.DoneBatches(ctx, job, yield)
+// DoneBatches calls yield for each batch of spec's job and run (Spec.Job,
+// Spec.Run) that is committed, as the [ProgressTable] records it, in
+// commit order, and returns yield's error unchanged. A batch committed in
+// parts appears once per part.
+func DoneBatches(ctx context.Context, db DB, spec Spec, yield func(Done) error) error {
+	return db.DoneBatches(ctx, spec, yield)
 }

@@ -100,7 +100,7 @@ func testSkipFailingKeys(t *testing.T, db DB) {
 		}
 	}
 	var skipped []string
-	if err := DoneBatches(ctx, db, "skip", func(d Done) error {
+	if err := DoneBatches(ctx, db, Spec{Job: "skip"}, func(d Done) error {
 		if d.Skipped {
 			skipped = append(skipped, d.Lo)
 		}

@@ -8,20 +8,28 @@ import (
 )
 
 // ProgressTable is the table that records the committed batches, one row
-// per (job, lo). Check creates it when missing:
+// per (job, run, lo). Check creates it when missing:
 //
-//	CREATE TABLE jetmr_batches (job TEXT, lo TEXT, hi TEXT, rows BIGINT,
-//	    done_at TIMESTAMP, PRIMARY KEY (job, lo))
+//	CREATE TABLE jetmr_batches (job TEXT, run TEXT DEFAULT '', lo TEXT,
+//	    hi TEXT, rows BIGINT, done_at TIMESTAMP, PRIMARY KEY (job, run, lo))
 //
-// lo and hi are the batch's keys in text form (hi NULL for the last
-// batch, whose $2 is found when it runs), rows the number of rows the SQL
-// affected, done_at the commit time in UTC.
+// job and run are the Spec's Job and Run; lo and hi are the batch's keys
+// in text form (hi NULL for the last batch, whose $2 is found when it
+// runs), rows the number of rows the SQL affected, done_at the commit time
+// in UTC. A table of the first layout, without run and keyed by (job, lo),
+// is upgraded in place by Check: its rows keep their values, with run ”.
 const ProgressTable = "jetmr_batches"
 
 // Spec describes a migration.
 type Spec struct {
-	// Job names the migration: batches are committed once per job. Required.
+	// Job names the migration. Required.
 	Job string
+	// Run names one run of the job: batches are committed once per (Job,
+	// Run). A fresh run of a job gets a new Run, so that it finds none of
+	// the progress rows an earlier run of the same Job left; a resume
+	// keeps it, and finds them. "" is the run of the rows written before
+	// runs were recorded.
+	Run string
 	// Table is the table to split, optionally schema-qualified ("s.t"); a
 	// part in double quotes keeps its case and may hold any character
 	// ("My Schema"."t"). Without quotes, PostgreSQL folds it to lower case
@@ -202,6 +210,9 @@ func (spec Spec) validate() error {
 	}
 	if !utf8.ValidString(spec.Job) || strings.ContainsRune(spec.Job, 0) {
 		return badInput("job name %q is not valid UTF-8 text", spec.Job)
+	}
+	if !utf8.ValidString(spec.Run) || strings.ContainsRune(spec.Run, 0) {
+		return badInput("run %q of job %s is not valid UTF-8 text", spec.Run, spec.Job)
 	}
 	if err := spec.validateTarget(); err != nil {
 		return err

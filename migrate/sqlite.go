@@ -179,19 +179,73 @@ func (s *sqliteDB) Prepare(ctx context.Context, spec Spec) error {
 	if _, err := s.db.ExecContext(ctx, progressDDL); err != nil {
 		return s.wrap(ctx, err, "creating the progress table "+ProgressTable)
 	}
+	return s.upgradeProgress(ctx)
+}
+
+// upgradeProgress adds the run column to a progress table of the first
+// layout, keyed by (job, lo): SQLite cannot change a primary key, so the
+// table is copied into one of the current layout, in one transaction,
+// its rows with run ”.
+func (s *sqliteDB) upgradeProgress(ctx context.Context) error {
+	const has = `SELECT count(*) FROM pragma_table_info('` + ProgressTable + `') WHERE name = 'run'`
+	var n int
+	if err := s.db.QueryRowContext(ctx, has).Scan(&n); err != nil {
+		return s.wrap(ctx, err, "inspecting the progress table "+ProgressTable)
+	}
+	if n > 0 {
+		return nil
+	}
+	what := "upgrading the progress table " + ProgressTable + " to record runs"
+	select {
+	case s.writer <- struct{}{}:
+		defer func() { <-s.writer }()
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", what, ctx.Err())
+	}
+	tx, err := s.db.BeginTx(ctx, nil) // IMMEDIATE: one process upgrades
+	if err != nil {
+		return s.wrap(ctx, err, what)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, has).Scan(&n); err != nil {
+		return s.wrap(ctx, err, what)
+	}
+	if n > 0 {
+		return nil // another process upgraded it
+	}
+	const next = ProgressTable + "_upgrade"
+	for _, q := range []string{
+		progressTableDDL(next),
+		`INSERT INTO ` + next + ` (job, run, lo, hi, "rows", done_at) SELECT job, '', lo, hi, "rows", done_at FROM ` + ProgressTable,
+		`DROP TABLE ` + ProgressTable,
+		`ALTER TABLE ` + next + ` RENAME TO ` + ProgressTable,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return s.wrap(ctx, err, what)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.wrap(ctx, err, what)
+	}
 	return nil
 }
 
 // progressDDL creates the progress table; the same text works on SQLite
 // and PostgreSQL.
-const progressDDL = `CREATE TABLE IF NOT EXISTS ` + ProgressTable + ` (
+var progressDDL = progressTableDDL(ProgressTable)
+
+// progressTableDDL creates a progress table named name.
+func progressTableDDL(name string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + name + ` (
 	job TEXT NOT NULL,
+	run TEXT NOT NULL DEFAULT '',
 	lo TEXT NOT NULL,
 	hi TEXT,
 	"rows" BIGINT NOT NULL,
 	done_at TIMESTAMP NOT NULL,
-	PRIMARY KEY (job, lo)
+	PRIMARY KEY (job, run, lo)
 )`
+}
 
 // whereClause is " AND (where)", or "".
 func whereClause(where string) string {
@@ -304,7 +358,7 @@ func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time
 	}
 	defer tx.Rollback()
 	lo, _ := b.Lo.text()
-	res, err := tx.ExecContext(ctx, sqliteClaim, spec.Job, lo, b.Hi.textOrNil())
+	res, err := tx.ExecContext(ctx, sqliteClaim, spec.Job, spec.Run, lo, b.Hi.textOrNil())
 	if err != nil {
 		return fail("claiming the batch", err)
 	}
@@ -313,7 +367,7 @@ func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time
 	} else if n == 0 {
 		var recorded sql.NullString
 		var rows int64
-		if err := tx.QueryRowContext(ctx, sqliteFound, spec.Job, lo).Scan(&recorded, &rows); err != nil {
+		if err := tx.QueryRowContext(ctx, sqliteFound, spec.Job, spec.Run, lo).Scan(&recorded, &rows); err != nil {
 			return fail("reading the batch's progress row", err)
 		}
 		var hi *string
@@ -347,7 +401,7 @@ func (s *sqliteDB) RunPart(ctx context.Context, spec Spec, b Batch, timeout time
 			return fail("counting the rows of a batch the SQL did not change", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, sqliteRecord, rows, spec.Job, lo); err != nil {
+	if _, err := tx.ExecContext(ctx, sqliteRecord, rows, spec.Job, spec.Run, lo); err != nil {
 		return fail("recording the batch", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -476,7 +530,7 @@ func (s *sqliteDB) SkipPart(ctx context.Context, spec Spec, b Batch) (Part, erro
 	}
 	defer release()
 	lo, _ := b.Lo.text()
-	res, err := s.db.ExecContext(ctx, sqliteSkip, spec.Job, lo, b.Hi.textOrNil(), skippedRows)
+	res, err := s.db.ExecContext(ctx, sqliteSkip, spec.Job, spec.Run, lo, b.Hi.textOrNil(), skippedRows)
 	if err != nil {
 		return Part{}, &BatchError{Batch: b, Op: "claiming a skipped key", Err: withContext(ctx, err)}
 	}
@@ -487,7 +541,7 @@ func (s *sqliteDB) SkipPart(ctx context.Context, spec Spec, b Batch) (Part, erro
 	}
 	var recorded sql.NullString
 	var rows int64
-	if err := s.db.QueryRowContext(ctx, sqliteFound, spec.Job, lo).Scan(&recorded, &rows); err != nil {
+	if err := s.db.QueryRowContext(ctx, sqliteFound, spec.Job, spec.Run, lo).Scan(&recorded, &rows); err != nil {
 		return Part{}, &BatchError{Batch: b, Op: "reading the batch's progress row", Err: withContext(ctx, err)}
 	}
 	var hi *string
@@ -498,17 +552,17 @@ func (s *sqliteDB) SkipPart(ctx context.Context, spec Spec, b Batch) (Part, erro
 }
 
 const (
-	sqliteSkip = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, $4, ` + sqliteNow + `)
-		ON CONFLICT (job, lo) DO NOTHING`
+	sqliteSkip = `INSERT INTO ` + ProgressTable + ` (job, run, lo, hi, "rows", done_at) VALUES ($1, $2, $3, $4, $5, ` + sqliteNow + `)
+		ON CONFLICT (job, run, lo) DO NOTHING`
 	sqliteNow   = `strftime('%Y-%m-%d %H:%M:%f', 'now')`
-	sqliteClaim = `INSERT INTO ` + ProgressTable + ` (job, lo, hi, "rows", done_at) VALUES ($1, $2, $3, 0, ` + sqliteNow + `)
-		ON CONFLICT (job, lo) DO NOTHING`
-	sqliteFound  = `SELECT hi, "rows" FROM ` + ProgressTable + ` WHERE job = $1 AND lo = $2`
-	sqliteRecord = `UPDATE ` + ProgressTable + ` SET "rows" = $1, done_at = ` + sqliteNow + ` WHERE job = $2 AND lo = $3`
+	sqliteClaim = `INSERT INTO ` + ProgressTable + ` (job, run, lo, hi, "rows", done_at) VALUES ($1, $2, $3, $4, 0, ` + sqliteNow + `)
+		ON CONFLICT (job, run, lo) DO NOTHING`
+	sqliteFound  = `SELECT hi, "rows" FROM ` + ProgressTable + ` WHERE job = $1 AND run = $2 AND lo = $3`
+	sqliteRecord = `UPDATE ` + ProgressTable + ` SET "rows" = $1, done_at = ` + sqliteNow + ` WHERE job = $2 AND run = $3 AND lo = $4`
 )
 
-func (s *sqliteDB) DoneBatches(ctx context.Context, job string, yield func(Done) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT lo, hi, "rows", done_at FROM `+ProgressTable+` WHERE job = $1 ORDER BY done_at, lo`, job)
+func (s *sqliteDB) DoneBatches(ctx context.Context, spec Spec, yield func(Done) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT lo, hi, "rows", done_at FROM `+ProgressTable+` WHERE job = $1 AND run = $2 ORDER BY done_at, lo`, spec.Job, spec.Run)
 	if err != nil {
 		return s.wrap(ctx, err, "reading the progress table "+ProgressTable)
 	}

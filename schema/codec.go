@@ -118,6 +118,9 @@ func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	if j.LocalOnly {
 		j.V = localOnlyVersion
 	}
+	if j.MigrationRun != "" {
+		j.V = migrationRunVersion
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}

@@ -342,6 +342,10 @@ func TestMessagesVersion(t *testing.T) {
 	localOnly.LocalOnly = true
 	localSkipping := localOnly
 	localSkipping.SkipBad = 1
+	migrationRun := migration
+	migrationRun.MigrationRun = "20261204T212323.123456789Z-5f0c9a1e"
+	localRun := localOnly
+	localRun.MigrationRun = migrationRun.MigrationRun
 	cases := []struct {
 		name string
 		v    int
@@ -372,6 +376,8 @@ func TestMessagesVersion(t *testing.T) {
 		{"migrate job record", version(schema.EncodeJobRecord(migration)), 1},
 		{"job record of tasks run by the submitter only", version(schema.EncodeJobRecord(localOnly)), 8},
 		{"job record of tasks run by the submitter only, skipping", version(schema.EncodeJobRecord(localSkipping)), 8},
+		{"migrate job record with a run", version(schema.EncodeJobRecord(migrationRun)), 9},
+		{"job record of tasks run by the submitter only, with a run", version(schema.EncodeJobRecord(localRun)), 9},
 		{"result that skipped records", version(schema.EncodeResult(schema.Result{Job: "j", Skipped: []schema.BadRecord{{Offset: 4, Length: 2}}})), 5},
 		{"failure with isolated records", version(schema.EncodeResult(schema.Result{Job: "j", Err: &schema.TaskError{Message: "x"},
 			Isolation: &schema.Isolation{Outcome: schema.IsolatedRecords, Records: []schema.BadRecord{{Offset: 4, Length: 2}}}})), 1},

@@ -37,11 +37,14 @@ import (
 // reducer would join key and value without one.
 // Version 8 adds jobs whose tasks run in the submitting process only
 // (JobRecord.LocalOnly): a worker that predates it would take the tasks
-// of such a job, so its record is stamped 8 and it leaves the job. Every
-// other message is stamped 1, which every jetmr reads; so is
-// [AttemptEnd] and [AttemptStart], which a jetmr that predates them never
-// subscribes to.
-const Version = 8
+// of such a job, so its record is stamped 8 and it leaves the job.
+// Version 9 keeps a migration's progress rows per run of its job
+// (JobRecord.MigrationRun): a worker that predates it would claim the
+// job's batches under the rows of no run, so the record of such a job is
+// stamped 9 and it leaves the job. Every other message is stamped 1,
+// which every jetmr reads; so is [AttemptEnd] and [AttemptStart], which a
+// jetmr that predates them never subscribes to.
+const Version = 9
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -62,6 +65,8 @@ const (
 	// localOnlyVersion added jobs whose tasks run in the submitting
 	// process only.
 	localOnlyVersion = 8
+	// migrationRunVersion added the runs of a migration's progress rows.
+	migrationRunVersion = 9
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -418,6 +423,13 @@ type JobRecord struct {
 	// Round counts the resumes with --retry-failed: a task that failed in an
 	// earlier round runs again in the current one.
 	Round int `msgpack:"round,omitempty"`
+	// MigrationRun names this run of a migrate job in the database's
+	// progress table: new for each fresh run of the job ID, kept by its
+	// resumes, so that a fresh run never takes the batches an earlier run
+	// committed for done. Empty in records written before it, whose
+	// progress rows have run ''. A worker that predates it fails the
+	// job's batches, whose claims then name no run.
+	MigrationRun string `msgpack:"mrun,omitempty"`
 
 	// WorkDir is the working directory of the process that submitted the
 	// job, absolute. Its commands (pipe, map, combiner, reducer on

@@ -22,7 +22,9 @@ func newDiscardCommand() *cobra.Command {
 streams, object store and records, its spill files, the output staged next
 to its -o (the hidden .jetmr-JOB.tmp file or folder) and its join file. A
 job run in its own store under the default root loses that store folder.
-The job can then no longer be resumed.
+The job can then no longer be resumed. A migrate job's rows in its
+database's jetmr_batches stay: a new run of the same job ID migrates every
+batch again, whatever they say.
 
 A running job is refused: stop it first. Exit codes: 2 for an unknown JOB
 or a running one, 3 when NATS cannot be reached.`,

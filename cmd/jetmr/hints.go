@@ -20,8 +20,9 @@ import (
 // user or password, a database password.
 var secretFlags = []string{"--nats", "--db"}
 
-// dsnPassword finds a password in a key=value database connection string.
-var dsnPassword = regexp.MustCompile(`(?i)\bpassword=('[^']*'|\S*)`)
+// dsnPassword finds a password in a key=value database connection string,
+// or in a URL's query (password=, sslpassword=).
+var dsnPassword = regexp.MustCompile(`(?i)\b\w*password=('[^']*'|[^\s&]*)`)
 
 // redactArgs returns args with the credentials removed from the values of
 // secretFlags, and the flags it changed. A hint printed with them never

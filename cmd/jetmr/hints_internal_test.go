@@ -22,6 +22,8 @@ func TestRedactArgs(t *testing.T) {
 			[]string{"jetmr", "migrate", "--db", "postgres://app@db/prod?sslmode=disable"}, []string{"--db"}},
 		{"db key=value password", []string{"jetmr", "migrate", "--db", "host=db password=s3cret dbname=prod"},
 			[]string{"jetmr", "migrate", "--db", "host=db  dbname=prod"}, []string{"--db"}},
+		{"db password in the query", []string{"jetmr", "migrate", "--db", "postgres://app@db/prod?password=s3cret&sslpassword=k3y&sslmode=disable"},
+			[]string{"jetmr", "migrate", "--db", "postgres://app@db/prod?&&sslmode=disable"}, []string{"--db"}},
 		{"nothing secret", []string{"jetmr", "migrate", "--db", "sqlite:/tmp/x.db", "--nats", "nats://host:4222"},
 			[]string{"jetmr", "migrate", "--db", "sqlite:/tmp/x.db", "--nats", "nats://host:4222"}, nil},
 		{"the job's command is its own", []string{"jetmr", "pipe", "--", "mytool", "--db", "postgres://u:p@h/d"},

@@ -28,7 +28,9 @@ key above every key of the table, read when that batch runs:
 
 Each batch's SQL commits in one transaction with the batch's row in the
 table jetmr_batches, so a batch runs exactly once whatever crashes or
-retries: even non-idempotent SQL touches every row once. Transient errors
+retries: even non-idempotent SQL touches every row once. The rows belong
+to this run of the job: --resume uses them, a new run of the same --job
+(after jetmr discard, or the next night) migrates every batch again. Transient errors
 (serialization failures, deadlocks, lock timeouts, SQLite busy) are
 retried; other SQL errors make the batch a dead letter naming its key
 range, and the key whose rows fail alone when there is one. --where only sizes the batches: the SQL must filter its own rows.

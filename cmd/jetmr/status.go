@@ -226,6 +226,9 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	if len(r.Inputs) > 0 {
 		fmt.Fprintf(tw, "inputs:\t%s\n", strings.Join(r.Inputs, " "))
 	}
+	if r.MigrationRun != "" {
+		fmt.Fprintf(tw, "progress rows:\tjetmr_batches, job %s, run %s\n", r.ID, r.MigrationRun)
+	}
 	if r.Output != "" {
 		fmt.Fprintf(tw, "output:\t%s\n", r.Output)
 	}
