@@ -482,6 +482,10 @@ func (p *plan) checkRejects() error {
 	if abs == p.record.Output {
 		return badSetting("Config.Rejects", "Config.Rejects %s is the output: choose another file", path)
 	}
+	if _, ok := within(p.record.Output, abs); ok && p.record.Output != "" && p.cfg.Kind.Traits().Keyed {
+		return badSetting("Config.Rejects", "Config.Rejects %s is inside output %s, a folder that the output replaces whole when the job completes (with --force), the file with it: choose a file outside it, such as %s",
+			path, p.cfg.Output, p.record.Output+RejectsSuffix)
+	}
 	if db := sqliteFile(p.cfg); db != "" && sameFile(abs, db) {
 		return badSetting("Config.Rejects", "Config.Rejects %s is the database the job migrates: choose another file", path)
 	}

@@ -293,3 +293,41 @@ func TestResumeRefusesOutputThatAppeared(t *testing.T) {
 		}
 	}
 }
+
+// TestFileInsideOutputFolderRefused checks that a file a mapreduce job
+// writes besides its output (--joblog, --trace, --report, --rejects) is
+// refused with exit 2 inside the output folder, before anything is
+// written: the finished output replaces the folder whole, and the file
+// would go with it while the job exits 0.
+func TestFileInsideOutputFolderRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ flag, want string }{
+		{"--joblog", "--joblog proj/f is inside output proj"},
+		{"--trace", "--trace proj/f is inside output proj"},
+		{"--report", "--report proj/f is inside output proj"},
+		{"--rejects", "--rejects proj/f is inside output proj"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "proj"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(dir, "proj", "part-00000"), "old\n")
+			writeFile(t, filepath.Join(dir, "in.txt"), "a b\nc a\n")
+			before := treeOf(t, dir)
+			args := []string{"mapreduce", "--store", filepath.Join(t.TempDir(), "store"), "-i", "in.txt", "-o", "proj", "--force",
+				"--map", "wordcount", "--reduce", "sum", tc.flag, "proj/f"}
+			if tc.flag == "--rejects" {
+				args = append(args, "--skip-bad-records", "1")
+			}
+			r := jetmr(t, dir, args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("jetmr %q: exit %d, want 2 saying %q; stderr:\n%s", args, r.code, tc.want, r.stderr)
+			}
+			if after := treeOf(t, dir); !maps.Equal(before, after) {
+				t.Errorf("files changed by a refused command:\nbefore %q\nafter  %q", before, after)
+			}
+		})
+	}
+}
