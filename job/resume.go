@@ -80,11 +80,16 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		if committed(old) {
 			if s.cfg.upload != nil {
 				if err := s.cfg.upload(ctx); err != nil {
+					s.uploadErr = err
+					s.finished = s.committedReport(ctx)
 					return true, err
 				}
+				s.uploaded = true
 			}
 			s.record.State = schema.StateDone
-			return true, s.finishCommitted(ctx)
+			err := s.finishCommitted(ctx)
+			s.finished = s.committedReport(ctx)
+			return true, err
 		}
 	}
 	if err := s.checkResumedOutput(old); err != nil {
@@ -162,7 +167,13 @@ func (s *session) compare(old schema.JobRecord) error {
 			return err
 		}
 	}
-	add("the output", describeOutput(old), describeOutput(cur))
+	now := describeOutput(cur)
+	if old.OutputURL == "" && cur.OutputURL != "" {
+		now = cur.Output // a record written before OutputURL names its staging path
+	}
+	if !old.Kind.Traits().Rows { // a migration's output is its --table, compared below
+		add("the output", describeOutput(old), now)
+	}
 	add("--partitions", fmt.Sprint(old.Partitions), fmt.Sprint(cur.Partitions))
 	if s.chunkGiven {
 		add("--chunk-size", fmt.Sprint(old.ChunkSize), fmt.Sprint(cur.ChunkSize))
@@ -361,8 +372,16 @@ func fingerprint(f schema.InputFingerprint) splitter.Fingerprint {
 	return splitter.Fingerprint{Size: f.Size, ModTime: f.ModTime, Dev: f.Dev, Ino: f.Ino, ETag: f.ETag}
 }
 
+// describeOutput names the output of job r as the user gave it: an
+// s3:// output by its URL, not its staging path, and a migration by the
+// table it writes.
 func describeOutput(r schema.JobRecord) string {
-	if r.Output == "" {
+	switch {
+	case r.OutputURL != "":
+		return r.OutputURL
+	case r.Kind.Traits().Rows:
+		return fmt.Sprintf("table %s of its database", r.Table)
+	case r.Output == "":
 		return "stdout"
 	}
 	return r.Output
@@ -422,10 +441,31 @@ func (s *session) finishCommitted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.saveCommitted(ctx)
 	if s.cfg.upload != nil {
 		return fmt.Errorf("%w: job %s had completed before it stopped; its output is uploaded to %s now", ErrAlreadyDone, s.record.ID, s.cfg.outputURL)
 	}
-	return fmt.Errorf("%w: job %s had published its output %s before it stopped", ErrAlreadyDone, s.record.ID, s.record.Output)
+	return fmt.Errorf("%w: job %s had published its output %s before it stopped", ErrAlreadyDone, s.record.ID, describeOutput(s.record))
+}
+
+// saveCommitted records the job that finishCommitted completed as done,
+// with the figures of the run that ran its tasks (its last snapshot):
+// this run ran none.
+func (s *session) saveCommitted(ctx context.Context) {
+	st, ok := loadSnapshot(ctx, s.jobs, s.record.ID)
+	if !ok {
+		st = s.baseStatus(s.record, schema.StateDone)
+	}
+	base := s.baseStatus(s.record, schema.StateDone)
+	st.Record, st.State, st.PID, st.Host, st.Output = base.Record, base.State, base.PID, base.Host, base.Output
+	st.InFlight, st.Queued, st.Splitting = 0, 0, false
+	// Its output was committed, so every task had completed: the last
+	// snapshot of a process killed then may predate the last of them.
+	st.TasksTotal = max(st.TasksTotal, s.record.Tasks)
+	st.TasksDone = max(st.TasksDone, st.TasksTotal-min(st.TasksFailed, st.TasksTotal))
+	if err := s.saveSnapshot(ctx, st); err != nil {
+		s.cfg.Logger.Warn().Err(err).Msg("recording the job's status")
+	}
 }
 
 func (s *session) loadSplit(ctx context.Context) (schema.SplitCheckpoint, error) {

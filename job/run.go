@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/jetmr/jetmr/counter"
 	"github.com/jetmr/jetmr/errs"
 	"github.com/jetmr/jetmr/mapper"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/reducer"
 	"github.com/jetmr/jetmr/report"
@@ -132,9 +134,15 @@ type session struct {
 	counters    *counter.Set           // the user counters of the merged tasks, and of the reduce once it ran
 	reduced     *counter.Set           // the user counters of the reduce (command or function)
 	// uploadPending marks a job whose output is complete in its staging
-	// folder but whose upload to object storage failed: it stays
-	// committing, and a resume uploads it.
-	uploadPending bool
+	// folder but whose upload to object storage failed (uploadErr): it
+	// stays committing, and a resume uploads it. uploaded marks an output
+	// this run uploaded.
+	uploadPending, uploaded bool
+	uploadErr               error
+	// start is when this run started; finished is the report of a resume
+	// that found the job's output complete, and ran no task.
+	start    time.Time
+	finished *report.Report
 }
 
 func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*report.Report, error) {
@@ -142,7 +150,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broker.ErrUnreachable, err)
 	}
-	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}, reduced: &counter.Set{}}
+	s := &session{plan: p, b: b, jobs: jobs, counters: &counter.Set{}, reduced: &counter.Set{}, start: start}
 	s.stop = &stopWrites{log: p.cfg.Logger, job: p.record.ID}
 	if !b.Embedded() {
 		s.stop.b = b
@@ -151,7 +159,7 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	if p.cfg.Resume {
 		done, err := s.resume(ctx)
 		if err != nil || done {
-			return nil, err
+			return s.finished, err
 		}
 		if err := s.provision(ctx); err != nil {
 			return nil, err
@@ -236,7 +244,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 	}
 	if runErr == nil && stats != nil && len(stats.Dead) == 0 && p.cfg.upload != nil {
 		if err := p.cfg.upload(ctx); err != nil {
-			s.uploadPending, runErr = true, err
+			s.uploadPending, s.uploadErr, runErr = true, err, err
+		} else {
+			s.uploaded = true
 		}
 	}
 	endErr := s.end(ctx, stats, runErr)
@@ -251,7 +261,9 @@ func (p *plan) run(ctx context.Context, b *broker.Broker, start time.Time) (*rep
 			s.countCommitted(ctx, r, tf)
 			return r, tf
 		}
-		if reduceFailed {
+		if reduceFailed || s.uploadPending {
+			// Every task ran: the report says what ran, and why the
+			// output is not where it goes.
 			return s.report(stats), runErr
 		}
 		return nil, runErr
@@ -324,6 +336,45 @@ func (s *session) report(stats *report.Stats) *report.Report {
 	r.Throttled = s.cfg.Migration != nil && (s.cfg.Migration.MaxRate > 0 || s.cfg.Migration.PauseWhen != "")
 	r.SlotsSetBy = s.slotsSetBy(r.Workers)
 	r.Advise()
+	r.Upload = s.uploadReport()
+	return r
+}
+
+// uploadReport says what became of an s3:// output, or returns nil for
+// another output.
+func (s *session) uploadReport() *report.Upload {
+	if s.cfg.outputURL == "" {
+		return nil
+	}
+	u := &report.Upload{URL: s.cfg.outputURL, Uploaded: s.uploaded}
+	if s.uploadErr != nil {
+		// The store's error names the request and the object; the
+		// sentinel's prefix means nothing to the reader.
+		u.Error = strings.ReplaceAll(s.uploadErr.Error(), objstore.ErrUnavailable.Error()+": ", "")
+		u.Staged = s.record.Output
+		if ue := (*UploadError)(nil); errors.As(s.uploadErr, &ue) {
+			u.Error = strings.ReplaceAll(ue.Err.Error(), objstore.ErrUnavailable.Error()+": ", "")
+		}
+	}
+	return u
+}
+
+// committedReport is the report of a resume that found the job's output
+// complete and ran no task: it counts the job's tasks as committed by
+// earlier runs, with their counters (as the job's last snapshot has
+// them), and says whether it uploaded an s3:// output.
+func (s *session) committedReport(ctx context.Context) *report.Report {
+	stats := report.NewStats()
+	stats.Start, stats.Committed = s.start, int(s.record.Tasks)
+	if st, ok := loadSnapshot(ctx, s.jobs, s.record.ID); ok {
+		stats.Counters.AddList(st.Counters)
+		stats.Status = st.Message
+	}
+	r := stats.Report(s.record.ID, s.record.Kind)
+	r.Upload = s.uploadReport()
+	if r.Upload != nil {
+		r.Upload.UploadOnly = true
+	}
 	return r
 }
 
@@ -614,7 +665,7 @@ func (s *session) end(ctx context.Context, stats *report.Stats, runErr error) er
 	default:
 		s.record.State = schema.StateDone
 	}
-	if stats != nil && runErr == nil {
+	if stats != nil && (runErr == nil || s.uploadPending) {
 		s.record.Tasks = uint64(stats.Tasks()) // every task completed
 	}
 	err := s.putRecord(ctx)

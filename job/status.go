@@ -39,8 +39,14 @@ type Status struct {
 	Host string `json:"host,omitempty"`
 	// Store is the embedded store holding the job; empty on an external
 	// server.
-	Store   string    `json:"store,omitempty"`
-	Output  string    `json:"output,omitempty"`
+	Store string `json:"store,omitempty"`
+	// Output is the job's output as given: a path, or the s3:// URL of
+	// an output uploaded once the job completes; empty for stdout and for
+	// a migration.
+	Output string `json:"output,omitempty"`
+	// Staged is where the output of a job whose upload is pending is
+	// kept (see UploadPending).
+	Staged  string    `json:"staged,omitempty"`
 	Started time.Time `json:"started"`
 	// Updated is when the figures were taken.
 	Updated time.Time `json:"updated"`
@@ -195,7 +201,14 @@ func statusOf(ctx context.Context, b *broker.Broker, kv jetstream.KeyValue, rec 
 	}
 	st.Store = b.StoreDir()
 	st.MigrationRun = rec.MigrationRun
+	st.Output, st.Staged = rec.Output, ""
+	if rec.OutputURL != "" {
+		st.Output = rec.OutputURL // the staging path is gone once uploaded
+	}
 	st.UploadPending = !live && uploadOnly(rec) && filepath.Base(filepath.Dir(filepath.Dir(rec.Output))) == objectStageDir
+	if st.UploadPending {
+		st.Staged = rec.Output
+	}
 	if rec.State == schema.StateCommitting && live {
 		st.State = schema.StateRunning
 	}

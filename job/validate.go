@@ -233,7 +233,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	p.record = schema.JobRecord{
 		ID: cfg.ID, Pipeline: cfg.Pipeline, Kind: cfg.Kind, Partitions: cfg.Partitions, ChunkSize: p.cfg.ChunkSize, Memory: cfg.Memory,
 		Retries: p.cfg.Retries, OkExit: okExit(cfg.OkExit), TimeoutNanos: int64(cfg.Timeout), TaskTimeNanos: int64(cfg.TaskTime), Created: time.Now().UnixNano(),
-		State: schema.StateRunning,
+		State: schema.StateRunning, OutputURL: cfg.outputURL,
 	}
 	if d, ok := p.source.(splitter.Describer); ok {
 		p.record.Inputs, p.record.InputSizes = d.Describe()

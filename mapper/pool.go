@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/internal/gcfloor"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -62,6 +63,14 @@ type PoolConfig struct {
 	Observer observe.Observer
 	// Logger receives the pool's logs. Zero value: none.
 	Logger zerolog.Logger
+	// HeapFloor, when positive, makes the garbage collector of this
+	// process let the heap reach HeapFloor bytes before it collects, while
+	// Run runs, unless GOGC or GOMEMLIMIT is set in the environment. A
+	// worker process's live heap is a chunk or two and their tables: with
+	// GOGC=100 alone the collector ran every task or two. It changes a
+	// setting of the whole process: leave it 0 in a process that tunes its
+	// collector itself. Default 0 (jetmr worker sets 64 MiB).
+	HeapFloor int64
 
 	// resync is how often the pool checks its watch of the jobs bucket.
 	resync time.Duration
@@ -146,6 +155,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 // at the start wrap [broker.ErrUnreachable].
 func (p *Pool) Run(ctx context.Context) error {
 	p.start = time.Now()
+	defer gcfloor.Start(p.cfg.HeapFloor, os.LookupEnv)()
 	jobs, err := p.cfg.Broker.Jobs(ctx, 0)
 	if err != nil {
 		return p.startErr(ctx, err)

@@ -379,7 +379,7 @@ func (p *processor) readFileChunk(t schema.Task) ([]byte, func(), error) {
 // the bytes the splitter read: the file changed after it was split. No
 // retry can fix it, and going on would mix two versions of the file.
 func changedInput(t *schema.Task, cause error) error {
-	return inputChanged{&schema.TaskError{Permanent: true, Message: fmt.Sprintf(
+	return inputChanged{&schema.TaskError{Permanent: true, InputChanged: true, Message: fmt.Sprintf(
 		"input %s changed after it was split: bytes %d-%d are not what the splitter read (%v): do not modify inputs while a job runs; run the job again",
 		t.Path, t.Offset, t.Offset+t.Length, cause)}}
 }

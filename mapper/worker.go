@@ -22,6 +22,7 @@ import (
 	"github.com/jetmr/jetmr/internal/crashpoint"
 	"github.com/jetmr/jetmr/internal/memory"
 	"github.com/jetmr/jetmr/internal/transfer"
+	"github.com/jetmr/jetmr/objstore"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -733,7 +734,7 @@ func asTaskError(err error) *schema.TaskError {
 	if errors.As(err, &te) {
 		return te
 	}
-	return &schema.TaskError{Message: err.Error(), Permanent: errors.Is(err, schema.ErrPermanent)}
+	return &schema.TaskError{Message: err.Error(), Permanent: errors.Is(err, schema.ErrPermanent), InputChanged: errors.Is(err, objstore.ErrChanged)}
 }
 
 // rejectTask handles a task message that does not decode. A task from a

@@ -26,9 +26,10 @@
 //   - [Client.Exists] and [Client.Upload] write outputs: Upload stores a
 //     local file under a key (one PUT when small, a multipart upload
 //     otherwise), so the object appears whole or not at all.
-//   - Errors: a service that cannot be reached, or that refuses the
-//     credentials, wraps [ErrUnavailable] and names the endpoint and the
-//     reason, after a few quick retries; a bucket that does not exist,
+//   - Errors: a service that cannot be reached, that refuses the
+//     credentials or that answers with a server error (5xx), wraps
+//     [ErrUnavailable] and names the endpoint and the reason, after a few
+//     quick retries; a bucket that does not exist,
 //     or a prefix with no objects, wraps errs.ErrBadInput and names it.
 //
 // The package starts no goroutine of its own; the S3 client's requests

@@ -24,7 +24,8 @@ import (
 const Scheme = "s3://"
 
 // ErrUnavailable is wrapped by the errors of an object store that cannot
-// be reached, or that refuses the credentials: an infrastructure problem,
+// be reached, that refuses the credentials or that answers with a server
+// error (5xx) after the retries: an infrastructure problem,
 // not one of the job's inputs.
 var ErrUnavailable = errors.New("object store unavailable")
 
@@ -400,6 +401,13 @@ func (c *Client) failed(err error, doing string, loc Location) error {
 		}
 		return fmt.Errorf("%w: %s cannot be reached while %s %s (%v): check --s3-endpoint (or AWS_ENDPOINT_URL) and that the service is up",
 			ErrUnavailable, c.endpoint, doing, loc, cause)
+	}
+	if resp.StatusCode >= http.StatusInternalServerError {
+		// The service is there but failing (InternalError, SlowDown,
+		// ServiceUnavailable), after the client's retries: unavailable,
+		// like one that cannot be reached.
+		return fmt.Errorf("%w: %s failed while %s %s (%d %s: %s): the service is failing; try again once it recovers",
+			ErrUnavailable, c.endpoint, doing, loc, resp.StatusCode, resp.Code, resp.Message)
 	}
 	return fmt.Errorf("%s %s on %s: %s: %s", doing, loc, c.endpoint, resp.Code, resp.Message)
 }

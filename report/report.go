@@ -112,6 +112,39 @@ type Report struct {
 	// because they finished before the attempt they backed up.
 	BackupsRun int `json:"backups_run,omitempty"`
 	BackupsWon int `json:"backups_won,omitempty"`
+
+	// Upload says what became of an s3:// output, which is uploaded once
+	// the job completes; nil for other outputs.
+	Upload *Upload `json:"upload,omitempty"`
+}
+
+// Upload is the upload of a job's s3:// output.
+type Upload struct {
+	// URL is the output's object, or prefix of part files.
+	URL string `json:"url"`
+	// Uploaded is set once this run stored the output under URL.
+	Uploaded bool `json:"uploaded"`
+	// UploadOnly marks a resume that ran no task: it uploaded the output
+	// an earlier run completed (that run's report has its figures).
+	UploadOnly bool `json:"upload_only,omitempty"`
+	// Error says why the upload of a complete output failed; Staged is
+	// where the output is kept until a resume uploads it. Both are empty
+	// when the output was uploaded, or the job did not complete.
+	Error  string `json:"error,omitempty"`
+	Staged string `json:"staged,omitempty"`
+}
+
+// clause is what the run's summary says of the upload.
+func (u *Upload) clause() string {
+	switch {
+	case u == nil:
+		return ""
+	case u.Uploaded:
+		return "; output uploaded to " + u.URL
+	case u.Error != "":
+		return fmt.Sprintf("; output complete but NOT uploaded to %s (kept in %s)", u.URL, u.Staged)
+	}
+	return ""
 }
 
 // WorkerReport is one worker's share of the run.
@@ -328,6 +361,7 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "; %d backup attempt(s) of slow tasks, %d finished first", r.BackupsRun, r.BackupsWon)
 	}
 	b.WriteString(r.haltedClause())
+	b.WriteString(r.Upload.clause())
 	if len(r.Counters) > 0 {
 		b.WriteString("\njetmr: counters: " + FormatCounters(r.Counters))
 	}

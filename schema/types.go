@@ -288,10 +288,15 @@ type TaskError struct {
 	Message string `msgpack:"msg" json:"message"`
 	// Permanent marks a failure that a retry cannot fix (an SQL error such
 	// as a constraint violation): the task becomes a dead letter at once.
-	Permanent  bool   `msgpack:"perm,omitempty" json:"permanent,omitempty"`
-	ExitStatus int    `msgpack:"exit,omitempty" json:"exit_status,omitempty"`
-	Signal     string `msgpack:"sig,omitempty" json:"signal,omitempty"`
-	StderrTail string `msgpack:"stderr,omitempty" json:"stderr_tail,omitempty"`
+	Permanent bool `msgpack:"perm,omitempty" json:"permanent,omitempty"`
+	// InputChanged marks the failure of a task whose input changed while
+	// the job ran (a file's bytes no longer those split, an object
+	// written again): the job cannot be resumed, only run again. Workers
+	// older than the field leave it unset.
+	InputChanged bool   `msgpack:"chg,omitempty" json:"input_changed,omitempty"`
+	ExitStatus   int    `msgpack:"exit,omitempty" json:"exit_status,omitempty"`
+	Signal       string `msgpack:"sig,omitempty" json:"signal,omitempty"`
+	StderrTail   string `msgpack:"stderr,omitempty" json:"stderr_tail,omitempty"`
 }
 
 func (e *TaskError) Error() string { return e.Message }
@@ -351,6 +356,10 @@ type JobRecord struct {
 	// InputSizes only.
 	InputFingerprints []InputFingerprint `msgpack:"fprints,omitempty"`
 	Output            string             `msgpack:"output,omitempty"`
+	// OutputURL is the s3:// URL of an object-storage output, which the
+	// job writes to its staging path Output and uploads once complete;
+	// empty for other outputs and in records written before the field.
+	OutputURL string `msgpack:"outurl,omitempty"`
 	// Force is set when the job was started to replace what exists at
 	// Output (--force): a resume replaces it too, when the job
 	// completes, where one of a job started without it refuses an output

@@ -269,8 +269,11 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	}
 	switch {
 	case errors.Is(err, job.ErrAlreadyDone):
+		// A resume that only uploaded the output (or finished the
+		// bookkeeping of a committed one) reports it; one that found the
+		// job done has no report.
 		fmt.Fprintln(stderr, "jetmr:", err)
-		return nil
+		err = nil
 	case unresumable(cfg) != "" && (errors.Is(err, job.ErrJobExists) || errors.Is(err, job.ErrUnresumable)):
 		// A job of this kind that was killed keeps its state, and
 		// neither --resume nor a new run under its ID can go on: say
@@ -305,7 +308,9 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 			}
 		}
 	}
-	if where := discardFlags(cfg.Broker); kept && !errors.Is(err, context.Canceled) && where != "-" {
+	// A job whose input changed was told to be dropped, with the command.
+	changed := report != nil && inputChanged(report.DeadLetters)
+	if where := discardFlags(cfg.Broker); kept && !changed && !errors.Is(err, context.Canceled) && where != "-" {
 		what := "--resume"
 		if errors.Is(err, job.ErrTasksFailed) {
 			what = "--resume --retry-failed"

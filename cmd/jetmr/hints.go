@@ -124,6 +124,13 @@ func unresumableHint(cfg job.Config, err error) error {
 	if slices.Contains(cfg.Inputs, splitter.Stdin) {
 		why, note = "it read standard input, which cannot be read again", "\n(with the same input on stdin)"
 	}
+	line, redacted := rerunCommand()
+	return usageErr("job %s exists and cannot be resumed (%s): drop it, then run the command again:\n  %s\n  %s%s",
+		cfg.ID, why, discardCommand(cfg), line, redactionNote(redacted)+note)
+}
+
+// discardCommand is the jetmr discard command that drops job cfg.
+func discardCommand(cfg job.Config) string {
 	discard := "jetmr discard " + shellQuote(cfg.ID)
 	switch where := discardFlags(cfg.Broker); where {
 	case "-":
@@ -131,9 +138,24 @@ func unresumableHint(cfg job.Config, err error) error {
 	default:
 		discard += where
 	}
+	return discard
+}
+
+// inputChanged reports whether a task of the dead letters failed because
+// its input changed while the job ran (a file's bytes, an object's
+// ETag). No resume finishes such a job: its tasks done read the earlier
+// version, and a resume is refused for the changed input; only a run from
+// the start does.
+func inputChanged(letters []report.DeadLetter) bool {
+	return slices.ContainsFunc(letters, func(d report.DeadLetter) bool { return d.Error.InputChanged })
+}
+
+// changedInputHint says how to run job cfg, whose input changed while it
+// ran, again: drop it, then run the command without --resume.
+func changedInputHint(cfg job.Config) string {
 	line, redacted := rerunCommand()
-	return usageErr("job %s exists and cannot be resumed (%s): drop it, then run the command again:\n  %s\n  %s%s",
-		cfg.ID, why, discard, line, redactionNote(redacted)+note)
+	return fmt.Sprintf("\nits input changed while it ran, so it cannot be resumed (its finished tasks read the earlier version): drop it, then run the command again:\n  %s\n  %s%s",
+		discardCommand(cfg), line, redactionNote(redacted))
 }
 
 // rerunCommand is this process's command line without --resume and
@@ -169,6 +191,9 @@ func interruptedMessage(cfg job.Config) string {
 func failedHint(cfg job.Config, rep *report.Report) string {
 	if why := unresumable(cfg); why != "" {
 		return "; " + why
+	}
+	if rep != nil && inputChanged(rep.DeadLetters) {
+		return changedInputHint(cfg)
 	}
 	if need := skipNeeded(rep); need > cfg.SkipBadRecords {
 		cmd, note := resumeHint(cfg.ID, "--retry-failed")

@@ -229,8 +229,11 @@ func printJob(out io.Writer, st job.Status, workers []schema.WorkerStatus, where
 	if r.MigrationRun != "" {
 		fmt.Fprintf(tw, "progress rows:\tjetmr_batches, job %s, run %s\n", r.ID, r.MigrationRun)
 	}
-	if r.Output != "" {
-		fmt.Fprintf(tw, "output:\t%s\n", r.Output)
+	if st.Output != "" {
+		fmt.Fprintf(tw, "output:\t%s\n", st.Output)
+	}
+	if st.Staged != "" {
+		fmt.Fprintf(tw, "staged:\t%s (not uploaded yet)\n", st.Staged)
 	}
 	switch {
 	case len(r.Command) > 0:
@@ -305,6 +308,12 @@ func nextStep(st job.Status, where string) string {
 	case st.UploadPending:
 		return fmt.Sprintf("jetmr: job %s completed, but its output was not uploaded; it is kept in %s: upload it: run the job's command again with --job %s --resume added (it runs nothing again and reads no input: give it </dev/null for standard input)",
 			st.ID, st.Record.Output, st.ID)
+	case inputChanged(st.Failed):
+		hint := fmt.Sprintf("jetmr: job %s cannot be resumed: its input changed while it ran (its finished tasks read the earlier version): run the job's command again without --resume", st.ID)
+		if where == "-" {
+			return hint + ", once the job is dropped with jetmr discard"
+		}
+		return fmt.Sprintf("%s, once the job is dropped with:\n  jetmr discard %s%s", hint, st.ID, where)
 	case why != "" && where == "-":
 		return fmt.Sprintf("jetmr: job %s %s, so it cannot be resumed", st.ID, why)
 	case why != "":

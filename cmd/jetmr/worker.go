@@ -1,13 +1,11 @@
 package main
 
 import (
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jetmr/jetmr/broker"
-	"github.com/jetmr/jetmr/internal/gcfloor"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 )
@@ -67,7 +65,6 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 				return err
 			}
 			log.Info().Int("slots", slots).Str("why", why).Msg("concurrency per job")
-			defer gcfloor.Start(workerHeapFloor, os.LookupEnv)()
 			bc := nats.brokerConfig(log)
 			bc.Name = "jetmr worker"
 			bc.UnreachableHint = "a worker needs a running NATS server: start one with jetmr server (it prints the URL), or fix --nats"
@@ -78,6 +75,7 @@ The connection reconnects by itself when a server of a cluster fails over.`,
 			defer b.Close()
 			pool, err := mapper.NewPool(mapper.PoolConfig{
 				Broker: b, Job: jobID, Slots: slots, SpillDir: spill, DrainTimeout: drain, AckWait: ackWait, Logger: log,
+				HeapFloor: workerHeapFloor,
 			})
 			if err != nil {
 				return usageErr("--job: %v", err)

@@ -38,6 +38,7 @@ type Server struct {
 	slow   time.Duration
 	down   bool
 	noIf   bool
+	refuse int // the status every write is answered with; 0: none
 }
 
 // IgnoreIfMatch makes the server answer reads as the in-memory store
@@ -54,6 +55,15 @@ func (s *Server) Down(down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = down
+}
+
+// RefuseWrites makes the server answer every request that writes (PUT,
+// POST, DELETE) with status and an InternalError, as a failing service
+// would, until RefuseWrites(0). Reads and listings still work.
+func (s *Server) RefuseWrites(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = status
 }
 
 // Slow makes the server wait d before it answers each ranged GET, so
@@ -161,13 +171,17 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		s.mu.Lock()
-		denied, slow, down, noIf := s.denied[bucket], s.slow, s.down, s.noIf
+		denied, slow, down, noIf, refuse := s.denied[bucket], s.slow, s.down, s.noIf, s.refuse
 		s.log = append(s.log, r.Method+" "+r.URL.RequestURI())
 		s.mu.Unlock()
 		if down {
 			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 				conn.Close()
 			}
+			return
+		}
+		if refuse != 0 && (r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete) {
+			fail(w, refuse, "InternalError", "We encountered an internal error. Please try again.")
 			return
 		}
 		if slow > 0 && r.Method == http.MethodGet && r.Header.Get("Range") != "" {
