@@ -475,11 +475,13 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 	if ranges != nil {
 		g.Go(func() error { return ranges.Run(workCtx) })
 	}
+	var committed atomic.Bool
 	g.Go(func() error {
 		defer stopWork()
 		var err error
 		stats, err = red.Run(haltCtx)
 		if err == nil {
+			committed.Store(true)
 			s.addReduced(stats)
 		}
 		return err
@@ -523,6 +525,12 @@ func (s *session) execute(ctx context.Context, sink reducer.Sink, start time.Tim
 		return nil
 	})
 	err = g.Wait()
+	if committed.Load() && (err == nil || errors.Is(err, context.Canceled)) {
+		// The reducer published the output: the job is done, whatever
+		// stopped the rest (stopWork, or a signal that came after the
+		// commit).
+		return stats, nil
+	}
 	if cause := context.Cause(haltCtx); errors.Is(cause, ErrHalted) {
 		return stats, cause
 	}

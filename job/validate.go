@@ -591,6 +591,7 @@ func (p *plan) checkStreaming() error {
 	}
 	if c.KeyFields > 1 {
 		p.record.KeyFields = c.KeyFields
+		p.record.KeyTextByField = true
 	}
 	if c.PartitionFields < keyFields {
 		p.record.PartitionFields = c.PartitionFields

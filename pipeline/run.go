@@ -314,10 +314,23 @@ func (r *run) loop(ctx context.Context) (*Report, error) {
 	}
 	g.Wait() // every stage goroutine has sent its result
 	r.endReport()
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil && r.unfinished() {
 		return r.report, fmt.Errorf("pipeline %s stopped: %w", r.o.ID, errors.Join(append(r.errs, err)...))
 	}
 	return r.report, errors.Join(r.errs...)
+}
+
+// unfinished reports whether a stage is left that a resume would run: a
+// stop that came once every stage had ended (the last one's output
+// published) stops nothing.
+func (r *run) unfinished() bool {
+	for _, st := range r.state {
+		switch st {
+		case StatePending, StateResumable, StateRunning, StateStopped:
+			return true
+		}
+	}
+	return false
 }
 
 // ready lists the stages that can start: pending or resumable, every

@@ -761,11 +761,17 @@ func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) err
 			err = bw.Flush()
 		}
 		pw.CloseWithError(err)
+		if errors.Is(err, errReducerEnded) {
+			// What a command leaves unread is its own business, as a map
+			// command's is: its exit status alone says whether it failed,
+			// however much of the partition it read first.
+			return nil
+		}
 		return err
 	})
 	g.Go(func() error {
 		err := command.Accept(command.RunReporting(gctx, s.cfg.ReduceCommand, s.cfg.CommandDir, pr, f, s.counters()), s.cfg.OkExit)
-		pr.CloseWithError(errors.New("reducer command exited"))
+		pr.CloseWithError(errReducerEnded)
 		if err != nil {
 			return fmt.Errorf("reducer command: %w", err)
 		}
@@ -773,6 +779,10 @@ func (s *KeyedSink) runReduceCommand(ctx context.Context, f *os.File, p int) err
 	})
 	return g.Wait()
 }
+
+// errReducerEnded stops the merge that feeds a reducer command once the
+// command has ended.
+var errReducerEnded = errors.New("the reducer command ended")
 
 func cmpUint(a, b uint64) int {
 	switch {

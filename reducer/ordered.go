@@ -105,25 +105,32 @@ func TempPath(path, job string) string {
 
 func (s *OrderedSink) openTemp(ctx context.Context) error {
 	s.temp = TempPath(s.cfg.Path, s.cfg.Job)
-	f, err := os.OpenFile(s.temp, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("creating output %s: %w", s.cfg.Path, err)
-	}
 	var ckpt schema.OutputCheckpoint
 	if s.cfg.Checkpoints != nil {
 		c, ok, err := s.cfg.Checkpoints.Load(ctx)
 		if err != nil {
-			f.Close()
 			return fmt.Errorf("loading the checkpoint of output %s: %w", s.cfg.Path, err)
 		}
 		if ok {
 			ckpt = c
 		}
 	}
+	shorter := fmt.Errorf("output %s: temporary file %s is shorter than its checkpoint (%d bytes): it was changed outside jetmr; remove it and run the job again without --resume",
+		s.cfg.Path, s.temp, ckpt.Offset)
+	flag := os.O_RDWR | os.O_CREATE
+	if ckpt.Offset > 0 {
+		flag = os.O_RDWR // a checkpoint past 0 needs the file written so far: never create an empty one
+	}
+	f, err := os.OpenFile(s.temp, flag, 0o644)
+	if errors.Is(err, os.ErrNotExist) && ckpt.Offset > 0 {
+		return shorter
+	}
+	if err != nil {
+		return fmt.Errorf("creating output %s: %w", s.cfg.Path, err)
+	}
 	if fi, err := f.Stat(); err != nil || fi.Size() < ckpt.Offset {
 		f.Close()
-		return fmt.Errorf("output %s: temporary file %s is shorter than its checkpoint (%d bytes): it was changed outside jetmr; remove it and run the job again without --resume",
-			s.cfg.Path, s.temp, ckpt.Offset)
+		return shorter
 	}
 	if err := f.Truncate(ckpt.Offset); err != nil {
 		f.Close()

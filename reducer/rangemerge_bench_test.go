@@ -53,3 +53,43 @@ func BenchmarkCommitMerge(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCommitMergeKeyFields is BenchmarkCommitMerge with keys of two
+// fields, sorted and merged by the text order bytewise (a job recorded
+// before field-by-field text order) and field by field.
+//
+//	go test -run '^$' -bench CommitMergeKeyFields -count 5 ./reducer
+func BenchmarkCommitMergeKeyFields(b *testing.B) {
+	for _, k := range []struct {
+		name string
+		keys schema.Keys
+	}{
+		{"bytewise", schema.Keys{Fields: 2}},
+		{"by-field", schema.Keys{Fields: 2, TextByField: true}},
+	} {
+		rng := rand.New(rand.NewPCG(5, 6))
+		var results []*schema.Result
+		for i := range uint64(26) {
+			pairs := map[string]string{}
+			for range 12000 {
+				pairs[fmt.Sprintf("user-%06d\t%d", rng.IntN(20_000), rng.IntN(100))] = strconv.Itoa(rng.IntN(50) + 1)
+			}
+			results = append(results, orderedRun(b, k.keys, i, pairs))
+		}
+		b.Run(k.name, func(b *testing.B) {
+			var cpu time.Duration
+			for i := range b.N {
+				b.StopTimer()
+				cfg := reducer.KeyedConfig{Job: "bench" + strconv.Itoa(i), Parallel: 1, Memory: 4 << 20, Keys: k.keys}
+				s := rangeSink(b, b.TempDir(), cfg, 1, 8, results)
+				b.StartTimer()
+				start := reducer.CPUTime()
+				if err := s.Commit(context.Background(), false); err != nil {
+					b.Fatal(err)
+				}
+				cpu += reducer.CPUTime() - start
+			}
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

@@ -3,6 +3,7 @@ package reducer_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"github.com/jetmr/jetmr/fold"
 	"os"
 	"path/filepath"
@@ -462,5 +463,40 @@ func TestKeyedSinkLaneError(t *testing.T) {
 	}
 	if names := dirNames(t, parent); len(names) != 0 {
 		t.Fatalf("output's folder holds %q, want nothing published and no temporary directory", names)
+	}
+}
+
+// TestOrderedSinkResumeWithoutTemp resumes an output whose temporary
+// file was removed after its checkpoint: the sink refuses, naming the
+// file, and creates no empty one in its place (which a later resume would
+// refuse again for another reason, or a user take for output).
+func TestOrderedSinkResumeWithoutTemp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "out.txt")
+	ckpts := &memCheckpoints{}
+	cfg := reducer.OrderedConfig{Path: path, Job: "gonejob", Checkpoints: ckpts}
+	s, err := reducer.NewOrderedSink(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Merge(ctx, &schema.Result{Index: 0, Payload: []byte(taskOutput(0))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Suspend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tmp := reducer.TempPath(path, "gonejob")
+	if err := os.Remove(tmp); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, err := reducer.NewOrderedSink(ctx, cfg)
+		if err == nil || !strings.Contains(err.Error(), "shorter than its checkpoint") || !strings.Contains(err.Error(), tmp) {
+			t.Fatalf("resume without the temporary file: %v, want it refused naming %s", err, tmp)
+		}
+		if _, err := os.Lstat(tmp); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a refused resume left %s behind (%v)", tmp, err)
+		}
 	}
 }

@@ -121,6 +121,9 @@ func EncodeJobRecord(j JobRecord) ([]byte, error) {
 	if j.MigrationRun != "" {
 		j.V = migrationRunVersion
 	}
+	if j.KeyTextByField && j.KeyFields > 1 && j.KeyOrder == "" {
+		j.V = textByFieldVersion
+	}
 	if j.Builtin != "" {
 		j.Map = j.Builtin // where workers that predate Builtin look for it
 	}

@@ -2,7 +2,10 @@ package schema
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -20,10 +23,17 @@ type Keys struct {
 	// PartitionFields is how many of the key's first fields pick its
 	// partition (--partition-fields), at most Fields; 0 means all of them.
 	PartitionFields int
-	// Order is how keys sort, field by field (--key-order); nil sorts the
-	// whole key bytewise. Field i sorts by Order[i], fields past the end of
-	// Order by its last element.
+	// Order is how keys sort, field by field (--key-order); nil sorts them
+	// as text: field by field with TextByField, else the whole key
+	// bytewise. Field i sorts by Order[i], fields past the end of Order by
+	// its last element.
 	Order []FieldOrder
+	// TextByField makes the text order (Order nil) of keys of 2 or more
+	// fields compare them field by field, as sort -t TAB -k1,1 -k2,2 does.
+	// It differs from the whole key bytewise only where a field holds a
+	// byte below TAB: "a" sorts before "a\x01" whatever follows. Jobs
+	// recorded before it sort bytewise, and their sorted runs with them.
+	TextByField bool
 }
 
 // FieldOrder is how one key field sorts.
@@ -155,6 +165,9 @@ func (k Keys) Default() bool {
 // Only equal keys compare 0.
 func (k Keys) Compare(a, b []byte) int {
 	if len(k.Order) == 0 {
+		if k.byField() {
+			return compareTextFields(a, b)
+		}
 		return bytes.Compare(a, b)
 	}
 	for i := 0; ; i++ {
@@ -181,10 +194,52 @@ func (k Keys) Compare(a, b []byte) int {
 // Comparer returns k.Compare, or nil for bytewise order, which callers
 // take as bytes.Compare without the indirection.
 func (k Keys) Comparer() func(a, b []byte) int {
-	if len(k.Order) == 0 {
-		return nil
+	switch {
+	case len(k.Order) > 0:
+		return k.Compare
+	case k.byField():
+		return compareTextFields
 	}
-	return k.Compare
+	return nil
+}
+
+// byField reports whether the text order compares keys field by field:
+// with one key field it is the same as bytewise.
+func (k Keys) byField() bool { return k.TextByField && k.Fields > 1 }
+
+// compareTextFields is the text order of keys field by field. It is the
+// bytewise order but where the keys first differ by a TAB in one and a
+// byte below TAB in the other: the field that ends at that TAB is a
+// prefix of the other's, so its key sorts first.
+func compareTextFields(a, b []byte) int {
+	i := commonPrefix(a, b)
+	if i == len(a) || i == len(b) {
+		return cmp.Compare(len(a), len(b))
+	}
+	switch ca, cb := a[i], b[i]; {
+	case ca == '\t' && cb < '\t':
+		return -1
+	case cb == '\t' && ca < '\t':
+		return 1
+	default:
+		return cmp.Compare(ca, cb)
+	}
+}
+
+// commonPrefix is the length of the longest common prefix of a and b,
+// found eight bytes at a time.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 func compareField(a, b []byte, numeric bool) int {

@@ -151,5 +151,82 @@ func FuzzKeysCompare(f *testing.F) {
 		if ab <= 0 && k.Compare(b, c) <= 0 && k.Compare(a, c) > 0 {
 			t.Fatalf("not transitive: %q <= %q <= %q but a > c", a, b, c)
 		}
+		// The text order field by field, by its fast comparison, is the
+		// order of text fields compared one by one.
+		fast := schema.Keys{Fields: 2, TextByField: true}
+		slow := schema.Keys{Fields: 2, Order: []schema.FieldOrder{{}}}
+		for _, p := range [][2][]byte{{a, b}, {b, c}, {a, c}} {
+			if got, want := fast.Compare(p[0], p[1]), slow.Compare(p[0], p[1]); got != want {
+				t.Fatalf("text order by field: Compare(%q, %q) = %d, want %d", p[0], p[1], got, want)
+			}
+			if got, want := fast.Comparer()(p[0], p[1]), slow.Compare(p[0], p[1]); got != want {
+				t.Fatalf("text order by field: Comparer()(%q, %q) = %d, want %d", p[0], p[1], got, want)
+			}
+		}
 	})
+}
+
+// TestKeysTextByField sorts keys of two fields in the text order: field
+// by field (sort -s -t TAB -k1,1 -k2,2) with TextByField, bytewise for a
+// job recorded before it, whose sorted runs are bytewise.
+func TestKeysTextByField(t *testing.T) {
+	t.Parallel()
+	keys := []string{"a\tb", "a\x01\tz", "a\x01\ta", "a\tb\x01", "a\ta", "a", "a\x01", "a\t", "\t", "", "a\x08b\tc", "a\x09"}
+	cases := []struct {
+		name string
+		rec  schema.JobRecord
+		want []string
+	}{
+		{"by field", schema.JobRecord{KeyFields: 2, KeyTextByField: true},
+			[]string{"", "\t", "a", "a\t", "a\t", "a\ta", "a\tb", "a\tb\x01", "a\x01", "a\x01\ta", "a\x01\tz", "a\x08b\tc"}},
+		{"recorded before", schema.JobRecord{KeyFields: 2},
+			[]string{"", "\t", "a", "a\x01", "a\x01\ta", "a\x01\tz", "a\x08b\tc", "a\t", "a\t", "a\ta", "a\tb", "a\tb\x01"}},
+		{"one field", schema.JobRecord{KeyTextByField: true},
+			[]string{"", "\t", "a", "a\x01", "a\x01\ta", "a\x01\tz", "a\x08b\tc", "a\t", "a\t", "a\ta", "a\tb", "a\tb\x01"}},
+	}
+	for _, tc := range cases {
+		k := tc.rec.Keys()
+		got := slices.Clone(keys)
+		slices.SortStableFunc(got, func(a, b string) int { return k.Compare([]byte(a), []byte(b)) })
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+		if cmp := k.Comparer(); cmp != nil {
+			slices.SortStableFunc(got, func(a, b string) int { return -cmp([]byte(a), []byte(b)) })
+			slices.Reverse(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s: Comparer sorts otherwise than Compare: %q", tc.name, got)
+			}
+		}
+	}
+}
+
+// TestKeyTextByFieldVersion checks that a record sorting by field is
+// stamped with a version a worker that predates it refuses, and that the
+// setting survives a round trip.
+func TestKeyTextByFieldVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rec   schema.JobRecord
+		newer bool
+	}{
+		{schema.JobRecord{ID: "j", Kind: schema.KindMapReduce, Partitions: 1, KeyFields: 2, KeyTextByField: true}, true},
+		{schema.JobRecord{ID: "j", Kind: schema.KindMapReduce, Partitions: 1, KeyFields: 2, KeyTextByField: true, KeyOrder: "text,numeric"}, false},
+		{schema.JobRecord{ID: "j", Kind: schema.KindMapReduce, Partitions: 1, KeyFields: 2}, false},
+	} {
+		data, err := schema.EncodeJobRecord(tc.rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := schema.DecodeJobRecord(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.KeyTextByField != tc.rec.KeyTextByField {
+			t.Errorf("%+v: KeyTextByField %v after a round trip", tc.rec, got.KeyTextByField)
+		}
+		if newer := got.V >= 10; newer != tc.newer {
+			t.Errorf("%+v: stamped version %d, want 10 or later: %v", tc.rec, got.V, tc.newer)
+		}
+	}
 }

@@ -41,10 +41,13 @@ import (
 // Version 9 keeps a migration's progress rows per run of its job
 // (JobRecord.MigrationRun): a worker that predates it would claim the
 // job's batches under the rows of no run, so the record of such a job is
-// stamped 9 and it leaves the job. Every other message is stamped 1,
+// stamped 9 and it leaves the job. Version 10 sorts keys of 2 or more
+// fields field by field in the text order (JobRecord.KeyTextByField): a
+// worker that predates it would sort them bytewise, so such a record is
+// stamped 10. Every other message is stamped 1,
 // which every jetmr reads; so is [AttemptEnd] and [AttemptStart], which a
 // jetmr that predates them never subscribes to.
-const Version = 9
+const Version = 10
 
 // Versions of the wire format, by the feature that introduced them.
 const (
@@ -67,6 +70,8 @@ const (
 	localOnlyVersion = 8
 	// migrationRunVersion added the runs of a migration's progress rows.
 	migrationRunVersion = 9
+	// textByFieldVersion added the text order field by field.
+	textByFieldVersion = 10
 )
 
 // Task is one unit of map work: a byte range of an input file, or inline
@@ -484,6 +489,11 @@ type JobRecord struct {
 	PartitionFields int      `msgpack:"partf,omitempty"`
 	KeyOrder        string   `msgpack:"korder,omitempty"`
 	CombineCommand  []string `msgpack:"combcmd,omitempty"`
+	// KeyTextByField is set on the jobs of 2 or more key fields that this
+	// version records: their text order compares keys field by field
+	// ([Keys.TextByField]). A job recorded without it, and resumed, sorts
+	// its keys bytewise as its runs were sorted.
+	KeyTextByField bool `msgpack:"ktfield,omitempty"`
 
 	// Speculative lets the job run a backup attempt of a task that runs
 	// far longer than the others once no task is waiting (--speculative):
@@ -514,7 +524,7 @@ type S3Service struct {
 // parse was refused by DecodeJobRecord.
 func (j *JobRecord) Keys() Keys {
 	order, _ := ParseKeyOrder(j.KeyOrder)
-	return Keys{Fields: j.KeyFields, PartitionFields: j.PartitionFields, Order: order}
+	return Keys{Fields: j.KeyFields, PartitionFields: j.PartitionFields, Order: order, TextByField: j.KeyTextByField}
 }
 
 // streaming reports whether the record uses a Hadoop Streaming setting
