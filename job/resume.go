@@ -92,10 +92,8 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 			return true, err
 		}
 	}
-	if old.Kind.Traits().Keyed { // an output directory
-		if _, err := os.Lstat(old.Output); err == nil {
-			return false, badInput("output directory %s exists: remove it to resume job %s", old.Output, old.ID)
-		}
+	if err := s.checkResumedOutput(old); err != nil {
+		return false, err
 	}
 	if s.splitState, err = s.loadSplit(ctx); err != nil {
 		return false, err
@@ -113,6 +111,39 @@ func (s *session) resume(ctx context.Context) (done bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// checkResumedOutput refuses a resume that finds something at the job's
+// output, which appears only when the job completes: a job started
+// without --force found nothing there, so it appeared while the job was
+// stopped, and the output would replace it. A job started with --force
+// (old.Force), or resumed with it, replaces it when the job completes, as
+// a first run would; until then it stays as it is. A job that writes an
+// s3:// output stages it in its own store, where nothing but the job
+// writes.
+func (s *session) checkResumedOutput(old schema.JobRecord) error {
+	if old.Force {
+		s.cfg.Force = true // the sinks replace the output at commit
+	}
+	if old.Output == "" || s.cfg.Force {
+		return nil
+	}
+	fi, err := os.Lstat(old.Output)
+	if err != nil {
+		return nil
+	}
+	what := "output"
+	if fi.IsDir() {
+		what = "output directory"
+	}
+	if s.cfg.upload != nil {
+		if !old.Kind.Traits().Keyed {
+			return nil
+		}
+		return badInput("%s %s exists: remove it to resume job %s", what, old.Output, old.ID)
+	}
+	return &errs.BadInputError{Setting: "Config.Output", Err: ErrOutputExists, Msg: fmt.Sprintf(
+		"%s %s exists, and was not there when job %s started: move it away, or resume with --force to replace it when the job completes", what, old.Output, old.ID)}
 }
 
 // compare refuses a resume whose inputs or functions differ from the job's.

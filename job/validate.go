@@ -252,6 +252,7 @@ func open(ctx context.Context, cfg Config) (_ *plan, err error) {
 	p.record.S3 = p.s3
 	p.record.Transport, _ = transport(cfg.Transport, cfg.Broker.URL != "") // checked
 	p.record.ReduceOnWorkers = cfg.ReduceOnWorkers
+	p.record.Force = cfg.Force && cfg.Output != ""
 	if in, ok := p.source.(splitter.Inputs); ok && p.record.Transport == schema.TransportShared {
 		in.Max = spooledChunkMax // spooled chunks do not travel in messages
 		p.source = in
@@ -481,6 +482,10 @@ func (p *plan) checkRejects() error {
 	if abs == p.record.Output {
 		return badSetting("Config.Rejects", "Config.Rejects %s is the output: choose another file", path)
 	}
+	if _, ok := within(p.record.Output, abs); ok && p.record.Output != "" && p.cfg.Kind.Traits().Keyed {
+		return badSetting("Config.Rejects", "Config.Rejects %s is inside output %s, a folder that the output replaces whole when the job completes (with --force), the file with it: choose a file outside it, such as %s",
+			path, p.cfg.Output, p.record.Output+RejectsSuffix)
+	}
 	if db := sqliteFile(p.cfg); db != "" && sameFile(abs, db) {
 		return badSetting("Config.Rejects", "Config.Rejects %s is the database the job migrates: choose another file", path)
 	}
@@ -630,6 +635,9 @@ func (p *plan) checkFilePath(setting, path string) (string, error) {
 	if err := p.checkOutsideInputs(setting, what, path, choose, out); err != nil {
 		return "", err
 	}
+	if err := p.checkHoldsNoInput(setting, what, path, choose, out); err != nil {
+		return "", err
+	}
 	for _, in := range p.inputs {
 		if in.Path == out {
 			return "", badSetting(setting, "%s %s is also an input: choose another %s", what, path, choose)
@@ -662,7 +670,10 @@ func CheckOutputPlace(kind schema.Kind, output string, inputs []string) error {
 		return badInput("output %s is a %s, and jetmr writes a new file and renames it over the path when the job completes, which would replace the %s: %s",
 			output, splitter.DescribeMode(fi.Mode()), splitter.DescribeMode(fi.Mode()), p.specialFix("", output))
 	}
-	return p.checkOutsideInputs("", "output", output, "-o", out)
+	if err := p.checkOutsideInputs("", "output", output, "-o", out); err != nil {
+		return err
+	}
+	return p.checkHoldsNoInput("", "output", output, "-o", out)
 }
 
 // maxLinks bounds the symbolic links followLinks follows, as the kernel
@@ -733,6 +744,78 @@ func (p *plan) checkOutsideInputs(setting, what, path, choose, out string) error
 		}
 	}
 	return nil
+}
+
+// checkHoldsNoInput refuses a path the job writes (out, absolute and
+// resolved) that is one of its inputs or holds one, the other direction
+// of checkOutsideInputs: an output folder replaced with Config.Force
+// goes whole when the job completes, with the inputs in it. An output
+// folder is refused, too, when it is or holds the working directory,
+// where the job's commands run and which the replacement would empty.
+// The comparison is by path, so that it holds for inputs an earlier
+// stage of a pipeline has yet to write.
+func (p *plan) checkHoldsNoInput(setting, what, path, choose, out string) error {
+	outs := []string{out, realPath(out)}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(out)); err == nil {
+		outs = append(outs, filepath.Join(dir, filepath.Base(out)))
+	}
+	var inputs []string
+	for _, in := range p.cfg.Inputs {
+		if in == splitter.Stdin || objstore.IsURL(in) {
+			continue
+		}
+		inputs = append(inputs, in)
+	}
+	for _, in := range p.inputs {
+		if in.Path != splitter.Stdin {
+			inputs = append(inputs, in.Path)
+		}
+	}
+	for _, in := range inputs {
+		abs, err := filepath.Abs(in)
+		if err != nil {
+			continue
+		}
+		for _, i := range []string{abs, realPath(abs)} {
+			for _, o := range outs {
+				switch rel, ok := within(o, i); {
+				case ok && rel == ".":
+					return badSetting(setting, "%s %s is also an input: choose another %s", what, path, choose)
+				case ok:
+					return badSetting(setting, "input %s is inside %s %s, a folder that the output replaces whole when the job completes (with --force), the input with it: choose %s outside the inputs", in, what, path, choose)
+				}
+			}
+		}
+	}
+	if setting != "" || !p.cfg.Kind.Traits().Keyed {
+		return nil // an output file: refused when it is a folder
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	for _, w := range []string{wd, realPath(wd)} {
+		for _, o := range outs {
+			if rel, ok := within(o, w); ok {
+				is := "is"
+				if rel != "." {
+					is = "holds"
+				}
+				return badSetting(setting, "%s %s %s the working directory %s, a folder that the output replaces whole when the job completes (with --force), every file in it too: give %s a folder of its own, such as %s", what, path, is, wd, choose, filepath.Join(path, "out"))
+			}
+		}
+	}
+	return nil
+}
+
+// within reports whether path is dir or lies inside it, by their names
+// (both absolute and clean), and path relative to dir.
+func within(dir, path string) (string, bool) {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }
 
 // realPath is path with its symbolic links resolved, or path itself when

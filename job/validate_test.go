@@ -54,3 +54,48 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 		t.Errorf("the broker store was created (stat: %v)", err)
 	}
 }
+
+// TestCheckOutputPlaceBothWays checks that an output is refused when it
+// lies inside an input folder and when an input lies inside it (an
+// output folder replaced with Config.Force goes whole), by path, so that
+// inputs a pipeline's earlier stage has yet to write count too; and that
+// an output beside its inputs passes.
+func TestCheckOutputPlaceBothWays(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "proj", "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "proj", "data", "in.txt"), []byte("a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	at := func(p string) string { return filepath.Join(dir, p) }
+	for _, tc := range []struct {
+		name   string
+		output string
+		inputs []string
+		want   string // "" when the output passes
+	}{
+		{"input file inside", at("proj"), []string{at("proj/data/in.txt")}, "is inside output"},
+		{"input folder inside", at("proj"), []string{at("proj/data")}, "is inside output"},
+		{"input yet to be written inside", at("proj"), []string{at("proj/stage1/part-00000")}, "is inside output"},
+		{"output inside input folder", at("proj/data/out"), []string{at("proj/data")}, "inside input directory"},
+		{"output is the input", at("proj/data/in.txt"), []string{at("proj/data/in.txt")}, "is also an input"},
+		{"output beside the input", at("counts"), []string{at("proj/data/in.txt")}, ""},
+		{"name that starts like the input's folder", at("pro"), []string{at("proj/data/in.txt")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := job.CheckOutputPlace(schema.KindMapReduce, tc.output, tc.inputs)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("CheckOutputPlace: %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, job.ErrBadInput) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("CheckOutputPlace: %v, want bad input saying %q", err, tc.want)
+			}
+		})
+	}
+}

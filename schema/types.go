@@ -364,8 +364,13 @@ type JobRecord struct {
 	// OutputURL is the s3:// URL of an object-storage output, which the
 	// job writes to its staging path Output and uploads once complete;
 	// empty for other outputs and in records written before the field.
-	OutputURL string   `msgpack:"outurl,omitempty"`
-	Command   []string `msgpack:"cmd,omitempty"`
+	OutputURL string `msgpack:"outurl,omitempty"`
+	// Force is set when the job was started to replace what exists at
+	// Output (--force): a resume replaces it too, when the job
+	// completes, where one of a job started without it refuses an output
+	// that appeared while the job was stopped.
+	Force   bool     `msgpack:"force,omitempty"`
+	Command []string `msgpack:"cmd,omitempty"`
 	// Map is a mapreduce job's built-in map function ("" when the map is
 	// MapCommand). Records written before Builtin existed keep an each
 	// job's built-in here too; DecodeJobRecord moves it to Builtin.

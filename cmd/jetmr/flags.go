@@ -231,6 +231,11 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 	if err := checkFilePath("--report", f.report); err != nil {
 		return err
 	}
+	for _, p := range []struct{ flag, path string }{{"--report", f.report}, {"--joblog", f.watch.joblog}, {"--trace", f.watch.trace}} {
+		if err := checkOutsideOutput(p.flag, p.path, cfg); err != nil {
+			return err
+		}
+	}
 	w, err := f.watch.start(ctx, cmd)
 	if err != nil {
 		return err
