@@ -45,7 +45,7 @@ type reduceWorker struct {
 // [ErrJobGone] when the job's reduce stream is deleted (the job ended).
 func (w *reduceWorker) run(ctx context.Context) error {
 	id := w.job.Record.ID
-	cons, err := w.js.CreateOrUpdateConsumer(ctx, schema.ReduceStream(id), ReduceConsumerConfig(w.ackWait))
+	cons, err := bindConsumer(ctx, w.js, schema.ReduceStream(id), ReduceConsumerConfig(w.ackWait))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

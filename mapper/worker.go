@@ -163,7 +163,7 @@ func (w *Worker) Run(ctx context.Context) error { return w.RunDraining(ctx, ctx)
 func (w *Worker) RunDraining(ctx, pull context.Context) error {
 	w.start = time.Now()
 	rec := w.cfg.Job.Record
-	cons, err := w.cfg.JS.CreateOrUpdateConsumer(pull, schema.TaskStream(rec.ID), ConsumerConfig(w.cfg.AckWait))
+	cons, err := bindConsumer(pull, w.cfg.JS, schema.TaskStream(rec.ID), ConsumerConfig(w.cfg.AckWait))
 	if err != nil {
 		if pull.Err() != nil {
 			return nil
@@ -758,4 +758,29 @@ func (w *Worker) rejectTask(msg jetstream.Msg, err error) {
 		return
 	}
 	_ = msg.Term() // Term removes it from the work queue, after its record is stored
+}
+
+// bindTries bounds the creations of a consumer that the server failed
+// with an internal error.
+const bindTries = 4
+
+// bindConsumer creates or updates the durable consumer cfg of stream,
+// again after a short wait when the server answers with an internal
+// error: a consumer deleted just before (a resume resets the task
+// consumer of an embedded server) can still be having its files removed,
+// and a consumer of the same name created meanwhile then fails to write
+// its state ("rename .../o.dat.tmp: no such file or directory").
+func bindConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	for try := 1; ; try++ {
+		cons, err := js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		var apiErr *jetstream.APIError
+		if err == nil || try == bindTries || !errors.As(err, &apiErr) || apiErr.Code < 500 {
+			return cons, err
+		}
+		select {
+		case <-time.After(time.Duration(try) * 100 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
 }
