@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jetmr/jetmr/broker"
+	"github.com/jetmr/jetmr/internal/testbuf"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/observe"
@@ -339,7 +340,7 @@ func TestRemoteAttemptInFlight(t *testing.T) {
 	cfg.Inputs, cfg.Output, cfg.ChunkSize = []string{input}, filepath.Join(dir, "out.txt"), 16<<10
 	cfg.Command = []string{"sh", writeScript(t, dir, "gated.sh", gatedCat), gate}
 	reg := prometheus.NewRegistry()
-	var progress syncBuffer
+	var progress testbuf.Buffer
 	prog := observe.NewProgress(&progress, false, observe.ProgressInterval(10*time.Millisecond))
 	defer prog.Close()
 	cfg.Observer = observe.Multi(observe.NewMetrics(reg), prog)

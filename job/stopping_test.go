@@ -1,10 +1,8 @@
 package job
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/internal/nettest"
+	"github.com/jetmr/jetmr/internal/testbuf"
 )
 
 // TestStopWrites: once the job's context ends, the stop's writes have
@@ -70,7 +69,7 @@ func TestStopWrites(t *testing.T) {
 
 // stopWritesThroughRelay returns the stop writes of a job whose broker
 // reaches a server through relay, and the log they write.
-func stopWritesThroughRelay(t *testing.T) (*stopWrites, *nettest.Relay, *syncBuffer) {
+func stopWritesThroughRelay(t *testing.T) (*stopWrites, *nettest.Relay, *testbuf.Buffer) {
 	t.Helper()
 	relay := nettest.StartRelay(t, nettest.StockServer(t, ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -80,24 +79,6 @@ func stopWritesThroughRelay(t *testing.T) (*stopWrites, *nettest.Relay, *syncBuf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	log := &syncBuffer{}
+	log := &testbuf.Buffer{}
 	return &stopWrites{b: b, log: zerolog.New(log), job: "stopping"}, relay, log
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

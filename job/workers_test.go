@@ -22,6 +22,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/errs"
+	"github.com/jetmr/jetmr/internal/testbuf"
 	"github.com/jetmr/jetmr/job"
 	"github.com/jetmr/jetmr/mapper"
 )
@@ -214,7 +215,7 @@ func TestLocalWorkersNeedNATS(t *testing.T) {
 func TestWaitingForWorkers(t *testing.T) {
 	defer job.SetWaitLogEvery(int64(200 * time.Millisecond))()
 	url := natsServer(t)
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	cfg := baseConfig(t)
 	cfg.Kind, cfg.Inputs, cfg.Command = "pipe", []string{td(t, "text")}, []string{"cat"}
 	cfg.Broker, cfg.Output = broker.Config{URL: url}, filepath.Join(t.TempDir(), "out")
@@ -242,23 +243,6 @@ func TestWaitingForWorkers(t *testing.T) {
 	if !strings.Contains(logs.String(), `"queued":`) {
 		t.Errorf("waiting message does not count the queued tasks:\n%s", logs)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func isLetter(r rune) bool { return unicode.IsLetter(r) }

@@ -1,7 +1,6 @@
 package mapper_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/jetmr/jetmr/broker"
 	"github.com/jetmr/jetmr/internal/nettest"
+	"github.com/jetmr/jetmr/internal/testbuf"
 	"github.com/jetmr/jetmr/mapper"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -87,7 +87,7 @@ func TestPoolFindsJobsAfterWatchLost(t *testing.T) {
 	if _, err := b.Jobs(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	cfg := mapper.PoolConfig{Broker: b, Slots: 1, SpillDir: t.TempDir(), Logger: zerolog.New(logs)}
 	mapper.SetPoolResync(&cfg, 200*time.Millisecond)
 	pool, err := mapper.NewPool(cfg)
@@ -132,24 +132,6 @@ func TestPoolFindsJobsAfterWatchLost(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that goroutines may write at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestPoolLeavesLocalOnlyJob: a pool leaves a job whose tasks run in its
 // submitting process only, and says so once; the submitter's own worker
 // runs its task.
@@ -163,7 +145,7 @@ func TestPoolLeavesLocalOnlyJob(t *testing.T) {
 	defer b.Close()
 	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: []string{"cat"}, Partitions: 1, State: schema.StateRunning, LocalOnly: true}
 	it := submitPipeJob(t, b, rec, "x\n")
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	pool, err := mapper.NewPool(mapper.PoolConfig{Broker: b, Slots: 2, SpillDir: t.TempDir(), Logger: zerolog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +217,7 @@ func TestPoolRewatchesAfterReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	logs := &syncBuffer{}
+	logs := &testbuf.Buffer{}
 	cfg := mapper.PoolConfig{Broker: b, Slots: 1, SpillDir: t.TempDir(), Logger: zerolog.New(logs)}
 	mapper.SetPoolResync(&cfg, 200*time.Millisecond)
 	pool, err := mapper.NewPool(cfg)

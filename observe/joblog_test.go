@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetmr/jetmr/internal/testbuf"
 	"github.com/jetmr/jetmr/observe"
 )
 
@@ -113,7 +114,7 @@ func TestJobLogError(t *testing.T) {
 }
 
 func TestJobLogConcurrent(t *testing.T) {
-	var buf syncBuffer
+	var buf testbuf.Buffer
 	l := observe.NewJobLog(&buf)
 	var wg sync.WaitGroup
 	for w := range 8 {

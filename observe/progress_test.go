@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetmr/jetmr/internal/testbuf"
 	"github.com/jetmr/jetmr/observe"
 	"github.com/jetmr/jetmr/schema"
 )
@@ -15,7 +16,7 @@ var progressLine = regexp.MustCompile(`^jetmr: job wc-2025 stage map: \d+/\d+\+?
 
 func TestProgressLog(t *testing.T) {
 	r := sampleRun()
-	var buf syncBuffer
+	var buf testbuf.Buffer
 	p := observe.NewProgress(&buf, false, observe.ProgressInterval(5*time.Millisecond))
 	p.JobStarted(r.job, r.stage, -1, r.totalBytes, r.slots)
 	p.TasksPublished(r.job, r.stage, 10, false)
@@ -64,7 +65,7 @@ func TestProgressLog(t *testing.T) {
 }
 
 func TestProgressLogFormat(t *testing.T) {
-	var buf syncBuffer
+	var buf testbuf.Buffer
 	p := observe.NewProgress(&buf, false, observe.ProgressInterval(time.Millisecond))
 	defer p.Close()
 	p.JobStarted("J", "", 400, 4<<30, 8)
@@ -93,7 +94,7 @@ func TestProgressLogFormat(t *testing.T) {
 
 func TestProgressTerminal(t *testing.T) {
 	r := sampleRun()
-	var buf syncBuffer
+	var buf testbuf.Buffer
 	p := observe.NewProgress(&buf, true, observe.ProgressInterval(5*time.Millisecond))
 	p.JobStarted(r.job, r.stage, int64(r.tasks), r.totalBytes, r.slots)
 	for _, a := range r.attempts[:20] {
@@ -118,7 +119,7 @@ func TestProgressTerminal(t *testing.T) {
 }
 
 func TestProgressTerminalUnknownTotal(t *testing.T) {
-	var buf syncBuffer
+	var buf testbuf.Buffer
 	p := observe.NewProgress(&buf, true, observe.ProgressInterval(2*time.Millisecond))
 	p.JobStarted("J", "", -1, 0, 2)
 	p.TasksPublished("J", "", 3, false)
@@ -141,7 +142,7 @@ func TestProgressTerminalUnknownTotal(t *testing.T) {
 // past it, on log lines and on the bar.
 func TestProgressRows(t *testing.T) {
 	for _, terminal := range []bool{false, true} {
-		var buf syncBuffer
+		var buf testbuf.Buffer
 		p := observe.NewProgress(&buf, terminal, observe.ProgressInterval(2*time.Millisecond))
 		var obs observe.Observer = observe.Multi(p) // the job reaches Progress through Multi
 		obs.JobStarted("M", "", -1, 0, 2)
@@ -184,7 +185,7 @@ func TestProgressRows(t *testing.T) {
 // TestProgressPaused: a pause leads the progress line with its reason,
 // through Multi, until it ends; two causes show together.
 func TestProgressPaused(t *testing.T) {
-	var buf syncBuffer
+	var buf testbuf.Buffer
 	p := observe.NewProgress(&buf, false, observe.ProgressInterval(5*time.Millisecond))
 	defer p.Close()
 	obs := observe.Multi(p).(observe.PauseObserver)
@@ -217,7 +218,7 @@ func TestProgressPaused(t *testing.T) {
 // TestProgressStatusMessage checks that the last status message a task
 // reported (reporter:status) ends the job's progress line, on one line.
 func TestProgressStatusMessage(t *testing.T) {
-	var buf syncBuffer
+	var buf testbuf.Buffer
 	p := observe.NewProgress(&buf, false, observe.ProgressInterval(5*time.Millisecond))
 	defer p.Close()
 	obs := observe.Multi(p).(observe.CounterObserver)
