@@ -87,22 +87,10 @@ func TestPoolFindsJobsAfterWatchLost(t *testing.T) {
 	if _, err := b.Jobs(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	logs := &testbuf.Buffer{}
-	cfg := mapper.PoolConfig{Broker: b, Slots: 1, SpillDir: t.TempDir(), Logger: zerolog.New(logs)}
+	cfg := mapper.PoolConfig{Broker: b, Slots: 1, SpillDir: t.TempDir()}
 	mapper.SetPoolResync(&cfg, 200*time.Millisecond)
-	pool, err := mapper.NewPool(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poolCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- pool.Run(poolCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	logs, stopPool := runPool(t, cfg)
+	defer stopPool()
 	var watcher []string
 	waitFor(t, "the pool's watch", func() bool { watcher = jobsConsumers(t, b); return len(watcher) == 1 })
 
@@ -118,15 +106,7 @@ func TestPoolFindsJobsAfterWatchLost(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: []string{"cat"}, Partitions: 1, State: schema.StateRunning}
-	it := submitPipeJob(t, b, rec, "x\n")
-	r, err := schema.DecodeResult(nextResult(t, it).Data())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Err != nil || string(r.Payload) != "x\n" {
-		t.Errorf("result %+v, want the task's output", r)
-	}
+	wantPoolRunsJob(t, b)
 	if want := "restarting the watch of the jobs bucket"; !strings.Contains(logs.String(), want) {
 		t.Errorf("logs do not say %q:\n%s", want, logs)
 	}
@@ -145,20 +125,8 @@ func TestPoolLeavesLocalOnlyJob(t *testing.T) {
 	defer b.Close()
 	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: []string{"cat"}, Partitions: 1, State: schema.StateRunning, LocalOnly: true}
 	it := submitPipeJob(t, b, rec, "x\n")
-	logs := &testbuf.Buffer{}
-	pool, err := mapper.NewPool(mapper.PoolConfig{Broker: b, Slots: 2, SpillDir: t.TempDir(), Logger: zerolog.New(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	poolCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- pool.Run(poolCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	logs, stopPool := runPool(t, mapper.PoolConfig{Broker: b, Slots: 2, SpillDir: t.TempDir()})
+	defer stopPool()
 	waitFor(t, "the pool to leave the job", func() bool { return strings.Contains(logs.String(), "leaving job") })
 
 	job, err := mapper.ResolveJob(rec, mapper.NewRegistry())
@@ -217,28 +185,44 @@ func TestPoolRewatchesAfterReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	logs := &testbuf.Buffer{}
-	cfg := mapper.PoolConfig{Broker: b, Slots: 1, SpillDir: t.TempDir(), Logger: zerolog.New(logs)}
+	cfg := mapper.PoolConfig{Broker: b, Slots: 1, SpillDir: t.TempDir()}
 	mapper.SetPoolResync(&cfg, 200*time.Millisecond)
-	pool, err := mapper.NewPool(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poolCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- pool.Run(poolCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	logs, stopPool := runPool(t, cfg)
+	defer stopPool()
 	waitFor(t, "the pool's watch", func() bool { return strings.Contains(logs.String(), "worker waiting for jobs") })
 	stopServer()
 	natsServer(t, port, dir)
 	waitFor(t, "the watch started again", func() bool {
 		return strings.Contains(logs.String(), "the connection to NATS was re-established")
 	})
+	wantPoolRunsJob(t, b)
+}
+
+// runPool runs a pool of cfg, which logs into the returned buffer, until
+// stop, which reports Run's error.
+func runPool(t *testing.T, cfg mapper.PoolConfig) (logs *testbuf.Buffer, stop func()) {
+	t.Helper()
+	logs = &testbuf.Buffer{}
+	cfg.Logger = zerolog.New(logs)
+	pool, err := mapper.NewPool(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(ctx) }()
+	return logs, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// wantPoolRunsJob submits a pipe job of one task and checks that a pool
+// runs it.
+func wantPoolRunsJob(t *testing.T, b *broker.Broker) {
+	t.Helper()
 	rec := schema.JobRecord{ID: "w1", Kind: schema.KindPipe, Command: []string{"cat"}, Partitions: 1, State: schema.StateRunning}
 	it := submitPipeJob(t, b, rec, "x\n")
 	r, err := schema.DecodeResult(nextResult(t, it).Data())
