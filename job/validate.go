@@ -818,6 +818,46 @@ func within(dir, path string) (string, bool) {
 	return rel, true
 }
 
+// CheckOutsideOutput refuses a file that setting names (a report, job
+// log or trace that the caller writes) inside the output folder of a job
+// of cfg: the folder is replaced whole when the job completes (with
+// Force, one that exists), and the file with it. Links are followed on
+// both sides. It returns an error wrapping [ErrBadInput].
+func CheckOutsideOutput(setting, path string, cfg Config) error {
+	if path == "" || cfg.Output == "" || !cfg.Kind.Traits().Keyed || objstore.IsURL(cfg.Output) {
+		return nil
+	}
+	out, err := filepath.Abs(cfg.Output)
+	if err != nil {
+		return nil // the job's own check says why
+	}
+	file, err := filepath.Abs(path)
+	if err != nil {
+		return nil
+	}
+	for _, o := range []string{out, linkedPath(out)} {
+		for _, f := range []string{file, linkedPath(file)} {
+			if _, ok := within(o, f); ok {
+				return badSetting(setting, "%s %s is inside output %s, a folder that the output replaces whole when the job completes (with --force), the file with it: choose a path outside it, e.g. %s",
+					setting, path, cfg.Output, filepath.Join(filepath.Dir(out), filepath.Base(path)))
+			}
+		}
+	}
+	return nil
+}
+
+// linkedPath is [realPath], or, for a path that does not exist (yet),
+// path in its folder with the folder's links resolved.
+func linkedPath(path string) string {
+	if r := realPath(path); r != path {
+		return r
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		return filepath.Join(dir, filepath.Base(path))
+	}
+	return path
+}
+
 // realPath is path with its symbolic links resolved, or path itself when
 // they cannot be.
 func realPath(path string) string {

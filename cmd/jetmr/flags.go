@@ -232,7 +232,7 @@ func (f *commonFlags) runJob(ctx context.Context, cmd *cobra.Command, cfg job.Co
 		return err
 	}
 	for _, p := range []struct{ flag, path string }{{"--report", f.report}, {"--joblog", f.watch.joblog}, {"--trace", f.watch.trace}} {
-		if err := checkOutsideOutput(p.flag, p.path, cfg); err != nil {
+		if err := job.CheckOutsideOutput(p.flag, p.path, cfg); err != nil {
 			return err
 		}
 	}
